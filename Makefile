@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Thin wrapper for the README's two commands (and the sanitizer run). Everything else
+# is plain meson: see README.md.
+
+BUILDDIR ?= build
+SANITIZE_BUILDDIR ?= build-sanitize
+
+# Debian 12 packages needed to build, run and test (runtime libraries come with -dev).
+PACKAGES = \
+	meson ninja-build pkg-config gcc libc6-dev python3 \
+	libglib2.0-dev libglib2.0-dev-bin libgtk-4-dev libadwaita-1-dev libepoxy-dev \
+	libopenblas-dev libjpeg62-turbo-dev libpng-dev \
+	gettext desktop-file-utils appstream \
+	xvfb xauth fonts-cantarell adwaita-icon-theme
+
+# Warnings are errors in CI.
+SETUP_FLAGS = $(if $(filter true,$(CI)),--werror,)
+TEST_ENV = GTK_A11Y=none
+MESON_TEST = meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps build run check check-sanitize clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	  echo "deps: all $(words $(PACKAGES)) packages present"; \
+	else \
+	  echo "deps: installing$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILDDIR)/build.ninja:
+	meson setup $(SETUP_FLAGS) $(BUILDDIR)
+
+build: deps $(BUILDDIR)/build.ninja
+	meson compile -C $(BUILDDIR)
+
+run: build
+	meson devenv -C $(BUILDDIR) ./app/visage
+
+check: build
+	@rc=0; \
+	$(TEST_ENV) xvfb-run -a $(MESON_TEST) -C $(BUILDDIR) || rc=$$?; \
+	python3 tests/summary.py $(BUILDDIR)/meson-logs/testlog.json || rc=1; \
+	exit $$rc
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the headless suites.
+check-sanitize: deps
+	[ -f $(SANITIZE_BUILDDIR)/build.ninja ] || meson setup $(SETUP_FLAGS) \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dcuda=disabled \
+	  -Dbuildtype=debug $(SANITIZE_BUILDDIR)
+	meson compile -C $(SANITIZE_BUILDDIR)
+	@rc=0; \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(MESON_TEST) -C $(SANITIZE_BUILDDIR) --suite engine --suite app --suite data || rc=$$?; \
+	python3 tests/summary.py $(SANITIZE_BUILDDIR)/meson-logs/testlog.json || rc=1; \
+	exit $$rc
+
+clean:
+	rm -rf $(BUILDDIR) $(SANITIZE_BUILDDIR)

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* visage: the face parsing workbench. */
+#include "config.h"
+
+#include "visage-application.h"
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (VisageApplication) app = NULL;
+
+  visage_i18n_init ();
+  app = visage_application_new (G_APPLICATION_DEFAULT_FLAGS);
+  return g_application_run (G_APPLICATION (app), argc, argv);
+}

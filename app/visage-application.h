@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define VISAGE_TYPE_APPLICATION (visage_application_get_type ())
+G_DECLARE_FINAL_TYPE (VisageApplication, visage_application, VISAGE, APPLICATION, AdwApplication)
+
+VisageApplication *visage_application_new (GApplicationFlags flags);
+
+/* The application's settings, or NULL when the schema is not installed (the app then
+ * runs with defaults instead of aborting). */
+GSettings *visage_application_get_settings (VisageApplication *self);
+
+/* Set up gettext for the programs (translations from LOCALEDIR). */
+void visage_i18n_init (void);
+
+G_END_DECLS

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* visage-cli as a user runs it: exit codes and what it prints. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/wait.h>
+
+#include <glib.h>
+
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} CliRun;
+
+static void
+cli_run_clear (CliRun *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliRun, cli_run_clear)
+
+static void
+run_cli (CliRun *run, const char *first, ...)
+{
+  const char *cli = g_getenv ("VISAGE_CLI");
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  int wait_status = 0;
+  va_list ap;
+
+  g_assert_nonnull (cli);
+  g_ptr_array_add (argv, (char *) cli);
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
+                &run->err, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  run->status = WEXITSTATUS (wait_status);
+}
+
+static void
+test_version (void)
+{
+  g_auto (CliRun) run = { 0 };
+
+  run_cli (&run, "--version", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_true (g_str_has_prefix (run.out, "visage-cli " PACKAGE_VERSION "\n"));
+  g_assert_nonnull (strstr (run.out, "CUDA backend compiled: "));
+}
+
+static void
+test_help (void)
+{
+  g_auto (CliRun) run = { 0 };
+
+  run_cli (&run, "--help", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_true (g_str_has_prefix (run.out, "Usage: visage-cli"));
+  g_assert_nonnull (strstr (run.out, "devices"));
+  g_assert_cmpstr (run.err, ==, "");
+}
+
+static void
+test_no_arguments_is_usage_error (void)
+{
+  g_auto (CliRun) run = { 0 };
+
+  run_cli (&run, NULL, NULL);
+  g_assert_cmpint (run.status, ==, 2);
+  g_assert_true (g_str_has_prefix (run.err, "Usage: visage-cli"));
+}
+
+static void
+test_unknown_command (void)
+{
+  g_auto (CliRun) run = { 0 };
+
+  run_cli (&run, "frobnicate", NULL);
+  g_assert_cmpint (run.status, ==, 2);
+  g_assert_nonnull (strstr (run.err, "unknown command 'frobnicate'"));
+  g_assert_cmpstr (run.out, ==, "");
+}
+
+static void
+test_devices (void)
+{
+  g_auto (CliRun) run = { 0 };
+  g_auto (CliRun) bad = { 0 };
+
+  run_cli (&run, "devices", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_true (g_str_has_prefix (run.out, "cpu: "));
+  g_assert_nonnull (strstr (run.out, "\ncuda: "));
+
+  run_cli (&bad, "devices", "--no-such-option", NULL);
+  g_assert_cmpint (bad.status, ==, 2);
+  g_assert_nonnull (strstr (bad.err, "--no-such-option"));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cli/version", test_version);
+  g_test_add_func ("/cli/help", test_help);
+  g_test_add_func ("/cli/no-arguments", test_no_arguments_is_usage_error);
+  g_test_add_func ("/cli/unknown-command", test_unknown_command);
+  g_test_add_func ("/cli/devices", test_devices);
+  return g_test_run ();
+}
