@@ -4,10 +4,13 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "visage-cli.h"
+#include "vg-config.h"
 #include "vg-device.h"
+#include "vg-model.h"
 
 enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 
@@ -18,9 +21,11 @@ typedef struct {
 } VisageCliCommand;
 
 static int cli_devices (int argc, char **argv);
+static int cli_info (int argc, char **argv);
 
 static const VisageCliCommand commands[] = {
   { "devices", "list the compute devices the engine can use", cli_devices },
+  { "info", "print a model configuration's layers, parameters and MACs", cli_info },
 };
 
 static void
@@ -109,6 +114,116 @@ cli_devices (int argc, char **argv)
     printf ("cuda: %d device%s\n", n, n == 1 ? "" : "s");
   else
     printf ("cuda: unavailable (%s)\n", why);
+  return EXIT_OK;
+}
+
+/* Resolve --config NAME and --spec "key=..." into a validated configuration. */
+static gboolean
+resolve_config (VgConfig *cfg, const char *name, const char *spec, GError **error)
+{
+  if (!vg_config_from_name (cfg, name != NULL ? name : vg_config_names ()[0], error))
+    return FALSE;
+  if (spec != NULL && !vg_config_parse (cfg, spec, error))
+    return FALSE;
+  return vg_config_validate (cfg, error);
+}
+
+static gboolean
+parse_size (const char *text, int *h, int *w)
+{
+  char *end = NULL;
+  long a = strtol (text, &end, 10), b = a;
+
+  if (end == text)
+    return FALSE;
+  if (*end == 'x' || *end == 'X')
+    {
+      const char *second = end + 1;
+      b = strtol (second, &end, 10);
+      if (end == second)
+        return FALSE;
+    }
+  if (*end != '\0' || a <= 0 || b <= 0 || a > 16384 || b > 16384)
+    return FALSE;
+  *w = (int) a;
+  *h = (int) b;
+  return TRUE;
+}
+
+static int
+cli_info (int argc, char **argv)
+{
+  g_autofree char *config_name = NULL;
+  g_autofree char *spec = NULL;
+  g_autofree char *size = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree VgLayerInfo *rows = NULL;
+  g_autofree char *spec_text = NULL;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_STRING, &config_name,
+      "Named configuration (visage-s, seed); default visage-s", "NAME" },
+    { "spec", 's', 0, G_OPTION_ARG_STRING, &spec,
+      "Custom configuration on top of --config, e.g. \"widths=16,32,128,192 ratios=8,4,2,1\"",
+      "SPEC" },
+    { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Input size WxH or N (default 512)", "SIZE" },
+    { NULL }
+  };
+  int status = EXIT_OK, n, h = 512, w = 512;
+  double total_macs = 0;
+  size_t total_params = 0;
+  VgConfig cfg;
+
+  if (!parse_command_options ("info", "print a configuration's layers", entries, &argc, &argv,
+                              &status))
+    return status;
+  if (argc > 1)
+    {
+      fprintf (stderr, "visage-cli info: unexpected argument '%s'\n", argv[1]);
+      return EXIT_USAGE;
+    }
+  if (size != NULL && !parse_size (size, &h, &w))
+    {
+      fprintf (stderr, "visage-cli info: --size '%s' is not WxH or N (positive pixels)\n", size);
+      return EXIT_USAGE;
+    }
+  if (h % 32 != 0 || w % 32 != 0)
+    {
+      fprintf (stderr, "visage-cli info: the input size must be a multiple of 32, not %dx%d\n",
+               w, h);
+      return EXIT_USAGE;
+    }
+  if (!resolve_config (&cfg, config_name, spec, &error))
+    {
+      fprintf (stderr, "visage-cli info: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+
+  spec_text = vg_config_to_string (&cfg);
+  n = vg_model_describe (&cfg, h, w, NULL, 0);
+  rows = g_new0 (VgLayerInfo, n);
+  vg_model_describe (&cfg, h, w, rows, n);
+
+  printf ("configuration: %s\n%s\n\n", cfg.name, spec_text);
+  printf ("%-42s %-18s %12s %14s\n", "layer", "output (HxWxC)", "parameters", "MACs");
+  for (int i = 0; i < n; i++)
+    {
+      char shape[32];
+      snprintf (shape, sizeof shape, "%dx%dx%d", rows[i].shape[1], rows[i].shape[2],
+                rows[i].shape[3]);
+      printf ("%-42s %-18s %12zu %14.0f\n", rows[i].name, shape, rows[i].params, rows[i].macs);
+      total_params += rows[i].params;
+      total_macs += rows[i].macs;
+    }
+  printf ("\n");
+  printf ("trainable parameters: %zu\n", vg_config_count_params (&cfg));
+  printf ("multiply-accumulates for a %dx%d input: %.0f (%.2f GMAC)\n", w, h, total_macs,
+          total_macs / 1e9);
+  if (total_params != vg_config_count_params (&cfg))
+    {
+      fprintf (stderr, "visage-cli info: internal error: layer table sums to %zu parameters\n",
+               total_params);
+      return EXIT_FAILURE_RUN;
+    }
   return EXIT_OK;
 }
 

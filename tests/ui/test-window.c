@@ -2,6 +2,8 @@
 /* The workbench window: opens with its empty state, menu and actions wired. */
 #include "config.h"
 
+#include <stdio.h>
+
 #include <adwaita.h>
 
 #include "visage-application.h"
@@ -94,7 +96,9 @@ main (int argc, char *argv[])
           g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
           return 1;
         }
-      return 77;
+      /* The test speaks TAP: a plan of zero tests with a reason is a skip. */
+      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
+      return 0;
     }
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();

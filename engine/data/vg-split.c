@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Listing and checking the samples of a split folder. */
+#define G_LOG_DOMAIN "visage-data"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "vg-data-private.h"
+#include "vg-split.h"
+
+int
+vg_natural_compare (const char *a, const char *b)
+{
+  const char *pa = a, *pb = b;
+  int c;
+
+  while (*pa != '\0' && *pb != '\0')
+    {
+      if (g_ascii_isdigit (*pa) && g_ascii_isdigit (*pb))
+        {
+          const char *sa = pa, *sb = pb, *ea, *eb;
+
+          /* Compare the numbers' values: drop leading zeros, then the longer is larger,
+           * and equal lengths compare digit by digit (no overflow for long runs). */
+          while (*sa == '0')
+            sa++;
+          while (*sb == '0')
+            sb++;
+          for (ea = sa; g_ascii_isdigit (*ea); ea++)
+            ;
+          for (eb = sb; g_ascii_isdigit (*eb); eb++)
+            ;
+          if (ea - sa != eb - sb)
+            return ea - sa < eb - sb ? -1 : 1;
+          c = memcmp (sa, sb, ea - sa);
+          if (c != 0)
+            return c < 0 ? -1 : 1;
+          pa = ea;
+          pb = eb;
+        }
+      else
+        {
+          if (*pa != *pb)
+            return (unsigned char) *pa < (unsigned char) *pb ? -1 : 1;
+          pa++;
+          pb++;
+        }
+    }
+  if (*pa != '\0' || *pb != '\0')
+    return *pa != '\0' ? 1 : -1;
+  c = strcmp (a, b);
+  return (c > 0) - (c < 0);
+}
+
+static void
+sample_clear (VgSample *s)
+{
+  g_free (s->name);
+  g_free (s->image_path);
+  g_free (s->mask_path);
+  memset (s, 0, sizeof *s);
+}
+
+void
+vg_split_free (VgSplit *split)
+{
+  if (split == NULL)
+    return;
+  for (int i = 0; i < split->n_samples; i++)
+    sample_clear (&split->samples[i]);
+  g_free (split->samples);
+  g_free (split->images_dir);
+  g_free (split->masks_dir);
+  if (split->skipped != NULL)
+    g_ptr_array_unref (split->skipped);
+  g_free (split);
+}
+
+gboolean
+vg_split_load_sample (const VgSplit *split, int i, VgImage *image, VgImage *mask,
+                      GError **error)
+{
+  const VgSample *s;
+
+  if (i < 0 || i >= split->n_samples)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID,
+                   "sample %d is outside the split (%d samples)", i, split->n_samples);
+      return FALSE;
+    }
+  s = &split->samples[i];
+  if (!vg_image_load (image, s->image_path, error))
+    return FALSE;
+  if (mask == NULL || s->mask_path == NULL)
+    return TRUE;
+  if (!vg_mask_load (mask, s->mask_path, error))
+    return FALSE;
+  if (mask->height != image->height || mask->width != image->width)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_SIZE,
+                   "%s: mask is %d x %d but its image %s is %d x %d", s->mask_path,
+                   mask->width, mask->height, s->image_path, image->width, image->height);
+      return FALSE;
+    }
+  return vg_mask_check (mask->data, (size_t) mask->height * mask->width, mask->width,
+                        s->mask_path, error);
+}
+
+static gboolean
+is_image_name (const char *name, char **stem)
+{
+  static const char *const exts[] = { ".jpg", ".jpeg", ".png" };
+  size_t len = strlen (name);
+
+  if (name[0] == '.')
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (exts); i++)
+    {
+      size_t el = strlen (exts[i]);
+      if (len > el && g_ascii_strcasecmp (name + len - el, exts[i]) == 0)
+        {
+          *stem = g_strndup (name, len - el);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+typedef struct {
+  char *stem;
+  char *file;
+} ListedFile;
+
+static int
+listed_compare (gconstpointer pa, gconstpointer pb)
+{
+  const ListedFile *a = pa, *b = pb;
+  int c = vg_natural_compare (a->stem, b->stem);
+
+  return c != 0 ? c : vg_natural_compare (a->file, b->file);
+}
+
+typedef struct {
+  VgSplit *split;          /* candidates: every listed image */
+  GError **errors;         /* (n_samples) the first problem of each sample, or NULL */
+  VgImage *images;         /* (n_threads) decoding buffers under VERIFY */
+  VgImage *masks;          /* (n_threads) */
+  gboolean verify;
+  GCancellable *cancellable;
+} CheckJob;
+
+static void
+check_sample (int i, int thread, gpointer data)
+{
+  CheckJob *job = data;
+  VgSample *s = &job->split->samples[i];
+  VgImageInfo image_info, mask_info;
+  GError **error = &job->errors[i];
+
+  if (g_cancellable_is_cancelled (job->cancellable))
+    return;
+  if (!vg_image_probe (&image_info, s->image_path, error))
+    return;
+  s->height = image_info.height;
+  s->width = image_info.width;
+  if (s->mask_path != NULL)
+    {
+      if (!g_file_test (s->mask_path, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING,
+                       "%s: no mask for this image (expected %s)", s->image_path,
+                       s->mask_path);
+          return;
+        }
+      if (!vg_mask_probe (&mask_info, s->mask_path, error))
+        return;
+      if (mask_info.height != image_info.height || mask_info.width != image_info.width)
+        {
+          g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_SIZE,
+                       "%s: mask is %d x %d but its image %s is %d x %d", s->mask_path,
+                       mask_info.width, mask_info.height, s->image_path, image_info.width,
+                       image_info.height);
+          return;
+        }
+    }
+  if (job->verify)
+    vg_split_load_sample (job->split, i, &job->images[thread], &job->masks[thread], error);
+}
+
+VgSplit *
+vg_split_open_dirs (const char *images_dir, const char *masks_dir, VgSplitFlags flags,
+                    int n_threads, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (VgSplit) split = g_new0 (VgSplit, 1);
+  g_autoptr (GDir) dir = NULL;
+  g_autoptr (GArray) files = g_array_new (FALSE, TRUE, sizeof (ListedFile));
+  g_autoptr (GHashTable) stems = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GError) first_error = NULL;
+  CheckJob job = { 0 };
+  const char *name;
+  int n_kept = 0, threads;
+
+  split->images_dir = g_canonicalize_filename (images_dir, NULL);
+  split->masks_dir = masks_dir != NULL ? g_canonicalize_filename (masks_dir, NULL) : NULL;
+  split->skipped = g_ptr_array_new_with_free_func (g_free);
+  if (split->masks_dir == NULL && (flags & VG_SPLIT_REQUIRE_MASKS))
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING,
+                   "%s: this split has no masks folder", split->images_dir);
+      return NULL;
+    }
+  if (split->masks_dir != NULL && !g_file_test (split->masks_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such folder",
+                   split->masks_dir);
+      return NULL;
+    }
+  dir = g_dir_open (split->images_dir, 0, error);
+  if (dir == NULL)
+    return NULL;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      ListedFile f;
+      g_autofree char *path = NULL;
+
+      if (!is_image_name (name, &f.stem))
+        continue;
+      path = g_build_filename (split->images_dir, name, NULL);
+      if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        {
+          g_free (f.stem);
+          continue;
+        }
+      f.file = g_strdup (name);
+      g_array_append_val (files, f);
+    }
+  g_array_sort (files, listed_compare);
+
+  split->samples = g_new0 (VgSample, MAX (files->len, 1));
+  split->n_samples = files->len;
+  job.split = split;
+  job.errors = g_new0 (GError *, MAX (files->len, 1));
+  for (guint i = 0; i < files->len; i++)
+    {
+      ListedFile *f = &g_array_index (files, ListedFile, i);
+      VgSample *s = &split->samples[i];
+
+      s->name = f->stem;
+      s->image_path = g_build_filename (split->images_dir, f->file, NULL);
+      if (split->masks_dir != NULL)
+        {
+          g_autofree char *mask_name = g_strconcat (f->stem, ".png", NULL);
+          s->mask_path = g_build_filename (split->masks_dir, mask_name, NULL);
+        }
+      /* 17.jpg and 17.png would share the mask 17.png: keep the first only. */
+      if (g_hash_table_contains (stems, s->name))
+        g_set_error (&job.errors[i], VG_DATA_ERROR, VG_DATA_ERROR_INVALID,
+                     "%s: another image of this split is also named %s", s->image_path,
+                     s->name);
+      else
+        g_hash_table_add (stems, s->name);
+      g_free (f->file);
+    }
+
+  threads = vg_parallel_threads (n_threads, split->n_samples);
+  job.verify = (flags & VG_SPLIT_VERIFY) != 0;
+  job.images = g_new0 (VgImage, threads);
+  job.masks = g_new0 (VgImage, threads);
+  job.cancellable = cancellable;
+  vg_parallel_for (split->n_samples, threads, check_sample, &job);
+  for (int t = 0; t < threads; t++)
+    {
+      vg_image_clear (&job.images[t]);
+      vg_image_clear (&job.masks[t]);
+    }
+  g_free (job.images);
+  g_free (job.masks);
+
+  /* Keep the good samples in order; the first bad one fails the split unless skipping. */
+  for (int i = 0; i < split->n_samples; i++)
+    {
+      if (job.errors[i] == NULL)
+        {
+          if (n_kept != i)
+            {
+              split->samples[n_kept] = split->samples[i];
+              memset (&split->samples[i], 0, sizeof (VgSample));
+            }
+          n_kept++;
+          continue;
+        }
+      if (flags & VG_SPLIT_SKIP_BAD)
+        g_ptr_array_add (split->skipped, g_strdup (job.errors[i]->message));
+      else if (first_error == NULL)
+        first_error = g_steal_pointer (&job.errors[i]);
+      g_clear_error (&job.errors[i]);
+      sample_clear (&split->samples[i]);
+    }
+  g_free (job.errors);
+  split->n_samples = n_kept;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  if (first_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&first_error));
+      return NULL;
+    }
+  if (split->n_samples == 0)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY,
+                   "%s: no usable images (%u left out)", split->images_dir,
+                   split->skipped->len);
+      return NULL;
+    }
+  return g_steal_pointer (&split);
+}
+
+VgSplit *
+vg_split_open (const char *dir, VgSplitFlags flags, int n_threads, GCancellable *cancellable,
+               GError **error)
+{
+  g_autofree char *images = g_build_filename (dir, "images", NULL);
+  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
+
+  if (!g_file_test (images, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "%s: not a split folder (no images/ inside)", dir);
+      return NULL;
+    }
+  return vg_split_open_dirs (images, g_file_test (masks, G_FILE_TEST_IS_DIR) ? masks : NULL,
+                             flags, n_threads, cancellable, error);
+}

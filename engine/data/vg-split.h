@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Splits: the list of (image, mask) samples of a data set folder.
+ *
+ * A split folder holds images/ (*.jpg, *.jpeg, *.png) and, except for a test split,
+ * masks/ (*.png): image images/17.jpg goes with mask masks/17.png. Samples are sorted
+ * naturally by name (2 before 10), so sample indices are stable across machines.
+ *
+ * Opening checks every sample cheaply from the file headers: the mask exists, both files
+ * are JPEG/PNG, the mask is a palette or 8-bit grey PNG, and both have the same size.
+ * VG_SPLIT_VERIFY also decodes every file (in parallel), which finds truncated or corrupt
+ * files and mask values above 18. A bad sample is an error naming the file, or under
+ * VG_SPLIT_SKIP_BAD is left out and described in skipped[] for the caller to print. */
+#pragma once
+
+#include <glib.h>
+#include <gio/gio.h>
+
+#include "vg-image.h"
+
+typedef enum {
+  VG_SPLIT_DEFAULT = 0,
+  VG_SPLIT_SKIP_BAD = 1 << 0,       /* leave bad samples out (see skipped) instead of failing */
+  VG_SPLIT_VERIFY = 1 << 1,         /* decode every image and mask, check mask values */
+  VG_SPLIT_REQUIRE_MASKS = 1 << 2,  /* a split without masks is an error (training) */
+} VgSplitFlags;
+
+typedef struct {
+  char *name;        /* file name without extension: "17" */
+  char *image_path;  /* absolute */
+  char *mask_path;   /* absolute; NULL when the split has no masks */
+  int height;        /* of the image (and its mask), from the header */
+  int width;
+} VgSample;
+
+typedef struct {
+  char *images_dir;   /* absolute */
+  char *masks_dir;    /* absolute; NULL for a split without masks (prediction only) */
+  VgSample *samples;  /* (n_samples) in natural order of name */
+  int n_samples;
+  GPtrArray *skipped; /* of char *: "<path>: <reason>" for each sample left out */
+} VgSplit;
+
+/* Open a split folder (dir/images, dir/masks). Without dir/masks the split has no masks
+ * (an error under VG_SPLIT_REQUIRE_MASKS). n_threads (<= 0: all processors) is used by
+ * the checks. */
+VgSplit *vg_split_open (const char *dir, VgSplitFlags flags, int n_threads,
+                        GCancellable *cancellable, GError **error);
+
+/* Open a split from an images folder and a masks folder (NULL: no masks). */
+VgSplit *vg_split_open_dirs (const char *images_dir, const char *masks_dir,
+                             VgSplitFlags flags, int n_threads, GCancellable *cancellable,
+                             GError **error);
+
+void vg_split_free (VgSplit *split);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgSplit, vg_split_free)
+
+static inline gboolean
+vg_split_has_masks (const VgSplit *split)
+{
+  return split->masks_dir != NULL;
+}
+
+/* Decode sample i's image (H, W, 3) and, when mask is not NULL and the split has masks,
+ * its mask (H, W) with every value checked to be a class id; the sizes must agree. */
+gboolean vg_split_load_sample (const VgSplit *split, int i, VgImage *image, VgImage *mask,
+                               GError **error);
+
+/* Natural order of file names: runs of digits compare as numbers ("2" < "10"), the rest
+ * byte by byte; ties (as "01" and "1") fall back to strcmp so the order is total. */
+int vg_natural_compare (const char *a, const char *b);

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Multi-head attention core of SegFormer's efficient self-attention:
+ * out = softmax(Q K^T / sqrt(D)) V for each head, on channels-last tensors.
+ *
+ * Letters: B batch, N query tokens, M key/value tokens (N, or N / R^2 after the spatial
+ * reduction), C channels, NH heads, D = C / NH head size. Head h of a token is the channel
+ * slice [h*D, (h+1)*D), PyTorch's reshape (B, N, NH, D); the BLAS calls reach a head in
+ * place through a leading dimension of C, so nothing is gathered or transposed.
+ *
+ * Tiling: flash-attention style. A tile of TILE_Q query rows meets the keys in blocks of
+ * TILE_K with an online softmax: each row keeps its running maximum m and sum l, and the
+ * output accumulator is rescaled when the maximum grows. The alternative, one tile of rows
+ * against all M keys, needs TILE_Q * M floats per thread: 4 MiB at M = 16384, which falls
+ * out of L2, or so few rows that the GEMMs degenerate. Key blocks keep the working set at
+ * TILE_Q * TILE_K whatever M is, and memory grows only linearly in N and M. The rescaling
+ * costs one exp and D multiplies per row and block, nothing beside TILE_K exps.
+ *
+ * Scores live in base 2: Q K^T is scaled by log2(e) / sqrt(D) inside the GEMM, so the
+ * softmax needs exp2, which is a polynomial and an exponent shift (exp2_approx). lse keeps
+ * the natural log-sum-exp of the scaled scores, as torch.logsumexp would give.
+ *
+ * Backward: the probabilities are recomputed tile by tile from lse,
+ *   P = exp(S - lse), dV += P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)),
+ *   dQ = dS K / sqrt(D), dK += dS^T Q / sqrt(D).
+ * Threads split the query tiles, so dK and dV sum over threads: each work item owns a
+ * private (M, D) partial of each, summed in a fixed order afterwards, so a given thread
+ * count always gives the same bits, and different counts differ by float rounding only.
+ *
+ * Gradient rule: dq, dk and dv are activation gradients and are overwritten (=). */
+#include "vg-nn.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <omp.h>
+
+/* Query rows per tile and keys per block. A tile of scores, TILE_Q * TILE_K floats, is
+ * 64 KiB: the forward's tile and the backward's two (P and dS) stay in L2 next to the
+ * blocks of K and V, while the GEMMs are large enough to hide OpenBLAS's call overhead. */
+enum { TILE_Q = 64, TILE_K = 256 };
+
+#define LOG2E 1.44269504088896340736f
+#define LN2 0.69314718055994530942f
+
+/* The element-wise kernels are compiled for AVX-512 and AVX2 beside the baseline and the
+ * loader picks one (GCC's function multiversioning): the build targets plain x86-64, and
+ * the exp2 of N * M scores is the bulk of the work at N = M = 16384 with D = 8. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define SIMD_CLONES \
+  __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
+/* 2^x to about 1e-7 relative, vectorisable: x = n + f with n = rint(x), f in [-0.5, 0.5],
+ * 2^f by Cephes' exp2f polynomial (degree 6), 2^n built in the exponent bits. Results below
+ * 2^-125 are flushed to 0 so no denormal reaches the GEMMs; x is clamped to [-127, 127]
+ * first, which keeps the rounding trick and the exponent in range; NaN passes through.
+ * Every select is written as integer masks: a float ?: stops GCC's if-conversion under
+ * -ftrapping-math and with it the vectoriser. */
+static inline float
+exp2_approx (float x)
+{
+  const float round_magic = 12582912.0f;  /* 1.5 * 2^23: adding it rounds to an integer */
+  uint32_t u, lo, hi, bits;
+  int32_t e;
+  float t, n, f, p, scale;
+
+  memcpy (&u, &x, sizeof u);
+  /* -inf <= x < -127 and 127 < x <= inf, compared on the bit patterns */
+  lo = -(uint32_t) (u - 0xc2fe0001u < 0x3c820000u);
+  hi = -(uint32_t) (u - 0x42fe0001u < 0x3c820000u);
+  u = (u & ~(lo | hi)) | (0xc2fe0000u & lo) | (0x42fe0000u & hi);
+  memcpy (&x, &u, sizeof x);
+
+  t = x + round_magic;
+  n = t - round_magic;
+  f = x - n;
+  p = 1.535336188319500e-4f;
+  p = p * f + 1.339887440266574e-3f;
+  p = p * f + 9.618437357674640e-3f;
+  p = p * f + 5.550332471162809e-2f;
+  p = p * f + 2.402264791363012e-1f;
+  p = p * f + 6.931472028550421e-1f;
+  p = p * f + 1.0f;
+
+  /* the low mantissa bits of t hold n; the biased exponent n + 127 goes to bits 23.. */
+  memcpy (&e, &t, sizeof e);
+  e = e - 0x4b400000 + 127;
+  e &= -(int32_t) (e > 1);
+  bits = (uint32_t) e << 23;
+  memcpy (&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+/* One key block of the forward's online softmax. s (nq, nk) holds base-2 scores and is
+ * overwritten with exp2(s - m_new); m (nq) and l (nq) are the running maximum and sum of
+ * each row, o (nq, D) the unnormalised output, rescaled when a row's maximum grows. */
+SIMD_CLONES static void
+softmax_block_forward (float *s, float *o, float *m, float *l, int nq, int nk, int D)
+{
+  for (int i = 0; i < nq; i++)
+    {
+      float *row = s + (size_t) i * nk;
+      float mx = m[i];
+      float sum = 0.0f;
+
+#pragma omp simd reduction(max : mx)
+      for (int j = 0; j < nk; j++)
+        mx = row[j] > mx ? row[j] : mx;
+
+      if (mx > m[i])
+        {
+          /* exp2f(-inf) is 0 on the first block, when o and l are still 0 */
+          float alpha = exp2f (m[i] - mx);
+
+          for (int c = 0; c < D; c++)
+            o[(size_t) i * D + c] *= alpha;
+          l[i] *= alpha;
+          m[i] = mx;
+        }
+
+#pragma omp simd reduction(+ : sum)
+      for (int j = 0; j < nk; j++)
+        {
+          float e = exp2_approx (row[j] - mx);
+
+          row[j] = e;
+          sum += e;
+        }
+      l[i] += sum;
+    }
+}
+
+/* One block of the backward: s (nq, nk) base-2 scores become P = exp2(s - lse2), and
+ * dp (nq, nk) = dO V^T becomes dS = P * (dP - delta), delta (nq) = rowsum(dO * O). */
+SIMD_CLONES static void
+softmax_block_backward (float *s, float *dp, const float *lse2, const float *delta, int nq,
+                        int nk)
+{
+  for (int i = 0; i < nq; i++)
+    {
+      float *srow = s + (size_t) i * nk;
+      float *dprow = dp + (size_t) i * nk;
+      float li = lse2[i];
+      float di = delta[i];
+
+#pragma omp simd
+      for (int j = 0; j < nk; j++)
+        {
+          float pj = exp2_approx (srow[j] - li);
+
+          srow[j] = pj;
+          dprow[j] = pj * (dprow[j] - di);
+        }
+    }
+}
+
+static size_t
+round_up16 (size_t n)
+{
+  return (n + 15) & ~(size_t) 15;
+}
+
+/* Everything the two passes and the scratch size derive from the shape and the thread
+ * count; one function so that they cannot disagree. */
+typedef struct
+{
+  int D;                  /* head size C / NH */
+  int tq, tk;             /* TILE_Q and TILE_K, clipped to N and M */
+  int n_tiles;            /* query tiles per (batch, head) pair */
+  int n_threads;          /* omp_get_max_threads () */
+  int n_split;            /* backward: query chunks per pair, each with its own partials */
+  int n_partials;         /* backward: dK/dV partial buffers */
+  size_t tile_floats;     /* one tile of scores, tq * tk, rounded up */
+  size_t head_floats;     /* tq * D, rounded up */
+  size_t row_floats;      /* tq, rounded up */
+  size_t thread_floats;   /* per-thread area: two score tiles, a head tile, two rows */
+  size_t kv_floats;       /* M * D, rounded up: one of dK, dV in a partial */
+} AttnPlan;
+
+static void
+attn_plan (AttnPlan *p, int B, int N, int M, int C, int NH)
+{
+  int n_pairs = B * NH;
+
+  p->D = C / NH;
+  p->tq = N < TILE_Q ? N : TILE_Q;
+  p->tk = M < TILE_K ? M : TILE_K;
+  p->n_tiles = (N + p->tq - 1) / p->tq;
+  p->n_threads = omp_get_max_threads ();
+  if (p->n_threads < 1)
+    p->n_threads = 1;
+
+  /* When there are at least as many (batch, head) pairs as threads, a thread owns whole
+   * pairs and its single partial is copied out at the end of each pair. Otherwise (B = 1,
+   * NH = 1 or 2 in SegFormer's early stages) each pair's query tiles are split into chunks
+   * so every thread gets work; each chunk then needs a partial of its own. */
+  if (n_pairs >= p->n_threads)
+    p->n_split = 1;
+  else
+    {
+      p->n_split = (p->n_threads + n_pairs - 1) / n_pairs;
+      if (p->n_split > p->n_tiles)
+        p->n_split = p->n_tiles;
+    }
+  p->n_partials = p->n_split == 1 ? p->n_threads : n_pairs * p->n_split;
+
+  p->tile_floats = round_up16 ((size_t) p->tq * p->tk);
+  p->head_floats = round_up16 ((size_t) p->tq * p->D);
+  p->row_floats = round_up16 ((size_t) p->tq);
+  p->thread_floats = 2 * p->tile_floats + p->head_floats + 2 * p->row_floats;
+  p->kv_floats = round_up16 ((size_t) M * p->D);
+}
+
+static int
+attn_shape_ok (int B, int N, int M, int C, int NH)
+{
+  return B > 0 && N > 0 && M > 0 && NH > 0 && C > 0 && C % NH == 0;
+}
+
+/* Per thread: the score tiles, the output or dQ tile and two row vectors; for the backward
+ * also the dK/dV partials, 2 * M * D floats each: linear in N and M, never N * M. The size
+ * is for omp_get_max_threads () at the time of this call: the ops may later run with fewer
+ * threads, not with more. */
+size_t
+vg_attention_scratch_floats (int B, int N, int M, int C, int NH)
+{
+  AttnPlan p;
+
+  if (!attn_shape_ok (B, N, M, C, NH))
+    return 0;
+  attn_plan (&p, B, N, M, C, NH);
+  return (size_t) p.n_threads * p.thread_floats + (size_t) p.n_partials * 2 * p.kv_floats;
+}
+
+void
+vg_attention_forward (float *out, float *lse, const float *q, const float *k,
+                      const float *v, float *scratch, int B, int N, int M, int C, int NH)
+{
+  AttnPlan p;
+  long n_items;
+
+  if (!attn_shape_ok (B, N, M, C, NH))
+    return;
+  attn_plan (&p, B, N, M, C, NH);
+  n_items = (long) B * NH * p.n_tiles;
+
+#pragma omp parallel
+  {
+    const int D = p.D;
+    const float score_scale = LOG2E / sqrtf ((float) D);
+    float *s = scratch + (size_t) omp_get_thread_num () * p.thread_floats;
+    float *o = s + 2 * p.tile_floats;     /* (tq, D) unnormalised output */
+    float *m = o + p.head_floats;         /* (tq) running maximum, base 2 */
+    float *l = m + p.row_floats;          /* (tq) running sum */
+
+    /* Every row's result depends only on its own tile, so the schedule cannot change it. */
+#pragma omp for schedule(dynamic, 1)
+    for (long item = 0; item < n_items; item++)
+      {
+        int pair = (int) (item / p.n_tiles);
+        int b = pair / NH, h = pair % NH;
+        int i0 = (int) (item % p.n_tiles) * p.tq;
+        int nq = N - i0 < p.tq ? N - i0 : p.tq;
+        const float *qt = q + ((size_t) b * N + i0) * C + (size_t) h * D;
+        const float *kh = k + (size_t) b * M * C + (size_t) h * D;
+        const float *vh = v + (size_t) b * M * C + (size_t) h * D;
+        float *ot = out + ((size_t) b * N + i0) * C + (size_t) h * D;
+        float *lset = lse + ((size_t) b * NH + h) * N + i0;
+
+        memset (o, 0, sizeof (float) * nq * D);
+        for (int i = 0; i < nq; i++)
+          {
+            m[i] = -INFINITY;
+            l[i] = 0.0f;
+          }
+
+        for (int j0 = 0; j0 < M; j0 += p.tk)
+          {
+            int nk = M - j0 < p.tk ? M - j0 : p.tk;
+
+            /* S = Q K^T * log2(e) / sqrt(D), (nq, nk) */
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, score_scale,
+                         qt, C, kh + (size_t) j0 * C, C, 0.0f, s, nk);
+            softmax_block_forward (s, o, m, l, nq, nk, D);
+            /* O += P V */
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, 1.0f, s, nk,
+                         vh + (size_t) j0 * C, C, 1.0f, o, D);
+          }
+
+        for (int i = 0; i < nq; i++)
+          {
+            float inv = 1.0f / l[i];
+
+            for (int c = 0; c < D; c++)
+              ot[(size_t) i * C + c] = o[(size_t) i * D + c] * inv;
+            lset[i] = (m[i] + log2f (l[i])) * LN2;
+          }
+      }
+  }
+}
+
+void
+vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
+                       const float *out, const float *lse, const float *q, const float *k,
+                       const float *v, float *scratch, int B, int N, int M, int C, int NH)
+{
+  AttnPlan p;
+  float *partials;
+  long n_items;
+
+  if (!attn_shape_ok (B, N, M, C, NH))
+    return;
+  attn_plan (&p, B, N, M, C, NH);
+  partials = scratch + (size_t) p.n_threads * p.thread_floats;
+  n_items = (long) B * NH * p.n_split;
+
+#pragma omp parallel
+  {
+    const int D = p.D;
+    const float inv_sqrt_d = 1.0f / sqrtf ((float) D);
+    const float score_scale = LOG2E * inv_sqrt_d;
+    const int tid = omp_get_thread_num ();
+    float *s = scratch + (size_t) tid * p.thread_floats;   /* (tq, tk) scores, then P */
+    float *dp = s + p.tile_floats;                          /* (tq, tk) dP, then dS */
+    float *dqt = dp + p.tile_floats;                        /* (tq, D) dQ of the tile */
+    float *lse2 = dqt + p.head_floats;                      /* (tq) lse in base 2 */
+    float *delta = lse2 + p.row_floats;                     /* (tq) rowsum(dO * O) */
+
+#pragma omp for schedule(dynamic, 1)
+    for (long item = 0; item < n_items; item++)
+      {
+        int pair = (int) (item / p.n_split);
+        int chunk = (int) (item % p.n_split);
+        int b = pair / NH, h = pair % NH;
+        int t0 = (int) ((long) chunk * p.n_tiles / p.n_split);
+        int t1 = (int) ((long) (chunk + 1) * p.n_tiles / p.n_split);
+        float *pk = partials + (size_t) (p.n_split == 1 ? tid : item) * 2 * p.kv_floats;
+        float *pv = pk + p.kv_floats;
+        const float *kh = k + (size_t) b * M * C + (size_t) h * D;
+        const float *vh = v + (size_t) b * M * C + (size_t) h * D;
+
+        memset (pk, 0, sizeof (float) * 2 * p.kv_floats);
+
+        for (int t = t0; t < t1; t++)
+          {
+            int i0 = t * p.tq;
+            int nq = N - i0 < p.tq ? N - i0 : p.tq;
+            size_t row0 = ((size_t) b * N + i0) * C + (size_t) h * D;
+            const float *qt = q + row0;
+            const float *dot = dout + row0;
+            const float *ot = out + row0;
+            const float *lset = lse + ((size_t) b * NH + h) * N + i0;
+
+            for (int i = 0; i < nq; i++)
+              {
+                float acc = 0.0f;
+
+                for (int c = 0; c < D; c++)
+                  acc += dot[(size_t) i * C + c] * ot[(size_t) i * C + c];
+                delta[i] = acc;
+                lse2[i] = lset[i] * LOG2E;
+              }
+            memset (dqt, 0, sizeof (float) * nq * D);
+
+            for (int j0 = 0; j0 < M; j0 += p.tk)
+              {
+                int nk = M - j0 < p.tk ? M - j0 : p.tk;
+                const float *kb = kh + (size_t) j0 * C;
+                const float *vb = vh + (size_t) j0 * C;
+
+                /* S = Q K^T * log2(e) / sqrt(D) and dP = dO V^T, both (nq, nk) */
+                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, score_scale,
+                             qt, C, kb, C, 0.0f, s, nk);
+                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, 1.0f, dot, C,
+                             vb, C, 0.0f, dp, nk);
+                softmax_block_backward (s, dp, lse2, delta, nq, nk);
+                /* dV += P^T dO, dQ += dS K / sqrt(D), dK += dS^T Q / sqrt(D) */
+                cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, nk, D, nq, 1.0f, s, nk,
+                             dot, C, 1.0f, pv + (size_t) j0 * D, D);
+                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, inv_sqrt_d,
+                             dp, nk, kb, C, 1.0f, dqt, D);
+                cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, nk, D, nq, inv_sqrt_d,
+                             dp, nk, qt, C, 1.0f, pk + (size_t) j0 * D, D);
+              }
+
+            for (int i = 0; i < nq; i++)
+              memcpy (dq + row0 + (size_t) i * C, dqt + (size_t) i * D, sizeof (float) * D);
+          }
+
+        /* a thread that owns the whole pair writes its head's slots of dK and dV now */
+        if (p.n_split == 1)
+          for (int j = 0; j < M; j++)
+            {
+              size_t dst = ((size_t) b * M + j) * C + (size_t) h * D;
+
+              memcpy (dk + dst, pk + (size_t) j * D, sizeof (float) * D);
+              memcpy (dv + dst, pv + (size_t) j * D, sizeof (float) * D);
+            }
+      }
+
+    /* Split pairs: sum the chunks' partials in chunk order, whichever thread made them. */
+    if (p.n_split > 1)
+      {
+#pragma omp for schedule(static)
+        for (long r = 0; r < (long) B * NH * M; r++)
+          {
+            int pair = (int) (r / M), j = (int) (r % M);
+            int b = pair / NH, h = pair % NH;
+            size_t dst = ((size_t) b * M + j) * C + (size_t) h * D;
+            const float *first = partials + (size_t) pair * p.n_split * 2 * p.kv_floats;
+
+            for (int c = 0; c < D; c++)
+              {
+                float sk = 0.0f, sv = 0.0f;
+
+                for (int part = 0; part < p.n_split; part++)
+                  {
+                    const float *pk = first + (size_t) part * 2 * p.kv_floats;
+
+                    sk += pk[(size_t) j * D + c];
+                    sv += pk[p.kv_floats + (size_t) j * D + c];
+                  }
+                dk[dst + c] = sk;
+                dv[dst + c] = sv;
+              }
+          }
+      }
+  }
+}

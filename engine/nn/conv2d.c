@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* 2-D convolution, channels-last: inp (B, H, W, Cin) -> out (B, Ho, Wo, Cout) with
+ * Ho = (H + 2P - K) / S + 1 (likewise Wo), weight (Cout, Cin/G, K, K), bias (Cout).
+ * Letters: B batch, H W sizes, K kernel, S stride, P zero padding, G groups.
+ *
+ * Three paths, chosen from the shape alone:
+ * - pointwise (1x1, stride 1, no padding, one group): a linear layer over B*H*W rows;
+ * - depthwise (G == Cin == Cout): direct loops vectorised over the contiguous channels, with
+ *   the weight transposed to (K*K, C) in scratch;
+ * - everything else: im2col then GEMM. A column row holds one output pixel's receptive field
+ *   in (cin, kh, kw) order, the order of PyTorch's weight, so out = col @ weight^T needs no
+ *   repacked weight, and group g is the column block g with a leading dimension.
+ *
+ * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
+#include "vg-nn.h"
+
+#include <string.h>
+
+#include <cblas.h>
+
+/* Below this many floats of work a thread team costs more than it saves. */
+#define PAR_MIN 16384
+
+typedef enum {
+  CONV_POINTWISE,
+  CONV_DEPTHWISE,
+  CONV_IM2COL,
+} ConvPath;
+
+static ConvPath
+conv_path (int Cin, int Cout, int K, int S, int P, int G)
+{
+  if (K == 1 && S == 1 && P == 0 && G == 1)
+    return CONV_POINTWISE;
+  if (G == Cin && G == Cout)
+    return CONV_DEPTHWISE;
+  return CONV_IM2COL;
+}
+
+/* Images per im2col chunk: a chunk's column matrix stays near 4M floats (16 MiB), yet late
+ * stages with small maps still hand the GEMM a few thousand rows. Depends on the shape only,
+ * never on the thread count. */
+static int
+chunk_images (int B, int Ho, int Wo, int Cin, int K)
+{
+  size_t per_image = (size_t) Ho * Wo * Cin * K * K;
+  size_t nb = per_image > 0 ? ((size_t) 4 << 20) / per_image : (size_t) B;
+
+  if (nb < 1)
+    nb = 1;
+  if (nb > (size_t) B)
+    nb = (size_t) B;
+  return (int) nb;
+}
+
+/* Chunks of output rows (b, oh) for the depthwise dweight sums: enough for any thread
+ * count we meet, few enough that the partial sums stay small. Shape only. */
+static int
+depthwise_chunks (int B, int Ho)
+{
+  return B * Ho < 32 ? B * Ho : 32;
+}
+
+size_t
+vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G)
+{
+  int Ho = (H + 2 * P - K) / S + 1;
+  int Wo = (W + 2 * P - K) / S + 1;
+
+  switch (conv_path (Cin, Cout, K, S, P, G))
+    {
+    case CONV_POINTWISE:
+      return 0;
+    case CONV_DEPTHWISE:
+      /* the weight transposed to (K*K, C), then the backward's partial dweight per chunk */
+      return (size_t) K * K * Cin * (1 + depthwise_chunks (B, Ho));
+    case CONV_IM2COL:
+    default:
+      return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
+    }
+}
+
+/* ---- im2col path ------------------------------------------------------------------------ */
+
+/* col (nb*Ho*Wo, Cin*K*K) from inp (nb, H, W, Cin); padding reads as zero. */
+static void
+im2col (float *col, const float *inp, int nb, int H, int W, int Cin, int K, int S, int P,
+        int Ho, int Wo)
+{
+  int KK = K * K;
+  size_t CKK = (size_t) Cin * KK;
+
+#pragma omp parallel for collapse(2) schedule(static) if (nb * Ho * Wo * CKK > PAR_MIN)
+  for (int b = 0; b < nb; b++)
+    for (int oh = 0; oh < Ho; oh++)
+      for (int ow = 0; ow < Wo; ow++)
+        {
+          float *row = col + ((size_t) (b * Ho + oh) * Wo + ow) * CKK;
+          for (int kh = 0; kh < K; kh++)
+            {
+              int ih = oh * S - P + kh;
+              for (int kw = 0; kw < K; kw++)
+                {
+                  int iw = ow * S - P + kw;
+                  float *dst = row + kh * K + kw;
+                  if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                    {
+                      for (int ci = 0; ci < Cin; ci++)
+                        dst[(size_t) ci * KK] = 0.0f;
+                    }
+                  else
+                    {
+                      const float *x = inp + ((size_t) (b * H + ih) * W + iw) * Cin;
+                      for (int ci = 0; ci < Cin; ci++)
+                        dst[(size_t) ci * KK] = x[ci];
+                    }
+                }
+            }
+        }
+}
+
+/* dinp (nb, H, W, Cin) = the adjoint of im2col applied to dcol. Each thread gathers into the
+ * input pixels it owns (the output pixels whose window covers them), so no two threads
+ * write the same float and each sum runs in a fixed order. */
+static void
+col2im (float *dinp, const float *dcol, int nb, int H, int W, int Cin, int K, int S, int P,
+        int Ho, int Wo)
+{
+  int KK = K * K;
+  size_t CKK = (size_t) Cin * KK;
+
+#pragma omp parallel for collapse(2) schedule(static) if (nb * Ho * Wo * CKK > PAR_MIN)
+  for (int b = 0; b < nb; b++)
+    for (int ih = 0; ih < H; ih++)
+      for (int iw = 0; iw < W; iw++)
+        {
+          float *d = dinp + ((size_t) (b * H + ih) * W + iw) * Cin;
+          memset (d, 0, sizeof (float) * Cin);
+          /* the taps that reach (ih, iw): kh = ih + P - oh S for the output rows oh */
+          for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
+            {
+              int oh = (ih + P - kh) / S;
+              if (oh >= Ho)
+                continue;
+              for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
+                {
+                  int ow = (iw + P - kw) / S;
+                  if (ow >= Wo)
+                    continue;
+                  const float *src = dcol + ((size_t) (b * Ho + oh) * Wo + ow) * CKK
+                                     + kh * K + kw;
+                  for (int ci = 0; ci < Cin; ci++)
+                    d[ci] += src[(size_t) ci * KK];
+                }
+            }
+        }
+}
+
+static void
+fill_rows (float *out, const float *bias, size_t Nr, int C)
+{
+#pragma omp parallel for schedule(static) if (Nr * (size_t) C > PAR_MIN)
+  for (size_t r = 0; r < Nr; r++)
+    memcpy (out + r * C, bias, sizeof (float) * C);
+}
+
+static void
+conv_im2col_forward (float *out, const float *inp, const float *weight, const float *bias,
+                     float *col, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                     int G, int Ho, int Wo)
+{
+  int nb = chunk_images (B, Ho, Wo, Cin, K);
+  int CKK = Cin * K * K;
+  int CKKg = CKK / G; /* columns of one group */
+  int Cog = Cout / G; /* output channels of one group */
+
+  for (int b0 = 0; b0 < B; b0 += nb)
+    {
+      int n = B - b0 < nb ? B - b0 : nb;
+      int rows = n * Ho * Wo;
+      float *o = out + (size_t) b0 * Ho * Wo * Cout;
+      float beta = 0.0f;
+
+      im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+      if (bias != NULL)
+        {
+          fill_rows (o, bias, (size_t) rows, Cout);
+          beta = 1.0f;
+        }
+      for (int g = 0; g < G; g++)
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, Cog, CKKg, 1.0f,
+                     col + (size_t) g * CKKg, CKK, weight + (size_t) g * Cog * CKKg, CKKg,
+                     beta, o + (size_t) g * Cog, Cout);
+    }
+}
+
+static void
+conv_im2col_backward (float *dinp, float *dweight, const float *dout, const float *inp,
+                      const float *weight, float *col, int B, int H, int W, int Cin, int Cout,
+                      int K, int S, int P, int G, int Ho, int Wo)
+{
+  int nb = chunk_images (B, Ho, Wo, Cin, K);
+  int CKK = Cin * K * K;
+  int CKKg = CKK / G;
+  int Cog = Cout / G;
+
+  for (int b0 = 0; b0 < B; b0 += nb)
+    {
+      int n = B - b0 < nb ? B - b0 : nb;
+      int rows = n * Ho * Wo;
+      const float *g_out = dout + (size_t) b0 * Ho * Wo * Cout;
+
+      /* dweight_g (Cog, CKKg) += dout_g^T (Cog, rows) @ col_g (rows, CKKg) */
+      if (dweight != NULL)
+        {
+          im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+          for (int g = 0; g < G; g++)
+            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cog, CKKg, rows, 1.0f,
+                         g_out + (size_t) g * Cog, Cout, col + (size_t) g * CKKg, CKK, 1.0f,
+                         dweight + (size_t) g * Cog * CKKg, CKKg);
+        }
+      /* dcol_g (rows, CKKg) = dout_g (rows, Cog) @ weight_g (Cog, CKKg), reusing col */
+      if (dinp != NULL)
+        {
+          for (int g = 0; g < G; g++)
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, CKKg, Cog, 1.0f,
+                         g_out + (size_t) g * Cog, Cout, weight + (size_t) g * Cog * CKKg,
+                         CKKg, 0.0f, col + (size_t) g * CKKg, CKK);
+          col2im (dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Ho, Wo);
+        }
+    }
+}
+
+/* ---- depthwise path --------------------------------------------------------------------- */
+
+/* wt (K*K, C) = weight (C, 1, K, K) transposed, so each tap's weights are contiguous in c
+ * like the channels-last pixels they multiply. */
+static void
+transpose_depthwise (float *wt, const float *weight, int C, int KK)
+{
+  for (int c = 0; c < C; c++)
+    for (int k = 0; k < KK; k++)
+      wt[(size_t) k * C + c] = weight[(size_t) c * KK + k];
+}
+
+static void
+conv_depthwise_forward (float *out, const float *inp, const float *weight, const float *bias,
+                        float *wt, int B, int H, int W, int C, int K, int S, int P, int Ho,
+                        int Wo)
+{
+  size_t work = (size_t) B * Ho * Wo * C;
+
+  transpose_depthwise (wt, weight, C, K * K);
+
+#pragma omp parallel for collapse(2) schedule(static) if (work > PAR_MIN)
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < Ho; oh++)
+      for (int ow = 0; ow < Wo; ow++)
+        {
+          float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+          if (bias != NULL)
+            memcpy (o, bias, sizeof (float) * C);
+          else
+            memset (o, 0, sizeof (float) * C);
+          for (int kh = 0; kh < K; kh++)
+            {
+              int ih = oh * S - P + kh;
+              if (ih < 0 || ih >= H)
+                continue;
+              for (int kw = 0; kw < K; kw++)
+                {
+                  int iw = ow * S - P + kw;
+                  if (iw < 0 || iw >= W)
+                    continue;
+                  const float *x = inp + ((size_t) (b * H + ih) * W + iw) * C;
+                  const float *w = wt + (size_t) (kh * K + kw) * C;
+#pragma omp simd
+                  for (int c = 0; c < C; c++)
+                    o[c] += x[c] * w[c];
+                }
+            }
+        }
+}
+
+static void
+conv_depthwise_backward (float *dinp, float *dweight, const float *dout, const float *inp,
+                         const float *weight, float *wt, int B, int H, int W, int C, int K,
+                         int S, int P, int Ho, int Wo)
+{
+  int KK = K * K;
+  size_t work = (size_t) B * Ho * Wo * C;
+
+  /* dweight: each of nch chunks of output rows sums its taps into its own (K*K, C) slice of
+   * scratch, vectorised over the contiguous channels; the slices are then added in chunk
+   * order. The chunking depends on the shape only, so the sums do not depend on the thread
+   * count. */
+  if (dweight != NULL)
+    {
+      int rows = B * Ho;
+      int nch = depthwise_chunks (B, Ho);
+      size_t slice = (size_t) KK * C;
+      float *part = wt + slice;
+
+#pragma omp parallel for schedule(static) if (work > PAR_MIN)
+      for (int ch = 0; ch < nch; ch++)
+        {
+          float *acc = part + (size_t) ch * slice;
+          memset (acc, 0, sizeof (float) * slice);
+          for (int r = rows * ch / nch; r < rows * (ch + 1) / nch; r++)
+            {
+              int b = r / Ho, oh = r % Ho;
+              for (int ow = 0; ow < Wo; ow++)
+                {
+                  const float *g = dout + ((size_t) r * Wo + ow) * C;
+                  for (int kh = 0; kh < K; kh++)
+                    {
+                      int ih = oh * S - P + kh;
+                      if (ih < 0 || ih >= H)
+                        continue;
+                      for (int kw = 0; kw < K; kw++)
+                        {
+                          int iw = ow * S - P + kw;
+                          if (iw < 0 || iw >= W)
+                            continue;
+                          const float *x = inp + ((size_t) (b * H + ih) * W + iw) * C;
+                          float *a = acc + (size_t) (kh * K + kw) * C;
+#pragma omp simd
+                          for (int c = 0; c < C; c++)
+                            a[c] += g[c] * x[c];
+                        }
+                    }
+                }
+            }
+        }
+#pragma omp parallel for schedule(static) if (slice * nch > PAR_MIN)
+      for (size_t j = 0; j < slice; j++)
+        {
+          double sum = 0.0;
+          for (int ch = 0; ch < nch; ch++)
+            sum += part[(size_t) ch * slice + j];
+          size_t k = j / C, c = j % C;
+          dweight[c * KK + k] += (float) sum;
+        }
+    }
+
+  /* dinp: each input pixel gathers from the output pixels whose window covers it. */
+  if (dinp != NULL)
+    {
+      transpose_depthwise (wt, weight, C, KK);
+#pragma omp parallel for collapse(2) schedule(static) if (work > PAR_MIN)
+      for (int b = 0; b < B; b++)
+        for (int ih = 0; ih < H; ih++)
+          for (int iw = 0; iw < W; iw++)
+            {
+              float *d = dinp + ((size_t) (b * H + ih) * W + iw) * C;
+              memset (d, 0, sizeof (float) * C);
+              /* the taps that reach (ih, iw), as in col2im */
+              for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
+                {
+                  int oh = (ih + P - kh) / S;
+                  if (oh >= Ho)
+                    continue;
+                  for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
+                    {
+                      int ow = (iw + P - kw) / S;
+                      if (ow >= Wo)
+                        continue;
+                      const float *g = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+                      const float *w = wt + (size_t) (kh * K + kw) * C;
+#pragma omp simd
+                      for (int c = 0; c < C; c++)
+                        d[c] += g[c] * w[c];
+                    }
+                }
+            }
+    }
+}
+
+/* ---- public entry points ---------------------------------------------------------------- */
+
+void
+vg_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
+                   float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                   int G)
+{
+  int Ho = (H + 2 * P - K) / S + 1;
+  int Wo = (W + 2 * P - K) / S + 1;
+
+  switch (conv_path (Cin, Cout, K, S, P, G))
+    {
+    case CONV_POINTWISE:
+      vg_linear_forward (out, inp, weight, bias, B * H * W, Cin, Cout);
+      break;
+    case CONV_DEPTHWISE:
+      conv_depthwise_forward (out, inp, weight, bias, scratch, B, H, W, Cin, K, S, P, Ho, Wo);
+      break;
+    case CONV_IM2COL:
+    default:
+      conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
+                           Ho, Wo);
+      break;
+    }
+}
+
+void
+vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                    const float *inp, const float *weight, float *scratch, int B, int H,
+                    int W, int Cin, int Cout, int K, int S, int P, int G)
+{
+  int Ho = (H + 2 * P - K) / S + 1;
+  int Wo = (W + 2 * P - K) / S + 1;
+
+  switch (conv_path (Cin, Cout, K, S, P, G))
+    {
+    case CONV_POINTWISE:
+      vg_linear_backward (dinp, dweight, dbias, dout, inp, weight, B * H * W, Cin, Cout);
+      return;
+    case CONV_DEPTHWISE:
+      conv_depthwise_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, K, S,
+                               P, Ho, Wo);
+      break;
+    case CONV_IM2COL:
+    default:
+      conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
+                            S, P, G, Ho, Wo);
+      break;
+    }
+  /* dbias: the column sums of dout over its pixels, as a linear layer's */
+  if (dbias != NULL)
+    vg_linear_backward (NULL, NULL, dbias, dout, NULL, NULL, B * Ho * Wo, 0, Cout);
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Linear layer: out (Nr, Cout) = inp (Nr, Cin) @ weight^T + bias, weight (Cout, Cin) as in
+ * PyTorch. Nr rows (tokens of a batch), Cin and Cout channels.
+ *
+ * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
+#include "vg-nn.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#define CSPAN 256
+#define ROW_TILE 64
+
+/* dbias (C) += column sums of dout (Nr, C). Each thread takes a contiguous range of
+ * channels and walks it in spans of at most CSPAN, so every row yields a contiguous run the
+ * prefetcher can follow; each column's sum runs over the rows in the same order (float sums
+ * of ROW_TILE rows, added in double) however the channels are split, so the result does not
+ * depend on the thread count. */
+static void
+add_column_sums (float *dbias, const float *dout, int Nr, int C)
+{
+#pragma omp parallel if ((size_t) Nr * C > 65536)
+  {
+    int nt = omp_get_num_threads (), t = omp_get_thread_num ();
+    int per = ((C + nt - 1) / nt + 15) / 16 * 16;
+    int lo = t * per < C ? t * per : C;
+    int hi = C - lo < per ? C : lo + per;
+
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      {
+        int cn = hi - c0 < CSPAN ? hi - c0 : CSPAN;
+        double acc[CSPAN];
+        for (int c = 0; c < cn; c++)
+          acc[c] = 0.0;
+        for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+          {
+            int r1 = Nr - r0 < ROW_TILE ? Nr : r0 + ROW_TILE;
+            float tile[CSPAN];
+            for (int c = 0; c < cn; c++)
+              tile[c] = 0.0f;
+            for (int r = r0; r < r1; r++)
+              {
+                const float *row = dout + (size_t) r * C + c0;
+#pragma omp simd
+                for (int c = 0; c < cn; c++)
+                  tile[c] += row[c];
+              }
+            for (int c = 0; c < cn; c++)
+              acc[c] += tile[c];
+          }
+        for (int c = 0; c < cn; c++)
+          dbias[c0 + c] += (float) acc[c];
+      }
+  }
+}
+
+void
+vg_linear_forward (float *out, const float *inp, const float *weight, const float *bias,
+                   int Nr, int Cin, int Cout)
+{
+  float beta = 0.0f;
+
+  /* The bias goes in first so the product adds onto it (beta = 1): one pass over out. */
+  if (bias != NULL)
+    {
+#pragma omp parallel for schedule(static) if ((size_t) Nr * Cout > 65536)
+      for (int r = 0; r < Nr; r++)
+        {
+          float *row = out + (size_t) r * Cout;
+          for (int o = 0; o < Cout; o++)
+            row[o] = bias[o];
+        }
+      beta = 1.0f;
+    }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, Nr, Cout, Cin, 1.0f, inp, Cin,
+               weight, Cin, beta, out, Cout);
+}
+
+/* Any of dinp, dweight, dbias may be NULL when that gradient is not wanted; with only dbias,
+ * inp and weight are not read (the convolutions get their bias gradient this way). */
+void
+vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                    const float *inp, const float *weight, int Nr, int Cin, int Cout)
+{
+  /* dinp (Nr, Cin) = dout (Nr, Cout) @ weight (Cout, Cin) */
+  if (dinp != NULL)
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Nr, Cin, Cout, 1.0f, dout, Cout,
+                 weight, Cin, 0.0f, dinp, Cin);
+  /* dweight (Cout, Cin) += dout^T (Cout, Nr) @ inp (Nr, Cin) */
+  if (dweight != NULL)
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, Nr, 1.0f, dout, Cout,
+                 inp, Cin, 1.0f, dweight, Cin);
+  if (dbias != NULL)
+    add_column_sums (dbias, dout, Nr, Cout);
+}

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Normalisation layers over channels-last rows: inp (Nr, C), Nr rows (tokens or pixels of
+ * the whole batch), C channels; weight and bias (C).
+ *
+ * LayerNorm normalises each row over its C channels; BatchNorm2d normalises each channel
+ * over the Nr rows. Both use the biased variance with eps inside the square root, as
+ * PyTorch.
+ *
+ * Per-row work splits the rows among threads. Per-channel sums over the rows (BatchNorm's
+ * statistics, the parameter gradients) split the channels instead: each thread takes a
+ * contiguous range of channels and walks it in spans of at most CSPAN, so every row yields
+ * a contiguous run of floats that the prefetcher can follow (a 16-channel block per row
+ * would stride across a page every few rows). Each channel's sum runs over the rows in the
+ * same order, float sums of ROW_TILE rows added in double, however the channels are split,
+ * so the results do not depend on the thread count.
+ *
+ * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
+#include "vg-nn.h"
+
+#include <math.h>
+
+#include <omp.h>
+
+#define CSPAN 256
+#define ROW_TILE 64
+#define PAR_MIN 16384 /* below this many floats a thread team costs more than it saves */
+
+static inline int
+imin (int a, int b)
+{
+  return a < b ? a : b;
+}
+
+/* This thread's channels [*lo, *hi) of C: a contiguous range, a multiple of 16 wide. */
+static inline void
+thread_channels (int C, int *lo, int *hi)
+{
+  int nt = omp_get_num_threads (), t = omp_get_thread_num ();
+  int per = ((C + nt - 1) / nt + 15) / 16 * 16;
+
+  *lo = imin (C, t * per);
+  *hi = imin (C, *lo + per);
+}
+
+/* ---- LayerNorm ---------------------------------------------------------------------------- */
+
+/* mean and rstd (Nr) may be NULL in inference, where the backward will not run. */
+void
+vg_layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
+                      const float *weight, const float *bias, float eps, int Nr, int C)
+{
+#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
+  for (int r = 0; r < Nr; r++)
+    {
+      const float *x = inp + (size_t) r * C;
+      float *o = out + (size_t) r * C;
+      float m = 0.0f, v = 0.0f;
+
+#pragma omp simd reduction(+ : m)
+      for (int c = 0; c < C; c++)
+        m += x[c];
+      m /= (float) C;
+      /* two passes: the variance of values far from zero keeps its digits */
+#pragma omp simd reduction(+ : v)
+      for (int c = 0; c < C; c++)
+        {
+          float d = x[c] - m;
+          v += d * d;
+        }
+      v /= (float) C;
+      float s = 1.0f / sqrtf (v + eps);
+#pragma omp simd
+      for (int c = 0; c < C; c++)
+        o[c] = (x[c] - m) * s * weight[c] + bias[c];
+      if (mean != NULL)
+        mean[r] = m;
+      if (rstd != NULL)
+        rstd[r] = s;
+    }
+}
+
+void
+vg_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                       const float *inp, const float *weight, const float *mean,
+                       const float *rstd, int Nr, int C)
+{
+  /* dinp = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * weight */
+  if (dinp != NULL)
+    {
+#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
+      for (int r = 0; r < Nr; r++)
+        {
+          const float *x = inp + (size_t) r * C;
+          const float *dy = dout + (size_t) r * C;
+          float *dx = dinp + (size_t) r * C;
+          float m = mean[r], s = rstd[r];
+          float g_mean = 0.0f, gx_mean = 0.0f;
+
+#pragma omp simd reduction(+ : g_mean, gx_mean)
+          for (int c = 0; c < C; c++)
+            {
+              float g = dy[c] * weight[c];
+              g_mean += g;
+              gx_mean += g * (x[c] - m) * s;
+            }
+          g_mean /= (float) C;
+          gx_mean /= (float) C;
+#pragma omp simd
+          for (int c = 0; c < C; c++)
+            dx[c] = (dy[c] * weight[c] - g_mean - (x[c] - m) * s * gx_mean) * s;
+        }
+    }
+
+  /* dweight += sum_r dout * xhat, dbias += sum_r dout */
+  if (dweight == NULL && dbias == NULL)
+    return;
+#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
+  {
+    int lo, hi;
+    thread_channels (C, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      {
+        int cn = imin (CSPAN, hi - c0);
+        double dw[CSPAN], db[CSPAN];
+        for (int c = 0; c < cn; c++)
+          dw[c] = db[c] = 0.0;
+        for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+          {
+            float tw[CSPAN], tb[CSPAN];
+            for (int c = 0; c < cn; c++)
+              tw[c] = tb[c] = 0.0f;
+            for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
+              {
+                const float *x = inp + (size_t) r * C + c0;
+                const float *dy = dout + (size_t) r * C + c0;
+                float m = mean[r], s = rstd[r];
+#pragma omp simd
+                for (int c = 0; c < cn; c++)
+                  {
+                    tw[c] += dy[c] * ((x[c] - m) * s);
+                    tb[c] += dy[c];
+                  }
+              }
+            for (int c = 0; c < cn; c++)
+              {
+                dw[c] += tw[c];
+                db[c] += tb[c];
+              }
+          }
+        for (int c = 0; c < cn; c++)
+          {
+            if (dweight != NULL)
+              dweight[c0 + c] += (float) dw[c];
+            if (dbias != NULL)
+              dbias[c0 + c] += (float) db[c];
+          }
+      }
+  }
+}
+
+/* ---- BatchNorm2d -------------------------------------------------------------------------- */
+
+void
+vg_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running_mean,
+                            float *running_var, const float *inp, const float *weight,
+                            const float *bias, float eps, float momentum, int Nr, int C)
+{
+  /* Statistics in one sweep: sums of x - shift and (x - shift)^2 with shift = the first
+   * row, a value near the mean, so the variance keeps its digits even when the mean dwarfs
+   * the spread. */
+#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
+  {
+    int lo, hi;
+    thread_channels (C, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      {
+        int cn = imin (CSPAN, hi - c0);
+        double sum[CSPAN], sq[CSPAN];
+        float shift[CSPAN];
+        for (int c = 0; c < cn; c++)
+          {
+            shift[c] = inp[c0 + c];
+            sum[c] = sq[c] = 0.0;
+          }
+        for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+          {
+            float ts[CSPAN], tq[CSPAN];
+            for (int c = 0; c < cn; c++)
+              ts[c] = tq[c] = 0.0f;
+            for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
+              {
+                const float *x = inp + (size_t) r * C + c0;
+#pragma omp simd
+                for (int c = 0; c < cn; c++)
+                  {
+                    float d = x[c] - shift[c];
+                    ts[c] += d;
+                    tq[c] += d * d;
+                  }
+              }
+            for (int c = 0; c < cn; c++)
+              {
+                sum[c] += ts[c];
+                sq[c] += tq[c];
+              }
+          }
+        for (int c = 0; c < cn; c++)
+          {
+            double d = sum[c] / Nr;
+            double var = sq[c] / Nr - d * d; /* biased: used to normalise */
+            if (var < 0.0)
+              var = 0.0;
+            /* PyTorch feeds the unbiased variance to the running estimate. */
+            double unbiased = Nr > 1 ? var * Nr / (Nr - 1) : var;
+            double mu = shift[c] + d;
+            mean[c0 + c] = (float) mu;
+            rstd[c0 + c] = (float) (1.0 / sqrt (var + eps));
+            if (running_mean != NULL)
+              running_mean[c0 + c] = (1.0f - momentum) * running_mean[c0 + c]
+                                     + momentum * (float) mu;
+            if (running_var != NULL)
+              running_var[c0 + c] = (1.0f - momentum) * running_var[c0 + c]
+                                    + momentum * (float) unbiased;
+          }
+      }
+  }
+
+#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
+  for (int r = 0; r < Nr; r++)
+    {
+      const float *x = inp + (size_t) r * C;
+      float *o = out + (size_t) r * C;
+#pragma omp simd
+      for (int c = 0; c < C; c++)
+        o[c] = (x[c] - mean[c]) * rstd[c] * weight[c] + bias[c];
+    }
+}
+
+void
+vg_batchnorm_forward_eval (float *out, const float *inp, const float *weight,
+                           const float *bias, const float *running_mean,
+                           const float *running_var, float eps, int Nr, int C)
+{
+#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
+  {
+    int lo, hi;
+    thread_channels (C, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      {
+        int cn = imin (CSPAN, hi - c0);
+        float scale[CSPAN], shift[CSPAN];
+        for (int c = 0; c < cn; c++)
+          {
+            scale[c] = weight[c0 + c] / sqrtf (running_var[c0 + c] + eps);
+            shift[c] = bias[c0 + c] - running_mean[c0 + c] * scale[c];
+          }
+        for (int r = 0; r < Nr; r++)
+          {
+            const float *x = inp + (size_t) r * C + c0;
+            float *o = out + (size_t) r * C + c0;
+#pragma omp simd
+            for (int c = 0; c < cn; c++)
+              o[c] = x[c] * scale[c] + shift[c];
+          }
+      }
+  }
+}
+
+/* The training-mode backward: the batch statistics depend on every input, hence
+ * dinp = weight * rstd * (dout - mean(dout) - xhat * mean(dout * xhat)), means over rows.
+ * Each channel span first sums over the rows, then writes its part of dinp. */
+void
+vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                       const float *inp, const float *weight, const float *mean,
+                       const float *rstd, int Nr, int C)
+{
+#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
+  {
+    int lo, hi;
+    thread_channels (C, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      {
+        int cn = imin (CSPAN, hi - c0);
+        double sum_dy[CSPAN], sum_dyx[CSPAN];
+        const float *m = mean + c0, *s = rstd + c0;
+        for (int c = 0; c < cn; c++)
+          sum_dy[c] = sum_dyx[c] = 0.0;
+        for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+          {
+            float ta[CSPAN], tb[CSPAN];
+            for (int c = 0; c < cn; c++)
+              ta[c] = tb[c] = 0.0f;
+            for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
+              {
+                const float *x = inp + (size_t) r * C + c0;
+                const float *dy = dout + (size_t) r * C + c0;
+#pragma omp simd
+                for (int c = 0; c < cn; c++)
+                  {
+                    ta[c] += dy[c];
+                    tb[c] += dy[c] * ((x[c] - m[c]) * s[c]);
+                  }
+              }
+            for (int c = 0; c < cn; c++)
+              {
+                sum_dy[c] += ta[c];
+                sum_dyx[c] += tb[c];
+              }
+          }
+        for (int c = 0; c < cn; c++)
+          {
+            if (dbias != NULL)
+              dbias[c0 + c] += (float) sum_dy[c];
+            if (dweight != NULL)
+              dweight[c0 + c] += (float) sum_dyx[c];
+          }
+        if (dinp == NULL)
+          continue;
+
+        float k[CSPAN], dy_mean[CSPAN], dyx_mean[CSPAN];
+        for (int c = 0; c < cn; c++)
+          {
+            k[c] = weight[c0 + c] * s[c];
+            dy_mean[c] = (float) (sum_dy[c] / Nr);
+            dyx_mean[c] = (float) (sum_dyx[c] / Nr);
+          }
+        for (int r = 0; r < Nr; r++)
+          {
+            const float *x = inp + (size_t) r * C + c0;
+            const float *dy = dout + (size_t) r * C + c0;
+            float *dx = dinp + (size_t) r * C + c0;
+#pragma omp simd
+            for (int c = 0; c < cn; c++)
+              dx[c] = k[c] * (dy[c] - dy_mean[c] - (x[c] - m[c]) * s[c] * dyx_mean[c]);
+          }
+      }
+  }
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Bilinear resize and channel concatenation, channels-last.
+ *
+ * Resize: inp (B, H, W, C) -> out (B, Ho, Wo, C), PyTorch's
+ * F.interpolate(mode='bilinear', align_corners=False, size=(Ho, Wo)): output pixel o reads
+ * the source coordinate (o + 0.5) * H / Ho - 0.5, clamped below at 0 (PyTorch clamps
+ * negative coordinates rather than weighting a mirrored pixel), and blends the two
+ * neighbouring rows and columns; the upper neighbour is clamped to the last pixel.
+ *
+ * Gradient rule: activation gradients overwrite (=); these layers have no parameters. */
+#include "vg-nn.h"
+
+#include <string.h>
+
+/* The two source indices of output index o and their weights (l0 for i0, l1 for i1). */
+static inline void
+source_index (int o, float scale, int in_size, int *i0, int *i1, float *l0, float *l1)
+{
+  float src = scale * ((float) o + 0.5f) - 0.5f;
+
+  if (src < 0.0f)
+    src = 0.0f;
+  *i0 = (int) src;
+  if (*i0 > in_size - 1)
+    *i0 = in_size - 1;
+  *i1 = *i0 < in_size - 1 ? *i0 + 1 : *i0;
+  *l1 = src - (float) *i0;
+  *l0 = 1.0f - *l1;
+}
+
+void
+vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo,
+                            int C)
+{
+  float sh = (float) H / (float) Ho, sw = (float) W / (float) Wo;
+
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < Ho; oh++)
+      {
+        int h0, h1;
+        float lh0, lh1;
+        source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
+        const float *row0 = inp + (size_t) (b * H + h0) * W * C;
+        const float *row1 = inp + (size_t) (b * H + h1) * W * C;
+        for (int ow = 0; ow < Wo; ow++)
+          {
+            int w0, w1;
+            float lw0, lw1;
+            source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
+            const float *x00 = row0 + (size_t) w0 * C, *x01 = row0 + (size_t) w1 * C;
+            const float *x10 = row1 + (size_t) w0 * C, *x11 = row1 + (size_t) w1 * C;
+            float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++)
+              o[c] = lh0 * (lw0 * x00[c] + lw1 * x01[c]) + lh1 * (lw0 * x10[c] + lw1 * x11[c]);
+          }
+      }
+}
+
+/* The adjoint of the forward. Output pixels scatter into up to four input pixels, so rather
+ * than split the output (threads would collide on shared input pixels) each thread owns
+ * input rows (b, ih) and gathers from every output row whose blend touches ih. The sums run
+ * in (oh, ow) order for any thread count, so results do not depend on it at all. */
+void
+vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
+                             int Wo, int C)
+{
+  float sh = (float) H / (float) Ho, sw = (float) W / (float) Wo;
+
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
+  for (int b = 0; b < B; b++)
+    for (int ih = 0; ih < H; ih++)
+      {
+        float *drow = dinp + (size_t) (b * H + ih) * W * C;
+        memset (drow, 0, sizeof (float) * W * C);
+        for (int oh = 0; oh < Ho; oh++)
+          {
+            int h0, h1;
+            float lh0, lh1;
+            source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
+            if (h0 != ih && h1 != ih)
+              continue;
+            /* on the last row h0 == h1 and both weights land on it */
+            float lh = (h0 == ih ? lh0 : 0.0f) + (h1 == ih ? lh1 : 0.0f);
+            const float *grow = dout + (size_t) (b * Ho + oh) * Wo * C;
+            for (int ow = 0; ow < Wo; ow++)
+              {
+                int w0, w1;
+                float lw0, lw1;
+                source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
+                const float *g = grow + (size_t) ow * C;
+                float *d0 = drow + (size_t) w0 * C, *d1 = drow + (size_t) w1 * C;
+                float k0 = lh * lw0, k1 = lh * lw1;
+                /* d0 and d1 coincide on the last column: two loops keep that correct */
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                  d0[c] += k0 * g[c];
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                  d1[c] += k1 * g[c];
+              }
+          }
+      }
+}
+
+void
+vg_concat_forward (float *out, const float *const *parts, const int *Cs, int n_parts, int Nr)
+{
+  int Ctot = 0;
+
+  for (int i = 0; i < n_parts; i++)
+    Ctot += Cs[i];
+#pragma omp parallel for schedule(static) if ((size_t) Nr * Ctot > 65536)
+  for (int r = 0; r < Nr; r++)
+    {
+      float *o = out + (size_t) r * Ctot;
+      for (int i = 0; i < n_parts; i++)
+        {
+          memcpy (o, parts[i] + (size_t) r * Cs[i], sizeof (float) * Cs[i]);
+          o += Cs[i];
+        }
+    }
+}
+
+/* A NULL dparts[i] skips that part (a branch that needs no gradient). */
+void
+vg_concat_backward (float *const *dparts, const float *dout, const int *Cs, int n_parts,
+                    int Nr)
+{
+  int Ctot = 0;
+
+  for (int i = 0; i < n_parts; i++)
+    Ctot += Cs[i];
+#pragma omp parallel for schedule(static) if ((size_t) Nr * Ctot > 65536)
+  for (int r = 0; r < Nr; r++)
+    {
+      const float *g = dout + (size_t) r * Ctot;
+      for (int i = 0; i < n_parts; i++)
+        {
+          if (dparts[i] != NULL)
+            memcpy (dparts[i] + (size_t) r * Cs[i], g, sizeof (float) * Cs[i]);
+          g += Cs[i];
+        }
+    }
+}

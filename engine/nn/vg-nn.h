@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* CPU layers of the engine: each a forward and a backward, plain C with explicit shapes.
+ *
+ * Shape letters: B batch, C channels (Cin/Cout in and out), H, W height and width
+ * (Ho, Wo of the output), N = H*W tokens, M tokens of keys/values, NH heads,
+ * K kernel size, S stride, P padding, G groups, R spatial reduction ratio.
+ *
+ * Layout: activations are channels-last, (B, H, W, C) == (B, N, C): a row per pixel.
+ * Weights keep PyTorch's layouts so safetensors files load unchanged:
+ * conv (Cout, Cin/G, K, K), transposed conv (Cin, Cout, K, K), linear (Cout, Cin).
+ *
+ * Gradient rule: parameter gradients accumulate (+=); activation gradients overwrite (=).
+ * Where a residual sums paths, the model adds the second path itself.
+ *
+ * Threads: OpenMP inside each op, OpenBLAS (OpenMP build) for matrix products. Results do
+ * not depend on the thread count beyond float rounding. No op allocates: scratch memory
+ * is passed in, sized by the matching *_scratch_floats() function.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- linear: out (Nr, Cout) = inp (Nr, Cin) @ weight^T + bias ------------------------ */
+void vg_linear_forward (float *out, const float *inp, const float *weight, const float *bias,
+                        int Nr, int Cin, int Cout);
+/* dinp may be NULL (input needs no gradient); dbias may be NULL when bias is NULL. */
+void vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight, int Nr, int Cin, int Cout);
+
+/* ---- 2-D convolution, channels-last: inp (B, H, W, Cin) -> out (B, Ho, Wo, Cout) ------
+ * Ho = (H + 2P - K) / S + 1. Any K, S, P; groups G divide Cin and Cout (G == Cin == Cout is
+ * depthwise). weight (Cout, Cin/G, K, K), bias (Cout) or NULL. */
+size_t vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                                 int G);
+void vg_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
+                        float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
+                        int P, int G);
+/* dinp may be NULL (e.g. the first layer, whose input is the image). */
+void vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight, float *scratch, int B, int H,
+                         int W, int Cin, int Cout, int K, int S, int P, int G);
+
+/* ---- transposed convolution with kernel == stride (4x4 stride 4 in the head) -----------
+ * inp (B, H, W, Cin) -> out (B, H*K, W*K, Cout); weight (Cin, Cout, K, K), bias (Cout). */
+size_t vg_conv_transpose_scratch_floats (int B, int H, int W, int Cin, int Cout, int K);
+void vg_conv_transpose_forward (float *out, const float *inp, const float *weight,
+                                const float *bias, float *scratch, int B, int H, int W, int Cin,
+                                int Cout, int K);
+void vg_conv_transpose_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *weight, float *scratch, int B,
+                                 int H, int W, int Cin, int Cout, int K);
+
+/* ---- LayerNorm over the last dimension: inp (Nr, C); saves mean, rstd (Nr) ------------- */
+void vg_layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
+                           const float *weight, const float *bias, float eps, int Nr, int C);
+void vg_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, const float *mean,
+                            const float *rstd, int Nr, int C);
+
+/* ---- BatchNorm2d, channels-last: inp (Nr = B*H*W, C) ------------------------------------
+ * Training: normalises with the batch mean and biased variance, saves mean and rstd (C),
+ * and updates running_mean/running_var (unbiased variance) with momentum, as PyTorch.
+ * Evaluation: normalises with the running statistics (mean/rstd untouched). */
+void vg_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running_mean,
+                                 float *running_var, const float *inp, const float *weight,
+                                 const float *bias, float eps, float momentum, int Nr, int C);
+void vg_batchnorm_forward_eval (float *out, const float *inp, const float *weight,
+                                const float *bias, const float *running_mean,
+                                const float *running_var, float eps, int Nr, int C);
+void vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, const float *mean,
+                            const float *rstd, int Nr, int C);
+
+/* ---- pointwise activations over n floats (out may equal inp) ---------------------------- */
+void vg_gelu_forward (float *out, const float *inp, size_t n);          /* erf form */
+void vg_gelu_backward (float *dinp, const float *dout, const float *inp, size_t n);
+void vg_relu_forward (float *out, const float *inp, size_t n);
+/* Uses the forward output (out > 0), so the input can be overwritten in place. */
+void vg_relu_backward (float *dinp, const float *dout, const float *out, size_t n);
+
+/* ---- bilinear resize, channels-last, PyTorch align_corners=False ------------------------
+ * inp (B, H, W, C) -> out (B, Ho, Wo, C); the scale is H/Ho and W/Wo (interpolate(size=)). */
+void vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, int Ho,
+                                 int Wo, int C);
+void vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
+                                  int Wo, int C);
+
+/* ---- channel concatenation, channels-last: parts[i] (Nr, Cs[i]) -> out (Nr, sum Cs) ----- */
+void vg_concat_forward (float *out, const float *const *parts, const int *Cs, int n_parts,
+                        int Nr);
+void vg_concat_backward (float *const *dparts, const float *dout, const int *Cs, int n_parts,
+                         int Nr);
+
+/* ---- weighted softmax cross-entropy over logits (Nr, NC), targets (Nr) ------------------
+ * loss = sum_i w[y_i] * -log softmax(logits_i)[y_i] / sum_i w[y_i], the mean of
+ * torch.nn.CrossEntropyLoss(weight=w); weights NULL means all ones. Targets equal to
+ * ignore_index (or >= NC) are skipped. Returns the loss; the backward writes dlogits
+ * (overwrite) scaled by dloss. */
+float vg_cross_entropy_forward (const float *logits, const uint8_t *targets,
+                                const float *weights, int ignore_index, int Nr, int NC);
+void vg_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                                const float *weights, int ignore_index, float dloss, int Nr,
+                                int NC);
+
+/* ---- multi-head attention core: softmax(Q K^T / sqrt(C/NH)) V per head ------------------
+ * q (B, N, C), k and v (B, M, C) with heads interleaved as PyTorch's reshape (B, N, NH, C/NH)
+ * -> out (B, N, C). Tiled over query rows so memory grows linearly in N and M (never the
+ * full N x M matrix of a batch); lse (B, NH, N) keeps each row's log-sum-exp for the
+ * backward, which recomputes the probabilities tile by tile. dq, dk, dv overwrite. */
+size_t vg_attention_scratch_floats (int B, int N, int M, int C, int NH);
+void vg_attention_forward (float *out, float *lse, const float *q, const float *k,
+                           const float *v, float *scratch, int B, int N, int M, int C, int NH);
+void vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
+                            const float *out, const float *lse, const float *q, const float *k,
+                            const float *v, float *scratch, int B, int N, int M, int C,
+                            int NH);

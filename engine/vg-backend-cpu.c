@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The CPU backend: host memory, the layers of nn/, OpenBLAS + OpenMP. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "vg-backend.h"
+#include "vg-nn.h"
+#include "vg-optim.h"
+
+static void *
+cpu_alloc (size_t bytes, GError **error)
+{
+  /* 64-byte alignment for AVX-512 loads; aligned_alloc wants a multiple of the alignment. */
+  size_t rounded = (bytes + 63) & ~(size_t) 63;
+  void *ptr = aligned_alloc (64, rounded ? rounded : 64);
+
+  if (ptr == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 "out of memory allocating %.1f MiB", bytes / 1048576.0);
+  return ptr;
+}
+
+static void
+cpu_free (void *ptr)
+{
+  free (ptr);
+}
+
+static void
+cpu_zero (void *ptr, size_t bytes)
+{
+  memset (ptr, 0, bytes);
+}
+
+static void
+cpu_copy (void *dst, const void *src, size_t bytes)
+{
+  memcpy (dst, src, bytes);
+}
+
+static void
+cpu_synchronize (void)
+{
+}
+
+static const VgBackend cpu_backend = {
+  .name = "cpu",
+  .alloc = cpu_alloc,
+  .free = cpu_free,
+  .zero = cpu_zero,
+  .upload = cpu_copy,
+  .download = cpu_copy,
+  .copy = cpu_copy,
+  .synchronize = cpu_synchronize,
+  .linear_forward = vg_linear_forward,
+  .linear_backward = vg_linear_backward,
+  .conv2d_scratch_floats = vg_conv2d_scratch_floats,
+  .conv2d_forward = vg_conv2d_forward,
+  .conv2d_backward = vg_conv2d_backward,
+  .conv_transpose_scratch_floats = vg_conv_transpose_scratch_floats,
+  .conv_transpose_forward = vg_conv_transpose_forward,
+  .conv_transpose_backward = vg_conv_transpose_backward,
+  .layernorm_forward = vg_layernorm_forward,
+  .layernorm_backward = vg_layernorm_backward,
+  .batchnorm_forward_train = vg_batchnorm_forward_train,
+  .batchnorm_forward_eval = vg_batchnorm_forward_eval,
+  .batchnorm_backward = vg_batchnorm_backward,
+  .gelu_forward = vg_gelu_forward,
+  .gelu_backward = vg_gelu_backward,
+  .relu_forward = vg_relu_forward,
+  .relu_backward = vg_relu_backward,
+  .resize_bilinear_forward = vg_resize_bilinear_forward,
+  .resize_bilinear_backward = vg_resize_bilinear_backward,
+  .concat_forward = vg_concat_forward,
+  .concat_backward = vg_concat_backward,
+  .cross_entropy_forward = vg_cross_entropy_forward,
+  .cross_entropy_backward = vg_cross_entropy_backward,
+  .attention_scratch_floats = vg_attention_scratch_floats,
+  .attention_forward = vg_attention_forward,
+  .attention_backward = vg_attention_backward,
+  .add_inplace = vg_add_inplace,
+  .adam_step = vg_adam_step,
+  .sgd_step = vg_sgd_step,
+};
+
+const VgBackend *
+vg_backend_cpu (void)
+{
+  return &cpu_backend;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The backend table: the model calls every op through it, so a device backend (CUDA)
+ * slots in without #ifdef in model code. Pointers handed to the ops are device memory of
+ * that backend (host memory for the CPU backend), allocated with its alloc().
+ *
+ * Shapes and gradient rules are those of nn/vg-nn.h, which is the CPU implementation and
+ * the specification every backend is tested against. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+typedef struct _VgBackend VgBackend;
+
+struct _VgBackend
+{
+  const char *name;
+
+  /* memory: alloc returns NULL (and sets error) when the device is out of memory */
+  void *(*alloc) (size_t bytes, GError **error);
+  void (*free) (void *ptr);
+  void (*zero) (void *ptr, size_t bytes);
+  void (*upload) (void *dst, const void *host_src, size_t bytes);
+  void (*download) (void *host_dst, const void *src, size_t bytes);
+  void (*copy) (void *dst, const void *src, size_t bytes);
+  void (*synchronize) (void);
+
+  /* layers (see nn/vg-nn.h) */
+  void (*linear_forward) (float *out, const float *inp, const float *weight, const float *bias,
+                          int Nr, int Cin, int Cout);
+  void (*linear_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, int Nr, int Cin, int Cout);
+  size_t (*conv2d_scratch_floats) (int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                                   int G);
+  void (*conv2d_forward) (float *out, const float *inp, const float *weight, const float *bias,
+                          float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
+                          int P, int G);
+  void (*conv2d_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, float *scratch, int B, int H,
+                           int W, int Cin, int Cout, int K, int S, int P, int G);
+  size_t (*conv_transpose_scratch_floats) (int B, int H, int W, int Cin, int Cout, int K);
+  void (*conv_transpose_forward) (float *out, const float *inp, const float *weight,
+                                  const float *bias, float *scratch, int B, int H, int W,
+                                  int Cin, int Cout, int K);
+  void (*conv_transpose_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
+                                   const float *inp, const float *weight, float *scratch, int B,
+                                   int H, int W, int Cin, int Cout, int K);
+  void (*layernorm_forward) (float *out, float *mean, float *rstd, const float *inp,
+                             const float *weight, const float *bias, float eps, int Nr, int C);
+  void (*layernorm_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
+                              const float *inp, const float *weight, const float *mean,
+                              const float *rstd, int Nr, int C);
+  void (*batchnorm_forward_train) (float *out, float *mean, float *rstd, float *running_mean,
+                                   float *running_var, const float *inp, const float *weight,
+                                   const float *bias, float eps, float momentum, int Nr, int C);
+  void (*batchnorm_forward_eval) (float *out, const float *inp, const float *weight,
+                                  const float *bias, const float *running_mean,
+                                  const float *running_var, float eps, int Nr, int C);
+  void (*batchnorm_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
+                              const float *inp, const float *weight, const float *mean,
+                              const float *rstd, int Nr, int C);
+  void (*gelu_forward) (float *out, const float *inp, size_t n);
+  void (*gelu_backward) (float *dinp, const float *dout, const float *inp, size_t n);
+  void (*relu_forward) (float *out, const float *inp, size_t n);
+  void (*relu_backward) (float *dinp, const float *dout, const float *out, size_t n);
+  void (*resize_bilinear_forward) (float *out, const float *inp, int B, int H, int W, int Ho,
+                                   int Wo, int C);
+  void (*resize_bilinear_backward) (float *dinp, const float *dout, int B, int H, int W, int Ho,
+                                    int Wo, int C);
+  void (*concat_forward) (float *out, const float *const *parts, const int *Cs, int n_parts,
+                          int Nr);
+  void (*concat_backward) (float *const *dparts, const float *dout, const int *Cs, int n_parts,
+                           int Nr);
+  float (*cross_entropy_forward) (const float *logits, const uint8_t *targets,
+                                  const float *weights, int ignore_index, int Nr, int NC);
+  void (*cross_entropy_backward) (float *dlogits, const float *logits, const uint8_t *targets,
+                                  const float *weights, int ignore_index, float dloss, int Nr,
+                                  int NC);
+  size_t (*attention_scratch_floats) (int B, int N, int M, int C, int NH);
+  void (*attention_forward) (float *out, float *lse, const float *q, const float *k,
+                             const float *v, float *scratch, int B, int N, int M, int C,
+                             int NH);
+  void (*attention_backward) (float *dq, float *dk, float *dv, const float *dout,
+                              const float *out, const float *lse, const float *q,
+                              const float *k, const float *v, float *scratch, int B, int N,
+                              int M, int C, int NH);
+
+  /* elementwise helpers */
+  void (*add_inplace) (float *acc, const float *x, size_t n);          /* acc += x */
+
+  /* optimisers over flat parameter blocks; t is the 1-based step count.
+   * decoupled = 0: Adam with L2 added to the gradient (torch.optim.Adam weight_decay);
+   * decoupled = 1: AdamW (torch.optim.AdamW). */
+  void (*adam_step) (float *param, const float *grad, float *m, float *v, size_t n, float lr,
+                     float beta1, float beta2, float eps, float weight_decay, int t,
+                     int decoupled);
+  /* torch.optim.SGD with momentum (dampening 0, no Nesterov), L2 weight decay. */
+  void (*sgd_step) (float *param, const float *grad, float *momentum_buf, size_t n, float lr,
+                    float momentum, float weight_decay, int first_step);
+};
+
+/* The CPU backend (OpenBLAS + OpenMP). */
+const VgBackend *vg_backend_cpu (void);

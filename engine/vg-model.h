@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The SegFormer model: weights, gradients and activations laid out by one memory plan,
+ * forward and backward through a backend table.
+ *
+ * Shape letters as in nn/vg-nn.h. Images are channels-last (B, H, W, 3) floats, already
+ * normalised; targets (B, H, W) uint8 class ids (255 = ignore); logits (B, H, W, NC).
+ * H and W must be multiples of 32 (four stages halve the size, the first by 4). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "vg-backend.h"
+#include "vg-config.h"
+
+typedef struct _VgModel VgModel;
+
+#define VG_IGNORE_INDEX 255
+
+/* Allocate the parameter, gradient and running-statistics blocks for cfg on backend be.
+ * Parameters start at PyTorch's defaults for this design (see vg_model_init). */
+VgModel *vg_model_new (const VgConfig *cfg, const VgBackend *be, GError **error);
+void vg_model_free (VgModel *model);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgModel, vg_model_free)
+
+const VgConfig *vg_model_config (const VgModel *model);
+const VgBackend *vg_model_backend (const VgModel *model);
+
+/* SegFormer's initialisation, deterministic for a seed: linear weights truncated normal
+ * (std 0.02), conv weights normal(0, sqrt(2 / fan_out)), norms 1 and 0, biases 0, the
+ * transposed conv head PyTorch's default uniform. */
+void vg_model_init (VgModel *model, uint64_t seed);
+
+/* Plan and allocate the activations for batches of up to B images of H x W. With
+ * training FALSE only what inference needs is allocated. Call again to change sizes;
+ * nothing is allocated by forward or backward. */
+gboolean vg_model_reserve (VgModel *model, int B, int H, int W, gboolean training,
+                           GError **error);
+/* Bytes held by the model (parameters, gradients, activations, scratch). */
+size_t vg_model_memory_bytes (const VgModel *model);
+
+/* Class weights of the loss (NC floats, host memory), or NULL for plain cross-entropy. */
+void vg_model_set_class_weights (VgModel *model, const float *weights);
+
+/* Forward pass over B <= reserved images (device memory of the backend). In training
+ * mode BatchNorm uses batch statistics and updates its running statistics. With targets
+ * (device memory), returns the weighted cross-entropy; otherwise returns 0. */
+float vg_model_forward (VgModel *model, const float *images, const uint8_t *targets, int B,
+                        gboolean training);
+/* Backward pass of the last training forward (which had targets): accumulates parameter
+ * gradients (call vg_model_zero_grad first). Overwrites the logits. */
+void vg_model_backward (VgModel *model);
+void vg_model_zero_grad (VgModel *model);
+
+/* Logits of the last forward, (B, H, W, NC) in device memory. */
+const float *vg_model_logits (const VgModel *model);
+
+/* An intermediate activation of the last forward, channels-last, for tests and tools:
+ * "stage0".."stage3" (B, Hs, Ws, Cs) after each stage's LayerNorm, "fuse" (B, N0, D) after
+ * the fuse BatchNorm + ReLU, "classifier" (B, N0, NC) before the head. NULL if unknown. */
+const float *vg_model_activation (const VgModel *model, const char *name);
+
+/* BatchNorm's num_batches_tracked (the same for every BatchNorm layer). */
+int64_t vg_model_batches_tracked (const VgModel *model);
+
+/* Flat parameter and gradient blocks (trainable parameters only, state_dict order). */
+float *vg_model_params (VgModel *model);
+float *vg_model_grads (VgModel *model);
+size_t vg_model_num_params (const VgModel *model);
+
+/* A named tensor (state_dict name) in device memory: the parameter, or with grad TRUE its
+ * gradient; running statistics too (no gradient). NULL if there is no such tensor. */
+float *vg_model_tensor (VgModel *model, const char *name, gboolean grad, size_t *numel);
+
+/* Weights as safetensors with the state_dict names (loadable by the PyTorch module of
+ * tests/reference/segformer_ref.py). metadata: NULL-terminated key, value pairs. */
+gboolean vg_model_save (VgModel *model, const char *path, const char *const *metadata,
+                        GError **error);
+/* Load weights saved by vg_model_save or by PyTorch; every tensor is checked against the
+ * model's names and shapes. On failure the model's weights are unchanged. */
+gboolean vg_model_load (VgModel *model, const char *path, GError **error);
+
+/* ---- description (no allocation of the model needed) --------------------------------- */
+typedef struct {
+  char name[64];
+  int shape[4];    /* output (B, H, W, C) for B = 1 */
+  size_t params;   /* trainable parameters of this layer */
+  double macs;     /* multiply-accumulates of the forward for one image */
+} VgLayerInfo;
+
+/* Rows of the layer table for an H x W input; returns the count (writes at most max). */
+int vg_model_describe (const VgConfig *cfg, int H, int W, VgLayerInfo *rows, int max);
+/* Forward multiply-accumulates for one H x W image. */
+double vg_model_forward_macs (const VgConfig *cfg, int H, int W);
+
+#define VG_MODEL_ERROR (vg_model_error_quark ())
+GQuark vg_model_error_quark (void);

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Image and mask files: real data set files, every PNG colour type, the mask writer, and
+ * broken files that must give an error naming the file instead of exiting. */
+#include "config.h"
+
+#include <png.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "vg-classes.h"
+#include "vg-image.h"
+#include "test-common.h"
+#include "data-test-util.h"
+
+static void
+test_real_image_and_mask (void)
+{
+  g_autofree char *image_path = vg_test_shared_path ("celebamask/val/images/0.jpg");
+  g_autofree char *mask_path = vg_test_shared_path ("celebamask/val/masks/0.png");
+  VgImage image = { 0 }, mask = { 0 };
+  VgImageInfo info;
+  GError *error = NULL;
+  uint64_t hist[256] = { 0 };
+  double sum = 0.0;
+
+  if (image_path == NULL)
+    return;
+  g_assert_true (vg_image_probe (&info, image_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (info.format, ==, VG_IMAGE_FORMAT_JPEG);
+  g_assert_true (vg_image_load (&image, image_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (image.height, ==, 512);
+  g_assert_cmpint (image.width, ==, 512);
+  g_assert_cmpint (image.channels, ==, 3);
+  for (size_t i = 0; i < 512 * 512 * 3; i++)
+    sum += image.data[i];
+  /* A photograph: neither black nor white on average. */
+  g_assert_cmpfloat (sum / (512 * 512 * 3), >, 20.0);
+  g_assert_cmpfloat (sum / (512 * 512 * 3), <, 235.0);
+
+  g_assert_true (vg_mask_probe (&info, mask_path, &error));
+  g_assert_cmpint (info.png_color_type, ==, PNG_COLOR_TYPE_PALETTE);
+  g_assert_true (vg_mask_load (&mask, mask_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mask.height, ==, 512);
+  g_assert_cmpint (mask.width, ==, 512);
+  g_assert_cmpint (mask.channels, ==, 1);
+  for (size_t i = 0; i < 512 * 512; i++)
+    hist[mask.data[i]]++;
+  /* Indices, not colours: every value is a class id, and a face has skin and nose. */
+  for (int v = VG_NUM_CLASSES; v < 256; v++)
+    g_assert_cmpuint (hist[v], ==, 0);
+  g_assert_cmpuint (hist[VG_CLASS_SKIN], >, 10000);
+  g_assert_cmpuint (hist[VG_CLASS_NOSE], >, 100);
+  g_assert_true (vg_mask_check (mask.data, 512 * 512, 512, mask_path, &error));
+
+  /* Loading again into the same buffers reuses them. */
+  {
+    uint8_t *before = image.data;
+    g_assert_true (vg_image_load (&image, image_path, &error));
+    g_assert_true (image.data == before);
+  }
+  vg_image_clear (&image);
+  vg_image_clear (&mask);
+}
+
+static int
+count_entries (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  int n = 0;
+
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  g_dir_close (dir);
+  return n;
+}
+
+static void
+test_mask_round_trip (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "m.png", NULL);
+  const int h = 37, w = 53;
+  g_autofree uint8_t *mask = g_new (uint8_t, h * w);
+  VgImage back = { 0 };
+  VgImageInfo info;
+  GError *error = NULL;
+  png_structp png;
+  png_infop pinfo;
+  png_colorp palette;
+  int n_palette;
+  FILE *fp;
+
+  for (int i = 0; i < h * w; i++)
+    mask[i] = (uint8_t) ((i * 7 + i / w) % VG_NUM_CLASSES);
+  g_assert_true (vg_mask_save (path, mask, h, w, &error));
+  g_assert_no_error (error);
+  /* Atomic write: no temporary file is left beside the result. */
+  g_assert_cmpint (count_entries (dir), ==, 1);
+  g_assert_true (vg_mask_load (&back, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (back.height, ==, h);
+  g_assert_cmpint (back.width, ==, w);
+  g_assert_cmpmem (back.data, h * w, mask, h * w);
+
+  /* The file is an 8-bit palette PNG with the data set's 19 colours. */
+  g_assert_true (vg_image_probe (&info, path, &error));
+  g_assert_cmpint (info.png_color_type, ==, PNG_COLOR_TYPE_PALETTE);
+  g_assert_cmpint (info.bit_depth, ==, 8);
+  fp = g_fopen (path, "rb");
+  png = png_create_read_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  pinfo = png_create_info_struct (png);
+  png_init_io (png, fp);
+  png_read_info (png, pinfo);
+  g_assert_true (png_get_PLTE (png, pinfo, &palette, &n_palette) != 0);
+  g_assert_cmpint (n_palette, ==, VG_NUM_CLASSES);
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      const uint8_t *rgb = vg_class_rgb (c);
+      g_assert_cmpint (palette[c].red, ==, rgb[0]);
+      g_assert_cmpint (palette[c].green, ==, rgb[1]);
+      g_assert_cmpint (palette[c].blue, ==, rgb[2]);
+    }
+  png_destroy_read_struct (&png, &pinfo, NULL);
+  fclose (fp);
+
+  /* Overwriting an existing mask replaces it. */
+  memset (mask, VG_CLASS_HAIR, h * w);
+  g_assert_true (vg_mask_save (path, mask, h, w, &error));
+  g_assert_true (vg_mask_load (&back, path, &error));
+  g_assert_cmpmem (back.data, h * w, mask, h * w);
+  g_assert_cmpint (count_entries (dir), ==, 1);
+
+  vg_image_clear (&back);
+  tmp_dir_remove (dir);
+}
+
+static void
+test_mask_save_errors (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *missing = g_build_filename (dir, "no-such-folder", "m.png", NULL);
+  g_autofree char *path = g_build_filename (dir, "m.png", NULL);
+  uint8_t mask[4] = { 0, 1, 2, 19 };
+  GError *error = NULL;
+
+  g_assert_false (vg_mask_save (missing, mask, 1, 3, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_true (str_contains (error->message, missing));
+  g_clear_error (&error);
+
+  /* 19 is not a class: the palette has no colour for it. */
+  g_assert_false (vg_mask_save (path, mask, 2, 2, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_VALUE);
+  g_assert_true (str_contains (error->message, path));
+  g_clear_error (&error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (count_entries (dir), ==, 0);
+
+  g_assert_false (vg_mask_save (path, mask, 0, 3, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID);
+  g_clear_error (&error);
+  tmp_dir_remove (dir);
+}
+
+/* Photographs in every PNG colour type decode to the same 8-bit RGB. */
+static void
+test_png_color_types (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "p.png", NULL);
+  VgImage img = { 0 };
+  GError *error = NULL;
+  /* Two pixels: RGB (10, 20, 30) and (200, 150, 100). */
+  const uint8_t rgb[6] = { 10, 20, 30, 200, 150, 100 };
+  const uint8_t rgba[8] = { 10, 20, 30, 255, 200, 150, 100, 0 };
+  const uint8_t rgb16[12] = { 10, 10, 20, 20, 30, 30, 200, 200, 150, 150, 100, 100 };
+  const uint8_t grey[2] = { 77, 240 };
+  const uint8_t palette_idx[2] = { 3, 5 };  /* palette entry i is grey i * 7 */
+
+  write_png_raw (path, rgb, 1, 2, PNG_COLOR_TYPE_RGB, 8, 0);
+  g_assert_true (vg_image_load (&img, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (img.data, 6, rgb, 6);
+
+  /* Alpha is dropped, not composited: the colour stays. */
+  write_png_raw (path, rgba, 1, 2, PNG_COLOR_TYPE_RGB_ALPHA, 8, 0);
+  g_assert_true (vg_image_load (&img, path, &error));
+  g_assert_cmpmem (img.data, 6, rgb, 6);
+
+  /* 16-bit samples v * 257 (the exact 16-bit form of 8-bit v) scale to v. */
+  write_png_raw (path, rgb16, 1, 2, PNG_COLOR_TYPE_RGB, 16, 0);
+  g_assert_true (vg_image_load (&img, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (img.data, 6, rgb, 6);
+
+  write_png_raw (path, grey, 1, 2, PNG_COLOR_TYPE_GRAY, 8, 0);
+  g_assert_true (vg_image_load (&img, path, &error));
+  g_assert_cmpint (img.channels, ==, 3);
+  for (int c = 0; c < 3; c++)
+    {
+      g_assert_cmpint (img.data[c], ==, 77);
+      g_assert_cmpint (img.data[3 + c], ==, 240);
+    }
+
+  /* A palette photograph is expanded to its colours. */
+  write_png_raw (path, palette_idx, 1, 2, PNG_COLOR_TYPE_PALETTE, 8, 16);
+  g_assert_true (vg_image_load (&img, path, &error));
+  g_assert_cmpint (img.data[0], ==, 21);
+  g_assert_cmpint (img.data[5], ==, 35);
+  vg_image_clear (&img);
+  tmp_dir_remove (dir);
+}
+
+static void
+test_mask_formats (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "m.png", NULL);
+  g_autofree char *jpg = g_build_filename (dir, "m.jpg", NULL);
+  g_autofree uint8_t *rgb = synthetic_rgb (8, 8, 0);
+  VgImage mask = { 0 };
+  VgImageInfo info;
+  GError *error = NULL;
+  const uint8_t grey[4] = { 0, 1, 13, 18 };
+  const uint8_t packed4[2] = { 0x1d, 0x2f };  /* 4-bit indices 1, 13, 2, 15 */
+  const uint8_t grey16[4] = { 0, 1, 0, 2 };
+
+  /* An 8-bit greyscale mask is read as values. */
+  write_png_raw (path, grey, 2, 2, PNG_COLOR_TYPE_GRAY, 8, 0);
+  g_assert_true (vg_mask_load (&mask, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (mask.data, 4, grey, 4);
+
+  /* A 4-bit palette mask is read as indices, unpacked and not looked up. */
+  write_png_raw (path, packed4, 1, 4, PNG_COLOR_TYPE_PALETTE, 4, 16);
+  g_assert_true (vg_mask_load (&mask, path, &error));
+  g_assert_no_error (error);
+  {
+    const uint8_t expect[4] = { 1, 13, 2, 15 };
+    g_assert_cmpmem (mask.data, 4, expect, 4);
+  }
+
+  /* An RGB file given as a mask: a clear error naming the file and what it is. */
+  write_png_raw (path, rgb, 8, 8, PNG_COLOR_TYPE_RGB, 8, 0);
+  g_assert_false (vg_mask_load (&mask, path, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
+  g_assert_true (str_contains (error->message, path));
+  g_assert_true (str_contains (error->message, "RGB"));
+  g_clear_error (&error);
+  g_assert_false (vg_mask_probe (&info, path, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
+  g_clear_error (&error);
+
+  write_png_raw (path, grey16, 1, 2, PNG_COLOR_TYPE_GRAY, 16, 0);
+  g_assert_false (vg_mask_load (&mask, path, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
+  g_assert_true (str_contains (error->message, "16-bit"));
+  g_clear_error (&error);
+
+  write_jpeg (jpg, rgb, 8, 8, 90);
+  g_assert_false (vg_mask_load (&mask, jpg, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
+  g_assert_true (str_contains (error->message, jpg));
+  g_clear_error (&error);
+
+  /* Values are only range-checked on request. */
+  {
+    uint8_t bad[6] = { 0, 1, 2, 3, 19, 5 };
+    g_assert_false (vg_mask_check (bad, 6, 3, "x.png", &error));
+    g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_VALUE);
+    g_assert_true (str_contains (error->message, "(1, 1)"));
+    g_clear_error (&error);
+  }
+  vg_image_clear (&mask);
+  tmp_dir_remove (dir);
+}
+
+/* A JPEG the test encodes itself decodes with the right size and channel order. */
+static void
+test_jpeg_synthetic (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "a.jpg", NULL);
+  const int h = 24, w = 40;
+  g_autofree uint8_t *rgb = g_new (uint8_t, h * w * 3);
+  VgImage img = { 0 };
+  GError *error = NULL;
+  int max_diff = 0;
+
+  for (int i = 0; i < h * w; i++)
+    {
+      rgb[3 * i] = 200;
+      rgb[3 * i + 1] = 60;
+      rgb[3 * i + 2] = 20;
+    }
+  write_jpeg (path, rgb, h, w, 100);
+  g_assert_true (vg_image_load (&img, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (img.height, ==, h);
+  g_assert_cmpint (img.width, ==, w);
+  for (int i = 0; i < h * w * 3; i++)
+    max_diff = MAX (max_diff, ABS ((int) img.data[i] - (int) rgb[i]));
+  /* Quality 100 on a flat colour: only YCbCr rounding (a few levels). */
+  g_assert_cmpint (max_diff, <=, 3);
+  vg_image_clear (&img);
+  tmp_dir_remove (dir);
+}
+
+static void
+assert_corrupt (const char *path, gboolean as_mask)
+{
+  VgImage img = { 0 };
+  GError *error = NULL;
+  gboolean ok = as_mask ? vg_mask_load (&img, path, &error) : vg_image_load (&img, path, &error);
+
+  g_assert_false (ok);
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
+  g_assert_true (str_contains (error->message, path));
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  vg_image_clear (&img);
+}
+
+static void
+test_broken_files (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *full = g_build_filename (dir, "full.jpg", NULL);
+  g_autofree char *truncated = g_build_filename (dir, "truncated.jpg", NULL);
+  g_autofree char *header_only = g_build_filename (dir, "header.jpg", NULL);
+  g_autofree char *garbage = g_build_filename (dir, "garbage.jpg", NULL);
+  g_autofree char *empty = g_build_filename (dir, "empty.jpg", NULL);
+  g_autofree char *png = g_build_filename (dir, "full.png", NULL);
+  g_autofree char *png_cut = g_build_filename (dir, "cut.png", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing.jpg", NULL);
+  g_autofree uint8_t *rgb = synthetic_rgb (256, 256, 1);
+  g_autofree uint8_t *mask = synthetic_mask (64, 64, 3);
+  const char noise[] = "this is not an image, just some bytes named .jpg";
+  VgImage img = { 0 };
+  GError *error = NULL;
+  gsize size;
+  char *data;
+
+  write_jpeg (full, rgb, 256, 256, 90);
+  g_assert_true (vg_image_load (&img, full, &error));
+  g_assert_true (g_file_get_contents (full, &data, &size, NULL));
+  g_free (data);
+  /* Cut in the entropy-coded data: libjpeg alone would pad it with grey and only warn. */
+  write_truncated_copy (truncated, full, size / 2);
+  g_assert_false (vg_image_load (&img, truncated, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
+  g_assert_true (str_contains (error->message, "truncated"));
+  g_clear_error (&error);
+  assert_corrupt (truncated, FALSE);
+  write_truncated_copy (header_only, full, 100);
+  assert_corrupt (header_only, FALSE);
+  write_bytes (garbage, noise, sizeof noise);
+  assert_corrupt (garbage, FALSE);
+  write_bytes (empty, "", 0);
+  assert_corrupt (empty, FALSE);
+
+  g_assert_true (vg_mask_save (png, mask, 64, 64, &error));
+  g_assert_true (g_file_get_contents (png, &data, &size, NULL));
+  g_free (data);
+  write_truncated_copy (png_cut, png, size - 20);
+  assert_corrupt (png_cut, TRUE);
+  assert_corrupt (png_cut, FALSE);
+
+  g_assert_false (vg_image_load (&img, missing, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_true (str_contains (error->message, missing));
+  g_clear_error (&error);
+  vg_image_clear (&img);
+  tmp_dir_remove (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/data/image/real-image-and-mask", test_real_image_and_mask);
+  g_test_add_func ("/data/image/mask-round-trip", test_mask_round_trip);
+  g_test_add_func ("/data/image/mask-save-errors", test_mask_save_errors);
+  g_test_add_func ("/data/image/png-color-types", test_png_color_types);
+  g_test_add_func ("/data/image/mask-formats", test_mask_formats);
+  g_test_add_func ("/data/image/jpeg-synthetic", test_jpeg_synthetic);
+  g_test_add_func ("/data/image/broken-files", test_broken_files);
+  return g_test_run ();
+}

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The loader on a split of 8 real samples (symlinks into ../shared, never copies): every
+ * sample once per epoch, a deterministic order and bytes whatever the worker count,
+ * evaluation mode, cancelling mid-epoch, a corrupt file found late, and ring misuse. */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "vg-classes.h"
+#include "vg-loader.h"
+#include "test-common.h"
+#include "data-test-util.h"
+
+#define N_REAL 8
+
+/* A split folder of symlinks to the first N_REAL samples of the val split. */
+static char *
+make_real_split (gboolean with_masks)
+{
+  g_autofree char *val = vg_test_shared_path ("celebamask/val");
+  g_autoptr (VgSplit) full = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *masks = NULL;
+  GError *error = NULL;
+  char *root;
+
+  if (val == NULL)
+    return NULL;
+  full = vg_split_open (val, VG_SPLIT_DEFAULT, 2, NULL, &error);
+  g_assert_no_error (error);
+  root = tmp_dir_new ();
+  images = make_subdir (root, "images");
+  if (with_masks)
+    masks = make_subdir (root, "masks");
+  for (int i = 0; i < N_REAL; i++)
+    {
+      g_autofree char *base = g_path_get_basename (full->samples[i].image_path);
+      g_autofree char *link = g_build_filename (images, base, NULL);
+      g_assert_cmpint (symlink (full->samples[i].image_path, link), ==, 0);
+      if (with_masks)
+        {
+          g_autofree char *mbase = g_path_get_basename (full->samples[i].mask_path);
+          g_autofree char *mlink = g_build_filename (masks, mbase, NULL);
+          g_assert_cmpint (symlink (full->samples[i].mask_path, mlink), ==, 0);
+        }
+    }
+  return root;
+}
+
+static VgSplit *
+open_split (const char *root)
+{
+  GError *error = NULL;
+  VgSplit *split = vg_split_open (root, VG_SPLIT_DEFAULT, 2, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (split->n_samples, ==, N_REAL);
+  return split;
+}
+
+typedef struct {
+  int order[2][N_REAL];   /* sample index of each row, per epoch */
+  char *digest[2];        /* SHA-256 of the epoch's images, masks and indices */
+} EpochRecord;
+
+static void
+epoch_record_clear (EpochRecord *r)
+{
+  g_free (r->digest[0]);
+  g_free (r->digest[1]);
+}
+
+/* Run two epochs, checking batch structure; optionally compare each row with a direct
+ * vg_augment_sample() of its sample. */
+static void
+run_two_epochs (EpochRecord *rec, const VgSplit *split, const VgLoaderParams *params,
+                gboolean check_rows)
+{
+  g_autoptr (VgLoader) loader = NULL;
+  g_autoptr (VgAugmentScratch) scratch = vg_augment_scratch_new ();
+  VgImage image = { 0 }, mask = { 0 };
+  GError *error = NULL;
+  int H, W;
+  double wait_sum = 0.0;
+
+  loader = vg_loader_new (split, params, &error);
+  g_assert_no_error (error);
+  vg_loader_batch_shape (loader, &H, &W);
+  g_assert_cmpint (vg_loader_n_batches (loader), ==, 3);
+  for (int epoch = 0; epoch < 2; epoch++)
+    {
+      g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+      const VgBatch *batch;
+      int seen[N_REAL] = { 0 }, rows = 0, number = 0;
+      size_t pixels = (size_t) H * W;
+      g_autofree float *expect = g_new (float, pixels * 3);
+      g_autofree uint8_t *expect_mask = g_new (uint8_t, pixels);
+
+      vg_loader_start_epoch (loader, epoch);
+      while ((batch = vg_loader_next (loader, &error)) != NULL)
+        {
+          g_assert_cmpint (batch->epoch, ==, epoch);
+          g_assert_cmpint (batch->number, ==, number++);
+          /* 8 samples in batches of 3: 3, 3, 2 (no drop_last). */
+          g_assert_cmpint (batch->n, ==, batch->number < 2 ? 3 : 2);
+          g_assert_cmpint (batch->height, ==, H);
+          g_assert_cmpint (batch->width, ==, W);
+          g_assert_cmpfloat (batch->wait_s, >=, 0.0);
+          wait_sum += batch->wait_s;
+          for (int r = 0; r < batch->n; r++)
+            {
+              int index = batch->indices[r];
+              g_assert_cmpint (index, >=, 0);
+              g_assert_cmpint (index, <, N_REAL);
+              seen[index]++;
+              rec->order[epoch][rows++] = index;
+              for (size_t k = 0; k < pixels; k++)
+                g_assert_cmpint (batch->masks[r * pixels + k], <, VG_NUM_CLASSES);
+              if (check_rows)
+                {
+                  g_assert_true (vg_split_load_sample (split, index, &image, &mask, &error));
+                  vg_augment_sample (expect, expect_mask, image.data, mask.data, &params->aug,
+                                     vg_sample_seed (params->seed, epoch, index), scratch,
+                                     image.height, image.width);
+                  g_assert_cmpmem (batch->images + r * pixels * 3, pixels * 3 * sizeof (float),
+                                   expect, pixels * 3 * sizeof (float));
+                  g_assert_cmpmem (batch->masks + r * pixels, pixels, expect_mask, pixels);
+                }
+            }
+          g_checksum_update (sum, (const guchar *) batch->images,
+                             batch->n * pixels * 3 * sizeof (float));
+          g_checksum_update (sum, batch->masks, batch->n * pixels);
+          g_checksum_update (sum, (const guchar *) batch->indices, batch->n * sizeof (int));
+          vg_loader_release (loader, batch);
+        }
+      g_assert_no_error (error);
+      g_assert_cmpint (rows, ==, N_REAL);
+      for (int i = 0; i < N_REAL; i++)
+        g_assert_cmpint (seen[i], ==, 1);
+      rec->digest[epoch] = g_strdup (g_checksum_get_string (sum));
+      /* At the end of the epoch the loader keeps answering NULL without error. */
+      g_assert_null (vg_loader_next (loader, &error));
+      g_assert_no_error (error);
+    }
+  /* The loader's total is the sum of the per-batch waits (same microsecond counts). */
+  g_assert_cmpfloat_with_epsilon (vg_loader_wait_seconds (loader), wait_sum, 1e-6);
+  vg_image_clear (&image);
+  vg_image_clear (&mask);
+}
+
+static void
+test_epochs (void)
+{
+  g_autofree char *root = make_real_split (TRUE);
+  g_autoptr (VgSplit) split = NULL;
+  EpochRecord a = { 0 }, b = { 0 }, c = { 0 };
+  VgLoaderParams params;
+
+  if (root == NULL)
+    return;
+  split = open_split (root);
+  vg_loader_params_init (&params, TRUE);
+  params.batch_size = 3;
+  params.n_workers = 2;
+  params.drop_last = FALSE;
+  params.seed = 11;
+  params.aug.out_height = params.aug.out_width = 256;
+  params.aug.hflip = TRUE;
+  run_two_epochs (&a, split, &params, TRUE);
+  /* The shuffle changes between epochs (for this seed; fixed, so not flaky). */
+  g_assert_true (memcmp (a.order[0], a.order[1], sizeof a.order[0]) != 0);
+
+  /* Same seed, one worker and another ring size: identical orders and bytes. */
+  params.n_workers = 1;
+  params.n_buffers = 2;
+  run_two_epochs (&b, split, &params, FALSE);
+  g_assert_cmpmem (a.order, sizeof a.order, b.order, sizeof b.order);
+  g_assert_cmpstr (a.digest[0], ==, b.digest[0]);
+  g_assert_cmpstr (a.digest[1], ==, b.digest[1]);
+
+  /* Another seed: another order. */
+  params.seed = 12;
+  run_two_epochs (&c, split, &params, FALSE);
+  g_assert_true (memcmp (a.order[0], c.order[0], sizeof a.order[0]) != 0);
+  g_assert_cmpstr (a.digest[0], !=, c.digest[0]);
+  epoch_record_clear (&a);
+  epoch_record_clear (&b);
+  epoch_record_clear (&c);
+  tmp_dir_remove (root);
+}
+
+static void
+test_eval_mode (void)
+{
+  g_autofree char *root = make_real_split (TRUE);
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgLoader) loader = NULL;
+  const double mean[3] = { 0.52, 0.42, 0.36 }, std[3] = { 0.30, 0.27, 0.27 };
+  VgLoaderParams params;
+  VgImage image = { 0 }, mask = { 0 };
+  const VgBatch *batch;
+  GError *error = NULL;
+  const size_t pixels = 512 * 512;
+  int next_index = 0;
+
+  if (root == NULL)
+    return;
+  split = open_split (root);
+  vg_loader_params_init (&params, FALSE);
+  params.batch_size = 3;
+  vg_augment_params_set_whitening (&params.aug, mean, std);
+  loader = vg_loader_new (split, &params, &error);
+  g_assert_no_error (error);
+  vg_loader_start_epoch (loader, 0);
+  while ((batch = vg_loader_next (loader, &error)) != NULL)
+    {
+      /* Full images, fixed order, no augmentation: whitened pixels and the file's mask. */
+      g_assert_cmpint (batch->height, ==, 512);
+      for (int r = 0; r < batch->n; r++)
+        {
+          const float *x = batch->images + r * pixels * 3;
+          g_assert_cmpint (batch->indices[r], ==, next_index);
+          g_assert_true (vg_split_load_sample (split, next_index, &image, &mask, &error));
+          g_assert_cmpmem (batch->masks + r * pixels, pixels, mask.data, pixels);
+          for (size_t k = 0; k < pixels * 3; k += 997)
+            g_assert_cmpfloat_with_epsilon (x[k], (image.data[k] / 255.0 - mean[k % 3])
+                                                    / std[k % 3], 1e-5);
+          next_index++;
+        }
+      vg_loader_release (loader, batch);
+    }
+  g_assert_no_error (error);
+  g_assert_cmpint (next_index, ==, N_REAL);
+  vg_image_clear (&image);
+  vg_image_clear (&mask);
+  tmp_dir_remove (root);
+}
+
+static gpointer
+cancel_soon (gpointer data)
+{
+  g_usleep (2000);
+  vg_loader_cancel (data);
+  return NULL;
+}
+
+static void
+test_cancel (void)
+{
+  g_autofree char *root = make_real_split (TRUE);
+  g_autoptr (VgSplit) split = NULL;
+  VgLoader *loader;
+  VgLoaderParams params;
+  const VgBatch *batch;
+  GError *error = NULL;
+  GThread *thread;
+  int rows = 0;
+
+  if (root == NULL)
+    return;
+  split = open_split (root);
+  vg_loader_params_init (&params, TRUE);
+  params.batch_size = 3;
+  params.drop_last = FALSE;
+  loader = vg_loader_new (split, &params, &error);
+  g_assert_no_error (error);
+
+  /* Cancel with a batch held and workers busy: the next call says so. */
+  vg_loader_start_epoch (loader, 0);
+  batch = vg_loader_next (loader, &error);
+  g_assert_nonnull (batch);
+  vg_loader_cancel (loader);
+  g_assert_null (vg_loader_next (loader, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  /* Releasing after cancel is harmless. */
+  vg_loader_release (loader, batch);
+
+  /* A new epoch after a cancel runs in full. */
+  vg_loader_start_epoch (loader, 1);
+  while ((batch = vg_loader_next (loader, &error)) != NULL)
+    {
+      rows += batch->n;
+      vg_loader_release (loader, batch);
+    }
+  g_assert_no_error (error);
+  g_assert_cmpint (rows, ==, N_REAL);
+
+  /* Restarting mid-epoch while holding a batch reclaims it. */
+  vg_loader_start_epoch (loader, 2);
+  g_assert_nonnull (vg_loader_next (loader, &error));
+  vg_loader_start_epoch (loader, 2);
+  rows = 0;
+  while ((batch = vg_loader_next (loader, &error)) != NULL)
+    {
+      rows += batch->n;
+      vg_loader_release (loader, batch);
+    }
+  g_assert_cmpint (rows, ==, N_REAL);
+
+  /* Cancel from another thread while this one waits: returns, never hangs. */
+  vg_loader_start_epoch (loader, 3);
+  thread = g_thread_new ("cancel", cancel_soon, loader);
+  while ((batch = vg_loader_next (loader, &error)) != NULL)
+    vg_loader_release (loader, batch);
+  g_thread_join (thread);
+  if (error != NULL)
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* Free while the workers are mid-sample. */
+  vg_loader_start_epoch (loader, 4);
+  vg_loader_free (loader);
+  tmp_dir_remove (root);
+}
+
+static void
+test_late_error (void)
+{
+  g_autofree char *root = make_real_split (TRUE);
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgLoader) loader = NULL;
+  g_autofree char *victim = NULL;
+  g_autofree char *target = NULL;
+  VgLoaderParams params;
+  const VgBatch *batch;
+  GError *error = NULL;
+  int rows = 0;
+
+  if (root == NULL)
+    return;
+  split = open_split (root);
+  /* After opening (headers were fine), sample 5's image becomes a truncated file. */
+  victim = g_strdup (split->samples[5].image_path);
+  target = g_file_read_link (victim, NULL);
+  g_assert_nonnull (target);
+  g_assert_cmpint (g_unlink (victim), ==, 0);
+  write_truncated_copy (victim, target, 20000);
+
+  vg_loader_params_init (&params, FALSE);
+  params.batch_size = 2;
+  params.aug.out_height = params.aug.out_width = 128;
+  loader = vg_loader_new (split, &params, &error);
+  g_assert_no_error (error);
+  for (int round = 0; round < 2; round++)
+    {
+      vg_loader_start_epoch (loader, round);
+      while ((batch = vg_loader_next (loader, &error)) != NULL)
+        {
+          rows += batch->n;
+          vg_loader_release (loader, batch);
+        }
+      /* Batches before the bad sample arrive; then the error, naming the file. */
+      g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
+      g_assert_true (str_contains (error->message, victim));
+      g_clear_error (&error);
+      g_assert_null (vg_loader_next (loader, &error));
+      g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
+      g_clear_error (&error);
+    }
+  g_assert_cmpint (rows, <=, 2 * 4);
+  tmp_dir_remove (root);
+}
+
+static void
+test_ring_and_params (void)
+{
+  g_autofree char *root = make_real_split (FALSE);
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgLoader) loader = NULL;
+  VgLoaderParams params;
+  const VgBatch *b1, *b2, *b3;
+  GError *error = NULL;
+
+  if (root == NULL)
+    return;
+  split = open_split (root);
+  g_assert_false (vg_split_has_masks (split));
+  vg_loader_params_init (&params, TRUE);
+  params.batch_size = 2;
+  params.n_workers = 1;
+  params.n_buffers = 2;
+  params.aug.out_height = params.aug.out_width = 64;
+
+  /* Asking before an epoch started is a usage error, not a hang. */
+  loader = vg_loader_new (split, &params, &error);
+  g_assert_no_error (error);
+  g_assert_null (vg_loader_next (loader, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID);
+  g_clear_error (&error);
+
+  vg_loader_start_epoch (loader, 0);
+  b1 = vg_loader_next (loader, &error);
+  b2 = vg_loader_next (loader, &error);
+  g_assert_nonnull (b1);
+  g_assert_nonnull (b2);
+  /* A prediction split: no masks. */
+  g_assert_null (b1->masks);
+  /* Both slots held: the third request fails instead of deadlocking. */
+  g_assert_null (vg_loader_next (loader, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID);
+  g_clear_error (&error);
+  vg_loader_release (loader, b1);
+  b3 = vg_loader_next (loader, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (b3);
+  g_assert_cmpint (b3->number, ==, 2);
+  vg_loader_release (loader, b2);
+  vg_loader_release (loader, b3);
+  g_clear_pointer (&loader, vg_loader_free);
+
+  /* drop_last with fewer samples than a batch is refused up front. */
+  params.batch_size = 16;
+  loader = vg_loader_new (split, &params, &error);
+  g_assert_null (loader);
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY);
+  g_clear_error (&error);
+  tmp_dir_remove (root);
+}
+
+static void
+test_native_size_mismatch (void)
+{
+  g_autofree char *root = tmp_dir_new ();
+  g_autofree char *images = make_subdir (root, "images");
+  g_autofree char *a = g_build_filename (images, "a.jpg", NULL);
+  g_autofree char *b = g_build_filename (images, "b.jpg", NULL);
+  g_autofree uint8_t *rgb = synthetic_rgb (16, 16, 0);
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgLoader) loader = NULL;
+  VgLoaderParams params;
+  const VgBatch *batch;
+  GError *error = NULL;
+
+  write_jpeg (a, rgb, 8, 8, 90);
+  write_jpeg (b, rgb, 16, 16, 90);
+  split = vg_split_open (root, VG_SPLIT_DEFAULT, 1, NULL, &error);
+  g_assert_no_error (error);
+  vg_loader_params_init (&params, FALSE);
+  params.batch_size = 2;
+  loader = vg_loader_new (split, &params, &error);
+  g_assert_null (loader);
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_SIZE);
+  g_assert_true (str_contains (error->message, b));
+  g_clear_error (&error);
+
+  /* With a resolution both fit. */
+  params.aug.out_height = params.aug.out_width = 12;
+  loader = vg_loader_new (split, &params, &error);
+  g_assert_no_error (error);
+  vg_loader_start_epoch (loader, 0);
+  batch = vg_loader_next (loader, &error);
+  g_assert_nonnull (batch);
+  g_assert_cmpint (batch->n, ==, 2);
+  g_assert_cmpint (batch->width, ==, 12);
+  vg_loader_release (loader, batch);
+  g_assert_null (vg_loader_next (loader, &error));
+  g_assert_no_error (error);
+  tmp_dir_remove (root);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/data/loader/epochs", test_epochs);
+  g_test_add_func ("/data/loader/eval-mode", test_eval_mode);
+  g_test_add_func ("/data/loader/cancel", test_cancel);
+  g_test_add_func ("/data/loader/late-error", test_late_error);
+  g_test_add_func ("/data/loader/ring-and-params", test_ring_and_params);
+  g_test_add_func ("/data/loader/native-size-mismatch", test_native_size_mismatch);
+  return g_test_run ();
+}

@@ -1,0 +1,1244 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The CPU layers of engine/nn (all but attention) against independent references:
+ *
+ * - gradients by central finite differences: for a scalar L = sum(out * R) with a fixed
+ *   random R, the backward fed dout = R must give dL/dx for the input and every parameter;
+ * - forwards against naive loops written here (direct convolution and friends, in double);
+ * - a few exact values: outputs of PyTorch 1.13 pasted below (computed once while writing
+ *   this test; nothing here needs torch at run time), BatchNorm's running statistics,
+ *   LayerNorm's zero mean and unit variance, bilinear identities, ln(19) for uniform logits;
+ * - the gradient rule (parameter gradients accumulate, activation gradients overwrite) and
+ *   results that do not depend on the number of threads.
+ *
+ * Finite differences: the loss is summed in double from the float forward; each element is
+ * moved by +-eps (eps = 1e-2) and divided by the perturbation actually stored in the float.
+ * The check passes when max |analytic - numeric| <= GRAD_TOL * max(max |numeric|, 1e-3)
+ * over the checked elements of a tensor: with float32 kernels the numeric side carries
+ * about 1e-5 of rounding and, for the nonlinear layers, O(eps^2) of truncation (the worst
+ * case measured here is 6e-5), so GRAD_TOL = 1e-3 leaves a margin while a missing term or
+ * an indexing slip errs by 1e-2 to O(1). */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib.h>
+#include <omp.h>
+
+#include "vg-nn.h"
+
+#define GRAD_EPS 1e-2
+#define GRAD_TOL 1e-3
+/* forwards against the double references: float rounding of sums of at most ~10^3 terms */
+#define FWD_TOL 1e-5
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static guint64 rng_state = 0x9E3779B97F4A7C15u;
+
+/* xorshift64*: the same numbers on every run and platform (g_test_rand's seed varies). */
+static double
+rnd (void)
+{
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return (double) ((rng_state * 0x2545F4914F6CDD1Du) >> 11) / 9007199254740992.0;
+}
+
+static float *
+rand_new (size_t n, float lo, float hi)
+{
+  float *x = g_new (float, n ? n : 1);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (float) (lo + (hi - lo) * rnd ());
+  return x;
+}
+
+static float *
+filled_new (size_t n, float v)
+{
+  float *x = g_new (float, n ? n : 1);
+  for (size_t i = 0; i < n; i++)
+    x[i] = v;
+  return x;
+}
+
+static double
+dot (const float *a, const float *b, size_t n)
+{
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++)
+    s += (double) a[i] * b[i];
+  return s;
+}
+
+/* max |a - ref| / max(max |ref|, 1) */
+static double
+rel_err (const float *a, const double *ref, size_t n)
+{
+  double err = 0.0, scale = 1.0;
+  for (size_t i = 0; i < n; i++)
+    {
+      err = MAX (err, fabs (a[i] - ref[i]));
+      scale = MAX (scale, fabs (ref[i]));
+    }
+  return err / scale;
+}
+
+static double
+rel_err_f (const float *a, const float *b, size_t n)
+{
+  double err = 0.0, scale = 1e-30;
+  for (size_t i = 0; i < n; i++)
+    {
+      err = MAX (err, fabs ((double) a[i] - b[i]));
+      scale = MAX (scale, fabs ((double) b[i]));
+    }
+  return err / scale;
+}
+
+/* A pattern of exact small values shared with the PyTorch script that made the pasted
+ * references: ((i * 7) mod 11) / 10 - 0.5. */
+static float
+pattern (size_t i)
+{
+  return (float) ((double) ((i * 7) % 11) / 10.0 - 0.5);
+}
+
+typedef double (*LossFn) (void *ctx);
+
+/* Compares grad (n) with central differences of loss() in the elements of x (n), at most
+ * about 80 of them spread over the tensor (always the first and the last). */
+static void
+check_grad (const char *what, float *x, const float *grad, size_t n, LossFn loss, void *ctx)
+{
+  size_t step = n > 80 ? n / 80 : 1;
+  double max_err = 0.0, max_num = 0.0;
+
+  for (size_t k = 0; k * step < n + step - 1; k++)
+    {
+      size_t i = MIN (k * step, n - 1); /* the last step lands on the last element */
+      float v = x[i];
+      float hi = (float) (v + GRAD_EPS), lo = (float) (v - GRAD_EPS);
+      x[i] = hi;
+      double lp = loss (ctx);
+      x[i] = lo;
+      double lm = loss (ctx);
+      x[i] = v;
+      double num = (lp - lm) / ((double) hi - (double) lo);
+      max_err = MAX (max_err, fabs (num - grad[i]));
+      max_num = MAX (max_num, fabs (num));
+    }
+  double rel = max_err / MAX (max_num, 1e-3);
+  g_test_message ("%s: max |analytic - numeric| = %.3g, relative %.3g", what, max_err, rel);
+  if (!(rel <= GRAD_TOL))
+    g_error ("%s: gradient check failed, relative error %g > %g", what, rel, GRAD_TOL);
+}
+
+/* The gradient rule on a second backward call: parameter gradients double, activation
+ * gradients come out the same (overwritten, not added). */
+static void
+check_accumulates (const char *what, const float *first, const float *second, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (fabsf (second[i] - 2.0f * first[i]) > 1e-5f * (1.0f + fabsf (first[i])))
+      g_error ("%s[%zu]: second backward gave %g, expected 2 x %g", what, i, second[i],
+               first[i]);
+}
+
+static void
+check_overwrites (const char *what, const float *first, const float *second, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (first[i] != second[i])
+      g_error ("%s[%zu]: second backward gave %g, first %g", what, i, second[i], first[i]);
+}
+
+/* ---- linear ------------------------------------------------------------------------------- */
+
+typedef struct {
+  int Nr, Cin, Cout;
+  float *inp, *weight, *bias, *out, *R;
+} LinearCase;
+
+static double
+linear_loss (void *p)
+{
+  LinearCase *c = p;
+  vg_linear_forward (c->out, c->inp, c->weight, c->bias, c->Nr, c->Cin, c->Cout);
+  return dot (c->out, c->R, (size_t) c->Nr * c->Cout);
+}
+
+static void
+test_linear (void)
+{
+  LinearCase c = { .Nr = 5, .Cin = 7, .Cout = 3 };
+  size_t ni = (size_t) c.Nr * c.Cin, no = (size_t) c.Nr * c.Cout, nw = (size_t) c.Cout * c.Cin;
+  c.inp = rand_new (ni, -1, 1);
+  c.weight = rand_new (nw, -1, 1);
+  c.bias = rand_new (c.Cout, -1, 1);
+  c.out = g_new (float, no);
+  c.R = rand_new (no, -1, 1);
+
+  linear_loss (&c);
+  double *ref = g_new (double, no);
+  for (int r = 0; r < c.Nr; r++)
+    for (int o = 0; o < c.Cout; o++)
+      {
+        double s = c.bias[o];
+        for (int i = 0; i < c.Cin; i++)
+          s += (double) c.inp[r * c.Cin + i] * c.weight[o * c.Cin + i];
+        ref[r * c.Cout + o] = s;
+      }
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+
+  float *dinp = filled_new (ni, 123.0f), *dw = filled_new (nw, 0), *db = filled_new (c.Cout, 0);
+  vg_linear_backward (dinp, dw, db, c.R, c.inp, c.weight, c.Nr, c.Cin, c.Cout);
+  check_grad ("linear dinp", c.inp, dinp, ni, linear_loss, &c);
+  check_grad ("linear dweight", c.weight, dw, nw, linear_loss, &c);
+  check_grad ("linear dbias", c.bias, db, c.Cout, linear_loss, &c);
+
+  float *dinp1 = g_memdup2 (dinp, ni * 4), *dw1 = g_memdup2 (dw, nw * 4);
+  float *db1 = g_memdup2 (db, c.Cout * 4);
+  vg_linear_backward (dinp, dw, db, c.R, c.inp, c.weight, c.Nr, c.Cin, c.Cout);
+  check_overwrites ("linear dinp", dinp1, dinp, ni);
+  check_accumulates ("linear dweight", dw1, dw, nw);
+  check_accumulates ("linear dbias", db1, db, c.Cout);
+
+  /* without bias and without the input gradient */
+  vg_linear_forward (c.out, c.inp, c.weight, NULL, c.Nr, c.Cin, c.Cout);
+  for (size_t i = 0; i < no; i++)
+    g_assert_cmpfloat (fabs (c.out[i] - (ref[i] - c.bias[i % c.Cout])), <, 1e-5);
+  memset (dw, 0, nw * 4);
+  vg_linear_backward (NULL, dw, NULL, c.R, c.inp, c.weight, c.Nr, c.Cin, c.Cout);
+  for (size_t i = 0; i < nw; i++)
+    g_assert_cmpfloat (fabs (dw[i] - dw1[i]), <, 1e-5);
+
+  g_free (c.inp), g_free (c.weight), g_free (c.bias), g_free (c.out), g_free (c.R);
+  g_free (ref), g_free (dinp), g_free (dw), g_free (db), g_free (dinp1), g_free (dw1);
+  g_free (db1);
+}
+
+/* ---- conv2d ------------------------------------------------------------------------------- */
+
+typedef struct {
+  int B, H, W, Cin, Cout, K, S, P, G, Ho, Wo;
+  float *inp, *weight, *bias, *out, *R, *scratch;
+} ConvCase;
+
+static double
+conv_loss (void *p)
+{
+  ConvCase *c = p;
+  vg_conv2d_forward (c->out, c->inp, c->weight, c->bias, c->scratch, c->B, c->H, c->W,
+                     c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  return dot (c->out, c->R, (size_t) c->B * c->Ho * c->Wo * c->Cout);
+}
+
+/* Direct convolution in double, straight from the definition. */
+static void
+naive_conv_forward (double *out, const ConvCase *c)
+{
+  int cig = c->Cin / c->G, cog = c->Cout / c->G;
+
+  for (int b = 0; b < c->B; b++)
+    for (int oh = 0; oh < c->Ho; oh++)
+      for (int ow = 0; ow < c->Wo; ow++)
+        for (int co = 0; co < c->Cout; co++)
+          {
+            int g = co / cog;
+            double s = c->bias != NULL ? c->bias[co] : 0.0;
+            for (int j = 0; j < cig; j++)
+              for (int kh = 0; kh < c->K; kh++)
+                for (int kw = 0; kw < c->K; kw++)
+                  {
+                    int ih = oh * c->S - c->P + kh, iw = ow * c->S - c->P + kw;
+                    if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                      continue;
+                    s += (double) c->inp[((b * c->H + ih) * c->W + iw) * c->Cin + g * cig + j]
+                         * c->weight[((co * cig + j) * c->K + kh) * c->K + kw];
+                  }
+            out[((b * c->Ho + oh) * c->Wo + ow) * c->Cout + co] = s;
+          }
+}
+
+/* The same loops scattering dout back: dinp = and dweight += in double. */
+static void
+naive_conv_backward (double *dinp, double *dweight, const float *dout, const ConvCase *c)
+{
+  int cig = c->Cin / c->G, cog = c->Cout / c->G;
+
+  memset (dinp, 0, sizeof (double) * c->B * c->H * c->W * c->Cin);
+  memset (dweight, 0, sizeof (double) * c->Cout * cig * c->K * c->K);
+  for (int b = 0; b < c->B; b++)
+    for (int oh = 0; oh < c->Ho; oh++)
+      for (int ow = 0; ow < c->Wo; ow++)
+        for (int co = 0; co < c->Cout; co++)
+          {
+            int g = co / cog;
+            double d = dout[((b * c->Ho + oh) * c->Wo + ow) * c->Cout + co];
+            for (int j = 0; j < cig; j++)
+              for (int kh = 0; kh < c->K; kh++)
+                for (int kw = 0; kw < c->K; kw++)
+                  {
+                    int ih = oh * c->S - c->P + kh, iw = ow * c->S - c->P + kw;
+                    if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                      continue;
+                    size_t xi = ((size_t) (b * c->H + ih) * c->W + iw) * c->Cin + g * cig + j;
+                    size_t wi = ((size_t) (co * cig + j) * c->K + kh) * c->K + kw;
+                    dinp[xi] += d * c->weight[wi];
+                    dweight[wi] += d * c->inp[xi];
+                  }
+          }
+}
+
+static void
+conv_case_init (ConvCase *c, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                int G, gboolean with_bias)
+{
+  *c = (ConvCase) { .B = B, .H = H, .W = W, .Cin = Cin, .Cout = Cout, .K = K, .S = S, .P = P,
+                    .G = G };
+  c->Ho = (H + 2 * P - K) / S + 1;
+  c->Wo = (W + 2 * P - K) / S + 1;
+  c->inp = rand_new ((size_t) B * H * W * Cin, -1, 1);
+  c->weight = rand_new ((size_t) Cout * (Cin / G) * K * K, -0.5, 0.5);
+  c->bias = with_bias ? rand_new (Cout, -1, 1) : NULL;
+  c->out = g_new (float, (size_t) B * c->Ho * c->Wo * Cout);
+  c->R = rand_new ((size_t) B * c->Ho * c->Wo * Cout, -1, 1);
+  size_t ns = vg_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
+  c->scratch = filled_new (ns, NAN); /* the ops must not read scratch they did not write */
+}
+
+static void
+conv_case_clear (ConvCase *c)
+{
+  g_free (c->inp), g_free (c->weight), g_free (c->bias), g_free (c->out), g_free (c->R);
+  g_free (c->scratch);
+}
+
+static void
+conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
+            gboolean with_bias)
+{
+  ConvCase c;
+  g_autofree char *name = g_strdup_printf ("conv B%d %dx%d %d->%d K%d S%d P%d G%d", B, H, W,
+                                           Cin, Cout, K, S, P, G);
+  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, G, with_bias);
+  size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * c.Ho * c.Wo * Cout;
+  size_t nw = (size_t) Cout * (Cin / G) * K * K;
+
+  conv_loss (&c);
+  double *ref = g_new (double, no);
+  naive_conv_forward (ref, &c);
+  if (!(rel_err (c.out, ref, no) < FWD_TOL))
+    g_error ("%s: forward differs from the direct loops by %g", name, rel_err (c.out, ref, no));
+
+  float *dinp = filled_new (ni, 123.0f), *dw = filled_new (nw, 0);
+  float *db = with_bias ? filled_new (Cout, 0) : NULL;
+  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout, K, S,
+                      P, G);
+  g_autofree char *n1 = g_strconcat (name, " dinp", NULL);
+  g_autofree char *n2 = g_strconcat (name, " dweight", NULL);
+  g_autofree char *n3 = g_strconcat (name, " dbias", NULL);
+  check_grad (n1, c.inp, dinp, ni, conv_loss, &c);
+  check_grad (n2, c.weight, dw, nw, conv_loss, &c);
+  if (with_bias)
+    check_grad (n3, c.bias, db, Cout, conv_loss, &c);
+
+  float *dinp1 = g_memdup2 (dinp, ni * 4), *dw1 = g_memdup2 (dw, nw * 4);
+  float *db1 = with_bias ? g_memdup2 (db, Cout * 4) : NULL;
+  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout, K, S,
+                      P, G);
+  check_overwrites (n1, dinp1, dinp, ni);
+  check_accumulates (n2, dw1, dw, nw);
+  if (with_bias)
+    check_accumulates (n3, db1, db, Cout);
+
+  conv_case_clear (&c);
+  g_free (ref), g_free (dinp), g_free (dw), g_free (db), g_free (dinp1), g_free (dw1);
+  g_free (db1);
+}
+
+static void
+test_conv2d (void)
+{
+  conv_check (2, 5, 7, 3, 4, 3, 1, 1, 1, TRUE);   /* odd sizes, padding */
+  conv_check (1, 9, 8, 4, 6, 3, 2, 1, 2, TRUE);   /* stride 2, two groups */
+  conv_check (2, 6, 5, 6, 6, 3, 1, 1, 6, TRUE);   /* depthwise */
+  conv_check (1, 7, 8, 5, 5, 3, 2, 1, 5, FALSE);  /* depthwise, stride 2, no bias */
+  conv_check (1, 4, 5, 20, 20, 3, 1, 1, 20, TRUE); /* depthwise over two channel blocks */
+  conv_check (1, 13, 11, 3, 5, 7, 4, 3, 1, TRUE); /* the patch embedding: K7 S4 P3 */
+  conv_check (1, 9, 10, 4, 6, 3, 2, 1, 1, TRUE);  /* the later patch embeddings: K3 S2 P1 */
+  conv_check (2, 3, 5, 7, 3, 1, 1, 0, 1, TRUE);   /* 1x1: the linear path */
+  conv_check (1, 5, 5, 4, 4, 1, 2, 0, 1, FALSE);  /* 1x1 stride 2: im2col path */
+  conv_check (2, 6, 6, 6, 4, 2, 2, 0, 2, TRUE);   /* even kernel, groups, no padding */
+  conv_check (1, 6, 7, 1, 2, 5, 1, 2, 1, TRUE);   /* one input channel, K5 P2 */
+}
+
+/* Large enough that im2col runs in chunks of images (2 + 1 here: 1.8M column floats per
+ * image against a 4M chunk); forward and both
+ * gradients against the direct loops. */
+static void
+test_conv2d_chunked (void)
+{
+  ConvCase c;
+  conv_case_init (&c, 3, 112, 112, 16, 8, 3, 1, 1, 1, TRUE);
+  size_t ni = (size_t) c.B * c.H * c.W * c.Cin, no = (size_t) c.B * c.Ho * c.Wo * c.Cout;
+  size_t nw = (size_t) c.Cout * c.Cin * c.K * c.K;
+  double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
+
+  conv_loss (&c);
+  naive_conv_forward (ref, &c);
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+
+  float *dinp = g_new (float, ni), *dw = filled_new (nw, 0), *db = filled_new (c.Cout, 0);
+  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, c.B, c.H, c.W, c.Cin,
+                      c.Cout, c.K, c.S, c.P, c.G);
+  naive_conv_backward (rdinp, rdw, c.R, &c);
+  g_assert_cmpfloat (rel_err (dinp, rdinp, ni), <, FWD_TOL);
+  /* dweight sums 49152 products per element: float GEMM rounding grows with the sum */
+  g_assert_cmpfloat (rel_err (dw, rdw, nw), <, 1e-4);
+
+  conv_case_clear (&c);
+  g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
+}
+
+/* ---- transposed convolution --------------------------------------------------------------- */
+
+typedef struct {
+  int B, H, W, Cin, Cout, K;
+  float *inp, *weight, *bias, *out, *R, *scratch;
+} TConvCase;
+
+static double
+tconv_loss (void *p)
+{
+  TConvCase *c = p;
+  vg_conv_transpose_forward (c->out, c->inp, c->weight, c->bias, c->scratch, c->B, c->H, c->W,
+                             c->Cin, c->Cout, c->K);
+  return dot (c->out, c->R, (size_t) c->B * c->H * c->K * c->W * c->K * c->Cout);
+}
+
+static void
+tconv_check (int B, int H, int W, int Cin, int Cout, int K)
+{
+  TConvCase c = { .B = B, .H = H, .W = W, .Cin = Cin, .Cout = Cout, .K = K };
+  int Ho = H * K, Wo = W * K;
+  size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * Ho * Wo * Cout;
+  size_t nw = (size_t) Cin * Cout * K * K;
+  c.inp = rand_new (ni, -1, 1);
+  c.weight = rand_new (nw, -1, 1);
+  c.bias = rand_new (Cout, -1, 1);
+  c.out = g_new (float, no);
+  c.R = rand_new (no, -1, 1);
+  c.scratch = filled_new (vg_conv_transpose_scratch_floats (B, H, W, Cin, Cout, K), NAN);
+
+  /* reference: every input pixel paints its own K x K block */
+  tconv_loss (&c);
+  double *ref = g_new (double, no);
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < Ho; oh++)
+      for (int ow = 0; ow < Wo; ow++)
+        for (int co = 0; co < Cout; co++)
+          {
+            int h = oh / K, w = ow / K, kh = oh % K, kw = ow % K;
+            double s = c.bias[co];
+            for (int ci = 0; ci < Cin; ci++)
+              s += (double) c.inp[((b * H + h) * W + w) * Cin + ci]
+                   * c.weight[((ci * Cout + co) * K + kh) * K + kw];
+            ref[((b * Ho + oh) * Wo + ow) * Cout + co] = s;
+          }
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+
+  float *dinp = filled_new (ni, 123.0f), *dw = filled_new (nw, 0), *db = filled_new (Cout, 0);
+  vg_conv_transpose_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin,
+                              Cout, K);
+  check_grad ("tconv dinp", c.inp, dinp, ni, tconv_loss, &c);
+  check_grad ("tconv dweight", c.weight, dw, nw, tconv_loss, &c);
+  check_grad ("tconv dbias", c.bias, db, Cout, tconv_loss, &c);
+
+  float *dinp1 = g_memdup2 (dinp, ni * 4), *dw1 = g_memdup2 (dw, nw * 4);
+  float *db1 = g_memdup2 (db, Cout * 4);
+  vg_conv_transpose_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin,
+                              Cout, K);
+  check_overwrites ("tconv dinp", dinp1, dinp, ni);
+  check_accumulates ("tconv dweight", dw1, dw, nw);
+  check_accumulates ("tconv dbias", db1, db, Cout);
+
+  g_free (c.inp), g_free (c.weight), g_free (c.bias), g_free (c.out), g_free (c.R);
+  g_free (c.scratch), g_free (ref), g_free (dinp), g_free (dw), g_free (db), g_free (dinp1);
+  g_free (dw1), g_free (db1);
+}
+
+static void
+test_conv_transpose (void)
+{
+  tconv_check (2, 3, 2, 3, 4, 4); /* the head's 4x4 stride 4 */
+  tconv_check (1, 3, 5, 5, 2, 2);
+}
+
+/* ---- LayerNorm ---------------------------------------------------------------------------- */
+
+typedef struct {
+  int Nr, C;
+  float eps;
+  float *inp, *weight, *bias, *out, *mean, *rstd, *R;
+} NormCase;
+
+static double
+layernorm_loss (void *p)
+{
+  NormCase *c = p;
+  vg_layernorm_forward (c->out, c->mean, c->rstd, c->inp, c->weight, c->bias, c->eps, c->Nr,
+                        c->C);
+  return dot (c->out, c->R, (size_t) c->Nr * c->C);
+}
+
+static void
+layernorm_check (int Nr, int C)
+{
+  NormCase c = { .Nr = Nr, .C = C, .eps = 1e-5f };
+  size_t n = (size_t) Nr * C;
+  c.inp = rand_new (n, -2, 3);
+  c.weight = rand_new (C, 0.5, 1.5);
+  c.bias = rand_new (C, -1, 1);
+  c.out = g_new (float, n);
+  c.mean = g_new (float, Nr);
+  c.rstd = g_new (float, Nr);
+  c.R = rand_new (n, -1, 1);
+
+  layernorm_loss (&c);
+  double *ref = g_new (double, n);
+  for (int r = 0; r < Nr; r++)
+    {
+      double m = 0, v = 0;
+      for (int i = 0; i < C; i++)
+        m += c.inp[r * C + i];
+      m /= C;
+      for (int i = 0; i < C; i++)
+        v += (c.inp[r * C + i] - m) * (c.inp[r * C + i] - m);
+      v /= C; /* biased, as torch */
+      for (int i = 0; i < C; i++)
+        ref[r * C + i] = (c.inp[r * C + i] - m) / sqrt (v + c.eps) * c.weight[i] + c.bias[i];
+      g_assert_cmpfloat (fabs (c.mean[r] - m), <, 1e-6);
+      g_assert_cmpfloat (fabs (c.rstd[r] - 1.0 / sqrt (v + c.eps)), <, 1e-5 / sqrt (v));
+    }
+  g_assert_cmpfloat (rel_err (c.out, ref, n), <, FWD_TOL);
+
+  float *dinp = filled_new (n, 123.0f), *dw = filled_new (C, 0), *db = filled_new (C, 0);
+  vg_layernorm_backward (dinp, dw, db, c.R, c.inp, c.weight, c.mean, c.rstd, Nr, C);
+  check_grad ("layernorm dinp", c.inp, dinp, n, layernorm_loss, &c);
+  check_grad ("layernorm dweight", c.weight, dw, C, layernorm_loss, &c);
+  check_grad ("layernorm dbias", c.bias, db, C, layernorm_loss, &c);
+
+  layernorm_loss (&c); /* the checks left mean and rstd of a perturbed input */
+  float *dinp1 = g_memdup2 (dinp, n * 4), *dw1 = g_memdup2 (dw, C * 4);
+  float *db1 = g_memdup2 (db, C * 4);
+  vg_layernorm_backward (dinp, dw, db, c.R, c.inp, c.weight, c.mean, c.rstd, Nr, C);
+  check_overwrites ("layernorm dinp", dinp1, dinp, n);
+  check_accumulates ("layernorm dweight", dw1, dw, C);
+  check_accumulates ("layernorm dbias", db1, db, C);
+
+  /* with unit weight and zero bias each row has mean 0 and variance v / (v + eps) */
+  for (int i = 0; i < C; i++)
+    c.weight[i] = 1.0f, c.bias[i] = 0.0f;
+  layernorm_loss (&c);
+  for (int r = 0; r < Nr; r++)
+    {
+      double m = 0, v = 0;
+      for (int i = 0; i < C; i++)
+        m += c.out[r * C + i];
+      m /= C;
+      for (int i = 0; i < C; i++)
+        v += (c.out[r * C + i] - m) * (c.out[r * C + i] - m);
+      v /= C;
+      g_assert_cmpfloat (fabs (m), <, 1e-6);
+      g_assert_cmpfloat (fabs (v - 1.0), <, 1e-4); /* eps / v is about 1e-5 here */
+    }
+
+  g_free (c.inp), g_free (c.weight), g_free (c.bias), g_free (c.out), g_free (c.mean);
+  g_free (c.rstd), g_free (c.R), g_free (ref), g_free (dinp), g_free (dw), g_free (db);
+  g_free (dinp1), g_free (dw1), g_free (db1);
+}
+
+static void
+test_layernorm (void)
+{
+  layernorm_check (6, 13);
+  layernorm_check (5, 37); /* three channel blocks for the parameter sums */
+}
+
+/* ---- BatchNorm2d -------------------------------------------------------------------------- */
+
+typedef struct {
+  NormCase n;
+  float momentum;
+  float *running_mean, *running_var;
+} BatchNormCase;
+
+static double
+batchnorm_loss (void *p)
+{
+  BatchNormCase *c = p;
+  vg_batchnorm_forward_train (c->n.out, c->n.mean, c->n.rstd, c->running_mean, c->running_var,
+                              c->n.inp, c->n.weight, c->n.bias, c->n.eps, c->momentum, c->n.Nr,
+                              c->n.C);
+  return dot (c->n.out, c->n.R, (size_t) c->n.Nr * c->n.C);
+}
+
+static void
+batchnorm_check (int Nr, int C)
+{
+  BatchNormCase c = { .n = { .Nr = Nr, .C = C, .eps = 1e-5f }, .momentum = 0.1f };
+  size_t n = (size_t) Nr * C;
+  c.n.inp = rand_new (n, -1, 2);
+  c.n.weight = rand_new (C, 0.5, 1.5);
+  c.n.bias = rand_new (C, -1, 1);
+  c.n.out = g_new (float, n);
+  c.n.mean = g_new (float, C);
+  c.n.rstd = g_new (float, C);
+  c.n.R = rand_new (n, -1, 1);
+  c.running_mean = rand_new (C, -0.5, 0.5);
+  c.running_var = rand_new (C, 0.5, 2);
+  float *rm0 = g_memdup2 (c.running_mean, C * 4), *rv0 = g_memdup2 (c.running_var, C * 4);
+
+  /* one training step: batch statistics, running statistics as torch updates them */
+  batchnorm_loss (&c);
+  double *ref = g_new (double, n);
+  for (int i = 0; i < C; i++)
+    {
+      double m = 0, v = 0;
+      for (int r = 0; r < Nr; r++)
+        m += c.n.inp[r * C + i];
+      m /= Nr;
+      for (int r = 0; r < Nr; r++)
+        v += (c.n.inp[r * C + i] - m) * (c.n.inp[r * C + i] - m);
+      double biased = v / Nr, unbiased = v / (Nr - 1);
+      for (int r = 0; r < Nr; r++)
+        ref[r * C + i] = (c.n.inp[r * C + i] - m) / sqrt (biased + c.n.eps) * c.n.weight[i]
+                         + c.n.bias[i];
+      double rm = (1.0 - c.momentum) * rm0[i] + c.momentum * m;
+      double rv = (1.0 - c.momentum) * rv0[i] + c.momentum * unbiased;
+      g_assert_cmpfloat (fabs (c.running_mean[i] - rm), <, 1e-6);
+      g_assert_cmpfloat (fabs (c.running_var[i] - rv), <, 1e-6 * rv);
+      g_assert_cmpfloat (fabs (c.n.mean[i] - m), <, 1e-6);
+      g_assert_cmpfloat (fabs (c.n.rstd[i] * sqrt (biased + c.n.eps) - 1.0), <, 1e-6);
+    }
+  g_assert_cmpfloat (rel_err (c.n.out, ref, n), <, FWD_TOL);
+
+  /* evaluation mode: the running statistics, not the batch's */
+  float *eval = g_new (float, n);
+  vg_batchnorm_forward_eval (eval, c.n.inp, c.n.weight, c.n.bias, c.running_mean,
+                             c.running_var, c.n.eps, Nr, C);
+  for (size_t k = 0; k < n; k++)
+    {
+      int i = (int) (k % C);
+      ref[k] = (c.n.inp[k] - c.running_mean[i]) / sqrt (c.running_var[i] + c.n.eps)
+                 * c.n.weight[i]
+               + c.n.bias[i];
+    }
+  g_assert_cmpfloat (rel_err (eval, ref, n), <, FWD_TOL);
+
+  float *dinp = filled_new (n, 123.0f), *dw = filled_new (C, 0), *db = filled_new (C, 0);
+  vg_batchnorm_backward (dinp, dw, db, c.n.R, c.n.inp, c.n.weight, c.n.mean, c.n.rstd, Nr, C);
+  check_grad ("batchnorm dinp", c.n.inp, dinp, n, batchnorm_loss, &c);
+  check_grad ("batchnorm dweight", c.n.weight, dw, C, batchnorm_loss, &c);
+  check_grad ("batchnorm dbias", c.n.bias, db, C, batchnorm_loss, &c);
+
+  batchnorm_loss (&c);
+  float *dinp1 = g_memdup2 (dinp, n * 4), *dw1 = g_memdup2 (dw, C * 4);
+  float *db1 = g_memdup2 (db, C * 4);
+  vg_batchnorm_backward (dinp, dw, db, c.n.R, c.n.inp, c.n.weight, c.n.mean, c.n.rstd, Nr, C);
+  check_overwrites ("batchnorm dinp", dinp1, dinp, n);
+  check_accumulates ("batchnorm dweight", dw1, dw, C);
+  check_accumulates ("batchnorm dbias", db1, db, C);
+
+  g_free (c.n.inp), g_free (c.n.weight), g_free (c.n.bias), g_free (c.n.out);
+  g_free (c.n.mean), g_free (c.n.rstd), g_free (c.n.R), g_free (c.running_mean);
+  g_free (c.running_var), g_free (rm0), g_free (rv0), g_free (ref), g_free (eval);
+  g_free (dinp), g_free (dw), g_free (db), g_free (dinp1), g_free (dw1), g_free (db1);
+}
+
+/* The running statistics of torch.nn.BatchNorm2d(3) after one training step on the pattern
+ * input (2, 3, 4, 5) (channels-last values 2 pattern(i) + 0.3), from running_mean 0.2 and
+ * running_var 1.5: PyTorch 1.13 printed these. */
+static void
+test_batchnorm_torch (void)
+{
+  const int Nr = 2 * 4 * 5, C = 3;
+  const float torch_mean[3] = { 0.2149999886751175f, 0.20649999380111694f,
+                                0.20899999141693115f };
+  const float torch_var[3] = { 1.3917948007583618f, 1.3873101472854614f, 1.3945025205612183f };
+  float inp[2 * 4 * 5 * 3], out[2 * 4 * 5 * 3], w[3] = { 1, 1, 1 }, b[3] = { 0, 0, 0 };
+  float mean[3], rstd[3], rm[3] = { 0.2f, 0.2f, 0.2f }, rv[3] = { 1.5f, 1.5f, 1.5f };
+
+  for (int i = 0; i < Nr * C; i++)
+    inp[i] = 2.0f * pattern (i) + 0.3f;
+  vg_batchnorm_forward_train (out, mean, rstd, rm, rv, inp, w, b, 1e-5f, 0.1f, Nr, C);
+  for (int i = 0; i < C; i++)
+    {
+      g_assert_cmpfloat (fabsf (rm[i] - torch_mean[i]), <, 1e-6);
+      g_assert_cmpfloat (fabsf (rv[i] - torch_var[i]), <, 1e-6);
+    }
+}
+
+static void
+test_batchnorm (void)
+{
+  batchnorm_check (30, 19); /* B=2, 3x5 pixels, 19 channels over two blocks */
+  batchnorm_check (7, 4);
+}
+
+/* ---- activations -------------------------------------------------------------------------- */
+
+typedef struct {
+  size_t n;
+  gboolean relu;
+  float *inp, *out, *R;
+} ActCase;
+
+static double
+act_loss (void *p)
+{
+  ActCase *c = p;
+  if (c->relu)
+    vg_relu_forward (c->out, c->inp, c->n);
+  else
+    vg_gelu_forward (c->out, c->inp, c->n);
+  return dot (c->out, c->R, c->n);
+}
+
+static void
+test_gelu (void)
+{
+  /* torch.nn.functional.gelu (erf form) in PyTorch 1.13 */
+  const float x[7] = { -3.0f, -1.0f, -0.3f, 0.0f, 0.5f, 1.7f, 4.0f };
+  const float torch_gelu[7] = { -0.0040498674f, -0.15865529f, -0.11462659f, 0.0f,
+                                0.3457312f, 1.6242388f, 3.9998732f };
+  float y[7];
+  vg_gelu_forward (y, x, 7);
+  for (int i = 0; i < 7; i++)
+    g_assert_cmpfloat (fabsf (y[i] - torch_gelu[i]), <, 3e-7f * MAX (1.0f, fabsf (x[i])));
+
+  /* forward and derivative over [-12, 12] against libm in double; the erf approximation
+   * errs by at most 1.5e-7, hence the absolute tolerance 4e-7 max(1, |x|) */
+  enum { N = 24001 };
+  float *in = g_new (float, N), *out = g_new (float, N), *din = g_new (float, N);
+  float *ones = filled_new (N, 1.0f);
+  for (int i = 0; i < N; i++)
+    in[i] = -12.0f + 24.0f * i / (N - 1);
+  vg_gelu_forward (out, in, N);
+  vg_gelu_backward (din, ones, in, N);
+  for (int i = 0; i < N; i++)
+    {
+      double v = in[i];
+      double cdf = 0.5 * (1.0 + erf (v / sqrt (2.0)));
+      double ref = v * cdf;
+      double dref = cdf + v * exp (-0.5 * v * v) / sqrt (2.0 * G_PI);
+      if (fabs (out[i] - ref) > 4e-7 * MAX (1.0, fabs (v))
+          || fabs (din[i] - dref) > 4e-7 * MAX (1.0, fabs (v)))
+        g_error ("gelu(%g) = %g (%g), gelu' = %g (%g)", v, out[i], ref, din[i], dref);
+    }
+  /* in place */
+  memcpy (din, in, N * 4);
+  vg_gelu_forward (din, din, N);
+  g_assert_cmpmem (din, N * 4, out, N * 4);
+
+  ActCase c = { .n = 53, .relu = FALSE };
+  c.inp = rand_new (c.n, -4, 4);
+  c.out = g_new (float, c.n);
+  c.R = rand_new (c.n, -1, 1);
+  float *dinp = filled_new (c.n, 123.0f);
+  vg_gelu_backward (dinp, c.R, c.inp, c.n);
+  check_grad ("gelu dinp", c.inp, dinp, c.n, act_loss, &c);
+
+  g_free (in), g_free (out), g_free (din), g_free (ones), g_free (c.inp), g_free (c.out);
+  g_free (c.R), g_free (dinp);
+}
+
+static void
+test_relu (void)
+{
+  ActCase c = { .n = 41, .relu = TRUE };
+  c.inp = rand_new (c.n, -1, 1);
+  /* finite differences need every input farther than eps from the kink */
+  for (size_t i = 0; i < c.n; i++)
+    c.inp[i] += c.inp[i] < 0 ? -0.05f : 0.05f;
+  c.out = g_new (float, c.n);
+  c.R = rand_new (c.n, -1, 1);
+  act_loss (&c);
+  for (size_t i = 0; i < c.n; i++)
+    g_assert_cmpfloat (c.out[i], ==, c.inp[i] > 0 ? c.inp[i] : 0.0f);
+
+  float *dinp = filled_new (c.n, 123.0f);
+  vg_relu_backward (dinp, c.R, c.out, c.n);
+  for (size_t i = 0; i < c.n; i++)
+    g_assert_cmpfloat (dinp[i], ==, c.inp[i] > 0 ? c.R[i] : 0.0f);
+  check_grad ("relu dinp", c.inp, dinp, c.n, act_loss, &c);
+
+  /* in place, as the header allows; the backward needs only the output */
+  float *x = g_memdup2 (c.inp, c.n * 4);
+  vg_relu_forward (x, x, c.n);
+  g_assert_cmpmem (x, c.n * 4, c.out, c.n * 4);
+
+  g_free (c.inp), g_free (c.out), g_free (c.R), g_free (dinp), g_free (x);
+}
+
+/* ---- bilinear resize and concat ----------------------------------------------------------- */
+
+typedef struct {
+  int B, H, W, Ho, Wo, C;
+  float *inp, *out, *R;
+} ResizeCase;
+
+static double
+resize_loss (void *p)
+{
+  ResizeCase *c = p;
+  vg_resize_bilinear_forward (c->out, c->inp, c->B, c->H, c->W, c->Ho, c->Wo, c->C);
+  return dot (c->out, c->R, (size_t) c->B * c->Ho * c->Wo * c->C);
+}
+
+/* PyTorch's rule in double: source = (o + 0.5) in / out - 0.5, negative clamped to 0. */
+static void
+ref_source (int o, int in, int out, int *i0, int *i1, double *l1)
+{
+  double s = ((double) in / out) * (o + 0.5) - 0.5;
+  if (s < 0)
+    s = 0;
+  *i0 = (int) floor (s);
+  *i1 = *i0 + 1 < in ? *i0 + 1 : in - 1;
+  *l1 = s - *i0;
+}
+
+static void
+naive_resize (double *out, const float *inp, int B, int H, int W, int Ho, int Wo, int C)
+{
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < Ho; oh++)
+      for (int ow = 0; ow < Wo; ow++)
+        {
+          int h0, h1, w0, w1;
+          double a, e;
+          ref_source (oh, H, Ho, &h0, &h1, &a);
+          ref_source (ow, W, Wo, &w0, &w1, &e);
+          for (int ch = 0; ch < C; ch++)
+            {
+#define X(h, w) ((double) inp[((b * H + (h)) * W + (w)) * C + ch])
+              out[((b * Ho + oh) * Wo + ow) * C + ch]
+                = (1 - a) * ((1 - e) * X (h0, w0) + e * X (h0, w1))
+                  + a * ((1 - e) * X (h1, w0) + e * X (h1, w1));
+#undef X
+            }
+        }
+}
+
+static void
+resize_check (int B, int H, int W, int Ho, int Wo, int C)
+{
+  ResizeCase c = { .B = B, .H = H, .W = W, .Ho = Ho, .Wo = Wo, .C = C };
+  size_t ni = (size_t) B * H * W * C, no = (size_t) B * Ho * Wo * C;
+  c.inp = rand_new (ni, -1, 1);
+  c.out = g_new (float, no);
+  c.R = rand_new (no, -1, 1);
+
+  resize_loss (&c);
+  double *ref = g_new (double, no);
+  naive_resize (ref, c.inp, B, H, W, Ho, Wo, C);
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+
+  float *dinp = filled_new (ni, 123.0f);
+  vg_resize_bilinear_backward (dinp, c.R, B, H, W, Ho, Wo, C);
+  check_grad ("resize dinp", c.inp, dinp, ni, resize_loss, &c);
+
+  g_free (c.inp), g_free (c.out), g_free (c.R), g_free (ref), g_free (dinp);
+}
+
+static void
+test_resize (void)
+{
+  resize_check (2, 3, 5, 7, 11, 3);   /* up by 7/3 and 11/5 */
+  resize_check (1, 9, 7, 4, 3, 5);    /* down by 9/4 and 7/3 */
+  resize_check (2, 4, 4, 16, 16, 19); /* the head's x4 */
+  resize_check (1, 5, 6, 3, 9, 2);    /* down in one axis, up in the other */
+  resize_check (1, 1, 4, 3, 2, 2);    /* a single source row */
+
+  /* a constant image stays constant, up or down */
+  float inp[2 * 6 * 5 * 3], out[2 * 13 * 4 * 3];
+  for (size_t i = 0; i < G_N_ELEMENTS (inp); i++)
+    inp[i] = 0.375f;
+  vg_resize_bilinear_forward (out, inp, 2, 6, 5, 13, 4, 3);
+  for (size_t i = 0; i < G_N_ELEMENTS (out); i++)
+    g_assert_cmpfloat (fabsf (out[i] - 0.375f), <, 1e-7);
+
+  /* halving is the 2x2 average: source coordinate 2 o + 0.5, both weights 1/2 */
+  const int B = 2, H = 6, W = 8, C = 3;
+  float big[2 * 6 * 8 * 3], small[2 * 3 * 4 * 3];
+  for (size_t i = 0; i < G_N_ELEMENTS (big); i++)
+    big[i] = (float) rnd ();
+  vg_resize_bilinear_forward (small, big, B, H, W, H / 2, W / 2, C);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < H / 2; h++)
+      for (int w = 0; w < W / 2; w++)
+        for (int ch = 0; ch < C; ch++)
+          {
+#define P(y, x) big[((b * H + (y)) * W + (x)) * C + ch]
+            float avg = 0.25f * (P (2 * h, 2 * w) + P (2 * h, 2 * w + 1) + P (2 * h + 1, 2 * w)
+                                 + P (2 * h + 1, 2 * w + 1));
+#undef P
+            g_assert_cmpfloat (fabsf (small[((b * H / 2 + h) * W / 2 + w) * C + ch] - avg), <,
+                               1e-6);
+          }
+}
+
+/* F.interpolate(size=..., mode='bilinear', align_corners=False) in PyTorch 1.13 on the
+ * pattern input, channels-last (1, 3, 4, 2) -> (1, 5, 7, 2) and (1, 7, 5, 2) -> (1, 3, 2, 2). */
+static void
+test_resize_torch (void)
+{
+  const float up[70] = {
+    -0.5f, 0.2f, -0.3928571f, 0.30714285f, -0.22142856f, 0.47857144f, -0.049999963f,
+    0.099999897f, 0.12142861f, -0.27857143f, 0.2928572f, -0.10714281f, 0.40000001f, 0.0f,
+    -0.46000001f, 0.24000001f, -0.35285711f, 0.18999998f, -0.18142857f, 0.10999997f,
+    -0.0099999653f, -0.080000058f, 0.16142862f, -0.23857142f, 0.33285719f, -0.067142807f,
+    0.44000003f, 0.040000007f, -0.40000001f, 0.30000001f, -0.29285711f, 0.014285686f,
+    -0.12142856f, -0.44285718f, 0.050000038f, -0.34999996f, 0.22142862f, -0.1785714f,
+    0.39285713f, -0.0071428008f, 0.49999994f, 0.10000001f, -0.34f, 0.36000001f, -0.23285712f,
+    0.074285686f, -0.061428554f, -0.38285717f, 0.11000004f, -0.28999996f, 0.23428568f,
+    -0.11857139f, 0.028571319f, 0.052857202f, -0.10000007f, 0.16000001f, -0.30000001f,
+    0.40000001f, -0.19285712f, 0.11428566f, -0.021428563f, -0.34285718f, 0.15000004f,
+    -0.24999997f, 0.24285707f, -0.078571402f, -0.21428585f, 0.092857197f, -0.5f, 0.2f,
+  };
+  const float down[12] = {
+    -0.0083333487f, -0.041666642f, -0.083333321f, 0.15833333f, -0.17500001f, -0.29999992f,
+    0.29999998f, 0.17499995f, -0.15833335f, 0.08333341f, 0.041666802f, 0.0083332593f,
+  };
+  float inp[70], out[70];
+
+  for (int i = 0; i < 3 * 4 * 2; i++)
+    inp[i] = pattern (i);
+  vg_resize_bilinear_forward (out, inp, 1, 3, 4, 5, 7, 2);
+  for (int i = 0; i < 70; i++)
+    g_assert_cmpfloat (fabsf (out[i] - up[i]), <, 1e-6);
+
+  for (int i = 0; i < 7 * 5 * 2; i++)
+    inp[i] = pattern (i);
+  vg_resize_bilinear_forward (out, inp, 1, 7, 5, 3, 2, 2);
+  for (int i = 0; i < 12; i++)
+    g_assert_cmpfloat (fabsf (out[i] - down[i]), <, 1e-6);
+}
+
+typedef struct {
+  int Nr, Cs[3];
+  float *parts[3], *out, *R;
+} ConcatCase;
+
+static double
+concat_loss (void *p)
+{
+  ConcatCase *c = p;
+  const float *parts[3] = { c->parts[0], c->parts[1], c->parts[2] };
+  vg_concat_forward (c->out, parts, c->Cs, 3, c->Nr);
+  return dot (c->out, c->R, (size_t) c->Nr * (c->Cs[0] + c->Cs[1] + c->Cs[2]));
+}
+
+static void
+test_concat (void)
+{
+  /* finite differences through concat, for each part */
+  ConcatCase cc = { .Nr = 7, .Cs = { 3, 1, 4 } };
+  float *dp[3];
+  for (int i = 0; i < 3; i++)
+    {
+      cc.parts[i] = rand_new ((size_t) cc.Nr * cc.Cs[i], -1, 1);
+      dp[i] = filled_new ((size_t) cc.Nr * cc.Cs[i], 123.0f);
+    }
+  cc.out = g_new (float, cc.Nr * 8);
+  cc.R = rand_new (cc.Nr * 8, -1, 1);
+  vg_concat_backward (dp, cc.R, cc.Cs, 3, cc.Nr);
+  for (int i = 0; i < 3; i++)
+    check_grad ("concat dpart", cc.parts[i], dp[i], (size_t) cc.Nr * cc.Cs[i], concat_loss,
+                &cc);
+  for (int i = 0; i < 3; i++)
+    g_free (cc.parts[i]), g_free (dp[i]);
+  g_free (cc.out), g_free (cc.R);
+
+  /* exact values */
+  enum { NR = 5 };
+  const int Cs[3] = { 2, 3, 1 };
+  float a[NR * 2], b[NR * 3], c[NR * 1], out[NR * 6], da[NR * 2], db[NR * 3];
+  const float *parts[3] = { a, b, c };
+
+  for (int i = 0; i < NR * 2; i++)
+    a[i] = i;
+  for (int i = 0; i < NR * 3; i++)
+    b[i] = 100 + i;
+  for (int i = 0; i < NR; i++)
+    c[i] = 200 + i;
+  vg_concat_forward (out, parts, Cs, 3, NR);
+  for (int r = 0; r < NR; r++)
+    {
+      const float want[6] = { a[r * 2], a[r * 2 + 1], b[r * 3], b[r * 3 + 1], b[r * 3 + 2],
+                              c[r] };
+      g_assert_cmpmem (out + r * 6, sizeof want, want, sizeof want);
+    }
+
+  /* the backward splits dout the same way; a NULL part needs no gradient */
+  float *const dparts[3] = { da, db, NULL };
+  vg_concat_backward (dparts, out, Cs, 3, NR);
+  g_assert_cmpmem (da, sizeof da, a, sizeof a);
+  g_assert_cmpmem (db, sizeof db, b, sizeof b);
+}
+
+/* ---- cross-entropy ------------------------------------------------------------------------ */
+
+typedef struct {
+  int Nr, NC, ignore;
+  float dloss;
+  float *logits, *weights;
+  uint8_t *targets;
+} CECase;
+
+static double
+ce_loss (void *p)
+{
+  CECase *c = p;
+  return c->dloss
+         * vg_cross_entropy_forward (c->logits, c->targets, c->weights, c->ignore, c->Nr, c->NC);
+}
+
+static double
+naive_ce (const CECase *c)
+{
+  double num = 0, den = 0;
+  for (int i = 0; i < c->Nr; i++)
+    {
+      int y = c->targets[i];
+      if (y == c->ignore || y >= c->NC)
+        continue;
+      const float *z = c->logits + i * c->NC;
+      double s = 0;
+      for (int j = 0; j < c->NC; j++)
+        s += exp (z[j]);
+      double w = c->weights != NULL ? c->weights[y] : 1.0;
+      num += w * (log (s) - z[y]);
+      den += w;
+    }
+  return num / den;
+}
+
+static void
+test_cross_entropy (void)
+{
+  CECase c = { .Nr = 9, .NC = 5, .ignore = 255, .dloss = 0.7f };
+  uint8_t targets[9] = { 0, 4, 255, 2, 1, 7, 3, 255, 4 }; /* 255 ignored, 7 >= NC skipped */
+  c.targets = targets;
+  c.logits = rand_new ((size_t) c.Nr * c.NC, -3, 3);
+  c.weights = rand_new (c.NC, 0.2, 2);
+  size_t n = (size_t) c.Nr * c.NC;
+
+  float loss = vg_cross_entropy_forward (c.logits, targets, c.weights, 255, c.Nr, c.NC);
+  g_assert_cmpfloat (fabs (loss - naive_ce (&c)), <, 1e-6 * fabs (naive_ce (&c)));
+
+  float *d = filled_new (n, 123.0f);
+  vg_cross_entropy_backward (d, c.logits, targets, c.weights, 255, c.dloss, c.Nr, c.NC);
+  check_grad ("cross-entropy dlogits", c.logits, d, n, ce_loss, &c);
+
+  /* ignored rows: no gradient, and their logits do not move the loss */
+  for (int j = 0; j < c.NC; j++)
+    {
+      g_assert_cmpfloat (d[2 * c.NC + j], ==, 0.0f);
+      g_assert_cmpfloat (d[5 * c.NC + j], ==, 0.0f);
+      g_assert_cmpfloat (d[7 * c.NC + j], ==, 0.0f);
+      c.logits[2 * c.NC + j] += 10.0f * j;
+      c.logits[5 * c.NC + j] -= 3.0f;
+    }
+  g_assert_cmpfloat (vg_cross_entropy_forward (c.logits, targets, c.weights, 255, c.Nr, c.NC),
+                     ==, loss);
+  /* ...and the weights NULL means ones */
+  float *ones = filled_new (c.NC, 1.0f);
+  g_assert_cmpfloat (vg_cross_entropy_forward (c.logits, targets, NULL, 255, c.Nr, c.NC), ==,
+                     vg_cross_entropy_forward (c.logits, targets, ones, 255, c.Nr, c.NC));
+
+  /* uniform logits: -log(1/19) whatever the weights and the logit value */
+  enum { NR = 40, NC = 19 };
+  float *flat = filled_new (NR * NC, 3.7f);
+  float *w19 = rand_new (NC, 0.1, 3);
+  uint8_t t19[NR];
+  for (int i = 0; i < NR; i++)
+    t19[i] = i % 3 == 0 ? 255 : (uint8_t) (i % NC);
+  g_assert_cmpfloat (fabs (vg_cross_entropy_forward (flat, t19, w19, 255, NR, NC) - log (19.0)),
+                     <, 1e-6);
+
+  /* every target ignored: 0 and no gradient (PyTorch would give NaN) */
+  memset (t19, 255, sizeof t19);
+  float *d19 = filled_new (NR * NC, 123.0f);
+  g_assert_cmpfloat (vg_cross_entropy_forward (flat, t19, w19, 255, NR, NC), ==, 0.0f);
+  vg_cross_entropy_backward (d19, flat, t19, w19, 255, 1.0f, NR, NC);
+  for (int i = 0; i < NR * NC; i++)
+    g_assert_cmpfloat (d19[i], ==, 0.0f);
+
+  g_free (c.logits), g_free (c.weights), g_free (d), g_free (ones), g_free (flat);
+  g_free (w19), g_free (d19);
+}
+
+/* torch.nn.CrossEntropyLoss(weight=w, ignore_index=255) in PyTorch 1.13 on logits
+ * 3 pattern(i) (6, 5): the loss and its gradient. */
+static void
+test_cross_entropy_torch (void)
+{
+  const float torch_grad[30] = {
+    -0.1216897f, 0.02703245f, 0.0081420187f, 0.0664891f, 0.020026132f, 0.0033937448f,
+    0.027713893f, 0.0083472645f, 0.0025141477f, -0.041969046f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+    0.1058258f, 0.031874124f, -0.23971051f, 0.078397684f, 0.023612928f, 0.10611833f,
+    -0.21803778f, 0.0096268365f, 0.078614391f, 0.023678198f, 0.026529582f, 0.0079905558f,
+    0.0024067091f, 0.019653598f, -0.05658045f,
+  };
+  const uint8_t targets[6] = { 0, 4, 255, 2, 1, 4 };
+  const float w[5] = { 0.5f, 1.0f, 2.0f, 1.5f, 0.25f };
+  float z[30], d[30];
+
+  for (int i = 0; i < 30; i++)
+    z[i] = 3.0f * pattern (i);
+  float loss = vg_cross_entropy_forward (z, targets, w, 255, 6, 5);
+  g_assert_cmpfloat (fabsf (loss - 1.51142645f), <, 1e-6);
+  vg_cross_entropy_backward (d, z, targets, w, 255, 1.0f, 6, 5);
+  for (int i = 0; i < 30; i++)
+    g_assert_cmpfloat (fabsf (d[i] - torch_grad[i]), <, 1e-7);
+}
+
+/* ---- thread-count independence ------------------------------------------------------------ */
+
+/* Runs every layer at sizes where OpenMP really splits the work, on 1 and on 3 threads.
+ * The layers split channels or rows so that no sum changes order with the thread count;
+ * OpenBLAS may still split a product differently, hence a tolerance of 1e-6 relative. */
+typedef struct {
+  float *conv_out, *conv_dinp, *conv_dw, *dw_out, *dw_dinp, *dw_dw, *ln_out, *ln_dinp, *ln_dw;
+  float *bn_out, *bn_dinp, *bn_dw, *rs_out, *rs_dinp, *ce_d, ce;
+} ThreadRun;
+
+enum { TB = 2, TH = 24, TW = 20, TC = 32 };
+
+static void
+thread_run (ThreadRun *r, const float *inp, const float *w3, const float *wd, const float *R)
+{
+  size_t n = (size_t) TB * TH * TW * TC, nw3 = (size_t) TC * TC * 9;
+  size_t ns = MAX (vg_conv2d_scratch_floats (TB, TH, TW, TC, TC, 3, 1, 1, 1),
+                   vg_conv2d_scratch_floats (TB, TH, TW, TC, TC, 3, 1, 1, TC));
+  float *scratch = g_new (float, ns);
+  float *ones = filled_new (TC, 1.0f), *zeros = filled_new (TC, 0.0f);
+  float *stats = g_new (float, (size_t) TB * TH * TW * 2), *db = filled_new (TC, 0);
+  float *rm = filled_new (TC, 0), *rv = filled_new (TC, 1);
+
+  r->conv_out = g_new (float, n), r->conv_dinp = g_new (float, n);
+  r->conv_dw = filled_new (nw3, 0);
+  vg_conv2d_forward (r->conv_out, inp, w3, NULL, scratch, TB, TH, TW, TC, TC, 3, 1, 1, 1);
+  vg_conv2d_backward (r->conv_dinp, r->conv_dw, NULL, R, inp, w3, scratch, TB, TH, TW, TC, TC,
+                      3, 1, 1, 1);
+  r->dw_out = g_new (float, n), r->dw_dinp = g_new (float, n);
+  r->dw_dw = filled_new ((size_t) TC * 9, 0);
+  vg_conv2d_forward (r->dw_out, inp, wd, NULL, scratch, TB, TH, TW, TC, TC, 3, 1, 1, TC);
+  vg_conv2d_backward (r->dw_dinp, r->dw_dw, NULL, R, inp, wd, scratch, TB, TH, TW, TC, TC, 3, 1,
+                      1, TC);
+  r->ln_out = g_new (float, n), r->ln_dinp = g_new (float, n), r->ln_dw = filled_new (TC, 0);
+  vg_layernorm_forward (r->ln_out, stats, stats + TB * TH * TW, inp, ones, zeros, 1e-5f,
+                        TB * TH * TW, TC);
+  vg_layernorm_backward (r->ln_dinp, r->ln_dw, db, R, inp, ones, stats, stats + TB * TH * TW,
+                         TB * TH * TW, TC);
+  r->bn_out = g_new (float, n), r->bn_dinp = g_new (float, n), r->bn_dw = filled_new (TC, 0);
+  vg_batchnorm_forward_train (r->bn_out, stats, stats + TC, rm, rv, inp, ones, zeros, 1e-5f,
+                              0.1f, TB * TH * TW, TC);
+  vg_batchnorm_backward (r->bn_dinp, r->bn_dw, db, R, inp, ones, stats, stats + TC,
+                         TB * TH * TW, TC);
+  /* resize up by 5/3: out (TB, 40, 33, TC) */
+  size_t nr = (size_t) TB * 40 * 33 * TC;
+  r->rs_out = g_new (float, nr), r->rs_dinp = g_new (float, n);
+  vg_resize_bilinear_forward (r->rs_out, inp, TB, TH, TW, 40, 33, TC);
+  vg_resize_bilinear_backward (r->rs_dinp, r->rs_out, TB, TH, TW, 40, 33, TC);
+  /* cross-entropy over the pixels with the channels as 32 classes */
+  uint8_t *t = g_new (uint8_t, TB * TH * TW);
+  for (int i = 0; i < TB * TH * TW; i++)
+    t[i] = (uint8_t) ((i * 13) % (TC + 3)); /* some >= NC: skipped */
+  r->ce = vg_cross_entropy_forward (inp, t, ones, 255, TB * TH * TW, TC);
+  r->ce_d = g_new (float, n);
+  vg_cross_entropy_backward (r->ce_d, inp, t, ones, 255, 1.0f, TB * TH * TW, TC);
+
+  g_free (scratch), g_free (ones), g_free (zeros), g_free (stats), g_free (db), g_free (rm);
+  g_free (rv), g_free (t);
+}
+
+static void
+thread_run_clear (ThreadRun *r)
+{
+  g_free (r->conv_out), g_free (r->conv_dinp), g_free (r->conv_dw), g_free (r->dw_out);
+  g_free (r->dw_dinp), g_free (r->dw_dw), g_free (r->ln_out), g_free (r->ln_dinp);
+  g_free (r->ln_dw), g_free (r->bn_out), g_free (r->bn_dinp), g_free (r->bn_dw);
+  g_free (r->rs_out), g_free (r->rs_dinp), g_free (r->ce_d);
+}
+
+static void
+test_thread_count (void)
+{
+  size_t n = (size_t) TB * TH * TW * TC;
+  float *inp = rand_new (n, -2, 2), *R = rand_new (n, -1, 1);
+  float *w3 = rand_new ((size_t) TC * TC * 9, -0.2, 0.2), *wd = rand_new ((size_t) TC * 9, -1, 1);
+  int saved = omp_get_max_threads ();
+  ThreadRun one, three;
+
+  omp_set_num_threads (1);
+  thread_run (&one, inp, w3, wd, R);
+  omp_set_num_threads (3);
+  thread_run (&three, inp, w3, wd, R);
+  omp_set_num_threads (saved);
+
+  struct { const char *name; const float *a, *b; size_t n; } pairs[] = {
+    { "conv out", one.conv_out, three.conv_out, n },
+    { "conv dinp", one.conv_dinp, three.conv_dinp, n },
+    { "conv dweight", one.conv_dw, three.conv_dw, (size_t) TC * TC * 9 },
+    { "depthwise out", one.dw_out, three.dw_out, n },
+    { "depthwise dinp", one.dw_dinp, three.dw_dinp, n },
+    { "depthwise dweight", one.dw_dw, three.dw_dw, (size_t) TC * 9 },
+    { "layernorm out", one.ln_out, three.ln_out, n },
+    { "layernorm dinp", one.ln_dinp, three.ln_dinp, n },
+    { "layernorm dweight", one.ln_dw, three.ln_dw, TC },
+    { "batchnorm out", one.bn_out, three.bn_out, n },
+    { "batchnorm dinp", one.bn_dinp, three.bn_dinp, n },
+    { "batchnorm dweight", one.bn_dw, three.bn_dw, TC },
+    { "resize out", one.rs_out, three.rs_out, (size_t) TB * 40 * 33 * TC },
+    { "resize dinp", one.rs_dinp, three.rs_dinp, n },
+    { "cross-entropy dlogits", one.ce_d, three.ce_d, n },
+    { "cross-entropy loss", &one.ce, &three.ce, 1 },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (pairs); i++)
+    if (!(rel_err_f (pairs[i].b, pairs[i].a, pairs[i].n) <= 1e-6))
+      g_error ("%s: 1 and 3 threads differ by %g", pairs[i].name,
+               rel_err_f (pairs[i].b, pairs[i].a, pairs[i].n));
+
+  thread_run_clear (&one), thread_run_clear (&three);
+  g_free (inp), g_free (R), g_free (w3), g_free (wd);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/nn/linear", test_linear);
+  g_test_add_func ("/nn/conv2d", test_conv2d);
+  g_test_add_func ("/nn/conv2d-chunked", test_conv2d_chunked);
+  g_test_add_func ("/nn/conv-transpose", test_conv_transpose);
+  g_test_add_func ("/nn/layernorm", test_layernorm);
+  g_test_add_func ("/nn/batchnorm", test_batchnorm);
+  g_test_add_func ("/nn/batchnorm-torch", test_batchnorm_torch);
+  g_test_add_func ("/nn/gelu", test_gelu);
+  g_test_add_func ("/nn/relu", test_relu);
+  g_test_add_func ("/nn/resize", test_resize);
+  g_test_add_func ("/nn/resize-torch", test_resize_torch);
+  g_test_add_func ("/nn/concat", test_concat);
+  g_test_add_func ("/nn/cross-entropy", test_cross_entropy);
+  g_test_add_func ("/nn/cross-entropy-torch", test_cross_entropy_torch);
+  g_test_add_func ("/nn/thread-count", test_thread_count);
+
+  return g_test_run ();
+}
