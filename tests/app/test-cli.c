@@ -105,6 +105,40 @@ test_devices (void)
   g_assert_nonnull (strstr (bad.err, "--no-such-option"));
 }
 
+static void
+test_info (void)
+{
+  g_auto (CliRun) seed = { 0 };
+  g_auto (CliRun) dflt = { 0 };
+  g_auto (CliRun) bad_config = { 0 };
+  g_auto (CliRun) bad_size = { 0 };
+  g_auto (CliRun) bad_spec = { 0 };
+
+  run_cli (&seed, "info", "--config", "seed", NULL);
+  g_assert_cmpint (seed.status, ==, 0);
+  g_assert_nonnull (strstr (seed.out, "trainable parameters: 1981478\n"));
+  g_assert_nonnull (strstr (seed.out, "stage1.block1.attention (R=1)"));
+  g_assert_nonnull (strstr (seed.out, "multiply-accumulates for a 512x512 input: "));
+  g_assert_nonnull (strstr (seed.out, "head (transposed conv 4x4/4)"));
+
+  /* the default configuration is visage-s, under the 2,000,000 budget */
+  run_cli (&dflt, "info", "--size", "256", NULL);
+  g_assert_cmpint (dflt.status, ==, 0);
+  g_assert_true (g_str_has_prefix (dflt.out, "configuration: visage-s\n"));
+  g_assert_nonnull (strstr (dflt.out, "trainable parameters: 1967923\n"));
+  g_assert_nonnull (strstr (dflt.out, "for a 256x256 input"));
+
+  run_cli (&bad_config, "info", "--config", "nonesuch", NULL);
+  g_assert_cmpint (bad_config.status, ==, 2);
+  g_assert_nonnull (strstr (bad_config.err, "nonesuch"));
+  run_cli (&bad_size, "info", "--size", "100", NULL);
+  g_assert_cmpint (bad_size.status, ==, 2);
+  g_assert_nonnull (strstr (bad_size.err, "multiple of 32"));
+  run_cli (&bad_spec, "info", "--spec", "ratios=3,3,3,3", NULL);
+  g_assert_cmpint (bad_spec.status, ==, 2);
+  g_assert_cmpstr (bad_spec.out, ==, "");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -114,5 +148,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli/no-arguments", test_no_arguments_is_usage_error);
   g_test_add_func ("/cli/unknown-command", test_unknown_command);
   g_test_add_func ("/cli/devices", test_devices);
+  g_test_add_func ("/cli/info", test_info);
   return g_test_run ();
 }
