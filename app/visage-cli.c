@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "visage-cli.h"
+#include "visage-cli-private.h"
 #include "vg-config.h"
 #include "vg-device.h"
 #include "vg-model.h"
 
-enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 
 typedef struct {
   const char *name;
@@ -20,12 +20,15 @@ typedef struct {
   int (*run) (int argc, char **argv);
 } VisageCliCommand;
 
-static int cli_devices (int argc, char **argv);
-static int cli_info (int argc, char **argv);
-
 static const VisageCliCommand commands[] = {
-  { "devices", "list the compute devices the engine can use", cli_devices },
-  { "info", "print a model configuration's layers, parameters and MACs", cli_info },
+  { "train", "train a model on a split (resumable)", vg_cli_train },
+  { "eval", "evaluate a model on a split: mIoU, per-class IoU and F1", vg_cli_eval },
+  { "predict", "write predicted masks (palette PNGs) for images", vg_cli_predict },
+  { "export-submission", "zip of grey index PNGs for a folder of images",
+    vg_cli_export_submission },
+  { "stats", "mean, std and class frequencies of a split (cached)", vg_cli_stats },
+  { "info", "print a model configuration's layers, parameters and MACs", vg_cli_info },
+  { "devices", "list the compute devices the engine can use", vg_cli_devices },
 };
 
 static void
@@ -70,8 +73,8 @@ set_command_prgname (const char *name)
 }
 
 /* Parse a command's options with GOption; a usage error prints the reason and help. */
-static gboolean
-parse_command_options (const char *name, const char *summary, GOptionEntry *entries,
+gboolean
+vg_cli_parse_options (const char *name, const char *summary, GOptionEntry *entries,
                        int *argc, char ***argv, int *status)
 {
   g_autoptr (GOptionContext) context = NULL;
@@ -93,14 +96,14 @@ parse_command_options (const char *name, const char *summary, GOptionEntry *entr
   return TRUE;
 }
 
-static int
-cli_devices (int argc, char **argv)
+int
+vg_cli_devices (int argc, char **argv)
 {
   char why[256] = "";
   int status = EXIT_OK;
   int n;
 
-  if (!parse_command_options ("devices", "list the compute devices", NULL, &argc, &argv, &status))
+  if (!vg_cli_parse_options ("devices", "list the compute devices", NULL, &argc, &argv, &status))
     return status;
   if (argc > 1)
     {
@@ -118,8 +121,8 @@ cli_devices (int argc, char **argv)
 }
 
 /* Resolve --config NAME and --spec "key=..." into a validated configuration. */
-static gboolean
-resolve_config (VgConfig *cfg, const char *name, const char *spec, GError **error)
+gboolean
+vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spec, GError **error)
 {
   if (!vg_config_from_name (cfg, name != NULL ? name : vg_config_names ()[0], error))
     return FALSE;
@@ -128,8 +131,8 @@ resolve_config (VgConfig *cfg, const char *name, const char *spec, GError **erro
   return vg_config_validate (cfg, error);
 }
 
-static gboolean
-parse_size (const char *text, int *h, int *w)
+gboolean
+vg_cli_parse_size (const char *text, int *h, int *w)
 {
   char *end = NULL;
   long a = strtol (text, &end, 10), b = a;
@@ -150,8 +153,8 @@ parse_size (const char *text, int *h, int *w)
   return TRUE;
 }
 
-static int
-cli_info (int argc, char **argv)
+int
+vg_cli_info (int argc, char **argv)
 {
   g_autofree char *config_name = NULL;
   g_autofree char *spec = NULL;
@@ -173,7 +176,7 @@ cli_info (int argc, char **argv)
   size_t total_params = 0;
   VgConfig cfg;
 
-  if (!parse_command_options ("info", "print a configuration's layers", entries, &argc, &argv,
+  if (!vg_cli_parse_options ("info", "print a configuration's layers", entries, &argc, &argv,
                               &status))
     return status;
   if (argc > 1)
@@ -181,7 +184,7 @@ cli_info (int argc, char **argv)
       fprintf (stderr, "visage-cli info: unexpected argument '%s'\n", argv[1]);
       return EXIT_USAGE;
     }
-  if (size != NULL && !parse_size (size, &h, &w))
+  if (size != NULL && !vg_cli_parse_size (size, &h, &w))
     {
       fprintf (stderr, "visage-cli info: --size '%s' is not WxH or N (positive pixels)\n", size);
       return EXIT_USAGE;
@@ -192,7 +195,7 @@ cli_info (int argc, char **argv)
                w, h);
       return EXIT_USAGE;
     }
-  if (!resolve_config (&cfg, config_name, spec, &error))
+  if (!vg_cli_resolve_config (&cfg, config_name, spec, &error))
     {
       fprintf (stderr, "visage-cli info: %s\n", error->message);
       return EXIT_USAGE;

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Shared by the subcommands of visage-cli (one file each: cli-*.c). */
+#pragma once
+
+#include <stdio.h>
+
+#include <glib.h>
+#include <gio/gio.h>
+
+#include "vg-config.h"
+
+enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
+
+/* Parse a command's options with GOption; a usage error prints the reason and returns
+ * FALSE with *status = EXIT_USAGE. */
+gboolean vg_cli_parse_options (const char *name, const char *summary, GOptionEntry *entries,
+                               int *argc, char ***argv, int *status);
+
+/* --config NAME (default visage-s) plus an optional --spec on top, validated. */
+gboolean vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spec,
+                                GError **error);
+
+/* "512", "512x384" (W x H): positive pixel sizes up to 16384. */
+gboolean vg_cli_parse_size (const char *text, int *h, int *w);
+
+/* ---- progress on the terminal (cli-progress.c) ------------------------------------------
+ * On a terminal (stderr is a tty): one line redrawn in place with a bar, rate and ETA, at
+ * most ~10 times a second. Otherwise: a plain line every few seconds (and at the end), so
+ * logs stay readable. */
+typedef struct _VgCliProgress VgCliProgress;
+
+VgCliProgress *vg_cli_progress_new (const char *label, int total, const char *unit);
+/* done of total; extra (may be NULL) is appended, e.g. "loss 0.412  loader 3%". */
+void vg_cli_progress_update (VgCliProgress *progress, int done, const char *extra);
+/* Ends the line; summary (may be NULL) is printed after the label. */
+void vg_cli_progress_finish (VgCliProgress *progress, const char *summary);
+void vg_cli_progress_free (VgCliProgress *progress);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgCliProgress, vg_cli_progress_free)
+
+/* ---- Ctrl-C ---------------------------------------------------------------------------
+ * Installs SIGINT/SIGTERM handling once: the first signal cancels the returned cancellable
+ * (from a helper thread, since GCancellable is not async-signal-safe) so long work stops
+ * cleanly (training saves `last` first); a second signal exits at once. */
+GCancellable *vg_cli_interrupt_cancellable (void);
+
+/* ---- subcommands -------------------------------------------------------------------- */
+int vg_cli_devices (int argc, char **argv);
+int vg_cli_info (int argc, char **argv);
+int vg_cli_train (int argc, char **argv);
+int vg_cli_eval (int argc, char **argv);
+int vg_cli_predict (int argc, char **argv);
+int vg_cli_export_submission (int argc, char **argv);
+int vg_cli_stats (int argc, char **argv);
+int vg_cli_bench (int argc, char **argv);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Soft Dice loss over a batch, and cross-entropy + Dice with the signature of the backend
+ * table's cross_entropy_forward/backward, so training can put it in place of the plain loss.
+ *
+ * Shapes: logits (Nr, NC) channels-last, targets (Nr) class ids; rows whose target is
+ * ignore_index or >= NC are left out of every sum.
+ *
+ *   p_ic = softmax(z_i)_c,  I_c = sum_i p_ic [y_i = c],  P_c = sum_i p_ic,
+ *   Y_c = sum_i [y_i = c],  dice = 1 - (1 / NC) sum_c (2 I_c + s) / (P_c + Y_c + s)
+ *
+ * with s = VG_DICE_SMOOTH. The sums run over all Nr rows of the batch (one Dice per class
+ * for the whole batch, not per image), so a class absent from an image does not count as
+ * a perfect or a failed score by itself.
+ *
+ * Sums are taken in a fixed number of chunks added in a fixed order, so the result does
+ * not depend on the thread count or timing (training must be reproducible bit for bit).
+ *
+ * Gradient rule: dlogits is overwritten (=); dlogits may be the logits themselves (each row
+ * is read before it is written), as the model's backward passes them. */
+#pragma once
+
+#include <stdint.h>
+
+#define VG_DICE_SMOOTH 1.0f
+
+float vg_dice_forward (const float *logits, const uint8_t *targets, int ignore_index, int Nr,
+                       int NC);
+void vg_dice_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                       int ignore_index, float dloss, int Nr, int NC);
+
+/* (Weighted) cross-entropy (nn/vg-nn.h) + Dice, both with weight 1. */
+float vg_cross_entropy_dice_forward (const float *logits, const uint8_t *targets,
+                                     const float *weights, int ignore_index, int Nr, int NC);
+void vg_cross_entropy_dice_backward (float *dlogits, const float *logits,
+                                     const uint8_t *targets, const float *weights,
+                                     int ignore_index, float dloss, int Nr, int NC);

@@ -1,0 +1,1391 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Prediction and evaluation: model files with their preprocessing, the predictor's
+ * resize -> forward -> resize back -> argmax path, dataset metrics, and the output
+ * writers (grey PNGs, overlays, the submission zip).
+ *
+ * Shape letters as in vg-predict.h: H, W an image's size, Hm, Wm the model input size,
+ * B batch, NC classes. Logits are channels-last (B, Hm, Wm, NC). */
+#define G_LOG_DOMAIN "visage-predict"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <omp.h>
+#include <png.h>
+
+#include "vg-augment.h"
+#include "vg-image.h"
+#include "vg-loader.h"
+#include "vg-nn.h"
+#include "vg-predict.h"
+#include "vg-safetensors.h"
+
+G_DEFINE_QUARK (vg-predict-error-quark, vg_predict_error)
+
+/* Larger model inputs are refused: 16384 is vg_cli_parse_size's limit too. */
+#define MAX_RESOLUTION 16384
+
+/* ---- preprocessing metadata ------------------------------------------------------------ */
+
+static char *
+format_triple (const double v[3])
+{
+  char a[G_ASCII_DTOSTR_BUF_SIZE], b[G_ASCII_DTOSTR_BUF_SIZE], c[G_ASCII_DTOSTR_BUF_SIZE];
+
+  /* g_ascii_dtostr writes the shortest text that reads back to the same double, in the C
+   * locale whatever the user's (a German locale would write "0,51"). */
+  return g_strdup_printf ("%s,%s,%s", g_ascii_dtostr (a, sizeof a, v[0]),
+                          g_ascii_dtostr (b, sizeof b, v[1]), g_ascii_dtostr (c, sizeof c, v[2]));
+}
+
+char **
+vg_preprocess_to_metadata (const VgPreprocess *pre)
+{
+  char **kv = g_new0 (char *, 7);
+
+  kv[0] = g_strdup ("visage.mean");
+  kv[1] = format_triple (pre->mean);
+  kv[2] = g_strdup ("visage.std");
+  kv[3] = format_triple (pre->std);
+  kv[4] = g_strdup ("visage.resolution");
+  kv[5] = g_strdup_printf ("%d", pre->resolution);
+  return kv;
+}
+
+static gboolean
+parse_triple (const char *text, double out[3], gboolean positive)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+
+  if (g_strv_length (parts) != 3)
+    return FALSE;
+  for (int i = 0; i < 3; i++)
+    {
+      char *end = NULL;
+      const char *s = g_strstrip (parts[i]);
+      out[i] = g_ascii_strtod (s, &end);
+      if (end == s || *end != '\0' || !isfinite (out[i]) || (positive && !(out[i] > 0.0)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+preprocess_from_st (VgPreprocess *pre, const VgSafetensors *st, const char *path,
+                    GError **error)
+{
+  const char *mean = vg_safetensors_metadata (st, "visage.mean");
+  const char *std = vg_safetensors_metadata (st, "visage.std");
+  const char *res = vg_safetensors_metadata (st, "visage.resolution");
+  VgPreprocess p = { 0 };
+  gint64 r = -1;
+  char *end = NULL;
+
+  if (mean == NULL || std == NULL || res == NULL)
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
+                   "%s: no preprocessing in the model file (metadata visage.mean, "
+                   "visage.std and visage.resolution are needed)", path);
+      return FALSE;
+    }
+  if (!parse_triple (mean, p.mean, FALSE) || !parse_triple (std, p.std, TRUE))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
+                   "%s: malformed whitening metadata (mean “%s”, std “%s”: three numbers "
+                   "each, std positive)", path, mean, std);
+      return FALSE;
+    }
+  if (res[0] >= '0' && res[0] <= '9')
+    r = g_ascii_strtoll (res, &end, 10);
+  if (r < 0 || *end != '\0' || r > MAX_RESOLUTION || r % 32 != 0)
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
+                   "%s: malformed visage.resolution “%s” (a multiple of 32, or 0)", path, res);
+      return FALSE;
+    }
+  p.resolution = (int) r;
+  *pre = p;
+  return TRUE;
+}
+
+gboolean
+vg_preprocess_from_file (VgPreprocess *pre, const char *model_path, GError **error)
+{
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (model_path, error);
+
+  return st != NULL && preprocess_from_st (pre, st, model_path, error);
+}
+
+/* ---- opening a model file -------------------------------------------------------------- */
+
+VgModel *
+vg_model_open (const char *path, const VgBackend *be, VgPreprocess *pre, GError **error)
+{
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (path, error);
+  g_autoptr (GError) local = NULL;
+  g_autoptr (VgModel) model = NULL;
+  const char *spec, *name;
+  VgPreprocess p;
+  VgConfig cfg;
+
+  if (st == NULL)
+    return NULL;
+  spec = vg_safetensors_metadata (st, "visage.config");
+  name = vg_safetensors_metadata (st, "visage.config_name");
+  if (spec == NULL)
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
+                   "%s: not a Visage model (no visage.config metadata)", path);
+      return NULL;
+    }
+  /* The spec leaves out fields such as the norms' epsilons: the named configuration the
+   * model was derived from supplies them, the shipped "seed" when the name is unknown. */
+  if (name == NULL || !vg_config_from_name (&cfg, name, NULL))
+    vg_config_from_name (&cfg, "seed", NULL);
+  if (!vg_config_parse (&cfg, spec, &local) || !vg_config_validate (&cfg, &local))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
+                   "%s: bad model configuration in the metadata: %s", path, local->message);
+      return NULL;
+    }
+  if (!preprocess_from_st (&p, st, path, error))
+    return NULL;
+  model = vg_model_new (&cfg, be, error);
+  if (model == NULL)
+    return NULL;
+  if (!vg_model_load (model, path, &local))
+    {
+      /* A readable file whose tensors do not fit: say which configuration was expected. */
+      if (local->domain == VG_MODEL_ERROR
+          || g_error_matches (local, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISMATCH))
+        {
+          g_autofree char *resolved = vg_config_to_string (&cfg);
+          g_set_error (error, local->domain, local->code,
+                       "%s (the metadata describes a %s model: %s)", local->message, cfg.name,
+                       resolved);
+        }
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if (pre != NULL)
+    *pre = p;
+  return g_steal_pointer (&model);
+}
+
+/* ---- the predictor --------------------------------------------------------------------- */
+
+struct _VgPredictor
+{
+  VgModel *model;             /* not owned */
+  const VgBackend *be;
+  VgPreprocess pre;
+  VgPredictorFlags flags;
+  int NC;
+  int B;                      /* batch capacity */
+  int Hm, Wm;                 /* model input size the buffers are planned for (0: none) */
+  gboolean reserved;          /* the model is reserved for (B, Hm, Wm) by us */
+  VgAugmentParams aug;        /* evaluation: resize to (Hm, Wm) and whitening */
+  VgAugmentScratch *scratch;
+  float *input;               /* (B, Hm, Wm, 3) host */
+  float *d_input;             /* (B, Hm, Wm, 3) device */
+  float *logits;              /* (B, Hm, Wm, NC) host */
+  uint8_t *labels;            /* (H, W) of the largest image so far */
+  size_t labels_cap;
+  VgImage image;              /* decoding buffers of the single-threaded paths */
+  VgImage mask;
+};
+
+typedef enum {
+  RESERVE_NONE,     /* buffers only: the model is reserved at first use */
+  RESERVE_IF_NEEDED,
+  RESERVE_ALWAYS,   /* even with unchanged sizes: other code may have re-reserved it */
+} Reserve;
+
+/* Buffers for model inputs of Hm x Wm, and the model's reservation for them (unless the
+ * caller keeps the reservation). */
+static gboolean
+predictor_plan (VgPredictor *p, int Hm, int Wm, Reserve reserve, GError **error)
+{
+  gboolean keep = (p->flags & VG_PREDICTOR_KEEP_RESERVATION) != 0;
+
+  if (Hm <= 0 || Wm <= 0 || Hm % 32 != 0 || Wm % 32 != 0 || Hm > MAX_RESOLUTION
+      || Wm > MAX_RESOLUTION)
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_SIZE,
+                   "the model cannot run at %d x %d: both sides must be positive multiples "
+                   "of 32 (this model has no fixed resolution)", Wm, Hm);
+      return FALSE;
+    }
+  if (Hm != p->Hm || Wm != p->Wm)
+    {
+      size_t px = (size_t) p->B * Hm * Wm;
+
+      g_clear_pointer (&p->input, g_free);
+      g_clear_pointer (&p->logits, g_free);
+      if (p->d_input != NULL)
+        p->be->free (p->d_input);
+      p->d_input = NULL;
+      p->Hm = p->Wm = 0;
+      p->reserved = FALSE;
+      p->input = g_try_new (float, px * 3);
+      p->logits = g_try_new (float, px * p->NC);
+      if (p->input == NULL || p->logits == NULL)
+        {
+          g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                       "out of memory for a batch of %d images of %d x %d", p->B, Wm, Hm);
+          return FALSE;
+        }
+      p->d_input = p->be->alloc (px * 3 * sizeof (float), error);
+      if (p->d_input == NULL)
+        return FALSE;
+      p->Hm = Hm;
+      p->Wm = Wm;
+      p->aug.out_height = Hm;
+      p->aug.out_width = Wm;
+    }
+  if (!keep && (reserve == RESERVE_ALWAYS || (reserve == RESERVE_IF_NEEDED && !p->reserved)))
+    {
+      p->reserved = vg_model_reserve (p->model, p->B, Hm, Wm, FALSE, error);
+      return p->reserved;
+    }
+  return TRUE;
+}
+
+/* The model input size for an H x W image. */
+static gboolean
+predictor_input_size (const VgPredictor *p, int H, int W, int *Hm, int *Wm)
+{
+  *Hm = p->pre.resolution > 0 ? p->pre.resolution : H;
+  *Wm = p->pre.resolution > 0 ? p->pre.resolution : W;
+  return *Hm % 32 == 0 && *Wm % 32 == 0;
+}
+
+static uint8_t *
+predictor_labels (VgPredictor *p, size_t n)
+{
+  if (n > p->labels_cap)
+    {
+      g_free (p->labels);
+      p->labels = g_new (uint8_t, n);
+      p->labels_cap = n;
+    }
+  return p->labels;
+}
+
+/* Forward n images (n, Hm, Wm, 3) of host memory; logits land in p->logits. */
+static void
+predictor_forward (VgPredictor *p, const float *host_input, int n)
+{
+  size_t px = (size_t) n * p->Hm * p->Wm;
+
+  p->be->upload (p->d_input, host_input, px * 3 * sizeof (float));
+  vg_model_forward (p->model, p->d_input, NULL, n, FALSE);
+  p->be->download (p->logits, vg_model_logits (p->model), px * p->NC * sizeof (float));
+}
+
+VgPredictor *
+vg_predictor_new_full (VgModel *model, const VgPreprocess *pre, int batch,
+                       VgPredictorFlags flags, GError **error)
+{
+  VgPredictor *p;
+
+  if (model == NULL || pre == NULL || batch <= 0 || pre->resolution < 0
+      || pre->resolution % 32 != 0 || pre->resolution > MAX_RESOLUTION
+      || ((flags & VG_PREDICTOR_KEEP_RESERVATION) && pre->resolution == 0))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                   "cannot predict with batch %d at resolution %d%s", batch,
+                   pre != NULL ? pre->resolution : -1,
+                   (flags & VG_PREDICTOR_KEEP_RESERVATION)
+                     ? " (a shared reservation needs a fixed resolution)" : "");
+      return NULL;
+    }
+  for (int c = 0; c < 3; c++)
+    if (!(pre->std[c] > 0.0) || !isfinite (pre->mean[c]))
+      {
+        g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                     "bad whitening (channel %d: mean %g, std %g)", c, pre->mean[c],
+                     pre->std[c]);
+        return NULL;
+      }
+
+  p = g_new0 (VgPredictor, 1);
+  p->model = model;
+  p->be = vg_model_backend (model);
+  p->pre = *pre;
+  p->flags = flags;
+  p->NC = vg_model_config (model)->num_classes;
+  p->B = batch;
+  p->scratch = vg_augment_scratch_new ();
+  vg_augment_params_init (&p->aug, FALSE);
+  vg_augment_params_set_whitening (&p->aug, pre->mean, pre->std);
+  if (pre->resolution > 0)
+    {
+      /* The buffers now; the model's activations at first use (vg_evaluate reserves anyway,
+       * and reserving twice would touch hundreds of megabytes twice). */
+      GError *local = NULL;
+      if (!predictor_plan (p, pre->resolution, pre->resolution, RESERVE_NONE, &local))
+        {
+          g_propagate_error (error, local);
+          vg_predictor_free (p);
+          return NULL;
+        }
+    }
+  return p;
+}
+
+VgPredictor *
+vg_predictor_new (VgModel *model, const VgPreprocess *pre, int batch, GError **error)
+{
+  return vg_predictor_new_full (model, pre, batch, VG_PREDICTOR_DEFAULT, error);
+}
+
+void
+vg_predictor_free (VgPredictor *p)
+{
+  if (p == NULL)
+    return;
+  vg_augment_scratch_free (p->scratch);
+  g_free (p->input);
+  if (p->d_input != NULL)
+    p->be->free (p->d_input);
+  g_free (p->logits);
+  g_free (p->labels);
+  vg_image_clear (&p->image);
+  vg_image_clear (&p->mask);
+  g_free (p);
+}
+
+VgModel *
+vg_predictor_model (VgPredictor *p)
+{
+  return p->model;
+}
+
+const VgPreprocess *
+vg_predictor_preprocess (VgPredictor *p)
+{
+  return &p->pre;
+}
+
+/* ---- logits back to the image's size ----------------------------------------------------- */
+
+/* Source rows/columns of output index o for a resize from in_size to out_size: exactly the
+ * arithmetic of vg_resize_bilinear_forward (PyTorch's align_corners=False), so the fused
+ * path below gives the same labels as resize-then-argmax. */
+static inline void
+source_index (int o, float scale, int in_size, int *i0, int *i1, float *l0, float *l1)
+{
+  float src = scale * ((float) o + 0.5f) - 0.5f;
+
+  if (src < 0.0f)
+    src = 0.0f;
+  *i0 = (int) src;
+  if (*i0 > in_size - 1)
+    *i0 = in_size - 1;
+  *i1 = *i0 < in_size - 1 ? *i0 + 1 : *i0;
+  *l1 = src - (float) *i0;
+  *l0 = 1.0f - *l1;
+}
+
+/* Row oh of the horizontally resized logits: out (NC, W) planar, so the vertical blend and
+ * the argmax below run along W in SIMD lanes. */
+static void
+resize_row (float *out, const float *row, const int *w0, const int *w1, const float *lw0,
+            const float *lw1, int W, int NC)
+{
+  for (int c = 0; c < NC; c++)
+    {
+      float *o = out + (size_t) c * W;
+#pragma omp simd
+      for (int ow = 0; ow < W; ow++)
+        o[ow] = lw0[ow] * row[(size_t) w0[ow] * NC + c] + lw1[ow] * row[(size_t) w1[ow] * NC + c];
+    }
+}
+
+void
+vg_logits_to_labels (uint8_t *labels, float *probs, const float *logits, int Hm, int Wm, int H,
+                     int W, int NC)
+{
+  float sh = (float) Hm / (float) H, sw = (float) Wm / (float) W;
+  g_autofree int *w0 = g_new (int, 2 * (size_t) W);
+  g_autofree float *lw = g_new (float, 2 * (size_t) W);
+  int *w1 = w0 + W;
+  float *lw0 = lw, *lw1 = lw + W;
+
+  g_return_if_fail (NC > 0 && NC <= 255);
+
+  for (int ow = 0; ow < W; ow++)
+    source_index (ow, sw, Wm, &w0[ow], &w1[ow], &lw0[ow], &lw1[ow]);
+
+  /* Separable, in the order of vg_resize_bilinear_forward's expression
+   * lh0 * (lw0 x00 + lw1 x01) + lh1 * (lw0 x10 + lw1 x11), so the values are the same to the
+   * bit: each thread takes a band of output rows and keeps the two horizontally resized
+   * source rows it needs (an upscale reuses them for several output rows). The full-size
+   * (H, W, NC) tensor (20 MB at 512 x 512) is never materialised. */
+#pragma omp parallel if ((size_t) H * W * NC > 65536)
+  {
+    int n_threads = omp_get_num_threads (), t = omp_get_thread_num ();
+    int first = (int) ((gint64) H * t / n_threads);
+    int last = (int) ((gint64) H * (t + 1) / n_threads);
+    float *rows = g_new (float, (2 * (size_t) NC + 1) * W);
+    int *arg = g_new (int, W);
+    float *r0 = rows, *r1 = rows + (size_t) NC * W, *best = rows + 2 * (size_t) NC * W;
+    int have0 = -1, have1 = -1;
+
+    for (int oh = first; oh < last; oh++)
+      {
+        int h0, h1;
+        float lh0, lh1;
+        uint8_t *lab = labels + (size_t) oh * W;
+
+        source_index (oh, sh, Hm, &h0, &h1, &lh0, &lh1);
+        if (have0 != h0 && have1 == h0)
+          {
+            float *swap = r0;
+            r0 = r1;
+            r1 = swap;
+            have0 = h0;
+            have1 = -1;
+          }
+        if (have0 != h0)
+          {
+            resize_row (r0, logits + (size_t) h0 * Wm * NC, w0, w1, lw0, lw1, W, NC);
+            have0 = h0;
+          }
+        if (have1 != h1)
+          {
+            resize_row (r1, logits + (size_t) h1 * Wm * NC, w0, w1, lw0, lw1, W, NC);
+            have1 = h1;
+          }
+        /* The first maximum wins, as in vg_argmax and torch.argmax. Branch-free, with the
+         * class index as an int beside the float, so the loop vectorises. */
+#pragma omp simd
+        for (int ow = 0; ow < W; ow++)
+          {
+            best[ow] = lh0 * r0[ow] + lh1 * r1[ow];
+            arg[ow] = 0;
+          }
+        for (int c = 1; c < NC; c++)
+          {
+            const float *a = r0 + (size_t) c * W, *b = r1 + (size_t) c * W;
+#pragma omp simd
+            for (int ow = 0; ow < W; ow++)
+              {
+                float v = lh0 * a[ow] + lh1 * b[ow], old = best[ow];
+                int take = -(int) (v > old);   /* all ones where v wins */
+                best[ow] = v > old ? v : old;
+                arg[ow] = (arg[ow] & ~take) | (c & take);
+              }
+          }
+        for (int ow = 0; ow < W; ow++)
+          lab[ow] = (uint8_t) arg[ow];
+        if (probs != NULL)
+          {
+            float *pr = probs + (size_t) oh * W;
+            for (int ow = 0; ow < W; ow++)
+              {
+                double sum = 0.0;
+                for (int c = 0; c < NC; c++)
+                  {
+                    float v = lh0 * r0[(size_t) c * W + ow] + lh1 * r1[(size_t) c * W + ow];
+                    sum += exp ((double) v - (double) best[ow]);
+                  }
+                pr[ow] = (float) (1.0 / sum);
+              }
+          }
+      }
+    g_free (rows);
+    g_free (arg);
+  }
+}
+
+gboolean
+vg_predict_image (VgPredictor *p, const uint8_t *rgb, int H, int W, uint8_t *labels,
+                  float *probs, GError **error)
+{
+  int Hm, Wm;
+
+  if (H <= 0 || W <= 0 || (size_t) H * W > ((size_t) 1 << 28))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_SIZE,
+                   "cannot predict a %d x %d image", W, H);
+      return FALSE;
+    }
+  if (!predictor_input_size (p, H, W, &Hm, &Wm))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_SIZE,
+                   "the image is %d x %d, but this model runs at the image's own size, "
+                   "which must then be a multiple of 32", W, H);
+      return FALSE;
+    }
+  if (!predictor_plan (p, Hm, Wm, RESERVE_IF_NEEDED, error))
+    return FALSE;
+  vg_augment_sample (p->input, NULL, rgb, NULL, &p->aug, 0, p->scratch, H, W);
+  predictor_forward (p, p->input, 1);
+  vg_logits_to_labels (labels, probs, p->logits, Hm, Wm, H, W, p->NC);
+  return TRUE;
+}
+
+/* ---- metrics over a split -------------------------------------------------------------- */
+
+void
+vg_eval_result_init (VgEvalResult *r, int n_images)
+{
+  memset (r, 0, sizeof *r);
+  r->n_images = n_images;
+  r->image_miou = g_new0 (double, MAX (n_images, 1));
+}
+
+void
+vg_eval_result_clear (VgEvalResult *r)
+{
+  g_free (r->image_miou);
+  memset (r, 0, sizeof *r);
+}
+
+/* Fold one image's confusion into the result. */
+static void
+eval_commit (VgEvalResult *r, int index, const VgConfusion *img)
+{
+  double sum = 0.0;
+  int present = 0;
+
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      uint64_t inter = img->counts[c][c], truth = 0, pred = 0;
+
+      for (int k = 0; k < VG_NUM_CLASSES; k++)
+        {
+          truth += img->counts[c][k];
+          pred += img->counts[k][c];
+        }
+      if (truth + pred > 0)
+        {
+          sum += (double) inter / (double) (truth + pred - inter);
+          present++;
+        }
+      if (truth > 0)
+        {
+          r->class_images[c]++;
+          if (inter == 0)
+            r->class_missed[c]++;
+        }
+    }
+  if (index >= 0 && index < r->n_images)
+    r->image_miou[index] = present > 0 ? sum / present : 0.0;
+  vg_confusion_merge (&r->confusion, img);
+}
+
+void
+vg_eval_result_add (VgEvalResult *r, int index, const uint8_t *truth, const uint8_t *pred,
+                    size_t n)
+{
+  VgConfusion img;
+
+  vg_confusion_reset (&img);
+  vg_confusion_add (&img, truth, pred, n);
+  eval_commit (r, index, &img);
+}
+
+/* Cancel a loader from the thread that cancels the GCancellable. */
+static void
+cancel_loader (GCancellable *cancellable, gpointer loader)
+{
+  vg_loader_cancel (loader);
+}
+
+/* What the batch loop does with each batch: the loss (eval) and each image's labels. */
+typedef struct {
+  const VgSplit *split;
+  const float *class_weights;  /* (NC) or NULL */
+  VgEvalResult *result;        /* NULL: prediction only */
+  VgPredictEachFunc each;
+  gpointer each_data;
+  double loss_num;             /* sum over batches of loss * weight total */
+  double loss_den;
+} BatchJob;
+
+static gboolean
+eval_batch (VgPredictor *p, BatchJob *job, const VgBatch *batch, gboolean native,
+            GError **error)
+{
+  const size_t px = (size_t) p->Hm * p->Wm;
+
+  predictor_forward (p, batch->images, batch->n);
+  if (job->result != NULL)
+    {
+      /* The batch loss is a weighted mean; weighting it by its weight total makes the
+       * split's loss the weighted mean over all its pixels, whatever the batch size. */
+      double den = 0.0;
+      for (size_t i = 0; i < batch->n * px; i++)
+        if (batch->masks[i] < p->NC)
+          den += job->class_weights != NULL ? job->class_weights[batch->masks[i]] : 1.0;
+      if (den > 0.0)
+        {
+          float loss = vg_cross_entropy_forward (p->logits, batch->masks, job->class_weights,
+                                                 VG_IGNORE_INDEX, (int) (batch->n * px),
+                                                 p->NC);
+          job->loss_num += (double) loss * den;
+          job->loss_den += den;
+        }
+    }
+  for (int r = 0; r < batch->n; r++)
+    {
+      int index = batch->indices[r];
+      const VgSample *s = &job->split->samples[index];
+      int H = s->height, W = s->width;
+      uint8_t *labels = predictor_labels (p, (size_t) H * W);
+      const uint8_t *truth = NULL;
+
+      vg_logits_to_labels (labels, NULL, p->logits + r * px * p->NC, p->Hm, p->Wm, H, W,
+                           p->NC);
+      if (job->result != NULL)
+        {
+          if (native)
+            truth = batch->masks + r * px;
+          else
+            {
+              /* The loader's masks are at the model resolution; the metrics need them at
+               * full size. */
+              if (!vg_mask_load (&p->mask, s->mask_path, error))
+                return FALSE;
+              if (p->mask.height != H || p->mask.width != W)
+                {
+                  g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_SIZE,
+                               "%s: mask is %d x %d but its image %s is %d x %d",
+                               s->mask_path, p->mask.width, p->mask.height, s->image_path, W,
+                               H);
+                  return FALSE;
+                }
+              if (!vg_mask_check (p->mask.data, (size_t) H * W, W, s->mask_path, error))
+                return FALSE;
+              truth = p->mask.data;
+            }
+          vg_eval_result_add (job->result, index, truth, labels, (size_t) H * W);
+        }
+      if (job->each != NULL && !job->each (index, labels, H, W, job->each_data, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Run the split through the loader (n_workers decoding threads) and the model. */
+static gboolean
+run_batches (VgPredictor *p, BatchJob *job, int n_workers, double *wait_s,
+             VgProgressFunc progress, gpointer user_data, GCancellable *cancellable,
+             GError **error)
+{
+  const VgSplit *split = job->split;
+  VgSplit view = *split;
+  g_autoptr (VgLoader) loader = NULL;
+  VgLoaderParams lp;
+  const VgBatch *batch;
+  GError *local = NULL;
+  gulong handler = 0;
+  gboolean native = p->pre.resolution == 0;
+  int Hm, Wm, done = 0;
+
+  if (split->n_samples <= 0)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY, "%s: no images",
+                   split->images_dir != NULL ? split->images_dir : "split");
+      return FALSE;
+    }
+  if (!predictor_input_size (p, split->samples[0].height, split->samples[0].width, &Hm, &Wm))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_SIZE,
+                   "%s: the image is %d x %d, but this model runs at the image's own size, "
+                   "which must then be a multiple of 32", split->samples[0].image_path,
+                   split->samples[0].width, split->samples[0].height);
+      return FALSE;
+    }
+  if (!predictor_plan (p, Hm, Wm, RESERVE_ALWAYS, error))
+    return FALSE;
+
+  /* Prediction never reads masks: the loader reads them when the split has a mask folder. */
+  if (job->result == NULL)
+    view.masks_dir = NULL;
+  vg_loader_params_init (&lp, FALSE);
+  lp.batch_size = p->B;
+  lp.n_workers = MAX (n_workers, 1);
+  lp.aug = p->aug;
+  if (native)
+    lp.aug.out_height = lp.aug.out_width = 0;
+  loader = vg_loader_new (&view, &lp, error);
+  if (loader == NULL)
+    return FALSE;
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (cancel_loader), loader, NULL);
+  vg_loader_start_epoch (loader, 0);
+  if (progress != NULL)
+    progress (0, split->n_samples, user_data);
+  while ((batch = vg_loader_next (loader, &local)) != NULL)
+    {
+      gboolean ok = eval_batch (p, job, batch, native, &local);
+      int n = batch->n; /* the slot is refilled as soon as it is released */
+
+      vg_loader_release (loader, batch);
+      if (!ok)
+        break;
+      done += n;
+      if (progress != NULL)
+        progress (done, split->n_samples, user_data);
+      if (g_cancellable_set_error_if_cancelled (cancellable, &local))
+        break;
+    }
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+  *wait_s = vg_loader_wait_seconds (loader);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vg_evaluate (VgPredictor *p, const VgSplit *split, const float *class_weights, int n_workers,
+             VgEvalResult *result, VgProgressFunc progress, gpointer user_data,
+             GCancellable *cancellable, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  BatchJob job = { .split = split, .class_weights = class_weights, .result = result };
+  double wait_s = 0.0;
+
+  vg_eval_result_init (result, split->n_samples);
+  if (!vg_split_has_masks (split))
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING,
+                   "%s: evaluation needs masks, and this split has none", split->images_dir);
+      return FALSE;
+    }
+  if (!run_batches (p, &job, n_workers, &wait_s, progress, user_data, cancellable, error))
+    return FALSE;
+  result->loss = job.loss_den > 0.0 ? job.loss_num / job.loss_den : 0.0;
+  result->loader_wait_s = wait_s;
+  result->seconds = (g_get_monotonic_time () - start) * 1e-6;
+  return TRUE;
+}
+
+gboolean
+vg_predict_split (VgPredictor *p, const VgSplit *split, int n_workers, VgPredictEachFunc each,
+                  gpointer each_data, VgProgressFunc progress, gpointer user_data,
+                  GCancellable *cancellable, GError **error)
+{
+  BatchJob job = { .split = split, .each = each, .each_data = each_data };
+  double wait_s = 0.0;
+
+  if (p->pre.resolution > 0 || split->n_samples <= 0)
+    return run_batches (p, &job, n_workers, &wait_s, progress, user_data, cancellable, error);
+
+  /* At the images' own sizes, which may differ from image to image, batches cannot be
+   * formed: one image at a time, decoded here. */
+  if (progress != NULL)
+    progress (0, split->n_samples, user_data);
+  for (int i = 0; i < split->n_samples; i++)
+    {
+      const VgSample *s = &split->samples[i];
+      uint8_t *labels;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      if (!vg_image_load (&p->image, s->image_path, error))
+        return FALSE;
+      labels = predictor_labels (p, (size_t) p->image.height * p->image.width);
+      if (!vg_predict_image (p, p->image.data, p->image.height, p->image.width, labels, NULL,
+                             error))
+        {
+          g_prefix_error (error, "%s: ", s->image_path);
+          return FALSE;
+        }
+      if (each != NULL
+          && !each (i, labels, p->image.height, p->image.width, each_data, error))
+        return FALSE;
+      if (progress != NULL)
+        progress (i + 1, split->n_samples, user_data);
+    }
+  return TRUE;
+}
+
+gboolean
+vg_evaluate_predictions (const VgSplit *split, const char *pred_dir, int n_threads,
+                         VgEvalResult *r, VgProgressFunc progress, gpointer user_data,
+                         GCancellable *cancellable, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  GError *first = NULL;
+  int done = 0, failed = 0, N = split->n_samples;
+
+  vg_eval_result_init (r, N);
+  if (!vg_split_has_masks (split))
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING,
+                   "%s: evaluation needs masks, and this split has none", split->images_dir);
+      return FALSE;
+    }
+  if (progress != NULL)
+    progress (0, N, user_data);
+
+  /* Sums of integers: the result does not depend on the thread count or the order. */
+#pragma omp parallel num_threads (MAX (n_threads, 1))
+  {
+    VgImage truth = { 0 }, pred = { 0 };
+
+#pragma omp for schedule(dynamic, 1)
+    for (int i = 0; i < N; i++)
+      {
+        const VgSample *s = &split->samples[i];
+        g_autofree char *file = g_strconcat (s->name, ".png", NULL);
+        g_autofree char *path = g_build_filename (pred_dir, file, NULL);
+        GError *local = NULL;
+        VgConfusion img;
+        int stop;
+
+#pragma omp atomic read
+        stop = failed;
+        if (stop || g_cancellable_is_cancelled (cancellable))
+          continue;
+        if (!g_file_test (path, G_FILE_TEST_EXISTS))
+          g_set_error (&local, VG_PREDICT_ERROR, VG_PREDICT_ERROR_MISSING,
+                       "%s: no prediction for %s", path, s->image_path);
+        else if (vg_mask_load (&truth, s->mask_path, &local)
+                 && vg_mask_check (truth.data, (size_t) truth.height * truth.width,
+                                   truth.width, s->mask_path, &local)
+                 && vg_mask_load (&pred, path, &local)
+                 && vg_mask_check (pred.data, (size_t) pred.height * pred.width, pred.width,
+                                   path, &local))
+          {
+            if (pred.height != truth.height || pred.width != truth.width)
+              g_set_error (&local, VG_DATA_ERROR, VG_DATA_ERROR_SIZE,
+                           "%s: prediction is %d x %d but the mask %s is %d x %d", path,
+                           pred.width, pred.height, s->mask_path, truth.width, truth.height);
+          }
+        if (local != NULL)
+          {
+#pragma omp critical (vg_eval_predictions)
+            {
+              if (first == NULL)
+                first = local;
+              else
+                g_error_free (local);
+#pragma omp atomic write
+              failed = 1;
+            }
+            continue;
+          }
+        vg_confusion_reset (&img);
+        vg_confusion_add (&img, truth.data, pred.data, (size_t) truth.height * truth.width);
+#pragma omp critical (vg_eval_predictions)
+        {
+          eval_commit (r, i, &img);
+          done++;
+          /* Callbacks from the calling thread only. */
+          if (progress != NULL && omp_get_thread_num () == 0)
+            progress (done, N, user_data);
+        }
+      }
+    vg_image_clear (&truth);
+    vg_image_clear (&pred);
+  }
+  if (first != NULL)
+    {
+      g_propagate_error (error, first);
+      return FALSE;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (progress != NULL)
+    progress (N, N, user_data);
+  r->seconds = (g_get_monotonic_time () - start) * 1e-6;
+  return TRUE;
+}
+
+/* ---- a split of explicit files --------------------------------------------------------- */
+
+VgSplit *
+vg_split_from_files (const char *const *paths, int n_paths, GError **error)
+{
+  g_autoptr (VgSplit) split = g_new0 (VgSplit, 1);
+
+  split->skipped = g_ptr_array_new_with_free_func (g_free);
+  if (n_paths <= 0)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY, "no images given");
+      return NULL;
+    }
+  split->samples = g_new0 (VgSample, n_paths);
+  for (int i = 0; i < n_paths; i++)
+    {
+      VgSample *s = &split->samples[i];
+      g_autofree char *base = g_path_get_basename (paths[i]);
+      char *dot = strrchr (base, '.');
+      VgImageInfo info;
+
+      if (!vg_image_probe (&info, paths[i], error))
+        return NULL;
+      if (dot != NULL && dot != base)
+        *dot = '\0';
+      s->name = g_strdup (base);
+      s->image_path = g_canonicalize_filename (paths[i], NULL);
+      s->height = info.height;
+      s->width = info.width;
+      split->n_samples = i + 1;
+    }
+  split->images_dir = g_path_get_dirname (split->samples[0].image_path);
+  return g_steal_pointer (&split);
+}
+
+/* ---- PNG in memory --------------------------------------------------------------------- */
+
+typedef struct {
+  png_structp png;
+  png_infop info;
+  char message[256];
+  GByteArray *out;
+  const uint8_t *mask;   /* (H, W) */
+  int H, W;
+  gboolean palette;
+} PngEncode;
+
+static void
+encode_error_cb (png_structp png, png_const_charp msg)
+{
+  PngEncode *e = png_get_error_ptr (png);
+
+  g_strlcpy (e->message, msg, sizeof e->message);
+  png_longjmp (png, 1);
+}
+
+static void
+encode_warning_cb (png_structp png, png_const_charp msg)
+{
+  g_debug ("libpng: %s", msg);
+}
+
+static void
+encode_write_cb (png_structp png, png_bytep data, size_t length)
+{
+  PngEncode *e = png_get_io_ptr (png);
+
+  g_byte_array_append (e->out, data, (guint) length);
+}
+
+static void
+encode_flush_cb (png_structp png)
+{
+}
+
+/* Everything after the jump lives in *e, never in this frame (C11 7.13.2.1). */
+static gboolean
+encode_guarded (PngEncode *e)
+{
+  if (setjmp (png_jmpbuf (e->png)))
+    return FALSE;
+  png_set_write_fn (e->png, e, encode_write_cb, encode_flush_cb);
+  png_set_IHDR (e->png, e->info, e->W, e->H, 8,
+                e->palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (e->palette)
+    {
+      png_color palette[VG_NUM_CLASSES];
+      for (int c = 0; c < VG_NUM_CLASSES; c++)
+        {
+          const uint8_t *rgb = vg_class_rgb (c);
+          palette[c].red = rgb[0];
+          palette[c].green = rgb[1];
+          palette[c].blue = rgb[2];
+        }
+      png_set_PLTE (e->png, e->info, palette, VG_NUM_CLASSES);
+    }
+  /* Filters do not help index images (the PNG spec's advice) and cost time. */
+  png_set_filter (e->png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+  png_write_info (e->png, e->info);
+  for (int y = 0; y < e->H; y++)
+    png_write_row (e->png, (png_const_bytep) e->mask + (size_t) y * e->W);
+  png_write_end (e->png, e->info);
+  return TRUE;
+}
+
+GBytes *
+vg_mask_encode_png (const uint8_t *mask, int H, int W, gboolean palette, GError **error)
+{
+  PngEncode e = { 0 };
+  gboolean ok;
+
+  if (H <= 0 || W <= 0 || (size_t) H * W > ((size_t) 1 << 28))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                   "cannot encode a %d x %d mask", W, H);
+      return NULL;
+    }
+  if (palette)
+    for (size_t i = 0; i < (size_t) H * W; i++)
+      if (mask[i] >= VG_NUM_CLASSES)
+        {
+          g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                       "mask value %d at (%zu, %zu) is not a class", mask[i], i % W, i / W);
+          return NULL;
+        }
+  e.out = g_byte_array_new ();
+  e.mask = mask;
+  e.H = H;
+  e.W = W;
+  e.palette = palette;
+  e.png = png_create_write_struct (PNG_LIBPNG_VER_STRING, &e, encode_error_cb,
+                                   encode_warning_cb);
+  if (e.png != NULL)
+    e.info = png_create_info_struct (e.png);
+  ok = e.png != NULL && e.info != NULL && encode_guarded (&e);
+  png_destroy_write_struct (&e.png, &e.info);
+  if (!ok)
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID, "PNG encoder: %s",
+                   e.message[0] ? e.message : "out of memory");
+      g_byte_array_unref (e.out);
+      return NULL;
+    }
+  return g_byte_array_free_to_bytes (e.out);
+}
+
+gboolean
+vg_mask_save_grey (const char *path, const uint8_t *mask, int H, int W, GError **error)
+{
+  g_autoptr (GBytes) png = vg_mask_encode_png (mask, H, W, FALSE, error);
+  gsize len;
+  const char *data;
+
+  if (png == NULL)
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
+  data = g_bytes_get_data (png, &len);
+  /* CONSISTENT: temporary file, fsync, rename, like vg_mask_save. */
+  return g_file_set_contents_full (path, data, (gssize) len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0666, error);
+}
+
+void
+vg_overlay_render (uint8_t *out, const uint8_t *rgb, const uint8_t *labels, int H, int W,
+                   float alpha)
+{
+  size_t n = (size_t) H * W;
+
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (size_t i = 0; i < n; i++)
+    {
+      const uint8_t *col = vg_class_rgb (labels[i] < VG_NUM_CLASSES ? labels[i] : 0);
+      for (int c = 0; c < 3; c++)
+        {
+          float v = (1.0f - alpha) * rgb[3 * i + c] + alpha * col[c];
+          out[3 * i + c] = (uint8_t) CLAMP (lrintf (v), 0, 255);
+        }
+    }
+}
+
+/* ---- CRC-32 and a minimal zip writer --------------------------------------------------- */
+
+uint32_t
+vg_crc32 (uint32_t crc, const void *data, size_t n)
+{
+  static uint32_t table[256];
+  static gsize table_ready = 0;
+  const uint8_t *p = data;
+
+  if (g_once_init_enter (&table_ready))
+    {
+      /* The reflected polynomial 0xEDB88320 of zip, PNG and zlib. */
+      for (uint32_t i = 0; i < 256; i++)
+        {
+          uint32_t c = i;
+          for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+          table[i] = c;
+        }
+      g_once_init_leave (&table_ready, 1);
+    }
+  crc = ~crc;
+  for (size_t i = 0; i < n; i++)
+    crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+typedef struct {
+  char *name;
+  uint32_t crc;
+  uint32_t size;
+  uint32_t offset;  /* of the local header */
+} ZipEntry;
+
+/* Stored (uncompressed) entries, no zip64: up to 65535 entries and 4 GiB, far beyond a
+ * submission of a few thousand small PNGs. Written to a temporary file beside the
+ * destination and renamed over it once complete and synced. */
+typedef struct {
+  char *path;
+  char *tmp_path;
+  FILE *fp;
+  GArray *entries;    /* of ZipEntry */
+  GHashTable *names;  /* entry names, to refuse duplicates */
+  uint64_t offset;
+  uint16_t dos_time;
+  uint16_t dos_date;
+} ZipWriter;
+
+static void
+put16 (uint8_t *p, uint16_t v)
+{
+  p[0] = v & 0xff;
+  p[1] = v >> 8;
+}
+
+static void
+put32 (uint8_t *p, uint32_t v)
+{
+  put16 (p, v & 0xffff);
+  put16 (p + 2, v >> 16);
+}
+
+static gboolean
+zip_write (ZipWriter *z, const void *data, size_t n, GError **error)
+{
+  if (n > 0 && fwrite (data, 1, n, z->fp) != n)
+    {
+      int saved = errno != 0 ? errno : EIO;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot write: %s",
+                   z->path, g_strerror (saved));
+      return FALSE;
+    }
+  z->offset += n;
+  return TRUE;
+}
+
+static void
+zip_entry_clear (gpointer data)
+{
+  g_free (((ZipEntry *) data)->name);
+}
+
+static void
+zip_free (ZipWriter *z)
+{
+  if (z->fp != NULL)
+    {
+      fclose (z->fp);
+      g_unlink (z->tmp_path);
+    }
+  g_array_unref (z->entries);
+  g_hash_table_unref (z->names);
+  g_free (z->tmp_path);
+  g_free (z->path);
+  g_free (z);
+}
+
+static ZipWriter *
+zip_open (const char *path, GError **error)
+{
+  ZipWriter *z = g_new0 (ZipWriter, 1);
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  int fd;
+
+  z->path = g_strdup (path);
+  z->tmp_path = g_strconcat (path, ".XXXXXX", NULL);
+  z->entries = g_array_new (FALSE, TRUE, sizeof (ZipEntry));
+  g_array_set_clear_func (z->entries, zip_entry_clear);
+  z->names = g_hash_table_new (g_str_hash, g_str_equal);
+  /* MS-DOS date and time, 2-second resolution, years from 1980. */
+  z->dos_time = (uint16_t) ((g_date_time_get_hour (now) << 11)
+                            | (g_date_time_get_minute (now) << 5)
+                            | (g_date_time_get_second (now) / 2));
+  z->dos_date = (uint16_t) (((MAX (g_date_time_get_year (now), 1980) - 1980) << 9)
+                            | (g_date_time_get_month (now) << 5)
+                            | g_date_time_get_day_of_month (now));
+  fd = g_mkstemp_full (z->tmp_path, O_WRONLY | O_CLOEXEC, 0666);
+  if (fd < 0 || (z->fp = fdopen (fd, "wb")) == NULL)
+    {
+      int saved = errno;
+      if (fd >= 0)
+        {
+          close (fd);
+          g_unlink (z->tmp_path);
+        }
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot create a temporary file beside it: %s", path,
+                   g_strerror (saved));
+      zip_free (z);
+      return NULL;
+    }
+  return z;
+}
+
+static gboolean
+zip_add (ZipWriter *z, const char *name, const void *data, size_t n, GError **error)
+{
+  uint8_t h[30];
+  size_t name_len = strlen (name);
+  ZipEntry e = { 0 };
+
+  if (g_hash_table_contains (z->names, name))
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                   "%s: two inputs give the same entry name %s", z->path, name);
+      return FALSE;
+    }
+  if (z->entries->len >= 65535 || z->offset + 30 + name_len + n >= 0xFFFFFFFFu
+      || name_len > 0xFFFF)
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                   "%s: too large for a zip without zip64 (65535 entries, 4 GiB)", z->path);
+      return FALSE;
+    }
+  e.name = g_strdup (name);
+  e.crc = vg_crc32 (0, data, n);
+  e.size = (uint32_t) n;
+  e.offset = (uint32_t) z->offset;
+  put32 (h, 0x04034b50);         /* local file header signature */
+  put16 (h + 4, 20);             /* version needed: 2.0 */
+  put16 (h + 6, 0x0800);         /* flags: names are UTF-8 */
+  put16 (h + 8, 0);              /* method: stored */
+  put16 (h + 10, z->dos_time);
+  put16 (h + 12, z->dos_date);
+  put32 (h + 14, e.crc);
+  put32 (h + 18, e.size);        /* compressed size */
+  put32 (h + 22, e.size);        /* uncompressed size */
+  put16 (h + 26, (uint16_t) name_len);
+  put16 (h + 28, 0);             /* extra field length */
+  g_array_append_val (z->entries, e);
+  g_hash_table_add (z->names, g_array_index (z->entries, ZipEntry, z->entries->len - 1).name);
+  return zip_write (z, h, sizeof h, error) && zip_write (z, name, name_len, error)
+         && zip_write (z, data, n, error);
+}
+
+static gboolean
+zip_finish (ZipWriter *z, GError **error)
+{
+  uint64_t cd_start = z->offset;
+  uint8_t end[22];
+  FILE *fp;
+  int saved;
+
+  for (guint i = 0; i < z->entries->len; i++)
+    {
+      const ZipEntry *e = &g_array_index (z->entries, ZipEntry, i);
+      size_t name_len = strlen (e->name);
+      uint8_t h[46];
+
+      put32 (h, 0x02014b50);      /* central directory header signature */
+      put16 (h + 4, 0x031e);      /* made by: Unix, spec 3.0 */
+      put16 (h + 6, 20);
+      put16 (h + 8, 0x0800);
+      put16 (h + 10, 0);
+      put16 (h + 12, z->dos_time);
+      put16 (h + 14, z->dos_date);
+      put32 (h + 16, e->crc);
+      put32 (h + 20, e->size);
+      put32 (h + 24, e->size);
+      put16 (h + 28, (uint16_t) name_len);
+      put16 (h + 30, 0);          /* extra */
+      put16 (h + 32, 0);          /* comment */
+      put16 (h + 34, 0);          /* disk number */
+      put16 (h + 36, 0);          /* internal attributes */
+      put32 (h + 38, 0100644u << 16);  /* external: a regular file, rw-r--r-- */
+      put32 (h + 42, e->offset);
+      if (!zip_write (z, h, sizeof h, error) || !zip_write (z, e->name, name_len, error))
+        return FALSE;
+    }
+  if (z->offset >= 0xFFFFFFFFu)
+    {
+      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                   "%s: too large for a zip without zip64", z->path);
+      return FALSE;
+    }
+  put32 (end, 0x06054b50);        /* end of central directory signature */
+  put16 (end + 4, 0);
+  put16 (end + 6, 0);
+  put16 (end + 8, (uint16_t) z->entries->len);
+  put16 (end + 10, (uint16_t) z->entries->len);
+  put32 (end + 12, (uint32_t) (z->offset - cd_start));
+  put32 (end + 16, (uint32_t) cd_start);
+  put16 (end + 20, 0);
+  if (!zip_write (z, end, sizeof end, error))
+    return FALSE;
+
+  /* A full disk often shows only at flush or fsync time (delayed allocation). */
+  fp = g_steal_pointer (&z->fp);
+  errno = 0;
+  if (fflush (fp) != 0 || fsync (fileno (fp)) != 0)
+    {
+      saved = errno;
+      fclose (fp);
+      g_unlink (z->tmp_path);
+      goto fail;
+    }
+  if (fclose (fp) != 0)
+    {
+      saved = errno;
+      g_unlink (z->tmp_path);
+      goto fail;
+    }
+  if (g_rename (z->tmp_path, z->path) != 0)
+    {
+      saved = errno;
+      g_unlink (z->tmp_path);
+      goto fail;
+    }
+  return TRUE;
+
+fail:
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot write: %s",
+               z->path, g_strerror (saved));
+  return FALSE;
+}
+
+static gboolean
+export_each (int index, const uint8_t *labels, int H, int W, gpointer data, GError **error)
+{
+  gpointer *ctx = data;
+  ZipWriter *z = ctx[0];
+  const VgSplit *split = ctx[1];
+  g_autofree char *name = g_strconcat (split->samples[index].name, ".png", NULL);
+  g_autoptr (GBytes) png = vg_mask_encode_png (labels, H, W, FALSE, error);
+  gsize len;
+  const void *bytes;
+
+  if (png == NULL)
+    {
+      g_prefix_error (error, "%s: ", split->samples[index].image_path);
+      return FALSE;
+    }
+  bytes = g_bytes_get_data (png, &len);
+  return zip_add (z, name, bytes, len, error);
+}
+
+gboolean
+vg_export_submission (VgPredictor *p, const VgSplit *split, const char *zip_path,
+                      int n_workers, VgProgressFunc progress, gpointer user_data,
+                      GCancellable *cancellable, GError **error)
+{
+  ZipWriter *z = zip_open (zip_path, error);
+  gpointer ctx[2];
+  gboolean ok;
+
+  if (z == NULL)
+    return FALSE;
+  ctx[0] = z;
+  ctx[1] = (gpointer) split;
+  ok = vg_predict_split (p, split, n_workers, export_each, ctx, progress, user_data,
+                         cancellable, error)
+       && zip_finish (z, error);
+  zip_free (z);
+  return ok;
+}

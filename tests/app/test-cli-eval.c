@@ -1,0 +1,864 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* visage-cli eval | predict | export-submission | stats as a user runs them: the files they
+ * write, the metrics against an independent Python implementation, and bad inputs.
+ *
+ * Arguments after the GTest options: PYTHON SCRIPT, the python3 and metrics_reference.py
+ * that the metric test runs. Models are freshly initialised (no training): predictions
+ * are arbitrary but deterministic, which is all these tests need. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "engine/data/data-test-util.h"
+#include "test-common.h"
+#include "vg-image.h"
+#include "vg-predict.h"
+#include "vg-safetensors.h"
+#include "vg-split.h"
+
+static const char *python_path;
+static const char *reference_script;
+
+#define SMALL_SPEC "widths=16,32,64,128 depths=1,1,1,1 heads=1,2,4,8 ratios=8,4,2,1 mlp=2 " \
+                   "dim=64 head=bilinear"
+
+/* ---- running visage-cli ---------------------------------------------------------------- */
+
+typedef struct {
+  int status;   /* exit status */
+  char *out;
+  char *err;
+} CliRun;
+
+static void
+cli_run_clear (CliRun *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliRun, cli_run_clear)
+
+/* Run argv (NULL-terminated) with extra environment (may be NULL). Fails the test when the
+ * process did not exit normally: a crash or an abort is never an acceptable answer. */
+static void
+run_argv (CliRun *run, const char *const *argv, const char *cache_home)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = g_get_environ ();
+  int wait_status = 0;
+
+  if (cache_home != NULL)
+    env = g_environ_setenv (env, "XDG_CACHE_HOME", cache_home, TRUE);
+  g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &run->out, &run->err,
+                &wait_status, &error);
+  g_assert_no_error (error);
+  if (!WIFEXITED (wait_status))
+    g_error ("%s %s died by signal %d; stderr:\n%s", argv[0], argv[1],
+             WIFSIGNALED (wait_status) ? WTERMSIG (wait_status) : -1, run->err);
+  run->status = WEXITSTATUS (wait_status);
+}
+
+static void
+run_cli (CliRun *run, const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  va_list ap;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("VISAGE_CLI"));
+  g_assert_nonnull (argv->pdata[0]);
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  run_argv (run, (const char *const *) argv->pdata, NULL);
+}
+
+/* ---- fixtures ------------------------------------------------------------------------- */
+
+/* The names of the first n samples of the real val split, in its natural order. */
+static GStrv
+val_names (int n)
+{
+  g_autofree char *dir = vg_test_shared_path ("celebamask/val");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  GStrv names;
+
+  if (dir == NULL)
+    return NULL;
+  split = vg_split_open (dir, VG_SPLIT_REQUIRE_MASKS, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (split->n_samples, >=, n);
+  names = g_new0 (char *, n + 1);
+  for (int i = 0; i < n; i++)
+    names[i] = g_strdup (split->samples[i].name);
+  return names;
+}
+
+/* A split folder under parent whose images and masks are symbolic links to real val
+ * files (nothing of the data set is copied). */
+static char *
+link_split (const char *parent, const char *name, char **names)
+{
+  g_autofree char *val = vg_test_shared_path ("celebamask/val");
+  char *dir = g_build_filename (parent, name, NULL);
+  g_autofree char *images = make_subdir (dir, "images");
+  g_autofree char *masks = make_subdir (dir, "masks");
+
+  for (int i = 0; names[i] != NULL; i++)
+    {
+      g_autofree char *jpg = g_strconcat (names[i], ".jpg", NULL);
+      g_autofree char *png = g_strconcat (names[i], ".png", NULL);
+      g_autofree char *src_img = g_build_filename (val, "images", jpg, NULL);
+      g_autofree char *src_mask = g_build_filename (val, "masks", png, NULL);
+      g_autofree char *dst_img = g_build_filename (images, jpg, NULL);
+      g_autofree char *dst_mask = g_build_filename (masks, png, NULL);
+
+      g_assert_cmpint (symlink (src_img, dst_img), ==, 0);
+      g_assert_cmpint (symlink (src_mask, dst_mask), ==, 0);
+    }
+  return dir;
+}
+
+static VgModel *
+small_model (uint64_t seed)
+{
+  g_autoptr (GError) error = NULL;
+  VgConfig cfg;
+  VgModel *model;
+
+  g_assert_true (vg_config_from_name (&cfg, "seed", NULL));
+  g_assert_true (vg_config_parse (&cfg, SMALL_SPEC, &error));
+  model = vg_model_new (&cfg, vg_backend_cpu (), &error);
+  g_assert_no_error (error);
+  vg_model_init (model, seed);
+  return model;
+}
+
+/* A model file at resolution 64 (fast), with preprocessing metadata. */
+static char *
+write_model (const char *dir, int resolution)
+{
+  const VgPreprocess pre = { { 0.52, 0.43, 0.38 }, { 0.29, 0.26, 0.25 }, resolution };
+  g_autoptr (VgModel) model = small_model (42);
+  g_auto (GStrv) meta = vg_preprocess_to_metadata (&pre);
+  g_autoptr (GError) error = NULL;
+  char *path = g_build_filename (dir, "model.safetensors", NULL);
+
+  g_assert_true (vg_model_save (model, path, (const char *const *) meta, &error));
+  g_assert_no_error (error);
+  return path;
+}
+
+/* The predictor's labels for one image, computed in this process. */
+static uint8_t *
+predict_here (const char *model_path, const char *image_path, int *H, int *W)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgPredictor) predictor = NULL;
+  VgImage img = { 0 };
+  VgPreprocess pre;
+  uint8_t *labels;
+
+  model = vg_model_open (model_path, vg_backend_cpu (), &pre, &error);
+  g_assert_no_error (error);
+  predictor = vg_predictor_new (model, &pre, 1, &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_image_load (&img, image_path, &error));
+  labels = g_new (uint8_t, (size_t) img.height * img.width);
+  g_assert_true (vg_predict_image (predictor, img.data, img.height, img.width, labels, NULL,
+                                   &error));
+  g_assert_no_error (error);
+  *H = img.height;
+  *W = img.width;
+  vg_image_clear (&img);
+  return labels;
+}
+
+/* ---- reading PNG and zip files by hand (independent of the engine's writers) ---------- */
+
+static uint32_t
+be32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+static uint32_t
+le32 (const uint8_t *p)
+{
+  return (uint32_t) p[3] << 24 | (uint32_t) p[2] << 16 | (uint32_t) p[1] << 8 | p[0];
+}
+
+static uint16_t
+le16 (const uint8_t *p)
+{
+  return (uint16_t) (p[1] << 8 | p[0]);
+}
+
+typedef struct {
+  uint32_t width, height;
+  int depth, color_type;
+  uint8_t palette[256 * 3];
+  int palette_entries;
+} PngHeader;
+
+/* IHDR and PLTE of a PNG in memory; FALSE if it is not a well-formed chunk sequence. */
+static gboolean
+parse_png (const uint8_t *data, size_t len, PngHeader *h)
+{
+  static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  size_t pos = 8;
+
+  memset (h, 0, sizeof *h);
+  if (len < 8 || memcmp (data, sig, 8) != 0)
+    return FALSE;
+  while (pos + 12 <= len)
+    {
+      uint32_t n = be32 (data + pos);
+      const uint8_t *type = data + pos + 4, *body = data + pos + 8;
+
+      if (pos + 12 + n > len)
+        return FALSE;
+      if (memcmp (type, "IHDR", 4) == 0)
+        {
+          h->width = be32 (body);
+          h->height = be32 (body + 4);
+          h->depth = body[8];
+          h->color_type = body[9];
+        }
+      else if (memcmp (type, "PLTE", 4) == 0 && n <= sizeof h->palette)
+        {
+          memcpy (h->palette, body, n);
+          h->palette_entries = (int) n / 3;
+        }
+      else if (memcmp (type, "IEND", 4) == 0)
+        return h->width > 0;
+      pos += 12 + n;
+    }
+  return FALSE;
+}
+
+static void
+parse_png_file (const char *path, PngHeader *h)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_assert_true (parse_png ((const uint8_t *) data, len, h));
+}
+
+/* Bit-by-bit CRC-32, deliberately not the engine's table version. */
+static uint32_t
+crc32_bitwise (const uint8_t *p, size_t n)
+{
+  uint32_t crc = 0xFFFFFFFFu;
+
+  for (size_t i = 0; i < n; i++)
+    {
+      crc ^= p[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+  return ~crc;
+}
+
+/* ---- tests ---------------------------------------------------------------------------- */
+
+/* Synthetic predictions from the truth: shifted by a few pixels, some classes swapped or
+ * removed, 2% noise; deterministic per image index k. */
+static void
+perturb (uint8_t *pred, const uint8_t *truth, int H, int W, int k)
+{
+  int dx = k % 5 - 2, dy = k % 3 - 1;
+  uint32_t state = 7919u * (uint32_t) k + 1u;
+
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      {
+        int sy = CLAMP (y - dy, 0, H - 1), sx = CLAMP (x - dx, 0, W - 1);
+        uint8_t v = truth[(size_t) sy * W + sx];
+
+        if (k % 4 == 0 && (v == 4 || v == 5))
+          v = 9 - v;                             /* l_eye <-> r_eye */
+        if (k % 4 == 1 && v == 13 && x < W / 2)
+          v = 14;                                /* hair -> hat on the left half */
+        if (k % 7 == 3 && v == 2)
+          v = 1;                                 /* nose missed entirely */
+        state = state * 1103515245u + 12345u;
+        if ((state >> 16) % 50 == 0)
+          v = (uint8_t) ((state >> 8) % 19);
+        pred[(size_t) y * W + x] = v;
+      }
+}
+
+static void
+run_reference (const char *python, const char *json, const char *masks, const char *pred,
+               char **names)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (CliRun) run = { 0 };
+
+  g_ptr_array_add (argv, (char *) python);
+  g_ptr_array_add (argv, (char *) reference_script);
+  g_ptr_array_add (argv, (char *) "--check");
+  g_ptr_array_add (argv, (char *) json);
+  g_ptr_array_add (argv, (char *) masks);
+  g_ptr_array_add (argv, (char *) pred);
+  for (int i = 0; names[i] != NULL; i++)
+    g_ptr_array_add (argv, names[i]);
+  g_ptr_array_add (argv, NULL);
+  run_argv (&run, (const char *const *) argv->pdata, NULL);
+  if (run.status != 0)
+    g_error ("%s %s disagrees (status %d):\n%s%s", python, reference_script, run.status,
+             run.out, run.err);
+  g_test_message ("%s: %s", python, run.out);
+}
+
+static void
+test_metrics_reference (void)
+{
+  g_auto (GStrv) names = val_names (20);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *pred = NULL, *masks = NULL;
+  g_autofree char *json = g_build_filename (tmp, "eval.json", NULL);
+  g_autofree char *csv = g_build_filename (tmp, "eval.csv", NULL);
+  g_autofree char *csv_text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (CliRun) run = { 0 };
+  VgImage truth = { 0 };
+
+  if (names == NULL)
+    return;
+  g_assert_nonnull (python_path);
+  data = link_split (tmp, "data", names);
+  masks = g_build_filename (data, "masks", NULL);
+  pred = make_subdir (tmp, "pred");
+  for (int k = 0; names[k] != NULL; k++)
+    {
+      g_autofree char *file = g_strconcat (names[k], ".png", NULL);
+      g_autofree char *src = g_build_filename (masks, file, NULL);
+      g_autofree char *dst = g_build_filename (pred, file, NULL);
+      g_autofree uint8_t *p = NULL;
+
+      g_assert_true (vg_mask_load (&truth, src, &error));
+      p = g_new (uint8_t, (size_t) truth.height * truth.width);
+      perturb (p, truth.data, truth.height, truth.width, k);
+      /* Both kinds of index PNG: palette (as predict writes) and grey (as submissions). */
+      if (k % 2 == 0)
+        g_assert_true (vg_mask_save (dst, p, truth.height, truth.width, &error));
+      else
+        g_assert_true (vg_mask_save_grey (dst, p, truth.height, truth.width, &error));
+      g_assert_no_error (error);
+    }
+  vg_image_clear (&truth);
+
+  run_cli (&run, "eval", "--predictions", pred, "--data", data, "--json", json, "--csv", csv,
+           NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.out, "dataset-level mIoU: intersections and unions summed over "
+                                     "all 20 images"));
+  g_assert_nonnull (strstr (run.out, "mIoU "));
+
+  /* Under the python3 of the build, and under the system's one when that is another. */
+  run_reference (python_path, json, masks, pred, names);
+  if (g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE)
+      && g_strcmp0 (python_path, "/usr/bin/python3") != 0)
+    run_reference ("/usr/bin/python3", json, masks, pred, names);
+
+  /* CSV: a header, one row per class, a row of means. */
+  g_assert_true (g_file_get_contents (csv, &csv_text, NULL, NULL));
+  {
+    g_auto (GStrv) lines = g_strsplit (g_strstrip (csv_text), "\n", -1);
+    g_assert_cmpint (g_strv_length (lines), ==, 1 + 19 + 1);
+    g_assert_true (g_str_has_prefix (lines[0], "id,class,iou,f1,"));
+    g_assert_true (g_str_has_prefix (lines[1], "0,background,"));
+    /* 8 metric columns + 19 confusion columns */
+    g_assert_cmpint (g_strv_length (g_strsplit (lines[5], ",", -1)), ==, 8 + 19);
+  }
+  tmp_dir_remove (tmp);
+}
+
+static void
+test_predict (void)
+{
+  g_autofree char *val = vg_test_shared_path ("celebamask/val");
+  g_autofree char *dataset_mask = vg_test_shared_path ("celebamask/val/masks/0.png");
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *model = NULL, *out = NULL, *out_dir = NULL;
+  g_autofree char *img[3] = { NULL };
+  g_autoptr (GError) error = NULL;
+  g_auto (CliRun) run = { 0 };
+  g_auto (CliRun) run_dir = { 0 };
+  g_auto (GStrv) names = val_names (3);
+  PngHeader dataset;
+  VgImage mask = { 0 };
+
+  if (val == NULL)
+    return;
+  parse_png_file (dataset_mask, &dataset);
+  g_assert_cmpint (dataset.palette_entries, >=, 19);
+  model = write_model (tmp, 64);
+  out = g_build_filename (tmp, "out", NULL);
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *file = g_strconcat (names[i], ".jpg", NULL);
+      img[i] = g_build_filename (val, "images", file, NULL);
+    }
+
+  /* One image per batch, so that the forward passes are those of the in-process check
+   * below (a batch of 3 takes other matrix-product paths: near-tied pixels may flip). */
+  run_cli (&run, "predict", img[0], img[1], img[2], "--model", model, "--out", out,
+           "--overlay", "--batch", "1", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.err, "predict: 3/3 images"));
+  {
+    /* Exactly the masks and overlays: no temporary files left behind. */
+    g_autoptr (GDir) d = g_dir_open (out, 0, NULL);
+    int n = 0;
+    while (g_dir_read_name (d) != NULL)
+      n++;
+    g_assert_cmpint (n, ==, 6);
+  }
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *file = g_strconcat (names[i], ".png", NULL);
+      g_autofree char *ofile = g_strconcat (names[i], "-overlay.png", NULL);
+      g_autofree char *path = g_build_filename (out, file, NULL);
+      g_autofree char *opath = g_build_filename (out, ofile, NULL);
+      g_autofree uint8_t *expect = NULL;
+      PngHeader h, oh;
+      int H, W;
+
+      /* An 8-bit palette PNG of the input's size with the data set's palette. */
+      parse_png_file (path, &h);
+      g_assert_cmpuint (h.width, ==, 512);
+      g_assert_cmpuint (h.height, ==, 512);
+      g_assert_cmpint (h.depth, ==, 8);
+      g_assert_cmpint (h.color_type, ==, 3);
+      g_assert_cmpint (h.palette_entries, >=, 19);
+      g_assert_cmpmem (h.palette, 19 * 3, dataset.palette, 19 * 3);
+      /* Indices are classes, and they are the predictor's labels. */
+      g_assert_true (vg_mask_load (&mask, path, &error));
+      g_assert_no_error (error);
+      for (size_t p = 0; p < 512 * 512; p++)
+        g_assert_cmpuint (mask.data[p], <, 19);
+      expect = predict_here (model, img[i], &H, &W);
+      g_assert_cmpmem (mask.data, 512 * 512, expect, (size_t) H * W);
+
+      parse_png_file (opath, &oh);
+      g_assert_cmpuint (oh.width, ==, 512);
+      g_assert_cmpuint (oh.height, ==, 512);
+      g_assert_cmpint (oh.color_type, ==, 2);  /* RGB */
+    }
+
+  /* A folder argument: a split folder's images, named after them. */
+  {
+    g_autofree char *data = link_split (tmp, "data", names);
+    out_dir = g_build_filename (tmp, "out-dir", NULL);
+    run_cli (&run_dir, "predict", data, "--model", model, "--out", out_dir, "--batch", "1",
+             NULL);
+    g_assert_cmpint (run_dir.status, ==, 0);
+    for (int i = 0; i < 3; i++)
+      {
+        g_autofree char *file = g_strconcat (names[i], ".png", NULL);
+        g_autofree char *a = g_build_filename (out, file, NULL);
+        g_autofree char *b = g_build_filename (out_dir, file, NULL);
+        g_autofree char *da = NULL, *db = NULL;
+        gsize la, lb;
+
+        g_assert_true (g_file_get_contents (a, &da, &la, NULL));
+        g_assert_true (g_file_get_contents (b, &db, &lb, NULL));
+        g_assert_cmpmem (da, la, db, lb);
+      }
+  }
+  vg_image_clear (&mask);
+  tmp_dir_remove (tmp);
+}
+
+static void
+test_export_submission (void)
+{
+  g_auto (GStrv) names = val_names (3);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *model = NULL, *images = NULL;
+  g_autofree char *zip = g_build_filename (tmp, "submission.zip", NULL);
+  g_autofree char *png_path = g_build_filename (tmp, "entry.png", NULL);
+  g_autofree uint8_t *bytes = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (CliRun) run = { 0 };
+  VgImage mask = { 0 };
+  gsize len;
+  size_t eocd, cd;
+  int entries;
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  images = g_build_filename (data, "images", NULL);
+  model = write_model (tmp, 64);
+  run_cli (&run, "export-submission", "--model", model, "--images", images, "--out", zip,
+           "--batch", "1", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+
+  g_assert_true (g_file_get_contents (zip, (char **) &bytes, &len, NULL));
+  /* The end of central directory record: 22 bytes at the end (no comment). */
+  g_assert_cmpuint (len, >, 22);
+  eocd = len - 22;
+  g_assert_cmphex (le32 (bytes + eocd), ==, 0x06054b50);
+  entries = le16 (bytes + eocd + 10);
+  g_assert_cmpint (entries, ==, 3);
+  cd = le32 (bytes + eocd + 16);
+  g_assert_cmpuint (cd + le32 (bytes + eocd + 12), ==, eocd);
+  for (int i = 0; i < entries; i++)
+    {
+      const uint8_t *c = bytes + cd;
+      uint16_t name_len = le16 (c + 28);
+      g_autofree char *name = g_strndup ((const char *) c + 46, name_len);
+      g_autofree char *expect_name = g_strconcat (names[i], ".png", NULL);
+      g_autofree char *image = NULL;
+      g_autofree uint8_t *expect = NULL;
+      uint32_t crc = le32 (c + 16), size = le32 (c + 20), offset = le32 (c + 42);
+      const uint8_t *local = bytes + offset, *payload;
+      PngHeader h;
+      int H, W;
+
+      g_assert_cmphex (le32 (c), ==, 0x02014b50);
+      g_assert_cmpuint (le16 (c + 10), ==, 0);           /* stored */
+      g_assert_cmpuint (le32 (c + 24), ==, size);        /* uncompressed == compressed */
+      g_assert_cmpstr (name, ==, expect_name);
+      g_assert_cmphex (le32 (local), ==, 0x04034b50);
+      g_assert_cmpuint (le16 (local + 26), ==, name_len);
+      payload = local + 30 + name_len + le16 (local + 28);
+      g_assert_cmpuint (payload + size - bytes, <=, cd);
+      g_assert_cmphex (crc32_bitwise (payload, size), ==, crc);
+
+      /* An 8-bit grey index PNG at the image's size, holding the predictor's labels. */
+      g_assert_true (parse_png (payload, size, &h));
+      g_assert_cmpuint (h.width, ==, 512);
+      g_assert_cmpuint (h.height, ==, 512);
+      g_assert_cmpint (h.depth, ==, 8);
+      g_assert_cmpint (h.color_type, ==, 0);
+      write_bytes (png_path, payload, size);
+      g_assert_true (vg_mask_load (&mask, png_path, &error));
+      g_assert_no_error (error);
+      image = g_strconcat (images, G_DIR_SEPARATOR_S, names[i], ".jpg", NULL);
+      expect = predict_here (model, image, &H, &W);
+      g_assert_cmpmem (mask.data, (size_t) mask.height * mask.width, expect, (size_t) H * W);
+      cd += 46 + name_len + le16 (c + 30) + le16 (c + 32);
+    }
+  vg_image_clear (&mask);
+  tmp_dir_remove (tmp);
+}
+
+static void
+test_eval_model (void)
+{
+  g_auto (GStrv) names = val_names (3);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *model = NULL, *json_text = NULL;
+  g_autofree char *json = g_build_filename (tmp, "e.json", NULL);
+  g_auto (CliRun) run = { 0 };
+  g_auto (CliRun) usage = { 0 };
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  model = write_model (tmp, 64);
+  run_cli (&run, "eval", "--model", model, "--data", data, "--json", json, "--batch", "2",
+           NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  /* The table, the definition line, and a final progress line (stderr is not a tty). */
+  g_assert_nonnull (strstr (run.out, "background "));
+  g_assert_nonnull (strstr (run.out, "cloth "));
+  g_assert_nonnull (strstr (run.out, "pixel accuracy"));
+  g_assert_nonnull (strstr (run.out, "loss "));
+  g_assert_nonnull (strstr (run.out, "dataset-level mIoU: intersections and unions summed over "
+                                     "all 3 images"));
+  g_assert_nonnull (strstr (run.err, "eval: 3/3 images in "));
+  g_assert_true (g_file_get_contents (json, &json_text, NULL, NULL));
+  g_assert_nonnull (strstr (json_text, "\"n_images\": 3,"));
+  g_assert_nonnull (strstr (json_text, "\"resolution\": 64,"));
+  g_assert_nonnull (strstr (json_text, "\"confusion\": ["));
+  g_assert_nonnull (strstr (json_text, "\"images\": ["));
+
+  run_cli (&usage, "eval", "--data", data, NULL);
+  g_assert_cmpint (usage.status, ==, 2);
+  tmp_dir_remove (tmp);
+}
+
+static void
+test_stats (void)
+{
+  g_auto (GStrv) names = val_names (3);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *cache = NULL;
+  g_autoptr (GRegex) weight = g_regex_new ("\"weight\": ([0-9.e+-]+)", 0, 0, NULL);
+  g_autoptr (GMatchInfo) match = NULL;
+  const char *cli = g_getenv ("VISAGE_CLI");
+  g_auto (CliRun) first = { 0 };
+  g_auto (CliRun) second = { 0 };
+  g_auto (CliRun) table = { 0 };
+  double sum = 0;
+  int n = 0;
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  cache = make_subdir (tmp, "cache");
+  {
+    const char *argv[] = { cli, "stats", data, "--json", NULL };
+    run_argv (&first, argv, cache);
+    run_argv (&second, argv, cache);
+  }
+  g_assert_cmpint (first.status, ==, 0);
+  g_assert_cmpint (second.status, ==, 0);
+  g_assert_nonnull (strstr (first.out, "\"from_cache\": false"));
+  g_assert_nonnull (strstr (second.out, "\"from_cache\": true"));
+  g_assert_nonnull (strstr (first.out, "\"n_images\": 3,"));
+  /* The report's class weights sum to 1. */
+  g_regex_match (weight, first.out, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      g_autofree char *v = g_match_info_fetch (match, 1);
+      sum += g_ascii_strtod (v, NULL);
+      n++;
+      g_match_info_next (match, NULL);
+    }
+  g_assert_cmpint (n, ==, 19);
+  g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);
+  {
+    const char *argv[] = { cli, "stats", data, NULL };
+    run_argv (&table, argv, cache);
+  }
+  g_assert_cmpint (table.status, ==, 0);
+  g_assert_nonnull (strstr (table.out, "read from the cache"));
+  g_assert_nonnull (strstr (table.out, "mean (R, G, B)"));
+  tmp_dir_remove (tmp);
+}
+
+/* Each bad input: a non-zero exit (not a signal), and a message naming the file. */
+static void
+expect_failure (const char *what, const char *needle, const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (CliRun) run = { 0 };
+  va_list ap;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("VISAGE_CLI"));
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  run_argv (&run, (const char *const *) argv->pdata, NULL);
+  g_test_message ("%s: status %d: %s", what, run.status, run.err);
+  if (run.status != 1 || strstr (run.err, needle) == NULL)
+    g_error ("%s: expected status 1 and a message naming %s, got %d:\n%s", what, needle,
+             run.status, run.err);
+}
+
+static void
+test_bad_inputs (void)
+{
+  g_auto (GStrv) names = val_names (2);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *model = NULL, *good = NULL;
+  g_autofree char *missing = g_build_filename (tmp, "no-such-folder", NULL);
+  g_autoptr (GError) error = NULL;
+
+  if (names == NULL)
+    return;
+  model = write_model (tmp, 64);
+  good = link_split (tmp, "good", names);
+
+  expect_failure ("missing folder", missing, "eval", "--model", model, "--data", missing,
+                  NULL);
+  {
+    g_autofree char *img = g_build_filename (tmp, "no-such-image.jpg", NULL);
+    g_autofree char *out = g_build_filename (tmp, "out", NULL);
+    expect_failure ("missing image", img, "predict", img, "--model", model, "--out", out,
+                    NULL);
+  }
+
+  /* A JPEG cut off in its entropy-coded data, and one whose data is garbage. */
+  {
+    g_autofree char *src = g_strdup_printf ("%s/images/%s.jpg", good, names[0]);
+    g_autofree char *bytes = NULL;
+    g_autofree char *bad = link_split (tmp, "bad-jpeg", names);
+    g_autofree char *bad_img = g_strdup_printf ("%s/images/%s.jpg", bad, names[1]);
+    g_autofree char *out = g_build_filename (tmp, "out-jpeg", NULL);
+    gsize len;
+
+    g_assert_true (g_file_get_contents (src, &bytes, &len, NULL));
+    g_unlink (bad_img);
+    write_bytes (bad_img, bytes, len / 3);
+    expect_failure ("truncated JPEG (eval)", bad_img, "eval", "--model", model, "--data", bad,
+                    NULL);
+    expect_failure ("truncated JPEG (predict)", bad_img, "predict", bad_img, "--model", model,
+                    "--out", out, NULL);
+    for (gsize i = len / 4; i < len - 2; i++)
+      bytes[i] = (char) (i * 131 % 251);
+    g_unlink (bad_img);
+    write_bytes (bad_img, bytes, len);
+    expect_failure ("corrupt JPEG", bad_img, "predict", bad_img, "--model", model,
+                    "--out", out, NULL);
+  }
+
+  /* A truncated mask PNG. */
+  {
+    g_autofree char *src = g_strdup_printf ("%s/masks/%s.png", good, names[0]);
+    g_autofree char *bytes = NULL;
+    g_autofree char *bad = link_split (tmp, "bad-png", names);
+    g_autofree char *bad_mask = g_strdup_printf ("%s/masks/%s.png", bad, names[0]);
+    g_autofree char *good_masks = g_build_filename (good, "masks", NULL);
+    gsize len;
+
+    g_assert_true (g_file_get_contents (src, &bytes, &len, NULL));
+    g_unlink (bad_mask);
+    write_bytes (bad_mask, bytes, len / 2);
+    expect_failure ("truncated PNG", bad_mask, "eval", "--model", model, "--data", bad, NULL);
+    expect_failure ("truncated PNG (predictions)", bad_mask, "eval", "--predictions",
+                    good_masks, "--data", bad, NULL);
+  }
+
+  /* A grey mask containing 255 (an "ignore" value that is not a class). */
+  {
+    g_autofree char *bad = link_split (tmp, "bad-grey", names);
+    g_autofree char *bad_mask = g_strdup_printf ("%s/masks/%s.png", bad, names[1]);
+    g_autofree uint8_t *grey = g_new0 (uint8_t, 512 * 512);
+
+    memset (grey + 512 * 100, 255, 512 * 10);
+    g_unlink (bad_mask);
+    g_assert_true (vg_mask_save_grey (bad_mask, grey, 512, 512, &error));
+    expect_failure ("grey mask with 255", bad_mask, "eval", "--model", model, "--data", bad,
+                    NULL);
+  }
+
+  /* A truncated model file, and a model whose tensors do not fit its stated configuration. */
+  {
+    g_autofree char *bytes = NULL;
+    g_autofree char *cut = g_build_filename (tmp, "cut.safetensors", NULL);
+    g_autofree char *other = g_build_filename (tmp, "other.safetensors", NULL);
+    g_autofree char *out = g_build_filename (tmp, "out-model", NULL);
+    g_autoptr (VgSafetensors) st = NULL;
+    g_autofree VgTensorView *views = NULL;
+    const char *meta[] = { "visage.config", "", "visage.config_name", "visage-s",
+                           "visage.mean", "0.5,0.5,0.5", "visage.std", "0.2,0.2,0.2",
+                           "visage.resolution", "64", NULL };
+    gsize len;
+    int n;
+
+    g_assert_true (g_file_get_contents (model, &bytes, &len, NULL));
+    write_bytes (cut, bytes, len * 2 / 3);
+    expect_failure ("truncated model", cut, "eval", "--model", cut, "--data", good, NULL);
+    expect_failure ("truncated model (predict)", cut, "predict", good, "--model", cut,
+                    "--out", out, NULL);
+
+    st = vg_safetensors_open (model, &error);
+    g_assert_no_error (error);
+    n = vg_safetensors_n_tensors (st);
+    views = g_new (VgTensorView, n);
+    for (int i = 0; i < n; i++)
+      views[i] = *vg_safetensors_get (st, i);
+    g_assert_true (vg_safetensors_write (other, views, n, meta, &error));
+    expect_failure ("model of another configuration", other, "eval", "--model", other,
+                    "--data", good, NULL);
+    expect_failure ("model of another configuration (export)", other, "export-submission",
+                    "--model", other, "--images", good, "--out", out, NULL);
+  }
+
+  /* A mask of another size than its image. */
+  {
+    g_autofree char *bad = link_split (tmp, "bad-size", names);
+    g_autofree char *bad_mask = g_strdup_printf ("%s/masks/%s.png", bad, names[0]);
+    uint8_t small[64 * 64] = { 0 };
+
+    g_unlink (bad_mask);
+    g_assert_true (vg_mask_save (bad_mask, small, 64, 64, &error));
+    expect_failure ("mask size", bad_mask, "eval", "--model", model, "--data", bad, NULL);
+  }
+  tmp_dir_remove (tmp);
+}
+
+/* Ctrl-C: eval stops at the next batch, exits 130 and writes no result file. */
+static void
+test_interrupt (void)
+{
+  g_auto (GStrv) names = val_names (60);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *model = NULL;
+  g_autofree char *json = g_build_filename (tmp, "e.json", NULL);
+  g_autoptr (GString) err = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { g_getenv ("VISAGE_CLI"), "eval", "--model", NULL, "--data", NULL,
+                         "--json", json, "--batch", "1", "--workers", "1", NULL };
+  GPid pid;
+  int err_fd, status = 0;
+  gboolean signalled = FALSE;
+  char buf[4096];
+  ssize_t n;
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  /* At the images' full size, so the run lasts long enough to be interrupted. */
+  model = write_model (tmp, 512);
+  argv[3] = model;
+  argv[5] = data;
+  g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                            &pid, NULL, NULL, &err_fd, &error);
+  g_assert_no_error (error);
+  /* "data:" is printed after the handlers are installed and before the first image. */
+  while ((n = read (err_fd, buf, sizeof buf)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      g_assert_cmpint (n, >, 0);
+      g_string_append_len (err, buf, n);
+      if (!signalled && strstr (err->str, "data: ") != NULL)
+        {
+          g_assert_cmpint (kill (pid, SIGINT), ==, 0);
+          signalled = TRUE;
+        }
+    }
+  close (err_fd);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_spawn_close_pid (pid);
+  g_assert_true (signalled);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 130);
+  g_assert_nonnull (strstr (err->str, "interrupted"));
+  g_assert_false (g_file_test (json, G_FILE_TEST_EXISTS));
+  tmp_dir_remove (tmp);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  /* Left in argv by g_test_init: PYTHON SCRIPT (from meson). */
+  if (argc >= 3)
+    {
+      python_path = argv[1];
+      reference_script = argv[2];
+    }
+  g_test_add_func ("/cli-eval/metrics-reference", test_metrics_reference);
+  g_test_add_func ("/cli-eval/predict", test_predict);
+  g_test_add_func ("/cli-eval/export-submission", test_export_submission);
+  g_test_add_func ("/cli-eval/eval-model", test_eval_model);
+  g_test_add_func ("/cli-eval/stats", test_stats);
+  g_test_add_func ("/cli-eval/bad-inputs", test_bad_inputs);
+  g_test_add_func ("/cli-eval/interrupt", test_interrupt);
+  return g_test_run ();
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* visage-cli train as a user runs it, on 8 real training and 4 validation images
+ * (symlinks into ../shared) at 64x64 with a small model: the files it writes, --resume,
+ * the Dice loss, and clear errors with the right exit codes for bad input. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "test-common.h"
+
+#define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
+
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} CliRun;
+
+static void
+cli_run_clear (CliRun *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliRun, cli_run_clear)
+
+static void
+run_cli (CliRun *run, const char *first, ...)
+{
+  const char *cli = g_getenv ("VISAGE_CLI");
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  int wait_status = 0;
+  va_list ap;
+
+  g_assert_nonnull (cli);
+  g_ptr_array_add (argv, (char *) cli);
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
+                &run->err, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  run->status = WEXITSTATUS (wait_status);
+  if (run->status != 0)
+    g_test_message ("stderr: %s", run->err);
+}
+
+static char *root;   /* temporary folder of the splits and outputs */
+
+static void
+link_samples (const char *shared_split, const char *dir, int n)
+{
+  g_autofree char *images = g_build_filename (dir, "images", NULL);
+  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (images, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (masks, 0755), ==, 0);
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree char *rel_img = g_strdup_printf ("celebamask/%s/images/%d.jpg", shared_split, i);
+      g_autofree char *rel_mask = g_strdup_printf ("celebamask/%s/masks/%d.png", shared_split, i);
+      g_autofree char *src_img = vg_test_shared_path (rel_img);
+      g_autofree char *src_mask = vg_test_shared_path (rel_mask);
+      g_autofree char *dst_img = g_strdup_printf ("%s/%d.jpg", images, i);
+      g_autofree char *dst_mask = g_strdup_printf ("%s/%d.png", masks, i);
+
+      g_assert_cmpint (symlink (src_img, dst_img), ==, 0);
+      g_assert_cmpint (symlink (src_mask, dst_mask), ==, 0);
+    }
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir;
+  const char *name;
+
+  if (g_file_test (path, G_FILE_TEST_IS_SYMLINK) || !g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_unlink (path);
+      return;
+    }
+  dir = g_dir_open (path, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      remove_tree (child);
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
+  g_rmdir (path);
+}
+
+/* The splits, made once; FALSE (test skipped) without ../shared. */
+static gboolean
+have_splits (void)
+{
+  g_autofree char *probe = NULL;
+  g_autofree char *train = NULL;
+  g_autofree char *val = NULL;
+
+  if (root != NULL)
+    return TRUE;
+  probe = vg_test_shared_path ("celebamask/train");
+  if (probe == NULL)
+    return FALSE;
+  root = g_dir_make_tmp ("visage-cli-train-XXXXXX", NULL);
+  g_assert_nonnull (root);
+  train = g_build_filename (root, "train", NULL);
+  val = g_build_filename (root, "val", NULL);
+  link_samples ("train", train, 8);
+  link_samples ("val", val, 4);
+  return TRUE;
+}
+
+static char *
+under_root (const char *name)
+{
+  return g_build_filename (root, name, NULL);
+}
+
+static int
+count_lines (const char *path)
+{
+  g_autofree char *text = NULL;
+  int n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
+static void
+test_train_and_resume (void)
+{
+  g_auto (CliRun) run = { 0 }, again = { 0 }, refused = { 0 };
+  g_autofree char *train = NULL, *val = NULL, *out = NULL;
+  g_autofree char *log = NULL, *last = NULL, *best = NULL, *log_text = NULL;
+
+  if (!have_splits ())
+    return;
+  train = under_root ("train");
+  val = under_root ("val");
+  out = under_root ("run");
+  run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
+           "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.out, "epoch 1/1"));
+  g_assert_nonnull (strstr (run.out, "val mIoU"));
+  log = g_build_filename (out, "log.csv", NULL);
+  last = g_build_filename (out, "last.safetensors", NULL);
+  best = g_build_filename (out, "best.safetensors", NULL);
+  g_assert_true (g_file_test (last, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (best, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_get_contents (log, &log_text, NULL, NULL));
+  g_assert_true (g_str_has_prefix (log_text, "epoch,phase,optimizer,lr,train_loss,val_loss,"
+                                             "val_miou,seconds,images_per_s\n1,0,adam,0.001,"));
+  g_assert_cmpint (count_lines (log), ==, 2);
+
+  /* the same folder without --resume is refused, and the run is left alone */
+  run_cli (&refused, "train", "--train", train, "--val", val, "--out", out, NULL);
+  g_assert_cmpint (refused.status, ==, 1);
+  g_assert_nonnull (strstr (refused.err, "already holds a training run"));
+  g_assert_cmpint (count_lines (log), ==, 2);
+
+  /* --resume continues with the run's own options to the new limit */
+  run_cli (&again, "train", "--resume", out, "--epochs", "2", NULL);
+  g_assert_cmpint (again.status, ==, 0);
+  g_assert_nonnull (strstr (again.err, "resuming"));
+  g_assert_null (strstr (again.out, "epoch 1/2"));
+  g_assert_nonnull (strstr (again.out, "epoch 2/2"));
+  g_assert_cmpint (count_lines (log), ==, 3);
+}
+
+static void
+test_resume_refuses_options (void)
+{
+  g_auto (CliRun) run = { 0 };
+
+  run_cli (&run, "train", "--resume", "/nonexistent", "--batch", "16", NULL);
+  g_assert_cmpint (run.status, ==, 2);
+  g_assert_nonnull (strstr (run.err, "--batch cannot be given with --resume"));
+}
+
+static void
+test_dice_loss (void)
+{
+  g_auto (CliRun) run = { 0 };
+  g_autofree char *train = NULL, *val = NULL, *out = NULL;
+
+  if (!have_splits ())
+    return;
+  train = under_root ("train");
+  val = under_root ("val");
+  out = under_root ("dice");
+  run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
+           "--resolution", "64", "--batch", "8", "--epochs", "1", "--threads", "2",
+           "--loss", "ce-dice", "--optimizer", "adamw", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.out, "epoch 1/1  phase 0 adamw"));
+}
+
+static void
+test_bad_input (void)
+{
+  g_auto (CliRun) missing = { 0 }, usage = { 0 }, trunc = { 0 }, resolution = { 0 };
+  g_autofree char *val = NULL, *out = NULL, *gone = NULL, *last = NULL, *data = NULL;
+  g_autofree char *trunc_dir = NULL, *trunc_last = NULL;
+  gsize len = 0;
+
+  if (!have_splits ())
+    return;
+  val = under_root ("val");
+  out = under_root ("bad");
+  gone = under_root ("no-such-split");
+
+  /* a missing folder: a message naming it, exit 1 */
+  run_cli (&missing, "train", "--train", gone, "--val", val, "--out", out, NULL);
+  g_assert_cmpint (missing.status, ==, 1);
+  g_assert_nonnull (strstr (missing.err, "no-such-split"));
+
+  /* no validation data: a usage error */
+  run_cli (&usage, "train", "--train", val, "--out", out, NULL);
+  g_assert_cmpint (usage.status, ==, 2);
+  g_assert_nonnull (strstr (usage.err, "--val"));
+
+  /* a resolution that is not a multiple of 32 */
+  run_cli (&resolution, "train", "--train", val, "--val", val, "--out", out, "--resolution",
+           "100", NULL);
+  g_assert_cmpint (resolution.status, ==, 2);
+  g_assert_nonnull (strstr (resolution.err, "multiple of 32"));
+
+  /* a truncated last checkpoint: a clear error, no crash */
+  if (!g_file_test (under_root ("run/last.safetensors"), G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("needs the run of /cli-train/train-and-resume");
+      return;
+    }
+  last = under_root ("run/last.safetensors");
+  trunc_dir = under_root ("truncated");
+  trunc_last = g_build_filename (trunc_dir, "last.safetensors", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (trunc_dir, 0755), ==, 0);
+  g_assert_true (g_file_get_contents (last, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (trunc_last, data, len - 1000, NULL));
+  run_cli (&trunc, "train", "--resume", trunc_dir, NULL);
+  g_assert_cmpint (trunc.status, ==, 1);
+  g_assert_nonnull (strstr (trunc.err, "last.safetensors"));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autofree char *cache = g_dir_make_tmp ("visage-cli-train-cache-XXXXXX", NULL);
+  int status;
+
+  /* the statistics cache of the temporary splits stays out of the user's cache */
+  g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cli-train/train-and-resume", test_train_and_resume);
+  g_test_add_func ("/cli-train/resume-refuses-options", test_resume_refuses_options);
+  g_test_add_func ("/cli-train/dice-loss", test_dice_loss);
+  g_test_add_func ("/cli-train/bad-input", test_bad_input);
+  status = g_test_run ();
+  if (root != NULL)
+    remove_tree (root);
+  g_free (root);
+  remove_tree (cache);
+  return status;
+}

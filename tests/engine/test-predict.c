@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Prediction and evaluation (engine/vg-predict.c): model files with their preprocessing,
+ * the resize -> forward -> resize back -> argmax path against independent computations,
+ * evaluation against a per-image loop, and the output encoders. No training: models are
+ * freshly initialised (their predictions are arbitrary but deterministic). */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "engine/data/data-test-util.h"
+#include "test-common.h"
+#include "vg-augment.h"
+#include "vg-image.h"
+#include "vg-nn.h"
+#include "vg-predict.h"
+#include "vg-safetensors.h"
+#include "vg-split.h"
+
+/* A small custom configuration: fast on two cores, and not a shipped name, so reopening
+ * it exercises the spec in the metadata. */
+#define SMALL_SPEC "widths=16,32,64,128 depths=1,1,1,1 heads=1,2,4,8 ratios=8,4,2,1 mlp=2 " \
+                   "dim=64 head=bilinear"
+
+static const VgPreprocess test_pre = { { 0.52, 0.43, 0.38 }, { 0.29, 0.26, 0.25 }, 64 };
+
+static VgModel *
+small_model (uint64_t seed)
+{
+  g_autoptr (GError) error = NULL;
+  VgConfig cfg;
+  VgModel *model;
+
+  g_assert_true (vg_config_from_name (&cfg, "seed", NULL));
+  g_assert_true (vg_config_parse (&cfg, SMALL_SPEC, &error));
+  g_assert_no_error (error);
+  model = vg_model_new (&cfg, vg_backend_cpu (), &error);
+  g_assert_no_error (error);
+  vg_model_init (model, seed);
+  return model;
+}
+
+static void
+save_model (VgModel *model, const VgPreprocess *pre, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) meta = vg_preprocess_to_metadata (pre);
+
+  g_assert_true (vg_model_save (model, path, (const char *const *) meta, &error));
+  g_assert_no_error (error);
+}
+
+/* The first n samples of the real val split (a view: the samples stay owned by *owner). */
+static gboolean
+val_split (VgSplit **owner, VgSplit *view, int n)
+{
+  g_autofree char *dir = vg_test_shared_path ("celebamask/val");
+  g_autoptr (GError) error = NULL;
+
+  if (dir == NULL)
+    return FALSE;
+  *owner = vg_split_open (dir, VG_SPLIT_REQUIRE_MASKS, 2, NULL, &error);
+  g_assert_no_error (error);
+  *view = **owner;
+  view->n_samples = n;
+  return TRUE;
+}
+
+/* ---- metadata and model files ---------------------------------------------------------- */
+
+static void
+test_metadata_roundtrip (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "m.safetensors", NULL);
+  g_autoptr (VgModel) model = small_model (1);
+  g_autoptr (VgModel) opened = NULL;
+  g_autoptr (GError) error = NULL;
+  VgPreprocess pre = { { 0.1 / 3, 0.4, 1e-7 }, { 0.3, 2.0 / 7, 5.5 }, 96 }, back;
+
+  save_model (model, &pre, path);
+  g_assert_true (vg_preprocess_from_file (&back, path, &error));
+  g_assert_no_error (error);
+  /* Exact: the text is the shortest round-trip form of each double. */
+  for (int c = 0; c < 3; c++)
+    {
+      g_assert_cmpfloat (back.mean[c], ==, pre.mean[c]);
+      g_assert_cmpfloat (back.std[c], ==, pre.std[c]);
+    }
+  g_assert_cmpint (back.resolution, ==, 96);
+
+  /* vg_model_open rebuilds the custom configuration from the spec and loads the weights. */
+  opened = vg_model_open (path, vg_backend_cpu (), &back, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (opened);
+  g_assert_cmpstr (vg_model_config (opened)->name, ==, "custom");
+  g_assert_cmpint (memcmp (vg_model_config (opened)->widths, vg_model_config (model)->widths,
+                           sizeof (int) * VG_STAGES), ==, 0);
+  g_assert_cmpuint (vg_model_num_params (opened), ==, vg_model_num_params (model));
+  g_assert_cmpint (memcmp (vg_model_params (opened), vg_model_params (model),
+                           vg_model_num_params (model) * sizeof (float)), ==, 0);
+  g_assert_cmpint (back.resolution, ==, 96);
+  tmp_dir_remove (dir);
+}
+
+/* Write a model file with hand-made metadata (tensors of `model`). */
+static void
+save_with_metadata (VgModel *model, const char *path, const char *const *meta)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmp = g_strconcat (path, ".full", NULL);
+  g_autoptr (VgSafetensors) st = NULL;
+  g_autofree VgTensorView *views = NULL;
+  int n;
+
+  save_model (model, &test_pre, tmp);
+  st = vg_safetensors_open (tmp, &error);
+  g_assert_no_error (error);
+  n = vg_safetensors_n_tensors (st);
+  views = g_new (VgTensorView, n);
+  for (int i = 0; i < n; i++)
+    views[i] = *vg_safetensors_get (st, i);
+  g_assert_true (vg_safetensors_write (path, views, n, meta, &error));
+  g_assert_no_error (error);
+  g_unlink (tmp);
+}
+
+static void
+test_bad_model_files (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "m.safetensors", NULL);
+  g_autoptr (VgModel) model = small_model (1);
+  g_autofree char *spec = vg_config_to_string (vg_model_config (model));
+  const char *no_config[] = { "visage.mean", "0.5,0.5,0.5", "visage.std", "0.2,0.2,0.2",
+                              "visage.resolution", "64", NULL };
+  const char *zero_std[] = { "visage.config", spec, "visage.mean", "0.5,0.5,0.5",
+                             "visage.std", "0.2,0,0.2", "visage.resolution", "64", NULL };
+  const char *odd_res[] = { "visage.config", spec, "visage.mean", "0.5,0.5,0.5",
+                            "visage.std", "0.2,0.2,0.2", "visage.resolution", "100", NULL };
+  const char *no_pre[] = { "visage.config", spec, NULL };
+  const char *other[] = { "visage.config", "", "visage.config_name", "visage-s",
+                          "visage.mean", "0.5,0.5,0.5", "visage.std", "0.2,0.2,0.2",
+                          "visage.resolution", "64", NULL };
+  const char *const *cases[] = { no_config, zero_std, odd_res, no_pre, other };
+  const char *expect[] = { "no visage.config", "whitening", "visage.resolution",
+                           "no preprocessing", "m.safetensors" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (VgModel) opened = NULL;
+      VgPreprocess pre;
+
+      save_with_metadata (model, path, cases[i]);
+      opened = vg_model_open (path, vg_backend_cpu (), &pre, &error);
+      g_assert_null (opened);
+      g_assert_nonnull (error);
+      /* Every message names the file, and says what is wrong. */
+      g_assert_nonnull (strstr (error->message, path));
+      g_assert_nonnull (strstr (error->message, expect[i]));
+    }
+
+  /* A truncated file. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *data = NULL;
+    gsize len;
+
+    save_model (model, &test_pre, path);
+    g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+    write_bytes (path, data, len / 2);
+    g_assert_null (vg_model_open (path, vg_backend_cpu (), NULL, &error));
+    g_assert_nonnull (error);
+    g_assert_nonnull (strstr (error->message, path));
+  }
+  tmp_dir_remove (dir);
+}
+
+/* ---- the predictor --------------------------------------------------------------------- */
+
+/* Fused resize + argmax against vg_resize_bilinear_forward + vg_argmax (the layer the model
+ * itself uses), and the probability against a softmax of the resized logits. */
+static void
+test_logits_to_labels (void)
+{
+  const int sizes[][4] = {
+    { 64, 64, 512, 512 },   /* 8x up */
+    { 48, 80, 100, 70 },    /* up one way, down the other, odd sizes */
+    { 256, 256, 100, 100 }, /* down */
+    { 32, 32, 32, 32 },     /* identity */
+  };
+  const int NC = 19;
+  GRand *rand = g_rand_new_with_seed (7);
+
+  for (gsize k = 0; k < G_N_ELEMENTS (sizes); k++)
+    {
+      int Hm = sizes[k][0], Wm = sizes[k][1], H = sizes[k][2], W = sizes[k][3];
+      g_autofree float *logits = g_new (float, (size_t) Hm * Wm * NC);
+      g_autofree float *full = g_new (float, (size_t) H * W * NC);
+      g_autofree uint8_t *labels = g_new (uint8_t, (size_t) H * W);
+      g_autofree uint8_t *expect = g_new (uint8_t, (size_t) H * W);
+      g_autofree float *probs = g_new (float, (size_t) H * W);
+
+      for (size_t i = 0; i < (size_t) Hm * Wm * NC; i++)
+        logits[i] = (float) g_rand_double_range (rand, -4, 4);
+      vg_resize_bilinear_forward (full, logits, 1, Hm, Wm, H, W, NC);
+      vg_argmax (expect, full, (size_t) H * W, NC);
+      vg_logits_to_labels (labels, probs, logits, Hm, Wm, H, W, NC);
+      /* Same arithmetic in the same order: equal labels, not merely close. */
+      g_assert_cmpmem (labels, (size_t) H * W, expect, (size_t) H * W);
+      for (size_t i = 0; i < (size_t) H * W; i++)
+        {
+          const float *z = full + i * NC;
+          double sum = 0;
+          for (int c = 0; c < NC; c++)
+            sum += exp (z[c] - z[expect[i]]);
+          /* float rounding of the final division only */
+          g_assert_cmpfloat_with_epsilon (probs[i], 1.0 / sum, 1e-6);
+        }
+    }
+  g_rand_free (rand);
+}
+
+/* At resolution == image size the predictor's labels equal a direct forward at the image's
+ * own size (whitening done here independently) followed by an argmax. */
+static void
+test_predict_image_native (void)
+{
+  g_autofree char *jpg = vg_test_shared_path ("celebamask/val/images/0.jpg");
+  g_autoptr (VgModel) model = small_model (3);
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (GError) error = NULL;
+  VgImage img = { 0 };
+  VgPreprocess pre = test_pre;
+  g_autofree float *input = NULL;
+  g_autofree float *logits = NULL;
+  g_autofree uint8_t *labels = NULL, *expect = NULL;
+  size_t N;
+  int H, W, mismatches = 0;
+
+  if (jpg == NULL)
+    return;
+  g_assert_true (vg_image_load (&img, jpg, &error));
+  g_assert_no_error (error);
+  H = img.height;
+  W = img.width;
+  N = (size_t) H * W;
+  pre.resolution = H;
+  g_assert_cmpint (H, ==, W);
+
+  predictor = vg_predictor_new (model, &pre, 1, &error);
+  g_assert_no_error (error);
+  labels = g_new (uint8_t, N);
+  g_assert_true (vg_predict_image (predictor, img.data, H, W, labels, NULL, &error));
+  g_assert_no_error (error);
+
+  input = g_new (float, N * 3);
+  for (size_t i = 0; i < N; i++)
+    for (int c = 0; c < 3; c++)
+      input[3 * i + c] = (float) ((img.data[3 * i + c] / 255.0 - pre.mean[c]) / pre.std[c]);
+  g_assert_true (vg_model_reserve (model, 1, H, W, FALSE, &error));
+  vg_model_forward (model, input, NULL, 1, FALSE);
+  logits = g_memdup2 (vg_model_logits (model), N * 19 * sizeof (float));
+  expect = g_new (uint8_t, N);
+  vg_argmax (expect, logits, N, 19);
+
+  /* The whitening here is computed in double, the engine's in float (x * 1/std - mean/std):
+   * inputs differ in the last bits, so a pixel whose two best logits are within 1e-3 of
+   * each other may flip. Every other pixel must agree, and flips must be rare. */
+  for (size_t i = 0; i < N; i++)
+    if (labels[i] != expect[i])
+      {
+        const float *z = logits + i * 19;
+        g_assert_cmpfloat (fabsf (z[labels[i]] - z[expect[i]]), <, 1e-3f);
+        mismatches++;
+      }
+  g_assert_cmpint (mismatches, <, (int) (N / 1000));
+  /* A model that always said "background" would pass the above: make sure the predictions
+   * are a real map (random weights still give several classes). */
+  {
+    int seen[19] = { 0 }, classes = 0;
+    for (size_t i = 0; i < N; i++)
+      seen[labels[i]] = 1;
+    for (int c = 0; c < 19; c++)
+      classes += seen[c];
+    g_assert_cmpint (classes, >=, 2);
+  }
+  vg_image_clear (&img);
+}
+
+/* vg_evaluate (loader, batches) equals a per-image loop over vg_predict_image: the same
+ * confusion, the same per-image mIoU; the loss does not depend on the batch size. */
+static void
+test_evaluate_matches_loop (void)
+{
+  g_autoptr (VgSplit) owner = NULL;
+  g_autoptr (VgModel) model = small_model (5);
+  g_autoptr (VgPredictor) batched = NULL, single = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (VgEvalResult) r3 = { 0 };
+  g_auto (VgEvalResult) r1 = { 0 };
+  g_auto (VgEvalResult) loop = { 0 };
+  float weights[19];
+  VgImage img = { 0 }, mask = { 0 };
+  VgSplit view;
+  const int n = 5;
+
+  if (!val_split (&owner, &view, n))
+    return;
+  for (int c = 0; c < 19; c++)
+    weights[c] = 0.5f + 0.1f * c;
+
+  batched = vg_predictor_new (model, &test_pre, 3, &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_evaluate (batched, &view, weights, 2, &r3, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&batched, vg_predictor_free);
+  single = vg_predictor_new (model, &test_pre, 1, &error);
+  g_assert_true (vg_evaluate (single, &view, weights, 1, &r1, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  vg_eval_result_init (&loop, n);
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree uint8_t *labels = NULL;
+
+      g_assert_true (vg_split_load_sample (&view, i, &img, &mask, &error));
+      labels = g_new (uint8_t, (size_t) img.height * img.width);
+      g_assert_true (vg_predict_image (single, img.data, img.height, img.width, labels, NULL,
+                                       &error));
+      vg_eval_result_add (&loop, i, mask.data, labels, (size_t) img.height * img.width);
+    }
+  g_assert_cmpint (r3.n_images, ==, n);
+  /* One image per batch: the same forward passes as the loop, so exactly its numbers. */
+  g_assert_cmpmem (&r1.confusion, sizeof r1.confusion, &loop.confusion, sizeof loop.confusion);
+  for (int i = 0; i < n; i++)
+    g_assert_cmpfloat (r1.image_miou[i], ==, loop.image_miou[i]);
+  g_assert_cmpmem (r1.class_images, sizeof r1.class_images, loop.class_images,
+                   sizeof loop.class_images);
+  g_assert_cmpmem (r1.class_missed, sizeof r1.class_missed, loop.class_missed,
+                   sizeof loop.class_missed);
+  /* Batches of 3: the matrix products take other blocking paths, so logits differ in the
+   * last bits and a pixel whose two best classes are nearly tied may flip. At most 1 in
+   * 10,000 pixels may move between cells. */
+  {
+    uint64_t moved = 0;
+    for (int t = 0; t < 19; t++)
+      for (int p = 0; p < 19; p++)
+        moved += (uint64_t) ABS ((int64_t) r3.confusion.counts[t][p]
+                                 - (int64_t) loop.confusion.counts[t][p]);
+    g_assert_cmpuint (moved, <=, 2 * (uint64_t) n * 512 * 512 / 10000);
+  }
+  /* 512 x 512 masks of 5 images: every pixel counted once. */
+  {
+    uint64_t total = 0;
+    for (int c = 0; c < 19; c++)
+      total += vg_confusion_truth_pixels (&r3.confusion, c);
+    g_assert_cmpuint (total, ==, (uint64_t) n * 512 * 512);
+  }
+  /* Float sums in a different grouping: 1e-5 relative. An untrained model's loss is near
+   * ln 19 = 2.94 or above. */
+  g_assert_cmpfloat (r3.loss, >, 1.0);
+  g_assert_cmpfloat (fabs (r3.loss - r1.loss), <, 1e-5 * r1.loss);
+  vg_image_clear (&img);
+  vg_image_clear (&mask);
+}
+
+/* The evaluation loss against a direct computation: forward each image at the model
+ * resolution with nearest-resized masks, weighted cross-entropy pooled over all pixels. */
+static void
+test_evaluate_loss (void)
+{
+  g_autoptr (VgSplit) owner = NULL;
+  g_autoptr (VgModel) model = small_model (9);
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (VgAugmentScratch) scratch = vg_augment_scratch_new ();
+  g_autoptr (GError) error = NULL;
+  g_auto (VgEvalResult) r = { 0 };
+  const int R = test_pre.resolution, n = 3;
+  g_autofree float *input = g_new (float, (size_t) R * R * 3);
+  g_autofree uint8_t *target = g_new (uint8_t, (size_t) R * R);
+  VgImage img = { 0 }, mask = { 0 };
+  VgAugmentParams aug;
+  double num = 0, den = 0;
+  float weights[19];
+  VgSplit view;
+
+  if (!val_split (&owner, &view, n))
+    return;
+  for (int c = 0; c < 19; c++)
+    weights[c] = 1.0f / (1.0f + c);
+  predictor = vg_predictor_new (model, &test_pre, 2, &error);
+  g_assert_true (vg_evaluate (predictor, &view, weights, 2, &r, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  vg_augment_params_init (&aug, FALSE);
+  vg_augment_params_set_whitening (&aug, test_pre.mean, test_pre.std);
+  aug.out_height = aug.out_width = R;
+  g_assert_true (vg_model_reserve (model, 1, R, R, FALSE, &error));
+  for (int i = 0; i < n; i++)
+    {
+      const float *logits;
+
+      g_assert_true (vg_split_load_sample (&view, i, &img, &mask, &error));
+      vg_augment_sample (input, target, img.data, mask.data, &aug, 0, scratch, img.height,
+                         img.width);
+      vg_model_forward (model, input, NULL, 1, FALSE);
+      logits = vg_model_logits (model);
+      for (size_t p = 0; p < (size_t) R * R; p++)
+        {
+          const float *z = logits + p * 19;
+          double m = z[0], s = 0;
+          for (int c = 1; c < 19; c++)
+            m = MAX (m, z[c]);
+          for (int c = 0; c < 19; c++)
+            s += exp (z[c] - m);
+          num += weights[target[p]] * (m + log (s) - z[target[p]]);
+          den += weights[target[p]];
+        }
+    }
+  /* float logits, double sums on both sides: 1e-5 relative */
+  g_assert_cmpfloat (fabs (r.loss - num / den), <, 1e-5 * (num / den));
+  vg_image_clear (&img);
+  vg_image_clear (&mask);
+}
+
+/* Validation during training shares the training reservation: after an evaluation with
+ * VG_PREDICTOR_KEEP_RESERVATION a training step still runs on the same activations. */
+static void
+test_keep_reservation (void)
+{
+  g_autoptr (VgSplit) owner = NULL;
+  g_autoptr (VgModel) model = small_model (11);
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (VgEvalResult) r = { 0 };
+  const int R = test_pre.resolution, B = 2;
+  g_autofree float *images = g_new0 (float, (size_t) B * R * R * 3);
+  g_autofree uint8_t *targets = g_new0 (uint8_t, (size_t) B * R * R);
+  VgPreprocess no_res = test_pre;
+  VgSplit view;
+  float loss;
+
+  if (!val_split (&owner, &view, 3))
+    return;
+  g_assert_true (vg_model_reserve (model, B, R, R, TRUE, &error));
+  no_res.resolution = 0;
+  g_assert_null (vg_predictor_new_full (model, &no_res, B, VG_PREDICTOR_KEEP_RESERVATION,
+                                        &error));
+  g_assert_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID);
+  g_clear_error (&error);
+  predictor = vg_predictor_new_full (model, &test_pre, B, VG_PREDICTOR_KEEP_RESERVATION,
+                                     &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_evaluate (predictor, &view, NULL, 1, &r, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (r.n_images, ==, 3);
+  vg_model_zero_grad (model);
+  loss = vg_model_forward (model, images, targets, B, TRUE);
+  vg_model_backward (model);
+  g_assert_true (isfinite (loss) && loss > 0);
+}
+
+static void
+on_progress_cancel (int done, int total, gpointer data)
+{
+  if (done > 0)
+    g_cancellable_cancel (data);
+}
+
+static void
+test_evaluate_cancel (void)
+{
+  g_autoptr (VgSplit) owner = NULL;
+  g_autoptr (VgModel) model = small_model (5);
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  g_auto (VgEvalResult) r = { 0 };
+  VgSplit view;
+
+  if (!val_split (&owner, &view, 8))
+    return;
+  predictor = vg_predictor_new (model, &test_pre, 2, &error);
+  /* Cancelled from the progress callback after the first batch: stops there. */
+  g_assert_false (vg_evaluate (predictor, &view, NULL, 2, &r, on_progress_cancel, cancellable,
+                               cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  vg_eval_result_clear (&r);
+  /* The predictor is usable again with a fresh run. */
+  g_assert_true (vg_evaluate (predictor, &view, NULL, 2, &r, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* A model without a fixed resolution refuses images that are not multiples of 32. */
+static void
+test_native_resolution_sizes (void)
+{
+  g_autoptr (VgModel) model = small_model (5);
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (GError) error = NULL;
+  VgPreprocess pre = test_pre;
+  uint8_t rgb[3 * 64 * 96] = { 0 }, labels[64 * 96];
+
+  pre.resolution = 0;
+  predictor = vg_predictor_new (model, &pre, 1, &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_predict_image (predictor, rgb, 64, 96, labels, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (vg_predict_image (predictor, rgb, 50, 96, labels, NULL, &error));
+  g_assert_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_SIZE);
+}
+
+/* ---- metrics ------------------------------------------------------------------------- */
+
+static void
+test_eval_result_by_hand (void)
+{
+  /* image 0: truth 0 0 1 1 255   image 1: truth 2 2 2 0
+   *          pred  0 1 1 1 3              pred  0 0 0 0
+   * image 0: class 0 I 1 U 2, class 1 I 2 U 3 (the 255 pixel is ignored) -> (1/2 + 2/3) / 2
+   * image 1: class 0 I 1 U 4, class 2 I 0 U 3 -> (1/4 + 0) / 2; class 2 is missed there. */
+  const uint8_t t0[] = { 0, 0, 1, 1, 255 }, p0[] = { 0, 1, 1, 1, 3 };
+  const uint8_t t1[] = { 2, 2, 2, 0 }, p1[] = { 0, 0, 0, 0 };
+  g_auto (VgEvalResult) r = { 0 };
+
+  vg_eval_result_init (&r, 2);
+  vg_eval_result_add (&r, 0, t0, p0, 5);
+  vg_eval_result_add (&r, 1, t1, p1, 4);
+  g_assert_cmpfloat_with_epsilon (r.image_miou[0], (0.5 + 2.0 / 3) / 2, 1e-12);
+  g_assert_cmpfloat_with_epsilon (r.image_miou[1], 0.125, 1e-12);
+  g_assert_cmpint (r.class_images[0], ==, 2);
+  g_assert_cmpint (r.class_images[1], ==, 1);
+  g_assert_cmpint (r.class_images[2], ==, 1);
+  g_assert_cmpint (r.class_images[3], ==, 0);
+  g_assert_cmpint (r.class_missed[0], ==, 0);
+  g_assert_cmpint (r.class_missed[2], ==, 1);
+  /* dataset level: class 0 TP 1 + 1, FP 0 + 3, FN 1 + 0 -> 2/6 (the ignored pixel's
+   * prediction counts nowhere) */
+  g_assert_cmpfloat_with_epsilon (vg_confusion_iou (&r.confusion, 0), 2.0 / 6, 1e-12);
+  g_assert_cmpuint (r.confusion.counts[2][0], ==, 3);
+}
+
+/* ---- output encoders ------------------------------------------------------------------- */
+
+static void
+test_crc32 (void)
+{
+  /* The check value of CRC-32/ISO-HDLC, and chaining. */
+  g_assert_cmphex (vg_crc32 (0, "123456789", 9), ==, 0xCBF43926u);
+  g_assert_cmphex (vg_crc32 (vg_crc32 (0, "1234", 4), "56789", 5), ==, 0xCBF43926u);
+  g_assert_cmphex (vg_crc32 (0, "", 0), ==, 0);
+}
+
+static void
+test_png_encoders (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *grey = g_build_filename (dir, "g.png", NULL);
+  g_autofree char *pal = g_build_filename (dir, "p.png", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  const int H = 37, W = 53;
+  uint8_t mask[37 * 53];
+  VgImage back = { 0 };
+  VgImageInfo info;
+
+  for (int i = 0; i < H * W; i++)
+    mask[i] = (uint8_t) ((i * 7 + i / W) % 19);
+  g_assert_true (vg_mask_save_grey (grey, mask, H, W, &error));
+  g_assert_no_error (error);
+  g_assert_true (vg_image_probe (&info, grey, &error));
+  g_assert_cmpint (info.png_color_type, ==, PNG_COLOR_TYPE_GRAY);
+  g_assert_cmpint (info.bit_depth, ==, 8);
+  g_assert_true (vg_mask_load (&back, grey, &error));
+  g_assert_cmpint (back.height, ==, H);
+  g_assert_cmpint (back.width, ==, W);
+  g_assert_cmpmem (back.data, H * W, mask, H * W);
+
+  bytes = vg_mask_encode_png (mask, H, W, TRUE, &error);
+  g_assert_no_error (error);
+  write_bytes (pal, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  g_assert_true (vg_image_probe (&info, pal, &error));
+  g_assert_cmpint (info.png_color_type, ==, PNG_COLOR_TYPE_PALETTE);
+  g_assert_true (vg_mask_load (&back, pal, &error));
+  g_assert_cmpmem (back.data, H * W, mask, H * W);
+
+  /* A palette PNG holds classes only. */
+  mask[5] = 19;
+  g_assert_null (vg_mask_encode_png (mask, H, W, TRUE, &error));
+  g_assert_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID);
+  vg_image_clear (&back);
+  tmp_dir_remove (dir);
+}
+
+static void
+test_overlay (void)
+{
+  const uint8_t rgb[6] = { 10, 20, 30, 200, 100, 0 }, labels[2] = { 1, 13 };
+  uint8_t out[6];
+  const uint8_t *skin = vg_class_rgb (1), *hair = vg_class_rgb (13);
+
+  vg_overlay_render (out, rgb, labels, 1, 2, 0.0f);
+  g_assert_cmpmem (out, 6, rgb, 6);
+  vg_overlay_render (out, rgb, labels, 1, 2, 1.0f);
+  g_assert_cmpmem (out, 3, skin, 3);
+  g_assert_cmpmem (out + 3, 3, hair, 3);
+  vg_overlay_render (out, rgb, labels, 1, 2, 0.5f);
+  for (int c = 0; c < 3; c++)
+    g_assert_cmpint (abs ((int) out[c] - (rgb[c] + skin[c]) / 2), <=, 1);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/predict/metadata-roundtrip", test_metadata_roundtrip);
+  g_test_add_func ("/predict/bad-model-files", test_bad_model_files);
+  g_test_add_func ("/predict/logits-to-labels", test_logits_to_labels);
+  g_test_add_func ("/predict/image-native", test_predict_image_native);
+  g_test_add_func ("/predict/evaluate-matches-loop", test_evaluate_matches_loop);
+  g_test_add_func ("/predict/evaluate-loss", test_evaluate_loss);
+  g_test_add_func ("/predict/keep-reservation", test_keep_reservation);
+  g_test_add_func ("/predict/evaluate-cancel", test_evaluate_cancel);
+  g_test_add_func ("/predict/native-resolution-sizes", test_native_resolution_sizes);
+  g_test_add_func ("/predict/eval-result-by-hand", test_eval_result_by_hand);
+  g_test_add_func ("/predict/crc32", test_crc32);
+  g_test_add_func ("/predict/png-encoders", test_png_encoders);
+  g_test_add_func ("/predict/overlay", test_overlay);
+  return g_test_run ();
+}

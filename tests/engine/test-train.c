@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Training (engine/vg-train.h) and the Dice loss (engine/nn/vg-dice.h):
+ *
+ * - the schedule as a pure function: cosine values, the pipeline's switch to SGD, its
+ *   halvings with reloads, its stop below the minimum rate, early stopping of a single
+ *   optimiser, selection by mIoU, NaN losses;
+ * - Dice: forward values and gradients by central finite differences; the fused
+ *   cross-entropy + Dice backward, in place, equals the sum of the two;
+ * - whole runs on 8 real training images (symlinks into ../shared, 64x64, a small model):
+ *   2 epochs in one run give bit-identical weights, optimiser moments and schedule to
+ *   1 epoch + a cancelled attempt + resume + 1 epoch; pausing holds the steps; best is a
+ *   model file vg_model_open reads with its preprocessing; a truncated last checkpoint,
+ *   an existing run and changed options are clear errors. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "vg-dice.h"
+#include "vg-model.h"
+#include "vg-nn.h"
+#include "vg-predict.h"
+#include "vg-safetensors.h"
+#include "vg-train.h"
+#include "test-common.h"
+
+/* A small model so that the runs take seconds on 2 threads. */
+#define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
+
+/* ---- the schedule ------------------------------------------------------------------------ */
+
+static void
+test_cosine (void)
+{
+  /* exact up to double rounding: cos(0) = 1, cos(pi/2) = 6e-17, cos(pi) = -1 */
+  g_assert_cmpfloat_with_epsilon (vg_cosine_lr (1e-3, 5e-4, 0, 50), 1e-3, 1e-15);
+  g_assert_cmpfloat_with_epsilon (vg_cosine_lr (1e-3, 5e-4, 25, 50), 7.5e-4, 1e-15);
+  g_assert_cmpfloat_with_epsilon (vg_cosine_lr (1e-3, 5e-4, 50, 50), 5e-4, 1e-15);
+  /* flat after T, never back up as PyTorch's periodic schedule would */
+  g_assert_cmpfloat_with_epsilon (vg_cosine_lr (1e-3, 5e-4, 80, 50), 5e-4, 1e-15);
+  /* a quarter: 5e-4 + 5e-4 (1 + cos(pi/4)) / 2 */
+  g_assert_cmpfloat_with_epsilon (vg_cosine_lr (1e-3, 5e-4, 10, 40),
+                                  5e-4 + 5e-4 * (1 + sqrt (0.5)) / 2, 1e-15);
+  g_assert_cmpfloat (vg_cosine_lr (0.02, 0.01, 7, 0), ==, 0.02); /* T = 0: constant */
+}
+
+/* Feed n validation losses; returns the OR of the events. */
+static VgTrainEvents
+feed (VgTrainState *s, const VgTrainOptions *o, const double *losses, int n)
+{
+  VgTrainEvents all = 0;
+
+  for (int i = 0; i < n; i++)
+    all |= vg_train_state_update (s, o, losses[i], 0.5);
+  return all;
+}
+
+static void
+test_schedule_pipeline (void)
+{
+  VgTrainOptions o;
+  VgTrainState s;
+  VgTrainEvents ev;
+  const double improving[] = { 1.0, 0.9 }, flat[] = { 0.95, 0.95 };
+
+  vg_train_options_init (&o);
+  o.patience = 3;
+  vg_train_state_init (&s, &o);
+  g_assert_cmpint (s.optimizer, ==, VG_OPTIMIZER_ADAM);
+  g_assert_cmpfloat (vg_train_state_lr (&s, &o), ==, 1e-3);
+
+  /* Adam: two better epochs, then three that are not (a tie is not better) */
+  ev = feed (&s, &o, improving, 2);
+  g_assert_cmpint (ev & VG_TRAIN_EVENT_BETTER_LOSS, !=, 0);
+  g_assert_cmpint (s.best_loss_epoch, ==, 2);
+  g_assert_cmpfloat_with_epsilon (vg_train_state_lr (&s, &o),
+                                  vg_cosine_lr (1e-3, 5e-4, 2, 50), 1e-18);
+  ev = feed (&s, &o, flat, 2);
+  g_assert_cmpint (ev & (VG_TRAIN_EVENT_SWITCH_SGD | VG_TRAIN_EVENT_BETTER_LOSS), ==, 0);
+  g_assert_cmpint (s.bad_epochs, ==, 2);
+  ev = vg_train_state_update (&s, &o, 0.9, 0.5); /* equal to the best: not better */
+  g_assert_cmpint (ev, ==, VG_TRAIN_EVENT_SWITCH_SGD | VG_TRAIN_EVENT_RELOAD_BEST);
+  g_assert_cmpint (s.epoch, ==, 5);
+  g_assert_cmpint (s.phase, ==, 1);
+  g_assert_cmpint (s.phase_start, ==, 5);
+  g_assert_cmpint (s.optimizer, ==, VG_OPTIMIZER_SGD);
+  g_assert_cmpint (s.steps, ==, 0);
+  g_assert_cmpint (s.bad_epochs, ==, 0);
+  g_assert_cmpfloat (vg_train_state_lr (&s, &o), ==, 0.02); /* the scheduler was reset */
+
+  /* SGD 0.02: one better epoch (the patience count restarts), then three bad ones */
+  ev = vg_train_state_update (&s, &o, 0.8, 0.5);
+  g_assert_cmpint (ev & VG_TRAIN_EVENT_BETTER_LOSS, !=, 0);
+  g_assert_cmpfloat_with_epsilon (vg_train_state_lr (&s, &o),
+                                  vg_cosine_lr (0.02, 0.01, 1, 50), 1e-18);
+  ev = feed (&s, &o, flat, 2);
+  ev |= vg_train_state_update (&s, &o, 0.85, 0.5);
+  g_assert_cmpint (ev, ==, VG_TRAIN_EVENT_HALVE_LR | VG_TRAIN_EVENT_RELOAD_BEST);
+  g_assert_cmpint (s.epoch, ==, 9);
+  g_assert_cmpint (s.phase, ==, 2);
+  g_assert_cmpfloat (s.phase_lr, ==, 0.01);
+  g_assert_cmpfloat (vg_train_state_lr (&s, &o), ==, 0.01);
+
+  /* 0.01 -> 0.005: equal to the minimum, still allowed (l_SGD >= l_SGD_min) */
+  ev = feed (&s, &o, flat, 2);
+  ev |= vg_train_state_update (&s, &o, 0.85, 0.5);
+  g_assert_cmpint (ev, ==, VG_TRAIN_EVENT_HALVE_LR | VG_TRAIN_EVENT_RELOAD_BEST);
+  g_assert_cmpfloat (s.phase_lr, ==, 0.005);
+  g_assert_false (s.finished);
+
+  /* 0.005 -> 0.0025 < 0.005: the run is over, no reload */
+  ev = feed (&s, &o, flat, 2);
+  ev |= vg_train_state_update (&s, &o, 0.85, 0.5);
+  g_assert_cmpint (ev, ==, VG_TRAIN_EVENT_STOP);
+  g_assert_true (s.finished);
+  g_assert_cmpint (s.epoch, ==, 15);
+  g_assert_cmpint (s.best_loss_epoch, ==, 6);
+  g_assert_cmpfloat (s.best_loss, ==, 0.8);
+}
+
+static void
+test_schedule_single_optimizer (void)
+{
+  const double flat[] = { 1.0, 1.0, 1.0 };
+  VgTrainOptions o;
+  VgTrainState s;
+  VgTrainEvents ev;
+
+  vg_train_options_init (&o);
+  o.optimizer = VG_OPTIMIZER_SGD;
+  o.patience = 2;
+  vg_train_state_init (&s, &o);
+  g_assert_cmpint (s.optimizer, ==, VG_OPTIMIZER_SGD);
+  g_assert_cmpfloat (vg_train_state_lr (&s, &o), ==, 0.02);
+  ev = feed (&s, &o, flat, 3); /* better, then two not better: early stop */
+  g_assert_cmpint (ev & VG_TRAIN_EVENT_STOP, !=, 0);
+  g_assert_cmpint (ev & (VG_TRAIN_EVENT_RELOAD_BEST | VG_TRAIN_EVENT_HALVE_LR), ==, 0);
+  g_assert_true (s.finished);
+  g_assert_cmpint (s.optimizer, ==, VG_OPTIMIZER_SGD);
+
+  /* patience 0: never an event, whatever the losses */
+  o.optimizer = VG_OPTIMIZER_PIPELINE;
+  o.patience = 0;
+  vg_train_state_init (&s, &o);
+  for (int i = 0; i < 100; i++)
+    g_assert_cmpint (vg_train_state_update (&s, &o, 1.0, 0.5) & ~VG_TRAIN_EVENT_BETTER_LOSS
+                       & ~VG_TRAIN_EVENT_BETTER_MIOU & ~VG_TRAIN_EVENT_SAVE_BEST, ==, 0);
+  g_assert_cmpint (s.optimizer, ==, VG_OPTIMIZER_ADAM);
+  g_assert_cmpfloat (vg_train_state_lr (&s, &o), ==, 5e-4); /* past T: half the rate */
+}
+
+static void
+test_schedule_select_and_nan (void)
+{
+  VgTrainOptions o;
+  VgTrainState s;
+  VgTrainEvents ev;
+
+  vg_train_options_init (&o);
+  o.select = VG_SELECT_MIOU;
+  vg_train_state_init (&s, &o);
+  ev = vg_train_state_update (&s, &o, 1.0, 0.30);
+  g_assert_cmpint (ev & VG_TRAIN_EVENT_SAVE_BEST, !=, 0);
+  /* lower loss, lower mIoU: best by mIoU is not saved */
+  ev = vg_train_state_update (&s, &o, 0.5, 0.20);
+  g_assert_cmpint (ev, ==, VG_TRAIN_EVENT_BETTER_LOSS);
+  /* higher loss, higher mIoU: saved, and the loss patience counts one bad epoch */
+  ev = vg_train_state_update (&s, &o, 0.7, 0.40);
+  g_assert_cmpint (ev, ==, VG_TRAIN_EVENT_BETTER_MIOU | VG_TRAIN_EVENT_SAVE_BEST);
+  g_assert_cmpint (s.bad_epochs, ==, 1);
+  g_assert_cmpint (s.best_miou_epoch, ==, 3);
+  /* a NaN loss is never better */
+  ev = vg_train_state_update (&s, &o, NAN, 0.1);
+  g_assert_cmpint (ev, ==, 0);
+  g_assert_cmpfloat (s.best_loss, ==, 0.5);
+  g_assert_cmpint (s.bad_epochs, ==, 2);
+}
+
+/* ---- Dice -------------------------------------------------------------------------------- */
+
+enum { DNR = 12, DNC = 5 };
+
+static guint64 rng_state = 0x9E3779B97F4A7C15u;
+
+static double
+rnd (void)
+{
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return (double) ((rng_state * 0x2545F4914F6CDD1Du) >> 11) / 9007199254740992.0;
+}
+
+static void
+dice_inputs (float *logits, uint8_t *targets)
+{
+  for (int i = 0; i < DNR * DNC; i++)
+    logits[i] = (float) (4.0 * rnd () - 2.0);
+  for (int i = 0; i < DNR; i++)
+    targets[i] = (uint8_t) (i % 4); /* class 4 never occurs */
+  targets[3] = VG_IGNORE_INDEX;
+  targets[7] = 200; /* >= NC: ignored too */
+}
+
+static void
+test_dice_forward (void)
+{
+  float logits[DNR * DNC];
+  uint8_t targets[DNR];
+  double inter[DNC] = { 0 }, p_sum[DNC] = { 0 }, y_sum[DNC] = { 0 }, expect = 0;
+
+  dice_inputs (logits, targets);
+  /* an independent double-precision evaluation of the formula in vg-dice.h */
+  for (int i = 0; i < DNR; i++)
+    {
+      double p[DNC], s = 0;
+      if (targets[i] >= DNC)
+        continue;
+      for (int c = 0; c < DNC; c++)
+        s += p[c] = exp (logits[i * DNC + c]);
+      for (int c = 0; c < DNC; c++)
+        p_sum[c] += p[c] / s;
+      inter[targets[i]] += p[targets[i]] / s;
+      y_sum[targets[i]] += 1;
+    }
+  for (int c = 0; c < DNC; c++)
+    expect += (2 * inter[c] + VG_DICE_SMOOTH) / (p_sum[c] + y_sum[c] + VG_DICE_SMOOTH);
+  expect = 1 - expect / DNC;
+  /* float softmax against double: 1e-6 */
+  g_assert_cmpfloat_with_epsilon (vg_dice_forward (logits, targets, VG_IGNORE_INDEX, DNR, DNC),
+                                  expect, 1e-6);
+
+  /* a confident perfect prediction scores ~0 (each class: (2n + 1) / (2n + 1)) */
+  for (int i = 0; i < DNR; i++)
+    for (int c = 0; c < DNC; c++)
+      logits[i * DNC + c] = c == targets[i] ? 30.0f : -30.0f;
+  g_assert_cmpfloat (vg_dice_forward (logits, targets, VG_IGNORE_INDEX, DNR, DNC), <, 1e-6);
+  /* everything ignored: 0, no NaN */
+  memset (targets, VG_IGNORE_INDEX, sizeof targets);
+  g_assert_cmpfloat (vg_dice_forward (logits, targets, VG_IGNORE_INDEX, DNR, DNC), ==, 0.0f);
+}
+
+static void
+test_dice_gradcheck (void)
+{
+  float logits[DNR * DNC], grad[DNR * DNC], ce[DNR * DNC], fused[DNR * DNC];
+  const float weights[DNC] = { 0.1f, 0.3f, 0.2f, 0.25f, 0.15f };
+  uint8_t targets[DNR];
+  const float dloss = 1.7f;
+  /* Central differences of the float forward with eps 1e-2: the loss's float rounding
+   * (~1e-7) and the O(eps^2) truncation together measured 1.3e-4 of the largest derivative,
+   * so tol = 1e-3 of it leaves a margin of ~8; a missing term errs by > 10%. */
+  const double eps = 1e-2, tol = 1e-3;
+  double max_num = 0, max_err = 0;
+
+  dice_inputs (logits, targets);
+  vg_dice_backward (grad, logits, targets, VG_IGNORE_INDEX, dloss, DNR, DNC);
+  for (int k = 0; k < DNR * DNC; k++)
+    {
+      float keep = logits[k];
+      double up, down, num;
+
+      logits[k] = keep + (float) eps;
+      up = vg_dice_forward (logits, targets, VG_IGNORE_INDEX, DNR, DNC);
+      logits[k] = keep - (float) eps;
+      down = vg_dice_forward (logits, targets, VG_IGNORE_INDEX, DNR, DNC);
+      logits[k] = keep;
+      num = dloss * (up - down) / (2 * eps);
+      max_num = MAX (max_num, fabs (num));
+      max_err = MAX (max_err, fabs (num - grad[k]));
+    }
+  g_test_message ("dice gradient: max |numeric| %.3g, max error %.3g", max_num, max_err);
+  g_assert_cmpfloat (max_num, >, 1e-3);
+  g_assert_cmpfloat (max_err, <=, tol * max_num);
+  for (int c = 0; c < DNC; c++) /* ignored rows have no gradient */
+    {
+      g_assert_cmpfloat (grad[3 * DNC + c], ==, 0.0f);
+      g_assert_cmpfloat (grad[7 * DNC + c], ==, 0.0f);
+    }
+
+  /* fused, in place over the logits (as the model calls it) = CE + Dice; the two paths
+   * round differently only in float sums of 5 terms: 1e-6 */
+  vg_cross_entropy_backward (ce, logits, targets, weights, VG_IGNORE_INDEX, dloss, DNR, DNC);
+  memcpy (fused, logits, sizeof fused);
+  vg_cross_entropy_dice_backward (fused, fused, targets, weights, VG_IGNORE_INDEX, dloss, DNR,
+                                  DNC);
+  for (int k = 0; k < DNR * DNC; k++)
+    g_assert_cmpfloat_with_epsilon (fused[k], ce[k] + grad[k], 1e-6);
+  g_assert_cmpfloat_with_epsilon (
+    vg_cross_entropy_dice_forward (logits, targets, weights, VG_IGNORE_INDEX, DNR, DNC),
+    vg_cross_entropy_forward (logits, targets, weights, VG_IGNORE_INDEX, DNR, DNC)
+      + vg_dice_forward (logits, targets, VG_IGNORE_INDEX, DNR, DNC), 1e-6);
+}
+
+/* ---- whole runs -------------------------------------------------------------------------- */
+
+typedef struct {
+  char *root;
+  char *train;
+  char *val;
+} Splits;
+
+static void
+link_samples (const char *shared_split, const char *dir, int n)
+{
+  g_autofree char *images = g_build_filename (dir, "images", NULL);
+  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (images, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (masks, 0755), ==, 0);
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree char *rel_img = g_strdup_printf ("celebamask/%s/images/%d.jpg", shared_split, i);
+      g_autofree char *rel_mask = g_strdup_printf ("celebamask/%s/masks/%d.png", shared_split, i);
+      g_autofree char *src_img = vg_test_shared_path (rel_img);
+      g_autofree char *src_mask = vg_test_shared_path (rel_mask);
+      g_autofree char *dst_img = g_strdup_printf ("%s/%d.jpg", images, i);
+      g_autofree char *dst_mask = g_strdup_printf ("%s/%d.png", masks, i);
+
+      g_assert_cmpint (symlink (src_img, dst_img), ==, 0);
+      g_assert_cmpint (symlink (src_mask, dst_mask), ==, 0);
+    }
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir;
+  const char *name;
+
+  if (g_file_test (path, G_FILE_TEST_IS_SYMLINK) || !g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_unlink (path);
+      return;
+    }
+  dir = g_dir_open (path, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      remove_tree (child);
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
+  g_rmdir (path);
+}
+
+/* 8 training and 4 validation samples as symlinks; FALSE (skipped) without ../shared. */
+static gboolean
+splits_make (Splits *s)
+{
+  g_autofree char *probe = vg_test_shared_path ("celebamask/train");
+  GError *error = NULL;
+
+  if (probe == NULL)
+    return FALSE;
+  s->root = g_dir_make_tmp ("visage-train-XXXXXX", &error);
+  g_assert_no_error (error);
+  s->train = g_build_filename (s->root, "train", NULL);
+  s->val = g_build_filename (s->root, "val", NULL);
+  link_samples ("train", s->train, 8);
+  link_samples ("val", s->val, 4);
+  return TRUE;
+}
+
+static void
+splits_free (Splits *s)
+{
+  if (s->root != NULL)
+    remove_tree (s->root);
+  g_free (s->root);
+  g_free (s->train);
+  g_free (s->val);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Splits, splits_free)
+
+static void
+small_options (VgTrainOptions *o, const Splits *s, const char *out_name)
+{
+  GError *error = NULL;
+
+  vg_train_options_init (o);
+  g_assert_true (vg_config_parse (&o->config, SMALL_SPEC, &error));
+  g_assert_no_error (error);
+  o->train_dir = g_strdup (s->train);
+  o->val_dir = g_strdup (s->val);
+  o->out_dir = g_build_filename (s->root, out_name, NULL);
+  o->batch = 4;        /* 2 steps per epoch */
+  o->resolution = 64;
+  o->threads = 2;      /* the same reduction order in every run */
+  o->workers = 2;
+  o->epochs = 2;
+  o->patience = 1;     /* so that epoch 2 may switch to SGD: the state must carry over */
+}
+
+/* Every tensor of two safetensors files is byte for byte the same, and so are the
+ * schedule's metadata. */
+static void
+assert_same_checkpoints (const char *a_path, const char *b_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) a = vg_safetensors_open (a_path, &error);
+  g_autoptr (VgSafetensors) b = NULL;
+  const char *keys[] = { "visage.train.state.epoch", "visage.train.state.phase",
+                         "visage.train.state.phase_lr", "visage.train.state.optimizer",
+                         "visage.train.state.steps", "visage.train.state.best_loss",
+                         "visage.train.state.best_miou", "visage.train.state.bad_epochs" };
+
+  g_assert_no_error (error);
+  b = vg_safetensors_open (b_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (vg_safetensors_n_tensors (a), ==, vg_safetensors_n_tensors (b));
+  for (int i = 0; i < vg_safetensors_n_tensors (a); i++)
+    {
+      const VgTensorView *ta = vg_safetensors_get (a, i);
+      const VgTensorView *tb = vg_safetensors_find (b, ta->name);
+
+      g_assert_nonnull (tb);
+      g_assert_cmpuint (ta->nbytes, ==, tb->nbytes);
+      if (memcmp (ta->data, tb->data, ta->nbytes) != 0)
+        g_error ("tensor %s differs between %s and %s", ta->name, a_path, b_path);
+    }
+  for (gsize k = 0; k < G_N_ELEMENTS (keys); k++)
+    g_assert_cmpstr (vg_safetensors_metadata (a, keys[k]), ==,
+                     vg_safetensors_metadata (b, keys[k]));
+}
+
+static void
+cancel_on_step (const VgTrainStep *step, gpointer data)
+{
+  (void) step;
+  g_cancellable_cancel (data);
+}
+
+static int
+count_lines (const char *path)
+{
+  g_autofree char *text = NULL;
+  int n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
+static void
+test_resume_equivalence (void)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions one = { 0 }, split = { 0 }, resumed = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_autofree char *one_last = NULL, *split_last = NULL, *split_best = NULL;
+  g_autofree char *before = NULL, *after = NULL, *log = NULL;
+  gsize before_len = 0, after_len = 0;
+  VgTrainCallbacks cancelling = { NULL, cancel_on_step, NULL, NULL };
+  VgTrainState state;
+  VgPreprocess pre;
+  g_autoptr (VgModel) model = NULL;
+
+  if (!splits_make (&s))
+    return;
+
+  /* 2 epochs in one run */
+  small_options (&one, &s, "one");
+  g_assert_true (vg_train_run (&one, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 2);
+  one_last = g_build_filename (one.out_dir, "last.safetensors", NULL);
+
+  /* 1 epoch, stop */
+  small_options (&split, &s, "split");
+  split.epochs = 1;
+  g_assert_true (vg_train_run (&split, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 1);
+  split_last = g_build_filename (split.out_dir, "last.safetensors", NULL);
+  log = g_build_filename (split.out_dir, "log.csv", NULL);
+  g_assert_cmpint (count_lines (log), ==, 2); /* header + epoch 1 */
+
+  /* resume, cancelled during the first step of epoch 2: last must not move */
+  g_assert_true (g_file_get_contents (split_last, &before, &before_len, NULL));
+  g_assert_true (vg_train_options_load (&resumed, split.out_dir, &error));
+  g_assert_no_error (error);
+  resumed.epochs = 2;
+  g_assert_false (vg_train_run (&resumed, &cancelling, cancel, NULL, cancel, &state, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (state.epoch, ==, 1);
+  g_assert_true (g_file_get_contents (split_last, &after, &after_len, NULL));
+  g_assert_cmpuint (before_len, ==, after_len);
+  g_assert_true (memcmp (before, after, before_len) == 0);
+
+  /* resume again to the end: the same weights, moments, pipeline state as in one run */
+  g_assert_true (vg_train_run (&resumed, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 2);
+  assert_same_checkpoints (one_last, split_last);
+  g_assert_cmpint (count_lines (log), ==, 3);
+
+  /* best is a model file with the training split's whitening */
+  split_best = g_build_filename (split.out_dir, "best.safetensors", NULL);
+  model = vg_model_open (split_best, vg_backend_cpu (), &pre, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (model);
+  g_assert_cmpint (pre.resolution, ==, 64);
+  g_assert_cmpfloat (pre.mean[0], >, 0.2);
+  g_assert_cmpfloat (pre.mean[0], <, 0.8);
+  g_assert_cmpfloat (pre.std[2], >, 0.05);
+
+  /* a finished run resumed with the same limit does nothing and succeeds */
+  g_assert_true (vg_train_run (&resumed, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 2);
+
+  vg_train_options_clear (&one);
+  vg_train_options_clear (&split);
+  vg_train_options_clear (&resumed);
+}
+
+typedef struct {
+  VgTrainControl *control;
+  gboolean released;     /* set by the thread just before it unpauses */
+  int steps_seen;
+  GThread *thread;
+} PauseTest;
+
+static gpointer
+unpause_later (gpointer data)
+{
+  PauseTest *p = data;
+
+  /* far longer than a step of the small model (~20 ms): a run that ignored the pause would
+   * reach step 2 before this */
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_atomic_int_set (&p->released, TRUE);
+  vg_train_control_set_paused (p->control, FALSE);
+  return NULL;
+}
+
+static void
+pause_on_first_step (const VgTrainStep *step, gpointer data)
+{
+  PauseTest *p = data;
+
+  p->steps_seen++;
+  if (step->epoch == 1 && step->step == 1)
+    {
+      vg_train_control_set_paused (p->control, TRUE);
+      p->thread = g_thread_new ("unpause", unpause_later, p);
+    }
+  else
+    g_assert_true (g_atomic_int_get (&p->released));
+}
+
+static void
+test_pause (void)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgTrainControl) control = vg_train_control_new ();
+  PauseTest p = { control, FALSE, 0, NULL };
+  VgTrainCallbacks cb = { NULL, pause_on_first_step, NULL, NULL };
+
+  if (!splits_make (&s))
+    return;
+  small_options (&o, &s, "paused");
+  o.epochs = 1;
+  g_assert_true (vg_train_run (&o, &cb, &p, control, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (p.steps_seen, ==, 2);
+  g_thread_join (p.thread);
+  vg_train_options_clear (&o);
+}
+
+static void
+test_bad_checkpoints (void)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 }, loaded = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *last = NULL, *data = NULL, *best = NULL;
+  gsize len = 0;
+
+  if (!splits_make (&s))
+    return;
+  small_options (&o, &s, "bad");
+  o.epochs = 1;
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  /* the same folder again without resume: refused, nothing overwritten */
+  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* resuming with another batch size: refused, naming the option */
+  o.resume = TRUE;
+  o.epochs = 2;
+  o.batch = 2;
+  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT);
+  g_assert_nonnull (strstr (error->message, "batch"));
+  g_clear_error (&error);
+  o.batch = 4;
+
+  /* best.safetensors is not a training checkpoint */
+  last = g_build_filename (o.out_dir, "last.safetensors", NULL);
+  best = g_build_filename (o.out_dir, "best.safetensors", NULL);
+  g_assert_true (g_file_get_contents (last, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (last, data, len / 2, NULL)); /* truncated */
+  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "last.safetensors"));
+  g_clear_error (&error);
+  g_assert_false (vg_train_options_load (&loaded, o.out_dir, &error));
+  g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_clear_pointer (&data, g_free);
+  g_assert_true (g_file_get_contents (best, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (last, data, len, NULL));
+  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT);
+  g_assert_nonnull (strstr (error->message, "not a training checkpoint"));
+  g_clear_error (&error);
+
+  /* nothing to resume in an empty folder */
+  g_free (o.out_dir);
+  o.out_dir = g_build_filename (s.root, "empty", NULL);
+  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT);
+  g_clear_error (&error);
+
+  /* a missing training folder names it */
+  o.resume = FALSE;
+  g_free (o.train_dir);
+  o.train_dir = g_build_filename (s.root, "no-such-split", NULL);
+  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "no-such-split"));
+  vg_train_options_clear (&o);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autofree char *cache = g_dir_make_tmp ("visage-train-cache-XXXXXX", NULL);
+  int status;
+
+  /* the statistics cache of the temporary splits stays out of the user's cache */
+  g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/train/schedule/cosine", test_cosine);
+  g_test_add_func ("/train/schedule/pipeline", test_schedule_pipeline);
+  g_test_add_func ("/train/schedule/single-optimizer", test_schedule_single_optimizer);
+  g_test_add_func ("/train/schedule/select-and-nan", test_schedule_select_and_nan);
+  g_test_add_func ("/train/dice/forward", test_dice_forward);
+  g_test_add_func ("/train/dice/gradcheck", test_dice_gradcheck);
+  g_test_add_func ("/train/run/resume-equivalence", test_resume_equivalence);
+  g_test_add_func ("/train/run/pause", test_pause);
+  g_test_add_func ("/train/run/bad-checkpoints", test_bad_checkpoints);
+  status = g_test_run ();
+  remove_tree (cache);
+  return status;
+}
