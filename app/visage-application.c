@@ -8,15 +8,27 @@
 #include <glib/gi18n.h>
 
 #include "visage-application.h"
+#include "visage-paths.h"
 #include "visage-resources.h"
+#include "visage-sample.h"
 #include "visage-window.h"
 #include "vg-device.h"
+
+/* --screenshot gives up when the window has not settled after this long. */
+#define SCREENSHOT_TIMEOUT_S 120
 
 struct _VisageApplication
 {
   AdwApplication parent_instance;
 
   GSettings *settings;
+  char *split_dir;        /* --split, absolute */
+  char *model_path;       /* --model, absolute */
+  char *screenshot_path;  /* --screenshot, absolute */
+  gboolean screenshot_done;
+  int screenshot_status;
+  guint settled_frames;
+  gint64 screenshot_deadline;
 };
 
 G_DEFINE_FINAL_TYPE (VisageApplication, visage_application, ADW_TYPE_APPLICATION)
@@ -68,6 +80,96 @@ restore_window_state (VisageApplication *self, GtkWindow *window)
                    G_SETTINGS_BIND_SET);
 }
 
+static gboolean
+is_split_dir (const char *dir)
+{
+  g_autofree char *images = g_build_filename (dir, "images", NULL);
+
+  return g_file_test (images, G_FILE_TEST_IS_DIR);
+}
+
+/* The split to open without --split: the course's validation split beside the source
+ * tree (where the data set is shared with the project) when it exists, else the last
+ * split used. */
+static char *
+default_split (VisageApplication *self)
+{
+  g_autofree char *shared = g_build_filename (VISAGE_SOURCE_DIR, "..", "shared", "celebamask",
+                                              "val", NULL);
+  g_autofree char *last = NULL;
+
+  if (is_split_dir (shared))
+    return g_canonicalize_filename (shared, NULL);
+  if (self->settings != NULL)
+    last = g_settings_get_string (self->settings, "last-split");
+  if (last != NULL && *last != '\0' && is_split_dir (last))
+    return g_steal_pointer (&last);
+  return NULL;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The first model file (in name order) of a folder, or NULL. */
+static char *
+first_model_in (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".safetensors"))
+      g_ptr_array_add (names, g_strdup (name));
+  if (names->len == 0)
+    return NULL;
+  g_ptr_array_sort (names, compare_names);
+  return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
+}
+
+/* The model to load without --model: one shipped with the program (data/models in the
+ * source tree, then the installed copy), else the last model loaded. */
+static char *
+default_model (VisageApplication *self)
+{
+  g_autofree char *source_models = g_build_filename (VISAGE_SOURCE_DIR, "data", "models", NULL);
+  g_autofree char *installed_models = g_build_filename (PKGDATADIR, "models", NULL);
+  g_autofree char *last = NULL;
+  char *path;
+
+  if ((path = first_model_in (source_models)) != NULL
+      || (path = first_model_in (installed_models)) != NULL)
+    return path;
+  if (self->settings != NULL)
+    last = g_settings_get_string (self->settings, "last-model");
+  if (last != NULL && *last != '\0' && g_file_test (last, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer (&last);
+  return NULL;
+}
+
+static void
+open_initial_files (VisageApplication *self, VisageWindow *window)
+{
+  gboolean restore = self->settings == NULL
+                     || g_settings_get_boolean (self->settings, "restore-session");
+  g_autofree char *split = NULL;
+  g_autofree char *model = NULL;
+
+  split = self->split_dir != NULL ? g_strdup (self->split_dir)
+                                  : restore ? default_split (self) : NULL;
+  model = self->model_path != NULL ? g_strdup (self->model_path)
+                                   : restore ? default_model (self) : NULL;
+  /* The model first: the service runs jobs in order, so the first image shown is
+   * predicted with it. */
+  if (model != NULL)
+    visage_window_load_model (window, model);
+  if (split != NULL)
+    visage_window_open_split (window, split);
+}
+
 static void
 visage_application_activate (GApplication *app)
 {
@@ -78,9 +180,96 @@ visage_application_activate (GApplication *app)
     {
       window = GTK_WINDOW (visage_window_new (GTK_APPLICATION (app)));
       restore_window_state (self, window);
+      open_initial_files (self, VISAGE_WINDOW (window));
     }
 
   gtk_window_present (window);
+}
+
+/* ---- --screenshot ----------------------------------------------------------------------- */
+
+/* Every frame until the window settles (split open, model loaded, the first image
+ * predicted and the visible thumbnails decoded), then a few more so that all of it is
+ * drawn, then the picture. */
+static gboolean
+screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  VisageApplication *self = user_data;
+  VisageWindow *window = VISAGE_WINDOW (widget);
+  g_autoptr (GError) error = NULL;
+
+  if (g_get_monotonic_time () > self->screenshot_deadline)
+    {
+      g_printerr ("visage: the window did not finish loading within %d s\n",
+                  SCREENSHOT_TIMEOUT_S);
+      self->screenshot_status = 1;
+      self->screenshot_done = TRUE;
+      return G_SOURCE_REMOVE;
+    }
+  if (visage_window_get_busy (window) || visage_sample_get_n_loading () > 0)
+    {
+      self->settled_frames = 0;
+      return G_SOURCE_CONTINUE;
+    }
+  if (++self->settled_frames < 3)
+    return G_SOURCE_CONTINUE;
+
+  if (!visage_window_save_screenshot (window, self->screenshot_path, &error))
+    {
+      g_printerr ("visage: %s\n", error->message);
+      self->screenshot_status = 1;
+    }
+  self->screenshot_done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Run the window until the screenshot is written; returns the exit status. */
+static int
+take_screenshot (VisageApplication *self)
+{
+  g_autoptr (GError) error = NULL;
+  GtkWindow *window;
+
+  /* Another instance running must not receive this command line instead. */
+  g_application_set_flags (G_APPLICATION (self),
+                           g_application_get_flags (G_APPLICATION (self))
+                           | G_APPLICATION_NON_UNIQUE);
+  if (!g_application_register (G_APPLICATION (self), NULL, &error))
+    {
+      g_printerr ("visage: %s\n", error->message);
+      return 1;
+    }
+  g_application_activate (G_APPLICATION (self));
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  self->screenshot_deadline = g_get_monotonic_time () + SCREENSHOT_TIMEOUT_S * G_USEC_PER_SEC;
+  gtk_widget_add_tick_callback (GTK_WIDGET (window), screenshot_tick, self, NULL);
+  while (!self->screenshot_done)
+    g_main_context_iteration (NULL, TRUE);
+  gtk_window_destroy (window);
+  return self->screenshot_status;
+}
+
+static char *
+absolute_option (GVariantDict *options, const char *name)
+{
+  const char *value = NULL;
+
+  if (!g_variant_dict_lookup (options, name, "^&ay", &value) || value == NULL)
+    return NULL;
+  return g_canonicalize_filename (value, NULL);
+}
+
+static int
+visage_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  VisageApplication *self = VISAGE_APPLICATION (app);
+
+  self->split_dir = absolute_option (options, "split");
+  self->model_path = absolute_option (options, "model");
+  self->screenshot_path = absolute_option (options, "screenshot");
+  if (self->screenshot_path != NULL)
+    return take_screenshot (self);
+  return -1;
 }
 
 static void
@@ -106,6 +295,9 @@ visage_application_dispose (GObject *object)
   VisageApplication *self = VISAGE_APPLICATION (object);
 
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->split_dir, g_free);
+  g_clear_pointer (&self->model_path, g_free);
+  g_clear_pointer (&self->screenshot_path, g_free);
   G_OBJECT_CLASS (visage_application_parent_class)->dispose (object);
 }
 
@@ -120,6 +312,7 @@ visage_application_class_init (VisageApplicationClass *klass)
   visage_resources_ensure ();
   app_class->activate = visage_application_activate;
   app_class->startup = visage_application_startup;
+  app_class->handle_local_options = visage_application_handle_local_options;
 }
 
 static void
@@ -155,6 +348,16 @@ visage_application_quit_action (GSimpleAction *action, GVariant *parameter, gpoi
   g_application_quit (G_APPLICATION (user_data));
 }
 
+static const GOptionEntry options[] = {
+  { "split", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+    N_("Open this data split (a folder with images/ and masks/)"), N_("FOLDER") },
+  { "model", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+    N_("Load this model (a .safetensors file)"), N_("FILE") },
+  { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+    N_("Once the window has loaded, save it as a PNG image and quit"), N_("FILE") },
+  { NULL }
+};
+
 static const GActionEntry app_actions[] = {
   { .name = "quit", .activate = visage_application_quit_action },
   { .name = "about", .activate = visage_application_about_action },
@@ -165,6 +368,19 @@ visage_application_init (VisageApplication *self)
 {
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit",
                                          (const char *[]) { "<primary>q", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.open-split",
+                                         (const char *[]) { "<primary>o", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.open-model",
+                                         (const char *[]) { "<primary><shift>o", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.open-image",
+                                         (const char *[]) { "<primary>i", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.evaluate",
+                                         (const char *[]) { "<primary>e", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.next-image",
+                                         (const char *[]) { "<alt>Right", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.previous-image",
+                                         (const char *[]) { "<alt>Left", NULL });
 }

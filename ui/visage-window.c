@@ -3,9 +3,16 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
+#include "visage-application.h"
+#include "visage-evaluation-view.h"
+#include "visage-gallery.h"
+#include "visage-image-view.h"
 #include "visage-resources.h"
+#include "visage-sample.h"
 #include "visage-window.h"
 
 struct _VisageWindow
@@ -13,19 +20,963 @@ struct _VisageWindow
   AdwApplicationWindow parent_instance;
 
   /* Template widgets */
+  AdwToastOverlay *toast_overlay;
   AdwHeaderBar *header_bar;
+  AdwViewSwitcherTitle *switcher_title;
   GtkMenuButton *primary_menu_button;
+  GtkRevealer *model_revealer;
+  GtkRevealer *progress_revealer;
+  GtkProgressBar *progress_bar;
   GtkStack *main_stack;
   AdwStatusPage *empty_page;
+  AdwViewStack *view_stack;
+  VisageGallery *gallery;
+  VisageImageView *image_view;
+  VisageEvaluationView *evaluation_view;
+
+  GSettings *settings;              /* the application's; NULL without the schema */
+  VgService *service;
+  VgSplit *split;                   /* the open split, or NULL */
+  char *split_dir;
+  GListStore *samples;              /* of VisageSample, in the split's order */
+  VgEvaluation *evaluation;         /* of split with the loaded model, or NULL */
+  VisageSample *shown;              /* whose prediction is shown or on its way */
+  GCancellable *open_cancellable;
+  GCancellable *predict_cancellable;
+  GCancellable *job_cancellable;    /* non-NULL while evaluating or exporting */
+  VgServiceJob job_kind;            /* which of the two */
+  char *live_path;                  /* an image opened on its own, shown instead of a sample */
+  guint n_pending;                  /* operations that will change what is shown */
+  gboolean disposed;
 };
 
 G_DEFINE_FINAL_TYPE (VisageWindow, visage_window, ADW_TYPE_APPLICATION_WINDOW)
 
+enum {
+  PROP_0,
+  PROP_BUSY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+toast (VisageWindow *self, const char *message)
+{
+  AdwToast *toast = adw_toast_new (message);
+
+  adw_toast_set_timeout (toast, 6);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+pending_begin (VisageWindow *self)
+{
+  if (self->n_pending++ == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+}
+
+static void
+pending_end (VisageWindow *self)
+{
+  g_assert (self->n_pending > 0);
+  if (--self->n_pending == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+}
+
+static void
+enable (VisageWindow *self, const char *name, gboolean enabled)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
+
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
+}
+
+static void
+update_actions (VisageWindow *self)
+{
+  gboolean has_model = vg_service_get_model_path (self->service) != NULL;
+  gboolean working = self->job_cancellable != NULL;
+  gboolean has_split = self->split != NULL;
+  gboolean has_image = self->shown != NULL || self->live_path != NULL;
+
+  enable (self, "evaluate",
+          has_model && has_split && vg_split_has_masks (self->split) && !working);
+  enable (self, "cancel", working);
+  enable (self, "next-image", has_split);
+  enable (self, "previous-image", has_split);
+  enable (self, "export-image-mask", has_model && has_image && !working);
+  enable (self, "export-image-overlay", has_model && has_image && !working);
+  enable (self, "export-split-masks", has_model && has_split && !working);
+  enable (self, "export-split-overlays", has_model && has_split && !working);
+  enable (self, "export-submission", has_model && has_split && !working);
+}
+
+static void
+clear_results (VisageWindow *self)
+{
+  g_clear_pointer (&self->evaluation, vg_evaluation_free);
+  if (self->samples == NULL)
+    return;
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->samples)); i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (G_LIST_MODEL (self->samples), i);
+      visage_sample_set_result (sample, NULL);
+    }
+  visage_gallery_results_changed (self->gallery);
+  visage_evaluation_view_set_evaluation (self->evaluation_view, NULL, NULL);
+}
+
+/* ---- the shown image -------------------------------------------------------------------- */
+
+static void
+prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (VisageWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgPrediction) prediction = NULL;
+
+  prediction = vg_service_predict_finish (VG_SERVICE (source), result, &error);
+  if (prediction != NULL && !self->disposed)
+    {
+      g_autofree char *base = g_path_get_basename (prediction->image_path);
+
+      /* A result that arrives is the current one: older requests were cancelled. */
+      visage_image_view_set_prediction (self->image_view, prediction,
+                                        self->shown != NULL
+                                        ? visage_sample_get_name (self->shown) : base);
+      /* Predicting an image with a mask evaluates it: label it in the gallery too. */
+      if (self->shown != NULL && prediction->has_result && self->evaluation == NULL)
+        {
+          VgImageResult image_result = prediction->result;
+
+          image_result.index = visage_sample_get_index (self->shown);
+          visage_sample_set_result (self->shown, &image_result);
+        }
+    }
+  else if (prediction == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+           && !self->disposed)
+    toast (self, error->message);
+  pending_end (self);
+}
+
+/* Predict the shown sample; a prediction still on its way for another one is cancelled,
+ * so a late result never replaces a newer one. */
+static void
+request_prediction (VisageWindow *self)
+{
+  if (self->predict_cancellable != NULL)
+    g_cancellable_cancel (self->predict_cancellable);
+  g_clear_object (&self->predict_cancellable);
+  update_actions (self);
+  if (self->shown == NULL && self->live_path == NULL)
+    {
+      visage_image_view_set_prediction (self->image_view, NULL, NULL);
+      return;
+    }
+  self->predict_cancellable = g_cancellable_new ();
+  pending_begin (self);
+  if (self->shown != NULL)
+    vg_service_predict_async (self->service, visage_sample_get_image_path (self->shown),
+                              visage_sample_get_mask_path (self->shown),
+                              self->predict_cancellable, prediction_ready, g_object_ref (self));
+  else
+    vg_service_predict_async (self->service, self->live_path, NULL, self->predict_cancellable,
+                              prediction_ready, g_object_ref (self));
+}
+
+void
+visage_window_open_image (VisageWindow *self, const char *path)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+  g_return_if_fail (path != NULL);
+
+  /* Unselecting the gallery's image clears what was shown. */
+  visage_gallery_select_position (self->gallery, GTK_INVALID_LIST_POSITION);
+  g_clear_object (&self->shown);
+  g_free (self->live_path);
+  self->live_path = g_strdup (path);
+  gtk_stack_set_visible_child_name (self->main_stack, "workbench");
+  adw_view_stack_set_visible_child_name (self->view_stack, "browse");
+  request_prediction (self);
+}
+
+static void
+selected_sample_changed (VisageWindow *self)
+{
+  VisageSample *sample = visage_gallery_get_selected_sample (self->gallery);
+
+  if (sample == self->shown)
+    return;
+  g_set_object (&self->shown, sample);
+  if (sample == NULL && self->live_path != NULL)
+    return;  /* unselected for an image opened on its own */
+  g_clear_pointer (&self->live_path, g_free);
+  request_prediction (self);
+}
+
+static void
+step_image (VisageWindow *self, int step)
+{
+  GListModel *shown = visage_gallery_get_shown (self->gallery);
+  guint n = g_list_model_get_n_items (shown);
+  guint position = gtk_single_selection_get_selected (GTK_SINGLE_SELECTION (shown));
+
+  if (n == 0)
+    return;
+  if (position == GTK_INVALID_LIST_POSITION)
+    position = 0;
+  else
+    position = (position + n + step) % n;
+  visage_gallery_select_position (self->gallery, position);
+}
+
+/* From the evaluation view: show this image in the browser. */
+static void
+open_sample (VisageWindow *self, VisageSample *sample)
+{
+  visage_gallery_select_sample (self->gallery, sample);
+  adw_view_stack_set_visible_child_name (self->view_stack, "browse");
+}
+
+/* A confusion cell chosen in the evaluation view orders the gallery by it too. */
+static void
+confusion_cell_selected (VisageWindow *self, int truth, int predicted)
+{
+  if (truth >= 0 && predicted >= 0)
+    visage_gallery_sort_by_confusion (self->gallery, truth, predicted);
+}
+
+/* ---- split and model -------------------------------------------------------------------- */
+
+static void
+split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (VisageWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  g_autofree char *subtitle = NULL;
+  g_autofree char *base = NULL;
+
+  split = vg_service_open_split_finish (VG_SERVICE (source), result, &error);
+  if (self->disposed || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      pending_end (self);
+      return;
+    }
+  if (split == NULL)
+    {
+      toast (self, error->message);
+      pending_end (self);
+      return;
+    }
+
+  /* Results and an evaluation in progress belong to the previous split. */
+  if (self->job_cancellable != NULL)
+    g_cancellable_cancel (self->job_cancellable);
+  g_clear_pointer (&self->evaluation, vg_evaluation_free);
+  g_clear_pointer (&self->split, vg_split_free);
+  self->split = g_steal_pointer (&split);
+  g_free (self->split_dir);
+  self->split_dir = g_path_get_dirname (self->split->images_dir);
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "last-split", self->split_dir);
+
+  g_clear_object (&self->shown);
+  g_clear_object (&self->samples);
+  self->samples = g_list_store_new (VISAGE_TYPE_SAMPLE);
+  for (int i = 0; i < self->split->n_samples; i++)
+    {
+      const VgSample *s = &self->split->samples[i];
+      g_autoptr (VisageSample) sample = visage_sample_new (i, s->name, s->image_path,
+                                                           s->mask_path);
+      g_list_store_append (self->samples, sample);
+    }
+  clear_results (self);
+  /* The gallery selects its first image, which shows it. */
+  visage_gallery_set_samples (self->gallery, G_LIST_MODEL (self->samples));
+  gtk_stack_set_visible_child_name (self->main_stack, "workbench");
+
+  base = g_path_get_basename (self->split_dir);
+  subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s · %d image", "%s · %d images",
+                                           self->split->n_samples),
+                              base, self->split->n_samples);
+  adw_view_switcher_title_set_subtitle (self->switcher_title, subtitle);
+  if (self->split->skipped != NULL && self->split->skipped->len > 0)
+    {
+      g_autofree char *message =
+        g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                      "%u unusable sample was left out: %s",
+                                      "%u unusable samples were left out, the first: %s",
+                                      self->split->skipped->len),
+                         self->split->skipped->len,
+                         (const char *) g_ptr_array_index (self->split->skipped, 0));
+      toast (self, message);
+    }
+  update_actions (self);
+  pending_end (self);
+}
+
+void
+visage_window_open_split (VisageWindow *self, const char *dir)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+  g_return_if_fail (dir != NULL);
+
+  if (self->open_cancellable != NULL)
+    g_cancellable_cancel (self->open_cancellable);
+  g_clear_object (&self->open_cancellable);
+  self->open_cancellable = g_cancellable_new ();
+  pending_begin (self);
+  vg_service_open_split_async (self->service, dir, self->open_cancellable, split_opened,
+                               g_object_ref (self));
+}
+
+static void
+model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (VisageWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!vg_service_load_model_finish (VG_SERVICE (source), result, &error))
+    {
+      if (!self->disposed)
+        toast (self, error->message);
+      pending_end (self);
+      return;
+    }
+  if (!self->disposed)
+    {
+      if (self->settings != NULL)
+        g_settings_set_string (self->settings, "last-model",
+                               vg_service_get_model_path (self->service));
+      /* Every result so far came from the previous model. */
+      clear_results (self);
+      request_prediction (self);
+    }
+  pending_end (self);
+}
+
+void
+visage_window_load_model (VisageWindow *self, const char *path)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+  g_return_if_fail (path != NULL);
+
+  /* An evaluation with the previous model would finish with stale numbers. */
+  if (self->job_cancellable != NULL)
+    g_cancellable_cancel (self->job_cancellable);
+  pending_begin (self);
+  vg_service_load_model_async (self->service, path, NULL, model_loaded, g_object_ref (self));
+}
+
+static void
+model_path_changed (VisageWindow *self)
+{
+  const char *path = vg_service_get_model_path (self->service);
+  g_autofree char *tooltip = NULL;
+
+  gtk_revealer_set_reveal_child (self->model_revealer, path == NULL);
+  if (path != NULL)
+    {
+      /* TRANSLATORS: tooltip of the window title, naming the model file loaded */
+      tooltip = g_strdup_printf (_("Model: %s"), path);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->switcher_title), tooltip);
+    }
+  update_actions (self);
+}
+
+/* ---- evaluation ------------------------------------------------------------------------- */
+
+static void
+service_progress (VisageWindow *self, int job, int done, int total)
+{
+  g_autofree char *text = NULL;
+
+  if ((VgServiceJob) job != self->job_kind || self->job_cancellable == NULL || total <= 0)
+    return;
+  gtk_progress_bar_set_fraction (self->progress_bar, (double) done / total);
+  if (job == VG_SERVICE_JOB_EVALUATE)
+    /* TRANSLATORS: evaluation progress, images done of all images */
+    text = g_strdup_printf (_("Evaluating: %d of %d images"), done, total);
+  else
+    /* TRANSLATORS: export progress, images done of all images */
+    text = g_strdup_printf (_("Exporting: %d of %d images"), done, total);
+  gtk_progress_bar_set_text (self->progress_bar, text);
+}
+
+static void
+service_image_results (VisageWindow *self, const VgImageResult *results, guint n)
+{
+  if (self->job_kind != VG_SERVICE_JOB_EVALUATE || self->job_cancellable == NULL
+      || self->samples == NULL)
+    return;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (VisageSample) sample =
+        g_list_model_get_item (G_LIST_MODEL (self->samples), results[i].index);
+
+      if (sample != NULL)
+        visage_sample_set_result (sample, &results[i]);
+    }
+  /* At most ~10 times a second: the service coalesces results. */
+  visage_gallery_results_changed (self->gallery);
+}
+
+static void
+evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (VisageWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgEvaluation) evaluation = NULL;
+  g_autofree char *message = NULL;
+
+  evaluation = vg_service_evaluate_finish (VG_SERVICE (source), result, &error);
+  if (self->disposed)
+    return;
+  g_clear_object (&self->job_cancellable);
+  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+  update_actions (self);
+  if (evaluation == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        toast (self, _("Evaluation cancelled"));
+      else
+        toast (self, error->message);
+      return;
+    }
+
+  g_clear_pointer (&self->evaluation, vg_evaluation_free);
+  self->evaluation = g_steal_pointer (&evaluation);
+  /* TRANSLATORS: dataset-level mean IoU over the split's images */
+  message = g_strdup_printf (_("mIoU %.2f%% over %d images (dataset level: one confusion "
+                               "matrix over all pixels)"),
+                             100.0 * vg_confusion_miou (&self->evaluation->metrics.confusion),
+                             self->evaluation->metrics.n_images);
+  toast (self, message);
+  visage_evaluation_view_set_evaluation (self->evaluation_view, self->evaluation,
+                                         G_LIST_MODEL (self->samples));
+}
+
+void
+visage_window_evaluate (VisageWindow *self)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+
+  if (self->split == NULL || self->job_cancellable != NULL
+      || vg_service_get_model_path (self->service) == NULL)
+    return;
+  clear_results (self);
+  self->job_cancellable = g_cancellable_new ();
+  self->job_kind = VG_SERVICE_JOB_EVALUATE;
+  gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
+  gtk_progress_bar_set_text (self->progress_bar, _("Evaluating…"));
+  gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
+  update_actions (self);
+  vg_service_evaluate_async (self->service, self->split, self->job_cancellable, evaluated,
+                             g_object_ref (self));
+}
+
+/* ---- export ---------------------------------------------------------------------------- */
+
+static void
+exported (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (VisageWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *message = NULL;
+  int written;
+
+  written = vg_service_export_finish (VG_SERVICE (source), result, &error);
+  if (self->disposed)
+    return;
+  g_clear_object (&self->job_cancellable);
+  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+  update_actions (self);
+  if (written < 0)
+    {
+      toast (self, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                   ? _("Export cancelled") : error->message);
+      return;
+    }
+  message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Exported %d file",
+                                          "Exported %d files", written), written);
+  toast (self, message);
+}
+
+void
+visage_window_export (VisageWindow *self, const char *what, const char *destination)
+{
+  g_autoptr (VgSplit) live = NULL;
+  g_autoptr (GError) error = NULL;
+  const VgSplit *split = self->split;
+  VgExportKind kind;
+  int index = -1;
+
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+  g_return_if_fail (destination != NULL);
+
+  if (self->job_cancellable != NULL)
+    return;
+  if (g_str_equal (what, "image-mask") || g_str_equal (what, "image-overlay"))
+    {
+      kind = g_str_equal (what, "image-mask") ? VG_EXPORT_MASKS : VG_EXPORT_OVERLAYS;
+      if (self->shown != NULL)
+        index = visage_sample_get_index (self->shown);
+      else if (self->live_path != NULL)
+        {
+          const char *paths[] = { self->live_path };
+
+          live = vg_split_from_files (paths, 1, &error);
+          if (live == NULL)
+            {
+              toast (self, error->message);
+              return;
+            }
+          split = live;
+          index = 0;
+        }
+      else
+        return;
+    }
+  else if (g_str_equal (what, "split-masks"))
+    kind = VG_EXPORT_MASKS;
+  else if (g_str_equal (what, "split-overlays"))
+    kind = VG_EXPORT_OVERLAYS;
+  else if (g_str_equal (what, "submission"))
+    kind = VG_EXPORT_SUBMISSION;
+  else
+    g_return_if_reached ();
+  if (split == NULL)
+    return;
+
+  self->job_cancellable = g_cancellable_new ();
+  self->job_kind = VG_SERVICE_JOB_EXPORT;
+  gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
+  gtk_progress_bar_set_text (self->progress_bar, _("Exporting…"));
+  gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
+  update_actions (self);
+  /* Overlays as the image view shows them. */
+  vg_service_export_async (self->service, split, index, kind, destination,
+                           visage_image_view_get_opacity (self->image_view),
+                           self->job_cancellable, exported, g_object_ref (self));
+}
+
+gboolean
+visage_window_get_working (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), FALSE);
+
+  return self->job_cancellable != NULL;
+}
+
+/* ---- actions ---------------------------------------------------------------------------- */
+
+static void
+split_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+
+      if (path != NULL)
+        visage_window_open_split (self, path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+open_split_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  GtkFileChooserNative *dialog;
+
+  /* GtkFileDialog needs GTK 4.10; Debian 12 has 4.8. */
+  dialog = gtk_file_chooser_native_new (_("Open Split"), GTK_WINDOW (self),
+                                        GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"),
+                                        _("_Cancel"));
+  if (self->split_dir != NULL)
+    {
+      g_autofree char *parent = g_path_get_dirname (self->split_dir);
+      g_autoptr (GFile) folder = g_file_new_for_path (parent);
+
+      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), folder, NULL);
+    }
+  g_signal_connect (dialog, "response", G_CALLBACK (split_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+model_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+
+      if (path != NULL)
+        visage_window_load_model (self, path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+open_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  GtkFileChooserNative *dialog;
+  g_autoptr (GtkFileFilter) weights = gtk_file_filter_new ();
+  g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
+
+  dialog = gtk_file_chooser_native_new (_("Open Model"), GTK_WINDOW (self),
+                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+  gtk_file_filter_set_name (weights, _("Model Weights (safetensors)"));
+  gtk_file_filter_add_suffix (weights, "safetensors");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), weights);
+  gtk_file_filter_set_name (all, _("All Files"));
+  gtk_file_filter_add_pattern (all, "*");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), all);
+  g_signal_connect (dialog, "response", G_CALLBACK (model_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+evaluate_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  visage_window_evaluate (VISAGE_WINDOW (user_data));
+}
+
+static void
+cancel_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  if (self->job_cancellable != NULL)
+    g_cancellable_cancel (self->job_cancellable);
+}
+
+static void
+next_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  step_image (VISAGE_WINDOW (user_data), 1);
+}
+
+static void
+previous_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  step_image (VISAGE_WINDOW (user_data), -1);
+}
+
+typedef struct {
+  VisageWindow *self;
+  char *what;
+} ExportRequest;
+
+static void
+export_destination_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  ExportRequest *request = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+
+      if (path != NULL)
+        visage_window_export (request->self, request->what, path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  g_object_unref (request->self);
+  g_free (request->what);
+  g_free (request);
+}
+
+static void
+export_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  const char *name = g_action_get_name (G_ACTION (action));
+  ExportRequest *request = g_new0 (ExportRequest, 1);
+  GtkFileChooserNative *dialog;
+
+  request->self = g_object_ref (self);
+  request->what = g_strdup (name + strlen ("export-"));
+  if (g_str_equal (request->what, "split-masks") || g_str_equal (request->what, "split-overlays")
+      || g_str_equal (request->what, "image-mask") || g_str_equal (request->what, "image-overlay"))
+    dialog = gtk_file_chooser_native_new (_("Export into a Folder"), GTK_WINDOW (self),
+                                          GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Export"),
+                                          _("_Cancel"));
+  else
+    {
+      dialog = gtk_file_chooser_native_new (_("Export the Submission"), GTK_WINDOW (self),
+                                            GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"),
+                                            _("_Cancel"));
+      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), "submission.zip");
+    }
+  g_signal_connect (dialog, "response", G_CALLBACK (export_destination_chosen), request);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+image_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+
+      if (path != NULL)
+        visage_window_open_image (self, path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+open_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  GtkFileChooserNative *dialog;
+  g_autoptr (GtkFileFilter) images = gtk_file_filter_new ();
+
+  dialog = gtk_file_chooser_native_new (_("Open Image"), GTK_WINDOW (self),
+                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+  gtk_file_filter_set_name (images, _("JPEG and PNG Images"));
+  gtk_file_filter_add_mime_type (images, "image/jpeg");
+  gtk_file_filter_add_mime_type (images, "image/png");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), images);
+  g_signal_connect (dialog, "response", G_CALLBACK (image_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static const GActionEntry win_actions[] = {
+  { .name = "open-split", .activate = open_split_action },
+  { .name = "open-model", .activate = open_model_action },
+  { .name = "evaluate", .activate = evaluate_action },
+  { .name = "cancel", .activate = cancel_action },
+  { .name = "next-image", .activate = next_image_action },
+  { .name = "previous-image", .activate = previous_image_action },
+  { .name = "open-image", .activate = open_image_action },
+  { .name = "export-image-mask", .activate = export_action },
+  { .name = "export-image-overlay", .activate = export_action },
+  { .name = "export-split-masks", .activate = export_action },
+  { .name = "export-split-overlays", .activate = export_action },
+  { .name = "export-submission", .activate = export_action },
+};
+
+/* ---- screenshot ------------------------------------------------------------------------- */
+
+gboolean
+visage_window_save_screenshot (VisageWindow *self, const char *path, GError **error)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (self));
+  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
+  g_autoptr (GdkPaintable) paintable = NULL;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GBytes) png = NULL;
+  GtkSnapshot *snapshot;
+
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), FALSE);
+
+  if (renderer == NULL || width <= 0 || height <= 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+                           "The window is not shown yet");
+      return FALSE;
+    }
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  if (node == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "The window drew nothing");
+      return FALSE;
+    }
+  texture = gsk_renderer_render_texture (renderer, node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  png = gdk_texture_save_to_png_bytes (texture);
+  return g_file_set_contents (path, g_bytes_get_data (png, NULL), g_bytes_get_size (png),
+                              error);
+}
+
+/* ---- accessors -------------------------------------------------------------------------- */
+
+const char *
+visage_window_get_visible_page (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return gtk_stack_get_visible_child_name (self->main_stack);
+}
+
+gboolean
+visage_window_get_busy (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), FALSE);
+
+  return self->n_pending > 0;
+}
+
+const VgSplit *
+visage_window_get_split (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->split;
+}
+
+GListModel *
+visage_window_get_samples (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->samples != NULL ? G_LIST_MODEL (self->samples) : NULL;
+}
+
+const VgEvaluation *
+visage_window_get_evaluation (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->evaluation;
+}
+
+VgService *
+visage_window_get_service (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->service;
+}
+
+VisageGallery *
+visage_window_get_gallery (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->gallery;
+}
+
+VisageEvaluationView *
+visage_window_get_evaluation_view (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->evaluation_view;
+}
+
+void
+visage_window_set_visible_view (VisageWindow *self, const char *name)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+
+  adw_view_stack_set_visible_child_name (self->view_stack, name);
+}
+
+const char *
+visage_window_get_visible_view (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return adw_view_stack_get_visible_child_name (self->view_stack);
+}
+
+VisageImageView *
+visage_window_get_image_view (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->image_view;
+}
+
+/* ---- GObject ---------------------------------------------------------------------------- */
+
+VisageWindow *
+visage_window_new (GtkApplication *application)
+{
+  VisageWindow *self;
+
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+
+  self = g_object_new (VISAGE_TYPE_WINDOW, "application", application, NULL);
+  if (VISAGE_IS_APPLICATION (application))
+    self->settings = visage_application_get_settings (VISAGE_APPLICATION (application));
+  if (self->settings != NULL)
+    {
+      g_object_ref (self->settings);
+      g_settings_bind (self->settings, "overlay-mode", self->image_view, "mode",
+                       G_SETTINGS_BIND_DEFAULT);
+      g_settings_bind (self->settings, "overlay-opacity", self->image_view, "opacity",
+                       G_SETTINGS_BIND_DEFAULT);
+    }
+  return self;
+}
+
 static void
 visage_window_dispose (GObject *object)
 {
+  VisageWindow *self = VISAGE_WINDOW (object);
+
+  /* Callbacks still on their way hold a reference and see this flag. */
+  self->disposed = TRUE;
+  if (self->open_cancellable != NULL)
+    g_cancellable_cancel (self->open_cancellable);
+  if (self->predict_cancellable != NULL)
+    g_cancellable_cancel (self->predict_cancellable);
+  if (self->job_cancellable != NULL)
+    g_cancellable_cancel (self->job_cancellable);
+  if (self->service != NULL)
+    g_signal_handlers_disconnect_by_data (self->service, self);
+
   gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_WINDOW);
+  g_clear_object (&self->open_cancellable);
+  g_clear_object (&self->predict_cancellable);
+  g_clear_object (&self->job_cancellable);
+  g_clear_object (&self->shown);
+  g_clear_object (&self->samples);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->service);
   G_OBJECT_CLASS (visage_window_parent_class)->dispose (object);
+}
+
+static void
+visage_window_finalize (GObject *object)
+{
+  VisageWindow *self = VISAGE_WINDOW (object);
+
+  vg_split_free (self->split);
+  vg_evaluation_free (self->evaluation);
+  g_free (self->split_dir);
+  g_free (self->live_path);
+  G_OBJECT_CLASS (visage_window_parent_class)->finalize (object);
+}
+
+static void
+visage_window_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VisageWindow *self = VISAGE_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUSY:
+      g_value_set_boolean (value, visage_window_get_busy (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -35,35 +986,55 @@ visage_window_class_init (VisageWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = visage_window_dispose;
+  object_class->finalize = visage_window_finalize;
+  object_class->get_property = visage_window_get_property;
 
+  properties[PROP_BUSY] =
+    g_param_spec_boolean ("busy", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (VISAGE_TYPE_GALLERY);
+  g_type_ensure (VISAGE_TYPE_IMAGE_VIEW);
+  g_type_ensure (VISAGE_TYPE_EVALUATION_VIEW);
   visage_resources_ensure ();
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/visage/Visage/visage-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, header_bar);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, switcher_title);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, primary_menu_button);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, model_revealer);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, progress_revealer);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, empty_page);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, gallery);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, image_view);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, evaluation_view);
 }
 
 static void
 visage_window_init (VisageWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-}
 
-VisageWindow *
-visage_window_new (GtkApplication *application)
-{
-  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
-
-  return g_object_new (VISAGE_TYPE_WINDOW, "application", application, NULL);
-}
-
-const char *
-visage_window_get_visible_page (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
-
-  return gtk_stack_get_visible_child_name (self->main_stack);
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
+                                   self);
+  self->service = vg_service_new (NULL);
+  g_signal_connect_swapped (self->service, "notify::model-path",
+                            G_CALLBACK (model_path_changed), self);
+  g_signal_connect_swapped (self->service, "progress", G_CALLBACK (service_progress), self);
+  g_signal_connect_swapped (self->service, "image-results",
+                            G_CALLBACK (service_image_results), self);
+  g_signal_connect_swapped (self->gallery, "notify::selected-sample",
+                            G_CALLBACK (selected_sample_changed), self);
+  g_signal_connect_swapped (self->evaluation_view, "open-sample", G_CALLBACK (open_sample),
+                            self);
+  g_signal_connect_swapped (visage_evaluation_view_get_matrix (self->evaluation_view),
+                            "cell-selected", G_CALLBACK (confusion_cell_selected), self);
+  model_path_changed (self);
+  update_actions (self);
 }

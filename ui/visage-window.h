@@ -3,6 +3,11 @@
 
 #include <adwaita.h>
 
+#include "vg-service.h"
+#include "visage-evaluation-view.h"
+#include "visage-gallery.h"
+#include "visage-image-view.h"
+
 G_BEGIN_DECLS
 
 #define VISAGE_TYPE_WINDOW (visage_window_get_type ())
@@ -10,7 +15,45 @@ G_DECLARE_FINAL_TYPE (VisageWindow, visage_window, VISAGE, WINDOW, AdwApplicatio
 
 VisageWindow *visage_window_new (GtkApplication *application);
 
-/* The page the window shows now: "empty" until a data split is opened. */
+/* The page the window shows now: "empty" until a data split is opened, then
+ * "workbench". */
 const char *visage_window_get_visible_page (VisageWindow *self);
+
+/* Open a split folder (dir/images, dir/masks) or load a model file, on the service's
+ * worker; errors are shown in the window. */
+void visage_window_open_split (VisageWindow *self, const char *dir);
+void visage_window_load_model (VisageWindow *self, const char *path);
+/* Evaluate the open split with the loaded model (win.evaluate). */
+void visage_window_evaluate (VisageWindow *self);
+/* Show any JPEG or PNG file, predicted, outside the split (win.open-image). */
+void visage_window_open_image (VisageWindow *self, const char *path);
+/* Export predictions (the win.export-* actions without their file dialogs): what is
+ * "image-mask", "image-overlay" (the image shown), "split-masks", "split-overlays" (into
+ * the folder destination) or "submission" (the zip file destination). */
+void visage_window_export (VisageWindow *self, const char *what, const char *destination);
+/* TRUE while an evaluation or an export runs (win.cancel stops it). */
+gboolean visage_window_get_working (VisageWindow *self);
+
+/* TRUE while a split opens, a model loads or the shown image is being predicted: what
+ * the window shows is not final yet. Notified. */
+gboolean visage_window_get_busy (VisageWindow *self);
+
+/* The open split (NULL before one), its samples (a GListModel of VisageSample) and the
+ * last finished evaluation of it with the loaded model (NULL before one). */
+const VgSplit *visage_window_get_split (VisageWindow *self);
+GListModel *visage_window_get_samples (VisageWindow *self);
+const VgEvaluation *visage_window_get_evaluation (VisageWindow *self);
+
+VgService *visage_window_get_service (VisageWindow *self);
+VisageGallery *visage_window_get_gallery (VisageWindow *self);
+VisageImageView *visage_window_get_image_view (VisageWindow *self);
+VisageEvaluationView *visage_window_get_evaluation_view (VisageWindow *self);
+/* The workbench's view: "browse" or "evaluation". */
+const char *visage_window_get_visible_view (VisageWindow *self);
+void visage_window_set_visible_view (VisageWindow *self, const char *name);
+
+/* Render the window as it was last laid out into a PNG file (for --screenshot and tests):
+ * call it after a frame has been drawn since the last change. */
+gboolean visage_window_save_screenshot (VisageWindow *self, const char *path, GError **error);
 
 G_END_DECLS

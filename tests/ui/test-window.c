@@ -48,10 +48,13 @@ static void
 test_window_empty_state (void)
 {
   g_autoptr (VisageApplication) app = visage_application_new (G_APPLICATION_NON_UNIQUE);
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
   g_autoptr (GError) error = NULL;
   VisageWindow *window;
   GtkWindow *about;
 
+  /* Without files to open at start-up, the window opens empty. */
+  g_settings_set_boolean (settings, "restore-session", FALSE);
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
   g_assert_no_error (error);
   g_application_activate (G_APPLICATION (app));

@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The workbench on a fixture split (symbolic links to a few real val images) with a
+ * tiny random-weight model: widgets build and finalize, the gallery lists and sorts,
+ * the GL overlay hides a class by redrawing only, evaluation labels the gallery, and
+ * --screenshot writes a PNG of the loaded window. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include <adwaita.h>
+
+#include "test-fixtures.h"
+#include "vg-classes.h"
+#include "visage-application.h"
+#include "visage-class-score.h"
+#include "visage-classes.h"
+#include "visage-gallery.h"
+#include "visage-image-view.h"
+#include "visage-overlay-area.h"
+#include "visage-window.h"
+
+static const char *const fixture_names[] = { "0", "1", "2", "3", "5", "6", NULL };
+#define N_FIXTURE 6
+
+static char *scratch_dir;   /* this run's temporary folder (also XDG_CACHE_HOME) */
+static char *split_dir;     /* NULL when ../shared is absent */
+static char *model_path;
+
+static gboolean
+skip_without_split (void)
+{
+  if (split_dir == NULL)
+    g_test_skip ("../shared is not present");
+  return split_dir == NULL;
+}
+
+static gboolean
+spin_until (gboolean (*done) (gpointer), gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (!done (data) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  return done (data);
+}
+
+static gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+static gboolean
+window_settled (gpointer data)
+{
+  VisageWindow *window = data;
+
+  return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window);
+}
+
+static gboolean
+window_evaluated (gpointer data)
+{
+  return visage_window_get_evaluation (VISAGE_WINDOW (data)) != NULL;
+}
+
+/* A few main-loop iterations, for frames and idle work to happen. */
+static void
+spin_frames (int n)
+{
+  for (int i = 0; i < n; i++)
+    {
+      gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND;
+
+      while (g_get_monotonic_time () < until)
+        g_main_context_iteration (NULL, FALSE);
+    }
+}
+
+static VisageApplication *
+new_app (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
+  VisageApplication *app = visage_application_new (G_APPLICATION_NON_UNIQUE);
+  g_autoptr (GError) error = NULL;
+
+  /* The tests say what to open; the real val split is never opened behind their back. */
+  g_settings_set_boolean (settings, "restore-session", FALSE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  return app;
+}
+
+/* The window of app, loaded with the fixture split and model and settled. */
+static VisageWindow *
+open_workbench (VisageApplication *app)
+{
+  VisageWindow *window;
+
+  g_application_activate (G_APPLICATION (app));
+  window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (window);
+  visage_window_load_model (window, model_path);
+  visage_window_open_split (window, split_dir);
+  g_assert_true (spin_until (window_settled, window));
+  spin_frames (3);
+  return window;
+}
+
+/* ---- every templated widget builds and finalizes ---------------------------------------- */
+
+static void
+test_widgets_finalize (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  GtkWidget *gallery = NULL, *image_view = NULL, *area = NULL;
+  GtkWidget *holder;
+  VisageWindow *window;
+  gpointer window_ptr, gallery_ptr, view_ptr, area_ptr, service_ptr;
+
+  /* Standalone, realized in a window of their own (the overlay gets a GL context). */
+  holder = gtk_window_new ();
+  gallery = visage_gallery_new ();
+  image_view = visage_image_view_new ();
+  {
+    GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
+
+    gtk_box_append (GTK_BOX (box), gallery);
+    gtk_box_append (GTK_BOX (box), image_view);
+    gtk_window_set_child (GTK_WINDOW (holder), box);
+  }
+  area = GTK_WIDGET (visage_image_view_get_area (VISAGE_IMAGE_VIEW (image_view)));
+  g_object_add_weak_pointer (G_OBJECT (gallery), (gpointer *) &gallery);
+  g_object_add_weak_pointer (G_OBJECT (image_view), (gpointer *) &image_view);
+  g_object_add_weak_pointer (G_OBJECT (area), (gpointer *) &area);
+  gtk_window_present (GTK_WINDOW (holder));
+  spin_frames (3);
+  g_assert_true (gtk_widget_get_realized (area));
+  g_assert_null (gtk_gl_area_get_error (GTK_GL_AREA (area)));
+  gtk_window_destroy (GTK_WINDOW (holder));
+  g_assert_true (spin_until (is_null, &gallery));
+  g_assert_true (spin_until (is_null, &image_view));
+  g_assert_true (spin_until (is_null, &area));
+
+  /* The whole window, after it has loaded a split and a model. */
+  if (skip_without_split ())
+    return;
+  app = new_app ();
+  window = open_workbench (app);
+  window_ptr = window;
+  gallery_ptr = visage_window_get_gallery (window);
+  view_ptr = visage_window_get_image_view (window);
+  area_ptr = visage_image_view_get_area (visage_window_get_image_view (window));
+  service_ptr = visage_window_get_service (window);
+  g_object_add_weak_pointer (G_OBJECT (window), &window_ptr);
+  g_object_add_weak_pointer (G_OBJECT (gallery_ptr), &gallery_ptr);
+  g_object_add_weak_pointer (G_OBJECT (view_ptr), &view_ptr);
+  g_object_add_weak_pointer (G_OBJECT (area_ptr), &area_ptr);
+  g_object_add_weak_pointer (G_OBJECT (service_ptr), &service_ptr);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_true (spin_until (is_null, &window_ptr));
+  g_assert_true (spin_until (is_null, &gallery_ptr));
+  g_assert_true (spin_until (is_null, &view_ptr));
+  g_assert_true (spin_until (is_null, &area_ptr));
+  g_assert_true (spin_until (is_null, &service_ptr));
+}
+
+/* The legend's labels are the engine's, only translated. */
+static void
+test_class_names (void)
+{
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    g_assert_cmpstr (visage_class_display_name (c), ==, vg_class_label (c));
+}
+
+/* ---- browsing and the overlay ----------------------------------------------------------- */
+
+typedef struct {
+  guint8 *pixels;     /* RGBA, top-down */
+  int width;
+  int height;
+} Frame;
+
+static Frame
+read_frame (VisageOverlayArea *area)
+{
+  Frame f = { 0 };
+
+  f.pixels = visage_overlay_area_read_pixels (area, &f.width, &f.height);
+  g_assert_nonnull (f.pixels);
+  return f;
+}
+
+/* Compare two frames pixel by pixel, split by whether the ground-truth class under the
+ * pixel is cls. */
+static void
+compare_frames (VisageOverlayArea *area, const Frame *a, const Frame *b, int cls,
+                guint *inside, guint *inside_changed, guint *outside, guint *outside_changed)
+{
+  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (area));
+
+  *inside = *inside_changed = *outside = *outside_changed = 0;
+  g_assert_cmpint (a->width, ==, b->width);
+  g_assert_cmpint (a->height, ==, b->height);
+  for (int y = 0; y < a->height; y++)
+    for (int x = 0; x < a->width; x++)
+      {
+        size_t i = ((size_t) y * a->width + x) * 4;
+        gboolean changed = memcmp (a->pixels + i, b->pixels + i, 3) != 0;
+        int ix, iy, truth, predicted;
+
+        /* The pixel's centre, in widget coordinates. */
+        if (!visage_overlay_area_pick (area, (x + 0.5) / sf, (y + 0.5) / sf, &ix, &iy, NULL))
+          {
+            *outside += 1;
+            *outside_changed += changed;
+            continue;
+          }
+        visage_overlay_area_classes_at (area, ix, iy, &truth, &predicted);
+        if (truth == cls)
+          {
+            *inside += 1;
+            *inside_changed += changed;
+          }
+        else
+          {
+            *outside += 1;
+            *outside_changed += changed;
+          }
+      }
+}
+
+static void
+test_browse_and_overlay (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GError) error = NULL;
+  VisageWindow *window;
+  VisageGallery *gallery;
+  VisageImageView *view;
+  VisageOverlayArea *area;
+  GListModel *shown;
+  Frame before, hidden, faded;
+  guint inside, inside_changed, outside, outside_changed;
+  guint renders0, uploads0, renders1, uploads1;
+  VgImage mask = { 0 };
+  g_autofree char *mask_path = NULL;
+  int ix, iy, truth, predicted;
+
+  if (skip_without_split ())
+    return;
+  app = new_app ();
+  window = open_workbench (app);
+  gallery = visage_window_get_gallery (window);
+  view = visage_window_get_image_view (window);
+  area = visage_image_view_get_area (view);
+
+  /* The split is listed in natural order and its first image is shown, predicted. */
+  g_assert_cmpstr (visage_window_get_visible_page (window), ==, "workbench");
+  shown = visage_gallery_get_shown (gallery);
+  g_assert_cmpuint (g_list_model_get_n_items (shown), ==, N_FIXTURE);
+  for (guint i = 0; i < N_FIXTURE; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+      g_assert_cmpstr (visage_sample_get_name (sample), ==, fixture_names[i]);
+    }
+  g_assert_cmpstr (visage_image_view_get_title (view), ==, "0");
+  g_assert_cmpstr (vg_service_get_model_path (visage_window_get_service (window)), ==,
+                   model_path);
+
+  /* Selecting another image shows it. */
+  visage_gallery_select_position (gallery, 3);
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (visage_image_view_get_title (view), ==, "3");
+  spin_frames (2);
+
+  /* The status line names the classes under the pointer: those of the mask file. */
+  mask_path = g_build_filename (split_dir, "masks", "3.png", NULL);
+  g_assert_true (vg_mask_load (&mask, mask_path, &error));
+  g_assert_true (visage_overlay_area_pick (area, gtk_widget_get_width (GTK_WIDGET (area)) / 2.0,
+                                           gtk_widget_get_height (GTK_WIDGET (area)) / 2.0,
+                                           &ix, &iy, NULL));
+  visage_overlay_area_classes_at (area, ix, iy, &truth, &predicted);
+  g_assert_cmpint (truth, ==, mask.data[(size_t) iy * mask.width + ix]);
+  g_assert_cmpint (predicted, >=, 0);
+  visage_image_view_hover (view, gtk_widget_get_width (GTK_WIDGET (area)) / 2.0,
+                           gtk_widget_get_height (GTK_WIDGET (area)) / 2.0);
+  g_assert_nonnull (strstr (visage_image_view_get_status (view),
+                            visage_class_display_name (truth)));
+  vg_image_clear (&mask);
+
+  /* Ground truth at full opacity: skin pixels are drawn in skin's palette colour. */
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.mode", "s", "truth");
+  g_assert_cmpstr (visage_image_view_get_mode (view), ==, "truth");
+  visage_image_view_set_opacity (view, 1.0);
+  before = read_frame (area);
+  visage_overlay_area_get_counters (area, &renders0, &uploads0);
+
+  /* Hiding skin (the legend's action) changes exactly the skin pixels, with no upload. */
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.toggle-class", "i", VG_CLASS_SKIN);
+  g_assert_false (visage_image_view_get_class_visible (view, VG_CLASS_SKIN));
+  hidden = read_frame (area);
+  visage_overlay_area_get_counters (area, &renders1, &uploads1);
+  g_assert_cmpuint (uploads1, ==, uploads0);
+  g_assert_cmpuint (renders1, >, renders0);
+  compare_frames (area, &before, &hidden, VG_CLASS_SKIN, &inside, &inside_changed, &outside,
+                  &outside_changed);
+  g_test_message ("skin: %u of %u pixels changed; others: %u of %u", inside_changed, inside,
+                  outside_changed, outside);
+  g_assert_cmpuint (inside, >, 1000);
+  /* A photo pixel may equal skin's colour (204, 0, 0) by chance: allow 1%. */
+  g_assert_cmpuint (inside_changed, >=, inside * 99 / 100);
+  g_assert_cmpuint (outside_changed, ==, 0);
+
+  /* The opacity too only redraws; with skin hidden, skin pixels stay the photo's. */
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.toggle-class", "i", VG_CLASS_SKIN);
+  visage_image_view_set_opacity (view, 0.3);
+  faded = read_frame (area);
+  visage_overlay_area_get_counters (area, &renders1, &uploads1);
+  g_assert_cmpuint (uploads1, ==, uploads0);
+  compare_frames (area, &before, &faded, VG_CLASS_SKIN, &inside, &inside_changed, &outside,
+                  &outside_changed);
+  g_assert_cmpuint (inside_changed, >=, inside * 99 / 100);
+  g_free (before.pixels);
+  g_free (hidden.pixels);
+  g_free (faded.pixels);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* With VISAGE_TEST_SCREENSHOTS set to a folder, the tests leave pictures of the views
+ * there for a person to look at. */
+static void
+keep_screenshot (VisageWindow *window, const char *name)
+{
+  const char *dir = g_getenv ("VISAGE_TEST_SCREENSHOTS");
+  g_autofree char *path = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (dir == NULL)
+    return;
+  path = g_build_filename (dir, name, NULL);
+  spin_frames (5);  /* a layout pass and a frame after the last change */
+  visage_window_save_screenshot (window, path, &error);
+  g_assert_no_error (error);
+  g_test_message ("screenshot: %s", path);
+}
+
+/* The evaluation view: a confusion cell lists its images, most pixels first, and opens
+ * them; the per-class table sorts. */
+static void
+check_evaluation_view (VisageWindow *window, const VgEvaluation *evaluation)
+{
+  VisageEvaluationView *view = visage_window_get_evaluation_view (window);
+  VisageConfusionMatrix *matrix = visage_evaluation_view_get_matrix (view);
+  GListModel *cell_samples = visage_evaluation_view_get_cell_samples (view);
+  GListModel *scores = visage_evaluation_view_get_class_scores (view);
+  g_autoptr (VisageSample) first = NULL;
+  int truth = -1, predicted = -1, expected = 0, t, p;
+  double x, y, previous;
+  guint64 last = G_MAXUINT64;
+
+  visage_window_set_visible_view (window, "evaluation");
+  spin_frames (5);
+  keep_screenshot (window, "evaluation.png");
+
+  /* The off-diagonal cell found in the most images. */
+  for (int tt = 0; tt < VG_NUM_CLASSES; tt++)
+    for (int pp = 0; pp < VG_NUM_CLASSES; pp++)
+      {
+        int n = 0;
+
+        if (tt == pp)
+          continue;
+        for (int i = 0; i < N_FIXTURE; i++)
+          n += evaluation->images[i].confusion.counts[tt][pp] > 0;
+        if (n > expected)
+          {
+            truth = tt;
+            predicted = pp;
+            expected = n;
+          }
+      }
+  g_assert_cmpint (expected, >=, 2);
+
+  /* The cell under its centre is itself; selecting it (what a click does) lists exactly
+   * the images with pixels in it, most first, and orders the gallery by it. */
+  visage_confusion_matrix_cell_center (matrix, truth, predicted, &x, &y);
+  g_assert_true (visage_confusion_matrix_cell_at (matrix, x, y, &t, &p));
+  g_assert_cmpint (t, ==, truth);
+  g_assert_cmpint (p, ==, predicted);
+  visage_confusion_matrix_select (matrix, truth, predicted);
+  g_assert_cmpuint (g_list_model_get_n_items (cell_samples), ==, expected);
+  for (int i = 0; i < expected; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (cell_samples, i);
+      guint64 n = visage_sample_get_result (sample)->confusion.counts[truth][predicted];
+
+      g_assert_cmpuint (n, >, 0);
+      g_assert_cmpuint (n, <=, last);
+      g_assert_cmpuint (n, ==, evaluation->images[visage_sample_get_index (sample)]
+                                 .confusion.counts[truth][predicted]);
+      last = n;
+    }
+  g_assert_cmpstr (visage_gallery_get_sort_by (visage_window_get_gallery (window)), ==,
+                   "confusion");
+  keep_screenshot (window, "evaluation-cell.png");
+
+  /* Opening the first lists it in the browser. */
+  first = g_list_model_get_item (cell_samples, 0);
+  g_signal_emit_by_name (view, "open-sample", first);
+  g_assert_cmpstr (visage_window_get_visible_view (window), ==, "browse");
+  g_assert_true (visage_window_get_gallery (window) != NULL);
+  g_assert_true (visage_gallery_get_selected_sample (visage_window_get_gallery (window))
+                 == first);
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (visage_image_view_get_title (visage_window_get_image_view (window)), ==,
+                   visage_sample_get_name (first));
+
+  /* The table: all 19 classes, sortable by IoU. */
+  g_assert_cmpuint (g_list_model_get_n_items (scores), ==, VG_NUM_CLASSES);
+  visage_evaluation_view_sort_by (view, "iou", GTK_SORT_ASCENDING);
+  previous = -2.0;
+  for (guint i = 0; i < VG_NUM_CLASSES; i++)
+    {
+      g_autoptr (VisageClassScore) score = g_list_model_get_item (scores, i);
+      double iou;
+
+      g_object_get (score, "iou", &iou, NULL);
+      g_assert_cmpfloat (iou, >=, previous);
+      g_assert_cmpfloat (iou, ==,
+                         vg_confusion_iou (&evaluation->metrics.confusion,
+                                           visage_class_score_get_class (score)));
+      previous = iou;
+    }
+  visage_evaluation_view_sort_by (view, "missed", GTK_SORT_DESCENDING);
+  {
+    g_autoptr (VisageClassScore) top = g_list_model_get_item (scores, 0);
+    int missed, most = 0;
+
+    g_object_get (top, "missed", &missed, NULL);
+    for (int c = 0; c < VG_NUM_CLASSES; c++)
+      most = MAX (most, evaluation->metrics.class_missed[c]);
+    g_assert_cmpint (missed, ==, most);
+  }
+}
+
+/* ---- evaluation labels, sorts and filters the gallery ----------------------------------- */
+
+static void
+test_evaluate_and_sort (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  VisageWindow *window;
+  VisageGallery *gallery;
+  GListModel *shown;
+  const VgEvaluation *evaluation;
+  double previous = -1.0;
+  int filter_class = -1, expected = 0;
+
+  if (skip_without_split ())
+    return;
+  app = new_app ();
+  window = open_workbench (app);
+  gallery = visage_window_get_gallery (window);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "evaluate"));
+  g_action_group_activate_action (G_ACTION_GROUP (window), "evaluate", NULL);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "cancel"));
+  g_assert_true (spin_until (window_evaluated, window));
+  evaluation = visage_window_get_evaluation (window);
+  g_assert_cmpint (evaluation->metrics.n_images, ==, N_FIXTURE);
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "cancel"));
+
+  /* Every thumbnail is labelled with its image's mIoU. */
+  shown = visage_gallery_get_shown (gallery);
+  for (guint i = 0; i < N_FIXTURE; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+      g_autofree char *label = NULL;
+      int index = visage_sample_get_index (sample);
+
+      g_assert_cmpfloat (visage_sample_get_miou (sample), ==,
+                         evaluation->metrics.image_miou[index]);
+      g_object_get (sample, "miou-label", &label, NULL);
+      g_assert_true (g_str_has_prefix (label, "mIoU "));
+    }
+
+  /* Worst first. */
+  gtk_widget_activate_action (GTK_WIDGET (gallery), "gallery.sort-by", "s", "miou");
+  g_assert_cmpstr (visage_gallery_get_sort_by (gallery), ==, "miou");
+  for (guint i = 0; i < N_FIXTURE; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+
+      g_assert_cmpfloat (visage_sample_get_miou (sample), >=, previous);
+      previous = visage_sample_get_miou (sample);
+    }
+
+  /* Most pixels of a confusion first: skin predicted as background here. */
+  visage_gallery_sort_by_confusion (gallery, VG_CLASS_SKIN, VG_CLASS_BACKGROUND);
+  {
+    guint64 last = G_MAXUINT64;
+
+    for (guint i = 0; i < N_FIXTURE; i++)
+      {
+        g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+        guint64 n = visage_sample_get_result (sample)->confusion
+                      .counts[VG_CLASS_SKIN][VG_CLASS_BACKGROUND];
+
+        g_assert_cmpuint (n, <=, last);
+        last = n;
+      }
+  }
+
+  /* Filter by a class that some images have and some do not. */
+  for (int c = 0; c < VG_NUM_CLASSES && filter_class < 0; c++)
+    {
+      int n = 0;
+
+      for (int i = 0; i < N_FIXTURE; i++)
+        n += (evaluation->images[i].truth_classes >> c) & 1;
+      if (n > 0 && n < N_FIXTURE)
+        {
+          filter_class = c;
+          expected = n;
+        }
+    }
+  g_assert_cmpint (filter_class, >=, 0);
+  gtk_widget_activate_action (GTK_WIDGET (gallery), "gallery.filter-class", "i", filter_class);
+  g_assert_cmpuint (g_list_model_get_n_items (shown), ==, expected);
+  for (int i = 0; i < expected; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+      g_assert_true (visage_sample_get_result (sample)->truth_classes & (1u << filter_class));
+    }
+  visage_gallery_set_filter_class (gallery, -1);
+  g_assert_cmpuint (g_list_model_get_n_items (shown), ==, N_FIXTURE);
+  keep_screenshot (window, "browse.png");
+
+  check_evaluation_view (window, evaluation);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ---- Open Image and export ------------------------------------------------------------- */
+
+static gboolean
+window_idle (gpointer data)
+{
+  return window_settled (data) && !visage_window_get_working (VISAGE_WINDOW (data));
+}
+
+/* A PNG file: its size and whether it is a palette mask. */
+static void
+check_png (const char *path, int height, int width, gboolean palette)
+{
+  g_autoptr (GError) error = NULL;
+  VgImageInfo info;
+
+  g_assert_true (vg_image_probe (&info, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (info.format, ==, VG_IMAGE_FORMAT_PNG);
+  g_assert_cmpint (info.height, ==, height);
+  g_assert_cmpint (info.width, ==, width);
+  g_assert_cmpint (info.png_color_type == 3 /* PNG_COLOR_TYPE_PALETTE */, ==, palette);
+}
+
+static void
+test_open_image_and_export (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *masks = g_build_filename (scratch_dir, "export-masks", NULL);
+  g_autofree char *overlays = g_build_filename (scratch_dir, "export-overlays", NULL);
+  g_autofree char *live_dir = g_build_filename (scratch_dir, "export-live", NULL);
+  g_autofree char *zip = g_build_filename (scratch_dir, "submission.zip", NULL);
+  g_autofree char *photo = g_build_filename (scratch_dir, "synthetic.png", NULL);
+  g_autofree char *file = NULL;
+  g_autofree guint8 *rgb = g_malloc (120 * 200 * 3);
+  VisageWindow *window;
+  VisageImageView *view;
+
+  if (skip_without_split ())
+    return;
+  app = new_app ();
+  window = open_workbench (app);
+  view = visage_window_get_image_view (window);
+
+  /* The whole split as palette masks, named as the data set's. */
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window),
+                                                    "export-split-masks"));
+  visage_window_export (window, "split-masks", masks);
+  g_assert_true (visage_window_get_working (window));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "evaluate"));
+  g_assert_true (spin_until (window_idle, window));
+  for (int i = 0; fixture_names[i] != NULL; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s.png", fixture_names[i]);
+      g_autofree char *path = g_build_filename (masks, name, NULL);
+
+      check_png (path, 512, 512, TRUE);
+    }
+
+  /* The image shown, as an overlay. */
+  visage_window_export (window, "image-overlay", overlays);
+  g_assert_true (spin_until (window_idle, window));
+  file = g_build_filename (overlays, "0.png", NULL);
+  check_png (file, 512, 512, FALSE);
+  g_clear_pointer (&file, g_free);
+
+  /* The submission zip. */
+  visage_window_export (window, "submission", zip);
+  g_assert_true (spin_until (window_idle, window));
+  g_assert_true (g_file_test (zip, G_FILE_TEST_IS_REGULAR));
+
+  /* Any image of any size, on its own: predicted at its size, exportable. */
+  for (int i = 0; i < 120 * 200 * 3; i++)
+    rgb[i] = (guint8) (i % 251);
+  g_assert_true (vg_image_save_png (photo, rgb, 120, 200, &error));
+  visage_window_open_image (window, photo);
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (visage_image_view_get_title (view), ==, "synthetic.png");
+  g_assert_null (visage_gallery_get_selected_sample (visage_window_get_gallery (window)));
+  g_assert_nonnull (strstr (visage_image_view_get_status (view), "200 × 120"));
+  {
+    int ix, iy, truth, predicted;
+    VisageOverlayArea *area = visage_image_view_get_area (view);
+
+    spin_frames (2);
+    g_assert_true (visage_overlay_area_pick (area, gtk_widget_get_width (GTK_WIDGET (area)) / 2.0,
+                                             gtk_widget_get_height (GTK_WIDGET (area)) / 2.0,
+                                             &ix, &iy, NULL));
+    visage_overlay_area_classes_at (area, ix, iy, &truth, &predicted);
+    g_assert_cmpint (truth, ==, -1);
+    g_assert_cmpint (predicted, >=, 0);
+  }
+  visage_window_export (window, "image-mask", live_dir);
+  g_assert_true (spin_until (window_idle, window));
+  file = g_build_filename (live_dir, "synthetic.png", NULL);
+  check_png (file, 120, 200, TRUE);
+
+  /* Selecting a sample of the split again leaves the image opened on its own. */
+  visage_gallery_select_position (visage_window_get_gallery (window), 1);
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (visage_image_view_get_title (view), ==, fixture_names[1]);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ---- visage --screenshot ---------------------------------------------------------------- */
+
+static void
+test_screenshot (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) png = NULL;
+  g_autofree char *path = NULL;
+  int status;
+
+  if (skip_without_split ())
+    return;
+  path = g_build_filename (scratch_dir, "screenshot.png", NULL);
+  {
+    char *argv[] = { "visage", "--split", split_dir, "--model", model_path,
+                     "--screenshot", path, NULL };
+    g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+
+    g_settings_set_boolean (settings, "restore-session", FALSE);
+    app = visage_application_new (G_APPLICATION_DEFAULT_FLAGS);
+    status = g_application_run (G_APPLICATION (app), G_N_ELEMENTS (argv) - 1, argv);
+  }
+  g_assert_cmpint (status, ==, 0);
+  png = gdk_pixbuf_new_from_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (png), >=, 600);
+  g_assert_cmpint (gdk_pixbuf_get_height (png), >=, 400);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
+    {
+      if (g_getenv ("CI") != NULL)
+        {
+          g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
+          return 1;
+        }
+      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
+      return 0;
+    }
+
+  /* Before anything asks GLib for it: the predictions cache goes to the scratch folder. */
+  scratch_dir = g_dir_make_tmp ("visage-workbench-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("XDG_CACHE_HOME", scratch_dir, TRUE);
+
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
+  /* Without ../shared (a developer's machine) the tests that need images skip; under CI
+   * vg_test_shared_path fails instead. */
+  if (g_getenv ("CI") != NULL || g_file_test (g_getenv ("VISAGE_SHARED_DIR") != NULL
+                                              ? g_getenv ("VISAGE_SHARED_DIR") : "",
+                                              G_FILE_TEST_IS_DIR))
+    {
+      split_dir = g_build_filename (scratch_dir, "split", NULL);
+      g_assert_true (vg_test_make_split (split_dir, fixture_names));
+    }
+
+  g_test_add_func ("/workbench/class-names", test_class_names);
+  g_test_add_func ("/workbench/widgets-finalize", test_widgets_finalize);
+  g_test_add_func ("/workbench/browse-and-overlay", test_browse_and_overlay);
+  g_test_add_func ("/workbench/evaluate-and-sort", test_evaluate_and_sort);
+  g_test_add_func ("/workbench/open-image-and-export", test_open_image_and_export);
+  g_test_add_func ("/workbench/screenshot", test_screenshot);
+  status = g_test_run ();
+
+  vg_test_rm_rf (scratch_dir);
+  g_free (scratch_dir);
+  g_free (split_dir);
+  g_free (model_path);
+  return status;
+}

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "visage-confusion"
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "vg-classes.h"
+#include "visage-classes.h"
+#include "visage-confusion-matrix.h"
+
+#define MIN_CELL 14.0
+#define NATURAL_CELL 30.0
+#define LABEL_GAP 6.0
+
+struct _VisageConfusionMatrix
+{
+  GtkWidget parent_instance;
+
+  VgConfusion confusion;
+  gboolean has_confusion;
+  int selected_truth;      /* -1: none */
+  int selected_predicted;
+  int hover_truth;         /* -1: none */
+  int hover_predicted;
+  double label_width;      /* of the longest class name, in pixels */
+};
+
+G_DEFINE_FINAL_TYPE (VisageConfusionMatrix, visage_confusion_matrix, GTK_TYPE_WIDGET)
+
+enum {
+  SIGNAL_CELL_SELECTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+double
+visage_confusion_matrix_rate (const VgConfusion *confusion, int truth, int predicted)
+{
+  guint64 row = vg_confusion_truth_pixels (confusion, truth);
+
+  return row > 0 ? (double) confusion->counts[truth][predicted] / (double) row : 0.0;
+}
+
+double
+visage_confusion_matrix_scale (double rate)
+{
+  if (rate <= VISAGE_CONFUSION_MIN_RATE)
+    return 0.0;
+  if (rate >= 1.0)
+    return 1.0;
+  return (log10 (rate) - log10 (VISAGE_CONFUSION_MIN_RATE)) / -log10 (VISAGE_CONFUSION_MIN_RATE);
+}
+
+/* ---- geometry --------------------------------------------------------------------------- */
+
+static double
+measure_labels (VisageConfusionMatrix *self)
+{
+  if (self->label_width <= 0)
+    {
+      PangoLayout *layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
+
+      for (int c = 0; c < VG_NUM_CLASSES; c++)
+        {
+          int w, h;
+
+          pango_layout_set_text (layout, visage_class_display_name (c), -1);
+          pango_layout_get_pixel_size (layout, &w, &h);
+          self->label_width = MAX (self->label_width, w);
+        }
+      g_object_unref (layout);
+    }
+  return self->label_width + LABEL_GAP;
+}
+
+/* The cells' origin and size for the current allocation: row labels on the left, column
+ * labels (rotated) on top, square cells. */
+static void
+cell_geometry (VisageConfusionMatrix *self, double *x0, double *y0, double *cell)
+{
+  double margin = measure_labels (self);
+  double w = gtk_widget_get_width (GTK_WIDGET (self)) - margin;
+  double h = gtk_widget_get_height (GTK_WIDGET (self)) - margin;
+
+  *x0 = margin;
+  *y0 = margin;
+  *cell = MAX (MIN (w, h) / VG_NUM_CLASSES, 1.0);
+}
+
+gboolean
+visage_confusion_matrix_cell_at (VisageConfusionMatrix *self, double x, double y, int *truth,
+                                 int *predicted)
+{
+  double x0, y0, cell;
+  int col, row;
+
+  g_return_val_if_fail (VISAGE_IS_CONFUSION_MATRIX (self), FALSE);
+
+  cell_geometry (self, &x0, &y0, &cell);
+  if (x < x0 || y < y0)
+    return FALSE;
+  col = (int) floor ((x - x0) / cell);
+  row = (int) floor ((y - y0) / cell);
+  if (col >= VG_NUM_CLASSES || row >= VG_NUM_CLASSES)
+    return FALSE;
+  *truth = row;
+  *predicted = col;
+  return TRUE;
+}
+
+void
+visage_confusion_matrix_cell_center (VisageConfusionMatrix *self, int truth, int predicted,
+                                     double *x, double *y)
+{
+  double x0, y0, cell;
+
+  g_return_if_fail (VISAGE_IS_CONFUSION_MATRIX (self));
+
+  cell_geometry (self, &x0, &y0, &cell);
+  *x = x0 + (predicted + 0.5) * cell;
+  *y = y0 + (truth + 0.5) * cell;
+}
+
+/* ---- drawing ---------------------------------------------------------------------------- */
+
+/* From a pale blue (the smallest rate shown) to a dark one (every pixel of the row): empty
+ * cells stay the background, so any confusion at all stands out. */
+static void
+scale_color (double v, GdkRGBA *out)
+{
+  static const GdkRGBA low = { 0.78f, 0.87f, 0.97f, 1.f };
+  static const GdkRGBA high = { 0.05f, 0.20f, 0.55f, 1.f };
+
+  out->red = (float) (low.red + (high.red - low.red) * v);
+  out->green = (float) (low.green + (high.green - low.green) * v);
+  out->blue = (float) (low.blue + (high.blue - low.blue) * v);
+  out->alpha = 1.f;
+}
+
+static void
+visage_confusion_matrix_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  VisageConfusionMatrix *self = VISAGE_CONFUSION_MATRIX (widget);
+  double x0, y0, cell;
+  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
+  GdkRGBA fg;
+  PangoLayout *layout;
+  cairo_t *cr;
+
+  if (!self->has_confusion || width <= 0 || height <= 0)
+    return;
+  cell_geometry (self, &x0, &y0, &cell);
+  /* gtk_widget_get_color () is GTK 4.10. */
+  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &fg);
+  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  layout = gtk_widget_create_pango_layout (widget, NULL);
+
+  for (int t = 0; t < VG_NUM_CLASSES; t++)
+    for (int p = 0; p < VG_NUM_CLASSES; p++)
+      {
+        GdkRGBA color;
+
+        if (self->confusion.counts[t][p] == 0)
+          continue;
+        scale_color (visage_confusion_matrix_scale (
+                       visage_confusion_matrix_rate (&self->confusion, t, p)), &color);
+        gdk_cairo_set_source_rgba (cr, &color);
+        cairo_rectangle (cr, x0 + p * cell, y0 + t * cell, cell, cell);
+        cairo_fill (cr);
+      }
+
+  /* Grid, with the diagonal (correct pixels) outlined. */
+  cairo_set_line_width (cr, 1.0);
+  cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 0.15);
+  for (int i = 0; i <= VG_NUM_CLASSES; i++)
+    {
+      cairo_move_to (cr, x0 + i * cell + 0.5, y0);
+      cairo_line_to (cr, x0 + i * cell + 0.5, y0 + VG_NUM_CLASSES * cell);
+      cairo_move_to (cr, x0, y0 + i * cell + 0.5);
+      cairo_line_to (cr, x0 + VG_NUM_CLASSES * cell, y0 + i * cell + 0.5);
+    }
+  cairo_stroke (cr);
+  cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 0.5);
+  for (int i = 0; i < VG_NUM_CLASSES; i++)
+    cairo_rectangle (cr, x0 + i * cell + 0.5, y0 + i * cell + 0.5, cell - 1, cell - 1);
+  cairo_stroke (cr);
+
+  if (self->selected_truth >= 0)
+    {
+      cairo_set_line_width (cr, 2.5);
+      cairo_set_source_rgb (cr, 0.9, 0.3, 0.0);
+      cairo_rectangle (cr, x0 + self->selected_predicted * cell + 1.25,
+                       y0 + self->selected_truth * cell + 1.25, cell - 2.5, cell - 2.5);
+      cairo_stroke (cr);
+    }
+
+  /* Class names: rows right-aligned on the left, columns rotated on top. */
+  gdk_cairo_set_source_rgba (cr, &fg);
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      int w, h;
+      gboolean emphasised = c == self->hover_truth || c == self->selected_truth;
+
+      pango_layout_set_text (layout, visage_class_display_name (c), -1);
+      pango_layout_get_pixel_size (layout, &w, &h);
+      cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, emphasised ? 1.0 : 0.75);
+      cairo_move_to (cr, x0 - LABEL_GAP - w, y0 + (c + 0.5) * cell - h / 2.0);
+      pango_cairo_show_layout (cr, layout);
+
+      emphasised = c == self->hover_predicted || c == self->selected_predicted;
+      cairo_save (cr);
+      cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, emphasised ? 1.0 : 0.75);
+      cairo_translate (cr, x0 + (c + 0.5) * cell - h / 2.0, y0 - LABEL_GAP);
+      cairo_rotate (cr, -G_PI / 2);
+      cairo_move_to (cr, 0, 0);
+      pango_cairo_show_layout (cr, layout);
+      cairo_restore (cr);
+    }
+
+  g_object_unref (layout);
+  cairo_destroy (cr);
+}
+
+static void
+visage_confusion_matrix_measure (GtkWidget *widget, GtkOrientation orientation, int for_size,
+                                 int *minimum, int *natural, int *minimum_baseline,
+                                 int *natural_baseline)
+{
+  double margin = measure_labels (VISAGE_CONFUSION_MATRIX (widget));
+
+  *minimum = (int) ceil (margin + MIN_CELL * VG_NUM_CLASSES);
+  *natural = (int) ceil (margin + NATURAL_CELL * VG_NUM_CLASSES);
+  /* Square: as tall as it is wide (the labels take the same margin on both axes), even at
+   * the minimum, as a scrolled parent allocates minimum heights. */
+  if (orientation == GTK_ORIENTATION_VERTICAL && for_size >= 0)
+    *minimum = *natural = MAX (*minimum, MIN (*natural, for_size));
+}
+
+static GtkSizeRequestMode
+visage_confusion_matrix_get_request_mode (GtkWidget *widget)
+{
+  return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+static void
+set_hover (VisageConfusionMatrix *self, int truth, int predicted)
+{
+  if (self->hover_truth == truth && self->hover_predicted == predicted)
+    return;
+  self->hover_truth = truth;
+  self->hover_predicted = predicted;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+on_motion (GtkEventControllerMotion *controller, double x, double y, gpointer user_data)
+{
+  VisageConfusionMatrix *self = user_data;
+  int t, p;
+
+  if (self->has_confusion && visage_confusion_matrix_cell_at (self, x, y, &t, &p))
+    set_hover (self, t, p);
+  else
+    set_hover (self, -1, -1);
+}
+
+static void
+on_leave (GtkEventControllerMotion *controller, gpointer user_data)
+{
+  set_hover (VISAGE_CONFUSION_MATRIX (user_data), -1, -1);
+}
+
+static void
+on_click (GtkGestureClick *gesture, int n_press, double x, double y, gpointer user_data)
+{
+  VisageConfusionMatrix *self = user_data;
+  int t, p;
+
+  if (self->has_confusion && visage_confusion_matrix_cell_at (self, x, y, &t, &p))
+    visage_confusion_matrix_select (self, t, p);
+}
+
+static gboolean
+visage_confusion_matrix_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard,
+                                       GtkTooltip *tooltip)
+{
+  VisageConfusionMatrix *self = VISAGE_CONFUSION_MATRIX (widget);
+  g_autofree char *count = NULL;
+  g_autofree char *text = NULL;
+  int t, p;
+
+  if (!self->has_confusion || !visage_confusion_matrix_cell_at (self, x, y, &t, &p))
+    return FALSE;
+  count = g_strdup_printf ("%'" G_GUINT64_FORMAT, self->confusion.counts[t][p]);
+  /* TRANSLATORS: tooltip of a confusion matrix cell: ground-truth class, predicted class,
+   * pixel count, and the share of the ground-truth class's pixels */
+  text = g_strdup_printf (_("Ground truth %s, predicted %s\n%s pixels, %.3g%% of %s"),
+                          visage_class_display_name (t), visage_class_display_name (p), count,
+                          100.0 * visage_confusion_matrix_rate (&self->confusion, t, p),
+                          visage_class_display_name (t));
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
+}
+
+/* ---- API -------------------------------------------------------------------------------- */
+
+GtkWidget *
+visage_confusion_matrix_new (void)
+{
+  return g_object_new (VISAGE_TYPE_CONFUSION_MATRIX, NULL);
+}
+
+void
+visage_confusion_matrix_set_confusion (VisageConfusionMatrix *self,
+                                       const VgConfusion *confusion)
+{
+  g_return_if_fail (VISAGE_IS_CONFUSION_MATRIX (self));
+
+  self->has_confusion = confusion != NULL;
+  if (confusion != NULL)
+    self->confusion = *confusion;
+  self->selected_truth = self->selected_predicted = -1;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+visage_confusion_matrix_select (VisageConfusionMatrix *self, int truth, int predicted)
+{
+  g_return_if_fail (VISAGE_IS_CONFUSION_MATRIX (self));
+  g_return_if_fail (truth >= -1 && truth < VG_NUM_CLASSES);
+  g_return_if_fail (predicted >= -1 && predicted < VG_NUM_CLASSES);
+
+  self->selected_truth = truth;
+  self->selected_predicted = predicted;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_signal_emit (self, signals[SIGNAL_CELL_SELECTED], 0, truth, predicted);
+}
+
+gboolean
+visage_confusion_matrix_get_selected (VisageConfusionMatrix *self, int *truth, int *predicted)
+{
+  g_return_val_if_fail (VISAGE_IS_CONFUSION_MATRIX (self), FALSE);
+
+  *truth = self->selected_truth;
+  *predicted = self->selected_predicted;
+  return self->selected_truth >= 0;
+}
+
+static void
+visage_confusion_matrix_css_changed (GtkWidget *widget, GtkCssStyleChange *change)
+{
+  /* The font may have changed: measure the labels again. */
+  VISAGE_CONFUSION_MATRIX (widget)->label_width = 0;
+  GTK_WIDGET_CLASS (visage_confusion_matrix_parent_class)->css_changed (widget, change);
+  gtk_widget_queue_resize (widget);
+}
+
+static void
+visage_confusion_matrix_class_init (VisageConfusionMatrixClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  widget_class->snapshot = visage_confusion_matrix_snapshot;
+  widget_class->measure = visage_confusion_matrix_measure;
+  widget_class->get_request_mode = visage_confusion_matrix_get_request_mode;
+  widget_class->query_tooltip = visage_confusion_matrix_query_tooltip;
+  widget_class->css_changed = visage_confusion_matrix_css_changed;
+  gtk_widget_class_set_css_name (widget_class, "confusionmatrix");
+
+  /* ::cell-selected (int truth, int predicted): a cell was clicked or selected; -1, -1
+   * when the selection was cleared. */
+  signals[SIGNAL_CELL_SELECTED] =
+    g_signal_new ("cell-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+}
+
+static void
+visage_confusion_matrix_init (VisageConfusionMatrix *self)
+{
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+  GtkGesture *click = gtk_gesture_click_new ();
+
+  self->selected_truth = self->selected_predicted = -1;
+  self->hover_truth = self->hover_predicted = -1;
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
+
+  g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+  g_signal_connect (click, "released", G_CALLBACK (on_click), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* A 19x19 confusion matrix drawn with Cairo: rows are the ground truth, columns the
+ * prediction, each row normalised to rates on a logarithmic colour scale; the count and
+ * rate under the pointer show in a tooltip, and clicking a cell selects it. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "vg-metrics.h"
+
+G_BEGIN_DECLS
+
+#define VISAGE_TYPE_CONFUSION_MATRIX (visage_confusion_matrix_get_type ())
+G_DECLARE_FINAL_TYPE (VisageConfusionMatrix, visage_confusion_matrix, VISAGE,
+                      CONFUSION_MATRIX, GtkWidget)
+
+/* Rates below this are drawn as the lowest colour of the scale (counts of 0 not at all). */
+#define VISAGE_CONFUSION_MIN_RATE 1e-4
+
+GtkWidget *visage_confusion_matrix_new (void);
+
+/* The matrix to draw (copied), or NULL to draw nothing. Clears the selection. */
+void visage_confusion_matrix_set_confusion (VisageConfusionMatrix *self,
+                                            const VgConfusion *confusion);
+
+/* The cell under widget point (x, y): FALSE outside the cells. */
+gboolean visage_confusion_matrix_cell_at (VisageConfusionMatrix *self, double x, double y,
+                                          int *truth, int *predicted);
+/* The centre of a cell in widget coordinates (for tests and keyboard focus). */
+void visage_confusion_matrix_cell_center (VisageConfusionMatrix *self, int truth,
+                                          int predicted, double *x, double *y);
+
+/* Select a cell (emits ::cell-selected), as a click on it does; -1, -1 clears. */
+void visage_confusion_matrix_select (VisageConfusionMatrix *self, int truth, int predicted);
+gboolean visage_confusion_matrix_get_selected (VisageConfusionMatrix *self, int *truth,
+                                               int *predicted);
+
+/* The row-normalised rate of a cell: counts[t][p] / (pixels of class t), or 0. */
+double visage_confusion_matrix_rate (const VgConfusion *confusion, int truth, int predicted);
+
+/* Where a rate falls on the colour scale: 0 at VISAGE_CONFUSION_MIN_RATE and below, 1 at 1,
+ * logarithmic in between. */
+double visage_confusion_matrix_scale (double rate);
+
+G_END_DECLS

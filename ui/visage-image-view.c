@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "visage-image-view"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "vg-classes.h"
+#include "visage-classes.h"
+#include "visage-image-view.h"
+#include "visage-resources.h"
+
+/* In the order of VisageOverlayMode. */
+static const char *const modes[] = { "truth", "prediction", "errors", "side-by-side" };
+
+struct _VisageImageView
+{
+  AdwBin parent_instance;
+
+  /* Template widgets */
+  VisageOverlayArea *overlay_area;
+  GtkScale *opacity_scale;
+  GtkBox *legend_box;
+  GtkLabel *status_label;
+
+  GtkCheckButton *legend_checks[VG_NUM_CLASSES];
+  char *title;
+  char *summary;          /* status line while the pointer is elsewhere */
+  gboolean has_truth;
+  gboolean has_labels;
+};
+
+G_DEFINE_FINAL_TYPE (VisageImageView, visage_image_view, ADW_TYPE_BIN)
+
+enum {
+  PROP_0,
+  PROP_MODE,
+  PROP_OPACITY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+GtkWidget *
+visage_image_view_new (void)
+{
+  return g_object_new (VISAGE_TYPE_IMAGE_VIEW, NULL);
+}
+
+VisageOverlayArea *
+visage_image_view_get_area (VisageImageView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), NULL);
+
+  return self->overlay_area;
+}
+
+const char *
+visage_image_view_get_title (VisageImageView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), NULL);
+
+  return self->title;
+}
+
+const char *
+visage_image_view_get_status (VisageImageView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), NULL);
+
+  return gtk_label_get_label (self->status_label);
+}
+
+static void
+show_summary (VisageImageView *self)
+{
+  gtk_label_set_label (self->status_label, self->summary != NULL ? self->summary : "");
+}
+
+void
+visage_image_view_set_prediction (VisageImageView *self, const VgPrediction *prediction,
+                                  const char *title)
+{
+  g_autoptr (GString) summary = NULL;
+
+  g_return_if_fail (VISAGE_IS_IMAGE_VIEW (self));
+
+  g_clear_pointer (&self->title, g_free);
+  g_clear_pointer (&self->summary, g_free);
+  if (prediction == NULL)
+    {
+      visage_overlay_area_set_image (self->overlay_area, NULL, NULL, NULL, 0, 0);
+      self->has_truth = self->has_labels = FALSE;
+      show_summary (self);
+      return;
+    }
+
+  self->title = g_strdup (title);
+  self->has_truth = prediction->truth != NULL;
+  self->has_labels = prediction->labels != NULL;
+  visage_overlay_area_set_image (self->overlay_area, prediction->rgb, prediction->truth,
+                                 prediction->labels, prediction->height, prediction->width);
+
+  summary = g_string_new (title);
+  /* TRANSLATORS: image size in pixels, width × height */
+  g_string_append_printf (summary, _(" · %d × %d"), prediction->width, prediction->height);
+  if (prediction->has_result)
+    /* TRANSLATORS: the image's mean intersection over union */
+    g_string_append_printf (summary, _(" · mIoU %.1f%%"), 100.0 * prediction->result.miou);
+  if (prediction->labels == NULL)
+    g_string_append (summary, _(" · no model loaded, so no prediction"));
+  if (prediction->truth == NULL)
+    g_string_append (summary, _(" · no ground truth"));
+  self->summary = g_string_free (g_steal_pointer (&summary), FALSE);
+  show_summary (self);
+}
+
+void
+visage_image_view_hover (VisageImageView *self, double x, double y)
+{
+  g_autoptr (GString) text = NULL;
+  int ix, iy, panel, truth, predicted;
+
+  g_return_if_fail (VISAGE_IS_IMAGE_VIEW (self));
+
+  if (!visage_overlay_area_pick (self->overlay_area, x, y, &ix, &iy, &panel))
+    {
+      show_summary (self);
+      return;
+    }
+  visage_overlay_area_classes_at (self->overlay_area, ix, iy, &truth, &predicted);
+  text = g_string_new (NULL);
+  /* TRANSLATORS: pixel position in the image */
+  g_string_append_printf (text, _("x %d, y %d"), ix, iy);
+  if (self->has_truth)
+    /* TRANSLATORS: the ground-truth class of the pixel under the pointer */
+    g_string_append_printf (text, _(" · ground truth: %s"),
+                            truth >= 0 ? visage_class_display_name (truth) : _("ignored"));
+  if (self->has_labels)
+    /* TRANSLATORS: the predicted class of the pixel under the pointer */
+    g_string_append_printf (text, _(" · prediction: %s"),
+                            visage_class_display_name (predicted));
+  if (self->has_truth && self->has_labels && truth >= 0 && truth != predicted)
+    g_string_append (text, _(" · wrong"));
+  gtk_label_set_label (self->status_label, text->str);
+}
+
+static void
+on_motion (GtkEventControllerMotion *controller, double x, double y, gpointer user_data)
+{
+  visage_image_view_hover (VISAGE_IMAGE_VIEW (user_data), x, y);
+}
+
+static void
+on_leave (GtkEventControllerMotion *controller, gpointer user_data)
+{
+  show_summary (VISAGE_IMAGE_VIEW (user_data));
+}
+
+void
+visage_image_view_set_mode (VisageImageView *self, const char *mode)
+{
+  g_return_if_fail (VISAGE_IS_IMAGE_VIEW (self));
+
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    if (g_strcmp0 (mode, modes[i]) == 0)
+      {
+        if (visage_overlay_area_get_mode (self->overlay_area) == (VisageOverlayMode) i)
+          return;
+        visage_overlay_area_set_mode (self->overlay_area, (VisageOverlayMode) i);
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
+        return;
+      }
+  g_warning ("unknown overlay mode %s", mode);
+}
+
+const char *
+visage_image_view_get_mode (VisageImageView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), NULL);
+
+  return modes[visage_overlay_area_get_mode (self->overlay_area)];
+}
+
+void
+visage_image_view_set_opacity (VisageImageView *self, double opacity)
+{
+  g_return_if_fail (VISAGE_IS_IMAGE_VIEW (self));
+
+  opacity = CLAMP (opacity, 0.0, 1.0);
+  if (visage_overlay_area_get_opacity (self->overlay_area) == (float) opacity)
+    return;
+  visage_overlay_area_set_opacity (self->overlay_area, opacity);
+  gtk_range_set_value (GTK_RANGE (self->opacity_scale), opacity);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OPACITY]);
+}
+
+double
+visage_image_view_get_opacity (VisageImageView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), 0.0);
+
+  return visage_overlay_area_get_opacity (self->overlay_area);
+}
+
+void
+visage_image_view_set_class_visible (VisageImageView *self, int cls, gboolean visible)
+{
+  g_return_if_fail (VISAGE_IS_IMAGE_VIEW (self));
+  g_return_if_fail (cls >= 0 && cls < VG_NUM_CLASSES);
+
+  visage_overlay_area_set_class_visible (self->overlay_area, cls, visible);
+  /* The check button's handler calls back here with the same value: a no-op. */
+  gtk_check_button_set_active (self->legend_checks[cls], visible);
+}
+
+gboolean
+visage_image_view_get_class_visible (VisageImageView *self, int cls)
+{
+  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), FALSE);
+
+  return visage_overlay_area_get_class_visible (self->overlay_area, cls);
+}
+
+static void
+legend_toggled (GtkCheckButton *check, gpointer user_data)
+{
+  VisageImageView *self = user_data;
+
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    if (self->legend_checks[c] == check)
+      visage_overlay_area_set_class_visible (self->overlay_area, c,
+                                             gtk_check_button_get_active (check));
+}
+
+static void
+draw_swatch (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer user_data)
+{
+  GdkRGBA color;
+
+  visage_class_color (GPOINTER_TO_INT (user_data), &color);
+  gdk_cairo_set_source_rgba (cr, &color);
+  cairo_rectangle (cr, 0.5, 0.5, width - 1, height - 1);
+  cairo_fill_preserve (cr);
+  /* An outline keeps black (background) and dark swatches visible on a dark theme. */
+  cairo_set_source_rgba (cr, 0.5, 0.5, 0.5, 0.8);
+  cairo_set_line_width (cr, 1.0);
+  cairo_stroke (cr);
+}
+
+static void
+build_legend (VisageImageView *self)
+{
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+      GtkWidget *check = gtk_check_button_new ();
+      GtkWidget *swatch = gtk_drawing_area_new ();
+      GtkWidget *label = gtk_label_new (visage_class_display_name (c));
+
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
+      gtk_widget_set_tooltip_text (check, _("Show or Hide This Class"));
+      gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (swatch), 16);
+      gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (swatch), 16);
+      gtk_widget_set_valign (swatch, GTK_ALIGN_CENTER);
+      gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (swatch), draw_swatch,
+                                      GINT_TO_POINTER (c), NULL);
+      gtk_label_set_xalign (GTK_LABEL (label), 0.f);
+      if (vg_class_is_long_tail (c))
+        {
+          gtk_widget_add_css_class (label, "accent");
+          gtk_widget_set_tooltip_text (label, _("A rare (long-tail) class"));
+        }
+      gtk_box_append (GTK_BOX (row), check);
+      gtk_box_append (GTK_BOX (row), swatch);
+      gtk_box_append (GTK_BOX (row), label);
+      gtk_box_append (self->legend_box, row);
+      self->legend_checks[c] = GTK_CHECK_BUTTON (check);
+      g_signal_connect (check, "toggled", G_CALLBACK (legend_toggled), self);
+    }
+}
+
+static void
+opacity_changed (GtkRange *range, gpointer user_data)
+{
+  visage_image_view_set_opacity (VISAGE_IMAGE_VIEW (user_data), gtk_range_get_value (range));
+}
+
+/* ---- actions ---------------------------------------------------------------------------- */
+
+static void
+zoom_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VisageImageView *self = VISAGE_IMAGE_VIEW (widget);
+  GtkWidget *area = GTK_WIDGET (self->overlay_area);
+  double x = gtk_widget_get_width (area) / 2.0, y = gtk_widget_get_height (area) / 2.0;
+
+  if (g_str_equal (action_name, "image.zoom-in"))
+    visage_overlay_area_zoom_at (self->overlay_area, 1.25, x, y);
+  else if (g_str_equal (action_name, "image.zoom-out"))
+    visage_overlay_area_zoom_at (self->overlay_area, 1 / 1.25, x, y);
+  else
+    visage_overlay_area_zoom_fit (self->overlay_area);
+}
+
+static void
+pan_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VisageImageView *self = VISAGE_IMAGE_VIEW (widget);
+  int dx, dy;
+
+  g_variant_get (parameter, "(ii)", &dx, &dy);
+  visage_overlay_area_pan (self->overlay_area, dx, dy);
+}
+
+static void
+toggle_class_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VisageImageView *self = VISAGE_IMAGE_VIEW (widget);
+  int cls = g_variant_get_int32 (parameter);
+
+  if (cls >= 0 && cls < VG_NUM_CLASSES)
+    visage_image_view_set_class_visible (self, cls,
+                                         !visage_image_view_get_class_visible (self, cls));
+}
+
+static void
+show_all_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VisageImageView *self = VISAGE_IMAGE_VIEW (widget);
+
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    visage_image_view_set_class_visible (self, c, TRUE);
+}
+
+/* ---- GObject ---------------------------------------------------------------------------- */
+
+static void
+visage_image_view_dispose (GObject *object)
+{
+  gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_IMAGE_VIEW);
+  G_OBJECT_CLASS (visage_image_view_parent_class)->dispose (object);
+}
+
+static void
+visage_image_view_finalize (GObject *object)
+{
+  VisageImageView *self = VISAGE_IMAGE_VIEW (object);
+
+  g_free (self->title);
+  g_free (self->summary);
+  G_OBJECT_CLASS (visage_image_view_parent_class)->finalize (object);
+}
+
+static void
+visage_image_view_get_property (GObject *object, guint prop_id, GValue *value,
+                                GParamSpec *pspec)
+{
+  VisageImageView *self = VISAGE_IMAGE_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_MODE:
+      g_value_set_string (value, visage_image_view_get_mode (self));
+      break;
+    case PROP_OPACITY:
+      g_value_set_double (value, visage_image_view_get_opacity (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+visage_image_view_set_property (GObject *object, guint prop_id, const GValue *value,
+                                GParamSpec *pspec)
+{
+  VisageImageView *self = VISAGE_IMAGE_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_MODE:
+      visage_image_view_set_mode (self, g_value_get_string (value));
+      break;
+    case PROP_OPACITY:
+      visage_image_view_set_opacity (self, g_value_get_double (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+visage_image_view_class_init (VisageImageViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = visage_image_view_dispose;
+  object_class->finalize = visage_image_view_finalize;
+  object_class->get_property = visage_image_view_get_property;
+  object_class->set_property = visage_image_view_set_property;
+
+  properties[PROP_MODE] =
+    g_param_spec_string ("mode", NULL, NULL, "truth",
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_OPACITY] =
+    g_param_spec_double ("opacity", NULL, NULL, 0.0, 1.0, 0.6,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (VISAGE_TYPE_OVERLAY_AREA);
+  visage_resources_ensure ();
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/visage/Visage/visage-image-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, overlay_area);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, opacity_scale);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, legend_box);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, status_label);
+
+  gtk_widget_class_install_property_action (widget_class, "image.mode", "mode");
+  gtk_widget_class_install_action (widget_class, "image.zoom-in", NULL, zoom_action);
+  gtk_widget_class_install_action (widget_class, "image.zoom-out", NULL, zoom_action);
+  gtk_widget_class_install_action (widget_class, "image.zoom-fit", NULL, zoom_action);
+  gtk_widget_class_install_action (widget_class, "image.pan", "(ii)", pan_action);
+  gtk_widget_class_install_action (widget_class, "image.toggle-class", "i",
+                                   toggle_class_action);
+  gtk_widget_class_install_action (widget_class, "image.show-all-classes", NULL,
+                                   show_all_action);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_plus, 0, "image.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_equal, 0, "image.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Add, 0, "image.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, 0, "image.zoom-out", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Subtract, 0, "image.zoom-out",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, 0, "image.zoom-fit", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, 0, "image.mode", "s", "truth");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_2, 0, "image.mode", "s",
+                                       "prediction");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_3, 0, "image.mode", "s",
+                                       "errors");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_4, 0, "image.mode", "s",
+                                       "side-by-side");
+  /* Arrow keys move the view by 48 pixels, as a scroll step would. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, 0, "image.pan", "(ii)",
+                                       48, 0);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Right, 0, "image.pan", "(ii)",
+                                       -48, 0);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, 0, "image.pan", "(ii)",
+                                       0, 48);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Down, 0, "image.pan", "(ii)",
+                                       0, -48);
+}
+
+static void
+visage_image_view_init (VisageImageView *self)
+{
+  GtkEventController *motion;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  build_legend (self);
+  gtk_range_set_value (GTK_RANGE (self->opacity_scale),
+                       visage_overlay_area_get_opacity (self->overlay_area));
+  g_signal_connect (self->opacity_scale, "value-changed", G_CALLBACK (opacity_changed), self);
+
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->overlay_area), motion);
+}

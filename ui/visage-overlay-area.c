@@ -1,0 +1,769 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The overlay shader. Coordinates: "content" is the image in image pixels (twice as wide
+ * side by side); the view shows content point `center` at its middle, `scale` framebuffer
+ * pixels per image pixel, where zoom 1 fits the content in the view. The fragment shader
+ * and pick() map framebuffer pixels to content the same way, so what the status line
+ * names is exactly what is drawn under the pointer. */
+#define G_LOG_DOMAIN "visage-overlay"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <epoxy/gl.h>
+
+#include "vg-classes.h"
+#include "visage-overlay-area.h"
+
+#define MIN_ZOOM 0.25
+#define MAX_ZOOM 64.0
+
+struct _VisageOverlayArea
+{
+  GtkGLArea parent_instance;
+
+  /* CPU copies: the status line reads them, and a new GL context re-uploads them. */
+  int height;
+  int width;
+  guint8 *rgb;        /* (height, width, 3), NULL when no image */
+  guint8 *truth;      /* (height, width) or NULL */
+  guint8 *labels;     /* (height, width) or NULL */
+  gboolean photo_dirty;
+  gboolean truth_dirty;
+  gboolean labels_dirty;
+
+  VisageOverlayMode mode;
+  float opacity;
+  float visible[VG_NUM_CLASSES];  /* 1 shown, 0 hidden */
+  double zoom;
+  double center_x;    /* content point at the middle of the view */
+  double center_y;
+
+  GLuint program;
+  GLuint vao;
+  GLuint vbo;
+  GLuint textures[3]; /* photo, truth, prediction */
+  GLint u_photo, u_truth, u_prediction, u_palette, u_visible, u_opacity, u_mode;
+  GLint u_has_truth, u_has_prediction, u_view_size, u_center, u_scale, u_image_size;
+  GLint u_background;
+
+  double pointer_x;   /* widget coordinates of the pointer, when has_pointer */
+  double pointer_y;
+  gboolean has_pointer;
+  double drag_x;      /* offset of the drag so far */
+  double drag_y;
+
+  guint n_renders;
+  guint n_uploads;
+};
+
+G_DEFINE_FINAL_TYPE (VisageOverlayArea, visage_overlay_area, GTK_TYPE_GL_AREA)
+
+enum { TEX_PHOTO, TEX_TRUTH, TEX_PREDICTION };
+
+static const char vertex_source[] =
+  "in vec2 position;\n"
+  "void main () { gl_Position = vec4 (position, 0.0, 1.0); }\n";
+
+/* mode: 0 ground truth, 1 prediction, 2 errors, 3 side by side (see VisageOverlayMode). */
+static const char fragment_source[] =
+  "uniform sampler2D photo;\n"
+  "uniform sampler2D truth;\n"
+  "uniform sampler2D prediction;\n"
+  "uniform vec3 palette[19];\n"
+  "uniform float visible[19];\n"
+  "uniform float opacity;\n"
+  "uniform int mode;\n"
+  "uniform int has_truth;\n"
+  "uniform int has_prediction;\n"
+  "uniform vec2 view_size;\n"
+  "uniform vec2 center;\n"
+  "uniform float scale;\n"
+  "uniform vec2 image_size;\n"
+  "uniform vec3 background;\n"
+  "out vec4 frag_color;\n"
+  "\n"
+  "int class_at (sampler2D map, ivec2 p)\n"
+  "{\n"
+  "  return int (texelFetch (map, p, 0).r * 255.0 + 0.5);\n"
+  "}\n"
+  "\n"
+  "void main ()\n"
+  "{\n"
+  "  vec2 frag = vec2 (gl_FragCoord.x, view_size.y - gl_FragCoord.y);\n"
+  "  vec2 content = center + (frag - 0.5 * view_size) / scale;\n"
+  "  int shown = mode;\n"
+  "  if (mode == 3)\n"
+  "    {\n"
+  "      shown = content.x >= image_size.x ? 1 : 0;\n"
+  "      content.x -= float (shown) * image_size.x;\n"
+  "    }\n"
+  "  if (any (lessThan (content, vec2 (0.0))) || any (greaterThanEqual (content, image_size)))\n"
+  "    {\n"
+  "      frag_color = vec4 (background, 1.0);\n"
+  "      return;\n"
+  "    }\n"
+  "  ivec2 p = ivec2 (floor (content));\n"
+  "  vec3 colour = texture (photo, content / image_size).rgb;\n"
+  "  int t = has_truth != 0 ? class_at (truth, p) : 255;\n"
+  "  int q = has_prediction != 0 ? class_at (prediction, p) : 255;\n"
+  "  float alpha = 0.0;\n"
+  "  vec3 overlay = vec3 (0.0);\n"
+  "  if (shown == 0 && t < 19)\n"
+  "    {\n"
+  "      alpha = visible[t];\n"
+  "      overlay = palette[t];\n"
+  "    }\n"
+  "  else if (shown == 1 && q < 19)\n"
+  "    {\n"
+  "      alpha = visible[q];\n"
+  "      overlay = palette[q];\n"
+  "    }\n"
+  "  else if (shown == 2 && t < 19 && q < 19 && t != q)\n"
+  "    {\n"
+  "      alpha = visible[t] * visible[q];\n"
+  "      overlay = palette[q];\n"
+  "    }\n"
+  "  frag_color = vec4 (mix (colour, overlay, alpha * opacity), 1.0);\n"
+  "}\n";
+
+/* ---- view transform --------------------------------------------------------------------- */
+
+static int
+content_width (VisageOverlayArea *self)
+{
+  return self->width * (self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE ? 2 : 1);
+}
+
+/* Framebuffer size and framebuffer pixels per image pixel. */
+static double
+view_scale (VisageOverlayArea *self, double *view_w, double *view_h)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  int sf = gtk_widget_get_scale_factor (widget);
+  double fit;
+
+  *view_w = (double) gtk_widget_get_width (widget) * sf;
+  *view_h = (double) gtk_widget_get_height (widget) * sf;
+  if (self->rgb == NULL || *view_w <= 0 || *view_h <= 0)
+    return 1.0;
+  fit = MIN (*view_w / content_width (self), *view_h / self->height);
+  return fit * self->zoom;
+}
+
+static void
+clamp_center (VisageOverlayArea *self)
+{
+  self->center_x = CLAMP (self->center_x, 0.0, (double) content_width (self));
+  self->center_y = CLAMP (self->center_y, 0.0, (double) self->height);
+}
+
+void
+visage_overlay_area_zoom_fit (VisageOverlayArea *self)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  self->zoom = 1.0;
+  self->center_x = content_width (self) / 2.0;
+  self->center_y = self->height / 2.0;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+void
+visage_overlay_area_zoom_at (VisageOverlayArea *self, double factor, double x, double y)
+{
+  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  double view_w, view_h, before, after, fx = x * sf, fy = y * sf;
+  double content_x, content_y;
+
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  before = view_scale (self, &view_w, &view_h);
+  content_x = self->center_x + (fx - view_w / 2) / before;
+  content_y = self->center_y + (fy - view_h / 2) / before;
+  self->zoom = CLAMP (self->zoom * factor, MIN_ZOOM, MAX_ZOOM);
+  after = view_scale (self, &view_w, &view_h);
+  self->center_x = content_x - (fx - view_w / 2) / after;
+  self->center_y = content_y - (fy - view_h / 2) / after;
+  clamp_center (self);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+double
+visage_overlay_area_get_zoom (VisageOverlayArea *self)
+{
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), 1.0);
+
+  return self->zoom;
+}
+
+void
+visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy)
+{
+  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  double view_w, view_h, scale;
+
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  scale = view_scale (self, &view_w, &view_h);
+  self->center_x -= dx * sf / scale;
+  self->center_y -= dy * sf / scale;
+  clamp_center (self);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+gboolean
+visage_overlay_area_pick (VisageOverlayArea *self, double x, double y, int *image_x,
+                          int *image_y, int *panel)
+{
+  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  double view_w, view_h, scale, cx, cy;
+  int p = 0;
+
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
+
+  if (self->rgb == NULL)
+    return FALSE;
+  scale = view_scale (self, &view_w, &view_h);
+  cx = self->center_x + (x * sf - view_w / 2) / scale;
+  cy = self->center_y + (y * sf - view_h / 2) / scale;
+  if (self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE && cx >= self->width)
+    {
+      p = 1;
+      cx -= self->width;
+    }
+  if (cx < 0 || cy < 0 || cx >= self->width || cy >= self->height)
+    return FALSE;
+  *image_x = (int) floor (cx);
+  *image_y = (int) floor (cy);
+  if (panel != NULL)
+    *panel = p;
+  return TRUE;
+}
+
+void
+visage_overlay_area_classes_at (VisageOverlayArea *self, int image_x, int image_y, int *truth,
+                                int *predicted)
+{
+  size_t i;
+
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  *truth = *predicted = -1;
+  if (self->rgb == NULL || image_x < 0 || image_y < 0 || image_x >= self->width
+      || image_y >= self->height)
+    return;
+  i = (size_t) image_y * self->width + image_x;
+  if (self->truth != NULL && self->truth[i] < VG_NUM_CLASSES)
+    *truth = self->truth[i];
+  if (self->labels != NULL && self->labels[i] < VG_NUM_CLASSES)
+    *predicted = self->labels[i];
+}
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+void
+visage_overlay_area_set_image (VisageOverlayArea *self, const guint8 *rgb, const guint8 *truth,
+                               const guint8 *labels, int height, int width)
+{
+  gboolean same_size;
+  size_t n = (size_t) height * width;
+
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+  g_return_if_fail (rgb == NULL || (height > 0 && width > 0));
+
+  same_size = self->rgb != NULL && rgb != NULL && height == self->height
+              && width == self->width;
+  g_clear_pointer (&self->rgb, g_free);
+  g_clear_pointer (&self->truth, g_free);
+  g_clear_pointer (&self->labels, g_free);
+  if (rgb != NULL)
+    {
+      self->height = height;
+      self->width = width;
+      self->rgb = g_memdup2 (rgb, n * 3);
+      self->truth = truth != NULL ? g_memdup2 (truth, n) : NULL;
+      self->labels = labels != NULL ? g_memdup2 (labels, n) : NULL;
+    }
+  self->photo_dirty = self->truth_dirty = self->labels_dirty = TRUE;
+  /* Browsing images of one size keeps the zoom and position, to compare like regions. */
+  if (!same_size)
+    visage_overlay_area_zoom_fit (self);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+void
+visage_overlay_area_set_labels (VisageOverlayArea *self, const guint8 *labels)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  if (self->rgb == NULL)
+    return;
+  g_clear_pointer (&self->labels, g_free);
+  if (labels != NULL)
+    self->labels = g_memdup2 (labels, (size_t) self->height * self->width);
+  self->labels_dirty = TRUE;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+void
+visage_overlay_area_set_mode (VisageOverlayArea *self, VisageOverlayMode mode)
+{
+  gboolean was_double;
+
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+  g_return_if_fail (mode <= VISAGE_OVERLAY_SIDE_BY_SIDE);
+
+  if (self->mode == mode)
+    return;
+  was_double = self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE;
+  self->mode = mode;
+  if (was_double != (mode == VISAGE_OVERLAY_SIDE_BY_SIDE))
+    visage_overlay_area_zoom_fit (self);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+VisageOverlayMode
+visage_overlay_area_get_mode (VisageOverlayArea *self)
+{
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), VISAGE_OVERLAY_TRUTH);
+
+  return self->mode;
+}
+
+void
+visage_overlay_area_set_opacity (VisageOverlayArea *self, double opacity)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  self->opacity = (float) CLAMP (opacity, 0.0, 1.0);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+double
+visage_overlay_area_get_opacity (VisageOverlayArea *self)
+{
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), 0.0);
+
+  return self->opacity;
+}
+
+void
+visage_overlay_area_set_class_visible (VisageOverlayArea *self, int cls, gboolean visible)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+  g_return_if_fail (cls >= 0 && cls < VG_NUM_CLASSES);
+
+  self->visible[cls] = visible ? 1.f : 0.f;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+gboolean
+visage_overlay_area_get_class_visible (VisageOverlayArea *self, int cls)
+{
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
+  g_return_val_if_fail (cls >= 0 && cls < VG_NUM_CLASSES, FALSE);
+
+  return self->visible[cls] > 0.f;
+}
+
+void
+visage_overlay_area_get_counters (VisageOverlayArea *self, guint *n_renders, guint *n_uploads)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  *n_renders = self->n_renders;
+  *n_uploads = self->n_uploads;
+}
+
+/* ---- GL --------------------------------------------------------------------------------- */
+
+static GLuint
+compile_shader (GLenum type, const char *header, const char *source, GError **error)
+{
+  GLuint shader = glCreateShader (type);
+  const char *sources[] = { header, source };
+  GLint ok = GL_FALSE;
+
+  glShaderSource (shader, 2, sources, NULL);
+  glCompileShader (shader);
+  glGetShaderiv (shader, GL_COMPILE_STATUS, &ok);
+  if (!ok)
+    {
+      char log[2048] = "";
+
+      glGetShaderInfoLog (shader, sizeof log, NULL, log);
+      g_set_error (error, GDK_GL_ERROR, GDK_GL_ERROR_COMPILATION_FAILED,
+                   "The overlay shader does not compile: %s", log);
+      glDeleteShader (shader);
+      return 0;
+    }
+  return shader;
+}
+
+static gboolean
+build_program (VisageOverlayArea *self, GError **error)
+{
+  GdkGLContext *context = gtk_gl_area_get_context (GTK_GL_AREA (self));
+  /* The same shader in desktop GLSL 1.50 and GLSL ES 3.00. */
+  const char *header = gdk_gl_context_get_use_es (context)
+                       ? "#version 300 es\nprecision highp float;\nprecision highp int;\n"
+                       : "#version 150\n";
+  GLuint vs, fs;
+  GLint ok = GL_FALSE;
+
+  vs = compile_shader (GL_VERTEX_SHADER, header, vertex_source, error);
+  if (vs == 0)
+    return FALSE;
+  fs = compile_shader (GL_FRAGMENT_SHADER, header, fragment_source, error);
+  if (fs == 0)
+    {
+      glDeleteShader (vs);
+      return FALSE;
+    }
+  self->program = glCreateProgram ();
+  glAttachShader (self->program, vs);
+  glAttachShader (self->program, fs);
+  glBindAttribLocation (self->program, 0, "position");
+  glLinkProgram (self->program);
+  glDeleteShader (vs);
+  glDeleteShader (fs);
+  glGetProgramiv (self->program, GL_LINK_STATUS, &ok);
+  if (!ok)
+    {
+      char log[2048] = "";
+
+      glGetProgramInfoLog (self->program, sizeof log, NULL, log);
+      g_set_error (error, GDK_GL_ERROR, GDK_GL_ERROR_LINK_FAILED,
+                   "The overlay shader does not link: %s", log);
+      glDeleteProgram (self->program);
+      self->program = 0;
+      return FALSE;
+    }
+
+#define LOCATE(field, name) self->field = glGetUniformLocation (self->program, name)
+  LOCATE (u_photo, "photo");
+  LOCATE (u_truth, "truth");
+  LOCATE (u_prediction, "prediction");
+  LOCATE (u_palette, "palette");
+  LOCATE (u_visible, "visible");
+  LOCATE (u_opacity, "opacity");
+  LOCATE (u_mode, "mode");
+  LOCATE (u_has_truth, "has_truth");
+  LOCATE (u_has_prediction, "has_prediction");
+  LOCATE (u_view_size, "view_size");
+  LOCATE (u_center, "center");
+  LOCATE (u_scale, "scale");
+  LOCATE (u_image_size, "image_size");
+  LOCATE (u_background, "background");
+#undef LOCATE
+  return TRUE;
+}
+
+static void
+visage_overlay_area_realize (GtkWidget *widget)
+{
+  VisageOverlayArea *self = VISAGE_OVERLAY_AREA (widget);
+  GtkGLArea *area = GTK_GL_AREA (widget);
+  g_autoptr (GError) error = NULL;
+  /* Two triangles covering the view; the fragment shader does the rest. */
+  static const float quad[] = { -1, -1, 1, -1, -1, 1, 1, 1 };
+
+  GTK_WIDGET_CLASS (visage_overlay_area_parent_class)->realize (widget);
+  gtk_gl_area_make_current (area);
+  if (gtk_gl_area_get_error (area) != NULL)
+    {
+      g_warning ("No OpenGL for the image view: %s", gtk_gl_area_get_error (area)->message);
+      return;
+    }
+  if (!build_program (self, &error))
+    {
+      g_warning ("%s", error->message);
+      gtk_gl_area_set_error (area, error);
+      return;
+    }
+
+  glGenVertexArrays (1, &self->vao);
+  glBindVertexArray (self->vao);
+  glGenBuffers (1, &self->vbo);
+  glBindBuffer (GL_ARRAY_BUFFER, self->vbo);
+  glBufferData (GL_ARRAY_BUFFER, sizeof quad, quad, GL_STATIC_DRAW);
+  glEnableVertexAttribArray (0);
+  glVertexAttribPointer (0, 2, GL_FLOAT, GL_FALSE, 0, NULL);
+  glBindVertexArray (0);
+
+  glGenTextures (3, self->textures);
+  for (int i = 0; i < 3; i++)
+    {
+      glBindTexture (GL_TEXTURE_2D, self->textures[i]);
+      /* Class ids must never be interpolated; the photo is smoothed when shrunk and
+       * shows its pixels when enlarged, like the class map over it. */
+      glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER,
+                       i == TEX_PHOTO ? GL_LINEAR : GL_NEAREST);
+      glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+      glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+      glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+    }
+  /* A new context has none of the data yet. */
+  self->photo_dirty = self->truth_dirty = self->labels_dirty = TRUE;
+}
+
+static void
+visage_overlay_area_unrealize (GtkWidget *widget)
+{
+  VisageOverlayArea *self = VISAGE_OVERLAY_AREA (widget);
+  GtkGLArea *area = GTK_GL_AREA (widget);
+
+  gtk_gl_area_make_current (area);
+  if (gtk_gl_area_get_error (area) == NULL && self->program != 0)
+    {
+      glDeleteTextures (3, self->textures);
+      glDeleteBuffers (1, &self->vbo);
+      glDeleteVertexArrays (1, &self->vao);
+      glDeleteProgram (self->program);
+    }
+  memset (self->textures, 0, sizeof self->textures);
+  self->vbo = self->vao = self->program = 0;
+  GTK_WIDGET_CLASS (visage_overlay_area_parent_class)->unrealize (widget);
+}
+
+static void
+upload (GLuint texture, GLint internal_format, GLenum format, const guint8 *data, int width,
+        int height)
+{
+  glBindTexture (GL_TEXTURE_2D, texture);
+  glPixelStorei (GL_UNPACK_ALIGNMENT, 1);
+  glTexImage2D (GL_TEXTURE_2D, 0, internal_format, width, height, 0, format, GL_UNSIGNED_BYTE,
+                data);
+}
+
+static void
+upload_dirty (VisageOverlayArea *self)
+{
+  static const guint8 none = 255;
+  gboolean any = FALSE;
+
+  /* A missing map is a 1x1 "no class" texture: every sampler stays complete. */
+  if (self->photo_dirty && self->rgb != NULL)
+    {
+      upload (self->textures[TEX_PHOTO], GL_RGB8, GL_RGB, self->rgb, self->width,
+              self->height);
+      any = TRUE;
+    }
+  if (self->truth_dirty)
+    {
+      if (self->truth != NULL)
+        upload (self->textures[TEX_TRUTH], GL_R8, GL_RED, self->truth, self->width,
+                self->height);
+      else
+        upload (self->textures[TEX_TRUTH], GL_R8, GL_RED, &none, 1, 1);
+      any = TRUE;
+    }
+  if (self->labels_dirty)
+    {
+      if (self->labels != NULL)
+        upload (self->textures[TEX_PREDICTION], GL_R8, GL_RED, self->labels, self->width,
+                self->height);
+      else
+        upload (self->textures[TEX_PREDICTION], GL_R8, GL_RED, &none, 1, 1);
+      any = TRUE;
+    }
+  self->photo_dirty = self->truth_dirty = self->labels_dirty = FALSE;
+  self->n_uploads += any;
+}
+
+static void
+draw (VisageOverlayArea *self)
+{
+  float palette[VG_NUM_CLASSES * 3];
+  double view_w, view_h, scale;
+  /* libadwaita's dark view background, so the image stands out in either style. */
+  static const float background[3] = { 0.14f, 0.14f, 0.14f };
+
+  self->n_renders++;
+  if (self->program == 0 || self->rgb == NULL)
+    {
+      glClearColor (background[0], background[1], background[2], 1.f);
+      glClear (GL_COLOR_BUFFER_BIT);
+      return;
+    }
+  upload_dirty (self);
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    for (int k = 0; k < 3; k++)
+      palette[c * 3 + k] = vg_class_rgb (c)[k] / 255.f;
+  scale = view_scale (self, &view_w, &view_h);
+
+  glDisable (GL_BLEND);
+  glUseProgram (self->program);
+  for (int i = 0; i < 3; i++)
+    {
+      glActiveTexture (GL_TEXTURE0 + i);
+      glBindTexture (GL_TEXTURE_2D, self->textures[i]);
+    }
+  glUniform1i (self->u_photo, TEX_PHOTO);
+  glUniform1i (self->u_truth, TEX_TRUTH);
+  glUniform1i (self->u_prediction, TEX_PREDICTION);
+  glUniform3fv (self->u_palette, VG_NUM_CLASSES, palette);
+  glUniform1fv (self->u_visible, VG_NUM_CLASSES, self->visible);
+  glUniform1f (self->u_opacity, self->opacity);
+  glUniform1i (self->u_mode, self->mode);
+  glUniform1i (self->u_has_truth, self->truth != NULL);
+  glUniform1i (self->u_has_prediction, self->labels != NULL);
+  glUniform2f (self->u_view_size, (float) view_w, (float) view_h);
+  glUniform2f (self->u_center, (float) self->center_x, (float) self->center_y);
+  glUniform1f (self->u_scale, (float) scale);
+  glUniform2f (self->u_image_size, (float) self->width, (float) self->height);
+  glUniform3fv (self->u_background, 1, background);
+
+  glBindVertexArray (self->vao);
+  glDrawArrays (GL_TRIANGLE_STRIP, 0, 4);
+  glBindVertexArray (0);
+  glActiveTexture (GL_TEXTURE0);
+  glUseProgram (0);
+}
+
+static gboolean
+visage_overlay_area_render (GtkGLArea *area, GdkGLContext *context)
+{
+  draw (VISAGE_OVERLAY_AREA (area));
+  return TRUE;
+}
+
+guint8 *
+visage_overlay_area_read_pixels (VisageOverlayArea *self, int *width, int *height)
+{
+  GtkGLArea *area = GTK_GL_AREA (self);
+  GtkWidget *widget = GTK_WIDGET (self);
+  int sf = gtk_widget_get_scale_factor (widget);
+  int w = gtk_widget_get_width (widget) * sf, h = gtk_widget_get_height (widget) * sf;
+  g_autofree guint8 *bottom_up = NULL;
+  guint8 *pixels;
+
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), NULL);
+
+  if (!gtk_widget_get_realized (widget) || w <= 0 || h <= 0)
+    return NULL;
+  gtk_gl_area_make_current (area);
+  if (gtk_gl_area_get_error (area) != NULL || self->program == 0)
+    return NULL;
+  gtk_gl_area_attach_buffers (area);
+  glViewport (0, 0, w, h);
+  draw (self);
+  bottom_up = g_malloc ((size_t) w * h * 4);
+  glPixelStorei (GL_PACK_ALIGNMENT, 1);
+  glReadPixels (0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE, bottom_up);
+  pixels = g_malloc ((size_t) w * h * 4);
+  for (int y = 0; y < h; y++)
+    memcpy (pixels + (size_t) y * w * 4, bottom_up + (size_t) (h - 1 - y) * w * 4,
+            (size_t) w * 4);
+  *width = w;
+  *height = h;
+  return pixels;
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+static void
+on_motion (GtkEventControllerMotion *controller, double x, double y, gpointer user_data)
+{
+  VisageOverlayArea *self = user_data;
+
+  self->pointer_x = x;
+  self->pointer_y = y;
+  self->has_pointer = TRUE;
+}
+
+static void
+on_leave (GtkEventControllerMotion *controller, gpointer user_data)
+{
+  VISAGE_OVERLAY_AREA (user_data)->has_pointer = FALSE;
+}
+
+static gboolean
+on_scroll (GtkEventControllerScroll *controller, double dx, double dy, gpointer user_data)
+{
+  VisageOverlayArea *self = user_data;
+  GtkWidget *widget = GTK_WIDGET (self);
+
+  /* Zoom about the pointer, so the pixel looked at stays under it. */
+  if (self->has_pointer)
+    visage_overlay_area_zoom_at (self, pow (1.2, -dy), self->pointer_x, self->pointer_y);
+  else
+    visage_overlay_area_zoom_at (self, pow (1.2, -dy), gtk_widget_get_width (widget) / 2.0,
+                                 gtk_widget_get_height (widget) / 2.0);
+  return TRUE;
+}
+
+static void
+on_drag_begin (GtkGestureDrag *gesture, double x, double y, gpointer user_data)
+{
+  VisageOverlayArea *self = user_data;
+
+  self->drag_x = self->drag_y = 0.0;
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+}
+
+static void
+on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, gpointer user_data)
+{
+  VisageOverlayArea *self = user_data;
+
+  visage_overlay_area_pan (self, offset_x - self->drag_x, offset_y - self->drag_y);
+  self->drag_x = offset_x;
+  self->drag_y = offset_y;
+}
+
+/* ---- GObject ---------------------------------------------------------------------------- */
+
+static void
+visage_overlay_area_finalize (GObject *object)
+{
+  VisageOverlayArea *self = VISAGE_OVERLAY_AREA (object);
+
+  g_free (self->rgb);
+  g_free (self->truth);
+  g_free (self->labels);
+  G_OBJECT_CLASS (visage_overlay_area_parent_class)->finalize (object);
+}
+
+static void
+visage_overlay_area_class_init (VisageOverlayAreaClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkGLAreaClass *area_class = GTK_GL_AREA_CLASS (klass);
+
+  object_class->finalize = visage_overlay_area_finalize;
+  widget_class->realize = visage_overlay_area_realize;
+  widget_class->unrealize = visage_overlay_area_unrealize;
+  area_class->render = visage_overlay_area_render;
+  gtk_widget_class_set_css_name (widget_class, "overlayarea");
+}
+
+static void
+visage_overlay_area_init (VisageOverlayArea *self)
+{
+  GtkEventController *scroll, *motion;
+  GtkGesture *drag;
+
+  self->opacity = 0.6f;
+  self->zoom = 1.0;
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    self->visible[c] = 1.f;
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
+
+  scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (on_scroll), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), scroll);
+
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+
+  drag = gtk_gesture_drag_new ();
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The image with its class overlay, drawn by a fragment shader (GtkGLArea + libepoxy).
+ *
+ * The photo and the two class maps (ground truth, prediction) are uploaded once per
+ * image as textures; the palette, the per-class visibility, the opacity, the mode and
+ * the view transform are uniforms, so changing any of them only redraws. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VISAGE_OVERLAY_TRUTH = 0,      /* ground truth over the photo */
+  VISAGE_OVERLAY_PREDICTION,     /* prediction over the photo */
+  VISAGE_OVERLAY_ERRORS,         /* pixels whose prediction differs from the ground truth,
+                                  * in the predicted class's colour */
+  VISAGE_OVERLAY_SIDE_BY_SIDE,   /* ground truth left, prediction right */
+} VisageOverlayMode;
+
+#define VISAGE_TYPE_OVERLAY_AREA (visage_overlay_area_get_type ())
+G_DECLARE_FINAL_TYPE (VisageOverlayArea, visage_overlay_area, VISAGE, OVERLAY_AREA, GtkGLArea)
+
+GtkWidget *visage_overlay_area_new (void);
+
+/* Show an image (H, W, 3) with its ground truth and prediction (H, W) class maps, either
+ * of which may be NULL. The data are copied. rgb NULL clears the view. */
+void visage_overlay_area_set_image (VisageOverlayArea *self, const guint8 *rgb,
+                                    const guint8 *truth, const guint8 *labels, int height,
+                                    int width);
+/* Replace the prediction only (the photo and ground truth stay uploaded). */
+void visage_overlay_area_set_labels (VisageOverlayArea *self, const guint8 *labels);
+
+void visage_overlay_area_set_mode (VisageOverlayArea *self, VisageOverlayMode mode);
+VisageOverlayMode visage_overlay_area_get_mode (VisageOverlayArea *self);
+void visage_overlay_area_set_opacity (VisageOverlayArea *self, double opacity);
+double visage_overlay_area_get_opacity (VisageOverlayArea *self);
+void visage_overlay_area_set_class_visible (VisageOverlayArea *self, int cls,
+                                            gboolean visible);
+gboolean visage_overlay_area_get_class_visible (VisageOverlayArea *self, int cls);
+
+/* Zoom: 1 fits the image in the widget. Zooming keeps the image point under (x, y)
+ * (widget coordinates) in place. */
+void visage_overlay_area_zoom_at (VisageOverlayArea *self, double factor, double x, double y);
+void visage_overlay_area_zoom_fit (VisageOverlayArea *self);
+double visage_overlay_area_get_zoom (VisageOverlayArea *self);
+/* Move the image by (dx, dy) widget pixels. */
+void visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy);
+
+/* The image pixel under widget point (x, y): FALSE outside the image. panel is 0, or 1
+ * for the right (prediction) half in side-by-side mode. */
+gboolean visage_overlay_area_pick (VisageOverlayArea *self, double x, double y, int *image_x,
+                                   int *image_y, int *panel);
+/* The class maps' values at an image pixel: -1 where there is no map. */
+void visage_overlay_area_classes_at (VisageOverlayArea *self, int image_x, int image_y,
+                                     int *truth, int *predicted);
+
+/* Render now and read the pixels back: RGBA rows top-down, framebuffer size (the widget
+ * size times its scale factor). NULL if the area has no GL context. For tests. */
+guint8 *visage_overlay_area_read_pixels (VisageOverlayArea *self, int *width, int *height);
+
+/* How many frames were drawn and how many times textures were uploaded: redrawing for a
+ * new opacity or class visibility must not upload. For tests. */
+void visage_overlay_area_get_counters (VisageOverlayArea *self, guint *n_renders,
+                                       guint *n_uploads);
+
+G_END_DECLS
