@@ -140,7 +140,7 @@ vg_cli_train (int argc, char **argv)
   g_autofree char *config_name = NULL, *spec = NULL;
   g_autofree char *train = NULL, *train_images = NULL, *train_masks = NULL;
   g_autofree char *val = NULL, *val_images = NULL, *val_masks = NULL;
-  g_autofree char *out = NULL, *resume = NULL;
+  g_autofree char *out = NULL, *resume = NULL, *init = NULL;
   g_autofree char *loss = NULL, *optimizer = NULL, *select = NULL;
   int epochs = UNSET_INT, batch = UNSET_INT, resolution = UNSET_INT, workers = UNSET_INT;
   int threads = UNSET_INT, patience = UNSET_INT, cosine_t = UNSET_INT;
@@ -193,6 +193,9 @@ vg_cli_train (int argc, char **argv)
       "Cosine annealing period in epochs, to half the phase's rate (50; 0: constant)", "N" },
     { "select", 0, 0, G_OPTION_ARG_STRING, &select,
       "What makes best.safetensors: loss (default) or miou", "loss|miou" },
+    { "init", 0, 0, G_OPTION_ARG_FILENAME, &init,
+      "Start a new run from these weights (same configuration), e.g. a run at a lower "
+      "resolution", "FILE" },
     { "hflip", 0, 0, G_OPTION_ARG_NONE, &hflip,
       "Random horizontal flips that swap left/right classes (the report has none)", NULL },
     { "no-augment", 0, 0, G_OPTION_ARG_NONE, &no_augment, "Train without augmentation", NULL },
@@ -241,7 +244,7 @@ vg_cli_train (int argc, char **argv)
         { sgd_momentum != UNSET_DOUBLE, "--sgd-momentum" },
         { sgd_min_lr != UNSET_DOUBLE, "--sgd-min-lr" },
         { cosine_t != UNSET_INT, "--cosine-t" }, { select != NULL, "--select" },
-        { hflip, "--hflip" }, { no_augment, "--no-augment" }, { skip_bad, "--skip-bad" },
+        { init != NULL, "--init" }, { hflip, "--hflip" }, { no_augment, "--no-augment" }, { skip_bad, "--skip-bad" },
         { max_train != UNSET_INT, "--max-train" }, { max_val != UNSET_INT, "--max-val" },
       };
 
@@ -292,6 +295,7 @@ vg_cli_train (int argc, char **argv)
       opts.val_images = g_strdup (val_images);
       opts.val_masks = g_strdup (val_masks);
       opts.out_dir = g_strdup (out);
+      opts.init_from = g_strdup (init);
       if (batch != UNSET_INT)
         opts.batch = batch;
       if (resolution != UNSET_INT)

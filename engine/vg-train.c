@@ -80,6 +80,7 @@ vg_train_options_clear (VgTrainOptions *o)
   g_clear_pointer (&o->val_images, g_free);
   g_clear_pointer (&o->val_masks, g_free);
   g_clear_pointer (&o->out_dir, g_free);
+  g_clear_pointer (&o->init_from, g_free);
 }
 
 void
@@ -93,6 +94,7 @@ vg_train_options_copy (VgTrainOptions *dst, const VgTrainOptions *src)
   dst->val_images = g_strdup (src->val_images);
   dst->val_masks = g_strdup (src->val_masks);
   dst->out_dir = g_strdup (src->out_dir);
+  dst->init_from = g_strdup (src->init_from);
 }
 
 static const char *const loss_names[] = { "weighted-ce", "ce", "ce-dice", "weighted-ce-dice" };
@@ -259,6 +261,7 @@ options_to_pairs (const VgTrainOptions *o, GPtrArray *pairs)
   ADD ("val_dir", g_strdup (o->val_dir != NULL ? o->val_dir : ""));
   ADD ("val_images", g_strdup (o->val_images != NULL ? o->val_images : ""));
   ADD ("val_masks", g_strdup (o->val_masks != NULL ? o->val_masks : ""));
+  ADD ("init_from", g_strdup (o->init_from != NULL ? o->init_from : ""));
   ADD ("batch", g_strdup_printf ("%d", o->batch));
   ADD ("resolution", g_strdup_printf ("%d", o->resolution));
   ADD ("seed", g_strdup_printf ("%" G_GUINT64_FORMAT, o->seed));
@@ -411,6 +414,8 @@ vg_train_options_load (VgTrainOptions *o, const char *out_dir, GError **error)
   STR (val_images);
   STR (val_masks);
 #undef STR
+  /* Runs written before init_from existed have no such key: they started from scratch. */
+  o->init_from = path_or_null (vg_safetensors_metadata (st, META_PREFIX "init_from"));
 #define INT(field)                                                                   \
   if (!meta_int (st, path, META_PREFIX #field, &v, error))                           \
     return FALSE;                                                                    \
@@ -1200,6 +1205,15 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
         }
       vg_class_weights (t->class_weights, stats.class_pixels, VG_NUM_CLASSES);
       vg_model_init (t->model, t->o.seed);
+      if (t->o.init_from != NULL)
+        {
+          if (!vg_model_load (t->model, t->o.init_from, error))
+            {
+              g_prefix_error (error, "cannot start from --init: ");
+              return FALSE;
+            }
+          notify (t, "starting from the weights of %s", t->o.init_from);
+        }
       reset_optimizer (t);
       t->be->zero (t->best, t->n_state * sizeof (float));
       vg_train_state_init (&t->state, &t->o);

@@ -71,6 +71,8 @@ typedef struct {
   char *val_images;
   char *val_masks;
   char *out_dir;            /* created if missing */
+  char *init_from;          /* a new run starts from these weights (same configuration), e.g.
+                             * a run at a lower resolution; NULL: vg_model_init */
   gboolean resume;          /* continue the run in out_dir from last.safetensors */
   int epochs;               /* limit on the epochs of the run (100) */
   int batch;                /* 8 */

@@ -183,6 +183,43 @@ test_train_and_resume (void)
   g_assert_cmpint (count_lines (log), ==, 3);
 }
 
+/* --init starts a new run from another run's weights (a resolution curriculum); weights of
+ * another configuration are refused with the file named. */
+static void
+test_init_from_weights (void)
+{
+  g_auto (CliRun) first = { 0 }, second = { 0 }, mismatch = { 0 }, with_resume = { 0 };
+  g_autofree char *train = NULL, *val = NULL, *out = NULL, *out2 = NULL, *out3 = NULL;
+  g_autofree char *best = NULL;
+
+  if (!have_splits ())
+    return;
+  train = under_root ("train");
+  val = under_root ("val");
+  out = under_root ("init-a");
+  out2 = under_root ("init-b");
+  out3 = under_root ("init-c");
+  run_cli (&first, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
+           "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
+  g_assert_cmpint (first.status, ==, 0);
+  best = g_build_filename (out, "best.safetensors", NULL);
+
+  run_cli (&second, "train", "--train", train, "--val", val, "--out", out2, "--spec",
+           SMALL_SPEC, "--init", best, "--resolution", "96", "--batch", "4", "--epochs", "1",
+           "--threads", "2", NULL);
+  g_assert_cmpint (second.status, ==, 0);
+  g_assert_nonnull (strstr (second.err, "starting from the weights of"));
+  g_assert_nonnull (strstr (second.out, "epoch 1/1"));
+
+  run_cli (&mismatch, "train", "--train", train, "--val", val, "--out", out3, "--init", best,
+           "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
+  g_assert_cmpint (mismatch.status, ==, 1);
+  g_assert_nonnull (strstr (mismatch.err, "best.safetensors"));
+
+  run_cli (&with_resume, "train", "--resume", out2, "--init", best, NULL);
+  g_assert_cmpint (with_resume.status, ==, 2);
+}
+
 static void
 test_resume_refuses_options (void)
 {
@@ -268,6 +305,7 @@ main (int argc, char *argv[])
   g_setenv ("XDG_CACHE_HOME", cache, TRUE);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cli-train/train-and-resume", test_train_and_resume);
+  g_test_add_func ("/cli-train/init-from-weights", test_init_from_weights);
   g_test_add_func ("/cli-train/resume-refuses-options", test_resume_refuses_options);
   g_test_add_func ("/cli-train/dice-loss", test_dice_loss);
   g_test_add_func ("/cli-train/bad-input", test_bad_input);
