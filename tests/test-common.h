@@ -2,7 +2,10 @@
 /* Helpers shared by the C tests. */
 #pragma once
 
+#include <unistd.h>
+
 #include <glib.h>
+#include <glib/gstdio.h>
 
 /* Absolute path of a file under ../shared (VISAGE_SHARED_DIR), or NULL after marking the
  * test skipped when the shared folder is absent on a developer's machine. Under CI the
@@ -24,4 +27,73 @@ vg_test_shared_path (const char *relative)
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     g_error ("shared file %s is missing", path);
   return g_steal_pointer (&path);
+}
+
+/* Remove a file or a folder tree made by a test. Symbolic links are removed, never
+ * followed: the trees hold links into ../shared, which must stay untouched. */
+static inline void
+vg_test_rm_rf (const char *path)
+{
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  if (g_file_test (path, G_FILE_TEST_IS_SYMLINK) || !g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_unlink (path);
+      return;
+    }
+  dir = g_dir_open (path, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      vg_test_rm_rf (child);
+    }
+  g_rmdir (path);
+}
+
+/* dir/images/<name>.jpg and dir/masks/<name>.png as symbolic links to the files of
+ * celebamask/<shared_split> ("train" or "val") for each of the NULL-terminated names
+ * (never copies). Returns FALSE (test skipped) when ../shared is absent, before making
+ * anything. */
+static inline gboolean
+vg_test_link_split_names (const char *dir, const char *shared_split, const char *const *names)
+{
+  g_autofree char *split_rel = g_build_filename ("celebamask", shared_split, NULL);
+  g_autofree char *probe = vg_test_shared_path (split_rel);
+  g_autofree char *images = g_build_filename (dir, "images", NULL);
+  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
+
+  if (probe == NULL)
+    return FALSE;
+  g_assert_cmpint (g_mkdir_with_parents (images, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (masks, 0755), ==, 0);
+  for (int i = 0; names[i] != NULL; i++)
+    {
+      g_autofree char *jpg = g_strconcat (names[i], ".jpg", NULL);
+      g_autofree char *png = g_strconcat (names[i], ".png", NULL);
+      g_autofree char *image_rel = g_build_filename (split_rel, "images", jpg, NULL);
+      g_autofree char *mask_rel = g_build_filename (split_rel, "masks", png, NULL);
+      g_autofree char *image_src = vg_test_shared_path (image_rel);
+      g_autofree char *mask_src = vg_test_shared_path (mask_rel);
+      g_autofree char *image_dst = g_build_filename (images, jpg, NULL);
+      g_autofree char *mask_dst = g_build_filename (masks, png, NULL);
+
+      g_assert_cmpint (symlink (image_src, image_dst), ==, 0);
+      g_assert_cmpint (symlink (mask_src, mask_dst), ==, 0);
+    }
+  return TRUE;
+}
+
+/* vg_test_link_split_names() for the samples named first .. first + n - 1. The data set's
+ * names are sample numbers with gaps (val has no "4"): choose a range that exists, or
+ * list the names. */
+static inline gboolean
+vg_test_link_split (const char *dir, const char *shared_split, int first, int n)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  for (int i = first; i < first + n; i++)
+    g_ptr_array_add (names, g_strdup_printf ("%d", i));
+  g_ptr_array_add (names, NULL);
+  return vg_test_link_split_names (dir, shared_split, (const char *const *) names->pdata);
 }

@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Fixtures for the service and workbench tests: a tiny random-weight model file and a
- * split folder made of symbolic links to a few real images of ../shared (never copies). */
+/* Fixtures for the service and workbench tests: a tiny random-weight model file. Split
+ * folders of symbolic links into ../shared come from vg_test_link_split_names() in
+ * test-common.h. */
 #pragma once
 
-#include <errno.h>
-#include <string.h>
-#include <unistd.h>
-
 #include <glib.h>
-#include <glib/gstdio.h>
 
 #include "test-common.h"
 #include "vg-model.h"
@@ -43,54 +39,4 @@ vg_test_write_tiny_model (const char *dir, const char *name, guint64 seed, int r
   g_assert_true (vg_model_save (model, path, (const char *const *) metadata, &error));
   g_assert_no_error (error);
   return g_steal_pointer (&path);
-}
-
-/* dir/images/<name>.jpg and dir/masks/<name>.png linking to celebamask/val's files, for
- * the given sample names. Returns FALSE (test skipped) when ../shared is absent. */
-static inline gboolean
-vg_test_make_split (const char *dir, const char *const *names)
-{
-  g_autofree char *images = g_build_filename (dir, "images", NULL);
-  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
-
-  g_assert_cmpint (g_mkdir_with_parents (images, 0755), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (masks, 0755), ==, 0);
-  for (int i = 0; names[i] != NULL; i++)
-    {
-      g_autofree char *image_rel = g_strdup_printf ("celebamask/val/images/%s.jpg", names[i]);
-      g_autofree char *mask_rel = g_strdup_printf ("celebamask/val/masks/%s.png", names[i]);
-      g_autofree char *image_src = vg_test_shared_path (image_rel);
-      g_autofree char *mask_src = vg_test_shared_path (mask_rel);
-      g_autofree char *image_file = g_strdup_printf ("%s.jpg", names[i]);
-      g_autofree char *mask_file = g_strdup_printf ("%s.png", names[i]);
-      g_autofree char *image_dst = g_build_filename (images, image_file, NULL);
-      g_autofree char *mask_dst = g_build_filename (masks, mask_file, NULL);
-
-      if (image_src == NULL || mask_src == NULL)
-        return FALSE;
-      g_assert_cmpint (symlink (image_src, image_dst), ==, 0);
-      g_assert_cmpint (symlink (mask_src, mask_dst), ==, 0);
-    }
-  return TRUE;
-}
-
-/* Remove a folder tree made by the tests (symbolic links are removed, never followed). */
-static inline void
-vg_test_rm_rf (const char *path)
-{
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      dir = g_dir_open (path, 0, NULL);
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          vg_test_rm_rf (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
 }

@@ -17,6 +17,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "cli-run.h"
 #include "engine/data/data-test-util.h"
 #include "test-common.h"
 #include "vg-image.h"
@@ -30,102 +31,16 @@ static const char *reference_script;
 #define SMALL_SPEC "widths=16,32,64,128 depths=1,1,1,1 heads=1,2,4,8 ratios=8,4,2,1 mlp=2 " \
                    "dim=64 head=bilinear"
 
-/* ---- running visage-cli ---------------------------------------------------------------- */
-
-typedef struct {
-  int status;   /* exit status */
-  char *out;
-  char *err;
-} CliRun;
-
-static void
-cli_run_clear (CliRun *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliRun, cli_run_clear)
-
-/* Run argv (NULL-terminated) with extra environment (may be NULL). Fails the test when the
- * process did not exit normally: a crash or an abort is never an acceptable answer. */
-static void
-run_argv (CliRun *run, const char *const *argv, const char *cache_home)
-{
-  g_autoptr (GError) error = NULL;
-  g_auto (GStrv) env = g_get_environ ();
-  int wait_status = 0;
-
-  if (cache_home != NULL)
-    env = g_environ_setenv (env, "XDG_CACHE_HOME", cache_home, TRUE);
-  g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &run->out, &run->err,
-                &wait_status, &error);
-  g_assert_no_error (error);
-  if (!WIFEXITED (wait_status))
-    g_error ("%s %s died by signal %d; stderr:\n%s", argv[0], argv[1],
-             WIFSIGNALED (wait_status) ? WTERMSIG (wait_status) : -1, run->err);
-  run->status = WEXITSTATUS (wait_status);
-}
-
-static void
-run_cli (CliRun *run, const char *first, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  va_list ap;
-
-  g_ptr_array_add (argv, (char *) g_getenv ("VISAGE_CLI"));
-  g_assert_nonnull (argv->pdata[0]);
-  va_start (ap, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  run_argv (run, (const char *const *) argv->pdata, NULL);
-}
-
 /* ---- fixtures ------------------------------------------------------------------------- */
 
-/* The names of the first n samples of the real val split, in its natural order. */
-static GStrv
-val_names (int n)
-{
-  g_autofree char *dir = vg_test_shared_path ("celebamask/val");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgSplit) split = NULL;
-  GStrv names;
-
-  if (dir == NULL)
-    return NULL;
-  split = vg_split_open (dir, VG_SPLIT_REQUIRE_MASKS, 2, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (split->n_samples, >=, n);
-  names = g_new0 (char *, n + 1);
-  for (int i = 0; i < n; i++)
-    names[i] = g_strdup (split->samples[i].name);
-  return names;
-}
-
-/* A split folder under parent whose images and masks are symbolic links to real val
- * files (nothing of the data set is copied). */
+/* A split folder parent/name whose images and masks are symbolic links to the real val
+ * files of the given names (nothing of the data set is copied). */
 static char *
 link_split (const char *parent, const char *name, char **names)
 {
-  g_autofree char *val = vg_test_shared_path ("celebamask/val");
   char *dir = g_build_filename (parent, name, NULL);
-  g_autofree char *images = make_subdir (dir, "images");
-  g_autofree char *masks = make_subdir (dir, "masks");
 
-  for (int i = 0; names[i] != NULL; i++)
-    {
-      g_autofree char *jpg = g_strconcat (names[i], ".jpg", NULL);
-      g_autofree char *png = g_strconcat (names[i], ".png", NULL);
-      g_autofree char *src_img = g_build_filename (val, "images", jpg, NULL);
-      g_autofree char *src_mask = g_build_filename (val, "masks", png, NULL);
-      g_autofree char *dst_img = g_build_filename (images, jpg, NULL);
-      g_autofree char *dst_mask = g_build_filename (masks, png, NULL);
-
-      g_assert_cmpint (symlink (src_img, dst_img), ==, 0);
-      g_assert_cmpint (symlink (src_mask, dst_mask), ==, 0);
-    }
+  g_assert_true (vg_test_link_split_names (dir, "val", (const char *const *) names));
   return dir;
 }
 
@@ -318,7 +233,7 @@ run_reference (const char *python, const char *json, const char *masks, const ch
   for (int i = 0; names[i] != NULL; i++)
     g_ptr_array_add (argv, names[i]);
   g_ptr_array_add (argv, NULL);
-  run_argv (&run, (const char *const *) argv->pdata, NULL);
+  vg_test_run_cli_argv (&run, (const char *const *) argv->pdata, NULL);
   if (run.status != 0)
     g_error ("%s %s disagrees (status %d):\n%s%s", python, reference_script, run.status,
              run.out, run.err);
@@ -363,7 +278,7 @@ test_metrics_reference (void)
     }
   vg_image_clear (&truth);
 
-  run_cli (&run, "eval", "--predictions", pred, "--data", data, "--json", json, "--csv", csv,
+  vg_test_run_cli (&run, "eval", "--predictions", pred, "--data", data, "--json", json, "--csv", csv,
            NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "dataset-level mIoU: intersections and unions summed over "
@@ -386,7 +301,7 @@ test_metrics_reference (void)
     /* 8 metric columns + 19 confusion columns */
     g_assert_cmpint (g_strv_length (g_strsplit (lines[5], ",", -1)), ==, 8 + 19);
   }
-  tmp_dir_remove (tmp);
+  vg_test_rm_rf (tmp);
 }
 
 static void
@@ -418,7 +333,7 @@ test_predict (void)
 
   /* One image per batch, so that the forward passes are those of the in-process check
    * below (a batch of 3 takes other matrix-product paths: near-tied pixels may flip). */
-  run_cli (&run, "predict", img[0], img[1], img[2], "--model", model, "--out", out,
+  vg_test_run_cli (&run, "predict", img[0], img[1], img[2], "--model", model, "--out", out,
            "--overlay", "--batch", "1", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.err, "predict: 3/3 images"));
@@ -466,7 +381,7 @@ test_predict (void)
   {
     g_autofree char *data = link_split (tmp, "data", names);
     out_dir = g_build_filename (tmp, "out-dir", NULL);
-    run_cli (&run_dir, "predict", data, "--model", model, "--out", out_dir, "--batch", "1",
+    vg_test_run_cli (&run_dir, "predict", data, "--model", model, "--out", out_dir, "--batch", "1",
              NULL);
     g_assert_cmpint (run_dir.status, ==, 0);
     for (int i = 0; i < 3; i++)
@@ -483,7 +398,7 @@ test_predict (void)
       }
   }
   vg_image_clear (&mask);
-  tmp_dir_remove (tmp);
+  vg_test_rm_rf (tmp);
 }
 
 static void
@@ -507,7 +422,7 @@ test_export_submission (void)
   data = link_split (tmp, "data", names);
   images = g_build_filename (data, "images", NULL);
   model = write_model (tmp, 64);
-  run_cli (&run, "export-submission", "--model", model, "--images", images, "--out", zip,
+  vg_test_run_cli (&run, "export-submission", "--model", model, "--images", images, "--out", zip,
            "--batch", "1", NULL);
   g_assert_cmpint (run.status, ==, 0);
 
@@ -558,7 +473,7 @@ test_export_submission (void)
       cd += 46 + name_len + le16 (c + 30) + le16 (c + 32);
     }
   vg_image_clear (&mask);
-  tmp_dir_remove (tmp);
+  vg_test_rm_rf (tmp);
 }
 
 static void
@@ -575,7 +490,7 @@ test_eval_model (void)
     return;
   data = link_split (tmp, "data", names);
   model = write_model (tmp, 64);
-  run_cli (&run, "eval", "--model", model, "--data", data, "--json", json, "--batch", "2",
+  vg_test_run_cli (&run, "eval", "--model", model, "--data", data, "--json", json, "--batch", "2",
            NULL);
   g_assert_cmpint (run.status, ==, 0);
   /* The table, the definition line, and a final progress line (stderr is not a tty). */
@@ -592,9 +507,9 @@ test_eval_model (void)
   g_assert_nonnull (strstr (json_text, "\"confusion\": ["));
   g_assert_nonnull (strstr (json_text, "\"images\": ["));
 
-  run_cli (&usage, "eval", "--data", data, NULL);
+  vg_test_run_cli (&usage, "eval", "--data", data, NULL);
   g_assert_cmpint (usage.status, ==, 2);
-  tmp_dir_remove (tmp);
+  vg_test_rm_rf (tmp);
 }
 
 static void
@@ -618,8 +533,8 @@ test_stats (void)
   cache = make_subdir (tmp, "cache");
   {
     const char *argv[] = { cli, "stats", data, "--json", NULL };
-    run_argv (&first, argv, cache);
-    run_argv (&second, argv, cache);
+    vg_test_run_cli_argv (&first, argv, cache);
+    vg_test_run_cli_argv (&second, argv, cache);
   }
   g_assert_cmpint (first.status, ==, 0);
   g_assert_cmpint (second.status, ==, 0);
@@ -639,29 +554,24 @@ test_stats (void)
   g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);
   {
     const char *argv[] = { cli, "stats", data, NULL };
-    run_argv (&table, argv, cache);
+    vg_test_run_cli_argv (&table, argv, cache);
   }
   g_assert_cmpint (table.status, ==, 0);
   g_assert_nonnull (strstr (table.out, "read from the cache"));
   g_assert_nonnull (strstr (table.out, "mean (R, G, B)"));
-  tmp_dir_remove (tmp);
+  vg_test_rm_rf (tmp);
 }
 
 /* Each bad input: a non-zero exit (not a signal), and a message naming the file. */
 static void
 expect_failure (const char *what, const char *needle, const char *first, ...)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_auto (CliRun) run = { 0 };
   va_list ap;
 
-  g_ptr_array_add (argv, (char *) g_getenv ("VISAGE_CLI"));
   va_start (ap, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) arg);
+  vg_test_run_cli_valist (&run, first, ap);
   va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  run_argv (&run, (const char *const *) argv->pdata, NULL);
   g_test_message ("%s: status %d: %s", what, run.status, run.err);
   if (run.status != 1 || strstr (run.err, needle) == NULL)
     g_error ("%s: expected status 1 and a message naming %s, got %d:\n%s", what, needle,
@@ -788,7 +698,7 @@ test_bad_inputs (void)
     g_assert_true (vg_mask_save (bad_mask, small, 64, 64, &error));
     expect_failure ("mask size", bad_mask, "eval", "--model", model, "--data", bad, NULL);
   }
-  tmp_dir_remove (tmp);
+  vg_test_rm_rf (tmp);
 }
 
 /* Ctrl-C: eval stops at the next batch, exits 130 and writes no result file. */
@@ -840,7 +750,7 @@ test_interrupt (void)
   g_assert_cmpint (WEXITSTATUS (status), ==, 130);
   g_assert_nonnull (strstr (err->str, "interrupted"));
   g_assert_false (g_file_test (json, G_FILE_TEST_EXISTS));
-  tmp_dir_remove (tmp);
+  vg_test_rm_rf (tmp);
 }
 
 int

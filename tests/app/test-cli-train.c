@@ -5,101 +5,16 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "cli-run.h"
 #include "test-common.h"
 
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
 
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} CliRun;
-
-static void
-cli_run_clear (CliRun *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliRun, cli_run_clear)
-
-static void
-run_cli (CliRun *run, const char *first, ...)
-{
-  const char *cli = g_getenv ("VISAGE_CLI");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  int wait_status = 0;
-  va_list ap;
-
-  g_assert_nonnull (cli);
-  g_ptr_array_add (argv, (char *) cli);
-  va_start (ap, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
-                &run->err, &wait_status, &error);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  run->status = WEXITSTATUS (wait_status);
-  if (run->status != 0)
-    g_test_message ("stderr: %s", run->err);
-}
-
 static char *root;   /* temporary folder of the splits and outputs */
-
-static void
-link_samples (const char *shared_split, const char *dir, int n)
-{
-  g_autofree char *images = g_build_filename (dir, "images", NULL);
-  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
-
-  g_assert_cmpint (g_mkdir_with_parents (images, 0755), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (masks, 0755), ==, 0);
-  for (int i = 0; i < n; i++)
-    {
-      g_autofree char *rel_img = g_strdup_printf ("celebamask/%s/images/%d.jpg", shared_split, i);
-      g_autofree char *rel_mask = g_strdup_printf ("celebamask/%s/masks/%d.png", shared_split, i);
-      g_autofree char *src_img = vg_test_shared_path (rel_img);
-      g_autofree char *src_mask = vg_test_shared_path (rel_mask);
-      g_autofree char *dst_img = g_strdup_printf ("%s/%d.jpg", images, i);
-      g_autofree char *dst_mask = g_strdup_printf ("%s/%d.png", masks, i);
-
-      g_assert_cmpint (symlink (src_img, dst_img), ==, 0);
-      g_assert_cmpint (symlink (src_mask, dst_mask), ==, 0);
-    }
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir;
-  const char *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_SYMLINK) || !g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_unlink (path);
-      return;
-    }
-  dir = g_dir_open (path, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-    }
-  if (dir != NULL)
-    g_dir_close (dir);
-  g_rmdir (path);
-}
 
 /* The splits, made once; FALSE (test skipped) without ../shared. */
 static gboolean
@@ -118,8 +33,8 @@ have_splits (void)
   g_assert_nonnull (root);
   train = g_build_filename (root, "train", NULL);
   val = g_build_filename (root, "val", NULL);
-  link_samples ("train", train, 8);
-  link_samples ("val", val, 4);
+  g_assert_true (vg_test_link_split (train, "train", 0, 8));
+  g_assert_true (vg_test_link_split (val, "val", 0, 4));
   return TRUE;
 }
 
@@ -153,7 +68,7 @@ test_train_and_resume (void)
   train = under_root ("train");
   val = under_root ("val");
   out = under_root ("run");
-  run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
+  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
            "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "epoch 1/1"));
@@ -169,13 +84,13 @@ test_train_and_resume (void)
   g_assert_cmpint (count_lines (log), ==, 2);
 
   /* the same folder without --resume is refused, and the run is left alone */
-  run_cli (&refused, "train", "--train", train, "--val", val, "--out", out, NULL);
+  vg_test_run_cli (&refused, "train", "--train", train, "--val", val, "--out", out, NULL);
   g_assert_cmpint (refused.status, ==, 1);
   g_assert_nonnull (strstr (refused.err, "already holds a training run"));
   g_assert_cmpint (count_lines (log), ==, 2);
 
   /* --resume continues with the run's own options to the new limit */
-  run_cli (&again, "train", "--resume", out, "--epochs", "2", NULL);
+  vg_test_run_cli (&again, "train", "--resume", out, "--epochs", "2", NULL);
   g_assert_cmpint (again.status, ==, 0);
   g_assert_nonnull (strstr (again.err, "resuming"));
   g_assert_null (strstr (again.out, "epoch 1/2"));
@@ -199,24 +114,24 @@ test_init_from_weights (void)
   out = under_root ("init-a");
   out2 = under_root ("init-b");
   out3 = under_root ("init-c");
-  run_cli (&first, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
+  vg_test_run_cli (&first, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
            "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
   g_assert_cmpint (first.status, ==, 0);
   best = g_build_filename (out, "best.safetensors", NULL);
 
-  run_cli (&second, "train", "--train", train, "--val", val, "--out", out2, "--spec",
+  vg_test_run_cli (&second, "train", "--train", train, "--val", val, "--out", out2, "--spec",
            SMALL_SPEC, "--init", best, "--resolution", "96", "--batch", "4", "--epochs", "1",
            "--threads", "2", NULL);
   g_assert_cmpint (second.status, ==, 0);
   g_assert_nonnull (strstr (second.err, "starting from the weights of"));
   g_assert_nonnull (strstr (second.out, "epoch 1/1"));
 
-  run_cli (&mismatch, "train", "--train", train, "--val", val, "--out", out3, "--init", best,
+  vg_test_run_cli (&mismatch, "train", "--train", train, "--val", val, "--out", out3, "--init", best,
            "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
   g_assert_cmpint (mismatch.status, ==, 1);
   g_assert_nonnull (strstr (mismatch.err, "best.safetensors"));
 
-  run_cli (&with_resume, "train", "--resume", out2, "--init", best, NULL);
+  vg_test_run_cli (&with_resume, "train", "--resume", out2, "--init", best, NULL);
   g_assert_cmpint (with_resume.status, ==, 2);
 }
 
@@ -225,7 +140,7 @@ test_resume_refuses_options (void)
 {
   g_auto (CliRun) run = { 0 };
 
-  run_cli (&run, "train", "--resume", "/nonexistent", "--batch", "16", NULL);
+  vg_test_run_cli (&run, "train", "--resume", "/nonexistent", "--batch", "16", NULL);
   g_assert_cmpint (run.status, ==, 2);
   g_assert_nonnull (strstr (run.err, "--batch cannot be given with --resume"));
 }
@@ -241,7 +156,7 @@ test_dice_loss (void)
   train = under_root ("train");
   val = under_root ("val");
   out = under_root ("dice");
-  run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
+  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
            "--resolution", "64", "--batch", "8", "--epochs", "1", "--threads", "2",
            "--loss", "ce-dice", "--optimizer", "adamw", NULL);
   g_assert_cmpint (run.status, ==, 0);
@@ -263,17 +178,17 @@ test_bad_input (void)
   gone = under_root ("no-such-split");
 
   /* a missing folder: a message naming it, exit 1 */
-  run_cli (&missing, "train", "--train", gone, "--val", val, "--out", out, NULL);
+  vg_test_run_cli (&missing, "train", "--train", gone, "--val", val, "--out", out, NULL);
   g_assert_cmpint (missing.status, ==, 1);
   g_assert_nonnull (strstr (missing.err, "no-such-split"));
 
   /* no validation data: a usage error */
-  run_cli (&usage, "train", "--train", val, "--out", out, NULL);
+  vg_test_run_cli (&usage, "train", "--train", val, "--out", out, NULL);
   g_assert_cmpint (usage.status, ==, 2);
   g_assert_nonnull (strstr (usage.err, "--val"));
 
   /* a resolution that is not a multiple of 32 */
-  run_cli (&resolution, "train", "--train", val, "--val", val, "--out", out, "--resolution",
+  vg_test_run_cli (&resolution, "train", "--train", val, "--val", val, "--out", out, "--resolution",
            "100", NULL);
   g_assert_cmpint (resolution.status, ==, 2);
   g_assert_nonnull (strstr (resolution.err, "multiple of 32"));
@@ -290,7 +205,7 @@ test_bad_input (void)
   g_assert_cmpint (g_mkdir_with_parents (trunc_dir, 0755), ==, 0);
   g_assert_true (g_file_get_contents (last, &data, &len, NULL));
   g_assert_true (g_file_set_contents (trunc_last, data, len - 1000, NULL));
-  run_cli (&trunc, "train", "--resume", trunc_dir, NULL);
+  vg_test_run_cli (&trunc, "train", "--resume", trunc_dir, NULL);
   g_assert_cmpint (trunc.status, ==, 1);
   g_assert_nonnull (strstr (trunc.err, "last.safetensors"));
 }
@@ -311,8 +226,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-train/bad-input", test_bad_input);
   status = g_test_run ();
   if (root != NULL)
-    remove_tree (root);
+    vg_test_rm_rf (root);
   g_free (root);
-  remove_tree (cache);
+  vg_test_rm_rf (cache);
   return status;
 }

@@ -3,54 +3,17 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/wait.h>
 
 #include <glib.h>
 
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} CliRun;
-
-static void
-cli_run_clear (CliRun *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliRun, cli_run_clear)
-
-static void
-run_cli (CliRun *run, const char *first, ...)
-{
-  const char *cli = g_getenv ("VISAGE_CLI");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  int wait_status = 0;
-  va_list ap;
-
-  g_assert_nonnull (cli);
-  g_ptr_array_add (argv, (char *) cli);
-  va_start (ap, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
-                &run->err, &wait_status, &error);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  run->status = WEXITSTATUS (wait_status);
-}
+#include "cli-run.h"
 
 static void
 test_version (void)
 {
   g_auto (CliRun) run = { 0 };
 
-  run_cli (&run, "--version", NULL);
+  vg_test_run_cli (&run, "--version", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_true (g_str_has_prefix (run.out, "visage-cli " PACKAGE_VERSION "\n"));
   g_assert_nonnull (strstr (run.out, "CUDA backend compiled: "));
@@ -61,7 +24,7 @@ test_help (void)
 {
   g_auto (CliRun) run = { 0 };
 
-  run_cli (&run, "--help", NULL);
+  vg_test_run_cli (&run, "--help", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_true (g_str_has_prefix (run.out, "Usage: visage-cli"));
   g_assert_nonnull (strstr (run.out, "devices"));
@@ -73,7 +36,7 @@ test_no_arguments_is_usage_error (void)
 {
   g_auto (CliRun) run = { 0 };
 
-  run_cli (&run, NULL, NULL);
+  vg_test_run_cli (&run, NULL, NULL);
   g_assert_cmpint (run.status, ==, 2);
   g_assert_true (g_str_has_prefix (run.err, "Usage: visage-cli"));
 }
@@ -83,7 +46,7 @@ test_unknown_command (void)
 {
   g_auto (CliRun) run = { 0 };
 
-  run_cli (&run, "frobnicate", NULL);
+  vg_test_run_cli (&run, "frobnicate", NULL);
   g_assert_cmpint (run.status, ==, 2);
   g_assert_nonnull (strstr (run.err, "unknown command 'frobnicate'"));
   g_assert_cmpstr (run.out, ==, "");
@@ -95,12 +58,12 @@ test_devices (void)
   g_auto (CliRun) run = { 0 };
   g_auto (CliRun) bad = { 0 };
 
-  run_cli (&run, "devices", NULL);
+  vg_test_run_cli (&run, "devices", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_true (g_str_has_prefix (run.out, "cpu: "));
   g_assert_nonnull (strstr (run.out, "\ncuda: "));
 
-  run_cli (&bad, "devices", "--no-such-option", NULL);
+  vg_test_run_cli (&bad, "devices", "--no-such-option", NULL);
   g_assert_cmpint (bad.status, ==, 2);
   g_assert_nonnull (strstr (bad.err, "--no-such-option"));
 }
@@ -114,7 +77,7 @@ test_info (void)
   g_auto (CliRun) bad_size = { 0 };
   g_auto (CliRun) bad_spec = { 0 };
 
-  run_cli (&seed, "info", "--config", "seed", NULL);
+  vg_test_run_cli (&seed, "info", "--config", "seed", NULL);
   g_assert_cmpint (seed.status, ==, 0);
   g_assert_nonnull (strstr (seed.out, "trainable parameters: 1981478\n"));
   g_assert_nonnull (strstr (seed.out, "stage1.block1.attention (R=1)"));
@@ -122,19 +85,19 @@ test_info (void)
   g_assert_nonnull (strstr (seed.out, "head (transposed conv 4x4/4)"));
 
   /* the default configuration is visage-s, under the 2,000,000 budget */
-  run_cli (&dflt, "info", "--size", "256", NULL);
+  vg_test_run_cli (&dflt, "info", "--size", "256", NULL);
   g_assert_cmpint (dflt.status, ==, 0);
   g_assert_true (g_str_has_prefix (dflt.out, "configuration: visage-s\n"));
   g_assert_nonnull (strstr (dflt.out, "trainable parameters: 1967923\n"));
   g_assert_nonnull (strstr (dflt.out, "for a 256x256 input"));
 
-  run_cli (&bad_config, "info", "--config", "nonesuch", NULL);
+  vg_test_run_cli (&bad_config, "info", "--config", "nonesuch", NULL);
   g_assert_cmpint (bad_config.status, ==, 2);
   g_assert_nonnull (strstr (bad_config.err, "nonesuch"));
-  run_cli (&bad_size, "info", "--size", "100", NULL);
+  vg_test_run_cli (&bad_size, "info", "--size", "100", NULL);
   g_assert_cmpint (bad_size.status, ==, 2);
   g_assert_nonnull (strstr (bad_size.err, "multiple of 32"));
-  run_cli (&bad_spec, "info", "--spec", "ratios=3,3,3,3", NULL);
+  vg_test_run_cli (&bad_spec, "info", "--spec", "ratios=3,3,3,3", NULL);
   g_assert_cmpint (bad_spec.status, ==, 2);
   g_assert_cmpstr (bad_spec.out, ==, "");
 }

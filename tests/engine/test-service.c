@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->cache_dir = g_build_filename (f->dir, "cache", NULL);
   f->model_path = vg_test_write_tiny_model (f->dir, "tiny.safetensors", 1, 64);
   f->split_dir = g_build_filename (f->dir, "split", NULL);
-  if (!vg_test_make_split (f->split_dir, split_names))
+  if (!vg_test_link_split_names (f->split_dir, "val", split_names))
     g_clear_pointer (&f->split_dir, g_free);
 }
 

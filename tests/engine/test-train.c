@@ -304,50 +304,6 @@ typedef struct {
   char *val;
 } Splits;
 
-static void
-link_samples (const char *shared_split, const char *dir, int n)
-{
-  g_autofree char *images = g_build_filename (dir, "images", NULL);
-  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
-
-  g_assert_cmpint (g_mkdir_with_parents (images, 0755), ==, 0);
-  g_assert_cmpint (g_mkdir_with_parents (masks, 0755), ==, 0);
-  for (int i = 0; i < n; i++)
-    {
-      g_autofree char *rel_img = g_strdup_printf ("celebamask/%s/images/%d.jpg", shared_split, i);
-      g_autofree char *rel_mask = g_strdup_printf ("celebamask/%s/masks/%d.png", shared_split, i);
-      g_autofree char *src_img = vg_test_shared_path (rel_img);
-      g_autofree char *src_mask = vg_test_shared_path (rel_mask);
-      g_autofree char *dst_img = g_strdup_printf ("%s/%d.jpg", images, i);
-      g_autofree char *dst_mask = g_strdup_printf ("%s/%d.png", masks, i);
-
-      g_assert_cmpint (symlink (src_img, dst_img), ==, 0);
-      g_assert_cmpint (symlink (src_mask, dst_mask), ==, 0);
-    }
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir;
-  const char *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_SYMLINK) || !g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_unlink (path);
-      return;
-    }
-  dir = g_dir_open (path, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-    }
-  if (dir != NULL)
-    g_dir_close (dir);
-  g_rmdir (path);
-}
-
 /* 8 training and 4 validation samples as symlinks; FALSE (skipped) without ../shared. */
 static gboolean
 splits_make (Splits *s)
@@ -361,8 +317,8 @@ splits_make (Splits *s)
   g_assert_no_error (error);
   s->train = g_build_filename (s->root, "train", NULL);
   s->val = g_build_filename (s->root, "val", NULL);
-  link_samples ("train", s->train, 8);
-  link_samples ("val", s->val, 4);
+  g_assert_true (vg_test_link_split (s->train, "train", 0, 8));
+  g_assert_true (vg_test_link_split (s->val, "val", 0, 4));
   return TRUE;
 }
 
@@ -370,7 +326,7 @@ static void
 splits_free (Splits *s)
 {
   if (s->root != NULL)
-    remove_tree (s->root);
+    vg_test_rm_rf (s->root);
   g_free (s->root);
   g_free (s->train);
   g_free (s->val);
@@ -666,6 +622,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/run/pause", test_pause);
   g_test_add_func ("/train/run/bad-checkpoints", test_bad_checkpoints);
   status = g_test_run ();
-  remove_tree (cache);
+  vg_test_rm_rf (cache);
   return status;
 }

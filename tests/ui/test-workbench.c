@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <adwaita.h>
 
@@ -709,7 +710,7 @@ main (int argc, char *argv[])
                                               G_FILE_TEST_IS_DIR))
     {
       split_dir = g_build_filename (scratch_dir, "split", NULL);
-      g_assert_true (vg_test_make_split (split_dir, fixture_names));
+      g_assert_true (vg_test_link_split_names (split_dir, "val", fixture_names));
     }
 
   g_test_add_func ("/workbench/class-names", test_class_names);

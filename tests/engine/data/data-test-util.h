@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Helpers for the engine/data tests: temporary folders and files the tests write
- * themselves (synthetic JPEGs and PNGs of any colour type, broken files). */
+ * themselves (synthetic JPEGs and PNGs of any colour type, broken files), and the names
+ * of the first real val samples. */
 #pragma once
 
 #include <errno.h>
@@ -13,7 +14,10 @@
 #include <jpeglib.h>
 #include <png.h>
 
-/* A fresh folder under the temporary directory; remove with tmp_dir_remove(). */
+#include "test-common.h"
+#include "vg-split.h"
+
+/* A fresh folder under the temporary directory; remove with vg_test_rm_rf(). */
 static inline char *
 tmp_dir_new (void)
 {
@@ -24,29 +28,33 @@ tmp_dir_new (void)
   return dir;
 }
 
+/* Kept for the callers outside tests/engine/data and tests/app (test-predict.c); new code
+ * calls vg_test_rm_rf() directly. */
 static inline void
 tmp_dir_remove (const char *path)
 {
-  GDir *dir;
-  const char *name;
+  vg_test_rm_rf (path);
+}
 
-  if (g_file_test (path, G_FILE_TEST_IS_SYMLINK) || !g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_unlink (path);
-      return;
-    }
-  dir = g_dir_open (path, 0, NULL);
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          char *child = g_build_filename (path, name, NULL);
-          tmp_dir_remove (child);
-          g_free (child);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
+/* The names of the first n samples of the real val split, in its natural order (not
+ * 0 .. n - 1: the data set skips some numbers). NULL (test skipped) without ../shared. */
+static inline GStrv
+val_names (int n)
+{
+  g_autofree char *dir = vg_test_shared_path ("celebamask/val");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  GStrv names;
+
+  if (dir == NULL)
+    return NULL;
+  split = vg_split_open (dir, VG_SPLIT_REQUIRE_MASKS, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (split->n_samples, >=, n);
+  names = g_new0 (char *, n + 1);
+  for (int i = 0; i < n; i++)
+    names[i] = g_strdup (split->samples[i].name);
+  return names;
 }
 
 static inline char *

@@ -135,7 +135,7 @@ test_mask_round_trip (void)
   g_assert_cmpint (count_entries (dir), ==, 1);
 
   vg_image_clear (&back);
-  tmp_dir_remove (dir);
+  vg_test_rm_rf (dir);
 }
 
 static void
@@ -163,7 +163,7 @@ test_mask_save_errors (void)
   g_assert_false (vg_mask_save (path, mask, 0, 3, &error));
   g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID);
   g_clear_error (&error);
-  tmp_dir_remove (dir);
+  vg_test_rm_rf (dir);
 }
 
 /* Photographs in every PNG colour type decode to the same 8-bit RGB. */
@@ -212,7 +212,7 @@ test_png_color_types (void)
   g_assert_cmpint (img.data[0], ==, 21);
   g_assert_cmpint (img.data[5], ==, 35);
   vg_image_clear (&img);
-  tmp_dir_remove (dir);
+  vg_test_rm_rf (dir);
 }
 
 static void
@@ -276,7 +276,7 @@ test_mask_formats (void)
     g_clear_error (&error);
   }
   vg_image_clear (&mask);
-  tmp_dir_remove (dir);
+  vg_test_rm_rf (dir);
 }
 
 /* A JPEG the test encodes itself decodes with the right size and channel order. */
@@ -307,7 +307,7 @@ test_jpeg_synthetic (void)
   /* Quality 100 on a flat colour: only YCbCr rounding (a few levels). */
   g_assert_cmpint (max_diff, <=, 3);
   vg_image_clear (&img);
-  tmp_dir_remove (dir);
+  vg_test_rm_rf (dir);
 }
 
 static void
@@ -375,7 +375,7 @@ test_broken_files (void)
   g_assert_true (str_contains (error->message, missing));
   g_clear_error (&error);
   vg_image_clear (&img);
-  tmp_dir_remove (dir);
+  vg_test_rm_rf (dir);
 }
 
 int

@@ -16,36 +16,22 @@
 
 #define N_REAL 8
 
-/* A split folder of symlinks to the first N_REAL samples of the val split. */
+/* A split folder of symlinks to the first N_REAL samples of the val split, without its
+ * masks folder unless with_masks. NULL (skipped) without ../shared. */
 static char *
 make_real_split (gboolean with_masks)
 {
-  g_autofree char *val = vg_test_shared_path ("celebamask/val");
-  g_autoptr (VgSplit) full = NULL;
-  g_autofree char *images = NULL;
-  g_autofree char *masks = NULL;
-  GError *error = NULL;
+  g_auto (GStrv) names = val_names (N_REAL);
   char *root;
 
-  if (val == NULL)
+  if (names == NULL)
     return NULL;
-  full = vg_split_open (val, VG_SPLIT_DEFAULT, 2, NULL, &error);
-  g_assert_no_error (error);
   root = tmp_dir_new ();
-  images = make_subdir (root, "images");
-  if (with_masks)
-    masks = make_subdir (root, "masks");
-  for (int i = 0; i < N_REAL; i++)
+  g_assert_true (vg_test_link_split_names (root, "val", (const char *const *) names));
+  if (!with_masks)
     {
-      g_autofree char *base = g_path_get_basename (full->samples[i].image_path);
-      g_autofree char *link = g_build_filename (images, base, NULL);
-      g_assert_cmpint (symlink (full->samples[i].image_path, link), ==, 0);
-      if (with_masks)
-        {
-          g_autofree char *mbase = g_path_get_basename (full->samples[i].mask_path);
-          g_autofree char *mlink = g_build_filename (masks, mbase, NULL);
-          g_assert_cmpint (symlink (full->samples[i].mask_path, mlink), ==, 0);
-        }
+      g_autofree char *masks = g_build_filename (root, "masks", NULL);
+      vg_test_rm_rf (masks);
     }
   return root;
 }
@@ -189,7 +175,7 @@ test_epochs (void)
   epoch_record_clear (&a);
   epoch_record_clear (&b);
   epoch_record_clear (&c);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -236,7 +222,7 @@ test_eval_mode (void)
   g_assert_cmpint (next_index, ==, N_REAL);
   vg_image_clear (&image);
   vg_image_clear (&mask);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static gpointer
@@ -314,7 +300,7 @@ test_cancel (void)
   /* Free while the workers are mid-sample. */
   vg_loader_start_epoch (loader, 4);
   vg_loader_free (loader);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -362,7 +348,7 @@ test_late_error (void)
       g_clear_error (&error);
     }
   g_assert_cmpint (rows, <=, 2 * 4);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -418,7 +404,7 @@ test_ring_and_params (void)
   g_assert_null (loader);
   g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY);
   g_clear_error (&error);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -459,7 +445,7 @@ test_native_size_mismatch (void)
   vg_loader_release (loader, batch);
   g_assert_null (vg_loader_next (loader, &error));
   g_assert_no_error (error);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 int

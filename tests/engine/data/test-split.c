@@ -179,7 +179,7 @@ test_listing_order (void)
   split2 = vg_split_open_dirs (images, masks, VG_SPLIT_DEFAULT, 1, NULL, &error);
   g_assert_no_error (error);
   assert_names (split2, expect, G_N_ELEMENTS (expect));
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -262,7 +262,7 @@ test_bad_samples (void)
           vg_image_clear (&image);
           vg_image_clear (&mask);
         }
-      tmp_dir_remove (root);
+      vg_test_rm_rf (root);
     }
 }
 
@@ -291,7 +291,7 @@ test_all_bad_at_once (void)
       g_assert_true (found);
       g_free (paths[kind]);
     }
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -326,7 +326,7 @@ test_without_masks (void)
   g_clear_error (&error);
   vg_image_clear (&image);
   vg_image_clear (&mask);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -360,7 +360,7 @@ test_empty_and_duplicates (void)
   g_assert_cmpint (split->n_samples, ==, 1);
   g_assert_true (g_str_has_suffix (split->samples[0].image_path, "3.jpg"));
   g_assert_cmpuint (split->skipped->len, ==, 1);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 int

@@ -87,7 +87,7 @@ test_tiny_split (void)
   /* The thread count changes nothing, to the bit. */
   g_assert_true (vg_split_stats_compute (&st2, split, 2, NULL, &error));
   g_assert_cmpmem (&st1, sizeof st1, &st2, sizeof st2);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -143,39 +143,24 @@ test_cache (void)
   assert_tiny_stats (&cached, VG_CLASS_NECK);
   g_assert_true (vg_split_stats_get (&cached, split, 2, &from_cache, NULL, &error));
   g_assert_true (from_cache);
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 /* Eight real samples (symlinked): every pixel belongs to a class, means are plausible. */
 static void
 test_real_samples (void)
 {
-  g_autofree char *val = vg_test_shared_path ("celebamask/val");
+  g_auto (GStrv) names = val_names (8);
   g_autofree char *root = NULL;
-  g_autofree char *images = NULL;
-  g_autofree char *masks = NULL;
-  g_autoptr (VgSplit) full = NULL;
   g_autoptr (VgSplit) split = NULL;
   VgSplitStats st;
   GError *error = NULL;
   uint64_t total = 0;
 
-  if (val == NULL)
+  if (names == NULL)
     return;
-  full = vg_split_open (val, VG_SPLIT_DEFAULT, 2, NULL, &error);
-  g_assert_no_error (error);
   root = tmp_dir_new ();
-  images = make_subdir (root, "images");
-  masks = make_subdir (root, "masks");
-  for (int i = 0; i < 8; i++)
-    {
-      g_autofree char *base = g_path_get_basename (full->samples[i].image_path);
-      g_autofree char *link = g_build_filename (images, base, NULL);
-      g_autofree char *mbase = g_path_get_basename (full->samples[i].mask_path);
-      g_autofree char *mlink = g_build_filename (masks, mbase, NULL);
-      g_assert_cmpint (symlink (full->samples[i].image_path, link), ==, 0);
-      g_assert_cmpint (symlink (full->samples[i].mask_path, mlink), ==, 0);
-    }
+  g_assert_true (vg_test_link_split_names (root, "val", (const char *const *) names));
   split = vg_split_open (root, VG_SPLIT_REQUIRE_MASKS, 2, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (vg_split_stats_compute (&st, split, 2, NULL, &error));
@@ -192,7 +177,7 @@ test_real_samples (void)
       g_assert_cmpfloat (st.std[c], >, 0.05);
       g_assert_cmpfloat (st.std[c], <, 0.5);
     }
-  tmp_dir_remove (root);
+  vg_test_rm_rf (root);
 }
 
 static void
@@ -241,6 +226,6 @@ main (int argc, char **argv)
   g_test_add_func ("/data/stats/real-samples", test_real_samples);
   g_test_add_func ("/data/stats/class-weights", test_class_weights);
   rc = g_test_run ();
-  tmp_dir_remove (cache_home);
+  vg_test_rm_rf (cache_home);
   return rc;
 }
