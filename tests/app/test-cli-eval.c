@@ -278,8 +278,8 @@ test_metrics_reference (void)
     }
   vg_image_clear (&truth);
 
-  vg_test_run_cli (&run, "eval", "--predictions", pred, "--data", data, "--json", json, "--csv", csv,
-           NULL);
+  vg_test_run_cli (&run, "eval", "--predictions", pred, "--data", data, "--json", json, "--csv",
+                   csv, NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "dataset-level mIoU: intersections and unions summed over "
                                      "all 20 images"));
@@ -299,7 +299,8 @@ test_metrics_reference (void)
     g_assert_true (g_str_has_prefix (lines[0], "id,class,iou,f1,"));
     g_assert_true (g_str_has_prefix (lines[1], "0,background,"));
     /* 8 metric columns + 19 confusion columns */
-    g_assert_cmpint (g_strv_length (g_strsplit (lines[5], ",", -1)), ==, 8 + 19);
+    g_auto (GStrv) fields = g_strsplit (lines[5], ",", -1);
+    g_assert_cmpint (g_strv_length (fields), ==, 8 + 19);
   }
   vg_test_rm_rf (tmp);
 }
@@ -311,7 +312,7 @@ test_predict (void)
   g_autofree char *dataset_mask = vg_test_shared_path ("celebamask/val/masks/0.png");
   g_autofree char *tmp = tmp_dir_new ();
   g_autofree char *model = NULL, *out = NULL, *out_dir = NULL;
-  g_autofree char *img[3] = { NULL };
+  char *img[3] = { NULL };
   g_autoptr (GError) error = NULL;
   g_auto (CliRun) run = { 0 };
   g_auto (CliRun) run_dir = { 0 };
@@ -381,8 +382,8 @@ test_predict (void)
   {
     g_autofree char *data = link_split (tmp, "data", names);
     out_dir = g_build_filename (tmp, "out-dir", NULL);
-    vg_test_run_cli (&run_dir, "predict", data, "--model", model, "--out", out_dir, "--batch", "1",
-             NULL);
+    vg_test_run_cli (&run_dir, "predict", data, "--model", model, "--out", out_dir, "--batch",
+                     "1", NULL);
     g_assert_cmpint (run_dir.status, ==, 0);
     for (int i = 0; i < 3; i++)
       {
@@ -398,6 +399,8 @@ test_predict (void)
       }
   }
   vg_image_clear (&mask);
+  for (int i = 0; i < 3; i++)
+    g_free (img[i]);
   vg_test_rm_rf (tmp);
 }
 

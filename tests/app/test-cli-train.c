@@ -68,8 +68,9 @@ test_train_and_resume (void)
   train = under_root ("train");
   val = under_root ("val");
   out = under_root ("run");
-  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
-           "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
+  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec",
+                   SMALL_SPEC, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads",
+                   "2", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "epoch 1/1"));
   g_assert_nonnull (strstr (run.out, "val mIoU"));
@@ -114,8 +115,9 @@ test_init_from_weights (void)
   out = under_root ("init-a");
   out2 = under_root ("init-b");
   out3 = under_root ("init-c");
-  vg_test_run_cli (&first, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
-           "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
+  vg_test_run_cli (&first, "train", "--train", train, "--val", val, "--out", out, "--spec",
+                   SMALL_SPEC, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads",
+                   "2", NULL);
   g_assert_cmpint (first.status, ==, 0);
   best = g_build_filename (out, "best.safetensors", NULL);
 
@@ -126,8 +128,9 @@ test_init_from_weights (void)
   g_assert_nonnull (strstr (second.err, "starting from the weights of"));
   g_assert_nonnull (strstr (second.out, "epoch 1/1"));
 
-  vg_test_run_cli (&mismatch, "train", "--train", train, "--val", val, "--out", out3, "--init", best,
-           "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2", NULL);
+  vg_test_run_cli (&mismatch, "train", "--train", train, "--val", val, "--out", out3, "--init",
+                   best, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2",
+                   NULL);
   g_assert_cmpint (mismatch.status, ==, 1);
   g_assert_nonnull (strstr (mismatch.err, "best.safetensors"));
 
@@ -156,9 +159,9 @@ test_dice_loss (void)
   train = under_root ("train");
   val = under_root ("val");
   out = under_root ("dice");
-  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec", SMALL_SPEC,
-           "--resolution", "64", "--batch", "8", "--epochs", "1", "--threads", "2",
-           "--loss", "ce-dice", "--optimizer", "adamw", NULL);
+  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec",
+                   SMALL_SPEC, "--resolution", "64", "--batch", "8", "--epochs", "1", "--threads",
+                   "2", "--loss", "ce-dice", "--optimizer", "adamw", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "epoch 1/1  phase 0 adamw"));
 }
@@ -188,18 +191,18 @@ test_bad_input (void)
   g_assert_nonnull (strstr (usage.err, "--val"));
 
   /* a resolution that is not a multiple of 32 */
-  vg_test_run_cli (&resolution, "train", "--train", val, "--val", val, "--out", out, "--resolution",
-           "100", NULL);
+  vg_test_run_cli (&resolution, "train", "--train", val, "--val", val, "--out", out,
+                   "--resolution", "100", NULL);
   g_assert_cmpint (resolution.status, ==, 2);
   g_assert_nonnull (strstr (resolution.err, "multiple of 32"));
 
   /* a truncated last checkpoint: a clear error, no crash */
-  if (!g_file_test (under_root ("run/last.safetensors"), G_FILE_TEST_EXISTS))
+  last = under_root ("run/last.safetensors");
+  if (!g_file_test (last, G_FILE_TEST_EXISTS))
     {
       g_test_skip ("needs the run of /cli-train/train-and-resume");
       return;
     }
-  last = under_root ("run/last.safetensors");
   trunc_dir = under_root ("truncated");
   trunc_last = g_build_filename (trunc_dir, "last.safetensors", NULL);
   g_assert_cmpint (g_mkdir_with_parents (trunc_dir, 0755), ==, 0);
