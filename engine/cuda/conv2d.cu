@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* 2-D convolution on the GPU, mirroring nn/conv2d.c: channels-last inp (B, H, W, Cin) ->
+ * out (B, Ho, Wo, Cout), Ho = (H + 2P - K) / S + 1, weight (Cout, Cin/G, K, K), bias (Cout).
+ * Letters: B batch, H W sizes, K kernel, S stride, P zero padding, G groups.
+ *
+ * The same three paths as the CPU, chosen from the shape alone:
+ * - pointwise (1x1, stride 1, no padding, one group): the linear layer over B*H*W rows;
+ * - depthwise (G == Cin == Cout): direct kernels, a thread per output (forward) or input
+ *   (backward) element, threads along the contiguous channels; the weight gradient is a
+ *   column reduction over the output pixels with one column per (tap, channel);
+ * - everything else: im2col then cuBLAS, in chunks of images (a chunk's column matrix stays
+ *   under the conv budget). A column row holds one output pixel's receptive field in
+ *   (cin, kh, kw) order, PyTorch's weight order; groups are one strided-batched product.
+ *
+ * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=).
+ * No atomics: every sum runs in a fixed order. */
+#include "common.cuh"
+
+using namespace vgc;
+
+typedef enum
+{
+  CONV_POINTWISE,
+  CONV_DEPTHWISE,
+  CONV_IM2COL,
+} ConvPath;
+
+static ConvPath
+conv_path (int Cin, int Cout, int K, int S, int P, int G)
+{
+  if (K == 1 && S == 1 && P == 0 && G == 1)
+    return CONV_POINTWISE;
+  if (G == Cin && G == Cout)
+    return CONV_DEPTHWISE;
+  return CONV_IM2COL;
+}
+
+/* Images per im2col chunk: the chunk's column matrix stays under the budget. Shape only. */
+static int
+chunk_images (int B, int Ho, int Wo, int Cin, int K)
+{
+  size_t per_image = (size_t) Ho * Wo * Cin * K * K;
+  size_t nb = per_image > 0 ? g.conv_chunk_floats / per_image : (size_t) B;
+
+  if (nb < 1)
+    nb = 1;
+  if (nb > (size_t) B)
+    nb = (size_t) B;
+  return (int) nb;
+}
+
+extern "C" size_t
+vg_cuda_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                               int G)
+{
+  int Ho = (H + 2 * P - K) / S + 1;
+  int Wo = (W + 2 * P - K) / S + 1;
+
+  if (conv_path (Cin, Cout, K, S, P, G) != CONV_IM2COL)
+    return 0;
+  return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
+}
+
+/* ---- im2col path ------------------------------------------------------------------------ */
+
+/* col (nb*Ho*Wo, Cin*K*K) from inp (nb, H, W, Cin); padding reads as zero. A thread per
+ * column element, so the writes are contiguous. */
+static __global__ void
+im2col_kernel (float *col, const float *inp, int nb, int H, int W, int Cin, int K, int S,
+               int P, int Ho, int Wo)
+{
+  const int KK = K * K;
+  const size_t CKK = (size_t) Cin * KK;
+
+  VGC_GRID_STRIDE (e, (size_t) nb * Ho * Wo * CKK)
+    {
+      size_t row = e / CKK;
+      int j = (int) (e - row * CKK);
+      int ci = j / KK, k = j - ci * KK, kh = k / K, kw = k - kh * K;
+      int ow = (int) (row % Wo);
+      size_t t = row / Wo;
+      int oh = (int) (t % Ho), b = (int) (t / Ho);
+      int ih = oh * S - P + kh, iw = ow * S - P + kw;
+
+      col[e] = ih < 0 || ih >= H || iw < 0 || iw >= W
+                 ? 0.0f
+                 : inp[(((size_t) b * H + ih) * W + iw) * Cin + ci];
+    }
+}
+
+/* dinp (nb, H, W, Cin) = the adjoint of im2col applied to dcol: each input element gathers
+ * the column entries that copied it, in (kh, kw) order, as col2im in nn/conv2d.c. */
+static __global__ void
+col2im_kernel (float *dinp, const float *dcol, int nb, int H, int W, int Cin, int K, int S,
+               int P, int Ho, int Wo)
+{
+  const int KK = K * K;
+  const size_t CKK = (size_t) Cin * KK;
+
+  VGC_GRID_STRIDE (e, (size_t) nb * H * W * Cin)
+    {
+      int ci = (int) (e % Cin);
+      size_t pix = e / Cin;
+      int iw = (int) (pix % W);
+      size_t t = pix / W;
+      int ih = (int) (t % H), b = (int) (t / H);
+      float s = 0.0f;
+
+      /* the taps that reach (ih, iw): kh = ih + P - oh S for the output rows oh */
+      for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
+        {
+          int oh = (ih + P - kh) / S;
+          if (oh >= Ho)
+            continue;
+          for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
+            {
+              int ow = (iw + P - kw) / S;
+              if (ow >= Wo)
+                continue;
+              s += dcol[(((size_t) b * Ho + oh) * Wo + ow) * CKK + (size_t) ci * KK + kh * K
+                        + kw];
+            }
+        }
+      dinp[e] = s;
+    }
+}
+
+static __global__ void
+conv_fill_rows_kernel (float *out, const float *bias, size_t Nr, int C)
+{
+  VGC_GRID_STRIDE (i, Nr * (size_t) C)
+    out[i] = bias[i % (size_t) C];
+}
+
+static void
+conv_im2col_forward (float *out, const float *inp, const float *weight, const float *bias,
+                     float *col, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                     int G, int Ho, int Wo)
+{
+  int nb = chunk_images (B, Ho, Wo, Cin, K);
+  int CKK = Cin * K * K;
+  int CKKg = CKK / G; /* columns of one group */
+  int Cog = Cout / G; /* output channels of one group */
+
+  for (int b0 = 0; b0 < B; b0 += nb)
+    {
+      int n = B - b0 < nb ? B - b0 : nb;
+      int rows = n * Ho * Wo;
+      float *o = out + (size_t) b0 * Ho * Wo * Cout;
+      float beta = 0.0f;
+
+      im2col_kernel<<<blocks_for ((size_t) rows * CKK), THREADS, 0, g.stream>>> (
+        col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+      if (bias != NULL)
+        {
+          conv_fill_rows_kernel<<<blocks_for ((size_t) rows * Cout), THREADS, 0, g.stream>>> (
+            o, bias, (size_t) rows, Cout);
+          beta = 1.0f;
+        }
+      /* out_g (rows, Cog) = col_g (rows, CKKg) @ weight_g^T, group g at column g*Cog */
+      gemm_strided (false, true, rows, Cog, CKKg, 1.0f, col, CKK, CKKg, weight, CKKg,
+                    (long long) Cog * CKKg, beta, o, Cout, Cog, G);
+    }
+}
+
+static void
+conv_im2col_backward (float *dinp, float *dweight, const float *dout, const float *inp,
+                      const float *weight, float *col, int B, int H, int W, int Cin, int Cout,
+                      int K, int S, int P, int G, int Ho, int Wo)
+{
+  int nb = chunk_images (B, Ho, Wo, Cin, K);
+  int CKK = Cin * K * K;
+  int CKKg = CKK / G;
+  int Cog = Cout / G;
+
+  for (int b0 = 0; b0 < B; b0 += nb)
+    {
+      int n = B - b0 < nb ? B - b0 : nb;
+      int rows = n * Ho * Wo;
+      const float *g_out = dout + (size_t) b0 * Ho * Wo * Cout;
+
+      /* dweight_g (Cog, CKKg) += dout_g^T (Cog, rows) @ col_g (rows, CKKg) */
+      if (dweight != NULL)
+        {
+          im2col_kernel<<<blocks_for ((size_t) rows * CKK), THREADS, 0, g.stream>>> (
+            col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+          gemm_strided (true, false, Cog, CKKg, rows, 1.0f, g_out, Cout, Cog, col, CKK, CKKg,
+                        1.0f, dweight, CKKg, (long long) Cog * CKKg, G);
+        }
+      /* dcol_g (rows, CKKg) = dout_g (rows, Cog) @ weight_g (Cog, CKKg), reusing col */
+      if (dinp != NULL)
+        {
+          gemm_strided (false, false, rows, CKKg, Cog, 1.0f, g_out, Cout, Cog, weight, CKKg,
+                        (long long) Cog * CKKg, 0.0f, col, CKK, CKKg, G);
+          col2im_kernel<<<blocks_for ((size_t) n * H * W * Cin), THREADS, 0, g.stream>>> (
+            dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Ho, Wo);
+        }
+    }
+}
+
+/* ---- depthwise path --------------------------------------------------------------------- */
+
+/* A thread per output element (b, oh, ow, c); taps summed in (kh, kw) order onto the bias. */
+static __global__ void
+depthwise_forward_kernel (float *out, const float *inp, const float *weight,
+                          const float *bias, int B, int H, int W, int C, int K, int S, int P,
+                          int Ho, int Wo)
+{
+  const int KK = K * K;
+
+  VGC_GRID_STRIDE (e, (size_t) B * Ho * Wo * C)
+    {
+      int c = (int) (e % C);
+      size_t pix = e / C;
+      int ow = (int) (pix % Wo);
+      size_t t = pix / Wo;
+      int oh = (int) (t % Ho), b = (int) (t / Ho);
+      float o = bias != NULL ? bias[c] : 0.0f;
+
+      for (int kh = 0; kh < K; kh++)
+        {
+          int ih = oh * S - P + kh;
+          if (ih < 0 || ih >= H)
+            continue;
+          for (int kw = 0; kw < K; kw++)
+            {
+              int iw = ow * S - P + kw;
+              if (iw < 0 || iw >= W)
+                continue;
+              o += inp[(((size_t) b * H + ih) * W + iw) * C + c] * weight[c * KK + kh * K + kw];
+            }
+        }
+      out[e] = o;
+    }
+}
+
+/* A thread per input element: it gathers from the output pixels whose window covers it. */
+static __global__ void
+depthwise_dinp_kernel (float *dinp, const float *dout, const float *weight, int B, int H,
+                       int W, int C, int K, int S, int P, int Ho, int Wo)
+{
+  const int KK = K * K;
+
+  VGC_GRID_STRIDE (e, (size_t) B * H * W * C)
+    {
+      int c = (int) (e % C);
+      size_t pix = e / C;
+      int iw = (int) (pix % W);
+      size_t t = pix / W;
+      int ih = (int) (t % H), b = (int) (t / H);
+      float s = 0.0f;
+
+      for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
+        {
+          int oh = (ih + P - kh) / S;
+          if (oh >= Ho)
+            continue;
+          for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
+            {
+              int ow = (iw + P - kw) / S;
+              if (ow >= Wo)
+                continue;
+              s += dout[(((size_t) b * Ho + oh) * Wo + ow) * C + c]
+                   * weight[c * KK + kh * K + kw];
+            }
+        }
+      dinp[e] = s;
+    }
+}
+
+namespace
+{
+
+/* dweight[c, tap] = sum over output pixels r of dout[r, c] * inp[pixel under tap, c]: one
+ * reduction column j = tap * C + c, so neighbouring threads read neighbouring channels. */
+struct DepthwiseWeightTerm
+{
+  const float *dout, *inp;
+  int H, W, C, K, S, P, Ho, Wo;
+  __device__ void
+  operator() (int r, int j, double *acc) const
+  {
+    int tap = j / C, c = j - tap * C;
+    int kh = tap / K, kw = tap - kh * K;
+    int ow = r % Wo, t = r / Wo;
+    int oh = t % Ho, b = t / Ho;
+    int ih = oh * S - P + kh, iw = ow * S - P + kw;
+
+    if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+      return;
+    acc[0] += (double) (dout[(size_t) r * C + c] * inp[(((size_t) b * H + ih) * W + iw) * C + c]);
+  }
+};
+
+struct DepthwiseWeightAdd
+{
+  float *dweight;
+  int C, KK;
+  __device__ void
+  operator() (int j, const double *s) const
+  {
+    int tap = j / C, c = j - tap * C;
+
+    dweight[(size_t) c * KK + tap] += (float) s[0];
+  }
+};
+
+} /* namespace */
+
+static void
+conv_depthwise_backward (float *dinp, float *dweight, const float *dout, const float *inp,
+                         const float *weight, int B, int H, int W, int C, int K, int S, int P,
+                         int Ho, int Wo)
+{
+  if (dweight != NULL)
+    {
+      int rows = B * Ho * Wo, cols = K * K * C;
+      ColsumPlan p = colsum_plan (rows, cols, 1, 0);
+      colsum_run<1> (p, DepthwiseWeightTerm { dout, inp, H, W, C, K, S, P, Ho, Wo },
+                     DepthwiseWeightAdd { dweight, C, K * K }, rows, cols);
+    }
+  if (dinp != NULL)
+    depthwise_dinp_kernel<<<blocks_for ((size_t) B * H * W * C), THREADS, 0, g.stream>>> (
+      dinp, dout, weight, B, H, W, C, K, S, P, Ho, Wo);
+}
+
+/* ---- public entry points ---------------------------------------------------------------- */
+
+extern "C" void
+vg_cuda_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
+                        float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
+                        int P, int G)
+{
+  int Ho = (H + 2 * P - K) / S + 1;
+  int Wo = (W + 2 * P - K) / S + 1;
+
+  switch (conv_path (Cin, Cout, K, S, P, G))
+    {
+    case CONV_POINTWISE:
+      vg_cuda_linear_forward (out, inp, weight, bias, B * H * W, Cin, Cout);
+      return;
+    case CONV_DEPTHWISE:
+      depthwise_forward_kernel<<<blocks_for ((size_t) B * Ho * Wo * Cin), THREADS, 0,
+                                 g.stream>>> (out, inp, weight, bias, B, H, W, Cin, K, S, P,
+                                              Ho, Wo);
+      break;
+    case CONV_IM2COL:
+    default:
+      conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
+                           Ho, Wo);
+      break;
+    }
+  check_launch ("conv2d_forward");
+}
+
+extern "C" void
+vg_cuda_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight, float *scratch, int B, int H,
+                         int W, int Cin, int Cout, int K, int S, int P, int G)
+{
+  int Ho = (H + 2 * P - K) / S + 1;
+  int Wo = (W + 2 * P - K) / S + 1;
+
+  switch (conv_path (Cin, Cout, K, S, P, G))
+    {
+    case CONV_POINTWISE:
+      vg_cuda_linear_backward (dinp, dweight, dbias, dout, inp, weight, B * H * W, Cin, Cout);
+      return;
+    case CONV_DEPTHWISE:
+      conv_depthwise_backward (dinp, dweight, dout, inp, weight, B, H, W, Cin, K, S, P, Ho,
+                               Wo);
+      break;
+    case CONV_IM2COL:
+    default:
+      conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
+                            S, P, G, Ho, Wo);
+      break;
+    }
+  /* dbias: the column sums of dout over its pixels, as a linear layer's */
+  if (dbias != NULL)
+    add_column_sums (dbias, dout, B * Ho * Wo, Cout);
+  check_launch ("conv2d_backward");
+}

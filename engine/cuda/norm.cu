@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Normalisation layers on the GPU, mirroring nn/norm.c, over channels-last rows: inp (Nr, C),
+ * Nr rows (tokens or pixels of the whole batch), C channels; weight and bias (C). Biased
+ * variance with eps inside the square root, as PyTorch.
+ *
+ * Per-row work (LayerNorm's statistics and its input gradient) takes a warp per row, with
+ * butterfly sums. Per-channel sums over the rows (BatchNorm's statistics, every parameter
+ * gradient) are the deterministic column reductions of common.cuh, in double like the CPU.
+ * No atomics anywhere, so results are reproducible bit for bit.
+ *
+ * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
+#include "common.cuh"
+
+using namespace vgc;
+
+/* ---- LayerNorm ---------------------------------------------------------------------------- */
+
+/* A warp per row; two passes for the variance, as the CPU, so values far from zero keep
+ * their digits. mean and rstd (Nr) may be NULL (inference). */
+static __global__ void
+layernorm_forward_kernel (float *out, float *mean, float *rstd, const float *inp,
+                          const float *weight, const float *bias, float eps, int Nr, int C)
+{
+  int row = (int) ((blockIdx.x * (size_t) blockDim.x + threadIdx.x) / 32);
+  int lane = threadIdx.x % 32;
+
+  if (row >= Nr) /* the whole warp leaves together */
+    return;
+  const float *x = inp + (size_t) row * C;
+  float *o = out + (size_t) row * C;
+  float m = 0.0f, v = 0.0f;
+
+  for (int c = lane; c < C; c += 32)
+    m += x[c];
+  m = warp_sum (m) / (float) C;
+  for (int c = lane; c < C; c += 32)
+    {
+      float d = x[c] - m;
+      v += d * d;
+    }
+  v = warp_sum (v) / (float) C;
+  float s = 1.0f / sqrtf (v + eps);
+  for (int c = lane; c < C; c += 32)
+    o[c] = (x[c] - m) * s * weight[c] + bias[c];
+  if (lane == 0)
+    {
+      if (mean != NULL)
+        mean[row] = m;
+      if (rstd != NULL)
+        rstd[row] = s;
+    }
+}
+
+/* dinp = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * weight, a warp per row.
+ * Each lane reads back only its own elements after the sums, so dinp may equal dout. */
+static __global__ void
+layernorm_dinp_kernel (float *dinp, const float *dout, const float *inp, const float *weight,
+                       const float *mean, const float *rstd, int Nr, int C)
+{
+  int row = (int) ((blockIdx.x * (size_t) blockDim.x + threadIdx.x) / 32);
+  int lane = threadIdx.x % 32;
+
+  if (row >= Nr)
+    return;
+  const float *x = inp + (size_t) row * C;
+  const float *dy = dout + (size_t) row * C;
+  float *dx = dinp + (size_t) row * C;
+  float m = mean[row], s = rstd[row];
+  float g_mean = 0.0f, gx_mean = 0.0f;
+
+  for (int c = lane; c < C; c += 32)
+    {
+      float gc = dy[c] * weight[c];
+      g_mean += gc;
+      gx_mean += gc * (x[c] - m) * s;
+    }
+  g_mean = warp_sum (g_mean) / (float) C;
+  gx_mean = warp_sum (gx_mean) / (float) C;
+  for (int c = lane; c < C; c += 32)
+    dx[c] = (dy[c] * weight[c] - g_mean - (x[c] - m) * s * gx_mean) * s;
+}
+
+namespace
+{
+
+/* per row: dout * xhat (for dweight) and dout (for dbias); xhat from the row's mean, rstd */
+struct LayerNormParamTerms
+{
+  const float *dout, *inp, *mean, *rstd;
+  int C;
+  __device__ void
+  operator() (int r, int c, double *acc) const
+  {
+    size_t i = (size_t) r * C + c;
+    float dy = dout[i];
+
+    acc[0] += (double) (dy * ((inp[i] - mean[r]) * rstd[r]));
+    acc[1] += (double) dy;
+  }
+};
+
+struct AddParamGrads
+{
+  float *dweight, *dbias;
+  __device__ void
+  operator() (int c, const double *s) const
+  {
+    if (dweight != NULL)
+      dweight[c] += (float) s[0];
+    if (dbias != NULL)
+      dbias[c] += (float) s[1];
+  }
+};
+
+} /* namespace */
+
+extern "C" void
+vg_cuda_layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
+                           const float *weight, const float *bias, float eps, int Nr, int C)
+{
+  if (Nr > 0)
+    layernorm_forward_kernel<<<blocks_for_rows ((size_t) Nr), THREADS, 0, g.stream>>> (
+      out, mean, rstd, inp, weight, bias, eps, Nr, C);
+  check_launch ("layernorm_forward");
+}
+
+extern "C" void
+vg_cuda_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, const float *mean,
+                            const float *rstd, int Nr, int C)
+{
+  /* the parameter sums read dout, so they go before dinp (which may overwrite it) */
+  if (dweight != NULL || dbias != NULL)
+    {
+      ColsumPlan p = colsum_plan (Nr, C, 2, 0);
+      colsum_run<2> (p, LayerNormParamTerms { dout, inp, mean, rstd, C },
+                     AddParamGrads { dweight, dbias }, Nr, C);
+    }
+  if (dinp != NULL && Nr > 0)
+    layernorm_dinp_kernel<<<blocks_for_rows ((size_t) Nr), THREADS, 0, g.stream>>> (
+      dinp, dout, inp, weight, mean, rstd, Nr, C);
+  check_launch ("layernorm_backward");
+}
+
+/* ---- BatchNorm2d -------------------------------------------------------------------------- */
+
+namespace
+{
+
+/* Statistics in one sweep, as the CPU: sums of x - shift and (x - shift)^2 with shift = the
+ * first row, a value near the mean, so the variance keeps its digits even when the mean
+ * dwarfs the spread. */
+struct ShiftedMoments
+{
+  const float *inp;
+  int C;
+  __device__ void
+  operator() (int r, int c, double *acc) const
+  {
+    float d = inp[(size_t) r * C + c] - inp[c];
+
+    acc[0] += (double) d;
+    acc[1] += (double) (d * d);
+  }
+};
+
+struct BatchStats
+{
+  float *mean, *rstd, *running_mean, *running_var;
+  const float *inp;
+  float eps, momentum;
+  int Nr;
+  __device__ void
+  operator() (int c, const double *s) const
+  {
+    double d = s[0] / Nr;
+    double var = s[1] / Nr - d * d; /* biased: used to normalise */
+    if (var < 0.0)
+      var = 0.0;
+    /* PyTorch feeds the unbiased variance to the running estimate. */
+    double unbiased = Nr > 1 ? var * Nr / (Nr - 1) : var;
+    double mu = inp[c] + d;
+
+    mean[c] = (float) mu;
+    rstd[c] = (float) (1.0 / sqrt (var + eps));
+    if (running_mean != NULL)
+      running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float) mu;
+    if (running_var != NULL)
+      running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float) unbiased;
+  }
+};
+
+/* per row: dout and dout * xhat, xhat from the channel's batch mean and rstd */
+struct BatchNormGradTerms
+{
+  const float *dout, *inp, *mean, *rstd;
+  int C;
+  __device__ void
+  operator() (int r, int c, double *acc) const
+  {
+    size_t i = (size_t) r * C + c;
+    float dy = dout[i];
+
+    acc[0] += (double) dy;
+    acc[1] += (double) (dy * ((inp[i] - mean[c]) * rstd[c]));
+  }
+};
+
+/* dbias += sum dy, dweight += sum dy xhat; the means of both saved for dinp */
+struct BatchNormGradFinish
+{
+  float *dweight, *dbias;
+  double *means; /* (2, C) in the workspace */
+  int Nr, C;
+  __device__ void
+  operator() (int c, const double *s) const
+  {
+    if (dbias != NULL)
+      dbias[c] += (float) s[0];
+    if (dweight != NULL)
+      dweight[c] += (float) s[1];
+    means[c] = s[0] / Nr;
+    means[C + c] = s[1] / Nr;
+  }
+};
+
+} /* namespace */
+
+static __global__ void
+batchnorm_apply_kernel (float *out, const float *inp, const float *weight, const float *bias,
+                        const float *mean, const float *rstd, size_t Nr, int C)
+{
+  VGC_GRID_STRIDE (i, Nr * (size_t) C)
+    {
+      int c = (int) (i % C);
+      out[i] = (inp[i] - mean[c]) * rstd[c] * weight[c] + bias[c];
+    }
+}
+
+static __global__ void
+batchnorm_eval_kernel (float *out, const float *inp, const float *weight, const float *bias,
+                       const float *running_mean, const float *running_var, float eps,
+                       size_t Nr, int C)
+{
+  VGC_GRID_STRIDE (i, Nr * (size_t) C)
+    {
+      int c = (int) (i % C);
+      float scale = weight[c] / sqrtf (running_var[c] + eps);
+      float shift = bias[c] - running_mean[c] * scale;
+      out[i] = inp[i] * scale + shift;
+    }
+}
+
+/* dinp = weight * rstd * (dout - mean(dout) - xhat * mean(dout * xhat)), means over rows */
+static __global__ void
+batchnorm_dinp_kernel (float *dinp, const float *dout, const float *inp, const float *weight,
+                       const float *mean, const float *rstd, const double *means, size_t Nr,
+                       int C)
+{
+  VGC_GRID_STRIDE (i, Nr * (size_t) C)
+    {
+      int c = (int) (i % C);
+      float s = rstd[c];
+      float k = weight[c] * s;
+      float dy_mean = (float) means[c], dyx_mean = (float) means[C + c];
+      dinp[i] = k * (dout[i] - dy_mean - (inp[i] - mean[c]) * s * dyx_mean);
+    }
+}
+
+extern "C" void
+vg_cuda_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running_mean,
+                                 float *running_var, const float *inp, const float *weight,
+                                 const float *bias, float eps, float momentum, int Nr, int C)
+{
+  ColsumPlan p = colsum_plan (Nr, C, 2, 0);
+
+  if (!p.ok || Nr <= 0)
+    return;
+  colsum_run<2> (p, ShiftedMoments { inp, C },
+                 BatchStats { mean, rstd, running_mean, running_var, inp, eps, momentum, Nr },
+                 Nr, C);
+  batchnorm_apply_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
+    out, inp, weight, bias, mean, rstd, (size_t) Nr, C);
+  check_launch ("batchnorm_forward_train");
+}
+
+extern "C" void
+vg_cuda_batchnorm_forward_eval (float *out, const float *inp, const float *weight,
+                                const float *bias, const float *running_mean,
+                                const float *running_var, float eps, int Nr, int C)
+{
+  batchnorm_eval_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
+    out, inp, weight, bias, running_mean, running_var, eps, (size_t) Nr, C);
+  check_launch ("batchnorm_forward_eval");
+}
+
+extern "C" void
+vg_cuda_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, const float *mean,
+                            const float *rstd, int Nr, int C)
+{
+  ColsumPlan p = colsum_plan (Nr, C, 2, 2 * (size_t) C);
+
+  if (!p.ok || Nr <= 0)
+    return;
+  colsum_run<2> (p, BatchNormGradTerms { dout, inp, mean, rstd, C },
+                 BatchNormGradFinish { dweight, dbias, p.extra, Nr, C }, Nr, C);
+  if (dinp != NULL)
+    batchnorm_dinp_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
+      dinp, dout, inp, weight, mean, rstd, p.extra, (size_t) Nr, C);
+  check_launch ("batchnorm_backward");
+}

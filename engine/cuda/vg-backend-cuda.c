@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The CUDA backend table: device memory, the kernels of the .cu files beside it, cuBLAS.
+ * Written in C so the table reads like vg-backend-cpu.c (designated initialisers) and alloc
+ * can fill a GError; the .cu files stay free of GLib. */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "vg-backend-cuda.h"
+#include "vg-cuda.h"
+
+static void *
+cuda_alloc (size_t bytes, GError **error)
+{
+  char err[256] = "";
+  void *ptr = vg_cuda_alloc (bytes, err, sizeof err);
+
+  if (ptr == NULL)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, err);
+  return ptr;
+}
+
+static const VgBackend cuda_backend = {
+  .name = "cuda",
+  .alloc = cuda_alloc,
+  .free = vg_cuda_free,
+  .zero = vg_cuda_zero,
+  .upload = vg_cuda_upload,
+  .download = vg_cuda_download,
+  .copy = vg_cuda_copy,
+  .synchronize = vg_cuda_synchronize,
+  .linear_forward = vg_cuda_linear_forward,
+  .linear_backward = vg_cuda_linear_backward,
+  .conv2d_scratch_floats = vg_cuda_conv2d_scratch_floats,
+  .conv2d_forward = vg_cuda_conv2d_forward,
+  .conv2d_backward = vg_cuda_conv2d_backward,
+  .conv_transpose_scratch_floats = vg_cuda_conv_transpose_scratch_floats,
+  .conv_transpose_forward = vg_cuda_conv_transpose_forward,
+  .conv_transpose_backward = vg_cuda_conv_transpose_backward,
+  .layernorm_forward = vg_cuda_layernorm_forward,
+  .layernorm_backward = vg_cuda_layernorm_backward,
+  .batchnorm_forward_train = vg_cuda_batchnorm_forward_train,
+  .batchnorm_forward_eval = vg_cuda_batchnorm_forward_eval,
+  .batchnorm_backward = vg_cuda_batchnorm_backward,
+  .gelu_forward = vg_cuda_gelu_forward,
+  .gelu_backward = vg_cuda_gelu_backward,
+  .relu_forward = vg_cuda_relu_forward,
+  .relu_backward = vg_cuda_relu_backward,
+  .resize_bilinear_forward = vg_cuda_resize_bilinear_forward,
+  .resize_bilinear_backward = vg_cuda_resize_bilinear_backward,
+  .concat_forward = vg_cuda_concat_forward,
+  .concat_backward = vg_cuda_concat_backward,
+  .cross_entropy_forward = vg_cuda_cross_entropy_forward,
+  .cross_entropy_backward = vg_cuda_cross_entropy_backward,
+  .attention_scratch_floats = vg_cuda_attention_scratch_floats,
+  .attention_forward = vg_cuda_attention_forward,
+  .attention_backward = vg_cuda_attention_backward,
+  .add_inplace = vg_cuda_add_inplace,
+  .adam_step = vg_cuda_adam_step,
+  .sgd_step = vg_cuda_sgd_step,
+};
+
+const VgBackend *
+vg_cuda_backend_get (GError **error)
+{
+  static GMutex lock;
+  static gboolean tried;
+  static gboolean ok;
+  static char why[512];
+  const VgBackend *be = NULL;
+
+  g_mutex_lock (&lock);
+  if (!tried)
+    {
+      char reason[256] = "";
+
+      tried = TRUE;
+      if (vg_cuda_device_count (reason, sizeof reason) <= 0)
+        g_snprintf (why, sizeof why, "%s", reason);
+      else if (vg_cuda_backend_init (reason, sizeof reason) != 0)
+        g_snprintf (why, sizeof why, "%s", reason);
+      else
+        ok = TRUE;
+    }
+  if (ok)
+    be = &cuda_backend;
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "CUDA is unavailable: %s", why);
+  g_mutex_unlock (&lock);
+  return be;
+}

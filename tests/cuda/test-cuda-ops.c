@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Every op of the CUDA backend, forward and backward, against the CPU backend (the
+ * specification, nn/) on random inputs, with the shapes the model uses and odd ones that
+ * reach the edges (partial tiles, padding, strides, groups, several chunks).
+ *
+ * Bound: max |cuda - cpu| / max |cpu| <= 1e-4 per output (TOL), FP32 everywhere. Both sides
+ * round differently (summation order, FMA, the CPU's vectorised exp and erf to ~1e-7), which
+ * stays below 1e-5 in practice; an indexing or formula mistake gives errors of order 1.
+ * Outputs that must be overwritten are pre-filled with NaN on both sides, and the parameter
+ * gradients, which must accumulate, start from the same random values. */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib.h>
+
+#include "cuda-test-common.h"
+
+#define TOL 1e-4
+
+static GRand *rng;
+
+/* ---- paired buffers: the CPU reference (host) and the device copy ------------------------ */
+
+typedef struct
+{
+  float *h; /* CPU backend's buffer (host memory) */
+  float *d; /* backend under test */
+  size_t n;
+} Pair;
+
+static GPtrArray *live;
+
+static void
+pair_free (gpointer data)
+{
+  Pair *p = data;
+
+  g_free (p->h);
+  dev_be->free (p->d);
+  g_free (p);
+}
+
+static Pair *
+pair_from (const float *values, size_t n)
+{
+  Pair *p = g_new0 (Pair, 1);
+
+  p->n = n;
+  p->h = g_new (float, MAX (n, 1));
+  if (n > 0)
+    memcpy (p->h, values, n * sizeof (float));
+  p->d = dev_upload (p->h, n);
+  g_ptr_array_add (live, p);
+  return p;
+}
+
+static Pair *
+pair_uniform (size_t n, float lo, float hi)
+{
+  g_autofree float *v = g_new (float, MAX (n, 1));
+
+  fill_uniform (rng, v, n, lo, hi);
+  return pair_from (v, n);
+}
+
+/* For outputs: NaN everywhere, so an element the op forgets shows up. */
+static Pair *
+pair_nan (size_t n)
+{
+  g_autofree float *v = g_new (float, MAX (n, 1));
+
+  for (size_t i = 0; i < n; i++)
+    v[i] = NAN;
+  return pair_from (v, n);
+}
+
+static void
+pair_check (const char *what, const Pair *p)
+{
+  check_close (what, p->d, p->h, p->n, TOL);
+}
+
+static void
+release_all (void)
+{
+  assert_no_device_error ();
+  g_ptr_array_set_size (live, 0);
+}
+
+/* ---- memory ------------------------------------------------------------------------------ */
+
+static void
+test_memory (void)
+{
+  g_autoptr (GError) error = NULL;
+  enum { N = 1000 };
+  float src[N], back[N];
+  float *a, *b;
+  void *huge;
+
+  for (int i = 0; i < N; i++)
+    src[i] = (float) i - 500.5f;
+  a = dev_upload (src, N);
+  b = dev_alloc (N * sizeof (float));
+  dev_be->copy (b, a, N * sizeof (float));
+  dev_be->zero (b + 100, 50 * sizeof (float));
+  dev_be->download (back, b, N * sizeof (float));
+  for (int i = 0; i < N; i++)
+    g_assert_cmpfloat (back[i], ==, i >= 100 && i < 150 ? 0.0f : src[i]);
+  dev_be->free (a);
+  dev_be->free (b);
+
+  /* running out of memory is an error for the caller, never a crash: 2^50 bytes (1 PiB) */
+  huge = dev_be->alloc ((size_t) 1 << 50, &error);
+  g_assert_null (huge);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_test_message ("1 PiB: %s", error->message);
+  if (!self_check)
+    g_assert_nonnull (strstr (error->message, "out of GPU memory: needed"));
+  /* and the device still works afterwards */
+  a = dev_upload (src, N);
+  dev_be->download (back, a, N * sizeof (float));
+  g_assert_cmpmem (back, sizeof back, src, sizeof src);
+  dev_be->free (a);
+  assert_no_device_error ();
+}
+
+/* ---- linear ------------------------------------------------------------------------------ */
+
+static void
+test_linear (void)
+{
+  enum { Nr = 300, Cin = 40, Cout = 70 };
+  Pair *inp = pair_uniform (Nr * Cin, -1, 1), *w = pair_uniform (Cout * Cin, -1, 1);
+  Pair *b = pair_uniform (Cout, -1, 1), *out = pair_nan (Nr * Cout);
+  Pair *dout = pair_uniform (Nr * Cout, -1, 1), *dinp = pair_nan (Nr * Cin);
+  Pair *dw = pair_uniform (Cout * Cin, -1, 1), *db = pair_uniform (Cout, -1, 1);
+
+  cpu_be->linear_forward (out->h, inp->h, w->h, b->h, Nr, Cin, Cout);
+  dev_be->linear_forward (out->d, inp->d, w->d, b->d, Nr, Cin, Cout);
+  pair_check ("linear forward", out);
+  cpu_be->linear_forward (out->h, inp->h, w->h, NULL, Nr, Cin, Cout);
+  dev_be->linear_forward (out->d, inp->d, w->d, NULL, Nr, Cin, Cout);
+  pair_check ("linear forward, no bias", out);
+
+  cpu_be->linear_backward (dinp->h, dw->h, db->h, dout->h, inp->h, w->h, Nr, Cin, Cout);
+  dev_be->linear_backward (dinp->d, dw->d, db->d, dout->d, inp->d, w->d, Nr, Cin, Cout);
+  /* again without dinp: the parameter gradients accumulate a second time */
+  cpu_be->linear_backward (NULL, dw->h, db->h, dout->h, inp->h, w->h, Nr, Cin, Cout);
+  dev_be->linear_backward (NULL, dw->d, db->d, dout->d, inp->d, w->d, Nr, Cin, Cout);
+  pair_check ("linear dinp", dinp);
+  pair_check ("linear dweight (+= twice)", dw);
+  pair_check ("linear dbias (+= twice)", db);
+  release_all ();
+}
+
+/* ---- conv2d ------------------------------------------------------------------------------ */
+
+typedef struct
+{
+  int B, H, W, Cin, Cout, K, S, P, G;
+  gboolean bias;
+  const char *name;
+} ConvCase;
+
+static const ConvCase conv_cases[] = {
+  { 2, 9, 11, 8, 12, 1, 1, 0, 1, TRUE, "pointwise" },
+  { 2, 13, 10, 24, 24, 3, 1, 1, 24, TRUE, "depthwise 3x3 (Mix-FFN)" },
+  { 2, 13, 10, 16, 16, 3, 2, 1, 16, FALSE, "depthwise 3x3 stride 2, no bias" },
+  { 2, 33, 29, 3, 16, 7, 4, 3, 1, TRUE, "7x7 stride 4 (stage 0 patch embedding)" },
+  { 2, 17, 15, 16, 32, 3, 2, 1, 1, TRUE, "3x3 stride 2 (patch embedding)" },
+  { 2, 16, 16, 8, 8, 4, 4, 0, 1, TRUE, "4x4 stride 4 (spatial reduction)" },
+  { 2, 12, 9, 8, 12, 3, 1, 1, 2, TRUE, "grouped G = 2" },
+  { 1, 7, 7, 6, 4, 5, 2, 2, 1, FALSE, "5x5 stride 2 pad 2, no bias" },
+};
+
+static void
+run_conv_case (const ConvCase *c, size_t conv_budget)
+{
+  int Ho = (c->H + 2 * c->P - c->K) / c->S + 1, Wo = (c->W + 2 * c->P - c->K) / c->S + 1;
+  size_t n_in = (size_t) c->B * c->H * c->W * c->Cin, n_out = (size_t) c->B * Ho * Wo * c->Cout;
+  size_t n_w = (size_t) c->Cout * (c->Cin / c->G) * c->K * c->K;
+  size_t cs, ds;
+  Pair *inp, *w, *b, *out, *dout, *dinp, *dw, *db, *scr;
+  char what[160];
+
+  vg_cuda_set_tile_budgets (0, conv_budget);
+  cs = cpu_be->conv2d_scratch_floats (c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  ds = dev_be->conv2d_scratch_floats (c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  inp = pair_uniform (n_in, -1, 1);
+  w = pair_uniform (n_w, -1, 1);
+  b = c->bias ? pair_uniform (c->Cout, -1, 1) : NULL;
+  out = pair_nan (n_out);
+  dout = pair_uniform (n_out, -1, 1);
+  dinp = pair_nan (n_in);
+  dw = pair_uniform (n_w, -1, 1);
+  db = c->bias ? pair_uniform (c->Cout, -1, 1) : NULL;
+  /* scratch sizes differ between backends: a Pair of the larger size serves both */
+  scr = pair_nan (MAX (cs, ds));
+
+  cpu_be->conv2d_forward (out->h, inp->h, w->h, b ? b->h : NULL, scr->h, c->B, c->H, c->W,
+                          c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  dev_be->conv2d_forward (out->d, inp->d, w->d, b ? b->d : NULL, scr->d, c->B, c->H, c->W,
+                          c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  g_snprintf (what, sizeof what, "conv2d %s forward (budget %zu)", c->name, conv_budget);
+  pair_check (what, out);
+
+  cpu_be->conv2d_backward (dinp->h, dw->h, db ? db->h : NULL, dout->h, inp->h, w->h, scr->h,
+                           c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  dev_be->conv2d_backward (dinp->d, dw->d, db ? db->d : NULL, dout->d, inp->d, w->d, scr->d,
+                           c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  /* the first layer's call: no dinp, parameter gradients accumulate again */
+  cpu_be->conv2d_backward (NULL, dw->h, db ? db->h : NULL, dout->h, inp->h, w->h, scr->h, c->B,
+                           c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  dev_be->conv2d_backward (NULL, dw->d, db ? db->d : NULL, dout->d, inp->d, w->d, scr->d, c->B,
+                           c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  g_snprintf (what, sizeof what, "conv2d %s dinp", c->name);
+  pair_check (what, dinp);
+  g_snprintf (what, sizeof what, "conv2d %s dweight (+= twice)", c->name);
+  pair_check (what, dw);
+  if (db != NULL)
+    {
+      g_snprintf (what, sizeof what, "conv2d %s dbias (+= twice)", c->name);
+      pair_check (what, db);
+    }
+  release_all ();
+  vg_cuda_set_tile_budgets (0, 0);
+}
+
+static void
+test_conv2d (void)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
+    {
+      const ConvCase *c = &conv_cases[i];
+      int Ho = (c->H + 2 * c->P - c->K) / c->S + 1, Wo = (c->W + 2 * c->P - c->K) / c->S + 1;
+
+      run_conv_case (c, 0);
+      /* a budget of one image's columns: one image per im2col chunk */
+      run_conv_case (c, (size_t) Ho * Wo * c->Cin * c->K * c->K);
+    }
+}
+
+/* ---- transposed convolution -------------------------------------------------------------- */
+
+static void
+run_conv_transpose (int B, int H, int W, int Cin, int Cout, int K, size_t budget)
+{
+  size_t n_in = (size_t) B * H * W * Cin, n_out = (size_t) B * H * K * W * K * Cout;
+  size_t n_w = (size_t) Cin * Cout * K * K, cs, ds;
+  Pair *inp, *w, *b, *out, *dout, *dinp, *dw, *db, *scr;
+  char what[128];
+
+  vg_cuda_set_tile_budgets (0, budget);
+  cs = cpu_be->conv_transpose_scratch_floats (B, H, W, Cin, Cout, K);
+  ds = dev_be->conv_transpose_scratch_floats (B, H, W, Cin, Cout, K);
+  inp = pair_uniform (n_in, -1, 1);
+  w = pair_uniform (n_w, -1, 1);
+  b = pair_uniform (Cout, -1, 1);
+  out = pair_nan (n_out);
+  dout = pair_uniform (n_out, -1, 1);
+  dinp = pair_nan (n_in);
+  dw = pair_uniform (n_w, -1, 1);
+  db = pair_uniform (Cout, -1, 1);
+  scr = pair_nan (MAX (cs, ds));
+
+  cpu_be->conv_transpose_forward (out->h, inp->h, w->h, b->h, scr->h, B, H, W, Cin, Cout, K);
+  dev_be->conv_transpose_forward (out->d, inp->d, w->d, b->d, scr->d, B, H, W, Cin, Cout, K);
+  g_snprintf (what, sizeof what, "conv_transpose %dx%d %d->%d forward (budget %zu)", H, W, Cin,
+              Cout, budget);
+  pair_check (what, out);
+  cpu_be->conv_transpose_backward (dinp->h, dw->h, db->h, dout->h, inp->h, w->h, scr->h, B, H,
+                                   W, Cin, Cout, K);
+  dev_be->conv_transpose_backward (dinp->d, dw->d, db->d, dout->d, inp->d, w->d, scr->d, B, H,
+                                   W, Cin, Cout, K);
+  pair_check ("conv_transpose dinp", dinp);
+  pair_check ("conv_transpose dweight (+=)", dw);
+  pair_check ("conv_transpose dbias (+=)", db);
+  release_all ();
+  vg_cuda_set_tile_budgets (0, 0);
+}
+
+static void
+test_conv_transpose (void)
+{
+  run_conv_transpose (2, 6, 5, 5, 7, 4, 0);
+  run_conv_transpose (2, 6, 5, 5, 7, 4, (size_t) 6 * 5 * 7 * 16); /* one image per chunk */
+  run_conv_transpose (3, 8, 8, 19, 19, 4, 0);                      /* the head's shape */
+  run_conv_transpose (1, 3, 4, 4, 2, 2, 0);
+}
+
+/* ---- normalisation ----------------------------------------------------------------------- */
+
+static void
+run_layernorm (int Nr, int C, float offset)
+{
+  Pair *inp = pair_uniform ((size_t) Nr * C, offset - 1, offset + 1);
+  Pair *w = pair_uniform (C, 0.5f, 1.5f), *b = pair_uniform (C, -1, 1);
+  Pair *out = pair_nan ((size_t) Nr * C), *mean = pair_nan (Nr), *rstd = pair_nan (Nr);
+  Pair *dout = pair_uniform ((size_t) Nr * C, -1, 1), *dinp = pair_nan ((size_t) Nr * C);
+  Pair *dw = pair_uniform (C, -1, 1), *db = pair_uniform (C, -1, 1);
+  char what[96];
+
+  cpu_be->layernorm_forward (out->h, mean->h, rstd->h, inp->h, w->h, b->h, 1e-5f, Nr, C);
+  dev_be->layernorm_forward (out->d, mean->d, rstd->d, inp->d, w->d, b->d, 1e-5f, Nr, C);
+  g_snprintf (what, sizeof what, "layernorm (%d, %d) offset %g", Nr, C, offset);
+  pair_check (what, out);
+  pair_check ("layernorm mean", mean);
+  pair_check ("layernorm rstd", rstd);
+  /* the backward reads the reference's saved statistics on both sides */
+  dev_be->upload (mean->d, mean->h, Nr * sizeof (float));
+  dev_be->upload (rstd->d, rstd->h, Nr * sizeof (float));
+  cpu_be->layernorm_backward (dinp->h, dw->h, db->h, dout->h, inp->h, w->h, mean->h, rstd->h,
+                              Nr, C);
+  dev_be->layernorm_backward (dinp->d, dw->d, db->d, dout->d, inp->d, w->d, mean->d, rstd->d,
+                              Nr, C);
+  pair_check ("layernorm dinp", dinp);
+  pair_check ("layernorm dweight (+=)", dw);
+  pair_check ("layernorm dbias (+=)", db);
+  release_all ();
+}
+
+static void
+test_layernorm (void)
+{
+  run_layernorm (257, 37, 0.0f);
+  run_layernorm (100, 160, 3.0f);
+  run_layernorm (4096, 32, 0.0f);
+  run_layernorm (3, 1, 0.0f);
+}
+
+static void
+run_batchnorm (int Nr, int C, float offset)
+{
+  Pair *inp = pair_uniform ((size_t) Nr * C, offset - 2, offset + 2);
+  Pair *w = pair_uniform (C, 0.5f, 1.5f), *b = pair_uniform (C, -1, 1);
+  Pair *out = pair_nan ((size_t) Nr * C), *mean = pair_nan (C), *rstd = pair_nan (C);
+  Pair *rm = pair_uniform (C, -1, 1), *rv = pair_uniform (C, 0.5f, 2.0f);
+  Pair *dout = pair_uniform ((size_t) Nr * C, -1, 1), *dinp = pair_nan ((size_t) Nr * C);
+  Pair *dw = pair_uniform (C, -1, 1), *db = pair_uniform (C, -1, 1);
+  char what[96];
+
+  cpu_be->batchnorm_forward_train (out->h, mean->h, rstd->h, rm->h, rv->h, inp->h, w->h, b->h,
+                                   1e-5f, 0.1f, Nr, C);
+  dev_be->batchnorm_forward_train (out->d, mean->d, rstd->d, rm->d, rv->d, inp->d, w->d, b->d,
+                                   1e-5f, 0.1f, Nr, C);
+  g_snprintf (what, sizeof what, "batchnorm train (%d, %d) offset %g", Nr, C, offset);
+  pair_check (what, out);
+  pair_check ("batchnorm mean", mean);
+  pair_check ("batchnorm rstd", rstd);
+  pair_check ("batchnorm running_mean", rm);
+  pair_check ("batchnorm running_var", rv);
+
+  dev_be->upload (mean->d, mean->h, C * sizeof (float));
+  dev_be->upload (rstd->d, rstd->h, C * sizeof (float));
+  cpu_be->batchnorm_backward (dinp->h, dw->h, db->h, dout->h, inp->h, w->h, mean->h, rstd->h,
+                              Nr, C);
+  dev_be->batchnorm_backward (dinp->d, dw->d, db->d, dout->d, inp->d, w->d, mean->d, rstd->d,
+                              Nr, C);
+  pair_check ("batchnorm dinp", dinp);
+  pair_check ("batchnorm dweight (+=)", dw);
+  pair_check ("batchnorm dbias (+=)", db);
+
+  dev_be->upload (rm->d, rm->h, C * sizeof (float));
+  dev_be->upload (rv->d, rv->h, C * sizeof (float));
+  cpu_be->batchnorm_forward_eval (out->h, inp->h, w->h, b->h, rm->h, rv->h, 1e-5f, Nr, C);
+  dev_be->batchnorm_forward_eval (out->d, inp->d, w->d, b->d, rm->d, rv->d, 1e-5f, Nr, C);
+  pair_check ("batchnorm eval", out);
+  release_all ();
+}
+
+static void
+test_batchnorm (void)
+{
+  run_batchnorm (517, 19, 0.0f);
+  run_batchnorm (8, 64, 0.0f);      /* the last stage's few pixels */
+  run_batchnorm (20000, 48, 5.0f);  /* many rows, a mean far from zero */
+}
+
+/* ---- activations ------------------------------------------------------------------------- */
+
+static void
+test_activations (void)
+{
+  enum { N = 100003 };
+  Pair *inp = pair_uniform (N, -6, 6), *out = pair_nan (N), *dout = pair_uniform (N, -1, 1);
+  Pair *dinp = pair_nan (N);
+
+  cpu_be->gelu_forward (out->h, inp->h, N);
+  dev_be->gelu_forward (out->d, inp->d, N);
+  pair_check ("gelu forward", out);
+  cpu_be->gelu_backward (dinp->h, dout->h, inp->h, N);
+  dev_be->gelu_backward (dinp->d, dout->d, inp->d, N);
+  pair_check ("gelu backward", dinp);
+  /* in place, as the model calls them: gelu backward dinp == dout, relu out == inp */
+  cpu_be->gelu_backward (dout->h, dout->h, inp->h, N);
+  dev_be->gelu_backward (dout->d, dout->d, inp->d, N);
+  pair_check ("gelu backward in place", dout);
+
+  cpu_be->relu_forward (out->h, inp->h, N);
+  dev_be->relu_forward (out->d, inp->d, N);
+  pair_check ("relu forward", out);
+  cpu_be->relu_forward (inp->h, inp->h, N);
+  dev_be->relu_forward (inp->d, inp->d, N);
+  pair_check ("relu forward in place", inp);
+  cpu_be->relu_backward (dout->h, dout->h, out->h, N);
+  dev_be->relu_backward (dout->d, dout->d, out->d, N);
+  pair_check ("relu backward in place", dout);
+  release_all ();
+}
+
+/* ---- resize and concat ------------------------------------------------------------------- */
+
+static void
+run_resize (int B, int H, int W, int Ho, int Wo, int C)
+{
+  Pair *inp = pair_uniform ((size_t) B * H * W * C, -1, 1);
+  Pair *out = pair_nan ((size_t) B * Ho * Wo * C);
+  Pair *dout = pair_uniform ((size_t) B * Ho * Wo * C, -1, 1);
+  Pair *dinp = pair_nan ((size_t) B * H * W * C);
+  char what[96];
+
+  cpu_be->resize_bilinear_forward (out->h, inp->h, B, H, W, Ho, Wo, C);
+  dev_be->resize_bilinear_forward (out->d, inp->d, B, H, W, Ho, Wo, C);
+  g_snprintf (what, sizeof what, "resize %dx%d -> %dx%d forward", H, W, Ho, Wo);
+  pair_check (what, out);
+  cpu_be->resize_bilinear_backward (dinp->h, dout->h, B, H, W, Ho, Wo, C);
+  dev_be->resize_bilinear_backward (dinp->d, dout->d, B, H, W, Ho, Wo, C);
+  g_snprintf (what, sizeof what, "resize %dx%d -> %dx%d backward", H, W, Ho, Wo);
+  pair_check (what, dinp);
+  release_all ();
+}
+
+static void
+test_resize (void)
+{
+  run_resize (2, 5, 7, 20, 28, 5);    /* x4, the decoder's */
+  run_resize (2, 4, 4, 32, 32, 3);    /* x8 */
+  run_resize (1, 16, 16, 64, 64, 2);  /* x4 larger */
+  run_resize (1, 6, 6, 16, 10, 4);    /* non-integer ratios */
+  run_resize (2, 20, 24, 7, 9, 3);    /* down */
+  run_resize (1, 1, 1, 4, 4, 2);      /* a single pixel */
+  run_resize (1, 8, 8, 8, 8, 3);      /* identity */
+}
+
+static void
+test_concat (void)
+{
+  enum { Nr = 123 };
+  const int Cs[3] = { 4, 7, 1 };
+  Pair *p0 = pair_uniform (Nr * 4, -1, 1), *p1 = pair_uniform (Nr * 7, -1, 1);
+  Pair *p2 = pair_uniform (Nr * 1, -1, 1), *out = pair_nan (Nr * 12);
+  Pair *dout = pair_uniform (Nr * 12, -1, 1);
+  Pair *d0 = pair_nan (Nr * 4), *d2 = pair_nan (Nr * 1);
+  const float *hp[3] = { p0->h, p1->h, p2->h }, *dp[3] = { p0->d, p1->d, p2->d };
+  float *hd[3] = { d0->h, NULL, d2->h }, *dd[3] = { d0->d, NULL, d2->d };
+
+  cpu_be->concat_forward (out->h, hp, Cs, 3, Nr);
+  dev_be->concat_forward (out->d, dp, Cs, 3, Nr);
+  pair_check ("concat forward", out);
+  cpu_be->concat_backward (hd, dout->h, Cs, 3, Nr);
+  dev_be->concat_backward (dd, dout->d, Cs, 3, Nr);
+  pair_check ("concat backward part 0", d0);
+  pair_check ("concat backward part 2", d2);
+  release_all ();
+}
+
+/* ---- cross-entropy ------------------------------------------------------------------------ */
+
+static void
+run_cross_entropy (int Nr, int NC, gboolean weighted, double ignored_share)
+{
+  Pair *logits = pair_uniform ((size_t) Nr * NC, -4, 4);
+  Pair *weights = weighted ? pair_uniform (NC, 0.5f, 2.0f) : NULL;
+  Pair *dlogits = pair_nan ((size_t) Nr * NC);
+  g_autofree uint8_t *targets = g_new (uint8_t, Nr);
+  uint8_t *dtargets;
+  float lc, ld;
+  char what[96];
+
+  for (int i = 0; i < Nr; i++)
+    {
+      double u = g_rand_double (rng);
+      if (u < ignored_share)
+        targets[i] = 255;
+      else if (u < ignored_share * 1.2)
+        targets[i] = (uint8_t) (NC + g_rand_int_range (rng, 0, 200)); /* >= NC: skipped too */
+      else
+        targets[i] = (uint8_t) g_rand_int_range (rng, 0, NC);
+    }
+  dtargets = dev_alloc (Nr);
+  dev_be->upload (dtargets, targets, Nr);
+
+  lc = cpu_be->cross_entropy_forward (logits->h, targets, weights ? weights->h : NULL, 255, Nr,
+                                      NC);
+  ld = dev_be->cross_entropy_forward (logits->d, dtargets, weights ? weights->d : NULL, 255, Nr,
+                                      NC);
+  g_test_message ("cross-entropy (%d, %d)%s: cpu %.8g, dev %.8g", Nr, NC,
+                  weighted ? " weighted" : "", lc, ld);
+  /* both sum in double: the losses agree to float rounding */
+  g_assert_cmpfloat (fabs (ld - lc), <=, 1e-5 * fmax (fabs (lc), 1e-3));
+  if (ignored_share >= 1.0)
+    g_assert_cmpfloat (ld, ==, 0.0f);
+
+  cpu_be->cross_entropy_backward (dlogits->h, logits->h, targets, weights ? weights->h : NULL,
+                                  255, 1.7f, Nr, NC);
+  dev_be->cross_entropy_backward (dlogits->d, logits->d, dtargets, weights ? weights->d : NULL,
+                                  255, 1.7f, Nr, NC);
+  g_snprintf (what, sizeof what, "cross-entropy (%d, %d) backward%s", Nr, NC,
+              weighted ? " weighted" : "");
+  if (ignored_share >= 1.0)
+    {
+      /* all ignored: the gradient is zero everywhere (and must still be written) */
+      g_autofree float *got = dev_download (dlogits->d, (size_t) Nr * NC);
+      for (size_t i = 0; i < (size_t) Nr * NC; i++)
+        g_assert_cmpfloat (got[i], ==, 0.0f);
+    }
+  else
+    pair_check (what, dlogits);
+  /* in place, as the model calls it: the gradient overwrites the logits */
+  cpu_be->cross_entropy_backward (logits->h, logits->h, targets, weights ? weights->h : NULL,
+                                  255, 1.7f, Nr, NC);
+  dev_be->cross_entropy_backward (logits->d, logits->d, dtargets, weights ? weights->d : NULL,
+                                  255, 1.7f, Nr, NC);
+  if (ignored_share < 1.0)
+    pair_check ("cross-entropy backward in place", logits);
+  dev_be->free (dtargets);
+  release_all ();
+}
+
+static void
+test_cross_entropy (void)
+{
+  run_cross_entropy (5003, 19, FALSE, 0.05);
+  run_cross_entropy (5003, 19, TRUE, 0.05);
+  run_cross_entropy (300000, 19, TRUE, 0.01); /* more rows than the reduction has threads */
+  run_cross_entropy (77, 3, FALSE, 0.0);
+  run_cross_entropy (64, 19, TRUE, 1.0);      /* every target ignored */
+}
+
+/* ---- attention ---------------------------------------------------------------------------- */
+
+static void
+run_attention (int B, int N, int M, int C, int NH, size_t budget)
+{
+  size_t nq = (size_t) B * N * C, nk = (size_t) B * M * C, cs, ds;
+  Pair *q = pair_uniform (nq, -2, 2), *k = pair_uniform (nk, -2, 2), *v = pair_uniform (nk, -1, 1);
+  Pair *out = pair_nan (nq), *lse = pair_nan ((size_t) B * NH * N);
+  Pair *dout = pair_uniform (nq, -1, 1);
+  Pair *dq = pair_nan (nq), *dk = pair_nan (nk), *dv = pair_nan (nk), *scr;
+  char what[128];
+
+  vg_cuda_set_tile_budgets (budget, 0);
+  cs = cpu_be->attention_scratch_floats (B, N, M, C, NH);
+  ds = dev_be->attention_scratch_floats (B, N, M, C, NH);
+  scr = pair_nan (MAX (cs, ds));
+
+  cpu_be->attention_forward (out->h, lse->h, q->h, k->h, v->h, scr->h, B, N, M, C, NH);
+  dev_be->attention_forward (out->d, lse->d, q->d, k->d, v->d, scr->d, B, N, M, C, NH);
+  g_snprintf (what, sizeof what, "attention B %d N %d M %d C %d NH %d (budget %zu) out", B, N, M,
+              C, NH, budget);
+  pair_check (what, out);
+  pair_check ("attention lse", lse);
+  /* the backward reads the reference's out and lse on both sides */
+  dev_be->upload (out->d, out->h, nq * sizeof (float));
+  dev_be->upload (lse->d, lse->h, (size_t) B * NH * N * sizeof (float));
+  cpu_be->attention_backward (dq->h, dk->h, dv->h, dout->h, out->h, lse->h, q->h, k->h, v->h,
+                              scr->h, B, N, M, C, NH);
+  dev_be->attention_backward (dq->d, dk->d, dv->d, dout->d, out->d, lse->d, q->d, k->d, v->d,
+                              scr->d, B, N, M, C, NH);
+  pair_check ("attention dq", dq);
+  pair_check ("attention dk", dk);
+  pair_check ("attention dv", dv);
+  release_all ();
+  vg_cuda_set_tile_budgets (0, 0);
+}
+
+static void
+test_attention (void)
+{
+  static const int cases[][5] = {
+    { 2, 70, 70, 16, 2 },   /* batch >= heads: the products batch over images */
+    { 1, 300, 40, 32, 1 },  /* stage 0 with spatial reduction */
+    { 1, 64, 16, 40, 5 },   /* heads > batch: the products batch over heads */
+    { 3, 50, 13, 24, 4 },
+    { 2, 33, 300, 8, 1 },   /* more keys than queries */
+  };
+
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const int *c = cases[i];
+      int inner = MAX (c[0], c[4]);
+
+      run_attention (c[0], c[1], c[2], c[3], c[4], 0);
+      /* seven query rows per tile: several tiles, the last one partial */
+      run_attention (c[0], c[1], c[2], c[3], c[4], (size_t) inner * c[2] * 7);
+    }
+}
+
+/* ---- optimisers and add_inplace ---------------------------------------------------------- */
+
+static void
+test_optimisers (void)
+{
+  enum { N = 10007 };
+  Pair *p = pair_uniform (N, -1, 1), *m = pair_uniform (N, -0.1f, 0.1f);
+  Pair *v = pair_uniform (N, 0, 0.01f), *buf = pair_uniform (N, -1, 1);
+  Pair *grad = pair_uniform (N, -1, 1), *x = pair_uniform (N, -1, 1);
+
+  for (int t = 1; t <= 3; t++)
+    {
+      cpu_be->adam_step (p->h, grad->h, m->h, v->h, N, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, t, 0);
+      dev_be->adam_step (p->d, grad->d, m->d, v->d, N, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, t, 0);
+      cpu_be->add_inplace (grad->h, x->h, N);
+      dev_be->add_inplace (grad->d, x->d, N);
+    }
+  pair_check ("adam param", p);
+  pair_check ("adam m", m);
+  pair_check ("adam v", v);
+  pair_check ("add_inplace", grad);
+  for (int t = 1; t <= 3; t++)
+    {
+      cpu_be->adam_step (p->h, grad->h, m->h, v->h, N, 1e-2f, 0.9f, 0.99f, 1e-8f, 0.05f, t, 1);
+      dev_be->adam_step (p->d, grad->d, m->d, v->d, N, 1e-2f, 0.9f, 0.99f, 1e-8f, 0.05f, t, 1);
+    }
+  pair_check ("adamw param", p);
+  pair_check ("adamw v", v);
+  for (int t = 1; t <= 3; t++)
+    {
+      cpu_be->sgd_step (p->h, grad->h, buf->h, N, 0.1f, 0.9f, 1e-3f, t == 1);
+      dev_be->sgd_step (p->d, grad->d, buf->d, N, 0.1f, 0.9f, 1e-3f, t == 1);
+    }
+  pair_check ("sgd momentum param", p);
+  pair_check ("sgd momentum buffer", buf);
+  cpu_be->sgd_step (p->h, grad->h, NULL, N, 0.1f, 0.0f, 0.0f, 1);
+  dev_be->sgd_step (p->d, grad->d, NULL, N, 0.1f, 0.0f, 0.0f, 1);
+  pair_check ("sgd plain param", p);
+  release_all ();
+}
+
+int
+main (int argc, char *argv[])
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  if ((status = cuda_test_setup ()) != 0)
+    return status;
+  rng = g_rand_new_with_seed (20240607);
+  live = g_ptr_array_new_with_free_func (pair_free);
+
+  g_test_add_func ("/cuda/ops/memory", test_memory);
+  g_test_add_func ("/cuda/ops/linear", test_linear);
+  g_test_add_func ("/cuda/ops/conv2d", test_conv2d);
+  g_test_add_func ("/cuda/ops/conv-transpose", test_conv_transpose);
+  g_test_add_func ("/cuda/ops/layernorm", test_layernorm);
+  g_test_add_func ("/cuda/ops/batchnorm", test_batchnorm);
+  g_test_add_func ("/cuda/ops/activations", test_activations);
+  g_test_add_func ("/cuda/ops/resize", test_resize);
+  g_test_add_func ("/cuda/ops/concat", test_concat);
+  g_test_add_func ("/cuda/ops/cross-entropy", test_cross_entropy);
+  g_test_add_func ("/cuda/ops/attention", test_attention);
+  g_test_add_func ("/cuda/ops/optimisers", test_optimisers);
+  status = g_test_run ();
+
+  g_ptr_array_unref (live);
+  g_rand_free (rng);
+  return status;
+}
