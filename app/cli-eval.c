@@ -61,9 +61,9 @@ check_range (const char *command, const char *option, int value, int lo, int hi)
 }
 
 static VgModel *
-open_model (const char *path, VgPreprocess *pre, GError **error)
+open_model (const char *path, const VgBackend *be, VgPreprocess *pre, GError **error)
 {
-  return vg_model_open (path, vg_backend_cpu (), pre, error);
+  return vg_model_open (path, be, pre, error);
 }
 
 static void
@@ -345,6 +345,8 @@ int
 vg_cli_eval (int argc, char **argv)
 {
   g_autofree char *model_path = NULL, *data = NULL, *images = NULL, *masks = NULL;
+  g_autofree char *device = NULL;
+  const VgBackend *be;
   g_autofree char *json_path = NULL, *csv_path = NULL, *predictions = NULL;
   g_autofree char *weights_from = NULL;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, max = 0, status = EXIT_OK;
@@ -352,6 +354,7 @@ vg_cli_eval (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors)",
       "FILE" },
+    VG_CLI_DEVICE_OPTION (device),
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data,
       "Split folder with images/ and masks/", "DIR" },
     { "images", 0, 0, G_OPTION_ARG_FILENAME, &images, "Images folder (with --masks)", "DIR" },
@@ -386,6 +389,8 @@ vg_cli_eval (int argc, char **argv)
   if (!vg_cli_parse_options ("eval", "evaluate a model on a split", entries, &argc, &argv,
                              &status))
     return status;
+  if ((be = vg_cli_backend ("eval", device)) == NULL)
+    return EXIT_USAGE;
   if (argc > 1)
     {
       fprintf (stderr, "visage-cli eval: unexpected argument '%s'\n", argv[1]);
@@ -412,7 +417,7 @@ vg_cli_eval (int argc, char **argv)
   cancellable = vg_cli_interrupt_cancellable ();
   if (model_path != NULL)
     {
-      model = open_model (model_path, &pre, &error);
+      model = open_model (model_path, be, &pre, &error);
       if (model == NULL)
         return fail ("eval", error);
       print_model (model_path, model, &pre);
@@ -608,13 +613,15 @@ predict_write (int index, const uint8_t *labels, int H, int W, gpointer data, GE
 int
 vg_cli_predict (int argc, char **argv)
 {
-  g_autofree char *model_path = NULL, *out_dir = NULL;
+  g_autofree char *model_path = NULL, *out_dir = NULL, *device = NULL;
+  const VgBackend *be;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, status = EXIT_OK;
   gboolean overlay = FALSE;
   double alpha = 0.5;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors)",
       "FILE" },
+    VG_CLI_DEVICE_OPTION (device),
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Folder for the predicted masks", "DIR" },
     { "overlay", 0, 0, G_OPTION_ARG_NONE, &overlay,
       "Also write NAME-overlay.png: the image blended with the class colours", NULL },
@@ -637,6 +644,8 @@ vg_cli_predict (int argc, char **argv)
   if (!vg_cli_parse_options ("predict", "write predicted masks for IMAGE|DIR...", entries,
                              &argc, &argv, &status))
     return status;
+  if ((be = vg_cli_backend ("predict", device)) == NULL)
+    return EXIT_USAGE;
   if (argc < 2)
     {
       fprintf (stderr, "visage-cli predict: give the images (IMAGE or DIR arguments)\n");
@@ -663,7 +672,7 @@ vg_cli_predict (int argc, char **argv)
   split = vg_split_from_files ((const char *const *) files->pdata, (int) files->len, &error);
   if (split == NULL || !check_unique_names (split, &error))
     return fail ("predict", error);
-  model = open_model (model_path, &pre, &error);
+  model = open_model (model_path, be, &pre, &error);
   if (model == NULL)
     return fail ("predict", error);
   print_model (model_path, model, &pre);
@@ -701,11 +710,13 @@ vg_cli_predict (int argc, char **argv)
 int
 vg_cli_export_submission (int argc, char **argv)
 {
-  g_autofree char *model_path = NULL, *images = NULL, *zip_path = NULL;
+  g_autofree char *model_path = NULL, *images = NULL, *zip_path = NULL, *device = NULL;
+  const VgBackend *be;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, status = EXIT_OK;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors)",
       "FILE" },
+    VG_CLI_DEVICE_OPTION (device),
     { "images", 'i', 0, G_OPTION_ARG_FILENAME, &images,
       "Folder of test images (or a split folder with images/)", "DIR" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &zip_path, "The zip file to write", "FILE.zip" },
@@ -725,6 +736,8 @@ vg_cli_export_submission (int argc, char **argv)
   if (!vg_cli_parse_options ("export-submission", "zip of grey index PNGs", entries, &argc,
                              &argv, &status))
     return status;
+  if ((be = vg_cli_backend ("export-submission", device)) == NULL)
+    return EXIT_USAGE;
   if (argc > 1)
     {
       fprintf (stderr, "visage-cli export-submission: unexpected argument '%s'\n", argv[1]);
@@ -745,7 +758,7 @@ vg_cli_export_submission (int argc, char **argv)
   split = vg_split_open_dirs (images_dir, NULL, VG_SPLIT_DEFAULT, workers, cancellable, &error);
   if (split == NULL)
     return fail ("export-submission", error);
-  model = open_model (model_path, &pre, &error);
+  model = open_model (model_path, be, &pre, &error);
   if (model == NULL)
     return fail ("export-submission", error);
   print_model (model_path, model, &pre);

@@ -140,7 +140,8 @@ vg_cli_train (int argc, char **argv)
   g_autofree char *config_name = NULL, *spec = NULL;
   g_autofree char *train = NULL, *train_images = NULL, *train_masks = NULL;
   g_autofree char *val = NULL, *val_images = NULL, *val_masks = NULL;
-  g_autofree char *out = NULL, *resume = NULL, *init = NULL;
+  g_autofree char *out = NULL, *resume = NULL, *init = NULL, *device = NULL;
+  const VgBackend *backend;
   g_autofree char *loss = NULL, *optimizer = NULL, *select = NULL;
   int epochs = UNSET_INT, batch = UNSET_INT, resolution = UNSET_INT, workers = UNSET_INT;
   int threads = UNSET_INT, patience = UNSET_INT, cosine_t = UNSET_INT;
@@ -193,6 +194,7 @@ vg_cli_train (int argc, char **argv)
       "Cosine annealing period in epochs, to half the phase's rate (50; 0: constant)", "N" },
     { "select", 0, 0, G_OPTION_ARG_STRING, &select,
       "What makes best.safetensors: loss (default) or miou", "loss|miou" },
+    VG_CLI_DEVICE_OPTION (device),
     { "init", 0, 0, G_OPTION_ARG_FILENAME, &init,
       "Start a new run from these weights (same configuration), e.g. a run at a lower "
       "resolution", "FILE" },
@@ -219,6 +221,8 @@ vg_cli_train (int argc, char **argv)
   if (!vg_cli_parse_options ("train", "train a model on a split (resumable)", entries, &argc,
                              &argv, &status))
     return status;
+  if ((backend = vg_cli_backend ("train", device)) == NULL)
+    return EXIT_USAGE;
   if (argc > 1)
     {
       usage_error (&status, "unexpected argument '%s'", argv[1]);
@@ -330,6 +334,7 @@ vg_cli_train (int argc, char **argv)
     opts.workers = workers;
   if (threads != UNSET_INT)
     opts.threads = threads;
+  opts.backend = backend;
 
   if (opts.resolution > 0)
     g_snprintf (size, sizeof size, "%dx%d", opts.resolution, opts.resolution);

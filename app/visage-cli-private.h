@@ -7,6 +7,7 @@
 #include <glib.h>
 #include <gio/gio.h>
 
+#include "vg-backend.h"
 #include "vg-config.h"
 
 enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
@@ -19,6 +20,15 @@ gboolean vg_cli_parse_options (const char *name, const char *summary, GOptionEnt
 /* --config NAME (default visage-s) plus an optional --spec on top, validated. */
 gboolean vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spec,
                                 GError **error);
+
+/* --device NAME, shared by the commands that run a model. */
+#define VG_CLI_DEVICE_OPTION(var)                                                          \
+  { "device", 0, 0, G_OPTION_ARG_STRING, &(var),                                          \
+    "Compute device: auto (CUDA when a GPU is present, else the CPU), cuda or cpu", "NAME" }
+
+/* The backend for --device (NULL: auto). An unknown name is a usage error (NULL returned,
+ * message printed); cuda without a usable GPU falls back to the CPU with a notice. */
+const VgBackend *vg_cli_backend (const char *command, const char *device);
 
 /* "512", "512x384" (W x H): positive pixel sizes up to 16384. */
 gboolean vg_cli_parse_size (const char *text, int *h, int *w);

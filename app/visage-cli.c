@@ -131,6 +131,25 @@ vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spec, GError
   return vg_config_validate (cfg, error);
 }
 
+const VgBackend *
+vg_cli_backend (const char *command, const char *device)
+{
+  char why[512] = "";
+  const char *name = device != NULL ? device : "auto";
+  const VgBackend *be = vg_backend_for_device (name, why, sizeof why);
+
+  if (be == NULL)
+    {
+      fprintf (stderr, "visage-cli %s: unknown device '%s' (choose auto, cuda or cpu)\n",
+               command, name);
+      return NULL;
+    }
+  /* Falling back is news only when CUDA was asked for by name. */
+  if (why[0] != '\0' && strcmp (name, "cuda") == 0)
+    fprintf (stderr, "visage-cli %s: %s\n", command, why);
+  return be;
+}
+
 gboolean
 vg_cli_parse_size (const char *text, int *h, int *w)
 {

@@ -102,6 +102,33 @@ test_info (void)
   g_assert_cmpstr (bad_spec.out, ==, "");
 }
 
+static void
+test_device_option (void)
+{
+  /* An unknown device is a usage error before anything is read. */
+  const char *cases[][8] = {
+    { "train", "--train", "t", "--val", "v", "--out", "o", NULL },
+    { "eval", "--model", "m.safetensors", "--data", "d", NULL },
+    { "predict", "x.jpg", "--model", "m.safetensors", "--out", "o", NULL },
+    { "export-submission", "--model", "m.safetensors", "--images", "i", "--out", "o.zip", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto (CliRun) run = { 0 };
+      const char *argv[12] = { g_getenv ("VISAGE_CLI") };
+      int n = 1;
+
+      for (int k = 0; cases[i][k] != NULL; k++)
+        argv[n++] = cases[i][k];
+      argv[n++] = "--device";
+      argv[n++] = "tpu";
+      vg_test_run_cli_argv (&run, argv, NULL);
+      g_assert_cmpint (run.status, ==, 2);
+      g_assert_nonnull (strstr (run.err, "unknown device 'tpu'"));
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -112,5 +139,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli/unknown-command", test_unknown_command);
   g_test_add_func ("/cli/devices", test_devices);
   g_test_add_func ("/cli/info", test_info);
+  g_test_add_func ("/cli/device-option", test_device_option);
   return g_test_run ();
 }
