@@ -27,6 +27,7 @@ static const VisageCliCommand commands[] = {
   { "export-submission", "zip of grey index PNGs for a folder of images",
     vg_cli_export_submission },
   { "stats", "mean, std and class frequencies of a split (cached)", vg_cli_stats },
+  { "bench", "training and inference speed of a configuration", vg_cli_bench },
   { "info", "print a model configuration's layers, parameters and MACs", vg_cli_info },
   { "devices", "list the compute devices the engine can use", vg_cli_devices },
 };

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* visage-cli bench as a user and tests/bench/compare.py run it: the figures it prints and
+ * writes, and its usage errors. No timing is asserted (speed belongs in benchmarks): only
+ * that every figure is there and is a positive, finite number. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "cli-run.h"
+#include "test-common.h"
+
+/* A small model so a training step at 64 x 64 takes milliseconds. */
+#define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,2,2 ratios=8,4,2,1 dim=32"
+
+/* Run visage-cli with args (NULL-terminated, without the program); extra_env ("NAME=value")
+ * may be NULL. */
+static void
+run_cli (CliRun *run, const char *extra_env, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (GStrv) kv = extra_env != NULL ? g_strsplit (extra_env, "=", 2) : NULL;
+
+  g_assert_nonnull (g_getenv ("VISAGE_CLI"));
+  g_ptr_array_add (argv, (char *) g_getenv ("VISAGE_CLI"));
+  for (int i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  /* the child inherits this process's environment (the tests run one at a time) */
+  if (kv != NULL)
+    g_setenv (kv[0], kv[1], TRUE);
+  vg_test_run_cli_argv (run, (const char *const *) argv->pdata, NULL);
+  if (kv != NULL)
+    g_unsetenv (kv[0]);
+}
+
+/* ---- a strict reader for the flat JSON object bench writes ------------------------------
+ * { "key": "string" | number | null, ... } with nothing after the closing brace. Numbers go
+ * into the table as doubles, strings as their text; a syntax error fails the test. */
+
+static const char *
+skip_space (const char *p)
+{
+  while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+    p++;
+  return p;
+}
+
+static const char *
+read_string (const char *p, GString *out)
+{
+  g_assert_cmpint (*p, ==, '"');
+  for (p++; *p != '"'; p++)
+    {
+      g_assert_cmpint (*p, !=, '\0');
+      g_assert_cmpint ((unsigned char) *p, >=, 0x20);
+      if (*p == '\\')
+        {
+          p++;
+          g_assert_nonnull (strchr ("\"\\/bfnrt", *p));
+        }
+      g_string_append_c (out, *p);
+    }
+  return p + 1;
+}
+
+/* key -> double* for numbers, key -> NULL for strings and null */
+static GHashTable *
+parse_flat_json (const char *text)
+{
+  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const char *p = skip_space (text);
+
+  g_assert_cmpint (*p, ==, '{');
+  p = skip_space (p + 1);
+  while (*p != '}')
+    {
+      g_autoptr (GString) key = g_string_new (NULL);
+      g_autoptr (GString) str = g_string_new (NULL);
+      double *value = NULL;
+
+      p = skip_space (read_string (p, key));
+      g_assert_cmpint (*p, ==, ':');
+      p = skip_space (p + 1);
+      if (*p == '"')
+        p = read_string (p, str);
+      else if (g_str_has_prefix (p, "null"))
+        p += 4;
+      else
+        {
+          char *end = NULL;
+          value = g_new (double, 1);
+          *value = g_ascii_strtod (p, &end);
+          g_assert_true (end != p);
+          g_assert_true (isfinite (*value));
+          p = end;
+        }
+      g_assert_false (g_hash_table_contains (table, key->str));
+      g_hash_table_insert (table, g_strdup (key->str), value);
+      p = skip_space (p);
+      if (*p == ',')
+        p = skip_space (p + 1);
+      else
+        g_assert_cmpint (*p, ==, '}');
+    }
+  g_assert_cmpint (*skip_space (p + 1), ==, '\0');
+  return table;
+}
+
+static double
+json_positive (GHashTable *table, const char *key)
+{
+  const double *v = g_hash_table_lookup (table, key);
+
+  if (v == NULL)
+    g_error ("JSON has no number \"%s\"", key);
+  g_assert_cmpfloat (*v, >, 0);
+  return *v;
+}
+
+static const char *const train_keys[] = {
+  "train_images_per_s", "train_step_ms_median", "train_step_ms_min", "train_gflops",
+  "train_loss", "train_peak_rss_bytes", "train_model_bytes", NULL
+};
+static const char *const infer_keys[] = {
+  "infer_latency_ms_median", "infer_latency_ms_min", "infer_gflops", "infer_peak_rss_bytes",
+  "infer_model_bytes", NULL
+};
+
+static void
+test_all_modes (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("visage-bench-XXXXXX", NULL);
+  g_autofree char *json_path = g_build_filename (dir, "bench.json", NULL);
+  g_autofree char *json = NULL;
+  g_autoptr (GHashTable) table = NULL;
+  g_auto (CliRun) run = { 0 };
+  const char *args[] = { "bench", "--mode", "all", "--steps", "1", "--warmup", "0", "--size",
+                         "64", "--batch", "2", "--threads", "2", "--spec", SMALL_SPEC,
+                         "--json", json_path, NULL };
+  const double *loss;
+
+  run_cli (&run, NULL, args);
+  g_assert_cmpstr (run.err, ==, "");
+  g_assert_cmpint (run.status, ==, 0);
+  for (const char *const *s = (const char *const[]) {
+         "training, data loading excluded", "training GFLOP/s", "inference latency",
+         "inference GFLOP/s", "peak RSS (VmHWM)", "model memory (planned)",
+         "GFLOP/s convention: training step = 3 x forward MACs x 2", "OPENBLAS_CORETYPE=",
+         "batch 2 at 64x64", NULL };
+       *s != NULL; s++)
+    if (strstr (run.out, *s) == NULL)
+      g_error ("bench output lacks \"%s\":\n%s", *s, run.out);
+  /* no --data: the loader figure is not claimed */
+  g_assert_null (strstr (run.out, "data loading included"));
+
+  g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
+  table = parse_flat_json (json);
+  for (int i = 0; train_keys[i] != NULL; i++)
+    json_positive (table, train_keys[i]);
+  for (int i = 0; infer_keys[i] != NULL; i++)
+    json_positive (table, infer_keys[i]);
+  json_positive (table, "peak_rss_bytes");
+  json_positive (table, "forward_gmacs_per_image");
+  g_assert_cmpfloat (json_positive (table, "batch"), ==, 2);
+  g_assert_cmpfloat (json_positive (table, "height"), ==, 64);
+  g_assert_cmpfloat (json_positive (table, "width"), ==, 64);
+  g_assert_cmpfloat (json_positive (table, "threads"), ==, 2);
+  g_assert_cmpfloat (json_positive (table, "steps"), ==, 1);
+  g_assert_false (g_hash_table_contains (table, "data_images_per_s"));
+  /* the figures are consistent: one step of 2 images at the measured step time (equal
+   * when there is a single timed step, up to the printed precision) */
+  g_assert_cmpfloat_with_epsilon (json_positive (table, "train_images_per_s"),
+                                  2e3 / json_positive (table, "train_step_ms_median"),
+                                  1e-3 * json_positive (table, "train_images_per_s"));
+  /* an untrained model on 19 classes: the weighted cross-entropy is near ln 19 = 2.94,
+   * certainly between 1 and 10 (a step that skipped the loss would give 0 or NaN) */
+  loss = g_hash_table_lookup (table, "train_loss");
+  g_assert_cmpfloat (*loss, >, 1.0);
+  g_assert_cmpfloat (*loss, <, 10.0);
+  /* training plans gradients and saved activations, inference does not */
+  g_assert_cmpfloat (json_positive (table, "train_model_bytes"), >,
+                     json_positive (table, "infer_model_bytes"));
+
+  g_unlink (json_path);
+  g_rmdir (dir);
+}
+
+static void
+test_infer_only_and_sgemm (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("visage-bench-XXXXXX", NULL);
+  g_autofree char *json_path = g_build_filename (dir, "bench.json", NULL);
+  g_autofree char *json = NULL;
+  g_autoptr (GHashTable) table = NULL;
+  g_auto (CliRun) run = { 0 };
+  const char *args[] = { "bench", "--mode", "infer", "--runs", "2", "--warmup", "0", "--size",
+                         "96x64", "--threads", "1", "--spec", SMALL_SPEC, "--sgemm",
+                         "--sgemm-size", "128", "--json", json_path, NULL };
+
+  run_cli (&run, NULL, args);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.out, "sgemm GFLOP/s"));
+  g_assert_null (strstr (run.out, "training, data loading excluded"));
+  g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
+  table = parse_flat_json (json);
+  for (int i = 0; infer_keys[i] != NULL; i++)
+    json_positive (table, infer_keys[i]);
+  for (int i = 0; train_keys[i] != NULL; i++)
+    g_assert_false (g_hash_table_contains (table, train_keys[i]));
+  /* --size W x H */
+  g_assert_cmpfloat (json_positive (table, "width"), ==, 96);
+  g_assert_cmpfloat (json_positive (table, "height"), ==, 64);
+  g_assert_cmpfloat (json_positive (table, "threads"), ==, 1);
+  g_assert_cmpfloat (json_positive (table, "infer_runs"), ==, 2);
+  g_assert_cmpfloat (json_positive (table, "sgemm_n"), ==, 128);
+  json_positive (table, "sgemm_gflops");
+
+  g_unlink (json_path);
+  g_rmdir (dir);
+}
+
+/* The per-op profile accounts for the ops a training step runs. */
+static void
+test_profile (void)
+{
+  g_auto (CliRun) run = { 0 };
+  const char *args[] = { "bench", "--mode", "train", "--steps", "1", "--warmup", "0", "--size",
+                         "64", "--batch", "1", "--spec", SMALL_SPEC, NULL };
+
+  run_cli (&run, "VISAGE_BENCH_PROFILE=1", args);
+  g_assert_cmpint (run.status, ==, 0);
+  for (const char *const *s = (const char *const[]) {
+         "profile: training, batch 1 at 64x64", "linear_fwd", "linear_bwd", "attention_fwd",
+         "attention_bwd", "layernorm_bwd", "adam_step", "xent_fwd", NULL };
+       *s != NULL; s++)
+    if (strstr (run.out, *s) == NULL)
+      g_error ("profile lacks \"%s\":\n%s", *s, run.out);
+}
+
+/* Training from a real split through the loader (the "data loading included" figure). */
+static void
+test_data_loading (void)
+{
+  g_autofree char *split = vg_test_shared_path ("celebamask/val");
+  g_autofree char *dir = NULL;
+  g_autofree char *json_path = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (GHashTable) table = NULL;
+  g_auto (CliRun) run = { 0 };
+
+  if (split == NULL)
+    return;
+  dir = g_dir_make_tmp ("visage-bench-XXXXXX", NULL);
+  json_path = g_build_filename (dir, "bench.json", NULL);
+  {
+    const char *args[] = { "bench", "--mode", "train", "--steps", "1", "--warmup", "0",
+                           "--size", "64", "--batch", "2", "--spec", SMALL_SPEC, "--data",
+                           split, "--workers", "1", "--json", json_path, NULL };
+    run_cli (&run, NULL, args);
+  }
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.out, "training, data loading included"));
+  g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
+  table = parse_flat_json (json);
+  json_positive (table, "data_images_per_s");
+  json_positive (table, "data_step_ms_median");
+  json_positive (table, "data_peak_rss_bytes");
+  g_assert_cmpfloat (json_positive (table, "data_workers"), ==, 1);
+  {
+    const double *share = g_hash_table_lookup (table, "data_wait_share");
+    g_assert_nonnull (share);
+    g_assert_cmpfloat (*share, >=, 0);
+    g_assert_cmpfloat (*share, <=, 1);
+  }
+  g_unlink (json_path);
+  g_rmdir (dir);
+}
+
+static void
+expect_usage_error (const char *const *args, const char *message)
+{
+  g_auto (CliRun) run = { 0 };
+
+  run_cli (&run, NULL, args);
+  g_assert_cmpint (run.status, ==, 2);
+  if (strstr (run.err, message) == NULL)
+    g_error ("expected \"%s\" in the error, got:\n%s", message, run.err);
+  g_assert_cmpstr (run.out, ==, "");
+}
+
+static void
+test_bad_options (void)
+{
+  expect_usage_error ((const char *const[]) { "bench", "--size", "100", NULL },
+                      "multiple of 32");
+  expect_usage_error ((const char *const[]) { "bench", "--size", "256x90", NULL },
+                      "multiple of 32");
+  expect_usage_error ((const char *const[]) { "bench", "--size", "big", NULL }, "--size");
+  expect_usage_error ((const char *const[]) { "bench", "--config", "no-such-model", NULL },
+                      "no-such-model");
+  expect_usage_error ((const char *const[]) { "bench", "--spec", "widths=8", NULL },
+                      "widths");
+  expect_usage_error ((const char *const[]) { "bench", "--mode", "fast", NULL }, "--mode");
+  expect_usage_error ((const char *const[]) { "bench", "--batch", "0", NULL }, "--batch");
+  expect_usage_error ((const char *const[]) { "bench", "--threads", "0", NULL }, "--threads");
+  expect_usage_error ((const char *const[]) { "bench", "--mode", "infer", "--data", "/tmp",
+                                              NULL }, "--data");
+  expect_usage_error ((const char *const[]) { "bench", "--frobnicate", NULL }, "--frobnicate");
+  expect_usage_error ((const char *const[]) { "bench", "extra", NULL }, "extra");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cli-bench/all-modes", test_all_modes);
+  g_test_add_func ("/cli-bench/infer-only-and-sgemm", test_infer_only_and_sgemm);
+  g_test_add_func ("/cli-bench/profile", test_profile);
+  g_test_add_func ("/cli-bench/data-loading", test_data_loading);
+  g_test_add_func ("/cli-bench/bad-options", test_bad_options);
+  return g_test_run ();
+}

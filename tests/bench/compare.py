@@ -1,0 +1,551 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Visage's engine side by side with PyTorch and ONNX Runtime on the same model (CPU).
+
+For each configuration (--config, repeatable, with an optional --spec on top) and each
+training case (--size and --batch, paired in order), this measures in fresh processes:
+
+  (a) PyTorch training images/s: tests/reference/segformer_ref.py, torch.set_num_threads(T),
+      Adam(lr=1e-4), weighted cross-entropy (ignore 255), synthetic data in memory; and the
+      peak RSS of that process (resource.getrusage ru_maxrss);
+  (b) PyTorch inference latency at batch 1 (eval mode, torch.no_grad) at each --infer-size;
+  (c) ONNX Runtime inference latency: the same module exported with torch.onnx.export
+      (opset 13), run by onnxruntime-node (tests/bench/ort-latency.mjs) with
+      intraOpNumThreads = T, interOpNumThreads = 1; its logits are checked against PyTorch's;
+  (d) `visage-cli bench --json` with the same settings (and --sgemm: the OpenBLAS sgemm rate
+      the achieved GFLOP/s is compared with, measured by the same library and threads),
+
+then prints one table with the ratios against the goals of the speed issue.
+
+Run with Debian's /usr/bin/python3 (PyTorch 1.13). onnxruntime-node is installed once with
+`npm install --ignore-scripts --prefix CACHE/ort onnxruntime-node` and the .onnx files are
+written under CACHE ($XDG_CACHE_HOME/visage-bench, or ~/.cache/visage-bench), never into the
+repository. Example (the README's table):
+
+  /usr/bin/python3 tests/bench/compare.py --visage-cli build-bench/app/visage-cli \\
+      --config visage-s --config seed --size 256 --batch 8 --size 512 --batch 2 \\
+      --infer-size 512 --threads 2
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'reference'))
+
+LR = 1e-4        # the same as visage-cli bench (BENCH_LR)
+IGNORE = 255
+
+
+# ---- configurations ----------------------------------------------------------------------
+
+def resolve_config(name, spec):
+    """The reference's config dict for --config NAME plus --spec (vg_config_parse's keys)."""
+    import segformer_ref as ref
+    if name not in ref.CONFIGS:
+        raise SystemExit('unknown configuration %r (choices: %s)'
+                         % (name, ', '.join(ref.CONFIGS)))
+    cfg = json.loads(json.dumps(ref.CONFIGS[name]))
+    for item in (spec or '').split():
+        key, _, value = item.partition('=')
+        lists = {'widths': 'widths', 'depths': 'depths', 'heads': 'heads', 'ratios': 'ratios'}
+        if key in lists:
+            cfg[lists[key]] = [int(v) for v in value.split(',')]
+        elif key == 'mlp':
+            cfg['mlp_ratio'] = int(value)
+        elif key == 'dim':
+            cfg['decoder_dim'] = int(value)
+        elif key == 'head':
+            cfg['head'] = value
+        else:
+            raise SystemExit('unknown --spec key %r' % key)
+    return cfg
+
+
+# ---- workers: each measurement runs in a fresh process so peak RSS figures do not mix ------
+
+def set_threads(threads):
+    import torch
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def current_rss_bytes():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def synthetic(torch, batch, H, W, num_classes, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, H, W, generator=g)
+    y = torch.randint(0, num_classes, (batch, H, W), generator=g)
+    y[torch.rand(batch, H, W, generator=g) < 0.01] = IGNORE
+    return x, y
+
+
+def worker_train(a):
+    import torch
+    import torch.nn.functional as F
+    import segformer_ref as ref
+    set_threads(a.threads)
+    cfg = resolve_config(a.config[0], a.spec)
+    model = ref.SegFormer(cfg)
+    ref.init_model(model)
+    model.train()
+    weights = torch.from_numpy(ref.class_weights())
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    x, y = synthetic(torch, a.batch, a.size, a.size, cfg['num_classes'])
+    rss_before = current_rss_bytes()
+
+    def step():
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y, weight=weights, ignore_index=IGNORE)
+        loss.backward()
+        opt.step()
+        return time.perf_counter() - t0, float(loss)
+
+    warm = [step()[0] for _ in range(a.warmup)]
+    steps = a.steps
+    if warm and a.max_seconds > 0:
+        steps = max(a.min_steps, min(steps, int(a.max_seconds / max(warm[-1], 1e-6))))
+    times, losses = [], []
+    for _ in range(steps):
+        dt, loss = step()
+        times.append(dt)
+        losses.append(loss)
+    print(json.dumps({
+        'images_per_s': a.batch * len(times) / sum(times),
+        'step_ms_median': 1e3 * statistics.median(times),
+        'step_ms_min': 1e3 * min(times),
+        'steps': len(times), 'warmup': a.warmup, 'loss': losses[-1],
+        'peak_rss_bytes': peak_rss_bytes(), 'rss_before_steps_bytes': rss_before,
+        'minor_faults': resource.getrusage(resource.RUSAGE_SELF).ru_minflt,
+        'torch_threads': torch.get_num_threads(),
+    }))
+
+
+def worker_infer(a):
+    import torch
+    import segformer_ref as ref
+    set_threads(a.threads)
+    cfg = resolve_config(a.config[0], a.spec)
+    model = ref.SegFormer(cfg)
+    ref.init_model(model)
+    model.eval()
+    x, _ = synthetic(torch, 1, a.size, a.size, cfg['num_classes'])
+    times = []
+    with torch.no_grad():
+        for i in range(a.warmup + a.runs):
+            t0 = time.perf_counter()
+            model(x)
+            if i >= a.warmup:
+                times.append(time.perf_counter() - t0)
+    print(json.dumps({
+        'latency_ms_median': 1e3 * statistics.median(times),
+        'latency_ms_min': 1e3 * min(times), 'runs': len(times),
+        'peak_rss_bytes': peak_rss_bytes(),
+        'minor_faults': resource.getrusage(resource.RUSAGE_SELF).ru_minflt,
+    }))
+
+
+def worker_export(a):
+    """Export the module to ONNX, with an input and PyTorch's logits for the check."""
+    import warnings
+    import torch
+    import segformer_ref as ref
+    set_threads(a.threads)
+    cfg = resolve_config(a.config[0], a.spec)
+    model = ref.SegFormer(cfg)
+    ref.init_model(model)
+    model.eval()
+    x, _ = synthetic(torch, 1, a.size, a.size, cfg['num_classes'], seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(model, x, a.out + '.tmp', opset_version=13, input_names=['image'],
+                          output_names=['logits'], do_constant_folding=True)
+    with torch.no_grad():
+        logits = model(x)
+    x.numpy().astype('<f4').tofile(a.out + '.input.bin')
+    logits.numpy().astype('<f4').tofile(a.out + '.logits.bin')
+    os.replace(a.out + '.tmp', a.out)
+    print(json.dumps({'onnx': a.out, 'torch': torch.__version__}))
+
+
+# ---- the driver --------------------------------------------------------------------------
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def loadavg():
+    return '%.2f %.2f %.2f' % os.getloadavg()
+
+
+def procs_running():
+    """Tasks runnable right now on the whole machine (this reader included)."""
+    with open('/proc/stat') as f:
+        for line in f:
+            if line.startswith('procs_running'):
+                return int(line.split()[1])
+    return 0
+
+
+QUIET_WAIT = 0.0
+RUNNABLE = []  # mean runnable tasks during each run_json, in order
+
+
+def wait_quiet():
+    """Wait (at most QUIET_WAIT seconds) until nothing else runs for 2 s in a row."""
+    if QUIET_WAIT <= 0:
+        return
+    t0, calm = time.time(), 0
+    while calm < 8 and time.time() - t0 < QUIET_WAIT:
+        calm = calm + 1 if procs_running() <= 1 else 0
+        time.sleep(0.25)
+    log('    waited %.0f s for a quiet machine%s' % (
+        time.time() - t0, '' if calm >= 8 else ' (gave up)'))
+
+
+def run_json(cmd, env=None, timeout=None):
+    """Run a measurement; records the mean number of runnable tasks while it ran (the
+    command's own threads, plus one for the sampler, plus whatever else the machine ran)."""
+    wait_quiet()
+    log('  $ ' + ' '.join(shlex.quote(c) for c in cmd) + '    [load %s]' % loadavg())
+    t0 = time.time()
+    samples = []
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    sampler = threading.Thread(target=sample_runnable, args=(proc, samples), daemon=True)
+    sampler.start()
+    out, err = proc.communicate(timeout=timeout)
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError('command failed (%d): %s\n%s' % (proc.returncode, ' '.join(cmd),
+                                                             err[-3000:]))
+    RUNNABLE.append(statistics.mean(samples) if samples else float('nan'))
+    log('    (%.1f s, %.1f runnable tasks on average)' % (time.time() - t0, RUNNABLE[-1]))
+    return out
+
+
+def sample_runnable(proc, samples):
+    while proc.poll() is None:
+        samples.append(procs_running())
+        time.sleep(0.2)
+
+
+def worker_cmd(a, kind, name, **kw):
+    cmd = [sys.executable, os.path.abspath(__file__), '--worker', kind, '--config', name,
+           '--threads', str(a.threads)]
+    if a.spec:
+        cmd += ['--spec', a.spec]
+    for k, v in kw.items():
+        cmd += ['--' + k.replace('_', '-'), str(v)]
+    return cmd
+
+
+# glibc keeps freed memory instead of returning it to the kernel at once, so PyTorch's large
+# temporaries (it allocates and frees every activation each step) do not page-fault afresh
+# every time. On a VM where first-touch page faults are expensive this changes the seed
+# model's PyTorch figures several-fold; --torch-malloc-tuned applies it.
+TUNED_MALLOC = {'MALLOC_MMAP_THRESHOLD_': str(1 << 32), 'MALLOC_TRIM_THRESHOLD_': str(1 << 36)}
+
+
+def torch_env(a):
+    env = dict(os.environ)
+    env['OMP_NUM_THREADS'] = str(a.threads)
+    if a.torch_malloc_tuned:
+        env.update(TUNED_MALLOC)
+    return env
+
+
+def cache_dir(a):
+    if a.cache_dir:
+        return a.cache_dir
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'visage-bench')
+
+
+def ensure_ort(a):
+    ort_dir = os.path.join(cache_dir(a), 'ort')
+    pkg = os.path.join(ort_dir, 'node_modules', 'onnxruntime-node', 'package.json')
+    if not os.path.exists(pkg):
+        os.makedirs(ort_dir, exist_ok=True)
+        log('installing onnxruntime-node into %s' % ort_dir)
+        subprocess.run(['npm', 'install', '--ignore-scripts', '--no-audit', '--no-fund',
+                        '--prefix', ort_dir, 'onnxruntime-node'], check=True,
+                       stdout=sys.stderr)
+    return ort_dir
+
+
+def ort_measure(a, name, cfg, size):
+    import numpy as np
+    ort_dir = ensure_ort(a)
+    digest = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    tag = '%s-%s-%d' % (name, digest, size)
+    onnx = os.path.join(cache_dir(a), tag + '.onnx')
+    if not os.path.exists(onnx):
+        run_json(worker_cmd(a, 'export', name, size=size, out=onnx), env=torch_env(a))
+    out_bin = os.path.join(cache_dir(a), tag + '.ort-logits.bin')
+    res = json.loads(run_json(['node', os.path.join(HERE, 'ort-latency.mjs'), '--ort-dir',
+                               ort_dir, '--model', onnx, '--height', str(size), '--width',
+                               str(size), '--threads', str(a.threads), '--runs',
+                               str(a.infer_runs), '--warmup', '1', '--input',
+                               onnx + '.input.bin', '--output', out_bin]))
+    ref = np.fromfile(onnx + '.logits.bin', dtype='<f4')
+    got = np.fromfile(out_bin, dtype='<f4')
+    res['max_abs_diff_vs_torch'] = float(np.max(np.abs(ref - got))) if ref.size == got.size \
+        else float('inf')
+    os.remove(out_bin)
+    return res
+
+
+def visage_measure(a, name, spec, mode, size, batch):
+    cmd = [a.visage_cli, 'bench', '--config', name, '--mode', mode, '--size', str(size),
+           '--threads', str(a.threads), '--warmup', '1']
+    if spec:
+        cmd += ['--spec', spec]
+    if mode == 'train':
+        cmd += ['--batch', str(batch), '--steps', str(a.visage_steps or a.steps), '--sgemm']
+    else:
+        cmd += ['--runs', str(a.infer_runs)]
+    fd, path = tempfile.mkstemp(prefix='visage-bench-', suffix='.json')
+    os.close(fd)
+    try:
+        run_json(cmd + ['--json', path])
+        with open(path) as f:
+            return json.load(f)
+    finally:
+        os.remove(path)
+
+
+def fmt(v, spec='%.2f'):
+    return '-' if v is None else spec % v
+
+
+def mib(v):
+    return '-' if v is None else '%.0f' % (v / 1048576.0)
+
+
+def verdict(ratio, goal, higher_is_better):
+    if ratio is None:
+        return ''
+    ok = ratio >= goal if higher_is_better else ratio <= goal
+    return 'yes' if ok else 'NO'
+
+
+def load_span(row):
+    return '%s-%s, %.1f' % (row['load_start'].split()[0], row['load_end'].split()[0],
+                            max(row['runnable']))
+
+
+def print_tables(a, results):
+    """The side-by-side tables. Rates: images/s over all timed steps (or, with --best, of
+    the fastest step); latencies: median (or fastest) run. GFLOP/s scale the same way."""
+    w = sys.stdout.write
+    est = 'fastest step' if a.best else 'all timed steps'
+    w('\n## Training (synthetic data in memory; images/s over %s; peak RSS in MiB)\n\n'
+      % est)
+    w('| config | size | batch | PyTorch img/s | Visage img/s | speed-up (goal >= 3) | '
+      'PyTorch peak RSS | Visage peak RSS | memory ratio (goal <= 1) | Visage GFLOP/s | '
+      'sgemm GFLOP/s | GFLOP/s / sgemm (goal >= 0.5) | load |\n')
+    w('|---|---|---|---|---|---|---|---|---|---|---|---|---|\n')
+    for r in results['train']:
+        t, v = r.get('torch'), r.get('visage')
+        t_ips = v_ips = gflops = None
+        if t:
+            t_ips = r['batch'] * 1e3 / t['step_ms_min'] if a.best else t['images_per_s']
+        if v:
+            v_ips = (r['batch'] * 1e3 / v['train_step_ms_min'] if a.best
+                     else v['train_images_per_s'])
+            gflops = v['train_gflops'] * v_ips / v['train_images_per_s']
+        speed = v_ips / t_ips if t and v else None
+        mem = v['train_peak_rss_bytes'] / t['peak_rss_bytes'] if t and v else None
+        eff = gflops / v['sgemm_gflops'] if v else None
+        w('| %s | %d | %d | %s | %s | %s %s | %s | %s | %s %s | %s | %s | %s %s | %s |\n' % (
+            r['config'], r['size'], r['batch'], fmt(t_ips), fmt(v_ips), fmt(speed),
+            verdict(speed, 3, True), mib(t and t['peak_rss_bytes']),
+            mib(v and v['train_peak_rss_bytes']), fmt(mem), verdict(mem, 1, False),
+            fmt(gflops, '%.1f'), fmt(v and v['sgemm_gflops'], '%.1f'), fmt(eff),
+            verdict(eff, 0.5, True), load_span(r)))
+    key = 'min' if a.best else 'median'
+    w('\n## Inference (batch 1, latency in ms: %s of %d runs after 1 warm-up)\n\n'
+      % ('fastest' if a.best else 'median', a.infer_runs))
+    w('| config | size | PyTorch | ONNX Runtime | Visage | Visage / ORT (goal <= 0.8) | '
+      'Visage / PyTorch | Visage GFLOP/s | ORT logits vs PyTorch (max abs diff) | load |\n')
+    w('|---|---|---|---|---|---|---|---|---|---|\n')
+    for r in results['infer']:
+        t, o, v = r.get('torch'), r.get('ort'), r.get('visage')
+        t_ms = t and t['latency_ms_' + key]
+        o_ms = o and o['latency_ms_' + key]
+        v_ms = v and v['infer_latency_ms_' + key]
+        vo = v_ms / o_ms if o and v else None
+        vt = v_ms / t_ms if t and v else None
+        gflops = v['infer_gflops'] * v['infer_latency_ms_median'] / v_ms if v else None
+        w('| %s | %d | %s | %s | %s | %s %s | %s | %s | %s | %s |\n' % (
+            r['config'], r['size'], fmt(t_ms, '%.1f'), fmt(o_ms, '%.1f'), fmt(v_ms, '%.1f'),
+            fmt(vo), verdict(vo, 0.8, False), fmt(vt), fmt(gflops, '%.1f'),
+            fmt(o and o['max_abs_diff_vs_torch'], '%.2g'), load_span(r)))
+    w('\nload: the 1-minute load average before and after the row\'s measurements, and the '
+      'largest mean number of runnable tasks during one of them (%d threads + 1 sampler when '
+      'nothing else runs; the machine has %d cores)\n' % (a.threads, os.cpu_count()))
+    if a.spec:
+        w('\nspec on top of each configuration: %s\n' % a.spec)
+    w('\n%s\n' % results['environment_line'])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--config', action='append', help='named configuration (repeatable); '
+                   'default visage-s')
+    p.add_argument('--spec', help='custom configuration keys on top of each --config')
+    p.add_argument('--size', type=int, action='append', help='training resolution '
+                   '(repeatable, paired with --batch); default 256')
+    p.add_argument('--batch', type=int, action='append', help='training batch (repeatable)')
+    p.add_argument('--infer-size', type=int, action='append',
+                   help='inference resolution (repeatable); default: each --size')
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--steps', type=int, default=5, help='timed training steps (PyTorch: at '
+                   'most this many, see --max-seconds)')
+    p.add_argument('--visage-steps', type=int, help='timed steps of visage-cli (default '
+                   '--steps)')
+    p.add_argument('--min-steps', type=int, default=2)
+    p.add_argument('--max-seconds', type=float, default=60, help='PyTorch training: fewer '
+                   'steps (not below --min-steps) when they would take longer than this')
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--infer-runs', type=int, default=5)
+    p.add_argument('--visage-cli', default=os.path.join(ROOT, 'build', 'app', 'visage-cli'))
+    p.add_argument('--skip-ort', action='store_true')
+    p.add_argument('--skip-torch', action='store_true')
+    p.add_argument('--cache-dir', help='where onnxruntime-node and the .onnx files go '
+                   '(default $XDG_CACHE_HOME/visage-bench)')
+    p.add_argument('--best', action='store_true', help='tabulate the fastest step and run '
+                   '(less sensitive to other load on the machine) instead of the mean '
+                   'training rate and the median latency')
+    p.add_argument('--quiet-wait', type=float, default=0, metavar='SECONDS',
+                   help='before each measurement, wait up to this long for a machine where '
+                   'nothing else runs (shared machines)')
+    p.add_argument('--torch-malloc-tuned', action='store_true',
+                   help='run PyTorch with %s (freed memory kept for reuse)'
+                   % ' '.join('%s=%s' % kv for kv in TUNED_MALLOC.items()))
+    p.add_argument('--json', help='also write every measurement here')
+    # internal: one measurement in a fresh process
+    p.add_argument('--worker', choices=['train', 'infer', 'export'], help=argparse.SUPPRESS)
+    p.add_argument('--runs', type=int, default=5, help=argparse.SUPPRESS)
+    p.add_argument('--out', help=argparse.SUPPRESS)
+    a = p.parse_args()
+
+    if a.worker:
+        a.size = a.size[0]
+        a.batch = a.batch[0] if a.batch else 1
+        {'train': worker_train, 'infer': worker_infer, 'export': worker_export}[a.worker](a)
+        return
+
+    global QUIET_WAIT
+    QUIET_WAIT = a.quiet_wait
+    configs = a.config or ['visage-s']
+    sizes = a.size or [256]
+    batches = a.batch or [8] * len(sizes)
+    if len(batches) != len(sizes):
+        p.error('give one --batch per --size')
+    if any(s % 32 for s in sizes + (a.infer_size or [])):
+        p.error('sizes must be multiples of 32')
+    infer_sizes = a.infer_size or sorted(set(sizes))
+    if not os.access(a.visage_cli, os.X_OK):
+        p.error('no visage-cli at %s (build it, or pass --visage-cli)' % a.visage_cli)
+
+    env_line = ('%d threads; %s; %s; OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s; Python %s; '
+                'load average at start %s' % (
+                    a.threads, cpu_name(), platform.platform(),
+                    os.environ.get('OPENBLAS_CORETYPE', '(unset)'),
+                    os.environ.get('OPENBLAS_L2_SIZE', '(unset)'),
+                    platform.python_version(), loadavg()))
+    results = {'train': [], 'infer': [], 'argv': sys.argv, 'environment_line': env_line}
+    log(env_line)
+    start = time.time()
+    for name in configs:
+        cfg = resolve_config(name, a.spec)
+        label = name + (' + spec' if a.spec else '')
+        for size, batch in zip(sizes, batches):
+            log('%s: training %dx%d batch %d' % (name, size, size, batch))
+            row = {'config': label, 'size': size, 'batch': batch, 'load_start': loadavg()}
+            first = len(RUNNABLE)
+            row['visage'] = visage_measure(a, name, a.spec, 'train', size, batch)
+            if not a.skip_torch:
+                row['torch'] = json.loads(run_json(
+                    worker_cmd(a, 'train', name, size=size, batch=batch, steps=a.steps,
+                               min_steps=a.min_steps, max_seconds=a.max_seconds,
+                               warmup=a.warmup), env=torch_env(a)))
+            row['load_end'] = loadavg()
+            row['runnable'] = RUNNABLE[first:]
+            results['train'].append(row)
+        for size in infer_sizes:
+            log('%s: inference %dx%d' % (name, size, size))
+            row = {'config': label, 'size': size, 'load_start': loadavg()}
+            first = len(RUNNABLE)
+            row['visage'] = visage_measure(a, name, a.spec, 'infer', size, 1)
+            if not a.skip_torch:
+                row['torch'] = json.loads(run_json(
+                    worker_cmd(a, 'infer', name, size=size, runs=a.infer_runs,
+                               warmup=1), env=torch_env(a)))
+            if not a.skip_ort:
+                row['ort'] = ort_measure(a, name, cfg, size)
+            row['load_end'] = loadavg()
+            row['runnable'] = RUNNABLE[first:]
+            results['infer'].append(row)
+    results['environment_line'] += '; load average at end %s; %.0f s in all' % (
+        loadavg(), time.time() - start)
+    if not a.skip_torch:
+        results['environment_line'] += '; torch %s%s' % (
+            torch_version(), ' with ' + ' '.join('%s=%s' % kv for kv in TUNED_MALLOC.items())
+            if a.torch_malloc_tuned else ' (stock malloc settings)')
+    if not a.skip_ort and results['infer']:
+        results['environment_line'] += '; onnxruntime-node %s' % \
+            results['infer'][0]['ort']['ort_version']
+    print_tables(a, results)
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump(results, f, indent=1)
+
+
+def cpu_name():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+def torch_version():
+    out = subprocess.run([sys.executable, '-c', 'import torch; print(torch.__version__)'],
+                         stdout=subprocess.PIPE, text=True)
+    return out.stdout.strip()
+
+
+if __name__ == '__main__':
+    main()
