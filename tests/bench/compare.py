@@ -24,7 +24,8 @@ repository. Example (the README's table):
 
   /usr/bin/python3 tests/bench/compare.py --visage-cli build-bench/app/visage-cli \\
       --config visage-s --config seed --size 256 --batch 8 --size 512 --batch 2 \\
-      --infer-size 512 --threads 2
+      --infer-size 512 --threads 2 --steps 4 --max-seconds 45 --quiet-wait 60 \\
+      --torch-malloc-tuned
 """
 
 import argparse
@@ -266,10 +267,13 @@ def worker_cmd(a, kind, name, **kw):
     return cmd
 
 
-# glibc keeps freed memory instead of returning it to the kernel at once, so PyTorch's large
-# temporaries (it allocates and frees every activation each step) do not page-fault afresh
-# every time. On a VM where first-touch page faults are expensive this changes the seed
-# model's PyTorch figures several-fold; --torch-malloc-tuned applies it.
+# glibc serves allocations up to 4 GiB from its heap and keeps freed memory instead of
+# returning it to the kernel, so PyTorch's large temporaries (it allocates and frees every
+# activation each step) do not page-fault afresh every time. On a VM where first-touch page
+# faults are expensive this changes PyTorch's figures several-fold; --torch-malloc-tuned
+# applies it. Larger blocks, such as the seed model's 4.3 GB attention matrices at 512 x 512
+# batch 2, are still mapped and unmapped each time; MALLOC_MMAP_MAX_=0 instead made that run
+# exceed the machine's 24 GiB.
 TUNED_MALLOC = {'MALLOC_MMAP_THRESHOLD_': str(1 << 32), 'MALLOC_TRIM_THRESHOLD_': str(1 << 36)}
 
 
@@ -312,7 +316,7 @@ def ort_measure(a, name, cfg, size):
     res = json.loads(run_json(['node', os.path.join(HERE, 'ort-latency.mjs'), '--ort-dir',
                                ort_dir, '--model', onnx, '--height', str(size), '--width',
                                str(size), '--threads', str(a.threads), '--runs',
-                               str(a.infer_runs), '--warmup', '1', '--input',
+                               str(a.infer_runs), '--warmup', str(a.infer_warmup), '--input',
                                onnx + '.input.bin', '--output', out_bin]))
     ref = np.fromfile(onnx + '.logits.bin', dtype='<f4')
     got = np.fromfile(out_bin, dtype='<f4')
@@ -324,13 +328,14 @@ def ort_measure(a, name, cfg, size):
 
 def visage_measure(a, name, spec, mode, size, batch):
     cmd = [a.visage_cli, 'bench', '--config', name, '--mode', mode, '--size', str(size),
-           '--threads', str(a.threads), '--warmup', '1']
+           '--threads', str(a.threads)]
     if spec:
         cmd += ['--spec', spec]
     if mode == 'train':
-        cmd += ['--batch', str(batch), '--steps', str(a.visage_steps or a.steps), '--sgemm']
+        cmd += ['--batch', str(batch), '--steps', str(a.visage_steps or a.steps), '--warmup',
+                str(a.warmup), '--sgemm']
     else:
-        cmd += ['--runs', str(a.infer_runs)]
+        cmd += ['--runs', str(a.infer_runs), '--warmup', str(a.infer_warmup)]
     fd, path = tempfile.mkstemp(prefix='visage-bench-', suffix='.json')
     os.close(fd)
     try:
@@ -356,9 +361,19 @@ def verdict(ratio, goal, higher_is_better):
     return 'yes' if ok else 'NO'
 
 
+def measure(row, key, fn):
+    """row[key] = fn(); a failed measurement (killed for memory, say) is logged and left
+    out of the table instead of losing the whole run."""
+    try:
+        row[key] = fn()
+    except (RuntimeError, subprocess.SubprocessError, OSError, ValueError) as e:
+        log('    FAILED: %s' % str(e).splitlines()[0])
+        row[key + '_error'] = str(e)[:2000]
+
+
 def load_span(row):
     return '%s-%s, %.1f' % (row['load_start'].split()[0], row['load_end'].split()[0],
-                            max(row['runnable']))
+                            max(row['runnable'], default=float('nan')))
 
 
 def print_tables(a, results):
@@ -391,8 +406,8 @@ def print_tables(a, results):
             fmt(gflops, '%.1f'), fmt(v and v['sgemm_gflops'], '%.1f'), fmt(eff),
             verdict(eff, 0.5, True), load_span(r)))
     key = 'min' if a.best else 'median'
-    w('\n## Inference (batch 1, latency in ms: %s of %d runs after 1 warm-up)\n\n'
-      % ('fastest' if a.best else 'median', a.infer_runs))
+    w('\n## Inference (batch 1, latency in ms: %s of %d runs after %d warm-up)\n\n'
+      % ('fastest' if a.best else 'median', a.infer_runs, a.infer_warmup))
     w('| config | size | PyTorch | ONNX Runtime | Visage | Visage / ORT (goal <= 0.8) | '
       'Visage / PyTorch | Visage GFLOP/s | ORT logits vs PyTorch (max abs diff) | load |\n')
     w('|---|---|---|---|---|---|---|---|---|---|\n')
@@ -435,7 +450,10 @@ def main():
     p.add_argument('--max-seconds', type=float, default=60, help='PyTorch training: fewer '
                    'steps (not below --min-steps) when they would take longer than this')
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--infer-runs', type=int, default=5)
+    p.add_argument('--infer-runs', type=int, default=10)
+    p.add_argument('--infer-warmup', type=int, default=3, help='untimed runs first (ONNX '
+                   'Runtime\'s first runs are several times slower than the next ones)')
+    p.add_argument('--skip-train', action='store_true', help='inference rows only')
     p.add_argument('--visage-cli', default=os.path.join(ROOT, 'build', 'app', 'visage-cli'))
     p.add_argument('--skip-ort', action='store_true')
     p.add_argument('--skip-torch', action='store_true')
@@ -488,16 +506,17 @@ def main():
     for name in configs:
         cfg = resolve_config(name, a.spec)
         label = name + (' + spec' if a.spec else '')
-        for size, batch in zip(sizes, batches):
+        for size, batch in zip(sizes, batches) if not a.skip_train else []:
             log('%s: training %dx%d batch %d' % (name, size, size, batch))
             row = {'config': label, 'size': size, 'batch': batch, 'load_start': loadavg()}
             first = len(RUNNABLE)
-            row['visage'] = visage_measure(a, name, a.spec, 'train', size, batch)
+            measure(row, 'visage', lambda: visage_measure(a, name, a.spec, 'train', size,
+                                                          batch))
             if not a.skip_torch:
-                row['torch'] = json.loads(run_json(
+                measure(row, 'torch', lambda: json.loads(run_json(
                     worker_cmd(a, 'train', name, size=size, batch=batch, steps=a.steps,
                                min_steps=a.min_steps, max_seconds=a.max_seconds,
-                               warmup=a.warmup), env=torch_env(a)))
+                               warmup=a.warmup), env=torch_env(a))))
             row['load_end'] = loadavg()
             row['runnable'] = RUNNABLE[first:]
             results['train'].append(row)
@@ -505,13 +524,13 @@ def main():
             log('%s: inference %dx%d' % (name, size, size))
             row = {'config': label, 'size': size, 'load_start': loadavg()}
             first = len(RUNNABLE)
-            row['visage'] = visage_measure(a, name, a.spec, 'infer', size, 1)
+            measure(row, 'visage', lambda: visage_measure(a, name, a.spec, 'infer', size, 1))
             if not a.skip_torch:
-                row['torch'] = json.loads(run_json(
+                measure(row, 'torch', lambda: json.loads(run_json(
                     worker_cmd(a, 'infer', name, size=size, runs=a.infer_runs,
-                               warmup=1), env=torch_env(a)))
+                               warmup=a.infer_warmup), env=torch_env(a))))
             if not a.skip_ort:
-                row['ort'] = ort_measure(a, name, cfg, size)
+                measure(row, 'ort', lambda: ort_measure(a, name, cfg, size))
             row['load_end'] = loadavg()
             row['runnable'] = RUNNABLE[first:]
             results['infer'].append(row)
