@@ -723,8 +723,24 @@ run_job (VgService *self, Job *job)
       break;
     case VG_SERVICE_JOB_OPEN_SPLIT:
       if (!job_should_stop (self, job, &job->error))
-        job->result = vg_split_open (job->path, VG_SPLIT_SKIP_BAD, 0, job->cancellable,
-                                     &job->error);
+        {
+          VgSplit *split = vg_split_open (job->path, VG_SPLIT_SKIP_BAD, 0, job->cancellable,
+                                          &job->error);
+          g_autoptr (GError) scan_error = NULL;
+
+          /* The classes each mask holds, for the gallery's filter before any evaluation.
+           * A mask that fails to decode only leaves its bits unknown (it would fail
+           * again, with its name, when shown or evaluated). */
+          if (split != NULL
+              && !vg_split_scan_classes (split, 0, job->cancellable, &scan_error)
+              && g_error_matches (scan_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            {
+              vg_split_free (split);
+              job->error = g_steal_pointer (&scan_error);
+              split = NULL;
+            }
+          job->result = split;
+        }
       job->result_free = (GDestroyNotify) vg_split_free;
       break;
     case VG_SERVICE_JOB_EVALUATE:

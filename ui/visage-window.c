@@ -290,6 +290,7 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
       const VgSample *s = &self->split->samples[i];
       g_autoptr (VisageSample) sample = visage_sample_new (i, s->name, s->image_path,
                                                            s->mask_path);
+      visage_sample_set_truth_classes (sample, s->mask_classes);
       g_list_store_append (self->samples, sample);
     }
   clear_results (self);

@@ -12,6 +12,8 @@
 
 #include "test-fixtures.h"
 #include "vg-classes.h"
+#include "vg-image.h"
+#include "vg-split.h"
 #include "visage-application.h"
 #include "visage-class-score.h"
 #include "visage-classes.h"
@@ -446,6 +448,83 @@ check_evaluation_view (VisageWindow *window, const VgEvaluation *evaluation)
   }
 }
 
+/* ---- the class filter works before any evaluation --------------------------------------- */
+
+static int
+compare_file_names (gconstpointer a, gconstpointer b)
+{
+  return vg_natural_compare (*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+test_filter_before_evaluation (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  VisageWindow *window;
+  VisageGallery *gallery;
+  GListModel *shown;
+  guint32 classes[N_FIXTURE] = { 0 };
+  int filter_class = -1, expected = 0;
+
+  if (skip_without_split ())
+    return;
+  /* The classes of each fixture mask, read here independently of the split's scan. */
+  for (int i = 0; i < N_FIXTURE; i++)
+    {
+      g_autofree char *path = NULL;
+      VgImage mask = { 0 };
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GDir) dir = NULL;
+      g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      const char *entry;
+      g_autofree char *masks = g_build_filename (split_dir, "masks", NULL);
+
+      dir = g_dir_open (masks, 0, &error);
+      g_assert_no_error (error);
+      while ((entry = g_dir_read_name (dir)) != NULL)
+        g_ptr_array_add (names, g_strdup (entry));
+      g_ptr_array_sort (names, compare_file_names);
+      g_assert_cmpuint (names->len, ==, N_FIXTURE);
+      path = g_build_filename (masks, (const char *) g_ptr_array_index (names, i), NULL);
+      g_assert_true (vg_mask_load (&mask, path, &error));
+      g_assert_no_error (error);
+      for (size_t k = 0; k < (size_t) mask.height * mask.width; k++)
+        classes[i] |= 1u << mask.data[k];
+      vg_image_clear (&mask);
+    }
+  for (int c = 0; c < VG_NUM_CLASSES && filter_class < 0; c++)
+    {
+      int n = 0;
+
+      for (int i = 0; i < N_FIXTURE; i++)
+        n += (classes[i] >> c) & 1;
+      if (n > 0 && n < N_FIXTURE)
+        {
+          filter_class = c;
+          expected = n;
+        }
+    }
+  g_assert_cmpint (filter_class, >=, 0);
+
+  app = new_app ();
+  window = open_workbench (app);
+  g_assert_null (visage_window_get_evaluation (window));
+  gallery = visage_window_get_gallery (window);
+  shown = visage_gallery_get_shown (gallery);
+  for (guint i = 0; i < N_FIXTURE; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+
+      g_assert_cmphex (visage_sample_get_truth_classes (sample), ==,
+                       classes[visage_sample_get_index (sample)]);
+    }
+  gtk_widget_activate_action (GTK_WIDGET (gallery), "gallery.filter-class", "i", filter_class);
+  g_assert_cmpuint (g_list_model_get_n_items (shown), ==, expected);
+  visage_gallery_set_filter_class (gallery, -1);
+  g_assert_cmpuint (g_list_model_get_n_items (shown), ==, N_FIXTURE);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ---- evaluation labels, sorts and filters the gallery ----------------------------------- */
 
 static void
@@ -716,6 +795,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workbench/class-names", test_class_names);
   g_test_add_func ("/workbench/widgets-finalize", test_widgets_finalize);
   g_test_add_func ("/workbench/browse-and-overlay", test_browse_and_overlay);
+  g_test_add_func ("/workbench/filter-before-evaluation", test_filter_before_evaluation);
   g_test_add_func ("/workbench/evaluate-and-sort", test_evaluate_and_sort);
   g_test_add_func ("/workbench/open-image-and-export", test_open_image_and_export);
   g_test_add_func ("/workbench/screenshot", test_screenshot);
