@@ -6,6 +6,7 @@
 #include <locale.h>
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "visage-application.h"
 #include "visage-paths.h"
@@ -13,6 +14,7 @@
 #include "visage-sample.h"
 #include "visage-window.h"
 #include "vg-device.h"
+#include "vg-recent.h"
 
 /* --screenshot gives up when the window has not settled after this long. */
 #define SCREENSHOT_TIMEOUT_S 120
@@ -130,24 +132,37 @@ first_model_in (const char *dir)
   return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
 }
 
+static gint64
+modified_time (const char *path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 ? (gint64) st.st_mtime : G_MININT64;
+}
+
 /* The model to load without --model: one shipped with the program (data/models in the
- * source tree, then the installed copy), else the last model loaded. */
+ * source tree, then the installed copy), else the newest of the models trained here
+ * (vg_recent_models_newest) and the last model loaded. */
 static char *
 default_model (VisageApplication *self)
 {
   g_autofree char *source_models = g_build_filename (VISAGE_SOURCE_DIR, "data", "models", NULL);
   g_autofree char *installed_models = g_build_filename (PKGDATADIR, "models", NULL);
   g_autofree char *last = NULL;
+  g_autofree char *trained = NULL;
   char *path;
 
   if ((path = first_model_in (source_models)) != NULL
       || (path = first_model_in (installed_models)) != NULL)
     return path;
+  trained = vg_recent_models_newest ();
   if (self->settings != NULL)
     last = g_settings_get_string (self->settings, "last-model");
-  if (last != NULL && *last != '\0' && g_file_test (last, G_FILE_TEST_IS_REGULAR))
+  if (last == NULL || *last == '\0' || !g_file_test (last, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer (&trained);
+  if (trained == NULL || modified_time (last) > modified_time (trained))
     return g_steal_pointer (&last);
-  return NULL;
+  return g_steal_pointer (&trained);
 }
 
 static void

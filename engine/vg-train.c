@@ -30,6 +30,7 @@
 #include "vg-safetensors.h"
 #include "vg-split.h"
 #include "vg-stats.h"
+#include "vg-recent.h"
 #include "vg-train.h"
 
 G_DEFINE_QUARK (vg-train-error-quark, vg_train_error)
@@ -950,7 +951,11 @@ save_best (Trainer *t, double val_loss, double val_miou, GError **error)
   g_ptr_array_add (pairs, g_strdup ("visage.selected_by"));
   g_ptr_array_add (pairs, g_strdup (vg_select_kind_name (t->o.select)));
   g_ptr_array_add (pairs, NULL);
-  return vg_model_save (t->model, t->best_path, (const char *const *) pairs->pdata, error);
+  if (!vg_model_save (t->model, t->best_path, (const char *const *) pairs->pdata, error))
+    return FALSE;
+  /* The workbench opens the newest model trained when none ships with it. */
+  vg_recent_models_add (t->best_path);
+  return TRUE;
 }
 
 /* last.safetensors: the model's tensors under their state_dict names (so vg_model_load and

@@ -25,6 +25,7 @@
 #include "vg-nn.h"
 #include "vg-predict.h"
 #include "vg-safetensors.h"
+#include "vg-recent.h"
 #include "vg-train.h"
 #include "test-common.h"
 
@@ -549,6 +550,18 @@ test_bad_checkpoints (void)
   o.epochs = 1;
   g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
+
+  /* the run's best model is listed among the models trained here */
+  {
+    g_autofree char *list_path = vg_recent_models_path ();
+    g_autofree char *list = NULL;
+    g_autofree char *best_path = g_build_filename (o.out_dir, "best.safetensors", NULL);
+    g_autofree char *line = NULL;
+
+    g_assert_true (g_file_get_contents (list_path, &list, NULL, NULL));
+    line = g_strdup_printf ("%s\n", best_path);
+    g_assert_nonnull (strstr (list, line));
+  }
 
   /* the same folder again without resume: refused, nothing overwritten */
   g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
