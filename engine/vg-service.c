@@ -656,6 +656,7 @@ static VgPrediction *
 run_predict (VgService *self, Job *job, GError **error)
 {
   g_autoptr (VgPrediction) prediction = g_new0 (VgPrediction, 1);
+  gint64 start = g_get_monotonic_time ();
   int H, W;
 
   if (job_should_stop (self, job, error))
@@ -705,6 +706,10 @@ run_predict (VgService *self, Job *job, GError **error)
       prediction->result.index = -1;
       prediction->has_result = TRUE;
     }
+  prediction->seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_debug ("%s: %dx%d, %s in %.3f s", job->path, W, H,
+           prediction->labels == NULL ? "decoded" : prediction->cached ? "cached" : "predicted",
+           prediction->seconds);
   return g_steal_pointer (&prediction);
 }
 

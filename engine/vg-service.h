@@ -69,6 +69,7 @@ typedef struct {
   guint8 *truth;          /* (height, width) class ids; NULL without a mask */
   guint8 *labels;         /* (height, width) predicted class ids; NULL without a model */
   gboolean cached;        /* labels came from the memory or the disk cache */
+  double seconds;         /* decoding, prediction and scoring on the worker thread */
   gboolean has_result;    /* truth and labels both present, so result is filled */
   VgImageResult result;
 } VgPrediction;

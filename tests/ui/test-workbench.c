@@ -756,6 +756,61 @@ test_screenshot (void)
   g_assert_cmpint (gdk_pixbuf_get_height (png), >=, 400);
 }
 
+/* The command line of a screenshot; returns its exit status. */
+static int
+run_app (char **argv)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+
+  g_settings_set_boolean (settings, "restore-session", FALSE);
+  app = visage_application_new (G_APPLICATION_DEFAULT_FLAGS);
+  return g_application_run (G_APPLICATION (app), (int) g_strv_length (argv), argv);
+}
+
+static void
+test_screenshot_evaluate_and_image (void)
+{
+  g_autofree char *evaluated = NULL;
+  g_autofree char *live = NULL;
+  g_autofree char *image = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) png = NULL;
+
+  if (skip_without_split ())
+    return;
+  evaluated = g_build_filename (scratch_dir, "evaluated.png", NULL);
+  live = g_build_filename (scratch_dir, "live.png", NULL);
+  image = g_build_filename (split_dir, "images", "3.jpg", NULL);
+  if (!g_file_test (image, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *images = g_build_filename (split_dir, "images", NULL);
+      g_autoptr (GDir) dir = g_dir_open (images, 0, &error);
+
+      g_assert_no_error (error);
+      g_free (image);
+      image = g_build_filename (images, g_dir_read_name (dir), NULL);
+    }
+
+  /* --evaluate waits for the evaluation before the picture. */
+  {
+    char *argv[] = { "visage", "--split", split_dir, "--model", model_path, "--evaluate",
+                     "--screenshot", evaluated, NULL };
+    g_assert_cmpint (run_app (argv), ==, 0);
+    png = gdk_pixbuf_new_from_file (evaluated, &error);
+    g_assert_no_error (error);
+    g_clear_object (&png);
+  }
+  /* An image alone: nothing to evaluate, which --evaluate reports by its exit status. */
+  {
+    char *argv[] = { "visage", "--model", model_path, "--image", image, "--evaluate",
+                     "--screenshot", live, NULL };
+    g_assert_cmpint (run_app (argv), ==, 1);
+    png = gdk_pixbuf_new_from_file (live, &error);
+    g_assert_no_error (error);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -799,6 +854,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/workbench/evaluate-and-sort", test_evaluate_and_sort);
   g_test_add_func ("/workbench/open-image-and-export", test_open_image_and_export);
   g_test_add_func ("/workbench/screenshot", test_screenshot);
+  g_test_add_func ("/workbench/screenshot-evaluate-and-image",
+                   test_screenshot_evaluate_and_image);
   status = g_test_run ();
 
   vg_test_rm_rf (scratch_dir);
