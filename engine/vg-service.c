@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 
 #include "vg-backend.h"
+#include "vg-device.h"
 #include "vg-predict.h"
 #include "vg-service.h"
 
@@ -36,6 +37,8 @@ typedef struct {
   GCancellable *cancellable; /* nullable */
   char *path;                /* model file, split folder or image */
   char *mask_path;           /* predict: nullable */
+  char *device;              /* load model: "auto", "cpu" or "cuda" */
+  char *device_note;         /* load model: why the device is not the one asked for */
   VgSplit *split;            /* evaluate, export: the worker's own copy */
   int index;                 /* export: the sample, or -1 for all */
   VgExportKind export_kind;
@@ -80,6 +83,8 @@ struct _VgService
 
   /* main context only */
   char *model_path;
+  char *device;              /* for the next model loaded */
+  char *device_note;         /* of the model loaded */
   guint n_jobs;              /* queued or running */
 
   GMutex mutex;              /* guards the fields down to "worker only" */
@@ -194,6 +199,8 @@ job_free (Job *job)
   g_clear_object (&job->cancellable);
   g_free (job->path);
   g_free (job->mask_path);
+  g_free (job->device);
+  g_free (job->device_note);
   vg_split_free (job->split);
   if (job->train_options != NULL)
     {
@@ -235,6 +242,8 @@ complete_job (VgService *self, Job *job)
       /* The worker switched models whether or not the caller still cares. */
       g_free (self->model_path);
       self->model_path = g_strdup (job->path);
+      g_free (self->device_note);
+      self->device_note = g_steal_pointer (&job->device_note);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_PATH]);
     }
 
@@ -633,7 +642,18 @@ run_load_model (VgService *self, Job *job, GError **error)
   key = model_key_for_file (job->path, job->cancellable, error);
   if (key == NULL)
     return FALSE;
-  model = vg_model_open (job->path, vg_backend_cpu (), &pre, error);
+  {
+    char why[512] = "";
+    const VgBackend *backend = vg_backend_for_device (job->device, why, sizeof why);
+
+    if (backend == NULL)
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s", why);
+        return FALSE;
+      }
+    model = vg_model_open (job->path, backend, &pre, error);
+    job->device_note = g_strdup (why);
+  }
   if (model == NULL)
     return FALSE;
   predictor = vg_predictor_new (model, &pre, 1, error);
@@ -1108,6 +1128,15 @@ run_train (VgService *self, Job *job, GError **error)
 
   if (job_should_stop (self, job, error))
     return NULL;
+  if (job->train_options->backend == NULL)
+    {
+      char why[512] = "";
+
+      /* The service's device, as for the models it loads. */
+      job->train_options->backend = vg_backend_for_device (job->device, why, sizeof why);
+      if (why[0] != '\0' && g_strcmp0 (job->device, "cuda") == 0)
+        train_message (why, &run);
+    }
   if (!vg_train_run (job->train_options, &callbacks, &run, self->train_control, stop, state,
                      error))
     {
@@ -1254,7 +1283,35 @@ vg_service_load_model_async (VgService *self, const char *path, GCancellable *ca
   job = job_new (self, VG_SERVICE_JOB_LOAD_MODEL, cancellable, callback, user_data,
                  vg_service_load_model_async);
   job->path = g_strdup (path);
+  job->device = g_strdup (self->device);
   queue_job (self, job);
+}
+
+void
+vg_service_set_device (VgService *self, const char *device)
+{
+  g_return_if_fail (VG_IS_SERVICE (self));
+  g_return_if_fail (g_strcmp0 (device, "auto") == 0 || g_strcmp0 (device, "cpu") == 0
+                    || g_strcmp0 (device, "cuda") == 0);
+
+  g_free (self->device);
+  self->device = g_strdup (device);
+}
+
+const char *
+vg_service_get_device (VgService *self)
+{
+  g_return_val_if_fail (VG_IS_SERVICE (self), NULL);
+
+  return self->device;
+}
+
+const char *
+vg_service_get_device_note (VgService *self)
+{
+  g_return_val_if_fail (VG_IS_SERVICE (self), NULL);
+
+  return self->device_note != NULL ? self->device_note : "";
 }
 
 gboolean
@@ -1408,6 +1465,7 @@ vg_service_train_async (VgService *self, const VgTrainOptions *options,
                  vg_service_train_async);
   job->train_options = g_new0 (VgTrainOptions, 1);
   vg_train_options_copy (job->train_options, options);
+  job->device = g_strdup (self->device);
   queue_job (self, job);
 }
 
@@ -1500,6 +1558,8 @@ vg_service_finalize (GObject *object)
   vg_image_clear (&self->cached_mask);
   g_free (self->model_key);
   g_free (self->model_path);
+  g_free (self->device);
+  g_free (self->device_note);
   g_free (self->cache_dir);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->mutex);
@@ -1600,6 +1660,7 @@ vg_service_init (VgService *self)
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
   self->memory_cache_limit = DEFAULT_MEMORY_CACHE_BYTES;
+  self->device = g_strdup ("auto");
   self->train_control = vg_train_control_new ();
   self->memory_cache = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, cache_entry_free);
   self->last_delivery = g_get_monotonic_time () - DELIVERY_INTERVAL_US;

@@ -351,6 +351,10 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       if (self->settings != NULL)
         g_settings_set_string (self->settings, "last-model",
                                vg_service_get_model_path (self->service));
+      /* Asked for the GPU and not given it: say so (with "auto" the tooltip tells). */
+      if (g_strcmp0 (vg_service_get_device (self->service), "cuda") == 0
+          && *vg_service_get_device_note (self->service) != '\0')
+        toast (self, vg_service_get_device_note (self->service));
       /* Every result so far came from the previous model. */
       clear_results (self);
       request_prediction (self);
@@ -380,8 +384,11 @@ model_path_changed (VisageWindow *self)
   gtk_revealer_set_reveal_child (self->model_revealer, path == NULL);
   if (path != NULL)
     {
-      /* TRANSLATORS: tooltip of the window title, naming the model file loaded */
-      tooltip = g_strdup_printf (_("Model: %s"), path);
+      const char *note = vg_service_get_device_note (self->service);
+
+      /* TRANSLATORS: tooltip of the window title, naming the model file loaded and, on a
+       * second line, why it does not run on a GPU (or nothing) */
+      tooltip = g_strdup_printf (_("Model: %s%s%s"), path, *note != '\0' ? "\n" : "", note);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->switcher_title), tooltip);
     }
   update_actions (self);
@@ -760,6 +767,41 @@ open_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_dat
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
+void
+visage_window_set_device (VisageWindow *self, const char *device)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+  g_return_if_fail (device != NULL);
+
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "device",
+                                      g_variant_new_string (device));
+}
+
+/* The compute device: kept in GSettings, and the loaded model moves to it. */
+static void
+device_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  const char *device = g_variant_get_string (state, NULL);
+  const char *path = vg_service_get_model_path (self->service);
+
+  if (!g_str_equal (device, "auto") && !g_str_equal (device, "cpu")
+      && !g_str_equal (device, "cuda"))
+    return;
+  g_simple_action_set_state (action, state);
+  if (g_strcmp0 (vg_service_get_device (self->service), device) == 0)
+    return;
+  vg_service_set_device (self->service, device);
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "device", device);
+  if (path != NULL)
+    {
+      g_autofree char *reload = g_strdup (path);
+
+      visage_window_load_model (self, reload);
+    }
+}
+
 static const GActionEntry win_actions[] = {
   { .name = "open-split", .activate = open_split_action },
   { .name = "open-model", .activate = open_model_action },
@@ -768,6 +810,8 @@ static const GActionEntry win_actions[] = {
   { .name = "next-image", .activate = next_image_action },
   { .name = "previous-image", .activate = previous_image_action },
   { .name = "open-image", .activate = open_image_action },
+  { .name = "device", .parameter_type = "s", .state = "'auto'",
+    .change_state = device_change_state },
   { .name = "export-image-mask", .activate = export_action },
   { .name = "export-image-overlay", .activate = export_action },
   { .name = "export-split-masks", .activate = export_action },
@@ -922,6 +966,12 @@ visage_window_new (GtkApplication *application)
                        G_SETTINGS_BIND_DEFAULT);
       g_settings_bind (self->settings, "overlay-opacity", self->image_view, "opacity",
                        G_SETTINGS_BIND_DEFAULT);
+      {
+        g_autofree char *device = g_settings_get_string (self->settings, "device");
+
+        /* Before any model loads. */
+        visage_window_set_device (self, device);
+      }
     }
   return self;
 }

@@ -49,6 +49,9 @@ VisageGallery *visage_window_get_gallery (VisageWindow *self);
 VisageImageView *visage_window_get_image_view (VisageWindow *self);
 VisageEvaluationView *visage_window_get_evaluation_view (VisageWindow *self);
 /* The workbench's view: "browse" or "evaluation". */
+/* The compute device for the model: "auto", "cpu" or "cuda" (the win.device action; the
+ * loaded model is reloaded on it). */
+void visage_window_set_device (VisageWindow *self, const char *device);
 const char *visage_window_get_visible_view (VisageWindow *self);
 void visage_window_set_visible_view (VisageWindow *self, const char *name);
 

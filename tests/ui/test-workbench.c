@@ -12,6 +12,7 @@
 
 #include "test-fixtures.h"
 #include "vg-classes.h"
+#include "vg-device.h"
 #include "vg-image.h"
 #include "vg-split.h"
 #include "visage-application.h"
@@ -448,6 +449,62 @@ check_evaluation_view (VisageWindow *window, const VgEvaluation *evaluation)
   }
 }
 
+/* ---- the compute device preference ---------------------------------------------------- */
+
+static void
+test_device_preference (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GSettings) settings = NULL;
+  g_autoptr (GVariant) state = NULL;
+  g_autofree char *stored = NULL;
+  VisageWindow *window;
+  VgService *service;
+  char why[256];
+  gboolean gpu;
+
+  if (skip_without_split ())
+    return;
+  gpu = vg_device_cuda_count (why, sizeof why) > 0;
+  app = new_app ();
+  window = open_workbench (app);
+  service = visage_window_get_service (window);
+  settings = g_settings_new (APP_ID);
+
+  /* Asking for the GPU reloads the model; without one it still loads, on the CPU, and
+   * the window says why. */
+  visage_window_set_device (window, "cuda");
+  g_assert_cmpstr (vg_service_get_device (service), ==, "cuda");
+  g_assert_true (visage_window_get_busy (window)); /* reloading */
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (vg_service_get_model_path (service), ==, model_path);
+  if (gpu)
+    g_assert_cmpstr (vg_service_get_device_note (service), ==, "");
+  else
+    g_assert_nonnull (strstr (vg_service_get_device_note (service), "using the CPU"));
+  stored = g_settings_get_string (settings, "device");
+  g_assert_cmpstr (stored, ==, "cuda");
+  state = g_action_group_get_action_state (G_ACTION_GROUP (window), "device");
+  g_assert_cmpstr (g_variant_get_string (state, NULL), ==, "cuda");
+
+  /* The CPU, asked for, needs no explanation. */
+  visage_window_set_device (window, "cpu");
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (vg_service_get_device_note (service), ==, "");
+  {
+    /* the image is shown again, predicted (same model content: from the cache) */
+    const char *status = visage_image_view_get_status (visage_window_get_image_view (window));
+
+    g_assert_true (strstr (status, " ms") != NULL || strstr (status, "cache") != NULL);
+  }
+
+  /* An unknown name changes nothing. */
+  visage_window_set_device (window, "tpu");
+  g_assert_cmpstr (vg_service_get_device (service), ==, "cpu");
+  g_settings_set_string (settings, "device", "auto");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ---- the class filter works before any evaluation --------------------------------------- */
 
 static int
@@ -850,6 +907,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workbench/class-names", test_class_names);
   g_test_add_func ("/workbench/widgets-finalize", test_widgets_finalize);
   g_test_add_func ("/workbench/browse-and-overlay", test_browse_and_overlay);
+  g_test_add_func ("/workbench/device-preference", test_device_preference);
   g_test_add_func ("/workbench/filter-before-evaluation", test_filter_before_evaluation);
   g_test_add_func ("/workbench/evaluate-and-sort", test_evaluate_and_sort);
   g_test_add_func ("/workbench/open-image-and-export", test_open_image_and_export);
