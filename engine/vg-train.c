@@ -54,6 +54,7 @@ vg_train_options_init (VgTrainOptions *o)
   o->batch = 8;
   o->resolution = 0;
   o->workers = 2;
+  o->checkpoint_minutes = 10.0;
   o->threads = 0;
   o->seed = 42;
   o->augment = TRUE;
@@ -222,6 +223,8 @@ options_validate (const VgTrainOptions *o, GError **error)
                                   "of 32 up to 8192, not %d", o->resolution);
   if (o->workers < 1 || o->workers > 256)
     return invalid_option (error, "workers must be between 1 and 256, not %d", o->workers);
+  if (!(o->checkpoint_minutes >= 0.0) || !isfinite (o->checkpoint_minutes))
+    return invalid_option (error, "the checkpoint interval must be a number of minutes >= 0");
   if (o->threads < 0 || o->threads > 1024)
     return invalid_option (error, "threads must be between 0 and 1024, not %d", o->threads);
   if (!(o->lr > 0.0) || !(o->sgd_lr > 0.0) || !(o->sgd_min_lr > 0.0) || !isfinite (o->lr)
@@ -604,6 +607,8 @@ state_to_pairs (const VgTrainState *s, GPtrArray *pairs)
   ADD ("state.best_miou", format_double (s->best_miou));
   ADD ("state.best_miou_epoch", g_strdup_printf ("%d", s->best_miou_epoch));
   ADD ("state.finished", g_strdup (s->finished ? "1" : "0"));
+  ADD ("state.epoch_step", g_strdup_printf ("%d", s->epoch_step));
+  ADD ("state.epoch_loss_sum", format_double (s->epoch_loss_sum));
 #undef ADD
 }
 
@@ -635,6 +640,17 @@ state_from_metadata (VgTrainState *s, const VgSafetensors *st, const char *path,
   if ((text = meta_get (st, path, META_PREFIX "state.optimizer", error)) == NULL
       || !vg_optimizer_kind_from_name (&s->optimizer, text, error))
     return FALSE;
+  /* Checkpoints from before mid-epoch checkpoints have neither: an epoch's end. */
+  if (vg_safetensors_metadata (st, META_PREFIX "state.epoch_step") != NULL)
+    {
+      if (!meta_int (st, path, META_PREFIX "state.epoch_step", &v, error)
+          || !meta_double (st, path, META_PREFIX "state.epoch_loss_sum", &s->epoch_loss_sum,
+                           error))
+        return FALSE;
+      if (v < 0 || v > G_MAXINT)
+        return checkpoint_error (error, path, "the schedule state is inconsistent");
+      s->epoch_step = (int) v;
+    }
   if (s->epoch < 0 || s->phase < 0 || s->phase_start < 0 || s->phase_start > s->epoch
       || s->steps < 0 || s->optimizer == VG_OPTIMIZER_PIPELINE)
     return checkpoint_error (error, path, "the schedule state is inconsistent");
@@ -1188,8 +1204,15 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
     {
       if (!load_last (t, error))
         return FALSE;
-      notify (t, "resuming %s after epoch %d (%s, rate %.3g)", t->o.out_dir, t->state.epoch,
-              vg_optimizer_kind_name (t->state.optimizer), vg_train_state_lr (&t->state, &t->o));
+      if (t->state.epoch_step > 0)
+        notify (t, "resuming %s at step %d of epoch %d (%s, rate %.3g)", t->o.out_dir,
+                t->state.epoch_step + 1, t->state.epoch + 1,
+                vg_optimizer_kind_name (t->state.optimizer),
+                vg_train_state_lr (&t->state, &t->o));
+      else
+        notify (t, "resuming %s after epoch %d (%s, rate %.3g)", t->o.out_dir,
+                t->state.epoch, vg_optimizer_kind_name (t->state.optimizer),
+                vg_train_state_lr (&t->state, &t->o));
     }
   else
     {
@@ -1295,16 +1318,28 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
 {
   const int epoch = t->state.epoch; /* 0-based index of this epoch */
   const int steps = vg_loader_n_batches (t->loader);
+  const int first = t->state.epoch_step; /* > 0: resumed from a mid-epoch checkpoint */
   const double wait0 = vg_loader_wait_seconds (t->loader);
   const gint64 start = g_get_monotonic_time ();
-  double loss_sum = 0.0, paused = 0.0, elapsed = 0.0;
+  const gint64 interval = t->o.checkpoint_minutes > 0.0
+                            ? MAX ((gint64) (t->o.checkpoint_minutes * 60.0 * G_USEC_PER_SEC), 1)
+                            : 0;
+  gint64 last_checkpoint = start;
+  double loss_sum = t->state.epoch_loss_sum, paused = 0.0, elapsed = 0.0;
   int images = 0;
   VgTrainStep info = { 0 };
   const VgBatch *batch;
   GError *local = NULL;
 
-  vg_loader_start_epoch (t->loader, epoch);
-  for (int step = 0;; step++)
+  if (first < 0 || first >= steps)
+    {
+      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT,
+                   "%s: the checkpoint is at step %d of epoch %d, which has %d steps",
+                   t->last_path, first, epoch + 1, steps);
+      return FALSE;
+    }
+  vg_loader_start_epoch_at (t->loader, epoch, first);
+  for (int step = first;; step++)
     {
       float loss;
       const float *images_dev;
@@ -1342,6 +1377,17 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
       vg_loader_release (t->loader, batch);
       loss_sum += loss;
 
+      /* A mid-epoch checkpoint (never after the last step: the epoch's end writes one). */
+      if (interval > 0 && step + 1 < steps
+          && g_get_monotonic_time () - last_checkpoint >= interval)
+        {
+          t->state.epoch_step = step + 1;
+          t->state.epoch_loss_sum = loss_sum;
+          if (!save_last (t, error))
+            return FALSE;
+          last_checkpoint = g_get_monotonic_time ();
+        }
+
       elapsed = (g_get_monotonic_time () - start) / 1e6 - paused;
       if (t->cb != NULL && t->cb->step != NULL)
         {
@@ -1364,6 +1410,8 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
       return FALSE;
     }
   elapsed = (g_get_monotonic_time () - start) / 1e6 - paused;
+  t->state.epoch_step = 0;
+  t->state.epoch_loss_sum = 0.0;
   *train_loss = steps > 0 ? loss_sum / steps : NAN;
   *images_per_s = elapsed > 0 ? images / elapsed : 0.0;
   *loader_share = elapsed > 0 ? (vg_loader_wait_seconds (t->loader) - wait0) / elapsed : 0.0;

@@ -79,6 +79,10 @@ typedef struct {
   int resolution;           /* square training size, multiple of 32; 0: the images' own */
   int workers;              /* decoding threads of the loaders (2) */
   int threads;              /* OpenMP threads of the compute; 0: OpenMP's default */
+  double checkpoint_minutes; /* also write last.safetensors mid-epoch this often (10), so
+                              * a killed run loses at most that much; 0: at epoch ends only.
+                              * Like epochs, workers and threads, not part of the run: a
+                              * resume may change it */
   uint64_t seed;            /* 42, as the report */
   gboolean augment;         /* the report's augmentation (TRUE) */
   gboolean hflip;           /* random flip swapping left/right classes (FALSE) */
@@ -135,6 +139,11 @@ typedef struct {
   double best_miou;          /* highest validation mIoU so far (-1: none) */
   int best_miou_epoch;
   gboolean finished;         /* the pipeline (or early stopping) ended the run */
+  /* A checkpoint taken mid-epoch: the next epoch (index `epoch`) already did this many
+   * steps, whose losses sum to epoch_loss_sum; 0 and 0 at an epoch's end. The batches are a
+   * pure function of (seed, epoch, step), so resuming there is exact. */
+  int epoch_step;
+  double epoch_loss_sum;
 } VgTrainState;
 
 typedef enum {
