@@ -782,8 +782,12 @@ typedef struct {
   float *m;                         /* (n_params) Adam's first moment / SGD momentum */
   float *v;                         /* (n_params) Adam's second moment */
   float *best;                      /* (n_state) the lowest-validation-loss weights */
-  float *d_images;                  /* (B, H, W, 3) device copy of a batch, or NULL */
-  uint8_t *d_masks;                 /* (B, H, W) */
+  /* A device backend: batch k is uploaded into slot k % VG_UPLOAD_SLOTS while step k - 1
+   * computes (from page-locked staging areas when the backend has them). */
+  float *d_images[VG_UPLOAD_SLOTS]; /* (B, H, W, 3) device copies of a batch, or NULL */
+  uint8_t *d_masks[VG_UPLOAD_SLOTS]; /* (B, H, W) */
+  float *h_images[VG_UPLOAD_SLOTS]; /* staging areas, or NULL: synchronous uploads */
+  uint8_t *h_masks[VG_UPLOAD_SLOTS];
 
   VgTrainState state;
   GString *log;                     /* CSV rows of the completed epochs, no header */
@@ -806,8 +810,16 @@ trainer_clear (Trainer *t)
       t->be->free (t->m);
       t->be->free (t->v);
       t->be->free (t->best);
-      t->be->free (t->d_images);
-      t->be->free (t->d_masks);
+      for (int k = 0; k < VG_UPLOAD_SLOTS; k++)
+        {
+          t->be->free (t->d_images[k]);
+          t->be->free (t->d_masks[k]);
+          if (t->be->host_free != NULL)
+            {
+              t->be->host_free (t->h_images[k]);
+              t->be->host_free (t->h_masks[k]);
+            }
+        }
     }
   g_clear_pointer (&t->train, vg_split_free);
   g_clear_pointer (&t->val, vg_split_free);
@@ -1271,9 +1283,16 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   if (!t->host_memory)
     {
       size_t pixels = (size_t) t->o.batch * H * W;
-      if ((t->d_images = t->be->alloc (pixels * 3 * sizeof (float), error)) == NULL
-          || (t->d_masks = t->be->alloc (pixels, error)) == NULL)
-        return FALSE;
+      gboolean overlap = t->be->host_alloc != NULL && t->be->upload_async != NULL;
+
+      for (int k = 0; k < (overlap ? VG_UPLOAD_SLOTS : 1); k++)
+        if ((t->d_images[k] = t->be->alloc (pixels * 3 * sizeof (float), error)) == NULL
+            || (t->d_masks[k] = t->be->alloc (pixels, error)) == NULL
+            || (overlap
+                && ((t->h_images[k] = t->be->host_alloc (pixels * 3 * sizeof (float), error))
+                      == NULL
+                    || (t->h_masks[k] = t->be->host_alloc (pixels, error)) == NULL)))
+          return FALSE;
     }
   if ((t->predictor = vg_predictor_new (t->eval_model, &t->pre, t->o.batch, error)) == NULL)
     return FALSE;
@@ -1311,6 +1330,65 @@ optimizer_step (Trainer *t, float lr)
   s->steps++;
 }
 
+/* What one training step computes on: device (or host) pointers to a batch. */
+typedef struct {
+  const float *images;
+  const uint8_t *masks;
+  int n;             /* rows; 0: none */
+  int slot;          /* upload slot */
+} StepInput;
+
+static void
+release_batch (Trainer *t, const VgBatch **batch)
+{
+  if (*batch != NULL)
+    vg_loader_release (t->loader, *batch);
+  *batch = NULL;
+}
+
+/* Make *batch available to the compute as *in. On the CPU the batch itself is used (and
+ * kept until the step is done); on a device it is uploaded into slot (asynchronously from
+ * a staging area when the backend can) and given back to the loader at once. */
+static void
+stage_batch (Trainer *t, const VgBatch **batch, int slot, StepInput *in)
+{
+  const VgBatch *b = *batch;
+  size_t pixels = (size_t) b->n * b->height * b->width;
+
+  in->n = b->n;
+  in->slot = slot;
+  if (t->host_memory)
+    {
+      in->images = b->images;
+      in->masks = b->masks;
+      return;
+    }
+  if (t->h_images[slot] == NULL)
+    {
+      /* no staging areas: one device buffer, synchronous copies */
+      t->be->upload (t->d_images[0], b->images, pixels * 3 * sizeof (float));
+      t->be->upload (t->d_masks[0], b->masks, pixels);
+      in->images = t->d_images[0];
+      in->masks = t->d_masks[0];
+      in->slot = 0;
+    }
+  else
+    {
+      /* The slot's previous copy (two steps ago) must be done before its staging area is
+       * written; its device buffer was last read by the step before the one just queued,
+       * which the forward pass's loss readback has already waited for. */
+      t->be->upload_host_wait (slot);
+      memcpy (t->h_images[slot], b->images, pixels * 3 * sizeof (float));
+      memcpy (t->h_masks[slot], b->masks, pixels);
+      t->be->upload_async (t->d_images[slot], t->h_images[slot], pixels * 3 * sizeof (float),
+                           slot);
+      t->be->upload_async (t->d_masks[slot], t->h_masks[slot], pixels, slot);
+      in->images = t->d_images[slot];
+      in->masks = t->d_masks[slot];
+    }
+  release_batch (t, batch);
+}
+
 /* One epoch of training; *train_loss, *images_per_s and *loader_share describe it. */
 static gboolean
 train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
@@ -1328,7 +1406,8 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
   double loss_sum = t->state.epoch_loss_sum, paused = 0.0, elapsed = 0.0;
   int images = 0;
   VgTrainStep info = { 0 };
-  const VgBatch *batch;
+  const VgBatch *batch = NULL;
+  StepInput in = { 0 };
   GError *local = NULL;
 
   if (first < 0 || first >= steps)
@@ -1339,32 +1418,28 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
       return FALSE;
     }
   vg_loader_start_epoch_at (t->loader, epoch, first);
-  for (int step = first;; step++)
+  /* Step k computes on batch k while batch k + 1 is fetched and, on a device, uploaded. */
+  batch = vg_loader_next (t->loader, &local);
+  if (batch != NULL)
+    stage_batch (t, &batch, first % VG_UPLOAD_SLOTS, &in);
+  for (int step = first; batch != NULL || in.n > 0; step++)
     {
       float loss;
-      const float *images_dev;
-      const uint8_t *masks_dev;
+      StepInput next = { 0 };
 
       paused += control_wait (t->control, t->cancellable);
       if (g_cancellable_set_error_if_cancelled (t->cancellable, error))
-        return FALSE;
-      if ((batch = vg_loader_next (t->loader, &local)) == NULL)
-        break;
-      images_dev = batch->images;
-      masks_dev = batch->masks;
-      if (!t->host_memory)
         {
-          size_t pixels = (size_t) batch->n * batch->height * batch->width;
-          t->be->upload (t->d_images, batch->images, pixels * 3 * sizeof (float));
-          t->be->upload (t->d_masks, batch->masks, pixels);
-          images_dev = t->d_images;
-          masks_dev = t->d_masks;
+          release_batch (t, &batch);
+          return FALSE;
         }
+      if (!t->host_memory && t->be->upload_wait != NULL)
+        t->be->upload_wait (in.slot);
       vg_model_zero_grad (t->model);
-      loss = vg_model_forward (t->model, images_dev, masks_dev, batch->n, TRUE);
+      loss = vg_model_forward (t->model, in.images, in.masks, in.n, TRUE);
       if (!isfinite (loss))
         {
-          vg_loader_release (t->loader, batch);
+          release_batch (t, &batch);
           g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_DIVERGED,
                        "the training loss became %f at epoch %d, step %d (rate %g): lower "
                        "the learning rate; %s still holds the previous epoch", loss,
@@ -1373,9 +1448,15 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
         }
       vg_model_backward (t->model);
       optimizer_step (t, (float) lr);
-      images += batch->n;
-      vg_loader_release (t->loader, batch);
+      images += in.n;
       loss_sum += loss;
+
+      /* The next batch: on a device its upload overlaps the backward pass just queued. */
+      release_batch (t, &batch);
+      batch = vg_loader_next (t->loader, &local);
+      if (batch != NULL)
+        stage_batch (t, &batch, (step + 1) % VG_UPLOAD_SLOTS, &next);
+      in = next;
 
       /* A mid-epoch checkpoint (never after the last step: the epoch's end writes one). */
       if (interval > 0 && step + 1 < steps
