@@ -201,17 +201,21 @@ is_split_dir (const char *dir)
 
 /* A split folder from an entry row, or NULL (row marked). */
 static char *
-entry_split (VisageTrainDialog *self, AdwEntryRow *row, const char *what)
+entry_split (VisageTrainDialog *self, AdwEntryRow *row, gboolean training)
 {
   g_autofree char *dir = entry_text (row);
 
   if (dir[0] == '\0')
-    problem (self, row, _("Choose the %s split folder"), what);
+    problem (self, row, training ? _("Choose the training split folder")
+                                 : _("Choose the validation split folder"));
   else if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    problem (self, row, _("The %s split folder does not exist: %s"), what, dir);
+    problem (self, row, training ? _("The training split folder does not exist: %s")
+                                 : _("The validation split folder does not exist: %s"), dir);
   else if (!is_split_dir (dir))
-    problem (self, row, _("The %s split folder has no images/ and masks/ folders: %s"), what,
-             dir);
+    problem (self, row, training
+                        ? _("The training split folder has no images/ and masks/ folders: %s")
+                        : _("The validation split folder has no images/ and masks/ folders: "
+                            "%s"), dir);
   else
     return g_steal_pointer (&dir);
   return NULL;
@@ -339,8 +343,8 @@ check (VisageTrainDialog *self)
       gboolean custom = config == 2, config_ok = TRUE;
       double v;
 
-      o->train_dir = entry_split (self, self->train_row, _("training"));
-      o->val_dir = entry_split (self, self->val_row, _("validation"));
+      o->train_dir = entry_split (self, self->train_row, TRUE);
+      o->val_dir = entry_split (self, self->val_row, FALSE);
       o->out_dir = g_strdup (out);
 
       /* The model: a named configuration, or visage-s with other stage sizes. */
