@@ -54,6 +54,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgCliProgress, vg_cli_progress_free)
 GCancellable *vg_cli_interrupt_cancellable (void);
 
 /* ---- subcommands -------------------------------------------------------------------- */
+int vg_cli_convert (int argc, char **argv);
 int vg_cli_devices (int argc, char **argv);
 int vg_cli_info (int argc, char **argv);
 int vg_cli_train (int argc, char **argv);

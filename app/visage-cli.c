@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "visage-cli.h"
 #include "visage-cli-private.h"
 #include "vg-config.h"
 #include "vg-device.h"
 #include "vg-model.h"
+#include "vg-predict.h"
+#include "vg-safetensors.h"
 
 
 typedef struct {
@@ -30,6 +34,7 @@ static const VisageCliCommand commands[] = {
   { "bench", "training and inference speed of a configuration", vg_cli_bench },
   { "info", "print a model configuration's layers, parameters and MACs", vg_cli_info },
   { "devices", "list the compute devices the engine can use", vg_cli_devices },
+  { "convert", "write a model file with its weights in F16 (half the size)", vg_cli_convert },
 };
 
 static void
@@ -280,4 +285,62 @@ visage_cli_main (int argc, char **argv)
   fprintf (stderr, "visage-cli: unknown command '%s'\n", name);
   fprintf (stderr, "Run 'visage-cli --help' for the list of commands.\n");
   return EXIT_USAGE;
+}
+
+static gint64
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 ? (gint64) st.st_size : -1;
+}
+
+int
+vg_cli_convert (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL, *out = NULL;
+  gboolean f16 = FALSE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgModel) model = NULL;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors)",
+      "FILE" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The converted model file", "FILE" },
+    { "f16", 0, 0, G_OPTION_ARG_NONE, &f16,
+      "Store the weight matrices and kernels in F16 (the only conversion so far)", NULL },
+    { NULL }
+  };
+  int status = EXIT_OK, converted = 0;
+  VgPreprocess pre;
+
+  if (!vg_cli_parse_options ("convert", "write a model file in another storage format",
+                              entries, &argc, &argv, &status))
+    return status;
+  if (argc > 1)
+    {
+      fprintf (stderr, "visage-cli convert: unexpected argument '%s'\n", argv[1]);
+      return EXIT_USAGE;
+    }
+  if (model_path == NULL || out == NULL || !f16)
+    {
+      fprintf (stderr, "visage-cli convert: give --model FILE, --out FILE and --f16\n");
+      return EXIT_USAGE;
+    }
+  /* Only model files: their tensors are checked against their configuration first. */
+  if ((model = vg_model_open (model_path, vg_backend_cpu (), &pre, &error)) == NULL
+      || !vg_safetensors_convert_f16 (model_path, out, &converted, &error))
+    {
+      fprintf (stderr, "visage-cli convert: %s\n", error->message);
+      return EXIT_FAILURE_RUN;
+    }
+  g_clear_pointer (&model, vg_model_free);
+  if ((model = vg_model_open (out, vg_backend_cpu (), &pre, &error)) == NULL)
+    {
+      fprintf (stderr, "visage-cli convert: the converted file does not load: %s\n",
+               error->message);
+      return EXIT_FAILURE_RUN;
+    }
+  printf ("wrote %s: %d weight tensors in F16, %.2f MB -> %.2f MB\n", out, converted,
+          file_size (model_path) / 1e6, file_size (out) / 1e6);
+  return EXIT_OK;
 }

@@ -793,9 +793,75 @@ vg_safetensors_metadata (const VgSafetensors *st, const char *key)
   return g_hash_table_lookup (st->metadata, key);
 }
 
+static int
+compare_keys (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+const char **
+vg_safetensors_metadata_pairs (const VgSafetensors *st)
+{
+  g_autoptr (GPtrArray) keys = g_ptr_array_new ();
+  GPtrArray *pairs = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, st->metadata);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (keys, key);
+  g_ptr_array_sort (keys, compare_keys);
+  for (guint i = 0; i < keys->len; i++)
+    {
+      g_ptr_array_add (pairs, g_ptr_array_index (keys, i));
+      g_ptr_array_add (pairs, g_hash_table_lookup (st->metadata, g_ptr_array_index (keys, i)));
+    }
+  g_ptr_array_add (pairs, NULL);
+  return (const char **) g_ptr_array_free (pairs, FALSE);
+}
+
+uint16_t
+vg_float_to_half (float f)
+{
+  uint32_t x, sign, exp, mant;
+
+  memcpy (&x, &f, sizeof x);
+  sign = (x >> 16) & 0x8000;
+  exp = (x >> 23) & 0xff;
+  mant = x & 0x7fffff;
+  if (exp == 0xff)                      /* infinity or NaN (kept a NaN) */
+    return (uint16_t) (sign | 0x7c00 | (mant != 0 ? 0x200 | (mant >> 13) : 0));
+  if (exp > 142)                        /* >= 2^16: beyond the largest half */
+    return (uint16_t) (sign | 0x7c00);
+  if (exp >= 113)                       /* a normal half: 2^-14 <= |f| < 2^16 */
+    {
+      uint32_t h = ((exp - 112) << 10) | (mant >> 13);
+      uint32_t rest = mant & 0x1fff;
+
+      /* round to nearest, ties to even; a carry into the exponent is still right (and
+       * rounds the largest values up to infinity) */
+      if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+        h++;
+      return (uint16_t) (sign | h);
+    }
+  if (exp >= 102)                       /* a subnormal half */
+    {
+      uint32_t full = mant | 0x800000;   /* the significand with its leading 1 */
+      int shift = 126 - (int) exp;       /* 14 .. 24 */
+      uint32_t h = full >> shift;
+      uint32_t rest = full & ((1u << shift) - 1);
+      uint32_t half_way = 1u << (shift - 1);
+
+      if (rest > half_way || (rest == half_way && (h & 1)))
+        h++;
+      return (uint16_t) (sign | h);
+    }
+  return (uint16_t) sign;               /* rounds to zero */
+}
+
 /* IEEE half to single, subnormals, infinities and NaN included. */
-static float
-half_to_float (uint16_t h)
+float
+vg_half_to_float (uint16_t h)
 {
   uint32_t sign = (uint32_t) (h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1f;
@@ -879,7 +945,7 @@ vg_safetensors_read_f32 (const VgSafetensors *st, const char *name, float *dst,
 
           memcpy (&h, (const guint8 *) t->data + 2 * i, 2);
           if (t->dtype == VG_DTYPE_F16)
-            dst[i] = half_to_float (h);
+            dst[i] = vg_half_to_float (h);
           else
             {
               bits = (uint32_t) h << 16;
@@ -1145,5 +1211,61 @@ vg_safetensors_write (const char *path, const VgTensorView *tensors, int n_tenso
       (void) fsync (dir_fd);
       close (dir_fd);
     }
+  return TRUE;
+}
+
+gboolean
+vg_safetensors_convert_f16 (const char *src, const char *dst, int *n_converted,
+                            GError **error)
+{
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (src, error);
+  g_autofree VgTensorView *views = NULL;
+  g_autoptr (GPtrArray) buffers = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) pairs = g_ptr_array_new ();
+  g_autofree const char **meta = NULL;
+  int converted = 0;
+
+  if (st == NULL)
+    return FALSE;
+  views = g_new (VgTensorView, st->n_tensors);
+  for (int i = 0; i < st->n_tensors; i++)
+    {
+      const VgTensorView *t = &st->tensors[i];
+
+      views[i] = *t;
+      if (t->dtype == VG_DTYPE_F32 && t->ndim >= 2)
+        {
+          uint16_t *half = g_new (uint16_t, MAX (t->numel, 1));
+          const guint8 *bytes = t->data;
+
+          for (size_t k = 0; k < t->numel; k++)
+            {
+              float f;
+
+              memcpy (&f, bytes + 4 * k, sizeof f);
+              half[k] = GUINT16_TO_LE (vg_float_to_half (f));
+            }
+          views[i].dtype = VG_DTYPE_F16;
+          views[i].data = half;
+          views[i].nbytes = t->numel * 2;
+          g_ptr_array_add (buffers, half);
+          converted++;
+        }
+    }
+  meta = vg_safetensors_metadata_pairs (st);
+  for (int i = 0; meta[i] != NULL; i += 2)
+    if (strcmp (meta[i], "visage.storage") != 0)
+      {
+        g_ptr_array_add (pairs, (gpointer) meta[i]);
+        g_ptr_array_add (pairs, (gpointer) meta[i + 1]);
+      }
+  g_ptr_array_add (pairs, (gpointer) "visage.storage");
+  g_ptr_array_add (pairs, (gpointer) "f16-weights");
+  g_ptr_array_add (pairs, NULL);
+  if (!vg_safetensors_write (dst, views, st->n_tensors, (const char *const *) pairs->pdata,
+                             error))
+    return FALSE;
+  if (n_converted != NULL)
+    *n_converted = converted;
   return TRUE;
 }

@@ -58,6 +58,22 @@ gboolean vg_safetensors_write_fd (int fd, const char *what, const VgTensorView *
                                   int n_tensors, const char *const *metadata,
                                   GError **error);
 
+/* The metadata as NULL-terminated key, value, key, value, ... in key order (strings owned
+ * by st; free the array only). */
+const char **vg_safetensors_metadata_pairs (const VgSafetensors *st);
+
+/* IEEE half precision, rounded to nearest even (overflow gives infinity). */
+uint16_t vg_float_to_half (float f);
+float vg_half_to_float (uint16_t h);
+
+/* Write a copy of the model file src to dst (atomically) with every F32 tensor of two or
+ * more dimensions (the weight matrices and kernels, nearly all of a model's bytes) stored
+ * as F16, the other tensors (biases, norms, running statistics) unchanged, the metadata
+ * kept and "visage.storage" set to "f16-weights". Readers convert back on loading
+ * (vg_safetensors_read_f32). n_converted (may be NULL) receives the tensors converted. */
+gboolean vg_safetensors_convert_f16 (const char *src, const char *dst, int *n_converted,
+                                     GError **error);
+
 typedef enum {
   VG_SAFETENSORS_ERROR_IO = 1,   /* cannot read, create, write, sync or rename */
   VG_SAFETENSORS_ERROR_INVALID,  /* malformed or truncated file, or bad tensors to write */

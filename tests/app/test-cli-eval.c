@@ -515,6 +515,62 @@ test_eval_model (void)
   vg_test_rm_rf (tmp);
 }
 
+/* visage-cli convert --f16: half the bytes, nearly the same labels. */
+static void
+test_convert (void)
+{
+  g_auto (GStrv) names = val_names (1);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *model = NULL, *image = NULL;
+  g_autofree char *half = g_build_filename (tmp, "half.safetensors", NULL);
+  g_autofree char *text = g_build_filename (tmp, "notes.safetensors", NULL);
+  g_autofree uint8_t *a = NULL, *b = NULL;
+  g_auto (CliRun) run = { 0 };
+  g_auto (CliRun) bad = { 0 };
+  g_auto (CliRun) usage = { 0 };
+  GStatBuf st_full, st_half;
+  size_t same = 0;
+  int H, W, H2, W2;
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  model = write_model (tmp, 64);
+  vg_test_run_cli (&run, "convert", "--model", model, "--out", half, "--f16", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.out, "weight tensors in F16"));
+  g_assert_cmpint (g_stat (model, &st_full), ==, 0);
+  g_assert_cmpint (g_stat (half, &st_half), ==, 0);
+  g_assert_cmpint (st_half.st_size, <, st_full.st_size * 6 / 10);
+
+  image = g_build_filename (data, "images", NULL);
+  {
+    g_autoptr (GDir) dir = g_dir_open (image, 0, NULL);
+    char *first = g_build_filename (image, g_dir_read_name (dir), NULL);
+
+    g_free (image);
+    image = first;
+  }
+  a = predict_here (model, image, &H, &W);
+  b = predict_here (half, image, &H2, &W2);
+  g_assert_cmpint (H, ==, H2);
+  g_assert_cmpint (W, ==, W2);
+  for (size_t i = 0; i < (size_t) H * W; i++)
+    same += a[i] == b[i];
+  g_assert_cmpuint (same, >=, (size_t) H * W * 99 / 100);
+
+  /* Not a model file: refused, nothing written. */
+  g_assert_true (g_file_set_contents (text, "not a model", -1, NULL));
+  g_unlink (half);
+  vg_test_run_cli (&bad, "convert", "--model", text, "--out", half, "--f16", NULL);
+  g_assert_cmpint (bad.status, ==, 1);
+  g_assert_nonnull (strstr (bad.err, "notes.safetensors"));
+  g_assert_false (g_file_test (half, G_FILE_TEST_EXISTS));
+  vg_test_run_cli (&usage, "convert", "--model", model, "--out", half, NULL);
+  g_assert_cmpint (usage.status, ==, 2);
+  vg_test_rm_rf (tmp);
+}
+
 static void
 test_stats (void)
 {
@@ -770,6 +826,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/predict", test_predict);
   g_test_add_func ("/cli-eval/export-submission", test_export_submission);
   g_test_add_func ("/cli-eval/eval-model", test_eval_model);
+  g_test_add_func ("/cli-eval/convert", test_convert);
   g_test_add_func ("/cli-eval/stats", test_stats);
   g_test_add_func ("/cli-eval/bad-inputs", test_bad_inputs);
   g_test_add_func ("/cli-eval/interrupt", test_interrupt);

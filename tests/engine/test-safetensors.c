@@ -809,6 +809,101 @@ test_fixture_seed (void)
   check_fixture ("seed.safetensors", "seed", FALSE);
 }
 
+/* ---- F16 storage ---------------------------------------------------------------------- */
+
+static void
+test_half_conversion (void)
+{
+  GRand *rand = g_rand_new_with_seed (7);
+
+  /* Every half that is a number comes back from float unchanged. */
+  for (uint32_t h = 0; h < 0x10000; h++)
+    {
+      float f = vg_half_to_float ((uint16_t) h);
+
+      if (isnan (f))
+        g_assert_true (isnan (vg_half_to_float (vg_float_to_half (f))));
+      else if (vg_float_to_half (f) != h)
+        g_error ("half 0x%04x -> %a -> 0x%04x", h, (double) f, vg_float_to_half (f));
+    }
+  /* Random floats over the half range round as the compiler's _Float16 does (to nearest,
+   * ties to even, subnormals, overflow to infinity). */
+  for (int i = 0; i < 2000000; i++)
+    {
+      float f = (float) (g_rand_double_range (rand, -1.0, 1.0)
+                         * pow (2.0, g_rand_int_range (rand, -30, 18)));
+      _Float16 ref = (_Float16) f;
+      uint16_t ref_bits;
+
+      memcpy (&ref_bits, &ref, sizeof ref_bits);
+      if (vg_float_to_half (f) != ref_bits)
+        g_error ("%a -> 0x%04x, _Float16 gives 0x%04x", (double) f, vg_float_to_half (f),
+                 ref_bits);
+    }
+  /* Exact ties: 1 + 2^-11 lies halfway between 1 and 1 + 2^-10, and rounds to the even 1. */
+  g_assert_cmphex (vg_float_to_half (1.0f + 0x1p-11f), ==, 0x3c00);
+  g_assert_cmphex (vg_float_to_half (1.0f + 3 * 0x1p-11f), ==, 0x3c02);
+  g_assert_cmphex (vg_float_to_half (65520.0f), ==, 0x7c00); /* rounds up to infinity */
+  g_assert_cmphex (vg_float_to_half (-0.0f), ==, 0x8000);
+  g_rand_free (rand);
+}
+
+static void
+test_convert_f16 (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("visage-st-XXXXXX", NULL);
+  g_autofree char *src = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *dst = g_build_filename (dir, "model-f16.safetensors", NULL);
+  g_autofree char *missing = g_build_filename (dir, "none.safetensors", NULL);
+  g_autofree float *matrix = g_new (float, 64 * 48);
+  float bias[48];
+  int64_t counts[1] = { 7 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) st = NULL;
+  g_autofree float *back = g_new (float, 64 * 48);
+  const char *const meta[] = { "visage.config", "widths=8", "visage.storage", "old", NULL };
+  int converted = -1;
+  VgTensorView views[3] = {
+    { .name = "w", .dtype = VG_DTYPE_F32, .ndim = 2, .shape = { 48, 64 }, .numel = 64 * 48,
+      .data = matrix, .nbytes = 64 * 48 * sizeof (float) },
+    { .name = "b", .dtype = VG_DTYPE_F32, .ndim = 1, .shape = { 48 }, .numel = 48,
+      .data = bias, .nbytes = sizeof bias },
+    { .name = "n", .dtype = VG_DTYPE_I64, .ndim = 1, .shape = { 1 }, .numel = 1,
+      .data = counts, .nbytes = sizeof counts },
+  };
+
+  for (int i = 0; i < 64 * 48; i++)
+    matrix[i] = (float) sin (i * 0.37) * 0.2f;
+  for (int i = 0; i < 48; i++)
+    bias[i] = 1e-6f * (float) i; /* would lose digits in F16: must stay F32 */
+  g_assert_true (vg_safetensors_write (src, views, 3, meta, &error));
+  g_assert_no_error (error);
+  g_assert_true (vg_safetensors_convert_f16 (src, dst, &converted, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (converted, ==, 1);
+
+  st = vg_safetensors_open (dst, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (vg_safetensors_find (st, "w")->dtype, ==, VG_DTYPE_F16);
+  g_assert_cmpint (vg_safetensors_find (st, "b")->dtype, ==, VG_DTYPE_F32);
+  g_assert_cmpint (vg_safetensors_find (st, "n")->dtype, ==, VG_DTYPE_I64);
+  g_assert_cmpmem (vg_safetensors_find (st, "b")->data, sizeof bias, bias, sizeof bias);
+  g_assert_cmpstr (vg_safetensors_metadata (st, "visage.config"), ==, "widths=8");
+  g_assert_cmpstr (vg_safetensors_metadata (st, "visage.storage"), ==, "f16-weights");
+  g_assert_true (vg_safetensors_read_f32 (st, "w", back, NULL, 0, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < 64 * 48; i++)
+    g_assert_cmpfloat (back[i], ==, vg_half_to_float (vg_float_to_half (matrix[i])));
+
+  /* A missing source is an error naming it; nothing is written. */
+  g_assert_false (vg_safetensors_convert_f16 (missing, dst, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "none.safetensors"));
+  g_unlink (src);
+  g_unlink (dst);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -820,6 +915,8 @@ main (int argc, char **argv)
   g_assert_no_error (error);
 
   g_test_add_func ("/safetensors/roundtrip", test_roundtrip);
+  g_test_add_func ("/safetensors/half-conversion", test_half_conversion);
+  g_test_add_func ("/safetensors/convert-f16", test_convert_f16);
   g_test_add_func ("/safetensors/reject-short", test_reject_short);
   g_test_add_func ("/safetensors/reject-header", test_reject_header);
   g_test_add_func ("/safetensors/truncations", test_truncations);
