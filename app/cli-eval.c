@@ -20,6 +20,7 @@
 #include "vg-backend.h"
 #include "vg-classes.h"
 #include "vg-image.h"
+#include "vg-models.h"
 #include "vg-predict.h"
 #include "vg-split.h"
 #include "vg-stats.h"
@@ -64,6 +65,22 @@ static VgModel *
 open_model (const char *path, const VgBackend *be, VgPreprocess *pre, GError **error)
 {
   return vg_model_open (path, be, pre, error);
+}
+
+/* Without --model: the model shipped with the program (vg_bundled_model_path). */
+static gboolean
+default_model (const char *command, char **model_path)
+{
+  if (*model_path != NULL)
+    return TRUE;
+  *model_path = vg_bundled_model_path ();
+  if (*model_path == NULL)
+    {
+      fprintf (stderr, "visage-cli %s: no model ships with this build: give --model FILE\n",
+               command);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -352,7 +369,8 @@ vg_cli_eval (int argc, char **argv)
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, max = 0, status = EXIT_OK;
   gboolean skip_bad = FALSE;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors)",
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (.safetensors); default: the one shipped with Visage",
       "FILE" },
     VG_CLI_DEVICE_OPTION (device),
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data,
@@ -396,12 +414,14 @@ vg_cli_eval (int argc, char **argv)
       fprintf (stderr, "visage-cli eval: unexpected argument '%s'\n", argv[1]);
       return EXIT_USAGE;
     }
-  if ((model_path == NULL) == (predictions == NULL))
+  if (model_path != NULL && predictions != NULL)
     {
       fprintf (stderr, "visage-cli eval: give a model (--model FILE) or predicted masks "
-                       "(--predictions DIR)\n");
+                       "(--predictions DIR), not both\n");
       return EXIT_USAGE;
     }
+  if (predictions == NULL && !default_model ("eval", &model_path))
+    return EXIT_USAGE;
   if ((data != NULL) == (images != NULL || masks != NULL)
       || (data == NULL && (images == NULL || masks == NULL)))
     {
@@ -619,7 +639,8 @@ vg_cli_predict (int argc, char **argv)
   gboolean overlay = FALSE;
   double alpha = 0.5;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors)",
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (.safetensors); default: the one shipped with Visage",
       "FILE" },
     VG_CLI_DEVICE_OPTION (device),
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Folder for the predicted masks", "DIR" },
@@ -651,11 +672,13 @@ vg_cli_predict (int argc, char **argv)
       fprintf (stderr, "visage-cli predict: give the images (IMAGE or DIR arguments)\n");
       return EXIT_USAGE;
     }
-  if (model_path == NULL || out_dir == NULL)
+  if (out_dir == NULL)
     {
-      fprintf (stderr, "visage-cli predict: --model FILE and --out DIR are required\n");
+      fprintf (stderr, "visage-cli predict: --out DIR is required\n");
       return EXIT_USAGE;
     }
+  if (!default_model ("predict", &model_path))
+    return EXIT_USAGE;
   if (!check_range ("predict", "--batch", batch, 1, 256)
       || !check_range ("predict", "--workers", workers, 1, 256))
     return EXIT_USAGE;
@@ -714,7 +737,8 @@ vg_cli_export_submission (int argc, char **argv)
   const VgBackend *be;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, status = EXIT_OK;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors)",
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (.safetensors); default: the one shipped with Visage",
       "FILE" },
     VG_CLI_DEVICE_OPTION (device),
     { "images", 'i', 0, G_OPTION_ARG_FILENAME, &images,
@@ -743,12 +767,14 @@ vg_cli_export_submission (int argc, char **argv)
       fprintf (stderr, "visage-cli export-submission: unexpected argument '%s'\n", argv[1]);
       return EXIT_USAGE;
     }
-  if (model_path == NULL || images == NULL || zip_path == NULL)
+  if (images == NULL || zip_path == NULL)
     {
-      fprintf (stderr, "visage-cli export-submission: --model FILE, --images DIR and "
-                       "--out FILE.zip are required\n");
+      fprintf (stderr, "visage-cli export-submission: --images DIR and --out FILE.zip are "
+                       "required\n");
       return EXIT_USAGE;
     }
+  if (!default_model ("export-submission", &model_path))
+    return EXIT_USAGE;
   if (!check_range ("export-submission", "--batch", batch, 1, 256)
       || !check_range ("export-submission", "--workers", workers, 1, 256))
     return EXIT_USAGE;

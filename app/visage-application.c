@@ -14,7 +14,7 @@
 #include "visage-sample.h"
 #include "visage-window.h"
 #include "vg-device.h"
-#include "vg-recent.h"
+#include "vg-models.h"
 
 /* --screenshot gives up when the window has not settled after this long. */
 #define SCREENSHOT_TIMEOUT_S 120
@@ -111,29 +111,6 @@ default_split (VisageApplication *self)
   return NULL;
 }
 
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
-}
-
-/* The first model file (in name order) of a folder, or NULL. */
-static char *
-first_model_in (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    if (g_str_has_suffix (name, ".safetensors"))
-      g_ptr_array_add (names, g_strdup (name));
-  if (names->len == 0)
-    return NULL;
-  g_ptr_array_sort (names, compare_names);
-  return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
-}
-
 static gint64
 modified_time (const char *path)
 {
@@ -148,14 +125,11 @@ modified_time (const char *path)
 static char *
 default_model (VisageApplication *self)
 {
-  g_autofree char *source_models = g_build_filename (VISAGE_SOURCE_DIR, "data", "models", NULL);
-  g_autofree char *installed_models = g_build_filename (PKGDATADIR, "models", NULL);
   g_autofree char *last = NULL;
   g_autofree char *trained = NULL;
   char *path;
 
-  if ((path = first_model_in (source_models)) != NULL
-      || (path = first_model_in (installed_models)) != NULL)
+  if ((path = vg_bundled_model_path ()) != NULL)
     return path;
   trained = vg_recent_models_newest ();
   if (self->settings != NULL)

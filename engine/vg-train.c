@@ -30,7 +30,7 @@
 #include "vg-safetensors.h"
 #include "vg-split.h"
 #include "vg-stats.h"
-#include "vg-recent.h"
+#include "vg-models.h"
 #include "vg-train.h"
 
 G_DEFINE_QUARK (vg-train-error-quark, vg_train_error)

@@ -571,6 +571,52 @@ test_convert (void)
   vg_test_rm_rf (tmp);
 }
 
+/* Without --model, eval, predict and export-submission use the model shipped with the
+ * program (here a folder named by VISAGE_MODELS_DIR), and say so when none ships. */
+static void
+test_default_model (void)
+{
+  g_auto (GStrv) names = val_names (2);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *models = g_build_filename (tmp, "models", NULL);
+  g_autofree char *empty = g_build_filename (tmp, "empty", NULL);
+  g_autofree char *data = NULL, *model = NULL, *shipped = NULL, *images = NULL;
+  g_autofree char *out = g_build_filename (tmp, "pred", NULL);
+  g_autofree char *saved = g_strdup (g_getenv ("VISAGE_MODELS_DIR"));
+  g_auto (CliRun) eval = { 0 };
+  g_auto (CliRun) predict = { 0 };
+  g_auto (CliRun) none = { 0 };
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  images = g_build_filename (data, "images", NULL);
+  model = write_model (tmp, 64);
+  g_assert_cmpint (g_mkdir_with_parents (models, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (empty, 0755), ==, 0);
+  shipped = g_build_filename (models, "visage-s.safetensors", NULL);
+  g_assert_cmpint (g_rename (model, shipped), ==, 0);
+
+  g_setenv ("VISAGE_MODELS_DIR", models, TRUE);
+  vg_test_run_cli (&eval, "eval", "--data", data, NULL);
+  vg_test_run_cli (&predict, "predict", images, "--out", out, NULL);
+  g_setenv ("VISAGE_MODELS_DIR", empty, TRUE);
+  vg_test_run_cli (&none, "eval", "--data", data, NULL);
+  if (saved != NULL)
+    g_setenv ("VISAGE_MODELS_DIR", saved, TRUE);
+  else
+    g_unsetenv ("VISAGE_MODELS_DIR");
+
+  g_assert_cmpint (eval.status, ==, 0);
+  g_assert_nonnull (strstr (eval.err, shipped));
+  g_assert_nonnull (strstr (eval.out, "mIoU"));
+  g_assert_cmpint (predict.status, ==, 0);
+  g_assert_nonnull (strstr (predict.err, shipped));
+  g_assert_cmpint (none.status, ==, 2);
+  g_assert_nonnull (strstr (none.err, "no model ships"));
+  vg_test_rm_rf (tmp);
+}
+
 static void
 test_stats (void)
 {
@@ -827,6 +873,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/export-submission", test_export_submission);
   g_test_add_func ("/cli-eval/eval-model", test_eval_model);
   g_test_add_func ("/cli-eval/convert", test_convert);
+  g_test_add_func ("/cli-eval/default-model", test_default_model);
   g_test_add_func ("/cli-eval/stats", test_stats);
   g_test_add_func ("/cli-eval/bad-inputs", test_bad_inputs);
   g_test_add_func ("/cli-eval/interrupt", test_interrupt);

@@ -25,7 +25,7 @@
 #include "vg-nn.h"
 #include "vg-predict.h"
 #include "vg-safetensors.h"
-#include "vg-recent.h"
+#include "vg-models.h"
 #include "vg-train.h"
 #include "test-common.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The models trained on this computer, so the workbench can open the newest one without
- * being told where it is.
+/* Where models come from without being named: the one shipped with the program, and the
+ * models trained on this computer (so the workbench can open the newest one).
  *
  * A training run adds its best.safetensors each time it writes it. The list is a text
  * file, $XDG_DATA_HOME/visage/trained-models, one absolute path per line, the most recent
@@ -14,7 +14,12 @@ G_BEGIN_DECLS
 
 #define VG_RECENT_MODELS_MAX 32
 
-/* Where the list is kept. */
+/* The model shipped with the program: the first *.safetensors (in name order) of
+ * $VISAGE_MODELS_DIR when that is set, else of data/models in the source tree, else of the
+ * installed PKGDATADIR/models; NULL when none ships. */
+char *vg_bundled_model_path (void);
+
+/* Where the list of trained models is kept. */
 char *vg_recent_models_path (void);
 
 /* Put path (made absolute) at the end of the list; FALSE (with a g_debug) when the list

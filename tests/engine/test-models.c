@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The list of models trained on this computer (vg-recent): newest by modification time,
+/* The list of models trained on this computer (vg-models): newest by modification time,
  * gone files skipped, no duplicates, bounded. */
 #include "config.h"
 
@@ -8,7 +8,7 @@
 
 #include <glib/gstdio.h>
 
-#include "vg-recent.h"
+#include "vg-models.h"
 
 /* A file under the test's own data folder, modified at the given time (seconds). */
 static char *

@@ -9,7 +9,44 @@
 
 #include <glib/gstdio.h>
 
-#include "vg-recent.h"
+#include "vg-models.h"
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The first model file (in name order) of a folder, or NULL. */
+static char *
+first_model_in (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".safetensors"))
+      g_ptr_array_add (names, g_strdup (name));
+  if (names->len == 0)
+    return NULL;
+  g_ptr_array_sort (names, compare_names);
+  return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
+}
+
+char *
+vg_bundled_model_path (void)
+{
+  const char *dir = g_getenv ("VISAGE_MODELS_DIR");
+  g_autofree char *installed = g_build_filename (PKGDATADIR, "models", NULL);
+  char *path;
+
+  if (dir != NULL)
+    return first_model_in (dir);
+  if ((path = first_model_in (VG_SOURCE_MODELS_DIR)) != NULL)
+    return path;
+  return first_model_in (installed);
+}
 
 char *
 vg_recent_models_path (void)

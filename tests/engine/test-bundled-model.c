@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The model shipped in data/models: it is the default (vg_bundled_model_path), it loads
+ * (F16 weights converted), and on 16 validation images of ../shared it parses faces far
+ * better than chance, so a broken loader, a wrong default or a damaged file cannot pass. */
+#include "config.h"
+
+#include <glib.h>
+
+#include "engine/data/data-test-util.h"
+#include "test-common.h"
+#include "vg-metrics.h"
+#include "vg-models.h"
+#include "vg-predict.h"
+#include "vg-split.h"
+
+/* Chance is below 0.05 here and an untrained network near 0.02; the shipped model scores
+ * about 0.7 on these images, so this floor only lets real regressions through. */
+#define MIOU_FLOOR 0.55
+
+static void
+test_bundled_model (void)
+{
+  g_autofree char *probe = vg_test_shared_path ("celebamask/val");
+  g_autofree char *path = NULL, *base = NULL, *root = NULL, *split_dir = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  g_auto (VgEvalResult) result = { 0 };
+  VgPreprocess pre;
+  double miou;
+
+  /* The meson test environment hides the bundled model from the other tests. */
+  g_unsetenv ("VISAGE_MODELS_DIR");
+  path = vg_bundled_model_path ();
+  if (path == NULL)
+    {
+      g_test_skip ("no model ships in data/models yet");
+      return;
+    }
+  base = g_path_get_basename (path);
+  g_assert_cmpstr (base, ==, "visage-s.safetensors");
+  if (probe == NULL)
+    {
+      g_test_skip ("no ../shared/celebamask/val");
+      return;
+    }
+
+  model = vg_model_open (path, vg_backend_cpu (), &pre, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vg_model_config (model)->name, ==, "visage-s");
+  g_assert_cmpint (pre.resolution, >, 0);
+
+  root = g_dir_make_tmp ("visage-bundled-XXXXXX", &error);
+  g_assert_no_error (error);
+  split_dir = g_build_filename (root, "val16", NULL);
+  {
+    g_auto (GStrv) names = val_names (16);
+
+    g_assert_true (vg_test_link_split_names (split_dir, "val", (const char *const *) names));
+  }
+  split = vg_split_open (split_dir, VG_SPLIT_DEFAULT, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (split->n_samples, ==, 16);
+  predictor = vg_predictor_new (model, &pre, 4, &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_evaluate (predictor, split, NULL, 2, &result, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  miou = vg_confusion_miou (&result.confusion);
+  g_test_message ("%s: mIoU %.4f on the first 16 validation images", path, miou);
+  g_assert_cmpfloat (miou, >=, MIOU_FLOOR);
+  vg_test_rm_rf (root);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/bundled-model/val16", test_bundled_model);
+  return g_test_run ();
+}
