@@ -345,7 +345,13 @@ visage_application_about_action (GSimpleAction *action, GVariant *parameter, gpo
 static void
 visage_application_quit_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
-  g_application_quit (G_APPLICATION (user_data));
+  GList *windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (user_data)));
+
+  /* Closing a window asks about unsaved mask changes first; the application ends with its
+   * last window. */
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+  g_list_free (windows);
 }
 
 static const GOptionEntry options[] = {
@@ -377,6 +383,8 @@ visage_application_init (VisageApplication *self)
                                          (const char *[]) { "<primary><shift>o", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.open-image",
                                          (const char *[]) { "<primary>i", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.save-annotation",
+                                         (const char *[]) { "<primary>s", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.evaluate",
                                          (const char *[]) { "<primary>e", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.next-image",
