@@ -1070,6 +1070,13 @@ save_over_truth_action (GSimpleAction *action, GVariant *parameter, gpointer use
   present_dialog (self, dialog);
 }
 
+static gboolean
+close_later (gpointer user_data)
+{
+  gtk_window_close (GTK_WINDOW (user_data));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 close_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
 {
@@ -1097,7 +1104,8 @@ close_response (AdwMessageDialog *dialog, const char *response, gpointer user_da
   else
     return;
   self->close_confirmed = TRUE;
-  gtk_window_close (GTK_WINDOW (self));
+  /* Once the dialog, transient for this window, is gone. */
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_later, g_object_ref (self), g_object_unref);
 }
 
 static gboolean
