@@ -742,8 +742,13 @@ on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode,
 {
   VisageImageView *self = user_data;
   int digit = -1;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkWidget *focus = root != NULL ? gtk_root_get_focus (root) : NULL;
 
   if (!self->editing || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SUPER_MASK)) != 0)
+    return FALSE;
+  /* Numbers typed into the brush size stay there. */
+  if (focus != NULL && GTK_IS_EDITABLE (focus))
     return FALSE;
   if (keyval >= GDK_KEY_0 && keyval <= GDK_KEY_9)
     digit = (int) (keyval - GDK_KEY_0);
