@@ -215,7 +215,7 @@ vg_cli_train (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   VgTrainOptions opts;
   VgTrainState state;
-  VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch };
+  VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch, NULL };
   CliTrain cli = { 0 };
   int status = EXIT_OK;
   char size[32] = "native size";

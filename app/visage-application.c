@@ -434,6 +434,8 @@ visage_application_init (VisageApplication *self)
                                          (const char *[]) { "<primary>i", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.evaluate",
                                          (const char *[]) { "<primary>e", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.train",
+                                         (const char *[]) { "<primary>t", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.next-image",
                                          (const char *[]) { "<alt>Right", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.previous-image",

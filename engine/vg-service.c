@@ -1049,6 +1049,36 @@ run_export (VgService *self, Job *job, GError **error)
 
 /* ---- training ---------------------------------------------------------------------------- */
 
+static void run_any_job (VgService *self, Job *job);
+
+/* Between two steps of a training run: serve every other job queued meanwhile, in order
+ * (a second training run waits for the first). A run lasts hours; loading its newest best
+ * weights and evaluating them must not wait for its end. */
+static void
+run_queued_jobs_while_training (VgService *self)
+{
+  GQueue jobs = G_QUEUE_INIT;
+  Job *job;
+
+  g_mutex_lock (&self->mutex);
+  for (GList *l = self->queue.head, *next; l != NULL; l = next)
+    {
+      next = l->next;
+      if (((Job *) l->data)->kind != VG_SERVICE_JOB_TRAIN)
+        {
+          g_queue_push_tail (&jobs, l->data);
+          g_queue_delete_link (&self->queue, l);
+        }
+    }
+  g_mutex_unlock (&self->mutex);
+
+  while ((job = g_queue_pop_head (&jobs)) != NULL)
+    {
+      run_any_job (self, job);
+      hand_back (self, job);
+    }
+}
+
 typedef struct {
   VgService *self;
   Job *job;
@@ -1084,7 +1114,7 @@ train_step (const VgTrainStep *step, gpointer user_data)
   if (job_should_stop (run->self, run->job, NULL))
     g_cancellable_cancel (run->stop);
   else
-    run_queued_predictions (run->self);
+    run_queued_jobs_while_training (run->self);
 }
 
 static void
@@ -1095,6 +1125,8 @@ train_validate (int epoch, int done, int total, gpointer user_data)
   report (run->self, run->job, done, total, NULL);
   if (job_should_stop (run->self, run->job, NULL))
     g_cancellable_cancel (run->stop);
+  else
+    run_queued_jobs_while_training (run->self);
 }
 
 static void
@@ -1113,6 +1145,16 @@ train_epoch (const VgTrainEpoch *epoch, gpointer user_data)
   g_mutex_unlock (&run->self->mutex);
 }
 
+/* A paused run still serves the other jobs. */
+static void
+train_paused (gpointer user_data)
+{
+  TrainRun *run = user_data;
+
+  if (!job_should_stop (run->self, run->job, NULL))
+    run_queued_jobs_while_training (run->self);
+}
+
 static VgTrainState *
 run_train (VgService *self, Job *job, GError **error)
 {
@@ -1121,6 +1163,7 @@ run_train (VgService *self, Job *job, GError **error)
     .step = train_step,
     .validate = train_validate,
     .epoch = train_epoch,
+    .paused = train_paused,
   };
   g_autoptr (GCancellable) stop = g_cancellable_new ();
   g_autofree VgTrainState *state = g_new0 (VgTrainState, 1);
@@ -1151,6 +1194,25 @@ run_train (VgService *self, Job *job, GError **error)
   return g_steal_pointer (&state);
 }
 
+static void
+run_any_job (VgService *self, Job *job)
+{
+  if (job->kind == VG_SERVICE_JOB_EVALUATE)
+    {
+      job->result = run_evaluate (self, job, &job->error);
+      job->result_free = (GDestroyNotify) vg_evaluation_free;
+    }
+  else if (job->kind == VG_SERVICE_JOB_EXPORT)
+    job->result = GINT_TO_POINTER (run_export (self, job, &job->error));
+  else if (job->kind == VG_SERVICE_JOB_TRAIN)
+    {
+      job->result = run_train (self, job, &job->error);
+      job->result_free = g_free;
+    }
+  else
+    run_job (self, job);
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -1171,20 +1233,7 @@ worker_main (gpointer data)
       job = g_queue_pop_head (&self->queue);
       g_mutex_unlock (&self->mutex);
 
-      if (job->kind == VG_SERVICE_JOB_EVALUATE)
-        {
-          job->result = run_evaluate (self, job, &job->error);
-          job->result_free = (GDestroyNotify) vg_evaluation_free;
-        }
-      else if (job->kind == VG_SERVICE_JOB_EXPORT)
-        job->result = GINT_TO_POINTER (run_export (self, job, &job->error));
-      else if (job->kind == VG_SERVICE_JOB_TRAIN)
-        {
-          job->result = run_train (self, job, &job->error);
-          job->result_free = g_free;
-        }
-      else
-        run_job (self, job);
+      run_any_job (self, job);
       hand_back (self, job);
     }
   return NULL;

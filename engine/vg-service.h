@@ -15,7 +15,9 @@
  *
  * Jobs run one at a time in the order queued, except that predictions queued while an
  * evaluation runs are served between two of its images: browsing stays responsive during
- * a long evaluation.
+ * a long evaluation; and every job but another training run queued while a training run
+ * goes on is served between two of its steps (or validation images): a run's best weights
+ * can be loaded and evaluated while it trains on.
  *
  * Predictions are cached in memory (least recently used first out, bounded) and on disk
  * under cache-dir/<model>/<image>.png as palette PNG masks, keyed by a hash of the model
@@ -160,8 +162,8 @@ typedef struct {
 
 /* Train (vg_train_run) with a copy of the options (options->backend NULL: the backend of
  * the service's device, with a ::message when that is not the device asked for; "auto"
- * without a GPU says nothing); the service's loaded model is not
- * involved, and predictions queued meanwhile are served between two training steps.
+ * without a GPU says nothing); the service's loaded model is not involved, and the other
+ * jobs queued meanwhile are served between two training steps.
  * Emits ::progress (the epoch's steps, then its validation images), ::train-step (the
  * latest step, coalesced), ::train-epoch (every epoch) and ::message (every notice). */
 void vg_service_train_async (VgService *self, const VgTrainOptions *options,

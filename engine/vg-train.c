@@ -202,8 +202,8 @@ invalid_option (GError **error, const char *format, ...)
   return FALSE;
 }
 
-static gboolean
-options_validate (const VgTrainOptions *o, GError **error)
+gboolean
+vg_train_options_validate (const VgTrainOptions *o, GError **error)
 {
   if (!vg_config_validate (&o->config, error))
     return FALSE;
@@ -706,10 +706,12 @@ vg_train_control_get_paused (VgTrainControl *c)
   return paused;
 }
 
-/* Block while paused; returns the seconds spent. A cancel ends the wait (the caller then
- * sees the cancellable). Polls every 100 ms because GCancellable has no GCond to wait on. */
+/* Block while paused, calling cb->paused between waits; returns the seconds spent. A
+ * cancel ends the wait (the caller then sees the cancellable). Polls every 100 ms because
+ * GCancellable has no GCond to wait on. */
 static double
-control_wait (VgTrainControl *c, GCancellable *cancellable)
+control_wait (VgTrainControl *c, GCancellable *cancellable, const VgTrainCallbacks *cb,
+              gpointer user_data)
 {
   gint64 start;
 
@@ -718,7 +720,15 @@ control_wait (VgTrainControl *c, GCancellable *cancellable)
   start = g_get_monotonic_time ();
   g_mutex_lock (&c->lock);
   while (c->paused && !g_cancellable_is_cancelled (cancellable))
-    g_cond_wait_until (&c->cond, &c->lock, g_get_monotonic_time () + G_TIME_SPAN_SECOND / 10);
+    {
+      g_cond_wait_until (&c->cond, &c->lock, g_get_monotonic_time () + G_TIME_SPAN_SECOND / 10);
+      if (c->paused && cb != NULL && cb->paused != NULL)
+        {
+          g_mutex_unlock (&c->lock);
+          cb->paused (user_data);
+          g_mutex_lock (&c->lock);
+        }
+    }
   g_mutex_unlock (&c->lock);
   return (g_get_monotonic_time () - start) / 1e6;
 }
@@ -1153,7 +1163,7 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   t->o.val_images = opts->val_dir == NULL ? absolute (opts->val_images) : NULL;
   g_free (t->o.val_masks);
   t->o.val_masks = opts->val_dir == NULL ? absolute (opts->val_masks) : NULL;
-  if (!options_validate (&t->o, error))
+  if (!vg_train_options_validate (&t->o, error))
     return FALSE;
 
   t->be = opts->backend != NULL ? opts->backend : vg_backend_cpu ();
@@ -1427,7 +1437,7 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
       float loss;
       StepInput next = { 0 };
 
-      paused += control_wait (t->control, t->cancellable);
+      paused += control_wait (t->control, t->cancellable, t->cb, t->user_data);
       if (g_cancellable_set_error_if_cancelled (t->cancellable, error))
         {
           release_batch (t, &batch);

@@ -109,6 +109,10 @@ void vg_train_options_clear (VgTrainOptions *opts);
 /* Deep copy (for a worker thread that must own its inputs). */
 void vg_train_options_copy (VgTrainOptions *dst, const VgTrainOptions *src);
 
+/* Check the options as vg_train_run does before it touches any file: FALSE with
+ * VG_TRAIN_ERROR_INVALID and a message naming the wrong option. Folders are not looked at. */
+gboolean vg_train_options_validate (const VgTrainOptions *opts, GError **error);
+
 /* The options of the run in out_dir, read from its last.safetensors, with resume set;
  * the caller may then change epochs, workers and threads (anything else that differs from
  * the run's options is refused by vg_train_run). */
@@ -207,6 +211,9 @@ typedef struct {
   void (*validate) (int epoch, int done, int total, gpointer user_data);
   /* after an epoch's checkpoints are written */
   void (*epoch) (const VgTrainEpoch *epoch, gpointer user_data);
+  /* about every 100 ms while the run is paused (VgTrainControl), for other work the
+   * training thread can do meanwhile; the time it takes counts as paused */
+  void (*paused) (gpointer user_data);
 } VgTrainCallbacks;
 
 /* Pausing from another thread: the run waits between steps while paused (a cancel still

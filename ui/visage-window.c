@@ -13,6 +13,8 @@
 #include "visage-image-view.h"
 #include "visage-resources.h"
 #include "visage-sample.h"
+#include "visage-train-dialog.h"
+#include "visage-train-view.h"
 #include "visage-window.h"
 
 struct _VisageWindow
@@ -33,6 +35,7 @@ struct _VisageWindow
   VisageGallery *gallery;
   VisageImageView *image_view;
   VisageEvaluationView *evaluation_view;
+  VisageTrainView *train_view;
 
   GSettings *settings;              /* the application's; NULL without the schema */
   VgService *service;
@@ -47,6 +50,9 @@ struct _VisageWindow
   VgServiceJob job_kind;            /* which of the two */
   char *live_path;                  /* an image opened on its own, shown instead of a sample */
   guint n_pending;                  /* operations that will change what is shown */
+  VisageTrainDialog *train_dialog;  /* weak: the Train dialog while it is open */
+  gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
+  gboolean close_confirmed;         /* closing stops the training run: asked already */
   gboolean disposed;
 };
 
@@ -110,6 +116,7 @@ update_actions (VisageWindow *self)
   enable (self, "export-split-masks", has_model && has_split && !working);
   enable (self, "export-split-overlays", has_model && has_split && !working);
   enable (self, "export-submission", has_model && has_split && !working);
+  enable (self, "train", !visage_train_view_get_running (self->train_view));
 }
 
 static void
@@ -338,7 +345,9 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (VisageWindow) self = user_data;
   g_autoptr (GError) error = NULL;
+  gboolean evaluate = self->evaluate_after_load;
 
+  self->evaluate_after_load = FALSE;
   if (!vg_service_load_model_finish (VG_SERVICE (source), result, &error))
     {
       if (!self->disposed)
@@ -358,6 +367,13 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       /* Every result so far came from the previous model. */
       clear_results (self);
       request_prediction (self);
+      /* win.use-model: the new model's per-class figures on the open split. */
+      if (evaluate && self->split != NULL && vg_split_has_masks (self->split)
+          && self->job_cancellable == NULL)
+        {
+          visage_window_evaluate (self);
+          adw_view_stack_set_visible_child_name (self->view_stack, "evaluation");
+        }
     }
   pending_end (self);
 }
@@ -802,6 +818,89 @@ device_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
     }
 }
 
+/* ---- training --------------------------------------------------------------------------- */
+
+static void
+train_dialog_start (VisageWindow *self, const VgTrainOptions *options)
+{
+  if (!visage_train_view_start (self->train_view, options))
+    {
+      toast (self, _("A training run is going on already"));
+      return;
+    }
+  gtk_stack_set_visible_child_name (self->main_stack, "workbench");
+  adw_view_stack_set_visible_child_name (self->view_stack, "training");
+}
+
+static void
+train_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  if (self->train_dialog != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->train_dialog));
+      return;
+    }
+  self->train_dialog = visage_train_dialog_new (GTK_WINDOW (self), self->split_dir);
+  g_object_add_weak_pointer (G_OBJECT (self->train_dialog), (gpointer *) &self->train_dialog);
+  g_signal_connect_object (self->train_dialog, "start", G_CALLBACK (train_dialog_start), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (self->train_dialog));
+}
+
+/* A training run's best checkpoint (its toast's button): browse and evaluate with it. */
+static void
+use_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  visage_window_load_model (self, g_variant_get_string (parameter, NULL));
+  self->evaluate_after_load = TRUE;
+}
+
+static gboolean
+close_later (gpointer user_data)
+{
+  gtk_window_close (GTK_WINDOW (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+close_dialog_response (VisageWindow *self, const char *response)
+{
+  if (!g_str_equal (response, "stop"))
+    return;
+  self->close_confirmed = TRUE;
+  visage_train_view_stop (self->train_view);
+  /* Once the question, transient for this window, has gone. */
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_later, g_object_ref (self), g_object_unref);
+}
+
+/* Closing the window stops a training run: ask first. */
+static gboolean
+close_request (VisageWindow *self)
+{
+  AdwMessageDialog *dialog;
+
+  if (self->close_confirmed || !visage_train_view_get_running (self->train_view))
+    return FALSE;
+  dialog = ADW_MESSAGE_DIALOG (
+    adw_message_dialog_new (GTK_WINDOW (self), _("Stop Training?"),
+                            _("A model is training. Closing the window stops the run; "
+                              "last.safetensors keeps it up to its last checkpoint (at most "
+                              "10 minutes old), and the Train dialog can resume it later.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Keep Training"),
+                                    "stop", _("_Stop and Close"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (close_dialog_response), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
 static const GActionEntry win_actions[] = {
   { .name = "open-split", .activate = open_split_action },
   { .name = "open-model", .activate = open_model_action },
@@ -817,6 +916,8 @@ static const GActionEntry win_actions[] = {
   { .name = "export-split-masks", .activate = export_action },
   { .name = "export-split-overlays", .activate = export_action },
   { .name = "export-submission", .activate = export_action },
+  { .name = "train", .activate = train_action },
+  { .name = "use-model", .activate = use_model_action, .parameter_type = "s" },
 };
 
 /* ---- screenshot ------------------------------------------------------------------------- */
@@ -947,6 +1048,22 @@ visage_window_get_image_view (VisageWindow *self)
   return self->image_view;
 }
 
+VisageTrainView *
+visage_window_get_train_view (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->train_view;
+}
+
+VisageTrainDialog *
+visage_window_get_train_dialog (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->train_dialog;
+}
+
 /* ---- GObject ---------------------------------------------------------------------------- */
 
 VisageWindow *
@@ -991,6 +1108,8 @@ visage_window_dispose (GObject *object)
     g_cancellable_cancel (self->job_cancellable);
   if (self->service != NULL)
     g_signal_handlers_disconnect_by_data (self->service, self);
+  if (self->train_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->train_dialog));
 
   gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_WINDOW);
   g_clear_object (&self->open_cancellable);
@@ -1048,6 +1167,7 @@ visage_window_class_init (VisageWindowClass *klass)
   g_type_ensure (VISAGE_TYPE_GALLERY);
   g_type_ensure (VISAGE_TYPE_IMAGE_VIEW);
   g_type_ensure (VISAGE_TYPE_EVALUATION_VIEW);
+  g_type_ensure (VISAGE_TYPE_TRAIN_VIEW);
   visage_resources_ensure ();
 
   gtk_widget_class_set_template_from_resource (widget_class,
@@ -1065,6 +1185,7 @@ visage_window_class_init (VisageWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, gallery);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, image_view);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, evaluation_view);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, train_view);
 }
 
 static void
@@ -1075,6 +1196,10 @@ visage_window_init (VisageWindow *self)
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
                                    self);
   self->service = vg_service_new (NULL);
+  visage_train_view_set_service (self->train_view, self->service);
+  g_signal_connect_swapped (self->train_view, "notify::running", G_CALLBACK (update_actions),
+                            self);
+  g_signal_connect (self, "close-request", G_CALLBACK (close_request), NULL);
   g_signal_connect_swapped (self->service, "notify::model-path",
                             G_CALLBACK (model_path_changed), self);
   g_signal_connect_swapped (self->service, "progress", G_CALLBACK (service_progress), self);

@@ -414,7 +414,7 @@ test_resume_equivalence (void)
   g_autofree char *one_last = NULL, *split_last = NULL, *split_best = NULL;
   g_autofree char *before = NULL, *after = NULL, *log = NULL;
   gsize before_len = 0, after_len = 0;
-  VgTrainCallbacks cancelling = { NULL, cancel_on_step, NULL, NULL };
+  VgTrainCallbacks cancelling = { NULL, cancel_on_step, NULL, NULL, NULL };
   VgTrainState state;
   VgPreprocess pre;
   g_autoptr (VgModel) model = NULL;
@@ -607,7 +607,7 @@ test_pause (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (VgTrainControl) control = vg_train_control_new ();
   PauseTest p = { control, FALSE, 0, NULL };
-  VgTrainCallbacks cb = { NULL, pause_on_first_step, NULL, NULL };
+  VgTrainCallbacks cb = { NULL, pause_on_first_step, NULL, NULL, NULL };
 
   if (!splits_make (&s))
     return;
