@@ -150,6 +150,7 @@ vg_cli_train (int argc, char **argv)
   gint64 seed = UNSET_SEED;
   double lr = UNSET_DOUBLE, weight_decay = UNSET_DOUBLE, sgd_lr = UNSET_DOUBLE;
   double sgd_momentum = UNSET_DOUBLE, sgd_min_lr = UNSET_DOUBLE;
+  double checkpoint_minutes = UNSET_DOUBLE;
   gboolean hflip = FALSE, no_augment = FALSE, skip_bad = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_STRING, &config_name,
@@ -173,8 +174,8 @@ vg_cli_train (int argc, char **argv)
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
       "Output folder: last.safetensors, best.safetensors, log.csv", "DIR" },
     { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume,
-      "Continue the run in DIR with its own options (--epochs, --workers and --threads may "
-      "change)", "DIR" },
+      "Continue the run in DIR with its own options (--epochs, --workers, --threads and "
+      "--checkpoint-minutes may change)", "DIR" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "Epoch limit (100)", "N" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Batch size (8)", "N" },
     { "resolution", 'r', 0, G_OPTION_ARG_INT, &resolution,
@@ -182,6 +183,8 @@ vg_cli_train (int argc, char **argv)
     { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Image decoding threads (2)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads,
       "Compute threads (default: OMP_NUM_THREADS or all cores)", "N" },
+    { "checkpoint-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &checkpoint_minutes,
+      "Also save last.safetensors mid-epoch this often (10; 0: at epoch ends only)", "M" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (42)", "N" },
     { "loss", 0, 0, G_OPTION_ARG_STRING, &loss,
       "weighted-ce (default), ce, ce-dice, weighted-ce-dice", "NAME" },
@@ -217,7 +220,7 @@ vg_cli_train (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   VgTrainOptions opts;
   VgTrainState state;
-  VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch };
+  VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch, NULL };
   CliTrain cli = { 0 };
   int status = EXIT_OK;
   char size[32] = "native size";
@@ -263,8 +266,8 @@ vg_cli_train (int argc, char **argv)
         if (fixed[i].given)
           {
             usage_error (&status, "%s cannot be given with --resume: a resumed run continues "
-                         "with its own options (only --epochs, --workers and --threads may "
-                         "change)", fixed[i].name);
+                         "with its own options (only --epochs, --workers, --threads and "
+                         "--checkpoint-minutes may change)", fixed[i].name);
             return status;
           }
       if (out != NULL && strcmp (out, resume) != 0)
@@ -343,6 +346,8 @@ vg_cli_train (int argc, char **argv)
     opts.workers = workers;
   if (threads != UNSET_INT)
     opts.threads = threads;
+  if (checkpoint_minutes != UNSET_DOUBLE)
+    opts.checkpoint_minutes = checkpoint_minutes;
   opts.backend = backend;
 
   if (opts.resolution > 0)

@@ -6,6 +6,7 @@
 #include <locale.h>
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "visage-application.h"
 #include "visage-paths.h"
@@ -13,6 +14,7 @@
 #include "visage-sample.h"
 #include "visage-window.h"
 #include "vg-device.h"
+#include "vg-recent.h"
 
 /* --screenshot gives up when the window has not settled after this long. */
 #define SCREENSHOT_TIMEOUT_S 120
@@ -24,6 +26,8 @@ struct _VisageApplication
   GSettings *settings;
   char *split_dir;        /* --split, absolute */
   char *model_path;       /* --model, absolute */
+  char *image_path;       /* --image, absolute */
+  gboolean evaluate;      /* --evaluate */
   char *screenshot_path;  /* --screenshot, absolute */
   gboolean screenshot_done;
   int screenshot_status;
@@ -130,24 +134,37 @@ first_model_in (const char *dir)
   return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
 }
 
+static gint64
+modified_time (const char *path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 ? (gint64) st.st_mtime : G_MININT64;
+}
+
 /* The model to load without --model: one shipped with the program (data/models in the
- * source tree, then the installed copy), else the last model loaded. */
+ * source tree, then the installed copy), else the newest of the models trained here
+ * (vg_recent_models_newest) and the last model loaded. */
 static char *
 default_model (VisageApplication *self)
 {
   g_autofree char *source_models = g_build_filename (VISAGE_SOURCE_DIR, "data", "models", NULL);
   g_autofree char *installed_models = g_build_filename (PKGDATADIR, "models", NULL);
   g_autofree char *last = NULL;
+  g_autofree char *trained = NULL;
   char *path;
 
   if ((path = first_model_in (source_models)) != NULL
       || (path = first_model_in (installed_models)) != NULL)
     return path;
+  trained = vg_recent_models_newest ();
   if (self->settings != NULL)
     last = g_settings_get_string (self->settings, "last-model");
-  if (last != NULL && *last != '\0' && g_file_test (last, G_FILE_TEST_IS_REGULAR))
+  if (last == NULL || *last == '\0' || !g_file_test (last, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer (&trained);
+  if (trained == NULL || modified_time (last) > modified_time (trained))
     return g_steal_pointer (&last);
-  return NULL;
+  return g_steal_pointer (&trained);
 }
 
 static void
@@ -158,8 +175,9 @@ open_initial_files (VisageApplication *self, VisageWindow *window)
   g_autofree char *split = NULL;
   g_autofree char *model = NULL;
 
+  /* An image given alone is shown alone. */
   split = self->split_dir != NULL ? g_strdup (self->split_dir)
-                                  : restore ? default_split (self) : NULL;
+          : restore && self->image_path == NULL ? default_split (self) : NULL;
   model = self->model_path != NULL ? g_strdup (self->model_path)
                                    : restore ? default_model (self) : NULL;
   /* The model first: the service runs jobs in order, so the first image shown is
@@ -168,6 +186,31 @@ open_initial_files (VisageApplication *self, VisageWindow *window)
     visage_window_load_model (window, model);
   if (split != NULL)
     visage_window_open_split (window, split);
+  if (self->image_path != NULL)
+    visage_window_open_image (window, self->image_path);
+}
+
+/* --evaluate: once the split and the model have loaded, evaluate and show the result. */
+static gboolean
+evaluate_when_loaded (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  VisageApplication *self = user_data;
+  VisageWindow *window = VISAGE_WINDOW (widget);
+
+  if (visage_window_get_busy (window))
+    return G_SOURCE_CONTINUE;
+  if (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "evaluate"))
+    {
+      visage_window_set_visible_view (window, "evaluation");
+      g_action_group_activate_action (G_ACTION_GROUP (window), "evaluate", NULL);
+    }
+  else
+    {
+      g_printerr ("visage: --evaluate needs a split with masks and a model\n");
+      self->evaluate = FALSE;
+      self->screenshot_status = 1; /* a picture is still taken */
+    }
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -181,6 +224,8 @@ visage_application_activate (GApplication *app)
       window = GTK_WINDOW (visage_window_new (GTK_APPLICATION (app)));
       restore_window_state (self, window);
       open_initial_files (self, VISAGE_WINDOW (window));
+      if (self->evaluate)
+        gtk_widget_add_tick_callback (GTK_WIDGET (window), evaluate_when_loaded, self, NULL);
     }
 
   gtk_window_present (window);
@@ -206,7 +251,10 @@ screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
       self->screenshot_done = TRUE;
       return G_SOURCE_REMOVE;
     }
-  if (visage_window_get_busy (window) || visage_sample_get_n_loading () > 0)
+  if (visage_window_get_busy (window) || visage_sample_get_n_loading () > 0
+      || (self->evaluate
+          && (visage_window_get_evaluation (window) == NULL
+              || g_action_group_get_action_enabled (G_ACTION_GROUP (window), "cancel"))))
     {
       self->settled_frames = 0;
       return G_SOURCE_CONTINUE;
@@ -266,6 +314,8 @@ visage_application_handle_local_options (GApplication *app, GVariantDict *option
 
   self->split_dir = absolute_option (options, "split");
   self->model_path = absolute_option (options, "model");
+  self->image_path = absolute_option (options, "image");
+  self->evaluate = g_variant_dict_contains (options, "evaluate");
   self->screenshot_path = absolute_option (options, "screenshot");
   if (self->screenshot_path != NULL)
     return take_screenshot (self);
@@ -297,6 +347,7 @@ visage_application_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_pointer (&self->split_dir, g_free);
   g_clear_pointer (&self->model_path, g_free);
+  g_clear_pointer (&self->image_path, g_free);
   g_clear_pointer (&self->screenshot_path, g_free);
   G_OBJECT_CLASS (visage_application_parent_class)->dispose (object);
 }
@@ -359,6 +410,10 @@ static const GOptionEntry options[] = {
     N_("Open this data split (a folder with images/ and masks/)"), N_("FOLDER") },
   { "model", 0, 0, G_OPTION_ARG_FILENAME, NULL,
     N_("Load this model (a .safetensors file)"), N_("FILE") },
+  { "image", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+    N_("Parse this image (any JPEG or PNG) and show it on its own"), N_("FILE") },
+  { "evaluate", 0, 0, G_OPTION_ARG_NONE, NULL,
+    N_("Evaluate the split once it and the model have loaded"), NULL },
   { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL,
     N_("Once the window has loaded, save it as a PNG image and quit"), N_("FILE") },
   { NULL }
@@ -387,6 +442,8 @@ visage_application_init (VisageApplication *self)
                                          (const char *[]) { "<primary>s", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.evaluate",
                                          (const char *[]) { "<primary>e", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.train",
+                                         (const char *[]) { "<primary>t", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.next-image",
                                          (const char *[]) { "<alt>Right", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.previous-image",

@@ -14,6 +14,8 @@
 
 typedef struct _VgBackend VgBackend;
 
+#define VG_UPLOAD_SLOTS 2
+
 struct _VgBackend
 {
   const char *name;
@@ -26,6 +28,18 @@ struct _VgBackend
   void (*download) (void *host_dst, const void *src, size_t bytes);
   void (*copy) (void *dst, const void *src, size_t bytes);
   void (*synchronize) (void);
+
+  /* Batches uploaded while the previous step computes. Optional: NULL where memory is the
+   * host's (the CPU backend). host_alloc gives page-locked host memory (a staging area);
+   * upload_async queues a copy from it to the device on a second stream and returns at
+   * once, marking the copy as slot's (0 <= slot < VG_UPLOAD_SLOTS); upload_wait makes the
+   * compute stream wait for slot's copies (host returns at once); upload_host_wait blocks
+   * the host until they are done (before the staging area is written again). */
+  void *(*host_alloc) (size_t bytes, GError **error);
+  void (*host_free) (void *ptr);
+  void (*upload_async) (void *dst, const void *host_src, size_t bytes, int slot);
+  void (*upload_wait) (int slot);
+  void (*upload_host_wait) (int slot);
 
   /* layers (see nn/vg-nn.h) */
   void (*linear_forward) (float *out, const float *inp, const float *weight, const float *bias,

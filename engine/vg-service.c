@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 
 #include "vg-backend.h"
+#include "vg-device.h"
 #include "vg-predict.h"
 #include "vg-service.h"
 
@@ -36,6 +37,8 @@ typedef struct {
   GCancellable *cancellable; /* nullable */
   char *path;                /* model file, split folder or image */
   char *mask_path;           /* predict: nullable */
+  char *device;              /* load model: "auto", "cpu" or "cuda" */
+  char *device_note;         /* load model: why the device is not the one asked for */
   VgSplit *split;            /* evaluate, export: the worker's own copy */
   int index;                 /* export: the sample, or -1 for all */
   VgExportKind export_kind;
@@ -80,6 +83,8 @@ struct _VgService
 
   /* main context only */
   char *model_path;
+  char *device;              /* for the next model loaded */
+  char *device_note;         /* of the model loaded */
   guint n_jobs;              /* queued or running */
 
   GMutex mutex;              /* guards the fields down to "worker only" */
@@ -194,6 +199,8 @@ job_free (Job *job)
   g_clear_object (&job->cancellable);
   g_free (job->path);
   g_free (job->mask_path);
+  g_free (job->device);
+  g_free (job->device_note);
   vg_split_free (job->split);
   if (job->train_options != NULL)
     {
@@ -235,6 +242,8 @@ complete_job (VgService *self, Job *job)
       /* The worker switched models whether or not the caller still cares. */
       g_free (self->model_path);
       self->model_path = g_strdup (job->path);
+      g_free (self->device_note);
+      self->device_note = g_steal_pointer (&job->device_note);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_PATH]);
     }
 
@@ -633,7 +642,18 @@ run_load_model (VgService *self, Job *job, GError **error)
   key = model_key_for_file (job->path, job->cancellable, error);
   if (key == NULL)
     return FALSE;
-  model = vg_model_open (job->path, vg_backend_cpu (), &pre, error);
+  {
+    char why[512] = "";
+    const VgBackend *backend = vg_backend_for_device (job->device, why, sizeof why);
+
+    if (backend == NULL)
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s", why);
+        return FALSE;
+      }
+    model = vg_model_open (job->path, backend, &pre, error);
+    job->device_note = g_strdup (why);
+  }
   if (model == NULL)
     return FALSE;
   predictor = vg_predictor_new (model, &pre, 1, error);
@@ -656,6 +676,7 @@ static VgPrediction *
 run_predict (VgService *self, Job *job, GError **error)
 {
   g_autoptr (VgPrediction) prediction = g_new0 (VgPrediction, 1);
+  gint64 start = g_get_monotonic_time ();
   int H, W;
 
   if (job_should_stop (self, job, error))
@@ -705,6 +726,10 @@ run_predict (VgService *self, Job *job, GError **error)
       prediction->result.index = -1;
       prediction->has_result = TRUE;
     }
+  prediction->seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_debug ("%s: %dx%d, %s in %.3f s", job->path, W, H,
+           prediction->labels == NULL ? "decoded" : prediction->cached ? "cached" : "predicted",
+           prediction->seconds);
   return g_steal_pointer (&prediction);
 }
 
@@ -723,8 +748,24 @@ run_job (VgService *self, Job *job)
       break;
     case VG_SERVICE_JOB_OPEN_SPLIT:
       if (!job_should_stop (self, job, &job->error))
-        job->result = vg_split_open (job->path, VG_SPLIT_SKIP_BAD, 0, job->cancellable,
-                                     &job->error);
+        {
+          VgSplit *split = vg_split_open (job->path, VG_SPLIT_SKIP_BAD, 0, job->cancellable,
+                                          &job->error);
+          g_autoptr (GError) scan_error = NULL;
+
+          /* The classes each mask holds, for the gallery's filter before any evaluation.
+           * A mask that fails to decode only leaves its bits unknown (it would fail
+           * again, with its name, when shown or evaluated). */
+          if (split != NULL
+              && !vg_split_scan_classes (split, 0, job->cancellable, &scan_error)
+              && g_error_matches (scan_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            {
+              vg_split_free (split);
+              job->error = g_steal_pointer (&scan_error);
+              split = NULL;
+            }
+          job->result = split;
+        }
       job->result_free = (GDestroyNotify) vg_split_free;
       break;
     case VG_SERVICE_JOB_EVALUATE:
@@ -1009,6 +1050,36 @@ run_export (VgService *self, Job *job, GError **error)
 
 /* ---- training ---------------------------------------------------------------------------- */
 
+static void run_any_job (VgService *self, Job *job);
+
+/* Between two steps of a training run: serve every other job queued meanwhile, in order
+ * (a second training run waits for the first). A run lasts hours; loading its newest best
+ * weights and evaluating them must not wait for its end. */
+static void
+run_queued_jobs_while_training (VgService *self)
+{
+  GQueue jobs = G_QUEUE_INIT;
+  Job *job;
+
+  g_mutex_lock (&self->mutex);
+  for (GList *l = self->queue.head, *next; l != NULL; l = next)
+    {
+      next = l->next;
+      if (((Job *) l->data)->kind != VG_SERVICE_JOB_TRAIN)
+        {
+          g_queue_push_tail (&jobs, l->data);
+          g_queue_delete_link (&self->queue, l);
+        }
+    }
+  g_mutex_unlock (&self->mutex);
+
+  while ((job = g_queue_pop_head (&jobs)) != NULL)
+    {
+      run_any_job (self, job);
+      hand_back (self, job);
+    }
+}
+
 typedef struct {
   VgService *self;
   Job *job;
@@ -1044,7 +1115,7 @@ train_step (const VgTrainStep *step, gpointer user_data)
   if (job_should_stop (run->self, run->job, NULL))
     g_cancellable_cancel (run->stop);
   else
-    run_queued_predictions (run->self);
+    run_queued_jobs_while_training (run->self);
 }
 
 static void
@@ -1055,6 +1126,8 @@ train_validate (int epoch, int done, int total, gpointer user_data)
   report (run->self, run->job, done, total, NULL);
   if (job_should_stop (run->self, run->job, NULL))
     g_cancellable_cancel (run->stop);
+  else
+    run_queued_jobs_while_training (run->self);
 }
 
 static void
@@ -1073,6 +1146,16 @@ train_epoch (const VgTrainEpoch *epoch, gpointer user_data)
   g_mutex_unlock (&run->self->mutex);
 }
 
+/* A paused run still serves the other jobs. */
+static void
+train_paused (gpointer user_data)
+{
+  TrainRun *run = user_data;
+
+  if (!job_should_stop (run->self, run->job, NULL))
+    run_queued_jobs_while_training (run->self);
+}
+
 static VgTrainState *
 run_train (VgService *self, Job *job, GError **error)
 {
@@ -1081,6 +1164,7 @@ run_train (VgService *self, Job *job, GError **error)
     .step = train_step,
     .validate = train_validate,
     .epoch = train_epoch,
+    .paused = train_paused,
   };
   g_autoptr (GCancellable) stop = g_cancellable_new ();
   g_autofree VgTrainState *state = g_new0 (VgTrainState, 1);
@@ -1088,6 +1172,15 @@ run_train (VgService *self, Job *job, GError **error)
 
   if (job_should_stop (self, job, error))
     return NULL;
+  if (job->train_options->backend == NULL)
+    {
+      char why[512] = "";
+
+      /* The service's device, as for the models it loads. */
+      job->train_options->backend = vg_backend_for_device (job->device, why, sizeof why);
+      if (why[0] != '\0' && g_strcmp0 (job->device, "cuda") == 0)
+        train_message (why, &run);
+    }
   if (!vg_train_run (job->train_options, &callbacks, &run, self->train_control, stop, state,
                      error))
     {
@@ -1100,6 +1193,25 @@ run_train (VgService *self, Job *job, GError **error)
       return NULL;
     }
   return g_steal_pointer (&state);
+}
+
+static void
+run_any_job (VgService *self, Job *job)
+{
+  if (job->kind == VG_SERVICE_JOB_EVALUATE)
+    {
+      job->result = run_evaluate (self, job, &job->error);
+      job->result_free = (GDestroyNotify) vg_evaluation_free;
+    }
+  else if (job->kind == VG_SERVICE_JOB_EXPORT)
+    job->result = GINT_TO_POINTER (run_export (self, job, &job->error));
+  else if (job->kind == VG_SERVICE_JOB_TRAIN)
+    {
+      job->result = run_train (self, job, &job->error);
+      job->result_free = g_free;
+    }
+  else
+    run_job (self, job);
 }
 
 static gpointer
@@ -1122,20 +1234,7 @@ worker_main (gpointer data)
       job = g_queue_pop_head (&self->queue);
       g_mutex_unlock (&self->mutex);
 
-      if (job->kind == VG_SERVICE_JOB_EVALUATE)
-        {
-          job->result = run_evaluate (self, job, &job->error);
-          job->result_free = (GDestroyNotify) vg_evaluation_free;
-        }
-      else if (job->kind == VG_SERVICE_JOB_EXPORT)
-        job->result = GINT_TO_POINTER (run_export (self, job, &job->error));
-      else if (job->kind == VG_SERVICE_JOB_TRAIN)
-        {
-          job->result = run_train (self, job, &job->error);
-          job->result_free = g_free;
-        }
-      else
-        run_job (self, job);
+      run_any_job (self, job);
       hand_back (self, job);
     }
   return NULL;
@@ -1234,7 +1333,35 @@ vg_service_load_model_async (VgService *self, const char *path, GCancellable *ca
   job = job_new (self, VG_SERVICE_JOB_LOAD_MODEL, cancellable, callback, user_data,
                  vg_service_load_model_async);
   job->path = g_strdup (path);
+  job->device = g_strdup (self->device);
   queue_job (self, job);
+}
+
+void
+vg_service_set_device (VgService *self, const char *device)
+{
+  g_return_if_fail (VG_IS_SERVICE (self));
+  g_return_if_fail (g_strcmp0 (device, "auto") == 0 || g_strcmp0 (device, "cpu") == 0
+                    || g_strcmp0 (device, "cuda") == 0);
+
+  g_free (self->device);
+  self->device = g_strdup (device);
+}
+
+const char *
+vg_service_get_device (VgService *self)
+{
+  g_return_val_if_fail (VG_IS_SERVICE (self), NULL);
+
+  return self->device;
+}
+
+const char *
+vg_service_get_device_note (VgService *self)
+{
+  g_return_val_if_fail (VG_IS_SERVICE (self), NULL);
+
+  return self->device_note != NULL ? self->device_note : "";
 }
 
 gboolean
@@ -1390,6 +1517,7 @@ vg_service_train_async (VgService *self, const VgTrainOptions *options,
                  vg_service_train_async);
   job->train_options = g_new0 (VgTrainOptions, 1);
   vg_train_options_copy (job->train_options, options);
+  job->device = g_strdup (self->device);
   queue_job (self, job);
 }
 
@@ -1482,6 +1610,8 @@ vg_service_finalize (GObject *object)
   vg_image_clear (&self->cached_mask);
   g_free (self->model_key);
   g_free (self->model_path);
+  g_free (self->device);
+  g_free (self->device_note);
   g_free (self->cache_dir);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->mutex);
@@ -1582,6 +1712,7 @@ vg_service_init (VgService *self)
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
   self->memory_cache_limit = DEFAULT_MEMORY_CACHE_BYTES;
+  self->device = g_strdup ("auto");
   self->train_control = vg_train_control_new ();
   self->memory_cache = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, cache_entry_free);
   self->last_delivery = g_get_monotonic_time () - DELIVERY_INTERVAL_US;

@@ -15,7 +15,9 @@
  *
  * Jobs run one at a time in the order queued, except that predictions queued while an
  * evaluation runs are served between two of its images: browsing stays responsive during
- * a long evaluation.
+ * a long evaluation; and every job but another training run queued while a training run
+ * goes on is served between two of its steps (or validation images): a run's best weights
+ * can be loaded and evaluated while it trains on.
  *
  * Predictions are cached in memory (least recently used first out, bounded) and on disk
  * under cache-dir/<model>/<image>.png as palette PNG masks, keyed by a hash of the model
@@ -69,6 +71,7 @@ typedef struct {
   guint8 *truth;          /* (height, width) class ids; NULL without a mask */
   guint8 *labels;         /* (height, width) predicted class ids; NULL without a model */
   gboolean cached;        /* labels came from the memory or the disk cache */
+  double seconds;         /* decoding, prediction and scoring on the worker thread */
   gboolean has_result;    /* truth and labels both present, so result is filled */
   VgImageResult result;
 } VgPrediction;
@@ -103,7 +106,17 @@ gboolean vg_service_get_busy (VgService *self);
 /* Bound of the in-memory prediction cache in bytes (default 128 MiB). */
 void vg_service_set_memory_cache_limit (VgService *self, gsize bytes);
 
-/* Load a model file (vg_model_open). On failure the previous model stays loaded. */
+/* The compute device for the models loaded from now on: "auto" (the default: the GPU when
+ * one is usable, else the CPU), "cpu" or "cuda" (vg_backend_for_device). Main context. */
+void vg_service_set_device (VgService *self, const char *device);
+const char *vg_service_get_device (VgService *self);
+/* Why the loaded model does not run on a GPU ("CUDA was requested but is unavailable
+ * (...); using the CPU", or for "auto" "no usable CUDA device (...); using the CPU"), or ""
+ * when it does or the CPU was asked for. Main context only. */
+const char *vg_service_get_device_note (VgService *self);
+
+/* Load a model file (vg_model_open) on the device set. On failure (a file that is not a
+ * model, too little GPU memory) the previous model stays loaded. */
 void vg_service_load_model_async (VgService *self, const char *path, GCancellable *cancellable,
                                   GAsyncReadyCallback callback, gpointer user_data);
 gboolean vg_service_load_model_finish (VgService *self, GAsyncResult *result, GError **error);
@@ -147,8 +160,10 @@ typedef struct {
   VgTrainState state;
 } VgServiceEpoch;
 
-/* Train (vg_train_run) with a copy of the options; the service's loaded model is not
- * involved, and predictions queued meanwhile are served between two training steps.
+/* Train (vg_train_run) with a copy of the options (options->backend NULL: the backend of
+ * the service's device, with a ::message when that is not the device asked for; "auto"
+ * without a GPU says nothing); the service's loaded model is not involved, and the other
+ * jobs queued meanwhile are served between two training steps.
  * Emits ::progress (the epoch's steps, then its validation images), ::train-step (the
  * latest step, coalesced), ::train-epoch (every epoch) and ::message (every notice). */
 void vg_service_train_async (VgService *self, const VgTrainOptions *options,

@@ -30,6 +30,7 @@
 #include "vg-safetensors.h"
 #include "vg-split.h"
 #include "vg-stats.h"
+#include "vg-recent.h"
 #include "vg-train.h"
 
 G_DEFINE_QUARK (vg-train-error-quark, vg_train_error)
@@ -53,6 +54,7 @@ vg_train_options_init (VgTrainOptions *o)
   o->batch = 8;
   o->resolution = 0;
   o->workers = 2;
+  o->checkpoint_minutes = 10.0;
   o->threads = 0;
   o->seed = 42;
   o->augment = TRUE;
@@ -204,8 +206,8 @@ invalid_option (GError **error, const char *format, ...)
   return FALSE;
 }
 
-static gboolean
-options_validate (const VgTrainOptions *o, GError **error)
+gboolean
+vg_train_options_validate (const VgTrainOptions *o, GError **error)
 {
   if (!vg_config_validate (&o->config, error))
     return FALSE;
@@ -225,6 +227,8 @@ options_validate (const VgTrainOptions *o, GError **error)
                                   "of 32 up to 8192, not %d", o->resolution);
   if (o->workers < 1 || o->workers > 256)
     return invalid_option (error, "workers must be between 1 and 256, not %d", o->workers);
+  if (!(o->checkpoint_minutes >= 0.0) || !isfinite (o->checkpoint_minutes))
+    return invalid_option (error, "the checkpoint interval must be a number of minutes >= 0");
   if (o->threads < 0 || o->threads > 1024)
     return invalid_option (error, "threads must be between 0 and 1024, not %d", o->threads);
   if (!(o->lr > 0.0) || !(o->sgd_lr > 0.0) || !(o->sgd_min_lr > 0.0) || !isfinite (o->lr)
@@ -614,6 +618,8 @@ state_to_pairs (const VgTrainState *s, GPtrArray *pairs)
   ADD ("state.best_miou", format_double (s->best_miou));
   ADD ("state.best_miou_epoch", g_strdup_printf ("%d", s->best_miou_epoch));
   ADD ("state.finished", g_strdup (s->finished ? "1" : "0"));
+  ADD ("state.epoch_step", g_strdup_printf ("%d", s->epoch_step));
+  ADD ("state.epoch_loss_sum", format_double (s->epoch_loss_sum));
 #undef ADD
 }
 
@@ -645,6 +651,17 @@ state_from_metadata (VgTrainState *s, const VgSafetensors *st, const char *path,
   if ((text = meta_get (st, path, META_PREFIX "state.optimizer", error)) == NULL
       || !vg_optimizer_kind_from_name (&s->optimizer, text, error))
     return FALSE;
+  /* Checkpoints from before mid-epoch checkpoints have neither: an epoch's end. */
+  if (vg_safetensors_metadata (st, META_PREFIX "state.epoch_step") != NULL)
+    {
+      if (!meta_int (st, path, META_PREFIX "state.epoch_step", &v, error)
+          || !meta_double (st, path, META_PREFIX "state.epoch_loss_sum", &s->epoch_loss_sum,
+                           error))
+        return FALSE;
+      if (v < 0 || v > G_MAXINT)
+        return checkpoint_error (error, path, "the schedule state is inconsistent");
+      s->epoch_step = (int) v;
+    }
   if (s->epoch < 0 || s->phase < 0 || s->phase_start < 0 || s->phase_start > s->epoch
       || s->steps < 0 || s->optimizer == VG_OPTIMIZER_PIPELINE)
     return checkpoint_error (error, path, "the schedule state is inconsistent");
@@ -700,10 +717,12 @@ vg_train_control_get_paused (VgTrainControl *c)
   return paused;
 }
 
-/* Block while paused; returns the seconds spent. A cancel ends the wait (the caller then
- * sees the cancellable). Polls every 100 ms because GCancellable has no GCond to wait on. */
+/* Block while paused, calling cb->paused between waits; returns the seconds spent. A
+ * cancel ends the wait (the caller then sees the cancellable). Polls every 100 ms because
+ * GCancellable has no GCond to wait on. */
 static double
-control_wait (VgTrainControl *c, GCancellable *cancellable)
+control_wait (VgTrainControl *c, GCancellable *cancellable, const VgTrainCallbacks *cb,
+              gpointer user_data)
 {
   gint64 start;
 
@@ -712,7 +731,15 @@ control_wait (VgTrainControl *c, GCancellable *cancellable)
   start = g_get_monotonic_time ();
   g_mutex_lock (&c->lock);
   while (c->paused && !g_cancellable_is_cancelled (cancellable))
-    g_cond_wait_until (&c->cond, &c->lock, g_get_monotonic_time () + G_TIME_SPAN_SECOND / 10);
+    {
+      g_cond_wait_until (&c->cond, &c->lock, g_get_monotonic_time () + G_TIME_SPAN_SECOND / 10);
+      if (c->paused && cb != NULL && cb->paused != NULL)
+        {
+          g_mutex_unlock (&c->lock);
+          cb->paused (user_data);
+          g_mutex_lock (&c->lock);
+        }
+    }
   g_mutex_unlock (&c->lock);
   return (g_get_monotonic_time () - start) / 1e6;
 }
@@ -776,8 +803,12 @@ typedef struct {
   float *m;                         /* (n_params) Adam's first moment / SGD momentum */
   float *v;                         /* (n_params) Adam's second moment */
   float *best;                      /* (n_state) the lowest-validation-loss weights */
-  float *d_images;                  /* (B, H, W, 3) device copy of a batch, or NULL */
-  uint8_t *d_masks;                 /* (B, H, W) */
+  /* A device backend: batch k is uploaded into slot k % VG_UPLOAD_SLOTS while step k - 1
+   * computes (from page-locked staging areas when the backend has them). */
+  float *d_images[VG_UPLOAD_SLOTS]; /* (B, H, W, 3) device copies of a batch, or NULL */
+  uint8_t *d_masks[VG_UPLOAD_SLOTS]; /* (B, H, W) */
+  float *h_images[VG_UPLOAD_SLOTS]; /* staging areas, or NULL: synchronous uploads */
+  uint8_t *h_masks[VG_UPLOAD_SLOTS];
 
   VgTrainState state;
   GString *log;                     /* CSV rows of the completed epochs, no header */
@@ -800,8 +831,16 @@ trainer_clear (Trainer *t)
       t->be->free (t->m);
       t->be->free (t->v);
       t->be->free (t->best);
-      t->be->free (t->d_images);
-      t->be->free (t->d_masks);
+      for (int k = 0; k < VG_UPLOAD_SLOTS; k++)
+        {
+          t->be->free (t->d_images[k]);
+          t->be->free (t->d_masks[k]);
+          if (t->be->host_free != NULL)
+            {
+              t->be->host_free (t->h_images[k]);
+              t->be->host_free (t->h_masks[k]);
+            }
+        }
     }
   g_clear_pointer (&t->train, vg_split_free);
   g_clear_pointer (&t->val, vg_split_free);
@@ -970,7 +1009,11 @@ save_best (Trainer *t, double val_loss, double val_miou, GError **error)
   g_ptr_array_add (pairs, g_strdup ("visage.selected_by"));
   g_ptr_array_add (pairs, g_strdup (vg_select_kind_name (t->o.select)));
   g_ptr_array_add (pairs, NULL);
-  return vg_model_save (t->model, t->best_path, (const char *const *) pairs->pdata, error);
+  if (!vg_model_save (t->model, t->best_path, (const char *const *) pairs->pdata, error))
+    return FALSE;
+  /* The workbench opens the newest model trained when none ships with it. */
+  vg_recent_models_add (t->best_path);
+  return TRUE;
 }
 
 /* last.safetensors: the model's tensors under their state_dict names (so vg_model_load and
@@ -1144,7 +1187,7 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   t->o.train_annotations = absolute (opts->train_annotations);
   g_free (t->o.val_annotations);
   t->o.val_annotations = absolute (opts->val_annotations);
-  if (!options_validate (&t->o, error))
+  if (!vg_train_options_validate (&t->o, error))
     return FALSE;
 
   t->be = opts->backend != NULL ? opts->backend : vg_backend_cpu ();
@@ -1207,8 +1250,15 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
     {
       if (!load_last (t, error))
         return FALSE;
-      notify (t, "resuming %s after epoch %d (%s, rate %.3g)", t->o.out_dir, t->state.epoch,
-              vg_optimizer_kind_name (t->state.optimizer), vg_train_state_lr (&t->state, &t->o));
+      if (t->state.epoch_step > 0)
+        notify (t, "resuming %s at step %d of epoch %d (%s, rate %.3g)", t->o.out_dir,
+                t->state.epoch_step + 1, t->state.epoch + 1,
+                vg_optimizer_kind_name (t->state.optimizer),
+                vg_train_state_lr (&t->state, &t->o));
+      else
+        notify (t, "resuming %s after epoch %d (%s, rate %.3g)", t->o.out_dir,
+                t->state.epoch, vg_optimizer_kind_name (t->state.optimizer),
+                vg_train_state_lr (&t->state, &t->o));
     }
   else
     {
@@ -1267,9 +1317,16 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   if (!t->host_memory)
     {
       size_t pixels = (size_t) t->o.batch * H * W;
-      if ((t->d_images = t->be->alloc (pixels * 3 * sizeof (float), error)) == NULL
-          || (t->d_masks = t->be->alloc (pixels, error)) == NULL)
-        return FALSE;
+      gboolean overlap = t->be->host_alloc != NULL && t->be->upload_async != NULL;
+
+      for (int k = 0; k < (overlap ? VG_UPLOAD_SLOTS : 1); k++)
+        if ((t->d_images[k] = t->be->alloc (pixels * 3 * sizeof (float), error)) == NULL
+            || (t->d_masks[k] = t->be->alloc (pixels, error)) == NULL
+            || (overlap
+                && ((t->h_images[k] = t->be->host_alloc (pixels * 3 * sizeof (float), error))
+                      == NULL
+                    || (t->h_masks[k] = t->be->host_alloc (pixels, error)) == NULL)))
+          return FALSE;
     }
   if ((t->predictor = vg_predictor_new (t->eval_model, &t->pre, t->o.batch, error)) == NULL)
     return FALSE;
@@ -1307,6 +1364,65 @@ optimizer_step (Trainer *t, float lr)
   s->steps++;
 }
 
+/* What one training step computes on: device (or host) pointers to a batch. */
+typedef struct {
+  const float *images;
+  const uint8_t *masks;
+  int n;             /* rows; 0: none */
+  int slot;          /* upload slot */
+} StepInput;
+
+static void
+release_batch (Trainer *t, const VgBatch **batch)
+{
+  if (*batch != NULL)
+    vg_loader_release (t->loader, *batch);
+  *batch = NULL;
+}
+
+/* Make *batch available to the compute as *in. On the CPU the batch itself is used (and
+ * kept until the step is done); on a device it is uploaded into slot (asynchronously from
+ * a staging area when the backend can) and given back to the loader at once. */
+static void
+stage_batch (Trainer *t, const VgBatch **batch, int slot, StepInput *in)
+{
+  const VgBatch *b = *batch;
+  size_t pixels = (size_t) b->n * b->height * b->width;
+
+  in->n = b->n;
+  in->slot = slot;
+  if (t->host_memory)
+    {
+      in->images = b->images;
+      in->masks = b->masks;
+      return;
+    }
+  if (t->h_images[slot] == NULL)
+    {
+      /* no staging areas: one device buffer, synchronous copies */
+      t->be->upload (t->d_images[0], b->images, pixels * 3 * sizeof (float));
+      t->be->upload (t->d_masks[0], b->masks, pixels);
+      in->images = t->d_images[0];
+      in->masks = t->d_masks[0];
+      in->slot = 0;
+    }
+  else
+    {
+      /* The slot's previous copy (two steps ago) must be done before its staging area is
+       * written; its device buffer was last read by the step before the one just queued,
+       * which the forward pass's loss readback has already waited for. */
+      t->be->upload_host_wait (slot);
+      memcpy (t->h_images[slot], b->images, pixels * 3 * sizeof (float));
+      memcpy (t->h_masks[slot], b->masks, pixels);
+      t->be->upload_async (t->d_images[slot], t->h_images[slot], pixels * 3 * sizeof (float),
+                           slot);
+      t->be->upload_async (t->d_masks[slot], t->h_masks[slot], pixels, slot);
+      in->images = t->d_images[slot];
+      in->masks = t->d_masks[slot];
+    }
+  release_batch (t, batch);
+}
+
 /* One epoch of training; *train_loss, *images_per_s and *loader_share describe it. */
 static gboolean
 train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
@@ -1314,41 +1430,50 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
 {
   const int epoch = t->state.epoch; /* 0-based index of this epoch */
   const int steps = vg_loader_n_batches (t->loader);
+  const int first = t->state.epoch_step; /* > 0: resumed from a mid-epoch checkpoint */
   const double wait0 = vg_loader_wait_seconds (t->loader);
   const gint64 start = g_get_monotonic_time ();
-  double loss_sum = 0.0, paused = 0.0, elapsed = 0.0;
+  const gint64 interval = t->o.checkpoint_minutes > 0.0
+                            ? MAX ((gint64) (t->o.checkpoint_minutes * 60.0 * G_USEC_PER_SEC), 1)
+                            : 0;
+  gint64 last_checkpoint = start;
+  double loss_sum = t->state.epoch_loss_sum, paused = 0.0, elapsed = 0.0;
   int images = 0;
   VgTrainStep info = { 0 };
-  const VgBatch *batch;
+  const VgBatch *batch = NULL;
+  StepInput in = { 0 };
   GError *local = NULL;
 
-  vg_loader_start_epoch (t->loader, epoch);
-  for (int step = 0;; step++)
+  if (first < 0 || first >= steps)
+    {
+      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT,
+                   "%s: the checkpoint is at step %d of epoch %d, which has %d steps",
+                   t->last_path, first, epoch + 1, steps);
+      return FALSE;
+    }
+  vg_loader_start_epoch_at (t->loader, epoch, first);
+  /* Step k computes on batch k while batch k + 1 is fetched and, on a device, uploaded. */
+  batch = vg_loader_next (t->loader, &local);
+  if (batch != NULL)
+    stage_batch (t, &batch, first % VG_UPLOAD_SLOTS, &in);
+  for (int step = first; batch != NULL || in.n > 0; step++)
     {
       float loss;
-      const float *images_dev;
-      const uint8_t *masks_dev;
+      StepInput next = { 0 };
 
-      paused += control_wait (t->control, t->cancellable);
+      paused += control_wait (t->control, t->cancellable, t->cb, t->user_data);
       if (g_cancellable_set_error_if_cancelled (t->cancellable, error))
-        return FALSE;
-      if ((batch = vg_loader_next (t->loader, &local)) == NULL)
-        break;
-      images_dev = batch->images;
-      masks_dev = batch->masks;
-      if (!t->host_memory)
         {
-          size_t pixels = (size_t) batch->n * batch->height * batch->width;
-          t->be->upload (t->d_images, batch->images, pixels * 3 * sizeof (float));
-          t->be->upload (t->d_masks, batch->masks, pixels);
-          images_dev = t->d_images;
-          masks_dev = t->d_masks;
+          release_batch (t, &batch);
+          return FALSE;
         }
+      if (!t->host_memory && t->be->upload_wait != NULL)
+        t->be->upload_wait (in.slot);
       vg_model_zero_grad (t->model);
-      loss = vg_model_forward (t->model, images_dev, masks_dev, batch->n, TRUE);
+      loss = vg_model_forward (t->model, in.images, in.masks, in.n, TRUE);
       if (!isfinite (loss))
         {
-          vg_loader_release (t->loader, batch);
+          release_batch (t, &batch);
           g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_DIVERGED,
                        "the training loss became %f at epoch %d, step %d (rate %g): lower "
                        "the learning rate; %s still holds the previous epoch", loss,
@@ -1357,9 +1482,26 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
         }
       vg_model_backward (t->model);
       optimizer_step (t, (float) lr);
-      images += batch->n;
-      vg_loader_release (t->loader, batch);
+      images += in.n;
       loss_sum += loss;
+
+      /* The next batch: on a device its upload overlaps the backward pass just queued. */
+      release_batch (t, &batch);
+      batch = vg_loader_next (t->loader, &local);
+      if (batch != NULL)
+        stage_batch (t, &batch, (step + 1) % VG_UPLOAD_SLOTS, &next);
+      in = next;
+
+      /* A mid-epoch checkpoint (never after the last step: the epoch's end writes one). */
+      if (interval > 0 && step + 1 < steps
+          && g_get_monotonic_time () - last_checkpoint >= interval)
+        {
+          t->state.epoch_step = step + 1;
+          t->state.epoch_loss_sum = loss_sum;
+          if (!save_last (t, error))
+            return FALSE;
+          last_checkpoint = g_get_monotonic_time ();
+        }
 
       elapsed = (g_get_monotonic_time () - start) / 1e6 - paused;
       if (t->cb != NULL && t->cb->step != NULL)
@@ -1383,6 +1525,8 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
       return FALSE;
     }
   elapsed = (g_get_monotonic_time () - start) / 1e6 - paused;
+  t->state.epoch_step = 0;
+  t->state.epoch_loss_sum = 0.0;
   *train_loss = steps > 0 ? loss_sum / steps : NAN;
   *images_per_s = elapsed > 0 ? images / elapsed : 0.0;
   *loader_share = elapsed > 0 ? (vg_loader_wait_seconds (t->loader) - wait0) / elapsed : 0.0;

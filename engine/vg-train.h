@@ -82,6 +82,10 @@ typedef struct {
   int resolution;           /* square training size, multiple of 32; 0: the images' own */
   int workers;              /* decoding threads of the loaders (2) */
   int threads;              /* OpenMP threads of the compute; 0: OpenMP's default */
+  double checkpoint_minutes; /* also write last.safetensors mid-epoch this often (10), so
+                              * a killed run loses at most that much; 0: at epoch ends only.
+                              * Like epochs, workers and threads, not part of the run: a
+                              * resume may change it */
   uint64_t seed;            /* 42, as the report */
   gboolean augment;         /* the report's augmentation (TRUE) */
   gboolean hflip;           /* random flip swapping left/right classes (FALSE) */
@@ -107,6 +111,10 @@ void vg_train_options_init (VgTrainOptions *opts);
 void vg_train_options_clear (VgTrainOptions *opts);
 /* Deep copy (for a worker thread that must own its inputs). */
 void vg_train_options_copy (VgTrainOptions *dst, const VgTrainOptions *src);
+
+/* Check the options as vg_train_run does before it touches any file: FALSE with
+ * VG_TRAIN_ERROR_INVALID and a message naming the wrong option. Folders are not looked at. */
+gboolean vg_train_options_validate (const VgTrainOptions *opts, GError **error);
 
 /* The options of the run in out_dir, read from its last.safetensors, with resume set;
  * the caller may then change epochs, workers and threads (anything else that differs from
@@ -138,6 +146,11 @@ typedef struct {
   double best_miou;          /* highest validation mIoU so far (-1: none) */
   int best_miou_epoch;
   gboolean finished;         /* the pipeline (or early stopping) ended the run */
+  /* A checkpoint taken mid-epoch: the next epoch (index `epoch`) already did this many
+   * steps, whose losses sum to epoch_loss_sum; 0 and 0 at an epoch's end. The batches are a
+   * pure function of (seed, epoch, step), so resuming there is exact. */
+  int epoch_step;
+  double epoch_loss_sum;
 } VgTrainState;
 
 typedef enum {
@@ -201,6 +214,9 @@ typedef struct {
   void (*validate) (int epoch, int done, int total, gpointer user_data);
   /* after an epoch's checkpoints are written */
   void (*epoch) (const VgTrainEpoch *epoch, gpointer user_data);
+  /* about every 100 ms while the run is paused (VgTrainControl), for other work the
+   * training thread can do meanwhile; the time it takes counts as paused */
+  void (*paused) (gpointer user_data);
 } VgTrainCallbacks;
 
 /* Pausing from another thread: the run waits between steps while paused (a cancel still

@@ -80,12 +80,11 @@ static gboolean
 filter_sample (gpointer item, gpointer user_data)
 {
   VisageGallery *self = user_data;
-  const VgImageResult *result;
 
   if (self->filter_class < 0)
     return TRUE;
-  result = visage_sample_get_result (VISAGE_SAMPLE (item));
-  return result != NULL && (result->truth_classes & (1u << self->filter_class)) != 0;
+  return (visage_sample_get_truth_classes (VISAGE_SAMPLE (item))
+          & (1u << self->filter_class)) != 0;
 }
 
 static void

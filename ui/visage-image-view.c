@@ -162,6 +162,11 @@ visage_image_view_set_prediction (VisageImageView *self, const VgPrediction *pre
     g_string_append_printf (summary, _(" · mIoU %.1f%%"), 100.0 * prediction->result.miou);
   if (prediction->labels == NULL)
     g_string_append (summary, _(" · no model loaded, so no prediction"));
+  else if (prediction->cached)
+    g_string_append (summary, _(" · prediction from the cache"));
+  else
+    /* TRANSLATORS: how long decoding and parsing the image took, in milliseconds */
+    g_string_append_printf (summary, _(" · parsed in %.0f ms"), 1000.0 * prediction->seconds);
   if (prediction->truth == NULL)
     g_string_append (summary, _(" · no ground truth"));
   self->summary = g_string_free (g_steal_pointer (&summary), FALSE);

@@ -15,6 +15,7 @@ struct _VisageSample
   char *name;
   char *image_path;
   char *mask_path;
+  guint32 truth_classes;                /* from the split's scan; 0: unknown */
 
   GdkPaintable *thumbnail;
   GCancellable *thumbnail_cancellable;  /* non-NULL while the thumbnail loads */
@@ -164,6 +165,22 @@ visage_sample_set_result (VisageSample *self, const VgImageResult *result)
     self->result = *result;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MIOU]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MIOU_LABEL]);
+}
+
+void
+visage_sample_set_truth_classes (VisageSample *self, guint32 classes)
+{
+  g_return_if_fail (VISAGE_IS_SAMPLE (self));
+
+  self->truth_classes = classes;
+}
+
+guint32
+visage_sample_get_truth_classes (VisageSample *self)
+{
+  g_return_val_if_fail (VISAGE_IS_SAMPLE (self), 0);
+
+  return self->has_result ? self->result.truth_classes : self->truth_classes;
 }
 
 const VgImageResult *

@@ -34,6 +34,10 @@ guint visage_sample_get_n_loading (void);
 /* The image's evaluation (NULL clears it, as when another model is loaded). */
 void visage_sample_set_result (VisageSample *self, const VgImageResult *result);
 const VgImageResult *visage_sample_get_result (VisageSample *self);
+/* The classes in the ground truth (bit c: class c): the evaluation's when there is one,
+ * else those the split's scan found (vg_split_scan_classes); 0 when unknown. */
+void visage_sample_set_truth_classes (VisageSample *self, guint32 classes);
+guint32 visage_sample_get_truth_classes (VisageSample *self);
 /* Per-image mIoU, or a negative value before an evaluation. */
 double visage_sample_get_miou (VisageSample *self);
 

@@ -14,6 +14,8 @@
 #include "visage-image-view.h"
 #include "visage-resources.h"
 #include "visage-sample.h"
+#include "visage-train-dialog.h"
+#include "visage-train-view.h"
 #include "visage-window.h"
 
 struct _VisageWindow
@@ -34,6 +36,7 @@ struct _VisageWindow
   VisageGallery *gallery;
   VisageImageView *image_view;
   VisageEvaluationView *evaluation_view;
+  VisageTrainView *train_view;
 
   GSettings *settings;              /* the application's; NULL without the schema */
   VgService *service;
@@ -48,13 +51,16 @@ struct _VisageWindow
   VgServiceJob job_kind;            /* which of the two */
   char *live_path;                  /* an image opened on its own, shown instead of a sample */
   guint n_pending;                  /* operations that will change what is shown */
+  VisageTrainDialog *train_dialog;  /* weak: the Train dialog while it is open */
+  gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
+  gboolean close_confirmed;         /* closing stops the training run: asked already */
   gboolean disposed;
 
   /* Mask corrections (see visage-window-annotations below) */
   VisageAnnotation *annotation;     /* of the sample shown, or NULL */
   char *annotations_dir;            /* <split>/annotations */
   AdwMessageDialog *dialog;         /* the question asked now, or NULL */
-  gboolean close_confirmed;         /* unsaved changes were saved or discarded */
+  gboolean unsaved_confirmed;       /* unsaved changes were saved or discarded */
 };
 
 G_DEFINE_FINAL_TYPE (VisageWindow, visage_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -120,6 +126,8 @@ update_actions (VisageWindow *self)
   enable (self, "save-annotation", self->annotation != NULL);
   enable (self, "save-annotation-over-truth",
           self->annotation != NULL && has_split && vg_split_has_masks (self->split));
+
+  enable (self, "train", !visage_train_view_get_running (self->train_view));
 }
 
 static void
@@ -316,6 +324,7 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
       const VgSample *s = &self->split->samples[i];
       g_autoptr (VisageSample) sample = visage_sample_new (i, s->name, s->image_path,
                                                            s->mask_path);
+      visage_sample_set_truth_classes (sample, s->mask_classes);
       g_list_store_append (self->samples, sample);
     }
   clear_results (self);
@@ -364,7 +373,9 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (VisageWindow) self = user_data;
   g_autoptr (GError) error = NULL;
+  gboolean evaluate = self->evaluate_after_load;
 
+  self->evaluate_after_load = FALSE;
   if (!vg_service_load_model_finish (VG_SERVICE (source), result, &error))
     {
       if (!self->disposed)
@@ -377,9 +388,20 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       if (self->settings != NULL)
         g_settings_set_string (self->settings, "last-model",
                                vg_service_get_model_path (self->service));
+      /* Asked for the GPU and not given it: say so (with "auto" the tooltip tells). */
+      if (g_strcmp0 (vg_service_get_device (self->service), "cuda") == 0
+          && *vg_service_get_device_note (self->service) != '\0')
+        toast (self, vg_service_get_device_note (self->service));
       /* Every result so far came from the previous model. */
       clear_results (self);
       request_prediction (self);
+      /* win.use-model: the new model's per-class figures on the open split. */
+      if (evaluate && self->split != NULL && vg_split_has_masks (self->split)
+          && self->job_cancellable == NULL)
+        {
+          visage_window_evaluate (self);
+          adw_view_stack_set_visible_child_name (self->view_stack, "evaluation");
+        }
     }
   pending_end (self);
 }
@@ -406,8 +428,11 @@ model_path_changed (VisageWindow *self)
   gtk_revealer_set_reveal_child (self->model_revealer, path == NULL);
   if (path != NULL)
     {
-      /* TRANSLATORS: tooltip of the window title, naming the model file loaded */
-      tooltip = g_strdup_printf (_("Model: %s"), path);
+      const char *note = vg_service_get_device_note (self->service);
+
+      /* TRANSLATORS: tooltip of the window title, naming the model file loaded and, on a
+       * second line, why it does not run on a GPU (or nothing) */
+      tooltip = g_strdup_printf (_("Model: %s%s%s"), path, *note != '\0' ? "\n" : "", note);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->switcher_title), tooltip);
     }
   update_actions (self);
@@ -1070,6 +1095,82 @@ save_over_truth_action (GSimpleAction *action, GVariant *parameter, gpointer use
   present_dialog (self, dialog);
 }
 
+void
+visage_window_set_device (VisageWindow *self, const char *device)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+  g_return_if_fail (device != NULL);
+
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "device",
+                                      g_variant_new_string (device));
+}
+
+/* The compute device: kept in GSettings, and the loaded model moves to it. */
+static void
+device_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  const char *device = g_variant_get_string (state, NULL);
+  const char *path = vg_service_get_model_path (self->service);
+
+  if (!g_str_equal (device, "auto") && !g_str_equal (device, "cpu")
+      && !g_str_equal (device, "cuda"))
+    return;
+  g_simple_action_set_state (action, state);
+  if (g_strcmp0 (vg_service_get_device (self->service), device) == 0)
+    return;
+  vg_service_set_device (self->service, device);
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "device", device);
+  if (path != NULL)
+    {
+      g_autofree char *reload = g_strdup (path);
+
+      visage_window_load_model (self, reload);
+    }
+}
+
+/* ---- training --------------------------------------------------------------------------- */
+
+static void
+train_dialog_start (VisageWindow *self, const VgTrainOptions *options)
+{
+  if (!visage_train_view_start (self->train_view, options))
+    {
+      toast (self, _("A training run is going on already"));
+      return;
+    }
+  gtk_stack_set_visible_child_name (self->main_stack, "workbench");
+  adw_view_stack_set_visible_child_name (self->view_stack, "training");
+}
+
+static void
+train_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  if (self->train_dialog != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->train_dialog));
+      return;
+    }
+  self->train_dialog = visage_train_dialog_new (GTK_WINDOW (self), self->split_dir);
+  g_object_add_weak_pointer (G_OBJECT (self->train_dialog), (gpointer *) &self->train_dialog);
+  g_signal_connect_object (self->train_dialog, "start", G_CALLBACK (train_dialog_start), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (self->train_dialog));
+}
+
+/* A training run's best checkpoint (its toast's button): browse and evaluate with it. */
+static void
+use_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  visage_window_load_model (self, g_variant_get_string (parameter, NULL));
+  self->evaluate_after_load = TRUE;
+}
+
 static gboolean
 close_later (gpointer user_data)
 {
@@ -1103,7 +1204,7 @@ close_response (AdwMessageDialog *dialog, const char *response, gpointer user_da
     }
   else
     return;
-  self->close_confirmed = TRUE;
+  self->unsaved_confirmed = TRUE;
   /* Once the dialog, transient for this window, is gone. */
   g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_later, g_object_ref (self), g_object_unref);
 }
@@ -1114,7 +1215,7 @@ visage_window_close_request (GtkWindow *window)
   VisageWindow *self = VISAGE_WINDOW (window);
   AdwMessageDialog *dialog;
 
-  if (self->close_confirmed || !visage_window_get_modified (self))
+  if (self->unsaved_confirmed || !visage_window_get_modified (self))
     return GTK_WINDOW_CLASS (visage_window_parent_class)->close_request (window);
   dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (window, _("Save Changes?"), NULL));
   /* TRANSLATORS: %s is the name of an image */
@@ -1164,6 +1265,41 @@ visage_window_get_message_dialog (VisageWindow *self)
   return self->dialog;
 }
 
+static void
+close_dialog_response (VisageWindow *self, const char *response)
+{
+  if (!g_str_equal (response, "stop"))
+    return;
+  self->close_confirmed = TRUE;
+  visage_train_view_stop (self->train_view);
+  /* Once the question, transient for this window, has gone. */
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_later, g_object_ref (self), g_object_unref);
+}
+
+/* Closing the window stops a training run: ask first. */
+static gboolean
+close_request (VisageWindow *self)
+{
+  AdwMessageDialog *dialog;
+
+  if (self->close_confirmed || !visage_train_view_get_running (self->train_view))
+    return FALSE;
+  dialog = ADW_MESSAGE_DIALOG (
+    adw_message_dialog_new (GTK_WINDOW (self), _("Stop Training?"),
+                            _("A model is training. Closing the window stops the run; "
+                              "last.safetensors keeps it up to its last checkpoint (at most "
+                              "10 minutes old), and the Train dialog can resume it later.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Keep Training"),
+                                    "stop", _("_Stop and Close"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (close_dialog_response), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
 static const GActionEntry win_actions[] = {
   { .name = "open-split", .activate = open_split_action },
   { .name = "open-model", .activate = open_model_action },
@@ -1172,6 +1308,8 @@ static const GActionEntry win_actions[] = {
   { .name = "next-image", .activate = next_image_action },
   { .name = "previous-image", .activate = previous_image_action },
   { .name = "open-image", .activate = open_image_action },
+  { .name = "device", .parameter_type = "s", .state = "'auto'",
+    .change_state = device_change_state },
   { .name = "export-image-mask", .activate = export_action },
   { .name = "export-image-overlay", .activate = export_action },
   { .name = "export-split-masks", .activate = export_action },
@@ -1179,6 +1317,9 @@ static const GActionEntry win_actions[] = {
   { .name = "export-submission", .activate = export_action },
   { .name = "save-annotation", .activate = save_annotation_action },
   { .name = "save-annotation-over-truth", .activate = save_over_truth_action },
+
+  { .name = "train", .activate = train_action },
+  { .name = "use-model", .activate = use_model_action, .parameter_type = "s" },
 };
 
 /* ---- screenshot ------------------------------------------------------------------------- */
@@ -1309,6 +1450,22 @@ visage_window_get_image_view (VisageWindow *self)
   return self->image_view;
 }
 
+VisageTrainView *
+visage_window_get_train_view (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->train_view;
+}
+
+VisageTrainDialog *
+visage_window_get_train_dialog (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->train_dialog;
+}
+
 /* ---- GObject ---------------------------------------------------------------------------- */
 
 VisageWindow *
@@ -1330,6 +1487,13 @@ visage_window_new (GtkApplication *application)
                        G_SETTINGS_BIND_DEFAULT);
       g_settings_bind (self->settings, "brush-size", self->image_view, "brush-size",
                        G_SETTINGS_BIND_DEFAULT);
+
+      {
+        g_autofree char *device = g_settings_get_string (self->settings, "device");
+
+        /* Before any model loads. */
+        visage_window_set_device (self, device);
+      }
     }
   return self;
 }
@@ -1353,6 +1517,9 @@ visage_window_dispose (GObject *object)
   leave_annotation (self);
   if (self->dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (self->dialog));
+
+  if (self->train_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->train_dialog));
 
   gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_WINDOW);
   g_clear_object (&self->open_cancellable);
@@ -1412,6 +1579,7 @@ visage_window_class_init (VisageWindowClass *klass)
   g_type_ensure (VISAGE_TYPE_GALLERY);
   g_type_ensure (VISAGE_TYPE_IMAGE_VIEW);
   g_type_ensure (VISAGE_TYPE_EVALUATION_VIEW);
+  g_type_ensure (VISAGE_TYPE_TRAIN_VIEW);
   visage_resources_ensure ();
 
   gtk_widget_class_set_template_from_resource (widget_class,
@@ -1429,6 +1597,7 @@ visage_window_class_init (VisageWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, gallery);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, image_view);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, evaluation_view);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, train_view);
 }
 
 static void
@@ -1439,6 +1608,10 @@ visage_window_init (VisageWindow *self)
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
                                    self);
   self->service = vg_service_new (NULL);
+  visage_train_view_set_service (self->train_view, self->service);
+  g_signal_connect_swapped (self->train_view, "notify::running", G_CALLBACK (update_actions),
+                            self);
+  g_signal_connect (self, "close-request", G_CALLBACK (close_request), NULL);
   g_signal_connect_swapped (self->service, "notify::model-path",
                             G_CALLBACK (model_path_changed), self);
   g_signal_connect_swapped (self->service, "progress", G_CALLBACK (service_progress), self);

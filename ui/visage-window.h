@@ -7,6 +7,8 @@
 #include "visage-evaluation-view.h"
 #include "visage-gallery.h"
 #include "visage-image-view.h"
+#include "visage-train-dialog.h"
+#include "visage-train-view.h"
 
 G_BEGIN_DECLS
 
@@ -48,7 +50,13 @@ VgService *visage_window_get_service (VisageWindow *self);
 VisageGallery *visage_window_get_gallery (VisageWindow *self);
 VisageImageView *visage_window_get_image_view (VisageWindow *self);
 VisageEvaluationView *visage_window_get_evaluation_view (VisageWindow *self);
-/* The workbench's view: "browse" or "evaluation". */
+/* The compute device for the model: "auto", "cpu" or "cuda" (the win.device action; the
+ * loaded model is reloaded on it). */
+void visage_window_set_device (VisageWindow *self, const char *device);
+/* The Training page, and the Train dialog while it is open (win.train opens it). */
+VisageTrainView *visage_window_get_train_view (VisageWindow *self);
+VisageTrainDialog *visage_window_get_train_dialog (VisageWindow *self);
+/* The workbench's view: "browse", "evaluation" or "training". */
 const char *visage_window_get_visible_view (VisageWindow *self);
 void visage_window_set_visible_view (VisageWindow *self, const char *name);
 

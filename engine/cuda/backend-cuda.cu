@@ -25,7 +25,7 @@ constexpr size_t DEFAULT_ATTENTION_TILE = (size_t) 32 << 20;
 constexpr size_t DEFAULT_CONV_CHUNK = (size_t) 32 << 20;
 
 State g = { false, nullptr, nullptr, false, nullptr, 0, DEFAULT_ATTENTION_TILE,
-            DEFAULT_CONV_CHUNK };
+            DEFAULT_CONV_CHUNK, nullptr, { nullptr, nullptr } };
 
 static char first_error[256];
 static bool have_error;
@@ -222,6 +222,102 @@ vg_cuda_upload (void *dst, const void *host_src, size_t bytes)
     }
   if (rc != cudaSuccess)
     record_error ("upload", cudaGetErrorString (rc));
+}
+
+/* ---- uploads that overlap the compute ------------------------------------------------- */
+
+extern "C" void *
+vg_cuda_host_alloc (size_t bytes, char *err, size_t err_len)
+{
+  void *ptr = NULL;
+  cudaError_t rc = cudaMallocHost (&ptr, bytes > 0 ? bytes : 1);
+
+  if (rc != cudaSuccess)
+    {
+      cudaGetLastError ();
+      if (err != NULL && err_len > 0)
+        snprintf (err, err_len, "cannot allocate %.1f MiB of page-locked host memory: %s",
+                  bytes / 1048576.0, cudaGetErrorString (rc));
+      return NULL;
+    }
+  return ptr;
+}
+
+extern "C" void
+vg_cuda_host_free (void *ptr)
+{
+  if (ptr == NULL)
+    return;
+  /* a copy still queued may read it */
+  if (g.copy_stream != nullptr)
+    cudaStreamSynchronize (g.copy_stream);
+  cudaFreeHost (ptr);
+}
+
+static bool
+copy_stream_ready (void)
+{
+  cudaError_t rc;
+
+  if (g.copy_stream != nullptr)
+    return true;
+  if ((rc = cudaStreamCreate (&g.copy_stream)) != cudaSuccess)
+    {
+      g.copy_stream = nullptr;
+      record_error ("creating the upload stream", cudaGetErrorString (rc));
+      return false;
+    }
+  for (int i = 0; i < 2; i++)
+    if ((rc = cudaEventCreateWithFlags (&g.upload_done[i], cudaEventDisableTiming))
+        != cudaSuccess)
+      {
+        record_error ("creating an upload event", cudaGetErrorString (rc));
+        return false;
+      }
+  return true;
+}
+
+extern "C" void
+vg_cuda_upload_async (void *dst, const void *host_src, size_t bytes, int slot)
+{
+  cudaError_t rc = cudaSuccess;
+
+  if (slot < 0 || slot > 1)
+    {
+      record_error ("upload_async", "no such upload slot");
+      return;
+    }
+  if (!copy_stream_ready ())
+    return;
+  if (bytes > 0)
+    rc = cudaMemcpyAsync (dst, host_src, bytes, cudaMemcpyHostToDevice, g.copy_stream);
+  /* recorded after this copy, so it also covers the slot's earlier copies (stream order) */
+  if (rc == cudaSuccess)
+    rc = cudaEventRecord (g.upload_done[slot], g.copy_stream);
+  if (rc != cudaSuccess)
+    record_error ("upload_async", cudaGetErrorString (rc));
+}
+
+extern "C" void
+vg_cuda_upload_wait (int slot)
+{
+  cudaError_t rc;
+
+  if (slot < 0 || slot > 1 || g.copy_stream == nullptr)
+    return;
+  if ((rc = cudaStreamWaitEvent (g.stream, g.upload_done[slot], 0)) != cudaSuccess)
+    record_error ("upload_wait", cudaGetErrorString (rc));
+}
+
+extern "C" void
+vg_cuda_upload_host_wait (int slot)
+{
+  cudaError_t rc;
+
+  if (slot < 0 || slot > 1 || g.copy_stream == nullptr)
+    return;
+  if ((rc = cudaEventSynchronize (g.upload_done[slot])) != cudaSuccess)
+    record_error ("upload_host_wait", cudaGetErrorString (rc));
 }
 
 extern "C" void

@@ -34,6 +34,10 @@ struct State
   /* tile budgets in floats: attention score tiles, im2col and transposed-conv chunks */
   size_t attention_tile_floats;
   size_t conv_chunk_floats;
+  /* batch uploads overlapping the compute: a second stream, one event per slot; created
+   * on the first asynchronous upload */
+  cudaStream_t copy_stream;
+  cudaEvent_t upload_done[2];
 };
 
 extern State g;

@@ -20,6 +20,17 @@ cuda_alloc (size_t bytes, GError **error)
   return ptr;
 }
 
+static void *
+cuda_host_alloc (size_t bytes, GError **error)
+{
+  char err[256] = "";
+  void *ptr = vg_cuda_host_alloc (bytes, err, sizeof err);
+
+  if (ptr == NULL)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, err);
+  return ptr;
+}
+
 static const VgBackend cuda_backend = {
   .name = "cuda",
   .alloc = cuda_alloc,
@@ -29,6 +40,11 @@ static const VgBackend cuda_backend = {
   .download = vg_cuda_download,
   .copy = vg_cuda_copy,
   .synchronize = vg_cuda_synchronize,
+  .host_alloc = cuda_host_alloc,
+  .host_free = vg_cuda_host_free,
+  .upload_async = vg_cuda_upload_async,
+  .upload_wait = vg_cuda_upload_wait,
+  .upload_host_wait = vg_cuda_upload_host_wait,
   .linear_forward = vg_cuda_linear_forward,
   .linear_backward = vg_cuda_linear_backward,
   .conv2d_scratch_floats = vg_cuda_conv2d_scratch_floats,

@@ -54,6 +54,14 @@ void vg_cuda_zero (void *ptr, size_t bytes);
 /* Upload and download wait for the copy: the host buffer can be reused (or read) at once. */
 void vg_cuda_upload (void *dst, const void *host_src, size_t bytes);
 void vg_cuda_download (void *host_dst, const void *src, size_t bytes);
+/* Page-locked host memory (NULL with a reason in err); freeing waits for queued copies. */
+void *vg_cuda_host_alloc (size_t bytes, char *err, size_t err_len);
+void vg_cuda_host_free (void *ptr);
+/* A host-to-device copy on the upload stream, marked as slot's (0 or 1); the compute
+ * stream waits for slot's copies (upload_wait) or the host does (upload_host_wait). */
+void vg_cuda_upload_async (void *dst, const void *host_src, size_t bytes, int slot);
+void vg_cuda_upload_wait (int slot);
+void vg_cuda_upload_host_wait (int slot);
 void vg_cuda_copy (void *dst, const void *src, size_t bytes);
 void vg_cuda_synchronize (void);
 

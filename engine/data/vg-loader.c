@@ -312,7 +312,15 @@ vg_loader_batch_shape (const VgLoader *l, int *height, int *width)
 void
 vg_loader_start_epoch (VgLoader *l, int epoch)
 {
+  vg_loader_start_epoch_at (l, epoch, 0);
+}
+
+void
+vg_loader_start_epoch_at (VgLoader *l, int epoch, int first_batch)
+{
   int N = l->split->n_samples;
+
+  g_return_if_fail (first_batch >= 0 && first_batch <= l->n_batches);
 
   g_mutex_lock (&l->lock);
   /* Stop handing out items, and let the workers finish writing into the slots. */
@@ -327,10 +335,10 @@ vg_loader_start_epoch (VgLoader *l, int epoch)
   else
     for (int i = 0; i < N; i++)
       l->order[i] = i;
-  l->next_item = 0;
-  l->next_batch = 0;
+  l->next_item = first_batch * l->B;
+  l->next_batch = first_batch;
   for (int r = 0; r < l->R; r++)
-    slot_assign (l, &l->slots[r], r);
+    slot_assign (l, &l->slots[(first_batch + r) % l->R], first_batch + r);
   l->active = TRUE;
   g_cond_broadcast (&l->work_cond);
   g_mutex_unlock (&l->lock);

@@ -77,6 +77,10 @@ void vg_loader_batch_shape (const VgLoader *loader, int *height, int *width);
  * workers to put down their current samples, and sets them to work on this epoch's first
  * batches. Batches handed out earlier become invalid. */
 void vg_loader_start_epoch (VgLoader *loader, int epoch);
+/* The same, from batch first_batch on (0 <= first_batch <= the batch count): the batches
+ * handed out are those vg_loader_start_epoch() gives from that number on, byte for byte
+ * (to resume an epoch from a mid-epoch checkpoint). */
+void vg_loader_start_epoch_at (VgLoader *loader, int epoch, int first_batch);
 
 /* The next batch of the epoch, waiting for it if needed; NULL without error at the end
  * of the epoch. NULL with an error when a worker failed (the error names the file; the

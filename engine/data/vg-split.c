@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "vg-classes.h"
 #include "vg-data-private.h"
 #include "vg-split.h"
 
@@ -409,4 +410,72 @@ vg_split_use_annotations (VgSplit *split, const char *annotations_dir, GError **
   split->annotations_dir = g_steal_pointer (&dir);
   split->n_annotated = n_annotated;
   return TRUE;
+}
+
+typedef struct {
+  VgSplit *split;
+  VgImage *masks;         /* one per thread */
+  GCancellable *cancellable;
+  GMutex lock;
+  GError *error;          /* the first failing sample's, by index */
+  int error_index;
+} ScanJob;
+
+static void
+scan_sample (int i, int thread, gpointer data)
+{
+  ScanJob *job = data;
+  VgImage *mask = &job->masks[thread];
+  VgSample *s = &job->split->samples[i];
+  GError *error = NULL;
+  guint32 bits = 0;
+  size_t n;
+
+  if (g_cancellable_is_cancelled (job->cancellable))
+    return;
+  if (!vg_mask_load (mask, s->mask_path, &error))
+    {
+      g_mutex_lock (&job->lock);
+      if (job->error == NULL || i < job->error_index)
+        {
+          g_clear_error (&job->error);
+          job->error = g_steal_pointer (&error);
+          job->error_index = i;
+        }
+      g_mutex_unlock (&job->lock);
+      g_clear_error (&error);
+      return;
+    }
+  n = (size_t) mask->height * mask->width;
+  for (size_t k = 0; k < n; k++)
+    if (mask->data[k] < VG_NUM_CLASSES)
+      bits |= 1u << mask->data[k];
+  s->mask_classes = bits;
+}
+
+gboolean
+vg_split_scan_classes (VgSplit *split, int n_threads, GCancellable *cancellable,
+                       GError **error)
+{
+  int threads;
+  ScanJob job = { 0 };
+
+  if (!vg_split_has_masks (split) || split->n_samples == 0)
+    return TRUE;
+  threads = vg_parallel_threads (n_threads, split->n_samples);
+  job.split = split;
+  job.masks = g_new0 (VgImage, threads);
+  job.cancellable = cancellable;
+  g_mutex_init (&job.lock);
+  vg_parallel_for (split->n_samples, threads, scan_sample, &job);
+  g_mutex_clear (&job.lock);
+  for (int t = 0; t < threads; t++)
+    vg_image_clear (&job.masks[t]);
+  g_free (job.masks);
+  if (job.error != NULL)
+    {
+      g_propagate_error (error, job.error);
+      return FALSE;
+    }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }

@@ -30,6 +30,8 @@ typedef struct {
   char *mask_path;   /* absolute; NULL when the split has no masks */
   int height;        /* of the image (and its mask), from the header */
   int width;
+  guint32 mask_classes; /* bit c set: class c occurs in the mask; 0 until
+                         * vg_split_scan_classes() (a real mask always has a class) */
 } VgSample;
 
 typedef struct {
@@ -83,4 +85,11 @@ gboolean vg_split_load_sample (const VgSplit *split, int i, VgImage *image, VgIm
 
 /* Natural order of file names: runs of digits compare as numbers ("2" < "10"), the rest
  * byte by byte; ties (as "01" and "1") fall back to strcmp so the order is total. */
+/* Decode every mask (n_threads, <= 0: all processors) and fill each sample's
+ * mask_classes, so the classes present are known before any evaluation. Does nothing for
+ * a split without masks. A mask that cannot be decoded is an error naming it; the samples
+ * scanned before keep their bits. */
+gboolean vg_split_scan_classes (VgSplit *split, int n_threads, GCancellable *cancellable,
+                                GError **error);
+
 int vg_natural_compare (const char *a, const char *b);

@@ -4,7 +4,10 @@
  *    loss, the logits, every parameter gradient and the BatchNorm running statistics, then
  *    an evaluation forward; and the step repeated on the GPU gives the same bits;
  *  - 50 Adam steps on synthetic data (coloured 16x16 blocks, one class each) must cut the
- *    loss at least fivefold, tracking the same run on the CPU.
+ *    loss at least fivefold, tracking the same run on the CPU;
+ *  - a whole vg_train_run (2 epochs on 8 real images, batches uploaded while the previous
+ *    step computes) against the same run on the CPU, and stopped after a step and resumed
+ *    from its mid-epoch checkpoint against the uninterrupted device run.
  *
  * Bounds (FP32 on both sides; rounding differs in summation order, FMA and the CPU's
  * vectorised exp/erf, and grows through the network's depth):
@@ -24,6 +27,8 @@
 
 #include "vg-config.h"
 #include "vg-model.h"
+#include "vg-train.h"
+#include "test-common.h"
 #include "cuda-test-common.h"
 
 enum { B = 2, S = 64, NC = 19 };
@@ -314,6 +319,140 @@ test_overfit (void)
   g_assert_cmpfloat (last_d, <=, 1.5f * last_c + 0.1f);
 }
 
+/* ---- whole runs: vg_train_run on the device (batches uploaded while steps compute) ------- */
+
+#define RUN_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
+
+static void
+run_options (VgTrainOptions *o, const char *root, const VgBackend *be, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+
+  vg_train_options_init (o);
+  g_assert_true (vg_config_parse (&o->config, RUN_SPEC, &error));
+  g_assert_no_error (error);
+  o->train_dir = g_build_filename (root, "train", NULL);
+  o->val_dir = g_build_filename (root, "val", NULL);
+  o->out_dir = g_build_filename (root, name, NULL);
+  o->batch = 2;        /* 4 steps per epoch: both upload slots, twice */
+  o->resolution = 64;
+  o->threads = 2;
+  o->epochs = 2;
+  o->checkpoint_minutes = 0.0;
+  o->backend = be;
+}
+
+/* Field k (0-based) of each epoch row of a log.csv, as numbers. */
+static GArray *
+log_column (const char *out_dir, int k)
+{
+  g_autofree char *path = g_build_filename (out_dir, "log.csv", NULL);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  GArray *values = g_array_new (FALSE, FALSE, sizeof (double));
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (int i = 1; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i], ",", -1);
+      double v;
+
+      if ((int) g_strv_length (fields) <= k)
+        continue;
+      v = g_ascii_strtod (fields[k], NULL);
+      g_array_append_val (values, v);
+    }
+  return values;
+}
+
+static void
+cancel_on_step (const VgTrainStep *step, gpointer data)
+{
+  (void) step;
+  g_cancellable_cancel (data);
+}
+
+static void
+test_train_run (void)
+{
+  g_autofree char *probe = vg_test_shared_path ("celebamask/train");
+  g_autofree char *root = NULL;
+  g_autofree char *train = NULL, *val = NULL;
+  VgTrainOptions dev = { 0 }, cpu = { 0 }, stopped = { 0 }, resumed = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  VgTrainCallbacks cancelling = { 0 };
+  g_autoptr (GArray) dev_loss = NULL, cpu_loss = NULL, dev_val = NULL, cpu_val = NULL;
+  g_autoptr (GArray) resumed_loss = NULL;
+
+  if (probe == NULL)
+    {
+      g_test_skip ("no ../shared/celebamask");
+      return;
+    }
+  root = g_dir_make_tmp ("visage-cuda-train-XXXXXX", &error);
+  g_assert_no_error (error);
+  train = g_build_filename (root, "train", NULL);
+  val = g_build_filename (root, "val", NULL);
+  g_assert_true (vg_test_link_split (train, "train", 0, 8));
+  g_assert_true (vg_test_link_split (val, "val", 0, 4));
+
+  run_options (&dev, root, dev_be, "dev");
+  g_assert_true (vg_train_run (&dev, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  assert_no_device_error ();
+  run_options (&cpu, root, cpu_be, "cpu");
+  g_assert_true (vg_train_run (&cpu, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  /* The same run: epoch 1's mean training loss and both validation losses agree (the
+   * second epoch's training loss drifts with rounding through 4 optimiser steps). */
+  dev_loss = log_column (dev.out_dir, 4);
+  cpu_loss = log_column (cpu.out_dir, 4);
+  dev_val = log_column (dev.out_dir, 5);
+  cpu_val = log_column (cpu.out_dir, 5);
+  g_assert_cmpuint (dev_loss->len, ==, 2);
+  g_assert_cmpuint (cpu_loss->len, ==, 2);
+  g_test_message ("train loss cuda %.6f %.6f, cpu %.6f %.6f",
+                  g_array_index (dev_loss, double, 0), g_array_index (dev_loss, double, 1),
+                  g_array_index (cpu_loss, double, 0), g_array_index (cpu_loss, double, 1));
+  g_assert_cmpfloat (fabs (g_array_index (dev_loss, double, 0)
+                           - g_array_index (cpu_loss, double, 0)),
+                     <=, 1e-3 * g_array_index (cpu_loss, double, 0));
+  for (guint e = 0; e < 2; e++)
+    g_assert_cmpfloat (fabs (g_array_index (dev_val, double, e)
+                             - g_array_index (cpu_val, double, e)),
+                       <=, 1e-2 * g_array_index (cpu_val, double, e));
+
+  /* Stopped after its first step with a checkpoint at every step, then resumed: the same
+   * losses as the uninterrupted device run. */
+  run_options (&stopped, root, dev_be, "stopped");
+  stopped.checkpoint_minutes = 1e-9;
+  cancelling.step = cancel_on_step;
+  g_assert_false (vg_train_run (&stopped, &cancelling, cancel, NULL, cancel, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_true (vg_train_options_load (&resumed, stopped.out_dir, &error));
+  g_assert_no_error (error);
+  resumed.backend = dev_be;
+  g_assert_true (vg_train_run (&resumed, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  assert_no_device_error ();
+  resumed_loss = log_column (stopped.out_dir, 4);
+  g_assert_cmpuint (resumed_loss->len, ==, 2);
+  for (guint e = 0; e < 2; e++)
+    g_assert_cmpfloat (fabs (g_array_index (resumed_loss, double, e)
+                             - g_array_index (dev_loss, double, e)),
+                       <=, 1e-4 * g_array_index (dev_loss, double, e));
+
+  vg_train_options_clear (&dev);
+  vg_train_options_clear (&cpu);
+  vg_train_options_clear (&stopped);
+  vg_train_options_clear (&resumed);
+  vg_test_rm_rf (root);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -325,5 +464,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cuda/model/step-visage-s", test_step_visage_s);
   g_test_add_func ("/cuda/model/step-seed", test_step_seed);
   g_test_add_func ("/cuda/model/overfit-50-steps", test_overfit);
+  g_test_add_func ("/cuda/model/train-run", test_train_run);
   return g_test_run ();
 }

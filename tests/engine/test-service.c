@@ -731,6 +731,45 @@ test_train (Fixture *f, gconstpointer data)
   g_array_unref (w.epochs);
 }
 
+/* A run lasts hours: the other jobs queued meanwhile (load a model, open a split, evaluate
+ * it) are served between two of its steps, and while it is paused. The run is paused
+ * before its first step, so each of them must finish before it can. */
+static void
+test_jobs_during_training (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgService) service = vg_service_new (f->cache_dir);
+  g_autoptr (GAsyncResult) trained = NULL, loaded = NULL, opened = NULL, evaluated = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgEvaluation) evaluation = NULL;
+  VgTrainOptions opts;
+  VgTrainState state;
+
+  if (f->split_dir == NULL)
+    return;
+  vg_service_set_training_paused (service, TRUE);
+  train_options (&opts, f, "background");
+  vg_service_train_async (service, &opts, NULL, store_result, &trained);
+  vg_train_options_clear (&opts);
+  vg_service_load_model_async (service, f->model_path, NULL, store_result, &loaded);
+  vg_service_open_split_async (service, f->split_dir, NULL, store_result, &opened);
+
+  g_assert_true (vg_service_load_model_finish (service, wait_for (&loaded), &error));
+  g_assert_no_error (error);
+  split = vg_service_open_split_finish (service, wait_for (&opened), &error);
+  g_assert_no_error (error);
+  vg_service_evaluate_async (service, split, NULL, store_result, &evaluated);
+  evaluation = vg_service_evaluate_finish (service, wait_for (&evaluated), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (evaluation->metrics.n_images, ==, split->n_samples);
+  g_assert_null (trained);
+
+  vg_service_set_training_paused (service, FALSE);
+  g_assert_true (vg_service_train_finish (service, wait_for (&trained), &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 2);
+}
+
 static void
 test_errors (Fixture *f, gconstpointer data)
 {
@@ -778,6 +817,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/service/train", Fixture, NULL, fixture_set_up, test_train,
               fixture_tear_down);
+  g_test_add ("/service/jobs-during-training", Fixture, NULL, fixture_set_up,
+              test_jobs_during_training, fixture_tear_down);
   g_test_add ("/service/errors", Fixture, NULL, fixture_set_up, test_errors,
               fixture_tear_down);
   status = g_test_run ();

@@ -25,6 +25,7 @@
 #include "vg-nn.h"
 #include "vg-predict.h"
 #include "vg-safetensors.h"
+#include "vg-recent.h"
 #include "vg-train.h"
 #include "test-common.h"
 
@@ -413,7 +414,7 @@ test_resume_equivalence (void)
   g_autofree char *one_last = NULL, *split_last = NULL, *split_best = NULL;
   g_autofree char *before = NULL, *after = NULL, *log = NULL;
   gsize before_len = 0, after_len = 0;
-  VgTrainCallbacks cancelling = { NULL, cancel_on_step, NULL, NULL };
+  VgTrainCallbacks cancelling = { NULL, cancel_on_step, NULL, NULL, NULL };
   VgTrainState state;
   VgPreprocess pre;
   g_autoptr (VgModel) model = NULL;
@@ -478,6 +479,91 @@ test_resume_equivalence (void)
   vg_train_options_clear (&resumed);
 }
 
+/* The train loss column (5th) of each epoch line of a log.csv. */
+static GStrv
+log_train_losses (const char *path)
+{
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  GStrvBuilder *builder = g_strv_builder_new ();
+  GStrv losses;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (int i = 1; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i], ",", -1);
+
+      if (g_strv_length (fields) >= 5)
+        g_strv_builder_add (builder, fields[4]);
+    }
+  losses = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return losses;
+}
+
+/* A run killed mid-epoch resumes from its mid-epoch checkpoint and ends exactly as a run
+ * never stopped. */
+static void
+test_resume_mid_epoch (void)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions one = { 0 }, mid = { 0 }, resumed = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_autofree char *one_last = NULL, *mid_last = NULL, *one_log = NULL, *mid_log = NULL;
+  g_autoptr (VgSafetensors) st = NULL;
+  g_auto (GStrv) one_losses = NULL;
+  g_auto (GStrv) mid_losses = NULL;
+  VgTrainCallbacks cancelling = { NULL, cancel_on_step, NULL, NULL };
+  VgTrainState state;
+
+  if (!splits_make (&s))
+    return;
+
+  small_options (&one, &s, "mid-one");
+  one.checkpoint_minutes = 0.0;
+  g_assert_true (vg_train_run (&one, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  one_last = g_build_filename (one.out_dir, "last.safetensors", NULL);
+
+  /* A checkpoint after every step; cancelled after the first step of epoch 1. */
+  small_options (&mid, &s, "mid");
+  mid.checkpoint_minutes = 1e-9;
+  g_assert_false (vg_train_run (&mid, &cancelling, cancel, NULL, cancel, &state, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  mid_last = g_build_filename (mid.out_dir, "last.safetensors", NULL);
+  st = vg_safetensors_open (mid_last, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vg_safetensors_metadata (st, "visage.train.state.epoch"), ==, "0");
+  g_assert_cmpstr (vg_safetensors_metadata (st, "visage.train.state.epoch_step"), ==, "1");
+  g_clear_pointer (&st, vg_safetensors_free);
+
+  /* Resumed from step 2 of epoch 1, to the end (with checkpoints all along). */
+  g_assert_true (vg_train_options_load (&resumed, mid.out_dir, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (resumed.checkpoint_minutes, ==, 10.0); /* not part of the run */
+  resumed.checkpoint_minutes = 1e-9;
+  g_assert_true (vg_train_run (&resumed, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 2);
+  g_assert_cmpint (state.epoch_step, ==, 0);
+  assert_same_checkpoints (one_last, mid_last);
+
+  /* The epochs' mean training losses count the steps before the stop too. */
+  one_log = g_build_filename (one.out_dir, "log.csv", NULL);
+  mid_log = g_build_filename (mid.out_dir, "log.csv", NULL);
+  one_losses = log_train_losses (one_log);
+  mid_losses = log_train_losses (mid_log);
+  g_assert_cmpuint (g_strv_length (one_losses), ==, 2);
+  g_assert_cmpstrv (one_losses, mid_losses);
+
+  vg_train_options_clear (&one);
+  vg_train_options_clear (&mid);
+  vg_train_options_clear (&resumed);
+}
+
 typedef struct {
   VgTrainControl *control;
   gboolean released;     /* set by the thread just before it unpauses */
@@ -521,7 +607,7 @@ test_pause (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (VgTrainControl) control = vg_train_control_new ();
   PauseTest p = { control, FALSE, 0, NULL };
-  VgTrainCallbacks cb = { NULL, pause_on_first_step, NULL, NULL };
+  VgTrainCallbacks cb = { NULL, pause_on_first_step, NULL, NULL, NULL };
 
   if (!splits_make (&s))
     return;
@@ -549,6 +635,18 @@ test_bad_checkpoints (void)
   o.epochs = 1;
   g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
+
+  /* the run's best model is listed among the models trained here */
+  {
+    g_autofree char *list_path = vg_recent_models_path ();
+    g_autofree char *list = NULL;
+    g_autofree char *best_path = g_build_filename (o.out_dir, "best.safetensors", NULL);
+    g_autofree char *line = NULL;
+
+    g_assert_true (g_file_get_contents (list_path, &list, NULL, NULL));
+    line = g_strdup_printf ("%s\n", best_path);
+    g_assert_nonnull (strstr (list, line));
+  }
 
   /* the same folder again without resume: refused, nothing overwritten */
   g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
@@ -619,6 +717,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/dice/forward", test_dice_forward);
   g_test_add_func ("/train/dice/gradcheck", test_dice_gradcheck);
   g_test_add_func ("/train/run/resume-equivalence", test_resume_equivalence);
+  g_test_add_func ("/train/run/resume-mid-epoch", test_resume_mid_epoch);
   g_test_add_func ("/train/run/pause", test_pause);
   g_test_add_func ("/train/run/bad-checkpoints", test_bad_checkpoints);
   status = g_test_run ();

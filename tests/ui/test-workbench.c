@@ -12,6 +12,9 @@
 
 #include "test-fixtures.h"
 #include "vg-classes.h"
+#include "vg-device.h"
+#include "vg-image.h"
+#include "vg-split.h"
 #include "visage-application.h"
 #include "visage-class-score.h"
 #include "visage-classes.h"
@@ -446,6 +449,139 @@ check_evaluation_view (VisageWindow *window, const VgEvaluation *evaluation)
   }
 }
 
+/* ---- the compute device preference ---------------------------------------------------- */
+
+static void
+test_device_preference (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GSettings) settings = NULL;
+  g_autoptr (GVariant) state = NULL;
+  g_autofree char *stored = NULL;
+  VisageWindow *window;
+  VgService *service;
+  char why[256];
+  gboolean gpu;
+
+  if (skip_without_split ())
+    return;
+  gpu = vg_device_cuda_count (why, sizeof why) > 0;
+  app = new_app ();
+  window = open_workbench (app);
+  service = visage_window_get_service (window);
+  settings = g_settings_new (APP_ID);
+
+  /* Asking for the GPU reloads the model; without one it still loads, on the CPU, and
+   * the window says why. */
+  visage_window_set_device (window, "cuda");
+  g_assert_cmpstr (vg_service_get_device (service), ==, "cuda");
+  g_assert_true (visage_window_get_busy (window)); /* reloading */
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (vg_service_get_model_path (service), ==, model_path);
+  if (gpu)
+    g_assert_cmpstr (vg_service_get_device_note (service), ==, "");
+  else
+    g_assert_nonnull (strstr (vg_service_get_device_note (service), "using the CPU"));
+  stored = g_settings_get_string (settings, "device");
+  g_assert_cmpstr (stored, ==, "cuda");
+  state = g_action_group_get_action_state (G_ACTION_GROUP (window), "device");
+  g_assert_cmpstr (g_variant_get_string (state, NULL), ==, "cuda");
+
+  /* The CPU, asked for, needs no explanation. */
+  visage_window_set_device (window, "cpu");
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (vg_service_get_device_note (service), ==, "");
+  {
+    /* the image is shown again, predicted (same model content: from the cache) */
+    const char *status = visage_image_view_get_status (visage_window_get_image_view (window));
+
+    g_assert_true (strstr (status, " ms") != NULL || strstr (status, "cache") != NULL);
+  }
+
+  /* An unknown name changes nothing. */
+  visage_window_set_device (window, "tpu");
+  g_assert_cmpstr (vg_service_get_device (service), ==, "cpu");
+  g_settings_set_string (settings, "device", "auto");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ---- the class filter works before any evaluation --------------------------------------- */
+
+static int
+compare_file_names (gconstpointer a, gconstpointer b)
+{
+  return vg_natural_compare (*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+test_filter_before_evaluation (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  VisageWindow *window;
+  VisageGallery *gallery;
+  GListModel *shown;
+  guint32 classes[N_FIXTURE] = { 0 };
+  int filter_class = -1, expected = 0;
+
+  if (skip_without_split ())
+    return;
+  /* The classes of each fixture mask, read here independently of the split's scan. */
+  for (int i = 0; i < N_FIXTURE; i++)
+    {
+      g_autofree char *path = NULL;
+      VgImage mask = { 0 };
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GDir) dir = NULL;
+      g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      const char *entry;
+      g_autofree char *masks = g_build_filename (split_dir, "masks", NULL);
+
+      dir = g_dir_open (masks, 0, &error);
+      g_assert_no_error (error);
+      while ((entry = g_dir_read_name (dir)) != NULL)
+        g_ptr_array_add (names, g_strdup (entry));
+      g_ptr_array_sort (names, compare_file_names);
+      g_assert_cmpuint (names->len, ==, N_FIXTURE);
+      path = g_build_filename (masks, (const char *) g_ptr_array_index (names, i), NULL);
+      g_assert_true (vg_mask_load (&mask, path, &error));
+      g_assert_no_error (error);
+      for (size_t k = 0; k < (size_t) mask.height * mask.width; k++)
+        classes[i] |= 1u << mask.data[k];
+      vg_image_clear (&mask);
+    }
+  for (int c = 0; c < VG_NUM_CLASSES && filter_class < 0; c++)
+    {
+      int n = 0;
+
+      for (int i = 0; i < N_FIXTURE; i++)
+        n += (classes[i] >> c) & 1;
+      if (n > 0 && n < N_FIXTURE)
+        {
+          filter_class = c;
+          expected = n;
+        }
+    }
+  g_assert_cmpint (filter_class, >=, 0);
+
+  app = new_app ();
+  window = open_workbench (app);
+  g_assert_null (visage_window_get_evaluation (window));
+  gallery = visage_window_get_gallery (window);
+  shown = visage_gallery_get_shown (gallery);
+  for (guint i = 0; i < N_FIXTURE; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+
+      g_assert_cmphex (visage_sample_get_truth_classes (sample), ==,
+                       classes[visage_sample_get_index (sample)]);
+    }
+  gtk_widget_activate_action (GTK_WIDGET (gallery), "gallery.filter-class", "i", filter_class);
+  g_assert_cmpuint (g_list_model_get_n_items (shown), ==, expected);
+  visage_gallery_set_filter_class (gallery, -1);
+  g_assert_cmpuint (g_list_model_get_n_items (shown), ==, N_FIXTURE);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ---- evaluation labels, sorts and filters the gallery ----------------------------------- */
 
 static void
@@ -677,6 +813,61 @@ test_screenshot (void)
   g_assert_cmpint (gdk_pixbuf_get_height (png), >=, 400);
 }
 
+/* The command line of a screenshot; returns its exit status. */
+static int
+run_app (char **argv)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+
+  g_settings_set_boolean (settings, "restore-session", FALSE);
+  app = visage_application_new (G_APPLICATION_DEFAULT_FLAGS);
+  return g_application_run (G_APPLICATION (app), (int) g_strv_length (argv), argv);
+}
+
+static void
+test_screenshot_evaluate_and_image (void)
+{
+  g_autofree char *evaluated = NULL;
+  g_autofree char *live = NULL;
+  g_autofree char *image = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) png = NULL;
+
+  if (skip_without_split ())
+    return;
+  evaluated = g_build_filename (scratch_dir, "evaluated.png", NULL);
+  live = g_build_filename (scratch_dir, "live.png", NULL);
+  image = g_build_filename (split_dir, "images", "3.jpg", NULL);
+  if (!g_file_test (image, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *images = g_build_filename (split_dir, "images", NULL);
+      g_autoptr (GDir) dir = g_dir_open (images, 0, &error);
+
+      g_assert_no_error (error);
+      g_free (image);
+      image = g_build_filename (images, g_dir_read_name (dir), NULL);
+    }
+
+  /* --evaluate waits for the evaluation before the picture. */
+  {
+    char *argv[] = { "visage", "--split", split_dir, "--model", model_path, "--evaluate",
+                     "--screenshot", evaluated, NULL };
+    g_assert_cmpint (run_app (argv), ==, 0);
+    png = gdk_pixbuf_new_from_file (evaluated, &error);
+    g_assert_no_error (error);
+    g_clear_object (&png);
+  }
+  /* An image alone: nothing to evaluate, which --evaluate reports by its exit status. */
+  {
+    char *argv[] = { "visage", "--model", model_path, "--image", image, "--evaluate",
+                     "--screenshot", live, NULL };
+    g_assert_cmpint (run_app (argv), ==, 1);
+    png = gdk_pixbuf_new_from_file (live, &error);
+    g_assert_no_error (error);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -716,9 +907,13 @@ main (int argc, char *argv[])
   g_test_add_func ("/workbench/class-names", test_class_names);
   g_test_add_func ("/workbench/widgets-finalize", test_widgets_finalize);
   g_test_add_func ("/workbench/browse-and-overlay", test_browse_and_overlay);
+  g_test_add_func ("/workbench/device-preference", test_device_preference);
+  g_test_add_func ("/workbench/filter-before-evaluation", test_filter_before_evaluation);
   g_test_add_func ("/workbench/evaluate-and-sort", test_evaluate_and_sort);
   g_test_add_func ("/workbench/open-image-and-export", test_open_image_and_export);
   g_test_add_func ("/workbench/screenshot", test_screenshot);
+  g_test_add_func ("/workbench/screenshot-evaluate-and-image",
+                   test_screenshot_evaluate_and_image);
   status = g_test_run ();
 
   vg_test_rm_rf (scratch_dir);

@@ -63,6 +63,8 @@ typedef enum
 } cudaMemcpyKind;
 
 typedef struct vgemu_stream *cudaStream_t;
+typedef struct vgemu_event *cudaEvent_t;
+#define cudaEventDisableTiming 0x02
 
 cudaError_t cudaGetDeviceCount (int *n);
 cudaError_t cudaSetDevice (int device);
@@ -87,6 +89,14 @@ cudaError_t cudaMemcpy2DAsync (void *dst, size_t dpitch, const void *src, size_t
                                size_t width, size_t height, cudaMemcpyKind kind,
                                cudaStream_t stream = nullptr);
 cudaError_t cudaMemsetAsync (void *ptr, int value, size_t bytes, cudaStream_t stream = nullptr);
+/* Every copy and kernel runs at once, so events and stream waits have nothing to order. */
+cudaError_t cudaMallocHost (void **ptr, size_t bytes);
+cudaError_t cudaFreeHost (void *ptr);
+cudaError_t cudaEventCreateWithFlags (cudaEvent_t *event, unsigned flags);
+cudaError_t cudaEventDestroy (cudaEvent_t event);
+cudaError_t cudaEventRecord (cudaEvent_t event, cudaStream_t stream = nullptr);
+cudaError_t cudaEventSynchronize (cudaEvent_t event);
+cudaError_t cudaStreamWaitEvent (cudaStream_t stream, cudaEvent_t event, unsigned flags = 0);
 
 /* ---- kernels ------------------------------------------------------------------------------ */
 

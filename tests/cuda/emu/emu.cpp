@@ -106,6 +106,51 @@ cudaFree (void *ptr)
 }
 
 cudaError_t
+cudaMallocHost (void **ptr, size_t bytes)
+{
+  *ptr = malloc (bytes > 0 ? bytes : 1);
+  return *ptr != NULL ? cudaSuccess : set_error (cudaErrorMemoryAllocation);
+}
+
+cudaError_t
+cudaFreeHost (void *ptr)
+{
+  free (ptr);
+  return cudaSuccess;
+}
+
+cudaError_t
+cudaEventCreateWithFlags (cudaEvent_t *event, unsigned)
+{
+  *event = (cudaEvent_t) 0x1;
+  return cudaSuccess;
+}
+
+cudaError_t
+cudaEventDestroy (cudaEvent_t)
+{
+  return cudaSuccess;
+}
+
+cudaError_t
+cudaEventRecord (cudaEvent_t, cudaStream_t)
+{
+  return cudaSuccess;
+}
+
+cudaError_t
+cudaEventSynchronize (cudaEvent_t)
+{
+  return cudaSuccess;
+}
+
+cudaError_t
+cudaStreamWaitEvent (cudaStream_t, cudaEvent_t, unsigned)
+{
+  return cudaSuccess;
+}
+
+cudaError_t
 cudaMemGetInfo (size_t *free_b, size_t *total_b)
 {
   *free_b = TOTAL / 2;

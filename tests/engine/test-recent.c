@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The list of models trained on this computer (vg-recent): newest by modification time,
+ * gone files skipped, no duplicates, bounded. */
+#include "config.h"
+
+#include <string.h>
+#include <utime.h>
+
+#include <glib/gstdio.h>
+
+#include "vg-recent.h"
+
+/* A file under the test's own data folder, modified at the given time (seconds). */
+static char *
+make_model (const char *name, gint64 mtime)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "runs", NULL);
+  char *path = g_build_filename (dir, name, NULL);
+  struct utimbuf times = { .actime = (time_t) mtime, .modtime = (time_t) mtime };
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (path, "model", -1, NULL));
+  g_assert_cmpint (g_utime (path, &times), ==, 0);
+  return path;
+}
+
+static void
+test_newest (void)
+{
+  g_autofree char *a = make_model ("a.safetensors", 1000000000);
+  g_autofree char *b = make_model ("b.safetensors", 1200000000);
+  g_autofree char *c = make_model ("c.safetensors", 1100000000);
+  g_autofree char *newest = NULL;
+  g_autofree char *list_path = vg_recent_models_path ();
+  g_autofree char *list = NULL;
+
+  g_assert_null (vg_recent_models_newest ()); /* no list yet */
+  g_assert_true (vg_recent_models_add (a));
+  g_assert_true (vg_recent_models_add (b));
+  g_assert_true (vg_recent_models_add (c));
+  g_assert_true (vg_recent_models_add (a)); /* moved to the end, not repeated */
+  g_assert_true (g_file_get_contents (list_path, &list, NULL, NULL));
+  g_assert_nonnull (strstr (list, a));
+  g_assert_null (strstr (strstr (list, a) + 1, a));
+  g_assert_true (g_str_has_suffix (list, "a.safetensors\n"));
+
+  /* b has the newest modification time wherever it is listed */
+  newest = vg_recent_models_newest ();
+  g_assert_cmpstr (newest, ==, b);
+
+  /* a deleted file is skipped */
+  g_assert_cmpint (g_unlink (b), ==, 0);
+  g_clear_pointer (&newest, g_free);
+  newest = vg_recent_models_newest ();
+  g_assert_cmpstr (newest, ==, c);
+}
+
+static void
+test_bounded (void)
+{
+  g_autofree char *list_path = vg_recent_models_path ();
+  g_autofree char *list = NULL;
+  g_autofree char *first = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  for (int i = 0; i < VG_RECENT_MODELS_MAX + 5; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("m%d.safetensors", i);
+      g_autofree char *path = make_model (name, 1000000000 + i);
+
+      if (i == 0)
+        first = g_strdup (path);
+      g_assert_true (vg_recent_models_add (path));
+    }
+  g_assert_true (g_file_get_contents (list_path, &list, NULL, NULL));
+  lines = g_strsplit (list, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, VG_RECENT_MODELS_MAX + 1); /* + "" */
+  g_assert_null (strstr (list, first)); /* the oldest entries went first */
+}
+
+static void
+test_garbage_list (void)
+{
+  g_autofree char *list_path = vg_recent_models_path ();
+  g_autofree char *dir = g_path_get_dirname (list_path);
+  g_autofree char *model = make_model ("ok.safetensors", 1000000000);
+  g_autofree char *newest = NULL;
+  g_autofree char *text = g_strdup_printf ("relative/path\n\n/no/such/file\n\xff\xfe\n%s",
+                                           model);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (list_path, text, -1, NULL));
+  newest = vg_recent_models_newest ();
+  g_assert_cmpstr (newest, ==, model);
+}
+
+int
+main (int argc, char **argv)
+{
+  /* Every test gets its own empty XDG folders. */
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/recent/newest", test_newest);
+  g_test_add_func ("/recent/bounded", test_bounded);
+  g_test_add_func ("/recent/garbage-list", test_garbage_list);
+  return g_test_run ();
+}

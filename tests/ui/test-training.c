@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Training from the workbench: the Train dialog checks what it is given, a tiny run on
+ * four fixture images trains in the background with its news arriving in order on the
+ * main thread, stops, resumes from the dialog and finishes; its best checkpoint is used
+ * for browsing; closing the window during a run asks first; the convergence plot exports
+ * as PNG and SVG. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <adwaita.h>
+
+#include "test-fixtures.h"
+#include "visage-application.h"
+#include "visage-train-dialog.h"
+#include "visage-train-plot.h"
+#include "visage-train-view.h"
+#include "visage-window.h"
+
+static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
+
+static char *scratch_dir;   /* this run's temporary folder (also XDG_CACHE_HOME) */
+static char *val_dir;       /* scratch/data/val; NULL when ../shared is absent */
+static char *train_dir;     /* scratch/data/train, its sibling */
+static char *model_path;
+
+static gboolean
+skip_without_split (void)
+{
+  if (val_dir == NULL)
+    g_test_skip ("../shared is not present");
+  return val_dir == NULL;
+}
+
+static gboolean
+spin_until (gboolean (*done) (gpointer), gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+
+  while (!done (data) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  return done (data);
+}
+
+static void
+spin_for (int ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, FALSE);
+}
+
+static gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+static gboolean
+window_settled (gpointer data)
+{
+  VisageWindow *window = data;
+
+  return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window);
+}
+
+static gboolean
+training_over (gpointer data)
+{
+  return !visage_train_view_get_running (VISAGE_TRAIN_VIEW (data));
+}
+
+static VisageApplication *
+new_app (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
+  VisageApplication *app = visage_application_new (G_APPLICATION_NON_UNIQUE);
+  g_autoptr (GError) error = NULL;
+
+  g_settings_set_boolean (settings, "restore-session", FALSE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  return app;
+}
+
+static VisageWindow *
+open_workbench (VisageApplication *app)
+{
+  VisageWindow *window;
+
+  g_application_activate (G_APPLICATION (app));
+  window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (window);
+  visage_window_load_model (window, model_path);
+  visage_window_open_split (window, val_dir);
+  g_assert_true (spin_until (window_settled, window));
+  return window;
+}
+
+static VisageTrainDialog *
+open_dialog (VisageWindow *window)
+{
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "train"));
+  g_action_group_activate_action (G_ACTION_GROUP (window), "train", NULL);
+  g_assert_nonnull (visage_window_get_train_dialog (window));
+  return visage_window_get_train_dialog (window);
+}
+
+static void
+set_field (VisageTrainDialog *dialog, const char *name, const char *value)
+{
+  g_assert_true (visage_train_dialog_set_field (dialog, name, value));
+}
+
+static void
+assert_blocked (VisageTrainDialog *dialog, const char *reason_part)
+{
+  g_assert_false (visage_train_dialog_get_can_start (dialog));
+  g_assert_nonnull (visage_train_dialog_get_problem (dialog));
+  g_test_message ("blocked: %s", visage_train_dialog_get_problem (dialog));
+  g_assert_nonnull (strstr (visage_train_dialog_get_problem (dialog), reason_part));
+  g_assert_false (visage_train_dialog_start (dialog));
+}
+
+/* A tiny model on 64x64 pictures: seconds per epoch on a CPU. */
+static void
+set_tiny_run (VisageTrainDialog *dialog, const char *out, const char *epochs)
+{
+  set_field (dialog, "out", out);
+  set_field (dialog, "config", "custom");
+  set_field (dialog, "widths", "8,16,24,32");
+  set_field (dialog, "depths", "1,1,1,1");
+  set_field (dialog, "heads", "1,1,1,1");
+  set_field (dialog, "ratios", "8,4,2,1");
+  set_field (dialog, "resolution", "64");
+  set_field (dialog, "batch", "2");
+  set_field (dialog, "epochs", epochs);
+}
+
+/* ---- the dialog ------------------------------------------------------------------------- */
+
+static void
+test_dialog_validation (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autofree char *out = NULL, *missing = NULL, *file = NULL;
+  VisageWindow *window;
+  VisageTrainDialog *dialog;
+  gpointer dialog_ptr;
+  gsize tiny;
+
+  if (skip_without_split ())
+    return;
+  app = new_app ();
+  window = open_workbench (app);
+  dialog = open_dialog (window);
+
+  /* The defaults: the open split validates, its sibling trains; the report's values. */
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "val"), ==, val_dir);
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "train"), ==, train_dir);
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "config"), ==, "visage-s");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "lr"), ==, "0.001");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "weight-decay"), ==, "1e-07");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "sgd-lr"), ==, "0.02");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "sgd-momentum"), ==, "0.5");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "sgd-min-lr"), ==, "0.005");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "patience"), ==, "12");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "cosine-t"), ==, "50");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "batch"), ==, "8");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "epochs"), ==, "100");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "seed"), ==, "42");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "select"), ==, "loss");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "augment"), ==, "true");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "hflip"), ==, "false");
+  g_assert_false (visage_train_dialog_get_resume_offered (dialog));
+
+  out = g_build_filename (scratch_dir, "dialog-run", NULL);
+  set_field (dialog, "out", out);
+  g_assert_null (visage_train_dialog_get_problem (dialog));
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), >, 0);
+  g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), <=,
+                    VISAGE_TRAIN_PARAM_BUDGET);
+  g_assert_false (visage_train_dialog_get_budget_warning (dialog));
+
+  /* Each bad value blocks Start with its reason; fixing it unblocks. */
+  set_field (dialog, "batch", "0");
+  assert_blocked (dialog, "batch");
+  set_field (dialog, "batch", "4");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+
+  missing = g_build_filename (scratch_dir, "no-such-split", NULL);
+  set_field (dialog, "train", missing);
+  assert_blocked (dialog, "does not exist");
+  set_field (dialog, "train", scratch_dir);  /* a folder, but not a split */
+  assert_blocked (dialog, "images/");
+  set_field (dialog, "train", "");
+  assert_blocked (dialog, "training");
+  set_field (dialog, "train", train_dir);
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+
+  set_field (dialog, "resolution", "100");
+  assert_blocked (dialog, "32");
+  set_field (dialog, "resolution", "64");
+
+  set_field (dialog, "lr", "fast");
+  assert_blocked (dialog, "number");
+  set_field (dialog, "lr", "0");
+  assert_blocked (dialog, "more than 0");
+  set_field (dialog, "lr", "1e-3");
+  set_field (dialog, "sgd-momentum", "1.5");
+  assert_blocked (dialog, "momentum");
+  set_field (dialog, "sgd-momentum", "0.9");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+
+  file = g_build_filename (scratch_dir, "a-file", NULL);
+  g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+  set_field (dialog, "out", file);
+  assert_blocked (dialog, "file");
+  set_field (dialog, "out", "");
+  assert_blocked (dialog, "output folder");
+  set_field (dialog, "out", out);
+
+  /* Custom stage sizes: the count follows, and over 2,000,000 the warning shows (a
+   * warning only: such a run may still start). */
+  set_field (dialog, "config", "custom");
+  set_field (dialog, "widths", "8,16,24,32");
+  set_field (dialog, "depths", "1,1,1,1");
+  set_field (dialog, "heads", "1,1,1,1");
+  set_field (dialog, "ratios", "8,4,2,1");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  tiny = visage_train_dialog_get_param_count (dialog);
+  g_assert_cmpuint (tiny, >, 0);
+  {
+    VgConfig cfg;
+
+    g_assert_true (vg_config_from_name (&cfg, "visage-s", NULL));
+    g_assert_true (vg_config_parse (&cfg, "widths=8,16,24,32 depths=1,1,1,1 heads=1,1,1,1 "
+                                    "ratios=8,4,2,1", NULL));
+    g_assert_cmpuint (tiny, ==, vg_config_count_params (&cfg));
+  }
+  g_assert_false (visage_train_dialog_get_budget_warning (dialog));
+  set_field (dialog, "widths", "64,128,320,512");
+  set_field (dialog, "depths", "3,4,6,3");
+  set_field (dialog, "heads", "1,2,5,8");
+  g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), >, VISAGE_TRAIN_PARAM_BUDGET);
+  g_assert_true (visage_train_dialog_get_budget_warning (dialog));
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  /* Heads that do not divide the widths, and a list too short. */
+  set_field (dialog, "heads", "3,3,3,3");
+  assert_blocked (dialog, "Configuration");
+  g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), ==, 0);
+  set_field (dialog, "heads", "1,2,5");
+  assert_blocked (dialog, "four");
+  set_field (dialog, "config", "seed");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), ==, 1981478);
+
+  g_assert_false (visage_train_dialog_set_field (dialog, "no-such-field", "1"));
+  g_assert_false (visage_train_dialog_set_field (dialog, "loss", "no-such-loss"));
+
+  /* Closing it starts nothing. */
+  dialog_ptr = dialog;
+  g_object_add_weak_pointer (G_OBJECT (dialog), &dialog_ptr);
+  gtk_window_close (GTK_WINDOW (dialog));
+  g_assert_true (spin_until (is_null, &dialog_ptr));
+  g_assert_false (visage_train_view_get_running (visage_window_get_train_view (window)));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ---- a run ------------------------------------------------------------------------------ */
+
+typedef struct {
+  GThread *main_thread;
+  int step_epoch;       /* the newest step's epoch and step */
+  int step;
+  int last_epoch;       /* the newest epoch record */
+  int n_steps;
+  int n_epochs;
+  int n_progress;
+  gboolean stop_at_first_epoch;
+  VisageTrainView *view;
+} Watch;
+
+static void
+on_step (VgService *service, const VgTrainStep *step, gpointer data)
+{
+  Watch *w = data;
+
+  g_assert_true (g_thread_self () == w->main_thread);
+  /* In order: never back in time, never a step of an epoch already reported done. */
+  g_assert_cmpint (step->epoch, >, w->last_epoch);
+  g_assert_true (step->epoch > w->step_epoch
+                 || (step->epoch == w->step_epoch && step->step >= w->step));
+  g_assert_cmpint (step->step, <=, step->steps);
+  w->step_epoch = step->epoch;
+  w->step = step->step;
+  w->n_steps++;
+}
+
+static void
+on_epoch (VgService *service, const VgServiceEpoch *record, gpointer data)
+{
+  Watch *w = data;
+
+  g_assert_true (g_thread_self () == w->main_thread);
+  if (w->last_epoch > 0)
+    g_assert_cmpint (record->epoch.epoch, ==, w->last_epoch + 1);
+  g_assert_cmpint (record->epoch.epoch, >=, w->step_epoch);
+  g_assert_true (isfinite (record->epoch.train_loss));
+  w->last_epoch = record->epoch.epoch;
+  w->n_epochs++;
+  if (w->stop_at_first_epoch)
+    visage_train_view_stop (w->view);
+}
+
+static void
+on_progress (VgService *service, int job, int done, int total, gpointer data)
+{
+  Watch *w = data;
+
+  g_assert_true (g_thread_self () == w->main_thread);
+  if (job == VG_SERVICE_JOB_TRAIN)
+    {
+      g_assert_cmpint (done, <=, total);
+      w->n_progress++;
+    }
+}
+
+static int
+log_rows (const char *run)
+{
+  g_autofree char *path = g_build_filename (run, "log.csv", NULL);
+  g_autofree char *text = NULL;
+  int n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n - 1;
+}
+
+static gboolean
+window_evaluated_best (gpointer data)
+{
+  VisageWindow *window = data;
+  VisageTrainView *view = visage_window_get_train_view (window);
+
+  return visage_window_get_evaluation (window) != NULL
+         && g_strcmp0 (vg_service_get_model_path (visage_window_get_service (window)),
+                       visage_train_view_get_best_path (view)) == 0;
+}
+
+static AdwMessageDialog *
+find_message_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* transfer none */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GObject) w = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (w) && gtk_widget_get_visible (GTK_WIDGET (w)))
+        return ADW_MESSAGE_DIALOG (w);
+    }
+  return NULL;
+}
+
+static void
+check_export (VisageTrainPlot *plot)
+{
+  g_autofree char *png = g_build_filename (scratch_dir, "convergence.png", NULL);
+  g_autofree char *svg = g_build_filename (scratch_dir, "convergence.svg", NULL);
+  g_autofree char *bad = g_build_filename (scratch_dir, "no-such-folder", "plot.png", NULL);
+  g_autofree char *bytes = NULL;
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize length;
+
+  g_assert_true (visage_train_plot_export (plot, png, "png", 900, 500, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (png, &bytes, &length, NULL));
+  g_assert_cmpuint (length, >, 8);
+  g_assert_cmpmem (bytes, 8, "\x89PNG\r\n\x1a\n", 8);
+  pixbuf = gdk_pixbuf_new_from_file (png, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (pixbuf), ==, 900);
+  g_assert_cmpint (gdk_pixbuf_get_height (pixbuf), ==, 500);
+  g_clear_pointer (&bytes, g_free);
+
+  g_assert_true (visage_train_plot_export (plot, svg, "svg", 900, 500, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (svg, &bytes, &length, NULL));
+  g_assert_true (g_str_has_prefix (bytes, "<?xml"));
+  g_assert_nonnull (strstr (bytes, "<svg"));
+  g_assert_nonnull (strstr (bytes, "</svg>"));
+
+  /* Errors are reported, not crashed on. */
+  g_assert_false (visage_train_plot_export (plot, bad, "png", 900, 500, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_false (visage_train_plot_export (plot, png, "gif", 900, 500, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+test_run_stop_resume (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autofree char *run = NULL, *last = NULL, *epochs_text = NULL, *run2 = NULL;
+  VisageWindow *window;
+  VisageTrainDialog *dialog;
+  VisageTrainView *view;
+  VisageTrainPlot *plot;
+  AdwMessageDialog *question;
+  VgService *service;
+  Watch w = { 0 };
+  gpointer window_ptr;
+  int done;
+
+  if (skip_without_split ())
+    return;
+  app = new_app ();
+  window = open_workbench (app);
+  view = visage_window_get_train_view (window);
+  plot = visage_train_view_get_plot (view);
+  service = visage_window_get_service (window);
+  w.main_thread = g_thread_self ();
+  w.view = view;
+  g_signal_connect (service, "train-step", G_CALLBACK (on_step), &w);
+  g_signal_connect (service, "train-epoch", G_CALLBACK (on_epoch), &w);
+  g_signal_connect (service, "progress", G_CALLBACK (on_progress), &w);
+
+  /* Start from the dialog: the Training page shows the run; a second one cannot start. */
+  run = g_build_filename (scratch_dir, "run", NULL);
+  dialog = open_dialog (window);
+  set_tiny_run (dialog, run, "20");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  w.stop_at_first_epoch = TRUE;
+  g_assert_true (visage_train_dialog_start (dialog));
+  g_assert_null (visage_window_get_train_dialog (window));
+  g_assert_true (visage_train_view_get_running (view));
+  g_assert_cmpstr (visage_window_get_visible_view (window), ==, "training");
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "train"));
+
+  /* Paused before its first step: nothing moves until it resumes. */
+  visage_train_view_set_paused (view, TRUE);
+  g_assert_true (visage_train_view_get_paused (view));
+  spin_for (500);
+  g_assert_cmpint (w.n_steps, ==, 0);
+  g_assert_true (visage_train_view_get_running (view));
+  visage_train_view_set_paused (view, FALSE);
+
+  /* Stopped once its first epoch is announced: last.safetensors keeps what finished. */
+  g_assert_true (spin_until (training_over, view));
+  g_assert_cmpint (w.n_epochs, >=, 1);
+  g_assert_cmpint (w.n_steps, >=, 1);
+  g_assert_cmpint (w.n_progress, >=, 1);
+  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, w.n_epochs);
+  g_test_message ("stopped: %s", visage_train_view_get_message (view));
+  g_assert_nonnull (strstr (visage_train_view_get_message (view), "stopped"));
+  g_assert_nonnull (strstr (visage_train_view_get_best_text (view), "%"));
+  g_assert_nonnull (strstr (visage_train_view_get_phase_text (view), "Adam"));
+  g_assert_nonnull (strstr (visage_train_view_get_epoch_text (view), "Epoch"));
+  g_assert_nonnull (strstr (visage_train_view_get_run_text (view), "of 20"));
+  last = g_build_filename (run, "last.safetensors", NULL);
+  g_assert_true (g_file_test (last, G_FILE_TEST_IS_REGULAR));
+  done = log_rows (run);
+  g_assert_cmpint (done, >=, 1);
+  g_assert_cmpint (done, <, 20);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "train"));
+
+  /* The first epoch's best weights, for browsing: loaded and evaluated on the open split. */
+  g_assert_nonnull (visage_train_view_get_best_path (view));
+  g_assert_true (g_file_test (visage_train_view_get_best_path (view), G_FILE_TEST_IS_REGULAR));
+  g_action_group_activate_action (G_ACTION_GROUP (window), "use-model",
+                                  g_variant_new_string (visage_train_view_get_best_path (view)));
+  g_assert_true (spin_until (window_evaluated_best, window));
+  g_assert_cmpstr (visage_window_get_visible_view (window), ==, "evaluation");
+  g_assert_cmpint (visage_window_get_evaluation (window)->metrics.n_images, ==, 4);
+
+  /* The folder offers to resume it: a new run there is refused, the resumed one keeps the
+   * run's options and only its epoch limit changes. */
+  dialog = open_dialog (window);
+  set_field (dialog, "out", run);
+  g_assert_true (visage_train_dialog_get_resume_offered (dialog));
+  assert_blocked (dialog, "resume");
+  set_field (dialog, "resume", "true");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "epochs"), ==, "20");
+  epochs_text = g_strdup_printf ("%d", done + 1);
+  set_field (dialog, "epochs", epochs_text);
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  g_assert_true (visage_train_dialog_get_options (dialog)->resume);
+  g_assert_cmpint (visage_train_dialog_get_options (dialog)->batch, ==, 2);
+  g_assert_cmpint (visage_train_dialog_get_options (dialog)->resolution, ==, 64);
+  w.stop_at_first_epoch = FALSE;
+  w.last_epoch = done;
+  g_assert_true (visage_train_dialog_start (dialog));
+  /* The curves so far come back from the run's log. */
+  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, done);
+
+  /* Closing the window while it trains asks; keeping it trains on. */
+  visage_train_view_set_paused (view, TRUE);
+  gtk_window_close (GTK_WINDOW (window));
+  spin_for (100);
+  question = find_message_dialog ();
+  g_assert_nonnull (question);
+  adw_message_dialog_response (question, "cancel");
+  spin_for (100);
+  g_assert_true (visage_train_view_get_running (view));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+  visage_train_view_set_paused (view, FALSE);
+
+  /* It finishes at the new limit. */
+  g_assert_true (spin_until (training_over, view));
+  g_test_message ("finished: %s", visage_train_view_get_message (view));
+  g_assert_nonnull (strstr (visage_train_view_get_message (view), "finished"));
+  g_assert_cmpint (log_rows (run), ==, done + 1);
+  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, done + 1);
+  g_assert_cmpint (w.last_epoch, ==, done + 1);
+
+  check_export (plot);
+
+  /* Closing during a run, confirmed: the run stops and the window goes. */
+  run2 = g_build_filename (scratch_dir, "run2", NULL);
+  dialog = open_dialog (window);
+  set_tiny_run (dialog, run2, "50");
+  g_assert_true (visage_train_dialog_start (dialog));
+  visage_train_view_set_paused (view, TRUE);
+  window_ptr = window;
+  g_object_add_weak_pointer (G_OBJECT (window), &window_ptr);
+  gtk_window_close (GTK_WINDOW (window));
+  spin_for (100);
+  question = find_message_dialog ();
+  g_assert_nonnull (question);
+  g_signal_handlers_disconnect_by_data (service, &w);
+  adw_message_dialog_response (question, "stop");
+  g_assert_true (spin_until (is_null, &window_ptr));
+}
+
+/* ---- the plot --------------------------------------------------------------------------- */
+
+static void
+test_plot_log (void)
+{
+  g_autofree char *log = g_build_filename (scratch_dir, "log.csv", NULL);
+  g_autofree char *broken = g_build_filename (scratch_dir, "broken.csv", NULL);
+  g_autoptr (GError) error = NULL;
+  VisageTrainPlot *plot = VISAGE_TRAIN_PLOT (g_object_ref_sink (visage_train_plot_new ()));
+
+  /* Adam for two epochs, then SGD at 0.02, halved to 0.01: two switch markers. */
+  g_assert_true (g_file_set_contents (log,
+    "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou,seconds,images_per_s\n"
+    "1,0,adam,0.001,1.5,1.4,0.30,10,50\n"
+    "2,0,adam,0.000999,1.2,1.3,0.35,10,50\n"
+    "3,1,sgd,0.02,1.0,1.1,0.40,10,50\n"
+    "4,2,sgd,0.01,0.9,nan,0.41,10,50\n", -1, NULL));
+  g_assert_true (visage_train_plot_load_log (plot, log, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, 4);
+  g_assert_cmpuint (visage_train_plot_get_n_switches (plot), ==, 2);
+
+  /* A redone epoch replaces the points from it on, and the markers after them. */
+  visage_train_plot_add_epoch (plot, 3, 1.0, 1.0, 0.5);
+  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, 3);
+  g_assert_cmpuint (visage_train_plot_get_n_switches (plot), ==, 1);
+  check_export (plot);
+
+  g_assert_true (g_file_set_contents (broken, "epoch,phase\n1,0\n", -1, NULL));
+  g_assert_false (visage_train_plot_load_log (plot, broken, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_true (g_file_set_contents (broken,
+    "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou\n1,0,adam,x,1,1,1\n", -1, NULL));
+  g_assert_false (visage_train_plot_load_log (plot, broken, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, 0);
+  g_object_unref (plot);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
+    {
+      if (g_getenv ("CI") != NULL)
+        {
+          g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
+          return 1;
+        }
+      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
+      return 0;
+    }
+
+  scratch_dir = g_dir_make_tmp ("visage-training-XXXXXX", &error);
+  g_assert_no_error (error);
+  /* Predictions and the training statistics are cached in the scratch folder. */
+  g_setenv ("XDG_CACHE_HOME", scratch_dir, TRUE);
+  g_setenv ("XDG_DATA_HOME", scratch_dir, TRUE);
+
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
+  if (g_getenv ("CI") != NULL || g_file_test (g_getenv ("VISAGE_SHARED_DIR") != NULL
+                                              ? g_getenv ("VISAGE_SHARED_DIR") : "",
+                                              G_FILE_TEST_IS_DIR))
+    {
+      val_dir = g_build_filename (scratch_dir, "data", "val", NULL);
+      train_dir = g_build_filename (scratch_dir, "data", "train", NULL);
+      g_assert_true (vg_test_link_split_names (val_dir, "val", fixture_names));
+      g_assert_true (vg_test_link_split_names (train_dir, "train", fixture_names));
+    }
+
+  g_test_add_func ("/training/plot-log", test_plot_log);
+  g_test_add_func ("/training/dialog-validation", test_dialog_validation);
+  g_test_add_func ("/training/run-stop-resume", test_run_stop_resume);
+  status = g_test_run ();
+
+  vg_test_rm_rf (scratch_dir);
+  g_free (scratch_dir);
+  g_free (val_dir);
+  g_free (train_dir);
+  g_free (model_path);
+  return status;
+}

@@ -1,0 +1,883 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "visage-train-dialog"
+
+#include "config.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#include <glib/gi18n.h>
+
+#include "visage-paths.h"
+#include "visage-resources.h"
+#include "visage-train-dialog.h"
+
+struct _VisageTrainDialog
+{
+  AdwWindow parent_instance;
+
+  /* Template widgets */
+  GtkButton *start_button;
+  GtkRevealer *problem_revealer;
+  GtkLabel *problem_label;
+  AdwEntryRow *out_row;
+  AdwActionRow *resume_row;
+  GtkSwitch *resume_switch;
+  AdwEntryRow *train_row;
+  AdwEntryRow *val_row;
+  AdwComboRow *config_row;
+  AdwEntryRow *widths_row;
+  AdwEntryRow *depths_row;
+  AdwEntryRow *heads_row;
+  AdwEntryRow *ratios_row;
+  AdwActionRow *params_row;
+  AdwActionRow *budget_row;
+  GtkSpinButton *seed_spin;
+  GtkSpinButton *resolution_spin;
+  GtkSpinButton *batch_spin;
+  GtkSpinButton *epochs_spin;
+  GtkSwitch *augment_switch;
+  GtkSwitch *hflip_switch;
+  AdwComboRow *loss_row;
+  AdwComboRow *optimizer_row;
+  AdwEntryRow *lr_row;
+  AdwEntryRow *weight_decay_row;
+  GtkSpinButton *patience_spin;
+  AdwEntryRow *sgd_lr_row;
+  AdwEntryRow *sgd_momentum_row;
+  AdwEntryRow *sgd_min_lr_row;
+  GtkSpinButton *cosine_t_spin;
+  AdwComboRow *select_row;
+  AdwPreferencesGroup *data_group;
+  AdwPreferencesGroup *model_group;
+  AdwPreferencesGroup *optimizer_group;
+  AdwActionRow *resolution_row;
+  AdwActionRow *batch_row;
+  AdwActionRow *augment_row;
+  AdwActionRow *hflip_row;
+
+  VgTrainOptions options;    /* what Start uses, when problem is NULL */
+  char *problem;
+  gsize param_count;
+  char *resume_dir;          /* the output folder resume_options were read from */
+  VgTrainOptions resume_options;
+  gboolean has_resume_options;
+  char *resume_error;        /* why the run there cannot be resumed */
+  char *field_text;          /* visage_train_dialog_get_field's answer */
+};
+
+G_DEFINE_FINAL_TYPE (VisageTrainDialog, visage_train_dialog, ADW_TYPE_WINDOW)
+
+enum {
+  SIGNAL_START,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* The combo rows' items, in the order of the .ui's string lists. */
+static const char *const config_choices[] = { "visage-s", "seed", "custom", NULL };
+static const char *const loss_choices[] = { "weighted-ce", "ce", "ce-dice", "weighted-ce-dice",
+                                            NULL };
+static const char *const optimizer_choices[] = { "pipeline", "adam", "adamw", "sgd", NULL };
+static const char *const select_choices[] = { "loss", "miou", NULL };
+
+typedef enum { FIELD_ENTRY, FIELD_SPIN, FIELD_COMBO, FIELD_SWITCH } FieldKind;
+
+static const struct {
+  const char *name;
+  FieldKind kind;
+  gsize offset;
+  const char *const *choices;
+} fields[] = {
+  { "out", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, out_row), NULL },
+  { "resume", FIELD_SWITCH, G_STRUCT_OFFSET (VisageTrainDialog, resume_switch), NULL },
+  { "train", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, train_row), NULL },
+  { "val", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, val_row), NULL },
+  { "config", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, config_row), config_choices },
+  { "widths", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, widths_row), NULL },
+  { "depths", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, depths_row), NULL },
+  { "heads", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, heads_row), NULL },
+  { "ratios", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, ratios_row), NULL },
+  { "seed", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, seed_spin), NULL },
+  { "resolution", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, resolution_spin), NULL },
+  { "batch", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, batch_spin), NULL },
+  { "epochs", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, epochs_spin), NULL },
+  { "augment", FIELD_SWITCH, G_STRUCT_OFFSET (VisageTrainDialog, augment_switch), NULL },
+  { "hflip", FIELD_SWITCH, G_STRUCT_OFFSET (VisageTrainDialog, hflip_switch), NULL },
+  { "loss", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, loss_row), loss_choices },
+  { "optimizer", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, optimizer_row),
+    optimizer_choices },
+  { "lr", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, lr_row), NULL },
+  { "weight-decay", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, weight_decay_row), NULL },
+  { "patience", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, patience_spin), NULL },
+  { "sgd-lr", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, sgd_lr_row), NULL },
+  { "sgd-momentum", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, sgd_momentum_row), NULL },
+  { "sgd-min-lr", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, sgd_min_lr_row), NULL },
+  { "cosine-t", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, cosine_t_spin), NULL },
+  { "select", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, select_row), select_choices },
+};
+
+#define FIELD_WIDGET(self, i) (*(GtkWidget **) G_STRUCT_MEMBER_P ((self), fields[i].offset))
+
+/* ---- checking --------------------------------------------------------------------------- */
+
+/* Mark a row as wrong, and keep the first problem found as the reason shown. */
+static void
+problem (VisageTrainDialog *self, gpointer row, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+problem (VisageTrainDialog *self, gpointer row, const char *format, ...)
+{
+  va_list args;
+
+  if (row != NULL)
+    gtk_widget_add_css_class (GTK_WIDGET (row), "error");
+  if (self->problem != NULL)
+    return;
+  va_start (args, format);
+  self->problem = g_strdup_vprintf (format, args);
+  va_end (args);
+}
+
+static char *
+entry_text (AdwEntryRow *row)
+{
+  return g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (row))));
+}
+
+/* A number typed into an entry row: FALSE (row marked) unless the whole text is one. */
+static gboolean
+entry_double (VisageTrainDialog *self, AdwEntryRow *row, double *out)
+{
+  g_autofree char *text = entry_text (row);
+  char *end = NULL;
+
+  *out = g_ascii_strtod (text, &end);
+  if (text[0] == '\0' || end == NULL || *end != '\0' || !isfinite (*out))
+    {
+      /* TRANSLATORS: %s is the title of a field of the Train dialog */
+      problem (self, row, _("%s: enter a number such as 0.001 or 1e-7"),
+               adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* "16,32,128,192" into a spec key; FALSE (row marked) unless four positive integers. */
+static gboolean
+entry_stages (VisageTrainDialog *self, AdwEntryRow *row, const char *key, GString *spec)
+{
+  g_autofree char *text = entry_text (row);
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  guint n = g_strv_length (parts);
+
+  for (guint i = 0; i < n; i++)
+    {
+      guint64 v;
+
+      if (!g_ascii_string_to_unsigned (g_strstrip (parts[i]), 10, 1, 65536, &v, NULL))
+        n = 0;
+    }
+  if (n != VG_STAGES)
+    {
+      problem (self, row, _("%s: enter four whole numbers separated by commas, such as "
+                            "16,32,128,192"),
+               adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)));
+      return FALSE;
+    }
+  g_string_append_printf (spec, "%s=%s ", key, text);
+  return TRUE;
+}
+
+static gboolean
+is_split_dir (const char *dir)
+{
+  g_autofree char *images = g_build_filename (dir, "images", NULL);
+  g_autofree char *masks = g_build_filename (dir, "masks", NULL);
+
+  return g_file_test (images, G_FILE_TEST_IS_DIR) && g_file_test (masks, G_FILE_TEST_IS_DIR);
+}
+
+/* A split folder from an entry row, or NULL (row marked). */
+static char *
+entry_split (VisageTrainDialog *self, AdwEntryRow *row, gboolean training)
+{
+  g_autofree char *dir = entry_text (row);
+
+  if (dir[0] == '\0')
+    problem (self, row, training ? _("Choose the training split folder")
+                                 : _("Choose the validation split folder"));
+  else if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    problem (self, row, training ? _("The training split folder does not exist: %s")
+                                 : _("The validation split folder does not exist: %s"), dir);
+  else if (!is_split_dir (dir))
+    problem (self, row, training
+                        ? _("The training split folder has no images/ and masks/ folders: %s")
+                        : _("The validation split folder has no images/ and masks/ folders: "
+                            "%s"), dir);
+  else
+    return g_steal_pointer (&dir);
+  return NULL;
+}
+
+static guint
+combo_selected (AdwComboRow *row)
+{
+  return adw_combo_row_get_selected (row);
+}
+
+/* The run in the output folder, read once per folder. */
+static void
+refresh_resume (VisageTrainDialog *self, const char *out)
+{
+  g_autofree char *last = g_build_filename (out, "last.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+
+  if (g_strcmp0 (out, self->resume_dir) == 0)
+    return;
+  g_free (self->resume_dir);
+  self->resume_dir = g_strdup (out);
+  if (self->has_resume_options)
+    vg_train_options_clear (&self->resume_options);
+  self->has_resume_options = FALSE;
+  g_clear_pointer (&self->resume_error, g_free);
+  if (out[0] == '\0' || !g_file_test (last, G_FILE_TEST_EXISTS))
+    return;
+  if (vg_train_options_load (&self->resume_options, out, &error))
+    self->has_resume_options = TRUE;
+  else
+    self->resume_error = g_strdup (error->message);
+}
+
+/* Epochs finished by the run in dir: the rows of its log. */
+static int
+logged_epochs (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "log.csv", NULL);
+  g_autofree char *text = NULL;
+  int n = 0;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return MAX (n - 1, 0);  /* the header */
+}
+
+static void
+check (VisageTrainDialog *self)
+{
+  const gsize n_rows = G_N_ELEMENTS (fields);
+  g_autofree char *out = entry_text (self->out_row);
+  gboolean resume;
+  VgTrainOptions *o = &self->options;
+  g_autoptr (GError) error = NULL;
+
+  g_clear_pointer (&self->problem, g_free);
+  for (gsize i = 0; i < n_rows; i++)
+    {
+      GtkWidget *w = FIELD_WIDGET (self, i);
+      GtkWidget *row = ADW_IS_PREFERENCES_ROW (w) ? w
+                       : gtk_widget_get_ancestor (w, ADW_TYPE_PREFERENCES_ROW);
+
+      gtk_widget_remove_css_class (w, "error");
+      if (row != NULL)
+        gtk_widget_remove_css_class (row, "error");
+    }
+  gtk_widget_remove_css_class (GTK_WIDGET (self->resolution_row), "error");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->batch_row), "error");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->resume_row), "error");
+  vg_train_options_clear (o);
+  vg_train_options_init (o);
+
+  /* The output folder first: a run there changes what the rest means. */
+  refresh_resume (self, out);
+  gtk_widget_set_visible (GTK_WIDGET (self->resume_row),
+                          self->has_resume_options || self->resume_error != NULL);
+  resume = gtk_switch_get_active (self->resume_switch)
+           && gtk_widget_get_visible (GTK_WIDGET (self->resume_row));
+  if (self->has_resume_options)
+    {
+      g_autofree char *subtitle =
+        g_strdup_printf (_("This folder holds a run of %s, stopped after epoch %d of %d"),
+                         self->resume_options.config.name, logged_epochs (out),
+                         self->resume_options.epochs);
+      adw_action_row_set_subtitle (self->resume_row, subtitle);
+    }
+  else if (self->resume_error != NULL)
+    adw_action_row_set_subtitle (self->resume_row, self->resume_error);
+  /* A resumed run keeps its options: only the epoch limit may change. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->data_group), !resume);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->model_group), !resume);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->optimizer_group), !resume);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->resolution_row), !resume);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->batch_row), !resume);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->augment_row), !resume);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->hflip_row), !resume);
+  gtk_button_set_label (self->start_button, resume ? _("_Resume") : _("_Start"));
+
+  if (out[0] == '\0')
+    problem (self, self->out_row, _("Choose the output folder"));
+  else if (g_file_test (out, G_FILE_TEST_EXISTS) && !g_file_test (out, G_FILE_TEST_IS_DIR))
+    problem (self, self->out_row, _("The output folder is a file: %s"), out);
+  else if (self->resume_error != NULL)
+    problem (self, self->out_row, _("The output folder holds a run that cannot be resumed: %s"),
+             self->resume_error);
+  else if (self->has_resume_options && !resume)
+    problem (self, self->resume_row, _("The output folder holds a training run: resume it, or "
+                                       "choose another folder"));
+
+  if (resume)
+    {
+      vg_train_options_clear (o);
+      vg_train_options_copy (o, &self->resume_options);
+      o->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
+      if (o->epochs < 1)
+        problem (self, self->epochs_spin, _("Train for at least 1 epoch"));
+    }
+  else
+    {
+      guint config = combo_selected (self->config_row);
+      g_autoptr (GString) spec = g_string_new (NULL);
+      gboolean custom = config == 2, config_ok = TRUE;
+      double v;
+
+      o->train_dir = entry_split (self, self->train_row, TRUE);
+      o->val_dir = entry_split (self, self->val_row, FALSE);
+      o->out_dir = g_strdup (out);
+
+      /* The model: a named configuration, or visage-s with other stage sizes. */
+      gtk_widget_set_visible (GTK_WIDGET (self->widths_row), custom);
+      gtk_widget_set_visible (GTK_WIDGET (self->depths_row), custom);
+      gtk_widget_set_visible (GTK_WIDGET (self->heads_row), custom);
+      gtk_widget_set_visible (GTK_WIDGET (self->ratios_row), custom);
+      vg_config_from_name (&o->config, config == 1 ? "seed" : "visage-s", NULL);
+      if (custom)
+        {
+          config_ok &= entry_stages (self, self->widths_row, "widths", spec);
+          config_ok &= entry_stages (self, self->depths_row, "depths", spec);
+          config_ok &= entry_stages (self, self->heads_row, "heads", spec);
+          config_ok &= entry_stages (self, self->ratios_row, "ratios", spec);
+          if (config_ok && !vg_config_parse (&o->config, spec->str, &error))
+            {
+              problem (self, self->widths_row, _("Configuration: %s"), error->message);
+              g_clear_error (&error);
+              config_ok = FALSE;
+            }
+          if (config_ok)
+            g_strlcpy (o->config.name, "custom", sizeof o->config.name);
+        }
+      if (config_ok && !vg_config_validate (&o->config, &error))
+        {
+          problem (self, custom ? (gpointer) self->widths_row : (gpointer) self->config_row,
+                   _("Configuration: %s"), error->message);
+          g_clear_error (&error);
+          config_ok = FALSE;
+        }
+      self->param_count = config_ok ? vg_config_count_params (&o->config) : 0;
+
+      o->seed = (uint64_t) gtk_spin_button_get_value (self->seed_spin);
+      o->resolution = gtk_spin_button_get_value_as_int (self->resolution_spin);
+      if (o->resolution % 32 != 0)
+        problem (self, self->resolution_row, _("The resolution must be a multiple of 32, or 0 "
+                                               "for the images’ own size"));
+      o->batch = gtk_spin_button_get_value_as_int (self->batch_spin);
+      if (o->batch < 1)
+        problem (self, self->batch_row, _("The batch size must be at least 1"));
+      o->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
+      if (o->epochs < 1)
+        problem (self, self->epochs_spin, _("Train for at least 1 epoch"));
+      o->augment = gtk_switch_get_active (self->augment_switch);
+      o->hflip = gtk_switch_get_active (self->hflip_switch);
+      o->loss = (VgLossKind) combo_selected (self->loss_row);
+      o->optimizer = (VgOptimizerKind) combo_selected (self->optimizer_row);
+      o->select = (VgSelectKind) combo_selected (self->select_row);
+      o->patience = gtk_spin_button_get_value_as_int (self->patience_spin);
+      o->cosine_t = gtk_spin_button_get_value_as_int (self->cosine_t_spin);
+
+      if (entry_double (self, self->lr_row, &v))
+        {
+          o->lr = v;
+          if (!(v > 0))
+            problem (self, self->lr_row, _("The learning rate must be more than 0"));
+        }
+      if (entry_double (self, self->weight_decay_row, &v))
+        {
+          o->weight_decay = v;
+          if (v < 0)
+            problem (self, self->weight_decay_row, _("The weight decay must be 0 or more"));
+        }
+      if (entry_double (self, self->sgd_lr_row, &v))
+        {
+          o->sgd_lr = v;
+          if (!(v > 0))
+            problem (self, self->sgd_lr_row, _("SGD’s learning rate must be more than 0"));
+        }
+      if (entry_double (self, self->sgd_momentum_row, &v))
+        {
+          o->sgd_momentum = v;
+          if (!(v >= 0 && v < 1))
+            problem (self, self->sgd_momentum_row,
+                     _("The momentum must be at least 0 and less than 1"));
+        }
+      if (entry_double (self, self->sgd_min_lr_row, &v))
+        {
+          o->sgd_min_lr = v;
+          if (!(v > 0))
+            problem (self, self->sgd_min_lr_row,
+                     _("The minimum learning rate must be more than 0"));
+        }
+    }
+
+  /* Whatever the fields above do not cover, as vg_train_run would refuse it. */
+  if (self->problem == NULL && !vg_train_options_validate (o, &error))
+    problem (self, NULL, "%s", error->message);
+
+  if (!resume)
+    {
+      g_autofree char *count = g_strdup_printf ("%'zu", self->param_count);
+
+      adw_action_row_set_subtitle (self->params_row, self->param_count > 0 ? count : "–");
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->params_row), !resume);
+  gtk_widget_set_visible (GTK_WIDGET (self->budget_row),
+                          !resume && self->param_count > VISAGE_TRAIN_PARAM_BUDGET);
+
+  gtk_widget_set_sensitive (GTK_WIDGET (self->start_button), self->problem == NULL);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->start_button), self->problem);
+  gtk_label_set_label (self->problem_label, self->problem != NULL ? self->problem : "");
+  gtk_revealer_set_reveal_child (self->problem_revealer, self->problem != NULL);
+}
+
+static void
+changed (VisageTrainDialog *self)
+{
+  check (self);
+}
+
+/* Turning Resume on shows the run's own epoch limit, which may then change. */
+static void
+resume_toggled (VisageTrainDialog *self)
+{
+  if (gtk_switch_get_active (self->resume_switch) && self->has_resume_options)
+    gtk_spin_button_set_value (self->epochs_spin, self->resume_options.epochs);
+  check (self);
+}
+
+/* ---- folder choosers -------------------------------------------------------------------- */
+
+static void
+folder_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  AdwEntryRow *row = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+
+      if (path != NULL)
+        gtk_editable_set_text (GTK_EDITABLE (row), path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  g_object_unref (row);
+}
+
+static void
+choose_folder (VisageTrainDialog *self, AdwEntryRow *row)
+{
+  g_autofree char *current = entry_text (row);
+  GtkFileChooserNative *dialog;
+
+  /* GtkFileDialog needs GTK 4.10; Debian 12 has 4.8. */
+  dialog = gtk_file_chooser_native_new (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)),
+                                        GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                        _("_Select"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  if (current[0] != '\0')
+    {
+      g_autoptr (GFile) file = g_file_new_for_path (current);
+      g_autoptr (GFile) parent = g_file_get_parent (file);
+
+      if (parent != NULL)
+        gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), parent, NULL);
+    }
+  g_signal_connect (dialog, "response", G_CALLBACK (folder_chosen), g_object_ref (row));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+choose_train (VisageTrainDialog *self)
+{
+  choose_folder (self, self->train_row);
+}
+
+static void
+choose_val (VisageTrainDialog *self)
+{
+  choose_folder (self, self->val_row);
+}
+
+static void
+choose_out (VisageTrainDialog *self)
+{
+  choose_folder (self, self->out_row);
+}
+
+static void
+cancel_clicked (VisageTrainDialog *self)
+{
+  gtk_window_destroy (GTK_WINDOW (self));
+}
+
+static void
+start_clicked (VisageTrainDialog *self)
+{
+  visage_train_dialog_start (self);
+}
+
+/* ---- API -------------------------------------------------------------------------------- */
+
+static void
+set_double (AdwEntryRow *row, double value)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  gtk_editable_set_text (GTK_EDITABLE (row), g_ascii_formatd (buf, sizeof buf, "%g", value));
+}
+
+static void
+set_stages (AdwEntryRow *row, const int *v)
+{
+  g_autofree char *text = g_strdup_printf ("%d,%d,%d,%d", v[0], v[1], v[2], v[3]);
+
+  gtk_editable_set_text (GTK_EDITABLE (row), text);
+}
+
+/* The training split to propose: the validation split's sibling "train", else the shared
+ * data set's beside the source tree. */
+static char *
+default_train_dir (const char *val_dir)
+{
+  g_autofree char *shared = g_build_filename (VISAGE_SOURCE_DIR, "..", "shared", "celebamask",
+                                              "train", NULL);
+
+  if (val_dir != NULL)
+    {
+      g_autofree char *parent = g_path_get_dirname (val_dir);
+      g_autofree char *sibling = g_build_filename (parent, "train", NULL);
+
+      if (is_split_dir (sibling) && !g_str_equal (sibling, val_dir))
+        return g_steal_pointer (&sibling);
+    }
+  if (is_split_dir (shared))
+    return g_canonicalize_filename (shared, NULL);
+  return NULL;
+}
+
+/* A new folder under the user's data folder, named by the time. */
+static char *
+default_out_dir (void)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *name = g_date_time_format (now, "run-%Y%m%d-%H%M%S");
+
+  return g_build_filename (g_get_user_data_dir (), "visage", "runs", name, NULL);
+}
+
+VisageTrainDialog *
+visage_train_dialog_new (GtkWindow *parent, const char *val_dir)
+{
+  VisageTrainDialog *self = g_object_new (VISAGE_TYPE_TRAIN_DIALOG, "transient-for", parent,
+                                          "modal", TRUE, NULL);
+  g_autofree char *train = default_train_dir (val_dir);
+  g_autofree char *out = default_out_dir ();
+  VgTrainOptions defaults;
+  VgConfig base;
+
+  vg_train_options_init (&defaults);
+  vg_config_from_name (&base, "visage-s", NULL);
+  if (train != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (self->train_row), train);
+  if (val_dir != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (self->val_row), val_dir);
+  gtk_editable_set_text (GTK_EDITABLE (self->out_row), out);
+  set_stages (self->widths_row, base.widths);
+  set_stages (self->depths_row, base.depths);
+  set_stages (self->heads_row, base.heads);
+  set_stages (self->ratios_row, base.ratios);
+  gtk_spin_button_set_value (self->seed_spin, (double) defaults.seed);
+  gtk_spin_button_set_value (self->resolution_spin, defaults.resolution);
+  gtk_spin_button_set_value (self->batch_spin, defaults.batch);
+  gtk_spin_button_set_value (self->epochs_spin, defaults.epochs);
+  gtk_switch_set_active (self->augment_switch, defaults.augment);
+  gtk_switch_set_active (self->hflip_switch, defaults.hflip);
+  adw_combo_row_set_selected (self->loss_row, defaults.loss);
+  adw_combo_row_set_selected (self->optimizer_row, defaults.optimizer);
+  adw_combo_row_set_selected (self->select_row, defaults.select);
+  set_double (self->lr_row, defaults.lr);
+  set_double (self->weight_decay_row, defaults.weight_decay);
+  gtk_spin_button_set_value (self->patience_spin, defaults.patience);
+  set_double (self->sgd_lr_row, defaults.sgd_lr);
+  set_double (self->sgd_momentum_row, defaults.sgd_momentum);
+  set_double (self->sgd_min_lr_row, defaults.sgd_min_lr);
+  gtk_spin_button_set_value (self->cosine_t_spin, defaults.cosine_t);
+  vg_train_options_clear (&defaults);
+  check (self);
+  return self;
+}
+
+static int
+field_index (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    if (g_str_equal (fields[i].name, name))
+      return (int) i;
+  return -1;
+}
+
+gboolean
+visage_train_dialog_set_field (VisageTrainDialog *self, const char *name, const char *value)
+{
+  int i;
+  GtkWidget *w;
+
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), FALSE);
+  g_return_val_if_fail (name != NULL && value != NULL, FALSE);
+
+  if ((i = field_index (name)) < 0)
+    return FALSE;
+  w = FIELD_WIDGET (self, i);
+  switch (fields[i].kind)
+    {
+    case FIELD_ENTRY:
+      gtk_editable_set_text (GTK_EDITABLE (w), value);
+      return TRUE;
+    case FIELD_SPIN:
+      {
+        char *end;
+        double v = g_ascii_strtod (value, &end);
+
+        if (*value == '\0' || *end != '\0')
+          return FALSE;
+        gtk_spin_button_set_value (GTK_SPIN_BUTTON (w), v);
+        return TRUE;
+      }
+    case FIELD_SWITCH:
+      if (!g_str_equal (value, "true") && !g_str_equal (value, "false"))
+        return FALSE;
+      gtk_switch_set_active (GTK_SWITCH (w), g_str_equal (value, "true"));
+      return TRUE;
+    case FIELD_COMBO:
+      for (guint k = 0; fields[i].choices[k] != NULL; k++)
+        if (g_str_equal (fields[i].choices[k], value))
+          {
+            adw_combo_row_set_selected (ADW_COMBO_ROW (w), k);
+            return TRUE;
+          }
+      return FALSE;
+    default:
+      g_return_val_if_reached (FALSE);
+    }
+}
+
+const char *
+visage_train_dialog_get_field (VisageTrainDialog *self, const char *name)
+{
+  int i;
+  GtkWidget *w;
+
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if ((i = field_index (name)) < 0)
+    return NULL;
+  w = FIELD_WIDGET (self, i);
+  g_clear_pointer (&self->field_text, g_free);
+  switch (fields[i].kind)
+    {
+    case FIELD_ENTRY:
+      return gtk_editable_get_text (GTK_EDITABLE (w));
+    case FIELD_SPIN:
+      self->field_text = g_strdup_printf ("%d",
+                                          gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (w)));
+      return self->field_text;
+    case FIELD_SWITCH:
+      return gtk_switch_get_active (GTK_SWITCH (w)) ? "true" : "false";
+    case FIELD_COMBO:
+      {
+        guint k = adw_combo_row_get_selected (ADW_COMBO_ROW (w));
+
+        return k < g_strv_length ((char **) fields[i].choices) ? fields[i].choices[k] : NULL;
+      }
+    default:
+      g_return_val_if_reached (NULL);
+    }
+}
+
+const char *
+visage_train_dialog_get_problem (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), NULL);
+
+  return self->problem;
+}
+
+gboolean
+visage_train_dialog_get_can_start (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), FALSE);
+
+  return self->problem == NULL
+         && gtk_widget_get_sensitive (GTK_WIDGET (self->start_button));
+}
+
+gsize
+visage_train_dialog_get_param_count (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), 0);
+
+  return self->param_count;
+}
+
+gboolean
+visage_train_dialog_get_budget_warning (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), FALSE);
+
+  return gtk_widget_get_visible (GTK_WIDGET (self->budget_row));
+}
+
+gboolean
+visage_train_dialog_get_resume_offered (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), FALSE);
+
+  return self->has_resume_options && gtk_widget_get_visible (GTK_WIDGET (self->resume_row));
+}
+
+const VgTrainOptions *
+visage_train_dialog_get_options (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), NULL);
+
+  return &self->options;
+}
+
+gboolean
+visage_train_dialog_start (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), FALSE);
+
+  /* The folders may have changed on disk since the last edit. */
+  check (self);
+  if (self->problem != NULL)
+    return FALSE;
+  g_object_ref (self);
+  g_signal_emit (self, signals[SIGNAL_START], 0, &self->options);
+  gtk_window_destroy (GTK_WINDOW (self));
+  g_object_unref (self);
+  return TRUE;
+}
+
+/* ---- GObject ---------------------------------------------------------------------------- */
+
+static void
+visage_train_dialog_dispose (GObject *object)
+{
+  gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_TRAIN_DIALOG);
+  G_OBJECT_CLASS (visage_train_dialog_parent_class)->dispose (object);
+}
+
+static void
+visage_train_dialog_finalize (GObject *object)
+{
+  VisageTrainDialog *self = VISAGE_TRAIN_DIALOG (object);
+
+  vg_train_options_clear (&self->options);
+  if (self->has_resume_options)
+    vg_train_options_clear (&self->resume_options);
+  g_free (self->problem);
+  g_free (self->resume_dir);
+  g_free (self->resume_error);
+  g_free (self->field_text);
+  G_OBJECT_CLASS (visage_train_dialog_parent_class)->finalize (object);
+}
+
+static void
+visage_train_dialog_class_init (VisageTrainDialogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = visage_train_dialog_dispose;
+  object_class->finalize = visage_train_dialog_finalize;
+
+  /* ::start (const VgTrainOptions *): the options to train with, valid during the
+   * emission. */
+  signals[SIGNAL_START] =
+    g_signal_new ("start", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
+
+  visage_resources_ensure ();
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/visage/Visage/visage-train-dialog.ui");
+#define BIND(name) gtk_widget_class_bind_template_child (widget_class, VisageTrainDialog, name)
+  BIND (start_button);
+  BIND (problem_revealer);
+  BIND (problem_label);
+  BIND (out_row);
+  BIND (resume_row);
+  BIND (resume_switch);
+  BIND (train_row);
+  BIND (val_row);
+  BIND (config_row);
+  BIND (widths_row);
+  BIND (depths_row);
+  BIND (heads_row);
+  BIND (ratios_row);
+  BIND (params_row);
+  BIND (budget_row);
+  BIND (seed_spin);
+  BIND (resolution_spin);
+  BIND (batch_spin);
+  BIND (epochs_spin);
+  BIND (augment_switch);
+  BIND (hflip_switch);
+  BIND (loss_row);
+  BIND (optimizer_row);
+  BIND (lr_row);
+  BIND (weight_decay_row);
+  BIND (patience_spin);
+  BIND (sgd_lr_row);
+  BIND (sgd_momentum_row);
+  BIND (sgd_min_lr_row);
+  BIND (cosine_t_spin);
+  BIND (select_row);
+  BIND (data_group);
+  BIND (model_group);
+  BIND (optimizer_group);
+  BIND (resolution_row);
+  BIND (batch_row);
+  BIND (augment_row);
+  BIND (hflip_row);
+#undef BIND
+  gtk_widget_class_bind_template_callback (widget_class, changed);
+  gtk_widget_class_bind_template_callback (widget_class, resume_toggled);
+  gtk_widget_class_bind_template_callback (widget_class, choose_train);
+  gtk_widget_class_bind_template_callback (widget_class, choose_val);
+  gtk_widget_class_bind_template_callback (widget_class, choose_out);
+  gtk_widget_class_bind_template_callback (widget_class, cancel_clicked);
+  gtk_widget_class_bind_template_callback (widget_class, start_clicked);
+}
+
+static void
+visage_train_dialog_init (VisageTrainDialog *self)
+{
+  vg_train_options_init (&self->options);
+  gtk_widget_init_template (GTK_WIDGET (self));
+}

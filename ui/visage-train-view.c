@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "visage-train-view"
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "visage-resources.h"
+#include "visage-train-view.h"
+
+/* The exported figure's size in points. */
+#define EXPORT_WIDTH 1200
+#define EXPORT_HEIGHT 720
+
+struct _VisageTrainView
+{
+  GtkWidget parent_instance;
+
+  /* Template widgets */
+  GtkStack *stack;
+  GtkLabel *title_label;
+  GtkLabel *folder_label;
+  GtkLabel *phase_label;
+  GtkLabel *best_label;
+  GtkProgressBar *epoch_bar;
+  GtkProgressBar *run_bar;
+  GtkLabel *message_label;
+  VisageTrainPlot *plot;
+
+  VgService *service;
+  GCancellable *cancellable;  /* non-NULL while a run goes on */
+  VgTrainOptions options;     /* of the run shown */
+  gboolean has_options;
+  gboolean paused;
+  gboolean disposed;
+
+  VgTrainStep step;           /* the latest step */
+  gboolean has_step;
+  gboolean validating;
+  int val_done;
+  int val_total;
+  double epoch_seconds;       /* sum over the epochs finished in this session */
+  int n_epoch_seconds;
+  char *optimizer;            /* running now: "adam", "adamw", "sgd" */
+  double lr;                  /* the current rate; 0: unknown */
+  double best_miou;
+  int best_miou_epoch;        /* 0: none */
+  char *best_path;            /* written in this run */
+  AdwToast *best_toast;       /* the newest "Use for Browsing", weak */
+};
+
+G_DEFINE_FINAL_TYPE (VisageTrainView, visage_train_view, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_RUNNING,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+GtkWidget *
+visage_train_view_new (void)
+{
+  return g_object_new (VISAGE_TYPE_TRAIN_VIEW, NULL);
+}
+
+static void
+show_toast (VisageTrainView *self, AdwToast *toast)
+{
+  GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+
+  if (overlay != NULL)
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+  else
+    g_object_unref (g_object_ref_sink (toast));
+}
+
+static void
+notice (VisageTrainView *self, const char *text)
+{
+  AdwToast *toast = adw_toast_new (text);
+
+  adw_toast_set_timeout (toast, 6);
+  show_toast (self, toast);
+}
+
+static const char *
+optimizer_display_name (const char *name)
+{
+  if (g_strcmp0 (name, "sgd") == 0)
+    return "SGD";
+  if (g_strcmp0 (name, "adamw") == 0)
+    return "AdamW";
+  return "Adam";
+}
+
+/* "2 h 05 min", "4 min 10 s", "12 s". */
+static char *
+format_duration (double seconds)
+{
+  gint64 s = (gint64) llround (MAX (seconds, 0.0));
+
+  if (s >= 3600)
+    /* TRANSLATORS: a duration in hours and minutes */
+    return g_strdup_printf (_("%d h %02d min"), (int) (s / 3600), (int) (s % 3600 / 60));
+  if (s >= 60)
+    /* TRANSLATORS: a duration in minutes and seconds */
+    return g_strdup_printf (_("%d min %02d s"), (int) (s / 60), (int) (s % 60));
+  /* TRANSLATORS: a duration in seconds */
+  return g_strdup_printf (_("%d s"), (int) s);
+}
+
+static void
+update_actions (VisageTrainView *self)
+{
+  gboolean running = self->cancellable != NULL;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.pause", running && !self->paused);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.resume", running && self->paused);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.stop", running);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.export-plot",
+                                 visage_train_plot_get_n_points (self->plot) > 0);
+}
+
+static void
+update_labels (VisageTrainView *self)
+{
+  g_autofree char *phase = NULL, *best = NULL, *epoch_text = NULL, *run_text = NULL;
+  char lr[G_ASCII_DTOSTR_BUF_SIZE] = "";
+  double epoch_fraction = 0.0, per_epoch = -1.0;
+  int epoch = 0, epochs = self->has_options ? self->options.epochs : 0;
+
+  gtk_label_set_label (self->title_label,
+                       self->cancellable == NULL ? _("Training Run")
+                       : self->paused ? _("Training Paused") : _("Training"));
+  if (self->lr > 0)
+    g_ascii_formatd (lr, sizeof lr, "%.3g", self->lr);
+  /* TRANSLATORS: the optimiser running now and its learning rate */
+  phase = g_strdup_printf (_("Phase: %s · learning rate %s"),
+                           optimizer_display_name (self->optimizer), self->lr > 0 ? lr : "–");
+  gtk_label_set_label (self->phase_label, phase);
+  if (self->best_miou_epoch > 0)
+    best = g_strdup_printf (_("Best validation mIoU: %.2f%% (epoch %d)"),
+                            100.0 * self->best_miou, self->best_miou_epoch);
+  else
+    best = g_strdup (_("Best validation mIoU: none yet"));
+  gtk_label_set_label (self->best_label, best);
+
+  if (self->has_step)
+    {
+      epoch = self->step.epoch;
+      epochs = self->step.epochs;
+      epoch_fraction = self->validating ? 1.0
+                       : self->step.steps > 0 ? (double) self->step.step / self->step.steps : 0;
+      if (self->validating)
+        {
+          epoch_text = g_strdup_printf (_("Epoch %d of %d: validating, %d of %d images"),
+                                        epoch, epochs, self->val_done, self->val_total);
+          gtk_progress_bar_set_fraction (self->epoch_bar, self->val_total > 0
+                                         ? (double) self->val_done / self->val_total : 0.0);
+        }
+      else
+        {
+          epoch_text = g_strdup_printf (_("Epoch %d of %d: step %d of %d · %.1f images/s"),
+                                        epoch, epochs, self->step.step, self->step.steps,
+                                        self->step.images_per_s);
+          gtk_progress_bar_set_fraction (self->epoch_bar, epoch_fraction);
+        }
+      if (self->n_epoch_seconds > 0)
+        per_epoch = self->epoch_seconds / self->n_epoch_seconds;
+      else if (self->step.step > 0)
+        per_epoch = self->step.elapsed_s / self->step.step * self->step.steps;
+    }
+  else
+    {
+      epoch_text = g_strdup (self->cancellable != NULL ? _("Preparing the data…") : "");
+      gtk_progress_bar_set_fraction (self->epoch_bar, 0.0);
+    }
+
+  if (epochs > 0)
+    {
+      double done = MAX (epoch - 1, 0) + epoch_fraction;
+
+      gtk_progress_bar_set_fraction (self->run_bar, CLAMP (done / epochs, 0.0, 1.0));
+      if (self->cancellable != NULL && per_epoch > 0)
+        {
+          g_autofree char *left = format_duration (per_epoch * (epochs - done));
+
+          /* TRANSLATORS: the run's progress; the run may end sooner when the optimiser
+           * pipeline finishes, hence "at most" */
+          run_text = g_strdup_printf (_("Run: epoch %d of %d · at most %s left"),
+                                      MAX (epoch, 1), epochs, left);
+        }
+      else
+        run_text = g_strdup_printf (_("Run: epoch %d of %d"), MAX (epoch, 1), epochs);
+    }
+  else
+    run_text = g_strdup ("");
+  gtk_progress_bar_set_text (self->epoch_bar, epoch_text);
+  gtk_progress_bar_set_text (self->run_bar, run_text);
+  update_actions (self);
+}
+
+/* ---- the service's news ----------------------------------------------------------------- */
+
+static void
+on_train_step (VisageTrainView *self, const VgTrainStep *step)
+{
+  if (self->cancellable == NULL)
+    return;
+  self->step = *step;
+  self->has_step = TRUE;
+  self->validating = FALSE;
+  self->lr = step->lr;
+  update_labels (self);
+}
+
+static void
+on_progress (VisageTrainView *self, int job, int done, int total)
+{
+  if (self->cancellable == NULL || job != VG_SERVICE_JOB_TRAIN || !self->has_step)
+    return;
+  /* After an epoch's last step, the progress of its validation images. */
+  if (self->step.step == self->step.steps && (done != self->step.step || total != self->step.steps))
+    {
+      self->validating = TRUE;
+      self->val_done = done;
+      self->val_total = total;
+      update_labels (self);
+    }
+}
+
+static void
+on_train_epoch (VisageTrainView *self, const VgServiceEpoch *record)
+{
+  const VgTrainEpoch *e = &record->epoch;
+  const VgTrainState *s = &record->state;
+
+  if (self->cancellable == NULL)
+    return;
+  visage_train_plot_add_epoch (self->plot, e->epoch, e->train_loss, e->val_loss, e->val_miou);
+  if (e->events & (VG_TRAIN_EVENT_SWITCH_SGD | VG_TRAIN_EVENT_HALVE_LR))
+    visage_train_plot_add_switch (self->plot, e->epoch, vg_optimizer_kind_name (s->optimizer),
+                                  s->phase_lr);
+  g_free (self->optimizer);
+  self->optimizer = g_strdup (vg_optimizer_kind_name (s->optimizer));
+  self->lr = vg_train_state_lr (s, &self->options);
+  if (s->best_miou_epoch > 0)
+    {
+      self->best_miou = s->best_miou;
+      self->best_miou_epoch = s->best_miou_epoch;
+    }
+  self->epoch_seconds += e->seconds;
+  self->n_epoch_seconds++;
+  self->validating = FALSE;
+  /* The next epoch has not started: show this one as complete. */
+  if (self->has_step)
+    self->step.step = self->step.steps;
+
+  if (e->events & VG_TRAIN_EVENT_SAVE_BEST)
+    {
+      g_autofree char *title = NULL;
+      AdwToast *toast;
+
+      g_free (self->best_path);
+      self->best_path = g_build_filename (self->options.out_dir, "best.safetensors", NULL);
+      /* TRANSLATORS: a new best checkpoint was written after this epoch */
+      title = g_strdup_printf (_("Epoch %d is the best so far: best.safetensors saved"),
+                               e->epoch);
+      if (self->best_toast != NULL)
+        adw_toast_dismiss (self->best_toast);
+      toast = adw_toast_new (title);
+      adw_toast_set_timeout (toast, 10);
+      adw_toast_set_button_label (toast, _("_Use for Browsing"));
+      adw_toast_set_action_name (toast, "win.use-model");
+      adw_toast_set_action_target_value (toast, g_variant_new_string (self->best_path));
+      g_set_weak_pointer (&self->best_toast, toast);
+      show_toast (self, toast);
+    }
+  update_labels (self);
+}
+
+static void
+on_message (VisageTrainView *self, const char *text)
+{
+  if (self->cancellable == NULL)
+    return;
+  gtk_label_set_label (self->message_label, text);
+}
+
+static void
+set_running (VisageTrainView *self, GCancellable *cancellable)
+{
+  g_set_object (&self->cancellable, cancellable);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+}
+
+static void
+trained (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (VisageTrainView) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *message = NULL;
+  VgTrainState state = { 0 };
+  gboolean ok;
+
+  ok = vg_service_train_finish (VG_SERVICE (source), result, &state, &error);
+  if (self->disposed)
+    return;
+  self->paused = FALSE;
+  vg_service_set_training_paused (self->service, FALSE);
+  if (ok)
+    {
+      if (state.best_miou_epoch > 0)
+        message = g_strdup_printf (_("Training finished after %d epochs: best validation mIoU "
+                                     "%.2f%% at epoch %d"), state.epoch,
+                                   100.0 * state.best_miou, state.best_miou_epoch);
+      else
+        message = g_strdup_printf (_("Training finished after %d epochs"), state.epoch);
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *last = g_build_filename (self->options.out_dir, "last.safetensors",
+                                                NULL);
+
+      /* last is written at each epoch's end and every few minutes within an epoch */
+      if (g_file_test (last, G_FILE_TEST_EXISTS))
+        message = g_strdup_printf (_("Training stopped; %s keeps the run up to its last "
+                                     "checkpoint. To continue, choose this folder in the "
+                                     "Train dialog: it offers to resume."), last);
+      else
+        message = g_strdup (_("Training stopped before its first checkpoint; nothing was "
+                              "saved"));
+    }
+  else
+    message = g_strdup_printf (_("Training failed: %s"), error->message);
+  gtk_label_set_label (self->message_label, message);
+  notice (self, message);
+  set_running (self, NULL);
+  update_labels (self);
+}
+
+/* ---- API -------------------------------------------------------------------------------- */
+
+void
+visage_train_view_set_service (VisageTrainView *self, VgService *service)
+{
+  g_return_if_fail (VISAGE_IS_TRAIN_VIEW (self));
+  g_return_if_fail (VG_IS_SERVICE (service));
+  g_return_if_fail (self->service == NULL);
+
+  self->service = g_object_ref (service);
+  g_signal_connect_swapped (service, "train-step", G_CALLBACK (on_train_step), self);
+  g_signal_connect_swapped (service, "train-epoch", G_CALLBACK (on_train_epoch), self);
+  g_signal_connect_swapped (service, "progress", G_CALLBACK (on_progress), self);
+  g_signal_connect_swapped (service, "message", G_CALLBACK (on_message), self);
+}
+
+/* A resumed run: its epochs so far from its log, its best from there too. */
+static void
+load_history (VisageTrainView *self)
+{
+  g_autofree char *log = g_build_filename (self->options.out_dir, "log.csv", NULL);
+  g_autoptr (GError) error = NULL;
+
+  if (!visage_train_plot_load_log (visage_train_view_get_plot (self), log, &error))
+    {
+      gtk_label_set_label (self->message_label, error->message);
+      return;
+    }
+}
+
+gboolean
+visage_train_view_start (VisageTrainView *self, const VgTrainOptions *opts)
+{
+  g_autoptr (GCancellable) cancellable = NULL;
+  g_autofree char *folder = NULL;
+
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), FALSE);
+  g_return_val_if_fail (opts != NULL && opts->out_dir != NULL, FALSE);
+  g_return_val_if_fail (self->service != NULL, FALSE);
+
+  if (self->cancellable != NULL)
+    return FALSE;
+  if (self->has_options)
+    vg_train_options_clear (&self->options);
+  vg_train_options_copy (&self->options, opts);
+  self->has_options = TRUE;
+  self->has_step = FALSE;
+  self->validating = FALSE;
+  self->paused = FALSE;
+  self->epoch_seconds = 0.0;
+  self->n_epoch_seconds = 0;
+  self->lr = opts->optimizer == VG_OPTIMIZER_SGD ? opts->sgd_lr : opts->lr;
+  g_free (self->optimizer);
+  self->optimizer = g_strdup (opts->optimizer == VG_OPTIMIZER_PIPELINE
+                              ? "adam" : vg_optimizer_kind_name (opts->optimizer));
+  self->best_miou = -1.0;
+  self->best_miou_epoch = 0;
+  g_clear_pointer (&self->best_path, g_free);
+  visage_train_plot_clear (self->plot);
+  gtk_label_set_label (self->message_label, "");
+  if (opts->resume)
+    load_history (self);
+
+  /* TRANSLATORS: the configuration trained and the run's output folder */
+  folder = g_strdup_printf (opts->resume ? _("%s, resumed, into %s") : _("%s into %s"),
+                            opts->config.name, opts->out_dir);
+  gtk_label_set_label (self->folder_label, folder);
+  gtk_stack_set_visible_child_name (self->stack, "run");
+  cancellable = g_cancellable_new ();
+  set_running (self, cancellable);
+  vg_service_set_training_paused (self->service, FALSE);
+  vg_service_train_async (self->service, &self->options, cancellable, trained,
+                          g_object_ref (self));
+  update_labels (self);
+  return TRUE;
+}
+
+void
+visage_train_view_stop (VisageTrainView *self)
+{
+  g_return_if_fail (VISAGE_IS_TRAIN_VIEW (self));
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+}
+
+void
+visage_train_view_set_paused (VisageTrainView *self, gboolean paused)
+{
+  g_return_if_fail (VISAGE_IS_TRAIN_VIEW (self));
+
+  if (self->cancellable == NULL || self->paused == paused)
+    return;
+  self->paused = paused;
+  vg_service_set_training_paused (self->service, paused);
+  update_labels (self);
+}
+
+gboolean
+visage_train_view_get_running (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), FALSE);
+
+  return self->cancellable != NULL;
+}
+
+gboolean
+visage_train_view_get_paused (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), FALSE);
+
+  return self->paused;
+}
+
+const char *
+visage_train_view_get_best_path (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), NULL);
+
+  return self->best_path;
+}
+
+const char *
+visage_train_view_get_phase_text (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), NULL);
+
+  return gtk_label_get_label (self->phase_label);
+}
+
+const char *
+visage_train_view_get_best_text (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), NULL);
+
+  return gtk_label_get_label (self->best_label);
+}
+
+const char *
+visage_train_view_get_epoch_text (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), NULL);
+
+  return gtk_progress_bar_get_text (self->epoch_bar);
+}
+
+const char *
+visage_train_view_get_run_text (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), NULL);
+
+  return gtk_progress_bar_get_text (self->run_bar);
+}
+
+const char *
+visage_train_view_get_message (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), NULL);
+
+  return gtk_label_get_label (self->message_label);
+}
+
+VisageTrainPlot *
+visage_train_view_get_plot (VisageTrainView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_VIEW (self), NULL);
+
+  return self->plot;
+}
+
+/* ---- actions ---------------------------------------------------------------------------- */
+
+static void
+pause_action (GtkWidget *widget, const char *name, GVariant *parameter)
+{
+  visage_train_view_set_paused (VISAGE_TRAIN_VIEW (widget), TRUE);
+}
+
+static void
+resume_action (GtkWidget *widget, const char *name, GVariant *parameter)
+{
+  visage_train_view_set_paused (VISAGE_TRAIN_VIEW (widget), FALSE);
+}
+
+static void
+stop_action (GtkWidget *widget, const char *name, GVariant *parameter)
+{
+  visage_train_view_stop (VISAGE_TRAIN_VIEW (widget));
+}
+
+static void
+export_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  g_autoptr (VisageTrainView) self = user_data;
+  const char *format = g_object_get_data (G_OBJECT (dialog), "visage-format");
+
+  if (response == GTK_RESPONSE_ACCEPT && !self->disposed)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (path != NULL)
+        {
+          if (visage_train_plot_export (self->plot, path, format, EXPORT_WIDTH, EXPORT_HEIGHT,
+                                        &error))
+            {
+              g_autofree char *base = g_path_get_basename (path);
+              g_autofree char *text = g_strdup_printf (_("Plot saved as %s"), base);
+
+              notice (self, text);
+            }
+          else
+            notice (self, error->message);
+        }
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+export_plot_action (GtkWidget *widget, const char *name, GVariant *parameter)
+{
+  VisageTrainView *self = VISAGE_TRAIN_VIEW (widget);
+  const char *format = g_variant_get_string (parameter, NULL);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  g_autofree char *current = NULL;
+  GtkFileChooserNative *dialog;
+
+  if (!g_str_equal (format, "png") && !g_str_equal (format, "svg"))
+    return;
+  /* GtkFileDialog needs GTK 4.10; Debian 12 has 4.8. */
+  dialog = gtk_file_chooser_native_new (_("Export the Plot"),
+                                        GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                        GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"),
+                                        _("_Cancel"));
+  if (g_str_equal (format, "png"))
+    {
+      gtk_file_filter_set_name (filter, _("PNG Images"));
+      gtk_file_filter_add_suffix (filter, "png");
+    }
+  else
+    {
+      gtk_file_filter_set_name (filter, _("SVG Images"));
+      gtk_file_filter_add_suffix (filter, "svg");
+    }
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  current = g_strconcat ("convergence.", format, NULL);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), current);
+  if (self->has_options)
+    {
+      g_autoptr (GFile) folder = g_file_new_for_path (self->options.out_dir);
+
+      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), folder, NULL);
+    }
+  g_object_set_data_full (G_OBJECT (dialog), "visage-format", g_strdup (format), g_free);
+  g_signal_connect (dialog, "response", G_CALLBACK (export_chosen), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+/* ---- GObject ---------------------------------------------------------------------------- */
+
+static void
+visage_train_view_dispose (GObject *object)
+{
+  VisageTrainView *self = VISAGE_TRAIN_VIEW (object);
+
+  self->disposed = TRUE;
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  if (self->service != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->service, self);
+      /* A paused run must see the cancel. */
+      vg_service_set_training_paused (self->service, FALSE);
+    }
+  g_clear_weak_pointer (&self->best_toast);
+  gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_TRAIN_VIEW);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->service);
+  G_OBJECT_CLASS (visage_train_view_parent_class)->dispose (object);
+}
+
+static void
+visage_train_view_finalize (GObject *object)
+{
+  VisageTrainView *self = VISAGE_TRAIN_VIEW (object);
+
+  if (self->has_options)
+    vg_train_options_clear (&self->options);
+  g_free (self->optimizer);
+  g_free (self->best_path);
+  G_OBJECT_CLASS (visage_train_view_parent_class)->finalize (object);
+}
+
+static void
+visage_train_view_get_property (GObject *object, guint prop_id, GValue *value,
+                                GParamSpec *pspec)
+{
+  VisageTrainView *self = VISAGE_TRAIN_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_RUNNING:
+      g_value_set_boolean (value, visage_train_view_get_running (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+visage_train_view_class_init (VisageTrainViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = visage_train_view_dispose;
+  object_class->finalize = visage_train_view_finalize;
+  object_class->get_property = visage_train_view_get_property;
+
+  properties[PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_install_action (widget_class, "training.pause", NULL, pause_action);
+  gtk_widget_class_install_action (widget_class, "training.resume", NULL, resume_action);
+  gtk_widget_class_install_action (widget_class, "training.stop", NULL, stop_action);
+  gtk_widget_class_install_action (widget_class, "training.export-plot", "s",
+                                   export_plot_action);
+
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  g_type_ensure (VISAGE_TYPE_TRAIN_PLOT);
+  visage_resources_ensure ();
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/visage/Visage/visage-train-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, stack);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, title_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, folder_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, phase_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, best_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, epoch_bar);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, run_bar);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, message_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, plot);
+}
+
+static void
+visage_train_view_init (VisageTrainView *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->best_miou = -1.0;
+  update_labels (self);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The Training page: a run on the engine service's worker (vg_service_train_async, the
+ * code of visage-cli train) with its epoch and run progress, ETA and images per second,
+ * the live convergence plot, the optimiser phase and the best mIoU so far; Pause, Resume
+ * and Stop, and the plot's export (the widget actions training.pause, training.resume,
+ * training.stop and training.export-plot("png" | "svg")).
+ *
+ * Notices go to the window's toast overlay; a new best checkpoint offers "Use for
+ * Browsing", which activates win.use-model with the checkpoint's path. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "vg-service.h"
+#include "visage-train-plot.h"
+
+G_BEGIN_DECLS
+
+#define VISAGE_TYPE_TRAIN_VIEW (visage_train_view_get_type ())
+G_DECLARE_FINAL_TYPE (VisageTrainView, visage_train_view, VISAGE, TRAIN_VIEW, GtkWidget)
+
+GtkWidget *visage_train_view_new (void);
+
+/* The service that trains (the window's); set once, before a start. */
+void visage_train_view_set_service (VisageTrainView *self, VgService *service);
+
+/* Start (or resume, opts->resume) a run with a copy of the options. FALSE while another
+ * run goes on. */
+gboolean visage_train_view_start (VisageTrainView *self, const VgTrainOptions *opts);
+/* Ask the run to stop: it ends within the current step, last.safetensors keeping the run
+ * up to its last checkpoint (an epoch's end, or a mid-epoch one). */
+void visage_train_view_stop (VisageTrainView *self);
+void visage_train_view_set_paused (VisageTrainView *self, gboolean paused);
+
+/* TRUE from a start until the run's end is delivered ("running" is notified). */
+gboolean visage_train_view_get_running (VisageTrainView *self);
+gboolean visage_train_view_get_paused (VisageTrainView *self);
+/* The run's best.safetensors once one was saved in this run, else NULL. */
+const char *visage_train_view_get_best_path (VisageTrainView *self);
+/* The texts shown: the phase line, the best-mIoU line, the epoch and run progress bars,
+ * and the last notice (how the run ended, once it has). */
+const char *visage_train_view_get_phase_text (VisageTrainView *self);
+const char *visage_train_view_get_best_text (VisageTrainView *self);
+const char *visage_train_view_get_epoch_text (VisageTrainView *self);
+const char *visage_train_view_get_run_text (VisageTrainView *self);
+const char *visage_train_view_get_message (VisageTrainView *self);
+VisageTrainPlot *visage_train_view_get_plot (VisageTrainView *self);
+
+G_END_DECLS
