@@ -253,6 +253,12 @@ eval_json (const VgEvalResult *r, const VgSplit *split, const char *model_path,
   json_string (out, split->images_dir);
   g_string_append (out, ",\n  \"masks_dir\": ");
   json_string (out, split->masks_dir);
+  g_string_append (out, ",\n  \"annotations_dir\": ");
+  if (split->annotations_dir != NULL)
+    json_string (out, split->annotations_dir);
+  else
+    g_string_append (out, "null");
+  g_string_append_printf (out, ",\n  \"n_annotated\": %d", split->n_annotated);
   g_string_append_printf (out, ",\n  \"resolution\": %d", pre != NULL ? pre->resolution : -1);
   g_string_append_printf (out, ",\n  \"n_images\": %d", r->n_images);
   g_string_append (out, ",\n  \"miou_definition\": ");
@@ -365,7 +371,7 @@ vg_cli_eval (int argc, char **argv)
   g_autofree char *device = NULL;
   const VgBackend *be;
   g_autofree char *json_path = NULL, *csv_path = NULL, *predictions = NULL;
-  g_autofree char *weights_from = NULL;
+  g_autofree char *weights_from = NULL, *annotations = NULL;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, max = 0, status = EXIT_OK;
   gboolean skip_bad = FALSE;
   GOptionEntry entries[] = {
@@ -377,6 +383,8 @@ vg_cli_eval (int argc, char **argv)
       "Split folder with images/ and masks/", "DIR" },
     { "images", 0, 0, G_OPTION_ARG_FILENAME, &images, "Images folder (with --masks)", "DIR" },
     { "masks", 0, 0, G_OPTION_ARG_FILENAME, &masks, "Masks folder (with --images)", "DIR" },
+    { "annotations", 0, 0, G_OPTION_ARG_FILENAME, &annotations,
+      "Corrected masks (NAME.png) that override the split's as ground truth", "DIR" },
     { "predictions", 0, 0, G_OPTION_ARG_FILENAME, &predictions,
       "Evaluate these masks (NAME.png per image) instead of a model's predictions", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_path,
@@ -448,6 +456,13 @@ vg_cli_eval (int argc, char **argv)
   for (guint i = 0; split->skipped != NULL && i < split->skipped->len; i++)
     fprintf (stderr, "visage-cli eval: warning: skipped %s\n",
              (const char *) split->skipped->pdata[i]);
+  if (annotations != NULL)
+    {
+      if (!vg_split_use_annotations (split, annotations, &error))
+        return fail ("eval", error);
+      fprintf (stderr, "annotations: %s (%d of %d masks corrected)\n", split->annotations_dir,
+               split->n_annotated, split->n_samples);
+    }
   if (weights_from != NULL)
     {
       g_autoptr (VgSplit) train = vg_split_open (weights_from, VG_SPLIT_REQUIRE_MASKS, workers,

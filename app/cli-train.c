@@ -140,6 +140,7 @@ vg_cli_train (int argc, char **argv)
   g_autofree char *config_name = NULL, *spec = NULL;
   g_autofree char *train = NULL, *train_images = NULL, *train_masks = NULL;
   g_autofree char *val = NULL, *val_images = NULL, *val_masks = NULL;
+  g_autofree char *annotations = NULL, *val_annotations = NULL;
   g_autofree char *out = NULL, *resume = NULL, *init = NULL, *device = NULL;
   const VgBackend *backend;
   g_autofree char *loss = NULL, *optimizer = NULL, *select = NULL;
@@ -166,6 +167,10 @@ vg_cli_train (int argc, char **argv)
     { "val-images", 0, 0, G_OPTION_ARG_FILENAME, &val_images,
       "Validation images folder (with --val-masks)", "DIR" },
     { "val-masks", 0, 0, G_OPTION_ARG_FILENAME, &val_masks, "Validation masks folder", "DIR" },
+    { "annotations", 0, 0, G_OPTION_ARG_FILENAME, &annotations,
+      "Corrected training masks (NAME.png) that override the training split's", "DIR" },
+    { "val-annotations", 0, 0, G_OPTION_ARG_FILENAME, &val_annotations,
+      "Corrected validation masks that override the validation split's", "DIR" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
       "Output folder: last.safetensors, best.safetensors, log.csv", "DIR" },
     { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume,
@@ -243,6 +248,8 @@ vg_cli_train (int argc, char **argv)
         { train != NULL, "--train" }, { train_images != NULL, "--train-images" },
         { train_masks != NULL, "--train-masks" }, { val != NULL, "--val" },
         { val_images != NULL, "--val-images" }, { val_masks != NULL, "--val-masks" },
+        { annotations != NULL, "--annotations" },
+        { val_annotations != NULL, "--val-annotations" },
         { batch != UNSET_INT, "--batch" }, { resolution != UNSET_INT, "--resolution" },
         { seed != UNSET_SEED, "--seed" }, { loss != NULL, "--loss" },
         { optimizer != NULL, "--optimizer" }, { lr != UNSET_DOUBLE, "--lr" },
@@ -301,6 +308,8 @@ vg_cli_train (int argc, char **argv)
       opts.val_dir = g_strdup (val);
       opts.val_images = g_strdup (val_images);
       opts.val_masks = g_strdup (val_masks);
+      opts.train_annotations = g_strdup (annotations);
+      opts.val_annotations = g_strdup (val_annotations);
       opts.out_dir = g_strdup (out);
       opts.init_from = g_strdup (init);
       if (batch != UNSET_INT)

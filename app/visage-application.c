@@ -238,6 +238,13 @@ screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
 
   if (!visage_window_save_screenshot (window, self->screenshot_path, &error))
     {
+      /* A frame that rendered nothing (the view was rebuilt just then): try the next. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_FAILED))
+        {
+          g_debug ("no picture yet: %s", error->message);
+          self->settled_frames = 0;
+          return G_SOURCE_CONTINUE;
+        }
       g_printerr ("visage: %s\n", error->message);
       self->screenshot_status = 1;
     }
@@ -370,7 +377,13 @@ visage_application_about_action (GSimpleAction *action, GVariant *parameter, gpo
 static void
 visage_application_quit_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
-  g_application_quit (G_APPLICATION (user_data));
+  GList *windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (user_data)));
+
+  /* Closing a window asks about unsaved mask changes first; the application ends with its
+   * last window. */
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+  g_list_free (windows);
 }
 
 static const GOptionEntry options[] = {
@@ -406,6 +419,8 @@ visage_application_init (VisageApplication *self)
                                          (const char *[]) { "<primary><shift>o", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.open-image",
                                          (const char *[]) { "<primary>i", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.save-annotation",
+                                         (const char *[]) { "<primary>s", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.evaluate",
                                          (const char *[]) { "<primary>e", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.train",

@@ -977,6 +977,7 @@ run_export (VgService *self, Job *job, GError **error)
   /* A data split's folders are off limits as a whole; beside images opened on their own
    * (no masks folder) the file check below is enough. */
   if (same_folder (job->path, split->masks_dir)
+      || same_folder (job->path, split->annotations_dir)
       || (split->masks_dir != NULL && same_folder (job->path, split->images_dir)))
     {
       g_set_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_PROTECTED,
@@ -1426,6 +1427,8 @@ split_copy (const VgSplit *split)
 
   copy->images_dir = g_strdup (split->images_dir);
   copy->masks_dir = g_strdup (split->masks_dir);
+  copy->annotations_dir = g_strdup (split->annotations_dir);
+  copy->n_annotated = split->n_annotated;
   copy->n_samples = split->n_samples;
   copy->samples = g_new0 (VgSample, split->n_samples);
   for (int i = 0; i < split->n_samples; i++)

@@ -81,6 +81,8 @@ vg_train_options_clear (VgTrainOptions *o)
   g_clear_pointer (&o->val_dir, g_free);
   g_clear_pointer (&o->val_images, g_free);
   g_clear_pointer (&o->val_masks, g_free);
+  g_clear_pointer (&o->train_annotations, g_free);
+  g_clear_pointer (&o->val_annotations, g_free);
   g_clear_pointer (&o->out_dir, g_free);
   g_clear_pointer (&o->init_from, g_free);
 }
@@ -95,6 +97,8 @@ vg_train_options_copy (VgTrainOptions *dst, const VgTrainOptions *src)
   dst->val_dir = g_strdup (src->val_dir);
   dst->val_images = g_strdup (src->val_images);
   dst->val_masks = g_strdup (src->val_masks);
+  dst->train_annotations = g_strdup (src->train_annotations);
+  dst->val_annotations = g_strdup (src->val_annotations);
   dst->out_dir = g_strdup (src->out_dir);
   dst->init_from = g_strdup (src->init_from);
 }
@@ -265,6 +269,9 @@ options_to_pairs (const VgTrainOptions *o, GPtrArray *pairs)
   ADD ("val_dir", g_strdup (o->val_dir != NULL ? o->val_dir : ""));
   ADD ("val_images", g_strdup (o->val_images != NULL ? o->val_images : ""));
   ADD ("val_masks", g_strdup (o->val_masks != NULL ? o->val_masks : ""));
+  ADD ("train_annotations", g_strdup (o->train_annotations != NULL ? o->train_annotations
+                                                                   : ""));
+  ADD ("val_annotations", g_strdup (o->val_annotations != NULL ? o->val_annotations : ""));
   ADD ("init_from", g_strdup (o->init_from != NULL ? o->init_from : ""));
   ADD ("batch", g_strdup_printf ("%d", o->batch));
   ADD ("resolution", g_strdup_printf ("%d", o->resolution));
@@ -418,6 +425,10 @@ vg_train_options_load (VgTrainOptions *o, const char *out_dir, GError **error)
   STR (val_images);
   STR (val_masks);
 #undef STR
+  /* Runs written before annotations existed have no such keys: they had none. */
+  o->train_annotations =
+    path_or_null (vg_safetensors_metadata (st, META_PREFIX "train_annotations"));
+  o->val_annotations = path_or_null (vg_safetensors_metadata (st, META_PREFIX "val_annotations"));
   /* Runs written before init_from existed have no such key: they started from scratch. */
   o->init_from = path_or_null (vg_safetensors_metadata (st, META_PREFIX "init_from"));
 #define INT(field)                                                                   \
@@ -882,7 +893,7 @@ split_limit (VgSplit *split, int max)
 
 static VgSplit *
 open_split (Trainer *t, const char *what, const char *dir, const char *images,
-            const char *masks, GError **error)
+            const char *masks, const char *annotations, GError **error)
 {
   VgSplitFlags flags = VG_SPLIT_REQUIRE_MASKS | (t->o.skip_bad ? VG_SPLIT_SKIP_BAD : 0);
   int threads = MAX (t->o.workers, 1);
@@ -897,8 +908,17 @@ open_split (Trainer *t, const char *what, const char *dir, const char *images,
       g_prefix_error (error, "%s split: ", what);
       return NULL;
     }
+  if (annotations != NULL && !vg_split_use_annotations (split, annotations, error))
+    {
+      g_prefix_error (error, "%s split: ", what);
+      vg_split_free (split);
+      return NULL;
+    }
   for (guint i = 0; split->skipped != NULL && i < split->skipped->len; i++)
     notify (t, "%s split: skipped %s", what, (const char *) split->skipped->pdata[i]);
+  if (annotations != NULL)
+    notify (t, "%s split: %d of %d masks from the annotations in %s", what,
+            split->n_annotated, split->n_samples, split->annotations_dir);
   return split;
 }
 
@@ -1163,6 +1183,10 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   t->o.val_images = opts->val_dir == NULL ? absolute (opts->val_images) : NULL;
   g_free (t->o.val_masks);
   t->o.val_masks = opts->val_dir == NULL ? absolute (opts->val_masks) : NULL;
+  g_free (t->o.train_annotations);
+  t->o.train_annotations = absolute (opts->train_annotations);
+  g_free (t->o.val_annotations);
+  t->o.val_annotations = absolute (opts->val_annotations);
   if (!vg_train_options_validate (&t->o, error))
     return FALSE;
 
@@ -1200,9 +1224,9 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
 
   /* data */
   if ((t->train = open_split (t, "training", t->o.train_dir, t->o.train_images,
-                              t->o.train_masks, error)) == NULL
+                              t->o.train_masks, t->o.train_annotations, error)) == NULL
       || (t->val = open_split (t, "validation", t->o.val_dir, t->o.val_images, t->o.val_masks,
-                               error)) == NULL)
+                               t->o.val_annotations, error)) == NULL)
     return FALSE;
 
   /* the model and its state */

@@ -70,6 +70,9 @@ typedef struct {
   char *val_dir;            /* likewise for validation */
   char *val_images;
   char *val_masks;
+  char *train_annotations;  /* corrected masks overriding the training masks
+                             * (vg_split_use_annotations); NULL: none */
+  char *val_annotations;    /* likewise for validation */
   char *out_dir;            /* created if missing */
   char *init_from;          /* a new run starts from these weights (same configuration), e.g.
                              * a run at a lower resolution; NULL: vg_model_init */

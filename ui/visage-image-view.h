@@ -6,6 +6,7 @@
 #include <adwaita.h>
 
 #include "vg-service.h"
+#include "visage-annotation.h"
 #include "visage-overlay-area.h"
 
 G_BEGIN_DECLS
@@ -36,5 +37,32 @@ const char *visage_image_view_get_status (VisageImageView *self);
 void visage_image_view_hover (VisageImageView *self, double x, double y);
 
 VisageOverlayArea *visage_image_view_get_area (VisageImageView *self);
+
+/* Mask editing. The annotation's mask is shown as the ground truth (call it after
+ * set_prediction, which shows the file's); NULL: nothing to edit. In edit mode ("editing",
+ * action image.editing, key E) the primary button applies the tool and the middle button
+ * pans. Tools ("tool"): "brush", "eraser" (paints background), "fill" (the 4-connected
+ * region under the pointer), "polygon" (click corners; a click on the first one, Enter or
+ * image.polygon-fill fills by the even-odd rule; Escape cancels), "swap" (left/right
+ * classes of the region under the pointer). The class painted ("paint-class") is picked in
+ * the legend or by typing its number (1 then 3 within a second: 13); "brush-size" is a
+ * diameter in image pixels ([ and ]); "protect-class" (-1: none) paints only over that
+ * class. Undo and redo (Ctrl+Z, Shift+Ctrl+Z) go stroke by stroke. */
+void visage_image_view_set_annotation (VisageImageView *self, VisageAnnotation *annotation);
+VisageAnnotation *visage_image_view_get_annotation (VisageImageView *self);
+void visage_image_view_set_editing (VisageImageView *self, gboolean editing);
+gboolean visage_image_view_get_editing (VisageImageView *self);
+void visage_image_view_set_tool (VisageImageView *self, const char *tool);
+const char *visage_image_view_get_tool (VisageImageView *self);
+void visage_image_view_set_paint_class (VisageImageView *self, int cls);
+int visage_image_view_get_paint_class (VisageImageView *self);
+void visage_image_view_set_brush_size (VisageImageView *self, int size);
+int visage_image_view_get_brush_size (VisageImageView *self);
+void visage_image_view_set_protect_class (VisageImageView *self, int cls);
+int visage_image_view_get_protect_class (VisageImageView *self);
+/* Corners of the polygon being drawn. */
+guint visage_image_view_get_polygon_size (VisageImageView *self);
+/* The drag gesture that applies the tools (for tests that drive it). */
+GtkGesture *visage_image_view_get_paint_gesture (VisageImageView *self);
 
 G_END_DECLS

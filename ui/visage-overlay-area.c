@@ -53,6 +53,7 @@ struct _VisageOverlayArea
   gboolean has_pointer;
   double drag_x;      /* offset of the drag so far */
   double drag_y;
+  GtkGesture *pan;    /* the drag that moves the image */
 
   guint n_renders;
   guint n_uploads;
@@ -240,6 +241,77 @@ visage_overlay_area_pick (VisageOverlayArea *self, double x, double y, int *imag
   if (panel != NULL)
     *panel = p;
   return TRUE;
+}
+
+gboolean
+visage_overlay_area_to_image (VisageOverlayArea *self, double x, double y, double *image_x,
+                              double *image_y)
+{
+  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  double view_w, view_h, scale, cx, cy;
+
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
+
+  if (self->rgb == NULL)
+    return FALSE;
+  scale = view_scale (self, &view_w, &view_h);
+  cx = self->center_x + (x * sf - view_w / 2) / scale;
+  cy = self->center_y + (y * sf - view_h / 2) / scale;
+  /* Either half of side by side shows the same pixels. */
+  if (self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE && cx >= self->width)
+    cx -= self->width;
+  *image_x = cx;
+  *image_y = cy;
+  return TRUE;
+}
+
+void
+visage_overlay_area_from_image (VisageOverlayArea *self, double image_x, double image_y,
+                                double *x, double *y)
+{
+  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  double view_w, view_h, scale;
+
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  scale = view_scale (self, &view_w, &view_h);
+  *x = ((image_x - self->center_x) * scale + view_w / 2) / sf;
+  *y = ((image_y - self->center_y) * scale + view_h / 2) / sf;
+}
+
+void
+visage_overlay_area_set_pan_button (VisageOverlayArea *self, guint button)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (self->pan), button);
+}
+
+const guint8 *
+visage_overlay_area_get_labels (VisageOverlayArea *self)
+{
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), NULL);
+
+  return self->labels;
+}
+
+void
+visage_overlay_area_set_truth (VisageOverlayArea *self, const guint8 *truth)
+{
+  size_t n = (size_t) self->height * self->width;
+
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  if (self->rgb == NULL)
+    return;
+  if (truth == NULL)
+    g_clear_pointer (&self->truth, g_free);
+  else if (self->truth != NULL)
+    memcpy (self->truth, truth, n);
+  else
+    self->truth = g_memdup2 (truth, n);
+  self->truth_dirty = TRUE;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
 
 void
@@ -763,6 +835,7 @@ visage_overlay_area_init (VisageOverlayArea *self)
   gtk_widget_add_controller (GTK_WIDGET (self), motion);
 
   drag = gtk_gesture_drag_new ();
+  self->pan = drag;
   g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);
   g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));

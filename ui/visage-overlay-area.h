@@ -51,6 +51,22 @@ void visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy);
  * for the right (prediction) half in side-by-side mode. */
 gboolean visage_overlay_area_pick (VisageOverlayArea *self, double x, double y, int *image_x,
                                    int *image_y, int *panel);
+/* Widget point (x, y) in image pixels, continuous and not clamped to the image (either
+ * half of side by side maps to the same pixels); FALSE without an image. */
+gboolean visage_overlay_area_to_image (VisageOverlayArea *self, double x, double y,
+                                       double *image_x, double *image_y);
+/* The widget point of image point (image_x, image_y) (the left half of side by side). */
+void visage_overlay_area_from_image (VisageOverlayArea *self, double image_x, double image_y,
+                                     double *x, double *y);
+/* Which mouse button's drag moves the image (default 0: any; the mask editor paints with
+ * the primary button and pans with the middle one). */
+void visage_overlay_area_set_pan_button (VisageOverlayArea *self, guint button);
+/* Replace the ground truth map (H, W) of the image shown, e.g. with a mask being edited;
+ * copied and uploaded again. NULL shows none. */
+void visage_overlay_area_set_truth (VisageOverlayArea *self, const guint8 *truth);
+/* The prediction shown (H, W), or NULL. */
+const guint8 *visage_overlay_area_get_labels (VisageOverlayArea *self);
+
 /* The class maps' values at an image pixel: -1 where there is no map. */
 void visage_overlay_area_classes_at (VisageOverlayArea *self, int image_x, int image_y,
                                      int *truth, int *predicted);

@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "visage-annotation.h"
 #include "visage-application.h"
 #include "visage-evaluation-view.h"
 #include "visage-gallery.h"
@@ -54,6 +55,12 @@ struct _VisageWindow
   gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
   gboolean close_confirmed;         /* closing stops the training run: asked already */
   gboolean disposed;
+
+  /* Mask corrections (see visage-window-annotations below) */
+  VisageAnnotation *annotation;     /* of the sample shown, or NULL */
+  char *annotations_dir;            /* <split>/annotations */
+  AdwMessageDialog *dialog;         /* the question asked now, or NULL */
+  gboolean unsaved_confirmed;       /* unsaved changes were saved or discarded */
 };
 
 G_DEFINE_FINAL_TYPE (VisageWindow, visage_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -116,6 +123,10 @@ update_actions (VisageWindow *self)
   enable (self, "export-split-masks", has_model && has_split && !working);
   enable (self, "export-split-overlays", has_model && has_split && !working);
   enable (self, "export-submission", has_model && has_split && !working);
+  enable (self, "save-annotation", self->annotation != NULL);
+  enable (self, "save-annotation-over-truth",
+          self->annotation != NULL && has_split && vg_split_has_masks (self->split));
+
   enable (self, "train", !visage_train_view_get_running (self->train_view));
 }
 
@@ -136,6 +147,10 @@ clear_results (VisageWindow *self)
 
 /* ---- the shown image -------------------------------------------------------------------- */
 
+static char *shown_truth_path (VisageWindow *self);
+static void attach_annotation (VisageWindow *self, const VgPrediction *prediction);
+static void leave_annotation (VisageWindow *self);
+
 static void
 prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -152,6 +167,7 @@ prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
       visage_image_view_set_prediction (self->image_view, prediction,
                                         self->shown != NULL
                                         ? visage_sample_get_name (self->shown) : base);
+      attach_annotation (self, prediction);
       /* Predicting an image with a mask evaluates it: label it in the gallery too. */
       if (self->shown != NULL && prediction->has_result && self->evaluation == NULL)
         {
@@ -184,9 +200,13 @@ request_prediction (VisageWindow *self)
   self->predict_cancellable = g_cancellable_new ();
   pending_begin (self);
   if (self->shown != NULL)
-    vg_service_predict_async (self->service, visage_sample_get_image_path (self->shown),
-                              visage_sample_get_mask_path (self->shown),
-                              self->predict_cancellable, prediction_ready, g_object_ref (self));
+    {
+      g_autofree char *mask = shown_truth_path (self);
+
+      vg_service_predict_async (self->service, visage_sample_get_image_path (self->shown),
+                                mask, self->predict_cancellable, prediction_ready,
+                                g_object_ref (self));
+    }
   else
     vg_service_predict_async (self->service, self->live_path, NULL, self->predict_cancellable,
                               prediction_ready, g_object_ref (self));
@@ -200,6 +220,7 @@ visage_window_open_image (VisageWindow *self, const char *path)
 
   /* Unselecting the gallery's image clears what was shown. */
   visage_gallery_select_position (self->gallery, GTK_INVALID_LIST_POSITION);
+  leave_annotation (self);
   g_clear_object (&self->shown);
   g_free (self->live_path);
   self->live_path = g_strdup (path);
@@ -215,6 +236,7 @@ selected_sample_changed (VisageWindow *self)
 
   if (sample == self->shown)
     return;
+  leave_annotation (self);
   g_set_object (&self->shown, sample);
   if (sample == NULL && self->live_path != NULL)
     return;  /* unselected for an image opened on its own */
@@ -256,6 +278,9 @@ confusion_cell_selected (VisageWindow *self, int truth, int predicted)
 
 /* ---- split and model -------------------------------------------------------------------- */
 
+static void use_annotations (VisageWindow *self);
+static void announce_recoveries (VisageWindow *self);
+
 static void
 split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -289,8 +314,10 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->settings != NULL)
     g_settings_set_string (self->settings, "last-split", self->split_dir);
 
+  leave_annotation (self);
   g_clear_object (&self->shown);
   g_clear_object (&self->samples);
+  use_annotations (self);
   self->samples = g_list_store_new (VISAGE_TYPE_SAMPLE);
   for (int i = 0; i < self->split->n_samples; i++)
     {
@@ -321,6 +348,7 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
                          (const char *) g_ptr_array_index (self->split->skipped, 0));
       toast (self, message);
     }
+  announce_recoveries (self);
   update_actions (self);
   pending_end (self);
 }
@@ -783,6 +811,290 @@ open_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_dat
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
+/* ---- mask corrections ------------------------------------------------------------------- */
+
+static void
+update_title (VisageWindow *self)
+{
+  g_autofree char *title = NULL;
+
+  /* A dot before the name marks unsaved changes, as GNOME's editors do. */
+  if (visage_window_get_modified (self))
+    title = g_strdup_printf ("• %s", _("Visage"));
+  else
+    title = g_strdup (_("Visage"));
+  gtk_window_set_title (GTK_WINDOW (self), title);
+  adw_view_switcher_title_set_title (self->switcher_title, title);
+}
+
+/* The ground truth shown for the sample: its saved annotation if there is one. */
+static char *
+shown_truth_path (VisageWindow *self)
+{
+  if (self->shown == NULL)
+    return NULL;
+  if (self->annotations_dir != NULL)
+    {
+      g_autofree char *name = g_strconcat (visage_sample_get_name (self->shown), ".png", NULL);
+      g_autofree char *path = g_build_filename (self->annotations_dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&path);
+    }
+  return g_strdup (visage_sample_get_mask_path (self->shown));
+}
+
+/* Saved annotations override the split's masks, for the evaluation too. */
+static void
+use_annotations (VisageWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_free (self->annotations_dir);
+  self->annotations_dir = g_build_filename (self->split_dir, "annotations", NULL);
+  if (!vg_split_has_masks (self->split)
+      || !g_file_test (self->annotations_dir, G_FILE_TEST_IS_DIR))
+    return;
+  if (!vg_split_use_annotations (self->split, self->annotations_dir, &error))
+    toast (self, error->message);
+}
+
+static void
+present_dialog (VisageWindow *self, AdwMessageDialog *dialog)
+{
+  if (self->dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->dialog));
+  self->dialog = dialog;
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* Images of the split whose unsaved changes a crash left behind. */
+static void
+announce_recoveries (VisageWindow *self)
+{
+  g_autofree char *message = NULL;
+  guint n = 0;
+
+  for (int i = 0; i < self->split->n_samples; i++)
+    {
+      g_autofree char *path =
+        visage_annotation_recovery_path (self->split->samples[i].image_path);
+
+      n += g_file_test (path, G_FILE_TEST_IS_REGULAR);
+    }
+  if (n == 0)
+    return;
+  message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                          "%u image has unsaved mask changes from an earlier "
+                                          "session: open it to recover them",
+                                          "%u images have unsaved mask changes from an earlier "
+                                          "session: open them to recover them", n), n);
+  toast (self, message);
+}
+
+static void
+recover_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+{
+  g_autoptr (VisageAnnotation) annotation = user_data;
+  VisageWindow *self = VISAGE_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
+  g_autoptr (GError) error = NULL;
+
+  if (self->annotation != annotation)
+    return;  /* another image is shown by now: its file stays for later */
+  if (g_strcmp0 (response, "recover") == 0)
+    {
+      if (!visage_annotation_recover (annotation, &error))
+        toast (self, error->message);
+    }
+  else if (g_strcmp0 (response, "discard") == 0)
+    visage_annotation_discard_recovery (annotation);
+}
+
+static void
+ask_recover (VisageWindow *self)
+{
+  AdwMessageDialog *dialog;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
+                                                       _("Recover Unsaved Changes?"), NULL));
+  /* TRANSLATORS: %s is the name of an image */
+  adw_message_dialog_format_body (dialog, _("The mask of %s has changes from an earlier "
+                                            "session that were never saved."),
+                                  visage_sample_get_name (self->shown));
+  adw_message_dialog_add_responses (dialog, "later", _("_Later"), "discard", _("_Discard"),
+                                    "recover", _("_Recover"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_response_appearance (dialog, "recover", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "recover");
+  adw_message_dialog_set_close_response (dialog, "later");
+  g_signal_connect (dialog, "response", G_CALLBACK (recover_response),
+                    g_object_ref (self->annotation));
+  present_dialog (self, dialog);
+}
+
+/* The shown image is about to change: unsaved changes go to the recovery file. */
+static void
+leave_annotation (VisageWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->annotation == NULL)
+    return;
+  if (visage_annotation_get_modified (self->annotation))
+    {
+      if (!visage_annotation_write_recovery (self->annotation, &error))
+        g_warning ("%s", error->message);
+      else if (!self->disposed)
+        {
+          g_autofree char *base = g_path_get_basename (
+            visage_annotation_get_image_path (self->annotation));
+          /* TRANSLATORS: %s is the name of an image file */
+          g_autofree char *message = g_strdup_printf (_("The unsaved mask changes of %s are "
+                                                        "kept: open it again to recover "
+                                                        "them"), base);
+          toast (self, message);
+        }
+    }
+  g_signal_handlers_disconnect_by_data (self->annotation, self);
+  if (visage_image_view_get_annotation (self->image_view) == self->annotation)
+    visage_image_view_set_annotation (self->image_view, NULL);
+  g_clear_object (&self->annotation);
+  if (!self->disposed)
+    {
+      update_title (self);
+      update_actions (self);
+    }
+}
+
+/* A prediction of the shown image arrived: edit its ground truth (or a new mask). */
+static void
+attach_annotation (VisageWindow *self, const VgPrediction *prediction)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL, *target = NULL;
+
+  if (self->annotation != NULL
+      && g_strcmp0 (visage_annotation_get_image_path (self->annotation),
+                    prediction->image_path) == 0)
+    {
+      /* The same image again (another model): the edits go on. */
+      visage_image_view_set_annotation (self->image_view, self->annotation);
+      return;
+    }
+  leave_annotation (self);
+  if (self->shown == NULL || self->annotations_dir == NULL)
+    return;  /* an image opened on its own has no annotations folder */
+  name = g_strconcat (visage_sample_get_name (self->shown), ".png", NULL);
+  target = g_build_filename (self->annotations_dir, name, NULL);
+  self->annotation = visage_annotation_new (prediction->image_path, target, prediction->truth,
+                                            prediction->height, prediction->width, &error);
+  if (self->annotation == NULL)
+    {
+      toast (self, error->message);
+      return;
+    }
+  g_signal_connect_swapped (self->annotation, "notify::modified", G_CALLBACK (update_title),
+                            self);
+  visage_image_view_set_annotation (self->image_view, self->annotation);
+  update_actions (self);
+  update_title (self);
+  if (visage_annotation_has_recovery (self->annotation))
+    ask_recover (self);
+}
+
+gboolean
+visage_window_save_annotation (VisageWindow *self, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *base = NULL;
+
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), FALSE);
+
+  if (self->annotation == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                           _("No mask of a split’s image is shown"));
+      return FALSE;
+    }
+  if (!visage_annotation_save (self->annotation, NULL, error))
+    return FALSE;
+  /* The evaluation takes the saved file as ground truth from now on. */
+  if (self->split != NULL && vg_split_has_masks (self->split)
+      && !vg_split_use_annotations (self->split, self->annotations_dir, &local))
+    toast (self, local->message);
+  base = g_path_get_basename (visage_annotation_get_target_path (self->annotation));
+  /* TRANSLATORS: %s is a mask file name, e.g. 17.png */
+  message = g_strdup_printf (_("Saved %s into the annotations folder"), base);
+  toast (self, message);
+  return TRUE;
+}
+
+static void
+save_annotation_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!visage_window_save_annotation (self, &error))
+    toast (self, error->message);
+}
+
+/* The split's own mask of the sample shown (not its annotation). */
+static char *
+original_mask_path (VisageWindow *self)
+{
+  g_autofree char *name = NULL;
+
+  if (self->shown == NULL || self->split == NULL || !vg_split_has_masks (self->split))
+    return NULL;
+  name = g_strconcat (visage_sample_get_name (self->shown), ".png", NULL);
+  return g_build_filename (self->split->masks_dir, name, NULL);
+}
+
+static void
+over_truth_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+{
+  g_autoptr (VisageAnnotation) annotation = user_data;
+  VisageWindow *self = VISAGE_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  if (g_strcmp0 (response, "replace") != 0 || self->annotation != annotation
+      || (path = original_mask_path (self)) == NULL)
+    return;
+  if (!visage_annotation_save (annotation, path, &error))
+    toast (self, error->message);
+  else
+    toast (self, _("The original mask was replaced"));
+}
+
+static void
+save_over_truth_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  g_autofree char *path = original_mask_path (self);
+  AdwMessageDialog *dialog;
+
+  if (path == NULL || self->annotation == NULL)
+    return;
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
+                                                       _("Replace the Original Mask?"), NULL));
+  /* TRANSLATORS: %s is the path of a mask file of the data set */
+  adw_message_dialog_format_body (dialog, _("%s will be overwritten with the corrected mask. "
+                                            "The data set’s own ground truth is then lost."),
+                                  path);
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "replace", _("_Replace"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "replace", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect (dialog, "response", G_CALLBACK (over_truth_response),
+                    g_object_ref (self->annotation));
+  present_dialog (self, dialog);
+}
+
 void
 visage_window_set_device (VisageWindow *self, const char *device)
 {
@@ -867,6 +1179,93 @@ close_later (gpointer user_data)
 }
 
 static void
+close_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+{
+  VisageWindow *self = VISAGE_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
+  g_autoptr (GError) error = NULL;
+
+  if (g_strcmp0 (response, "save") == 0)
+    {
+      if (!visage_window_save_annotation (self, &error))
+        {
+          toast (self, error->message);
+          return;
+        }
+    }
+  else if (g_strcmp0 (response, "discard") == 0)
+    {
+      if (self->annotation != NULL)
+        {
+          visage_annotation_discard_recovery (self->annotation);
+          g_signal_handlers_disconnect_by_data (self->annotation, self);
+          visage_image_view_set_annotation (self->image_view, NULL);
+          g_clear_object (&self->annotation);
+        }
+    }
+  else
+    return;
+  self->unsaved_confirmed = TRUE;
+  /* Once the dialog, transient for this window, is gone. */
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_later, g_object_ref (self), g_object_unref);
+}
+
+static gboolean
+visage_window_close_request (GtkWindow *window)
+{
+  VisageWindow *self = VISAGE_WINDOW (window);
+  AdwMessageDialog *dialog;
+
+  if (self->unsaved_confirmed || !visage_window_get_modified (self))
+    return GTK_WINDOW_CLASS (visage_window_parent_class)->close_request (window);
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (window, _("Save Changes?"), NULL));
+  /* TRANSLATORS: %s is the name of an image */
+  adw_message_dialog_format_body (dialog, _("The mask of %s has unsaved changes. Changes "
+                                            "that are not saved are lost."),
+                                  visage_sample_get_name (self->shown));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "discard", _("_Discard"),
+                                    "save", _("_Save"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_response_appearance (dialog, "save", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "save");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect (dialog, "response", G_CALLBACK (close_response), NULL);
+  present_dialog (self, dialog);
+  return TRUE;
+}
+
+const char *
+visage_window_get_annotations_dir (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->annotations_dir;
+}
+
+VisageAnnotation *
+visage_window_get_annotation (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->annotation;
+}
+
+gboolean
+visage_window_get_modified (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), FALSE);
+
+  return self->annotation != NULL && visage_annotation_get_modified (self->annotation);
+}
+
+AdwMessageDialog *
+visage_window_get_message_dialog (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->dialog;
+}
+
+static void
 close_dialog_response (VisageWindow *self, const char *response)
 {
   if (!g_str_equal (response, "stop"))
@@ -916,6 +1315,9 @@ static const GActionEntry win_actions[] = {
   { .name = "export-split-masks", .activate = export_action },
   { .name = "export-split-overlays", .activate = export_action },
   { .name = "export-submission", .activate = export_action },
+  { .name = "save-annotation", .activate = save_annotation_action },
+  { .name = "save-annotation-over-truth", .activate = save_over_truth_action },
+
   { .name = "train", .activate = train_action },
   { .name = "use-model", .activate = use_model_action, .parameter_type = "s" },
 };
@@ -948,7 +1350,10 @@ visage_window_save_screenshot (VisageWindow *self, const char *path, GError **er
   node = gtk_snapshot_free_to_node (snapshot);
   if (node == NULL)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "The window drew nothing");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "The window drew nothing (%dx%d, mapped %d, visible %d, view %s)", width,
+                   height, gtk_widget_get_mapped (widget), gtk_widget_get_visible (widget),
+                   visage_window_get_visible_view (self));
       return FALSE;
     }
   texture = gsk_renderer_render_texture (renderer, node,
@@ -1083,6 +1488,9 @@ visage_window_new (GtkApplication *application)
                        G_SETTINGS_BIND_DEFAULT);
       g_settings_bind (self->settings, "overlay-opacity", self->image_view, "opacity",
                        G_SETTINGS_BIND_DEFAULT);
+      g_settings_bind (self->settings, "brush-size", self->image_view, "brush-size",
+                       G_SETTINGS_BIND_DEFAULT);
+
       {
         g_autofree char *device = g_settings_get_string (self->settings, "device");
 
@@ -1108,6 +1516,11 @@ visage_window_dispose (GObject *object)
     g_cancellable_cancel (self->job_cancellable);
   if (self->service != NULL)
     g_signal_handlers_disconnect_by_data (self->service, self);
+  /* Unsaved changes of a window destroyed without asking are kept for recovery. */
+  leave_annotation (self);
+  if (self->dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->dialog));
+
   if (self->train_dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (self->train_dialog));
 
@@ -1131,6 +1544,7 @@ visage_window_finalize (GObject *object)
   vg_evaluation_free (self->evaluation);
   g_free (self->split_dir);
   g_free (self->live_path);
+  g_free (self->annotations_dir);
   G_OBJECT_CLASS (visage_window_parent_class)->finalize (object);
 }
 
@@ -1158,6 +1572,7 @@ visage_window_class_init (VisageWindowClass *klass)
   object_class->dispose = visage_window_dispose;
   object_class->finalize = visage_window_finalize;
   object_class->get_property = visage_window_get_property;
+  GTK_WINDOW_CLASS (klass)->close_request = visage_window_close_request;
 
   properties[PROP_BUSY] =
     g_param_spec_boolean ("busy", NULL, NULL, FALSE,

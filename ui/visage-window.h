@@ -60,6 +60,20 @@ VisageTrainDialog *visage_window_get_train_dialog (VisageWindow *self);
 const char *visage_window_get_visible_view (VisageWindow *self);
 void visage_window_set_visible_view (VisageWindow *self, const char *name);
 
+/* Mask corrections. The mask of the sample shown can be edited in the image view; it is
+ * saved (win.save-annotation, Ctrl+S) into the annotations folder <split>/annotations as
+ * <name>.png, which then overrides masks/<name>.png as the ground truth of the workbench's
+ * display and evaluation (and of visage-cli eval/train --annotations). Writing over the
+ * original mask takes win.save-annotation-over-truth and a confirmation. */
+const char *visage_window_get_annotations_dir (VisageWindow *self);
+VisageAnnotation *visage_window_get_annotation (VisageWindow *self);
+gboolean visage_window_save_annotation (VisageWindow *self, GError **error);
+/* TRUE while the annotation shown has unsaved changes (the title starts with "• "). */
+gboolean visage_window_get_modified (VisageWindow *self);
+/* The question the window asks now (recover unsaved changes? save before closing?
+ * replace the ground truth?), or NULL: tests answer it with adw_message_dialog_response(). */
+AdwMessageDialog *visage_window_get_message_dialog (VisageWindow *self);
+
 /* Render the window as it was last laid out into a PNG file (for --screenshot and tests):
  * call it after a frame has been drawn since the last change. */
 gboolean visage_window_save_screenshot (VisageWindow *self, const char *path, GError **error);

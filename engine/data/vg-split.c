@@ -73,6 +73,7 @@ vg_split_free (VgSplit *split)
   g_free (split->samples);
   g_free (split->images_dir);
   g_free (split->masks_dir);
+  g_free (split->annotations_dir);
   if (split->skipped != NULL)
     g_ptr_array_unref (split->skipped);
   g_free (split);
@@ -333,6 +334,82 @@ vg_split_open (const char *dir, VgSplitFlags flags, int n_threads, GCancellable 
     }
   return vg_split_open_dirs (images, g_file_test (masks, G_FILE_TEST_IS_DIR) ? masks : NULL,
                              flags, n_threads, cancellable, error);
+}
+
+char *
+vg_split_annotation_path (const VgSplit *split, int i, const char *annotations_dir)
+{
+  g_autofree char *name = NULL;
+
+  g_return_val_if_fail (i >= 0 && i < split->n_samples, NULL);
+  g_return_val_if_fail (annotations_dir != NULL, NULL);
+
+  name = g_strconcat (split->samples[i].name, ".png", NULL);
+  return g_build_filename (annotations_dir, name, NULL);
+}
+
+gboolean
+vg_split_use_annotations (VgSplit *split, const char *annotations_dir, GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr (GPtrArray) paths = NULL;
+  int n_annotated = 0;
+
+  if (annotations_dir != NULL && split->masks_dir == NULL)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING,
+                   "%s: annotations correct a split's masks, but %s has no masks folder",
+                   annotations_dir, split->images_dir);
+      return FALSE;
+    }
+  if (annotations_dir != NULL)
+    {
+      dir = g_canonicalize_filename (annotations_dir, NULL);
+      if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                       "%s: no such annotations folder", dir);
+          return FALSE;
+        }
+    }
+
+  /* Every sample's mask, checked before anything of the split changes. */
+  paths = g_ptr_array_new_with_free_func (g_free);
+  for (int i = 0; i < split->n_samples; i++)
+    {
+      const VgSample *s = &split->samples[i];
+      g_autofree char *annotation = dir != NULL ? vg_split_annotation_path (split, i, dir)
+                                                : NULL;
+      g_autofree char *mask_name = g_strconcat (s->name, ".png", NULL);
+      VgImageInfo info;
+
+      if (annotation != NULL && g_file_test (annotation, G_FILE_TEST_EXISTS))
+        {
+          if (!vg_mask_probe (&info, annotation, error))
+            return FALSE;
+          if (info.height != s->height || info.width != s->width)
+            {
+              g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_SIZE,
+                           "%s: annotation is %d x %d but its image %s is %d x %d",
+                           annotation, info.width, info.height, s->image_path, s->width,
+                           s->height);
+              return FALSE;
+            }
+          g_ptr_array_add (paths, g_steal_pointer (&annotation));
+          n_annotated++;
+        }
+      else
+        g_ptr_array_add (paths, g_build_filename (split->masks_dir, mask_name, NULL));
+    }
+  for (int i = 0; i < split->n_samples; i++)
+    {
+      g_free (split->samples[i].mask_path);
+      split->samples[i].mask_path = g_steal_pointer (&paths->pdata[i]);
+    }
+  g_free (split->annotations_dir);
+  split->annotations_dir = g_steal_pointer (&dir);
+  split->n_annotated = n_annotated;
+  return TRUE;
 }
 
 typedef struct {

@@ -40,6 +40,8 @@ typedef struct {
   VgSample *samples;  /* (n_samples) in natural order of name */
   int n_samples;
   GPtrArray *skipped; /* of char *: "<path>: <reason>" for each sample left out */
+  char *annotations_dir; /* absolute; set by vg_split_use_annotations(), else NULL */
+  int n_annotated;    /* samples whose mask_path is in annotations_dir */
 } VgSplit;
 
 /* Open a split folder (dir/images, dir/masks). Without dir/masks the split has no masks
@@ -52,6 +54,20 @@ VgSplit *vg_split_open (const char *dir, VgSplitFlags flags, int n_threads,
 VgSplit *vg_split_open_dirs (const char *images_dir, const char *masks_dir,
                              VgSplitFlags flags, int n_threads, GCancellable *cancellable,
                              GError **error);
+
+/* Corrected ground truth: every sample named N whose annotations_dir/N.png exists takes
+ * that file as its mask (mask_path), overriding masks/N.png; the others keep their masks.
+ * Annotation files are checked like masks (header: palette or 8-bit grey PNG of the
+ * image's size); a bad one is an error naming it, and the split is left unchanged. Calling
+ * it again re-reads the folder (edits saved since are picked up); annotations_dir NULL
+ * restores the original masks. The split must have masks: annotations correct a ground
+ * truth, they do not stand in for a missing one (VG_DATA_ERROR_MISSING). */
+gboolean vg_split_use_annotations (VgSplit *split, const char *annotations_dir,
+                                   GError **error);
+
+/* The file an annotation of sample i is saved to and read from: annotations_dir/<name>.png
+ * (newly allocated). */
+char *vg_split_annotation_path (const VgSplit *split, int i, const char *annotations_dir);
 
 void vg_split_free (VgSplit *split);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgSplit, vg_split_free)

@@ -193,8 +193,13 @@ vg_split_fingerprint (const VgSplit *split, GError **error)
   g_autofree char *head = g_strdup_printf ("visage-split %d\n%s\n%s\n", CACHE_VERSION,
                                            split->images_dir,
                                            split->masks_dir ? split->masks_dir : "-");
+  g_autofree char *annotations = split->annotations_dir != NULL
+                                 ? g_strdup_printf ("annotations %s\n", split->annotations_dir)
+                                 : NULL;
 
   g_checksum_update (sum, (const guchar *) head, -1);
+  if (annotations != NULL)
+    g_checksum_update (sum, (const guchar *) annotations, -1);
   for (int i = 0; i < split->n_samples; i++)
     {
       const VgSample *s = &split->samples[i];
@@ -209,8 +214,12 @@ vg_split_fingerprint (const VgSplit *split, GError **error)
 char *
 vg_split_stats_cache_path (const VgSplit *split)
 {
-  g_autofree char *key = g_strdup_printf ("%s\n%s", split->images_dir,
-                                          split->masks_dir ? split->masks_dir : "-");
+  /* Annotated ground truth has statistics of its own (same name as before without). */
+  g_autofree char *key = g_strdup_printf ("%s\n%s%s%s", split->images_dir,
+                                          split->masks_dir ? split->masks_dir : "-",
+                                          split->annotations_dir ? "\n" : "",
+                                          split->annotations_dir ? split->annotations_dir
+                                                                 : "");
   g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
   g_autofree char *name = g_strdup_printf ("stats-%.16s.json", hash);
 

@@ -858,6 +858,87 @@ test_interrupt (void)
   vg_test_rm_rf (tmp);
 }
 
+/* The "miou" of an eval JSON file. */
+static double
+json_miou (const char *path)
+{
+  g_autofree char *text = NULL;
+  const char *at;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  at = strstr (text, "\"miou\": ");
+  g_assert_nonnull (at);
+  return g_ascii_strtod (at + strlen ("\"miou\": "), NULL);
+}
+
+/* --annotations: corrected masks override the split's as ground truth. The predictions
+ * are the true masks except for one image, whose prediction is the corrected mask: the
+ * score is perfect exactly when the correction is the ground truth. */
+static void
+test_eval_annotations (void)
+{
+  g_auto (GStrv) names = val_names (3);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *masks = NULL, *pred = NULL, *notes = NULL;
+  g_autofree char *json = g_build_filename (tmp, "eval.json", NULL);
+  g_autofree char *json_plain = g_build_filename (tmp, "plain.json", NULL);
+  g_autofree char *missing = g_build_filename (tmp, "missing", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_auto (CliRun) plain = { 0 };
+  g_auto (CliRun) run = { 0 };
+  g_auto (CliRun) bad = { 0 };
+  VgImage truth = { 0 };
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  masks = g_build_filename (data, "masks", NULL);
+  pred = make_subdir (tmp, "pred");
+  notes = make_subdir (tmp, "annotations");
+  for (int k = 0; names[k] != NULL; k++)
+    {
+      g_autofree char *file = g_strconcat (names[k], ".png", NULL);
+      g_autofree char *src = g_build_filename (masks, file, NULL);
+      g_autofree char *dst = g_build_filename (pred, file, NULL);
+
+      g_assert_true (vg_mask_load (&truth, src, &error));
+      if (k == 1)
+        {
+          g_autofree char *note = g_build_filename (notes, file, NULL);
+
+          /* The correction: a block of hair where the top left was. */
+          for (int y = 0; y < 100; y++)
+            memset (truth.data + (size_t) y * truth.width, VG_CLASS_HAIR, 100);
+          g_assert_true (vg_mask_save (note, truth.data, truth.height, truth.width, &error));
+        }
+      g_assert_true (vg_mask_save (dst, truth.data, truth.height, truth.width, &error));
+      g_assert_no_error (error);
+    }
+  vg_image_clear (&truth);
+
+  vg_test_run_cli (&plain, "eval", "--predictions", pred, "--data", data, "--json", json_plain,
+                   NULL);
+  g_assert_cmpint (plain.status, ==, 0);
+  g_assert_cmpfloat (json_miou (json_plain), <, 0.999);
+
+  vg_test_run_cli (&run, "eval", "--predictions", pred, "--data", data, "--annotations", notes,
+                   "--json", json, NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.err, "1 of 3 masks corrected"));
+  g_assert_cmpfloat (json_miou (json), ==, 1.0);
+  g_assert_true (g_file_get_contents (json, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, "\"n_annotated\": 1"));
+  g_assert_nonnull (strstr (text, "\"annotations_dir\": \""));
+
+  /* A folder that is not there is a clear error. */
+  vg_test_run_cli (&bad, "eval", "--predictions", pred, "--data", data, "--annotations",
+                   missing, NULL);
+  g_assert_cmpint (bad.status, !=, 0);
+  g_assert_nonnull (strstr (bad.err, "no such annotations folder"));
+  vg_test_rm_rf (tmp);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -874,6 +955,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/eval-model", test_eval_model);
   g_test_add_func ("/cli-eval/convert", test_convert);
   g_test_add_func ("/cli-eval/default-model", test_default_model);
+  g_test_add_func ("/cli-eval/eval-annotations", test_eval_annotations);
   g_test_add_func ("/cli-eval/stats", test_stats);
   g_test_add_func ("/cli-eval/bad-inputs", test_bad_inputs);
   g_test_add_func ("/cli-eval/interrupt", test_interrupt);

@@ -213,6 +213,55 @@ test_bad_input (void)
   g_assert_nonnull (strstr (trunc.err, "last.safetensors"));
 }
 
+/* --annotations / --val-annotations: corrected masks override the splits' (here copies of
+ * the originals, one per split), a resumed run keeps them, a missing folder is an error. */
+static void
+test_annotations (void)
+{
+  g_auto (CliRun) run = { 0 }, again = { 0 }, missing = { 0 };
+  g_autofree char *train = NULL, *val = NULL, *out = NULL, *notes = NULL, *val_notes = NULL;
+  g_autofree char *gone = NULL;
+
+  if (!have_splits ())
+    return;
+  train = under_root ("train");
+  val = under_root ("val");
+  out = under_root ("annotated-run");
+  notes = under_root ("train-annotations");
+  val_notes = under_root ("val-annotations");
+  gone = under_root ("no-such-annotations");
+  for (int k = 0; k < 2; k++)
+    {
+      g_autofree char *src = g_build_filename (k == 0 ? train : val, "masks", "1.png", NULL);
+      g_autofree char *dst = g_build_filename (k == 0 ? notes : val_notes, "1.png", NULL);
+      g_autofree char *data = NULL;
+      gsize len = 0;
+
+      g_assert_cmpint (g_mkdir_with_parents (k == 0 ? notes : val_notes, 0755), ==, 0);
+      g_assert_true (g_file_get_contents (src, &data, &len, NULL));
+      g_assert_true (g_file_set_contents (dst, data, len, NULL));
+    }
+
+  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec",
+                   SMALL_SPEC, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads",
+                   "2", "--annotations", notes, "--val-annotations", val_notes, NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.err, "training split: 1 of 8 masks from the annotations"));
+  g_assert_nonnull (strstr (run.err, "validation split: 1 of 4 masks from the annotations"));
+
+  vg_test_run_cli (&again, "train", "--resume", out, "--epochs", "2", NULL);
+  g_assert_cmpint (again.status, ==, 0);
+  g_assert_nonnull (strstr (again.err, "training split: 1 of 8 masks from the annotations"));
+
+  /* (A new output folder: the run above holds out.) */
+  g_free (out);
+  out = under_root ("annotated-run-2");
+  vg_test_run_cli (&missing, "train", "--train", train, "--val", val, "--out", out,
+                   "--annotations", gone, NULL);
+  g_assert_cmpint (missing.status, ==, 1);
+  g_assert_nonnull (strstr (missing.err, "no such annotations folder"));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -227,6 +276,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-train/resume-refuses-options", test_resume_refuses_options);
   g_test_add_func ("/cli-train/dice-loss", test_dice_loss);
   g_test_add_func ("/cli-train/bad-input", test_bad_input);
+  g_test_add_func ("/cli-train/annotations", test_annotations);
   status = g_test_run ();
   if (root != NULL)
     vg_test_rm_rf (root);

@@ -363,6 +363,90 @@ test_empty_and_duplicates (void)
   vg_test_rm_rf (root);
 }
 
+/* Annotations override the masks of the samples they name, and only those; a bad
+ * annotation is an error naming it and leaves the split as it was. */
+static void
+test_annotations (void)
+{
+  g_autofree char *root = new_split_dir ();
+  g_autofree char *notes = make_subdir (root, "annotations");
+  g_autofree char *note1 = NULL, *bad = NULL, *original1 = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgSplit) bare = NULL;
+  uint8_t edited[64];
+  VgImage image = { 0 }, mask = { 0 };
+  GError *error = NULL;
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%d", i);
+      add_good (root, name, i);
+    }
+  for (int i = 0; i < 64; i++)
+    edited[i] = (uint8_t) (i % 19);
+  note1 = g_build_filename (notes, "1.png", NULL);
+  g_assert_true (vg_mask_save (note1, edited, 8, 8, &error));
+  g_assert_no_error (error);
+  /* The split itself does not list annotations/ as anything. */
+  split = vg_split_open (root, VG_SPLIT_VERIFY, 1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (split->n_samples, ==, 3);
+  original1 = g_strdup (split->samples[1].mask_path);
+  g_assert_null (split->annotations_dir);
+
+  g_assert_true (vg_split_use_annotations (split, notes, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (split->n_annotated, ==, 1);
+  g_assert_nonnull (split->annotations_dir);
+  g_assert_true (g_str_has_suffix (split->annotations_dir, "annotations"));
+  g_assert_cmpstr (split->samples[1].mask_path, ==, note1);
+  g_assert_true (g_str_has_suffix (split->samples[0].mask_path, "masks/0.png"));
+  g_assert_true (g_str_has_suffix (split->samples[2].mask_path, "masks/2.png"));
+  /* Loading sample 1 reads the edited mask. */
+  g_assert_true (vg_split_load_sample (split, 1, &image, &mask, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (mask.data, 64, edited, 64);
+  {
+    g_autofree char *path = vg_split_annotation_path (split, 2, notes);
+    g_autofree char *expected = g_build_filename (notes, "2.png", NULL);
+    g_assert_cmpstr (path, ==, expected);
+  }
+
+  /* A bad annotation (wrong size) fails, naming it, and changes nothing. */
+  bad = g_build_filename (notes, "2.png", NULL);
+  g_assert_true (vg_mask_save (bad, edited, 4, 16, &error));
+  g_assert_false (vg_split_use_annotations (split, notes, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_SIZE);
+  g_assert_nonnull (strstr (error->message, bad));
+  g_clear_error (&error);
+  g_assert_cmpstr (split->samples[1].mask_path, ==, note1);
+  g_assert_true (g_str_has_suffix (split->samples[2].mask_path, "masks/2.png"));
+  g_unlink (bad);
+
+  /* No folder; NULL restores the originals; a split without masks refuses. */
+  {
+    g_autofree char *missing = g_build_filename (root, "nowhere", NULL);
+    g_assert_false (vg_split_use_annotations (split, missing, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  g_assert_true (vg_split_use_annotations (split, NULL, &error));
+  g_assert_cmpstr (split->samples[1].mask_path, ==, original1);
+  g_assert_cmpint (split->n_annotated, ==, 0);
+  g_assert_null (split->annotations_dir);
+  {
+    g_autofree char *images = g_build_filename (root, "images", NULL);
+    bare = vg_split_open_dirs (images, NULL, VG_SPLIT_DEFAULT, 1, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_false (vg_split_use_annotations (bare, notes, &error));
+    g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING);
+    g_clear_error (&error);
+  }
+  vg_image_clear (&image);
+  vg_image_clear (&mask);
+  vg_test_rm_rf (root);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -374,5 +458,6 @@ main (int argc, char **argv)
   g_test_add_func ("/data/split/all-bad-at-once", test_all_bad_at_once);
   g_test_add_func ("/data/split/without-masks", test_without_masks);
   g_test_add_func ("/data/split/empty-and-duplicates", test_empty_and_duplicates);
+  g_test_add_func ("/data/split/annotations", test_annotations);
   return g_test_run ();
 }
