@@ -270,6 +270,8 @@ take_screenshot (VisageApplication *self)
     }
   g_application_activate (G_APPLICATION (self));
   window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  /* The picture shows the window, not notices over it. */
+  visage_window_set_quiet (VISAGE_WINDOW (window), TRUE);
   self->screenshot_deadline = g_get_monotonic_time () + SCREENSHOT_TIMEOUT_S * G_USEC_PER_SEC;
   gtk_widget_add_tick_callback (GTK_WIDGET (window), screenshot_tick, self, NULL);
   while (!self->screenshot_done)

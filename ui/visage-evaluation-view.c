@@ -316,6 +316,8 @@ visage_evaluation_view_set_evaluation (VisageEvaluationView *self,
   const VgConfusion *cm;
   g_autofree char *summary = NULL;
   g_autofree char *details = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *cached = NULL;
   GPtrArray *rows;
 
   g_return_if_fail (VISAGE_IS_EVALUATION_VIEW (self));
@@ -335,13 +337,18 @@ visage_evaluation_view_set_evaluation (VisageEvaluationView *self,
   cm = &evaluation->metrics.confusion;
   /* TRANSLATORS: the split's dataset-level mean IoU, as a percentage */
   summary = g_strdup_printf (_("mIoU %.2f%%"), 100.0 * vg_confusion_miou (cm));
-  /* TRANSLATORS: the evaluation's other numbers */
-  details = g_strdup_printf (_("Mean F1 %.2f%% · pixel accuracy %.2f%% · %d images · "
-                               "%.1f s (%d predictions from the cache)"),
+  images = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d image", "%d images",
+                                         evaluation->metrics.n_images),
+                            evaluation->metrics.n_images);
+  cached = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d prediction from the cache",
+                                         "%d predictions from the cache", evaluation->n_cached),
+                            evaluation->n_cached);
+  /* TRANSLATORS: the evaluation's other numbers; the first %s is "N images", the second
+   * "N predictions from the cache" */
+  details = g_strdup_printf (_("Mean F1 %.2f%% · pixel accuracy %.2f%% · %s · %.1f s (%s)"),
                              100.0 * vg_confusion_mean_f1 (cm),
-                             100.0 * vg_confusion_accuracy (cm),
-                             evaluation->metrics.n_images, evaluation->metrics.seconds,
-                             evaluation->n_cached);
+                             100.0 * vg_confusion_accuracy (cm), images,
+                             evaluation->metrics.seconds, cached);
   gtk_label_set_label (self->summary_label, summary);
   gtk_label_set_label (self->details_label, details);
   visage_confusion_matrix_set_confusion (self->matrix, cm);

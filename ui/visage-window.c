@@ -54,6 +54,7 @@ struct _VisageWindow
   VisageTrainDialog *train_dialog;  /* weak: the Train dialog while it is open */
   gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
   gboolean close_confirmed;         /* closing stops the training run: asked already */
+  gboolean quiet;                   /* notices go to the log, not into toasts */
   gboolean disposed;
 
   /* Mask corrections (see visage-window-annotations below) */
@@ -76,10 +77,24 @@ static GParamSpec *properties[N_PROPS];
 static void
 toast (VisageWindow *self, const char *message)
 {
-  AdwToast *toast = adw_toast_new (message);
+  AdwToast *toast;
 
+  if (self->quiet)
+    {
+      g_message ("%s", message);
+      return;
+    }
+  toast = adw_toast_new (message);
   adw_toast_set_timeout (toast, 6);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+void
+visage_window_set_quiet (VisageWindow *self, gboolean quiet)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+
+  self->quiet = quiet;
 }
 
 static void

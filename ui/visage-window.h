@@ -74,6 +74,9 @@ gboolean visage_window_get_modified (VisageWindow *self);
  * replace the ground truth?), or NULL: tests answer it with adw_message_dialog_response(). */
 AdwMessageDialog *visage_window_get_message_dialog (VisageWindow *self);
 
+/* Quiet: the window's notices go to the log (g_message) instead of toasts over the window,
+ * as for a screenshot. */
+void visage_window_set_quiet (VisageWindow *self, gboolean quiet);
 /* Render the window as it was last laid out into a PNG file (for --screenshot and tests):
  * call it after a frame has been drawn since the last change. */
 gboolean visage_window_save_screenshot (VisageWindow *self, const char *path, GError **error);
