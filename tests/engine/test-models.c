@@ -8,7 +8,17 @@
 
 #include <glib/gstdio.h>
 
+#include "test-common.h"
 #include "vg-models.h"
+
+/* Each test starts without a list. */
+static void
+fresh_list (void)
+{
+  g_autofree char *list_path = vg_recent_models_path ();
+
+  g_unlink (list_path);
+}
 
 /* A file under the test's own data folder, modified at the given time (seconds). */
 static char *
@@ -33,6 +43,8 @@ test_newest (void)
   g_autofree char *newest = NULL;
   g_autofree char *list_path = vg_recent_models_path ();
   g_autofree char *list = NULL;
+
+  fresh_list ();
 
   g_assert_null (vg_recent_models_newest ()); /* no list yet */
   g_assert_true (vg_recent_models_add (a));
@@ -63,6 +75,8 @@ test_bounded (void)
   g_autofree char *first = NULL;
   g_auto (GStrv) lines = NULL;
 
+  fresh_list ();
+
   for (int i = 0; i < VG_RECENT_MODELS_MAX + 5; i++)
     {
       g_autofree char *name = g_strdup_printf ("m%d.safetensors", i);
@@ -88,6 +102,8 @@ test_garbage_list (void)
   g_autofree char *text = g_strdup_printf ("relative/path\n\n/no/such/file\n\xff\xfe\n%s",
                                            model);
 
+  fresh_list ();
+
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   g_assert_true (g_file_set_contents (list_path, text, -1, NULL));
   newest = vg_recent_models_newest ();
@@ -97,10 +113,16 @@ test_garbage_list (void)
 int
 main (int argc, char **argv)
 {
-  /* Every test gets its own empty XDG folders. */
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_autofree char *home = g_dir_make_tmp ("visage-models-XXXXXX", NULL);
+  int status;
+
+  /* A data folder of our own, set before GLib reads (and caches) it. */
+  g_setenv ("XDG_DATA_HOME", home, TRUE);
+  g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/recent/newest", test_newest);
   g_test_add_func ("/recent/bounded", test_bounded);
   g_test_add_func ("/recent/garbage-list", test_garbage_list);
-  return g_test_run ();
+  status = g_test_run ();
+  vg_test_rm_rf (home);
+  return status;
 }
