@@ -55,6 +55,9 @@ struct _VisageWindow
   gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
   gboolean close_confirmed;         /* closing stops the training run: asked already */
   gboolean quiet;                   /* notices go to the log, not into toasts */
+  guint loads_queued;               /* model loads asked of the service so far */
+  guint loads_done;                 /* of them, finished (the service runs them in order) */
+  guint prediction_loads;           /* loads_queued when the shown prediction was asked */
   gboolean disposed;
 
   /* Mask corrections (see visage-window-annotations below) */
@@ -213,6 +216,7 @@ request_prediction (VisageWindow *self)
       return;
     }
   self->predict_cancellable = g_cancellable_new ();
+  self->prediction_loads = self->loads_queued;
   pending_begin (self);
   if (self->shown != NULL)
     {
@@ -391,6 +395,7 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean evaluate = self->evaluate_after_load;
 
   self->evaluate_after_load = FALSE;
+  self->loads_done++;
   if (!vg_service_load_model_finish (VG_SERVICE (source), result, &error))
     {
       if (!self->disposed)
@@ -409,7 +414,10 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
         toast (self, vg_service_get_device_note (self->service));
       /* Every result so far came from the previous model. */
       clear_results (self);
-      request_prediction (self);
+      /* The image shown was asked for after this load was queued: the service, which
+       * runs jobs in order, predicts it with this model already. */
+      if (self->prediction_loads < self->loads_done)
+        request_prediction (self);
       /* win.use-model: the new model's per-class figures on the open split. */
       if (evaluate && self->split != NULL && vg_split_has_masks (self->split)
           && self->job_cancellable == NULL)
@@ -431,6 +439,7 @@ visage_window_load_model (VisageWindow *self, const char *path)
   if (self->job_cancellable != NULL)
     g_cancellable_cancel (self->job_cancellable);
   pending_begin (self);
+  self->loads_queued++;
   vg_service_load_model_async (self->service, path, NULL, model_loaded, g_object_ref (self));
 }
 
