@@ -21,6 +21,7 @@
 #include "visage-image-view.h"
 #include "visage-overlay-area.h"
 #include "visage-window.h"
+#include "ui-test-util.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", NULL };
 
@@ -37,59 +38,12 @@ skip_without_split (void)
 }
 
 static gboolean
-spin_until (gboolean (*done) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  return done (data);
-}
-
-static gboolean
-is_null (gpointer data)
-{
-  return *(gpointer *) data == NULL;
-}
-
-static gboolean
 window_settled (gpointer data)
 {
   VisageWindow *window = data;
 
   return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window)
          && visage_window_get_annotation (window) != NULL;
-}
-
-static gboolean
-window_evaluated (gpointer data)
-{
-  return visage_window_get_evaluation (VISAGE_WINDOW (data)) != NULL;
-}
-
-static void
-spin_frames (int n)
-{
-  for (int i = 0; i < n; i++)
-    {
-      gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND;
-
-      while (g_get_monotonic_time () < until)
-        g_main_context_iteration (NULL, FALSE);
-    }
-}
-
-static VisageApplication *
-new_app (void)
-{
-  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
-  VisageApplication *app = visage_application_new (G_APPLICATION_NON_UNIQUE);
-  g_autoptr (GError) error = NULL;
-
-  g_settings_set_boolean (settings, "restore-session", FALSE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  return app;
 }
 
 static VisageWindow *
@@ -653,36 +607,13 @@ test_close_and_save (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *data_home = NULL;
   int status;
 
-  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
-    {
-      if (g_getenv ("CI") != NULL)
-        {
-          g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
-          return 1;
-        }
-      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
-      return 0;
-    }
-
-  /* Before anything asks GLib for them: caches and recovery files go to the scratch
-   * folder. */
-  scratch_dir = g_dir_make_tmp ("visage-annotation-XXXXXX", &error);
-  g_assert_no_error (error);
-  data_home = g_build_filename (scratch_dir, "data", NULL);
-  g_setenv ("XDG_CACHE_HOME", scratch_dir, TRUE);
-  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
-
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  if ((status = ui_test_init (&argc, &argv, "annotation", &scratch_dir)) >= 0)
+    return status;
 
   model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  if (g_getenv ("CI") != NULL || g_file_test (g_getenv ("VISAGE_SHARED_DIR") != NULL
-                                              ? g_getenv ("VISAGE_SHARED_DIR") : "",
-                                              G_FILE_TEST_IS_DIR))
+  if (ui_test_have_shared ())
     {
       split_dir = g_build_filename (scratch_dir, "split", NULL);
       g_assert_true (vg_test_link_split_names (split_dir, "val", fixture_names));

@@ -18,6 +18,7 @@
 #include "visage-train-plot.h"
 #include "visage-train-view.h"
 #include "visage-window.h"
+#include "ui-test-util.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
 
@@ -35,31 +36,6 @@ skip_without_split (void)
 }
 
 static gboolean
-spin_until (gboolean (*done) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  return done (data);
-}
-
-static void
-spin_for (int ms)
-{
-  gint64 until = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
-
-  while (g_get_monotonic_time () < until)
-    g_main_context_iteration (NULL, FALSE);
-}
-
-static gboolean
-is_null (gpointer data)
-{
-  return *(gpointer *) data == NULL;
-}
-
-static gboolean
 window_settled (gpointer data)
 {
   VisageWindow *window = data;
@@ -71,19 +47,6 @@ static gboolean
 training_over (gpointer data)
 {
   return !visage_train_view_get_running (VISAGE_TRAIN_VIEW (data));
-}
-
-static VisageApplication *
-new_app (void)
-{
-  g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
-  VisageApplication *app = visage_application_new (G_APPLICATION_NON_UNIQUE);
-  g_autoptr (GError) error = NULL;
-
-  g_settings_set_boolean (settings, "restore-session", FALSE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  return app;
 }
 
 static VisageWindow *
@@ -521,6 +484,8 @@ test_run_stop_resume (void)
   g_assert_cmpint (log_rows (run), ==, done + 1);
   g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, done + 1);
   g_assert_cmpint (w.last_epoch, ==, done + 1);
+  visage_window_set_visible_view (window, "training");
+  keep_screenshot (window, "training.png");
 
   check_export (plot);
 
@@ -584,33 +549,13 @@ test_plot_log (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
 
-  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
-    {
-      if (g_getenv ("CI") != NULL)
-        {
-          g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
-          return 1;
-        }
-      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
-      return 0;
-    }
-
-  scratch_dir = g_dir_make_tmp ("visage-training-XXXXXX", &error);
-  g_assert_no_error (error);
-  /* Predictions and the training statistics are cached in the scratch folder. */
-  g_setenv ("XDG_CACHE_HOME", scratch_dir, TRUE);
-  g_setenv ("XDG_DATA_HOME", scratch_dir, TRUE);
-
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  if ((status = ui_test_init (&argc, &argv, "training", &scratch_dir)) >= 0)
+    return status;
 
   model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  if (g_getenv ("CI") != NULL || g_file_test (g_getenv ("VISAGE_SHARED_DIR") != NULL
-                                              ? g_getenv ("VISAGE_SHARED_DIR") : "",
-                                              G_FILE_TEST_IS_DIR))
+  if (ui_test_have_shared ())
     {
       val_dir = g_build_filename (scratch_dir, "data", "val", NULL);
       train_dir = g_build_filename (scratch_dir, "data", "train", NULL);

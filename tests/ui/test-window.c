@@ -8,15 +8,7 @@
 
 #include "visage-application.h"
 #include "visage-window.h"
-
-static void
-spin_until (gboolean (*done) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-}
+#include "ui-test-util.h"
 
 static GtkWindow *
 find_toplevel (GType type)
@@ -91,20 +83,13 @@ test_window_empty_state (void)
 int
 main (int argc, char *argv[])
 {
-  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
-    {
-      /* A developer without a display skips; CI always provides one (xvfb-run). */
-      if (g_getenv ("CI") != NULL)
-        {
-          g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
-          return 1;
-        }
-      /* The test speaks TAP: a plan of zero tests with a reason is a skip. */
-      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
-      return 0;
-    }
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  g_autofree char *scratch_dir = NULL;
+  int status;
+
+  if ((status = ui_test_init (&argc, &argv, "window", &scratch_dir)) >= 0)
+    return status;
   g_test_add_func ("/window/empty-state", test_window_empty_state);
-  return g_test_run ();
+  status = g_test_run ();
+  vg_test_rm_rf (scratch_dir);
+  return status;
 }

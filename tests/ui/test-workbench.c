@@ -22,6 +22,7 @@
 #include "visage-image-view.h"
 #include "visage-overlay-area.h"
 #include "visage-window.h"
+#include "ui-test-util.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", "5", "6", NULL };
 #define N_FIXTURE 6
@@ -39,60 +40,11 @@ skip_without_split (void)
 }
 
 static gboolean
-spin_until (gboolean (*done) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  return done (data);
-}
-
-static gboolean
-is_null (gpointer data)
-{
-  return *(gpointer *) data == NULL;
-}
-
-static gboolean
 window_settled (gpointer data)
 {
   VisageWindow *window = data;
 
   return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window);
-}
-
-static gboolean
-window_evaluated (gpointer data)
-{
-  return visage_window_get_evaluation (VISAGE_WINDOW (data)) != NULL;
-}
-
-/* A few main-loop iterations, for frames and idle work to happen. */
-static void
-spin_frames (int n)
-{
-  for (int i = 0; i < n; i++)
-    {
-      gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND;
-
-      while (g_get_monotonic_time () < until)
-        g_main_context_iteration (NULL, FALSE);
-    }
-}
-
-static VisageApplication *
-new_app (void)
-{
-  g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
-  VisageApplication *app = visage_application_new (G_APPLICATION_NON_UNIQUE);
-  g_autoptr (GError) error = NULL;
-
-  /* The tests say what to open; the real val split is never opened behind their back. */
-  g_settings_set_boolean (settings, "restore-session", FALSE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  return app;
 }
 
 /* The window of app, loaded with the fixture split and model and settled. */
@@ -330,24 +282,6 @@ test_browse_and_overlay (void)
   g_free (faded.pixels);
 
   gtk_window_destroy (GTK_WINDOW (window));
-}
-
-/* With VISAGE_TEST_SCREENSHOTS set to a folder, the tests leave pictures of the views
- * there for a person to look at. */
-static void
-keep_screenshot (VisageWindow *window, const char *name)
-{
-  const char *dir = g_getenv ("VISAGE_TEST_SCREENSHOTS");
-  g_autofree char *path = NULL;
-  g_autoptr (GError) error = NULL;
-
-  if (dir == NULL)
-    return;
-  path = g_build_filename (dir, name, NULL);
-  spin_frames (5);  /* a layout pass and a frame after the last change */
-  visage_window_save_screenshot (window, path, &error);
-  g_assert_no_error (error);
-  g_test_message ("screenshot: %s", path);
 }
 
 /* The evaluation view: a confusion cell lists its images, most pixels first, and opens
@@ -871,34 +805,15 @@ test_screenshot_evaluate_and_image (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
 
-  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
-    {
-      if (g_getenv ("CI") != NULL)
-        {
-          g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
-          return 1;
-        }
-      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
-      return 0;
-    }
-
-  /* Before anything asks GLib for it: the predictions cache goes to the scratch folder. */
-  scratch_dir = g_dir_make_tmp ("visage-workbench-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_setenv ("XDG_CACHE_HOME", scratch_dir, TRUE);
-
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  if ((status = ui_test_init (&argc, &argv, "workbench", &scratch_dir)) >= 0)
+    return status;
 
   model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
   /* Without ../shared (a developer's machine) the tests that need images skip; under CI
    * vg_test_shared_path fails instead. */
-  if (g_getenv ("CI") != NULL || g_file_test (g_getenv ("VISAGE_SHARED_DIR") != NULL
-                                              ? g_getenv ("VISAGE_SHARED_DIR") : "",
-                                              G_FILE_TEST_IS_DIR))
+  if (ui_test_have_shared ())
     {
       split_dir = g_build_filename (scratch_dir, "split", NULL);
       g_assert_true (vg_test_link_split_names (split_dir, "val", fixture_names));

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* What the ui tests share: running the main loop until something holds, a fresh
+ * application, the set-up every ui test program does first, and pictures of windows for a
+ * person to look at. */
+#pragma once
+
+#include <stdio.h>
+
+#include <adwaita.h>
+
+#include "test-common.h"
+#include "visage-application.h"
+#include "visage-window.h"
+
+/* Iterate the main loop until done (data) or the timeout; returns done (data). */
+static inline gboolean
+ui_spin_until_timeout (gboolean (*done) (gpointer), gpointer data, int seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+
+  while (!done (data) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  return done (data);
+}
+
+static inline gboolean
+spin_until (gboolean (*done) (gpointer), gpointer data)
+{
+  return ui_spin_until_timeout (done, data, 120);
+}
+
+/* Iterate the main loop for ms milliseconds. */
+static inline void
+spin_for (int ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, FALSE);
+}
+
+/* A few frames' worth of main-loop iterations, for layout, drawing and idle work. */
+static inline void
+spin_frames (int n)
+{
+  spin_for (20 * n);
+}
+
+/* For spin_until: the pointer at data has been cleared (a weak pointer). */
+static inline gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+static inline gboolean
+window_evaluated (gpointer data)
+{
+  return visage_window_get_evaluation (VISAGE_WINDOW (data)) != NULL;
+}
+
+/* A registered application that opens nothing by itself (the tests say what to open). */
+static inline VisageApplication *
+new_app (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
+  VisageApplication *app = visage_application_new (G_APPLICATION_NON_UNIQUE);
+  g_autoptr (GError) error = NULL;
+
+  g_settings_set_boolean (settings, "restore-session", FALSE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  return app;
+}
+
+/* The start of a ui test program: without a display it skips (or fails under CI); else it
+ * makes *scratch_dir (a temporary folder, made XDG_CACHE_HOME and XDG_DATA_HOME before
+ * GLib reads them) and initialises GTK and libadwaita. Returns -1 to go on, else the exit
+ * status. */
+static inline int
+ui_test_init (int *argc, char ***argv, const char *name, char **scratch_dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *pattern = g_strdup_printf ("visage-%s-XXXXXX", name);
+
+  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
+    {
+      if (g_getenv ("CI") != NULL)
+        {
+          g_printerr ("no display under CI: run the ui suite under xvfb-run -a\n");
+          return 1;
+        }
+      printf ("1..0 # SKIP no display (run under xvfb-run -a)\n");
+      return 0;
+    }
+  *scratch_dir = g_dir_make_tmp (pattern, &error);
+  g_assert_no_error (error);
+  g_setenv ("XDG_CACHE_HOME", *scratch_dir, TRUE);
+  g_setenv ("XDG_DATA_HOME", *scratch_dir, TRUE);
+  gtk_test_init (argc, argv, NULL);
+  adw_init ();
+  return -1;
+}
+
+/* Whether the tests that need ../shared run: always under CI (where vg_test_shared_path
+ * fails when it is missing), else when it is there. */
+static inline gboolean
+ui_test_have_shared (void)
+{
+  const char *shared = g_getenv ("VISAGE_SHARED_DIR");
+
+  return g_getenv ("CI") != NULL
+         || g_file_test (shared != NULL ? shared : "", G_FILE_TEST_IS_DIR);
+}
+
+/* With VISAGE_TEST_SCREENSHOTS set to a folder, the tests leave pictures of the views
+ * there for a person to look at. */
+static inline void
+keep_screenshot (VisageWindow *window, const char *name)
+{
+  const char *dir = g_getenv ("VISAGE_TEST_SCREENSHOTS");
+  g_autofree char *path = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (dir == NULL)
+    return;
+  path = g_build_filename (dir, name, NULL);
+  spin_frames (5);  /* a layout pass and a frame after the last change */
+  visage_window_save_screenshot (window, path, &error);
+  g_assert_no_error (error);
+  g_test_message ("screenshot: %s", path);
+}
