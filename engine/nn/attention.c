@@ -28,6 +28,7 @@
  *
  * Gradient rule: dq, dk and dv are activation gradients and are overwritten (=). */
 #include "vg-nn.h"
+#include "vg-simd.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -40,60 +41,6 @@
  * 64 KiB: the forward's tile and the backward's two (P and dS) stay in L2 next to the
  * blocks of K and V, while the GEMMs are large enough to hide OpenBLAS's call overhead. */
 enum { TILE_Q = 64, TILE_K = 256 };
-
-#define LOG2E 1.44269504088896340736f
-#define LN2 0.69314718055994530942f
-
-/* The element-wise kernels are compiled for AVX-512 and AVX2 beside the baseline and the
- * loader picks one (GCC's function multiversioning): the build targets plain x86-64, and
- * the exp2 of N * M scores is the bulk of the work at N = M = 16384 with D = 8. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
-#define SIMD_CLONES \
-  __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
-/* 2^x to about 1e-7 relative, vectorisable: x = n + f with n = rint(x), f in [-0.5, 0.5],
- * 2^f by Cephes' exp2f polynomial (degree 6), 2^n built in the exponent bits. Results below
- * 2^-125 are flushed to 0 so no denormal reaches the GEMMs; x is clamped to [-127, 127]
- * first, which keeps the rounding trick and the exponent in range; NaN passes through.
- * Every select is written as integer masks: a float ?: stops GCC's if-conversion under
- * -ftrapping-math and with it the vectoriser. */
-static inline float
-exp2_approx (float x)
-{
-  const float round_magic = 12582912.0f;  /* 1.5 * 2^23: adding it rounds to an integer */
-  uint32_t u, lo, hi, bits;
-  int32_t e;
-  float t, n, f, p, scale;
-
-  memcpy (&u, &x, sizeof u);
-  /* -inf <= x < -127 and 127 < x <= inf, compared on the bit patterns */
-  lo = -(uint32_t) (u - 0xc2fe0001u < 0x3c820000u);
-  hi = -(uint32_t) (u - 0x42fe0001u < 0x3c820000u);
-  u = (u & ~(lo | hi)) | (0xc2fe0000u & lo) | (0x42fe0000u & hi);
-  memcpy (&x, &u, sizeof x);
-
-  t = x + round_magic;
-  n = t - round_magic;
-  f = x - n;
-  p = 1.535336188319500e-4f;
-  p = p * f + 1.339887440266574e-3f;
-  p = p * f + 9.618437357674640e-3f;
-  p = p * f + 5.550332471162809e-2f;
-  p = p * f + 2.402264791363012e-1f;
-  p = p * f + 6.931472028550421e-1f;
-  p = p * f + 1.0f;
-
-  /* the low mantissa bits of t hold n; the biased exponent n + 127 goes to bits 23.. */
-  memcpy (&e, &t, sizeof e);
-  e = e - 0x4b400000 + 127;
-  e &= -(int32_t) (e > 1);
-  bits = (uint32_t) e << 23;
-  memcpy (&scale, &bits, sizeof scale);
-  return p * scale;
-}
 
 /* One key block of the forward's online softmax. s (nq, nk) holds base-2 scores and is
  * overwritten with exp2(s - m_new); m (nq) and l (nq) are the running maximum and sum of
