@@ -89,8 +89,11 @@ typedef struct {
   float *lc_conv[VG_STAGES];                 /* (B, N_s, D) */
   float *lc_mean[VG_STAGES], *lc_rstd[VG_STAGES]; /* (D) batch statistics */
   float *lc_act[VG_STAGES];                  /* (B, N_s, D) BatchNorm + ReLU */
-  float *up[VG_STAGES];                      /* (B, N0, D) resized (s > 0) */
-  float *cat;                                /* (B, N0, 4D) stages 3, 2, 1, 0 */
+  float *fuse_part;                          /* (B, N1, D) a stage's share of the fuse */
+  float *fuse_up;                            /* (B, N0, D) that share at 1/4 scale */
+  float *fuse_w;                             /* (4, D, D) the fuse weight's column blocks */
+  float *fuse_gw;                            /* (4, D, D) their gradients */
+  float *fuse_gpack;                         /* (D, 4D) those packed as the weight */
   float *fuse_conv, *fuse_mean, *fuse_rstd;  /* (B, N0, D), (D), (D) */
   float *fuse_act;                           /* (B, N0, D) */
   float *cls;                                /* (B, N0, NC) */
@@ -723,17 +726,22 @@ vg_model_reserve (VgModel *m, int B, int H, int W, gboolean training, GError **e
       plan_add (&plan, &m->a.lc_mean[s], D);
       plan_add (&plan, &m->a.lc_rstd[s], D);
       plan_add (&plan, &m->a.lc_act[s], BNs * D);
-      if (s > 0)
-        plan_add (&plan, &m->a.up[s], (size_t) B * N0 * D);
     }
-  plan_add (&plan, &m->a.cat, (size_t) B * N0 * 4 * D);
+  plan_add (&plan, &m->a.fuse_part, (size_t) B * m->sizes[1].H * m->sizes[1].W * D);
+  plan_add (&plan, &m->a.fuse_up, (size_t) B * N0 * D);
+  plan_add (&plan, &m->a.fuse_w, (size_t) 4 * D * D);
+  if (training)
+    {
+      plan_add (&plan, &m->a.fuse_gw, (size_t) 4 * D * D);
+      plan_add (&plan, &m->a.fuse_gpack, (size_t) 4 * D * D);
+    }
   plan_add (&plan, &m->a.fuse_conv, (size_t) B * N0 * D);
   plan_add (&plan, &m->a.fuse_mean, D);
   plan_add (&plan, &m->a.fuse_rstd, D);
   plan_add (&plan, &m->a.fuse_act, (size_t) B * N0 * D);
   plan_add (&plan, &m->a.cls, (size_t) B * N0 * NC);
   plan_add (&plan, &m->a.logits, (size_t) B * H * W * NC);
-  TRACK ((size_t) B * N0 * 4 * D);
+  TRACK ((size_t) B * N0 * D);
   TRACK ((size_t) B * N0 * NC);
   if (cfg->head == VG_HEAD_TCONV)
     scratch = MAX (scratch, be->conv_transpose_scratch_floats (B, m->sizes[0].H,
@@ -864,27 +872,41 @@ vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B
       x = sa->out;
     }
 
-  /* Decoder: per stage 1x1 conv + BN + ReLU to D, up to 1/4 scale, concat [3, 2, 1, 0]. */
+  /* Decoder: per stage 1x1 conv + BN + ReLU to D; then the fuse, a 1x1 conv of the four
+   * stages resized to 1/4 scale and concatenated [3, 2, 1, 0]. Resizing is linear and acts
+   * on each channel alike, so it commutes with the fuse's per-pixel matrix: the fuse is
+   * applied to each stage at its own scale, column block k of its weight to stage 3 - k,
+   * and the results are resized and summed (the bias once). The same function as the
+   * concatenation, at a quarter of its multiply-adds and without the (B, N0, 4D) tensor. */
   {
-    const float *parts[VG_STAGES];
-    int Cs[VG_STAGES];
+    float *wparts[VG_STAGES];
+    int Cs[VG_STAGES] = { D, D, D, D };
 
+    for (int k = 0; k < VG_STAGES; k++)
+      wparts[k] = a->fuse_w + (size_t) k * D * D;
+    be->concat_backward (wparts, m->w.fuse.w, Cs, VG_STAGES, D); /* split the columns */
     for (int s = 0; s < VG_STAGES; s++)
       {
         int Ns = m->sizes[s].H * m->sizes[s].W;
+
         be->linear_forward (a->lc_conv[s], a->stages[s].out, m->w.linear_c[s].w,
                             m->w.linear_c[s].b, B * Ns, cfg->widths[s], D);
         batchnorm_relu_forward (m, a->lc_act[s], a->lc_mean[s], a->lc_rstd[s], a->lc_conv[s],
                                 &m->w.linear_c_bn[s], B * Ns, D, training);
-        if (s > 0)
-          be->resize_bilinear_forward (a->up[s], a->lc_act[s], B, m->sizes[s].H,
-                                       m->sizes[s].W, H0, W0, D);
-        parts[VG_STAGES - 1 - s] = s > 0 ? a->up[s] : a->lc_act[0];
-        Cs[VG_STAGES - 1 - s] = D;
       }
-    be->concat_forward (a->cat, parts, Cs, VG_STAGES, B * N0);
+    be->linear_forward (a->fuse_conv, a->lc_act[0], wparts[VG_STAGES - 1], m->w.fuse.b,
+                        B * N0, D, D);
+    for (int s = 1; s < VG_STAGES; s++)
+      {
+        int Ns = m->sizes[s].H * m->sizes[s].W;
+
+        be->linear_forward (a->fuse_part, a->lc_act[s], wparts[VG_STAGES - 1 - s], NULL,
+                            B * Ns, D, D);
+        be->resize_bilinear_forward (a->fuse_up, a->fuse_part, B, m->sizes[s].H,
+                                     m->sizes[s].W, H0, W0, D);
+        be->add_inplace (a->fuse_conv, a->fuse_up, (size_t) B * N0 * D);
+      }
   }
-  be->linear_forward (a->fuse_conv, a->cat, m->w.fuse.w, m->w.fuse.b, B * N0, 4 * D, D);
   batchnorm_relu_forward (m, a->fuse_act, a->fuse_mean, a->fuse_rstd, a->fuse_conv,
                           &m->w.fuse_bn, B * N0, D, training);
   be->linear_forward (a->cls, a->fuse_act, m->w.classifier.w, m->w.classifier.b, B * N0, D,
@@ -990,25 +1012,35 @@ vg_model_backward (VgModel *m)
                        m->w.classifier.w, B * N0, D, NC);
   batchnorm_relu_backward (m, t[2], t[1], a->fuse_act, a->fuse_conv, a->fuse_mean,
                            a->fuse_rstd, &m->w.fuse_bn, &m->g.fuse_bn, B * N0, D);
-  be->linear_backward (t[3], m->g.fuse.w, m->g.fuse.b, t[2], a->cat, m->w.fuse.w, B * N0,
-                       4 * D, D);
+  /* The fuse, stage by stage as in the forward: d fuse_conv (t2) resized down to each
+   * stage's scale (t3) meets that stage's column block of the weight; the block gradients
+   * are packed back into the weight's layout and added to its gradient. */
   {
-    /* concat order [3, 2, 1, 0]: split d cat into per-stage (B, N0, D) gradients */
-    float *dparts[VG_STAGES] = { t[0], t[1], t[2], t[4] };
+    float *gparts[VG_STAGES];
+    const float *wparts[VG_STAGES];
     int Cs[VG_STAGES] = { D, D, D, D };
-    be->concat_backward (dparts, t[3], Cs, VG_STAGES, B * N0);
+
+    for (int k = 0; k < VG_STAGES; k++)
+      {
+        gparts[k] = a->fuse_gw + (size_t) k * D * D;
+        wparts[k] = a->fuse_w + (size_t) k * D * D;
+      }
+    be->zero (a->fuse_gw, sizeof (float) * 4 * D * D);
     for (int s = 0; s < VG_STAGES; s++)
       {
-        float *dup = dparts[VG_STAGES - 1 - s];
+        int k = VG_STAGES - 1 - s;
         int Hs = m->sizes[s].H, Ws = m->sizes[s].W, Ns = Hs * Ws;
-        /* d cat (t3) is consumed: it and the part's buffer serve as d act and d conv */
-        float *dact = dup, *dconv = t[3];
+        const float *dy = t[2];
+        float *dact = t[0], *dconv = t[1];
+
         if (s > 0)
           {
-            dact = t[3];
-            dconv = dup;
-            be->resize_bilinear_backward (dact, dup, B, Hs, Ws, H0, W0, D);
+            be->resize_bilinear_backward (t[3], t[2], B, Hs, Ws, H0, W0, D);
+            dy = t[3];
           }
+        /* the bias joins once, at 1/4 scale: its gradient is the sum of d fuse_conv */
+        be->linear_backward (dact, gparts[k], s == 0 ? m->g.fuse.b : NULL, dy, a->lc_act[s],
+                             wparts[k], B * Ns, D, D);
         batchnorm_relu_backward (m, dconv, dact, a->lc_act[s], a->lc_conv[s], a->lc_mean[s],
                                  a->lc_rstd[s], &m->w.linear_c_bn[s], &m->g.linear_c_bn[s],
                                  B * Ns, D);
@@ -1016,6 +1048,8 @@ vg_model_backward (VgModel *m)
                              dconv, a->stages[s].out, m->w.linear_c[s].w, B * Ns,
                              cfg->widths[s], D);
       }
+    be->concat_forward (a->fuse_gpack, (const float *const *) gparts, Cs, VG_STAGES, D);
+    be->add_inplace (m->g.fuse.w, a->fuse_gpack, (size_t) 4 * D * D);
   }
 
   /* encoder, last stage first; each stage's input gradient adds to the previous stage's */
@@ -1233,8 +1267,15 @@ vg_model_describe (const VgConfig *cfg, int H, int W, VgLayerInfo *rows, int max
       add_row (&r, name, sizes[0].H, sizes[0].W, D, (size_t) cfg->widths[s] * D + 3 * D,
                (double) sizes[s].H * sizes[s].W * cfg->widths[s] * D);
     }
-  add_row (&r, "decoder.fuse (+BN, ReLU)", sizes[0].H, sizes[0].W, D,
-           (size_t) 4 * D * D + 3 * D, (double) N0 * 4 * D * D);
+  {
+    /* applied to each stage at its own scale before the resize (see the forward) */
+    double fuse_macs = 0.0;
+
+    for (int s = 0; s < VG_STAGES; s++)
+      fuse_macs += (double) sizes[s].H * sizes[s].W * D * D;
+    add_row (&r, "decoder.fuse (+BN, ReLU)", sizes[0].H, sizes[0].W, D,
+             (size_t) 4 * D * D + 3 * D, fuse_macs);
+  }
   add_row (&r, "decoder.classifier", sizes[0].H, sizes[0].W, NC, (size_t) D * NC + NC,
            (double) N0 * D * NC);
   if (cfg->head == VG_HEAD_TCONV)
