@@ -389,10 +389,11 @@ meta_doubles (const VgSafetensors *st, const char *path, const char *key, double
   return TRUE;
 }
 
+/* A path from the metadata: NULL for an absent key or an empty value. */
 static char *
 path_or_null (const char *value)
 {
-  return value[0] != '\0' ? g_strdup (value) : NULL;
+  return value != NULL && value[0] != '\0' ? g_strdup (value) : NULL;
 }
 
 gboolean
@@ -488,6 +489,11 @@ options_check_same (const VgTrainOptions *o, const VgSafetensors *st, const char
       const char *key = pairs->pdata[i], *want = pairs->pdata[i + 1];
       const char *have = vg_safetensors_metadata (st, key);
 
+      /* Options added since older checkpoints were written: absent means unused. */
+      if (have == NULL && (g_str_equal (key, META_PREFIX "train_annotations")
+                           || g_str_equal (key, META_PREFIX "val_annotations")
+                           || g_str_equal (key, META_PREFIX "init_from")))
+        have = "";
       if (have == NULL)
         return checkpoint_error (error, path, "no “%s” in the metadata: not a training "
                                  "checkpoint of visage", key);

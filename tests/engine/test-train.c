@@ -620,6 +620,68 @@ test_pause (void)
   vg_train_options_clear (&o);
 }
 
+/* A run written by an older Visage, whose last.safetensors lacks the keys added since
+ * (annotations, init_from, the mid-epoch step): it loads and resumes. */
+static void
+test_older_checkpoint (void)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 }, loaded = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *last = NULL;
+  const char *const newer[] = { "visage.train.train_annotations",
+                                "visage.train.val_annotations", "visage.train.init_from",
+                                "visage.train.state.epoch_step",
+                                "visage.train.state.epoch_loss_sum", NULL };
+  VgTrainState state;
+
+  if (!splits_make (&s))
+    return;
+  small_options (&o, &s, "older");
+  o.epochs = 1;
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  /* the same file without the newer keys */
+  last = g_build_filename (o.out_dir, "last.safetensors", NULL);
+  {
+    g_autoptr (VgSafetensors) st = vg_safetensors_open (last, &error);
+    g_autofree const char **pairs = NULL;
+    g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+    g_autofree VgTensorView *views = NULL;
+    int n;
+
+    g_assert_no_error (error);
+    n = vg_safetensors_n_tensors (st);
+    views = g_new (VgTensorView, n);
+    for (int i = 0; i < n; i++)
+      views[i] = *vg_safetensors_get (st, i);
+    pairs = vg_safetensors_metadata_pairs (st);
+    for (int i = 0; pairs[i] != NULL; i += 2)
+      if (!g_strv_contains (newer, pairs[i]))
+        {
+          g_ptr_array_add (kept, (gpointer) pairs[i]);
+          g_ptr_array_add (kept, (gpointer) pairs[i + 1]);
+        }
+    g_assert_cmpuint (kept->len, <, 2 * (guint) g_strv_length ((char **) pairs) - 2);
+    g_ptr_array_add (kept, NULL);
+    g_assert_true (vg_safetensors_write (last, views, n, (const char *const *) kept->pdata,
+                                         &error));
+    g_assert_no_error (error);
+  }
+
+  g_assert_true (vg_train_options_load (&loaded, o.out_dir, &error));
+  g_assert_no_error (error);
+  g_assert_null (loaded.train_annotations);
+  g_assert_null (loaded.init_from);
+  loaded.epochs = 2;
+  g_assert_true (vg_train_run (&loaded, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 2);
+  vg_train_options_clear (&o);
+  vg_train_options_clear (&loaded);
+}
+
 static void
 test_bad_checkpoints (void)
 {
@@ -719,6 +781,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/run/resume-equivalence", test_resume_equivalence);
   g_test_add_func ("/train/run/resume-mid-epoch", test_resume_mid_epoch);
   g_test_add_func ("/train/run/pause", test_pause);
+  g_test_add_func ("/train/run/older-checkpoint", test_older_checkpoint);
   g_test_add_func ("/train/run/bad-checkpoints", test_bad_checkpoints);
   status = g_test_run ();
   vg_test_rm_rf (cache);
