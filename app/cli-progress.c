@@ -30,6 +30,7 @@ struct _VgCliProgress
   gint64 start_us;
   gint64 last_us;      /* of the last line drawn */
   int done;
+  int base;            /* done before this process started (a resumed epoch) */
   char *extra;         /* of the last update */
   gboolean drawn;      /* a tty line is on screen, unterminated */
   gboolean finished;
@@ -68,11 +69,12 @@ static void
 append_status (GString *line, VgCliProgress *p, gint64 now)
 {
   double elapsed = (now - p->start_us) * 1e-6;
-  double rate = elapsed > 0 ? p->done / elapsed : 0.0;
+  int done_here = p->done - p->base;
+  double rate = elapsed > 0 ? done_here / elapsed : 0.0;
   char eta[32];
 
   g_string_append_printf (line, "%d/%d %s", p->done, p->total, p->unit);
-  if (p->done > 0 && elapsed > 0)
+  if (done_here > 0 && elapsed > 0)
     {
       format_duration (eta, sizeof eta, (p->total - p->done) / rate);
       g_string_append_printf (line, "  %.3g %s/s  ETA %s", rate, p->unit, eta);
@@ -109,6 +111,13 @@ draw (VgCliProgress *p, gint64 now)
   fputs (line->str, stderr);
   fflush (stderr);
   p->last_us = now;
+}
+
+void
+vg_cli_progress_set_base (VgCliProgress *p, int done_before)
+{
+  if (p != NULL)
+    p->base = CLAMP (done_before, 0, p->total);
 }
 
 void

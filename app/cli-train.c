@@ -57,6 +57,8 @@ on_step (const VgTrainStep *step, gpointer data)
       g_autofree char *label = g_strdup_printf ("epoch %d/%d train", step->epoch, step->epochs);
       g_clear_pointer (&c->progress, vg_cli_progress_free);
       c->progress = vg_cli_progress_new (label, step->steps, "steps");
+      /* the first step seen: in a resumed epoch, the ones before it ran earlier */
+      vg_cli_progress_set_base (c->progress, step->step - 1);
       c->epoch = step->epoch;
       c->epochs = step->epochs;
       c->validating = FALSE;

@@ -42,6 +42,9 @@ typedef struct _VgCliProgress VgCliProgress;
 VgCliProgress *vg_cli_progress_new (const char *label, int total, const char *unit);
 /* done of total; extra (may be NULL) is appended, e.g. "loss 0.412  loader 3%". */
 void vg_cli_progress_update (VgCliProgress *progress, int done, const char *extra);
+/* Items done before this process took over (a resumed epoch): the rate and the time left
+ * count only the rest. */
+void vg_cli_progress_set_base (VgCliProgress *progress, int done_before);
 /* Ends the line; summary (may be NULL) is printed after the label. */
 void vg_cli_progress_finish (VgCliProgress *progress, const char *summary);
 void vg_cli_progress_free (VgCliProgress *progress);
