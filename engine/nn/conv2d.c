@@ -13,6 +13,7 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
+#include "vg-simd.h"
 
 #include <string.h>
 
@@ -243,6 +244,38 @@ transpose_depthwise (float *wt, const float *weight, int C, int KK)
       wt[(size_t) k * C + c] = weight[(size_t) c * KK + k];
 }
 
+/* One output row (b, oh) of the depthwise convolution; wt is the weight as (K*K, C). */
+static SIMD_CLONES void
+depthwise_forward_row (float *out, const float *inp, const float *wt, const float *bias, int b,
+                       int oh, int H, int W, int C, int K, int S, int P, int Ho, int Wo)
+{
+  for (int ow = 0; ow < Wo; ow++)
+    {
+      float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+      if (bias != NULL)
+        memcpy (o, bias, sizeof (float) * C);
+      else
+        memset (o, 0, sizeof (float) * C);
+      for (int kh = 0; kh < K; kh++)
+        {
+          int ih = oh * S - P + kh;
+          if (ih < 0 || ih >= H)
+            continue;
+          for (int kw = 0; kw < K; kw++)
+            {
+              int iw = ow * S - P + kw;
+              if (iw < 0 || iw >= W)
+                continue;
+              const float *x = inp + ((size_t) (b * H + ih) * W + iw) * C;
+              const float *w = wt + (size_t) (kh * K + kw) * C;
+#pragma omp simd
+              for (int c = 0; c < C; c++)
+                o[c] += x[c] * w[c];
+            }
+        }
+    }
+}
+
 static void
 conv_depthwise_forward (float *out, const float *inp, const float *weight, const float *bias,
                         float *wt, int B, int H, int W, int C, int K, int S, int P, int Ho,
@@ -255,13 +288,20 @@ conv_depthwise_forward (float *out, const float *inp, const float *weight, const
 #pragma omp parallel for collapse(2) schedule(static) if (work > PAR_MIN)
   for (int b = 0; b < B; b++)
     for (int oh = 0; oh < Ho; oh++)
+      depthwise_forward_row (out, inp, wt, bias, b, oh, H, W, C, K, S, P, Ho, Wo);
+}
+
+/* Rows [r0, r1) of the outputs (r = b * Ho + oh) add their taps into acc (K*K, C). */
+static SIMD_CLONES void
+depthwise_dweight_rows (float *acc, const float *dout, const float *inp, int r0, int r1,
+                        int H, int W, int C, int K, int S, int P, int Ho, int Wo)
+{
+  for (int r = r0; r < r1; r++)
+    {
+      int b = r / Ho, oh = r % Ho;
       for (int ow = 0; ow < Wo; ow++)
         {
-          float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
-          if (bias != NULL)
-            memcpy (o, bias, sizeof (float) * C);
-          else
-            memset (o, 0, sizeof (float) * C);
+          const float *g = dout + ((size_t) r * Wo + ow) * C;
           for (int kh = 0; kh < K; kh++)
             {
               int ih = oh * S - P + kh;
@@ -273,13 +313,44 @@ conv_depthwise_forward (float *out, const float *inp, const float *weight, const
                   if (iw < 0 || iw >= W)
                     continue;
                   const float *x = inp + ((size_t) (b * H + ih) * W + iw) * C;
-                  const float *w = wt + (size_t) (kh * K + kw) * C;
+                  float *a = acc + (size_t) (kh * K + kw) * C;
 #pragma omp simd
                   for (int c = 0; c < C; c++)
-                    o[c] += x[c] * w[c];
+                    a[c] += g[c] * x[c];
                 }
             }
         }
+    }
+}
+
+/* One row (b, ih) of the input gradient: each pixel gathers from the output pixels whose
+ * window covers it, as in col2im. wt is the weight as (K*K, C). */
+static SIMD_CLONES void
+depthwise_dinp_row (float *dinp, const float *dout, const float *wt, int b, int ih, int H,
+                    int W, int C, int K, int S, int P, int Ho, int Wo)
+{
+  for (int iw = 0; iw < W; iw++)
+    {
+      float *d = dinp + ((size_t) (b * H + ih) * W + iw) * C;
+      memset (d, 0, sizeof (float) * C);
+      for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
+        {
+          int oh = (ih + P - kh) / S;
+          if (oh >= Ho)
+            continue;
+          for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
+            {
+              int ow = (iw + P - kw) / S;
+              if (ow >= Wo)
+                continue;
+              const float *g = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+              const float *w = wt + (size_t) (kh * K + kw) * C;
+#pragma omp simd
+              for (int c = 0; c < C; c++)
+                d[c] += g[c] * w[c];
+            }
+        }
+    }
 }
 
 static void
@@ -306,31 +377,8 @@ conv_depthwise_backward (float *dinp, float *dweight, const float *dout, const f
         {
           float *acc = part + (size_t) ch * slice;
           memset (acc, 0, sizeof (float) * slice);
-          for (int r = rows * ch / nch; r < rows * (ch + 1) / nch; r++)
-            {
-              int b = r / Ho, oh = r % Ho;
-              for (int ow = 0; ow < Wo; ow++)
-                {
-                  const float *g = dout + ((size_t) r * Wo + ow) * C;
-                  for (int kh = 0; kh < K; kh++)
-                    {
-                      int ih = oh * S - P + kh;
-                      if (ih < 0 || ih >= H)
-                        continue;
-                      for (int kw = 0; kw < K; kw++)
-                        {
-                          int iw = ow * S - P + kw;
-                          if (iw < 0 || iw >= W)
-                            continue;
-                          const float *x = inp + ((size_t) (b * H + ih) * W + iw) * C;
-                          float *a = acc + (size_t) (kh * K + kw) * C;
-#pragma omp simd
-                          for (int c = 0; c < C; c++)
-                            a[c] += g[c] * x[c];
-                        }
-                    }
-                }
-            }
+          depthwise_dweight_rows (acc, dout, inp, rows * ch / nch, rows * (ch + 1) / nch, H, W,
+                                  C, K, S, P, Ho, Wo);
         }
 #pragma omp parallel for schedule(static) if (slice * nch > PAR_MIN)
       for (size_t j = 0; j < slice; j++)
@@ -350,29 +398,7 @@ conv_depthwise_backward (float *dinp, float *dweight, const float *dout, const f
 #pragma omp parallel for collapse(2) schedule(static) if (work > PAR_MIN)
       for (int b = 0; b < B; b++)
         for (int ih = 0; ih < H; ih++)
-          for (int iw = 0; iw < W; iw++)
-            {
-              float *d = dinp + ((size_t) (b * H + ih) * W + iw) * C;
-              memset (d, 0, sizeof (float) * C);
-              /* the taps that reach (ih, iw), as in col2im */
-              for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
-                {
-                  int oh = (ih + P - kh) / S;
-                  if (oh >= Ho)
-                    continue;
-                  for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
-                    {
-                      int ow = (iw + P - kw) / S;
-                      if (ow >= Wo)
-                        continue;
-                      const float *g = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
-                      const float *w = wt + (size_t) (kh * K + kw) * C;
-#pragma omp simd
-                      for (int c = 0; c < C; c++)
-                        d[c] += g[c] * w[c];
-                    }
-                }
-            }
+          depthwise_dinp_row (dinp, dout, wt, b, ih, H, W, C, K, S, P, Ho, Wo);
     }
 }
 
