@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vg-nn.h"
+#include "vg-softmax-block.h"
 
 /* Fixed chunking of the rows for the sums: the chunks run in parallel, their partial sums
  * are added in chunk order, so the result is the same for any number of threads. */
@@ -30,26 +31,67 @@ is_counted (int y, int ignore_index, int NC)
   return y != ignore_index && y < NC;
 }
 
-/* p (NC) = softmax(z) */
-static inline void
-row_softmax (float *p, const float *z, int NC)
-{
-  float m = z[0];
-  float s = 0.0f;
+/* Chunk c's rows [i0, i1): its class sums (part, NC), weight total and counted rows. The
+ * probabilities are summed per row lane in float over FLUSH_BLOCKS blocks at a time, then
+ * in double. */
+enum { FLUSH_BLOCKS = 32 };
 
-  for (int j = 1; j < NC; j++)
-    m = z[j] > m ? z[j] : m;
-  for (int j = 0; j < NC; j++)
+static SIMD_CLONES void
+chunk_sums (ClassSums *part, double *wsum, double *nsum, const float *logits,
+            const uint8_t *targets, const float *weights, int ignore_index, int i0, int i1,
+            int NC)
+{
+  float t[NC * SOFTMAX_BLOCK], acc[NC * SOFTMAX_BLOCK];
+  float m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK];
+  double w = 0.0, cnt = 0.0;
+  int blocks = 0;
+
+  memset (acc, 0, sizeof acc);
+  for (int b = i0; b < i1; b += SOFTMAX_BLOCK)
     {
-      p[j] = expf (z[j] - m);
-      s += p[j];
+      int nb = i1 - b < SOFTMAX_BLOCK ? i1 - b : SOFTMAX_BLOCK;
+
+      softmax_block_load (t, logits + (size_t) b * NC, nb, NC);
+      softmax_block_exp (t, m, s, NC);
+      for (int r = 0; r < SOFTMAX_BLOCK; r++)
+        {
+          int y = r < nb ? targets[b + r] : ignore_index;
+          /* m: 1 / s on counted rows, 0 on the others so they add nothing */
+          m[r] = is_counted (y, ignore_index, NC) ? 1.0f / s[r] : 0.0f;
+        }
+      for (int j = 0; j < NC; j++)
+#pragma omp simd
+        for (int r = 0; r < SOFTMAX_BLOCK; r++)
+          acc[j * SOFTMAX_BLOCK + r] += t[j * SOFTMAX_BLOCK + r] * m[r];
+      for (int r = 0; r < nb; r++)
+        {
+          int y = targets[b + r];
+          if (!is_counted (y, ignore_index, NC))
+            continue;
+          part[y].inter += t[y * SOFTMAX_BLOCK + r] * m[r];
+          part[y].count += 1.0;
+          w += weights != NULL ? weights[y] : 1.0f;
+          cnt += 1.0;
+        }
+      if (++blocks == FLUSH_BLOCKS || b + SOFTMAX_BLOCK >= i1)
+        {
+          for (int j = 0; j < NC; j++)
+            {
+              double p = 0.0;
+              for (int r = 0; r < SOFTMAX_BLOCK; r++)
+                p += acc[j * SOFTMAX_BLOCK + r];
+              part[j].prob += p;
+            }
+          memset (acc, 0, sizeof acc);
+          blocks = 0;
+        }
     }
-  for (int j = 0; j < NC; j++)
-    p[j] /= s;
+  *wsum = w;
+  *nsum = cnt;
 }
 
 /* sums (NC): the class sums over the counted rows; *weight_total (may be NULL): sum of
- * w[y_i] over them (1 each without weights). Returns the number of counted rows. */
+ * the counted rows' weights. Returns the number of counted rows. */
 static double
 class_sums (ClassSums *sums, double *weight_total, const float *logits,
             const uint8_t *targets, const float *weights, int ignore_index, int Nr, int NC)
@@ -62,26 +104,15 @@ class_sums (ClassSums *sums, double *weight_total, const float *logits,
 #pragma omp parallel for schedule(static) if (Nr > 4096)
   for (int c = 0; c < N_CHUNKS; c++)
     {
-      int i0 = (int) ((long long) Nr * c / N_CHUNKS);
-      int i1 = (int) ((long long) Nr * (c + 1) / N_CHUNKS);
-      double w = 0.0, cnt = 0.0;
-      float p[NC];
+      /* chunk bounds on block boundaries, so a block never straddles two chunks */
+      int nblk = (Nr + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
+      int i0 = (int) ((long long) nblk * c / N_CHUNKS) * SOFTMAX_BLOCK;
+      int i1 = (int) ((long long) nblk * (c + 1) / N_CHUNKS) * SOFTMAX_BLOCK;
 
-      for (int i = i0; i < i1; i++)
-        {
-          int y = targets[i];
-          if (!is_counted (y, ignore_index, NC))
-            continue;
-          row_softmax (p, logits + (size_t) i * NC, NC);
-          for (int j = 0; j < NC; j++)
-            part[c][j].prob += p[j];
-          part[c][y].inter += p[y];
-          part[c][y].count += 1.0;
-          w += weights != NULL ? weights[y] : 1.0f;
-          cnt += 1.0;
-        }
-      wpart[c] = w;
-      npart[c] = cnt;
+      i0 = i0 < Nr ? i0 : Nr;
+      i1 = i1 < Nr ? i1 : Nr;
+      chunk_sums (part[c], &wpart[c], &npart[c], logits, targets, weights, ignore_index, i0,
+                  i1, NC);
     }
 
   memset (sums, 0, sizeof (ClassSums) * NC);
@@ -116,6 +147,61 @@ vg_dice_forward (const float *logits, const uint8_t *targets, int ignore_index, 
   return (float) (1.0 - score / NC);
 }
 
+/* Rows [i0, min(i0 + SOFTMAX_BLOCK, Nr)) of combined_backward. With p the row's softmax
+ * and g_c = a_c - [y = c] b_c the gradient of the Dice term in p, the softmax backward
+ * gives dz_j = p_j (g_j - sum_c p_c g_c), and the cross-entropy adds kw (p_j - [y = j]). */
+static SIMD_CLONES void
+backward_block (float *dlogits, const float *logits, const uint8_t *targets,
+                const float *weights, const float *a, const float *bc, float ce_scale,
+                int ignore_index, int i0, int Nr, int NC)
+{
+  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK];
+  float kw[SOFTMAX_BLOCK], pg[SOFTMAX_BLOCK], py[SOFTMAX_BLOCK];
+  int ys[SOFTMAX_BLOCK];
+  int nb = Nr - i0 < SOFTMAX_BLOCK ? Nr - i0 : SOFTMAX_BLOCK;
+  float *d = dlogits + (size_t) i0 * NC;
+
+  softmax_block_load (t, logits + (size_t) i0 * NC, nb, NC); /* read before d is written */
+  softmax_block_exp (t, m, s, NC);
+  for (int r = 0; r < SOFTMAX_BLOCK; r++)
+    {
+      int y = r < nb ? targets[i0 + r] : ignore_index;
+      int counted = is_counted (y, ignore_index, NC);
+      ys[r] = counted ? y : -1;
+      kw[r] = counted ? ce_scale * (weights != NULL ? weights[y] : 1.0f) : 0.0f;
+      m[r] = 1.0f / s[r];
+      pg[r] = 0.0f;
+    }
+  /* t becomes the softmax p; pg_r = sum_c p_c a_c - p_y b_y */
+  for (int j = 0; j < NC; j++)
+#pragma omp simd
+    for (int r = 0; r < SOFTMAX_BLOCK; r++)
+      {
+        float p = t[j * SOFTMAX_BLOCK + r] * m[r];
+        t[j * SOFTMAX_BLOCK + r] = p;
+        pg[r] += p * a[j];
+      }
+  for (int r = 0; r < nb; r++)
+    if (ys[r] >= 0)
+      {
+        py[r] = t[ys[r] * SOFTMAX_BLOCK + r];
+        pg[r] -= py[r] * bc[ys[r]];
+      }
+  /* every j as if j != y; the target's entry is mended below */
+  for (int j = 0; j < NC; j++)
+#pragma omp simd
+    for (int r = 0; r < SOFTMAX_BLOCK; r++)
+      t[j * SOFTMAX_BLOCK + r] *= a[j] - pg[r] + kw[r];
+  softmax_block_store (d, t, nb, NC);
+  for (int r = 0; r < nb; r++)
+    {
+      if (ys[r] < 0)
+        memset (d + (size_t) r * NC, 0, sizeof (float) * NC);
+      else
+        d[(size_t) r * NC + ys[r]] -= py[r] * bc[ys[r]] + kw[r];
+    }
+}
+
 /* Both gradients in one pass over the rows. ce_scale: dloss / sum w (0: no cross-entropy
  * term); dice_scale: dloss (0: no Dice term). */
 static void
@@ -134,33 +220,12 @@ combined_backward (float *dlogits, const float *logits, const uint8_t *targets,
       b[c] = (float) (dice_scale * 2.0 / (NC * den));
     }
 
+  int n_blocks = (Nr + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
+
 #pragma omp parallel for schedule(static) if (Nr > 4096)
-  for (int i = 0; i < Nr; i++)
-    {
-      int y = targets[i];
-      float *d = dlogits + (size_t) i * NC;
-      float p[NC];
-
-      if (!is_counted (y, ignore_index, NC))
-        {
-          memset (d, 0, sizeof (float) * NC);
-          continue;
-        }
-      row_softmax (p, logits + (size_t) i * NC, NC); /* read the row before writing it */
-
-      /* softmax backward of g: dz_j = p_j (g_j - sum_c p_c g_c) */
-      float pg = 0.0f;
-      for (int c = 0; c < NC; c++)
-        pg += p[c] * a[c];
-      pg -= p[y] * b[y];
-      float kw = ce_scale * (weights != NULL ? weights[y] : 1.0f);
-      for (int j = 0; j < NC; j++)
-        {
-          float g = a[j] - (j == y ? b[j] : 0.0f);
-          d[j] = p[j] * (g - pg) + kw * p[j];
-        }
-      d[y] -= kw;
-    }
+  for (int blk = 0; blk < n_blocks; blk++)
+    backward_block (dlogits, logits, targets, weights, a, b, ce_scale, ignore_index,
+                    blk * SOFTMAX_BLOCK, Nr, NC);
 }
 
 void

@@ -13,7 +13,7 @@
  *
  * Gradient rule: dlogits is overwritten (=). */
 #include "vg-nn.h"
-#include "vg-simd.h"
+#include "vg-softmax-block.h"
 
 #include <math.h>
 #include <string.h>
@@ -24,7 +24,8 @@ is_counted (int y, int ignore_index, int NC)
   return y != ignore_index && y < NC;
 }
 
-/* Rows are handed to the vectorised kernels in chunks of this many. */
+/* Rows are handed to the vectorised kernels in chunks of this many (a multiple of
+ * SOFTMAX_BLOCK); the chunks, not the threads, fix the order of the sums. */
 enum { CE_CHUNK = 1024 };
 
 static inline int
@@ -33,41 +34,31 @@ chunk_end (int c, int Nr)
   return (c + 1) * CE_CHUNK < Nr ? (c + 1) * CE_CHUNK : Nr;
 }
 
-/* max_j z_j over one row. */
-static inline float
-row_max (const float *z, int NC)
-{
-  float m = z[0];
-
-#pragma omp simd reduction(max : m)
-  for (int j = 1; j < NC; j++)
-    m = z[j] > m ? z[j] : m;
-  return m;
-}
-
 /* Rows [i0, i1) of the forward: the weighted sum of their losses and of their weights.
  * log-sum-exp as max_j z_j + log sum_j exp(z_j - max): no overflow for any logit. */
 static SIMD_CLONES void
 forward_rows (const float *logits, const uint8_t *targets, const float *weights,
               int ignore_index, int i0, int i1, int NC, double *num, double *den)
 {
+  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK];
   double n = 0.0, d = 0.0;
 
-  for (int i = i0; i < i1; i++)
+  for (int b = i0; b < i1; b += SOFTMAX_BLOCK)
     {
-      int y = targets[i];
-      if (!is_counted (y, ignore_index, NC))
-        continue;
-      const float *z = logits + (size_t) i * NC;
-      float w = weights != NULL ? weights[y] : 1.0f;
-      float m = row_max (z, NC);
-      float s = 0.0f;
+      int nb = i1 - b < SOFTMAX_BLOCK ? i1 - b : SOFTMAX_BLOCK;
+      const float *z = logits + (size_t) b * NC;
 
-#pragma omp simd reduction(+ : s)
-      for (int j = 0; j < NC; j++)
-        s += exp2_approx ((z[j] - m) * LOG2E);
-      n += (double) w * (m + logf (s) - z[y]);
-      d += w;
+      softmax_block_load (t, z, nb, NC);
+      softmax_block_exp (t, m, s, NC);
+      for (int r = 0; r < nb; r++)
+        {
+          int y = targets[b + r];
+          if (!is_counted (y, ignore_index, NC))
+            continue;
+          float w = weights != NULL ? weights[y] : 1.0f;
+          n += (double) w * (m[r] + logf (s[r]) - z[(size_t) r * NC + y]);
+          d += w;
+        }
     }
   *num = n;
   *den = d;
@@ -78,31 +69,35 @@ static SIMD_CLONES void
 backward_rows (float *dlogits, const float *logits, const uint8_t *targets,
                const float *weights, int ignore_index, float k, int i0, int i1, int NC)
 {
-  for (int i = i0; i < i1; i++)
-    {
-      int y = targets[i];
-      float *d = dlogits + (size_t) i * NC;
-      if (!is_counted (y, ignore_index, NC) || k == 0.0f)
-        {
-          memset (d, 0, sizeof (float) * NC);
-          continue;
-        }
-      const float *z = logits + (size_t) i * NC;
-      float kw = k * (weights != NULL ? weights[y] : 1.0f);
-      float m = row_max (z, NC);
-      float s = 0.0f;
+  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK], kw[SOFTMAX_BLOCK];
 
-#pragma omp simd reduction(+ : s)
-      for (int j = 0; j < NC; j++)
+  for (int b = i0; b < i1; b += SOFTMAX_BLOCK)
+    {
+      int nb = i1 - b < SOFTMAX_BLOCK ? i1 - b : SOFTMAX_BLOCK;
+      float *d = dlogits + (size_t) b * NC;
+
+      softmax_block_load (t, logits + (size_t) b * NC, nb, NC);
+      softmax_block_exp (t, m, s, NC);
+      for (int r = 0; r < SOFTMAX_BLOCK; r++)
         {
-          d[j] = exp2_approx ((z[j] - m) * LOG2E);
-          s += d[j];
+          int y = r < nb ? targets[b + r] : ignore_index;
+          kw[r] = is_counted (y, ignore_index, NC) ? k * (weights != NULL ? weights[y] : 1.0f)
+                                                   : 0.0f;
+          m[r] = kw[r] / s[r];
         }
-      float kws = kw / s;
-#pragma omp simd
       for (int j = 0; j < NC; j++)
-        d[j] *= kws;
-      d[y] -= kw;
+#pragma omp simd
+        for (int r = 0; r < SOFTMAX_BLOCK; r++)
+          t[j * SOFTMAX_BLOCK + r] *= m[r];
+      softmax_block_store (d, t, nb, NC);
+      for (int r = 0; r < nb; r++)
+        {
+          int y = targets[b + r];
+          if (kw[r] == 0.0f) /* ignored, or k = 0: exact zeros whatever the logits */
+            memset (d + (size_t) r * NC, 0, sizeof (float) * NC);
+          else
+            d[(size_t) r * NC + y] -= kw[r];
+        }
     }
 }
 
