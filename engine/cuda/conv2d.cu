@@ -15,48 +15,25 @@
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=).
  * No atomics: every sum runs in a fixed order. */
 #include "common.cuh"
+#include "vg-conv-shape.h"
 
 using namespace vgc;
 
-typedef enum
-{
-  CONV_POINTWISE,
-  CONV_DEPTHWISE,
-  CONV_IM2COL,
-} ConvPath;
-
-static ConvPath
-conv_path (int Cin, int Cout, int K, int S, int P, int G)
-{
-  if (K == 1 && S == 1 && P == 0 && G == 1)
-    return CONV_POINTWISE;
-  if (G == Cin && G == Cout)
-    return CONV_DEPTHWISE;
-  return CONV_IM2COL;
-}
-
 /* Images per im2col chunk: the chunk's column matrix stays under the budget. Shape only. */
-static int
+static inline int
 chunk_images (int B, int Ho, int Wo, int Cin, int K)
 {
-  size_t per_image = (size_t) Ho * Wo * Cin * K * K;
-  size_t nb = per_image > 0 ? g.conv_chunk_floats / per_image : (size_t) B;
-
-  if (nb < 1)
-    nb = 1;
-  if (nb > (size_t) B)
-    nb = (size_t) B;
-  return (int) nb;
+  return vg_conv_chunk_images (B, Ho, Wo, Cin, K, g.conv_chunk_floats);
 }
 
 extern "C" size_t
 vg_cuda_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, int P,
                                int G)
 {
-  int Ho = (H + 2 * P - K) / S + 1;
-  int Wo = (W + 2 * P - K) / S + 1;
+  int Ho = vg_conv_out_size (H, K, S, P);
+  int Wo = vg_conv_out_size (W, K, S, P);
 
-  if (conv_path (Cin, Cout, K, S, P, G) != CONV_IM2COL)
+  if (vg_conv_path (Cin, Cout, K, S, P, G) != VG_CONV_IM2COL)
     return 0;
   return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
 }
@@ -331,20 +308,20 @@ vg_cuda_conv2d_forward (float *out, const float *inp, const float *weight, const
                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
                         int P, int G)
 {
-  int Ho = (H + 2 * P - K) / S + 1;
-  int Wo = (W + 2 * P - K) / S + 1;
+  int Ho = vg_conv_out_size (H, K, S, P);
+  int Wo = vg_conv_out_size (W, K, S, P);
 
-  switch (conv_path (Cin, Cout, K, S, P, G))
+  switch (vg_conv_path (Cin, Cout, K, S, P, G))
     {
-    case CONV_POINTWISE:
+    case VG_CONV_POINTWISE:
       vg_cuda_linear_forward (out, inp, weight, bias, B * H * W, Cin, Cout);
       return;
-    case CONV_DEPTHWISE:
+    case VG_CONV_DEPTHWISE:
       depthwise_forward_kernel<<<blocks_for ((size_t) B * Ho * Wo * Cin), THREADS, 0,
                                  g.stream>>> (out, inp, weight, bias, B, H, W, Cin, K, S, P,
                                               Ho, Wo);
       break;
-    case CONV_IM2COL:
+    case VG_CONV_IM2COL:
     default:
       conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
                            Ho, Wo);
@@ -358,19 +335,19 @@ vg_cuda_conv2d_backward (float *dinp, float *dweight, float *dbias, const float 
                          const float *inp, const float *weight, float *scratch, int B, int H,
                          int W, int Cin, int Cout, int K, int S, int P, int G)
 {
-  int Ho = (H + 2 * P - K) / S + 1;
-  int Wo = (W + 2 * P - K) / S + 1;
+  int Ho = vg_conv_out_size (H, K, S, P);
+  int Wo = vg_conv_out_size (W, K, S, P);
 
-  switch (conv_path (Cin, Cout, K, S, P, G))
+  switch (vg_conv_path (Cin, Cout, K, S, P, G))
     {
-    case CONV_POINTWISE:
+    case VG_CONV_POINTWISE:
       vg_cuda_linear_backward (dinp, dweight, dbias, dout, inp, weight, B * H * W, Cin, Cout);
       return;
-    case CONV_DEPTHWISE:
+    case VG_CONV_DEPTHWISE:
       conv_depthwise_backward (dinp, dweight, dout, inp, weight, B, H, W, Cin, K, S, P, Ho,
                                Wo);
       break;
-    case CONV_IM2COL:
+    case VG_CONV_IM2COL:
     default:
       conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
                             S, P, G, Ho, Wo);

@@ -13,6 +13,7 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
+#include "vg-conv-shape.h"
 #include "vg-simd.h"
 
 #include <string.h>
@@ -22,36 +23,15 @@
 /* Below this many floats of work a thread team costs more than it saves. */
 #define PAR_MIN 16384
 
-typedef enum {
-  CONV_POINTWISE,
-  CONV_DEPTHWISE,
-  CONV_IM2COL,
-} ConvPath;
-
-static ConvPath
-conv_path (int Cin, int Cout, int K, int S, int P, int G)
-{
-  if (K == 1 && S == 1 && P == 0 && G == 1)
-    return CONV_POINTWISE;
-  if (G == Cin && G == Cout)
-    return CONV_DEPTHWISE;
-  return CONV_IM2COL;
-}
-
 /* Images per im2col chunk: a chunk's column matrix stays near 4M floats (16 MiB), yet late
  * stages with small maps still hand the GEMM a few thousand rows. Depends on the shape only,
  * never on the thread count. */
-static int
+#define CONV_CHUNK_FLOATS ((size_t) 4 << 20)
+
+static inline int
 chunk_images (int B, int Ho, int Wo, int Cin, int K)
 {
-  size_t per_image = (size_t) Ho * Wo * Cin * K * K;
-  size_t nb = per_image > 0 ? ((size_t) 4 << 20) / per_image : (size_t) B;
-
-  if (nb < 1)
-    nb = 1;
-  if (nb > (size_t) B)
-    nb = (size_t) B;
-  return (int) nb;
+  return vg_conv_chunk_images (B, Ho, Wo, Cin, K, CONV_CHUNK_FLOATS);
 }
 
 /* Chunks of output rows (b, oh) for the depthwise dweight sums: enough for any thread
@@ -65,17 +45,17 @@ depthwise_chunks (int B, int Ho)
 size_t
 vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G)
 {
-  int Ho = (H + 2 * P - K) / S + 1;
-  int Wo = (W + 2 * P - K) / S + 1;
+  int Ho = vg_conv_out_size (H, K, S, P);
+  int Wo = vg_conv_out_size (W, K, S, P);
 
-  switch (conv_path (Cin, Cout, K, S, P, G))
+  switch (vg_conv_path (Cin, Cout, K, S, P, G))
     {
-    case CONV_POINTWISE:
+    case VG_CONV_POINTWISE:
       return 0;
-    case CONV_DEPTHWISE:
+    case VG_CONV_DEPTHWISE:
       /* the weight transposed to (K*K, C), then the backward's partial dweight per chunk */
       return (size_t) K * K * Cin * (1 + depthwise_chunks (B, Ho));
-    case CONV_IM2COL:
+    case VG_CONV_IM2COL:
     default:
       return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
     }
@@ -409,18 +389,18 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
                    float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
                    int G)
 {
-  int Ho = (H + 2 * P - K) / S + 1;
-  int Wo = (W + 2 * P - K) / S + 1;
+  int Ho = vg_conv_out_size (H, K, S, P);
+  int Wo = vg_conv_out_size (W, K, S, P);
 
-  switch (conv_path (Cin, Cout, K, S, P, G))
+  switch (vg_conv_path (Cin, Cout, K, S, P, G))
     {
-    case CONV_POINTWISE:
+    case VG_CONV_POINTWISE:
       vg_linear_forward (out, inp, weight, bias, B * H * W, Cin, Cout);
       break;
-    case CONV_DEPTHWISE:
+    case VG_CONV_DEPTHWISE:
       conv_depthwise_forward (out, inp, weight, bias, scratch, B, H, W, Cin, K, S, P, Ho, Wo);
       break;
-    case CONV_IM2COL:
+    case VG_CONV_IM2COL:
     default:
       conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
                            Ho, Wo);
@@ -433,19 +413,19 @@ vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout
                     const float *inp, const float *weight, float *scratch, int B, int H,
                     int W, int Cin, int Cout, int K, int S, int P, int G)
 {
-  int Ho = (H + 2 * P - K) / S + 1;
-  int Wo = (W + 2 * P - K) / S + 1;
+  int Ho = vg_conv_out_size (H, K, S, P);
+  int Wo = vg_conv_out_size (W, K, S, P);
 
-  switch (conv_path (Cin, Cout, K, S, P, G))
+  switch (vg_conv_path (Cin, Cout, K, S, P, G))
     {
-    case CONV_POINTWISE:
+    case VG_CONV_POINTWISE:
       vg_linear_backward (dinp, dweight, dbias, dout, inp, weight, B * H * W, Cin, Cout);
       return;
-    case CONV_DEPTHWISE:
+    case VG_CONV_DEPTHWISE:
       conv_depthwise_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, K, S,
                                P, Ho, Wo);
       break;
-    case CONV_IM2COL:
+    case VG_CONV_IM2COL:
     default:
       conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
                             S, P, G, Ho, Wo);

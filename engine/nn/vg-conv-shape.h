@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The shape arithmetic of the 2-D convolution that the CPU (nn/conv2d.c) and the GPU
+ * (cuda/conv2d.cu) share: output sizes, which path a shape takes, and how many images an
+ * im2col chunk holds. Pure functions of the shape, valid C and C++. */
+#pragma once
+
+#include <stddef.h>
+
+typedef enum {
+  VG_CONV_POINTWISE, /* 1x1, stride 1, no padding, one group: a linear layer over the pixels */
+  VG_CONV_DEPTHWISE, /* G == Cin == Cout: direct kernels over the channels */
+  VG_CONV_IM2COL,    /* everything else: im2col then a matrix product */
+} VgConvPath;
+
+/* Output size of one dimension: (H + 2P - K) / S + 1. */
+static inline int
+vg_conv_out_size (int H, int K, int S, int P)
+{
+  return (H + 2 * P - K) / S + 1;
+}
+
+static inline VgConvPath
+vg_conv_path (int Cin, int Cout, int K, int S, int P, int G)
+{
+  if (K == 1 && S == 1 && P == 0 && G == 1)
+    return VG_CONV_POINTWISE;
+  if (G == Cin && G == Cout)
+    return VG_CONV_DEPTHWISE;
+  return VG_CONV_IM2COL;
+}
+
+/* Images per im2col chunk: as many as keep the chunk's column matrix (nb*Ho*Wo rows of
+ * Cin*K*K) within budget_floats, at least one and at most B. */
+static inline int
+vg_conv_chunk_images (int B, int Ho, int Wo, int Cin, int K, size_t budget_floats)
+{
+  size_t per_image = (size_t) Ho * Wo * Cin * K * K;
+  size_t nb = per_image > 0 ? budget_floats / per_image : (size_t) B;
+
+  if (nb < 1)
+    nb = 1;
+  if (nb > (size_t) B)
+    nb = (size_t) B;
+  return (int) nb;
+}
