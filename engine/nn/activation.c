@@ -101,8 +101,7 @@ vg_gelu_forward (float *out, const float *inp, size_t n)
 
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
   for (size_t c = 0; c < n_chunks; c++)
-    gelu_forward_range (out, inp, c * GELU_CHUNK,
-                        (c + 1) * GELU_CHUNK < n ? (c + 1) * GELU_CHUNK : n);
+    gelu_forward_range (out, inp, c * GELU_CHUNK, vg_chunk_end (c, GELU_CHUNK, n));
 }
 
 void
@@ -112,8 +111,7 @@ vg_gelu_backward (float *dinp, const float *dout, const float *inp, size_t n)
 
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
   for (size_t c = 0; c < n_chunks; c++)
-    gelu_backward_range (dinp, dout, inp, c * GELU_CHUNK,
-                         (c + 1) * GELU_CHUNK < n ? (c + 1) * GELU_CHUNK : n);
+    gelu_backward_range (dinp, dout, inp, c * GELU_CHUNK, vg_chunk_end (c, GELU_CHUNK, n));
 }
 
 void

@@ -28,12 +28,6 @@ is_counted (int y, int ignore_index, int NC)
  * SOFTMAX_BLOCK); the chunks, not the threads, fix the order of the sums. */
 enum { CE_CHUNK = 1024 };
 
-static inline int
-chunk_end (int c, int Nr)
-{
-  return (c + 1) * CE_CHUNK < Nr ? (c + 1) * CE_CHUNK : Nr;
-}
-
 /* Rows [i0, i1) of the forward: the weighted sum of their losses and of their weights.
  * log-sum-exp as max_j z_j + log sum_j exp(z_j - max): no overflow for any logit. */
 static SIMD_CLONES void
@@ -130,7 +124,7 @@ vg_cross_entropy_forward (const float *logits, const uint8_t *targets, const flo
       double n, d;
 
       forward_rows (logits, targets, weights, ignore_index, c * CE_CHUNK,
-                    chunk_end (c, Nr), NC, &n, &d);
+                    (int) vg_chunk_end (c, CE_CHUNK, Nr), NC, &n, &d);
       num += n;
       den += d;
     }
@@ -149,5 +143,5 @@ vg_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *t
 #pragma omp parallel for schedule(static) if (Nr > 4096)
   for (int c = 0; c < n_chunks; c++)
     backward_rows (dlogits, logits, targets, weights, ignore_index, k, c * CE_CHUNK,
-                   chunk_end (c, Nr), NC);
+                   (int) vg_chunk_end (c, CE_CHUNK, Nr), NC);
 }

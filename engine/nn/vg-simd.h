@@ -4,8 +4,18 @@
  * vectorise without -ffast-math). */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* The end of chunk c when n items are cut into chunks of `chunk`: min((c + 1) chunk, n).
+ * The element-wise kernels hand fixed chunks to the threads (the chunks, not the thread
+ * count, fix the order of any sum). */
+static inline size_t
+vg_chunk_end (size_t c, size_t chunk, size_t n)
+{
+  return (c + 1) * chunk < n ? (c + 1) * chunk : n;
+}
 
 #define LOG2E 1.44269504088896340736f
 #define LN2 0.69314718055994530942f
