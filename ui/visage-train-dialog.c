@@ -11,6 +11,7 @@
 #include "visage-paths.h"
 #include "visage-resources.h"
 #include "visage-train-dialog.h"
+#include "visage-file-chooser.h"
 
 struct _VisageTrainDialog
 {
@@ -468,44 +469,30 @@ resume_toggled (VisageTrainDialog *self)
 /* ---- folder choosers -------------------------------------------------------------------- */
 
 static void
-folder_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+folder_chosen (const char *path, gpointer user_data)
 {
-  AdwEntryRow *row = user_data;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-
-      if (path != NULL)
-        gtk_editable_set_text (GTK_EDITABLE (row), path);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
-  g_object_unref (row);
+  gtk_editable_set_text (GTK_EDITABLE (user_data), path);
 }
 
 static void
 choose_folder (VisageTrainDialog *self, AdwEntryRow *row)
 {
   g_autofree char *current = entry_text (row);
-  GtkFileChooserNative *dialog;
+  g_autoptr (GFile) parent = NULL;
 
-  /* GtkFileDialog needs GTK 4.10; Debian 12 has 4.8. */
-  dialog = gtk_file_chooser_native_new (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)),
-                                        GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
-                                        _("_Select"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
   if (current[0] != '\0')
     {
       g_autoptr (GFile) file = g_file_new_for_path (current);
-      g_autoptr (GFile) parent = g_file_get_parent (file);
 
-      if (parent != NULL)
-        gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), parent, NULL);
+      parent = g_file_get_parent (file);
     }
-  g_signal_connect (dialog, "response", G_CALLBACK (folder_chosen), g_object_ref (row));
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  visage_choose_path (GTK_WINDOW (self),
+                      &(VisageChooserSpec) {
+                        .title = adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)),
+                        .action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                        .accept_label = _("_Select"),
+                        .folder = parent },
+                      folder_chosen, g_object_ref (row), g_object_unref);
 }
 
 static void

@@ -9,6 +9,7 @@
 
 #include "visage-resources.h"
 #include "visage-train-view.h"
+#include "visage-file-chooser.h"
 
 /* The exported figure's size in points. */
 #define EXPORT_WIDTH 1200
@@ -533,34 +534,40 @@ stop_action (GtkWidget *widget, const char *name, GVariant *parameter)
   visage_train_view_stop (VISAGE_TRAIN_VIEW (widget));
 }
 
+typedef struct {
+  VisageTrainView *self; /* a reference */
+  char *format;          /* "png" or "svg" */
+} PlotExport;
+
 static void
-export_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+plot_export_free (gpointer data)
 {
-  g_autoptr (VisageTrainView) self = user_data;
-  const char *format = g_object_get_data (G_OBJECT (dialog), "visage-format");
+  PlotExport *request = data;
 
-  if (response == GTK_RESPONSE_ACCEPT && !self->disposed)
+  g_object_unref (request->self);
+  g_free (request->format);
+  g_free (request);
+}
+
+static void
+export_chosen (const char *path, gpointer user_data)
+{
+  PlotExport *request = user_data;
+  VisageTrainView *self = request->self;
+  g_autoptr (GError) error = NULL;
+
+  if (self->disposed)
+    return;
+  if (visage_train_plot_export (self->plot, path, request->format, EXPORT_WIDTH, EXPORT_HEIGHT,
+                                &error))
     {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-      g_autoptr (GError) error = NULL;
+      g_autofree char *base = g_path_get_basename (path);
+      g_autofree char *text = g_strdup_printf (_("Plot saved as %s"), base);
 
-      if (path != NULL)
-        {
-          if (visage_train_plot_export (self->plot, path, format, EXPORT_WIDTH, EXPORT_HEIGHT,
-                                        &error))
-            {
-              g_autofree char *base = g_path_get_basename (path);
-              g_autofree char *text = g_strdup_printf (_("Plot saved as %s"), base);
-
-              notice (self, text);
-            }
-          else
-            notice (self, error->message);
-        }
+      notice (self, text);
     }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  else
+    notice (self, error->message);
 }
 
 static void
@@ -570,16 +577,12 @@ export_plot_action (GtkWidget *widget, const char *name, GVariant *parameter)
   const char *format = g_variant_get_string (parameter, NULL);
   GtkRoot *root = gtk_widget_get_root (widget);
   g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  g_autoptr (GFile) folder = NULL;
   g_autofree char *current = NULL;
-  GtkFileChooserNative *dialog;
+  PlotExport *request;
 
   if (!g_str_equal (format, "png") && !g_str_equal (format, "svg"))
     return;
-  /* GtkFileDialog needs GTK 4.10; Debian 12 has 4.8. */
-  dialog = gtk_file_chooser_native_new (_("Export the Plot"),
-                                        GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                        GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"),
-                                        _("_Cancel"));
   if (g_str_equal (format, "png"))
     {
       gtk_file_filter_set_name (filter, _("PNG Images"));
@@ -590,18 +593,20 @@ export_plot_action (GtkWidget *widget, const char *name, GVariant *parameter)
       gtk_file_filter_set_name (filter, _("SVG Images"));
       gtk_file_filter_add_suffix (filter, "svg");
     }
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
   current = g_strconcat ("convergence.", format, NULL);
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), current);
   if (self->has_options)
-    {
-      g_autoptr (GFile) folder = g_file_new_for_path (self->options.out_dir);
-
-      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), folder, NULL);
-    }
-  g_object_set_data_full (G_OBJECT (dialog), "visage-format", g_strdup (format), g_free);
-  g_signal_connect (dialog, "response", G_CALLBACK (export_chosen), g_object_ref (self));
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+    folder = g_file_new_for_path (self->options.out_dir);
+  request = g_new0 (PlotExport, 1);
+  request->self = g_object_ref (self);
+  request->format = g_strdup (format);
+  visage_choose_path (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                      &(VisageChooserSpec) { .title = _("Export the Plot"),
+                                             .action = GTK_FILE_CHOOSER_ACTION_SAVE,
+                                             .accept_label = _("_Export"),
+                                             .folder = folder,
+                                             .current_name = current,
+                                             .filters = { filter } },
+                      export_chosen, request, plot_export_free);
 }
 
 /* ---- GObject ---------------------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include "visage-train-dialog.h"
 #include "visage-train-view.h"
 #include "visage-window.h"
+#include "visage-file-chooser.h"
 
 struct _VisageWindow
 {
@@ -649,78 +650,54 @@ visage_window_get_working (VisageWindow *self)
 /* ---- actions ---------------------------------------------------------------------------- */
 
 static void
-split_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+split_chosen (const char *path, gpointer user_data)
 {
-  VisageWindow *self = user_data;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-
-      if (path != NULL)
-        visage_window_open_split (self, path);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  visage_window_open_split (VISAGE_WINDOW (user_data), path);
 }
 
 static void
 open_split_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VisageWindow *self = user_data;
-  GtkFileChooserNative *dialog;
+  g_autoptr (GFile) folder = NULL;
 
-  /* GtkFileDialog needs GTK 4.10; Debian 12 has 4.8. */
-  dialog = gtk_file_chooser_native_new (_("Open Split"), GTK_WINDOW (self),
-                                        GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"),
-                                        _("_Cancel"));
   if (self->split_dir != NULL)
     {
       g_autofree char *parent = g_path_get_dirname (self->split_dir);
-      g_autoptr (GFile) folder = g_file_new_for_path (parent);
 
-      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), folder, NULL);
+      folder = g_file_new_for_path (parent);
     }
-  g_signal_connect (dialog, "response", G_CALLBACK (split_chosen), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  visage_choose_path (GTK_WINDOW (self),
+                      &(VisageChooserSpec) { .title = _("Open Split"),
+                                             .action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                             .accept_label = _("_Open"),
+                                             .folder = folder },
+                      split_chosen, self, NULL);
 }
 
 static void
-model_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+model_chosen (const char *path, gpointer user_data)
 {
-  VisageWindow *self = user_data;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-
-      if (path != NULL)
-        visage_window_load_model (self, path);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  visage_window_load_model (VISAGE_WINDOW (user_data), path);
 }
 
 static void
 open_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VisageWindow *self = user_data;
-  GtkFileChooserNative *dialog;
   g_autoptr (GtkFileFilter) weights = gtk_file_filter_new ();
   g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
 
-  dialog = gtk_file_chooser_native_new (_("Open Model"), GTK_WINDOW (self),
-                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
   gtk_file_filter_set_name (weights, _("Model Weights (safetensors)"));
   gtk_file_filter_add_suffix (weights, "safetensors");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), weights);
   gtk_file_filter_set_name (all, _("All Files"));
   gtk_file_filter_add_pattern (all, "*");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), all);
-  g_signal_connect (dialog, "response", G_CALLBACK (model_chosen), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  visage_choose_path (GTK_WINDOW (self),
+                      &(VisageChooserSpec) { .title = _("Open Model"),
+                                             .action = GTK_FILE_CHOOSER_ACTION_OPEN,
+                                             .accept_label = _("_Open"),
+                                             .filters = { weights, all } },
+                      model_chosen, self, NULL);
 }
 
 static void
@@ -756,23 +733,21 @@ typedef struct {
 } ExportRequest;
 
 static void
-export_destination_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+export_request_free (gpointer data)
 {
-  ExportRequest *request = user_data;
+  ExportRequest *request = data;
 
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-
-      if (path != NULL)
-        visage_window_export (request->self, request->what, path);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
   g_object_unref (request->self);
   g_free (request->what);
   g_free (request);
+}
+
+static void
+export_destination_chosen (const char *path, gpointer user_data)
+{
+  ExportRequest *request = user_data;
+
+  visage_window_export (request->self, request->what, path);
 }
 
 static void
@@ -781,58 +756,43 @@ export_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   VisageWindow *self = user_data;
   const char *name = g_action_get_name (G_ACTION (action));
   ExportRequest *request = g_new0 (ExportRequest, 1);
-  GtkFileChooserNative *dialog;
+  VisageChooserSpec spec = { .title = _("Export the Submission"),
+                             .action = GTK_FILE_CHOOSER_ACTION_SAVE,
+                             .accept_label = _("_Export"),
+                             .current_name = "submission.zip" };
 
   request->self = g_object_ref (self);
   request->what = g_strdup (name + strlen ("export-"));
   if (g_str_equal (request->what, "split-masks") || g_str_equal (request->what, "split-overlays")
       || g_str_equal (request->what, "image-mask") || g_str_equal (request->what, "image-overlay"))
-    dialog = gtk_file_chooser_native_new (_("Export into a Folder"), GTK_WINDOW (self),
-                                          GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Export"),
-                                          _("_Cancel"));
-  else
-    {
-      dialog = gtk_file_chooser_native_new (_("Export the Submission"), GTK_WINDOW (self),
-                                            GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"),
-                                            _("_Cancel"));
-      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), "submission.zip");
-    }
-  g_signal_connect (dialog, "response", G_CALLBACK (export_destination_chosen), request);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+    spec = (VisageChooserSpec) { .title = _("Export into a Folder"),
+                                 .action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                 .accept_label = _("_Export") };
+  visage_choose_path (GTK_WINDOW (self), &spec, export_destination_chosen, request,
+                      export_request_free);
 }
 
 static void
-image_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
+image_chosen (const char *path, gpointer user_data)
 {
-  VisageWindow *self = user_data;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-
-      if (path != NULL)
-        visage_window_open_image (self, path);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  visage_window_open_image (VISAGE_WINDOW (user_data), path);
 }
 
 static void
 open_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VisageWindow *self = user_data;
-  GtkFileChooserNative *dialog;
   g_autoptr (GtkFileFilter) images = gtk_file_filter_new ();
 
-  dialog = gtk_file_chooser_native_new (_("Open Image"), GTK_WINDOW (self),
-                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
   gtk_file_filter_set_name (images, _("JPEG and PNG Images"));
   gtk_file_filter_add_mime_type (images, "image/jpeg");
   gtk_file_filter_add_mime_type (images, "image/png");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), images);
-  g_signal_connect (dialog, "response", G_CALLBACK (image_chosen), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  visage_choose_path (GTK_WINDOW (self),
+                      &(VisageChooserSpec) { .title = _("Open Image"),
+                                             .action = GTK_FILE_CHOOSER_ACTION_OPEN,
+                                             .accept_label = _("_Open"),
+                                             .filters = { images } },
+                      image_chosen, self, NULL);
 }
 
 /* ---- mask corrections ------------------------------------------------------------------- */
