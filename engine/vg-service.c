@@ -21,6 +21,7 @@
 #include "vg-device.h"
 #include "vg-predict.h"
 #include "vg-service.h"
+#include "vg-stats.h"
 
 /* At most one delivery of progress per interval: ~10 updates per second. */
 #define DELIVERY_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
@@ -757,7 +758,7 @@ run_job (VgService *self, Job *job)
            * A mask that fails to decode only leaves its bits unknown (it would fail
            * again, with its name, when shown or evaluated). */
           if (split != NULL
-              && !vg_split_scan_classes (split, 0, job->cancellable, &scan_error)
+              && !vg_split_classes_get (split, 0, NULL, job->cancellable, &scan_error)
               && g_error_matches (scan_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             {
               vg_split_free (split);

@@ -211,19 +211,32 @@ vg_split_fingerprint (const VgSplit *split, GError **error)
   return g_strdup (g_checksum_get_string (sum));
 }
 
-char *
-vg_split_stats_cache_path (const VgSplit *split)
+/* $XDG_CACHE_HOME/visage/PREFIX-HASH.json, HASH of the split's folders. Annotated ground
+ * truth has files of its own (the same name as before without annotations). */
+static char *
+cache_path (const VgSplit *split, const char *prefix)
 {
-  /* Annotated ground truth has statistics of its own (same name as before without). */
   g_autofree char *key = g_strdup_printf ("%s\n%s%s%s", split->images_dir,
                                           split->masks_dir ? split->masks_dir : "-",
                                           split->annotations_dir ? "\n" : "",
                                           split->annotations_dir ? split->annotations_dir
                                                                  : "");
   g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
-  g_autofree char *name = g_strdup_printf ("stats-%.16s.json", hash);
+  g_autofree char *name = g_strdup_printf ("%s-%.16s.json", prefix, hash);
 
   return g_build_filename (g_get_user_cache_dir (), "visage", name, NULL);
+}
+
+char *
+vg_split_stats_cache_path (const VgSplit *split)
+{
+  return cache_path (split, "stats");
+}
+
+char *
+vg_split_classes_cache_path (const VgSplit *split)
+{
+  return cache_path (split, "classes");
 }
 
 /* ---- JSON ------------------------------------------------------------------------------ */
@@ -265,12 +278,10 @@ json_doubles (GString *out, const char *key, const double *v, int n)
   g_string_append (out, "],\n");
 }
 
-static char *
-stats_to_json (const VgSplitStats *st, const VgSplit *split, const char *fingerprint)
+/* The members that tie a cache file to its split: version, folders, fingerprint. */
+static void
+json_split_head (GString *out, const VgSplit *split, const char *fingerprint)
 {
-  GString *out = g_string_new ("{\n");
-  uint64_t images[VG_NUM_CLASSES];
-
   g_string_append_printf (out, "  \"version\": %d,\n  \"images_dir\": ", CACHE_VERSION);
   json_string (out, split->images_dir);
   g_string_append (out, ",\n  \"masks_dir\": ");
@@ -279,6 +290,15 @@ stats_to_json (const VgSplitStats *st, const VgSplit *split, const char *fingerp
   else
     g_string_append (out, "null");
   g_string_append_printf (out, ",\n  \"fingerprint\": \"%s\",\n", fingerprint);
+}
+
+static char *
+stats_to_json (const VgSplitStats *st, const VgSplit *split, const char *fingerprint)
+{
+  GString *out = g_string_new ("{\n");
+  uint64_t images[VG_NUM_CLASSES];
+
+  json_split_head (out, split, fingerprint);
   g_string_append_printf (out, "  \"n_images\": %d,\n", st->n_images);
   g_string_append_printf (out, "  \"n_pixels\": %" G_GUINT64_FORMAT ",\n", st->n_pixels);
   /* mean and std are for people reading the file; loading recomputes them from the sums. */
@@ -461,34 +481,47 @@ json_get_string (GHashTable *table, const char *key, gboolean *present)
   return values != NULL && values->len == 1 ? values->pdata[0] : NULL;
 }
 
+/* The members of the cache file at path when it belongs to this very split (version,
+ * folders and fingerprint agree), else NULL. */
+static GHashTable *
+json_read_split_file (const char *path, const VgSplit *split, const char *fingerprint)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GHashTable) table = NULL;
+  uint64_t version;
+  const char *s;
+  gboolean present;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return NULL;
+  if ((table = json_read_object (text)) == NULL)
+    {
+      g_debug ("%s: unreadable cache file, recomputing", path);
+      return NULL;
+    }
+  if (!json_get_u64s (table, "version", &version, 1) || version != CACHE_VERSION)
+    return NULL;
+  s = json_get_string (table, "fingerprint", &present);
+  if (s == NULL || strcmp (s, fingerprint) != 0)
+    return NULL;
+  s = json_get_string (table, "images_dir", &present);
+  if (s == NULL || strcmp (s, split->images_dir) != 0)
+    return NULL;
+  s = json_get_string (table, "masks_dir", &present);
+  if (!present || g_strcmp0 (s, split->masks_dir) != 0)
+    return NULL;
+  return g_steal_pointer (&table);
+}
+
 /* TRUE when path holds statistics of this very split (folders and fingerprint agree). */
 static gboolean
 stats_from_json (VgSplitStats *st, const char *path, const VgSplit *split,
                  const char *fingerprint)
 {
-  g_autofree char *text = NULL;
   g_autoptr (GHashTable) table = NULL;
-  uint64_t version, n_images, images[VG_NUM_CLASSES];
-  const char *s;
-  gboolean present;
+  uint64_t n_images, images[VG_NUM_CLASSES];
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return FALSE;
-  if ((table = json_read_object (text)) == NULL)
-    {
-      g_debug ("%s: unreadable statistics cache, recomputing", path);
-      return FALSE;
-    }
-  if (!json_get_u64s (table, "version", &version, 1) || version != CACHE_VERSION)
-    return FALSE;
-  s = json_get_string (table, "fingerprint", &present);
-  if (s == NULL || strcmp (s, fingerprint) != 0)
-    return FALSE;
-  s = json_get_string (table, "images_dir", &present);
-  if (s == NULL || strcmp (s, split->images_dir) != 0)
-    return FALSE;
-  s = json_get_string (table, "masks_dir", &present);
-  if (!present || g_strcmp0 (s, split->masks_dir) != 0)
+  if ((table = json_read_split_file (path, split, fingerprint)) == NULL)
     return FALSE;
   memset (st, 0, sizeof *st);
   if (!json_get_u64s (table, "n_images", &n_images, 1)
@@ -507,15 +540,25 @@ stats_from_json (VgSplitStats *st, const char *path, const VgSplit *split,
   return TRUE;
 }
 
+/* Failing to write a cache file is not an error (a read-only home still works). */
+static void
+write_cache (const char *path, const char *text)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr (GError) error = NULL;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0 || !g_file_set_contents (path, text, -1, &error))
+    g_debug ("cannot write the cache file %s: %s", path,
+             error != NULL ? error->message : g_strerror (errno));
+}
+
 gboolean
 vg_split_stats_get (VgSplitStats *stats, const VgSplit *split, int n_threads,
                     gboolean *from_cache, GCancellable *cancellable, GError **error)
 {
   g_autofree char *fingerprint = vg_split_fingerprint (split, error);
   g_autofree char *path = NULL;
-  g_autofree char *dir = NULL;
   g_autofree char *json = NULL;
-  g_autoptr (GError) local_error = NULL;
 
   if (from_cache != NULL)
     *from_cache = FALSE;
@@ -530,11 +573,51 @@ vg_split_stats_get (VgSplitStats *stats, const VgSplit *split, int n_threads,
     }
   if (!vg_split_stats_compute (stats, split, n_threads, cancellable, error))
     return FALSE;
-  dir = g_path_get_dirname (path);
   json = stats_to_json (stats, split, fingerprint);
-  if (g_mkdir_with_parents (dir, 0700) != 0
-      || !g_file_set_contents (path, json, -1, &local_error))
-    g_debug ("cannot cache statistics in %s: %s", path,
-             local_error ? local_error->message : g_strerror (errno));
+  write_cache (path, json);
+  return TRUE;
+}
+
+/* ---- classes of each mask -------------------------------------------------------------- */
+
+gboolean
+vg_split_classes_get (VgSplit *split, int n_threads, gboolean *from_cache,
+                      GCancellable *cancellable, GError **error)
+{
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr (GHashTable) table = NULL;
+  GString *json;
+
+  if (from_cache != NULL)
+    *from_cache = FALSE;
+  if (!vg_split_has_masks (split) || split->n_samples == 0)
+    return TRUE;
+  if ((fingerprint = vg_split_fingerprint (split, error)) == NULL)
+    return FALSE;
+  path = vg_split_classes_cache_path (split);
+  if ((table = json_read_split_file (path, split, fingerprint)) != NULL)
+    {
+      g_autofree uint64_t *bits = g_new (uint64_t, split->n_samples);
+
+      if (json_get_u64s (table, "mask_classes", bits, split->n_samples))
+        {
+          for (int i = 0; i < split->n_samples; i++)
+            split->samples[i].mask_classes = (guint32) bits[i];
+          if (from_cache != NULL)
+            *from_cache = TRUE;
+          return TRUE;
+        }
+    }
+  if (!vg_split_scan_classes (split, n_threads, cancellable, error))
+    return FALSE;
+  json = g_string_new ("{\n");
+  json_split_head (json, split, fingerprint);
+  g_string_append (json, "  \"mask_classes\": [");
+  for (int i = 0; i < split->n_samples; i++)
+    g_string_append_printf (json, "%s%u", i ? ", " : "", split->samples[i].mask_classes);
+  g_string_append (json, "]\n}\n");
+  write_cache (path, json->str);
+  g_string_free (json, TRUE);
   return TRUE;
 }

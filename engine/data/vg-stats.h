@@ -43,6 +43,14 @@ gboolean vg_split_stats_get (VgSplitStats *stats, const VgSplit *split, int n_th
 /* Where vg_split_stats_get() keeps this split's statistics. */
 char *vg_split_stats_cache_path (const VgSplit *split);
 
+/* Each sample's mask_classes (vg_split_scan_classes) from the cache when the split's
+ * fingerprint matches, otherwise scanned and cached; does nothing without masks. */
+gboolean vg_split_classes_get (VgSplit *split, int n_threads, gboolean *from_cache,
+                               GCancellable *cancellable, GError **error);
+
+/* Where vg_split_classes_get() keeps them. */
+char *vg_split_classes_cache_path (const VgSplit *split);
+
 /* Hex SHA-256 of the split's folders and of each sample's names, sizes and mtimes. */
 char *vg_split_fingerprint (const VgSplit *split, GError **error);
 

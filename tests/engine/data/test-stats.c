@@ -146,6 +146,63 @@ test_cache (void)
   vg_test_rm_rf (root);
 }
 
+/* The classes of each mask: scanned once, then read back from the cache until a mask
+ * changes; a damaged cache file only means scanning again. */
+static void
+test_classes_cache (void)
+{
+  g_autofree char *root = make_tiny_split ();
+  g_autofree char *m1 = g_build_filename (root, "masks", "1.png", NULL);
+  g_autoptr (VgSplit) split = vg_split_open (root, VG_SPLIT_DEFAULT, 2, NULL, NULL);
+  g_autofree char *cache = NULL;
+  g_autofree char *stats_cache = NULL;
+  const char *damaged = "{\"version\": 1, \"mask_classes\": [";
+  const uint8_t mask1[2] = { 1, 17 };
+  const guint32 bits0 = 1u << 0 | 1u << 1;
+  gboolean from_cache = TRUE;
+  GError *error = NULL;
+  struct utimbuf times;
+
+  g_assert_nonnull (split);
+  cache = vg_split_classes_cache_path (split);
+  g_assert_true (g_str_has_prefix (cache, g_get_user_cache_dir ()));
+  stats_cache = vg_split_stats_cache_path (split);
+  g_assert_cmpstr (cache, !=, stats_cache);
+  g_assert_false (g_file_test (cache, G_FILE_TEST_EXISTS));
+
+  g_assert_true (vg_split_classes_get (split, 2, &from_cache, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (from_cache);
+  g_assert_cmphex (split->samples[0].mask_classes, ==, bits0);
+  g_assert_cmphex (split->samples[1].mask_classes, ==, 1u << 1 | 1u << VG_CLASS_CLOTH);
+  g_assert_true (g_file_test (cache, G_FILE_TEST_IS_REGULAR));
+
+  split->samples[0].mask_classes = split->samples[1].mask_classes = 0;
+  g_assert_true (vg_split_classes_get (split, 2, &from_cache, NULL, &error));
+  g_assert_true (from_cache);
+  g_assert_cmphex (split->samples[0].mask_classes, ==, bits0);
+  g_assert_cmphex (split->samples[1].mask_classes, ==, 1u << 1 | 1u << VG_CLASS_CLOTH);
+
+  /* a changed mask (new content and mtime): scanned again */
+  g_assert_true (vg_mask_save (m1, mask1, 2, 1, &error));
+  times.actime = times.modtime = time (NULL) + 100;
+  g_assert_cmpint (g_utime (m1, &times), ==, 0);
+  g_assert_true (vg_split_classes_get (split, 2, &from_cache, NULL, &error));
+  g_assert_false (from_cache);
+  g_assert_cmphex (split->samples[1].mask_classes, ==, 1u << 1 | 1u << VG_CLASS_NECK);
+
+  /* a damaged or foreign cache file: scanned again, then cached */
+  write_bytes (cache, damaged, strlen (damaged));
+  split->samples[1].mask_classes = 0;
+  g_assert_true (vg_split_classes_get (split, 2, &from_cache, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (from_cache);
+  g_assert_cmphex (split->samples[1].mask_classes, ==, 1u << 1 | 1u << VG_CLASS_NECK);
+  g_assert_true (vg_split_classes_get (split, 2, &from_cache, NULL, &error));
+  g_assert_true (from_cache);
+  vg_test_rm_rf (root);
+}
+
 /* Eight real samples (symlinked): every pixel belongs to a class, means are plausible. */
 static void
 test_real_samples (void)
@@ -223,6 +280,7 @@ main (int argc, char **argv)
   g_assert_cmpstr (g_get_user_cache_dir (), ==, cache_home);
   g_test_add_func ("/data/stats/tiny-split", test_tiny_split);
   g_test_add_func ("/data/stats/cache", test_cache);
+  g_test_add_func ("/data/stats/classes-cache", test_classes_cache);
   g_test_add_func ("/data/stats/real-samples", test_real_samples);
   g_test_add_func ("/data/stats/class-weights", test_class_weights);
   rc = g_test_run ();
