@@ -366,7 +366,12 @@ vg_cli_train (int argc, char **argv)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          if (state.epoch > 0)
+          if (state.epoch_step > 0)
+            fprintf (stderr, "visage-cli train: interrupted; %s/last.safetensors holds step %d "
+                     "of epoch %d (a mid-epoch checkpoint; later steps are dropped); continue "
+                     "with: visage-cli train --resume %s\n", opts.out_dir, state.epoch_step,
+                     state.epoch + 1, opts.out_dir);
+          else if (state.epoch > 0)
             fprintf (stderr, "visage-cli train: interrupted; %s/last.safetensors holds epoch "
                      "%d (the epoch in progress is dropped); continue with: visage-cli train "
                      "--resume %s\n", opts.out_dir, state.epoch, opts.out_dir);

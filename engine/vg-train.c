@@ -817,6 +817,7 @@ typedef struct {
   uint8_t *h_masks[VG_UPLOAD_SLOTS];
 
   VgTrainState state;
+  VgTrainState checkpointed;        /* the state last.safetensors holds */
   GString *log;                     /* CSV rows of the completed epochs, no header */
   char *last_path;
   char *best_path;
@@ -1506,6 +1507,7 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
           t->state.epoch_loss_sum = loss_sum;
           if (!save_last (t, error))
             return FALSE;
+          t->checkpointed = t->state;
           last_checkpoint = g_get_monotonic_time ();
         }
 
@@ -1572,10 +1574,13 @@ run_epoch (Trainer *t, GError **error)
   char buf[6][G_ASCII_DTOSTR_BUF_SIZE];
   double seconds;
 
+  t->checkpointed = t->state;
   if (!train_epoch (t, lr, &train_loss, &images_per_s, &loader_share, error)
       || !validate (t, &val_loss, &val_miou, error))
     {
-      t->state = before; /* the epoch did not happen: `last` still holds `before` */
+      /* the epoch did not happen: back to the state `last` holds (the epoch's start, or
+       * its latest mid-epoch checkpoint) */
+      t->state = t->checkpointed;
       return FALSE;
     }
 

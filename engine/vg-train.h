@@ -229,8 +229,9 @@ gboolean vg_train_control_get_paused (VgTrainControl *control);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgTrainControl, vg_train_control_free)
 
 /* Train (or resume) as the options say, until the schedule ends or the epoch limit. On a
- * cancel returns FALSE with G_IO_ERROR_CANCELLED; `last` then holds the last completed
- * epoch. final_state (may be NULL) receives the schedule state at the end. callbacks,
+ * cancel returns FALSE with G_IO_ERROR_CANCELLED; `last` then holds the last checkpoint:
+ * the state final_state receives (epoch_step > 0: a mid-epoch one). final_state (may be
+ * NULL) receives the schedule state at the end. callbacks,
  * control and cancellable may be NULL. */
 gboolean vg_train_run (const VgTrainOptions *opts, const VgTrainCallbacks *callbacks,
                        gpointer user_data, VgTrainControl *control,

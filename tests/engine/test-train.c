@@ -639,6 +639,9 @@ test_resume_mid_epoch (void)
   g_assert_cmpstr (vg_safetensors_metadata (st, "visage.train.state.epoch"), ==, "0");
   g_assert_cmpstr (vg_safetensors_metadata (st, "visage.train.state.epoch_step"), ==, "1");
   g_clear_pointer (&st, vg_safetensors_free);
+  /* the final state tells what last.safetensors holds (the CLI's message says it) */
+  g_assert_cmpint (state.epoch, ==, 0);
+  g_assert_cmpint (state.epoch_step, ==, 1);
 
   /* Resumed from step 2 of epoch 1, to the end (with checkpoints all along). */
   g_assert_true (vg_train_options_load (&resumed, mid.out_dir, &error));
