@@ -4,6 +4,7 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
+#include "vg-gemm-narrow.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -54,11 +55,28 @@ add_column_sums (float *dbias, const float *dout, int Nr, int C)
   }
 }
 
+/* Above this many weights the transposed copy for the narrow path is not worth making. */
+#define NARROW_MAX_WEIGHTS (1 << 20)
+
 void
 vg_linear_forward (float *out, const float *inp, const float *weight, const float *bias,
                    int Nr, int Cin, int Cout)
 {
   float beta = 0.0f;
+
+  /* The narrow kernels want the weight as (Cin, Cout): a copy of a few hundred KiB at most. */
+  if (vg_gemm_narrow_available () && Cout % 16 == 0
+      && (size_t) Cin * Cout <= NARROW_MAX_WEIGHTS)
+    {
+      float *wt = g_malloc (sizeof (float) * Cin * Cout);
+
+      for (int o = 0; o < Cout; o++)
+        for (int i = 0; i < Cin; i++)
+          wt[(size_t) i * Cout + o] = weight[(size_t) o * Cin + i];
+      vg_gemm_narrow_nn (out, inp, wt, bias, Nr, Cin, Cout);
+      g_free (wt);
+      return;
+    }
 
   /* The bias goes in first so the product adds onto it (beta = 1): one pass over out. */
   if (bias != NULL)
@@ -83,11 +101,11 @@ vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout
                     const float *inp, const float *weight, int Nr, int Cin, int Cout)
 {
   /* dinp (Nr, Cin) = dout (Nr, Cout) @ weight (Cout, Cin) */
-  if (dinp != NULL)
+  if (dinp != NULL && !vg_gemm_narrow_nn (dinp, dout, weight, NULL, Nr, Cout, Cin))
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Nr, Cin, Cout, 1.0f, dout, Cout,
                  weight, Cin, 0.0f, dinp, Cin);
   /* dweight (Cout, Cin) += dout^T (Cout, Nr) @ inp (Nr, Cin) */
-  if (dweight != NULL)
+  if (dweight != NULL && !vg_gemm_narrow_tn_acc (dweight, dout, inp, Nr, Cout, Cin))
     cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, Nr, 1.0f, dout, Cout,
                  inp, Cin, 1.0f, dweight, Cin);
   if (dbias != NULL)

@@ -26,6 +26,7 @@
 #include <omp.h>
 
 #include "vg-nn.h"
+#include "vg-gemm-narrow.h"
 
 #define GRAD_EPS 1e-2
 #define GRAD_TOL 1e-3
@@ -777,8 +778,10 @@ test_relu (void)
     g_assert_cmpfloat (dinp[i], ==, c.inp[i] > 0 ? c.R[i] : 0.0f);
   check_grad ("relu dinp", c.inp, dinp, c.n, act_loss, &c);
 
-  /* in place, as the header allows; the backward needs only the output */
+  /* in place, as the header allows; the backward needs only the output (c.out is
+   * recomputed: check_grad left the output of a perturbed input in it) */
   float *x = g_memdup2 (c.inp, c.n * 4);
+  act_loss (&c);
   vg_relu_forward (x, x, c.n);
   g_assert_cmpmem (x, c.n * 4, c.out, c.n * 4);
 
@@ -989,6 +992,93 @@ test_concat (void)
   vg_concat_backward (dparts, out, Cs, 3, NR);
   g_assert_cmpmem (da, sizeof da, a, sizeof a);
   g_assert_cmpmem (db, sizeof db, b, sizeof b);
+}
+
+/* The narrow kernels (vg-gemm-narrow.h) behind the linear layer, on shapes that take
+ * every tile: row counts off the blocks, column counts of 1 to 4 vectors, a Cout that is
+ * no multiple of 16 (its forward falls back to BLAS). Against double sums; and, where
+ * the kernels run, the same bits for 1 and 3 threads. */
+typedef struct {
+  float *out, *dinp, *dw, *db;
+} LinearRun;
+
+static void
+linear_run (LinearRun *run, const float *inp, const float *w, const float *b, const float *R,
+            int Nr, int Cin, int Cout)
+{
+  run->out = g_new (float, (size_t) Nr * Cout);
+  run->dinp = g_new (float, (size_t) Nr * Cin);
+  run->dw = filled_new ((size_t) Cout * Cin, 0.5f); /* += onto what is there */
+  run->db = filled_new (Cout, 0.25f);
+  vg_linear_forward (run->out, inp, w, b, Nr, Cin, Cout);
+  vg_linear_backward (run->dinp, run->dw, run->db, R, inp, w, Nr, Cin, Cout);
+}
+
+static void
+linear_run_clear (LinearRun *run)
+{
+  g_free (run->out), g_free (run->dinp), g_free (run->dw), g_free (run->db);
+}
+
+static void
+test_linear_narrow (void)
+{
+  const int shapes[][3] = { { 1030, 48, 80 }, { 517, 32, 16 }, { 300, 160, 112 },
+                            { 64, 16, 32 }, { 9, 64, 19 }, { 131, 128, 32 } };
+  int saved = omp_get_max_threads ();
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      int Nr = shapes[s][0], Cin = shapes[s][1], Cout = shapes[s][2];
+      size_t ni = (size_t) Nr * Cin, no = (size_t) Nr * Cout, nw = (size_t) Cout * Cin;
+      float *inp = rand_new (ni, -1, 1), *w = rand_new (nw, -1, 1);
+      float *b = rand_new (Cout, -1, 1), *R = rand_new (no, -1, 1);
+      double *out = g_new0 (double, no), *dinp = g_new0 (double, ni);
+      double *dw = g_new0 (double, nw), *db = g_new0 (double, Cout);
+      LinearRun one, three;
+
+      for (int r = 0; r < Nr; r++)
+        for (int o = 0; o < Cout; o++)
+          {
+            double g = R[(size_t) r * Cout + o];
+            out[(size_t) r * Cout + o] = b[o];
+            db[o] += g;
+            for (int i = 0; i < Cin; i++)
+              {
+                out[(size_t) r * Cout + o] += (double) inp[(size_t) r * Cin + i] * w[o * Cin + i];
+                dinp[(size_t) r * Cin + i] += g * w[o * Cin + i];
+                dw[o * Cin + i] += g * inp[(size_t) r * Cin + i];
+              }
+          }
+      for (size_t k = 0; k < nw; k++)
+        dw[k] += 0.5;
+      for (int o = 0; o < Cout; o++)
+        db[o] += 0.25;
+
+      omp_set_num_threads (1);
+      linear_run (&one, inp, w, b, R, Nr, Cin, Cout);
+      omp_set_num_threads (3);
+      linear_run (&three, inp, w, b, R, Nr, Cin, Cout);
+      omp_set_num_threads (saved);
+
+      g_test_message ("linear %d x %d -> %d: errors %.2g %.2g %.2g", Nr, Cin, Cout,
+                      rel_err (three.out, out, no), rel_err (three.dinp, dinp, ni),
+                      rel_err (three.dw, dw, nw));
+      g_assert_cmpfloat (rel_err (three.out, out, no), <, FWD_TOL);
+      g_assert_cmpfloat (rel_err (three.dinp, dinp, ni), <, FWD_TOL);
+      g_assert_cmpfloat (rel_err (three.dw, dw, nw), <, FWD_TOL);
+      g_assert_cmpfloat (rel_err (three.db, db, Cout), <, FWD_TOL);
+      if (vg_gemm_narrow_available ())
+        {
+          g_assert_cmpmem (one.out, no * 4, three.out, no * 4);
+          g_assert_cmpmem (one.dinp, ni * 4, three.dinp, ni * 4);
+          g_assert_cmpmem (one.dw, nw * 4, three.dw, nw * 4);
+        }
+      linear_run_clear (&one);
+      linear_run_clear (&three);
+      g_free (inp), g_free (w), g_free (b), g_free (R);
+      g_free (out), g_free (dinp), g_free (dw), g_free (db);
+    }
 }
 
 /* ---- cross-entropy ------------------------------------------------------------------------ */
@@ -1225,6 +1315,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/nn/linear", test_linear);
+  g_test_add_func ("/nn/linear-narrow", test_linear_narrow);
   g_test_add_func ("/nn/conv2d", test_conv2d);
   g_test_add_func ("/nn/conv2d-chunked", test_conv2d_chunked);
   g_test_add_func ("/nn/conv-transpose", test_conv_transpose);

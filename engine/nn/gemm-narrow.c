@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Matrix products for the linear layers' narrow shapes (see vg-gemm-narrow.h), with
+ * AVX-512 register tiles written with GCC's vector extensions.
+ *
+ * NN: C (M, N) = init + A (M, K) @ B (K, N). A tile of MR <= 4 rows by NV <= 4 vectors of
+ * 16 columns keeps MR * NV accumulators in registers; each k loads NV vectors of B's row k
+ * and broadcasts MR values of A. Threads take blocks of ROW_BLOCK rows; within a block
+ * every column panel of B (K x 64 floats) is reused by all its rows.
+ *
+ * TN (the weight gradient): W (No, Ni) += D (R, No)^T @ X (R, Ni). A tile of OR outputs by
+ * NV vectors of inputs sums one block of SUM_BLOCK rows in registers, then adds into W.
+ * Threads take disjoint ranges of outputs, and every element sums its rows in the same
+ * order, so the result does not depend on the thread count. */
+#include "vg-gemm-narrow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#define ROW_BLOCK 64
+#define SUM_BLOCK 256
+#define PAR_MIN 65536 /* multiply-adds below which one thread does it all */
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+
+#define AVX512 __attribute__ ((target ("avx512f,fma")))
+#define TILE static inline __attribute__ ((always_inline)) AVX512
+
+typedef float v16 __attribute__ ((vector_size (64)));
+/* the same vector at 4-byte alignment: loads and stores of any float address */
+typedef float v16u __attribute__ ((vector_size (64), aligned (4)));
+
+#define LOADU(p) (*(const v16u *) (p))
+#define STOREU(p, v) (*(v16u *) (p) = (v))
+
+gboolean
+vg_gemm_narrow_available (void)
+{
+  static int have = -1;
+
+  if (have < 0)
+    {
+      __builtin_cpu_init ();
+      have = __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("fma");
+    }
+  return have;
+}
+
+/* ---- NN ------------------------------------------------------------------------------- */
+
+enum { INIT_ZERO, INIT_BIAS };
+
+/* rows [0, MR) x columns [0, 16 NV) of C; A, B, C and bias point at the tile's corner */
+TILE void
+nn_tile (float *C, const float *A, const float *B, const float *bias, int K, int lda, int ldb,
+         int ldc, int init, const int MR, const int NV)
+{
+  v16 acc[4][4];
+
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      acc[r][v] = init == INIT_BIAS ? (v16) LOADU (bias + 16 * v) : (v16) { 0 };
+  for (int k = 0; k < K; k++)
+    {
+      v16 b[4];
+
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        b[v] = LOADU (B + (size_t) k * ldb + 16 * v);
+#pragma GCC unroll 4
+      for (int r = 0; r < MR; r++)
+        {
+          v16 a = (v16) { 0 } + A[(size_t) r * lda + k];
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; v++)
+            acc[r][v] += a * b[v];
+        }
+    }
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      STOREU (C + (size_t) r * ldc + 16 * v, acc[r][v]);
+}
+
+/* rows [r0, r1) of C, every column */
+static AVX512 void
+nn_rows (float *C, const float *A, const float *B, const float *bias, int r0, int r1, int K,
+         int N)
+{
+  int init = bias != NULL ? INIT_BIAS : INIT_ZERO;
+
+  for (int j0 = 0; j0 < N; j0 += 64)
+    {
+      int nv = N - j0 >= 64 ? 4 : (N - j0) / 16;
+      const float *bj = B + j0, *biasj = bias != NULL ? bias + j0 : NULL;
+      int r = r0;
+
+#define NN_CASES(MR)                                                                     \
+  switch (nv)                                                                            \
+    {                                                                                    \
+    case 4: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
+                     init, MR, 4); break;                                                \
+    case 3: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
+                     init, MR, 3); break;                                                \
+    case 2: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
+                     init, MR, 2); break;                                                \
+    default: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
+                      init, MR, 1); break;                                               \
+    }
+      for (; r + 4 <= r1; r += 4)
+        NN_CASES (4)
+      for (; r < r1; r++)
+        NN_CASES (1)
+#undef NN_CASES
+    }
+}
+
+gboolean
+vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M, int K,
+                   int N)
+{
+  int n_blocks = (M + ROW_BLOCK - 1) / ROW_BLOCK;
+
+  if (!vg_gemm_narrow_available () || N % 16 != 0 || N <= 0 || K <= 0)
+    return FALSE;
+#pragma omp parallel for schedule(static) if ((size_t) M * K * N > PAR_MIN)
+  for (int b = 0; b < n_blocks; b++)
+    nn_rows (C, A, B, bias, b * ROW_BLOCK, b * ROW_BLOCK + ROW_BLOCK < M ? b * ROW_BLOCK + ROW_BLOCK : M,
+             K, N);
+  return TRUE;
+}
+
+/* ---- TN ------------------------------------------------------------------------------- */
+
+/* W rows [o0, o0 + OR) x columns [i0, i0 + 16 NV) += the sum over rows [r0, r1) */
+TILE void
+tn_tile (float *W, const float *D, const float *X, int r0, int r1, int No, int Ni, int o0,
+         int i0, const int OR, const int NV)
+{
+  v16 acc[8][4];
+
+#pragma GCC unroll 8
+  for (int o = 0; o < OR; o++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      acc[o][v] = (v16) { 0 };
+  for (int r = r0; r < r1; r++)
+    {
+      const float *d = D + (size_t) r * No + o0;
+      const float *x = X + (size_t) r * Ni + i0;
+      v16 xv[4];
+
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        xv[v] = LOADU (x + 16 * v);
+#pragma GCC unroll 8
+      for (int o = 0; o < OR; o++)
+        {
+          v16 a = (v16) { 0 } + d[o];
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; v++)
+            acc[o][v] += a * xv[v];
+        }
+    }
+#pragma GCC unroll 8
+  for (int o = 0; o < OR; o++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      {
+        float *w = W + (size_t) (o0 + o) * Ni + i0 + 16 * v;
+        STOREU (w, (v16) LOADU (w) + acc[o][v]);
+      }
+}
+
+/* outputs [o_lo, o_hi) of W (a multiple of the tile's OR), all inputs, all R rows */
+static AVX512 void
+tn_outputs (float *W, const float *D, const float *X, int R, int No, int Ni, int o_lo,
+            int o_hi)
+{
+  for (int r0 = 0; r0 < R; r0 += SUM_BLOCK)
+    {
+      int r1 = R - r0 < SUM_BLOCK ? R : r0 + SUM_BLOCK;
+
+      for (int o0 = o_lo; o0 < o_hi;)
+        {
+          if (Ni % 64 == 0 && o_hi - o0 >= 4)
+            {
+              for (int i0 = 0; i0 < Ni; i0 += 64)
+                tn_tile (W, D, X, r0, r1, No, Ni, o0, i0, 4, 4);
+              o0 += 4;
+            }
+          else if (Ni % 32 == 0 && o_hi - o0 >= 8)
+            {
+              for (int i0 = 0; i0 < Ni; i0 += 32)
+                tn_tile (W, D, X, r0, r1, No, Ni, o0, i0, 8, 2);
+              o0 += 8;
+            }
+          else
+            {
+              for (int i0 = 0; i0 < Ni; i0 += 16)
+                tn_tile (W, D, X, r0, r1, No, Ni, o0, i0, 1, 1);
+              o0 += 1;
+            }
+        }
+    }
+}
+
+gboolean
+vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No, int Ni)
+{
+  if (!vg_gemm_narrow_available () || Ni % 16 != 0 || Ni <= 0 || No <= 0)
+    return FALSE;
+#pragma omp parallel if ((size_t) R * No * Ni > PAR_MIN)
+  {
+    int nt = omp_get_num_threads (), t = omp_get_thread_num ();
+    /* whole tiles of 8 outputs per thread, so the tile shapes (and with them every sum's
+     * order) are those of one thread */
+    int tiles = (No + 7) / 8;
+    int lo = (int) ((long) tiles * t / nt) * 8, hi = (int) ((long) tiles * (t + 1) / nt) * 8;
+
+    lo = lo < No ? lo : No;
+    hi = hi < No ? hi : No;
+    if (lo < hi)
+      tn_outputs (W, D, X, R, No, Ni, lo, hi);
+  }
+  return TRUE;
+}
+
+#else /* no GCC on x86-64: the callers use BLAS */
+
+gboolean
+vg_gemm_narrow_available (void)
+{
+  return FALSE;
+}
+
+gboolean
+vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M, int K,
+                   int N)
+{
+  return FALSE;
+}
+
+gboolean
+vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No, int Ni)
+{
+  return FALSE;
+}
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Matrix products for the narrow shapes of the linear layers: many rows (tokens) and few
+ * channels (16 to a few hundred). BLAS tunes for large square blocks and packs both
+ * operands; here the few channels stay in vector registers and the rows stream once. Used
+ * on processors with AVX-512 (and FMA); elsewhere each call returns FALSE and the caller
+ * uses BLAS. All matrices are row-major and dense.
+ *
+ * Every output element is a sum in a fixed order whatever the thread count. */
+#pragma once
+
+#include <glib.h>
+
+gboolean vg_gemm_narrow_available (void);
+
+/* C (M, N) = bias (N, broadcast over the rows; NULL: 0) + A (M, K) @ B (K, N).
+ * FALSE (nothing written) unless available and N is a multiple of 16. */
+gboolean vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M,
+                            int K, int N);
+
+/* W (No, Ni) += D (R, No)^T @ X (R, Ni): the weight gradient of a linear layer (D the
+ * output gradient, X the input). FALSE (nothing written) unless available and Ni is a
+ * multiple of 16. */
+gboolean vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No,
+                                int Ni);
