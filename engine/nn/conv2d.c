@@ -163,6 +163,11 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
       float beta = 0.0f;
 
       im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+      if (G == 1) /* a linear layer over the column rows (its narrow kernels where they fit) */
+        {
+          vg_linear_forward (o, col, weight, bias, rows, CKK, Cout);
+          continue;
+        }
       if (bias != NULL)
         {
           fill_rows (o, bias, (size_t) rows, Cout);
@@ -195,18 +200,24 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
       if (dweight != NULL)
         {
           im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
-          for (int g = 0; g < G; g++)
-            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cog, CKKg, rows, 1.0f,
-                         g_out + (size_t) g * Cog, Cout, col + (size_t) g * CKKg, CKK, 1.0f,
-                         dweight + (size_t) g * Cog * CKKg, CKKg);
+          if (G == 1)
+            vg_linear_backward (NULL, dweight, NULL, g_out, col, weight, rows, CKK, Cout);
+          else
+            for (int g = 0; g < G; g++)
+              cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cog, CKKg, rows, 1.0f,
+                           g_out + (size_t) g * Cog, Cout, col + (size_t) g * CKKg, CKK, 1.0f,
+                           dweight + (size_t) g * Cog * CKKg, CKKg);
         }
       /* dcol_g (rows, CKKg) = dout_g (rows, Cog) @ weight_g (Cog, CKKg), reusing col */
       if (dinp != NULL)
         {
-          for (int g = 0; g < G; g++)
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, CKKg, Cog, 1.0f,
-                         g_out + (size_t) g * Cog, Cout, weight + (size_t) g * Cog * CKKg,
-                         CKKg, 0.0f, col + (size_t) g * CKKg, CKK);
+          if (G == 1)
+            vg_linear_backward (col, NULL, NULL, g_out, NULL, weight, rows, CKK, Cout);
+          else
+            for (int g = 0; g < G; g++)
+              cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, CKKg, Cog, 1.0f,
+                           g_out + (size_t) g * Cog, Cout, weight + (size_t) g * Cog * CKKg,
+                           CKKg, 0.0f, col + (size_t) g * CKKg, CKK);
           col2im (dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Ho, Wo);
         }
     }
