@@ -28,6 +28,7 @@
  *
  * Gradient rule: dq, dk and dv are activation gradients and are overwritten (=). */
 #include "vg-nn.h"
+#include "vg-gemm-narrow.h"
 #include "vg-simd.h"
 
 #include <math.h>
@@ -103,6 +104,46 @@ softmax_block_backward (float *s, float *dp, const float *lse2, const float *del
           dprow[j] = pj * (dprow[j] - di);
         }
     }
+}
+
+/* ---- the tiles' matrix products: the narrow kernels where they fit, else BLAS ---------- */
+
+/* S (nq, nk) = alpha A (nq, D) @ Bm (nk, D)^T. The narrow kernels take Bm transposed into
+ * bt (D, nk) (when bt is not NULL): nk * D copies against nq * nk * D multiply-adds. */
+static void
+product_nt (float *S, const float *A, int lda, const float *Bm, int ldb, float *bt, int nq,
+            int nk, int D, float alpha)
+{
+  if (bt != NULL && nk % 16 == 0 && vg_gemm_narrow_available ())
+    {
+      for (int j = 0; j < nk; j++)
+        for (int d = 0; d < D; d++)
+          bt[(size_t) d * nk + j] = Bm[(size_t) j * ldb + d];
+      if (vg_gemm_narrow_nn_serial (S, nk, A, lda, bt, nk, nq, D, nk, alpha, FALSE))
+        return;
+    }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, alpha, A, lda, Bm, ldb, 0.0f,
+               S, nk);
+}
+
+/* C (M, N) (+)= alpha A (M, K) @ B (K, N) */
+static void
+product_nn (float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K,
+            int N, float alpha, gboolean add)
+{
+  if (!vg_gemm_narrow_nn_serial (C, ldc, A, lda, B, ldb, M, K, N, alpha, add))
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
+                 add ? 1.0f : 0.0f, C, ldc);
+}
+
+/* W (No, Ni) += alpha Dm (R, No)^T @ X (R, Ni) */
+static void
+product_tn_add (float *W, int ldw, const float *Dm, int ldd, const float *X, int ldx, int R,
+                int No, int Ni, float alpha)
+{
+  if (!vg_gemm_narrow_tn_acc_serial (W, ldw, Dm, ldd, X, ldx, R, No, Ni, alpha))
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, No, Ni, R, alpha, Dm, ldd, X, ldx,
+                 1.0f, W, ldw);
 }
 
 static size_t
@@ -203,6 +244,7 @@ vg_attention_forward (float *out, float *lse, const float *q, const float *k,
     float *o = s + 2 * p.tile_floats;     /* (tq, D) unnormalised output */
     float *m = o + p.head_floats;         /* (tq) running maximum, base 2 */
     float *l = m + p.row_floats;          /* (tq) running sum */
+    g_autofree float *bt = g_new (float, (size_t) p.D * p.tk); /* a key block transposed */
 
     /* Every row's result depends only on its own tile, so the schedule cannot change it. */
 #pragma omp for schedule(dynamic, 1)
@@ -230,12 +272,10 @@ vg_attention_forward (float *out, float *lse, const float *q, const float *k,
             int nk = M - j0 < p.tk ? M - j0 : p.tk;
 
             /* S = Q K^T * log2(e) / sqrt(D), (nq, nk) */
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, score_scale,
-                         qt, C, kh + (size_t) j0 * C, C, 0.0f, s, nk);
+            product_nt (s, qt, C, kh + (size_t) j0 * C, C, bt, nq, nk, D, score_scale);
             softmax_block_forward (s, o, m, l, nq, nk, D);
             /* O += P V */
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, 1.0f, s, nk,
-                         vh + (size_t) j0 * C, C, 1.0f, o, D);
+            product_nn (o, D, s, nk, vh + (size_t) j0 * C, C, nq, nk, D, 1.0f, TRUE);
           }
 
         for (int i = 0; i < nq; i++)
@@ -276,6 +316,7 @@ vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
     float *dqt = dp + p.tile_floats;                        /* (tq, D) dQ of the tile */
     float *lse2 = dqt + p.head_floats;                      /* (tq) lse in base 2 */
     float *delta = lse2 + p.row_floats;                     /* (tq) rowsum(dO * O) */
+    g_autofree float *bt = g_new (float, (size_t) p.D * p.tk); /* a K or V block transposed */
 
 #pragma omp for schedule(dynamic, 1)
     for (long item = 0; item < n_items; item++)
@@ -320,18 +361,13 @@ vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
                 const float *vb = vh + (size_t) j0 * C;
 
                 /* S = Q K^T * log2(e) / sqrt(D) and dP = dO V^T, both (nq, nk) */
-                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, score_scale,
-                             qt, C, kb, C, 0.0f, s, nk);
-                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, 1.0f, dot, C,
-                             vb, C, 0.0f, dp, nk);
+                product_nt (s, qt, C, kb, C, bt, nq, nk, D, score_scale);
+                product_nt (dp, dot, C, vb, C, bt, nq, nk, D, 1.0f);
                 softmax_block_backward (s, dp, lse2, delta, nq, nk);
                 /* dV += P^T dO, dQ += dS K / sqrt(D), dK += dS^T Q / sqrt(D) */
-                cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, nk, D, nq, 1.0f, s, nk,
-                             dot, C, 1.0f, pv + (size_t) j0 * D, D);
-                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, inv_sqrt_d,
-                             dp, nk, kb, C, 1.0f, dqt, D);
-                cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, nk, D, nq, inv_sqrt_d,
-                             dp, nk, qt, C, 1.0f, pk + (size_t) j0 * D, D);
+                product_tn_add (pv + (size_t) j0 * D, D, s, nk, dot, C, nq, nk, D, 1.0f);
+                product_nn (dqt, D, dp, nk, kb, C, nq, nk, D, inv_sqrt_d, TRUE);
+                product_tn_add (pk + (size_t) j0 * D, D, dp, nk, qt, C, nq, nk, D, inv_sqrt_d);
               }
 
             for (int i = 0; i < nq; i++)

@@ -49,12 +49,14 @@ vg_gemm_narrow_available (void)
 
 /* ---- NN ------------------------------------------------------------------------------- */
 
-enum { INIT_ZERO, INIT_BIAS };
+/* How a tile's result meets C: stored (after the bias, if any), or added to C. */
+enum { STORE, STORE_BIAS, ADD };
 
-/* rows [0, MR) x columns [0, 16 NV) of C; A, B, C and bias point at the tile's corner */
+/* rows [0, MR) x columns [0, 16 NV) of C = (C +) alpha A B (+ bias); A, B, C and bias
+ * point at the tile's corner */
 TILE void
-nn_tile (float *C, const float *A, const float *B, const float *bias, int K, int lda, int ldb,
-         int ldc, int init, const int MR, const int NV)
+nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
+         const float *bias, int K, float alpha, int mode, const int MR, const int NV)
 {
   v16 acc[4][4];
 
@@ -62,7 +64,7 @@ nn_tile (float *C, const float *A, const float *B, const float *bias, int K, int
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
-      acc[r][v] = init == INIT_BIAS ? (v16) LOADU (bias + 16 * v) : (v16) { 0 };
+      acc[r][v] = mode == STORE_BIAS ? (v16) LOADU (bias + 16 * v) : (v16) { 0 };
   for (int k = 0; k < K; k++)
     {
       v16 b[4];
@@ -83,39 +85,46 @@ nn_tile (float *C, const float *A, const float *B, const float *bias, int K, int
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
-      STOREU (C + (size_t) r * ldc + 16 * v, acc[r][v]);
+      {
+        float *c = C + (size_t) r * ldc + 16 * v;
+
+        if (mode == ADD)
+          STOREU (c, (v16) LOADU (c) + alpha * acc[r][v]);
+        else if (alpha != 1.0f)
+          STOREU (c, alpha * acc[r][v]);
+        else
+          STOREU (c, acc[r][v]);
+      }
 }
 
 /* rows [r0, r1) of C, every column */
 static AVX512 void
-nn_rows (float *C, const float *A, const float *B, const float *bias, int r0, int r1, int K,
-         int N)
+nn_rows (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
+         const float *bias, int r0, int r1, int K, int N, float alpha, int mode)
 {
-  int init = bias != NULL ? INIT_BIAS : INIT_ZERO;
-
   for (int j0 = 0; j0 < N; j0 += 64)
     {
       int nv = N - j0 >= 64 ? 4 : (N - j0) / 16;
       const float *bj = B + j0, *biasj = bias != NULL ? bias + j0 : NULL;
       int r = r0;
 
-#define NN_CASES(MR)                                                                     \
-  switch (nv)                                                                            \
-    {                                                                                    \
-    case 4: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
-                     init, MR, 4); break;                                                \
-    case 3: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
-                     init, MR, 3); break;                                                \
-    case 2: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
-                     init, MR, 2); break;                                                \
-    default: nn_tile (C + (size_t) r * N + j0, A + (size_t) r * K, bj, biasj, K, K, N, N, \
-                      init, MR, 1); break;                                               \
+#define NN_TILE(MR, NV)                                                                   \
+  nn_tile (C + (size_t) r * ldc + j0, ldc, A + (size_t) r * lda, lda, bj, ldb, biasj, K, \
+           alpha, mode, MR, NV)
+#define NN_CASES(MR)                         \
+  switch (nv)                                \
+    {                                        \
+    case 4: NN_TILE (MR, 4); break;          \
+    case 3: NN_TILE (MR, 3); break;          \
+    case 2: NN_TILE (MR, 2); break;          \
+    default: NN_TILE (MR, 1); break;         \
     }
       for (; r + 4 <= r1; r += 4)
         NN_CASES (4)
       for (; r < r1; r++)
         NN_CASES (1)
 #undef NN_CASES
+#undef NN_TILE
     }
 }
 
@@ -124,22 +133,35 @@ vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, 
                    int N)
 {
   int n_blocks = (M + ROW_BLOCK - 1) / ROW_BLOCK;
+  int mode = bias != NULL ? STORE_BIAS : STORE;
 
   if (!vg_gemm_narrow_available () || N % 16 != 0 || N <= 0 || K <= 0)
     return FALSE;
 #pragma omp parallel for schedule(static) if ((size_t) M * K * N > PAR_MIN)
   for (int b = 0; b < n_blocks; b++)
-    nn_rows (C, A, B, bias, b * ROW_BLOCK, b * ROW_BLOCK + ROW_BLOCK < M ? b * ROW_BLOCK + ROW_BLOCK : M,
-             K, N);
+    nn_rows (C, N, A, K, B, N, bias, b * ROW_BLOCK,
+             M - b * ROW_BLOCK < ROW_BLOCK ? M : b * ROW_BLOCK + ROW_BLOCK, K, N, 1.0f, mode);
+  return TRUE;
+}
+
+gboolean
+vg_gemm_narrow_nn_serial (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
+                          int M, int K, int N, float alpha, gboolean add)
+{
+  if (!vg_gemm_narrow_available () || N % 16 != 0 || N <= 0 || K <= 0)
+    return FALSE;
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK)
+    nn_rows (C, ldc, A, lda, B, ldb, NULL, r0, M - r0 < ROW_BLOCK ? M : r0 + ROW_BLOCK, K, N,
+             alpha, add ? ADD : STORE);
   return TRUE;
 }
 
 /* ---- TN ------------------------------------------------------------------------------- */
 
-/* W rows [o0, o0 + OR) x columns [i0, i0 + 16 NV) += the sum over rows [r0, r1) */
+/* W rows [o0, o0 + OR) x columns [i0, i0 + 16 NV) += alpha * the sum over rows [r0, r1) */
 TILE void
-tn_tile (float *W, const float *D, const float *X, int r0, int r1, int No, int Ni, int o0,
-         int i0, const int OR, const int NV)
+tn_tile (float *W, int ldw, const float *D, int ldd, const float *X, int ldx, int r0, int r1,
+         int o0, int i0, float alpha, const int OR, const int NV)
 {
   v16 acc[8][4];
 
@@ -150,8 +172,8 @@ tn_tile (float *W, const float *D, const float *X, int r0, int r1, int No, int N
       acc[o][v] = (v16) { 0 };
   for (int r = r0; r < r1; r++)
     {
-      const float *d = D + (size_t) r * No + o0;
-      const float *x = X + (size_t) r * Ni + i0;
+      const float *d = D + (size_t) r * ldd + o0;
+      const float *x = X + (size_t) r * ldx + i0;
       v16 xv[4];
 
 #pragma GCC unroll 4
@@ -171,15 +193,15 @@ tn_tile (float *W, const float *D, const float *X, int r0, int r1, int No, int N
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
       {
-        float *w = W + (size_t) (o0 + o) * Ni + i0 + 16 * v;
-        STOREU (w, (v16) LOADU (w) + acc[o][v]);
+        float *w = W + (size_t) (o0 + o) * ldw + i0 + 16 * v;
+        STOREU (w, (v16) LOADU (w) + alpha * acc[o][v]);
       }
 }
 
-/* outputs [o_lo, o_hi) of W (a multiple of the tile's OR), all inputs, all R rows */
+/* outputs [o_lo, o_hi) of W, all Ni inputs, all R rows */
 static AVX512 void
-tn_outputs (float *W, const float *D, const float *X, int R, int No, int Ni, int o_lo,
-            int o_hi)
+tn_outputs (float *W, int ldw, const float *D, int ldd, const float *X, int ldx, int R,
+            int Ni, int o_lo, int o_hi, float alpha)
 {
   for (int r0 = 0; r0 < R; r0 += SUM_BLOCK)
     {
@@ -190,19 +212,19 @@ tn_outputs (float *W, const float *D, const float *X, int R, int No, int Ni, int
           if (Ni % 64 == 0 && o_hi - o0 >= 4)
             {
               for (int i0 = 0; i0 < Ni; i0 += 64)
-                tn_tile (W, D, X, r0, r1, No, Ni, o0, i0, 4, 4);
+                tn_tile (W, ldw, D, ldd, X, ldx, r0, r1, o0, i0, alpha, 4, 4);
               o0 += 4;
             }
           else if (Ni % 32 == 0 && o_hi - o0 >= 8)
             {
               for (int i0 = 0; i0 < Ni; i0 += 32)
-                tn_tile (W, D, X, r0, r1, No, Ni, o0, i0, 8, 2);
+                tn_tile (W, ldw, D, ldd, X, ldx, r0, r1, o0, i0, alpha, 8, 2);
               o0 += 8;
             }
           else
             {
               for (int i0 = 0; i0 < Ni; i0 += 16)
-                tn_tile (W, D, X, r0, r1, No, Ni, o0, i0, 1, 1);
+                tn_tile (W, ldw, D, ldd, X, ldx, r0, r1, o0, i0, alpha, 1, 1);
               o0 += 1;
             }
         }
@@ -217,16 +239,25 @@ vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No, 
 #pragma omp parallel if ((size_t) R * No * Ni > PAR_MIN)
   {
     int nt = omp_get_num_threads (), t = omp_get_thread_num ();
-    /* whole tiles of 8 outputs per thread, so the tile shapes (and with them every sum's
-     * order) are those of one thread */
+    /* whole tiles of 8 outputs per thread */
     int tiles = (No + 7) / 8;
     int lo = (int) ((long) tiles * t / nt) * 8, hi = (int) ((long) tiles * (t + 1) / nt) * 8;
 
     lo = lo < No ? lo : No;
     hi = hi < No ? hi : No;
     if (lo < hi)
-      tn_outputs (W, D, X, R, No, Ni, lo, hi);
+      tn_outputs (W, Ni, D, No, X, Ni, R, Ni, lo, hi, 1.0f);
   }
+  return TRUE;
+}
+
+gboolean
+vg_gemm_narrow_tn_acc_serial (float *W, int ldw, const float *D, int ldd, const float *X,
+                              int ldx, int R, int No, int Ni, float alpha)
+{
+  if (!vg_gemm_narrow_available () || Ni % 16 != 0 || Ni <= 0 || No <= 0)
+    return FALSE;
+  tn_outputs (W, ldw, D, ldd, X, ldx, R, Ni, 0, No, alpha);
   return TRUE;
 }
 
@@ -246,7 +277,21 @@ vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, 
 }
 
 gboolean
+vg_gemm_narrow_nn_serial (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
+                          int M, int K, int N, float alpha, gboolean add)
+{
+  return FALSE;
+}
+
+gboolean
 vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No, int Ni)
+{
+  return FALSE;
+}
+
+gboolean
+vg_gemm_narrow_tn_acc_serial (float *W, int ldw, const float *D, int ldd, const float *X,
+                              int ldx, int R, int No, int Ni, float alpha)
 {
   return FALSE;
 }

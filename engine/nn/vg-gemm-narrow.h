@@ -22,3 +22,13 @@ gboolean vg_gemm_narrow_nn (float *C, const float *A, const float *B, const floa
  * multiple of 16. */
 gboolean vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No,
                                 int Ni);
+
+/* Single-threaded forms with leading dimensions, for callers that run their own threads
+ * (attention's tiles): C (M, N) = alpha A (M, K) @ B (K, N), or C += that when add. */
+gboolean vg_gemm_narrow_nn_serial (float *C, int ldc, const float *A, int lda, const float *B,
+                                   int ldb, int M, int K, int N, float alpha, gboolean add);
+
+/* W (No, Ni) += alpha D (R, No)^T @ X (R, Ni). */
+gboolean vg_gemm_narrow_tn_acc_serial (float *W, int ldw, const float *D, int ldd,
+                                       const float *X, int ldx, int R, int No, int Ni,
+                                       float alpha);
