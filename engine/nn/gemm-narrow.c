@@ -53,14 +53,14 @@ vg_gemm_narrow_available (void)
 enum { STORE, STORE_BIAS, ADD };
 
 /* rows [0, MR) x columns [0, 16 NV) of C = (C +) alpha A B (+ bias); A, B, C and bias
- * point at the tile's corner */
+ * point at the tile's corner. MR * NV <= 16 accumulators. */
 TILE void
 nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
          const float *bias, int K, float alpha, int mode, const int MR, const int NV)
 {
-  v16 acc[4][4];
+  v16 acc[8][4];
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
@@ -72,7 +72,7 @@ nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++)
         b[v] = LOADU (B + (size_t) k * ldb + 16 * v);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < MR; r++)
         {
           v16 a = (v16) { 0 } + A[(size_t) r * lda + k];
@@ -81,7 +81,7 @@ nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
             acc[r][v] += a * b[v];
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
@@ -119,6 +119,15 @@ nn_rows (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
     case 2: NN_TILE (MR, 2); break;          \
     default: NN_TILE (MR, 1); break;         \
     }
+      /* two vectors or fewer: 8 rows per tile keep 16 accumulators busy */
+      if (nv <= 2)
+        for (; r + 8 <= r1; r += 8)
+          {
+            if (nv == 2)
+              NN_TILE (8, 2);
+            else
+              NN_TILE (8, 1);
+          }
       for (; r + 4 <= r1; r += 4)
         NN_CASES (4)
       for (; r < r1; r++)
