@@ -55,3 +55,23 @@ visage_choose_path (GtkWindow *parent, const VisageChooserSpec *spec, VisageChos
   g_signal_connect (dialog, "response", G_CALLBACK (responded), pending);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
+
+VisageChooserRequest *
+visage_chooser_request_new (gpointer owner, const char *what)
+{
+  VisageChooserRequest *request = g_new0 (VisageChooserRequest, 1);
+
+  request->owner = g_object_ref (owner);
+  request->what = g_strdup (what);
+  return request;
+}
+
+void
+visage_chooser_request_free (gpointer data)
+{
+  VisageChooserRequest *request = data;
+
+  g_object_unref (request->owner);
+  g_free (request->what);
+  g_free (request);
+}

@@ -19,6 +19,16 @@ typedef struct {
   GtkFileFilter *filters[3]; /* NULL-terminated; the first is selected */
 } VisageChooserSpec;
 
+/* A reference to the widget that asked and a string (what to do with the path): the
+ * user_data of choosers whose answer needs both; free with visage_chooser_request_free. */
+typedef struct {
+  gpointer owner;
+  char *what;
+} VisageChooserRequest;
+
+VisageChooserRequest *visage_chooser_request_new (gpointer owner, const char *what);
+void visage_chooser_request_free (gpointer request);
+
 /* Shows the chooser and returns at once. destroy (may be NULL) frees user_data once the
  * chooser is closed, whatever the answer. */
 void visage_choose_path (GtkWindow *parent, const VisageChooserSpec *spec,

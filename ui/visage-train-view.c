@@ -534,31 +534,16 @@ stop_action (GtkWidget *widget, const char *name, GVariant *parameter)
   visage_train_view_stop (VISAGE_TRAIN_VIEW (widget));
 }
 
-typedef struct {
-  VisageTrainView *self; /* a reference */
-  char *format;          /* "png" or "svg" */
-} PlotExport;
-
-static void
-plot_export_free (gpointer data)
-{
-  PlotExport *request = data;
-
-  g_object_unref (request->self);
-  g_free (request->format);
-  g_free (request);
-}
-
 static void
 export_chosen (const char *path, gpointer user_data)
 {
-  PlotExport *request = user_data;
-  VisageTrainView *self = request->self;
+  VisageChooserRequest *request = user_data; /* what: the format, "png" or "svg" */
+  VisageTrainView *self = request->owner;
   g_autoptr (GError) error = NULL;
 
   if (self->disposed)
     return;
-  if (visage_train_plot_export (self->plot, path, request->format, EXPORT_WIDTH, EXPORT_HEIGHT,
+  if (visage_train_plot_export (self->plot, path, request->what, EXPORT_WIDTH, EXPORT_HEIGHT,
                                 &error))
     {
       g_autofree char *base = g_path_get_basename (path);
@@ -579,7 +564,6 @@ export_plot_action (GtkWidget *widget, const char *name, GVariant *parameter)
   g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
   g_autoptr (GFile) folder = NULL;
   g_autofree char *current = NULL;
-  PlotExport *request;
 
   if (!g_str_equal (format, "png") && !g_str_equal (format, "svg"))
     return;
@@ -596,9 +580,6 @@ export_plot_action (GtkWidget *widget, const char *name, GVariant *parameter)
   current = g_strconcat ("convergence.", format, NULL);
   if (self->has_options)
     folder = g_file_new_for_path (self->options.out_dir);
-  request = g_new0 (PlotExport, 1);
-  request->self = g_object_ref (self);
-  request->format = g_strdup (format);
   visage_choose_path (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
                       &(VisageChooserSpec) { .title = _("Export the Plot"),
                                              .action = GTK_FILE_CHOOSER_ACTION_SAVE,
@@ -606,7 +587,8 @@ export_plot_action (GtkWidget *widget, const char *name, GVariant *parameter)
                                              .folder = folder,
                                              .current_name = current,
                                              .filters = { filter } },
-                      export_chosen, request, plot_export_free);
+                      export_chosen, visage_chooser_request_new (self, format),
+                      visage_chooser_request_free);
 }
 
 /* ---- GObject ---------------------------------------------------------------------------- */

@@ -727,27 +727,12 @@ previous_image_action (GSimpleAction *action, GVariant *parameter, gpointer user
   step_image (VISAGE_WINDOW (user_data), -1);
 }
 
-typedef struct {
-  VisageWindow *self;
-  char *what;
-} ExportRequest;
-
-static void
-export_request_free (gpointer data)
-{
-  ExportRequest *request = data;
-
-  g_object_unref (request->self);
-  g_free (request->what);
-  g_free (request);
-}
-
 static void
 export_destination_chosen (const char *path, gpointer user_data)
 {
-  ExportRequest *request = user_data;
+  VisageChooserRequest *request = user_data;
 
-  visage_window_export (request->self, request->what, path);
+  visage_window_export (VISAGE_WINDOW (request->owner), request->what, path);
 }
 
 static void
@@ -755,21 +740,19 @@ export_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   VisageWindow *self = user_data;
   const char *name = g_action_get_name (G_ACTION (action));
-  ExportRequest *request = g_new0 (ExportRequest, 1);
+  const char *what = name + strlen ("export-");
   VisageChooserSpec spec = { .title = _("Export the Submission"),
                              .action = GTK_FILE_CHOOSER_ACTION_SAVE,
                              .accept_label = _("_Export"),
                              .current_name = "submission.zip" };
 
-  request->self = g_object_ref (self);
-  request->what = g_strdup (name + strlen ("export-"));
-  if (g_str_equal (request->what, "split-masks") || g_str_equal (request->what, "split-overlays")
-      || g_str_equal (request->what, "image-mask") || g_str_equal (request->what, "image-overlay"))
+  if (g_str_equal (what, "split-masks") || g_str_equal (what, "split-overlays")
+      || g_str_equal (what, "image-mask") || g_str_equal (what, "image-overlay"))
     spec = (VisageChooserSpec) { .title = _("Export into a Folder"),
                                  .action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
                                  .accept_label = _("_Export") };
-  visage_choose_path (GTK_WINDOW (self), &spec, export_destination_chosen, request,
-                      export_request_free);
+  visage_choose_path (GTK_WINDOW (self), &spec, export_destination_chosen,
+                      visage_chooser_request_new (self, what), visage_chooser_request_free);
 }
 
 static void

@@ -47,6 +47,22 @@ vg_gemm_narrow_available (void)
   return have;
 }
 
+/* acc[r][v] += a[r * stride] * b[v] for r < MR, v < NV: the rank-1 update both tiles are
+ * made of */
+TILE void
+rank1_update (v16 acc[][4], const float *a, size_t stride, const v16 *b, const int MR,
+              const int NV)
+{
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+    {
+      v16 ar = (v16) { 0 } + a[r * stride];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        acc[r][v] += ar * b[v];
+    }
+}
+
 /* ---- NN ------------------------------------------------------------------------------- */
 
 /* How a tile's result meets C: stored (after the bias, if any), or added to C. */
@@ -72,14 +88,7 @@ nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++)
         b[v] = LOADU (B + (size_t) k * ldb + 16 * v);
-#pragma GCC unroll 8
-      for (int r = 0; r < MR; r++)
-        {
-          v16 a = (v16) { 0 } + A[(size_t) r * lda + k];
-#pragma GCC unroll 4
-          for (int v = 0; v < NV; v++)
-            acc[r][v] += a * b[v];
-        }
+      rank1_update (acc, A + k, lda, b, MR, NV);
     }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++)
@@ -188,14 +197,7 @@ tn_tile (float *W, int ldw, const float *D, int ldd, const float *X, int ldx, in
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++)
         xv[v] = LOADU (x + 16 * v);
-#pragma GCC unroll 8
-      for (int o = 0; o < OR; o++)
-        {
-          v16 a = (v16) { 0 } + d[o];
-#pragma GCC unroll 4
-          for (int v = 0; v < NV; v++)
-            acc[o][v] += a * xv[v];
-        }
+      rank1_update (acc, d, 1, xv, OR, NV);
     }
 #pragma GCC unroll 8
   for (int o = 0; o < OR; o++)
