@@ -234,7 +234,7 @@ print_eval_table (const VgEvalResult *r, gboolean has_loss)
 
 static GString *
 eval_json (const VgEvalResult *r, const VgSplit *split, const char *model_path,
-           const char *predictions, const VgPreprocess *pre, gboolean has_loss)
+           const char *predictions, const VgPreprocess *pre, gboolean flip, gboolean has_loss)
 {
   const VgConfusion *cm = &r->confusion;
   GString *out = g_string_new ("{\n  \"model\": ");
@@ -260,6 +260,7 @@ eval_json (const VgEvalResult *r, const VgSplit *split, const char *model_path,
     g_string_append (out, "null");
   g_string_append_printf (out, ",\n  \"n_annotated\": %d", split->n_annotated);
   g_string_append_printf (out, ",\n  \"resolution\": %d", pre != NULL ? pre->resolution : -1);
+  g_string_append_printf (out, ",\n  \"flip\": %s", flip ? "true" : "false");
   g_string_append_printf (out, ",\n  \"n_images\": %d", r->n_images);
   g_string_append (out, ",\n  \"miou_definition\": ");
   json_string (out, definition);
@@ -373,7 +374,7 @@ vg_cli_eval (int argc, char **argv)
   g_autofree char *json_path = NULL, *csv_path = NULL, *predictions = NULL;
   g_autofree char *weights_from = NULL, *annotations = NULL;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, max = 0, status = EXIT_OK;
-  gboolean skip_bad = FALSE;
+  gboolean skip_bad = FALSE, flip = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
       "Model file (.safetensors); default: the one shipped with Visage",
@@ -393,6 +394,9 @@ vg_cli_eval (int argc, char **argv)
       "Write the per-class table with the confusion matrix as CSV", "FILE" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
     { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
+    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
+      "Also run each image mirrored and average the two (test-time flip: twice the time)",
+      NULL },
     { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad,
       "Check every file first and leave out bad samples with a warning", NULL },
     { "max", 0, 0, G_OPTION_ARG_INT, &max, "Evaluate only the first N images", "N" },
@@ -486,7 +490,7 @@ vg_cli_eval (int argc, char **argv)
   if (model != NULL)
     {
       predictor = vg_predictor_new (model, &pre, batch, &error);
-      if (predictor == NULL
+      if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error)
           || !vg_evaluate (predictor, &view, use_weights ? weights : NULL, workers, &result,
                            on_progress, progress, cancellable, &error))
         return fail ("eval", error);
@@ -507,7 +511,7 @@ vg_cli_eval (int argc, char **argv)
   if (json_path != NULL)
     {
       g_autoptr (GString) text = eval_json (&result, &view, model_path, predictions,
-                                            model != NULL ? &pre : NULL, model != NULL);
+                                            model != NULL ? &pre : NULL, flip, model != NULL);
       if (!write_text (json_path, text, &error))
         return fail ("eval", error);
     }
@@ -651,7 +655,7 @@ vg_cli_predict (int argc, char **argv)
   g_autofree char *model_path = NULL, *out_dir = NULL, *device = NULL;
   const VgBackend *be;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, status = EXIT_OK;
-  gboolean overlay = FALSE;
+  gboolean overlay = FALSE, flip = FALSE;
   double alpha = 0.5;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
@@ -664,6 +668,9 @@ vg_cli_predict (int argc, char **argv)
     { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "Overlay opacity (default 0.5)", "A" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
     { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
+    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
+      "Also run each image mirrored and average the two (test-time flip: twice the time)",
+      NULL },
     { NULL }
   };
   g_autoptr (GError) error = NULL;
@@ -722,7 +729,7 @@ vg_cli_predict (int argc, char **argv)
       return EXIT_FAILURE_RUN;
     }
   predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
-  if (predictor == NULL)
+  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
     return fail ("predict", error);
 
   out.split = split;
@@ -751,6 +758,7 @@ vg_cli_export_submission (int argc, char **argv)
   g_autofree char *model_path = NULL, *images = NULL, *zip_path = NULL, *device = NULL;
   const VgBackend *be;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, status = EXIT_OK;
+  gboolean flip = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
       "Model file (.safetensors); default: the one shipped with Visage",
@@ -761,6 +769,9 @@ vg_cli_export_submission (int argc, char **argv)
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &zip_path, "The zip file to write", "FILE.zip" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
     { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
+    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
+      "Also run each image mirrored and average the two (test-time flip: twice the time)",
+      NULL },
     { NULL }
   };
   g_autoptr (GError) error = NULL;
@@ -804,7 +815,7 @@ vg_cli_export_submission (int argc, char **argv)
     return fail ("export-submission", error);
   print_model (model_path, model, &pre);
   predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
-  if (predictor == NULL)
+  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
     return fail ("export-submission", error);
   progress = vg_cli_progress_new ("export", split->n_samples, "images");
   if (!vg_export_submission (predictor, split, zip_path, workers, on_progress, progress,

@@ -22,6 +22,7 @@
 #include <png.h>
 
 #include "vg-augment.h"
+#include "vg-classes.h"
 #include "vg-image.h"
 #include "vg-loader.h"
 #include "vg-nn.h"
@@ -198,6 +199,9 @@ struct _VgPredictor
   float *input;               /* (B, Hm, Wm, 3) host */
   float *d_input;             /* (B, Hm, Wm, 3) device */
   float *logits;              /* (B, Hm, Wm, NC) host */
+  gboolean flip;              /* test-time flip (vg_predictor_set_flip) */
+  float *flip_input;          /* (B, Hm, Wm, 3) host, the mirrored batch; with flip only */
+  float *flip_logits;         /* (B, Hm, Wm, NC) host, its logits */
   uint8_t *labels;            /* (H, W) of the largest image so far */
   size_t labels_cap;
   VgImage image;              /* decoding buffers of the single-threaded paths */
@@ -231,6 +235,8 @@ predictor_plan (VgPredictor *p, int Hm, int Wm, Reserve reserve, GError **error)
 
       g_clear_pointer (&p->input, g_free);
       g_clear_pointer (&p->logits, g_free);
+      g_clear_pointer (&p->flip_input, g_free);
+      g_clear_pointer (&p->flip_logits, g_free);
       if (p->d_input != NULL)
         p->be->free (p->d_input);
       p->d_input = NULL;
@@ -238,7 +244,13 @@ predictor_plan (VgPredictor *p, int Hm, int Wm, Reserve reserve, GError **error)
       p->reserved = FALSE;
       p->input = g_try_new (float, px * 3);
       p->logits = g_try_new (float, px * p->NC);
-      if (p->input == NULL || p->logits == NULL)
+      if (p->flip)
+        {
+          p->flip_input = g_try_new (float, px * 3);
+          p->flip_logits = g_try_new (float, px * p->NC);
+        }
+      if (p->input == NULL || p->logits == NULL
+          || (p->flip && (p->flip_input == NULL || p->flip_logits == NULL)))
         {
           g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
                        "out of memory for a batch of %d images of %d x %d", p->B, Wm, Hm);
@@ -281,7 +293,44 @@ predictor_labels (VgPredictor *p, size_t n)
   return p->labels;
 }
 
-/* Forward n images (n, Hm, Wm, 3) of host memory; logits land in p->logits. */
+/* dst = src mirrored left to right, n images (n, Hm, Wm, C) */
+static void
+mirror_rows (float *dst, const float *src, int n, int Hm, int Wm, int C)
+{
+#pragma omp parallel for schedule(static) if ((size_t) n * Hm * Wm * C > 65536)
+  for (long row = 0; row < (long) n * Hm; row++)
+    {
+      const float *in = src + (size_t) row * Wm * C;
+      float *out = dst + (size_t) row * Wm * C;
+
+      for (int x = 0; x < Wm; x++)
+        memcpy (out + (size_t) (Wm - 1 - x) * C, in + (size_t) x * C, sizeof (float) * C);
+    }
+}
+
+/* logits = (logits + flipped mirrored back, with the l_/r_ classes swapped back) / 2 */
+static void
+flip_average (float *logits, const float *flipped, int n, int Hm, int Wm, int NC)
+{
+  int mirror[NC];
+
+  for (int c = 0; c < NC; c++)
+    mirror[c] = NC == VG_NUM_CLASSES ? vg_class_mirror (c) : c;
+#pragma omp parallel for schedule(static) if ((size_t) n * Hm * Wm * NC > 65536)
+  for (long row = 0; row < (long) n * Hm; row++)
+    {
+      float *l = logits + (size_t) row * Wm * NC;
+      const float *f = flipped + (size_t) row * Wm * NC;
+
+      for (int x = 0; x < Wm; x++)
+        for (int c = 0; c < NC; c++)
+          l[(size_t) x * NC + c] = 0.5f * (l[(size_t) x * NC + c]
+                                           + f[(size_t) (Wm - 1 - x) * NC + mirror[c]]);
+    }
+}
+
+/* Forward n images (n, Hm, Wm, 3) of host memory; logits land in p->logits. With flip,
+ * the mirrored images run too and the two are averaged. */
 static void
 predictor_forward (VgPredictor *p, const float *host_input, int n)
 {
@@ -290,6 +339,47 @@ predictor_forward (VgPredictor *p, const float *host_input, int n)
   p->be->upload (p->d_input, host_input, px * 3 * sizeof (float));
   vg_model_forward (p->model, p->d_input, NULL, n, FALSE);
   p->be->download (p->logits, vg_model_logits (p->model), px * p->NC * sizeof (float));
+  if (!p->flip)
+    return;
+  mirror_rows (p->flip_input, host_input, n, p->Hm, p->Wm, 3);
+  p->be->upload (p->d_input, p->flip_input, px * 3 * sizeof (float));
+  vg_model_forward (p->model, p->d_input, NULL, n, FALSE);
+  p->be->download (p->flip_logits, vg_model_logits (p->model), px * p->NC * sizeof (float));
+  flip_average (p->logits, p->flip_logits, n, p->Hm, p->Wm, p->NC);
+}
+
+gboolean
+vg_predictor_set_flip (VgPredictor *p, gboolean flip, GError **error)
+{
+  if (flip == p->flip)
+    return TRUE;
+  p->flip = flip;
+  g_clear_pointer (&p->flip_input, g_free);
+  g_clear_pointer (&p->flip_logits, g_free);
+  if (flip && p->Hm > 0)
+    {
+      size_t px = (size_t) p->B * p->Hm * p->Wm;
+
+      p->flip_input = g_try_new (float, px * 3);
+      p->flip_logits = g_try_new (float, px * p->NC);
+      if (p->flip_input == NULL || p->flip_logits == NULL)
+        {
+          g_clear_pointer (&p->flip_input, g_free);
+          g_clear_pointer (&p->flip_logits, g_free);
+          p->flip = FALSE;
+          g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
+                       "out of memory for the mirrored batch of %d images of %d x %d", p->B,
+                       p->Wm, p->Hm);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+vg_predictor_get_flip (VgPredictor *p)
+{
+  return p->flip;
 }
 
 VgPredictor *
@@ -359,6 +449,8 @@ vg_predictor_free (VgPredictor *p)
   if (p->d_input != NULL)
     p->be->free (p->d_input);
   g_free (p->logits);
+  g_free (p->flip_input);
+  g_free (p->flip_logits);
   g_free (p->labels);
   vg_image_clear (&p->image);
   vg_image_clear (&p->mask);

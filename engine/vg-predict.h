@@ -64,6 +64,13 @@ VgPredictor *vg_predictor_new_full (VgModel *model, const VgPreprocess *pre, int
 void vg_predictor_free (VgPredictor *predictor);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgPredictor, vg_predictor_free)
 
+/* Test-time flip: every image also runs mirrored left to right, and its logits, mirrored
+ * back with the left/right classes swapped back, are averaged with the plain ones before
+ * the argmax. Twice the compute; off by default. FALSE (and off) when the mirrored
+ * batch's buffers cannot be allocated. */
+gboolean vg_predictor_set_flip (VgPredictor *predictor, gboolean flip, GError **error);
+gboolean vg_predictor_get_flip (VgPredictor *predictor);
+
 VgModel *vg_predictor_model (VgPredictor *predictor);
 const VgPreprocess *vg_predictor_preprocess (VgPredictor *predictor);
 

@@ -484,9 +484,10 @@ test_eval_model (void)
 {
   g_auto (GStrv) names = val_names (3);
   g_autofree char *tmp = tmp_dir_new ();
-  g_autofree char *data = NULL, *model = NULL, *json_text = NULL;
+  g_autofree char *data = NULL, *model = NULL, *json_text = NULL, *flip_text = NULL;
   g_autofree char *json = g_build_filename (tmp, "e.json", NULL);
   g_auto (CliRun) run = { 0 };
+  g_auto (CliRun) flipped = { 0 };
   g_auto (CliRun) usage = { 0 };
 
   if (names == NULL)
@@ -507,8 +508,19 @@ test_eval_model (void)
   g_assert_true (g_file_get_contents (json, &json_text, NULL, NULL));
   g_assert_nonnull (strstr (json_text, "\"n_images\": 3,"));
   g_assert_nonnull (strstr (json_text, "\"resolution\": 64,"));
+  g_assert_nonnull (strstr (json_text, "\"flip\": false,"));
   g_assert_nonnull (strstr (json_text, "\"confusion\": ["));
   g_assert_nonnull (strstr (json_text, "\"images\": ["));
+
+  /* --flip: recorded, and a different evaluation of the same images */
+  vg_test_run_cli (&flipped, "eval", "--model", model, "--data", data, "--json", json,
+                   "--flip", NULL);
+  g_assert_cmpint (flipped.status, ==, 0);
+  g_assert_true (g_file_get_contents (json, &flip_text, NULL, NULL));
+  g_assert_nonnull (strstr (flip_text, "\"flip\": true,"));
+  g_assert_nonnull (strstr (flip_text, "\"n_images\": 3,"));
+  g_assert_cmpstr (strstr (flip_text, "\"confusion\": ["), !=,
+                   strstr (json_text, "\"confusion\": ["));
 
   vg_test_run_cli (&usage, "eval", "--data", data, NULL);
   g_assert_cmpint (usage.status, ==, 2);

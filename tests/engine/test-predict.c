@@ -16,6 +16,7 @@
 #include "engine/data/data-test-util.h"
 #include "test-common.h"
 #include "vg-augment.h"
+#include "vg-classes.h"
 #include "vg-image.h"
 #include "vg-nn.h"
 #include "vg-predict.h"
@@ -292,6 +293,91 @@ test_predict_image_native (void)
     g_assert_cmpint (classes, >=, 2);
   }
   vg_image_clear (&img);
+}
+
+/* Test-time flip: the labels are the argmax of (L(x) + mirror(swap(L(mirror(x))))) / 2,
+ * with L the model's logits and swap the left/right classes (computed here from two plain
+ * forwards); and a mirrored image gets exactly the mirrored, class-swapped prediction. */
+static void
+test_predict_flip (void)
+{
+  enum { R = 64, NC = 19 };
+  const size_t N = (size_t) R * R;
+  g_autoptr (VgModel) model = small_model (7);
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree uint8_t *rgb = g_new (uint8_t, N * 3), *mirrored = g_new (uint8_t, N * 3);
+  g_autofree uint8_t *labels = g_new (uint8_t, N), *labels_m = g_new (uint8_t, N);
+  g_autofree uint8_t *plain = g_new (uint8_t, N), *expect = g_new (uint8_t, N);
+  g_autofree float *probs = g_new (float, N), *probs_m = g_new (float, N);
+  g_autofree float *input = g_new (float, N * 3), *l1 = NULL, *avg = g_new (float, N * NC);
+  int mismatches = 0, differ = 0;
+
+  /* a smooth pattern with a left/right asymmetry, plus noise */
+  for (int y = 0; y < R; y++)
+    for (int x = 0; x < R; x++)
+      for (int c = 0; c < 3; c++)
+        rgb[((size_t) y * R + x) * 3 + c] = (uint8_t) ((x * 3 + y * (c + 1) * 2
+                                                        + (rand () % 40)) % 256);
+  for (int y = 0; y < R; y++)
+    for (int x = 0; x < R; x++)
+      memcpy (mirrored + ((size_t) y * R + (R - 1 - x)) * 3, rgb + ((size_t) y * R + x) * 3, 3);
+
+  predictor = vg_predictor_new (model, &test_pre, 1, &error);
+  g_assert_no_error (error);
+  g_assert_false (vg_predictor_get_flip (predictor));
+  g_assert_true (vg_predict_image (predictor, rgb, R, R, plain, probs, &error));
+  g_assert_true (vg_predictor_set_flip (predictor, TRUE, &error));
+  g_assert_true (vg_predictor_get_flip (predictor));
+  g_assert_true (vg_predict_image (predictor, rgb, R, R, labels, probs_m, &error));
+  for (size_t i = 0; i < N; i++)
+    differ += probs[i] != probs_m[i];
+  g_assert_cmpint (differ, >, 0);
+  g_assert_true (vg_predict_image (predictor, rgb, R, R, labels, probs, &error));
+  g_assert_true (vg_predict_image (predictor, mirrored, R, R, labels_m, probs_m, &error));
+  g_assert_no_error (error);
+
+  /* equivariance, to the bit: float addition commutes */
+  for (int y = 0; y < R; y++)
+    for (int x = 0; x < R; x++)
+      {
+        size_t i = (size_t) y * R + x, j = (size_t) y * R + (R - 1 - x);
+        g_assert_cmpint (labels_m[j], ==, vg_class_mirror (labels[i]));
+        g_assert_cmpfloat (probs_m[j], ==, probs[i]);
+      }
+
+  /* against two plain forwards, averaged here */
+  g_assert_true (vg_model_reserve (model, 1, R, R, FALSE, &error));
+  for (int pass = 0; pass < 2; pass++)
+    {
+      const uint8_t *src = pass == 0 ? rgb : mirrored;
+      for (size_t i = 0; i < N; i++)
+        for (int c = 0; c < 3; c++)
+          input[3 * i + c] = (float) ((src[3 * i + c] / 255.0 - test_pre.mean[c])
+                                      / test_pre.std[c]);
+      vg_model_forward (model, input, NULL, 1, FALSE);
+      if (pass == 0)
+        {
+          l1 = g_memdup2 (vg_model_logits (model), N * NC * sizeof (float));
+          continue;
+        }
+      const float *l2 = vg_model_logits (model);
+      for (int y = 0; y < R; y++)
+        for (int x = 0; x < R; x++)
+          for (int c = 0; c < NC; c++)
+            avg[((size_t) y * R + x) * NC + c]
+              = 0.5f * (l1[((size_t) y * R + x) * NC + c]
+                        + l2[((size_t) y * R + (R - 1 - x)) * NC + vg_class_mirror (c)]);
+    }
+  vg_argmax (expect, avg, N, NC);
+  /* as in /predict/image-native: the whitening here is in double, so near-ties may flip */
+  for (size_t i = 0; i < N; i++)
+    if (labels[i] != expect[i])
+      {
+        g_assert_cmpfloat (fabsf (avg[i * NC + labels[i]] - avg[i * NC + expect[i]]), <, 1e-3f);
+        mismatches++;
+      }
+  g_assert_cmpint (mismatches, <, (int) (N / 100));
 }
 
 /* vg_evaluate (loader, batches) equals a per-image loop over vg_predict_image: the same
@@ -625,6 +711,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/predict/bad-model-files", test_bad_model_files);
   g_test_add_func ("/predict/logits-to-labels", test_logits_to_labels);
   g_test_add_func ("/predict/image-native", test_predict_image_native);
+  g_test_add_func ("/predict/flip", test_predict_flip);
   g_test_add_func ("/predict/evaluate-matches-loop", test_evaluate_matches_loop);
   g_test_add_func ("/predict/evaluate-loss", test_evaluate_loss);
   g_test_add_func ("/predict/keep-reservation", test_keep_reservation);
