@@ -39,6 +39,7 @@ typedef struct {
   char *path;                /* model file, split folder or image */
   char *mask_path;           /* predict: nullable */
   char *device;              /* load model: "auto", "cpu" or "cuda" */
+  gboolean flip;             /* load model: test-time flip (vg_predictor_set_flip) */
   char *device_note;         /* load model: why the device is not the one asked for */
   VgSplit *split;            /* evaluate, export: the worker's own copy */
   int index;                 /* export: the sample, or -1 for all */
@@ -85,6 +86,8 @@ struct _VgService
   /* main context only */
   char *model_path;
   char *device;              /* for the next model loaded */
+  gboolean flip;             /* for the next model loaded */
+  gboolean model_flip;       /* of the model loaded */
   char *device_note;         /* of the model loaded */
   guint n_jobs;              /* queued or running */
 
@@ -245,6 +248,7 @@ complete_job (VgService *self, Job *job)
       self->model_path = g_strdup (job->path);
       g_free (self->device_note);
       self->device_note = g_steal_pointer (&job->device_note);
+      self->model_flip = job->flip;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_PATH]);
     }
 
@@ -658,8 +662,16 @@ run_load_model (VgService *self, Job *job, GError **error)
   if (model == NULL)
     return FALSE;
   predictor = vg_predictor_new (model, &pre, 1, error);
-  if (predictor == NULL)
+  if (predictor == NULL || !vg_predictor_set_flip (predictor, job->flip, error))
     return FALSE;
+  if (job->flip)
+    {
+      /* flipped predictions are other predictions: cached apart */
+      char *flipped = g_strconcat (key, "-flip", NULL);
+
+      g_free (key);
+      key = flipped;
+    }
 
   /* The predictor refers to the model: free it first. */
   g_clear_pointer (&self->predictor, vg_predictor_free);
@@ -1335,6 +1347,7 @@ vg_service_load_model_async (VgService *self, const char *path, GCancellable *ca
                  vg_service_load_model_async);
   job->path = g_strdup (path);
   job->device = g_strdup (self->device);
+  job->flip = self->flip;
   queue_job (self, job);
 }
 
@@ -1355,6 +1368,30 @@ vg_service_get_device (VgService *self)
   g_return_val_if_fail (VG_IS_SERVICE (self), NULL);
 
   return self->device;
+}
+
+void
+vg_service_set_flip (VgService *self, gboolean flip)
+{
+  g_return_if_fail (VG_IS_SERVICE (self));
+
+  self->flip = flip;
+}
+
+gboolean
+vg_service_get_flip (VgService *self)
+{
+  g_return_val_if_fail (VG_IS_SERVICE (self), FALSE);
+
+  return self->flip;
+}
+
+gboolean
+vg_service_get_model_flip (VgService *self)
+{
+  g_return_val_if_fail (VG_IS_SERVICE (self), FALSE);
+
+  return self->model_flip;
 }
 
 const char *

@@ -110,6 +110,12 @@ void vg_service_set_memory_cache_limit (VgService *self, gsize bytes);
  * one is usable, else the CPU), "cpu" or "cuda" (vg_backend_for_device). Main context. */
 void vg_service_set_device (VgService *self, const char *device);
 const char *vg_service_get_device (VgService *self);
+/* Test-time flip (vg_predictor_set_flip) for the models loaded from now on: twice the
+ * compute per image; their predictions are cached apart from the plain ones. Main
+ * context. vg_service_get_model_flip: whether the loaded model predicts that way. */
+void vg_service_set_flip (VgService *self, gboolean flip);
+gboolean vg_service_get_flip (VgService *self);
+gboolean vg_service_get_model_flip (VgService *self);
 /* Why the loaded model does not run on a GPU ("CUDA was requested but is unavailable
  * (...); using the CPU", or for "auto" "no usable CUDA device (...); using the CPU"), or ""
  * when it does or the CPU was asked for. Main context only. */

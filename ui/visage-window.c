@@ -1097,6 +1097,37 @@ device_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
     }
 }
 
+void
+visage_window_set_flip (VisageWindow *self, gboolean flip)
+{
+  g_return_if_fail (VISAGE_IS_WINDOW (self));
+
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "flip",
+                                      g_variant_new_boolean (flip));
+}
+
+/* Test-time flip: kept in GSettings, and the loaded model is reloaded to predict so. */
+static void
+flip_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+  gboolean flip = g_variant_get_boolean (state);
+  const char *path = vg_service_get_model_path (self->service);
+
+  g_simple_action_set_state (action, state);
+  if (vg_service_get_flip (self->service) == flip)
+    return;
+  vg_service_set_flip (self->service, flip);
+  if (self->settings != NULL)
+    g_settings_set_boolean (self->settings, "flip", flip);
+  if (path != NULL)
+    {
+      g_autofree char *reload = g_strdup (path);
+
+      visage_window_load_model (self, reload);
+    }
+}
+
 /* ---- training --------------------------------------------------------------------------- */
 
 static void
@@ -1277,6 +1308,7 @@ static const GActionEntry win_actions[] = {
   { .name = "open-image", .activate = open_image_action },
   { .name = "device", .parameter_type = "s", .state = "'auto'",
     .change_state = device_change_state },
+  { .name = "flip", .state = "false", .change_state = flip_change_state },
   { .name = "export-image-mask", .activate = export_action },
   { .name = "export-image-overlay", .activate = export_action },
   { .name = "export-split-masks", .activate = export_action },
@@ -1463,6 +1495,7 @@ visage_window_new (GtkApplication *application)
 
         /* Before any model loads. */
         visage_window_set_device (self, device);
+        visage_window_set_flip (self, g_settings_get_boolean (self->settings, "flip"));
       }
     }
   return self;

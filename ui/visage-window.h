@@ -53,6 +53,8 @@ VisageEvaluationView *visage_window_get_evaluation_view (VisageWindow *self);
 /* The compute device for the model: "auto", "cpu" or "cuda" (the win.device action; the
  * loaded model is reloaded on it). */
 void visage_window_set_device (VisageWindow *self, const char *device);
+/* Test-time flip for the model (vg_service_set_flip): reloads it, remembered in GSettings. */
+void visage_window_set_flip (VisageWindow *self, gboolean flip);
 /* The Training page, and the Train dialog while it is open (win.train opens it). */
 VisageTrainView *visage_window_get_train_view (VisageWindow *self);
 VisageTrainDialog *visage_window_get_train_dialog (VisageWindow *self);

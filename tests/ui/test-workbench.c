@@ -383,6 +383,50 @@ check_evaluation_view (VisageWindow *window, const VgEvaluation *evaluation)
   }
 }
 
+/* ---- test-time flip ----------------------------------------------------------------------- */
+
+static void
+test_flip_preference (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GSettings) settings = NULL;
+  g_autoptr (GVariant) state = NULL;
+  VisageWindow *window;
+  VgService *service;
+
+  if (skip_without_split ())
+    return;
+  app = new_app ();
+  window = open_workbench (app);
+  service = visage_window_get_service (window);
+  settings = g_settings_new (APP_ID);
+  g_assert_false (vg_service_get_model_flip (service));
+
+  /* On: the model reloads to predict with the flip, the choice is kept, and the image is
+   * predicted afresh (flipped predictions are cached apart from the plain ones). */
+  visage_window_set_flip (window, TRUE);
+  g_assert_true (vg_service_get_flip (service));
+  g_assert_true (visage_window_get_busy (window)); /* reloading */
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_true (vg_service_get_model_flip (service));
+  g_assert_cmpstr (vg_service_get_model_path (service), ==, model_path);
+  g_assert_true (g_settings_get_boolean (settings, "flip"));
+  state = g_action_group_get_action_state (G_ACTION_GROUP (window), "flip");
+  g_assert_true (g_variant_get_boolean (state));
+  {
+    const char *status = visage_image_view_get_status (visage_window_get_image_view (window));
+
+    g_assert_nonnull (strstr (status, " ms"));
+  }
+
+  /* Off again through the action, as the menu item does. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "flip", NULL);
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_false (vg_service_get_model_flip (service));
+  g_assert_false (g_settings_get_boolean (settings, "flip"));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ---- the compute device preference ---------------------------------------------------- */
 
 static void
@@ -823,6 +867,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workbench/widgets-finalize", test_widgets_finalize);
   g_test_add_func ("/workbench/browse-and-overlay", test_browse_and_overlay);
   g_test_add_func ("/workbench/device-preference", test_device_preference);
+  g_test_add_func ("/workbench/flip-preference", test_flip_preference);
   g_test_add_func ("/workbench/filter-before-evaluation", test_filter_before_evaluation);
   g_test_add_func ("/workbench/evaluate-and-sort", test_evaluate_and_sort);
   g_test_add_func ("/workbench/open-image-and-export", test_open_image_and_export);
