@@ -1062,6 +1062,20 @@ save_over_truth_action (GSimpleAction *action, GVariant *parameter, gpointer use
   present_dialog (self, dialog);
 }
 
+/* Load the loaded model again (after a change of device or flip), if there is one. */
+static void
+reload_model (VisageWindow *self)
+{
+  const char *path = vg_service_get_model_path (self->service);
+
+  if (path != NULL)
+    {
+      g_autofree char *reload = g_strdup (path);
+
+      visage_window_load_model (self, reload);
+    }
+}
+
 void
 visage_window_set_device (VisageWindow *self, const char *device)
 {
@@ -1078,7 +1092,6 @@ device_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
 {
   VisageWindow *self = user_data;
   const char *device = g_variant_get_string (state, NULL);
-  const char *path = vg_service_get_model_path (self->service);
 
   if (!g_str_equal (device, "auto") && !g_str_equal (device, "cpu")
       && !g_str_equal (device, "cuda"))
@@ -1089,12 +1102,7 @@ device_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
   vg_service_set_device (self->service, device);
   if (self->settings != NULL)
     g_settings_set_string (self->settings, "device", device);
-  if (path != NULL)
-    {
-      g_autofree char *reload = g_strdup (path);
-
-      visage_window_load_model (self, reload);
-    }
+  reload_model (self);
 }
 
 void
@@ -1112,7 +1120,6 @@ flip_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
 {
   VisageWindow *self = user_data;
   gboolean flip = g_variant_get_boolean (state);
-  const char *path = vg_service_get_model_path (self->service);
 
   g_simple_action_set_state (action, state);
   if (vg_service_get_flip (self->service) == flip)
@@ -1120,12 +1127,7 @@ flip_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
   vg_service_set_flip (self->service, flip);
   if (self->settings != NULL)
     g_settings_set_boolean (self->settings, "flip", flip);
-  if (path != NULL)
-    {
-      g_autofree char *reload = g_strdup (path);
-
-      visage_window_load_model (self, reload);
-    }
+  reload_model (self);
 }
 
 /* ---- training --------------------------------------------------------------------------- */
