@@ -13,8 +13,6 @@
  * order, so the result does not depend on the thread count. */
 #include "vg-gemm-narrow.h"
 
-#include <stdlib.h>
-#include <string.h>
 
 #include <omp.h>
 
