@@ -13,7 +13,6 @@
  * order, so the result does not depend on the thread count. */
 #include "vg-gemm-narrow.h"
 
-
 #include <omp.h>
 
 #define ROW_BLOCK 64
