@@ -189,7 +189,8 @@ vg_cli_train (int argc, char **argv)
       "Also save last.safetensors mid-epoch this often (10; 0: at epoch ends only)", "M" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (42)", "N" },
     { "loss", 0, 0, G_OPTION_ARG_STRING, &loss,
-      "weighted-ce (default), ce, ce-dice, weighted-ce-dice", "NAME" },
+      "weighted-ce (default), ce, ce-dice, weighted-ce-dice, ce-dice-present, "
+      "weighted-ce-dice-present", "NAME" },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer,
       "pipeline (Adam then SGD, default), adam, adamw, sgd", "NAME" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Adam/AdamW learning rate (1e-3)", "X" },

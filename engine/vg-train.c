@@ -103,7 +103,9 @@ vg_train_options_copy (VgTrainOptions *dst, const VgTrainOptions *src)
   dst->init_from = g_strdup (src->init_from);
 }
 
-static const char *const loss_names[] = { "weighted-ce", "ce", "ce-dice", "weighted-ce-dice" };
+static const char *const loss_names[] = { "weighted-ce",     "ce",
+                                          "ce-dice",         "weighted-ce-dice",
+                                          "ce-dice-present", "weighted-ce-dice-present" };
 static const char *const optimizer_names[] = { "pipeline", "adam", "adamw", "sgd" };
 static const char *const select_names[] = { "loss", "miou" };
 
@@ -181,13 +183,21 @@ vg_select_kind_from_name (VgSelectKind *kind, const char *name, GError **error)
 static gboolean
 loss_is_weighted (VgLossKind kind)
 {
-  return kind == VG_LOSS_WEIGHTED_CE || kind == VG_LOSS_WEIGHTED_CE_DICE;
+  return kind == VG_LOSS_WEIGHTED_CE || kind == VG_LOSS_WEIGHTED_CE_DICE
+         || kind == VG_LOSS_WEIGHTED_CE_DICE_PRESENT;
+}
+
+static gboolean
+loss_dice_present (VgLossKind kind)
+{
+  return kind == VG_LOSS_CE_DICE_PRESENT || kind == VG_LOSS_WEIGHTED_CE_DICE_PRESENT;
 }
 
 static gboolean
 loss_has_dice (VgLossKind kind)
 {
-  return kind == VG_LOSS_CE_DICE || kind == VG_LOSS_WEIGHTED_CE_DICE;
+  return kind == VG_LOSS_CE_DICE || kind == VG_LOSS_WEIGHTED_CE_DICE
+         || loss_dice_present (kind);
 }
 
 static gboolean
@@ -753,11 +763,12 @@ control_wait (VgTrainControl *c, GCancellable *cancellable, const VgTrainCallbac
 /* ---- the Dice loss through the backend table ------------------------------------------- */
 
 /* The model calls its loss through the backend table; the Dice variants are the CPU table
- * with the loss replaced (the table has no per-model state to put a flag in). */
+ * with the loss replaced (the table has no per-model state to put a flag in). present: the
+ * Dice over the classes present in each batch. */
 static const VgBackend *
-dice_backend (const VgBackend *base, GError **error)
+dice_backend (const VgBackend *base, gboolean present, GError **error)
 {
-  static VgBackend table;
+  static VgBackend tables[2];
   static gsize ready = 0;
 
   if (base != vg_backend_cpu ())
@@ -769,13 +780,17 @@ dice_backend (const VgBackend *base, GError **error)
     }
   if (g_once_init_enter (&ready))
     {
-      table = *base;
-      table.name = "cpu (cross-entropy + Dice)";
-      table.cross_entropy_forward = vg_cross_entropy_dice_forward;
-      table.cross_entropy_backward = vg_cross_entropy_dice_backward;
+      tables[0] = *base;
+      tables[0].name = "cpu (cross-entropy + Dice)";
+      tables[0].cross_entropy_forward = vg_cross_entropy_dice_forward;
+      tables[0].cross_entropy_backward = vg_cross_entropy_dice_backward;
+      tables[1] = *base;
+      tables[1].name = "cpu (cross-entropy + Dice over the present classes)";
+      tables[1].cross_entropy_forward = vg_cross_entropy_dice_present_forward;
+      tables[1].cross_entropy_backward = vg_cross_entropy_dice_present_backward;
       g_once_init_leave (&ready, 1);
     }
-  return &table;
+  return &tables[present ? 1 : 0];
 }
 
 /* ---- the trainer ------------------------------------------------------------------------- */
@@ -1200,7 +1215,7 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   t->be = opts->backend != NULL ? opts->backend : vg_backend_cpu ();
   t->host_memory = t->be->upload == vg_backend_cpu ()->upload;
   t->train_be = t->be;
-  if (loss_has_dice (t->o.loss) && (t->train_be = dice_backend (t->be, error)) == NULL)
+  if (loss_has_dice (t->o.loss) && (t->train_be = dice_backend (t->be, loss_dice_present (t->o.loss), error)) == NULL)
     return FALSE;
   weighted = loss_is_weighted (t->o.loss);
   t->log = g_string_new (NULL);

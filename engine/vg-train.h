@@ -48,6 +48,8 @@ typedef enum {
   VG_LOSS_CE,               /* plain cross-entropy */
   VG_LOSS_CE_DICE,          /* plain cross-entropy + soft Dice */
   VG_LOSS_WEIGHTED_CE_DICE, /* weighted cross-entropy + soft Dice */
+  VG_LOSS_CE_DICE_PRESENT,  /* plain cross-entropy + soft Dice over the batch's classes */
+  VG_LOSS_WEIGHTED_CE_DICE_PRESENT, /* weighted cross-entropy + the same (nn/vg-dice.h) */
 } VgLossKind;
 
 typedef enum {
@@ -122,7 +124,7 @@ gboolean vg_train_options_validate (const VgTrainOptions *opts, GError **error);
 gboolean vg_train_options_load (VgTrainOptions *opts, const char *out_dir, GError **error);
 
 /* Names for the command line and the log: "weighted-ce", "ce", "ce-dice",
- * "weighted-ce-dice"; "pipeline", "adam", "adamw", "sgd"; "loss", "miou". */
+ * "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present"; "pipeline", "adam", "adamw", "sgd"; "loss", "miou". */
 const char *vg_loss_kind_name (VgLossKind kind);
 gboolean vg_loss_kind_from_name (VgLossKind *kind, const char *name, GError **error);
 const char *vg_optimizer_kind_name (VgOptimizerKind kind);

@@ -78,7 +78,12 @@ static guint signals[N_SIGNALS];
 
 /* The combo rows' items, in the order of the .ui's string lists. */
 static const char *const config_choices[] = { "visage-s", "seed", "custom", NULL };
-static const char *const loss_choices[] = { "weighted-ce", "ce", "ce-dice", "weighted-ce-dice",
+static const char *const loss_choices[] = { "weighted-ce",
+                                            "ce",
+                                            "ce-dice",
+                                            "weighted-ce-dice",
+                                            "ce-dice-present",
+                                            "weighted-ce-dice-present",
                                             NULL };
 static const char *const optimizer_choices[] = { "pipeline", "adam", "adamw", "sgd", NULL };
 static const char *const select_choices[] = { "loss", "miou", NULL };

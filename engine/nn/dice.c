@@ -132,19 +132,57 @@ class_sums (ClassSums *sums, double *weight_total, const float *logits,
   return n;
 }
 
+/* The classes that count: all NC, or (present) those with a pixel in the batch. Returns
+ * their number K; counts[c] says whether class c is one. */
+static int
+counted_classes (int *counts, const ClassSums *sums, int present, int NC)
+{
+  int k = 0;
+
+  for (int c = 0; c < NC; c++)
+    k += counts[c] = !present || sums[c].count > 0.0;
+  return k;
+}
+
+static float
+dice_from_sums (const ClassSums *sums, int present, int NC)
+{
+  int counts[NC];
+  int k = counted_classes (counts, sums, present, NC);
+  double score = 0.0;
+
+  if (k == 0)
+    return 0.0f;
+  for (int c = 0; c < NC; c++)
+    if (counts[c])
+      score += (2.0 * sums[c].inter + VG_DICE_SMOOTH)
+               / (sums[c].prob + sums[c].count + VG_DICE_SMOOTH);
+  return (float) (1.0 - score / k);
+}
+
+static float
+dice_forward (const float *logits, const uint8_t *targets, int present, int ignore_index,
+              int Nr, int NC)
+{
+  ClassSums sums[NC];
+
+  if (class_sums (sums, NULL, logits, targets, NULL, ignore_index, Nr, NC) == 0.0)
+    return 0.0f;
+  return dice_from_sums (sums, present, NC);
+}
+
 float
 vg_dice_forward (const float *logits, const uint8_t *targets, int ignore_index, int Nr,
                  int NC)
 {
-  ClassSums sums[NC];
-  double score = 0.0;
+  return dice_forward (logits, targets, 0, ignore_index, Nr, NC);
+}
 
-  if (class_sums (sums, NULL, logits, targets, NULL, ignore_index, Nr, NC) == 0.0)
-    return 0.0f;
-  for (int c = 0; c < NC; c++)
-    score += (2.0 * sums[c].inter + VG_DICE_SMOOTH)
-             / (sums[c].prob + sums[c].count + VG_DICE_SMOOTH);
-  return (float) (1.0 - score / NC);
+float
+vg_dice_present_forward (const float *logits, const uint8_t *targets, int ignore_index,
+                         int Nr, int NC)
+{
+  return dice_forward (logits, targets, 1, ignore_index, Nr, NC);
 }
 
 /* Rows [i0, min(i0 + SOFTMAX_BLOCK, Nr)) of combined_backward. With p the row's softmax
@@ -206,18 +244,23 @@ backward_block (float *dlogits, const float *logits, const uint8_t *targets,
  * term); dice_scale: dloss (0: no Dice term). */
 static void
 combined_backward (float *dlogits, const float *logits, const uint8_t *targets,
-                   const float *weights, const ClassSums *sums, float ce_scale,
+                   const float *weights, const ClassSums *sums, int present, float ce_scale,
                    float dice_scale, int ignore_index, int Nr, int NC)
 {
-  /* dL/dp_ic = a_c - [y_i = c] b_c with a_c = (2 I_c + s) / (NC Den_c^2) and
-   * b_c = 2 / (NC Den_c), Den_c = P_c + Y_c + s (the derivative of -(1/NC) sum_c Num/Den). */
+  /* dL/dp_ic = a_c - [y_i = c] b_c with a_c = (2 I_c + s) / (K Den_c^2) and
+   * b_c = 2 / (K Den_c), Den_c = P_c + Y_c + s (the derivative of -(1/K) sum_c Num/Den over
+   * the K counted classes; a_c = b_c = 0 for the others). */
   float a[NC], b[NC];
+  int counts[NC];
+  int k = counted_classes (counts, sums, present, NC);
 
   for (int c = 0; c < NC; c++)
     {
       double den = sums[c].prob + sums[c].count + VG_DICE_SMOOTH;
-      a[c] = (float) (dice_scale * (2.0 * sums[c].inter + VG_DICE_SMOOTH) / (NC * den * den));
-      b[c] = (float) (dice_scale * 2.0 / (NC * den));
+      a[c] = counts[c] ? (float) (dice_scale * (2.0 * sums[c].inter + VG_DICE_SMOOTH)
+                                  / (k * den * den))
+                       : 0.0f;
+      b[c] = counts[c] ? (float) (dice_scale * 2.0 / (k * den)) : 0.0f;
     }
 
   int n_blocks = (Nr + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
@@ -235,7 +278,29 @@ vg_dice_backward (float *dlogits, const float *logits, const uint8_t *targets,
   ClassSums sums[NC];
 
   class_sums (sums, NULL, logits, targets, NULL, ignore_index, Nr, NC);
-  combined_backward (dlogits, logits, targets, NULL, sums, 0.0f, dloss, ignore_index, Nr,
+  combined_backward (dlogits, logits, targets, NULL, sums, 0, 0.0f, dloss, ignore_index, Nr,
+                     NC);
+}
+
+static float
+ce_dice_forward (const float *logits, const uint8_t *targets, const float *weights,
+                 int present, int ignore_index, int Nr, int NC)
+{
+  return vg_cross_entropy_forward (logits, targets, weights, ignore_index, Nr, NC)
+         + dice_forward (logits, targets, present, ignore_index, Nr, NC);
+}
+
+static void
+ce_dice_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                  const float *weights, int present, int ignore_index, float dloss, int Nr,
+                  int NC)
+{
+  ClassSums sums[NC];
+  double total = 0.0;
+
+  class_sums (sums, &total, logits, targets, weights, ignore_index, Nr, NC);
+  combined_backward (dlogits, logits, targets, weights, sums, present,
+                     total > 0.0 ? (float) (dloss / total) : 0.0f, dloss, ignore_index, Nr,
                      NC);
 }
 
@@ -243,8 +308,7 @@ float
 vg_cross_entropy_dice_forward (const float *logits, const uint8_t *targets,
                                const float *weights, int ignore_index, int Nr, int NC)
 {
-  return vg_cross_entropy_forward (logits, targets, weights, ignore_index, Nr, NC)
-         + vg_dice_forward (logits, targets, ignore_index, Nr, NC);
+  return ce_dice_forward (logits, targets, weights, 0, ignore_index, Nr, NC);
 }
 
 void
@@ -252,11 +316,20 @@ vg_cross_entropy_dice_backward (float *dlogits, const float *logits, const uint8
                                 const float *weights, int ignore_index, float dloss, int Nr,
                                 int NC)
 {
-  ClassSums sums[NC];
-  double total = 0.0;
+  ce_dice_backward (dlogits, logits, targets, weights, 0, ignore_index, dloss, Nr, NC);
+}
 
-  class_sums (sums, &total, logits, targets, weights, ignore_index, Nr, NC);
-  combined_backward (dlogits, logits, targets, weights, sums,
-                     total > 0.0 ? (float) (dloss / total) : 0.0f, dloss, ignore_index, Nr,
-                     NC);
+float
+vg_cross_entropy_dice_present_forward (const float *logits, const uint8_t *targets,
+                                       const float *weights, int ignore_index, int Nr, int NC)
+{
+  return ce_dice_forward (logits, targets, weights, 1, ignore_index, Nr, NC);
+}
+
+void
+vg_cross_entropy_dice_present_backward (float *dlogits, const float *logits,
+                                        const uint8_t *targets, const float *weights,
+                                        int ignore_index, float dloss, int Nr, int NC)
+{
+  ce_dice_backward (dlogits, logits, targets, weights, 1, ignore_index, dloss, Nr, NC);
 }

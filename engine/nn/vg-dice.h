@@ -12,6 +12,12 @@
  * for the whole batch, not per image), so a class absent from an image does not count as
  * a perfect or a failed score by itself.
  *
+ * The "present" variants average over the K classes with at least one counted row in the
+ * batch instead of all NC: a class absent from the whole batch adds nothing, where the
+ * all-class form rewards driving its probabilities to zero everywhere (with s = 1 the term
+ * s / (P_c + s) has its steepest slope near P_c = 0), which starves the rare classes
+ * (necklace) of positive predictions. An all-absent batch has a Dice of 0.
+ *
  * Sums are taken in a fixed number of chunks added in a fixed order, so the result does
  * not depend on the thread count or timing (training must be reproducible bit for bit).
  *
@@ -27,6 +33,8 @@ float vg_dice_forward (const float *logits, const uint8_t *targets, int ignore_i
                        int NC);
 void vg_dice_backward (float *dlogits, const float *logits, const uint8_t *targets,
                        int ignore_index, float dloss, int Nr, int NC);
+float vg_dice_present_forward (const float *logits, const uint8_t *targets, int ignore_index,
+                               int Nr, int NC);
 
 /* (Weighted) cross-entropy (nn/vg-nn.h) + Dice, both with weight 1. */
 float vg_cross_entropy_dice_forward (const float *logits, const uint8_t *targets,
@@ -34,3 +42,11 @@ float vg_cross_entropy_dice_forward (const float *logits, const uint8_t *targets
 void vg_cross_entropy_dice_backward (float *dlogits, const float *logits,
                                      const uint8_t *targets, const float *weights,
                                      int ignore_index, float dloss, int Nr, int NC);
+
+/* The same over the classes present in the batch. */
+float vg_cross_entropy_dice_present_forward (const float *logits, const uint8_t *targets,
+                                             const float *weights, int ignore_index, int Nr,
+                                             int NC);
+void vg_cross_entropy_dice_present_backward (float *dlogits, const float *logits,
+                                             const uint8_t *targets, const float *weights,
+                                             int ignore_index, float dloss, int Nr, int NC);

@@ -299,9 +299,10 @@ test_dice_gradcheck (void)
 
 /* Batch-sized inputs (several row blocks and chunks, a ragged end, threads on): the
  * cross-entropy, Dice and fused kernels against a double-precision evaluation of their
- * formulas (loss.c, vg-dice.h), forward and backward. */
+ * formulas (loss.c, vg-dice.h), forward and backward. present: the Dice over the classes
+ * present in the batch, with two classes left out of the targets. */
 static void
-test_losses_batch (void)
+losses_batch (gboolean present)
 {
   enum { NR = 5003, NC = 19 };
   float *logits = g_new (float, NR * NC), *grad = g_new (float, NR * NC);
@@ -316,7 +317,11 @@ test_losses_batch (void)
   for (int c = 0; c < NC; c++)
     weights[c] = (float) (0.05 + rnd ());
   for (int i = 0; i < NR; i++)
-    targets[i] = i % 11 == 5 ? VG_IGNORE_INDEX : (uint8_t) (rnd () * NC);
+    {
+      targets[i] = i % 11 == 5 ? VG_IGNORE_INDEX : (uint8_t) (rnd () * NC);
+      if (present && (targets[i] == 4 || targets[i] == 13))
+        targets[i] = 5;
+    }
   targets[NR - 1] = 40; /* >= NC: ignored */
   for (int i = 0; i < NR; i++)
     {
@@ -336,19 +341,27 @@ test_losses_batch (void)
       ce += weights[y] * (log (s) - logits[i * NC + y]);
     }
   ce /= wsum;
+  int k = 0;
   for (int c = 0; c < NC; c++)
-    dice += (2 * inter[c] + VG_DICE_SMOOTH) / (psum[c] + ysum[c] + VG_DICE_SMOOTH);
-  dice = 1 - dice / NC;
+    if (!present || ysum[c] > 0)
+      {
+        dice += (2 * inter[c] + VG_DICE_SMOOTH) / (psum[c] + ysum[c] + VG_DICE_SMOOTH);
+        k++;
+      }
+  g_assert_cmpint (k, ==, present ? NC - 2 : NC);
+  dice = 1 - dice / k;
 
   g_assert_cmpfloat (fabs (vg_cross_entropy_forward (logits, targets, weights, VG_IGNORE_INDEX,
                                                      NR, NC) - ce), <, 1e-5 * ce);
-  g_assert_cmpfloat_with_epsilon (vg_dice_forward (logits, targets, VG_IGNORE_INDEX, NR, NC),
-                                  dice, 1e-6);
+  g_assert_cmpfloat_with_epsilon (
+    (present ? vg_dice_present_forward : vg_dice_forward) (logits, targets, VG_IGNORE_INDEX,
+                                                           NR, NC),
+    dice, 1e-6);
 
   /* the fused backward, in place as the model calls it */
   memcpy (grad, logits, sizeof (float) * NR * NC);
-  vg_cross_entropy_dice_backward (grad, grad, targets, weights, VG_IGNORE_INDEX, (float) dloss,
-                                  NR, NC);
+  (present ? vg_cross_entropy_dice_present_backward : vg_cross_entropy_dice_backward) (
+    grad, grad, targets, weights, VG_IGNORE_INDEX, (float) dloss, NR, NC);
   double max_ref = 0, max_err = 0;
   for (int i = 0; i < NR; i++)
     {
@@ -364,8 +377,9 @@ test_losses_batch (void)
       for (int c = 0; c < NC; c++)
         {
           double den = psum[c] + ysum[c] + VG_DICE_SMOOTH;
-          a[c] = dloss * (2 * inter[c] + VG_DICE_SMOOTH) / (NC * den * den);
-          b[c] = dloss * 2 / (NC * den);
+          int counted = !present || ysum[c] > 0;
+          a[c] = counted ? dloss * (2 * inter[c] + VG_DICE_SMOOTH) / (k * den * den) : 0;
+          b[c] = counted ? dloss * 2 / (k * den) : 0;
           pg += p[i * NC + c] * (a[c] - (c == y ? b[c] : 0));
         }
       for (int c = 0; c < NC; c++)
@@ -395,6 +409,18 @@ test_losses_batch (void)
   g_assert_cmpfloat (max_err, <, 1e-5 * max_ref);
 
   g_free (logits), g_free (grad), g_free (targets), g_free (p);
+}
+
+static void
+test_losses_batch (void)
+{
+  losses_batch (FALSE);
+}
+
+static void
+test_losses_batch_present (void)
+{
+  losses_batch (TRUE);
 }
 
 /* ---- whole runs -------------------------------------------------------------------------- */
@@ -882,6 +908,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/dice/forward", test_dice_forward);
   g_test_add_func ("/train/dice/gradcheck", test_dice_gradcheck);
   g_test_add_func ("/train/losses/batch", test_losses_batch);
+  g_test_add_func ("/train/losses/batch-present", test_losses_batch_present);
   g_test_add_func ("/train/run/resume-equivalence", test_resume_equivalence);
   g_test_add_func ("/train/run/resume-mid-epoch", test_resume_mid_epoch);
   g_test_add_func ("/train/run/pause", test_pause);
