@@ -1215,8 +1215,12 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   t->be = opts->backend != NULL ? opts->backend : vg_backend_cpu ();
   t->host_memory = t->be->upload == vg_backend_cpu ()->upload;
   t->train_be = t->be;
-  if (loss_has_dice (t->o.loss) && (t->train_be = dice_backend (t->be, loss_dice_present (t->o.loss), error)) == NULL)
-    return FALSE;
+  if (loss_has_dice (t->o.loss))
+    {
+      t->train_be = dice_backend (t->be, loss_dice_present (t->o.loss), error);
+      if (t->train_be == NULL)
+        return FALSE;
+    }
   weighted = loss_is_weighted (t->o.loss);
   t->log = g_string_new (NULL);
 

@@ -124,7 +124,8 @@ gboolean vg_train_options_validate (const VgTrainOptions *opts, GError **error);
 gboolean vg_train_options_load (VgTrainOptions *opts, const char *out_dir, GError **error);
 
 /* Names for the command line and the log: "weighted-ce", "ce", "ce-dice",
- * "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present"; "pipeline", "adam", "adamw", "sgd"; "loss", "miou". */
+ * "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present"; "pipeline", "adam",
+ * "adamw", "sgd"; "loss", "miou". */
 const char *vg_loss_kind_name (VgLossKind kind);
 gboolean vg_loss_kind_from_name (VgLossKind *kind, const char *name, GError **error);
 const char *vg_optimizer_kind_name (VgOptimizerKind kind);

@@ -145,30 +145,22 @@ counted_classes (int *counts, const ClassSums *sums, int present, int NC)
 }
 
 static float
-dice_from_sums (const ClassSums *sums, int present, int NC)
+dice_forward (const float *logits, const uint8_t *targets, int present, int ignore_index,
+              int Nr, int NC)
 {
+  ClassSums sums[NC];
   int counts[NC];
-  int k = counted_classes (counts, sums, present, NC);
   double score = 0.0;
 
-  if (k == 0)
+  if (class_sums (sums, NULL, logits, targets, NULL, ignore_index, Nr, NC) == 0.0)
     return 0.0f;
+  /* some row is counted, so at least one class is */
+  int k = counted_classes (counts, sums, present, NC);
   for (int c = 0; c < NC; c++)
     if (counts[c])
       score += (2.0 * sums[c].inter + VG_DICE_SMOOTH)
                / (sums[c].prob + sums[c].count + VG_DICE_SMOOTH);
   return (float) (1.0 - score / k);
-}
-
-static float
-dice_forward (const float *logits, const uint8_t *targets, int present, int ignore_index,
-              int Nr, int NC)
-{
-  ClassSums sums[NC];
-
-  if (class_sums (sums, NULL, logits, targets, NULL, ignore_index, Nr, NC) == 0.0)
-    return 0.0f;
-  return dice_from_sums (sums, present, NC);
 }
 
 float

@@ -358,6 +358,11 @@ losses_batch (gboolean present)
                                                            NR, NC),
     dice, 1e-6);
 
+  g_assert_cmpfloat_with_epsilon (
+    (present ? vg_cross_entropy_dice_present_forward : vg_cross_entropy_dice_forward) (
+      logits, targets, weights, VG_IGNORE_INDEX, NR, NC),
+    ce + dice, 1e-5);
+
   /* the fused backward, in place as the model calls it */
   memcpy (grad, logits, sizeof (float) * NR * NC);
   (present ? vg_cross_entropy_dice_present_backward : vg_cross_entropy_dice_backward) (
