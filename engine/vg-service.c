@@ -272,6 +272,25 @@ complete_job (VgService *self, Job *job)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
+/* Emit the epoch records from index `from` on whose epoch is below `before`; returns
+ * the index of the first one not emitted. */
+static guint
+emit_epochs (VgService *self, GArray *epochs, guint from, int before)
+{
+  guint i;
+
+  for (i = from; i < epochs->len; i++)
+    {
+      VgServiceEpoch *epoch = &g_array_index (epochs, VgServiceEpoch, i);
+
+      if (epoch->epoch.epoch >= before)
+        break;
+      epoch->epoch.state = &epoch->state;
+      g_signal_emit (self, signals[SIGNAL_TRAIN_EPOCH], 0, epoch);
+    }
+  return i;
+}
+
 static gboolean
 deliver_events (gpointer user_data)
 {
@@ -290,24 +309,30 @@ deliver_events (gpointer user_data)
     {
       if (event->finished != NULL)
         complete_job (self, event->finished);
-      else if (event->cancellable == NULL || !g_cancellable_is_cancelled (event->cancellable))
+      else if (event->cancellable != NULL && g_cancellable_is_cancelled (event->cancellable))
         {
+          /* A cancelled job's news is dropped, except its finished epochs: they are on
+           * disk (log and checkpoint), and whoever shows the run must count them. */
+          emit_epochs (self, event->epochs, 0, G_MAXINT);
+        }
+      else
+        {
+          guint e = 0;
+
           for (guint i = 0; i < event->messages->len; i++)
             g_signal_emit (self, signals[SIGNAL_MESSAGE], 0,
                            g_ptr_array_index (event->messages, i));
-          for (guint i = 0; i < event->epochs->len; i++)
-            {
-              VgServiceEpoch *epoch = &g_array_index (event->epochs, VgServiceEpoch, i);
-
-              epoch->epoch.state = &epoch->state;
-              g_signal_emit (self, signals[SIGNAL_TRAIN_EPOCH], 0, epoch);
-            }
+          /* In the order they happened: the step (of epoch s) came after the records of
+           * the epochs before s and before the record of s itself. */
+          if (event->has_step)
+            e = emit_epochs (self, event->epochs, 0, event->step.epoch);
           /* Results first, so that a progress handler sees them counted. */
           if (event->results->len > 0)
             g_signal_emit (self, signals[SIGNAL_IMAGE_RESULTS], 0, event->results->data,
                            event->results->len);
           if (event->has_step)
             g_signal_emit (self, signals[SIGNAL_TRAIN_STEP], 0, &event->step);
+          emit_epochs (self, event->epochs, e, G_MAXINT);
           if (event->total > 0)
             g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, (int) event->kind, event->done,
                            event->total);

@@ -171,7 +171,9 @@ typedef struct {
  * without a GPU says nothing); the service's loaded model is not involved, and the other
  * jobs queued meanwhile are served between two training steps.
  * Emits ::progress (the epoch's steps, then its validation images), ::train-step (the
- * latest step, coalesced), ::train-epoch (every epoch) and ::message (every notice). */
+ * latest step, coalesced), ::train-epoch (every epoch) and ::message (every notice), in
+ * the order they happened. ::train-epoch is emitted for every epoch the run saved, even
+ * after the run was cancelled. */
 void vg_service_train_async (VgService *self, const VgTrainOptions *options,
                              GCancellable *cancellable, GAsyncReadyCallback callback,
                              gpointer user_data);

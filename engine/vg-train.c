@@ -486,6 +486,24 @@ vg_train_options_load (VgTrainOptions *o, const char *out_dir, GError **error)
   return TRUE;
 }
 
+char *
+vg_train_read_log (const char *out_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (out_dir, "last.safetensors", NULL);
+  g_autoptr (VgSafetensors) st = NULL;
+  const char *log;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      checkpoint_error (error, path, "there is no training run in %s", out_dir);
+      return NULL;
+    }
+  if ((st = vg_safetensors_open (path, error)) == NULL
+      || (log = meta_get (st, path, META_PREFIX "log", error)) == NULL)
+    return NULL;
+  return g_strconcat (LOG_HEADER, log, NULL);
+}
+
 /* The first option of the run whose value in st differs from o's. */
 static gboolean
 options_check_same (const VgTrainOptions *o, const VgSafetensors *st, const char *path,
@@ -1118,6 +1136,52 @@ write_log (Trainer *t, GError **error)
   return TRUE;
 }
 
+/* The write hook of the options (fault tests): FALSE ends the run as a kill would. */
+static gboolean
+wrote (Trainer *t, VgTrainWrite what, GError **error)
+{
+  static const char *const names[VG_TRAIN_N_WRITES] = { "best.safetensors",
+                                                        "last.safetensors", "log.csv",
+                                                        "the epoch's notice" };
+
+  if (t->o.write_hook == NULL || t->o.write_hook (what, t->state.epoch, t->o.write_hook_data))
+    return TRUE;
+  g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INTERRUPTED,
+               "the run in %s was interrupted after %s of epoch %d", t->o.out_dir,
+               names[what], t->state.epoch);
+  return FALSE;
+}
+
+/* Remove what an interrupted write of this run folder left behind: the temporaries of
+ * vg_safetensors_write (NAME.tmp-XXXXXX) and of g_file_set_contents (log.csv.XXXXXX). */
+static void
+remove_stale_temporaries (const char *out_dir)
+{
+  g_autoptr (GDir) dir = g_dir_open (out_dir, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      const char *suffix = NULL;
+
+      if (g_str_has_prefix (name, "last.safetensors.tmp-"))
+        suffix = name + strlen ("last.safetensors.tmp-");
+      else if (g_str_has_prefix (name, "best.safetensors.tmp-"))
+        suffix = name + strlen ("best.safetensors.tmp-");
+      else if (g_str_has_prefix (name, "log.csv."))
+        suffix = name + strlen ("log.csv.");
+      if (suffix != NULL && strlen (suffix) == 6)
+        {
+          g_autofree char *path = g_build_filename (out_dir, name, NULL);
+
+          if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+            g_unlink (path);
+        }
+    }
+}
+
 /* Restore the run from last.safetensors (already checked to exist). */
 static gboolean
 load_last (Trainer *t, GError **error)
@@ -1275,6 +1339,11 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   if (t->o.resume)
     {
       if (!load_last (t, error))
+        return FALSE;
+      /* The checkpoint is the record: log.csv may lack the row of an epoch whose
+       * checkpoint was written just before a kill. */
+      remove_stale_temporaries (t->o.out_dir);
+      if (!write_log (t, error))
         return FALSE;
       if (t->state.epoch_step > 0)
         notify (t, "resuming %s at step %d of epoch %d (%s, rate %.3g)", t->o.out_dir,
@@ -1606,7 +1675,8 @@ run_epoch (Trainer *t, GError **error)
   ev = vg_train_state_update (&t->state, &t->o, val_loss, val_miou);
   if (ev & VG_TRAIN_EVENT_BETTER_LOSS)
     copy_weights (t, NULL, t->model, t->best, NULL);
-  if ((ev & VG_TRAIN_EVENT_SAVE_BEST) && !save_best (t, val_loss, val_miou, error))
+  if ((ev & VG_TRAIN_EVENT_SAVE_BEST)
+      && (!save_best (t, val_loss, val_miou, error) || !wrote (t, VG_TRAIN_WROTE_BEST, error)))
     return FALSE;
   if (ev & VG_TRAIN_EVENT_RELOAD_BEST)
     {
@@ -1625,7 +1695,10 @@ run_epoch (Trainer *t, GError **error)
                           g_ascii_formatd (buf[3], sizeof buf[3], "%.6f", val_miou),
                           g_ascii_formatd (buf[4], sizeof buf[4], "%.1f", seconds),
                           g_ascii_formatd (buf[5], sizeof buf[5], "%.2f", images_per_s));
-  if (!save_last (t, error) || !write_log (t, error))
+  /* last.safetensors first: it holds the log too, and a resume rewrites log.csv from it,
+   * so a kill between the two writes loses no row. */
+  if (!save_last (t, error) || !wrote (t, VG_TRAIN_WROTE_LAST, error)
+      || !write_log (t, error) || !wrote (t, VG_TRAIN_WROTE_LOG, error))
     return FALSE;
 
   if (t->cb != NULL && t->cb->epoch != NULL)
@@ -1645,7 +1718,7 @@ run_epoch (Trainer *t, GError **error)
       info.state = &t->state;
       t->cb->epoch (&info, t->user_data);
     }
-  return TRUE;
+  return wrote (t, VG_TRAIN_WROTE_EPOCH, error);
 }
 
 gboolean
@@ -1678,6 +1751,7 @@ vg_train_run (const VgTrainOptions *opts, const VgTrainCallbacks *callbacks,
     if (!run_epoch (&t, error))
       goto out;
   ok = TRUE;
+  remove_stale_temporaries (t.o.out_dir);
 
 out:
   if (final_state != NULL)

@@ -105,7 +105,20 @@ typedef struct {
   int max_train;            /* use only the first N training samples; 0: all */
   int max_val;              /* use only the first N validation samples; 0: all */
   const VgBackend *backend; /* NULL: the CPU backend */
+  /* For fault tests: called after each write of an epoch's end (see VgTrainWrite);
+   * returning FALSE ends the run right there, as a kill would. NULL: none. Not saved. */
+  gboolean (*write_hook) (int what, int epoch, gpointer data);
+  gpointer write_hook_data;
 } VgTrainOptions;
+
+/* The writes at an epoch's end, in their order, for VgTrainOptions.write_hook. */
+typedef enum {
+  VG_TRAIN_WROTE_BEST = 0, /* best.safetensors (only when the selected criterion improved) */
+  VG_TRAIN_WROTE_LAST,     /* last.safetensors: the checkpoint, log rows included */
+  VG_TRAIN_WROTE_LOG,      /* log.csv */
+  VG_TRAIN_WROTE_EPOCH,    /* the epoch callback has returned */
+  VG_TRAIN_N_WRITES
+} VgTrainWrite;
 
 /* The report's values (see the field comments); no folders. */
 void vg_train_options_init (VgTrainOptions *opts);
@@ -122,6 +135,10 @@ gboolean vg_train_options_validate (const VgTrainOptions *opts, GError **error);
  * the caller may then change epochs, workers and threads (anything else that differs from
  * the run's options is refused by vg_train_run). */
 gboolean vg_train_options_load (VgTrainOptions *opts, const char *out_dir, GError **error);
+/* The log of the run in out_dir as log.csv holds it (a header line, then a row per
+ * finished epoch), read from last.safetensors: the record a resume continues from, which
+ * log.csv lags by a row when a run was killed between the two writes. */
+char *vg_train_read_log (const char *out_dir, GError **error);
 
 /* Names for the command line and the log: "weighted-ce", "ce", "ce-dice",
  * "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present"; "pipeline", "adam",
@@ -249,4 +266,5 @@ typedef enum {
   VG_TRAIN_ERROR_CHECKPOINT,  /* last.safetensors is missing, not a training checkpoint,
                                  or belongs to a run with other options */
   VG_TRAIN_ERROR_DIVERGED,    /* the training loss became NaN or infinite */
+  VG_TRAIN_ERROR_INTERRUPTED, /* the write hook ended the run */
 } VgTrainError;

@@ -256,15 +256,14 @@ refresh_resume (VisageTrainDialog *self, const char *out)
     self->resume_error = g_strdup (error->message);
 }
 
-/* Epochs finished by the run in dir: the rows of its log. */
+/* Epochs finished by the run in dir: the rows of its log (as its checkpoint holds it). */
 static int
 logged_epochs (const char *dir)
 {
-  g_autofree char *path = g_build_filename (dir, "log.csv", NULL);
-  g_autofree char *text = NULL;
+  g_autofree char *text = vg_train_read_log (dir, NULL);
   int n = 0;
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  if (text == NULL)
     return 0;
   for (const char *p = text; *p != '\0'; p++)
     n += *p == '\n';

@@ -126,16 +126,27 @@ gboolean
 visage_train_plot_load_log (VisageTrainPlot *self, const char *path, GError **error)
 {
   g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
-  g_auto (GStrv) header = NULL;
-  int c_epoch, c_phase, c_optimizer, c_lr, c_train, c_val, c_miou;
-  int previous_phase = -1;
 
   g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
   if (!g_file_get_contents (path, &text, NULL, error))
     return FALSE;
+  return visage_train_plot_load_log_text (self, text, path, error);
+}
+
+gboolean
+visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text, const char *path,
+                                 GError **error)
+{
+  g_auto (GStrv) lines = NULL;
+  g_auto (GStrv) header = NULL;
+  int c_epoch, c_phase, c_optimizer, c_lr, c_train, c_val, c_miou;
+  int previous_phase = -1;
+
+  g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), FALSE);
+  g_return_val_if_fail (text != NULL && path != NULL, FALSE);
+
   lines = g_strsplit (text, "\n", -1);
   header = g_strsplit (lines[0], ",", -1);
   c_epoch = column_of (header, "epoch");

@@ -28,6 +28,9 @@ void visage_train_plot_add_switch (VisageTrainPlot *self, int epoch, const char 
 /* Replace the contents with a run's log.csv (the columns visage-cli train writes); the
  * switches are where the phase changes. */
 gboolean visage_train_plot_load_log (VisageTrainPlot *self, const char *path, GError **error);
+/* The same from the log's text; path names its source in errors. */
+gboolean visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text,
+                                          const char *path, GError **error);
 
 /* The number of epochs plotted, and of switch markers. */
 guint visage_train_plot_get_n_points (VisageTrainPlot *self);

@@ -360,14 +360,18 @@ visage_train_view_set_service (VisageTrainView *self, VgService *service)
   g_signal_connect_swapped (service, "message", G_CALLBACK (on_message), self);
 }
 
-/* A resumed run: its epochs so far from its log, its best from there too. */
+/* A resumed run: its epochs so far from its log, its best from there too. The log is read
+ * from the checkpoint the run resumes from, which log.csv may lag by a row. */
 static void
 load_history (VisageTrainView *self)
 {
-  g_autofree char *log = g_build_filename (self->options.out_dir, "log.csv", NULL);
+  g_autofree char *last = g_build_filename (self->options.out_dir, "last.safetensors", NULL);
+  g_autofree char *log = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!visage_train_plot_load_log (visage_train_view_get_plot (self), log, &error))
+  if ((log = vg_train_read_log (self->options.out_dir, &error)) == NULL
+      || !visage_train_plot_load_log_text (visage_train_view_get_plot (self), log, last,
+                                           &error))
     {
       gtk_label_set_label (self->message_label, error->message);
       return;
