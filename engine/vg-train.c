@@ -228,8 +228,9 @@ vg_train_options_validate (const VgTrainOptions *o, GError **error)
   if (o->val_dir == NULL && (o->val_images == NULL || o->val_masks == NULL))
     return invalid_option (error, "no validation split given (a folder, or images and "
                                   "masks): the schedule needs the validation loss");
-  if (o->epochs < 1)
-    return invalid_option (error, "epochs must be at least 1, not %d", o->epochs);
+  if (o->epochs < 1 || o->epochs > VG_TRAIN_MAX_EPOCHS)
+    return invalid_option (error, "epochs must be between 1 and %d, not %d",
+                           VG_TRAIN_MAX_EPOCHS, o->epochs);
   if (o->batch < 1 || o->batch > 4096)
     return invalid_option (error, "batch must be between 1 and 4096, not %d", o->batch);
   if (o->resolution < 0 || o->resolution % 32 != 0 || o->resolution > 8192)
@@ -657,26 +658,60 @@ state_to_pairs (const VgTrainState *s, GPtrArray *pairs)
 #undef ADD
 }
 
+/* An integer of the metadata within [min, max]. */
 static gboolean
-state_from_metadata (VgTrainState *s, const VgSafetensors *st, const char *path,
-                     GError **error)
+meta_int_in (const VgSafetensors *st, const char *path, const char *key, int64_t min,
+             int64_t max, int64_t *out, GError **error)
+{
+  if (!meta_int (st, path, key, out, error))
+    return FALSE;
+  if (*out < min || *out > max)
+    return checkpoint_error (error, path, "“%s” is %" G_GINT64_FORMAT ", outside %"
+                             G_GINT64_FORMAT "..%" G_GINT64_FORMAT, key, *out, min, max);
+  return TRUE;
+}
+
+/* The starting rate of the schedule's phase for the run's options; 0 where the options
+ * have no such phase. */
+static double
+phase_rate (const VgTrainOptions *o, int64_t phase)
+{
+  double rate;
+
+  if (phase == 0)
+    return o->optimizer == VG_OPTIMIZER_SGD ? o->sgd_lr : o->lr;
+  if (o->optimizer != VG_OPTIMIZER_PIPELINE)
+    return 0.0;
+  rate = o->sgd_lr;
+  for (int64_t k = 1; k < phase && rate >= o->sgd_min_lr; k++)
+    rate /= 2.0;
+  return rate >= o->sgd_min_lr ? rate : 0.0;
+}
+
+/* The schedule's state from a checkpoint of the run with options o: every field within its
+ * range and consistent with the options and the others, so that an edited or damaged
+ * checkpoint is refused rather than trained on. */
+static gboolean
+state_from_metadata (VgTrainState *s, const VgTrainOptions *o, const VgSafetensors *st,
+                     const char *path, GError **error)
 {
   const char *text;
   int64_t v;
+  VgOptimizerKind expected;
 
   memset (s, 0, sizeof *s);
-#define INT(field)                                                                   \
-  if (!meta_int (st, path, META_PREFIX "state." #field, &v, error))                  \
+#define INT(field, min, max)                                                         \
+  if (!meta_int_in (st, path, META_PREFIX "state." #field, (min), (max), &v, error)) \
     return FALSE;                                                                    \
   s->field = v;
-  INT (epoch);
-  INT (phase);
-  INT (phase_start);
-  INT (steps);
-  INT (bad_epochs);
-  INT (best_loss_epoch);
-  INT (best_miou_epoch);
-  INT (finished);
+  INT (epoch, 0, VG_TRAIN_MAX_EPOCHS);
+  INT (phase, 0, VG_TRAIN_MAX_EPOCHS);
+  INT (phase_start, 0, s->epoch);
+  INT (steps, 0, (int64_t) 1 << 52);
+  INT (bad_epochs, 0, s->epoch - s->phase_start);
+  INT (best_loss_epoch, 0, s->epoch);
+  INT (best_miou_epoch, 0, s->epoch);
+  INT (finished, 0, 1);
 #undef INT
   if (!meta_double (st, path, META_PREFIX "state.phase_lr", &s->phase_lr, error)
       || !meta_double (st, path, META_PREFIX "state.best_loss", &s->best_loss, error)
@@ -688,17 +723,43 @@ state_from_metadata (VgTrainState *s, const VgSafetensors *st, const char *path,
   /* Checkpoints from before mid-epoch checkpoints have neither: an epoch's end. */
   if (vg_safetensors_metadata (st, META_PREFIX "state.epoch_step") != NULL)
     {
-      if (!meta_int (st, path, META_PREFIX "state.epoch_step", &v, error)
+      if (!meta_int_in (st, path, META_PREFIX "state.epoch_step", 0, G_MAXINT, &v, error)
           || !meta_double (st, path, META_PREFIX "state.epoch_loss_sum", &s->epoch_loss_sum,
                            error))
         return FALSE;
-      if (v < 0 || v > G_MAXINT)
-        return checkpoint_error (error, path, "the schedule state is inconsistent");
       s->epoch_step = (int) v;
+      if (!isfinite (s->epoch_loss_sum) || s->epoch_loss_sum < 0.0
+          || (s->epoch_step == 0 && s->epoch_loss_sum != 0.0))
+        return checkpoint_error (error, path, "“%sstate.epoch_loss_sum” is %g at step %d",
+                                 META_PREFIX, s->epoch_loss_sum, s->epoch_step);
     }
-  if (s->epoch < 0 || s->phase < 0 || s->phase_start < 0 || s->phase_start > s->epoch
-      || s->steps < 0 || s->optimizer == VG_OPTIMIZER_PIPELINE)
-    return checkpoint_error (error, path, "the schedule state is inconsistent");
+
+  /* the phase, its optimiser and its rate follow from the options */
+  if (phase_rate (o, s->phase) == 0.0)
+    return checkpoint_error (error, path, "“%sstate.phase” is %d, which a run with these "
+                             "options never reaches", META_PREFIX, s->phase);
+  if (!(fabs (s->phase_lr - phase_rate (o, s->phase)) <= 1e-9 * phase_rate (o, s->phase)))
+    return checkpoint_error (error, path, "“%sstate.phase_lr” is %g, not the rate %g of "
+                             "phase %d", META_PREFIX, s->phase_lr, phase_rate (o, s->phase),
+                             s->phase);
+  expected = o->optimizer != VG_OPTIMIZER_PIPELINE ? o->optimizer
+             : s->phase == 0                      ? VG_OPTIMIZER_ADAM
+                                                  : VG_OPTIMIZER_SGD;
+  if (s->optimizer != expected)
+    return checkpoint_error (error, path, "“%sstate.optimizer” is %s in phase %d (the run's "
+                             "optimiser: %s)", META_PREFIX,
+                             vg_optimizer_kind_name (s->optimizer), s->phase,
+                             vg_optimizer_kind_name (o->optimizer));
+
+  /* the bests: none yet (infinite loss, mIoU -1) before their first epoch */
+  if (s->best_loss_epoch == 0 ? s->best_loss != INFINITY
+                              : !(isfinite (s->best_loss) && s->best_loss >= 0.0))
+    return checkpoint_error (error, path, "“%sstate.best_loss” is %g at epoch %d",
+                             META_PREFIX, s->best_loss, s->best_loss_epoch);
+  if (s->best_miou_epoch == 0 ? s->best_miou != -1.0
+                              : !(s->best_miou >= 0.0 && s->best_miou <= 1.0))
+    return checkpoint_error (error, path, "“%sstate.best_miou” is %g at epoch %d",
+                             META_PREFIX, s->best_miou, s->best_miou_epoch);
   return TRUE;
 }
 
@@ -1182,6 +1243,17 @@ remove_stale_temporaries (const char *out_dir)
     }
 }
 
+/* The rows of a log without its header: one line per finished epoch. */
+static int
+count_rows (const char *log)
+{
+  int n = 0;
+
+  for (const char *p = log; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
 /* Restore the run from last.safetensors (already checked to exist). */
 static gboolean
 load_last (Trainer *t, GError **error)
@@ -1197,12 +1269,21 @@ load_last (Trainer *t, GError **error)
     return FALSE;
   if (meta_get (st, path, META_PREFIX "state.epoch", error) == NULL
       || !options_check_same (&t->o, st, path, error)
-      || !state_from_metadata (&t->state, st, path, error)
+      || !state_from_metadata (&t->state, &t->o, st, path, error)
       || !meta_doubles (st, path, META_PREFIX "mean", mean, 3, error)
       || !meta_doubles (st, path, META_PREFIX "std", std, 3, error)
       || !meta_doubles (st, path, META_PREFIX "class_weights", w, VG_NUM_CLASSES, error)
       || (log = meta_get (st, path, META_PREFIX "log", error)) == NULL)
     return FALSE;
+  for (int c = 0; c < 3; c++)
+    if (!isfinite (mean[c]) || !(std[c] > 0.0 && isfinite (std[c])))
+      return checkpoint_error (error, path, "the whitening statistics are not usable");
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    if (!(w[c] >= 0.0 && isfinite (w[c])))
+      return checkpoint_error (error, path, "the class weights are not usable");
+  if (count_rows (log) != t->state.epoch)
+    return checkpoint_error (error, path, "its log holds %d row(s) for %d finished epoch(s)",
+                             count_rows (log), t->state.epoch);
   if (!vg_model_load (t->model, path, error))
     return FALSE;
 

@@ -64,6 +64,9 @@ typedef enum {
   VG_SELECT_MIOU,     /* best = highest validation mIoU */
 } VgSelectKind;
 
+/* The most epochs a run may have. */
+#define VG_TRAIN_MAX_EPOCHS 1000000
+
 typedef struct {
   VgConfig config;          /* the model (default visage-s) */
   char *train_dir;          /* split folder with images/ and masks/ ... */

@@ -756,6 +756,42 @@ test_pause (void)
 
 /* A run written by an older Visage, whose last.safetensors lacks the keys added since
  * (annotations, init_from, the mid-epoch step): it loads and resumes. */
+/* Rewrite a checkpoint with its tensors, without the keys in drop (NULL-terminated, may be
+ * NULL) and with key set to value (key NULL: none). */
+static void
+rewrite_checkpoint (const char *path, const char *const *drop, const char *key,
+                    const char *value)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (path, &error);
+  g_autofree const char **pairs = NULL;
+  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+  g_autofree VgTensorView *views = NULL;
+  int n;
+
+  g_assert_no_error (error);
+  n = vg_safetensors_n_tensors (st);
+  views = g_new (VgTensorView, n);
+  for (int i = 0; i < n; i++)
+    views[i] = *vg_safetensors_get (st, i);
+  pairs = vg_safetensors_metadata_pairs (st);
+  for (int i = 0; pairs[i] != NULL; i += 2)
+    if ((drop == NULL || !g_strv_contains (drop, pairs[i])) && g_strcmp0 (pairs[i], key) != 0)
+      {
+        g_ptr_array_add (kept, (gpointer) pairs[i]);
+        g_ptr_array_add (kept, (gpointer) pairs[i + 1]);
+      }
+  if (key != NULL)
+    {
+      g_ptr_array_add (kept, (gpointer) key);
+      g_ptr_array_add (kept, (gpointer) value);
+    }
+  g_ptr_array_add (kept, NULL);
+  g_assert_true (vg_safetensors_write (path, views, n, (const char *const *) kept->pdata,
+                                       &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_older_checkpoint (void)
 {
@@ -778,31 +814,7 @@ test_older_checkpoint (void)
 
   /* the same file without the newer keys */
   last = g_build_filename (o.out_dir, "last.safetensors", NULL);
-  {
-    g_autoptr (VgSafetensors) st = vg_safetensors_open (last, &error);
-    g_autofree const char **pairs = NULL;
-    g_autoptr (GPtrArray) kept = g_ptr_array_new ();
-    g_autofree VgTensorView *views = NULL;
-    int n;
-
-    g_assert_no_error (error);
-    n = vg_safetensors_n_tensors (st);
-    views = g_new (VgTensorView, n);
-    for (int i = 0; i < n; i++)
-      views[i] = *vg_safetensors_get (st, i);
-    pairs = vg_safetensors_metadata_pairs (st);
-    for (int i = 0; pairs[i] != NULL; i += 2)
-      if (!g_strv_contains (newer, pairs[i]))
-        {
-          g_ptr_array_add (kept, (gpointer) pairs[i]);
-          g_ptr_array_add (kept, (gpointer) pairs[i + 1]);
-        }
-    g_assert_cmpuint (kept->len, <, 2 * (guint) g_strv_length ((char **) pairs) - 2);
-    g_ptr_array_add (kept, NULL);
-    g_assert_true (vg_safetensors_write (last, views, n, (const char *const *) kept->pdata,
-                                         &error));
-    g_assert_no_error (error);
-  }
+  rewrite_checkpoint (last, newer, NULL, NULL);
 
   g_assert_true (vg_train_options_load (&loaded, o.out_dir, &error));
   g_assert_no_error (error);
@@ -814,6 +826,74 @@ test_older_checkpoint (void)
   g_assert_cmpint (state.epoch, ==, 2);
   vg_train_options_clear (&o);
   vg_train_options_clear (&loaded);
+}
+
+/* The schedule state of a checkpoint is range-checked on resume: each damaged field is
+ * refused with a message naming it, and the intact checkpoint still resumes. */
+static void
+test_damaged_state (void)
+{
+  static const struct {
+    const char *key;
+    const char *value;
+    const char *named;      /* in the message */
+  } cases[] = {
+    { "visage.train.state.epoch", "-2147483649", "state.epoch" },
+    { "visage.train.state.epoch", "2147483647", "state.epoch" },
+    { "visage.train.state.epoch", "2", "log holds 1 row" },
+    { "visage.train.state.phase", "7", "state.phase" },
+    { "visage.train.state.phase", "1", "state.phase" },  /* adam: no SGD phase */
+    { "visage.train.state.phase_lr", "0.5", "state.phase_lr" },
+    { "visage.train.state.optimizer", "sgd", "state.optimizer" },
+    { "visage.train.state.best_loss", "nan", "state.best_loss" },
+    { "visage.train.state.best_loss", "-1", "state.best_loss" },
+    { "visage.train.state.best_miou", "1.5", "state.best_miou" },
+    { "visage.train.state.best_miou_epoch", "3", "state.best_miou_epoch" },
+    { "visage.train.state.finished", "2", "state.finished" },
+    { "visage.train.state.bad_epochs", "-1", "state.bad_epochs" },
+    { "visage.train.state.steps", "-5", "state.steps" },
+    { "visage.train.state.epoch_step", "-1", "state.epoch_step" },
+    { "visage.train.state.epoch_loss_sum", "inf", "epoch_loss_sum" },
+    { "visage.train.std", "0,1,1", "whitening" },
+    { "visage.train.class_weights",
+      "nan,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", "class weights" },
+  };
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *last = NULL, *saved = NULL, *copy = NULL;
+  gsize len;
+  VgTrainState state;
+
+  if (!splits_make (&s))
+    return;
+  small_options (&o, &s, "damaged");
+  o.optimizer = VG_OPTIMIZER_ADAM;
+  o.epochs = 1;
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  last = g_build_filename (o.out_dir, "last.safetensors", NULL);
+  g_assert_true (g_file_get_contents (last, &saved, &len, NULL));
+  o.resume = TRUE;
+  o.epochs = 2;
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      rewrite_checkpoint (last, NULL, cases[i].key, cases[i].value);
+      g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
+      g_test_message ("%s = %s: %s", cases[i].key, cases[i].value,
+                      error != NULL ? error->message : "(accepted)");
+      g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT);
+      g_assert_nonnull (strstr (error->message, cases[i].named));
+      g_clear_error (&error);
+      /* refused before anything was written */
+      g_assert_true (g_file_get_contents (last, &copy, NULL, NULL));
+      g_clear_pointer (&copy, g_free);
+      g_assert_true (g_file_set_contents (last, saved, len, NULL));
+    }
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (state.epoch, ==, 2);
+  vg_train_options_clear (&o);
 }
 
 static void
@@ -919,6 +999,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/run/pause", test_pause);
   g_test_add_func ("/train/run/older-checkpoint", test_older_checkpoint);
   g_test_add_func ("/train/run/bad-checkpoints", test_bad_checkpoints);
+  g_test_add_func ("/train/run/damaged-state", test_damaged_state);
   status = g_test_run ();
   vg_test_rm_rf (cache);
   return status;
