@@ -316,7 +316,7 @@ stats_to_json (const VgSplitStats *st, const VgSplit *split, const char *fingerp
 
 /* A reader for the flat objects written above: string, null, number or array-of-number
  * members. Anything else fails, and a failed read only means recomputing. Values are kept
- * as strings (numbers as their literal tokens) in a GPtrArray per key; null is NULL. */
+ * as strings (numbers as their literal tokens) in a GPtrArray per key; null is empty. */
 typedef struct {
   const char *p;
 } JsonReader;
@@ -418,10 +418,7 @@ json_read_object (const char *text)
           g_ptr_array_add (values, v);
         }
       else if (strncmp (r.p, "null", 4) == 0)
-        {
-          r.p += 4;
-          g_clear_pointer (&values, g_ptr_array_unref);
-        }
+        r.p += 4;  /* no values (the table's free function does not take NULL) */
       else if (*r.p == '[')
         {
           r.p++;

@@ -157,6 +157,33 @@ test_cache (void)
   vg_test_rm_rf (root);
 }
 
+/* A split without masks: its cache holds "masks_dir": null, which reads back without a
+ * GLib critical (fatal here) -- found by tests/fuzz (fuzz_split_cache). */
+static void
+test_cache_no_masks (void)
+{
+  g_autofree char *root = make_tiny_split ();
+  g_autofree char *masks = g_build_filename (root, "masks", NULL);
+  g_autoptr (VgSplit) split = NULL;
+  VgSplitStats st, cached;
+  gboolean from_cache = TRUE;
+  GError *error = NULL;
+
+  vg_test_rm_rf (masks);
+  split = vg_split_open (root, VG_SPLIT_DEFAULT, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (split->masks_dir);
+  g_assert_true (vg_split_stats_get (&st, split, 2, &from_cache, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (from_cache);
+  g_assert_false (st.has_masks);
+  g_assert_true (vg_split_stats_get (&cached, split, 2, &from_cache, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (from_cache);
+  g_assert_cmpmem (&cached, sizeof cached, &st, sizeof st);
+  vg_test_rm_rf (root);
+}
+
 /* The classes of each mask: scanned once, then read back from the cache until a mask
  * changes; a damaged cache file only means scanning again. */
 static void
@@ -286,6 +313,7 @@ main (int argc, char **argv)
   g_assert_cmpstr (g_get_user_cache_dir (), ==, cache_home);
   g_test_add_func ("/data/stats/tiny-split", test_tiny_split);
   g_test_add_func ("/data/stats/cache", test_cache);
+  g_test_add_func ("/data/stats/cache-no-masks", test_cache_no_masks);
   g_test_add_func ("/data/stats/classes-cache", test_classes_cache);
   g_test_add_func ("/data/stats/real-samples", test_real_samples);
   g_test_add_func ("/data/stats/class-weights", test_class_weights);
