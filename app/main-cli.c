@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <signal.h>
 
 #include "visage-cli.h"
 
@@ -10,5 +11,8 @@ int
 main (int argc, char *argv[])
 {
   setlocale (LC_ALL, "");
+  /* Over the file size limit (ulimit -f), a write fails with EFBIG, reported like a full
+   * disk with the temporary removed, instead of SIGXFSZ killing the program mid-write. */
+  signal (SIGXFSZ, SIG_IGN);
   return visage_cli_main (argc, argv);
 }
