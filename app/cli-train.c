@@ -4,7 +4,8 @@
  * stdout gets one summary line per epoch; progress, notices and errors go to stderr.
  * Exit codes: 0 done, 1 failure, 2 usage (also option values the engine refuses),
  * 130 interrupted (Ctrl-C: the epoch in progress is abandoned, last.safetensors keeps the
- * previous one, and --resume continues). */
+ * previous one, and --resume continues). --recipe runs every stage of a recipe file
+ * (engine/vg-recipe.h) in one folder; --resume continues such a run as a whole. */
 #define G_LOG_DOMAIN "visage-cli"
 
 #include "config.h"
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "visage-cli-private.h"
+#include "vg-recipe.h"
 #include "vg-train.h"
 
 #define EXIT_INTERRUPTED 130  /* the shell's convention for a SIGINT stop */
@@ -119,6 +121,31 @@ on_epoch (const VgTrainEpoch *e, gpointer data)
 #define UNSET_DOUBLE (-HUGE_VAL)
 #define UNSET_SEED G_MININT64
 
+/* The command line as given. */
+typedef struct {
+  char *config_name, *spec, *recipe;
+  char *train, *train_images, *train_masks, *val, *val_images, *val_masks;
+  char *annotations, *val_annotations;
+  char *out, *resume, *init, *device;
+  char *loss, *optimizer, *select;
+  int epochs, batch, resolution, workers, threads, patience, cosine_t, max_train, max_val;
+  gint64 seed;
+  double lr, weight_decay, sgd_lr, sgd_momentum, sgd_min_lr, checkpoint_minutes;
+  gboolean hflip, no_augment, skip_bad;
+} Args;
+
+static void
+args_clear (Args *a)
+{
+  char **strings[] = { &a->config_name, &a->spec, &a->recipe, &a->train, &a->train_images,
+                       &a->train_masks, &a->val, &a->val_images, &a->val_masks,
+                       &a->annotations, &a->val_annotations, &a->out, &a->resume, &a->init,
+                       &a->device, &a->loss, &a->optimizer, &a->select };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (strings); i++)
+    g_clear_pointer (strings[i], g_free);
+}
+
 static gboolean
 usage_error (int *status, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
@@ -126,159 +153,308 @@ static gboolean
 usage_error (int *status, const char *format, ...)
 {
   va_list args;
-  g_autofree char *message = NULL;
 
+  fprintf (stderr, "visage-cli train: ");
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  vfprintf (stderr, format, args);
   va_end (args);
-  fprintf (stderr, "visage-cli train: %s\nRun 'visage-cli train --help' for usage.\n", message);
+  fprintf (stderr, "\n");
   *status = EXIT_USAGE;
   return FALSE;
 }
 
-int
-vg_cli_train (int argc, char **argv)
+/* Parse the command line into a (the sentinels where an option is not given). */
+static gboolean
+parse_args (Args *a, int *argc, char ***argv, int *status)
 {
-  g_autofree char *config_name = NULL, *spec = NULL;
-  g_autofree char *train = NULL, *train_images = NULL, *train_masks = NULL;
-  g_autofree char *val = NULL, *val_images = NULL, *val_masks = NULL;
-  g_autofree char *annotations = NULL, *val_annotations = NULL;
-  g_autofree char *out = NULL, *resume = NULL, *init = NULL, *device = NULL;
-  const VgBackend *backend;
-  g_autofree char *loss = NULL, *optimizer = NULL, *select = NULL;
-  int epochs = UNSET_INT, batch = UNSET_INT, resolution = UNSET_INT, workers = UNSET_INT;
-  int threads = UNSET_INT, patience = UNSET_INT, cosine_t = UNSET_INT;
-  int max_train = UNSET_INT, max_val = UNSET_INT;
-  gint64 seed = UNSET_SEED;
-  double lr = UNSET_DOUBLE, weight_decay = UNSET_DOUBLE, sgd_lr = UNSET_DOUBLE;
-  double sgd_momentum = UNSET_DOUBLE, sgd_min_lr = UNSET_DOUBLE;
-  double checkpoint_minutes = UNSET_DOUBLE;
-  gboolean hflip = FALSE, no_augment = FALSE, skip_bad = FALSE;
   GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_STRING, &config_name,
+    { "config", 'c', 0, G_OPTION_ARG_STRING, &a->config_name,
       "Named configuration (visage-s, seed); default visage-s", "NAME" },
-    { "spec", 's', 0, G_OPTION_ARG_STRING, &spec,
+    { "spec", 's', 0, G_OPTION_ARG_STRING, &a->spec,
       "Custom configuration on top of --config, e.g. \"widths=16,32,128,192\"", "SPEC" },
-    { "train", 0, 0, G_OPTION_ARG_FILENAME, &train,
+    { "recipe", 0, 0, G_OPTION_ARG_FILENAME, &a->recipe,
+      "Run every stage of a training recipe: a NAME shipped in data/models (visage-s) or a "
+      "FILE; continue it with --resume", "NAME|FILE" },
+    { "train", 0, 0, G_OPTION_ARG_FILENAME, &a->train,
       "Training split folder (images/ and masks/)", "DIR" },
-    { "train-images", 0, 0, G_OPTION_ARG_FILENAME, &train_images,
+    { "train-images", 0, 0, G_OPTION_ARG_FILENAME, &a->train_images,
       "Training images folder (with --train-masks)", "DIR" },
-    { "train-masks", 0, 0, G_OPTION_ARG_FILENAME, &train_masks, "Training masks folder",
+    { "train-masks", 0, 0, G_OPTION_ARG_FILENAME, &a->train_masks, "Training masks folder",
       "DIR" },
-    { "val", 0, 0, G_OPTION_ARG_FILENAME, &val, "Validation split folder", "DIR" },
-    { "val-images", 0, 0, G_OPTION_ARG_FILENAME, &val_images,
+    { "val", 0, 0, G_OPTION_ARG_FILENAME, &a->val, "Validation split folder", "DIR" },
+    { "val-images", 0, 0, G_OPTION_ARG_FILENAME, &a->val_images,
       "Validation images folder (with --val-masks)", "DIR" },
-    { "val-masks", 0, 0, G_OPTION_ARG_FILENAME, &val_masks, "Validation masks folder", "DIR" },
-    { "annotations", 0, 0, G_OPTION_ARG_FILENAME, &annotations,
+    { "val-masks", 0, 0, G_OPTION_ARG_FILENAME, &a->val_masks, "Validation masks folder",
+      "DIR" },
+    { "annotations", 0, 0, G_OPTION_ARG_FILENAME, &a->annotations,
       "Corrected training masks (NAME.png) that override the training split's", "DIR" },
-    { "val-annotations", 0, 0, G_OPTION_ARG_FILENAME, &val_annotations,
+    { "val-annotations", 0, 0, G_OPTION_ARG_FILENAME, &a->val_annotations,
       "Corrected validation masks that override the validation split's", "DIR" },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &a->out,
       "Output folder: last.safetensors, best.safetensors, log.csv", "DIR" },
-    { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume,
-      "Continue the run in DIR with its own options (--epochs, --workers, --threads and "
-      "--checkpoint-minutes may change)", "DIR" },
-    { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "Epoch limit (100)", "N" },
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Batch size (8)", "N" },
-    { "resolution", 'r', 0, G_OPTION_ARG_INT, &resolution,
+    { "resume", 0, 0, G_OPTION_ARG_FILENAME, &a->resume,
+      "Continue the run (or recipe run) in DIR with its own options (--epochs, --workers, "
+      "--threads and --checkpoint-minutes may change; --epochs not for a recipe)", "DIR" },
+    { "epochs", 'e', 0, G_OPTION_ARG_INT, &a->epochs, "Epoch limit (100)", "N" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &a->batch, "Batch size (8)", "N" },
+    { "resolution", 'r', 0, G_OPTION_ARG_INT, &a->resolution,
       "Training size, a multiple of 32 (default: the images' own)", "N" },
-    { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Image decoding threads (2)", "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &threads,
+    { "workers", 'j', 0, G_OPTION_ARG_INT, &a->workers, "Image decoding threads (2)", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &a->threads,
       "Compute threads (default: OMP_NUM_THREADS or all cores)", "N" },
-    { "checkpoint-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &checkpoint_minutes,
+    { "checkpoint-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &a->checkpoint_minutes,
       "Also save last.safetensors mid-epoch this often (10; 0: at epoch ends only)", "M" },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (42)", "N" },
-    { "loss", 0, 0, G_OPTION_ARG_STRING, &loss,
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &a->seed, "Random seed (42)", "N" },
+    { "loss", 0, 0, G_OPTION_ARG_STRING, &a->loss,
       "weighted-ce (default), ce, ce-dice, weighted-ce-dice, ce-dice-present, "
       "weighted-ce-dice-present", "NAME" },
-    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer,
+    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &a->optimizer,
       "pipeline (Adam then SGD, default), adam, adamw, sgd", "NAME" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Adam/AdamW learning rate (1e-3)", "X" },
-    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay, "Weight decay (1e-7)", "X" },
-    { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &a->lr, "Adam/AdamW learning rate (1e-3)", "X" },
+    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &a->weight_decay, "Weight decay (1e-7)",
+      "X" },
+    { "patience", 0, 0, G_OPTION_ARG_INT, &a->patience,
       "Epochs without a better val loss before the optimiser changes (12; 0: never)", "N" },
-    { "sgd-lr", 0, 0, G_OPTION_ARG_DOUBLE, &sgd_lr, "SGD's first learning rate (0.02)", "X" },
-    { "sgd-momentum", 0, 0, G_OPTION_ARG_DOUBLE, &sgd_momentum, "SGD momentum (0.5)", "X" },
-    { "sgd-min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &sgd_min_lr,
+    { "sgd-lr", 0, 0, G_OPTION_ARG_DOUBLE, &a->sgd_lr, "SGD's first learning rate (0.02)",
+      "X" },
+    { "sgd-momentum", 0, 0, G_OPTION_ARG_DOUBLE, &a->sgd_momentum, "SGD momentum (0.5)",
+      "X" },
+    { "sgd-min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &a->sgd_min_lr,
       "Stop when the SGD rate would fall below this (0.005)", "X" },
-    { "cosine-t", 0, 0, G_OPTION_ARG_INT, &cosine_t,
+    { "cosine-t", 0, 0, G_OPTION_ARG_INT, &a->cosine_t,
       "Cosine annealing period in epochs, to half the phase's rate (50; 0: constant)", "N" },
-    { "select", 0, 0, G_OPTION_ARG_STRING, &select,
+    { "select", 0, 0, G_OPTION_ARG_STRING, &a->select,
       "What makes best.safetensors: loss (default) or miou", "loss|miou" },
-    VG_CLI_DEVICE_OPTION (device),
-    { "init", 0, 0, G_OPTION_ARG_FILENAME, &init,
+    VG_CLI_DEVICE_OPTION (a->device),
+    { "init", 0, 0, G_OPTION_ARG_FILENAME, &a->init,
       "Start a new run from these weights (same configuration), e.g. a run at a lower "
       "resolution", "FILE" },
-    { "hflip", 0, 0, G_OPTION_ARG_NONE, &hflip,
+    { "hflip", 0, 0, G_OPTION_ARG_NONE, &a->hflip,
       "Random horizontal flips that swap left/right classes (the report has none)", NULL },
-    { "no-augment", 0, 0, G_OPTION_ARG_NONE, &no_augment, "Train without augmentation", NULL },
-    { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad,
+    { "no-augment", 0, 0, G_OPTION_ARG_NONE, &a->no_augment, "Train without augmentation",
+      NULL },
+    { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &a->skip_bad,
       "Leave out unreadable or inconsistent samples with a notice", NULL },
-    { "max-train", 0, 0, G_OPTION_ARG_INT, &max_train,
+    { "max-train", 0, 0, G_OPTION_ARG_INT, &a->max_train,
       "Use only the first N training images (quick runs)", "N" },
-    { "max-val", 0, 0, G_OPTION_ARG_INT, &max_val,
+    { "max-val", 0, 0, G_OPTION_ARG_INT, &a->max_val,
       "Use only the first N validation images", "N" },
     { NULL }
   };
+
+  a->epochs = a->batch = a->resolution = a->workers = a->threads = UNSET_INT;
+  a->patience = a->cosine_t = a->max_train = a->max_val = UNSET_INT;
+  a->seed = UNSET_SEED;
+  a->lr = a->weight_decay = a->sgd_lr = a->sgd_momentum = a->sgd_min_lr = UNSET_DOUBLE;
+  a->checkpoint_minutes = UNSET_DOUBLE;
+  if (!vg_cli_parse_options ("train", "train a model on a split (resumable)", entries, argc,
+                             argv, status))
+    return FALSE;
+  if (*argc > 1)
+    return usage_error (status, "unexpected argument '%s'", (*argv)[1]);
+  return TRUE;
+}
+
+/* Refuse every option that sets what a run's own record (or a recipe) fixes; `why` ends the
+ * message. data: the data options (folders, limits) are refused too; epochs: --epochs may
+ * be given. */
+static gboolean
+check_not_given (const Args *a, gboolean data, gboolean epochs, const char *why, int *status)
+{
+  const struct {
+    gboolean given;
+    gboolean data;
+    const char *name;
+  } fixed[] = {
+    { a->config_name != NULL, FALSE, "--config" }, { a->spec != NULL, FALSE, "--spec" },
+    { a->train != NULL, TRUE, "--train" }, { a->train_images != NULL, TRUE, "--train-images" },
+    { a->train_masks != NULL, TRUE, "--train-masks" }, { a->val != NULL, TRUE, "--val" },
+    { a->val_images != NULL, TRUE, "--val-images" },
+    { a->val_masks != NULL, TRUE, "--val-masks" },
+    { a->annotations != NULL, TRUE, "--annotations" },
+    { a->val_annotations != NULL, TRUE, "--val-annotations" },
+    { a->batch != UNSET_INT, FALSE, "--batch" },
+    { a->resolution != UNSET_INT, FALSE, "--resolution" },
+    { a->seed != UNSET_SEED, FALSE, "--seed" }, { a->loss != NULL, FALSE, "--loss" },
+    { a->optimizer != NULL, FALSE, "--optimizer" }, { a->lr != UNSET_DOUBLE, FALSE, "--lr" },
+    { a->weight_decay != UNSET_DOUBLE, FALSE, "--weight-decay" },
+    { a->patience != UNSET_INT, FALSE, "--patience" },
+    { a->sgd_lr != UNSET_DOUBLE, FALSE, "--sgd-lr" },
+    { a->sgd_momentum != UNSET_DOUBLE, FALSE, "--sgd-momentum" },
+    { a->sgd_min_lr != UNSET_DOUBLE, FALSE, "--sgd-min-lr" },
+    { a->cosine_t != UNSET_INT, FALSE, "--cosine-t" },
+    { a->select != NULL, FALSE, "--select" }, { a->init != NULL, FALSE, "--init" },
+    { a->hflip, FALSE, "--hflip" }, { a->no_augment, FALSE, "--no-augment" },
+    { a->skip_bad, TRUE, "--skip-bad" }, { a->max_train != UNSET_INT, TRUE, "--max-train" },
+    { a->max_val != UNSET_INT, TRUE, "--max-val" },
+    { a->epochs != UNSET_INT && !epochs, FALSE, "--epochs" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (fixed); i++)
+    if (fixed[i].given && (data || !fixed[i].data))
+      return usage_error (status, "%s cannot be given %s", fixed[i].name, why);
+  return TRUE;
+}
+
+/* The options of a new run from the command line. */
+static gboolean
+new_run_options (const Args *a, VgTrainOptions *o, int *status)
+{
   g_autoptr (GError) error = NULL;
-  VgTrainOptions opts;
-  VgTrainState state;
-  VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch, NULL };
-  CliTrain cli = { 0 };
-  int status = EXIT_OK;
+
+  vg_train_options_init (o);
+  if (a->train == NULL && (a->train_images == NULL || a->train_masks == NULL))
+    return usage_error (status, "give the training data: --train DIR, or --train-images DIR "
+                        "and --train-masks DIR");
+  if (a->val == NULL && (a->val_images == NULL || a->val_masks == NULL))
+    return usage_error (status, "give the validation data: --val DIR, or --val-images DIR "
+                        "and --val-masks DIR (the schedule follows the validation loss)");
+  if (a->out == NULL)
+    return usage_error (status, "give the output folder: --out DIR");
+  if (a->seed != UNSET_SEED && a->seed < 0)
+    return usage_error (status, "--seed must be 0 or more");
+  if (!vg_cli_resolve_config (&o->config, a->config_name, a->spec, &error)
+      || (a->loss != NULL && !vg_loss_kind_from_name (&o->loss, a->loss, &error))
+      || (a->optimizer != NULL
+          && !vg_optimizer_kind_from_name (&o->optimizer, a->optimizer, &error))
+      || (a->select != NULL && !vg_select_kind_from_name (&o->select, a->select, &error)))
+    return usage_error (status, "%s", error->message);
+  o->train_dir = g_strdup (a->train);
+  o->train_images = g_strdup (a->train_images);
+  o->train_masks = g_strdup (a->train_masks);
+  o->val_dir = g_strdup (a->val);
+  o->val_images = g_strdup (a->val_images);
+  o->val_masks = g_strdup (a->val_masks);
+  o->train_annotations = g_strdup (a->annotations);
+  o->val_annotations = g_strdup (a->val_annotations);
+  o->out_dir = g_strdup (a->out);
+  o->init_from = g_strdup (a->init);
+#define SET(field, unset) if (a->field != (unset)) o->field = a->field
+  SET (batch, UNSET_INT);
+  SET (resolution, UNSET_INT);
+  SET (lr, UNSET_DOUBLE);
+  SET (weight_decay, UNSET_DOUBLE);
+  SET (patience, UNSET_INT);
+  SET (sgd_lr, UNSET_DOUBLE);
+  SET (sgd_momentum, UNSET_DOUBLE);
+  SET (sgd_min_lr, UNSET_DOUBLE);
+  SET (cosine_t, UNSET_INT);
+  SET (max_train, UNSET_INT);
+  SET (max_val, UNSET_INT);
+#undef SET
+  if (a->seed != UNSET_SEED)
+    o->seed = (uint64_t) a->seed;
+  o->hflip = a->hflip;
+  o->augment = !a->no_augment;
+  o->skip_bad = a->skip_bad;
+  return TRUE;
+}
+
+/* What may change on any run: the epoch limit (not for recipes), threads, checkpoints. */
+static void
+apply_mutable (const Args *a, VgTrainOptions *o, const VgBackend *backend)
+{
+  if (a->epochs != UNSET_INT)
+    o->epochs = a->epochs;
+  if (a->workers != UNSET_INT)
+    o->workers = a->workers;
+  if (a->threads != UNSET_INT)
+    o->threads = a->threads;
+  if (a->checkpoint_minutes != UNSET_DOUBLE)
+    o->checkpoint_minutes = a->checkpoint_minutes;
+  o->backend = backend;
+}
+
+static void
+announce (const VgTrainOptions *o, const char *how)
+{
   char size[32] = "native size";
+
+  if (o->resolution > 0)
+    g_snprintf (size, sizeof size, "%dx%d", o->resolution, o->resolution);
+  fprintf (stderr, "training %s (%s) into %s: %s, %s loss, batch %d, %s, up to %d epochs\n",
+           o->config.name, how, o->out_dir, vg_optimizer_kind_name (o->optimizer),
+           vg_loss_kind_name (o->loss), o->batch, size, o->epochs);
+}
+
+/* The exit status of a run, and what to tell about it. resume_dir: what --resume takes. */
+static int
+report_end (gboolean ok, const GError *error, const VgTrainState *state,
+            const VgTrainOptions *o, const char *resume_dir)
+{
+  if (!ok && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      if (state->epoch_step > 0)
+        fprintf (stderr, "visage-cli train: interrupted; %s/last.safetensors holds step %d "
+                 "of epoch %d (a mid-epoch checkpoint; later steps are dropped); continue "
+                 "with: visage-cli train --resume %s\n", o->out_dir, state->epoch_step,
+                 state->epoch + 1, resume_dir);
+      else if (state->epoch > 0)
+        fprintf (stderr, "visage-cli train: interrupted; %s/last.safetensors holds epoch "
+                 "%d (the epoch in progress is dropped); continue with: visage-cli train "
+                 "--resume %s\n", o->out_dir, state->epoch, resume_dir);
+      else
+        fprintf (stderr, "visage-cli train: interrupted before the first epoch ended; "
+                 "nothing was saved\n");
+      return EXIT_INTERRUPTED;
+    }
+  if (!ok)
+    {
+      fprintf (stderr, "visage-cli train: %s\n", error->message);
+      /* an option value the engine refuses is a usage error, like GOption's own */
+      return g_error_matches (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID) ? EXIT_USAGE
+                                                                           : EXIT_FAILURE_RUN;
+    }
+  if (state->best_loss_epoch > 0)
+    fprintf (stderr, "done after %d epochs%s: best val loss %.4f at epoch %d, best val mIoU "
+             "%.2f%% at epoch %d; %s/best.safetensors is the best by %s\n", state->epoch,
+             state->finished ? " (the schedule ended)" : "", state->best_loss,
+             state->best_loss_epoch, 100.0 * state->best_miou, state->best_miou_epoch,
+             o->out_dir, vg_select_kind_name (o->select));
+  return EXIT_OK;
+}
+
+typedef struct {
+  CliTrain cli;             /* first: the training callbacks take the same pointer */
+  const VgRecipe *recipe;
+  VgTrainOptions stage;     /* the options of the stage running */
+} CliRecipe;
+
+static void
+on_stage (int stage, const VgTrainOptions *o, gpointer data)
+{
+  CliRecipe *r = data;
+  g_autofree char *how = g_strdup_printf ("stage %d of %d of recipe %s, %s", stage + 1,
+                                          vg_recipe_get_n_stages (r->recipe),
+                                          vg_recipe_get_name (r->recipe),
+                                          o->resume ? "resumed" : "new");
+
+  vg_train_options_clear (&r->stage);
+  vg_train_options_copy (&r->stage, o);
+  announce (o, how);
+}
+
+/* --recipe, or --resume of a recipe run. */
+static int
+train_recipe (const Args *a, const VgBackend *backend)
+{
+  const VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgRecipe) recipe = NULL;
+  g_autofree char *path = NULL;
+  CliRecipe r = { 0 };
+  VgTrainOptions base;
+  VgTrainState state = { 0 };
+  int status = EXIT_OK;
   gboolean ok;
 
-  if (!vg_cli_parse_options ("train", "train a model on a split (resumable)", entries, &argc,
-                             &argv, &status))
-    return status;
-  if ((backend = vg_cli_backend ("train", device)) == NULL)
-    return EXIT_USAGE;
-  if (argc > 1)
+  if (a->resume != NULL)
     {
-      usage_error (&status, "unexpected argument '%s'", argv[1]);
-      return status;
-    }
-
-  if (resume != NULL)
-    {
-      /* A resumed run keeps its options: only what does not change the numbers may be set. */
-      const struct {
-        gboolean given;
-        const char *name;
-      } fixed[] = {
-        { config_name != NULL, "--config" }, { spec != NULL, "--spec" },
-        { train != NULL, "--train" }, { train_images != NULL, "--train-images" },
-        { train_masks != NULL, "--train-masks" }, { val != NULL, "--val" },
-        { val_images != NULL, "--val-images" }, { val_masks != NULL, "--val-masks" },
-        { annotations != NULL, "--annotations" },
-        { val_annotations != NULL, "--val-annotations" },
-        { batch != UNSET_INT, "--batch" }, { resolution != UNSET_INT, "--resolution" },
-        { seed != UNSET_SEED, "--seed" }, { loss != NULL, "--loss" },
-        { optimizer != NULL, "--optimizer" }, { lr != UNSET_DOUBLE, "--lr" },
-        { weight_decay != UNSET_DOUBLE, "--weight-decay" },
-        { patience != UNSET_INT, "--patience" }, { sgd_lr != UNSET_DOUBLE, "--sgd-lr" },
-        { sgd_momentum != UNSET_DOUBLE, "--sgd-momentum" },
-        { sgd_min_lr != UNSET_DOUBLE, "--sgd-min-lr" },
-        { cosine_t != UNSET_INT, "--cosine-t" }, { select != NULL, "--select" },
-        { init != NULL, "--init" }, { hflip, "--hflip" }, { no_augment, "--no-augment" }, { skip_bad, "--skip-bad" },
-        { max_train != UNSET_INT, "--max-train" }, { max_val != UNSET_INT, "--max-val" },
-      };
-
-      for (gsize i = 0; i < G_N_ELEMENTS (fixed); i++)
-        if (fixed[i].given)
-          {
-            usage_error (&status, "%s cannot be given with --resume: a resumed run continues "
-                         "with its own options (only --epochs, --workers, --threads and "
-                         "--checkpoint-minutes may change)", fixed[i].name);
-            return status;
-          }
-      if (out != NULL && strcmp (out, resume) != 0)
-        {
-          usage_error (&status, "--out and --resume name different folders");
-          return status;
-        }
-      if (!vg_train_options_load (&opts, resume, &error))
+      if (!check_not_given (a, TRUE, FALSE, "with --resume of a recipe run: its recipe and "
+                            "data are in its recipe.ini (only --workers, --threads and "
+                            "--checkpoint-minutes may change)", &status))
+        return status;
+      if ((recipe = vg_recipe_load_run (a->resume, &base, &error)) == NULL)
         {
           fprintf (stderr, "visage-cli train: %s\n", error->message);
           return EXIT_FAILURE_RUN;
@@ -286,115 +462,103 @@ vg_cli_train (int argc, char **argv)
     }
   else
     {
-      vg_train_options_init (&opts);
-      if (train == NULL && (train_images == NULL || train_masks == NULL))
-        usage_error (&status, "give the training data: --train DIR, or --train-images DIR "
-                     "and --train-masks DIR");
-      else if (val == NULL && (val_images == NULL || val_masks == NULL))
-        usage_error (&status, "give the validation data: --val DIR, or --val-images DIR and "
-                     "--val-masks DIR (the schedule follows the validation loss)");
-      else if (out == NULL)
-        usage_error (&status, "give the output folder: --out DIR");
-      else if (seed != UNSET_SEED && seed < 0)
-        usage_error (&status, "--seed must be 0 or more");
-      else if (!vg_cli_resolve_config (&opts.config, config_name, spec, &error)
-               || (loss != NULL && !vg_loss_kind_from_name (&opts.loss, loss, &error))
-               || (optimizer != NULL
-                   && !vg_optimizer_kind_from_name (&opts.optimizer, optimizer, &error))
-               || (select != NULL && !vg_select_kind_from_name (&opts.select, select, &error)))
-        usage_error (&status, "%s", error->message);
-      if (status != EXIT_OK)
+      if (!check_not_given (a, FALSE, FALSE, "with --recipe: the recipe sets it", &status))
         return status;
-      opts.train_dir = g_strdup (train);
-      opts.train_images = g_strdup (train_images);
-      opts.train_masks = g_strdup (train_masks);
-      opts.val_dir = g_strdup (val);
-      opts.val_images = g_strdup (val_images);
-      opts.val_masks = g_strdup (val_masks);
-      opts.train_annotations = g_strdup (annotations);
-      opts.val_annotations = g_strdup (val_annotations);
-      opts.out_dir = g_strdup (out);
-      opts.init_from = g_strdup (init);
-      if (batch != UNSET_INT)
-        opts.batch = batch;
-      if (resolution != UNSET_INT)
-        opts.resolution = resolution;
-      if (seed != UNSET_SEED)
-        opts.seed = (uint64_t) seed;
-      if (lr != UNSET_DOUBLE)
-        opts.lr = lr;
-      if (weight_decay != UNSET_DOUBLE)
-        opts.weight_decay = weight_decay;
-      if (patience != UNSET_INT)
-        opts.patience = patience;
-      if (sgd_lr != UNSET_DOUBLE)
-        opts.sgd_lr = sgd_lr;
-      if (sgd_momentum != UNSET_DOUBLE)
-        opts.sgd_momentum = sgd_momentum;
-      if (sgd_min_lr != UNSET_DOUBLE)
-        opts.sgd_min_lr = sgd_min_lr;
-      if (cosine_t != UNSET_INT)
-        opts.cosine_t = cosine_t;
-      if (max_train != UNSET_INT)
-        opts.max_train = max_train;
-      if (max_val != UNSET_INT)
-        opts.max_val = max_val;
-      opts.hflip = hflip;
-      opts.augment = !no_augment;
-      opts.skip_bad = skip_bad;
+      if ((path = vg_recipe_find (a->recipe)) == NULL)
+        {
+          usage_error (&status, "no recipe “%s” (a file, or a name shipped in data/models "
+                       "such as visage-s)", a->recipe);
+          return status;
+        }
+      if ((recipe = vg_recipe_load (path, &error)) == NULL)
+        {
+          usage_error (&status, "%s", error->message);
+          return status;
+        }
+      if (!new_run_options (a, &base, &status))
+        {
+          vg_train_options_clear (&base);
+          return status;
+        }
     }
-  if (epochs != UNSET_INT)
-    opts.epochs = epochs;
-  if (workers != UNSET_INT)
-    opts.workers = workers;
-  if (threads != UNSET_INT)
-    opts.threads = threads;
-  if (checkpoint_minutes != UNSET_DOUBLE)
-    opts.checkpoint_minutes = checkpoint_minutes;
-  opts.backend = backend;
+  apply_mutable (a, &base, backend);
+  r.recipe = recipe;
+  vg_train_options_init (&r.stage);
+  ok = vg_recipe_run (recipe, &base, on_stage, &callbacks, &r, NULL,
+                      vg_cli_interrupt_cancellable (), &state, &error);
+  g_clear_pointer (&r.cli.progress, vg_cli_progress_free);
+  status = report_end (ok, error, &state, &r.stage, base.out_dir);
+  if (ok)
+    fprintf (stderr, "recipe %s done: its model is %s/best.safetensors\n",
+             vg_recipe_get_name (recipe), r.stage.out_dir);
+  vg_train_options_clear (&r.stage);
+  vg_train_options_clear (&base);
+  return status;
+}
 
-  if (opts.resolution > 0)
-    g_snprintf (size, sizeof size, "%dx%d", opts.resolution, opts.resolution);
-  fprintf (stderr, "training %s (%s) into %s: %s, %s loss, batch %d, %s, up to %d epochs\n",
-           opts.config.name, resume != NULL ? "resumed" : "new run", opts.out_dir,
-           vg_optimizer_kind_name (opts.optimizer), vg_loss_kind_name (opts.loss), opts.batch,
-           size, opts.epochs);
+int
+vg_cli_train (int argc, char **argv)
+{
+  const VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch, NULL };
+  g_autoptr (GError) error = NULL;
+  const VgBackend *backend;
+  Args a = { 0 };
+  VgTrainOptions opts;
+  VgTrainState state = { 0 };
+  CliTrain cli = { 0 };
+  int status = EXIT_OK;
+  gboolean ok;
 
+  if (!parse_args (&a, &argc, &argv, &status))
+    goto out;
+  if ((backend = vg_cli_backend ("train", a.device)) == NULL)
+    {
+      status = EXIT_USAGE;
+      goto out;
+    }
+  if (a.out != NULL && a.resume != NULL && strcmp (a.out, a.resume) != 0)
+    {
+      usage_error (&status, "--out and --resume name different folders");
+      goto out;
+    }
+  if (a.recipe != NULL && a.resume != NULL)
+    {
+      usage_error (&status, "--recipe starts a recipe run; --resume alone continues one");
+      goto out;
+    }
+  if (a.recipe != NULL || (a.resume != NULL && vg_recipe_is_run (a.resume)))
+    {
+      status = train_recipe (&a, backend);
+      goto out;
+    }
+
+  if (a.resume != NULL)
+    {
+      /* A resumed run keeps its options: only what does not change the numbers may be set. */
+      if (!check_not_given (&a, TRUE, TRUE, "with --resume: a resumed run continues with its "
+                            "own options (only --epochs, --workers, --threads and "
+                            "--checkpoint-minutes may change)", &status))
+        goto out;
+      if (!vg_train_options_load (&opts, a.resume, &error))
+        {
+          fprintf (stderr, "visage-cli train: %s\n", error->message);
+          status = EXIT_FAILURE_RUN;
+          goto out;
+        }
+    }
+  else if (!new_run_options (&a, &opts, &status))
+    {
+      vg_train_options_clear (&opts);
+      goto out;
+    }
+  apply_mutable (&a, &opts, backend);
+  announce (&opts, a.resume != NULL ? "resumed" : "new run");
   ok = vg_train_run (&opts, &callbacks, &cli, NULL, vg_cli_interrupt_cancellable (), &state,
                      &error);
   g_clear_pointer (&cli.progress, vg_cli_progress_free);
-  if (!ok)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          if (state.epoch_step > 0)
-            fprintf (stderr, "visage-cli train: interrupted; %s/last.safetensors holds step %d "
-                     "of epoch %d (a mid-epoch checkpoint; later steps are dropped); continue "
-                     "with: visage-cli train --resume %s\n", opts.out_dir, state.epoch_step,
-                     state.epoch + 1, opts.out_dir);
-          else if (state.epoch > 0)
-            fprintf (stderr, "visage-cli train: interrupted; %s/last.safetensors holds epoch "
-                     "%d (the epoch in progress is dropped); continue with: visage-cli train "
-                     "--resume %s\n", opts.out_dir, state.epoch, opts.out_dir);
-          else
-            fprintf (stderr, "visage-cli train: interrupted before the first epoch ended; "
-                     "nothing was saved\n");
-          status = EXIT_INTERRUPTED;
-        }
-      else
-        {
-          fprintf (stderr, "visage-cli train: %s\n", error->message);
-          /* an option value the engine refuses is a usage error, like GOption's own */
-          status = g_error_matches (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID)
-                     ? EXIT_USAGE : EXIT_FAILURE_RUN;
-        }
-    }
-  else if (state.best_loss_epoch > 0)
-    fprintf (stderr, "done after %d epochs%s: best val loss %.4f at epoch %d, best val mIoU "
-             "%.2f%% at epoch %d; %s/best.safetensors is the best by %s\n", state.epoch,
-             state.finished ? " (the schedule ended)" : "", state.best_loss,
-             state.best_loss_epoch, 100.0 * state.best_miou, state.best_miou_epoch,
-             opts.out_dir, vg_select_kind_name (opts.select));
+  status = report_end (ok, error, &state, &opts, opts.out_dir);
   vg_train_options_clear (&opts);
+out:
+  args_clear (&a);
   return status;
 }

@@ -262,6 +262,63 @@ test_annotations (void)
   g_assert_nonnull (strstr (missing.err, "no such annotations folder"));
 }
 
+/* --recipe runs a recipe's stages in one folder; options the recipe sets are refused; the
+ * run resumes as a whole with --resume, also after a stop, and a finished one says so. */
+static void
+test_recipe (void)
+{
+  g_auto (CliRun) run = { 0 }, refused = { 0 }, missing = { 0 }, again = { 0 };
+  g_auto (CliRun) done = { 0 }, epochs = { 0 };
+  g_autofree char *train = NULL, *val = NULL, *out = NULL, *recipe = NULL;
+  g_autofree char *b_log = NULL;
+  const char *text =
+    "[recipe]\nname=tiny\nconfig=visage-s\nspec=" SMALL_SPEC "\n"
+    "[stage a]\nresolution=64\nbatch=4\nepochs=1\n"
+    "[stage b]\nresolution=64\nbatch=4\nepochs=2\nlr=5e-4\nloss=weighted-ce-dice\n";
+
+  if (!have_splits ())
+    return;
+  train = under_root ("train");
+  val = under_root ("val");
+  out = under_root ("recipe-run");
+  recipe = under_root ("tiny.recipe");
+  g_assert_true (g_file_set_contents (recipe, text, -1, NULL));
+
+  vg_test_run_cli (&refused, "train", "--recipe", recipe, "--train", train, "--val", val,
+                   "--out", out, "--lr", "0.1", NULL);
+  g_assert_cmpint (refused.status, ==, 2);
+  g_assert_nonnull (strstr (refused.err, "--lr cannot be given with --recipe"));
+  vg_test_run_cli (&missing, "train", "--recipe", "no-such-recipe", "--train", train, "--val",
+                   val, "--out", out, NULL);
+  g_assert_cmpint (missing.status, ==, 2);
+  g_assert_nonnull (strstr (missing.err, "no-such-recipe"));
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+
+  vg_test_run_cli (&run, "train", "--recipe", recipe, "--train", train, "--val", val, "--out",
+                   out, "--threads", "2", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (strstr (run.err, "stage 1 of 2 of recipe tiny"));
+  g_assert_nonnull (strstr (run.err, "stage 2 of 2 of recipe tiny"));
+  g_assert_nonnull (strstr (run.err, "recipe tiny done"));
+  b_log = g_build_filename (out, "b", "log.csv", NULL);
+  g_assert_cmpint (count_lines (b_log), ==, 3);
+
+  /* resumed as a whole: nothing left to do; its options stay the recipe's */
+  vg_test_run_cli (&epochs, "train", "--resume", out, "--epochs", "5", NULL);
+  g_assert_cmpint (epochs.status, ==, 2);
+  g_assert_nonnull (strstr (epochs.err, "--epochs cannot be given"));
+  vg_test_run_cli (&done, "train", "--resume", out, NULL);
+  g_assert_cmpint (done.status, ==, 0);
+  g_assert_nonnull (strstr (done.err, "has done 2 epochs"));
+  g_assert_cmpint (count_lines (b_log), ==, 3);
+
+  /* a new recipe run into the same folder is refused */
+  vg_test_run_cli (&again, "train", "--recipe", recipe, "--train", train, "--val", val, "--out",
+                   out, NULL);
+  g_assert_cmpint (again.status, ==, 1);
+  g_assert_nonnull (strstr (again.err, "already holds a recipe run"));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -277,6 +334,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-train/dice-loss", test_dice_loss);
   g_test_add_func ("/cli-train/bad-input", test_bad_input);
   g_test_add_func ("/cli-train/annotations", test_annotations);
+  g_test_add_func ("/cli-train/recipe", test_recipe);
   status = g_test_run ();
   if (root != NULL)
     vg_test_rm_rf (root);
