@@ -9,18 +9,15 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <omp.h>
 #include <png.h>
 
+#include "vg-atomic-file.h"
 #include "vg-augment.h"
 #include "vg-classes.h"
 #include "vg-image.h"
@@ -1163,9 +1160,7 @@ vg_mask_save_grey (const char *path, const uint8_t *mask, int H, int W, GError *
       return FALSE;
     }
   data = g_bytes_get_data (png, &len);
-  /* CONSISTENT: temporary file, fsync, rename, like vg_mask_save. */
-  return g_file_set_contents_full (path, data, (gssize) len,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0666, error);
+  return vg_atomic_file_set_contents (path, data, len, error);
 }
 
 void
@@ -1221,12 +1216,10 @@ typedef struct {
 } ZipEntry;
 
 /* Stored (uncompressed) entries, no zip64: up to 65535 entries and 4 GiB, far beyond a
- * submission of a few thousand small PNGs. Written to a temporary file beside the
- * destination and renamed over it once complete and synced. */
+ * submission of a few thousand small PNGs. Written atomically (vg-atomic-file.h). */
 typedef struct {
   char *path;
-  char *tmp_path;
-  FILE *fp;
+  VgAtomicFile *file;
   GArray *entries;    /* of ZipEntry */
   GHashTable *names;  /* entry names, to refuse duplicates */
   uint64_t offset;
@@ -1251,13 +1244,8 @@ put32 (uint8_t *p, uint32_t v)
 static gboolean
 zip_write (ZipWriter *z, const void *data, size_t n, GError **error)
 {
-  if (n > 0 && fwrite (data, 1, n, z->fp) != n)
-    {
-      int saved = errno != 0 ? errno : EIO;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot write: %s",
-                   z->path, g_strerror (saved));
-      return FALSE;
-    }
+  if (!vg_atomic_file_write (z->file, data, n, error))
+    return FALSE;
   z->offset += n;
   return TRUE;
 }
@@ -1271,14 +1259,9 @@ zip_entry_clear (gpointer data)
 static void
 zip_free (ZipWriter *z)
 {
-  if (z->fp != NULL)
-    {
-      fclose (z->fp);
-      g_unlink (z->tmp_path);
-    }
+  vg_atomic_file_abort (z->file);
   g_array_unref (z->entries);
   g_hash_table_unref (z->names);
-  g_free (z->tmp_path);
   g_free (z->path);
   g_free (z);
 }
@@ -1288,10 +1271,8 @@ zip_open (const char *path, GError **error)
 {
   ZipWriter *z = g_new0 (ZipWriter, 1);
   g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-  int fd;
 
   z->path = g_strdup (path);
-  z->tmp_path = g_strconcat (path, ".XXXXXX", NULL);
   z->entries = g_array_new (FALSE, TRUE, sizeof (ZipEntry));
   g_array_set_clear_func (z->entries, zip_entry_clear);
   z->names = g_hash_table_new (g_str_hash, g_str_equal);
@@ -1302,18 +1283,8 @@ zip_open (const char *path, GError **error)
   z->dos_date = (uint16_t) (((MAX (g_date_time_get_year (now), 1980) - 1980) << 9)
                             | (g_date_time_get_month (now) << 5)
                             | g_date_time_get_day_of_month (now));
-  fd = g_mkstemp_full (z->tmp_path, O_WRONLY | O_CLOEXEC, 0666);
-  if (fd < 0 || (z->fp = fdopen (fd, "wb")) == NULL)
+  if ((z->file = vg_atomic_file_new (path, error)) == NULL)
     {
-      int saved = errno;
-      if (fd >= 0)
-        {
-          close (fd);
-          g_unlink (z->tmp_path);
-        }
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot create a temporary file beside it: %s", path,
-                   g_strerror (saved));
       zip_free (z);
       return NULL;
     }
@@ -1366,8 +1337,6 @@ zip_finish (ZipWriter *z, GError **error)
 {
   uint64_t cd_start = z->offset;
   uint8_t end[22];
-  FILE *fp;
-  int saved;
 
   for (guint i = 0; i < z->entries->len; i++)
     {
@@ -1411,35 +1380,7 @@ zip_finish (ZipWriter *z, GError **error)
   put16 (end + 20, 0);
   if (!zip_write (z, end, sizeof end, error))
     return FALSE;
-
-  /* A full disk often shows only at flush or fsync time (delayed allocation). */
-  fp = g_steal_pointer (&z->fp);
-  errno = 0;
-  if (fflush (fp) != 0 || fsync (fileno (fp)) != 0)
-    {
-      saved = errno;
-      fclose (fp);
-      g_unlink (z->tmp_path);
-      goto fail;
-    }
-  if (fclose (fp) != 0)
-    {
-      saved = errno;
-      g_unlink (z->tmp_path);
-      goto fail;
-    }
-  if (g_rename (z->tmp_path, z->path) != 0)
-    {
-      saved = errno;
-      g_unlink (z->tmp_path);
-      goto fail;
-    }
-  return TRUE;
-
-fail:
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot write: %s",
-               z->path, g_strerror (saved));
-  return FALSE;
+  return vg_atomic_file_commit (g_steal_pointer (&z->file), error);
 }
 
 static gboolean

@@ -13,6 +13,7 @@
  * JSON dependency and the header needs nothing more. */
 #define G_LOG_DOMAIN "visage-engine"
 
+#include "vg-atomic-file.h"
 #include "vg-safetensors.h"
 
 #include <errno.h>
@@ -995,7 +996,7 @@ bad_tensors (GError **error, const char *what, const char *format, ...)
   message = g_strdup_vprintf (format, args);
   va_end (args);
   g_set_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID,
-               "Cannot write %s: %s", what, message);
+               "cannot write %s: %s", what, message);
   return FALSE;
 }
 
@@ -1126,7 +1127,7 @@ write_all (int fd, const char *what, const void *buf, size_t len, GError **error
         {
           int saved = n < 0 ? errno : ENOSPC;
           g_set_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO,
-                       "Cannot write %s: %s", what, g_strerror (saved));
+                       "cannot write %s: %s", what, g_strerror (saved));
           return FALSE;
         }
       p += n;
@@ -1154,63 +1155,30 @@ vg_safetensors_write_fd (int fd, const char *what, const VgTensorView *tensors, 
   return TRUE;
 }
 
+/* The atomic write's errors in this file's domain (callers match VG_SAFETENSORS_ERROR). */
+static gboolean
+io_error (GError **error, GError *local)
+{
+  g_set_error_literal (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO, local->message);
+  g_error_free (local);
+  return FALSE;
+}
+
 gboolean
 vg_safetensors_write (const char *path, const VgTensorView *tensors, int n_tensors,
                       const char *const *metadata, GError **error)
 {
   g_autofree char *display = g_filename_display_name (path);
-  g_autofree char *tmp = g_strconcat (path, ".tmp-XXXXXX", NULL);
-  g_autofree char *dir = NULL;
-  int fd, dir_fd, rc, saved;
+  g_autoptr (VgAtomicFile) f = NULL;
+  GError *local = NULL;
 
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0)
-    {
-      saved = errno;
-      g_set_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO,
-                   "Cannot write %s: cannot create a temporary file there: %s", display,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  if (!vg_safetensors_write_fd (fd, display, tensors, n_tensors, metadata, error))
-    {
-      close (fd);
-      g_unlink (tmp);
-      return FALSE;
-    }
-  /* fsync before rename: otherwise a crash can leave the new name on empty data. close()
-   * releases the descriptor even when it fails, so it is called exactly once. */
-  rc = fsync (fd);
-  saved = errno;
-  if (close (fd) != 0 && rc == 0)
-    {
-      rc = -1;
-      saved = errno;
-    }
-  if (rc != 0)
-    {
-      g_unlink (tmp);
-      g_set_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO,
-                   "Cannot write %s: %s", display, g_strerror (saved));
-      return FALSE;
-    }
-  if (g_rename (tmp, path) != 0)
-    {
-      saved = errno;
-      g_unlink (tmp);
-      g_set_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO,
-                   "Cannot write %s: cannot rename the temporary file: %s", display,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  /* Make the rename itself durable; a failure here leaves a complete file, so ignore it. */
-  dir = g_path_get_dirname (path);
-  dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0)
-    {
-      (void) fsync (dir_fd);
-      close (dir_fd);
-    }
+  if ((f = vg_atomic_file_new (path, &local)) == NULL)
+    return io_error (error, local);
+  if (!vg_safetensors_write_fd (vg_atomic_file_get_fd (f), display, tensors, n_tensors,
+                                metadata, error))
+    return FALSE;
+  if (!vg_atomic_file_commit (g_steal_pointer (&f), &local))
+    return io_error (error, local);
   return TRUE;
 }
 

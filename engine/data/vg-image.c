@@ -11,17 +11,16 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <jerror.h>
 #include <jpeglib.h>
 #include <png.h>
 
+#include "vg-atomic-file.h"
 #include "vg-classes.h"
 #include "vg-image.h"
 
@@ -521,8 +520,8 @@ typedef struct {
   png_structp png;
   png_infop pinfo;
   char message[256];
-  FILE *fp;
-  int write_errno;       /* errno of the failed fwrite/fflush, 0 if none */
+  VgAtomicFile *file;
+  GError *write_error;   /* of the failed write, NULL if none */
   const uint8_t *pixels; /* (height, width, channels) */
   png_bytep *rows;       /* (height) */
   int height;
@@ -535,23 +534,14 @@ png_write_cb (png_structp png, png_bytep data, size_t length)
 {
   PngWriteCtx *ctx = png_get_io_ptr (png);
 
-  if (fwrite (data, 1, length, ctx->fp) != length)
-    {
-      ctx->write_errno = errno != 0 ? errno : EIO;
-      png_error (png, "write failed");
-    }
+  if (!vg_atomic_file_write (ctx->file, data, length, &ctx->write_error))
+    png_error (png, "write failed");
 }
 
+/* Unbuffered writes: nothing to flush (the commit syncs). */
 static void
 png_flush_cb (png_structp png)
 {
-  PngWriteCtx *ctx = png_get_io_ptr (png);
-
-  if (fflush (ctx->fp) != 0)
-    {
-      ctx->write_errno = errno != 0 ? errno : EIO;
-      png_error (png, "write failed");
-    }
 }
 
 static gboolean
@@ -589,10 +579,8 @@ static gboolean
 save_png_atomic (const char *path, const uint8_t *pixels, int height, int width, int channels,
                  GError **error)
 {
-  g_autofree char *tmp = g_strconcat (path, ".XXXXXX", NULL);
   PngWriteCtx ctx = { 0 };
   gboolean ok;
-  int fd;
 
   if (height <= 0 || width <= 0 || (size_t) height * width > MAX_PIXELS)
     {
@@ -600,17 +588,8 @@ save_png_atomic (const char *path, const uint8_t *pixels, int height, int width,
                    "%s: cannot write a %d x %d image", path, width, height);
       return FALSE;
     }
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0666);
-  if (fd < 0)
-    return set_errno_error (error, errno, path, "cannot create a temporary file beside it");
-  ctx.fp = fdopen (fd, "wb");
-  if (ctx.fp == NULL)
-    {
-      int saved = errno;
-      close (fd);
-      g_unlink (tmp);
-      return set_errno_error (error, saved, path, "cannot write");
-    }
+  if ((ctx.file = vg_atomic_file_new (path, error)) == NULL)
+    return FALSE;
   ctx.pixels = pixels;
   ctx.height = height;
   ctx.width = width;
@@ -625,33 +604,15 @@ save_png_atomic (const char *path, const uint8_t *pixels, int height, int width,
   ok = ctx.png != NULL && ctx.pinfo != NULL && png_write_guarded (&ctx);
   png_destroy_write_struct (&ctx.png, &ctx.pinfo);
   g_free (ctx.rows);
-
-  /* A full disk often shows only at flush or fsync time (delayed allocation). */
-  if (ok && (fflush (ctx.fp) != 0 || fsync (fileno (ctx.fp)) != 0))
-    {
-      ctx.write_errno = errno;
-      ok = FALSE;
-    }
-  if (fclose (ctx.fp) != 0 && ok)
-    {
-      ctx.write_errno = errno;
-      ok = FALSE;
-    }
-  if (ok && g_rename (tmp, path) != 0)
-    {
-      int saved = errno;
-      g_unlink (tmp);
-      return set_errno_error (error, saved, path, "cannot rename the temporary file");
-    }
-  if (!ok)
-    {
-      g_unlink (tmp);
-      if (ctx.write_errno != 0)
-        return set_errno_error (error, ctx.write_errno, path, "cannot write");
-      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID, "%s: PNG encoder: %s", path,
-                   ctx.message[0] ? ctx.message : "out of memory");
-    }
-  return ok;
+  if (ok)
+    return vg_atomic_file_commit (ctx.file, error);
+  vg_atomic_file_abort (ctx.file);
+  if (ctx.write_error != NULL)
+    g_propagate_error (error, ctx.write_error);
+  else
+    g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID, "%s: PNG encoder: %s", path,
+                 ctx.message[0] ? ctx.message : "out of memory");
+  return FALSE;
 }
 
 gboolean

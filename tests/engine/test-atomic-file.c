@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The one atomic write (vg-atomic-file.h) and the writers built on it: a failed write
+ * leaves the previous file intact and no temporary behind. The file size limit
+ * (RLIMIT_FSIZE, with SIGXFSZ ignored as the programs do) makes writes fail with EFBIG
+ * on any file system, as a full disk fails them with ENOSPC (tests/faults does that). */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "test-common.h"
+#include "vg-atomic-file.h"
+#include "vg-image.h"
+#include "vg-predict.h"
+#include "vg-safetensors.h"
+
+static char *tmp_dir;
+
+static char *
+tmp_path (const char *name)
+{
+  return g_build_filename (tmp_dir, name, NULL);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The folder's names, sorted, joined by spaces. */
+static char *
+listing (void)
+{
+  g_autoptr (GDir) dir = g_dir_open (tmp_dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **) names->pdata);
+}
+
+static void
+fresh_dir (void)
+{
+  vg_test_rm_rf (tmp_dir);
+  g_assert_cmpint (g_mkdir_with_parents (tmp_dir, 0755), ==, 0);
+}
+
+static void
+assert_contents (const char *path, const char *expected)
+{
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, expected);
+}
+
+static void
+test_replace_and_abort (void)
+{
+  g_autofree char *path = tmp_path ("a.txt");
+  g_autofree char *names = NULL;
+  g_autoptr (GError) error = NULL;
+  VgAtomicFile *f;
+
+  fresh_dir ();
+  g_assert_true (vg_atomic_file_set_contents (path, "first", 5, &error));
+  g_assert_no_error (error);
+  g_assert_true (vg_atomic_file_set_contents (path, "second", 6, &error));
+  g_assert_no_error (error);
+  assert_contents (path, "second");
+
+  /* Abandoned half-way: the previous content stays, the temporary goes. */
+  f = vg_atomic_file_new (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_atomic_file_write (f, "thi", 3, &error));
+  names = listing ();
+  g_assert_true (g_str_has_prefix (names, "a.txt a.txt.tmp-"));
+  vg_atomic_file_abort (f);
+  assert_contents (path, "second");
+  g_clear_pointer (&names, g_free);
+  names = listing ();
+  g_assert_cmpstr (names, ==, "a.txt");
+}
+
+/* A destination that is a folder is refused at once, not by rename() after the work. */
+static void
+test_folder_destination (void)
+{
+  g_autofree char *path = tmp_path ("sub");
+  g_autofree char *names = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fresh_dir ();
+  g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
+  g_assert_null (vg_atomic_file_new (path, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY);
+  g_assert_nonnull (strstr (error->message, "sub"));
+  g_clear_error (&error);
+  g_assert_false (vg_check_output_file (path, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY);
+  g_clear_error (&error);
+  names = listing ();
+  g_assert_cmpstr (names, ==, "sub");
+}
+
+static void
+test_check_output (void)
+{
+  g_autofree char *file = tmp_path ("file");
+  g_autofree char *missing = tmp_path ("missing");
+  g_autofree char *under_file = g_build_filename (file, "x.png", NULL);
+  g_autofree char *under_missing = g_build_filename (missing, "x.png", NULL);
+  g_autofree char *names = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fresh_dir ();
+  g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+  g_assert_true (vg_check_output_dir (tmp_dir, &error));
+  g_assert_no_error (error);
+  g_assert_false (vg_check_output_dir (file, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+  g_clear_error (&error);
+  g_assert_false (vg_check_output_dir (missing, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "missing"));
+  g_clear_error (&error);
+  g_assert_false (vg_check_output_file (under_file, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+  g_clear_error (&error);
+  g_assert_false (vg_check_output_file (under_missing, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (vg_check_output_file (file, &error));
+  g_assert_no_error (error);
+
+  /* A folder that does not take files (only when not root: root writes anyway). */
+  if (geteuid () != 0)
+    {
+      g_assert_cmpint (g_chmod (tmp_dir, 0555), ==, 0);
+      g_assert_false (vg_check_output_dir (tmp_dir, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+      g_clear_error (&error);
+      g_assert_false (vg_check_output_file (file, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+      g_clear_error (&error);
+      g_assert_cmpint (g_chmod (tmp_dir, 0755), ==, 0);
+    }
+  names = listing ();
+  g_assert_cmpstr (names, ==, "file");  /* the probes are gone */
+}
+
+/* Each writer, over the file size limit: an error naming the file and EFBIG, the previous
+ * file intact, nothing else in the folder. */
+static void
+test_file_size_limit (void)
+{
+  const int H = 256, W = 256;
+  g_autofree uint8_t *mask = g_new (uint8_t, H * W);
+  g_autofree uint8_t *rgb = g_new (uint8_t, H * W * 3);
+  g_autofree float *weights = g_new (float, 64 * 1024);
+  VgTensorView tensor = { "w", VG_DTYPE_F32, 1, { 64 * 1024 }, 64 * 1024, weights,
+                          64 * 1024 * sizeof (float) };
+  const char *const names[] = { "raw", "model.safetensors", "mask.png", "overlay.png",
+                                "grey.png" };
+  struct rlimit saved, limit;
+  void (*old_handler) (int);
+  GRand *rand = g_rand_new_with_seed (5);
+
+  /* Noise does not compress: every output is far over the limit. */
+  for (int i = 0; i < H * W; i++)
+    mask[i] = (uint8_t) g_rand_int_range (rand, 0, 19);
+  for (int i = 0; i < H * W * 3; i++)
+    rgb[i] = (uint8_t) g_rand_int_range (rand, 0, 256);
+  for (int i = 0; i < 64 * 1024; i++)
+    weights[i] = (float) g_rand_double (rand);
+  g_rand_free (rand);
+
+  fresh_dir ();
+  for (gsize k = 0; k < G_N_ELEMENTS (names); k++)
+    {
+      g_autofree char *path = tmp_path (names[k]);
+      g_assert_true (g_file_set_contents (path, "previous", -1, NULL));
+    }
+
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  limit = saved;
+  limit.rlim_cur = 16 * 1024;
+  old_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  for (gsize k = 0; k < G_N_ELEMENTS (names); k++)
+    {
+      g_autofree char *path = tmp_path (names[k]);
+      g_autoptr (GError) error = NULL;
+      gboolean ok = FALSE;
+
+      switch (k)
+        {
+        case 0:
+          ok = vg_atomic_file_set_contents (path, rgb, (size_t) H * W * 3, &error);
+          break;
+        case 1:
+          ok = vg_safetensors_write (path, &tensor, 1, NULL, &error);
+          break;
+        case 2:
+          ok = vg_mask_save (path, mask, H, W, &error);
+          break;
+        case 3:
+          ok = vg_image_save_png (path, rgb, H, W, &error);
+          break;
+        case 4:
+          ok = vg_mask_save_grey (path, mask, H, W, &error);
+          break;
+        }
+      g_assert_false (ok);
+      g_assert_nonnull (error);
+      g_test_message ("%s: %s", names[k], error->message);
+      g_assert_nonnull (strstr (error->message, names[k]));
+      g_assert_nonnull (strstr (error->message, g_strerror (EFBIG)));
+    }
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  signal (SIGXFSZ, old_handler);
+
+  for (gsize k = 0; k < G_N_ELEMENTS (names); k++)
+    {
+      g_autofree char *path = tmp_path (names[k]);
+      assert_contents (path, "previous");
+    }
+  {
+    g_autofree char *left = listing ();
+    g_assert_cmpstr (left, ==, "grey.png mask.png model.safetensors overlay.png raw");
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *base = g_dir_make_tmp ("visage-test-atomic-XXXXXX", NULL);
+  int rc;
+
+  g_test_init (&argc, &argv, NULL);
+  tmp_dir = g_build_filename (base, "out", NULL);
+  g_test_add_func ("/atomic-file/replace-and-abort", test_replace_and_abort);
+  g_test_add_func ("/atomic-file/folder-destination", test_folder_destination);
+  g_test_add_func ("/atomic-file/check-output", test_check_output);
+  g_test_add_func ("/atomic-file/file-size-limit", test_file_size_limit);
+  rc = g_test_run ();
+  vg_test_rm_rf (base);
+  g_free (tmp_dir);
+  return rc;
+}
