@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "visage-cli-private.h"
+#include "vg-atomic-file.h"
 #include "vg-backend.h"
 #include "vg-classes.h"
 #include "vg-image.h"
@@ -147,8 +148,7 @@ csv_number (GString *out, double v)
 static gboolean
 write_text (const char *path, const GString *text, GError **error)
 {
-  return g_file_set_contents_full (path, text->str, (gssize) text->len,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0666, error);
+  return vg_atomic_file_set_contents (path, text->str, text->len, error);
 }
 
 /* ---- eval ------------------------------------------------------------------------------ */
@@ -445,6 +445,10 @@ vg_cli_eval (int argc, char **argv)
       || !check_range ("eval", "--workers", workers, 1, 256)
       || !check_range ("eval", "--max", max, 0, G_MAXINT))
     return EXIT_USAGE;
+  /* A folder given as the file, or a read-only one: said now, not after the evaluation. */
+  if ((json_path != NULL && !vg_check_output_file (json_path, &error))
+      || (csv_path != NULL && !vg_check_output_file (csv_path, &error)))
+    return fail ("eval", error);
 
   cancellable = vg_cli_interrupt_cancellable ();
   if (model_path != NULL)
@@ -728,6 +732,9 @@ vg_cli_predict (int argc, char **argv)
                g_strerror (saved));
       return EXIT_FAILURE_RUN;
     }
+  /* A read-only folder: said now, not at the first mask after the first batch. */
+  if (!vg_check_output_dir (out_dir, &error))
+    return fail ("predict", error);
   predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
   if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
     return fail ("predict", error);

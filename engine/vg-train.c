@@ -22,6 +22,7 @@
 #include <glib/gstdio.h>
 #include <omp.h>
 
+#include "vg-atomic-file.h"
 #include "vg-dice.h"
 #include "vg-loader.h"
 #include "vg-metrics.h"
@@ -1392,6 +1393,9 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
                    g_strerror (saved));
       return FALSE;
     }
+  /* A read-only folder would otherwise show only at the first epoch's end. */
+  if (!vg_check_output_dir (t->o.out_dir, error))
+    return FALSE;
 
   /* data */
   if ((t->train = open_split (t, "training", t->o.train_dir, t->o.train_images,
