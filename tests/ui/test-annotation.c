@@ -160,6 +160,7 @@ test_tools (void)
   VgMaskEdit *edit;
   double x, y, ix, iy, jx, jy;
   const double path[] = { 30, 0, 60, 25 };
+  const int brush_sizes[] = { 8, 17 };
   int truth, predicted, W;
 
   if (skip_without_split ())
@@ -188,10 +189,20 @@ test_tools (void)
   g_assert_cmpint (visage_image_view_get_paint_class (view), ==, VG_CLASS_SKIN);
   gtk_widget_activate_action (GTK_WIDGET (view), "image.class-digit", "i", 4);
   g_assert_cmpint (visage_image_view_get_paint_class (view), ==, VG_CLASS_HAT);
-  visage_image_view_set_brush_size (view, 8);
-  gtk_widget_activate_action (GTK_WIDGET (view), "image.brush-bigger", NULL);
-  g_assert_cmpint (visage_image_view_get_brush_size (view), >, 8);
+  /* ] and [ step by about a fifth (at least a pixel), [ undoing ]; never below 1. */
+  for (guint i = 0; i < G_N_ELEMENTS (brush_sizes); i++)
+    {
+      int size = brush_sizes[i];
+
+      visage_image_view_set_brush_size (view, size);
+      gtk_widget_activate_action (GTK_WIDGET (view), "image.brush-bigger", NULL);
+      g_assert_cmpint (visage_image_view_get_brush_size (view), ==, size + MAX (1, size / 5));
+      gtk_widget_activate_action (GTK_WIDGET (view), "image.brush-smaller", NULL);
+      g_assert_cmpint (visage_image_view_get_brush_size (view), ==, size);
+    }
+  visage_image_view_set_brush_size (view, 1);
   gtk_widget_activate_action (GTK_WIDGET (view), "image.brush-smaller", NULL);
+  g_assert_cmpint (visage_image_view_get_brush_size (view), ==, 1);
   visage_image_view_set_brush_size (view, 9);
 
   /* A stroke through the gesture paints what the engine's brush paints along the same
