@@ -131,6 +131,7 @@ typedef struct {
   int epochs, batch, resolution, workers, threads, patience, cosine_t, max_train, max_val;
   gint64 seed;
   double lr, weight_decay, sgd_lr, sgd_momentum, sgd_min_lr, checkpoint_minutes;
+  double ema, oversample;
   gboolean hflip, no_augment, skip_bad;
 } Args;
 
@@ -225,6 +226,12 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
       "Cosine annealing period in epochs, to half the phase's rate (50; 0: constant)", "N" },
     { "select", 0, 0, G_OPTION_ARG_STRING, &a->select,
       "What makes best.safetensors: loss (default) or miou", "loss|miou" },
+    { "ema", 0, 0, G_OPTION_ARG_DOUBLE, &a->ema,
+      "Validate and keep a moving average of the weights with this decay, e.g. 0.999 "
+      "(0: none, the default)", "D" },
+    { "oversample", 0, 0, G_OPTION_ARG_DOUBLE, &a->oversample,
+      "Repeat the images of classes found in fewer than a fraction T of the training images "
+      "sqrt(T / fraction) times an epoch, e.g. 0.1 (0: none, the default)", "T" },
     VG_CLI_DEVICE_OPTION (a->device),
     { "init", 0, 0, G_OPTION_ARG_FILENAME, &a->init,
       "Start a new run from these weights (same configuration), e.g. a run at a lower "
@@ -246,7 +253,7 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
   a->patience = a->cosine_t = a->max_train = a->max_val = UNSET_INT;
   a->seed = UNSET_SEED;
   a->lr = a->weight_decay = a->sgd_lr = a->sgd_momentum = a->sgd_min_lr = UNSET_DOUBLE;
-  a->checkpoint_minutes = UNSET_DOUBLE;
+  a->checkpoint_minutes = a->ema = a->oversample = UNSET_DOUBLE;
   if (!vg_cli_parse_options ("train", "train a model on a split (resumable)", entries, argc,
                              argv, status))
     return FALSE;
@@ -284,6 +291,8 @@ check_not_given (const Args *a, gboolean data, gboolean epochs, const char *why,
     { a->sgd_min_lr != UNSET_DOUBLE, FALSE, "--sgd-min-lr" },
     { a->cosine_t != UNSET_INT, FALSE, "--cosine-t" },
     { a->select != NULL, FALSE, "--select" }, { a->init != NULL, FALSE, "--init" },
+    { a->ema != UNSET_DOUBLE, FALSE, "--ema" },
+    { a->oversample != UNSET_DOUBLE, FALSE, "--oversample" },
     { a->hflip, FALSE, "--hflip" }, { a->no_augment, FALSE, "--no-augment" },
     { a->skip_bad, TRUE, "--skip-bad" }, { a->max_train != UNSET_INT, TRUE, "--max-train" },
     { a->max_val != UNSET_INT, TRUE, "--max-val" },
@@ -339,6 +348,8 @@ new_run_options (const Args *a, VgTrainOptions *o, int *status)
   SET (sgd_momentum, UNSET_DOUBLE);
   SET (sgd_min_lr, UNSET_DOUBLE);
   SET (cosine_t, UNSET_INT);
+  SET (ema, UNSET_DOUBLE);
+  SET (oversample, UNSET_DOUBLE);
   SET (max_train, UNSET_INT);
   SET (max_val, UNSET_INT);
 #undef SET

@@ -85,6 +85,7 @@ static const VgBackend cpu_backend = {
   .add_inplace = vg_add_inplace,
   .adam_step = vg_adam_step,
   .sgd_step = vg_sgd_step,
+  .ema_update = vg_ema_update,
 };
 
 const VgBackend *

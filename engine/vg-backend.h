@@ -113,6 +113,8 @@ struct _VgBackend
   /* torch.optim.SGD with momentum (dampening 0, no Nesterov), L2 weight decay. */
   void (*sgd_step) (float *param, const float *grad, float *momentum_buf, size_t n, float lr,
                     float momentum, float weight_decay, int first_step);
+  /* avg = decay * avg + (1 - decay) * x (the weights' moving average) */
+  void (*ema_update) (float *avg, const float *x, size_t n, float decay);
 };
 
 /* The CPU backend (OpenBLAS + OpenMP). */

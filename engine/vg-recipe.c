@@ -46,6 +46,8 @@ static const struct {
   { "sgd-lr", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, sgd_lr) },
   { "sgd-momentum", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, sgd_momentum) },
   { "sgd-min-lr", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, sgd_min_lr) },
+  { "ema", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, ema) },
+  { "oversample", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, oversample) },
   { "hflip", KEY_BOOL, G_STRUCT_OFFSET (VgTrainOptions, hflip) },
   { "augment", KEY_BOOL, G_STRUCT_OFFSET (VgTrainOptions, augment) },
   { "loss", KEY_LOSS, G_STRUCT_OFFSET (VgTrainOptions, loss) },

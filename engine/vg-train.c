@@ -250,6 +250,12 @@ vg_train_options_validate (const VgTrainOptions *o, GError **error)
     return invalid_option (error, "weight decay must be 0 or positive");
   if (!(o->sgd_momentum >= 0.0 && o->sgd_momentum < 1.0))
     return invalid_option (error, "SGD momentum must be in [0, 1), not %g", o->sgd_momentum);
+  if (!(o->ema >= 0.0 && o->ema < 1.0))
+    return invalid_option (error, "the moving average's decay must be in [0, 1), not %g",
+                           o->ema);
+  if (!(o->oversample >= 0.0 && o->oversample <= 1.0))
+    return invalid_option (error, "the oversampling threshold must be in [0, 1], not %g",
+                           o->oversample);
   if (o->patience < 0 || o->cosine_t < 0 || o->max_train < 0 || o->max_val < 0)
     return invalid_option (error, "patience, cosine T and the image limits must be 0 or more");
   if ((unsigned) o->loss >= G_N_ELEMENTS (loss_names)
@@ -301,6 +307,8 @@ options_to_pairs (const VgTrainOptions *o, GPtrArray *pairs)
   ADD ("sgd_min_lr", format_double (o->sgd_min_lr));
   ADD ("cosine_t", g_strdup_printf ("%d", o->cosine_t));
   ADD ("select", g_strdup (vg_select_kind_name (o->select)));
+  ADD ("ema", format_double (o->ema));
+  ADD ("oversample", format_double (o->oversample));
   ADD ("max_train", g_strdup_printf ("%d", o->max_train));
   ADD ("max_val", g_strdup_printf ("%d", o->max_val));
 #undef ADD
@@ -471,6 +479,14 @@ vg_train_options_load (VgTrainOptions *o, const char *out_dir, GError **error)
   DBL (sgd_momentum);
   DBL (sgd_min_lr);
 #undef DBL
+  /* Runs written before these options existed have no such keys: they had neither. */
+  o->ema = o->oversample = 0.0;
+  if (vg_safetensors_metadata (st, META_PREFIX "ema") != NULL
+      && !meta_double (st, path, META_PREFIX "ema", &o->ema, error))
+    return FALSE;
+  if (vg_safetensors_metadata (st, META_PREFIX "oversample") != NULL
+      && !meta_double (st, path, META_PREFIX "oversample", &o->oversample, error))
+    return FALSE;
   if ((text = meta_get (st, path, META_PREFIX "seed", error)) == NULL)
     return FALSE;
   o->seed = g_ascii_strtoull (text, NULL, 10);
@@ -524,6 +540,9 @@ options_check_same (const VgTrainOptions *o, const VgSafetensors *st, const char
                            || g_str_equal (key, META_PREFIX "val_annotations")
                            || g_str_equal (key, META_PREFIX "init_from")))
         have = "";
+      if (have == NULL && (g_str_equal (key, META_PREFIX "ema")
+                           || g_str_equal (key, META_PREFIX "oversample")))
+        have = "0";
       if (have == NULL)
         return checkpoint_error (error, path, "no “%s” in the metadata: not a training "
                                  "checkpoint of visage", key);
@@ -904,6 +923,8 @@ typedef struct {
   float *m;                         /* (n_params) Adam's first moment / SGD momentum */
   float *v;                         /* (n_params) Adam's second moment */
   float *best;                      /* (n_state) the lowest-validation-loss weights */
+  float *ema;                       /* (n_params) the parameters' moving average, or NULL */
+  int *repeats;                     /* (training samples) copies per epoch, or NULL */
   /* A device backend: batch k is uploaded into slot k % VG_UPLOAD_SLOTS while step k - 1
    * computes (from page-locked staging areas when the backend has them). */
   float *d_images[VG_UPLOAD_SLOTS]; /* (B, H, W, 3) device copies of a batch, or NULL */
@@ -933,6 +954,8 @@ trainer_clear (Trainer *t)
       t->be->free (t->m);
       t->be->free (t->v);
       t->be->free (t->best);
+      if (t->ema != NULL)
+        t->be->free (t->ema);
       for (int k = 0; k < VG_UPLOAD_SLOTS; k++)
         {
           t->be->free (t->d_images[k]);
@@ -952,6 +975,7 @@ trainer_clear (Trainer *t)
   g_free (t->last_path);
   g_free (t->best_path);
   g_free (t->log_path);
+  g_free (t->repeats);
   vg_train_options_clear (&t->o);
 }
 
@@ -979,6 +1003,46 @@ absolute (const char *path)
 }
 
 /* Keep the first max samples (0: all). The statistics were taken on the whole split. */
+/* Repeat-factor sampling (as LVIS): class c, in a fraction f_c of the training images, has
+ * r_c = max (1, sqrt (t / f_c)); image i comes r_i = max of its classes' r_c times an
+ * epoch: floor (r_i), and once more when a fixed draw for the image falls under what is
+ * left, so that every epoch has the same length. Needs the samples' mask_classes. */
+static void
+compute_repeats (Trainer *t)
+{
+  const VgSplit *split = t->train;
+  const int N = split->n_samples;
+  int counts[VG_NUM_CLASSES] = { 0 }, total = 0;
+  double rc[VG_NUM_CLASSES];
+  g_autoptr (GString) boosted = g_string_new (NULL);
+
+  for (int i = 0; i < N; i++)
+    for (int c = 0; c < VG_NUM_CLASSES; c++)
+      counts[c] += (split->samples[i].mask_classes >> c) & 1;
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      rc[c] = counts[c] > 0 ? MAX (1.0, sqrt (t->o.oversample * N / counts[c])) : 1.0;
+      if (rc[c] > 1.0)
+        g_string_append_printf (boosted, "%s%s x%.2f", boosted->len > 0 ? ", " : "",
+                                vg_class_name (c), rc[c]);
+    }
+  t->repeats = g_new (int, N);
+  for (int i = 0; i < N; i++)
+    {
+      double r = 1.0, u;
+
+      for (int c = 0; c < VG_NUM_CLASSES; c++)
+        if ((split->samples[i].mask_classes >> c) & 1)
+          r = MAX (r, rc[c]);
+      u = (double) (vg_sample_seed (t->o.seed, -1, i) >> 11) * 0x1.0p-53;
+      t->repeats[i] = (int) floor (r) + (u < r - floor (r));
+      total += t->repeats[i];
+    }
+  notify (t, "oversampling the images of rare classes (threshold %g): %d images give %d "
+          "samples an epoch (%s)", t->o.oversample, N, total,
+          boosted->len > 0 ? boosted->str : "no class is that rare");
+}
+
 static void
 split_limit (VgSplit *split, int max)
 {
@@ -1111,7 +1175,9 @@ save_best (Trainer *t, double val_loss, double val_miou, GError **error)
   g_ptr_array_add (pairs, g_strdup ("visage.selected_by"));
   g_ptr_array_add (pairs, g_strdup (vg_select_kind_name (t->o.select)));
   g_ptr_array_add (pairs, NULL);
-  if (!vg_model_save (t->model, t->best_path, (const char *const *) pairs->pdata, error))
+  /* the weights validated: the moving average's where there is one */
+  if (!vg_model_save (t->ema != NULL ? t->eval_model : t->model, t->best_path,
+                      (const char *const *) pairs->pdata, error))
     return FALSE;
   /* The workbench opens the newest model trained when none ships with it. */
   vg_recent_models_add (t->best_path);
@@ -1123,11 +1189,12 @@ save_best (Trainer *t, double val_loss, double val_miou, GError **error)
 static gboolean
 save_last (Trainer *t, GError **error)
 {
-  const int n_views = t->n_specs + 3;
+  const int n_views = t->n_specs + 4;
   g_autofree float *host = g_new (float, t->n_state);
   g_autofree float *host_m = g_new (float, t->n_params);
   g_autofree float *host_v = g_new (float, t->n_params);
   g_autofree float *host_best = g_new (float, t->n_state);
+  g_autofree float *host_ema = NULL;
   g_autofree VgTensorView *views = g_new0 (VgTensorView, n_views);
   g_autoptr (GPtrArray) pairs = g_ptr_array_new_with_free_func (g_free);
   int64_t counter = GINT64_TO_LE (vg_model_batches_tracked (t->model));
@@ -1167,6 +1234,13 @@ save_last (Trainer *t, GError **error)
                                  t->n_params, host_v, t->n_params * sizeof (float) };
   views[nv++] = (VgTensorView) { "pipeline.best", VG_DTYPE_F32, 1, { (int64_t) t->n_state },
                                  t->n_state, host_best, t->n_state * sizeof (float) };
+  if (t->ema != NULL)
+    {
+      host_ema = g_new (float, t->n_params);
+      t->be->download (host_ema, t->ema, t->n_params * sizeof (float));
+      views[nv++] = (VgTensorView) { "optim.ema", VG_DTYPE_F32, 1, { (int64_t) t->n_params },
+                                     t->n_params, host_ema, t->n_params * sizeof (float) };
+    }
 
   g_ptr_array_add (pairs, g_strdup ("format"));
   g_ptr_array_add (pairs, g_strdup ("pt"));
@@ -1298,6 +1372,12 @@ load_last (Trainer *t, GError **error)
   if (!vg_safetensors_read_f32 (st, "pipeline.best", host, shape_state, 1, error))
     return FALSE;
   t->be->upload (t->best, host, t->n_state * sizeof (float));
+  if (t->ema != NULL)
+    {
+      if (!vg_safetensors_read_f32 (st, "optim.ema", host, shape_params, 1, error))
+        return FALSE;
+      t->be->upload (t->ema, host, t->n_params * sizeof (float));
+    }
 
   for (int c = 0; c < 3; c++)
     {
@@ -1417,7 +1497,9 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
       t->n_state += t->specs[i].numel;
   if ((t->m = t->be->alloc (t->n_params * sizeof (float), error)) == NULL
       || (t->v = t->be->alloc (t->n_params * sizeof (float), error)) == NULL
-      || (t->best = t->be->alloc (t->n_state * sizeof (float), error)) == NULL)
+      || (t->best = t->be->alloc (t->n_state * sizeof (float), error)) == NULL
+      || (t->o.ema > 0.0
+          && (t->ema = t->be->alloc (t->n_params * sizeof (float), error)) == NULL))
     return FALSE;
   t->pre.resolution = t->o.resolution;
 
@@ -1470,13 +1552,25 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
         }
       reset_optimizer (t);
       t->be->zero (t->best, t->n_state * sizeof (float));
+      if (t->ema != NULL)
+        t->be->copy (t->ema, vg_model_params (t->model), t->n_params * sizeof (float));
       vg_train_state_init (&t->state, &t->o);
     }
   vg_model_set_class_weights (t->model, weighted ? t->class_weights : NULL);
 
   /* The limits apply after the statistics: whitening and weights describe the split. */
+  if (t->o.oversample > 0.0)
+    {
+      gboolean from_cache;
+
+      if (!vg_split_classes_get (t->train, MAX (t->o.workers, t->o.threads), &from_cache,
+                                 t->cancellable, error))
+        return FALSE;
+    }
   split_limit (t->train, t->o.max_train);
   split_limit (t->val, t->o.max_val);
+  if (t->o.oversample > 0.0)
+    compute_repeats (t);
 
   vg_loader_params_init (&lp, TRUE);
   lp.batch_size = t->o.batch;
@@ -1486,6 +1580,7 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   lp.aug.out_height = lp.aug.out_width = t->o.resolution;
   lp.aug.hflip = t->o.hflip;
   vg_augment_params_set_whitening (&lp.aug, t->pre.mean, t->pre.std);
+  lp.repeats = t->repeats;
   if ((t->loader = vg_loader_new (t->train, &lp, error)) == NULL)
     {
       g_prefix_error (error, "training split: ");
@@ -1662,6 +1757,8 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
         }
       vg_model_backward (t->model);
       optimizer_step (t, (float) lr);
+      if (t->ema != NULL)
+        t->be->ema_update (t->ema, vg_model_params (t->model), t->n_params, (float) t->o.ema);
       images += in.n;
       loss_sum += loss;
 
@@ -1722,6 +1819,8 @@ validate (Trainer *t, double *val_loss, double *val_miou, GError **error)
   gboolean weighted = loss_is_weighted (t->o.loss);
 
   copy_weights (t, t->eval_model, t->model, NULL, NULL);
+  if (t->ema != NULL)
+    t->be->copy (vg_model_params (t->eval_model), t->ema, t->n_params * sizeof (float));
   if (!vg_evaluate (t->predictor, t->val, weighted ? t->class_weights : NULL, t->o.workers,
                     &result, validate_progress, &progress, t->cancellable, error))
     {
@@ -1759,7 +1858,7 @@ run_epoch (Trainer *t, GError **error)
 
   ev = vg_train_state_update (&t->state, &t->o, val_loss, val_miou);
   if (ev & VG_TRAIN_EVENT_BETTER_LOSS)
-    copy_weights (t, NULL, t->model, t->best, NULL);
+    copy_weights (t, NULL, t->eval_model, t->best, NULL);  /* the weights validated */
   if ((ev & VG_TRAIN_EVENT_SAVE_BEST)
       && (!save_best (t, val_loss, val_miou, error) || !wrote (t, VG_TRAIN_WROTE_BEST, error)))
     return FALSE;
@@ -1769,6 +1868,8 @@ run_epoch (Trainer *t, GError **error)
       if (t->state.best_loss_epoch > 0)
         copy_weights (t, t->model, NULL, NULL, t->best);
       reset_optimizer (t);
+      if (t->ema != NULL)
+        t->be->copy (t->ema, vg_model_params (t->model), t->n_params * sizeof (float));
     }
 
   seconds = (g_get_monotonic_time () - start) / 1e6;

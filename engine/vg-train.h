@@ -105,6 +105,12 @@ typedef struct {
   double sgd_min_lr;        /* 0.005 */
   int cosine_t;             /* T in epochs (50); 0: constant rate */
   VgSelectKind select;      /* what makes best.safetensors */
+  double ema;               /* decay of the weights' exponential moving average, which
+                             * validation, best.safetensors and the schedule see (e.g.
+                             * 0.999, an average over about 1,000 steps); 0: none */
+  double oversample;        /* repeat-factor sampling: an image holding a class that is in
+                             * a fraction f < t of the training images comes sqrt(t / f)
+                             * times per epoch (rounded by a fixed draw per image); 0: none */
   int max_train;            /* use only the first N training samples; 0: all */
   int max_val;              /* use only the first N validation samples; 0: all */
   const VgBackend *backend; /* NULL: the CPU backend */

@@ -16,6 +16,13 @@ add_inplace_kernel (float *acc, const float *x, size_t n)
 }
 
 static __global__ void
+ema_kernel (float *avg, const float *x, size_t n, float w)
+{
+  VGC_GRID_STRIDE (i, n)
+    avg[i] += w * (x[i] - avg[i]);
+}
+
+static __global__ void
 adam_kernel (float *param, const float *grad, float *m, float *v, size_t n, float lr,
              float beta1, float beta2, float eps, float weight_decay, float step_size,
              float bc2_sqrt, int decoupled)
@@ -88,4 +95,12 @@ vg_cuda_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n
     sgd_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (param, grad, momentum_buf, n, lr,
                                                            momentum, weight_decay, first_step);
   check_launch ("sgd_step");
+}
+
+extern "C" void
+vg_cuda_ema_update (float *avg, const float *x, size_t n, float decay)
+{
+  if (n > 0)
+    ema_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (avg, x, n, 1.0f - decay);
+  check_launch ("ema_update");
 }

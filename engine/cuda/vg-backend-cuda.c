@@ -74,6 +74,7 @@ static const VgBackend cuda_backend = {
   .add_inplace = vg_cuda_add_inplace,
   .adam_step = vg_cuda_adam_step,
   .sgd_step = vg_cuda_sgd_step,
+  .ema_update = vg_cuda_ema_update,
 };
 
 const VgBackend *

@@ -144,6 +144,7 @@ void vg_cuda_adam_step (float *param, const float *grad, float *m, float *v, siz
                         int t, int decoupled);
 void vg_cuda_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n,
                        float lr, float momentum, float weight_decay, int first_step);
+void vg_cuda_ema_update (float *avg, const float *x, size_t n, float decay);
 
 #ifdef __cplusplus
 }

@@ -46,7 +46,9 @@ struct _VgLoader {
   int W;
   int n_batches;      /* per epoch */
   int n_items;        /* samples per epoch: n_batches * B under drop_last, else all */
-  int *order;         /* (n_samples) this epoch's sample order */
+  int n_copies;       /* samples with their repeats: the items an epoch draws from */
+  int *copies;        /* (n_copies) copy j is sample copies[j] % N, its copy copies[j] / N */
+  int *order;         /* (n_copies) this epoch's order of copies */
   Slot *slots;        /* (R) */
   int R;
   Worker *workers;    /* (n_workers) */
@@ -109,7 +111,8 @@ produce (Worker *w, Slot *s, int k, int epoch, GError **error)
   VgLoader *l = w->loader;
   const VgSplit *split = l->split;
   int row = k % l->B;
-  int index = l->order[k];
+  int copy = l->order[k];                 /* sample index + copy number * N */
+  int index = copy % split->n_samples;
   size_t pixels = (size_t) l->H * l->W;
   gboolean masks = s->batch.masks != NULL;
 
@@ -127,7 +130,7 @@ produce (Worker *w, Slot *s, int k, int epoch, GError **error)
   vg_augment_sample (s->batch.images + row * pixels * 3,
                      masks ? s->batch.masks + row * pixels : NULL, w->image.data,
                      masks ? w->mask.data : NULL, &l->params.aug,
-                     vg_sample_seed (l->params.seed, epoch, index), w->scratch,
+                     vg_sample_seed (l->params.seed, epoch, copy), w->scratch,
                      w->image.height, w->image.width);
   s->batch.indices[row] = index;
   return TRUE;
@@ -192,7 +195,7 @@ VgLoader *
 vg_loader_new (const VgSplit *split, const VgLoaderParams *params, GError **error)
 {
   VgLoader *l;
-  int N = split->n_samples, H, W;
+  int N = split->n_samples, H, W, n_copies;
   const VgAugmentParams *aug = &params->aug;
 
   if (params->batch_size <= 0 || params->n_workers <= 0 || N <= 0
@@ -204,11 +207,36 @@ vg_loader_new (const VgSplit *split, const VgLoaderParams *params, GError **erro
                    aug->out_height);
       return NULL;
     }
-  if (params->drop_last && N < params->batch_size)
+  n_copies = N;
+  if (params->repeats != NULL)
+    {
+      gint64 total = 0, most = 0;
+
+      for (int i = 0; i < N; i++)
+        {
+          if (params->repeats[i] < 0 || params->repeats[i] > 1000)
+            {
+              g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID,
+                           "sample %d is repeated %d times (0 to 1000)", i,
+                           params->repeats[i]);
+              return NULL;
+            }
+          total += params->repeats[i];
+          most = MAX (most, params->repeats[i]);
+        }
+      if (total > G_MAXINT / 2 || most * N > G_MAXINT)
+        {
+          g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID,
+                       "%" G_GINT64_FORMAT " samples an epoch are too many", total);
+          return NULL;
+        }
+      n_copies = (int) total;
+    }
+  if ((params->drop_last && n_copies < params->batch_size) || n_copies == 0)
     {
       g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY,
-                   "%s: %d samples are fewer than one batch of %d", split->images_dir, N,
-                   params->batch_size);
+                   "%s: %d samples are fewer than one batch of %d", split->images_dir,
+                   n_copies, params->batch_size);
       return NULL;
     }
   H = aug->out_height > 0 ? aug->out_height : split->samples[0].height;
@@ -231,9 +259,15 @@ vg_loader_new (const VgSplit *split, const VgLoaderParams *params, GError **erro
   l->B = params->batch_size;
   l->H = H;
   l->W = W;
-  l->n_batches = params->drop_last ? N / l->B : (N + l->B - 1) / l->B;
-  l->n_items = params->drop_last ? l->n_batches * l->B : N;
-  l->order = g_new (int, N);
+  l->params.repeats = NULL;
+  l->n_copies = n_copies;
+  l->copies = g_new (int, n_copies);
+  for (int i = 0, j = 0; i < N; i++)
+    for (int c = 0; c < (params->repeats != NULL ? params->repeats[i] : 1); c++)
+      l->copies[j++] = i + c * N;
+  l->n_batches = params->drop_last ? n_copies / l->B : (n_copies + l->B - 1) / l->B;
+  l->n_items = params->drop_last ? l->n_batches * l->B : n_copies;
+  l->order = g_new (int, n_copies);
   l->R = params->n_buffers > 0 ? params->n_buffers : params->n_workers + 2;
   l->slots = g_new0 (Slot, l->R);
   for (int r = 0; r < l->R; r++)
@@ -293,6 +327,7 @@ vg_loader_free (VgLoader *l)
   g_free (l->workers);
   g_free (l->slots);
   g_free (l->order);
+  g_free (l->copies);
   g_free (l);
 }
 
@@ -318,7 +353,7 @@ vg_loader_start_epoch (VgLoader *l, int epoch)
 void
 vg_loader_start_epoch_at (VgLoader *l, int epoch, int first_batch)
 {
-  int N = l->split->n_samples;
+  int N = l->n_copies;
 
   g_return_if_fail (first_batch >= 0 && first_batch <= l->n_batches);
 
@@ -335,6 +370,8 @@ vg_loader_start_epoch_at (VgLoader *l, int epoch, int first_batch)
   else
     for (int i = 0; i < N; i++)
       l->order[i] = i;
+  for (int i = 0; i < N; i++)
+    l->order[i] = l->copies[l->order[i]];
   l->next_item = first_batch * l->B;
   l->next_batch = first_batch;
   for (int r = 0; r < l->R; r++)

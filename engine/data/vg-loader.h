@@ -40,6 +40,9 @@ typedef struct {
   gboolean drop_last;    /* leave out the last partial batch */
   uint64_t seed;         /* run seed: epoch order and augmentation */
   VgAugmentParams aug;   /* augment FALSE: evaluation (resize and whitening only) */
+  const int *repeats;    /* (n_samples) copies of each sample per epoch, >= 0 (copied by
+                          * vg_loader_new; NULL: one each). Each copy is augmented apart:
+                          * copy c of sample i draws as sample i + c * n_samples would */
 } VgLoaderParams;
 
 /* Training (shuffle, drop_last, the report's augmentation) or evaluation (fixed order,

@@ -54,3 +54,13 @@ vg_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n, flo
       param[i] -= lr * g;
     }
 }
+
+void
+vg_ema_update (float *avg, const float *x, size_t n, float decay)
+{
+  const float w = 1.0f - decay;
+
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (size_t i = 0; i < n; i++)
+    avg[i] += w * (x[i] - avg[i]);
+}

@@ -17,3 +17,7 @@ void vg_adam_step (float *param, const float *grad, float *m, float *v, size_t n
  * step the momentum buffer is set to the gradient, as torch does. */
 void vg_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n, float lr,
                   float momentum, float weight_decay, int first_step);
+
+/* An exponential moving average of the weights: avg = decay * avg + (1 - decay) * x,
+ * computed as avg + (1 - decay) * (x - avg) (as torch's lerp_). */
+void vg_ema_update (float *avg, const float *x, size_t n, float decay);

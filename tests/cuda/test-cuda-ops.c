@@ -640,6 +640,12 @@ test_optimisers (void)
   cpu_be->sgd_step (p->h, grad->h, NULL, N, 0.1f, 0.0f, 0.0f, 1);
   dev_be->sgd_step (p->d, grad->d, NULL, N, 0.1f, 0.0f, 0.0f, 1);
   pair_check ("sgd plain param", p);
+  for (int t = 1; t <= 3; t++)
+    {
+      cpu_be->ema_update (m->h, p->h, N, 0.9f);
+      dev_be->ema_update (m->d, p->d, N, 0.9f);
+    }
+  pair_check ("ema average", m);
   release_all ();
 }
 

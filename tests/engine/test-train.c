@@ -610,6 +610,157 @@ test_resume_equivalence (void)
   vg_train_options_clear (&resumed);
 }
 
+/* The moving average of the weights: after one step from the initial weights w0 to w1,
+ * the average is d w0 + (1 - d) w1; best.safetensors holds the average, which is what was
+ * validated; a resumed run carries it (the same bits as one run). */
+static void
+test_ema (void)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 }, two = { 0 }, resumed = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgModel) init = NULL;
+  g_autoptr (VgSafetensors) last = NULL, best = NULL;
+  g_autofree char *last_path = NULL, *best_path = NULL, *two_last = NULL;
+  g_autofree float *ema = NULL, *w1 = NULL;
+  const float d = 0.75f;
+  const float *w0;
+  double worst = 0.0;
+  size_t n;
+  VgTrainState state;
+
+  if (!splits_make (&s))
+    return;
+  small_options (&o, &s, "ema");
+  o.ema = d;
+  o.max_train = 4;     /* one step an epoch */
+  o.epochs = 1;
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+
+  init = vg_model_new (&o.config, vg_backend_cpu (), &error);
+  g_assert_no_error (error);
+  vg_model_init (init, o.seed);
+  w0 = vg_model_params (init);
+  n = vg_model_num_params (init);
+  last_path = g_build_filename (o.out_dir, "last.safetensors", NULL);
+  best_path = g_build_filename (o.out_dir, "best.safetensors", NULL);
+  {
+    g_autoptr (VgModel) after = vg_model_new (&o.config, vg_backend_cpu (), &error);
+    int shape[1] = { (int) n };
+
+    g_assert_true (vg_model_load (after, last_path, &error));
+    w1 = g_memdup2 (vg_model_params (after), n * sizeof (float));
+    last = vg_safetensors_open (last_path, &error);
+    g_assert_no_error (error);
+    ema = g_new (float, n);
+    g_assert_true (vg_safetensors_read_f32 (last, "optim.ema", ema, shape, 1, &error));
+    g_assert_no_error (error);
+  }
+  for (size_t i = 0; i < n; i++)
+    {
+      double want = (double) d * w0[i] + (1.0 - d) * w1[i];
+
+      worst = MAX (worst, fabs (ema[i] - want));
+    }
+  g_test_message ("ema: max |avg - (d w0 + (1 - d) w1)| = %g over %zu parameters", worst, n);
+  g_assert_cmpfloat (worst, <, 1e-6);
+  {
+    /* the step moved the weights, so the average is neither end */
+    double moved = 0.0;
+
+    for (size_t i = 0; i < n; i++)
+      moved = MAX (moved, fabs (w1[i] - w0[i]));
+    g_assert_cmpfloat (moved, >, 1e-4);
+  }
+  {
+    g_autoptr (VgModel) b = vg_model_new (&o.config, vg_backend_cpu (), &error);
+
+    g_assert_true (vg_model_load (b, best_path, &error));
+    g_assert_no_error (error);
+    g_assert_cmpmem (vg_model_params (b), n * sizeof (float), ema, n * sizeof (float));
+  }
+
+  /* 2 epochs in one run, and 1 + 1 resumed: the same bits, the average included */
+  small_options (&two, &s, "ema-two");
+  two.ema = d;
+  g_assert_true (vg_train_run (&two, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  two_last = g_build_filename (two.out_dir, "last.safetensors", NULL);
+  g_free (o.out_dir);
+  o.out_dir = g_build_filename (s.root, "ema-split", NULL);
+  o.max_train = 0;
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_true (vg_train_options_load (&resumed, o.out_dir, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (resumed.ema, ==, d);
+  resumed.epochs = 2;
+  g_assert_true (vg_train_run (&resumed, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  {
+    g_autofree char *split_last = g_build_filename (o.out_dir, "last.safetensors", NULL);
+
+    assert_same_checkpoints (two_last, split_last);
+  }
+  vg_train_options_clear (&o);
+  vg_train_options_clear (&two);
+  vg_train_options_clear (&resumed);
+}
+
+static void
+count_steps (const VgTrainStep *step, gpointer data)
+{
+  *(int *) data = step->steps;
+}
+
+/* Oversampling: an epoch holds each image floor (r) or floor (r) + 1 times, r the largest
+ * repeat factor of its classes (computed here from the masks), and the run says so. */
+static void
+test_oversample (void)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  VgTrainCallbacks cb = { NULL, count_steps, NULL, NULL, NULL };
+  int steps = 0, counts[VG_NUM_CLASSES] = { 0 }, lo = 0, hi = 0;
+  VgTrainState state;
+
+  if (!splits_make (&s))
+    return;
+  split = vg_split_open (s.train, VG_SPLIT_DEFAULT, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_split_scan_classes (split, 2, NULL, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < split->n_samples; i++)
+    for (int c = 0; c < VG_NUM_CLASSES; c++)
+      counts[c] += (split->samples[i].mask_classes >> c) & 1;
+  for (int i = 0; i < split->n_samples; i++)
+    {
+      double r = 1.0;
+
+      for (int c = 0; c < VG_NUM_CLASSES; c++)
+        if ((split->samples[i].mask_classes >> c) & 1)
+          r = MAX (r, sqrt (0.5 * split->n_samples / counts[c]));
+      lo += (int) floor (r);
+      hi += (int) ceil (r);
+    }
+  g_test_message ("oversample 0.5 on 8 images: between %d and %d samples", lo, hi);
+  g_assert_cmpint (hi, >, 8);   /* some class of these 8 images is rare enough */
+
+  small_options (&o, &s, "oversample");
+  o.oversample = 0.5;
+  o.batch = 1;
+  o.epochs = 1;
+  g_assert_true (vg_train_run (&o, &cb, &steps, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (steps, >=, lo);
+  g_assert_cmpint (steps, <=, hi);
+  g_assert_cmpint (steps, >, 8);
+  vg_train_options_clear (&o);
+}
+
 /* The train loss column (5th) of each epoch line of a log.csv. */
 static GStrv
 log_train_losses (const char *path)
@@ -1000,6 +1151,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/run/older-checkpoint", test_older_checkpoint);
   g_test_add_func ("/train/run/bad-checkpoints", test_bad_checkpoints);
   g_test_add_func ("/train/run/damaged-state", test_damaged_state);
+  g_test_add_func ("/train/run/ema", test_ema);
+  g_test_add_func ("/train/run/oversample", test_oversample);
   status = g_test_run ();
   vg_test_rm_rf (cache);
   return status;

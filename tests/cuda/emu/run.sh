@@ -30,7 +30,8 @@ g++ $flags -I"$here" -c "$here/emu.cpp" -o "$out/emu.o"
 for cu in "$src"/engine/cuda/*.cu; do
   name=$(basename "$cu" .cu)
   python3 "$here/emulate.py" "$cu" "$out/$name.cpp" "$src/engine/cuda/common.cuh"
-  g++ $flags -I"$here" -I"$src/engine/cuda" -c "$out/$name.cpp" -o "$out/$name.o"
+  g++ $flags -I"$here" -I"$src/engine/cuda" -I"$src/engine/nn" -c "$out/$name.cpp" \
+    -o "$out/$name.o"
   objs="$objs $out/$name.o"
 done
 

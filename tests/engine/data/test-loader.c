@@ -178,6 +178,106 @@ test_epochs (void)
   vg_test_rm_rf (root);
 }
 
+/* Repeats: each sample comes as often as asked in every epoch, each copy augmented apart
+ * (copy c of sample i as sample i + c N would be), the epoch's length follows; repeats of
+ * one each give the batches of no repeats byte for byte; a bad count is refused. */
+static void
+test_repeats (void)
+{
+  static const int repeats[N_REAL] = { 0, 2, 1, 3, 1, 0, 1, 1 };  /* 9 */
+  static const int ones[N_REAL] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+  g_autofree char *root = make_real_split (TRUE);
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgAugmentScratch) scratch = vg_augment_scratch_new ();
+  EpochRecord plain = { 0 }, once = { 0 };
+  VgImage image = { 0 }, mask = { 0 };
+  VgLoaderParams params;
+  GError *error = NULL;
+
+  if (root == NULL)
+    return;
+  split = open_split (root);
+  vg_loader_params_init (&params, TRUE);
+  params.batch_size = 3;
+  params.drop_last = FALSE;
+  params.seed = 5;
+  params.aug.out_height = params.aug.out_width = 64;
+  params.aug.hflip = TRUE;
+  run_two_epochs (&plain, split, &params, FALSE);
+  params.repeats = ones;
+  run_two_epochs (&once, split, &params, FALSE);
+  g_assert_cmpmem (plain.order, sizeof plain.order, once.order, sizeof once.order);
+  g_assert_cmpstr (plain.digest[0], ==, once.digest[0]);
+  g_assert_cmpstr (plain.digest[1], ==, once.digest[1]);
+
+  params.repeats = repeats;
+  {
+    g_autoptr (VgLoader) loader = vg_loader_new (split, &params, &error);
+    const size_t pixels = 64 * 64;
+    g_autofree float *expect = g_new (float, pixels * 3);
+    g_autofree uint8_t *expect_mask = g_new (uint8_t, pixels);
+    const VgBatch *batch;
+    int seen[N_REAL] = { 0 }, rows = 0;
+    g_autoptr (GHashTable) drawn = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                          NULL);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (vg_loader_n_batches (loader), ==, 3);   /* 9 in batches of 3 */
+    vg_loader_start_epoch (loader, 1);
+    while ((batch = vg_loader_next (loader, &error)) != NULL)
+      {
+        for (int r = 0; r < batch->n; r++)
+          {
+            int index = batch->indices[r];
+            gboolean matched = FALSE;
+
+            seen[index]++;
+            rows++;
+            /* the row is one of the sample's copies, each drawn as its own sample */
+            g_assert_true (vg_split_load_sample (split, index, &image, &mask, &error));
+            for (int c = 0; c < repeats[index] && !matched; c++)
+              {
+                vg_augment_sample (expect, expect_mask, image.data, mask.data, &params.aug,
+                                   vg_sample_seed (params.seed, 1, index + c * N_REAL),
+                                   scratch, image.height, image.width);
+                matched = memcmp (batch->images + r * pixels * 3, expect,
+                                  pixels * 3 * sizeof (float)) == 0
+                          && memcmp (batch->masks + r * pixels, expect_mask, pixels) == 0;
+              }
+            g_assert_true (matched);
+            /* and no two copies alike */
+            g_assert_true (g_hash_table_add (drawn, g_compute_checksum_for_data (
+                             G_CHECKSUM_SHA256, (const guchar *) (batch->images + r * pixels * 3),
+                             pixels * 3 * sizeof (float))));
+          }
+        vg_loader_release (loader, batch);
+      }
+    g_assert_no_error (error);
+    g_assert_cmpint (rows, ==, 9);
+    for (int i = 0; i < N_REAL; i++)
+      g_assert_cmpint (seen[i], ==, repeats[i]);
+  }
+
+  {
+    int bad[N_REAL] = { 1, 1, 1, -1, 1, 1, 1, 1 };
+    int none[N_REAL] = { 0 };
+
+    params.repeats = bad;
+    g_assert_null (vg_loader_new (split, &params, &error));
+    g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID);
+    g_clear_error (&error);
+    params.repeats = none;
+    g_assert_null (vg_loader_new (split, &params, &error));
+    g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY);
+    g_clear_error (&error);
+  }
+  vg_image_clear (&image);
+  vg_image_clear (&mask);
+  epoch_record_clear (&plain);
+  epoch_record_clear (&once);
+  vg_test_rm_rf (root);
+}
+
 static void
 test_eval_mode (void)
 {
@@ -453,6 +553,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/data/loader/epochs", test_epochs);
+  g_test_add_func ("/data/loader/repeats", test_repeats);
   g_test_add_func ("/data/loader/eval-mode", test_eval_mode);
   g_test_add_func ("/data/loader/cancel", test_cancel);
   g_test_add_func ("/data/loader/late-error", test_late_error);
