@@ -355,6 +355,15 @@ meta_get (const VgSafetensors *st, const char *path, const char *key, GError **e
   return value;
 }
 
+/* A value that its own parser (configuration, loss, optimizer, selection) refused: the
+ * error names the file and the key as well. Always FALSE. */
+static gboolean
+meta_refused (GError **error, const char *path, const char *key)
+{
+  g_prefix_error (error, "%s: “%s”: ", path, key);
+  return FALSE;
+}
+
 static gboolean
 meta_int (const VgSafetensors *st, const char *path, const char *key, int64_t *out,
           GError **error)
@@ -432,9 +441,10 @@ vg_train_options_load (VgTrainOptions *o, const char *out_dir, GError **error)
     return FALSE;
 
   vg_train_options_init (o);
-  if ((text = meta_get (st, path, META_PREFIX "config", error)) == NULL
-      || !vg_config_parse (&o->config, text, error))
+  if ((text = meta_get (st, path, META_PREFIX "config", error)) == NULL)
     return FALSE;
+  if (!vg_config_parse (&o->config, text, error))
+    return meta_refused (error, path, META_PREFIX "config");
 #define STR(field)                                                                   \
   if ((text = meta_get (st, path, META_PREFIX #field, error)) == NULL)               \
     return FALSE;                                                                    \
@@ -490,15 +500,18 @@ vg_train_options_load (VgTrainOptions *o, const char *out_dir, GError **error)
   if ((text = meta_get (st, path, META_PREFIX "seed", error)) == NULL)
     return FALSE;
   o->seed = g_ascii_strtoull (text, NULL, 10);
-  if ((text = meta_get (st, path, META_PREFIX "loss", error)) == NULL
-      || !vg_loss_kind_from_name (&o->loss, text, error))
+  if ((text = meta_get (st, path, META_PREFIX "loss", error)) == NULL)
     return FALSE;
-  if ((text = meta_get (st, path, META_PREFIX "optimizer", error)) == NULL
-      || !vg_optimizer_kind_from_name (&o->optimizer, text, error))
+  if (!vg_loss_kind_from_name (&o->loss, text, error))
+    return meta_refused (error, path, META_PREFIX "loss");
+  if ((text = meta_get (st, path, META_PREFIX "optimizer", error)) == NULL)
     return FALSE;
-  if ((text = meta_get (st, path, META_PREFIX "select", error)) == NULL
-      || !vg_select_kind_from_name (&o->select, text, error))
+  if (!vg_optimizer_kind_from_name (&o->optimizer, text, error))
+    return meta_refused (error, path, META_PREFIX "optimizer");
+  if ((text = meta_get (st, path, META_PREFIX "select", error)) == NULL)
     return FALSE;
+  if (!vg_select_kind_from_name (&o->select, text, error))
+    return meta_refused (error, path, META_PREFIX "select");
   o->out_dir = g_strdup (out_dir);
   o->resume = TRUE;
   return TRUE;
@@ -737,9 +750,10 @@ state_from_metadata (VgTrainState *s, const VgTrainOptions *o, const VgSafetenso
       || !meta_double (st, path, META_PREFIX "state.best_loss", &s->best_loss, error)
       || !meta_double (st, path, META_PREFIX "state.best_miou", &s->best_miou, error))
     return FALSE;
-  if ((text = meta_get (st, path, META_PREFIX "state.optimizer", error)) == NULL
-      || !vg_optimizer_kind_from_name (&s->optimizer, text, error))
+  if ((text = meta_get (st, path, META_PREFIX "state.optimizer", error)) == NULL)
     return FALSE;
+  if (!vg_optimizer_kind_from_name (&s->optimizer, text, error))
+    return meta_refused (error, path, META_PREFIX "state.optimizer");
   /* Checkpoints from before mid-epoch checkpoints have neither: an epoch's end. */
   if (vg_safetensors_metadata (st, META_PREFIX "state.epoch_step") != NULL)
     {
