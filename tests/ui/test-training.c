@@ -332,6 +332,50 @@ find_message_dialog (void)
   return NULL;
 }
 
+/* For spin_until: the question that closing the window asks, into *data. */
+static gboolean
+question_shown (gpointer data)
+{
+  *(AdwMessageDialog **) data = find_message_dialog ();
+  return *(AdwMessageDialog **) data != NULL;
+}
+
+static gboolean
+set_true (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* Run the main loop until the idle work queued so far has run (the window closes from an
+ * idle once the question is answered): a source of lower priority than idle comes last. */
+static void
+spin_idle (void)
+{
+  gboolean done = FALSE;
+
+  g_idle_add_full (G_PRIORITY_LOW, set_true, &done, NULL);
+  g_assert_true (spin_until (is_true, &done));
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static gboolean
+is_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
 static void
 check_export (VisageTrainPlot *plot)
 {
@@ -409,10 +453,22 @@ test_run_stop_resume (void)
   g_assert_cmpstr (visage_window_get_visible_view (window), ==, "training");
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "train"));
 
-  /* Paused before its first step: nothing moves until it resumes. */
+  /* Paused before its first step: the run waits there, serving the other jobs (here a
+   * prediction) until it resumes. A run that did not wait would serve the prediction
+   * after a step, whose news come first: so no step may have arrived with it. */
   visage_train_view_set_paused (view, TRUE);
   g_assert_true (visage_train_view_get_paused (view));
-  spin_for (500);
+  {
+    g_autofree char *image = g_build_filename (val_dir, "images", "0.jpg", NULL);
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (VgPrediction) prediction = NULL;
+    g_autoptr (GError) error = NULL;
+
+    vg_service_predict_async (service, image, NULL, NULL, store_result, &result);
+    g_assert_true (spin_until (is_set, &result));
+    prediction = vg_service_predict_finish (service, result, &error);
+    g_assert_no_error (error);
+  }
   g_assert_cmpint (w.n_steps, ==, 0);
   g_assert_true (visage_train_view_get_running (view));
   visage_train_view_set_paused (view, FALSE);
@@ -465,14 +521,18 @@ test_run_stop_resume (void)
   /* The curves so far come back from the run's log. */
   g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, done);
 
-  /* Closing the window while it trains asks; keeping it trains on. */
+  /* Closing the window while it trains asks; keeping it trains on, once the idle work
+   * that a "stop" would have queued (closing the window) has had its turn. */
   visage_train_view_set_paused (view, TRUE);
+  window_ptr = window;
+  g_object_add_weak_pointer (G_OBJECT (window), &window_ptr);
   gtk_window_close (GTK_WINDOW (window));
-  spin_for (100);
-  question = find_message_dialog ();
-  g_assert_nonnull (question);
+  g_assert_true (spin_until (question_shown, &question));
   adw_message_dialog_response (question, "cancel");
-  spin_for (100);
+  gtk_window_destroy (GTK_WINDOW (question));  /* as activating it from its button does */
+  spin_idle ();
+  g_assert_null (find_message_dialog ());
+  g_assert_nonnull (window_ptr);
   g_assert_true (visage_train_view_get_running (view));
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
   visage_train_view_set_paused (view, FALSE);
@@ -495,12 +555,8 @@ test_run_stop_resume (void)
   set_tiny_run (dialog, run2, "50");
   g_assert_true (visage_train_dialog_start (dialog));
   visage_train_view_set_paused (view, TRUE);
-  window_ptr = window;
-  g_object_add_weak_pointer (G_OBJECT (window), &window_ptr);
   gtk_window_close (GTK_WINDOW (window));
-  spin_for (100);
-  question = find_message_dialog ();
-  g_assert_nonnull (question);
+  g_assert_true (spin_until (question_shown, &question));
   g_signal_handlers_disconnect_by_data (service, &w);
   adw_message_dialog_response (question, "stop");
   g_assert_true (spin_until (is_null, &window_ptr));
