@@ -258,25 +258,141 @@ test_cache_keys (Fixture *f, gconstpointer data)
   g_assert_cmpint (count_files (f->cache_dir), ==, 3);
 }
 
+/* ---- holding the worker at a known point ----------------------------------------------- */
+
+/* A gate on the worker thread for the predictions of one image: the predict job logs a
+ * debug line starting with the image's path after predicting, before it hands the job
+ * back, and while gate_log handles that domain's debug lines the line waits there until
+ * the test lets it through. An evaluation serves the predictions queued meanwhile between
+ * two of its images, so one of the gate's image holds it there: the images before it
+ * reported, nothing finished. */
+typedef struct {
+  const char *image;
+  GMutex lock;
+  GCond cond;
+  int arrived;        /* predictions that reached the gate */
+  int let_through;    /* how many of them may go on */
+} Gate;
+
+static void
+gate_log (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  Gate *gate = data;
+  int ticket;
+
+  if (!g_str_has_prefix (message, gate->image))
+    return;
+  g_mutex_lock (&gate->lock);
+  ticket = gate->arrived++;
+  g_cond_broadcast (&gate->cond);
+  while (ticket >= gate->let_through)
+    g_cond_wait (&gate->cond, &gate->lock);
+  g_mutex_unlock (&gate->lock);
+}
+
+/* Wait, without running the main loop, until n predictions have reached the gate. */
+static void
+gate_wait (Gate *gate, int n)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  int arrived;
+
+  g_mutex_lock (&gate->lock);
+  while (gate->arrived < n && g_cond_wait_until (&gate->cond, &gate->lock, deadline))
+    ;
+  arrived = gate->arrived;
+  g_mutex_unlock (&gate->lock);
+  g_assert_cmpint (arrived, >=, n);
+}
+
+static void
+gate_let_through (Gate *gate, int n)
+{
+  g_mutex_lock (&gate->lock);
+  gate->let_through = n;
+  g_cond_broadcast (&gate->cond);
+  g_mutex_unlock (&gate->lock);
+}
+
+/* Predictions in the disk cache, not counting a write's temporary file. The evaluation
+ * stores image i's prediction before it reports i + 1 images done, and reports i images
+ * done before it stores image i: with m of its images stored, m - 1 are reported. */
+static int
+count_stored (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  int n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        n += count_stored (path);
+      else
+        n += g_str_has_suffix (name, ".png");
+    }
+  return n;
+}
+
+/* Wait, without running the main loop, until the disk cache holds n predictions. */
+static void
+wait_stored (const char *dir, int n)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (count_stored (dir) < n && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpint (count_stored (dir), >=, n);
+}
+
+/* What test_evaluate's first progress handler does, and what it saw. */
+typedef struct {
+  VgService *service;
+  Gate *gate;
+  const char *cache_dir;
+  int stored_before;       /* predictions in the cache before the evaluation's */
+  GAsyncResult *result;    /* of the prediction at the gate */
+  int gate_done;           /* images reported when the evaluation reached the gate */
+  gint64 first_end;        /* when the first delivery's handler returned */
+  gint64 second;           /* when the second delivery came */
+} Hold;
+
+/* In the first delivery's handler: hold the main loop until the worker has reported an
+ * image after this delivery took its news, then until it waits at the gate before a
+ * later image. News are pending then, and nothing can finish before the gate opens. */
+static void
+hold_first_delivery (Hold *h)
+{
+  /* This delivery brought at most `stored` images; with stored + 2 in the cache, stored + 1
+   * are reported: one more, after it. */
+  int stored = count_stored (h->cache_dir) - h->stored_before;
+
+  wait_stored (h->cache_dir, h->stored_before + stored + 2);
+  vg_service_predict_async (h->service, h->gate->image, NULL, NULL, store_result, &h->result);
+  gate_wait (h->gate, 2);
+  h->gate_done = count_stored (h->cache_dir) - h->stored_before;
+  h->first_end = g_get_monotonic_time ();
+}
+
 typedef struct {
   GThread *main_thread;
   int n_progress;
   int last_done;
   int total;
-  gint64 last_time;
-  gint64 min_gap;      /* between deliveries of progress, the last one excluded */
-  gint64 prev_gap;
   int n_results;
+  int n_result_signals;
   double miou[G_N_ELEMENTS (split_names)];
   GCancellable *cancel_at_first; /* cancelled by the first progress handler */
   int progress_after_cancel;
+  Hold *hold;                    /* held by the first progress handler (test_evaluate) */
 } Watch;
 
 static void
 on_progress (VgService *service, int job, int done, int total, gpointer data)
 {
   Watch *w = data;
-  gint64 now = g_get_monotonic_time ();
 
   g_assert_true (g_thread_self () == w->main_thread);
   g_assert_cmpint (job, ==, VG_SERVICE_JOB_EVALUATE);
@@ -285,20 +401,15 @@ on_progress (VgService *service, int job, int done, int total, gpointer data)
   /* In order: done never goes back, and results were delivered up to done. */
   g_assert_cmpint (done, >=, w->last_done);
   g_assert_cmpint (w->n_results, ==, done);
-  if (w->n_progress > 0)
-    {
-      /* The gap before this one is only known to be a throttled one once a later
-       * delivery exists (the last may come early, with the job's end). */
-      if (w->prev_gap >= 0)
-        w->min_gap = MIN (w->min_gap, w->prev_gap);
-      w->prev_gap = now - w->last_time;
-    }
-  w->last_time = now;
+  if (w->hold != NULL && w->n_progress == 1)
+    w->hold->second = g_get_monotonic_time ();
   w->last_done = done;
   w->total = total;
   w->n_progress++;
   if (w->cancel_at_first != NULL)
     g_cancellable_cancel (w->cancel_at_first);
+  if (w->hold != NULL && w->n_progress == 1)
+    hold_first_delivery (w->hold);
 }
 
 static void
@@ -307,6 +418,7 @@ on_image_results (VgService *service, const VgImageResult *results, guint n, gpo
   Watch *w = data;
 
   g_assert_true (g_thread_self () == w->main_thread);
+  w->n_result_signals++;
   for (guint i = 0; i < n; i++)
     {
       /* Every image once, in order. */
@@ -320,8 +432,17 @@ watch_init (Watch *w)
 {
   memset (w, 0, sizeof *w);
   w->main_thread = g_thread_self ();
-  w->min_gap = G_MAXINT64;
-  w->prev_gap = -1;
+}
+
+/* Run the main loop until w has seen n progress signals. */
+static void
+wait_progress (Watch *w, int n)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (w->n_progress < n && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (w->n_progress, >=, n);
 }
 
 static void
@@ -331,13 +452,16 @@ test_evaluate (Fixture *f, gconstpointer data)
   g_autoptr (VgService) service = vg_service_new (f->cache_dir);
   g_autoptr (VgSplit) split = NULL;
   g_autoptr (VgEvaluation) evaluation = NULL, again = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL, held = NULL;
   g_autoptr (VgModel) model = NULL;
   g_autoptr (VgPredictor) predictor = NULL;
   g_auto (VgEvalResult) direct = { 0 };
-  g_autofree char *model_path = NULL;
+  g_autofree char *model_path = NULL, *gate_image = NULL;
   VgPreprocess pre;
+  Gate gate = { 0 };
+  Hold hold = { 0 };
   Watch w;
+  guint log_handler;
   int n;
 
   if (f->split_dir == NULL)
@@ -354,31 +478,70 @@ test_evaluate (Fixture *f, gconstpointer data)
   g_clear_error (&error);
   g_clear_object (&result);
 
-  /* A larger input than the other tests' model, so that the evaluation lasts several
-   * delivery intervals and the throttling shows. */
+  /* The deliveries, with the worker held at the gate and the main loop held by the test
+   * at known points, so that what each delivery brings is known exactly:
+   *  1. a prediction at the gate keeps the worker while the evaluation queues behind it;
+   *     let through, it finishes and the evaluation starts;
+   *  2. until 3 images are stored (2 reported) the main loop does not run: the news
+   *     coalesce, and the first delivery (at once: a job finished) brings them all, in
+   *     one image-results and one progress signal;
+   *  3. its handler holds the main loop until the worker has reported another image and
+   *     waits at the gate again: news are pending and nothing can finish, so the second
+   *     delivery, which brings the news up to the gate, is a throttled one: not sooner
+   *     than 100 ms after the first ended.
+   * A larger input than the other tests' model: several milliseconds an image. */
   model_path = vg_test_write_tiny_model (f->dir, "slower.safetensors", 3, 384);
   load_model (service, model_path);
+  gate_image = g_build_filename (f->dir, "gate.jpg", NULL);
+  g_assert_cmpint (symlink (split->samples[0].image_path, gate_image), ==, 0);
+  gate.image = gate_image;
+  log_handler = g_log_set_handler ("visage-service", G_LOG_LEVEL_DEBUG, gate_log, &gate);
   watch_init (&w);
+  hold.service = service;
+  hold.gate = &gate;
+  hold.cache_dir = f->cache_dir;
+  w.hold = &hold;
   g_signal_connect (service, "progress", G_CALLBACK (on_progress), &w);
   g_signal_connect (service, "image-results", G_CALLBACK (on_image_results), &w);
+  vg_service_predict_async (service, gate_image, NULL, NULL, store_result, &held);
   vg_service_evaluate_async (service, split, NULL, store_result, &result);
   g_assert_true (vg_service_get_busy (service));
+  gate_wait (&gate, 1);
+  hold.stored_before = count_stored (f->cache_dir);
+  gate_let_through (&gate, 1);
+  wait_stored (f->cache_dir, hold.stored_before + 3);
+
+  wait_progress (&w, 1);
+  g_assert_cmpint (w.n_progress, ==, 1);
+  g_assert_cmpint (w.n_result_signals, ==, 1);
+  g_assert_cmpint (w.n_results, >=, 2);
+  g_assert_nonnull (held);
+  g_assert_cmpint (hold.gate_done, >, w.last_done);
+  g_assert_cmpint (hold.gate_done, <, n);
+
+  wait_progress (&w, 2);
+  g_assert_cmpint (w.n_progress, ==, 2);
+  g_assert_cmpint (w.n_result_signals, ==, 2);
+  g_assert_cmpint (w.n_results, ==, hold.gate_done);
+  g_assert_null (hold.result);
+  g_assert_null (result);
+  g_test_message ("second delivery %.3f s after the first, %d images reported at the gate",
+                  (hold.second - hold.first_end) / 1e6, hold.gate_done);
+  g_assert_cmpint (hold.second - hold.first_end, >=, 100 * G_TIME_SPAN_MILLISECOND);
+
+  gate_let_through (&gate, G_MAXINT);
   evaluation = vg_service_evaluate_finish (service, wait_for (&result), &error);
   g_assert_no_error (error);
   g_clear_object (&result);
+  wait_for (&hold.result);
+  g_clear_object (&hold.result);
+  g_log_remove_handler ("visage-service", log_handler);
   g_assert_false (vg_service_get_busy (service));
 
   /* Progress reached the end before the job finished, with every image's result. */
   g_assert_cmpint (w.last_done, ==, n);
   g_assert_cmpint (w.total, ==, n);
   g_assert_cmpint (w.n_results, ==, n);
-  g_assert_cmpint (w.n_progress, <=, n + 1);
-  g_test_message ("%d progress deliveries for %d images, smallest gap %.3f s", w.n_progress,
-                  n, w.min_gap == G_MAXINT64 ? -1.0 : w.min_gap / 1e6);
-  /* Throttled: deliveries of news at least 100 ms apart (the interval counts from the
-   * end of the previous delivery, so this holds on any machine). */
-  if (w.min_gap != G_MAXINT64)
-    g_assert_cmpint (w.min_gap, >=, 100 * G_TIME_SPAN_MILLISECOND);
   g_assert_cmpint (evaluation->n_cached, ==, 0);
   g_assert_cmpint (evaluation->metrics.n_images, ==, n);
 
