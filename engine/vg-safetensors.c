@@ -14,6 +14,7 @@
 #define G_LOG_DOMAIN "visage-engine"
 
 #include "vg-atomic-file.h"
+#include "vg-input-file.h"
 #include "vg-safetensors.h"
 
 #include <errno.h>
@@ -755,9 +756,10 @@ vg_safetensors_open (const char *path, GError **error)
   st->path = g_strdup (path);
   st->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   st->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  if (!g_file_get_contents (path, &contents, &st->size, &local))
+  /* Regular files only (a FIFO would block), into memory from g_try_malloc. */
+  if (!vg_input_file_get_contents (path, &contents, &st->size, &local))
     {
-      /* GLib's message already names the file. */
+      /* The message already names the file. */
       g_set_error_literal (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO,
                            local->message);
       return NULL;

@@ -23,6 +23,7 @@
 #include "vg-atomic-file.h"
 #include "vg-classes.h"
 #include "vg-image.h"
+#include "vg-input-file.h"
 
 /* Larger pictures are refused before allocating: 2^28 pixels is a 16k x 16k photograph,
  * far beyond this application's needs, and a forged header cannot make us allocate more. */
@@ -80,13 +81,10 @@ open_and_sniff (const char *path, VgImageFormat *format, GError **error)
 {
   uint8_t sig[8];
   size_t got;
-  FILE *fp = g_fopen (path, "rb");
+  FILE *fp = vg_input_file_fopen (path, error);
 
   if (fp == NULL)
-    {
-      set_errno_error (error, errno, path, "cannot open");
-      return NULL;
-    }
+    return NULL;
   got = fread (sig, 1, sizeof sig, fp);
   if (ferror (fp))
     {

@@ -168,7 +168,9 @@ check_sample (int i, int thread, gpointer data)
   s->width = image_info.width;
   if (s->mask_path != NULL)
     {
-      if (!g_file_test (s->mask_path, G_FILE_TEST_EXISTS))
+      /* A broken link is not "no mask": the probe says what is wrong with it. */
+      if (!g_file_test (s->mask_path, G_FILE_TEST_EXISTS)
+          && !g_file_test (s->mask_path, G_FILE_TEST_IS_SYMLINK))
         {
           g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING,
                        "%s: no mask for this image (expected %s)", s->image_path,
@@ -221,19 +223,15 @@ vg_split_open_dirs (const char *images_dir, const char *masks_dir, VgSplitFlags 
   dir = g_dir_open (split->images_dir, 0, error);
   if (dir == NULL)
     return NULL;
+  /* Every entry named like an image is a sample: one that is not a regular file (a folder,
+   * a FIFO, a device, a broken link) fails its check below with its name, like any bad
+   * sample, rather than vanishing from the count. */
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       ListedFile f;
-      g_autofree char *path = NULL;
 
       if (!is_image_name (name, &f.stem))
         continue;
-      path = g_build_filename (split->images_dir, name, NULL);
-      if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        {
-          g_free (f.stem);
-          continue;
-        }
       f.file = g_strdup (name);
       g_array_append_val (files, f);
     }

@@ -6,7 +6,9 @@
  * naturally by name (2 before 10), so sample indices are stable across machines.
  *
  * Opening checks every sample cheaply from the file headers: the mask exists, both files
- * are JPEG/PNG, the mask is a palette or 8-bit grey PNG, and both have the same size.
+ * are JPEG/PNG, the mask is a palette or 8-bit grey PNG, and both have the same size. Every
+ * entry of images/ named like an image is a sample: one that is not a regular file (a
+ * folder, a FIFO, a device, a broken link) is a bad sample, never silently left out.
  * VG_SPLIT_VERIFY also decodes every file (in parallel), which finds truncated or corrupt
  * files and mask values above 18. A bad sample is an error naming the file, or under
  * VG_SPLIT_SKIP_BAD is left out and described in skipped[] for the caller to print. */

@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "vg-data-private.h"
+#include "vg-input-file.h"
 #include "vg-stats.h"
 
 #define CACHE_VERSION 1
@@ -489,7 +490,7 @@ json_read_split_file (const char *path, const VgSplit *split, const char *finger
   const char *s;
   gboolean present;
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  if (!vg_input_file_get_contents (path, &text, NULL, NULL))
     return NULL;
   if ((table = json_read_object (text)) == NULL)
     {

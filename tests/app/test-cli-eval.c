@@ -8,9 +8,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -476,6 +479,7 @@ test_export_submission (void)
       cd += 46 + name_len + le16 (c + 30) + le16 (c + 32);
     }
   vg_image_clear (&mask);
+
   vg_test_rm_rf (tmp);
 }
 
@@ -870,6 +874,112 @@ test_interrupt (void)
   vg_test_rm_rf (tmp);
 }
 
+/* ---- inputs that used to hang, abort or pass silently (issue 16) ----------------------- */
+
+/* visage-cli with the arguments, under `timeout` (when installed) so that a regression (a
+ * hang) fails this test with status 124 instead of stalling the suite; and with the address space limited
+ * to limit_kib when not 0 (sh's ulimit -v). */
+static void
+run_cli_bounded (CliRun *run, int limit_kib, const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  char *timeout = g_find_program_in_path ("timeout");
+  va_list ap;
+
+  if (timeout != NULL)
+    {
+      g_ptr_array_add (argv, timeout);
+      g_ptr_array_add (argv, g_strdup ("-k"));
+      g_ptr_array_add (argv, g_strdup ("5"));
+      g_ptr_array_add (argv, g_strdup ("60"));
+    }
+  if (limit_kib > 0)
+    {
+      g_ptr_array_add (argv, g_strdup ("/bin/sh"));
+      g_ptr_array_add (argv, g_strdup ("-c"));
+      g_ptr_array_add (argv, g_strdup_printf ("ulimit -v %d && exec \"$0\" \"$@\"", limit_kib));
+    }
+  g_ptr_array_add (argv, g_strdup (g_getenv ("VISAGE_CLI")));
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  vg_test_run_cli_argv (run, (const char *const *) argv->pdata, NULL);
+}
+
+#define expect_bounded_failure(what, needle, ...)                                            \
+  G_STMT_START {                                                                             \
+    g_auto (CliRun) run_ = { 0 };                                                            \
+    run_cli_bounded (&run_, 0, __VA_ARGS__, NULL);                                           \
+    g_test_message ("%s: status %d: %s", what, run_.status, run_.err);                       \
+    if (run_.status != 1 || strstr (run_.err, needle) == NULL)                               \
+      g_error ("%s: expected status 1 and a message naming %s, got %d:\n%s", what, needle,   \
+               run_.status, run_.err);                                                       \
+  } G_STMT_END
+
+/* A FIFO among the masks, as an image or as the model: each command fails at once naming
+ * it (open() of a FIFO used to block forever); and a folder, a FIFO or a broken link named
+ * like an image in images/ is not dropped without a word (eval and stats counted one image
+ * fewer and exited 0): both refuse, naming it, and eval --skip-bad leaves each out with a
+ * warning naming it. */
+static void
+test_not_regular_inputs (void)
+{
+  g_auto (GStrv) names = val_names (2);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *model = NULL, *data = NULL, *fifo_mask = NULL, *entries = NULL;
+  g_autofree char *fifo = g_build_filename (tmp, "model.fifo", NULL);
+  g_autofree char *out = g_build_filename (tmp, "out", NULL);
+
+  if (names == NULL)
+    return;
+  model = write_model (tmp, 64);
+  data = link_split (tmp, "fifo-mask", names);
+  fifo_mask = g_strdup_printf ("%s/masks/%s.png", data, names[1]);
+  g_unlink (fifo_mask);
+  g_assert_cmpint (mkfifo (fifo_mask, 0600), ==, 0);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+
+  expect_bounded_failure ("FIFO mask (eval)", fifo_mask, "eval", "--model", model,
+                          "--data", data);
+  expect_bounded_failure ("FIFO mask (stats)", fifo_mask, "stats", data);
+  expect_bounded_failure ("FIFO image (predict)", fifo_mask, "predict", fifo_mask,
+                          "--model", model, "--out", out);
+  expect_bounded_failure ("FIFO model (eval)", fifo, "eval", "--model", fifo, "--data", data);
+
+  entries = link_split (tmp, "entries", names);
+  {
+    g_autofree char *folder = g_build_filename (entries, "images", "a-folder.jpg", NULL);
+    g_autofree char *broken = g_build_filename (entries, "images", "b-broken.jpg", NULL);
+    g_autofree char *pipe = g_build_filename (entries, "images", "c-pipe.png", NULL);
+    g_autofree char *gone = g_build_filename (tmp, "gone.jpg", NULL);
+    g_autofree char *cache = make_subdir (tmp, "cache");
+    g_auto (CliRun) skip = { 0 };
+
+    g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+    g_assert_cmpint (symlink (gone, broken), ==, 0);
+    g_assert_cmpint (mkfifo (pipe, 0600), ==, 0);
+    /* The first bad entry in natural order is the folder. */
+    expect_bounded_failure ("folder in images/ (eval)", folder, "eval", "--model", model,
+                            "--data", entries);
+    expect_bounded_failure ("folder in images/ (stats)", folder, "stats", entries);
+    expect_bounded_failure ("folder in images/ (predict)", folder, "predict", entries,
+                            "--model", model, "--out", out);
+
+    run_cli_bounded (&skip, 0, "eval", "--model", model, "--data", entries, "--skip-bad",
+                     NULL);
+    g_assert_cmpint (skip.status, ==, 0);
+    g_assert_nonnull (strstr (skip.err, "(2 images)"));
+    for (const char *const *p = (const char *const[]) { folder, broken, pipe, NULL }; *p; p++)
+      {
+        g_autofree char *line = g_strdup_printf ("warning: skipped %s", *p);
+        g_assert_nonnull (strstr (skip.err, line));
+      }
+  }
+  vg_test_rm_rf (tmp);
+}
+
 /* The "miou" of an eval JSON file. */
 static double
 json_miou (const char *path)
@@ -971,5 +1081,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/stats", test_stats);
   g_test_add_func ("/cli-eval/bad-inputs", test_bad_inputs);
   g_test_add_func ("/cli-eval/interrupt", test_interrupt);
+  g_test_add_func ("/cli-eval/not-regular-inputs", test_not_regular_inputs);
   return g_test_run ();
 }

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -421,6 +422,29 @@ test_reject_header (void)
     g_assert_null (st);
     g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO);
     g_assert_nonnull (strstr (error->message, "does-not-exist.safetensors"));
+  }
+
+  /* Not regular files: refused at once by name (reading a FIFO blocked until a writer
+   * came, forever under `eval --model FIFO`). */
+  {
+    g_autofree char *fifo = tmp_path ("fifo.safetensors");
+    g_autofree char *folder = tmp_path ("folder.safetensors");
+    const char *paths[] = { fifo, folder };
+
+    g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+    g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+    for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+      {
+        g_autoptr (GError) error = NULL;
+        g_autoptr (VgSafetensors) st = vg_safetensors_open (paths[i], &error);
+
+        g_assert_null (st);
+        g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_IO);
+        g_assert_nonnull (strstr (error->message, paths[i]));
+        g_assert_nonnull (strstr (error->message, "not a regular file"));
+      }
+    g_unlink (fifo);
+    g_rmdir (folder);
   }
 }
 

@@ -5,6 +5,8 @@
 
 #include <png.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -378,6 +380,58 @@ test_broken_files (void)
   vg_test_rm_rf (dir);
 }
 
+/* Only regular files are opened: a FIFO would block open() until a writer came (an
+ * evaluation hung forever on one), a device could be read forever. Each is an error naming
+ * the file, and comes back at once. */
+static void
+test_not_regular_files (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *fifo = g_build_filename (dir, "fifo.png", NULL);
+  g_autofree char *folder = g_build_filename (dir, "folder.jpg", NULL);
+  g_autofree char *device = g_build_filename (dir, "device.png", NULL);
+  g_autofree char *broken = g_build_filename (dir, "broken.jpg", NULL);
+  g_autofree char *target = g_build_filename (dir, "gone.jpg", NULL);
+  const struct {
+    const char *path;
+    int code;
+    const char *says;
+  } cases[] = {
+    { fifo, G_IO_ERROR_NOT_REGULAR_FILE, "named pipe" },
+    { folder, G_IO_ERROR_IS_DIRECTORY, "folder" },
+    { device, G_IO_ERROR_NOT_REGULAR_FILE, "device" },
+    { broken, G_IO_ERROR_NOT_FOUND, "broken symbolic link" },
+  };
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", device), ==, 0);
+  g_assert_cmpint (symlink (target, broken), ==, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (int reader = 0; reader < 4; reader++)
+      {
+        VgImage img = { 0 };
+        VgImageInfo info;
+        GError *error = NULL;
+        gboolean ok;
+
+        switch (reader)
+          {
+          case 0: ok = vg_image_load (&img, cases[i].path, &error); break;
+          case 1: ok = vg_mask_load (&img, cases[i].path, &error); break;
+          case 2: ok = vg_image_probe (&info, cases[i].path, &error); break;
+          default: ok = vg_mask_probe (&info, cases[i].path, &error); break;
+          }
+        g_assert_false (ok);
+        g_assert_error (error, G_IO_ERROR, cases[i].code);
+        g_assert_true (g_str_has_prefix (error->message, cases[i].path));
+        g_assert_true (str_contains (error->message, cases[i].says));
+        g_clear_error (&error);
+        vg_image_clear (&img);
+      }
+  vg_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -389,5 +443,6 @@ main (int argc, char **argv)
   g_test_add_func ("/data/image/mask-formats", test_mask_formats);
   g_test_add_func ("/data/image/jpeg-synthetic", test_jpeg_synthetic);
   g_test_add_func ("/data/image/broken-files", test_broken_files);
+  g_test_add_func ("/data/image/not-regular-files", test_not_regular_files);
   return g_test_run ();
 }

@@ -6,6 +6,8 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -294,6 +296,65 @@ test_all_bad_at_once (void)
   vg_test_rm_rf (root);
 }
 
+/* Entries named like images that are not regular files (a folder, a FIFO, a device, a
+ * broken link) used to vanish from the split without a word (the image count fell). Each
+ * is a bad sample now: an error naming it, or under VG_SPLIT_SKIP_BAD a notice naming it,
+ * at header-check speed (never blocked on the FIFO); a FIFO as a mask too. */
+static void
+test_not_regular_entries (void)
+{
+  g_autofree char *root = new_split_dir ();
+  g_autofree char *folder = g_build_filename (root, "images", "d.jpg", NULL);
+  g_autofree char *fifo = g_build_filename (root, "images", "f.png", NULL);
+  g_autofree char *device = g_build_filename (root, "images", "n.png", NULL);
+  g_autofree char *broken = g_build_filename (root, "images", "l.jpg", NULL);
+  g_autofree char *gone = g_build_filename (root, "gone.jpg", NULL);
+  g_autofree char *fifo_mask = g_build_filename (root, "masks", "2.png", NULL);
+  const char *bad[] = { folder, fifo, device, broken, fifo_mask };
+  const char *good[] = { "0", "1" };
+  g_autoptr (VgSplit) split = NULL;
+  GError *error = NULL;
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%d", i);
+      add_good (root, name, i);
+    }
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", device), ==, 0);
+  g_assert_cmpint (symlink (gone, broken), ==, 0);
+  g_unlink (fifo_mask);
+  g_assert_cmpint (mkfifo (fifo_mask, 0600), ==, 0);
+
+  for (int verify = 0; verify < 2; verify++)
+    {
+      VgSplitFlags flags = verify ? VG_SPLIT_VERIFY : VG_SPLIT_DEFAULT;
+
+      split = vg_split_open (root, flags, 2, NULL, &error);
+      g_assert_null (split);
+      g_assert_true (error->domain == G_IO_ERROR);
+      g_test_message ("%s", error->message);
+      /* The first bad sample in the split's order: 2 (its mask), d, f, l, n. */
+      g_assert_true (str_contains (error->message, fifo_mask));
+      g_clear_error (&error);
+
+      split = vg_split_open (root, flags | VG_SPLIT_SKIP_BAD, 2, NULL, &error);
+      g_assert_no_error (error);
+      assert_names (split, good, 2);
+      g_assert_cmpuint (split->skipped->len, ==, G_N_ELEMENTS (bad));
+      for (gsize k = 0; k < G_N_ELEMENTS (bad); k++)
+        {
+          gboolean found = FALSE;
+          for (guint j = 0; j < split->skipped->len; j++)
+            found |= str_contains (split->skipped->pdata[j], bad[k]);
+          g_assert_true (found);
+        }
+      g_clear_pointer (&split, vg_split_free);
+    }
+  vg_test_rm_rf (root);
+}
+
 static void
 test_without_masks (void)
 {
@@ -456,6 +517,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/split/real-split-order", test_real_split_order);
   g_test_add_func ("/data/split/bad-samples", test_bad_samples);
   g_test_add_func ("/data/split/all-bad-at-once", test_all_bad_at_once);
+  g_test_add_func ("/data/split/not-regular-entries", test_not_regular_entries);
   g_test_add_func ("/data/split/without-masks", test_without_masks);
   g_test_add_func ("/data/split/empty-and-duplicates", test_empty_and_duplicates);
   g_test_add_func ("/data/split/annotations", test_annotations);
