@@ -147,25 +147,32 @@ jpeg_error_exit_cb (j_common_ptr cinfo)
 }
 
 /* libjpeg treats a truncated file as a warning (it inserts a fake end marker and fills the
- * rest with grey); for training data that is a damaged sample, so those warnings become
- * errors. Benign warnings (extraneous bytes, unknown JFIF revision) are ignored. */
+ * rest with grey), and so are the other "Corrupt JPEG data" findings: a bad Huffman or
+ * arithmetic code, or extraneous bytes before a marker (what bytes inserted into the
+ * compressed data leave behind; the pixels decoded before them may already be garbage).
+ * For training and evaluation that is a damaged sample, so those warnings become errors.
+ * Benign warnings (an unknown JFIF revision or Adobe transform code) are ignored. */
 static void
 jpeg_emit_message_cb (j_common_ptr cinfo, int level)
 {
   JpegErrorMgr *err = (JpegErrorMgr *) cinfo->err;
   int code = err->pub.msg_code;
+  char message[JMSG_LENGTH_MAX];
 
   if (level >= 0)
     return;
   err->pub.num_warnings++;
   if (err->damage_code != 0)
     return;
+  /* By message as well as by code: JWRN_ARITH_BAD_CODE exists only in some builds. */
+  err->pub.format_message (cinfo, message);
   if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE
-      || code == JWRN_MUST_RESYNC
-      || code == JWRN_BOGUS_PROGRESSION || code == JWRN_NOT_SEQUENTIAL)
+      || code == JWRN_EXTRANEOUS_DATA || code == JWRN_MUST_RESYNC
+      || code == JWRN_BOGUS_PROGRESSION || code == JWRN_NOT_SEQUENTIAL
+      || g_str_has_prefix (message, "Corrupt JPEG data"))
     {
       err->damage_code = code;
-      err->pub.format_message (cinfo, err->damage_message);
+      memcpy (err->damage_message, message, sizeof message);
     }
 }
 

@@ -980,6 +980,47 @@ test_not_regular_inputs (void)
   vg_test_rm_rf (tmp);
 }
 
+/* A JPEG whose compressed data has bytes inserted: libjpeg decodes it with only a warning
+ * ("Corrupt JPEG data: N extraneous bytes before marker 0xd9") into partly garbage pixels,
+ * which used to be scored. It is an error naming the file; --skip-bad leaves it out with
+ * a notice. */
+static void
+test_damaged_jpeg_input (void)
+{
+  g_auto (GStrv) names = val_names (3);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *model = NULL, *data = NULL, *bad = NULL, *bytes = NULL;
+  g_autoptr (GByteArray) damaged = g_byte_array_new ();
+  g_auto (CliRun) skip = { 0 };
+  guint8 extra[100];
+  gsize len;
+
+  if (names == NULL)
+    return;
+  model = write_model (tmp, 64);
+  data = link_split (tmp, "data", names);
+  bad = g_strdup_printf ("%s/images/%s.jpg", data, names[1]);
+  g_assert_true (g_file_get_contents (bad, &bytes, &len, NULL));
+  g_assert_cmpuint (len, >, 20000);
+  for (int i = 0; i < 100; i++)
+    extra[i] = (guint8) (i + 1);
+  g_byte_array_append (damaged, (const guint8 *) bytes, 20000);
+  g_byte_array_append (damaged, extra, sizeof extra);
+  g_byte_array_append (damaged, (const guint8 *) bytes + 20000, len - 20000);
+  g_unlink (bad);
+  write_bytes (bad, damaged->data, damaged->len);
+
+  expect_bounded_failure ("damaged JPEG (eval)", bad, "eval", "--model", model, "--data", data);
+  expect_bounded_failure ("damaged JPEG (stats)", bad, "stats", data);
+  run_cli_bounded (&skip, 0, "eval", "--model", model, "--data", data, "--skip-bad", NULL);
+  g_assert_cmpint (skip.status, ==, 0);
+  g_assert_nonnull (strstr (skip.err, "(2 images)"));
+  g_assert_nonnull (strstr (skip.err, "warning: skipped"));
+  g_assert_nonnull (strstr (skip.err, bad));
+  g_assert_nonnull (strstr (skip.err, "extraneous bytes"));
+  vg_test_rm_rf (tmp);
+}
+
 /* The "miou" of an eval JSON file. */
 static double
 json_miou (const char *path)
@@ -1082,5 +1123,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/bad-inputs", test_bad_inputs);
   g_test_add_func ("/cli-eval/interrupt", test_interrupt);
   g_test_add_func ("/cli-eval/not-regular-inputs", test_not_regular_inputs);
+  g_test_add_func ("/cli-eval/damaged-jpeg", test_damaged_jpeg_input);
   return g_test_run ();
 }

@@ -380,6 +380,61 @@ test_broken_files (void)
   vg_test_rm_rf (dir);
 }
 
+/* A copy of a real data set JPEG at dst with extra bytes inserted at offset (from the
+ * end when negative). FALSE (test skipped) without ../shared. */
+static gboolean
+write_jpeg_with_insert (const char *dst, gssize offset, const void *extra, gsize n_extra)
+{
+  g_autofree char *src = vg_test_shared_path ("celebamask/val/images/0.jpg");
+  g_autofree char *data = NULL;
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  gsize size, at;
+
+  if (src == NULL)
+    return FALSE;
+  g_assert_true (g_file_get_contents (src, &data, &size, NULL));
+  at = offset >= 0 ? (gsize) offset : size - (gsize) -offset;
+  g_byte_array_append (out, (const guint8 *) data, at);
+  g_byte_array_append (out, extra, n_extra);
+  g_byte_array_append (out, (const guint8 *) data + at, size - at);
+  write_bytes (dst, out->data, out->len);
+  return TRUE;
+}
+
+/* libjpeg only warns about damaged compressed data and decodes on (garbage where the data
+ * is wrong): those warnings are errors naming the file. Bytes inserted just before the
+ * end-of-image marker leave only "N extraneous bytes before marker 0xd9"; bytes inserted
+ * in the middle of the compressed data also give a bad Huffman code. */
+static void
+test_damaged_jpeg (void)
+{
+  g_autofree char *dir = tmp_dir_new ();
+  g_autofree char *tail = g_build_filename (dir, "extra-before-eoi.jpg", NULL);
+  g_autofree char *middle = g_build_filename (dir, "extra-in-the-middle.jpg", NULL);
+  const guint8 zeros[10] = { 0 };
+  guint8 ramp[100];
+  VgImage img = { 0 };
+  GError *error = NULL;
+
+  for (int i = 0; i < 100; i++)
+    ramp[i] = (guint8) (i + 1);
+  if (!write_jpeg_with_insert (tail, -2, zeros, sizeof zeros))
+    {
+      vg_test_rm_rf (dir);
+      return;
+    }
+  g_assert_false (vg_image_load (&img, tail, &error));
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
+  g_assert_true (str_contains (error->message, tail));
+  g_assert_true (str_contains (error->message, "extraneous bytes"));
+  g_clear_error (&error);
+
+  g_assert_true (write_jpeg_with_insert (middle, 20000, ramp, sizeof ramp));
+  assert_corrupt (middle, FALSE);
+  vg_image_clear (&img);
+  vg_test_rm_rf (dir);
+}
+
 /* Only regular files are opened: a FIFO would block open() until a writer came (an
  * evaluation hung forever on one), a device could be read forever. Each is an error naming
  * the file, and comes back at once. */
@@ -443,6 +498,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/image/mask-formats", test_mask_formats);
   g_test_add_func ("/data/image/jpeg-synthetic", test_jpeg_synthetic);
   g_test_add_func ("/data/image/broken-files", test_broken_files);
+  g_test_add_func ("/data/image/damaged-jpeg", test_damaged_jpeg);
   g_test_add_func ("/data/image/not-regular-files", test_not_regular_files);
   return g_test_run ();
 }
