@@ -337,6 +337,8 @@ bind_weights (VgModel *m)
     bind_wb (m, &m->w.head, &m->g.head, "head");
 }
 
+static gboolean init_weights (VgModel *m, uint64_t seed, GError **error);
+
 VgModel *
 vg_model_new (const VgConfig *cfg, const VgBackend *be, GError **error)
 {
@@ -396,7 +398,8 @@ vg_model_new (const VgConfig *cfg, const VgBackend *be, GError **error)
   be->zero (m->grads, m->n_params * sizeof (float));
 
   bind_weights (m);
-  vg_model_init (m, 0);
+  if (!init_weights (m, 0, error))
+    return NULL;
   return g_steal_pointer (&m);
 }
 
@@ -559,12 +562,19 @@ rng_normal (VgRng *r)
   return sqrt (-2 * log (u)) * cos (2 * G_PI * v);
 }
 
-void
-vg_model_init (VgModel *m, uint64_t seed)
+/* vg_model_init, with an error when there is no memory for the host copy. */
+static gboolean
+init_weights (VgModel *m, uint64_t seed, GError **error)
 {
-  g_autofree float *host = g_new0 (float, m->n_params);
-  g_autofree float *host_buf = g_new0 (float, MAX (m->n_buffers, 1));
+  g_autofree float *host = g_try_new0 (float, MAX (m->n_params, 1));
+  g_autofree float *host_buf = g_try_new0 (float, MAX (m->n_buffers, 1));
 
+  if (host == NULL || host_buf == NULL)
+    {
+      g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
+                   "out of memory initialising %zu parameters", m->n_params);
+      return FALSE;
+    }
   for (int i = 0; i < m->n_specs; i++)
     {
       const VgParamSpec *spec = &m->specs[i];
@@ -620,6 +630,18 @@ vg_model_init (VgModel *m, uint64_t seed)
     }
   m->be->upload (m->params, host, m->n_params * sizeof (float));
   m->be->upload (m->buffers, host_buf, MAX (m->n_buffers, 1) * sizeof (float));
+  return TRUE;
+}
+
+void
+vg_model_init (VgModel *m, uint64_t seed)
+{
+  g_autoptr (GError) error = NULL;
+
+  /* After vg_model_new succeeded (which initialised once already), this fails only when
+   * memory ran out since; the weights then stay as they were. */
+  if (!init_weights (m, seed, &error))
+    g_critical ("%s", error->message);
 }
 
 /* ---- activation plan ----------------------------------------------------------------- */
@@ -1148,52 +1170,169 @@ vg_model_save (VgModel *m, const char *path, const char *const *metadata, GError
                                error);
 }
 
-gboolean
-vg_model_load (VgModel *m, const char *path, GError **error)
+/* "(2, 3)" */
+static char *
+shape_text (const int64_t *shape, int ndim)
 {
-  g_autoptr (VgSafetensors) st = vg_safetensors_open (path, error);
-  g_autofree float *host = NULL;
-  g_autofree float *host_buf = NULL;
-  int64_t counters[G_N_ELEMENTS (m->counters)] = { 0 };
+  GString *text = g_string_new ("(");
 
-  if (st == NULL)
-    return FALSE;
-  host = g_new (float, m->n_params);
-  host_buf = g_new (float, MAX (m->n_buffers, 1));
-  for (int i = 0; i < m->n_specs; i++)
+  for (int d = 0; d < ndim; d++)
+    g_string_append_printf (text, d ? ", %" G_GINT64_FORMAT : "%" G_GINT64_FORMAT, shape[d]);
+  g_string_append_c (text, ')');
+  return g_string_free (text, FALSE);
+}
+
+/* Training state that a checkpoint (vg-train.c's last.safetensors) carries beside the
+ * weights: not part of the model, and not an unused tensor either. */
+static gboolean
+is_training_state (const char *name)
+{
+  return g_str_has_prefix (name, "optim.") || g_str_has_prefix (name, "pipeline.");
+}
+
+gboolean
+vg_model_check_file (const VgConfig *cfg, const VgSafetensors *st, const char *path,
+                     GError **error)
+{
+  g_autofree VgParamSpec *specs = NULL;
+  g_autoptr (GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GString) unused = g_string_new (NULL);
+  int n_specs = vg_config_param_specs (cfg, NULL, 0), n_unused = 0;
+
+  specs = g_new0 (VgParamSpec, n_specs);
+  vg_config_param_specs (cfg, specs, n_specs);
+  for (int i = 0; i < n_specs; i++)
     {
-      const VgParamSpec *s = &m->specs[i];
+      const VgParamSpec *s = &specs[i];
       const VgTensorView *v = vg_safetensors_find (st, s->name);
+      int64_t want[4];
+      gboolean same;
 
+      g_hash_table_add (names, (char *) s->name);
       if (v == NULL)
         {
-          g_set_error (error, VG_MODEL_ERROR, 0,
+          g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
                        "%s: no tensor %s: the file does not hold a %s model", path, s->name,
-                       m->cfg.name);
+                       cfg->name);
           return FALSE;
         }
       if (s->kind == VG_TENSOR_COUNTER)
         {
           if (v->dtype != VG_DTYPE_I64 || v->numel != 1)
             {
-              g_set_error (error, VG_MODEL_ERROR, 0, "%s: %s should be one int64", path,
-                           s->name);
+              g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
+                           "%s: %s should be one int64", path, s->name);
               return FALSE;
             }
+          continue;
+        }
+      if (v->dtype != VG_DTYPE_F32 && v->dtype != VG_DTYPE_F16 && v->dtype != VG_DTYPE_BF16)
+        {
+          g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
+                       "%s: tensor %s is not a floating-point tensor", path, s->name);
+          return FALSE;
+        }
+      same = v->ndim == s->ndim;
+      for (int d = 0; d < s->ndim; d++)
+        {
+          want[d] = s->shape[d];
+          same = same && v->shape[d] == want[d];
+        }
+      if (!same)
+        {
+          g_autofree char *got_text = shape_text (v->shape, v->ndim);
+          g_autofree char *want_text = shape_text (want, s->ndim);
+
+          g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
+                       "%s: tensor %s has shape %s, expected %s", path, s->name, got_text,
+                       want_text);
+          return FALSE;
+        }
+    }
+  /* A tensor the configuration does not use (a file of a deeper model under the metadata
+   * of a shallower one) would be dropped without a word: refuse it, by name. */
+  for (int i = 0; i < vg_safetensors_n_tensors (st); i++)
+    {
+      const char *name = vg_safetensors_get (st, i)->name;
+
+      if (g_hash_table_contains (names, name) || is_training_state (name))
+        continue;
+      if (n_unused < 3)
+        g_string_append_printf (unused, "%s%s", n_unused ? ", " : "", name);
+      n_unused++;
+    }
+  if (n_unused > 0)
+    {
+      g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
+                   "%s: %d tensor%s that a %s model does not use: %s%s", path, n_unused,
+                   n_unused == 1 ? "" : "s", cfg->name, unused->str,
+                   n_unused > 3 ? ", ..." : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* FALSE with an error naming the tensor unless its n values are all finite. */
+static gboolean
+check_finite (const float *x, size_t n, const char *name, const char *path, GError **error)
+{
+  for (size_t k = 0; k < n; k++)
+    if (!isfinite (x[k]))
+      {
+        g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_NOT_FINITE,
+                     "%s: tensor %s holds %s values (element %zu): the weights are unusable",
+                     path, name, isnan (x[k]) ? "NaN" : "infinite", k);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+gboolean
+vg_model_load_from (VgModel *m, const VgSafetensors *st, const char *path, GError **error)
+{
+  g_autofree float *host = NULL;
+  g_autofree float *host_buf = NULL;
+  int64_t counters[G_N_ELEMENTS (m->counters)] = { 0 };
+
+  if (!vg_model_check_file (&m->cfg, st, path, error))
+    return FALSE;
+  host = g_try_new (float, MAX (m->n_params, 1));
+  host_buf = g_try_new (float, MAX (m->n_buffers, 1));
+  if (host == NULL || host_buf == NULL)
+    {
+      g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
+                   "%s: out of memory loading %zu parameters", path, m->n_params);
+      return FALSE;
+    }
+  for (int i = 0; i < m->n_specs; i++)
+    {
+      const VgParamSpec *s = &m->specs[i];
+      const VgTensorView *v = vg_safetensors_find (st, s->name);
+      float *dst;
+
+      if (s->kind == VG_TENSOR_COUNTER)
+        {
           memcpy (&counters[m->spec_offset[i]], v->data, sizeof (int64_t));
           counters[m->spec_offset[i]] = GINT64_FROM_LE (counters[m->spec_offset[i]]);
           continue;
         }
-      if (!vg_safetensors_read_f32 (st, s->name,
-                                    (s->kind == VG_TENSOR_PARAM ? host : host_buf)
-                                      + m->spec_offset[i],
-                                    s->shape, s->ndim, error))
+      dst = (s->kind == VG_TENSOR_PARAM ? host : host_buf) + m->spec_offset[i];
+      if (!vg_safetensors_read_f32 (st, s->name, dst, s->shape, s->ndim, error)
+          || !check_finite (dst, s->numel, s->name, path, error))
         return FALSE;
     }
   m->be->upload (m->params, host, m->n_params * sizeof (float));
   m->be->upload (m->buffers, host_buf, MAX (m->n_buffers, 1) * sizeof (float));
   memcpy (m->counters, counters, sizeof counters);
   return TRUE;
+}
+
+gboolean
+vg_model_load (VgModel *m, const char *path, GError **error)
+{
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (path, error);
+
+  return st != NULL && vg_model_load_from (m, st, path, error);
 }
 
 /* ---- description ----------------------------------------------------------------------- */

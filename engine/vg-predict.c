@@ -156,13 +156,14 @@ vg_model_open (const char *path, const VgBackend *be, VgPreprocess *pre, GError 
     }
   if (!preprocess_from_st (&p, st, path, error))
     return NULL;
-  model = vg_model_new (&cfg, be, error);
-  if (model == NULL)
-    return NULL;
-  if (!vg_model_load (model, path, &local))
+  /* The tensors against the configuration before allocating for it: metadata alone must
+   * not make us allocate (and initialise) a model far larger than the file. */
+  if (!vg_model_check_file (&cfg, st, path, &local)
+      || (model = vg_model_new (&cfg, be, &local)) == NULL
+      || !vg_model_load_from (model, st, path, &local))
     {
       /* A readable file whose tensors do not fit: say which configuration was expected. */
-      if (local->domain == VG_MODEL_ERROR
+      if ((local->domain == VG_MODEL_ERROR && local->code != VG_MODEL_ERROR_NOT_FINITE)
           || g_error_matches (local, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISMATCH))
         {
           g_autofree char *resolved = vg_config_to_string (&cfg);

@@ -918,6 +918,35 @@ run_cli_bounded (CliRun *run, int limit_kib, const char *first, ...)
                run_.status, run_.err);                                                       \
   } G_STMT_END
 
+/* A copy of the model file src at dst with the configuration spec of its metadata
+ * replaced (the tensors unchanged). */
+static void
+copy_model_with_spec (const char *src, const char *dst, const char *spec)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (src, &error);
+  g_autofree const char **pairs = NULL;
+  g_autoptr (GPtrArray) kv = g_ptr_array_new ();
+  g_autofree VgTensorView *views = NULL;
+  int n;
+
+  g_assert_no_error (error);
+  n = vg_safetensors_n_tensors (st);
+  views = g_new (VgTensorView, n);
+  for (int i = 0; i < n; i++)
+    views[i] = *vg_safetensors_get (st, i);
+  pairs = vg_safetensors_metadata_pairs (st);
+  for (int i = 0; pairs[i] != NULL; i += 2)
+    {
+      g_ptr_array_add (kv, (char *) pairs[i]);
+      g_ptr_array_add (kv, (char *) (strcmp (pairs[i], "visage.config") == 0 ? spec
+                                                                             : pairs[i + 1]));
+    }
+  g_ptr_array_add (kv, NULL);
+  g_assert_true (vg_safetensors_write (dst, views, n, (const char *const *) kv->pdata, &error));
+  g_assert_no_error (error);
+}
+
 /* A FIFO among the masks, as an image or as the model: each command fails at once naming
  * it (open() of a FIFO used to block forever); and a folder, a FIFO or a broken link named
  * like an image in images/ is not dropped without a word (eval and stats counted one image
@@ -1018,6 +1047,88 @@ test_damaged_jpeg_input (void)
   g_assert_nonnull (strstr (skip.err, "warning: skipped"));
   g_assert_nonnull (strstr (skip.err, bad));
   g_assert_nonnull (strstr (skip.err, "extraneous bytes"));
+  vg_test_rm_rf (tmp);
+}
+
+/* Metadata that describes a far larger model than the tensors: the shape error comes at
+ * once and within a modest memory limit (it used to allocate and initialise the large
+ * model first, and died in g_new under a limit). Depth-1 metadata over depth-2 weights
+ * names the unused tensors; NaN weights are refused by tensor name. */
+static void
+test_model_metadata_checked (void)
+{
+  g_auto (GStrv) names = val_names (2);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *model = NULL, *data = NULL;
+  g_autofree char *huge = g_build_filename (tmp, "huge.safetensors", NULL);
+  g_autofree char *shallow = g_build_filename (tmp, "shallow.safetensors", NULL);
+  g_autofree char *nan = g_build_filename (tmp, "nan.safetensors", NULL);
+  g_autofree char *converted = g_build_filename (tmp, "converted.safetensors", NULL);
+  g_autofree char *out = g_build_filename (tmp, "out", NULL);
+  const VgPreprocess pre = { { 0.52, 0.43, 0.38 }, { 0.29, 0.26, 0.25 }, 64 };
+  g_auto (GStrv) meta = vg_preprocess_to_metadata (&pre);
+  g_autoptr (GError) error = NULL;
+
+  if (names == NULL)
+    return;
+  model = write_model (tmp, 64);
+  data = link_split (tmp, "data", names);
+  /* The small model's tensors under the spec of one with two stages 4096 wide (some
+   * 10^8 parameters a copy, and loading used to hold four copies). */
+  copy_model_with_spec (model, huge, "widths=16,4096,4096,128 depths=1,1,1,1 heads=1,2,4,8 "
+                        "ratios=8,4,2,1 mlp=2 dim=64 head=bilinear");
+  /* 2.5 GB of address space: enough for eval with the real model, not for the large one. */
+  {
+    g_auto (CliRun) control = { 0 };
+    g_auto (CliRun) convert = { 0 };
+    g_auto (CliRun) eval = { 0 };
+
+    run_cli_bounded (&control, 2500000, "eval", "--model", model, "--data", data, NULL);
+    g_assert_cmpint (control.status, ==, 0);
+    run_cli_bounded (&convert, 2500000, "convert", "--model", huge, "--out", converted,
+                     "--f16", NULL);
+    run_cli_bounded (&eval, 2500000, "eval", "--model", huge, "--data", data, NULL);
+    for (CliRun *r = &convert; r != NULL; r = r == &convert ? &eval : NULL)
+      {
+        g_test_message ("status %d: %s", r->status, r->err);
+        g_assert_cmpint (r->status, ==, 1);
+        g_assert_nonnull (strstr (r->err, huge));
+        g_assert_nonnull (strstr (r->err, "has shape"));
+      }
+    g_assert_false (g_file_test (converted, G_FILE_TEST_EXISTS));
+  }
+
+  /* Depth 2 under depth-1 metadata. */
+  {
+    g_autoptr (VgModel) deep = NULL;
+    g_autofree char *deep_path = g_build_filename (tmp, "deep.safetensors", NULL);
+    VgConfig cfg;
+
+    g_assert_true (vg_config_from_name (&cfg, "seed", NULL));
+    g_assert_true (vg_config_parse (&cfg, SMALL_SPEC " depths=2,2,2,2", &error));
+    deep = vg_model_new (&cfg, vg_backend_cpu (), &error);
+    g_assert_no_error (error);
+    g_assert_true (vg_model_save (deep, deep_path, (const char *const *) meta, &error));
+    g_assert_no_error (error);
+    copy_model_with_spec (deep_path, shallow, SMALL_SPEC);
+    expect_bounded_failure ("unused tensors", "encoder.stages.0.blocks.1.", "eval",
+                            "--model", shallow, "--data", data);
+  }
+
+  /* A model whose weights are all NaN: refused, and predict writes no mask. */
+  {
+    g_autoptr (VgModel) bad = small_model (42);
+
+    for (size_t i = 0; i < vg_model_num_params (bad); i++)
+      vg_model_params (bad)[i] = NAN;
+    g_assert_true (vg_model_save (bad, nan, (const char *const *) meta, &error));
+    g_assert_no_error (error);
+    expect_bounded_failure ("NaN weights (eval)", "NaN", "eval", "--model", nan, "--data",
+                            data);
+    expect_bounded_failure ("NaN weights (predict)", nan, "predict", data, "--model", nan,
+                            "--out", out);
+    g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  }
   vg_test_rm_rf (tmp);
 }
 
@@ -1124,5 +1235,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/interrupt", test_interrupt);
   g_test_add_func ("/cli-eval/not-regular-inputs", test_not_regular_inputs);
   g_test_add_func ("/cli-eval/damaged-jpeg", test_damaged_jpeg_input);
+  g_test_add_func ("/cli-eval/model-metadata-checked", test_model_metadata_checked);
   return g_test_run ();
 }
