@@ -182,11 +182,19 @@ vg_cli_progress_free (VgCliProgress *p)
  * The handler only does async-signal-safe things: count the signal and write a byte to a
  * pipe. A helper thread blocked on the pipe then cancels the GCancellable, which is not
  * async-signal-safe (it takes locks and runs callbacks). A second signal means the user
- * does not want to wait for a clean stop: _exit at once. */
+ * does not want to wait for a clean stop: _exit at once. And one signal must be enough
+ * to stop the program, as `timeout` or a service manager sends only one: work blocked
+ * where the cancellable is not looked at (a write to a full pipe, a read from a stalled
+ * network file) would otherwise keep running forever. So the first signal also arms
+ * alarm() for a grace period, whose SIGALRM _exits: from the handler itself, so that it
+ * works even when the helper thread is stuck too (writing its notice to that full pipe).
+ * The exit status of the hard way is the shell's for the signal: 128 + its number. */
 
 static GCancellable *interrupt_cancellable;
 static int interrupt_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t interrupt_count;
+static volatile sig_atomic_t interrupt_signum;
+static volatile sig_atomic_t interrupt_grace_s = VG_CLI_INTERRUPT_GRACE_S;
 
 static void
 on_signal (int signum)
@@ -195,10 +203,20 @@ on_signal (int signum)
   char byte = (char) signum;
 
   if (interrupt_count++ > 0)
-    _exit (130);
+    _exit (128 + signum);
+  interrupt_signum = signum;
+  alarm ((unsigned) interrupt_grace_s);
   if (write (interrupt_pipe[1], &byte, 1) < 0)
-    _exit (130);  /* the clean path is unavailable: stop the hard way */
+    _exit (128 + signum);  /* the clean path is unavailable: stop the hard way */
   errno = saved;
+}
+
+/* The grace period is over and the process still runs. No message: stderr may be the very
+ * thing it is blocked on. */
+static void
+on_alarm (int signum)
+{
+  _exit (128 + interrupt_signum);
 }
 
 static gpointer
@@ -212,15 +230,23 @@ interrupt_thread (gpointer data)
   while (n < 0 && errno == EINTR);
   if (n == 1)
     {
-      static const char msg[] =
-        "\nvisage-cli: interrupted: stopping cleanly (press Ctrl-C again to quit at once)\n";
-      if (write (STDERR_FILENO, msg, sizeof msg - 1) < 0)
+      g_autofree char *msg = g_strdup_printf ("\nvisage-cli: interrupted: stopping cleanly "
+                                              "(press Ctrl-C again to quit at once; it quits "
+                                              "by itself after %d s)\n",
+                                              (int) interrupt_grace_s);
+      if (write (STDERR_FILENO, msg, strlen (msg)) < 0)
         {
           /* nothing to do: the message is a courtesy */
         }
       g_cancellable_cancel (interrupt_cancellable);
     }
   return NULL;
+}
+
+void
+vg_cli_interrupt_set_grace (int seconds)
+{
+  interrupt_grace_s = MAX (seconds, 1);
 }
 
 GCancellable *
@@ -245,6 +271,8 @@ vg_cli_interrupt_cancellable (void)
           sa.sa_flags = SA_RESTART;
           sigaction (SIGINT, &sa, NULL);
           sigaction (SIGTERM, &sa, NULL);
+          sa.sa_handler = on_alarm;
+          sigaction (SIGALRM, &sa, NULL);
         }
       else
         g_warning ("cannot create a pipe for Ctrl-C handling: %s", g_strerror (errno));

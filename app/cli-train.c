@@ -522,6 +522,8 @@ vg_cli_train (int argc, char **argv)
 
   if (!parse_args (&a, &argc, &argv, &status))
     goto out;
+  /* A clean stop finishes the step in progress, which takes seconds on a CPU at 512. */
+  vg_cli_interrupt_set_grace (30);
   if ((backend = vg_cli_backend ("train", a.device)) == NULL)
     {
       status = EXIT_USAGE;

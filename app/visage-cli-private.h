@@ -53,8 +53,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgCliProgress, vg_cli_progress_free)
 /* ---- Ctrl-C ---------------------------------------------------------------------------
  * Installs SIGINT/SIGTERM handling once: the first signal cancels the returned cancellable
  * (from a helper thread, since GCancellable is not async-signal-safe) so long work stops
- * cleanly (training saves `last` first); a second signal exits at once. */
+ * cleanly (training saves `last` first); a second signal exits at once, and so does the
+ * first one if the process is still running after the grace period (work blocked where
+ * the cancellable is never looked at), with status 128 + the signal's number. */
+#define VG_CLI_INTERRUPT_GRACE_S 5
 GCancellable *vg_cli_interrupt_cancellable (void);
+/* The grace period in seconds (default VG_CLI_INTERRUPT_GRACE_S), for a command whose
+ * clean stop takes longer (training finishes the step in progress). */
+void vg_cli_interrupt_set_grace (int seconds);
 
 /* ---- subcommands -------------------------------------------------------------------- */
 int vg_cli_convert (int argc, char **argv);

@@ -1132,6 +1132,74 @@ test_model_metadata_checked (void)
   vg_test_rm_rf (tmp);
 }
 
+/* One SIGTERM stops the CLI even when it is blocked where the cancellation is never seen:
+ * here writing warnings to a stderr pipe that nobody reads (`timeout` without -k used to
+ * leave such a process running for ever). Exit status 128 + SIGTERM, within the grace
+ * period. */
+static void
+test_terminate_blocked (void)
+{
+  g_auto (GStrv) names = val_names (1);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *data = NULL, *masks = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { g_getenv ("VISAGE_CLI"), "eval", "--predictions", NULL, "--data",
+                         NULL, "--skip-bad", NULL };
+  gint64 start, deadline;
+  GPid pid;
+  int err_fd, status = 0, pending = 0;
+  pid_t done = 0;
+
+  if (names == NULL)
+    return;
+  data = link_split (tmp, "data", names);
+  masks = g_build_filename (data, "masks", NULL);
+  /* 2000 folders named like images: as many warnings, far more than a pipe holds. */
+  for (int i = 0; i < 2000; i++)
+    {
+      g_autofree char *dir = g_strdup_printf ("%s/images/folder-%04d.jpg", data, i);
+      g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+    }
+  argv[3] = masks;
+  argv[5] = data;
+  g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                            &pid, NULL, NULL, &err_fd, &error);
+  g_assert_no_error (error);
+  /* Wait until the pipe is full (64 KiB that stop growing: the CLI is then blocked
+   * writing), reading nothing. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    {
+      int available = 0;
+
+      g_assert_cmpint (ioctl (err_fd, FIONREAD, &available), ==, 0);
+      if (available >= 32768 && available == pending)
+        break;
+      pending = available;
+      g_usleep (300 * 1000);
+    }
+  g_assert_cmpint (pending, >=, 32768);
+  g_assert_cmpint (waitpid (pid, &status, WNOHANG), ==, 0);
+
+  g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
+  start = g_get_monotonic_time ();
+  while ((done = waitpid (pid, &status, WNOHANG)) == 0
+         && g_get_monotonic_time () - start < 30 * G_USEC_PER_SEC)
+    g_usleep (50 * 1000);
+  if (done == 0)
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+      g_error ("visage-cli eval was still running 30 s after one SIGTERM");
+    }
+  g_test_message ("stopped %.1f s after SIGTERM", (g_get_monotonic_time () - start) / 1e6);
+  g_spawn_close_pid (pid);
+  close (err_fd);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 128 + SIGTERM);
+  vg_test_rm_rf (tmp);
+}
+
 /* The "miou" of an eval JSON file. */
 static double
 json_miou (const char *path)
@@ -1236,5 +1304,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/not-regular-inputs", test_not_regular_inputs);
   g_test_add_func ("/cli-eval/damaged-jpeg", test_damaged_jpeg_input);
   g_test_add_func ("/cli-eval/model-metadata-checked", test_model_metadata_checked);
+  g_test_add_func ("/cli-eval/terminate-blocked", test_terminate_blocked);
   return g_test_run ();
 }
