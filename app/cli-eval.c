@@ -765,7 +765,7 @@ vg_cli_export_submission (int argc, char **argv)
   g_autofree char *model_path = NULL, *images = NULL, *zip_path = NULL, *device = NULL;
   const VgBackend *be;
   int batch = DEFAULT_BATCH, workers = DEFAULT_WORKERS, status = EXIT_OK;
-  gboolean flip = FALSE;
+  gboolean flip = FALSE, force = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
       "Model file (.safetensors); default: the one shipped with Visage",
@@ -774,6 +774,8 @@ vg_cli_export_submission (int argc, char **argv)
     { "images", 'i', 0, G_OPTION_ARG_FILENAME, &images,
       "Folder of test images (or a split folder with images/)", "DIR" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &zip_path, "The zip file to write", "FILE.zip" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+      "Replace the zip file if it exists (without --force an existing one is refused)", NULL },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
     { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
     { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
@@ -789,6 +791,7 @@ vg_cli_export_submission (int argc, char **argv)
   g_autofree char *images_dir = NULL;
   GCancellable *cancellable;
   VgPreprocess pre;
+  GStatBuf st;
 
   if (!vg_cli_parse_options ("export-submission", "zip of grey index PNGs", entries, &argc,
                              &argv, &status))
@@ -811,6 +814,16 @@ vg_cli_export_submission (int argc, char **argv)
   if (!check_range ("export-submission", "--batch", batch, 1, 256)
       || !check_range ("export-submission", "--workers", workers, 1, 256))
     return EXIT_USAGE;
+  /* Before any work: a folder or an unwritable place, and a submission already there
+   * (a finished export is worth more than a typo in --out). */
+  if (!vg_check_output_file (zip_path, &error))
+    return fail ("export-submission", error);
+  if (!force && g_lstat (zip_path, &st) == 0)
+    {
+      fprintf (stderr, "visage-cli export-submission: %s already exists: give --force to "
+                       "replace it\n", zip_path);
+      return EXIT_FAILURE_RUN;
+    }
 
   cancellable = vg_cli_interrupt_cancellable ();
   images_dir = images_dir_of (images);

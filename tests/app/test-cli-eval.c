@@ -480,6 +480,25 @@ test_export_submission (void)
     }
   vg_image_clear (&mask);
 
+  /* An existing zip is refused before any work (left as it was) unless --force. */
+  {
+    g_auto (CliRun) again = { 0 };
+    g_auto (CliRun) forced = { 0 };
+    g_autofree char *after = NULL;
+    gsize after_len;
+
+    vg_test_run_cli (&again, "export-submission", "--model", model, "--images", images,
+                     "--out", zip, NULL);
+    g_assert_cmpint (again.status, ==, 1);
+    g_assert_nonnull (strstr (again.err, zip));
+    g_assert_nonnull (strstr (again.err, "--force"));
+    g_assert_null (strstr (again.err, "model:"));
+    g_assert_true (g_file_get_contents (zip, &after, &after_len, NULL));
+    g_assert_cmpmem (after, after_len, bytes, len);
+    vg_test_run_cli (&forced, "export-submission", "--model", model, "--images", images,
+                     "--out", zip, "--force", NULL);
+    g_assert_cmpint (forced.status, ==, 0);
+  }
   vg_test_rm_rf (tmp);
 }
 
