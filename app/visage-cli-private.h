@@ -72,4 +72,5 @@ int vg_cli_predict (int argc, char **argv);
 int vg_cli_export_submission (int argc, char **argv);
 int vg_cli_stats (int argc, char **argv);
 int vg_cli_bench (int argc, char **argv);
+int vg_cli_export_onnx (int argc, char **argv);
 int vg_cli_classes (int argc, char **argv);

@@ -35,6 +35,7 @@ static const VisageCliCommand commands[] = {
   { "info", "print a model configuration's layers, parameters and MACs", vg_cli_info },
   { "devices", "list the compute devices the engine can use", vg_cli_devices },
   { "convert", "write a model file with its weights in F16 (half the size)", vg_cli_convert },
+  { "export-onnx", "write a model as an ONNX graph (opset 17)", vg_cli_export_onnx },
   { "classes", "list the 19 classes: id, name, colour, left/right partner", vg_cli_classes },
 };
 
