@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The one atomic write (see vg-atomic-file.h). */
-#define G_LOG_DOMAIN "vg-atomic-file"
+#define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 

@@ -5,7 +5,7 @@
  *
  * Shape letters as in vg-predict.h: H, W an image's size, Hm, Wm the model input size,
  * B batch, NC classes. Logits are channels-last (B, Hm, Wm, NC). */
-#define G_LOG_DOMAIN "visage-predict"
+#define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 

@@ -104,8 +104,9 @@ service_run_export (VgService *self, Job *job, GError **error)
     }
   if (job->index >= split->n_samples)
     {
-      g_set_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_NO_MASKS,
-                   "sample %d is outside the split", job->index);
+      g_set_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_NO_SAMPLE,
+                   "sample %d is outside the split (%d samples)", job->index,
+                   split->n_samples);
       return -1;
     }
 

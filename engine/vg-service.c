@@ -507,14 +507,6 @@ vg_service_new (const char *cache_dir)
 }
 
 const char *
-vg_service_get_cache_dir (VgService *self)
-{
-  g_return_val_if_fail (VG_IS_SERVICE (self), NULL);
-
-  return self->cache_dir;
-}
-
-const char *
 vg_service_get_model_path (VgService *self)
 {
   g_return_val_if_fail (VG_IS_SERVICE (self), NULL);

@@ -98,7 +98,6 @@ G_DECLARE_FINAL_TYPE (VgService, vg_service, VG, SERVICE, GObject)
  * g_get_user_cache_dir()/visage/predictions. */
 VgService *vg_service_new (const char *cache_dir);
 
-const char *vg_service_get_cache_dir (VgService *self);
 /* The model file loaded, as of the last finished load; NULL before. Main context only. */
 const char *vg_service_get_model_path (VgService *self);
 /* TRUE while a job is queued or running. Main context only. */
@@ -190,6 +189,7 @@ typedef enum {
   VG_SERVICE_ERROR_NO_MODEL,  /* the job needs a model and none is loaded */
   VG_SERVICE_ERROR_NO_MASKS,  /* evaluation of a split without masks */
   VG_SERVICE_ERROR_PROTECTED, /* an export would write over the split's own files */
+  VG_SERVICE_ERROR_NO_SAMPLE, /* the sample asked for is not in the split */
 } VgServiceError;
 
 G_END_DECLS

@@ -2,7 +2,7 @@
 /* A run's files: last.safetensors (weights, optimiser, schedule and log: all a resume
  * needs), best.safetensors and log.csv, and resuming from them (see vg-train.h;
  * vg-train-private.h lists the trainer's files). */
-#define G_LOG_DOMAIN "vg-train"
+#define G_LOG_DOMAIN "visage-train"
 
 #include "config.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The options of a training run: defaults, names, checks, and their metadata in
  * checkpoints (see vg-train.h; vg-train-private.h lists the trainer's files). */
-#define G_LOG_DOMAIN "vg-train"
+#define G_LOG_DOMAIN "visage-train"
 
 #include "config.h"
 

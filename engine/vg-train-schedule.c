@@ -2,7 +2,7 @@
 /* The schedule of the report's method (Adam, then SGD at halving rates each time patience
  * runs out, every phase annealed by a cosine to half its rate) and its state in
  * checkpoints (see vg-train.h; vg-train-private.h lists the trainer's files). */
-#define G_LOG_DOMAIN "vg-train"
+#define G_LOG_DOMAIN "visage-train"
 
 #include "config.h"
 

@@ -10,7 +10,7 @@
  * n_state counts the floats of the trainable parameters and the BatchNorm running
  * statistics, in state_dict order: what "the weights" means when the pipeline reloads the
  * best ones. */
-#define G_LOG_DOMAIN "vg-train"
+#define G_LOG_DOMAIN "visage-train"
 
 #include "config.h"
 
@@ -78,17 +78,6 @@ vg_train_control_set_paused (VgTrainControl *c, gboolean paused)
   c->paused = paused;
   g_cond_broadcast (&c->cond);
   g_mutex_unlock (&c->lock);
-}
-
-gboolean
-vg_train_control_get_paused (VgTrainControl *c)
-{
-  gboolean paused;
-
-  g_mutex_lock (&c->lock);
-  paused = c->paused;
-  g_mutex_unlock (&c->lock);
-  return paused;
 }
 
 /* Block while paused, calling cb->paused between waits; returns the seconds spent. A

@@ -254,7 +254,6 @@ typedef struct _VgTrainControl VgTrainControl;
 VgTrainControl *vg_train_control_new (void);
 void vg_train_control_free (VgTrainControl *control);
 void vg_train_control_set_paused (VgTrainControl *control, gboolean paused);
-gboolean vg_train_control_get_paused (VgTrainControl *control);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgTrainControl, vg_train_control_free)
 
 /* Train (or resume) as the options say, until the schedule ends or the epoch limit. On a
