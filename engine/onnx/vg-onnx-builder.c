@@ -5,7 +5,7 @@
  * g_malloc'd and listed in `blocks`, strings live in one GStringChunk; the repeated fields
  * of the graph and the model are GPtrArrays whose pdata the messages point at when the
  * model is serialised. Nothing is freed before vg_onnx_builder_free. */
-#define G_LOG_DOMAIN "vg-onnx"
+#define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vg-onnx.h in a build without protobuf-c or onnx.proto: exporting says what to install. */
-#define G_LOG_DOMAIN "vg-onnx"
+#define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 

@@ -33,7 +33,7 @@
  *
  * Weights keep their state_dict names; linear weights are stored transposed under
  * "<name>_t". Gradient rule: none, this is inference only. */
-#define G_LOG_DOMAIN "vg-onnx"
+#define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 
