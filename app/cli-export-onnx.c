@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "visage-cli-private.h"
+#include "vg-atomic-file.h"
 #include "vg-models.h"
 #include "vg-onnx.h"
 #include "vg-predict.h"
@@ -61,6 +62,13 @@ vg_cli_export_onnx (int argc, char **argv)
       fprintf (stderr, "visage-cli export-onnx: no model ships with this build: give "
                        "--model FILE\n");
       return EXIT_USAGE;
+    }
+
+  /* a folder or an unwritable place is found before the model is read */
+  if (!vg_check_output_file (out, &error))
+    {
+      fprintf (stderr, "visage-cli export-onnx: %s\n", error->message);
+      return EXIT_FAILURE_RUN;
     }
 
   opts.uint8_input = uint8_input;

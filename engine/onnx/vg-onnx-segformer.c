@@ -40,6 +40,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "vg-atomic-file.h"
 #include "vg-classes.h"
 #include "vg-onnx.h"
 #include "vg-onnx-builder.h"
@@ -570,6 +571,5 @@ vg_onnx_export_file (VgModel *model, const VgPreprocess *pre, const VgOnnxOption
   if (bytes == NULL)
     return FALSE;
   data = g_bytes_get_data (bytes, &size);
-  return g_file_set_contents_full (path, data, size, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
-                                   error);
+  return vg_atomic_file_set_contents (path, data, size, error);
 }

@@ -35,7 +35,7 @@ gboolean vg_onnx_supported (void);
 GBytes *vg_onnx_export (VgModel *model, const VgPreprocess *pre, const VgOnnxOptions *opts,
                         GError **error);
 
-/* The same written to path (atomically: a temporary file renamed over it). */
+/* The same written to path with vg_atomic_file_set_contents (all or nothing). */
 gboolean vg_onnx_export_file (VgModel *model, const VgPreprocess *pre,
                               const VgOnnxOptions *opts, const char *path, GError **error);
 

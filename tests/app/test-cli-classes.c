@@ -97,6 +97,7 @@ test_export_onnx_usage (void)
   g_auto (CliRun) no_out = { 0 };
   g_auto (CliRun) no_model = { 0 };
   g_auto (CliRun) bad_model = { 0 };
+  g_auto (CliRun) to_folder = { 0 };
   g_autofree char *dir = g_dir_make_tmp ("visage-onnx-XXXXXX", NULL);
   g_autofree char *junk = g_build_filename (dir, "junk.safetensors", NULL);
   g_autofree char *out = g_build_filename (dir, "m.onnx", NULL);
@@ -123,6 +124,12 @@ test_export_onnx_usage (void)
   g_assert_cmpint (bad_model.status, ==, 1);
   g_assert_nonnull (strstr (bad_model.err, junk));
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+
+  /* an output path that is a folder is refused before the model is read */
+  vg_test_run_cli (&to_folder, "export-onnx", "--model", junk, "--out", dir, NULL);
+  g_assert_cmpint (to_folder.status, ==, 1);
+  g_assert_nonnull (strstr (to_folder.err, "cannot write"));
+  g_assert_null (strstr (to_folder.err, junk));
   vg_test_rm_rf (dir);
 }
 
