@@ -1151,6 +1151,38 @@ test_model_metadata_checked (void)
   vg_test_rm_rf (tmp);
 }
 
+/* eval --json or --csv into a folder that does not exist, or onto a folder, used to fail
+ * only after the whole evaluation: now before the model is even opened. */
+static void
+test_outputs_checked_first (void)
+{
+  g_auto (GStrv) names = val_names (1);
+  g_autofree char *tmp = tmp_dir_new ();
+  g_autofree char *model = NULL, *data = NULL;
+  g_autofree char *missing = g_build_filename (tmp, "no-such-folder", "e.json", NULL);
+  g_autofree char *folder = NULL;
+
+  if (names == NULL)
+    return;
+  model = write_model (tmp, 64);
+  data = link_split (tmp, "data", names);
+  folder = make_subdir (tmp, "a-folder.csv");
+  for (int k = 0; k < 2; k++)
+    {
+      g_auto (CliRun) run = { 0 };
+      const char *option = k == 0 ? "--json" : "--csv";
+      const char *path = k == 0 ? missing : folder;
+
+      run_cli_bounded (&run, 0, "eval", "--model", model, "--data", data, option, path, NULL);
+      g_test_message ("%s %s: status %d: %s", option, path, run.status, run.err);
+      g_assert_cmpint (run.status, ==, 1);
+      g_assert_nonnull (strstr (run.err, path));
+      g_assert_null (strstr (run.err, "model:"));
+      g_assert_null (strstr (run.err, "data:"));
+    }
+  vg_test_rm_rf (tmp);
+}
+
 /* One SIGTERM stops the CLI even when it is blocked where the cancellation is never seen:
  * here writing warnings to a stderr pipe that nobody reads (`timeout` without -k used to
  * leave such a process running for ever). Exit status 128 + SIGTERM, within the grace
@@ -1324,5 +1356,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli-eval/damaged-jpeg", test_damaged_jpeg_input);
   g_test_add_func ("/cli-eval/model-metadata-checked", test_model_metadata_checked);
   g_test_add_func ("/cli-eval/terminate-blocked", test_terminate_blocked);
+  g_test_add_func ("/cli-eval/outputs-checked-first", test_outputs_checked_first);
   return g_test_run ();
 }
