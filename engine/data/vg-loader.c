@@ -286,12 +286,32 @@ vg_loader_new (const VgSplit *split, const VgLoaderParams *params, GError **erro
   g_cond_init (&l->idle_cond);
   l->n_workers = params->n_workers;
   l->workers = g_new0 (Worker, l->n_workers);
-  for (int i = 0; i < l->n_workers; i++)
+  for (int i = 0; i < params->n_workers; i++)
     {
       Worker *w = &l->workers[i];
+      GError *local = NULL;
+
       w->loader = l;
       w->scratch = vg_augment_scratch_new ();
-      w->thread = g_thread_new ("vg-loader", worker_main, w);
+      w->thread = g_thread_try_new ("vg-loader", worker_main, w, &local);
+      if (w->thread == NULL)
+        {
+          /* Fewer workers only make the loading slower; none is an error. */
+          vg_augment_scratch_free (w->scratch);
+          l->n_workers = i;
+          if (i == 0)
+            {
+              g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID,
+                           "cannot start a loader thread: %s", local->message);
+              g_error_free (local);
+              vg_loader_free (l);
+              return NULL;
+            }
+          g_warning ("the loader runs with %d of %d threads: %s", i, params->n_workers,
+                     local->message);
+          g_error_free (local);
+          break;
+        }
     }
   return l;
 }
