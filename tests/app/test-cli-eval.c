@@ -23,6 +23,7 @@
 #include "cli-run.h"
 #include "engine/data/data-test-util.h"
 #include "test-common.h"
+#include "test-safetensors-util.h"
 #include "vg-image.h"
 #include "vg-predict.h"
 #include "vg-safetensors.h"
@@ -937,35 +938,6 @@ run_cli_bounded (CliRun *run, int limit_kib, const char *first, ...)
                run_.status, run_.err);                                                       \
   } G_STMT_END
 
-/* A copy of the model file src at dst with the configuration spec of its metadata
- * replaced (the tensors unchanged). */
-static void
-copy_model_with_spec (const char *src, const char *dst, const char *spec)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgSafetensors) st = vg_safetensors_open (src, &error);
-  g_autofree const char **pairs = NULL;
-  g_autoptr (GPtrArray) kv = g_ptr_array_new ();
-  g_autofree VgTensorView *views = NULL;
-  int n;
-
-  g_assert_no_error (error);
-  n = vg_safetensors_n_tensors (st);
-  views = g_new (VgTensorView, n);
-  for (int i = 0; i < n; i++)
-    views[i] = *vg_safetensors_get (st, i);
-  pairs = vg_safetensors_metadata_pairs (st);
-  for (int i = 0; pairs[i] != NULL; i += 2)
-    {
-      g_ptr_array_add (kv, (char *) pairs[i]);
-      g_ptr_array_add (kv, (char *) (strcmp (pairs[i], "visage.config") == 0 ? spec
-                                                                             : pairs[i + 1]));
-    }
-  g_ptr_array_add (kv, NULL);
-  g_assert_true (vg_safetensors_write (dst, views, n, (const char *const *) kv->pdata, &error));
-  g_assert_no_error (error);
-}
-
 /* A FIFO among the masks, as an image or as the model: each command fails at once naming
  * it (open() of a FIFO used to block forever); and a folder, a FIFO or a broken link named
  * like an image in images/ is not dropped without a word (eval and stats counted one image
@@ -1094,8 +1066,9 @@ test_model_metadata_checked (void)
   data = link_split (tmp, "data", names);
   /* The small model's tensors under the spec of one with two stages 4096 wide (some
    * 10^8 parameters a copy, and loading used to hold four copies). */
-  copy_model_with_spec (model, huge, "widths=16,4096,4096,128 depths=1,1,1,1 heads=1,2,4,8 "
-                        "ratios=8,4,2,1 mlp=2 dim=64 head=bilinear");
+  vg_test_rewrite_safetensors (model, huge, NULL, "visage.config",
+                               "widths=16,4096,4096,128 depths=1,1,1,1 heads=1,2,4,8 "
+                               "ratios=8,4,2,1 mlp=2 dim=64 head=bilinear");
   /* 2.5 GB of address space: enough for eval with the real model, not for the large one. */
   {
     g_auto (CliRun) control = { 0 };
@@ -1129,7 +1102,7 @@ test_model_metadata_checked (void)
     g_assert_no_error (error);
     g_assert_true (vg_model_save (deep, deep_path, (const char *const *) meta, &error));
     g_assert_no_error (error);
-    copy_model_with_spec (deep_path, shallow, SMALL_SPEC);
+    vg_test_rewrite_safetensors (deep_path, shallow, NULL, "visage.config", SMALL_SPEC);
     expect_bounded_failure ("unused tensors", "encoder.stages.0.blocks.1.", "eval",
                             "--model", shallow, "--data", data);
   }

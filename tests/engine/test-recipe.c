@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "test-common.h"
+#include "test-safetensors-util.h"
 #include "vg-recipe.h"
 #include "vg-safetensors.h"
 
@@ -159,27 +160,6 @@ stage_file (const char *out, const char *stage, const char *name)
 }
 
 static void
-assert_same_tensors (const char *a_path, const char *b_path)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgSafetensors) a = vg_safetensors_open (a_path, &error);
-  g_autoptr (VgSafetensors) b = vg_safetensors_open (b_path, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (vg_safetensors_n_tensors (a), ==, vg_safetensors_n_tensors (b));
-  for (int i = 0; i < vg_safetensors_n_tensors (a); i++)
-    {
-      const VgTensorView *ta = vg_safetensors_get (a, i);
-      const VgTensorView *tb = vg_safetensors_find (b, ta->name);
-
-      g_assert_nonnull (tb);
-      g_assert_cmpuint (ta->nbytes, ==, tb->nbytes);
-      if (memcmp (ta->data, tb->data, ta->nbytes) != 0)
-        g_error ("%s differs from %s in tensor %s", b_path, a_path, ta->name);
-    }
-}
-
-static void
 test_run_and_resume (void)
 {
   static const VgTrainCallbacks callbacks = { .step = on_step };
@@ -255,7 +235,7 @@ test_run_and_resume (void)
   g_assert_no_error (error);
   g_assert_cmpint (state.epoch, ==, 2);
   last = stage_file ("stopped", "high", "last.safetensors");
-  assert_same_tensors (ref_last, last);
+  vg_test_assert_same_tensors (ref_last, last);
 
   /* Resumed once more: every stage is done, nothing is written. */
   g_assert_cmpint (g_stat (last, &before), ==, 0);

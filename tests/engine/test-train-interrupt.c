@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "test-fixtures.h"
+#include "test-safetensors-util.h"
 #include "vg-safetensors.h"
 #include "vg-service.h"
 #include "vg-train.h"
@@ -193,28 +194,6 @@ notice_row (const VgServiceEpoch *e)
                           g_ascii_formatd (b[3], sizeof b[3], "%.6f", e->epoch.val_miou));
 }
 
-/* Every tensor of a's file bit for bit in b's, and as many tensors. */
-static void
-assert_same_tensors (const char *a_path, const char *b_path)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgSafetensors) a = vg_safetensors_open (a_path, &error);
-  g_autoptr (VgSafetensors) b = vg_safetensors_open (b_path, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (vg_safetensors_n_tensors (a), ==, vg_safetensors_n_tensors (b));
-  for (int i = 0; i < vg_safetensors_n_tensors (a); i++)
-    {
-      const VgTensorView *ta = vg_safetensors_get (a, i);
-      const VgTensorView *tb = vg_safetensors_find (b, ta->name);
-
-      g_assert_nonnull (tb);
-      g_assert_cmpuint (ta->nbytes, ==, tb->nbytes);
-      if (memcmp (ta->data, tb->data, ta->nbytes) != 0)
-        g_error ("%s differs from %s in tensor %s", b_path, a_path, ta->name);
-    }
-}
-
 static void
 assert_no_temporaries (const char *dir)
 {
@@ -353,8 +332,8 @@ test_stop_at (gconstpointer data)
     g_autoptr (VgSafetensors) b = vg_safetensors_open (best, &error);
 
     g_assert_no_error (error);
-    assert_same_tensors (ref_last, last);
-    assert_same_tensors (ref_best, best);
+    vg_test_assert_same_tensors (ref_last, last);
+    vg_test_assert_same_tensors (ref_best, best);
     g_assert_cmpstr (vg_safetensors_metadata (a, "visage.epoch"), ==,
                      vg_safetensors_metadata (b, "visage.epoch"));
     g_assert_cmpstr (vg_safetensors_metadata (a, "visage.val_miou"), ==,

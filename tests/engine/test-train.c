@@ -28,6 +28,7 @@
 #include "vg-models.h"
 #include "vg-train.h"
 #include "test-common.h"
+#include "test-safetensors-util.h"
 
 /* A small model so that the runs take seconds on 2 threads. */
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
@@ -490,27 +491,17 @@ static void
 assert_same_checkpoints (const char *a_path, const char *b_path)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (VgSafetensors) a = vg_safetensors_open (a_path, &error);
-  g_autoptr (VgSafetensors) b = NULL;
+  g_autoptr (VgSafetensors) a = NULL, b = NULL;
   const char *keys[] = { "visage.train.state.epoch", "visage.train.state.phase",
                          "visage.train.state.phase_lr", "visage.train.state.optimizer",
                          "visage.train.state.steps", "visage.train.state.best_loss",
                          "visage.train.state.best_miou", "visage.train.state.bad_epochs" };
 
+  vg_test_assert_same_tensors (a_path, b_path);
+  a = vg_safetensors_open (a_path, &error);
   g_assert_no_error (error);
   b = vg_safetensors_open (b_path, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (vg_safetensors_n_tensors (a), ==, vg_safetensors_n_tensors (b));
-  for (int i = 0; i < vg_safetensors_n_tensors (a); i++)
-    {
-      const VgTensorView *ta = vg_safetensors_get (a, i);
-      const VgTensorView *tb = vg_safetensors_find (b, ta->name);
-
-      g_assert_nonnull (tb);
-      g_assert_cmpuint (ta->nbytes, ==, tb->nbytes);
-      if (memcmp (ta->data, tb->data, ta->nbytes) != 0)
-        g_error ("tensor %s differs between %s and %s", ta->name, a_path, b_path);
-    }
   for (gsize k = 0; k < G_N_ELEMENTS (keys); k++)
     g_assert_cmpstr (vg_safetensors_metadata (a, keys[k]), ==,
                      vg_safetensors_metadata (b, keys[k]));
@@ -905,44 +896,6 @@ test_pause (void)
   vg_train_options_clear (&o);
 }
 
-/* A run written by an older Visage, whose last.safetensors lacks the keys added since
- * (annotations, init_from, the mid-epoch step): it loads and resumes. */
-/* Rewrite a checkpoint with its tensors, without the keys in drop (NULL-terminated, may be
- * NULL) and with key set to value (key NULL: none). */
-static void
-rewrite_checkpoint (const char *path, const char *const *drop, const char *key,
-                    const char *value)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgSafetensors) st = vg_safetensors_open (path, &error);
-  g_autofree const char **pairs = NULL;
-  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
-  g_autofree VgTensorView *views = NULL;
-  int n;
-
-  g_assert_no_error (error);
-  n = vg_safetensors_n_tensors (st);
-  views = g_new (VgTensorView, n);
-  for (int i = 0; i < n; i++)
-    views[i] = *vg_safetensors_get (st, i);
-  pairs = vg_safetensors_metadata_pairs (st);
-  for (int i = 0; pairs[i] != NULL; i += 2)
-    if ((drop == NULL || !g_strv_contains (drop, pairs[i])) && g_strcmp0 (pairs[i], key) != 0)
-      {
-        g_ptr_array_add (kept, (gpointer) pairs[i]);
-        g_ptr_array_add (kept, (gpointer) pairs[i + 1]);
-      }
-  if (key != NULL)
-    {
-      g_ptr_array_add (kept, (gpointer) key);
-      g_ptr_array_add (kept, (gpointer) value);
-    }
-  g_ptr_array_add (kept, NULL);
-  g_assert_true (vg_safetensors_write (path, views, n, (const char *const *) kept->pdata,
-                                       &error));
-  g_assert_no_error (error);
-}
-
 static void
 test_older_checkpoint (void)
 {
@@ -965,7 +918,7 @@ test_older_checkpoint (void)
 
   /* the same file without the newer keys */
   last = g_build_filename (o.out_dir, "last.safetensors", NULL);
-  rewrite_checkpoint (last, newer, NULL, NULL);
+  vg_test_rewrite_safetensors (last, last, newer, NULL, NULL);
 
   g_assert_true (vg_train_options_load (&loaded, o.out_dir, &error));
   g_assert_no_error (error);
@@ -1029,7 +982,7 @@ test_damaged_state (void)
   o.epochs = 2;
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      rewrite_checkpoint (last, NULL, cases[i].key, cases[i].value);
+      vg_test_rewrite_safetensors (last, last, NULL, cases[i].key, cases[i].value);
       g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
       g_test_message ("%s = %s: %s", cases[i].key, cases[i].value,
                       error != NULL ? error->message : "(accepted)");

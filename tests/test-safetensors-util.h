@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Safetensors files in the tests: comparing the tensors of two files, and a copy with its
+ * metadata edited (to make old, damaged or lying files from real ones). */
+#pragma once
+
+#include <string.h>
+
+#include <glib.h>
+
+#include "vg-safetensors.h"
+
+/* Every tensor of the file at a_path is in b_path's, bit for bit, and b has no more. */
+static inline void
+vg_test_assert_same_tensors (const char *a_path, const char *b_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) a = vg_safetensors_open (a_path, &error);
+  g_autoptr (VgSafetensors) b = NULL;
+
+  g_assert_no_error (error);
+  b = vg_safetensors_open (b_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (vg_safetensors_n_tensors (a), ==, vg_safetensors_n_tensors (b));
+  for (int i = 0; i < vg_safetensors_n_tensors (a); i++)
+    {
+      const VgTensorView *ta = vg_safetensors_get (a, i);
+      const VgTensorView *tb = vg_safetensors_find (b, ta->name);
+
+      g_assert_nonnull (tb);
+      g_assert_cmpuint (ta->nbytes, ==, tb->nbytes);
+      if (memcmp (ta->data, tb->data, ta->nbytes) != 0)
+        g_error ("tensor %s differs between %s and %s", ta->name, a_path, b_path);
+    }
+}
+
+/* Write to dst (which may be src) the tensors of src with its metadata, less the keys in
+ * drop (NULL-terminated; may be NULL), and with key set to value (key NULL: none; the
+ * key is added if src lacks it). */
+static inline void
+vg_test_rewrite_safetensors (const char *src, const char *dst, const char *const *drop,
+                             const char *key, const char *value)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (src, &error);
+  g_autofree const char **pairs = NULL;
+  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+  g_autofree VgTensorView *views = NULL;
+  int n;
+
+  g_assert_no_error (error);
+  n = vg_safetensors_n_tensors (st);
+  views = g_new (VgTensorView, n);
+  for (int i = 0; i < n; i++)
+    views[i] = *vg_safetensors_get (st, i);
+  pairs = vg_safetensors_metadata_pairs (st);
+  for (int i = 0; pairs[i] != NULL; i += 2)
+    if ((drop == NULL || !g_strv_contains (drop, pairs[i])) && g_strcmp0 (pairs[i], key) != 0)
+      {
+        g_ptr_array_add (kept, (gpointer) pairs[i]);
+        g_ptr_array_add (kept, (gpointer) pairs[i + 1]);
+      }
+  if (key != NULL)
+    {
+      g_ptr_array_add (kept, (gpointer) key);
+      g_ptr_array_add (kept, (gpointer) value);
+    }
+  g_ptr_array_add (kept, NULL);
+  g_assert_true (vg_safetensors_write (dst, views, n, (const char *const *) kept->pdata,
+                                       &error));
+  g_assert_no_error (error);
+}
