@@ -103,6 +103,7 @@ def main():
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--params", type=int, required=True)
     ap.add_argument("--config", required=True, help="the configuration's spec string")
+    ap.add_argument("--recipe", help="the recipe file (data/models/NAME.recipe) of the stages")
     ap.add_argument("outdir")
     a = ap.parse_args()
 
@@ -118,6 +119,13 @@ def main():
            f"validation images. Weights are stored in F16 (`visage-cli convert --f16`); the "
            f"loader converts them back to F32.", ""]
     md += ["## Configuration", "", f"`{a.config}`", ""]
+    if a.recipe:
+        md += ["## Reproduce", "",
+               f"Every stage below, in order, from scratch (`{os.path.basename(a.recipe)}`; "
+               f"continue after any stop with `--resume`):", "", "```sh",
+               f"visage-cli train --recipe {a.name} --train ../shared/celebamask/train "
+               f"--val ../shared/celebamask/val --out runs/{a.name}",
+               "```", ""]
     md += ["## Training", "",
            f"{n_epochs} epochs in {len(stages)} stage(s), {a.cpu_hours:.1f} CPU-hours "
            f"(2 cores) in all.", ""]
