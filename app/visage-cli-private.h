@@ -9,6 +9,8 @@
 
 #include "vg-backend.h"
 #include "vg-config.h"
+#include "vg-model.h"
+#include "vg-predict.h"
 
 enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 
@@ -61,6 +63,28 @@ GCancellable *vg_cli_interrupt_cancellable (void);
 /* The grace period in seconds (default VG_CLI_INTERRUPT_GRACE_S), for a command whose
  * clean stop takes longer (training finishes the step in progress). */
 void vg_cli_interrupt_set_grace (int seconds);
+
+/* ---- shared by the commands that run a model on images (cli-common.c) ---------------- */
+#define EXIT_INTERRUPTED 130  /* the shell's convention for a SIGINT stop */
+#define VG_CLI_DEFAULT_BATCH 4
+#define VG_CLI_DEFAULT_WORKERS 2
+
+/* Print "visage-cli COMMAND: message" (or "interrupted"); the exit status for the error. */
+int vg_cli_fail (const char *command, const GError *error);
+/* A progress callback of the engine for a VgCliProgress (data). */
+void vg_cli_on_progress (int done, int total, gpointer data);
+/* Whether lo <= value <= hi; FALSE after printing which option is out of range. */
+gboolean vg_cli_check_range (const char *command, const char *option, int value, int lo,
+                             int hi);
+/* Without --model (*model_path NULL): the model shipped with the program; FALSE (with a
+ * message) when none ships. */
+gboolean vg_cli_default_model (const char *command, char **model_path);
+/* "model: PATH (config, resolution N)" on stderr. */
+void vg_cli_print_model (const char *path, VgModel *model, const VgPreprocess *pre);
+/* JSON text: a string, quoted and escaped; a double in the shortest round-trip form, or
+ * null when not finite (or negative, unless allow_negative). */
+void vg_cli_json_string (GString *out, const char *s);
+void vg_cli_json_number (GString *out, double v, gboolean allow_negative);
 
 /* ---- subcommands -------------------------------------------------------------------- */
 int vg_cli_convert (int argc, char **argv);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* What the commands that run a model on images share (eval, predict, export-submission,
+ * stats): errors, progress, options' ranges, the default model, JSON text. */
+#define G_LOG_DOMAIN "visage-cli"
+
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "visage-cli-private.h"
+#include "vg-models.h"
+
+int
+vg_cli_fail (const char *command, const GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      fprintf (stderr, "visage-cli %s: interrupted\n", command);
+      return EXIT_INTERRUPTED;
+    }
+  fprintf (stderr, "visage-cli %s: %s\n", command, error->message);
+  return EXIT_FAILURE_RUN;
+}
+
+void
+vg_cli_on_progress (int done, int total, gpointer data)
+{
+  vg_cli_progress_update (data, done, NULL);
+}
+
+gboolean
+vg_cli_check_range (const char *command, const char *option, int value, int lo, int hi)
+{
+  if (value < lo || value > hi)
+    {
+      fprintf (stderr, "visage-cli %s: %s must be between %d and %d, not %d\n", command, option,
+               lo, hi, value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Without --model: the model shipped with the program (vg_bundled_model_path). */
+gboolean
+vg_cli_default_model (const char *command, char **model_path)
+{
+  if (*model_path != NULL)
+    return TRUE;
+  *model_path = vg_bundled_model_path ();
+  if (*model_path == NULL)
+    {
+      fprintf (stderr, "visage-cli %s: no model ships with this build: give --model FILE\n",
+               command);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+vg_cli_print_model (const char *path, VgModel *model, const VgPreprocess *pre)
+{
+  if (pre->resolution > 0)
+    fprintf (stderr, "model: %s (%s, resolution %d)\n", path, vg_model_config (model)->name,
+             pre->resolution);
+  else
+    fprintf (stderr, "model: %s (%s, at each image's own size)\n", path,
+             vg_model_config (model)->name);
+}
+
+void
+vg_cli_json_string (GString *out, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (out, "\\%c", *p);
+      else if (*p < 0x20)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* A double as JSON: shortest round-trip text; null when negative (no value) or not finite. */
+void
+vg_cli_json_number (GString *out, double v, gboolean allow_negative)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (v) || (!allow_negative && v < 0))
+    g_string_append (out, "null");
+  else
+    g_string_append (out, g_ascii_dtostr (buf, sizeof buf, v));
+}

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* visage-cli predict | export-submission: masks (and overlays) of any images, and the
+ * course's submission zip. Errors name the file at fault and exit non-zero; Ctrl-C stops at
+ * the next image and exits 130 without partial output files. */
+#define G_LOG_DOMAIN "visage-cli"
+
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "visage-cli-private.h"
+#include "vg-atomic-file.h"
+#include "vg-backend.h"
+#include "vg-classes.h"
+#include "vg-image.h"
+#include "vg-models.h"
+#include "vg-predict.h"
+#include "vg-split.h"
+#include "vg-stats.h"
+
+/* A data folder given as a split root (DIR/images) or as the images folder itself. */
+static char *
+images_dir_of (const char *dir)
+{
+  g_autofree char *sub = g_build_filename (dir, "images", NULL);
+
+  if (g_file_test (sub, G_FILE_TEST_IS_DIR))
+    return g_steal_pointer (&sub);
+  return g_strdup (dir);
+}
+
+/* ---- predict --------------------------------------------------------------------------- */
+
+static gboolean
+has_image_extension (const char *name)
+{
+  g_autofree char *lower = g_ascii_strdown (name, -1);
+
+  return name[0] != '.' && (g_str_has_suffix (lower, ".jpg") || g_str_has_suffix (lower, ".jpeg")
+                            || g_str_has_suffix (lower, ".png"));
+}
+
+static int
+compare_paths (gconstpointer a, gconstpointer b)
+{
+  return vg_natural_compare (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The image files of the arguments: files as given, folders' images (or a split folder's
+ * images/) in natural order. */
+static GPtrArray *
+collect_images (char **args, int n, GError **error)
+{
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+
+  for (int i = 0; i < n; i++)
+    {
+      if (g_file_test (args[i], G_FILE_TEST_IS_DIR))
+        {
+          g_autofree char *dir = images_dir_of (args[i]);
+          g_autoptr (GDir) d = g_dir_open (dir, 0, error);
+          g_autoptr (GPtrArray) found = g_ptr_array_new ();
+          const char *name;
+
+          if (d == NULL)
+            return NULL;
+          while ((name = g_dir_read_name (d)) != NULL)
+            if (has_image_extension (name))
+              g_ptr_array_add (found, g_build_filename (dir, name, NULL));
+          if (found->len == 0)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                           "%s: no .jpg, .jpeg or .png images in this folder", dir);
+              return NULL;
+            }
+          g_ptr_array_sort (found, compare_paths);
+          for (guint k = 0; k < found->len; k++)
+            g_ptr_array_add (files, found->pdata[k]);
+        }
+      else if (g_file_test (args[i], G_FILE_TEST_EXISTS))
+        g_ptr_array_add (files, g_strdup (args[i]));
+      else
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                       "%s: no such file or folder", args[i]);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&files);
+}
+
+/* Two inputs with the same base name would overwrite each other's output. */
+static gboolean
+check_unique_names (const VgSplit *split, GError **error)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (int i = 0; i < split->n_samples; i++)
+    {
+      const VgSample *s = &split->samples[i];
+      const VgSample *other = g_hash_table_lookup (seen, s->name);
+
+      if (other != NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       "%s and %s would both be written as %s.png", other->image_path,
+                       s->image_path, s->name);
+          return FALSE;
+        }
+      g_hash_table_insert (seen, s->name, (gpointer) s);
+    }
+  return TRUE;
+}
+
+typedef struct {
+  const VgSplit *split;
+  const char *out_dir;
+  gboolean overlay;
+  double alpha;
+  VgImage image;       /* the input again, for overlays */
+  uint8_t *blend;      /* (H, W, 3) */
+  size_t blend_cap;
+  int written;
+} PredictOut;
+
+static gboolean
+predict_write (int index, const uint8_t *labels, int H, int W, gpointer data, GError **error)
+{
+  PredictOut *o = data;
+  const VgSample *s = &o->split->samples[index];
+  g_autofree char *file = g_strconcat (s->name, ".png", NULL);
+  g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
+
+  if (!vg_mask_save (path, labels, H, W, error))
+    return FALSE;
+  if (o->overlay)
+    {
+      g_autofree char *ofile = g_strconcat (s->name, "-overlay.png", NULL);
+      g_autofree char *opath = g_build_filename (o->out_dir, ofile, NULL);
+
+      if (!vg_image_load (&o->image, s->image_path, error))
+        return FALSE;
+      if ((size_t) H * W * 3 > o->blend_cap)
+        {
+          g_free (o->blend);
+          o->blend_cap = (size_t) H * W * 3;
+          o->blend = g_new (uint8_t, o->blend_cap);
+        }
+      vg_overlay_render (o->blend, o->image.data, labels, H, W, (float) o->alpha);
+      if (!vg_image_save_png (opath, o->blend, H, W, error))
+        return FALSE;
+    }
+  o->written++;
+  return TRUE;
+}
+
+int
+vg_cli_predict (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL, *out_dir = NULL, *device = NULL;
+  const VgBackend *be;
+  int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, status = EXIT_OK;
+  gboolean overlay = FALSE, flip = FALSE;
+  double alpha = 0.5;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (.safetensors); default: the one shipped with Visage",
+      "FILE" },
+    VG_CLI_DEVICE_OPTION (device),
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Folder for the predicted masks", "DIR" },
+    { "overlay", 0, 0, G_OPTION_ARG_NONE, &overlay,
+      "Also write NAME-overlay.png: the image blended with the class colours", NULL },
+    { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "Overlay opacity (default 0.5)", "A" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
+    { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
+    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
+      "Also run each image mirrored and average the two (test-time flip: twice the time)",
+      NULL },
+    { NULL }
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) files = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (VgCliProgress) progress = NULL;
+  PredictOut out = { 0 };
+  GCancellable *cancellable;
+  VgPreprocess pre;
+  gboolean ok;
+
+  if (!vg_cli_parse_options ("predict", "write predicted masks for IMAGE|DIR...", entries,
+                             &argc, &argv, &status))
+    return status;
+  if ((be = vg_cli_backend ("predict", device)) == NULL)
+    return EXIT_USAGE;
+  if (argc < 2)
+    {
+      fprintf (stderr, "visage-cli predict: give the images (IMAGE or DIR arguments)\n");
+      return EXIT_USAGE;
+    }
+  if (out_dir == NULL)
+    {
+      fprintf (stderr, "visage-cli predict: --out DIR is required\n");
+      return EXIT_USAGE;
+    }
+  if (!vg_cli_default_model ("predict", &model_path))
+    return EXIT_USAGE;
+  if (!vg_cli_check_range ("predict", "--batch", batch, 1, 256)
+      || !vg_cli_check_range ("predict", "--workers", workers, 1, 256))
+    return EXIT_USAGE;
+  if (!(alpha >= 0.0 && alpha <= 1.0))
+    {
+      fprintf (stderr, "visage-cli predict: --alpha must be between 0 and 1\n");
+      return EXIT_USAGE;
+    }
+
+  cancellable = vg_cli_interrupt_cancellable ();
+  files = collect_images (argv + 1, argc - 1, &error);
+  if (files == NULL)
+    return vg_cli_fail ("predict", error);
+  split = vg_split_from_files ((const char *const *) files->pdata, (int) files->len, &error);
+  if (split == NULL || !check_unique_names (split, &error))
+    return vg_cli_fail ("predict", error);
+  model = vg_model_open (model_path, be, &pre, &error);
+  if (model == NULL)
+    return vg_cli_fail ("predict", error);
+  vg_cli_print_model (model_path, model, &pre);
+  if (g_mkdir_with_parents (out_dir, 0777) != 0)
+    {
+      int saved = errno;
+      fprintf (stderr, "visage-cli predict: %s: cannot create the folder: %s\n", out_dir,
+               g_strerror (saved));
+      return EXIT_FAILURE_RUN;
+    }
+  /* A read-only folder: said now, not at the first mask after the first batch. */
+  if (!vg_check_output_dir (out_dir, &error))
+    return vg_cli_fail ("predict", error);
+  predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
+  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
+    return vg_cli_fail ("predict", error);
+
+  out.split = split;
+  out.out_dir = out_dir;
+  out.overlay = overlay;
+  out.alpha = alpha;
+  progress = vg_cli_progress_new ("predict", split->n_samples, "images");
+  ok = vg_predict_split (predictor, split, workers, predict_write, &out, vg_cli_on_progress, progress,
+                         cancellable, &error);
+  vg_image_clear (&out.image);
+  g_free (out.blend);
+  if (!ok)
+    return vg_cli_fail ("predict", error);
+  {
+    g_autofree char *summary = g_strdup_printf ("masks written to %s", out_dir);
+    vg_cli_progress_finish (progress, summary);
+  }
+  return EXIT_OK;
+}
+
+/* ---- export-submission ----------------------------------------------------------------- */
+
+int
+vg_cli_export_submission (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL, *images = NULL, *zip_path = NULL, *device = NULL;
+  const VgBackend *be;
+  int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, status = EXIT_OK;
+  gboolean flip = FALSE, force = FALSE;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (.safetensors); default: the one shipped with Visage",
+      "FILE" },
+    VG_CLI_DEVICE_OPTION (device),
+    { "images", 'i', 0, G_OPTION_ARG_FILENAME, &images,
+      "Folder of test images (or a split folder with images/)", "DIR" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &zip_path, "The zip file to write", "FILE.zip" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+      "Replace the zip file if it exists (without --force an existing one is refused)", NULL },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
+    { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
+    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
+      "Also run each image mirrored and average the two (test-time flip: twice the time)",
+      NULL },
+    { NULL }
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSplit) split = NULL;
+  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (VgCliProgress) progress = NULL;
+  g_autofree char *images_dir = NULL;
+  GCancellable *cancellable;
+  VgPreprocess pre;
+  GStatBuf st;
+
+  if (!vg_cli_parse_options ("export-submission", "zip of grey index PNGs", entries, &argc,
+                             &argv, &status))
+    return status;
+  if ((be = vg_cli_backend ("export-submission", device)) == NULL)
+    return EXIT_USAGE;
+  if (argc > 1)
+    {
+      fprintf (stderr, "visage-cli export-submission: unexpected argument '%s'\n", argv[1]);
+      return EXIT_USAGE;
+    }
+  if (images == NULL || zip_path == NULL)
+    {
+      fprintf (stderr, "visage-cli export-submission: --images DIR and --out FILE.zip are "
+                       "required\n");
+      return EXIT_USAGE;
+    }
+  if (!vg_cli_default_model ("export-submission", &model_path))
+    return EXIT_USAGE;
+  if (!vg_cli_check_range ("export-submission", "--batch", batch, 1, 256)
+      || !vg_cli_check_range ("export-submission", "--workers", workers, 1, 256))
+    return EXIT_USAGE;
+  /* Before any work: a folder or an unwritable place, and a submission already there
+   * (a finished export is worth more than a typo in --out). */
+  if (!vg_check_output_file (zip_path, &error))
+    return vg_cli_fail ("export-submission", error);
+  if (!force && g_lstat (zip_path, &st) == 0)
+    {
+      fprintf (stderr, "visage-cli export-submission: %s already exists: give --force to "
+                       "replace it\n", zip_path);
+      return EXIT_FAILURE_RUN;
+    }
+
+  cancellable = vg_cli_interrupt_cancellable ();
+  images_dir = images_dir_of (images);
+  split = vg_split_open_dirs (images_dir, NULL, VG_SPLIT_DEFAULT, workers, cancellable, &error);
+  if (split == NULL)
+    return vg_cli_fail ("export-submission", error);
+  model = vg_model_open (model_path, be, &pre, &error);
+  if (model == NULL)
+    return vg_cli_fail ("export-submission", error);
+  vg_cli_print_model (model_path, model, &pre);
+  predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
+  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
+    return vg_cli_fail ("export-submission", error);
+  progress = vg_cli_progress_new ("export", split->n_samples, "images");
+  if (!vg_export_submission (predictor, split, zip_path, workers, vg_cli_on_progress, progress,
+                             cancellable, &error))
+    return vg_cli_fail ("export-submission", error);
+  {
+    g_autofree char *summary = g_strdup_printf ("wrote %s (%d grey index PNGs)", zip_path,
+                                                split->n_samples);
+    vg_cli_progress_finish (progress, summary);
+  }
+  return EXIT_OK;
+}
