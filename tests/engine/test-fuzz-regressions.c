@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "test-common.h"
+#include "test-safetensors-util.h"
 #include "vg-image.h"
 #include "vg-safetensors.h"
 #include "vg-train.h"
@@ -50,29 +51,6 @@ make_split (const char *root)
       g_assert_true (vg_mask_save (mp, mask, 32, 32, &error));
       g_assert_no_error (error);
     }
-}
-
-/* Rewrite path with metadata key set to value, tensors unchanged. */
-static void
-set_metadata (const char *path, const char *key, const char *value)
-{
-  GError *error = NULL;
-  g_autoptr (VgSafetensors) st = vg_safetensors_open (path, &error);
-  g_autofree const char **pairs = NULL;
-  g_autofree VgTensorView *views = NULL;
-  int n;
-
-  g_assert_no_error (error);
-  n = vg_safetensors_n_tensors (st);
-  views = g_new (VgTensorView, n);
-  for (int i = 0; i < n; i++)
-    views[i] = *vg_safetensors_get (st, i);
-  pairs = vg_safetensors_metadata_pairs (st);
-  for (int i = 0; pairs[i] != NULL; i += 2)
-    if (strcmp (pairs[i], key) == 0)
-      pairs[i + 1] = value;
-  g_assert_true (vg_safetensors_write (path, views, n, pairs, &error));
-  g_assert_no_error (error);
 }
 
 /* The error of error names the checkpoint and the key. */
@@ -124,7 +102,7 @@ test_checkpoint_values (void)
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_assert_true (g_file_set_contents (last, bytes, (gssize) len, NULL));
-      set_metadata (last, bad[i].key, bad[i].value);
+      vg_test_rewrite_safetensors (last, last, NULL, bad[i].key, bad[i].value);
       vg_train_options_init (&loaded);
       g_assert_false (vg_train_options_load (&loaded, out, &error));
       assert_names (error, bad[i].key);
@@ -134,7 +112,7 @@ test_checkpoint_values (void)
 
   /* The schedule's optimizer is read when the run resumes. */
   g_assert_true (g_file_set_contents (last, bytes, (gssize) len, NULL));
-  set_metadata (last, "visage.train.state.optimizer", "sgdd");
+  vg_test_rewrite_safetensors (last, last, NULL, "visage.train.state.optimizer", "sgdd");
   vg_train_options_init (&loaded);
   g_assert_true (vg_train_options_load (&loaded, out, &error));
   g_assert_no_error (error);
