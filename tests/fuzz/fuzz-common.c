@@ -118,6 +118,8 @@ fuzz_check_error (const GError *error, const char *path)
 
   if (error == NULL)
     fuzz_fail ("%s was refused without an error", path);
+  if (g_getenv ("FUZZ_VERBOSE") != NULL)
+    fprintf (stderr, "fuzz: refused: %s\n", error->message);
   if (error->message == NULL || strstr (error->message, base) == NULL)
     fuzz_fail ("the error does not name the file %s: %s", base,
                error->message != NULL ? error->message : "(null)");

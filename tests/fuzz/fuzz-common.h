@@ -24,7 +24,8 @@ const char *fuzz_dir (void);
 const char *fuzz_write (const char *name, const uint8_t *data, size_t size);
 
 /* Abort unless error is set and its message contains the file name of path (the last
- * component, so that a display name or a relative path also counts). */
+ * component, so that a display name or a relative path also counts). With FUZZ_VERBOSE
+ * set, print the message (to see how far a seed gets: run a target on one file). */
 void fuzz_check_error (const GError *error, const char *path);
 
 /* Abort with a message: an invariant of the target does not hold. */

@@ -3,7 +3,8 @@
  * resumed (vg_train_options_load in engine/vg-train.c: `visage-cli train --resume` and the
  * training dialog's offer to resume a folder): the safetensors reader, the configuration
  * spec, the folders, integers, numbers and names of the metadata; then
- * vg_train_options_validate, as vg_train_run does before touching a file.
+ * vg_train_options_validate, as vg_train_run does before touching a file; and the
+ * training log kept in the checkpoint (vg_train_read_log), which the Training page plots.
  *
  * Invariants: a refusal names the file; options that load are marked for resuming in
  * that folder. */
@@ -20,6 +21,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   static char *run_dir;
   const char *path;
   g_autoptr (GError) error = NULL;
+  g_autofree char *log = NULL;
   VgTrainOptions o;
 
   if (run_dir == NULL)
@@ -28,6 +30,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_mkdir (run_dir, 0700);
     }
   path = fuzz_write ("run/last.safetensors", data, size);
+  log = vg_train_read_log (run_dir, &error);
+  if (log == NULL)
+    fuzz_check_error (error, path);
+  else if (!g_str_has_prefix (log, "epoch,"))
+    fuzz_fail ("the log read back has no header: %.40s", log);
+  g_clear_error (&error);
+
   vg_train_options_init (&o);
   if (!vg_train_options_load (&o, run_dir, &error))
     {

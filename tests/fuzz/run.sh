@@ -18,7 +18,7 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-targets=(config image mask model recovery safetensors split_cache train_options)
+targets=(config image mask model recovery resume safetensors split_cache train_options)
 tiny_spec="widths=4,4,8,8 depths=1,1,1,1 heads=1,1,2,2 ratios=2,1,1,1 mlp=1 dim=4 head=bilinear"
 
 usage () {
@@ -54,6 +54,8 @@ if [ ! -f "$build/build.ninja" ]; then
     >"$build.setup.log" 2>&1 || { cat "$build.setup.log" >&2; fail "meson setup failed"; }
   rm -f "$build.setup.log"
 fi
+# (regenerate first: a target added to a meson.build is unknown to meson compile until then)
+ninja -C "$build" build.ninja >/dev/null || fail "meson could not regenerate $build"
 meson compile -C "$build" "fuzz_$target" fuzz-seeds visage-cli >/dev/null \
   || { meson compile -C "$build" "fuzz_$target" fuzz-seeds visage-cli; fail "build failed"; }
 
@@ -79,11 +81,12 @@ if [ ! -d "$seeds" ]; then
     --resolution 32 --batch 1 --epochs 1 --workers 1 --threads 1 --no-augment \
     >"$work/seed-run.log" 2>&1 || { cat "$work/seed-run.log" >&2; fail "visage-cli train failed"; }
   "$cli" convert --f16 --model "$run/best.safetensors" --out "$run/best-f16.safetensors" \
-    >>"$work/seed-run.log" 2>&1 || { cat "$work/seed-run.log" >&2; fail "visage-cli convert failed"; }
-  mkdir -p "$tmp/model" "$tmp/train_options"
+    >>"$work/seed-run.log" 2>&1 || { cat "$work/seed-run.log" >&2; fail "convert failed"; }
+  mkdir -p "$tmp/model" "$tmp/train_options" "$tmp/resume"
   cp "$run/best.safetensors" "$run/best-f16.safetensors" "$tmp/model/"
   cp "$run/best.safetensors" "$run/last.safetensors" "$tmp/safetensors/"
   cp "$run/last.safetensors" "$tmp/train_options/"
+  cp "$run/last.safetensors" "$tmp/resume/"
   mv "$tmp" "$seeds"
 fi
 
@@ -97,7 +100,7 @@ case $target in
   config) args+=(-dict="$root/tests/fuzz/config.dict" -max_len=512) ;;
   image|mask|recovery) args+=(-max_len=8192) ;;
   safetensors) args+=(-dict="$root/tests/fuzz/safetensors.dict" -max_len=16384) ;;
-  model|train_options) args+=(-dict="$root/tests/fuzz/safetensors.dict") ;;
+  model|resume|train_options) args+=(-dict="$root/tests/fuzz/safetensors.dict") ;;
   split_cache) args+=(-dict="$root/tests/fuzz/split_cache.dict") ;;
 esac
 # shellcheck disable=SC2206
