@@ -117,44 +117,186 @@ check_unique_names (const VgSplit *split, GError **error)
   return TRUE;
 }
 
+/* What predict writes for each image NAME (--format, several at once). */
+typedef enum {
+  FORMAT_PALETTE = 1 << 0,  /* NAME.png: the data set's 8-bit palette PNG */
+  FORMAT_INDEX = 1 << 1,    /* NAME-index.png: 8-bit grey, value = class id (0-18) */
+  FORMAT_CLASSES = 1 << 2,  /* NAME/CLASS.png: one binary mask (0/255) per class present */
+  FORMAT_OVERLAY = 1 << 3,  /* NAME-overlay.png: the image blended with the class colours */
+} PredictFormat;
+
+static const char *const format_names[] = { "palette", "index", "classes", "overlay" };
+
+/* "palette,index" to a set of formats; FALSE (with a message) for an unknown name. */
+static gboolean
+parse_formats (const char *text, guint *formats)
+{
+  g_auto (GStrv) names = g_strsplit (text, ",", -1);
+
+  *formats = 0;
+  for (int i = 0; names[i] != NULL; i++)
+    {
+      const char *name = g_strstrip (names[i]);
+      gsize f;
+
+      for (f = 0; f < G_N_ELEMENTS (format_names); f++)
+        if (strcmp (name, format_names[f]) == 0)
+          break;
+      if (f == G_N_ELEMENTS (format_names))
+        {
+          fprintf (stderr, "visage-cli predict: unknown format “%s” (choose among palette, "
+                   "index, classes, overlay)\n", name);
+          return FALSE;
+        }
+      *formats |= 1u << f;
+    }
+  if (*formats == 0)
+    {
+      fprintf (stderr, "visage-cli predict: --format names no format\n");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* "hair,skin" (names or ids) to a set of classes; FALSE (with a message) if one is unknown. */
+static gboolean
+parse_classes (const char *text, guint32 *classes)
+{
+  g_auto (GStrv) names = g_strsplit (text, ",", -1);
+
+  *classes = 0;
+  for (int i = 0; names[i] != NULL; i++)
+    {
+      const char *name = g_strstrip (names[i]);
+      int c = vg_class_from_name (name);
+      char *end = NULL;
+      gint64 id = g_ascii_strtoll (name, &end, 10);
+
+      if (c < 0 && end != name && *end == '\0' && id >= 0 && id < VG_NUM_CLASSES)
+        c = (int) id;
+      if (c < 0)
+        {
+          fprintf (stderr, "visage-cli predict: unknown class “%s” (see visage-cli "
+                   "classes)\n", name);
+          return FALSE;
+        }
+      *classes |= 1u << c;
+    }
+  if (*classes == 0)
+    {
+      fprintf (stderr, "visage-cli predict: --classes names no class\n");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 typedef struct {
   const VgSplit *split;
   const char *out_dir;
-  gboolean overlay;
+  guint formats;       /* PredictFormat bits */
+  guint32 classes;     /* the classes kept; the others are written as background (0) */
   double alpha;
   VgImage image;       /* the input again, for overlays */
-  uint8_t *blend;      /* (H, W, 3) */
-  size_t blend_cap;
+  uint8_t *buffer;     /* (H, W, 3): the blend, or a filtered or binary mask */
+  size_t buffer_cap;
   int written;
 } PredictOut;
+
+static uint8_t *
+out_buffer (PredictOut *o, size_t n)
+{
+  if (n > o->buffer_cap)
+    {
+      g_free (o->buffer);
+      o->buffer_cap = n;
+      o->buffer = g_new (uint8_t, n);
+    }
+  return o->buffer;
+}
+
+/* NAME/CLASS.png for each kept class the image holds: 255 where it is, 0 elsewhere. */
+static gboolean
+write_class_masks (PredictOut *o, const VgSample *s, const uint8_t *labels, int H, int W,
+                   GError **error)
+{
+  const size_t n = (size_t) H * W;
+  g_autofree char *dir = g_build_filename (o->out_dir, s->name, NULL);
+  guint32 present = 0;
+  uint8_t *mask = out_buffer (o, n);
+
+  for (size_t i = 0; i < n; i++)
+    present |= 1u << labels[i];
+  present &= o->classes;
+  if (g_mkdir_with_parents (dir, 0777) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot create the folder: %s", dir, g_strerror (saved));
+      return FALSE;
+    }
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    if (present & (1u << c))
+      {
+        g_autofree char *file = g_strconcat (vg_class_name (c), ".png", NULL);
+        g_autofree char *path = g_build_filename (dir, file, NULL);
+
+        for (size_t i = 0; i < n; i++)
+          mask[i] = labels[i] == c ? 255 : 0;
+        if (!vg_mask_save_grey (path, mask, H, W, error))
+          return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean
+write_overlay (PredictOut *o, const VgSample *s, const uint8_t *labels, int H, int W,
+               GError **error)
+{
+  g_autofree char *file = g_strconcat (s->name, "-overlay.png", NULL);
+  g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
+  uint8_t *blend;
+
+  if (!vg_image_load (&o->image, s->image_path, error))
+    return FALSE;
+  blend = out_buffer (o, (size_t) H * W * 3);
+  vg_overlay_render (blend, o->image.data, labels, H, W, (float) o->alpha);
+  return vg_image_save_png (path, blend, H, W, error);
+}
 
 static gboolean
 predict_write (int index, const uint8_t *labels, int H, int W, gpointer data, GError **error)
 {
   PredictOut *o = data;
   const VgSample *s = &o->split->samples[index];
-  g_autofree char *file = g_strconcat (s->name, ".png", NULL);
-  g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
+  const size_t n = (size_t) H * W;
+  g_autofree uint8_t *kept = NULL;
 
-  if (!vg_mask_save (path, labels, H, W, error))
-    return FALSE;
-  if (o->overlay)
+  if (o->classes != (1u << VG_NUM_CLASSES) - 1)
     {
-      g_autofree char *ofile = g_strconcat (s->name, "-overlay.png", NULL);
-      g_autofree char *opath = g_build_filename (o->out_dir, ofile, NULL);
+      kept = g_new (uint8_t, n);
+      for (size_t i = 0; i < n; i++)
+        kept[i] = (o->classes >> labels[i]) & 1 ? labels[i] : 0;
+      labels = kept;
+    }
+  if (o->formats & FORMAT_PALETTE)
+    {
+      g_autofree char *file = g_strconcat (s->name, ".png", NULL);
+      g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
 
-      if (!vg_image_load (&o->image, s->image_path, error))
-        return FALSE;
-      if ((size_t) H * W * 3 > o->blend_cap)
-        {
-          g_free (o->blend);
-          o->blend_cap = (size_t) H * W * 3;
-          o->blend = g_new (uint8_t, o->blend_cap);
-        }
-      vg_overlay_render (o->blend, o->image.data, labels, H, W, (float) o->alpha);
-      if (!vg_image_save_png (opath, o->blend, H, W, error))
+      if (!vg_mask_save (path, labels, H, W, error))
         return FALSE;
     }
+  if (o->formats & FORMAT_INDEX)
+    {
+      g_autofree char *file = g_strconcat (s->name, "-index.png", NULL);
+      g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
+
+      if (!vg_mask_save_grey (path, labels, H, W, error))
+        return FALSE;
+    }
+  if (((o->formats & FORMAT_CLASSES) && !write_class_masks (o, s, labels, H, W, error))
+      || ((o->formats & FORMAT_OVERLAY) && !write_overlay (o, s, labels, H, W, error)))
+    return FALSE;
   o->written++;
   return TRUE;
 }
@@ -165,7 +307,8 @@ vg_cli_predict (int argc, char **argv)
   g_autofree char *model_path = NULL, *out_dir = NULL, *device = NULL;
   const VgBackend *be;
   int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, status = EXIT_OK;
-  gboolean overlay = FALSE, flip = FALSE;
+  gboolean overlay = FALSE, flip = FALSE, legend = FALSE;
+  g_autofree char *format = NULL, *classes = NULL;
   double alpha = 0.5;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
@@ -173,8 +316,18 @@ vg_cli_predict (int argc, char **argv)
       "FILE" },
     VG_CLI_DEVICE_OPTION (device),
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Folder for the predicted masks", "DIR" },
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
+      "What to write, several separated by commas: palette (NAME.png, the data set's colours; "
+      "the default), index (NAME-index.png, grey, value = class id), classes (NAME/CLASS.png, "
+      "one 0/255 mask per class present), overlay (NAME-overlay.png)", "LIST" },
+    { "classes", 0, 0, G_OPTION_ARG_STRING, &classes,
+      "Keep only these classes (names or ids, e.g. hair,skin): the others are written as "
+      "background", "LIST" },
+    { "legend", 0, 0, G_OPTION_ARG_NONE, &legend,
+      "Also write classes.json (id, name, colour, left/right partner) beside the masks",
+      NULL },
     { "overlay", 0, 0, G_OPTION_ARG_NONE, &overlay,
-      "Also write NAME-overlay.png: the image blended with the class colours", NULL },
+      "Also write NAME-overlay.png (as --format palette,overlay)", NULL },
     { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "Overlay opacity (default 0.5)", "A" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
     { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
@@ -219,6 +372,13 @@ vg_cli_predict (int argc, char **argv)
       fprintf (stderr, "visage-cli predict: --alpha must be between 0 and 1\n");
       return EXIT_USAGE;
     }
+  out.formats = FORMAT_PALETTE;
+  out.classes = (1u << VG_NUM_CLASSES) - 1;
+  if ((format != NULL && !parse_formats (format, &out.formats))
+      || (classes != NULL && !parse_classes (classes, &out.classes)))
+    return EXIT_USAGE;
+  if (overlay)
+    out.formats |= FORMAT_OVERLAY;
 
   cancellable = vg_cli_interrupt_cancellable ();
   files = collect_images (argv + 1, argc - 1, &error);
@@ -245,15 +405,22 @@ vg_cli_predict (int argc, char **argv)
   if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
     return vg_cli_fail ("predict", error);
 
+  if (legend)
+    {
+      g_autoptr (GString) json = vg_cli_classes_json ();
+      g_autofree char *path = g_build_filename (out_dir, "classes.json", NULL);
+
+      if (!vg_atomic_file_set_contents (path, json->str, json->len, &error))
+        return vg_cli_fail ("predict", error);
+    }
   out.split = split;
   out.out_dir = out_dir;
-  out.overlay = overlay;
   out.alpha = alpha;
   progress = vg_cli_progress_new ("predict", split->n_samples, "images");
-  ok = vg_predict_split (predictor, split, workers, predict_write, &out, vg_cli_on_progress, progress,
-                         cancellable, &error);
+  ok = vg_predict_split (predictor, split, workers, predict_write, &out, vg_cli_on_progress,
+                         progress, cancellable, &error);
   vg_image_clear (&out.image);
-  g_free (out.blend);
+  g_free (out.buffer);
   if (!ok)
     return vg_cli_fail ("predict", error);
   {
