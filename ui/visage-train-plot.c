@@ -148,6 +148,12 @@ visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text, const 
   g_return_val_if_fail (text != NULL && path != NULL, FALSE);
 
   lines = g_strsplit (text, "\n", -1);
+  if (lines[0] == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("%s is empty: not a training log"), path);
+      return FALSE;
+    }
   header = g_strsplit (lines[0], ",", -1);
   c_epoch = column_of (header, "epoch");
   c_phase = column_of (header, "phase");
@@ -178,7 +184,7 @@ visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text, const 
           || !parse_double (cells[c_epoch], &epoch) || !parse_double (cells[c_phase], &phase)
           || !parse_double (cells[c_lr], &lr) || !parse_double (cells[c_train], &train)
           || !parse_double (cells[c_val], &val) || !parse_double (cells[c_miou], &miou)
-          || epoch < 1 || epoch > G_MAXINT)
+          || epoch < 1 || epoch > G_MAXINT || !(phase >= 0 && phase <= 1000))
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        _("%s: line %d is not a row of a training log"), path, i + 1);

@@ -590,6 +590,17 @@ test_plot_log (void)
   g_assert_cmpuint (visage_train_plot_get_n_switches (plot), ==, 1);
   check_export (plot);
 
+  /* an empty log and a phase that is no phase number (found by reading the parser) */
+  g_assert_true (g_file_set_contents (broken, "", -1, NULL));
+  g_assert_false (visage_train_plot_load_log (plot, broken, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_true (g_file_set_contents (broken,
+    "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou\n1,nan,adam,0.1,1,1,1\n", -1,
+    NULL));
+  g_assert_false (visage_train_plot_load_log (plot, broken, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
   g_assert_true (g_file_set_contents (broken, "epoch,phase\n1,0\n", -1, NULL));
   g_assert_false (visage_train_plot_load_log (plot, broken, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
