@@ -14,7 +14,6 @@
 
 #include "vg-backend.h"
 #include "vg-config.h"
-#include "vg-safetensors.h"
 
 typedef struct _VgModel VgModel;
 
@@ -74,27 +73,6 @@ size_t vg_model_num_params (const VgModel *model);
 /* A named tensor (state_dict name) in device memory: the parameter, or with grad TRUE its
  * gradient; running statistics too (no gradient). NULL if there is no such tensor. */
 float *vg_model_tensor (VgModel *model, const char *name, gboolean grad, size_t *numel);
-
-/* Weights as safetensors with the state_dict names (loadable by the PyTorch module of
- * tests/reference/segformer_ref.py). metadata: NULL-terminated key, value pairs. */
-gboolean vg_model_save (VgModel *model, const char *path, const char *const *metadata,
-                        GError **error);
-/* Load weights saved by vg_model_save or by PyTorch; every tensor is checked against the
- * model's names and shapes (vg_model_check_file), and every value must be finite (a NaN or
- * an infinity is an error naming the tensor). On failure the model's weights are
- * unchanged. */
-gboolean vg_model_load (VgModel *model, const char *path, GError **error);
-/* The same from a file already open; path names it in messages. */
-gboolean vg_model_load_from (VgModel *model, const VgSafetensors *st, const char *path,
-                             GError **error);
-
-/* Check a model file against configuration cfg before any model is allocated, so that
- * metadata describing a far larger model than the file holds fails at once instead of
- * allocating for it: every tensor of the configuration must be present with its shape and
- * a floating-point dtype, and every tensor of the file must belong to the configuration
- * (an unused one is named), except a training checkpoint's state (optim.*, pipeline.*). */
-gboolean vg_model_check_file (const VgConfig *cfg, const VgSafetensors *st,
-                              const char *path, GError **error);
 
 /* ---- description (no allocation of the model needed) --------------------------------- */
 typedef struct {

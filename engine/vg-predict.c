@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Prediction and evaluation: model files with their preprocessing, the predictor's
- * resize -> forward -> resize back -> argmax path, dataset metrics, and the output
- * writers (grey PNGs, overlays, the submission zip).
+/* Prediction and evaluation: the predictor's resize -> forward -> resize back -> argmax
+ * path, dataset metrics, and the output writers (grey PNGs, overlays, the submission zip).
  *
  * Shape letters as in vg-predict.h: H, W an image's size, Hm, Wm the model input size,
  * B batch, NC classes. Logits are channels-last (B, Hm, Wm, NC). */
@@ -24,161 +23,8 @@
 #include "vg-loader.h"
 #include "vg-nn.h"
 #include "vg-predict.h"
-#include "vg-safetensors.h"
 
 G_DEFINE_QUARK (vg-predict-error-quark, vg_predict_error)
-
-/* Larger model inputs are refused: 16384 is vg_cli_parse_size's limit too. */
-#define MAX_RESOLUTION 16384
-
-/* ---- preprocessing metadata ------------------------------------------------------------ */
-
-static char *
-format_triple (const double v[3])
-{
-  char a[G_ASCII_DTOSTR_BUF_SIZE], b[G_ASCII_DTOSTR_BUF_SIZE], c[G_ASCII_DTOSTR_BUF_SIZE];
-
-  /* g_ascii_dtostr writes the shortest text that reads back to the same double, in the C
-   * locale whatever the user's (a German locale would write "0,51"). */
-  return g_strdup_printf ("%s,%s,%s", g_ascii_dtostr (a, sizeof a, v[0]),
-                          g_ascii_dtostr (b, sizeof b, v[1]), g_ascii_dtostr (c, sizeof c, v[2]));
-}
-
-char **
-vg_preprocess_to_metadata (const VgPreprocess *pre)
-{
-  char **kv = g_new0 (char *, 7);
-
-  kv[0] = g_strdup ("visage.mean");
-  kv[1] = format_triple (pre->mean);
-  kv[2] = g_strdup ("visage.std");
-  kv[3] = format_triple (pre->std);
-  kv[4] = g_strdup ("visage.resolution");
-  kv[5] = g_strdup_printf ("%d", pre->resolution);
-  return kv;
-}
-
-static gboolean
-parse_triple (const char *text, double out[3], gboolean positive)
-{
-  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
-
-  if (g_strv_length (parts) != 3)
-    return FALSE;
-  for (int i = 0; i < 3; i++)
-    {
-      char *end = NULL;
-      const char *s = g_strstrip (parts[i]);
-      out[i] = g_ascii_strtod (s, &end);
-      if (end == s || *end != '\0' || !isfinite (out[i]) || (positive && !(out[i] > 0.0)))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-preprocess_from_st (VgPreprocess *pre, const VgSafetensors *st, const char *path,
-                    GError **error)
-{
-  const char *mean = vg_safetensors_metadata (st, "visage.mean");
-  const char *std = vg_safetensors_metadata (st, "visage.std");
-  const char *res = vg_safetensors_metadata (st, "visage.resolution");
-  VgPreprocess p = { 0 };
-  gint64 r = -1;
-  char *end = NULL;
-
-  if (mean == NULL || std == NULL || res == NULL)
-    {
-      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
-                   "%s: no preprocessing in the model file (metadata visage.mean, "
-                   "visage.std and visage.resolution are needed)", path);
-      return FALSE;
-    }
-  if (!parse_triple (mean, p.mean, FALSE) || !parse_triple (std, p.std, TRUE))
-    {
-      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
-                   "%s: malformed whitening metadata (mean “%s”, std “%s”: three numbers "
-                   "each, std positive)", path, mean, std);
-      return FALSE;
-    }
-  if (res[0] >= '0' && res[0] <= '9')
-    r = g_ascii_strtoll (res, &end, 10);
-  if (r < 0 || *end != '\0' || r > MAX_RESOLUTION || r % 32 != 0)
-    {
-      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
-                   "%s: malformed visage.resolution “%s” (a multiple of 32, or 0)", path, res);
-      return FALSE;
-    }
-  p.resolution = (int) r;
-  *pre = p;
-  return TRUE;
-}
-
-gboolean
-vg_preprocess_from_file (VgPreprocess *pre, const char *model_path, GError **error)
-{
-  g_autoptr (VgSafetensors) st = vg_safetensors_open (model_path, error);
-
-  return st != NULL && preprocess_from_st (pre, st, model_path, error);
-}
-
-/* ---- opening a model file -------------------------------------------------------------- */
-
-VgModel *
-vg_model_open (const char *path, const VgBackend *be, VgPreprocess *pre, GError **error)
-{
-  g_autoptr (VgSafetensors) st = vg_safetensors_open (path, error);
-  g_autoptr (GError) local = NULL;
-  g_autoptr (VgModel) model = NULL;
-  const char *spec, *name;
-  VgPreprocess p;
-  VgConfig cfg;
-
-  if (st == NULL)
-    return NULL;
-  spec = vg_safetensors_metadata (st, "visage.config");
-  name = vg_safetensors_metadata (st, "visage.config_name");
-  if (spec == NULL)
-    {
-      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
-                   "%s: not a Visage model (no visage.config metadata)", path);
-      return NULL;
-    }
-  /* The spec leaves out fields such as the norms' epsilons: the named configuration the
-   * model was derived from supplies them, the shipped "seed" when the name is unknown. */
-  if (name == NULL || !vg_config_from_name (&cfg, name, NULL))
-    vg_config_from_name (&cfg, "seed", NULL);
-  if (!vg_config_parse (&cfg, spec, &local) || !vg_config_validate (&cfg, &local))
-    {
-      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_METADATA,
-                   "%s: bad model configuration in the metadata: %s", path, local->message);
-      return NULL;
-    }
-  if (!preprocess_from_st (&p, st, path, error))
-    return NULL;
-  /* The tensors against the configuration before allocating for it: metadata alone must
-   * not make us allocate (and initialise) a model far larger than the file. */
-  if (!vg_model_check_file (&cfg, st, path, &local)
-      || (model = vg_model_new (&cfg, be, &local)) == NULL
-      || !vg_model_load_from (model, st, path, &local))
-    {
-      /* A readable file whose tensors do not fit: say which configuration was expected. */
-      if ((local->domain == VG_MODEL_ERROR && local->code != VG_MODEL_ERROR_NOT_FINITE)
-          || g_error_matches (local, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISMATCH))
-        {
-          g_autofree char *resolved = vg_config_to_string (&cfg);
-          g_set_error (error, local->domain, local->code,
-                       "%s (the metadata describes a %s model: %s)", local->message, cfg.name,
-                       resolved);
-        }
-      else
-        g_propagate_error (error, g_steal_pointer (&local));
-      return NULL;
-    }
-  if (pre != NULL)
-    *pre = p;
-  return g_steal_pointer (&model);
-}
 
 /* ---- the predictor --------------------------------------------------------------------- */
 
@@ -219,8 +65,8 @@ predictor_plan (VgPredictor *p, int Hm, int Wm, Reserve reserve, GError **error)
 {
   gboolean keep = (p->flags & VG_PREDICTOR_KEEP_RESERVATION) != 0;
 
-  if (Hm <= 0 || Wm <= 0 || Hm % 32 != 0 || Wm % 32 != 0 || Hm > MAX_RESOLUTION
-      || Wm > MAX_RESOLUTION)
+  if (Hm <= 0 || Wm <= 0 || Hm % 32 != 0 || Wm % 32 != 0 || Hm > VG_MAX_RESOLUTION
+      || Wm > VG_MAX_RESOLUTION)
     {
       g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_SIZE,
                    "the model cannot run at %d x %d: both sides must be positive multiples "
@@ -387,7 +233,7 @@ vg_predictor_new_full (VgModel *model, const VgPreprocess *pre, int batch,
   VgPredictor *p;
 
   if (model == NULL || pre == NULL || batch <= 0 || pre->resolution < 0
-      || pre->resolution % 32 != 0 || pre->resolution > MAX_RESOLUTION
+      || pre->resolution % 32 != 0 || pre->resolution > VG_MAX_RESOLUTION
       || ((flags & VG_PREDICTOR_KEEP_RESERVATION) && pre->resolution == 0))
     {
       g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,

@@ -2,11 +2,12 @@
 /* Prediction and evaluation with a model: one implementation for visage-cli, training's
  * validation and the workbench.
  *
- * A model file carries its preprocessing (the training split's whitening and the training
- * resolution) in its safetensors metadata, so predictions never depend on the caller
- * guessing them. Images are resized to the model resolution (bilinear, antialiased when
- * shrinking), the logits are resized back to the image's own size (bilinear) and the
- * class is their argmax: predictions are always at the input's full size.
+ * A model file carries its preprocessing (vg-model-file.h: the training split's whitening
+ * and the training resolution) in its safetensors metadata, so predictions never depend on
+ * the caller guessing them. Images are resized to the model resolution (bilinear,
+ * antialiased when shrinking), the logits are resized back to the image's own size
+ * (bilinear) and the class is their argmax: predictions are always at the input's full
+ * size.
  *
  * Shapes: H, W an image's own size; R the model resolution (square R x R input, or the
  * image's own size when the model's resolution is 0); B batch; NC classes (19). */
@@ -19,27 +20,8 @@
 
 #include "vg-metrics.h"
 #include "vg-model.h"
+#include "vg-model-file.h"
 #include "vg-split.h"
-
-typedef struct {
-  double mean[3];   /* per channel, of values / 255 */
-  double std[3];
-  int resolution;   /* square model input size; 0 = the image's own size (multiple of 32) */
-} VgPreprocess;
-
-/* Metadata keys ("visage.mean" = "0.51,0.42,0.37", "visage.std", "visage.resolution") as a
- * NULL-terminated key, value list for vg_model_save (free with g_strfreev). */
-char **vg_preprocess_to_metadata (const VgPreprocess *pre);
-/* Read them back from a model file; FALSE with an error naming the file when absent or
- * malformed. */
-gboolean vg_preprocess_from_file (VgPreprocess *pre, const char *model_path, GError **error);
-
-/* Open a model file: its configuration from the metadata ("visage.config" on top of the
- * named "visage.config_name"), its weights and its preprocessing. The model is ready for
- * vg_predict_image (evaluation mode). Errors name the file: not a safetensors file,
- * truncated, no visage metadata, or tensors that do not fit the stated configuration. */
-VgModel *vg_model_open (const char *path, const VgBackend *be, VgPreprocess *pre,
-                        GError **error);
 
 typedef struct _VgPredictor VgPredictor;
 
