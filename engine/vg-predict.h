@@ -119,10 +119,6 @@ gboolean vg_predict_split (VgPredictor *predictor, const VgSplit *split, int n_w
                            VgPredictEachFunc each, gpointer each_data, VgProgressFunc progress,
                            gpointer user_data, GCancellable *cancellable, GError **error);
 
-/* A split of explicit image files (no masks), named by their base names, in the given
- * order; each file's header is read for its size. */
-VgSplit *vg_split_from_files (const char *const *paths, int n_paths, GError **error);
-
 /* ---- output files ---------------------------------------------------------------------- */
 
 /* Encode a class map (H, W) as an 8-bit PNG in memory: with palette the data set's

@@ -334,6 +334,39 @@ vg_split_open (const char *dir, VgSplitFlags flags, int n_threads, GCancellable 
                              flags, n_threads, cancellable, error);
 }
 
+VgSplit *
+vg_split_from_files (const char *const *paths, int n_paths, GError **error)
+{
+  g_autoptr (VgSplit) split = g_new0 (VgSplit, 1);
+
+  split->skipped = g_ptr_array_new_with_free_func (g_free);
+  if (n_paths <= 0)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY, "no images given");
+      return NULL;
+    }
+  split->samples = g_new0 (VgSample, n_paths);
+  for (int i = 0; i < n_paths; i++)
+    {
+      VgSample *s = &split->samples[i];
+      g_autofree char *base = g_path_get_basename (paths[i]);
+      char *dot = strrchr (base, '.');
+      VgImageInfo info;
+
+      if (!vg_image_probe (&info, paths[i], error))
+        return NULL;
+      if (dot != NULL && dot != base)
+        *dot = '\0';
+      s->name = g_strdup (base);
+      s->image_path = g_canonicalize_filename (paths[i], NULL);
+      s->height = info.height;
+      s->width = info.width;
+      split->n_samples = i + 1;
+    }
+  split->images_dir = g_path_get_dirname (split->samples[0].image_path);
+  return g_steal_pointer (&split);
+}
+
 char *
 vg_split_annotation_path (const VgSplit *split, int i, const char *annotations_dir)
 {

@@ -57,6 +57,10 @@ VgSplit *vg_split_open_dirs (const char *images_dir, const char *masks_dir,
                              VgSplitFlags flags, int n_threads, GCancellable *cancellable,
                              GError **error);
 
+/* A split of explicit image files (no masks), named by their base names, in the given
+ * order; each file's header is read for its size. */
+VgSplit *vg_split_from_files (const char *const *paths, int n_paths, GError **error);
+
 /* Corrected ground truth: every sample named N whose annotations_dir/N.png exists takes
  * that file as its mask (mask_path), overriding masks/N.png; the others keep their masks.
  * Annotation files are checked like masks (header: palette or 8-bit grey PNG of the
