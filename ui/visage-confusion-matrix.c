@@ -342,16 +342,6 @@ visage_confusion_matrix_select (VisageConfusionMatrix *self, int truth, int pred
   g_signal_emit (self, signals[SIGNAL_CELL_SELECTED], 0, truth, predicted);
 }
 
-gboolean
-visage_confusion_matrix_get_selected (VisageConfusionMatrix *self, int *truth, int *predicted)
-{
-  g_return_val_if_fail (VISAGE_IS_CONFUSION_MATRIX (self), FALSE);
-
-  *truth = self->selected_truth;
-  *predicted = self->selected_predicted;
-  return self->selected_truth >= 0;
-}
-
 static void
 visage_confusion_matrix_css_changed (GtkWidget *widget, GtkCssStyleChange *change)
 {

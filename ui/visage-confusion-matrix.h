@@ -32,8 +32,6 @@ void visage_confusion_matrix_cell_center (VisageConfusionMatrix *self, int truth
 
 /* Select a cell (emits ::cell-selected), as a click on it does; -1, -1 clears. */
 void visage_confusion_matrix_select (VisageConfusionMatrix *self, int truth, int predicted);
-gboolean visage_confusion_matrix_get_selected (VisageConfusionMatrix *self, int *truth,
-                                               int *predicted);
 
 /* The row-normalised rate of a cell: counts[t][p] / (pixels of class t), or 0. */
 double visage_confusion_matrix_rate (const VgConfusion *confusion, int truth, int predicted);

@@ -439,14 +439,6 @@ visage_image_view_set_tool (VisageImageView *self, const char *tool)
   g_warning ("unknown editing tool %s", tool);
 }
 
-const char *
-visage_image_view_get_tool (VisageImageView *self)
-{
-  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), NULL);
-
-  return tools[self->tool];
-}
-
 static void
 draw_paint_swatch (GtkDrawingArea *area, cairo_t *cr, int width, int height,
                    gpointer user_data)
@@ -528,14 +520,6 @@ visage_image_view_set_protect_class (VisageImageView *self, int cls)
     vg_mask_edit_set_protect (edit, cls);
   gtk_drop_down_set_selected (self->protect_dropdown, (guint) (cls + 1));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROTECT_CLASS]);
-}
-
-int
-visage_image_view_get_protect_class (VisageImageView *self)
-{
-  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), -1);
-
-  return self->protect_class;
 }
 
 guint

@@ -53,13 +53,11 @@ VisageAnnotation *visage_image_view_get_annotation (VisageImageView *self);
 void visage_image_view_set_editing (VisageImageView *self, gboolean editing);
 gboolean visage_image_view_get_editing (VisageImageView *self);
 void visage_image_view_set_tool (VisageImageView *self, const char *tool);
-const char *visage_image_view_get_tool (VisageImageView *self);
 void visage_image_view_set_paint_class (VisageImageView *self, int cls);
 int visage_image_view_get_paint_class (VisageImageView *self);
 void visage_image_view_set_brush_size (VisageImageView *self, int size);
 int visage_image_view_get_brush_size (VisageImageView *self);
 void visage_image_view_set_protect_class (VisageImageView *self, int cls);
-int visage_image_view_get_protect_class (VisageImageView *self);
 /* Corners of the polygon being drawn. */
 guint visage_image_view_get_polygon_size (VisageImageView *self);
 /* The drag gesture that applies the tools (for tests that drive it). */

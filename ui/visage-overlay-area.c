@@ -191,14 +191,6 @@ visage_overlay_area_zoom_at (VisageOverlayArea *self, double factor, double x, d
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
 
-double
-visage_overlay_area_get_zoom (VisageOverlayArea *self)
-{
-  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), 1.0);
-
-  return self->zoom;
-}
-
 void
 visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy)
 {
@@ -362,20 +354,6 @@ visage_overlay_area_set_image (VisageOverlayArea *self, const guint8 *rgb, const
   /* Browsing images of one size keeps the zoom and position, to compare like regions. */
   if (!same_size)
     visage_overlay_area_zoom_fit (self);
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
-}
-
-void
-visage_overlay_area_set_labels (VisageOverlayArea *self, const guint8 *labels)
-{
-  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
-
-  if (self->rgb == NULL)
-    return;
-  g_clear_pointer (&self->labels, g_free);
-  if (labels != NULL)
-    self->labels = g_memdup2 (labels, (size_t) self->height * self->width);
-  self->labels_dirty = TRUE;
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
 

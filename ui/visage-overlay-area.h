@@ -28,8 +28,6 @@ GtkWidget *visage_overlay_area_new (void);
 void visage_overlay_area_set_image (VisageOverlayArea *self, const guint8 *rgb,
                                     const guint8 *truth, const guint8 *labels, int height,
                                     int width);
-/* Replace the prediction only (the photo and ground truth stay uploaded). */
-void visage_overlay_area_set_labels (VisageOverlayArea *self, const guint8 *labels);
 
 void visage_overlay_area_set_mode (VisageOverlayArea *self, VisageOverlayMode mode);
 VisageOverlayMode visage_overlay_area_get_mode (VisageOverlayArea *self);
@@ -39,11 +37,10 @@ void visage_overlay_area_set_class_visible (VisageOverlayArea *self, int cls,
                                             gboolean visible);
 gboolean visage_overlay_area_get_class_visible (VisageOverlayArea *self, int cls);
 
-/* Zoom: 1 fits the image in the widget. Zooming keeps the image point under (x, y)
- * (widget coordinates) in place. */
+/* Zoom by a factor, keeping the image point under (x, y) (widget coordinates) in place;
+ * zoom_fit fits the whole image in the widget. */
 void visage_overlay_area_zoom_at (VisageOverlayArea *self, double factor, double x, double y);
 void visage_overlay_area_zoom_fit (VisageOverlayArea *self);
-double visage_overlay_area_get_zoom (VisageOverlayArea *self);
 /* Move the image by (dx, dy) widget pixels. */
 void visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy);
 

@@ -1233,14 +1233,6 @@ visage_window_close_request (GtkWindow *window)
   return TRUE;
 }
 
-const char *
-visage_window_get_annotations_dir (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
-
-  return self->annotations_dir;
-}
-
 VisageAnnotation *
 visage_window_get_annotation (VisageWindow *self)
 {
@@ -1388,14 +1380,6 @@ visage_window_get_split (VisageWindow *self)
   g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
 
   return self->split;
-}
-
-GListModel *
-visage_window_get_samples (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
-
-  return self->samples != NULL ? G_LIST_MODEL (self->samples) : NULL;
 }
 
 const VgEvaluation *

@@ -40,10 +40,9 @@ gboolean visage_window_get_working (VisageWindow *self);
  * the window shows is not final yet. Notified. */
 gboolean visage_window_get_busy (VisageWindow *self);
 
-/* The open split (NULL before one), its samples (a GListModel of VisageSample) and the
- * last finished evaluation of it with the loaded model (NULL before one). */
+/* The open split (NULL before one) and the last finished evaluation of it with the loaded
+ * model (NULL before one). */
 const VgSplit *visage_window_get_split (VisageWindow *self);
-GListModel *visage_window_get_samples (VisageWindow *self);
 const VgEvaluation *visage_window_get_evaluation (VisageWindow *self);
 
 VgService *visage_window_get_service (VisageWindow *self);
@@ -67,7 +66,6 @@ void visage_window_set_visible_view (VisageWindow *self, const char *name);
  * <name>.png, which then overrides masks/<name>.png as the ground truth of the workbench's
  * display and evaluation (and of visage-cli eval/train --annotations). Writing over the
  * original mask takes win.save-annotation-over-truth and a confirmation. */
-const char *visage_window_get_annotations_dir (VisageWindow *self);
 VisageAnnotation *visage_window_get_annotation (VisageWindow *self);
 gboolean visage_window_save_annotation (VisageWindow *self, GError **error);
 /* TRUE while the annotation shown has unsaved changes (the title starts with "• "). */
