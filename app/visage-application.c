@@ -23,7 +23,7 @@ struct _VisageApplication
 {
   AdwApplication parent_instance;
 
-  GSettings *settings;
+  GSettings *settings;    /* NULL when the schema is not installed: defaults, no abort */
   char *split_dir;        /* --split, absolute */
   char *model_path;       /* --model, absolute */
   char *image_path;       /* --image, absolute */
@@ -54,14 +54,6 @@ visage_application_new (GApplicationFlags flags)
                        "flags", flags,
                        "resource-base-path", "/io/github/visage/Visage",
                        NULL);
-}
-
-GSettings *
-visage_application_get_settings (VisageApplication *self)
-{
-  g_return_val_if_fail (VISAGE_IS_APPLICATION (self), NULL);
-
-  return self->settings;
 }
 
 static void
@@ -195,7 +187,7 @@ visage_application_activate (GApplication *app)
 
   if (window == NULL)
     {
-      window = GTK_WINDOW (visage_window_new (GTK_APPLICATION (app)));
+      window = GTK_WINDOW (visage_window_new (GTK_APPLICATION (app), self->settings));
       restore_window_state (self, window);
       open_initial_files (self, VISAGE_WINDOW (window));
       if (self->evaluate)

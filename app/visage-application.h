@@ -10,10 +10,6 @@ G_DECLARE_FINAL_TYPE (VisageApplication, visage_application, VISAGE, APPLICATION
 
 VisageApplication *visage_application_new (GApplicationFlags flags);
 
-/* The application's settings, or NULL when the schema is not installed (the app then
- * runs with defaults instead of aborting). */
-GSettings *visage_application_get_settings (VisageApplication *self);
-
 /* Set up gettext for the programs (translations from LOCALEDIR). */
 void visage_i18n_init (void);
 

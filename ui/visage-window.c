@@ -8,7 +8,6 @@
 #include <glib/gi18n.h>
 
 #include "visage-annotation.h"
-#include "visage-application.h"
 #include "visage-evaluation-view.h"
 #include "visage-gallery.h"
 #include "visage-image-view.h"
@@ -39,7 +38,7 @@ struct _VisageWindow
   VisageEvaluationView *evaluation_view;
   VisageTrainView *train_view;
 
-  GSettings *settings;              /* the application's; NULL without the schema */
+  GSettings *settings;              /* passed in by the application; may be NULL */
   VgService *service;
   VgSplit *split;                   /* the open split, or NULL */
   char *split_dir;
@@ -73,6 +72,7 @@ G_DEFINE_FINAL_TYPE (VisageWindow, visage_window, ADW_TYPE_APPLICATION_WINDOW)
 enum {
   PROP_0,
   PROP_BUSY,
+  PROP_SETTINGS,
   N_PROPS
 };
 
@@ -1457,34 +1457,36 @@ visage_window_get_train_dialog (VisageWindow *self)
 /* ---- GObject ---------------------------------------------------------------------------- */
 
 VisageWindow *
-visage_window_new (GtkApplication *application)
+visage_window_new (GtkApplication *application, GSettings *settings)
 {
-  VisageWindow *self;
-
   g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (settings == NULL || G_IS_SETTINGS (settings), NULL);
 
-  self = g_object_new (VISAGE_TYPE_WINDOW, "application", application, NULL);
-  if (VISAGE_IS_APPLICATION (application))
-    self->settings = visage_application_get_settings (VISAGE_APPLICATION (application));
-  if (self->settings != NULL)
-    {
-      g_object_ref (self->settings);
-      g_settings_bind (self->settings, "overlay-mode", self->image_view, "mode",
-                       G_SETTINGS_BIND_DEFAULT);
-      g_settings_bind (self->settings, "overlay-opacity", self->image_view, "opacity",
-                       G_SETTINGS_BIND_DEFAULT);
-      g_settings_bind (self->settings, "brush-size", self->image_view, "brush-size",
-                       G_SETTINGS_BIND_DEFAULT);
+  return g_object_new (VISAGE_TYPE_WINDOW, "application", application, "settings", settings,
+                       NULL);
+}
 
-      {
-        g_autofree char *device = g_settings_get_string (self->settings, "device");
+/* The preferences the window keeps: bound once the template's widgets exist. */
+static void
+visage_window_constructed (GObject *object)
+{
+  VisageWindow *self = VISAGE_WINDOW (object);
+  g_autofree char *device = NULL;
 
-        /* Before any model loads. */
-        visage_window_set_device (self, device);
-        visage_window_set_flip (self, g_settings_get_boolean (self->settings, "flip"));
-      }
-    }
-  return self;
+  G_OBJECT_CLASS (visage_window_parent_class)->constructed (object);
+
+  if (self->settings == NULL)
+    return;
+  g_settings_bind (self->settings, "overlay-mode", self->image_view, "mode",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "overlay-opacity", self->image_view, "opacity",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "brush-size", self->image_view, "brush-size",
+                   G_SETTINGS_BIND_DEFAULT);
+  /* Before any model loads. */
+  device = g_settings_get_string (self->settings, "device");
+  visage_window_set_device (self, device);
+  visage_window_set_flip (self, g_settings_get_boolean (self->settings, "flip"));
 }
 
 static void
@@ -1544,6 +1546,25 @@ visage_window_get_property (GObject *object, guint prop_id, GValue *value, GPara
     case PROP_BUSY:
       g_value_set_boolean (value, visage_window_get_busy (self));
       break;
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+visage_window_set_property (GObject *object, guint prop_id, const GValue *value,
+                            GParamSpec *pspec)
+{
+  VisageWindow *self = VISAGE_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SETTINGS:
+      g_set_object (&self->settings, g_value_get_object (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1557,12 +1578,19 @@ visage_window_class_init (VisageWindowClass *klass)
 
   object_class->dispose = visage_window_dispose;
   object_class->finalize = visage_window_finalize;
+  object_class->constructed = visage_window_constructed;
   object_class->get_property = visage_window_get_property;
+  object_class->set_property = visage_window_set_property;
   GTK_WINDOW_CLASS (klass)->close_request = visage_window_close_request;
 
   properties[PROP_BUSY] =
     g_param_spec_boolean ("busy", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The application's preferences (device, flip, last split and model, the overlay's
+   * mode and opacity, the brush size), or NULL to keep none. */
+  properties[PROP_SETTINGS] =
+    g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (VISAGE_TYPE_GALLERY);

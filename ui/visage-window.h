@@ -15,7 +15,10 @@ G_BEGIN_DECLS
 #define VISAGE_TYPE_WINDOW (visage_window_get_type ())
 G_DECLARE_FINAL_TYPE (VisageWindow, visage_window, VISAGE, WINDOW, AdwApplicationWindow)
 
-VisageWindow *visage_window_new (GtkApplication *application);
+/* settings: the application's preferences, which the window reads and keeps (the device,
+ * test-time flip, the last split and model, the overlay's mode and opacity, the brush
+ * size); NULL keeps none (the schema is not installed). */
+VisageWindow *visage_window_new (GtkApplication *application, GSettings *settings);
 
 /* The page the window shows now: "empty" until a data split is opened, then
  * "workbench". */
