@@ -1,71 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The main window: the image shown and its prediction, the split and the model, evaluation
+ * and export, and the GObject. Its actions, mask corrections and training live in the files
+ * visage-window-private.h lists. */
 #define G_LOG_DOMAIN "visage-window"
 
 #include "config.h"
 
-#include <string.h>
-
 #include <glib/gi18n.h>
 
-#include "visage-annotation.h"
-#include "visage-evaluation-view.h"
-#include "visage-gallery.h"
-#include "visage-image-view.h"
 #include "visage-resources.h"
-#include "visage-sample.h"
-#include "visage-train-dialog.h"
-#include "visage-train-view.h"
-#include "visage-window.h"
-#include "visage-file-chooser.h"
-
-struct _VisageWindow
-{
-  AdwApplicationWindow parent_instance;
-
-  /* Template widgets */
-  AdwToastOverlay *toast_overlay;
-  AdwHeaderBar *header_bar;
-  AdwViewSwitcherTitle *switcher_title;
-  GtkMenuButton *primary_menu_button;
-  GtkRevealer *model_revealer;
-  GtkRevealer *progress_revealer;
-  GtkProgressBar *progress_bar;
-  GtkStack *main_stack;
-  AdwStatusPage *empty_page;
-  AdwViewStack *view_stack;
-  VisageGallery *gallery;
-  VisageImageView *image_view;
-  VisageEvaluationView *evaluation_view;
-  VisageTrainView *train_view;
-
-  GSettings *settings;              /* passed in by the application; may be NULL */
-  VgService *service;
-  VgSplit *split;                   /* the open split, or NULL */
-  char *split_dir;
-  GListStore *samples;              /* of VisageSample, in the split's order */
-  VgEvaluation *evaluation;         /* of split with the loaded model, or NULL */
-  VisageSample *shown;              /* whose prediction is shown or on its way */
-  GCancellable *open_cancellable;
-  GCancellable *predict_cancellable;
-  GCancellable *job_cancellable;    /* non-NULL while evaluating or exporting */
-  VgServiceJob job_kind;            /* which of the two */
-  char *live_path;                  /* an image opened on its own, shown instead of a sample */
-  guint n_pending;                  /* operations that will change what is shown */
-  VisageTrainDialog *train_dialog;  /* weak: the Train dialog while it is open */
-  gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
-  gboolean close_confirmed;         /* closing stops the training run: asked already */
-  gboolean quiet;                   /* notices go to the log, not into toasts */
-  guint loads_queued;               /* model loads asked of the service so far */
-  guint loads_done;                 /* of them, finished (the service runs them in order) */
-  guint prediction_loads;           /* loads_queued when the shown prediction was asked */
-  gboolean disposed;
-
-  /* Mask corrections (see visage-window-annotations below) */
-  VisageAnnotation *annotation;     /* of the sample shown, or NULL */
-  char *annotations_dir;            /* <split>/annotations */
-  AdwMessageDialog *dialog;         /* the question asked now, or NULL */
-  gboolean unsaved_confirmed;       /* unsaved changes were saved or discarded */
-};
+#include "visage-window-private.h"
 
 G_DEFINE_FINAL_TYPE (VisageWindow, visage_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -78,8 +22,8 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-static void
-toast (VisageWindow *self, const char *message)
+void
+_visage_window_toast (VisageWindow *self, const char *message)
 {
   AdwToast *toast;
 
@@ -117,39 +61,6 @@ pending_end (VisageWindow *self)
 }
 
 static void
-enable (VisageWindow *self, const char *name, gboolean enabled)
-{
-  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
-
-  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
-}
-
-static void
-update_actions (VisageWindow *self)
-{
-  gboolean has_model = vg_service_get_model_path (self->service) != NULL;
-  gboolean working = self->job_cancellable != NULL;
-  gboolean has_split = self->split != NULL;
-  gboolean has_image = self->shown != NULL || self->live_path != NULL;
-
-  enable (self, "evaluate",
-          has_model && has_split && vg_split_has_masks (self->split) && !working);
-  enable (self, "cancel", working);
-  enable (self, "next-image", has_split);
-  enable (self, "previous-image", has_split);
-  enable (self, "export-image-mask", has_model && has_image && !working);
-  enable (self, "export-image-overlay", has_model && has_image && !working);
-  enable (self, "export-split-masks", has_model && has_split && !working);
-  enable (self, "export-split-overlays", has_model && has_split && !working);
-  enable (self, "export-submission", has_model && has_split && !working);
-  enable (self, "save-annotation", self->annotation != NULL);
-  enable (self, "save-annotation-over-truth",
-          self->annotation != NULL && has_split && vg_split_has_masks (self->split));
-
-  enable (self, "train", !visage_train_view_get_running (self->train_view));
-}
-
-static void
 clear_results (VisageWindow *self)
 {
   g_clear_pointer (&self->evaluation, vg_evaluation_free);
@@ -165,10 +76,6 @@ clear_results (VisageWindow *self)
 }
 
 /* ---- the shown image -------------------------------------------------------------------- */
-
-static char *shown_truth_path (VisageWindow *self);
-static void attach_annotation (VisageWindow *self, const VgPrediction *prediction);
-static void leave_annotation (VisageWindow *self);
 
 static void
 prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -186,7 +93,7 @@ prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
       visage_image_view_set_prediction (self->image_view, prediction,
                                         self->shown != NULL
                                         ? visage_sample_get_name (self->shown) : base);
-      attach_annotation (self, prediction);
+      _visage_window_attach_annotation (self, prediction);
       /* Predicting an image with a mask evaluates it: label it in the gallery too. */
       if (self->shown != NULL && prediction->has_result && self->evaluation == NULL)
         {
@@ -198,7 +105,7 @@ prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (prediction == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
            && !self->disposed)
-    toast (self, error->message);
+    _visage_window_toast (self, error->message);
   pending_end (self);
 }
 
@@ -210,7 +117,7 @@ request_prediction (VisageWindow *self)
   if (self->predict_cancellable != NULL)
     g_cancellable_cancel (self->predict_cancellable);
   g_clear_object (&self->predict_cancellable);
-  update_actions (self);
+  _visage_window_actions_update (self);
   if (self->shown == NULL && self->live_path == NULL)
     {
       visage_image_view_set_prediction (self->image_view, NULL, NULL);
@@ -221,7 +128,7 @@ request_prediction (VisageWindow *self)
   pending_begin (self);
   if (self->shown != NULL)
     {
-      g_autofree char *mask = shown_truth_path (self);
+      g_autofree char *mask = _visage_window_shown_truth_path (self);
 
       vg_service_predict_async (self->service, visage_sample_get_image_path (self->shown),
                                 mask, self->predict_cancellable, prediction_ready,
@@ -240,7 +147,7 @@ visage_window_open_image (VisageWindow *self, const char *path)
 
   /* Unselecting the gallery's image clears what was shown. */
   visage_gallery_select_position (self->gallery, GTK_INVALID_LIST_POSITION);
-  leave_annotation (self);
+  _visage_window_leave_annotation (self);
   g_clear_object (&self->shown);
   g_free (self->live_path);
   self->live_path = g_strdup (path);
@@ -256,7 +163,7 @@ selected_sample_changed (VisageWindow *self)
 
   if (sample == self->shown)
     return;
-  leave_annotation (self);
+  _visage_window_leave_annotation (self);
   g_set_object (&self->shown, sample);
   if (sample == NULL && self->live_path != NULL)
     return;  /* unselected for an image opened on its own */
@@ -264,8 +171,8 @@ selected_sample_changed (VisageWindow *self)
   request_prediction (self);
 }
 
-static void
-step_image (VisageWindow *self, int step)
+void
+_visage_window_step_image (VisageWindow *self, int step)
 {
   GListModel *shown = visage_gallery_get_shown (self->gallery);
   guint n = g_list_model_get_n_items (shown);
@@ -298,9 +205,6 @@ confusion_cell_selected (VisageWindow *self, int truth, int predicted)
 
 /* ---- split and model -------------------------------------------------------------------- */
 
-static void use_annotations (VisageWindow *self);
-static void announce_recoveries (VisageWindow *self);
-
 static void
 split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -318,7 +222,7 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (split == NULL)
     {
-      toast (self, error->message);
+      _visage_window_toast (self, error->message);
       pending_end (self);
       return;
     }
@@ -334,10 +238,10 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->settings != NULL)
     g_settings_set_string (self->settings, "last-split", self->split_dir);
 
-  leave_annotation (self);
+  _visage_window_leave_annotation (self);
   g_clear_object (&self->shown);
   g_clear_object (&self->samples);
-  use_annotations (self);
+  _visage_window_use_annotations (self);
   self->samples = g_list_store_new (VISAGE_TYPE_SAMPLE);
   for (int i = 0; i < self->split->n_samples; i++)
     {
@@ -366,10 +270,10 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
                                       self->split->skipped->len),
                          self->split->skipped->len,
                          (const char *) g_ptr_array_index (self->split->skipped, 0));
-      toast (self, message);
+      _visage_window_toast (self, message);
     }
-  announce_recoveries (self);
-  update_actions (self);
+  _visage_window_announce_recoveries (self);
+  _visage_window_actions_update (self);
   pending_end (self);
 }
 
@@ -400,7 +304,7 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!vg_service_load_model_finish (VG_SERVICE (source), result, &error))
     {
       if (!self->disposed)
-        toast (self, error->message);
+        _visage_window_toast (self, error->message);
       pending_end (self);
       return;
     }
@@ -412,7 +316,7 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       /* Asked for the GPU and not given it: say so (with "auto" the tooltip tells). */
       if (g_strcmp0 (vg_service_get_device (self->service), "cuda") == 0
           && *vg_service_get_device_note (self->service) != '\0')
-        toast (self, vg_service_get_device_note (self->service));
+        _visage_window_toast (self, vg_service_get_device_note (self->service));
       /* Every result so far came from the previous model. */
       clear_results (self);
       /* The image shown was asked for after this load was queued: the service, which
@@ -460,7 +364,7 @@ model_path_changed (VisageWindow *self)
       tooltip = g_strdup_printf (_("Model: %s%s%s"), path, *note != '\0' ? "\n" : "", note);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->switcher_title), tooltip);
     }
-  update_actions (self);
+  _visage_window_actions_update (self);
 }
 
 /* ---- evaluation ------------------------------------------------------------------------- */
@@ -513,13 +417,13 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   g_clear_object (&self->job_cancellable);
   gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
-  update_actions (self);
+  _visage_window_actions_update (self);
   if (evaluation == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        toast (self, _("Evaluation cancelled"));
+        _visage_window_toast (self, _("Evaluation cancelled"));
       else
-        toast (self, error->message);
+        _visage_window_toast (self, error->message);
       return;
     }
 
@@ -530,7 +434,7 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
                                "matrix over all pixels)"),
                              100.0 * vg_confusion_miou (&self->evaluation->metrics.confusion),
                              self->evaluation->metrics.n_images);
-  toast (self, message);
+  _visage_window_toast (self, message);
   visage_evaluation_view_set_evaluation (self->evaluation_view, self->evaluation,
                                          G_LIST_MODEL (self->samples));
 }
@@ -549,7 +453,7 @@ visage_window_evaluate (VisageWindow *self)
   gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
   gtk_progress_bar_set_text (self->progress_bar, _("Evaluating…"));
   gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
-  update_actions (self);
+  _visage_window_actions_update (self);
   vg_service_evaluate_async (self->service, self->split, self->job_cancellable, evaluated,
                              g_object_ref (self));
 }
@@ -569,16 +473,16 @@ exported (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   g_clear_object (&self->job_cancellable);
   gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
-  update_actions (self);
+  _visage_window_actions_update (self);
   if (written < 0)
     {
-      toast (self, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-                   ? _("Export cancelled") : error->message);
+      _visage_window_toast (self, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                                  ? _("Export cancelled") : error->message);
       return;
     }
   message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Exported %d file",
                                           "Exported %d files", written), written);
-  toast (self, message);
+  _visage_window_toast (self, message);
 }
 
 void
@@ -607,7 +511,7 @@ visage_window_export (VisageWindow *self, const char *what, const char *destinat
           live = vg_split_from_files (paths, 1, &error);
           if (live == NULL)
             {
-              toast (self, error->message);
+              _visage_window_toast (self, error->message);
               return;
             }
           split = live;
@@ -632,7 +536,7 @@ visage_window_export (VisageWindow *self, const char *what, const char *destinat
   gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
   gtk_progress_bar_set_text (self->progress_bar, _("Exporting…"));
   gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
-  update_actions (self);
+  _visage_window_actions_update (self);
   /* Overlays as the image view shows them. */
   vg_service_export_async (self->service, split, index, kind, destination,
                            visage_image_view_get_opacity (self->image_view),
@@ -647,529 +551,7 @@ visage_window_get_working (VisageWindow *self)
   return self->job_cancellable != NULL;
 }
 
-/* ---- actions ---------------------------------------------------------------------------- */
-
-static void
-split_chosen (const char *path, gpointer user_data)
-{
-  visage_window_open_split (VISAGE_WINDOW (user_data), path);
-}
-
-static void
-open_split_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  g_autoptr (GFile) folder = NULL;
-
-  if (self->split_dir != NULL)
-    {
-      g_autofree char *parent = g_path_get_dirname (self->split_dir);
-
-      folder = g_file_new_for_path (parent);
-    }
-  visage_choose_path (GTK_WINDOW (self),
-                      &(VisageChooserSpec) { .title = _("Open Split"),
-                                             .action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
-                                             .accept_label = _("_Open"),
-                                             .folder = folder },
-                      split_chosen, self, NULL);
-}
-
-static void
-model_chosen (const char *path, gpointer user_data)
-{
-  visage_window_load_model (VISAGE_WINDOW (user_data), path);
-}
-
-static void
-open_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  g_autoptr (GtkFileFilter) weights = gtk_file_filter_new ();
-  g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
-
-  gtk_file_filter_set_name (weights, _("Model Weights (safetensors)"));
-  gtk_file_filter_add_suffix (weights, "safetensors");
-  gtk_file_filter_set_name (all, _("All Files"));
-  gtk_file_filter_add_pattern (all, "*");
-  visage_choose_path (GTK_WINDOW (self),
-                      &(VisageChooserSpec) { .title = _("Open Model"),
-                                             .action = GTK_FILE_CHOOSER_ACTION_OPEN,
-                                             .accept_label = _("_Open"),
-                                             .filters = { weights, all } },
-                      model_chosen, self, NULL);
-}
-
-static void
-evaluate_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  visage_window_evaluate (VISAGE_WINDOW (user_data));
-}
-
-static void
-cancel_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-
-  if (self->job_cancellable != NULL)
-    g_cancellable_cancel (self->job_cancellable);
-}
-
-static void
-next_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  step_image (VISAGE_WINDOW (user_data), 1);
-}
-
-static void
-previous_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  step_image (VISAGE_WINDOW (user_data), -1);
-}
-
-static void
-export_destination_chosen (const char *path, gpointer user_data)
-{
-  VisageChooserRequest *request = user_data;
-
-  visage_window_export (VISAGE_WINDOW (request->owner), request->what, path);
-}
-
-static void
-export_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  const char *name = g_action_get_name (G_ACTION (action));
-  const char *what = name + strlen ("export-");
-  VisageChooserSpec spec = { .title = _("Export the Submission"),
-                             .action = GTK_FILE_CHOOSER_ACTION_SAVE,
-                             .accept_label = _("_Export"),
-                             .current_name = "submission.zip" };
-
-  if (g_str_equal (what, "split-masks") || g_str_equal (what, "split-overlays")
-      || g_str_equal (what, "image-mask") || g_str_equal (what, "image-overlay"))
-    spec = (VisageChooserSpec) { .title = _("Export into a Folder"),
-                                 .action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
-                                 .accept_label = _("_Export") };
-  visage_choose_path (GTK_WINDOW (self), &spec, export_destination_chosen,
-                      visage_chooser_request_new (self, what), visage_chooser_request_free);
-}
-
-static void
-image_chosen (const char *path, gpointer user_data)
-{
-  visage_window_open_image (VISAGE_WINDOW (user_data), path);
-}
-
-static void
-open_image_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  g_autoptr (GtkFileFilter) images = gtk_file_filter_new ();
-
-  gtk_file_filter_set_name (images, _("JPEG and PNG Images"));
-  gtk_file_filter_add_mime_type (images, "image/jpeg");
-  gtk_file_filter_add_mime_type (images, "image/png");
-  visage_choose_path (GTK_WINDOW (self),
-                      &(VisageChooserSpec) { .title = _("Open Image"),
-                                             .action = GTK_FILE_CHOOSER_ACTION_OPEN,
-                                             .accept_label = _("_Open"),
-                                             .filters = { images } },
-                      image_chosen, self, NULL);
-}
-
-/* ---- mask corrections ------------------------------------------------------------------- */
-
-static void
-update_title (VisageWindow *self)
-{
-  g_autofree char *title = NULL;
-
-  /* A dot before the name marks unsaved changes, as GNOME's editors do. */
-  if (visage_window_get_modified (self))
-    title = g_strdup_printf ("• %s", _("Visage"));
-  else
-    title = g_strdup (_("Visage"));
-  gtk_window_set_title (GTK_WINDOW (self), title);
-  adw_view_switcher_title_set_title (self->switcher_title, title);
-}
-
-/* The ground truth shown for the sample: its saved annotation if there is one. */
-static char *
-shown_truth_path (VisageWindow *self)
-{
-  if (self->shown == NULL)
-    return NULL;
-  if (self->annotations_dir != NULL)
-    {
-      g_autofree char *name = g_strconcat (visage_sample_get_name (self->shown), ".png", NULL);
-      g_autofree char *path = g_build_filename (self->annotations_dir, name, NULL);
-
-      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        return g_steal_pointer (&path);
-    }
-  return g_strdup (visage_sample_get_mask_path (self->shown));
-}
-
-/* Saved annotations override the split's masks, for the evaluation too. */
-static void
-use_annotations (VisageWindow *self)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_free (self->annotations_dir);
-  self->annotations_dir = g_build_filename (self->split_dir, "annotations", NULL);
-  if (!vg_split_has_masks (self->split)
-      || !g_file_test (self->annotations_dir, G_FILE_TEST_IS_DIR))
-    return;
-  if (!vg_split_use_annotations (self->split, self->annotations_dir, &error))
-    toast (self, error->message);
-}
-
-static void
-present_dialog (VisageWindow *self, AdwMessageDialog *dialog)
-{
-  if (self->dialog != NULL)
-    gtk_window_destroy (GTK_WINDOW (self->dialog));
-  self->dialog = dialog;
-  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->dialog);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-/* Images of the split whose unsaved changes a crash left behind. */
-static void
-announce_recoveries (VisageWindow *self)
-{
-  g_autofree char *message = NULL;
-  guint n = 0;
-
-  for (int i = 0; i < self->split->n_samples; i++)
-    {
-      g_autofree char *path =
-        visage_annotation_recovery_path (self->split->samples[i].image_path);
-
-      n += g_file_test (path, G_FILE_TEST_IS_REGULAR);
-    }
-  if (n == 0)
-    return;
-  message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                          "%u image has unsaved mask changes from an earlier "
-                                          "session: open it to recover them",
-                                          "%u images have unsaved mask changes from an earlier "
-                                          "session: open them to recover them", n), n);
-  toast (self, message);
-}
-
-static void
-recover_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
-{
-  g_autoptr (VisageAnnotation) annotation = user_data;
-  VisageWindow *self = VISAGE_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
-  g_autoptr (GError) error = NULL;
-
-  if (self->annotation != annotation)
-    return;  /* another image is shown by now: its file stays for later */
-  if (g_strcmp0 (response, "recover") == 0)
-    {
-      if (!visage_annotation_recover (annotation, &error))
-        toast (self, error->message);
-    }
-  else if (g_strcmp0 (response, "discard") == 0)
-    visage_annotation_discard_recovery (annotation);
-}
-
-static void
-ask_recover (VisageWindow *self)
-{
-  AdwMessageDialog *dialog;
-
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
-                                                       _("Recover Unsaved Changes?"), NULL));
-  /* TRANSLATORS: %s is the name of an image */
-  adw_message_dialog_format_body (dialog, _("The mask of %s has changes from an earlier "
-                                            "session that were never saved."),
-                                  visage_sample_get_name (self->shown));
-  adw_message_dialog_add_responses (dialog, "later", _("_Later"), "discard", _("_Discard"),
-                                    "recover", _("_Recover"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_response_appearance (dialog, "recover", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (dialog, "recover");
-  adw_message_dialog_set_close_response (dialog, "later");
-  g_signal_connect (dialog, "response", G_CALLBACK (recover_response),
-                    g_object_ref (self->annotation));
-  present_dialog (self, dialog);
-}
-
-/* The shown image is about to change: unsaved changes go to the recovery file. */
-static void
-leave_annotation (VisageWindow *self)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (self->annotation == NULL)
-    return;
-  if (visage_annotation_get_modified (self->annotation))
-    {
-      if (!visage_annotation_write_recovery (self->annotation, &error))
-        g_warning ("%s", error->message);
-      else if (!self->disposed)
-        {
-          g_autofree char *base = g_path_get_basename (
-            visage_annotation_get_image_path (self->annotation));
-          /* TRANSLATORS: %s is the name of an image file */
-          g_autofree char *message = g_strdup_printf (_("The unsaved mask changes of %s are "
-                                                        "kept: open it again to recover "
-                                                        "them"), base);
-          toast (self, message);
-        }
-    }
-  g_signal_handlers_disconnect_by_data (self->annotation, self);
-  if (visage_image_view_get_annotation (self->image_view) == self->annotation)
-    visage_image_view_set_annotation (self->image_view, NULL);
-  g_clear_object (&self->annotation);
-  if (!self->disposed)
-    {
-      update_title (self);
-      update_actions (self);
-    }
-}
-
-/* A prediction of the shown image arrived: edit its ground truth (or a new mask). */
-static void
-attach_annotation (VisageWindow *self, const VgPrediction *prediction)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *name = NULL, *target = NULL;
-
-  if (self->annotation != NULL
-      && g_strcmp0 (visage_annotation_get_image_path (self->annotation),
-                    prediction->image_path) == 0)
-    {
-      /* The same image again (another model): the edits go on. */
-      visage_image_view_set_annotation (self->image_view, self->annotation);
-      return;
-    }
-  leave_annotation (self);
-  if (self->shown == NULL || self->annotations_dir == NULL)
-    return;  /* an image opened on its own has no annotations folder */
-  name = g_strconcat (visage_sample_get_name (self->shown), ".png", NULL);
-  target = g_build_filename (self->annotations_dir, name, NULL);
-  self->annotation = visage_annotation_new (prediction->image_path, target, prediction->truth,
-                                            prediction->height, prediction->width, &error);
-  if (self->annotation == NULL)
-    {
-      toast (self, error->message);
-      return;
-    }
-  g_signal_connect_swapped (self->annotation, "notify::modified", G_CALLBACK (update_title),
-                            self);
-  visage_image_view_set_annotation (self->image_view, self->annotation);
-  update_actions (self);
-  update_title (self);
-  if (visage_annotation_has_recovery (self->annotation))
-    ask_recover (self);
-}
-
-gboolean
-visage_window_save_annotation (VisageWindow *self, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  g_autofree char *message = NULL;
-  g_autofree char *base = NULL;
-
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), FALSE);
-
-  if (self->annotation == NULL)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                           _("No mask of a split’s image is shown"));
-      return FALSE;
-    }
-  if (!visage_annotation_save (self->annotation, NULL, error))
-    return FALSE;
-  /* The evaluation takes the saved file as ground truth from now on. */
-  if (self->split != NULL && vg_split_has_masks (self->split)
-      && !vg_split_use_annotations (self->split, self->annotations_dir, &local))
-    toast (self, local->message);
-  base = g_path_get_basename (visage_annotation_get_target_path (self->annotation));
-  /* TRANSLATORS: %s is a mask file name, e.g. 17.png */
-  message = g_strdup_printf (_("Saved %s into the annotations folder"), base);
-  toast (self, message);
-  return TRUE;
-}
-
-static void
-save_annotation_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  g_autoptr (GError) error = NULL;
-
-  if (!visage_window_save_annotation (self, &error))
-    toast (self, error->message);
-}
-
-/* The split's own mask of the sample shown (not its annotation). */
-static char *
-original_mask_path (VisageWindow *self)
-{
-  g_autofree char *name = NULL;
-
-  if (self->shown == NULL || self->split == NULL || !vg_split_has_masks (self->split))
-    return NULL;
-  name = g_strconcat (visage_sample_get_name (self->shown), ".png", NULL);
-  return g_build_filename (self->split->masks_dir, name, NULL);
-}
-
-static void
-over_truth_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
-{
-  g_autoptr (VisageAnnotation) annotation = user_data;
-  VisageWindow *self = VISAGE_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
-  g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL;
-
-  if (g_strcmp0 (response, "replace") != 0 || self->annotation != annotation
-      || (path = original_mask_path (self)) == NULL)
-    return;
-  if (!visage_annotation_save (annotation, path, &error))
-    toast (self, error->message);
-  else
-    toast (self, _("The original mask was replaced"));
-}
-
-static void
-save_over_truth_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  g_autofree char *path = original_mask_path (self);
-  AdwMessageDialog *dialog;
-
-  if (path == NULL || self->annotation == NULL)
-    return;
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
-                                                       _("Replace the Original Mask?"), NULL));
-  /* TRANSLATORS: %s is the path of a mask file of the data set */
-  adw_message_dialog_format_body (dialog, _("%s will be overwritten with the corrected mask. "
-                                            "The data set’s own ground truth is then lost."),
-                                  path);
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "replace", _("_Replace"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (dialog, "replace", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
-  g_signal_connect (dialog, "response", G_CALLBACK (over_truth_response),
-                    g_object_ref (self->annotation));
-  present_dialog (self, dialog);
-}
-
-/* Load the loaded model again (after a change of device or flip), if there is one. */
-static void
-reload_model (VisageWindow *self)
-{
-  const char *path = vg_service_get_model_path (self->service);
-
-  if (path != NULL)
-    {
-      g_autofree char *reload = g_strdup (path);
-
-      visage_window_load_model (self, reload);
-    }
-}
-
-void
-visage_window_set_device (VisageWindow *self, const char *device)
-{
-  g_return_if_fail (VISAGE_IS_WINDOW (self));
-  g_return_if_fail (device != NULL);
-
-  g_action_group_change_action_state (G_ACTION_GROUP (self), "device",
-                                      g_variant_new_string (device));
-}
-
-/* The compute device: kept in GSettings, and the loaded model moves to it. */
-static void
-device_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  const char *device = g_variant_get_string (state, NULL);
-
-  if (!g_str_equal (device, "auto") && !g_str_equal (device, "cpu")
-      && !g_str_equal (device, "cuda"))
-    return;
-  g_simple_action_set_state (action, state);
-  if (g_strcmp0 (vg_service_get_device (self->service), device) == 0)
-    return;
-  vg_service_set_device (self->service, device);
-  if (self->settings != NULL)
-    g_settings_set_string (self->settings, "device", device);
-  reload_model (self);
-}
-
-void
-visage_window_set_flip (VisageWindow *self, gboolean flip)
-{
-  g_return_if_fail (VISAGE_IS_WINDOW (self));
-
-  g_action_group_change_action_state (G_ACTION_GROUP (self), "flip",
-                                      g_variant_new_boolean (flip));
-}
-
-/* Test-time flip: kept in GSettings, and the loaded model is reloaded to predict so. */
-static void
-flip_change_state (GSimpleAction *action, GVariant *state, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-  gboolean flip = g_variant_get_boolean (state);
-
-  g_simple_action_set_state (action, state);
-  if (vg_service_get_flip (self->service) == flip)
-    return;
-  vg_service_set_flip (self->service, flip);
-  if (self->settings != NULL)
-    g_settings_set_boolean (self->settings, "flip", flip);
-  reload_model (self);
-}
-
-/* ---- training --------------------------------------------------------------------------- */
-
-static void
-train_dialog_start (VisageWindow *self, const VgTrainOptions *options)
-{
-  if (!visage_train_view_start (self->train_view, options))
-    {
-      toast (self, _("A training run is going on already"));
-      return;
-    }
-  gtk_stack_set_visible_child_name (self->main_stack, "workbench");
-  adw_view_stack_set_visible_child_name (self->view_stack, "training");
-}
-
-static void
-train_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-
-  if (self->train_dialog != NULL)
-    {
-      gtk_window_present (GTK_WINDOW (self->train_dialog));
-      return;
-    }
-  self->train_dialog = visage_train_dialog_new (GTK_WINDOW (self), self->split_dir);
-  g_object_add_weak_pointer (G_OBJECT (self->train_dialog), (gpointer *) &self->train_dialog);
-  g_signal_connect_object (self->train_dialog, "start", G_CALLBACK (train_dialog_start), self,
-                           G_CONNECT_SWAPPED);
-  gtk_window_present (GTK_WINDOW (self->train_dialog));
-}
-
-/* A training run's best checkpoint (its toast's button): browse and evaluate with it. */
-static void
-use_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  VisageWindow *self = user_data;
-
-  visage_window_load_model (self, g_variant_get_string (parameter, NULL));
-  self->evaluate_after_load = TRUE;
-}
+/* ---- closing ---------------------------------------------------------------------------- */
 
 static gboolean
 close_later (gpointer user_data)
@@ -1178,142 +560,20 @@ close_later (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-close_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+void
+_visage_window_close_later (VisageWindow *self)
 {
-  VisageWindow *self = VISAGE_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
-  g_autoptr (GError) error = NULL;
-
-  if (g_strcmp0 (response, "save") == 0)
-    {
-      if (!visage_window_save_annotation (self, &error))
-        {
-          toast (self, error->message);
-          return;
-        }
-    }
-  else if (g_strcmp0 (response, "discard") == 0)
-    {
-      if (self->annotation != NULL)
-        {
-          visage_annotation_discard_recovery (self->annotation);
-          g_signal_handlers_disconnect_by_data (self->annotation, self);
-          visage_image_view_set_annotation (self->image_view, NULL);
-          g_clear_object (&self->annotation);
-        }
-    }
-  else
-    return;
-  self->unsaved_confirmed = TRUE;
-  /* Once the dialog, transient for this window, is gone. */
   g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_later, g_object_ref (self), g_object_unref);
 }
 
 static gboolean
 visage_window_close_request (GtkWindow *window)
 {
-  VisageWindow *self = VISAGE_WINDOW (window);
-  AdwMessageDialog *dialog;
-
-  if (self->unsaved_confirmed || !visage_window_get_modified (self))
-    return GTK_WINDOW_CLASS (visage_window_parent_class)->close_request (window);
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (window, _("Save Changes?"), NULL));
-  /* TRANSLATORS: %s is the name of an image */
-  adw_message_dialog_format_body (dialog, _("The mask of %s has unsaved changes. Changes "
-                                            "that are not saved are lost."),
-                                  visage_sample_get_name (self->shown));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "discard", _("_Discard"),
-                                    "save", _("_Save"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_response_appearance (dialog, "save", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (dialog, "save");
-  adw_message_dialog_set_close_response (dialog, "cancel");
-  g_signal_connect (dialog, "response", G_CALLBACK (close_response), NULL);
-  present_dialog (self, dialog);
-  return TRUE;
+  /* Unsaved mask changes: ask to save them first (visage-window-annotations.c). */
+  if (_visage_window_ask_save_changes (VISAGE_WINDOW (window)))
+    return TRUE;
+  return GTK_WINDOW_CLASS (visage_window_parent_class)->close_request (window);
 }
-
-VisageAnnotation *
-visage_window_get_annotation (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
-
-  return self->annotation;
-}
-
-gboolean
-visage_window_get_modified (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), FALSE);
-
-  return self->annotation != NULL && visage_annotation_get_modified (self->annotation);
-}
-
-AdwMessageDialog *
-visage_window_get_message_dialog (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
-
-  return self->dialog;
-}
-
-static void
-close_dialog_response (VisageWindow *self, const char *response)
-{
-  if (!g_str_equal (response, "stop"))
-    return;
-  self->close_confirmed = TRUE;
-  visage_train_view_stop (self->train_view);
-  /* Once the question, transient for this window, has gone. */
-  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_later, g_object_ref (self), g_object_unref);
-}
-
-/* Closing the window stops a training run: ask first. */
-static gboolean
-close_request (VisageWindow *self)
-{
-  AdwMessageDialog *dialog;
-
-  if (self->close_confirmed || !visage_train_view_get_running (self->train_view))
-    return FALSE;
-  dialog = ADW_MESSAGE_DIALOG (
-    adw_message_dialog_new (GTK_WINDOW (self), _("Stop Training?"),
-                            _("A model is training. Closing the window stops the run; "
-                              "last.safetensors keeps it up to its last checkpoint (at most "
-                              "10 minutes old), and the Train dialog can resume it later.")));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Keep Training"),
-                                    "stop", _("_Stop and Close"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (close_dialog_response), self,
-                           G_CONNECT_SWAPPED);
-  gtk_window_present (GTK_WINDOW (dialog));
-  return TRUE;
-}
-
-static const GActionEntry win_actions[] = {
-  { .name = "open-split", .activate = open_split_action },
-  { .name = "open-model", .activate = open_model_action },
-  { .name = "evaluate", .activate = evaluate_action },
-  { .name = "cancel", .activate = cancel_action },
-  { .name = "next-image", .activate = next_image_action },
-  { .name = "previous-image", .activate = previous_image_action },
-  { .name = "open-image", .activate = open_image_action },
-  { .name = "device", .parameter_type = "s", .state = "'auto'",
-    .change_state = device_change_state },
-  { .name = "flip", .state = "false", .change_state = flip_change_state },
-  { .name = "export-image-mask", .activate = export_action },
-  { .name = "export-image-overlay", .activate = export_action },
-  { .name = "export-split-masks", .activate = export_action },
-  { .name = "export-split-overlays", .activate = export_action },
-  { .name = "export-submission", .activate = export_action },
-  { .name = "save-annotation", .activate = save_annotation_action },
-  { .name = "save-annotation-over-truth", .activate = save_over_truth_action },
-
-  { .name = "train", .activate = train_action },
-  { .name = "use-model", .activate = use_model_action, .parameter_type = "s" },
-};
 
 /* ---- screenshot ------------------------------------------------------------------------- */
 
@@ -1438,22 +698,6 @@ visage_window_get_image_view (VisageWindow *self)
   return self->image_view;
 }
 
-VisageTrainView *
-visage_window_get_train_view (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
-
-  return self->train_view;
-}
-
-VisageTrainDialog *
-visage_window_get_train_dialog (VisageWindow *self)
-{
-  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
-
-  return self->train_dialog;
-}
-
 /* ---- GObject ---------------------------------------------------------------------------- */
 
 VisageWindow *
@@ -1505,7 +749,7 @@ visage_window_dispose (GObject *object)
   if (self->service != NULL)
     g_signal_handlers_disconnect_by_data (self->service, self);
   /* Unsaved changes of a window destroyed without asking are kept for recovery. */
-  leave_annotation (self);
+  _visage_window_leave_annotation (self);
   if (self->dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (self->dialog));
 
@@ -1622,13 +866,12 @@ visage_window_init (VisageWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
-                                   self);
+  _visage_window_actions_init (self);
   self->service = vg_service_new (NULL);
   visage_train_view_set_service (self->train_view, self->service);
-  g_signal_connect_swapped (self->train_view, "notify::running", G_CALLBACK (update_actions),
-                            self);
-  g_signal_connect (self, "close-request", G_CALLBACK (close_request), NULL);
+  g_signal_connect_swapped (self->train_view, "notify::running",
+                            G_CALLBACK (_visage_window_actions_update), self);
+  g_signal_connect (self, "close-request", G_CALLBACK (_visage_window_ask_stop_training), NULL);
   g_signal_connect_swapped (self->service, "notify::model-path",
                             G_CALLBACK (model_path_changed), self);
   g_signal_connect_swapped (self->service, "progress", G_CALLBACK (service_progress), self);
@@ -1641,5 +884,5 @@ visage_window_init (VisageWindow *self)
   g_signal_connect_swapped (visage_evaluation_view_get_matrix (self->evaluation_view),
                             "cell-selected", G_CALLBACK (confusion_cell_selected), self);
   model_path_changed (self);
-  update_actions (self);
+  _visage_window_actions_update (self);
 }

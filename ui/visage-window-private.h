@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* VisageWindow is one type in four files around this instance struct:
+ *   visage-window.c              the image shown, the split and the model, evaluation and
+ *                                export, the accessors and the GObject
+ *   visage-window-actions.c      the win.* actions, and which of them are enabled
+ *   visage-window-annotations.c  mask corrections: saving, recovering, asking before a loss
+ *   visage-window-training.c     the Train dialog, and the question before closing on a run
+ * The functions named _visage_window_* below are what the files call of each other. */
+#pragma once
+
+#include "visage-annotation.h"
+#include "visage-sample.h"
+#include "visage-window.h"
+
+G_BEGIN_DECLS
+
+struct _VisageWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* Template widgets */
+  AdwToastOverlay *toast_overlay;
+  AdwHeaderBar *header_bar;
+  AdwViewSwitcherTitle *switcher_title;
+  GtkMenuButton *primary_menu_button;
+  GtkRevealer *model_revealer;
+  GtkRevealer *progress_revealer;
+  GtkProgressBar *progress_bar;
+  GtkStack *main_stack;
+  AdwStatusPage *empty_page;
+  AdwViewStack *view_stack;
+  VisageGallery *gallery;
+  VisageImageView *image_view;
+  VisageEvaluationView *evaluation_view;
+  VisageTrainView *train_view;
+
+  GSettings *settings;              /* passed in by the application; may be NULL */
+  VgService *service;
+  VgSplit *split;                   /* the open split, or NULL */
+  char *split_dir;
+  GListStore *samples;              /* of VisageSample, in the split's order */
+  VgEvaluation *evaluation;         /* of split with the loaded model, or NULL */
+  VisageSample *shown;              /* whose prediction is shown or on its way */
+  GCancellable *open_cancellable;
+  GCancellable *predict_cancellable;
+  GCancellable *job_cancellable;    /* non-NULL while evaluating or exporting */
+  VgServiceJob job_kind;            /* which of the two */
+  char *live_path;                  /* an image opened on its own, shown instead of a sample */
+  guint n_pending;                  /* operations that will change what is shown */
+  VisageTrainDialog *train_dialog;  /* weak: the Train dialog while it is open */
+  gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
+  gboolean close_confirmed;         /* closing stops the training run: asked already */
+  gboolean quiet;                   /* notices go to the log, not into toasts */
+  guint loads_queued;               /* model loads asked of the service so far */
+  guint loads_done;                 /* of them, finished (the service runs them in order) */
+  guint prediction_loads;           /* loads_queued when the shown prediction was asked */
+  gboolean disposed;
+
+  /* Mask corrections (visage-window-annotations.c) */
+  VisageAnnotation *annotation;     /* of the sample shown, or NULL */
+  char *annotations_dir;            /* <split>/annotations */
+  AdwMessageDialog *dialog;         /* the question asked now, or NULL */
+  gboolean unsaved_confirmed;       /* unsaved changes were saved or discarded */
+};
+
+/* visage-window.c */
+/* A notice over the window (to the log when quiet). */
+void _visage_window_toast (VisageWindow *self, const char *message);
+/* Select the image step places after (step < 0: before) the one shown, wrapping around. */
+void _visage_window_step_image (VisageWindow *self, int step);
+/* Close the window from an idle, once the question transient for it has gone. */
+void _visage_window_close_later (VisageWindow *self);
+
+/* visage-window-actions.c */
+void _visage_window_actions_init (VisageWindow *self);
+/* Enable the actions from the window's state. */
+void _visage_window_actions_update (VisageWindow *self);
+
+/* visage-window-annotations.c */
+/* The ground truth shown for the sample shown: its saved annotation if there is one. */
+char *_visage_window_shown_truth_path (VisageWindow *self);
+/* A split opened: its annotations folder overrides its masks; say which of its images
+ * have unsaved changes from an earlier session. */
+void _visage_window_use_annotations (VisageWindow *self);
+void _visage_window_announce_recoveries (VisageWindow *self);
+/* A prediction of the image shown arrived: edit its ground truth (or a new mask). */
+void _visage_window_attach_annotation (VisageWindow *self, const VgPrediction *prediction);
+/* The image shown is about to change: unsaved changes go to the recovery file. */
+void _visage_window_leave_annotation (VisageWindow *self);
+/* win.save-annotation-over-truth: ask, then write over the split's own mask. */
+void _visage_window_ask_replace_truth (VisageWindow *self);
+/* Closing with unsaved changes: ask to save or discard them first. TRUE when it asked
+ * (the window stays open until the answer). */
+gboolean _visage_window_ask_save_changes (VisageWindow *self);
+
+/* visage-window-training.c */
+/* win.train: the Train dialog (presented again if open). */
+void _visage_window_show_train_dialog (VisageWindow *self);
+/* The window's ::close-request while a model trains: ask first. TRUE when it asked. */
+gboolean _visage_window_ask_stop_training (VisageWindow *self);
+
+G_END_DECLS

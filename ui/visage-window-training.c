@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Training from the window: the Train dialog starts a run on the Training page, and closing
+ * the window while a model trains asks first. */
+#define G_LOG_DOMAIN "visage-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "visage-train-dialog.h"
+#include "visage-train-view.h"
+#include "visage-window-private.h"
+
+static void
+train_dialog_start (VisageWindow *self, const VgTrainOptions *options)
+{
+  if (!visage_train_view_start (self->train_view, options))
+    {
+      _visage_window_toast (self, _("A training run is going on already"));
+      return;
+    }
+  gtk_stack_set_visible_child_name (self->main_stack, "workbench");
+  adw_view_stack_set_visible_child_name (self->view_stack, "training");
+}
+
+void
+_visage_window_show_train_dialog (VisageWindow *self)
+{
+  if (self->train_dialog != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->train_dialog));
+      return;
+    }
+  self->train_dialog = visage_train_dialog_new (GTK_WINDOW (self), self->split_dir);
+  g_object_add_weak_pointer (G_OBJECT (self->train_dialog), (gpointer *) &self->train_dialog);
+  g_signal_connect_object (self->train_dialog, "start", G_CALLBACK (train_dialog_start), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (self->train_dialog));
+}
+
+static void
+close_dialog_response (VisageWindow *self, const char *response)
+{
+  if (!g_str_equal (response, "stop"))
+    return;
+  self->close_confirmed = TRUE;
+  visage_train_view_stop (self->train_view);
+  _visage_window_close_later (self);
+}
+
+/* Closing the window stops a training run: ask first. */
+gboolean
+_visage_window_ask_stop_training (VisageWindow *self)
+{
+  AdwMessageDialog *dialog;
+
+  if (self->close_confirmed || !visage_train_view_get_running (self->train_view))
+    return FALSE;
+  dialog = ADW_MESSAGE_DIALOG (
+    adw_message_dialog_new (GTK_WINDOW (self), _("Stop Training?"),
+                            _("A model is training. Closing the window stops the run; "
+                              "last.safetensors keeps it up to its last checkpoint (at most "
+                              "10 minutes old), and the Train dialog can resume it later.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Keep Training"),
+                                    "stop", _("_Stop and Close"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (close_dialog_response), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
+VisageTrainView *
+visage_window_get_train_view (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->train_view;
+}
+
+VisageTrainDialog *
+visage_window_get_train_dialog (VisageWindow *self)
+{
+  g_return_val_if_fail (VISAGE_IS_WINDOW (self), NULL);
+
+  return self->train_dialog;
+}
