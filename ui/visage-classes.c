@@ -53,3 +53,17 @@ visage_class_color (int cls, GdkRGBA *color)
   color->blue = rgb[2] / 255.f;
   color->alpha = 1.f;
 }
+
+void
+visage_class_draw_swatch (cairo_t *cr, int cls, int width, int height)
+{
+  GdkRGBA color;
+
+  visage_class_color (cls, &color);
+  gdk_cairo_set_source_rgba (cr, &color);
+  cairo_rectangle (cr, 0.5, 0.5, width - 1, height - 1);
+  cairo_fill_preserve (cr);
+  cairo_set_source_rgba (cr, 0.5, 0.5, 0.5, 0.8);
+  cairo_set_line_width (cr, 1.0);
+  cairo_stroke (cr);
+}

@@ -13,4 +13,8 @@ const char *visage_class_display_name (int cls);
 /* The class's palette colour, opaque. */
 void visage_class_color (int cls, GdkRGBA *color);
 
+/* Paint a swatch of the class's colour over width x height (a GtkDrawingArea's), outlined
+ * in grey so that black (background) and dark swatches stay visible on a dark theme. */
+void visage_class_draw_swatch (cairo_t *cr, int cls, int width, int height);
+
 G_END_DECLS

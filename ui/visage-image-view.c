@@ -444,15 +444,8 @@ draw_paint_swatch (GtkDrawingArea *area, cairo_t *cr, int width, int height,
                    gpointer user_data)
 {
   VisageImageView *self = user_data;
-  GdkRGBA color;
 
-  visage_class_color (self->paint_class, &color);
-  gdk_cairo_set_source_rgba (cr, &color);
-  cairo_rectangle (cr, 0.5, 0.5, width - 1, height - 1);
-  cairo_fill_preserve (cr);
-  cairo_set_source_rgba (cr, 0.5, 0.5, 0.5, 0.8);
-  cairo_set_line_width (cr, 1.0);
-  cairo_stroke (cr);
+  visage_class_draw_swatch (cr, self->paint_class, width, height);
 }
 
 void
@@ -898,16 +891,7 @@ legend_toggled (GtkCheckButton *check, gpointer user_data)
 static void
 draw_swatch (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer user_data)
 {
-  GdkRGBA color;
-
-  visage_class_color (GPOINTER_TO_INT (user_data), &color);
-  gdk_cairo_set_source_rgba (cr, &color);
-  cairo_rectangle (cr, 0.5, 0.5, width - 1, height - 1);
-  cairo_fill_preserve (cr);
-  /* An outline keeps black (background) and dark swatches visible on a dark theme. */
-  cairo_set_source_rgba (cr, 0.5, 0.5, 0.5, 0.8);
-  cairo_set_line_width (cr, 1.0);
-  cairo_stroke (cr);
+  visage_class_draw_swatch (cr, GPOINTER_TO_INT (user_data), width, height);
 }
 
 static void
