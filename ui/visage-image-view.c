@@ -223,13 +223,16 @@ visage_image_view_get_class_visible (VisageImageView *self, int cls)
   return visage_overlay_area_get_class_visible (self->overlay_area, cls);
 }
 
+/* A click on a class's row (its colour or name) picks the class to paint. */
 static void
 legend_clicked (GtkGestureClick *gesture, int n_press, double x, double y, gpointer user_data)
 {
+  GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture));
   VisageImageView *self = user_data;
-  int cls = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (gesture), "visage-class"));
 
-  visage_image_view_set_paint_class (self, cls);
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    if (gtk_widget_get_parent (self->legend_labels[c]) == row)
+      gtk_widget_activate_action (GTK_WIDGET (self), "image.paint-class", "i", c);
 }
 
 static void
@@ -258,6 +261,7 @@ build_legend (VisageImageView *self)
       GtkWidget *check = gtk_check_button_new ();
       GtkWidget *swatch = gtk_drawing_area_new ();
       GtkWidget *label = gtk_label_new (visage_class_display_name (c));
+      GtkGesture *click;
 
       gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
       gtk_widget_set_tooltip_text (check, _("Show or Hide This Class"));
@@ -280,15 +284,11 @@ build_legend (VisageImageView *self)
       self->legend_labels[c] = label;
       /* A click on the colour or the name picks the class to paint (the check button
        * claims its own clicks). */
-      {
-        GtkGesture *click = gtk_gesture_click_new ();
-
-        g_object_set_data (G_OBJECT (click), "visage-class", GINT_TO_POINTER (c));
-        g_signal_connect (click, "released", G_CALLBACK (legend_clicked), self);
-        gtk_widget_add_controller (row, GTK_EVENT_CONTROLLER (click));
-        if (!vg_class_is_long_tail (c))
-          gtk_widget_set_tooltip_text (label, _("Click to paint with this class"));
-      }
+      click = gtk_gesture_click_new ();
+      g_signal_connect (click, "released", G_CALLBACK (legend_clicked), self);
+      gtk_widget_add_controller (row, GTK_EVENT_CONTROLLER (click));
+      if (!vg_class_is_long_tail (c))
+        gtk_widget_set_tooltip_text (label, _("Click to paint with this class"));
       g_signal_connect (check, "toggled", G_CALLBACK (legend_toggled), self);
     }
 }
