@@ -61,8 +61,10 @@ struct _VisageTrainDialog
   char *problem;
   gsize param_count;
   char *resume_dir;          /* the output folder resume_options were read from */
+  gint64 resume_mtime;       /* and its last.safetensors' modification time (0: none) */
   VgTrainOptions resume_options;
   gboolean has_resume_options;
+  int resume_epochs_done;    /* epochs its log holds */
   char *resume_error;        /* why the run there cannot be resumed */
   char *field_text;          /* visage_train_dialog_get_field's answer */
 };
@@ -233,27 +235,23 @@ combo_selected (AdwComboRow *row)
   return adw_combo_row_get_selected (row);
 }
 
-/* The run in the output folder, read once per folder. */
-static void
-refresh_resume (VisageTrainDialog *self, const char *out)
+/* The modification time of dir/last.safetensors in microseconds, or 0 without one. */
+static gint64
+checkpoint_mtime (const char *dir)
 {
-  g_autofree char *last = g_build_filename (out, "last.safetensors", NULL);
-  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (dir, "last.safetensors", NULL);
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFileInfo) info = NULL;
+  g_autoptr (GDateTime) mtime = NULL;
 
-  if (g_strcmp0 (out, self->resume_dir) == 0)
-    return;
-  g_free (self->resume_dir);
-  self->resume_dir = g_strdup (out);
-  if (self->has_resume_options)
-    vg_train_options_clear (&self->resume_options);
-  self->has_resume_options = FALSE;
-  g_clear_pointer (&self->resume_error, g_free);
-  if (out[0] == '\0' || !g_file_test (last, G_FILE_TEST_EXISTS))
-    return;
-  if (vg_train_options_load (&self->resume_options, out, &error))
-    self->has_resume_options = TRUE;
-  else
-    self->resume_error = g_strdup (error->message);
+  if (dir[0] == '\0')
+    return 0;
+  info = g_file_query_info (file, G_FILE_ATTRIBUTE_TIME_MODIFIED ","
+                            G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC,
+                            G_FILE_QUERY_INFO_NONE, NULL, NULL);
+  if (info == NULL || (mtime = g_file_info_get_modification_date_time (info)) == NULL)
+    return 0;
+  return g_date_time_to_unix (mtime) * G_USEC_PER_SEC + g_date_time_get_microsecond (mtime);
 }
 
 /* Epochs finished by the run in dir: the rows of its log (as its checkpoint holds it). */
@@ -270,17 +268,42 @@ logged_epochs (const char *dir)
   return MAX (n - 1, 0);  /* the header */
 }
 
+/* The run in the output folder. Its checkpoint is read once per folder and version of
+ * last.safetensors (its modification time), not at every keystroke: a change elsewhere in
+ * the dialog costs one stat. */
 static void
-check (VisageTrainDialog *self)
+refresh_resume (VisageTrainDialog *self, const char *out)
 {
-  const gsize n_rows = G_N_ELEMENTS (fields);
-  g_autofree char *out = entry_text (self->out_row);
-  gboolean resume;
-  VgTrainOptions *o = &self->options;
+  gint64 mtime = checkpoint_mtime (out);
   g_autoptr (GError) error = NULL;
 
+  if (g_strcmp0 (out, self->resume_dir) == 0 && mtime == self->resume_mtime)
+    return;
+  g_free (self->resume_dir);
+  self->resume_dir = g_strdup (out);
+  self->resume_mtime = mtime;
+  if (self->has_resume_options)
+    vg_train_options_clear (&self->resume_options);
+  self->has_resume_options = FALSE;
+  self->resume_epochs_done = 0;
+  g_clear_pointer (&self->resume_error, g_free);
+  if (mtime == 0)
+    return;
+  if (vg_train_options_load (&self->resume_options, out, &error))
+    {
+      self->has_resume_options = TRUE;
+      self->resume_epochs_done = logged_epochs (out);
+    }
+  else
+    self->resume_error = g_strdup (error->message);
+}
+
+/* Clear the marks of the last check. */
+static void
+clear_problems (VisageTrainDialog *self)
+{
   g_clear_pointer (&self->problem, g_free);
-  for (gsize i = 0; i < n_rows; i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
     {
       GtkWidget *w = FIELD_WIDGET (self, i);
       GtkWidget *row = ADW_IS_PREFERENCES_ROW (w) ? w
@@ -293,10 +316,15 @@ check (VisageTrainDialog *self)
   gtk_widget_remove_css_class (GTK_WIDGET (self->resolution_row), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->batch_row), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->resume_row), "error");
-  vg_train_options_clear (o);
-  vg_train_options_init (o);
+}
 
-  /* The output folder first: a run there changes what the rest means. */
+/* The output folder, checked first: a run there changes what the rest means. Returns
+ * whether that run is resumed. */
+static gboolean
+check_output (VisageTrainDialog *self, const char *out)
+{
+  gboolean resume;
+
   refresh_resume (self, out);
   gtk_widget_set_visible (GTK_WIDGET (self->resume_row),
                           self->has_resume_options || self->resume_error != NULL);
@@ -306,7 +334,7 @@ check (VisageTrainDialog *self)
     {
       g_autofree char *subtitle =
         g_strdup_printf (_("This folder holds a run of %s, stopped after epoch %d of %d"),
-                         self->resume_options.config.name, logged_epochs (out),
+                         self->resume_options.config.name, self->resume_epochs_done,
                          self->resume_options.epochs);
       adw_action_row_set_subtitle (self->resume_row, subtitle);
     }
@@ -332,113 +360,121 @@ check (VisageTrainDialog *self)
   else if (self->has_resume_options && !resume)
     problem (self, self->resume_row, _("The output folder holds a training run: resume it, or "
                                        "choose another folder"));
+  return resume;
+}
 
-  if (resume)
+static void
+check_epochs (VisageTrainDialog *self, VgTrainOptions *o)
+{
+  o->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
+  if (o->epochs < 1)
+    problem (self, self->epochs_spin, _("Train for at least 1 epoch"));
+}
+
+/* The model: a named configuration, or visage-s with other stage sizes. Sets
+ * param_count (0 while the configuration is invalid). */
+static void
+check_model (VisageTrainDialog *self, VgConfig *config)
+{
+  guint choice = combo_selected (self->config_row);
+  g_autoptr (GString) spec = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  gboolean custom = choice == 2, ok = TRUE;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->widths_row), custom);
+  gtk_widget_set_visible (GTK_WIDGET (self->depths_row), custom);
+  gtk_widget_set_visible (GTK_WIDGET (self->heads_row), custom);
+  gtk_widget_set_visible (GTK_WIDGET (self->ratios_row), custom);
+  vg_config_from_name (config, choice == 1 ? "seed" : "visage-s", NULL);
+  if (custom)
     {
-      vg_train_options_clear (o);
-      vg_train_options_copy (o, &self->resume_options);
-      o->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
-      if (o->epochs < 1)
-        problem (self, self->epochs_spin, _("Train for at least 1 epoch"));
-    }
-  else
-    {
-      guint config = combo_selected (self->config_row);
-      g_autoptr (GString) spec = g_string_new (NULL);
-      gboolean custom = config == 2, config_ok = TRUE;
-      double v;
-
-      o->train_dir = entry_split (self, self->train_row, TRUE);
-      o->val_dir = entry_split (self, self->val_row, FALSE);
-      o->out_dir = g_strdup (out);
-
-      /* The model: a named configuration, or visage-s with other stage sizes. */
-      gtk_widget_set_visible (GTK_WIDGET (self->widths_row), custom);
-      gtk_widget_set_visible (GTK_WIDGET (self->depths_row), custom);
-      gtk_widget_set_visible (GTK_WIDGET (self->heads_row), custom);
-      gtk_widget_set_visible (GTK_WIDGET (self->ratios_row), custom);
-      vg_config_from_name (&o->config, config == 1 ? "seed" : "visage-s", NULL);
-      if (custom)
+      ok &= entry_stages (self, self->widths_row, "widths", spec);
+      ok &= entry_stages (self, self->depths_row, "depths", spec);
+      ok &= entry_stages (self, self->heads_row, "heads", spec);
+      ok &= entry_stages (self, self->ratios_row, "ratios", spec);
+      if (ok && !vg_config_parse (config, spec->str, &error))
         {
-          config_ok &= entry_stages (self, self->widths_row, "widths", spec);
-          config_ok &= entry_stages (self, self->depths_row, "depths", spec);
-          config_ok &= entry_stages (self, self->heads_row, "heads", spec);
-          config_ok &= entry_stages (self, self->ratios_row, "ratios", spec);
-          if (config_ok && !vg_config_parse (&o->config, spec->str, &error))
-            {
-              problem (self, self->widths_row, _("Configuration: %s"), error->message);
-              g_clear_error (&error);
-              config_ok = FALSE;
-            }
-          if (config_ok)
-            g_strlcpy (o->config.name, "custom", sizeof o->config.name);
-        }
-      if (config_ok && !vg_config_validate (&o->config, &error))
-        {
-          problem (self, custom ? (gpointer) self->widths_row : (gpointer) self->config_row,
-                   _("Configuration: %s"), error->message);
+          problem (self, self->widths_row, _("Configuration: %s"), error->message);
           g_clear_error (&error);
-          config_ok = FALSE;
+          ok = FALSE;
         }
-      self->param_count = config_ok ? vg_config_count_params (&o->config) : 0;
-
-      o->seed = (uint64_t) gtk_spin_button_get_value (self->seed_spin);
-      o->resolution = gtk_spin_button_get_value_as_int (self->resolution_spin);
-      if (o->resolution % 32 != 0)
-        problem (self, self->resolution_row, _("The resolution must be a multiple of 32, or 0 "
-                                               "for the images’ own size"));
-      o->batch = gtk_spin_button_get_value_as_int (self->batch_spin);
-      if (o->batch < 1)
-        problem (self, self->batch_row, _("The batch size must be at least 1"));
-      o->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
-      if (o->epochs < 1)
-        problem (self, self->epochs_spin, _("Train for at least 1 epoch"));
-      o->augment = gtk_switch_get_active (self->augment_switch);
-      o->hflip = gtk_switch_get_active (self->hflip_switch);
-      o->loss = (VgLossKind) combo_selected (self->loss_row);
-      o->optimizer = (VgOptimizerKind) combo_selected (self->optimizer_row);
-      o->select = (VgSelectKind) combo_selected (self->select_row);
-      o->patience = gtk_spin_button_get_value_as_int (self->patience_spin);
-      o->cosine_t = gtk_spin_button_get_value_as_int (self->cosine_t_spin);
-
-      if (entry_double (self, self->lr_row, &v))
-        {
-          o->lr = v;
-          if (!(v > 0))
-            problem (self, self->lr_row, _("The learning rate must be more than 0"));
-        }
-      if (entry_double (self, self->weight_decay_row, &v))
-        {
-          o->weight_decay = v;
-          if (v < 0)
-            problem (self, self->weight_decay_row, _("The weight decay must be 0 or more"));
-        }
-      if (entry_double (self, self->sgd_lr_row, &v))
-        {
-          o->sgd_lr = v;
-          if (!(v > 0))
-            problem (self, self->sgd_lr_row, _("SGD’s learning rate must be more than 0"));
-        }
-      if (entry_double (self, self->sgd_momentum_row, &v))
-        {
-          o->sgd_momentum = v;
-          if (!(v >= 0 && v < 1))
-            problem (self, self->sgd_momentum_row,
-                     _("The momentum must be at least 0 and less than 1"));
-        }
-      if (entry_double (self, self->sgd_min_lr_row, &v))
-        {
-          o->sgd_min_lr = v;
-          if (!(v > 0))
-            problem (self, self->sgd_min_lr_row,
-                     _("The minimum learning rate must be more than 0"));
-        }
+      if (ok)
+        g_strlcpy (config->name, "custom", sizeof config->name);
     }
+  if (ok && !vg_config_validate (config, &error))
+    {
+      problem (self, custom ? (gpointer) self->widths_row : (gpointer) self->config_row,
+               _("Configuration: %s"), error->message);
+      ok = FALSE;
+    }
+  self->param_count = ok ? vg_config_count_params (config) : 0;
+}
 
-  /* Whatever the fields above do not cover, as vg_train_run would refuse it. */
-  if (self->problem == NULL && !vg_train_options_validate (o, &error))
-    problem (self, NULL, "%s", error->message);
+/* Resolution, batch, epochs, augmentation, loss and the optimiser's choices. */
+static void
+check_schedule (VisageTrainDialog *self, VgTrainOptions *o)
+{
+  o->seed = (uint64_t) gtk_spin_button_get_value (self->seed_spin);
+  o->resolution = gtk_spin_button_get_value_as_int (self->resolution_spin);
+  if (o->resolution % 32 != 0)
+    problem (self, self->resolution_row, _("The resolution must be a multiple of 32, or 0 "
+                                           "for the images’ own size"));
+  o->batch = gtk_spin_button_get_value_as_int (self->batch_spin);
+  if (o->batch < 1)
+    problem (self, self->batch_row, _("The batch size must be at least 1"));
+  check_epochs (self, o);
+  o->augment = gtk_switch_get_active (self->augment_switch);
+  o->hflip = gtk_switch_get_active (self->hflip_switch);
+  o->loss = (VgLossKind) combo_selected (self->loss_row);
+  o->optimizer = (VgOptimizerKind) combo_selected (self->optimizer_row);
+  o->select = (VgSelectKind) combo_selected (self->select_row);
+  o->patience = gtk_spin_button_get_value_as_int (self->patience_spin);
+  o->cosine_t = gtk_spin_button_get_value_as_int (self->cosine_t_spin);
+}
 
+/* The optimisers' rates and momentum typed as numbers. */
+static void
+check_rates (VisageTrainDialog *self, VgTrainOptions *o)
+{
+  double v;
+
+  if (entry_double (self, self->lr_row, &v))
+    {
+      o->lr = v;
+      if (!(v > 0))
+        problem (self, self->lr_row, _("The learning rate must be more than 0"));
+    }
+  if (entry_double (self, self->weight_decay_row, &v))
+    {
+      o->weight_decay = v;
+      if (v < 0)
+        problem (self, self->weight_decay_row, _("The weight decay must be 0 or more"));
+    }
+  if (entry_double (self, self->sgd_lr_row, &v))
+    {
+      o->sgd_lr = v;
+      if (!(v > 0))
+        problem (self, self->sgd_lr_row, _("SGD’s learning rate must be more than 0"));
+    }
+  if (entry_double (self, self->sgd_momentum_row, &v))
+    {
+      o->sgd_momentum = v;
+      if (!(v >= 0 && v < 1))
+        problem (self, self->sgd_momentum_row,
+                 _("The momentum must be at least 0 and less than 1"));
+    }
+  if (entry_double (self, self->sgd_min_lr_row, &v))
+    {
+      o->sgd_min_lr = v;
+      if (!(v > 0))
+        problem (self, self->sgd_min_lr_row, _("The minimum learning rate must be more than 0"));
+    }
+}
+
+/* The parameter count, the budget warning, and Start with the first problem's reason. */
+static void
+show_verdict (VisageTrainDialog *self, gboolean resume)
+{
   if (!resume)
     {
       g_autofree char *count = g_strdup_printf ("%'zu", self->param_count);
@@ -453,6 +489,41 @@ check (VisageTrainDialog *self)
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->start_button), self->problem);
   gtk_label_set_label (self->problem_label, self->problem != NULL ? self->problem : "");
   gtk_revealer_set_reveal_child (self->problem_revealer, self->problem != NULL);
+}
+
+/* Check every field, in the order of the dialog: the first problem found is the reason
+ * shown, and the options are what Start uses when there is none. */
+static void
+check (VisageTrainDialog *self)
+{
+  g_autofree char *out = entry_text (self->out_row);
+  VgTrainOptions *o = &self->options;
+  g_autoptr (GError) error = NULL;
+  gboolean resume;
+
+  clear_problems (self);
+  vg_train_options_clear (o);
+  vg_train_options_init (o);
+  resume = check_output (self, out);
+  if (resume)
+    {
+      vg_train_options_clear (o);
+      vg_train_options_copy (o, &self->resume_options);
+      check_epochs (self, o);
+    }
+  else
+    {
+      o->train_dir = entry_split (self, self->train_row, TRUE);
+      o->val_dir = entry_split (self, self->val_row, FALSE);
+      o->out_dir = g_strdup (out);
+      check_model (self, &o->config);
+      check_schedule (self, o);
+      check_rates (self, o);
+    }
+  /* Whatever the fields above do not cover, as vg_train_run would refuse it. */
+  if (self->problem == NULL && !vg_train_options_validate (o, &error))
+    problem (self, NULL, "%s", error->message);
+  show_verdict (self, resume);
 }
 
 static void
