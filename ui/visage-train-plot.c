@@ -295,31 +295,30 @@ draw_series (VisageTrainPlot *self, cairo_t *cr, PointValue value, double x0, do
       }
 }
 
-void
-visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double height,
-                        const GdkRGBA *fg)
+/* Where the curves go: the plot's rectangle in the picture and its axes' scales. */
+typedef struct {
+  double width, height;   /* the whole picture */
+  double x0, y0;          /* the plot's bottom-left corner */
+  double plot_w, plot_h;
+  double xmax, xscale;    /* the last epoch shown, and pixels per epoch */
+  double loss_max, loss_step, yscale;  /* the loss axis: top, tick step, pixels per unit */
+  double miou_scale;      /* pixels for an mIoU of 1 (the full height) */
+} Frame;
+
+/* The frame for the points and switches so far: FALSE when the picture is too small. */
+static gboolean
+frame_init (Frame *f, VisageTrainPlot *self, double width, double height)
 {
-  PangoLayout *layout = pango_cairo_create_layout (cr);
-  PangoFontDescription *font = pango_font_description_from_string ("Sans 9");
-  double plot_w = width - MARGIN_LEFT - MARGIN_RIGHT;
-  double plot_h = height - MARGIN_TOP - MARGIN_BOTTOM;
-  double x0 = MARGIN_LEFT, y0 = MARGIN_TOP + plot_h;
-  double loss_max = 0.0, xmax = 1.0, xscale, yscale, miou_scale, step;
-  const struct { const GdkRGBA *colour; const char *label; } legend[] = {
-    { &train_colour, _("Training loss") },
-    { &val_colour, _("Validation loss") },
-    { &miou_colour, _("Validation mIoU") },
-  };
-  double lx = MARGIN_LEFT;
-  char buf[64];
+  double loss_max = 0.0, xmax = 1.0;
 
-  g_return_if_fail (VISAGE_IS_TRAIN_PLOT (self));
-
-  pango_layout_set_font_description (layout, font);
-  pango_font_description_free (font);
-  if (plot_w < 40 || plot_h < 40)
-    goto out;
-
+  f->width = width;
+  f->height = height;
+  f->plot_w = width - MARGIN_LEFT - MARGIN_RIGHT;
+  f->plot_h = height - MARGIN_TOP - MARGIN_BOTTOM;
+  f->x0 = MARGIN_LEFT;
+  f->y0 = MARGIN_TOP + f->plot_h;
+  if (f->plot_w < 40 || f->plot_h < 40)
+    return FALSE;
   for (guint i = 0; i < self->points->len; i++)
     {
       const Point *p = &g_array_index (self->points, Point, i);
@@ -334,59 +333,81 @@ visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double
     xmax = MAX (xmax, g_array_index (self->switches, Switch, i).epoch + 1);
   if (loss_max <= 0.0)
     loss_max = 1.0;
-  step = nice_step (loss_max, 5);
-  loss_max = ceil (loss_max * 1.05 / step) * step;
-  xscale = plot_w / xmax;
-  yscale = plot_h / loss_max;
-  miou_scale = plot_h;  /* mIoU 0..1 over the full height */
+  f->loss_step = nice_step (loss_max, 5);
+  f->loss_max = ceil (loss_max * 1.05 / f->loss_step) * f->loss_step;
+  f->xmax = xmax;
+  f->xscale = f->plot_w / xmax;
+  f->yscale = f->plot_h / f->loss_max;
+  f->miou_scale = f->plot_h;
+  return TRUE;
+}
+
+/* The grid, the three axes with their ticks and titles, and the frame. */
+static void
+draw_axes (const Frame *f, cairo_t *cr, PangoLayout *layout, const GdkRGBA *fg)
+{
+  double step = f->loss_step;
+  char buf[64];
 
   /* Grid and left axis: the loss. */
   cairo_set_line_width (cr, 1.0);
-  for (double v = 0.0; v <= loss_max + step / 2; v += step)
+  for (double v = 0.0; v <= f->loss_max + step / 2; v += step)
     {
-      double y = round (y0 - v * yscale) + 0.5;
+      double y = round (f->y0 - v * f->yscale) + 0.5;
 
       set_colour (cr, fg, 0.12);
-      cairo_move_to (cr, x0, y);
-      cairo_line_to (cr, x0 + plot_w, y);
+      cairo_move_to (cr, f->x0, y);
+      cairo_line_to (cr, f->x0 + f->plot_w, y);
       cairo_stroke (cr);
       set_colour (cr, fg, 0.8);
       g_snprintf (buf, sizeof buf, "%.*f", step < 0.1 ? 2 : step < 1 ? 1 : 0, v);
-      draw_text (cr, layout, buf, x0 - 6, y, 1.0, 0.5);
+      draw_text (cr, layout, buf, f->x0 - 6, y, 1.0, 0.5);
     }
   /* Right axis: mIoU in percent. */
   for (int pct = 0; pct <= 100; pct += 20)
     {
       set_colour (cr, &miou_colour, 1.0);
       g_snprintf (buf, sizeof buf, "%d", pct);
-      draw_text (cr, layout, buf, x0 + plot_w + 6, y0 - pct / 100.0 * miou_scale, 0.0, 0.5);
+      draw_text (cr, layout, buf, f->x0 + f->plot_w + 6, f->y0 - pct / 100.0 * f->miou_scale,
+                 0.0, 0.5);
     }
   /* Bottom axis: epochs. */
-  step = MAX (1.0, nice_step (xmax, 8));
+  step = MAX (1.0, nice_step (f->xmax, 8));
   set_colour (cr, fg, 0.8);
-  for (double e = 0.0; e <= xmax + 0.5; e += step)
+  for (double e = 0.0; e <= f->xmax + 0.5; e += step)
     {
       g_snprintf (buf, sizeof buf, "%.0f", e);
-      draw_text (cr, layout, buf, x0 + e * xscale, y0 + 4, 0.5, 0.0);
+      draw_text (cr, layout, buf, f->x0 + e * f->xscale, f->y0 + 4, 0.5, 0.0);
     }
-  draw_text (cr, layout, _("Epoch"), x0 + plot_w / 2, height - 4, 0.5, 1.0);
+  draw_text (cr, layout, _("Epoch"), f->x0 + f->plot_w / 2, f->height - 4, 0.5, 1.0);
   cairo_save (cr);
-  cairo_translate (cr, 14, y0 - plot_h / 2);
+  cairo_translate (cr, 14, f->y0 - f->plot_h / 2);
   cairo_rotate (cr, -G_PI / 2);
   draw_text (cr, layout, _("Loss"), 0, 0, 0.5, 0.5);
   cairo_restore (cr);
   cairo_save (cr);
   set_colour (cr, &miou_colour, 1.0);
-  cairo_translate (cr, width - 14, y0 - plot_h / 2);
+  cairo_translate (cr, f->width - 14, f->y0 - f->plot_h / 2);
   cairo_rotate (cr, G_PI / 2);
   draw_text (cr, layout, _("Validation mIoU (%)"), 0, 0, 0.5, 0.5);
   cairo_restore (cr);
   /* The frame. */
   set_colour (cr, fg, 0.5);
-  cairo_rectangle (cr, x0 + 0.5, MARGIN_TOP + 0.5, plot_w - 1, plot_h - 1);
+  cairo_rectangle (cr, f->x0 + 0.5, MARGIN_TOP + 0.5, f->plot_w - 1, f->plot_h - 1);
   cairo_stroke (cr);
+}
 
-  /* The legend, above the plot. */
+/* The legend, above the plot. */
+static void
+draw_legend (cairo_t *cr, PangoLayout *layout, const GdkRGBA *fg)
+{
+  const struct { const GdkRGBA *colour; const char *label; } legend[] = {
+    { &train_colour, _("Training loss") },
+    { &val_colour, _("Validation loss") },
+    { &miou_colour, _("Validation mIoU") },
+  };
+  double lx = MARGIN_LEFT;
+
   for (gsize i = 0; i < G_N_ELEMENTS (legend); i++)
     {
       int w, h;
@@ -402,15 +423,17 @@ visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double
       draw_text (cr, layout, legend[i].label, lx + 24, MARGIN_TOP / 2, 0.0, 0.5);
       lx += 24 + w + 18;
     }
+}
 
-  /* Optimiser switches: a dashed line, labelled with the new rate. */
-  cairo_save (cr);
-  cairo_rectangle (cr, x0, MARGIN_TOP, plot_w, plot_h);
-  cairo_clip (cr);
+/* Optimiser switches: a dashed line, labelled with the new rate. */
+static void
+draw_switches (VisageTrainPlot *self, const Frame *f, cairo_t *cr, PangoLayout *layout,
+               const GdkRGBA *fg)
+{
   for (guint i = 0; i < self->switches->len; i++)
     {
       const Switch *s = &g_array_index (self->switches, Switch, i);
-      double x = round (x0 + (s->epoch + 0.5) * xscale) + 0.5;
+      double x = round (f->x0 + (s->epoch + 0.5) * f->xscale) + 0.5;
       g_autofree char *label = NULL;
       char lr[G_ASCII_DTOSTR_BUF_SIZE];
 
@@ -418,7 +441,7 @@ visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double
       cairo_set_line_width (cr, 1.0);
       cairo_set_dash (cr, (const double[]) { 4.0, 3.0 }, 2, 0.0);
       cairo_move_to (cr, x, MARGIN_TOP);
-      cairo_line_to (cr, x, y0);
+      cairo_line_to (cr, x, f->y0);
       cairo_stroke (cr);
       cairo_set_dash (cr, NULL, 0, 0.0);
       g_ascii_formatd (lr, sizeof lr, "%g", s->lr);
@@ -431,19 +454,42 @@ visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double
       draw_text (cr, layout, label, 0, 0, 0.0, 1.0);
       cairo_restore (cr);
     }
+}
 
+void
+visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double height,
+                        const GdkRGBA *fg)
+{
+  PangoLayout *layout;
+  PangoFontDescription *font;
+  Frame f;
+
+  g_return_if_fail (VISAGE_IS_TRAIN_PLOT (self));
+
+  if (!frame_init (&f, self, width, height))
+    return;
+  layout = pango_cairo_create_layout (cr);
+  font = pango_font_description_from_string ("Sans 9");
+  pango_layout_set_font_description (layout, font);
+  pango_font_description_free (font);
+
+  draw_axes (&f, cr, layout, fg);
+  draw_legend (cr, layout, fg);
+  /* What follows stays inside the plot. */
+  cairo_save (cr);
+  cairo_rectangle (cr, f.x0, MARGIN_TOP, f.plot_w, f.plot_h);
+  cairo_clip (cr);
+  draw_switches (self, &f, cr, layout, fg);
   if (self->points->len == 0)
     {
       set_colour (cr, fg, 0.6);
-      draw_text (cr, layout, _("The curves appear as epochs finish"), x0 + plot_w / 2,
-                 MARGIN_TOP + plot_h / 2, 0.5, 0.5);
+      draw_text (cr, layout, _("The curves appear as epochs finish"), f.x0 + f.plot_w / 2,
+                 MARGIN_TOP + f.plot_h / 2, 0.5, 0.5);
     }
-  draw_series (self, cr, value_train, x0, xscale, y0, yscale, &train_colour);
-  draw_series (self, cr, value_val, x0, xscale, y0, yscale, &val_colour);
-  draw_series (self, cr, value_miou, x0, xscale, y0, miou_scale, &miou_colour);
+  draw_series (self, cr, value_train, f.x0, f.xscale, f.y0, f.yscale, &train_colour);
+  draw_series (self, cr, value_val, f.x0, f.xscale, f.y0, f.yscale, &val_colour);
+  draw_series (self, cr, value_miou, f.x0, f.xscale, f.y0, f.miou_scale, &miou_colour);
   cairo_restore (cr);
-
-out:
   g_object_unref (layout);
 }
 
