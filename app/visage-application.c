@@ -23,16 +23,18 @@ struct _VisageApplication
 {
   AdwApplication parent_instance;
 
-  GSettings *settings;    /* NULL when the schema is not installed: defaults, no abort */
-  char *split_dir;        /* --split, absolute */
-  char *model_path;       /* --model, absolute */
-  char *image_path;       /* --image, absolute */
-  gboolean evaluate;      /* --evaluate */
-  char *screenshot_path;  /* --screenshot, absolute */
+  GSettings *settings;        /* NULL when the schema is not installed: defaults, no abort */
+  char *split_dir;            /* --split, absolute */
+  char *model_path;           /* --model, absolute */
+  char *image_path;           /* --image, absolute */
+  gboolean evaluate;          /* --evaluate */
+  gulong evaluate_handler;    /* on the window's notify::busy until --evaluate starts */
+  char *screenshot_path;      /* --screenshot, absolute */
   gboolean screenshot_done;
   int screenshot_status;
   guint settled_frames;
-  gint64 screenshot_deadline;
+  guint screenshot_tick;      /* the frame callback, once the window has loaded */
+  guint screenshot_timeout;   /* gives up after SCREENSHOT_TIMEOUT_S */
 };
 
 G_DEFINE_FINAL_TYPE (VisageApplication, visage_application, ADW_TYPE_APPLICATION)
@@ -156,15 +158,14 @@ open_initial_files (VisageApplication *self, VisageWindow *window)
     visage_window_open_image (window, self->image_path);
 }
 
-/* --evaluate: once the split and the model have loaded, evaluate and show the result. */
-static gboolean
-evaluate_when_loaded (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+/* --evaluate: once the split and the model have loaded (the window is no longer busy),
+ * evaluate and show the result. */
+static void
+evaluate_when_loaded (VisageApplication *self, GParamSpec *pspec, VisageWindow *window)
 {
-  VisageApplication *self = user_data;
-  VisageWindow *window = VISAGE_WINDOW (widget);
-
   if (visage_window_get_busy (window))
-    return G_SOURCE_CONTINUE;
+    return;
+  g_clear_signal_handler (&self->evaluate_handler, window);
   if (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "evaluate"))
     {
       visage_window_set_visible_view (window, "evaluation");
@@ -176,7 +177,6 @@ evaluate_when_loaded (GtkWidget *widget, GdkFrameClock *clock, gpointer user_dat
       self->evaluate = FALSE;
       self->screenshot_status = 1; /* a picture is still taken */
     }
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -191,7 +191,12 @@ visage_application_activate (GApplication *app)
       restore_window_state (self, window);
       open_initial_files (self, VISAGE_WINDOW (window));
       if (self->evaluate)
-        gtk_widget_add_tick_callback (GTK_WIDGET (window), evaluate_when_loaded, self, NULL);
+        {
+          self->evaluate_handler = g_signal_connect_swapped (window, "notify::busy",
+                                                             G_CALLBACK (evaluate_when_loaded),
+                                                             self);
+          evaluate_when_loaded (self, NULL, VISAGE_WINDOW (window));
+        }
     }
 
   gtk_window_present (window);
@@ -199,9 +204,17 @@ visage_application_activate (GApplication *app)
 
 /* ---- --screenshot ----------------------------------------------------------------------- */
 
-/* Every frame until the window settles (split open, model loaded, the first image
- * predicted and the visible thumbnails decoded), then a few more so that all of it is
- * drawn, then the picture. */
+/* Whether what --evaluate waits for (if anything) has happened: an evaluation finished. */
+static gboolean
+evaluation_done (VisageApplication *self, VisageWindow *window)
+{
+  return !self->evaluate
+         || (visage_window_get_evaluation (window) != NULL && !visage_window_get_working (window));
+}
+
+/* Every frame once the window has loaded, until it settles (the visible thumbnails
+ * decoded, nothing loading again), then a few more so that all of it is drawn, then the
+ * picture. */
 static gboolean
 screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
 {
@@ -209,18 +222,10 @@ screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
   VisageWindow *window = VISAGE_WINDOW (widget);
   g_autoptr (GError) error = NULL;
 
-  if (g_get_monotonic_time () > self->screenshot_deadline)
-    {
-      g_printerr ("visage: the window did not finish loading within %d s\n",
-                  SCREENSHOT_TIMEOUT_S);
-      self->screenshot_status = 1;
-      self->screenshot_done = TRUE;
-      return G_SOURCE_REMOVE;
-    }
+  if (self->screenshot_done)
+    return G_SOURCE_REMOVE;  /* timed out */
   if (visage_window_get_busy (window) || visage_sample_get_n_loading () > 0
-      || (self->evaluate
-          && (visage_window_get_evaluation (window) == NULL
-              || g_action_group_get_action_enabled (G_ACTION_GROUP (window), "cancel"))))
+      || !evaluation_done (self, window))
     {
       self->settled_frames = 0;
       return G_SOURCE_CONTINUE;
@@ -244,6 +249,32 @@ screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The window has loaded (split open, model loaded, the first image predicted) and, with
+ * --evaluate, evaluated: count frames from now. Called on its notify::busy and
+ * notify::working, so nothing runs each frame while it works. */
+static void
+screenshot_when_loaded (VisageApplication *self, GParamSpec *pspec, VisageWindow *window)
+{
+  if (self->screenshot_tick != 0 || visage_window_get_busy (window)
+      || !evaluation_done (self, window))
+    return;
+  self->screenshot_tick = gtk_widget_add_tick_callback (GTK_WIDGET (window), screenshot_tick,
+                                                        self, NULL);
+}
+
+static gboolean
+screenshot_timed_out (gpointer user_data)
+{
+  VisageApplication *self = user_data;
+
+  g_printerr ("visage: the window did not finish loading within %d s\n",
+              SCREENSHOT_TIMEOUT_S);
+  self->screenshot_status = 1;
+  self->screenshot_done = TRUE;
+  self->screenshot_timeout = 0;
+  return G_SOURCE_REMOVE;
+}
+
 /* Run the window until the screenshot is written; returns the exit status. */
 static int
 take_screenshot (VisageApplication *self)
@@ -264,10 +295,16 @@ take_screenshot (VisageApplication *self)
   window = gtk_application_get_active_window (GTK_APPLICATION (self));
   /* The picture shows the window, not notices over it. */
   visage_window_set_quiet (VISAGE_WINDOW (window), TRUE);
-  self->screenshot_deadline = g_get_monotonic_time () + SCREENSHOT_TIMEOUT_S * G_USEC_PER_SEC;
-  gtk_widget_add_tick_callback (GTK_WIDGET (window), screenshot_tick, self, NULL);
+  self->screenshot_timeout = g_timeout_add_seconds (SCREENSHOT_TIMEOUT_S, screenshot_timed_out,
+                                                    self);
+  g_signal_connect_swapped (window, "notify::busy", G_CALLBACK (screenshot_when_loaded), self);
+  g_signal_connect_swapped (window, "notify::working", G_CALLBACK (screenshot_when_loaded),
+                            self);
+  screenshot_when_loaded (self, NULL, VISAGE_WINDOW (window));
   while (!self->screenshot_done)
     g_main_context_iteration (NULL, TRUE);
+  g_clear_handle_id (&self->screenshot_timeout, g_source_remove);
+  g_signal_handlers_disconnect_by_data (window, self);
   gtk_window_destroy (window);
   return self->screenshot_status;
 }

@@ -16,6 +16,7 @@ G_DEFINE_FINAL_TYPE (VisageWindow, visage_window, ADW_TYPE_APPLICATION_WINDOW)
 enum {
   PROP_0,
   PROP_BUSY,
+  PROP_WORKING,
   PROP_SETTINGS,
   N_PROPS
 };
@@ -404,6 +405,29 @@ service_image_results (VisageWindow *self, const VgImageResult *results, guint n
   visage_gallery_results_changed (self->gallery);
 }
 
+/* An evaluation or an export starts: the progress bar shows, and win.cancel stops it. */
+static void
+job_begin (VisageWindow *self, VgServiceJob kind, const char *text)
+{
+  self->job_cancellable = g_cancellable_new ();
+  self->job_kind = kind;
+  gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
+  gtk_progress_bar_set_text (self->progress_bar, text);
+  gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
+  _visage_window_actions_update (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WORKING]);
+}
+
+/* It has finished: called last, so that who waits on "working" finds its result. */
+static void
+job_end (VisageWindow *self)
+{
+  g_clear_object (&self->job_cancellable);
+  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+  _visage_window_actions_update (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WORKING]);
+}
+
 static void
 evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -415,15 +439,13 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
   evaluation = vg_service_evaluate_finish (VG_SERVICE (source), result, &error);
   if (self->disposed)
     return;
-  g_clear_object (&self->job_cancellable);
-  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
-  _visage_window_actions_update (self);
   if (evaluation == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         _visage_window_toast (self, _("Evaluation cancelled"));
       else
         _visage_window_toast (self, error->message);
+      job_end (self);
       return;
     }
 
@@ -437,6 +459,7 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
   _visage_window_toast (self, message);
   visage_evaluation_view_set_evaluation (self->evaluation_view, self->evaluation,
                                          G_LIST_MODEL (self->samples));
+  job_end (self);
 }
 
 void
@@ -448,12 +471,7 @@ visage_window_evaluate (VisageWindow *self)
       || vg_service_get_model_path (self->service) == NULL)
     return;
   clear_results (self);
-  self->job_cancellable = g_cancellable_new ();
-  self->job_kind = VG_SERVICE_JOB_EVALUATE;
-  gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
-  gtk_progress_bar_set_text (self->progress_bar, _("Evaluating…"));
-  gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
-  _visage_window_actions_update (self);
+  job_begin (self, VG_SERVICE_JOB_EVALUATE, _("Evaluating…"));
   vg_service_evaluate_async (self->service, self->split, self->job_cancellable, evaluated,
                              g_object_ref (self));
 }
@@ -471,18 +489,16 @@ exported (GObject *source, GAsyncResult *result, gpointer user_data)
   written = vg_service_export_finish (VG_SERVICE (source), result, &error);
   if (self->disposed)
     return;
-  g_clear_object (&self->job_cancellable);
-  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
-  _visage_window_actions_update (self);
   if (written < 0)
+    _visage_window_toast (self, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                                ? _("Export cancelled") : error->message);
+  else
     {
-      _visage_window_toast (self, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-                                  ? _("Export cancelled") : error->message);
-      return;
+      message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Exported %d file",
+                                              "Exported %d files", written), written);
+      _visage_window_toast (self, message);
     }
-  message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Exported %d file",
-                                          "Exported %d files", written), written);
-  _visage_window_toast (self, message);
+  job_end (self);
 }
 
 void
@@ -531,12 +547,7 @@ visage_window_export (VisageWindow *self, const char *what, const char *destinat
   if (split == NULL)
     return;
 
-  self->job_cancellable = g_cancellable_new ();
-  self->job_kind = VG_SERVICE_JOB_EXPORT;
-  gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
-  gtk_progress_bar_set_text (self->progress_bar, _("Exporting…"));
-  gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
-  _visage_window_actions_update (self);
+  job_begin (self, VG_SERVICE_JOB_EXPORT, _("Exporting…"));
   /* Overlays as the image view shows them. */
   vg_service_export_async (self->service, split, index, kind, destination,
                            visage_image_view_get_opacity (self->image_view),
@@ -790,6 +801,9 @@ visage_window_get_property (GObject *object, guint prop_id, GValue *value, GPara
     case PROP_BUSY:
       g_value_set_boolean (value, visage_window_get_busy (self));
       break;
+    case PROP_WORKING:
+      g_value_set_boolean (value, visage_window_get_working (self));
+      break;
     case PROP_SETTINGS:
       g_value_set_object (value, self->settings);
       break;
@@ -829,6 +843,9 @@ visage_window_class_init (VisageWindowClass *klass)
 
   properties[PROP_BUSY] =
     g_param_spec_boolean ("busy", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_WORKING] =
+    g_param_spec_boolean ("working", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   /* The application's preferences (device, flip, last split and model, the overlay's
    * mode and opacity, the brush size), or NULL to keep none. */

@@ -36,7 +36,8 @@ void visage_window_open_image (VisageWindow *self, const char *path);
  * "image-mask", "image-overlay" (the image shown), "split-masks", "split-overlays" (into
  * the folder destination) or "submission" (the zip file destination). */
 void visage_window_export (VisageWindow *self, const char *what, const char *destination);
-/* TRUE while an evaluation or an export runs (win.cancel stops it). */
+/* TRUE while an evaluation or an export runs (win.cancel stops it). Notified ("working")
+ * when one starts and once it has finished, its result in place (get_evaluation). */
 gboolean visage_window_get_working (VisageWindow *self);
 
 /* TRUE while a split opens, a model loads or the shown image is being predicted: what
