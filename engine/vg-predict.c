@@ -9,11 +9,9 @@
 #include "config.h"
 
 #include <math.h>
-#include <setjmp.h>
 #include <string.h>
 
 #include <omp.h>
-#include <png.h>
 
 #include "vg-atomic-file.h"
 #include "vg-classes.h"
@@ -437,133 +435,7 @@ vg_predict_image (VgPredictor *p, const uint8_t *rgb, int H, int W, uint8_t *lab
   return TRUE;
 }
 
-/* ---- PNG in memory --------------------------------------------------------------------- */
-
-typedef struct {
-  png_structp png;
-  png_infop info;
-  char message[256];
-  GByteArray *out;
-  const uint8_t *mask;   /* (H, W) */
-  int H, W;
-  gboolean palette;
-} PngEncode;
-
-static void
-encode_error_cb (png_structp png, png_const_charp msg)
-{
-  PngEncode *e = png_get_error_ptr (png);
-
-  g_strlcpy (e->message, msg, sizeof e->message);
-  png_longjmp (png, 1);
-}
-
-static void
-encode_warning_cb (png_structp png, png_const_charp msg)
-{
-  g_debug ("libpng: %s", msg);
-}
-
-static void
-encode_write_cb (png_structp png, png_bytep data, size_t length)
-{
-  PngEncode *e = png_get_io_ptr (png);
-
-  g_byte_array_append (e->out, data, (guint) length);
-}
-
-static void
-encode_flush_cb (png_structp png)
-{
-}
-
-/* Everything after the jump lives in *e, never in this frame (C11 7.13.2.1). */
-static gboolean
-encode_guarded (PngEncode *e)
-{
-  if (setjmp (png_jmpbuf (e->png)))
-    return FALSE;
-  png_set_write_fn (e->png, e, encode_write_cb, encode_flush_cb);
-  png_set_IHDR (e->png, e->info, e->W, e->H, 8,
-                e->palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  if (e->palette)
-    {
-      png_color palette[VG_NUM_CLASSES];
-      for (int c = 0; c < VG_NUM_CLASSES; c++)
-        {
-          const uint8_t *rgb = vg_class_rgb (c);
-          palette[c].red = rgb[0];
-          palette[c].green = rgb[1];
-          palette[c].blue = rgb[2];
-        }
-      png_set_PLTE (e->png, e->info, palette, VG_NUM_CLASSES);
-    }
-  /* Filters do not help index images (the PNG spec's advice) and cost time. */
-  png_set_filter (e->png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
-  png_write_info (e->png, e->info);
-  for (int y = 0; y < e->H; y++)
-    png_write_row (e->png, (png_const_bytep) e->mask + (size_t) y * e->W);
-  png_write_end (e->png, e->info);
-  return TRUE;
-}
-
-GBytes *
-vg_mask_encode_png (const uint8_t *mask, int H, int W, gboolean palette, GError **error)
-{
-  PngEncode e = { 0 };
-  gboolean ok;
-
-  if (H <= 0 || W <= 0 || (size_t) H * W > ((size_t) 1 << 28))
-    {
-      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
-                   "cannot encode a %d x %d mask", W, H);
-      return NULL;
-    }
-  if (palette)
-    for (size_t i = 0; i < (size_t) H * W; i++)
-      if (mask[i] >= VG_NUM_CLASSES)
-        {
-          g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID,
-                       "mask value %d at (%zu, %zu) is not a class", mask[i], i % W, i / W);
-          return NULL;
-        }
-  e.out = g_byte_array_new ();
-  e.mask = mask;
-  e.H = H;
-  e.W = W;
-  e.palette = palette;
-  e.png = png_create_write_struct (PNG_LIBPNG_VER_STRING, &e, encode_error_cb,
-                                   encode_warning_cb);
-  if (e.png != NULL)
-    e.info = png_create_info_struct (e.png);
-  ok = e.png != NULL && e.info != NULL && encode_guarded (&e);
-  png_destroy_write_struct (&e.png, &e.info);
-  if (!ok)
-    {
-      g_set_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID, "PNG encoder: %s",
-                   e.message[0] ? e.message : "out of memory");
-      g_byte_array_unref (e.out);
-      return NULL;
-    }
-  return g_byte_array_free_to_bytes (e.out);
-}
-
-gboolean
-vg_mask_save_grey (const char *path, const uint8_t *mask, int H, int W, GError **error)
-{
-  g_autoptr (GBytes) png = vg_mask_encode_png (mask, H, W, FALSE, error);
-  gsize len;
-  const char *data;
-
-  if (png == NULL)
-    {
-      g_prefix_error (error, "%s: ", path);
-      return FALSE;
-    }
-  data = g_bytes_get_data (png, &len);
-  return vg_atomic_file_set_contents (path, data, len, error);
-}
+/* ---- output files ---------------------------------------------------------------------- */
 
 void
 vg_overlay_render (uint8_t *out, const uint8_t *rgb, const uint8_t *labels, int H, int W,

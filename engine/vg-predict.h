@@ -121,14 +121,6 @@ gboolean vg_predict_split (VgPredictor *predictor, const VgSplit *split, int n_w
 
 /* ---- output files ---------------------------------------------------------------------- */
 
-/* Encode a class map (H, W) as an 8-bit PNG in memory: with palette the data set's
- * 19-colour palette (what vg_mask_save writes), otherwise 8-bit grey, value = class. */
-GBytes *vg_mask_encode_png (const uint8_t *mask, int H, int W, gboolean palette,
-                            GError **error);
-/* Write an 8-bit grey index PNG, atomically (temporary file, fsync, rename). */
-gboolean vg_mask_save_grey (const char *path, const uint8_t *mask, int H, int W,
-                            GError **error);
-
 /* Colour overlay: out (H, W, 3) = (1 - alpha) * rgb + alpha * palette[labels]. */
 void vg_overlay_render (uint8_t *out, const uint8_t *rgb, const uint8_t *labels, int H, int W,
                         float alpha);

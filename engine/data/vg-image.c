@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* JPEG (libjpeg-turbo) and PNG (libpng) decoding and the palette-PNG mask writer.
+/* JPEG (libjpeg-turbo) and PNG (libpng) decoding, and the one PNG writer.
  *
  * Both libraries report errors by calling a handler that must not return; their default
  * handlers exit() (libjpeg) or abort. Here each handler copies the message and longjmp()s
@@ -521,17 +521,24 @@ vg_mask_check (const uint8_t *mask, size_t n, int width, const char *path, GErro
 
 /* ---- PNG writer ------------------------------------------------------------------------ */
 
+/* The one PNG encoder of the engine: masks (palette of the classes), grey index maps and
+ * RGB pictures, into memory; the files are written from there by the one atomic write. */
+
+typedef enum {
+  PNG_PIXELS_CLASSES,  /* (H, W) class ids, with the data set's 19-colour palette */
+  PNG_PIXELS_GREY,     /* (H, W) 8-bit grey, value = class */
+  PNG_PIXELS_RGB,      /* (H, W, 3) */
+} PngPixels;
+
 typedef struct {
   png_structp png;
   png_infop pinfo;
   char message[256];
-  VgAtomicFile *file;
-  GError *write_error;   /* of the failed write, NULL if none */
-  const uint8_t *pixels; /* (height, width, channels) */
-  png_bytep *rows;       /* (height) */
+  GByteArray *out;
+  const uint8_t *pixels; /* (height, width, 1 or 3) */
   int height;
   int width;
-  int channels;          /* 1: palette of classes, 3: RGB */
+  PngPixels kind;
 } PngWriteCtx;
 
 static void
@@ -539,11 +546,10 @@ png_write_cb (png_structp png, png_bytep data, size_t length)
 {
   PngWriteCtx *ctx = png_get_io_ptr (png);
 
-  if (!vg_atomic_file_write (ctx->file, data, length, &ctx->write_error))
-    png_error (png, "write failed");
+  g_byte_array_append (ctx->out, data, (guint) length);
 }
 
-/* Unbuffered writes: nothing to flush (the commit syncs). */
+/* Memory: nothing to flush. */
 static void
 png_flush_cb (png_structp png)
 {
@@ -552,10 +558,16 @@ png_flush_cb (png_structp png)
 static gboolean
 png_write_guarded (PngWriteCtx *ctx)
 {
+  int channels = ctx->kind == PNG_PIXELS_RGB ? 3 : 1;
+
   if (setjmp (png_jmpbuf (ctx->png)))
     return FALSE;
   png_set_write_fn (ctx->png, ctx, png_write_cb, png_flush_cb);
-  if (ctx->channels == 1)
+  png_set_IHDR (ctx->png, ctx->pinfo, ctx->width, ctx->height, 8,
+                ctx->kind == PNG_PIXELS_RGB ? PNG_COLOR_TYPE_RGB
+                : ctx->kind == PNG_PIXELS_GREY ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_PALETTE,
+                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (ctx->kind == PNG_PIXELS_CLASSES)
     {
       png_color palette[VG_NUM_CLASSES];
       for (int c = 0; c < VG_NUM_CLASSES; c++)
@@ -565,24 +577,21 @@ png_write_guarded (PngWriteCtx *ctx)
           palette[c].green = rgb[1];
           palette[c].blue = rgb[2];
         }
-      png_set_IHDR (ctx->png, ctx->pinfo, ctx->width, ctx->height, 8, PNG_COLOR_TYPE_PALETTE,
-                    PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
       png_set_PLTE (ctx->png, ctx->pinfo, palette, VG_NUM_CLASSES);
-      /* Filters do not help palette images (the PNG spec's advice) and cost time. */
-      png_set_filter (ctx->png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
     }
-  else
-    png_set_IHDR (ctx->png, ctx->pinfo, ctx->width, ctx->height, 8, PNG_COLOR_TYPE_RGB,
-                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  /* Filters do not help index images (the PNG spec's advice) and cost time. */
+  if (ctx->kind != PNG_PIXELS_RGB)
+    png_set_filter (ctx->png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
   png_write_info (ctx->png, ctx->pinfo);
-  png_write_image (ctx->png, ctx->rows);
+  for (int y = 0; y < ctx->height; y++)
+    png_write_row (ctx->png, (png_const_bytep) ctx->pixels + (size_t) y * ctx->width * channels);
   png_write_end (ctx->png, ctx->pinfo);
   return TRUE;
 }
 
-static gboolean
-save_png_atomic (const char *path, const uint8_t *pixels, int height, int width, int channels,
-                 GError **error)
+/* Everything after the jump lives in ctx, never in the guarded function's frame. */
+static GBytes *
+png_encode (const uint8_t *pixels, int height, int width, PngPixels kind, GError **error)
 {
   PngWriteCtx ctx = { 0 };
   gboolean ok;
@@ -590,34 +599,57 @@ save_png_atomic (const char *path, const uint8_t *pixels, int height, int width,
   if (height <= 0 || width <= 0 || (size_t) height * width > MAX_PIXELS)
     {
       g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID,
-                   "%s: cannot write a %d x %d image", path, width, height);
-      return FALSE;
+                   "cannot encode a %d x %d image", width, height);
+      return NULL;
     }
-  if ((ctx.file = vg_atomic_file_new (path, error)) == NULL)
-    return FALSE;
+  ctx.out = g_byte_array_new ();
   ctx.pixels = pixels;
   ctx.height = height;
   ctx.width = width;
-  ctx.channels = channels;
-  ctx.rows = g_new (png_bytep, height);
-  for (int y = 0; y < height; y++)
-    ctx.rows[y] = (png_bytep) pixels + (size_t) y * width * channels;
+  ctx.kind = kind;
   ctx.png = png_create_write_struct (PNG_LIBPNG_VER_STRING, ctx.message, png_error_cb,
                                      png_warning_cb);
   if (ctx.png != NULL)
     ctx.pinfo = png_create_info_struct (ctx.png);
   ok = ctx.png != NULL && ctx.pinfo != NULL && png_write_guarded (&ctx);
   png_destroy_write_struct (&ctx.png, &ctx.pinfo);
-  g_free (ctx.rows);
-  if (ok)
-    return vg_atomic_file_commit (ctx.file, error);
-  vg_atomic_file_abort (ctx.file);
-  if (ctx.write_error != NULL)
-    g_propagate_error (error, ctx.write_error);
-  else
-    g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID, "%s: PNG encoder: %s", path,
-                 ctx.message[0] ? ctx.message : "out of memory");
-  return FALSE;
+  if (!ok)
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID, "PNG encoder: %s",
+                   ctx.message[0] ? ctx.message : "out of memory");
+      g_byte_array_unref (ctx.out);
+      return NULL;
+    }
+  return g_byte_array_free_to_bytes (ctx.out);
+}
+
+/* Encode and write path through the one atomic write; errors name path. */
+static gboolean
+save_png (const char *path, const uint8_t *pixels, int height, int width, PngPixels kind,
+          GError **error)
+{
+  g_autoptr (GBytes) png = png_encode (pixels, height, width, kind, error);
+  const char *data;
+  gsize len;
+
+  if (png == NULL)
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
+  data = g_bytes_get_data (png, &len);
+  return vg_atomic_file_set_contents (path, data, len, error);
+}
+
+GBytes *
+vg_mask_encode_png (const uint8_t *mask, int height, int width, gboolean palette,
+                    GError **error)
+{
+  if (palette && height > 0 && width > 0
+      && !vg_mask_check (mask, (size_t) height * width, width, "mask", error))
+    return NULL;
+  return png_encode (mask, height, width, palette ? PNG_PIXELS_CLASSES : PNG_PIXELS_GREY,
+                     error);
 }
 
 gboolean
@@ -626,11 +658,18 @@ vg_mask_save (const char *path, const uint8_t *mask, int height, int width, GErr
   if (height > 0 && width > 0
       && !vg_mask_check (mask, (size_t) height * width, width, path, error))
     return FALSE;
-  return save_png_atomic (path, mask, height, width, 1, error);
+  return save_png (path, mask, height, width, PNG_PIXELS_CLASSES, error);
+}
+
+gboolean
+vg_mask_save_grey (const char *path, const uint8_t *mask, int height, int width,
+                   GError **error)
+{
+  return save_png (path, mask, height, width, PNG_PIXELS_GREY, error);
 }
 
 gboolean
 vg_image_save_png (const char *path, const uint8_t *rgb, int height, int width, GError **error)
 {
-  return save_png_atomic (path, rgb, height, width, 3, error);
+  return save_png (path, rgb, height, width, PNG_PIXELS_RGB, error);
 }

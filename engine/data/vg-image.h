@@ -88,3 +88,13 @@ gboolean vg_mask_save (const char *path, const uint8_t *mask, int height, int wi
 /* Write rgb (H, W, 3) as an 8-bit RGB PNG, atomically like vg_mask_save(). */
 gboolean vg_image_save_png (const char *path, const uint8_t *rgb, int height, int width,
                             GError **error);
+
+/* Write an 8-bit grey index PNG (value = class), atomically like vg_mask_save(). */
+gboolean vg_mask_save_grey (const char *path, const uint8_t *mask, int height, int width,
+                            GError **error);
+
+/* Encode a class map (H, W) as an 8-bit PNG in memory: with palette the data set's
+ * 19-colour palette (what vg_mask_save writes; every value must be a class), otherwise
+ * 8-bit grey, value = class. */
+GBytes *vg_mask_encode_png (const uint8_t *mask, int height, int width, gboolean palette,
+                            GError **error);

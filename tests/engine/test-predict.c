@@ -813,7 +813,7 @@ test_png_encoders (void)
   /* A palette PNG holds classes only. */
   mask[5] = 19;
   g_assert_null (vg_mask_encode_png (mask, H, W, TRUE, &error));
-  g_assert_error (error, VG_PREDICT_ERROR, VG_PREDICT_ERROR_INVALID);
+  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_VALUE);
   vg_image_clear (&back);
   tmp_dir_remove (dir);
 }
