@@ -9,7 +9,7 @@ SANITIZE_BUILDDIR ?= build-sanitize
 PACKAGES = \
 	meson ninja-build pkg-config gcc libc6-dev python3 \
 	libglib2.0-dev libglib2.0-dev-bin libgtk-4-dev libadwaita-1-dev libepoxy-dev \
-	libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev \
+	libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
 	libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
 	gettext desktop-file-utils appstream \
 	xvfb xauth fonts-cantarell adwaita-icon-theme

@@ -125,15 +125,13 @@ gboolean vg_predict_split (VgPredictor *predictor, const VgSplit *split, int n_w
 void vg_overlay_render (uint8_t *out, const uint8_t *rgb, const uint8_t *labels, int H, int W,
                         float alpha);
 
-/* Predict every image of the split and write zip_path: one stored (uncompressed; PNG is
- * compressed already) entry "<name>.png" per image, an 8-bit grey index PNG at the
- * image's size (the course's submission format). Atomic like the other writers. */
+/* Predict every image of the split and write zip_path (vg-submission.c): one stored
+ * (uncompressed; PNG is compressed already) entry "<name>.png" per image, an 8-bit grey
+ * index PNG at the image's size (the course's submission format). Atomic like the other
+ * writers; an unwritable zip_path fails before any work. */
 gboolean vg_export_submission (VgPredictor *predictor, const VgSplit *split,
                                const char *zip_path, int n_workers, VgProgressFunc progress,
                                gpointer user_data, GCancellable *cancellable, GError **error);
-
-/* CRC-32 (ISO-HDLC, as zlib's crc32): start with crc = 0. */
-uint32_t vg_crc32 (uint32_t crc, const void *data, size_t n);
 
 #define VG_PREDICT_ERROR (vg_predict_error_quark ())
 GQuark vg_predict_error_quark (void);

@@ -769,15 +769,6 @@ test_eval_result_by_hand (void)
 /* ---- output encoders ------------------------------------------------------------------- */
 
 static void
-test_crc32 (void)
-{
-  /* The check value of CRC-32/ISO-HDLC, and chaining. */
-  g_assert_cmphex (vg_crc32 (0, "123456789", 9), ==, 0xCBF43926u);
-  g_assert_cmphex (vg_crc32 (vg_crc32 (0, "1234", 4), "56789", 5), ==, 0xCBF43926u);
-  g_assert_cmphex (vg_crc32 (0, "", 0), ==, 0);
-}
-
-static void
 test_png_encoders (void)
 {
   g_autofree char *dir = tmp_dir_new ();
@@ -851,7 +842,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/predict/evaluate-cancel", test_evaluate_cancel);
   g_test_add_func ("/predict/native-resolution-sizes", test_native_resolution_sizes);
   g_test_add_func ("/predict/eval-result-by-hand", test_eval_result_by_hand);
-  g_test_add_func ("/predict/crc32", test_crc32);
   g_test_add_func ("/predict/png-encoders", test_png_encoders);
   g_test_add_func ("/predict/overlay", test_overlay);
   return g_test_run ();
