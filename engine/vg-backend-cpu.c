@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "vg-backend.h"
+#include "vg-dice.h"
 #include "vg-nn.h"
 #include "vg-optim.h"
 
@@ -79,6 +80,10 @@ static const VgBackend cpu_backend = {
   .concat_backward = vg_concat_backward,
   .cross_entropy_forward = vg_cross_entropy_forward,
   .cross_entropy_backward = vg_cross_entropy_backward,
+  .cross_entropy_dice_forward = vg_cross_entropy_dice_forward,
+  .cross_entropy_dice_backward = vg_cross_entropy_dice_backward,
+  .cross_entropy_dice_present_forward = vg_cross_entropy_dice_present_forward,
+  .cross_entropy_dice_present_backward = vg_cross_entropy_dice_present_backward,
   .attention_scratch_floats = vg_attention_scratch_floats,
   .attention_forward = vg_attention_forward,
   .attention_backward = vg_attention_backward,

@@ -92,6 +92,20 @@ struct _VgBackend
   void (*cross_entropy_backward) (float *dlogits, const float *logits, const uint8_t *targets,
                                   const float *weights, int ignore_index, float dloss, int Nr,
                                   int NC);
+  /* Cross-entropy + soft Dice (nn/vg-dice.h), the Dice over all classes or over those
+   * present in the batch, with the signatures of the two above. Optional: NULL where the
+   * backend does not implement them (vg_model_loss_supported). */
+  float (*cross_entropy_dice_forward) (const float *logits, const uint8_t *targets,
+                                       const float *weights, int ignore_index, int Nr, int NC);
+  void (*cross_entropy_dice_backward) (float *dlogits, const float *logits,
+                                       const uint8_t *targets, const float *weights,
+                                       int ignore_index, float dloss, int Nr, int NC);
+  float (*cross_entropy_dice_present_forward) (const float *logits, const uint8_t *targets,
+                                               const float *weights, int ignore_index, int Nr,
+                                               int NC);
+  void (*cross_entropy_dice_present_backward) (float *dlogits, const float *logits,
+                                               const uint8_t *targets, const float *weights,
+                                               int ignore_index, float dloss, int Nr, int NC);
   size_t (*attention_scratch_floats) (int B, int N, int M, int C, int NH);
   void (*attention_forward) (float *out, float *lse, const float *q, const float *k,
                              const float *v, float *scratch, int B, int N, int M, int C,

@@ -158,9 +158,9 @@ vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B
   m->last_targets = training ? targets : NULL;
   m->last_loss = 0.0f;
   if (targets != NULL)
-    m->last_loss = be->cross_entropy_forward (a->logits, targets,
-                                              m->have_class_weights ? m->class_weights : NULL,
-                                              VG_IGNORE_INDEX, B * m->H * m->W, NC);
+    m->last_loss = m->loss_forward (a->logits, targets,
+                                    m->have_class_weights ? m->class_weights : NULL,
+                                    VG_IGNORE_INDEX, B * m->H * m->W, NC);
   return m->last_loss;
 }
 
@@ -236,9 +236,9 @@ vg_model_backward (VgModel *m)
   g_return_if_fail (m->training_reserved && m->last_targets != NULL);
 
   /* loss -> logits: the gradient overwrites the logits, which are not needed any more */
-  be->cross_entropy_backward (a->logits, a->logits, m->last_targets,
-                              m->have_class_weights ? m->class_weights : NULL, VG_IGNORE_INDEX,
-                              1.0f, B * m->H * m->W, NC);
+  m->loss_backward (a->logits, a->logits, m->last_targets,
+                    m->have_class_weights ? m->class_weights : NULL, VG_IGNORE_INDEX, 1.0f,
+                    B * m->H * m->W, NC);
   if (cfg->head == VG_HEAD_TCONV)
     be->conv_transpose_backward (t[0], m->g.head.w, m->g.head.b, a->logits, a->cls,
                                  m->w.head.w, a->scratch, B, H0, W0, NC, NC, 4);

@@ -134,6 +134,11 @@ struct _VgModel
 
   float *class_weights; /* (NC) device memory */
   gboolean have_class_weights;
+  /* the loss (vg_model_set_loss): entries of the backend table */
+  float (*loss_forward) (const float *logits, const uint8_t *targets, const float *weights,
+                         int ignore_index, int Nr, int NC);
+  void (*loss_backward) (float *dlogits, const float *logits, const uint8_t *targets,
+                         const float *weights, int ignore_index, float dloss, int Nr, int NC);
   const uint8_t *last_targets;
   const float *last_images;
   int last_B;

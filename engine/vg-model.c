@@ -242,6 +242,8 @@ vg_model_new (const VgConfig *cfg, const VgBackend *be, GError **error)
   if (m->class_weights == NULL)
     return NULL;
   be->zero (m->grads, m->n_params * sizeof (float));
+  m->loss_forward = be->cross_entropy_forward;
+  m->loss_backward = be->cross_entropy_backward;
 
   bind_weights (m);
   if (!init_weights (m, 0, error))
@@ -366,6 +368,54 @@ vg_model_set_class_weights (VgModel *m, const float *weights)
   m->have_class_weights = weights != NULL;
   if (weights != NULL)
     m->be->upload (m->class_weights, weights, m->cfg.num_classes * sizeof (float));
+}
+
+gboolean
+vg_model_loss_supported (const VgBackend *be, VgModelLoss loss)
+{
+  switch (loss)
+    {
+    case VG_MODEL_LOSS_CROSS_ENTROPY:
+      return TRUE;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE:
+      return be->cross_entropy_dice_forward != NULL && be->cross_entropy_dice_backward != NULL;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT:
+      return be->cross_entropy_dice_present_forward != NULL
+             && be->cross_entropy_dice_present_backward != NULL;
+    default:
+      return FALSE;
+    }
+}
+
+gboolean
+vg_model_set_loss (VgModel *m, VgModelLoss loss, GError **error)
+{
+  const VgBackend *be = m->be;
+
+  if (!vg_model_loss_supported (be, loss))
+    {
+      g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
+                   "the backend %s does not implement this loss (cross-entropy + Dice)",
+                   be->name);
+      return FALSE;
+    }
+  switch (loss)
+    {
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE:
+      m->loss_forward = be->cross_entropy_dice_forward;
+      m->loss_backward = be->cross_entropy_dice_backward;
+      break;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT:
+      m->loss_forward = be->cross_entropy_dice_present_forward;
+      m->loss_backward = be->cross_entropy_dice_present_backward;
+      break;
+    case VG_MODEL_LOSS_CROSS_ENTROPY:
+    default:
+      m->loss_forward = be->cross_entropy_forward;
+      m->loss_backward = be->cross_entropy_backward;
+      break;
+    }
+  return TRUE;
 }
 
 /* ---- initialisation -------------------------------------------------------------------- */

@@ -44,9 +44,23 @@ size_t vg_model_memory_bytes (const VgModel *model);
 /* Class weights of the loss (NC floats, host memory), or NULL for plain cross-entropy. */
 void vg_model_set_class_weights (VgModel *model, const float *weights);
 
+/* The loss of a forward with targets and of vg_model_backward: the cross-entropy (weighted
+ * by the class weights), alone or plus a soft Dice (nn/vg-dice.h) over all classes or
+ * over the classes present in the batch. */
+typedef enum {
+  VG_MODEL_LOSS_CROSS_ENTROPY = 0,           /* the default */
+  VG_MODEL_LOSS_CROSS_ENTROPY_DICE,
+  VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT,
+} VgModelLoss;
+
+/* Whether backend be implements loss (every backend has the cross-entropy). */
+gboolean vg_model_loss_supported (const VgBackend *be, VgModelLoss loss);
+/* FALSE (and the loss unchanged) when the model's backend does not implement loss. */
+gboolean vg_model_set_loss (VgModel *model, VgModelLoss loss, GError **error);
+
 /* Forward pass over B <= reserved images (device memory of the backend). In training
  * mode BatchNorm uses batch statistics and updates its running statistics. With targets
- * (device memory), returns the weighted cross-entropy; otherwise returns 0. */
+ * (device memory), returns the loss (vg_model_set_loss); otherwise returns 0. */
 float vg_model_forward (VgModel *model, const float *images, const uint8_t *targets, int B,
                         gboolean training);
 /* Backward pass of the last training forward (which had targets): accumulates parameter

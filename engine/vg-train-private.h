@@ -29,8 +29,7 @@ typedef struct {
   VgTrainControl *control;
   GCancellable *cancellable;
 
-  const VgBackend *be;              /* the data's backend (memory, optimiser) */
-  const VgBackend *train_be;        /* the training model's (be, or its Dice variant) */
+  const VgBackend *be;              /* the models', the data's and the optimiser's backend */
   gboolean host_memory;             /* be uses host memory: batches need no upload */
 
   VgSplit *train;

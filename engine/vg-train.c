@@ -23,7 +23,6 @@
 #include <omp.h>
 
 #include "vg-atomic-file.h"
-#include "vg-dice.h"
 #include "vg-loader.h"
 #include "vg-metrics.h"
 #include "vg-model.h"
@@ -107,37 +106,17 @@ control_wait (VgTrainControl *c, GCancellable *cancellable, const VgTrainCallbac
   return (g_get_monotonic_time () - start) / 1e6;
 }
 
-/* ---- the Dice loss through the backend table ------------------------------------------- */
+/* ---- the loss ------------------------------------------------------------------------ */
 
-/* The model calls its loss through the backend table; the Dice variants are the CPU table
- * with the loss replaced (the table has no per-model state to put a flag in). present: the
- * Dice over the classes present in each batch. */
-static const VgBackend *
-dice_backend (const VgBackend *base, gboolean present, GError **error)
+/* The model's loss for a loss kind of the options (the class weights are set apart). */
+static VgModelLoss
+model_loss (VgLossKind kind)
 {
-  static VgBackend tables[2];
-  static gsize ready = 0;
-
-  if (base != vg_backend_cpu ())
-    {
-      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
-                   "the Dice loss is implemented on the CPU backend only (backend %s)",
-                   base->name);
-      return NULL;
-    }
-  if (g_once_init_enter (&ready))
-    {
-      tables[0] = *base;
-      tables[0].name = "cpu (cross-entropy + Dice)";
-      tables[0].cross_entropy_forward = vg_cross_entropy_dice_forward;
-      tables[0].cross_entropy_backward = vg_cross_entropy_dice_backward;
-      tables[1] = *base;
-      tables[1].name = "cpu (cross-entropy + Dice over the present classes)";
-      tables[1].cross_entropy_forward = vg_cross_entropy_dice_present_forward;
-      tables[1].cross_entropy_backward = vg_cross_entropy_dice_present_backward;
-      g_once_init_leave (&ready, 1);
-    }
-  return &tables[present ? 1 : 0];
+  if (vg_train_loss_dice_present (kind))
+    return VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT;
+  if (vg_train_loss_has_dice (kind))
+    return VG_MODEL_LOSS_CROSS_ENTROPY_DICE;
+  return VG_MODEL_LOSS_CROSS_ENTROPY;
 }
 
 /* ---- the trainer ------------------------------------------------------------------------- */
@@ -367,12 +346,12 @@ setup_options (Trainer *t, const VgTrainOptions *opts, GError **error)
 
   t->be = opts->backend != NULL ? opts->backend : vg_backend_cpu ();
   t->host_memory = t->be->upload == vg_backend_cpu ()->upload;
-  t->train_be = t->be;
-  if (vg_train_loss_has_dice (t->o.loss))
+  if (!vg_model_loss_supported (t->be, model_loss (t->o.loss)))
     {
-      t->train_be = dice_backend (t->be, vg_train_loss_dice_present (t->o.loss), error);
-      if (t->train_be == NULL)
-        return FALSE;
+      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
+                   "the Dice loss is implemented on the CPU backend only (backend %s)",
+                   t->be->name);
+      return FALSE;
     }
   t->log = g_string_new (NULL);
   return TRUE;
@@ -415,7 +394,8 @@ setup_output (Trainer *t, GError **error)
 static gboolean
 setup_models (Trainer *t, GError **error)
 {
-  if ((t->model = vg_model_new (&t->o.config, t->train_be, error)) == NULL
+  if ((t->model = vg_model_new (&t->o.config, t->be, error)) == NULL
+      || !vg_model_set_loss (t->model, model_loss (t->o.loss), error)
       || (t->eval_model = vg_model_new (&t->o.config, t->be, error)) == NULL)
     return FALSE;
   t->n_specs = vg_config_param_specs (&t->o.config, NULL, 0);

@@ -485,6 +485,74 @@ small_options (VgTrainOptions *o, const Splits *s, const char *out_name)
   o->patience = 1;     /* so that epoch 2 may switch to SGD: the state must carry over */
 }
 
+/* The model's loss (vg_model_set_loss): a forward with targets returns what the backend
+ * table's entry for that loss computes on the logits; a backend without the Dice entries
+ * refuses the Dice losses, and a training run on it stops before its output folder. */
+static void
+test_model_loss (void)
+{
+  typedef float (*LossFunc) (const float *, const uint8_t *, const float *, int, int, int);
+  const VgModelLoss losses[3] = { VG_MODEL_LOSS_CROSS_ENTROPY, VG_MODEL_LOSS_CROSS_ENTROPY_DICE,
+                                  VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT };
+  const LossFunc expected[3] = { vg_cross_entropy_forward, vg_cross_entropy_dice_forward,
+                                 vg_cross_entropy_dice_present_forward };
+  const int B = 2, S = 64, n = B * S * S;
+  g_autofree float *images = g_new (float, (size_t) n * 3);
+  g_autofree uint8_t *targets = g_new (uint8_t, n);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgModel) cuda_like = NULL;
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 };
+  VgTrainState state;
+  VgBackend no_dice = *vg_backend_cpu ();
+  VgConfig cfg;
+  float loss[3];
+
+  g_assert_true (vg_config_from_name (&cfg, "seed", &error));
+  g_assert_true (vg_config_parse (&cfg, SMALL_SPEC, &error));
+  model = vg_model_new (&cfg, vg_backend_cpu (), &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_model_reserve (model, B, S, S, TRUE, &error));
+  for (int i = 0; i < n * 3; i++)
+    images[i] = (float) (2 * rnd () - 1);
+  for (int i = 0; i < n; i++)
+    targets[i] = i % 97 == 0 ? VG_IGNORE_INDEX : (uint8_t) ((i / S + i / 4) % 5);
+  for (int k = 0; k < 3; k++)
+    {
+      g_assert_true (vg_model_set_loss (model, losses[k], &error));
+      g_assert_no_error (error);
+      loss[k] = vg_model_forward (model, images, targets, B, FALSE);
+      g_assert_cmpfloat (loss[k], ==, expected[k] (vg_model_logits (model), targets, NULL,
+                                                    VG_IGNORE_INDEX, n, cfg.num_classes));
+    }
+  g_assert_cmpfloat (loss[1], >, loss[0]);
+  g_assert_cmpfloat (loss[2], >, loss[0]);
+
+  no_dice.cross_entropy_dice_forward = NULL;
+  no_dice.cross_entropy_dice_backward = NULL;
+  no_dice.cross_entropy_dice_present_forward = NULL;
+  no_dice.cross_entropy_dice_present_backward = NULL;
+  g_assert_true (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY));
+  g_assert_false (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY_DICE));
+  g_assert_false (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT));
+  cuda_like = vg_model_new (&cfg, &no_dice, &error);
+  g_assert_no_error (error);
+  g_assert_false (vg_model_set_loss (cuda_like, VG_MODEL_LOSS_CROSS_ENTROPY_DICE, &error));
+  g_assert_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED);
+  g_clear_error (&error);
+
+  if (!splits_make (&s))
+    return;
+  small_options (&o, &s, "no-dice");
+  o.loss = VG_LOSS_CE_DICE_PRESENT;
+  o.backend = &no_dice;
+  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID);
+  g_assert_false (g_file_test (o.out_dir, G_FILE_TEST_EXISTS));
+  vg_train_options_clear (&o);
+}
+
 /* Every tensor of two safetensors files is byte for byte the same, and so are the
  * schedule's metadata. */
 static void
@@ -1098,6 +1166,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/dice/gradcheck", test_dice_gradcheck);
   g_test_add_func ("/train/losses/batch", test_losses_batch);
   g_test_add_func ("/train/losses/batch-present", test_losses_batch_present);
+  g_test_add_func ("/train/losses/model-loss", test_model_loss);
   g_test_add_func ("/train/run/resume-equivalence", test_resume_equivalence);
   g_test_add_func ("/train/run/resume-mid-epoch", test_resume_mid_epoch);
   g_test_add_func ("/train/run/pause", test_pause);
