@@ -120,7 +120,7 @@ void gemm_strided (bool ta, bool tb, int M, int N, int K, float alpha, const flo
                    int ldc, long long sc, int count);
 
 /* dbias (C) += column sums of dout (Nr, C): the bias gradient of linear and conv layers. */
-void add_column_sums (float *dbias, const float *dout, int Nr, int C);
+void bias_backward (float *dbias, const float *dout, int Nr, int C);
 
 /* ---- deterministic column reductions ------------------------------------------------------
  * Sums over the Nr rows of NV quantities per column c < C, e.g. sum_r dout[r, c] and

@@ -107,7 +107,7 @@ vg_cuda_conv_transpose_backward (float *dinp, float *dweight, float *dbias, cons
 
   /* dbias: the column sums of dout over its pixels, as a linear layer's */
   if (dbias != NULL)
-    add_column_sums (dbias, dout, B * H * K * W * K, Cout);
+    bias_backward (dbias, dout, B * H * K * W * K, Cout);
 
   if (dinp != NULL || dweight != NULL)
     for (int b0 = 0; b0 < B; b0 += nb)

@@ -355,6 +355,6 @@ vg_cuda_conv2d_backward (float *dinp, float *dweight, float *dbias, const float 
     }
   /* dbias: the column sums of dout over its pixels, as a linear layer's */
   if (dbias != NULL)
-    add_column_sums (dbias, dout, B * Ho * Wo, Cout);
+    bias_backward (dbias, dout, B * Ho * Wo, Cout);
   check_launch ("conv2d_backward");
 }

@@ -43,7 +43,7 @@ struct LinearAddTo
 } /* namespace */
 
 void
-vgc::add_column_sums (float *dbias, const float *dout, int Nr, int C)
+vgc::bias_backward (float *dbias, const float *dout, int Nr, int C)
 {
   ColsumPlan p = colsum_plan (Nr, C, 1, 0);
 
@@ -79,6 +79,6 @@ vg_cuda_linear_backward (float *dinp, float *dweight, float *dbias, const float 
   if (dweight != NULL)
     gemm (true, false, Cout, Cin, Nr, 1.0f, dout, Cout, inp, Cin, 1.0f, dweight, Cin);
   if (dbias != NULL)
-    add_column_sums (dbias, dout, Nr, Cout);
+    bias_backward (dbias, dout, Nr, Cout);
   check_launch ("linear_backward");
 }

@@ -85,7 +85,7 @@ vg_conv_transpose_backward (float *dinp, float *dweight, float *dbias, const flo
 
   /* dbias: the column sums of dout over its pixels, as a linear layer's */
   if (dbias != NULL)
-    vg_linear_backward (NULL, NULL, dbias, dout, NULL, NULL, B * Ho * Wo, 0, Cout);
+    vg_bias_backward (dbias, dout, B * Ho * Wo, Cout);
   if (dinp == NULL && dweight == NULL)
     return;
 

@@ -444,5 +444,5 @@ vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout
     }
   /* dbias: the column sums of dout over its pixels, as a linear layer's */
   if (dbias != NULL)
-    vg_linear_backward (NULL, NULL, dbias, dout, NULL, NULL, B * Ho * Wo, 0, Cout);
+    vg_bias_backward (dbias, dout, B * Ho * Wo, Cout);
 }

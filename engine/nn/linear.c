@@ -12,13 +12,13 @@
 #define CSPAN 256
 #define ROW_TILE 64
 
-/* dbias (C) += column sums of dout (Nr, C). Each thread takes a contiguous range of
- * channels and walks it in spans of at most CSPAN, so every row yields a contiguous run the
- * prefetcher can follow; each column's sum runs over the rows in the same order (float sums
- * of ROW_TILE rows, added in double) however the channels are split, so the result does not
- * depend on the thread count. */
-static void
-add_column_sums (float *dbias, const float *dout, int Nr, int C)
+/* dbias (C) += column sums of dout (Nr, C): the bias gradient (vg-nn.h). Each thread
+ * takes a contiguous range of channels and walks it in spans of at most CSPAN, so every row
+ * yields a contiguous run the prefetcher can follow; each column's sum runs over the rows
+ * in the same order (float sums of ROW_TILE rows, added in double) however the channels
+ * are split, so the result does not depend on the thread count. */
+void
+vg_bias_backward (float *dbias, const float *dout, int Nr, int C)
 {
 #pragma omp parallel if ((size_t) Nr * C > 65536)
   {
@@ -94,8 +94,7 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
                weight, Cin, beta, out, Cout);
 }
 
-/* Any of dinp, dweight, dbias may be NULL when that gradient is not wanted; with only dbias,
- * inp and weight are not read (the convolutions get their bias gradient this way). */
+/* Any of dinp, dweight, dbias may be NULL when that gradient is not wanted. */
 void
 vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                     const float *inp, const float *weight, int Nr, int Cin, int Cout)
@@ -109,5 +108,5 @@ vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout
     cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, Nr, 1.0f, dout, Cout,
                  inp, Cin, 1.0f, dweight, Cin);
   if (dbias != NULL)
-    add_column_sums (dbias, dout, Nr, Cout);
+    vg_bias_backward (dbias, dout, Nr, Cout);
 }

@@ -27,6 +27,9 @@ void vg_linear_forward (float *out, const float *inp, const float *weight, const
 /* dinp may be NULL (input needs no gradient); dbias may be NULL when bias is NULL. */
 void vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, int Nr, int Cin, int Cout);
+/* dbias (C) += the column sums of dout (Nr, C): the bias gradient of any layer that adds
+ * a bias to every row (linear, and the convolutions over their output pixels). */
+void vg_bias_backward (float *dbias, const float *dout, int Nr, int C);
 
 /* ---- 2-D convolution, channels-last: inp (B, H, W, Cin) -> out (B, Ho, Wo, Cout) ------
  * Ho = (H + 2P - K) / S + 1. Any K, S, P; groups G divide Cin and Cout (G == Cin == Cout is
