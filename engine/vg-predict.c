@@ -264,18 +264,6 @@ vg_predictor_free (VgPredictor *p)
   g_free (p);
 }
 
-VgModel *
-vg_predictor_model (VgPredictor *p)
-{
-  return p->model;
-}
-
-const VgPreprocess *
-vg_predictor_preprocess (VgPredictor *p)
-{
-  return &p->pre;
-}
-
 /* ---- logits back to the image's size ----------------------------------------------------- */
 
 /* Source rows/columns of output index o for a resize from in_size to out_size: exactly the

@@ -9,8 +9,9 @@
  * (bilinear) and the class is their argmax: predictions are always at the input's full
  * size.
  *
- * Shapes: H, W an image's own size; R the model resolution (square R x R input, or the
- * image's own size when the model's resolution is 0); B batch; NC classes (19). */
+ * Shapes: H, W an image's own size; Hm, Wm the model input size (both the model resolution,
+ * VgPreprocess.resolution, or the image's own size when that is 0); B batch; NC classes
+ * (19). */
 #pragma once
 
 #include <stdint.h>
@@ -27,12 +28,12 @@ typedef struct _VgPredictor VgPredictor;
 
 typedef enum {
   VG_PREDICTOR_DEFAULT = 0,
-  /* The caller has reserved the model for at least `batch` images of R x R (training
-   * reserves it that way, and validation shares the reservation): the predictor never
-   * calls vg_model_reserve, so training activations survive a validation pass. Needs a
-   * resolution > 0. Without this flag the predictor reserves the model for inference
-   * when created and again at the start of each vg_evaluate / vg_predict_split, so it
-   * survives code that re-reserved the model in between. */
+  /* The caller has reserved the model for at least `batch` images at the model
+   * resolution (training reserves it that way, and validation shares the reservation):
+   * the predictor never calls vg_model_reserve, so training activations survive a
+   * validation pass. Needs a resolution > 0. Without this flag the predictor reserves the
+   * model for inference when created and again at the start of each vg_evaluate /
+   * vg_predict_split, so it survives code that re-reserved the model in between. */
   VG_PREDICTOR_KEEP_RESERVATION = 1 << 0,
 } VgPredictorFlags;
 
@@ -53,15 +54,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgPredictor, vg_predictor_free)
 gboolean vg_predictor_set_flip (VgPredictor *predictor, gboolean flip, GError **error);
 gboolean vg_predictor_get_flip (VgPredictor *predictor);
 
-VgModel *vg_predictor_model (VgPredictor *predictor);
-const VgPreprocess *vg_predictor_preprocess (VgPredictor *predictor);
-
 /* Class map (H, W) of one RGB image (H, W, 3). probs, when not NULL, receives the softmax
  * probability of the chosen class per pixel (H, W). */
 gboolean vg_predict_image (VgPredictor *predictor, const uint8_t *rgb, int H, int W,
                            uint8_t *labels, float *probs, GError **error);
 
-/* The step after the forward pass, for reuse and tests: logits (R, R', NC) of one image,
+/* The step after the forward pass, for reuse and tests: logits (Hm, Wm, NC) of one image,
  * host memory, resized bilinearly (align_corners=False, as vg_resize_bilinear_forward)
  * to H x W and reduced to labels (H, W) by argmax, and probs (H, W) (may be NULL) the
  * softmax probability of the chosen class. Separable and fused with the argmax: the
