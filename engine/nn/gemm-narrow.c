@@ -4,8 +4,9 @@
  *
  * NN: C (M, N) = init + alpha A (M, K) @ B (K, N). A tile of MR rows by NV <= 4 vectors of
  * 16 columns (MR * NV <= 16: 4 x 4, or 8 x 2 for narrow outputs) keeps its accumulators in
- * registers; each k loads NV vectors of B's row k and broadcasts MR values of A. Threads take blocks of ROW_BLOCK rows; within a block
- * every column panel of B (K x 64 floats) is reused by all its rows.
+ * registers; each k loads NV vectors of B's row k and broadcasts MR values of A. Threads
+ * take blocks of ROW_BLOCK rows; within a block every column panel of B (K x 64 floats) is
+ * reused by all its rows.
  *
  * TN (the weight gradient): W (No, Ni) += D (R, No)^T @ X (R, Ni). A tile of OR outputs by
  * NV vectors of inputs sums one block of SUM_BLOCK rows in registers, then adds into W.
