@@ -2,7 +2,7 @@
 /* The layer table of a configuration: each layer's output shape, parameters and forward
  * multiply-accumulates, computed from the configuration alone (no model is allocated).
  * The figures follow the forward of vg-model-passes.c (the fuse stage by stage). */
-#define G_LOG_DOMAIN "vg-model"
+#define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 

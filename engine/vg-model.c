@@ -5,7 +5,7 @@
  *
  * Gradient rule: parameter gradients accumulate (+=); activation gradients overwrite (=),
  * and the model adds residual and multi-consumer paths itself with add_inplace. */
-#define G_LOG_DOMAIN "vg-model"
+#define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 
