@@ -59,7 +59,8 @@ stats_json (const VgSplitStats *s, const VgSplit *split, const float *weights,
       vg_cli_json_string (out, vg_class_name (c));
       g_string_append_printf (out, ", \"pixels\": %" G_GUINT64_FORMAT ", \"share\": ",
                               s->class_pixels[c]);
-      vg_cli_json_number (out, s->n_pixels > 0 ? (double) s->class_pixels[c] / s->n_pixels : 0, TRUE);
+      vg_cli_json_number (out, s->n_pixels > 0 ? (double) s->class_pixels[c] / s->n_pixels : 0,
+                          TRUE);
       g_string_append_printf (out, ", \"images\": %d, \"weight\": ", s->class_images[c]);
       vg_cli_json_number (out, weights[c], TRUE);
       g_string_append_c (out, '}');
