@@ -12,6 +12,7 @@ PACKAGES = \
 	libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
 	libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
 	gettext desktop-file-utils appstream \
+	clang libclang-rt-14-dev libomp-dev \
 	xvfb xauth fonts-cantarell adwaita-icon-theme
 
 # Warnings are errors in CI.
@@ -19,7 +20,7 @@ SETUP_FLAGS = $(if $(filter true,$(CI)),--werror,)
 TEST_ENV = GTK_A11Y=none
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build run check check-sanitize clean
+.PHONY: all deps build run check check-sanitize check-fuzz clean
 
 all: build
 
@@ -64,6 +65,21 @@ check-sanitize: deps
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(MESON_TEST) -C $(SANITIZE_BUILDDIR) --suite engine --suite app --suite data || rc=$$?; \
 	python3 tests/summary.py $(SANITIZE_BUILDDIR)/meson-logs/testlog.json || rc=1; \
+	exit $$rc
+
+# libFuzzer: each target of tests/fuzz for FUZZ_SECONDS (clang build in build-fuzz, seeds
+# made at run time; tests/fuzz/README.md). Prints one line per target, the log on failure.
+FUZZ_SECONDS ?= 5
+# A fixed seed: the same inputs on every CI run of a fresh clone.
+FUZZ_ARGS ?= -seed=1
+export FUZZ_ARGS
+
+check-fuzz: deps
+	@rc=0; \
+	for t in $$(tests/fuzz/run.sh --list); do \
+	  out=$$(tests/fuzz/run.sh $$t $(FUZZ_SECONDS) 2>&1) || { rc=1; echo "$$out" | tail -n 60; }; \
+	  echo "$$out" | tail -n 1; \
+	done; \
 	exit $$rc
 
 clean:

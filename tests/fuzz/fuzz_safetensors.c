@@ -18,7 +18,7 @@
 static void
 check_tensor (const VgSafetensors *st, const VgTensorView *t, size_t size)
 {
-  int shape[8];
+  int shape[8] = { 0 };
   gboolean fits_int = TRUE;
   g_autofree float *dst = NULL;
   g_autoptr (GError) error = NULL;
