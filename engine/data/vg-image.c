@@ -229,12 +229,15 @@ jpeg_read_guarded (JpegReadCtx *ctx)
       jpeg_destroy_decompress (cinfo);
       return FALSE;
     }
-  while (cinfo->output_scanline < cinfo->output_height)
+  /* Stop at the first damage: a header that claims 16000 x 16000 over a few bytes of
+   * data would otherwise have libjpeg fill the whole buffer with grey (768 MB) first. */
+  while (cinfo->output_scanline < cinfo->output_height && ctx->err.damage_code == 0)
     {
       JSAMPROW row = ctx->img->data + (size_t) cinfo->output_scanline * cinfo->output_width * 3;
       jpeg_read_scanlines (cinfo, &row, 1);
     }
-  jpeg_finish_decompress (cinfo);
+  if (ctx->err.damage_code == 0)
+    jpeg_finish_decompress (cinfo);
   ctx->img->height = cinfo->output_height;
   ctx->img->width = cinfo->output_width;
   ctx->img->channels = 3;
