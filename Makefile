@@ -10,6 +10,7 @@ PACKAGES = \
 	meson ninja-build pkg-config gcc libc6-dev python3 \
 	libglib2.0-dev libglib2.0-dev-bin libgtk-4-dev libadwaita-1-dev libepoxy-dev \
 	libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
+	libcairo2-dev libpango1.0-dev \
 	libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
 	gettext desktop-file-utils appstream \
 	clang libclang-rt-14-dev libomp-dev \

@@ -9,6 +9,7 @@
 
 #include "visage-cli-private.h"
 #include "vg-classes.h"
+#include "vg-export.h"
 
 static void
 hex_colour (char out[8], int cls)
@@ -45,34 +46,10 @@ print_text (void)
     }
 }
 
-/* Names and labels are fixed ASCII words: nothing to escape. */
-GString *
-vg_cli_classes_json (void)
-{
-  GString *out = g_string_new ("[\n");
-
-  for (int i = 0; i < VG_NUM_CLASSES; i++)
-    {
-      const uint8_t *rgb = vg_class_rgb (i);
-      char hex[8], p_text[16] = "null";
-      int p = partner (i);
-
-      hex_colour (hex, i);
-      if (p >= 0)
-        g_snprintf (p_text, sizeof p_text, "%d", p);
-      g_string_append_printf (out, "  {\"id\": %d, \"name\": \"%s\", \"label\": \"%s\", "
-                              "\"colour\": \"%s\", \"rgb\": [%d, %d, %d], \"partner\": %s}%s\n",
-                              i, vg_class_name (i), vg_class_label (i), hex, rgb[0], rgb[1],
-                              rgb[2], p_text, i + 1 < VG_NUM_CLASSES ? "," : "");
-    }
-  g_string_append (out, "]\n");
-  return out;
-}
-
 static void
 print_json (void)
 {
-  g_autoptr (GString) text = vg_cli_classes_json ();
+  g_autoptr (GString) text = vg_export_classes_json ();
 
   fputs (text->str, stdout);
 }

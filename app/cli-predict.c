@@ -6,8 +6,6 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +15,7 @@
 #include "vg-atomic-file.h"
 #include "vg-backend.h"
 #include "vg-classes.h"
+#include "vg-export.h"
 #include "vg-image.h"
 #include "vg-models.h"
 #include "vg-predict.h"
@@ -117,187 +116,49 @@ check_unique_names (const VgSplit *split, GError **error)
   return TRUE;
 }
 
-/* What predict writes for each image NAME (--format, several at once). */
-typedef enum {
-  FORMAT_PALETTE = 1 << 0,  /* NAME.png: the data set's 8-bit palette PNG */
-  FORMAT_INDEX = 1 << 1,    /* NAME-index.png: 8-bit grey, value = class id (0-18) */
-  FORMAT_CLASSES = 1 << 2,  /* NAME/CLASS.png: one binary mask (0/255) per class present */
-  FORMAT_OVERLAY = 1 << 3,  /* NAME-overlay.png: the image blended with the class colours */
-} PredictFormat;
-
-static const char *const format_names[] = { "palette", "index", "classes", "overlay" };
-
-/* "palette,index" to a set of formats; FALSE (with a message) for an unknown name. */
-static gboolean
-parse_formats (const char *text, guint *formats)
-{
-  g_auto (GStrv) names = g_strsplit (text, ",", -1);
-
-  *formats = 0;
-  for (int i = 0; names[i] != NULL; i++)
-    {
-      const char *name = g_strstrip (names[i]);
-      gsize f;
-
-      for (f = 0; f < G_N_ELEMENTS (format_names); f++)
-        if (strcmp (name, format_names[f]) == 0)
-          break;
-      if (f == G_N_ELEMENTS (format_names))
-        {
-          fprintf (stderr, "visage-cli predict: unknown format “%s” (choose among palette, "
-                   "index, classes, overlay)\n", name);
-          return FALSE;
-        }
-      *formats |= 1u << f;
-    }
-  if (*formats == 0)
-    {
-      fprintf (stderr, "visage-cli predict: --format names no format\n");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* "hair,skin" (names or ids) to a set of classes; FALSE (with a message) if one is unknown. */
-static gboolean
-parse_classes (const char *text, guint32 *classes)
-{
-  g_auto (GStrv) names = g_strsplit (text, ",", -1);
-
-  *classes = 0;
-  for (int i = 0; names[i] != NULL; i++)
-    {
-      const char *name = g_strstrip (names[i]);
-      int c = vg_class_from_name (name);
-      char *end = NULL;
-      gint64 id = g_ascii_strtoll (name, &end, 10);
-
-      if (c < 0 && end != name && *end == '\0' && id >= 0 && id < VG_NUM_CLASSES)
-        c = (int) id;
-      if (c < 0)
-        {
-          fprintf (stderr, "visage-cli predict: unknown class “%s” (see visage-cli "
-                   "classes)\n", name);
-          return FALSE;
-        }
-      *classes |= 1u << c;
-    }
-  if (*classes == 0)
-    {
-      fprintf (stderr, "visage-cli predict: --classes names no class\n");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 typedef struct {
   const VgSplit *split;
-  const char *out_dir;
-  guint formats;       /* PredictFormat bits */
-  guint32 classes;     /* the classes kept; the others are written as background (0) */
-  double alpha;
-  VgImage image;       /* the input again, for overlays */
-  uint8_t *buffer;     /* (H, W, 3): the blend, or a filtered or binary mask */
-  size_t buffer_cap;
-  int written;
+  VgPredictor *predictor;
+  VgExporter *exporter;
 } PredictOut;
-
-static uint8_t *
-out_buffer (PredictOut *o, size_t n)
-{
-  if (n > o->buffer_cap)
-    {
-      g_free (o->buffer);
-      o->buffer_cap = n;
-      o->buffer = g_new (uint8_t, n);
-    }
-  return o->buffer;
-}
-
-/* NAME/CLASS.png for each kept class the image holds: 255 where it is, 0 elsewhere. */
-static gboolean
-write_class_masks (PredictOut *o, const VgSample *s, const uint8_t *labels, int H, int W,
-                   GError **error)
-{
-  const size_t n = (size_t) H * W;
-  g_autofree char *dir = g_build_filename (o->out_dir, s->name, NULL);
-  guint32 present = 0;
-  uint8_t *mask = out_buffer (o, n);
-
-  for (size_t i = 0; i < n; i++)
-    present |= 1u << labels[i];
-  present &= o->classes;
-  if (g_mkdir_with_parents (dir, 0777) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot create the folder: %s", dir, g_strerror (saved));
-      return FALSE;
-    }
-  for (int c = 0; c < VG_NUM_CLASSES; c++)
-    if (present & (1u << c))
-      {
-        g_autofree char *file = g_strconcat (vg_class_name (c), ".png", NULL);
-        g_autofree char *path = g_build_filename (dir, file, NULL);
-
-        for (size_t i = 0; i < n; i++)
-          mask[i] = labels[i] == c ? 255 : 0;
-        if (!vg_mask_save_grey (path, mask, H, W, error))
-          return FALSE;
-      }
-  return TRUE;
-}
-
-static gboolean
-write_overlay (PredictOut *o, const VgSample *s, const uint8_t *labels, int H, int W,
-               GError **error)
-{
-  g_autofree char *file = g_strconcat (s->name, "-overlay.png", NULL);
-  g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
-  uint8_t *blend;
-
-  if (!vg_image_load (&o->image, s->image_path, error))
-    return FALSE;
-  blend = out_buffer (o, (size_t) H * W * 3);
-  vg_overlay_render (blend, o->image.data, labels, H, W, (float) o->alpha);
-  return vg_image_save_png (path, blend, H, W, error);
-}
 
 static gboolean
 predict_write (int index, const uint8_t *labels, int H, int W, gpointer data, GError **error)
 {
   PredictOut *o = data;
-  const VgSample *s = &o->split->samples[index];
-  const size_t n = (size_t) H * W;
-  g_autofree uint8_t *kept = NULL;
 
-  if (o->classes != (1u << VG_NUM_CLASSES) - 1)
-    {
-      kept = g_new (uint8_t, n);
-      for (size_t i = 0; i < n; i++)
-        kept[i] = (o->classes >> labels[i]) & 1 ? labels[i] : 0;
-      labels = kept;
-    }
-  if (o->formats & FORMAT_PALETTE)
-    {
-      g_autofree char *file = g_strconcat (s->name, ".png", NULL);
-      g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
+  return vg_exporter_write (o->exporter, &o->split->samples[index], labels,
+                            vg_predictor_probabilities (o->predictor), NULL, H, W, error);
+}
 
-      if (!vg_mask_save (path, labels, H, W, error))
-        return FALSE;
-    }
-  if (o->formats & FORMAT_INDEX)
-    {
-      g_autofree char *file = g_strconcat (s->name, "-index.png", NULL);
-      g_autofree char *path = g_build_filename (o->out_dir, file, NULL);
+/* --format, --classes, --legend, --overlay and --alpha to the export's options; FALSE
+ * (with a message) when one is wrong. */
+static gboolean
+predict_options (VgExportOptions *options, const char *format, const char *classes,
+                 gboolean legend, gboolean overlay, double alpha)
+{
+  g_autoptr (GError) error = NULL;
 
-      if (!vg_mask_save_grey (path, labels, H, W, error))
-        return FALSE;
+  vg_export_options_init (options);
+  options->legend = legend;
+  options->alpha = alpha;
+  if (!(alpha >= 0.0 && alpha <= 1.0))
+    {
+      fprintf (stderr, "visage-cli predict: --alpha must be between 0 and 1\n");
+      return FALSE;
     }
-  if (((o->formats & FORMAT_CLASSES) && !write_class_masks (o, s, labels, H, W, error))
-      || ((o->formats & FORMAT_OVERLAY) && !write_overlay (o, s, labels, H, W, error)))
-    return FALSE;
-  o->written++;
+  if (format != NULL && !vg_export_parse_formats (format, &options->formats, &error))
+    {
+      fprintf (stderr, "visage-cli predict: --format: %s\n", error->message);
+      return FALSE;
+    }
+  if (classes != NULL && !vg_export_parse_classes (classes, &options->classes, &error))
+    {
+      fprintf (stderr, "visage-cli predict: --classes: %s\n", error->message);
+      return FALSE;
+    }
+  if (overlay)
+    options->formats |= VG_EXPORT_FORMAT_OVERLAY;
   return TRUE;
 }
 
@@ -315,17 +176,22 @@ vg_cli_predict (int argc, char **argv)
       "Model file (.safetensors); default: the one shipped with Visage",
       "FILE" },
     VG_CLI_DEVICE_OPTION (device),
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Folder for the predicted masks", "DIR" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
+      "Folder for the predicted masks (never a data split's images, masks or annotations "
+      "folder)", "DIR" },
     { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
       "What to write, several separated by commas: palette (NAME.png, the data set's colours; "
       "the default), index (NAME-index.png, grey, value = class id), classes (NAME/CLASS.png, "
-      "one 0/255 mask per class present), overlay (NAME-overlay.png)", "LIST" },
+      "one 0/255 mask per class present), overlay (NAME-overlay.png), probabilities "
+      "(NAME/probabilities/CLASS.png, grey, value = round(255 x the class's softmax "
+      "probability), one per class: PNG, which every image tool reads, to 1/255; export-onnx "
+      "gives the exact logits)", "LIST" },
     { "classes", 0, 0, G_OPTION_ARG_STRING, &classes,
       "Keep only these classes (names or ids, e.g. hair,skin): the others are written as "
-      "background", "LIST" },
+      "background, and get no classes or probabilities file", "LIST" },
     { "legend", 0, 0, G_OPTION_ARG_NONE, &legend,
-      "Also write classes.json (id, name, colour, left/right partner) beside the masks",
-      NULL },
+      "Also write classes.json (id, name, colour, left/right partner) and legend.png (a "
+      "colour swatch, id and name per class) beside the masks", NULL },
     { "overlay", 0, 0, G_OPTION_ARG_NONE, &overlay,
       "Also write NAME-overlay.png (as --format palette,overlay)", NULL },
     { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "Overlay opacity (default 0.5)", "A" },
@@ -341,11 +207,12 @@ vg_cli_predict (int argc, char **argv)
   g_autoptr (VgSplit) split = NULL;
   g_autoptr (VgModel) model = NULL;
   g_autoptr (VgPredictor) predictor = NULL;
+  g_autoptr (VgExporter) exporter = NULL;
   g_autoptr (VgCliProgress) progress = NULL;
+  VgExportOptions options;
   PredictOut out = { 0 };
   GCancellable *cancellable;
   VgPreprocess pre;
-  gboolean ok;
 
   if (!vg_cli_parse_options ("predict", "write predicted masks for IMAGE|DIR...", entries,
                              &argc, &argv, &status))
@@ -365,20 +232,9 @@ vg_cli_predict (int argc, char **argv)
   if (!vg_cli_default_model ("predict", &model_path))
     return EXIT_USAGE;
   if (!vg_cli_check_range ("predict", "--batch", batch, 1, 256)
-      || !vg_cli_check_range ("predict", "--workers", workers, 1, 256))
+      || !vg_cli_check_range ("predict", "--workers", workers, 1, 256)
+      || !predict_options (&options, format, classes, legend, overlay, alpha))
     return EXIT_USAGE;
-  if (!(alpha >= 0.0 && alpha <= 1.0))
-    {
-      fprintf (stderr, "visage-cli predict: --alpha must be between 0 and 1\n");
-      return EXIT_USAGE;
-    }
-  out.formats = FORMAT_PALETTE;
-  out.classes = (1u << VG_NUM_CLASSES) - 1;
-  if ((format != NULL && !parse_formats (format, &out.formats))
-      || (classes != NULL && !parse_classes (classes, &out.classes)))
-    return EXIT_USAGE;
-  if (overlay)
-    out.formats |= FORMAT_OVERLAY;
 
   cancellable = vg_cli_interrupt_cancellable ();
   files = collect_images (argv + 1, argc - 1, &error);
@@ -391,40 +247,25 @@ vg_cli_predict (int argc, char **argv)
   if (model == NULL)
     return vg_cli_fail ("predict", error);
   vg_cli_print_model (model_path, model, &pre);
-  if (g_mkdir_with_parents (out_dir, 0777) != 0)
-    {
-      int saved = errno;
-      fprintf (stderr, "visage-cli predict: %s: cannot create the folder: %s\n", out_dir,
-               g_strerror (saved));
-      return EXIT_FAILURE_RUN;
-    }
-  /* A read-only folder: said now, not at the first mask after the first batch. */
-  if (!vg_check_output_dir (out_dir, &error))
+  /* The destination (a folder of the split, a read-only place) before the first batch. */
+  exporter = vg_exporter_new (split, 0, split->n_samples, out_dir, &options, &error);
+  if (exporter == NULL)
     return vg_cli_fail ("predict", error);
   predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
   if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
     return vg_cli_fail ("predict", error);
+  vg_predictor_set_probabilities (predictor, vg_exporter_needs_probabilities (exporter));
 
-  if (legend)
-    {
-      g_autoptr (GString) json = vg_cli_classes_json ();
-      g_autofree char *path = g_build_filename (out_dir, "classes.json", NULL);
-
-      if (!vg_atomic_file_set_contents (path, json->str, json->len, &error))
-        return vg_cli_fail ("predict", error);
-    }
   out.split = split;
-  out.out_dir = out_dir;
-  out.alpha = alpha;
+  out.predictor = predictor;
+  out.exporter = exporter;
   progress = vg_cli_progress_new ("predict", split->n_samples, "images");
-  ok = vg_predict_split (predictor, split, workers, predict_write, &out, vg_cli_on_progress,
-                         progress, cancellable, &error);
-  vg_image_clear (&out.image);
-  g_free (out.buffer);
-  if (!ok)
+  if (!vg_predict_split (predictor, split, workers, predict_write, &out, vg_cli_on_progress,
+                         progress, cancellable, &error))
     return vg_cli_fail ("predict", error);
   {
-    g_autofree char *summary = g_strdup_printf ("masks written to %s", out_dir);
+    g_autofree char *summary = g_strdup_printf ("%d files written to %s",
+                                                vg_exporter_get_n_files (exporter), out_dir);
     vg_cli_progress_finish (progress, summary);
   }
   return EXIT_OK;

@@ -86,10 +86,6 @@ void vg_cli_print_model (const char *path, VgModel *model, const VgPreprocess *p
 void vg_cli_json_string (GString *out, const char *s);
 void vg_cli_json_number (GString *out, double v, gboolean allow_negative);
 
-/* The 19 classes as a JSON array (id, name, label, colour, rgb, partner): what `visage-cli
- * classes --json` prints and `predict --legend` writes as classes.json. */
-GString *vg_cli_classes_json (void);
-
 /* ---- subcommands -------------------------------------------------------------------- */
 int vg_cli_convert (int argc, char **argv);
 int vg_cli_devices (int argc, char **argv);

@@ -128,8 +128,7 @@ eval_batch (VgPredictor *p, BatchJob *job, const VgBatch *batch, gboolean native
       uint8_t *labels = vg_predictor_labels (p, (size_t) H * W);
       const uint8_t *truth = NULL;
 
-      vg_logits_to_labels (labels, NULL, p->logits + r * px * p->NC, p->Hm, p->Wm, H, W,
-                           p->NC);
+      vg_predictor_reduce (p, r, labels, NULL, H, W);
       if (job->result != NULL)
         {
           if (native)

@@ -39,6 +39,9 @@ struct _VgPredictor
   float *flip_logits;         /* (B, Hm, Wm, NC) host, its logits */
   uint8_t *labels;            /* (H, W) of the largest image so far */
   size_t labels_cap;
+  gboolean probabilities;     /* vg_predictor_set_probabilities */
+  float *probs;               /* (NC, H, W) of the image predicted last; with probabilities */
+  size_t probs_cap;
   VgImage image;              /* decoding buffers of the single-threaded paths */
   VgImage mask;
 };
@@ -57,6 +60,10 @@ gboolean vg_predictor_plan (VgPredictor *p, int Hm, int Wm, VgPredictorReserve r
 gboolean vg_predictor_input_size (const VgPredictor *p, int H, int W, int *Hm, int *Wm);
 /* p->labels, grown to n bytes at least. */
 uint8_t *vg_predictor_labels (VgPredictor *p, size_t n);
+/* The labels (H, W) of image r of the batch whose logits are in p->logits, at the image's
+ * size, with probs (H, W) (may be NULL) the probability of the chosen class; with
+ * probabilities on, p->probs receives every class's (NC, H, W). */
+void vg_predictor_reduce (VgPredictor *p, int r, uint8_t *labels, float *probs, int H, int W);
 /* Forward n images (n, Hm, Wm, 3) of host memory; logits land in p->logits. With flip,
  * the mirrored images run too and the two are averaged. */
 void vg_predictor_forward (VgPredictor *p, const float *host_input, int n);

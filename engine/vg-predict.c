@@ -259,6 +259,7 @@ vg_predictor_free (VgPredictor *p)
   g_free (p->flip_input);
   g_free (p->flip_logits);
   g_free (p->labels);
+  g_free (p->probs);
   vg_image_clear (&p->image);
   vg_image_clear (&p->mask);
   g_free (p);
@@ -299,9 +300,39 @@ resize_row (float *out, const float *row, const int *w0, const int *w1, const fl
     }
 }
 
-void
-vg_logits_to_labels (uint8_t *labels, float *probs, const float *logits, int Hm, int Wm, int H,
-                     int W, int NC)
+/* Row oh of the softmax over the classes of the blended rows lh0 r0 + lh1 r1 (NC, W), whose
+ * maximum per column is best (W): prob (W) of the chosen class and class_probs (NC, H, W)
+ * (row oh of each plane), either may be NULL. */
+static void
+softmax_row (float *prob, float *class_probs, int oh, const float *r0, const float *r1,
+             float lh0, float lh1, const float *best, int H, int W, int NC)
+{
+  for (int ow = 0; ow < W; ow++)
+    {
+      double sum = 0.0;
+
+      for (int c = 0; c < NC; c++)
+        {
+          float v = lh0 * r0[(size_t) c * W + ow] + lh1 * r1[(size_t) c * W + ow];
+          double e = exp ((double) v - (double) best[ow]);
+
+          if (class_probs != NULL)
+            class_probs[((size_t) c * H + oh) * W + ow] = (float) e;
+          sum += e;
+        }
+      if (prob != NULL)
+        prob[ow] = (float) (1.0 / sum);
+      if (class_probs != NULL)
+        for (int c = 0; c < NC; c++)
+          class_probs[((size_t) c * H + oh) * W + ow] /= (float) sum;
+    }
+}
+
+/* labels (H, W), and (each may be NULL) probs (H, W) the probability of the chosen class and
+ * class_probs (NC, H, W) the probability of every class. */
+static void
+logits_resize_reduce (uint8_t *labels, float *probs, float *class_probs, const float *logits,
+                      int Hm, int Wm, int H, int W, int NC)
 {
   float sh = (float) Hm / (float) H, sw = (float) Wm / (float) W;
   g_autofree int *w0 = g_new (int, 2 * (size_t) W);
@@ -376,24 +407,27 @@ vg_logits_to_labels (uint8_t *labels, float *probs, const float *logits, int Hm,
           }
         for (int ow = 0; ow < W; ow++)
           lab[ow] = (uint8_t) arg[ow];
-        if (probs != NULL)
-          {
-            float *pr = probs + (size_t) oh * W;
-            for (int ow = 0; ow < W; ow++)
-              {
-                double sum = 0.0;
-                for (int c = 0; c < NC; c++)
-                  {
-                    float v = lh0 * r0[(size_t) c * W + ow] + lh1 * r1[(size_t) c * W + ow];
-                    sum += exp ((double) v - (double) best[ow]);
-                  }
-                pr[ow] = (float) (1.0 / sum);
-              }
-          }
+        if (probs != NULL || class_probs != NULL)
+          softmax_row (probs != NULL ? probs + (size_t) oh * W : NULL, class_probs, oh, r0, r1,
+                       lh0, lh1, best, H, W, NC);
       }
     g_free (rows);
     g_free (arg);
   }
+}
+
+void
+vg_logits_to_labels (uint8_t *labels, float *probs, const float *logits, int Hm, int Wm, int H,
+                     int W, int NC)
+{
+  logits_resize_reduce (labels, probs, NULL, logits, Hm, Wm, H, W, NC);
+}
+
+void
+vg_logits_to_probabilities (uint8_t *labels, float *class_probs, const float *logits, int Hm,
+                            int Wm, int H, int W, int NC)
+{
+  logits_resize_reduce (labels, NULL, class_probs, logits, Hm, Wm, H, W, NC);
 }
 
 gboolean
@@ -419,8 +453,48 @@ vg_predict_image (VgPredictor *p, const uint8_t *rgb, int H, int W, uint8_t *lab
     return FALSE;
   vg_augment_sample (p->input, NULL, rgb, NULL, &p->aug, 0, p->scratch, H, W);
   vg_predictor_forward (p, p->input, 1);
-  vg_logits_to_labels (labels, probs, p->logits, Hm, Wm, H, W, p->NC);
+  vg_predictor_reduce (p, 0, labels, probs, H, W);
   return TRUE;
+}
+
+void
+vg_predictor_reduce (VgPredictor *p, int r, uint8_t *labels, float *probs, int H, int W)
+{
+  const size_t n = (size_t) H * W;
+  const float *logits = p->logits + (size_t) r * p->Hm * p->Wm * p->NC;
+
+  if (!p->probabilities)
+    {
+      vg_logits_to_labels (labels, probs, logits, p->Hm, p->Wm, H, W, p->NC);
+      return;
+    }
+  if (n * p->NC > p->probs_cap)
+    {
+      g_free (p->probs);
+      p->probs_cap = n * p->NC;
+      p->probs = g_new (float, p->probs_cap);
+    }
+  vg_logits_to_probabilities (labels, p->probs, logits, p->Hm, p->Wm, H, W, p->NC);
+  if (probs != NULL)
+    for (size_t i = 0; i < n; i++)
+      probs[i] = p->probs[labels[i] * n + i];
+}
+
+void
+vg_predictor_set_probabilities (VgPredictor *p, gboolean probabilities)
+{
+  p->probabilities = probabilities;
+  if (!probabilities)
+    {
+      g_clear_pointer (&p->probs, g_free);
+      p->probs_cap = 0;
+    }
+}
+
+const float *
+vg_predictor_probabilities (VgPredictor *p)
+{
+  return p->probabilities ? p->probs : NULL;
 }
 
 /* ---- output files ---------------------------------------------------------------------- */

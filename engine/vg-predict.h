@@ -54,6 +54,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgPredictor, vg_predictor_free)
 gboolean vg_predictor_set_flip (VgPredictor *predictor, gboolean flip, GError **error);
 gboolean vg_predictor_get_flip (VgPredictor *predictor);
 
+/* Class probabilities beside the labels, for the predictions that follow: the softmax over
+ * the classes of the logits at the image's size (the logits the labels are the argmax of).
+ * vg_predictor_probabilities gives them, (NC, H, W) planar, for the image predicted last:
+ * during a VgPredictEachFunc call, that call's image; NULL while off (the default). They
+ * cost NC H W floats (19 MiB at 512 x 512) and NC exponentials per pixel. */
+void vg_predictor_set_probabilities (VgPredictor *predictor, gboolean probabilities);
+const float *vg_predictor_probabilities (VgPredictor *predictor);
+
 /* Class map (H, W) of one RGB image (H, W, 3). probs, when not NULL, receives the softmax
  * probability of the chosen class per pixel (H, W). */
 gboolean vg_predict_image (VgPredictor *predictor, const uint8_t *rgb, int H, int W,
@@ -66,6 +74,10 @@ gboolean vg_predict_image (VgPredictor *predictor, const uint8_t *rgb, int H, in
  * (H, W, NC) tensor is never materialised (each thread holds two rows, 2 NC W floats). */
 void vg_logits_to_labels (uint8_t *labels, float *probs, const float *logits, int Hm, int Wm,
                           int H, int W, int NC);
+/* The same labels, and class_probs (NC, H, W) the softmax of the resized logits: every
+ * class's probability, planar. */
+void vg_logits_to_probabilities (uint8_t *labels, float *class_probs, const float *logits,
+                                 int Hm, int Wm, int H, int W, int NC);
 
 typedef struct {
   VgConfusion confusion;  /* dataset level over all pixels at full resolution */

@@ -20,6 +20,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "cli-model.h"
 #include "cli-run.h"
 #include "engine/data/data-test-util.h"
 #include "test-common.h"
@@ -33,9 +34,6 @@
 static const char *python_path;
 static const char *reference_script;
 
-#define SMALL_SPEC "widths=16,32,64,128 depths=1,1,1,1 heads=1,2,4,8 ratios=8,4,2,1 mlp=2 " \
-                   "dim=64 head=bilinear"
-
 /* ---- fixtures ------------------------------------------------------------------------- */
 
 /* A split folder parent/name whose images and masks are symbolic links to the real val
@@ -47,62 +45,6 @@ link_split (const char *parent, const char *name, char **names)
 
   g_assert_true (vg_test_link_split_names (dir, "val", (const char *const *) names));
   return dir;
-}
-
-static VgModel *
-small_model (uint64_t seed)
-{
-  g_autoptr (GError) error = NULL;
-  VgConfig cfg;
-  VgModel *model;
-
-  g_assert_true (vg_config_from_name (&cfg, "seed", NULL));
-  g_assert_true (vg_config_parse (&cfg, SMALL_SPEC, &error));
-  model = vg_model_new (&cfg, vg_backend_cpu (), &error);
-  g_assert_no_error (error);
-  vg_model_init (model, seed);
-  return model;
-}
-
-/* A model file at resolution 64 (fast), with preprocessing metadata. */
-static char *
-write_model (const char *dir, int resolution)
-{
-  const VgPreprocess pre = { { 0.52, 0.43, 0.38 }, { 0.29, 0.26, 0.25 }, resolution };
-  g_autoptr (VgModel) model = small_model (42);
-  g_auto (GStrv) meta = vg_preprocess_to_metadata (&pre);
-  g_autoptr (GError) error = NULL;
-  char *path = g_build_filename (dir, "model.safetensors", NULL);
-
-  g_assert_true (vg_model_save (model, path, (const char *const *) meta, &error));
-  g_assert_no_error (error);
-  return path;
-}
-
-/* The predictor's labels for one image, computed in this process. */
-static uint8_t *
-predict_here (const char *model_path, const char *image_path, int *H, int *W)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgModel) model = NULL;
-  g_autoptr (VgPredictor) predictor = NULL;
-  VgImage img = { 0 };
-  VgPreprocess pre;
-  uint8_t *labels;
-
-  model = vg_model_open (model_path, vg_backend_cpu (), &pre, &error);
-  g_assert_no_error (error);
-  predictor = vg_predictor_new (model, &pre, 1, &error);
-  g_assert_no_error (error);
-  g_assert_true (vg_image_load (&img, image_path, &error));
-  labels = g_new (uint8_t, (size_t) img.height * img.width);
-  g_assert_true (vg_predict_image (predictor, img.data, img.height, img.width, labels, NULL,
-                                   &error));
-  g_assert_no_error (error);
-  *H = img.height;
-  *W = img.width;
-  vg_image_clear (&img);
-  return labels;
 }
 
 /* ---- reading PNG and zip files by hand (independent of the engine's writers) ---------- */
@@ -1313,141 +1255,6 @@ test_eval_annotations (void)
   vg_test_rm_rf (tmp);
 }
 
-/* The samples of 8-bit PNGs read by tests/png_reference.py (zlib and the PNG filters in
- * Python, and PIL where importable): "W H COLOUR SHA256" per file. */
-static char **
-png_reference (const char *const *paths)
-{
-  g_autofree char *dir = g_path_get_dirname (reference_script);
-  g_autofree char *script = g_build_filename (dir, "png_reference.py", NULL);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_auto (CliRun) run = { 0 };
-
-  g_ptr_array_add (argv, (char *) python_path);
-  g_ptr_array_add (argv, script);
-  for (int i = 0; paths[i] != NULL; i++)
-    g_ptr_array_add (argv, (char *) paths[i]);
-  g_ptr_array_add (argv, NULL);
-  vg_test_run_cli_argv (&run, (const char *const *) argv->pdata, NULL);
-  if (run.status != 0)
-    g_error ("png_reference.py failed (%d): %s", run.status, run.err);
-  return g_strsplit (g_strstrip (run.out), "\n", -1);
-}
-
-static char *
-samples_line (int W, int H, int colour, const uint8_t *samples)
-{
-  g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, samples,
-                                                       (gsize) W * H);
-
-  return g_strdup_printf ("%d %d %d %s", W, H, colour, sum);
-}
-
-/* predict --format: the index PNG and one 0/255 mask per class present hold the predicted
- * labels (read by the engine and by an independent reader), the overlay is there,
- * --legend writes classes.json, --classes keeps only those classes, bad lists are
- * refused. */
-static void
-test_predict_formats (void)
-{
-  g_autofree char *val = vg_test_shared_path ("celebamask/val");
-  g_autofree char *tmp = tmp_dir_new ();
-  g_autofree char *model = NULL, *out = NULL, *img = NULL, *kept_dir = NULL;
-  g_autofree uint8_t *expect = NULL;
-  g_auto (CliRun) run = { 0 }, kept = { 0 }, bad_format = { 0 }, bad_class = { 0 };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) wanted = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) lines = NULL;
-  VgImage mask = { 0 };
-  guint32 present = 0;
-  int H, W, n_files = 0;
-
-  if (val == NULL)
-    return;
-  model = write_model (tmp, 64);
-  out = g_build_filename (tmp, "out", NULL);
-  img = g_build_filename (val, "images", "0.jpg", NULL);
-  vg_test_run_cli (&run, "predict", img, "--model", model, "--out", out, "--batch", "1",
-                   "--format", "palette,index,classes,overlay", "--legend", NULL);
-  g_assert_cmpint (run.status, ==, 0);
-  expect = predict_here (model, img, &H, &W);
-  for (size_t p = 0; p < (size_t) H * W; p++)
-    present |= 1u << expect[p];
-
-  /* the palette and index PNGs: the labels, by the engine and by png_reference.py */
-  g_ptr_array_add (files, g_build_filename (out, "0.png", NULL));
-  g_ptr_array_add (files, g_build_filename (out, "0-index.png", NULL));
-  g_ptr_array_add (wanted, samples_line (W, H, 3, expect));
-  g_ptr_array_add (wanted, samples_line (W, H, 0, expect));
-  g_assert_true (vg_mask_load (&mask, files->pdata[1], &error));
-  g_assert_no_error (error);
-  g_assert_cmpmem (mask.data, (size_t) H * W, expect, (size_t) H * W);
-  /* one mask per class present, none for the others */
-  for (int c = 0; c < VG_NUM_CLASSES; c++)
-    {
-      g_autofree char *file = g_strconcat (vg_class_name (c), ".png", NULL);
-      g_autofree char *path = g_build_filename (out, "0", file, NULL);
-      g_autofree uint8_t *binary = g_new (uint8_t, (size_t) H * W);
-
-      g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS) == (gboolean) ((present >> c) & 1));
-      if (!((present >> c) & 1))
-        continue;
-      for (size_t p = 0; p < (size_t) H * W; p++)
-        binary[p] = expect[p] == c ? 255 : 0;
-      g_ptr_array_add (files, g_steal_pointer (&path));
-      g_ptr_array_add (wanted, samples_line (W, H, 0, binary));
-      n_files++;
-    }
-  g_test_message ("%d classes present, each in its own mask", n_files);
-  g_assert_cmpint (n_files, >=, 2);
-  g_ptr_array_add (files, NULL);
-  lines = png_reference ((const char *const *) files->pdata);
-  g_assert_cmpuint (g_strv_length (lines), ==, wanted->len);
-  for (guint i = 0; i < wanted->len; i++)
-    g_assert_cmpstr (lines[i], ==, wanted->pdata[i]);
-  {
-    g_autofree char *overlay = g_build_filename (out, "0-overlay.png", NULL);
-    g_autofree char *legend = g_build_filename (out, "classes.json", NULL);
-    g_autofree char *json = NULL;
-
-    g_assert_true (g_file_test (overlay, G_FILE_TEST_IS_REGULAR));
-    g_assert_true (g_file_get_contents (legend, &json, NULL, NULL));
-    for (int c = 0; c < VG_NUM_CLASSES; c++)
-      {
-        g_autofree char *name = g_strdup_printf ("\"name\": \"%s\"", vg_class_name (c));
-        g_assert_nonnull (strstr (json, name));
-      }
-  }
-
-  /* --classes: the others become background */
-  kept_dir = g_build_filename (tmp, "kept", NULL);
-  vg_test_run_cli (&kept, "predict", img, "--model", model, "--out", kept_dir, "--batch", "1",
-                   "--format", "index", "--classes", "skin,hair", NULL);
-  g_assert_cmpint (kept.status, ==, 0);
-  {
-    g_autofree char *path = g_build_filename (kept_dir, "0-index.png", NULL);
-    int skin = vg_class_from_name ("skin"), hair = vg_class_from_name ("hair");
-
-    g_assert_true (vg_mask_load (&mask, path, &error));
-    g_assert_no_error (error);
-    for (size_t p = 0; p < (size_t) H * W; p++)
-      g_assert_cmpint (mask.data[p], ==,
-                       expect[p] == skin || expect[p] == hair ? expect[p] : 0);
-  }
-
-  vg_test_run_cli (&bad_format, "predict", img, "--model", model, "--out", kept_dir,
-                   "--format", "palette,jpeg", NULL);
-  g_assert_cmpint (bad_format.status, ==, 2);
-  g_assert_nonnull (strstr (bad_format.err, "unknown format “jpeg”"));
-  vg_test_run_cli (&bad_class, "predict", img, "--model", model, "--out", kept_dir,
-                   "--classes", "hair,beard", NULL);
-  g_assert_cmpint (bad_class.status, ==, 2);
-  g_assert_nonnull (strstr (bad_class.err, "unknown class “beard”"));
-  vg_image_clear (&mask);
-  vg_test_rm_rf (tmp);
-}
-
 int
 main (int argc, char *argv[])
 {
@@ -1460,7 +1267,6 @@ main (int argc, char *argv[])
     }
   g_test_add_func ("/cli-eval/metrics-reference", test_metrics_reference);
   g_test_add_func ("/cli-eval/predict", test_predict);
-  g_test_add_func ("/cli-eval/predict-formats", test_predict_formats);
   g_test_add_func ("/cli-eval/export-submission", test_export_submission);
   g_test_add_func ("/cli-eval/eval-model", test_eval_model);
   g_test_add_func ("/cli-eval/convert", test_convert);

@@ -318,7 +318,8 @@ test_model_tensors_checked (void)
 /* ---- the predictor --------------------------------------------------------------------- */
 
 /* Fused resize + argmax against vg_resize_bilinear_forward + vg_argmax (the layer the model
- * itself uses), and the probability against a softmax of the resized logits. */
+ * itself uses), and the probability of the chosen class and of every class
+ * (vg_logits_to_probabilities) against a softmax of the resized logits. */
 static void
 test_logits_to_labels (void)
 {
@@ -339,6 +340,8 @@ test_logits_to_labels (void)
       g_autofree uint8_t *labels = g_new (uint8_t, (size_t) H * W);
       g_autofree uint8_t *expect = g_new (uint8_t, (size_t) H * W);
       g_autofree float *probs = g_new (float, (size_t) H * W);
+      g_autofree float *class_probs = g_new (float, (size_t) NC * H * W);
+      g_autofree uint8_t *class_labels = g_new (uint8_t, (size_t) H * W);
 
       for (size_t i = 0; i < (size_t) Hm * Wm * NC; i++)
         logits[i] = (float) g_rand_double_range (rand, -4, 4);
@@ -355,6 +358,25 @@ test_logits_to_labels (void)
             sum += exp (z[c] - z[expect[i]]);
           /* float rounding of the final division only */
           g_assert_cmpfloat_with_epsilon (probs[i], 1.0 / sum, 1e-6);
+        }
+      vg_logits_to_probabilities (class_labels, class_probs, logits, Hm, Wm, H, W, NC);
+      g_assert_cmpmem (class_labels, (size_t) H * W, expect, (size_t) H * W);
+      for (size_t i = 0; i < (size_t) H * W; i++)
+        {
+          const float *z = full + i * NC;
+          double sum = 0, total = 0;
+
+          for (int c = 0; c < NC; c++)
+            sum += exp (z[c] - z[expect[i]]);
+          for (int c = 0; c < NC; c++)
+            {
+              float p = class_probs[(size_t) c * H * W + i];
+
+              g_assert_cmpfloat_with_epsilon (p, exp (z[c] - z[expect[i]]) / sum, 1e-6);
+              g_assert_cmpfloat (p, <=, class_probs[(size_t) expect[i] * H * W + i]);
+              total += p;
+            }
+          g_assert_cmpfloat_with_epsilon (total, 1.0, 1e-5);
         }
     }
   g_rand_free (rand);
