@@ -164,10 +164,59 @@ usage_error (int *status, const char *format, ...)
   return FALSE;
 }
 
+/* The help of the options that take one of the engine's names (vg-train.h), built from its
+ * tables: the names in order, the default followed by " (note)". */
+typedef struct {
+  char *loss, *optimizer, *select, *select_arg;
+} NamesHelp;
+
+static char *
+choices_help (const char *prefix, const char *const *names, int default_kind,
+              const char *note)
+{
+  GString *help = g_string_new (prefix);
+
+  for (int i = 0; names[i] != NULL; i++)
+    {
+      g_string_append_printf (help, "%s%s", i > 0 ? ", " : "", names[i]);
+      if (i == default_kind)
+        g_string_append_printf (help, " (%s)", note);
+    }
+  return g_string_free (help, FALSE);
+}
+
+static NamesHelp
+names_help_new (void)
+{
+  VgTrainOptions defaults;
+  NamesHelp h;
+
+  vg_train_options_init (&defaults);
+  h.loss = choices_help ("", vg_loss_kind_names (), defaults.loss, "default");
+  h.optimizer = choices_help ("", vg_optimizer_kind_names (), defaults.optimizer,
+                              "Adam then SGD, default");
+  h.select = choices_help ("What makes best.safetensors: ", vg_select_kind_names (),
+                           defaults.select, "default");
+  h.select_arg = g_strjoinv ("|", (char **) vg_select_kind_names ());
+  vg_train_options_clear (&defaults);
+  return h;
+}
+
+static void
+names_help_clear (NamesHelp *h)
+{
+  g_free (h->loss);
+  g_free (h->optimizer);
+  g_free (h->select);
+  g_free (h->select_arg);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NamesHelp, names_help_clear)
+
 /* Parse the command line into a (the sentinels where an option is not given). */
 static gboolean
 parse_args (Args *a, int *argc, char ***argv, int *status)
 {
+  g_auto (NamesHelp) help = names_help_new ();
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_STRING, &a->config_name,
       "Named configuration (visage-s, seed); default visage-s", "NAME" },
@@ -206,11 +255,8 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
     { "checkpoint-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &a->checkpoint_minutes,
       "Also save last.safetensors mid-epoch this often (10; 0: at epoch ends only)", "M" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &a->seed, "Random seed (42)", "N" },
-    { "loss", 0, 0, G_OPTION_ARG_STRING, &a->loss,
-      "weighted-ce (default), ce, ce-dice, weighted-ce-dice, ce-dice-present, "
-      "weighted-ce-dice-present", "NAME" },
-    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &a->optimizer,
-      "pipeline (Adam then SGD, default), adam, adamw, sgd", "NAME" },
+    { "loss", 0, 0, G_OPTION_ARG_STRING, &a->loss, help.loss, "NAME" },
+    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &a->optimizer, help.optimizer, "NAME" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &a->lr, "Adam/AdamW learning rate (1e-3)", "X" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &a->weight_decay, "Weight decay (1e-7)",
       "X" },
@@ -224,8 +270,8 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
       "Stop when the SGD rate would fall below this (0.005)", "X" },
     { "cosine-t", 0, 0, G_OPTION_ARG_INT, &a->cosine_t,
       "Cosine annealing period in epochs, to half the phase's rate (50; 0: constant)", "N" },
-    { "select", 0, 0, G_OPTION_ARG_STRING, &a->select,
-      "What makes best.safetensors: loss (default) or miou", "loss|miou" },
+    { "select", 0, 0, G_OPTION_ARG_STRING, &a->select, help.select,
+      help.select_arg },
     { "ema", 0, 0, G_OPTION_ARG_DOUBLE, &a->ema,
       "Validate and keep a moving average of the weights with this decay, e.g. 0.999 "
       "(0: none, the default)", "D" },

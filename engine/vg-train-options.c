@@ -72,11 +72,46 @@ vg_train_options_copy (VgTrainOptions *dst, const VgTrainOptions *src)
   dst->init_from = g_strdup (src->init_from);
 }
 
-static const char *const loss_names[] = { "weighted-ce",     "ce",
-                                          "ce-dice",         "weighted-ce-dice",
-                                          "ce-dice-present", "weighted-ce-dice-present" };
-static const char *const optimizer_names[] = { "pipeline", "adam", "adamw", "sgd" };
-static const char *const select_names[] = { "loss", "miou" };
+/* The one table of each kind's names, indexed by kind (vg-train.h). */
+static const char *const loss_names[VG_N_LOSS_KINDS + 1] = {
+  [VG_LOSS_WEIGHTED_CE] = "weighted-ce",
+  [VG_LOSS_CE] = "ce",
+  [VG_LOSS_CE_DICE] = "ce-dice",
+  [VG_LOSS_WEIGHTED_CE_DICE] = "weighted-ce-dice",
+  [VG_LOSS_CE_DICE_PRESENT] = "ce-dice-present",
+  [VG_LOSS_WEIGHTED_CE_DICE_PRESENT] = "weighted-ce-dice-present",
+  [VG_N_LOSS_KINDS] = NULL,
+};
+static const char *const optimizer_names[VG_N_OPTIMIZER_KINDS + 1] = {
+  [VG_OPTIMIZER_PIPELINE] = "pipeline",
+  [VG_OPTIMIZER_ADAM] = "adam",
+  [VG_OPTIMIZER_ADAMW] = "adamw",
+  [VG_OPTIMIZER_SGD] = "sgd",
+  [VG_N_OPTIMIZER_KINDS] = NULL,
+};
+static const char *const select_names[VG_N_SELECT_KINDS + 1] = {
+  [VG_SELECT_LOSS] = "loss",
+  [VG_SELECT_MIOU] = "miou",
+  [VG_N_SELECT_KINDS] = NULL,
+};
+
+const char *const *
+vg_loss_kind_names (void)
+{
+  return loss_names;
+}
+
+const char *const *
+vg_optimizer_kind_names (void)
+{
+  return optimizer_names;
+}
+
+const char *const *
+vg_select_kind_names (void)
+{
+  return select_names;
+}
 
 static gboolean
 name_lookup (int *value, const char *const *names, int n, const char *what, const char *name,
@@ -100,7 +135,7 @@ name_lookup (int *value, const char *const *names, int n, const char *what, cons
 const char *
 vg_loss_kind_name (VgLossKind kind)
 {
-  return (unsigned) kind < G_N_ELEMENTS (loss_names) ? loss_names[kind] : "?";
+  return (unsigned) kind < VG_N_LOSS_KINDS ? loss_names[kind] : "?";
 }
 
 gboolean
@@ -108,7 +143,7 @@ vg_loss_kind_from_name (VgLossKind *kind, const char *name, GError **error)
 {
   int v;
 
-  if (!name_lookup (&v, loss_names, G_N_ELEMENTS (loss_names), "loss", name, error))
+  if (!name_lookup (&v, loss_names, VG_N_LOSS_KINDS, "loss", name, error))
     return FALSE;
   *kind = (VgLossKind) v;
   return TRUE;
@@ -117,7 +152,7 @@ vg_loss_kind_from_name (VgLossKind *kind, const char *name, GError **error)
 const char *
 vg_optimizer_kind_name (VgOptimizerKind kind)
 {
-  return (unsigned) kind < G_N_ELEMENTS (optimizer_names) ? optimizer_names[kind] : "?";
+  return (unsigned) kind < VG_N_OPTIMIZER_KINDS ? optimizer_names[kind] : "?";
 }
 
 gboolean
@@ -125,7 +160,7 @@ vg_optimizer_kind_from_name (VgOptimizerKind *kind, const char *name, GError **e
 {
   int v;
 
-  if (!name_lookup (&v, optimizer_names, G_N_ELEMENTS (optimizer_names), "optimizer", name,
+  if (!name_lookup (&v, optimizer_names, VG_N_OPTIMIZER_KINDS, "optimizer", name,
                     error))
     return FALSE;
   *kind = (VgOptimizerKind) v;
@@ -135,7 +170,7 @@ vg_optimizer_kind_from_name (VgOptimizerKind *kind, const char *name, GError **e
 const char *
 vg_select_kind_name (VgSelectKind kind)
 {
-  return (unsigned) kind < G_N_ELEMENTS (select_names) ? select_names[kind] : "?";
+  return (unsigned) kind < VG_N_SELECT_KINDS ? select_names[kind] : "?";
 }
 
 gboolean
@@ -143,7 +178,7 @@ vg_select_kind_from_name (VgSelectKind *kind, const char *name, GError **error)
 {
   int v;
 
-  if (!name_lookup (&v, select_names, G_N_ELEMENTS (select_names), "selection", name, error))
+  if (!name_lookup (&v, select_names, VG_N_SELECT_KINDS, "selection", name, error))
     return FALSE;
   *kind = (VgSelectKind) v;
   return TRUE;
@@ -226,9 +261,9 @@ vg_train_options_validate (const VgTrainOptions *o, GError **error)
                            o->oversample);
   if (o->patience < 0 || o->cosine_t < 0 || o->max_train < 0 || o->max_val < 0)
     return invalid_option (error, "patience, cosine T and the image limits must be 0 or more");
-  if ((unsigned) o->loss >= G_N_ELEMENTS (loss_names)
-      || (unsigned) o->optimizer >= G_N_ELEMENTS (optimizer_names)
-      || (unsigned) o->select >= G_N_ELEMENTS (select_names))
+  if ((unsigned) o->loss >= VG_N_LOSS_KINDS
+      || (unsigned) o->optimizer >= VG_N_OPTIMIZER_KINDS
+      || (unsigned) o->select >= VG_N_SELECT_KINDS)
     return invalid_option (error, "unknown loss, optimizer or selection");
   return TRUE;
 }

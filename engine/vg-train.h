@@ -51,6 +51,7 @@ typedef enum {
   VG_LOSS_CE_DICE_PRESENT,  /* plain cross-entropy + soft Dice over the batch's classes */
   VG_LOSS_WEIGHTED_CE_DICE_PRESENT, /* weighted cross-entropy + the same (nn/vg-dice.h) */
 } VgLossKind;
+#define VG_N_LOSS_KINDS (VG_LOSS_WEIGHTED_CE_DICE_PRESENT + 1)
 
 typedef enum {
   VG_OPTIMIZER_PIPELINE = 0, /* Adam, then SGD with halvings (default) */
@@ -58,11 +59,13 @@ typedef enum {
   VG_OPTIMIZER_ADAMW,        /* AdamW throughout; patience stops the run */
   VG_OPTIMIZER_SGD,          /* SGD with momentum at sgd_lr throughout; patience stops */
 } VgOptimizerKind;
+#define VG_N_OPTIMIZER_KINDS (VG_OPTIMIZER_SGD + 1)
 
 typedef enum {
   VG_SELECT_LOSS = 0, /* best = lowest validation loss (default) */
   VG_SELECT_MIOU,     /* best = highest validation mIoU */
 } VgSelectKind;
+#define VG_N_SELECT_KINDS (VG_SELECT_MIOU + 1)
 
 /* The most epochs a run may have. */
 #define VG_TRAIN_MAX_EPOCHS 1000000
@@ -149,9 +152,14 @@ gboolean vg_train_options_load (VgTrainOptions *opts, const char *out_dir, GErro
  * log.csv lags by a row when a run was killed between the two writes. */
 char *vg_train_read_log (const char *out_dir, GError **error);
 
-/* Names for the command line and the log: "weighted-ce", "ce", "ce-dice",
- * "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present"; "pipeline", "adam",
- * "adamw", "sgd"; "loss", "miou". */
+/* Names for the command line, recipes, checkpoints and the log: "weighted-ce", "ce",
+ * "ce-dice", "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present";
+ * "pipeline", "adam", "adamw", "sgd"; "loss", "miou". The _names () tables are the only
+ * lists of them: indexed by kind, NULL-terminated (VG_N_..._KINDS names), read by the
+ * CLI's help and the Train dialog's choices. */
+const char *const *vg_loss_kind_names (void);
+const char *const *vg_optimizer_kind_names (void);
+const char *const *vg_select_kind_names (void);
 const char *vg_loss_kind_name (VgLossKind kind);
 gboolean vg_loss_kind_from_name (VgLossKind *kind, const char *name, GError **error);
 const char *vg_optimizer_kind_name (VgOptimizerKind kind);

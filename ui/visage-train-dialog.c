@@ -10,6 +10,7 @@
 
 #include "visage-paths.h"
 #include "visage-resources.h"
+#include "visage-train-choices.h"
 #include "visage-train-dialog.h"
 #include "visage-file-chooser.h"
 
@@ -78,31 +79,20 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-/* The combo rows' items, in the order of the .ui's string lists. */
-static const char *const config_choices[] = { "visage-s", "seed", "custom", NULL };
-static const char *const loss_choices[] = { "weighted-ce",
-                                            "ce",
-                                            "ce-dice",
-                                            "weighted-ce-dice",
-                                            "ce-dice-present",
-                                            "weighted-ce-dice-present",
-                                            NULL };
-static const char *const optimizer_choices[] = { "pipeline", "adam", "adamw", "sgd", NULL };
-static const char *const select_choices[] = { "loss", "miou", NULL };
-
 typedef enum { FIELD_ENTRY, FIELD_SPIN, FIELD_COMBO, FIELD_SWITCH } FieldKind;
 
 static const struct {
   const char *name;
   FieldKind kind;
   gsize offset;
-  const char *const *choices;
+  const VisageTrainChoices *choices;
 } fields[] = {
   { "out", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, out_row), NULL },
   { "resume", FIELD_SWITCH, G_STRUCT_OFFSET (VisageTrainDialog, resume_switch), NULL },
   { "train", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, train_row), NULL },
   { "val", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, val_row), NULL },
-  { "config", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, config_row), config_choices },
+  { "config", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, config_row),
+    &visage_train_config_choices },
   { "widths", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, widths_row), NULL },
   { "depths", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, depths_row), NULL },
   { "heads", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, heads_row), NULL },
@@ -113,9 +103,10 @@ static const struct {
   { "epochs", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, epochs_spin), NULL },
   { "augment", FIELD_SWITCH, G_STRUCT_OFFSET (VisageTrainDialog, augment_switch), NULL },
   { "hflip", FIELD_SWITCH, G_STRUCT_OFFSET (VisageTrainDialog, hflip_switch), NULL },
-  { "loss", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, loss_row), loss_choices },
+  { "loss", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, loss_row),
+    &visage_train_loss_choices },
   { "optimizer", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, optimizer_row),
-    optimizer_choices },
+    &visage_train_optimizer_choices },
   { "lr", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, lr_row), NULL },
   { "weight-decay", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, weight_decay_row), NULL },
   { "patience", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, patience_spin), NULL },
@@ -123,7 +114,8 @@ static const struct {
   { "sgd-momentum", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, sgd_momentum_row), NULL },
   { "sgd-min-lr", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, sgd_min_lr_row), NULL },
   { "cosine-t", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, cosine_t_spin), NULL },
-  { "select", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, select_row), select_choices },
+  { "select", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, select_row),
+    &visage_train_select_choices },
 };
 
 #define FIELD_WIDGET(self, i) (*(GtkWidget **) G_STRUCT_MEMBER_P ((self), fields[i].offset))
@@ -376,16 +368,17 @@ check_epochs (VisageTrainDialog *self, VgTrainOptions *o)
 static void
 check_model (VisageTrainDialog *self, VgConfig *config)
 {
-  guint choice = combo_selected (self->config_row);
+  const char *choice = visage_train_choice_name (&visage_train_config_choices,
+                                                 combo_selected (self->config_row));
   g_autoptr (GString) spec = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
-  gboolean custom = choice == 2, ok = TRUE;
+  gboolean custom = g_strcmp0 (choice, "custom") == 0, ok = TRUE;
 
   gtk_widget_set_visible (GTK_WIDGET (self->widths_row), custom);
   gtk_widget_set_visible (GTK_WIDGET (self->depths_row), custom);
   gtk_widget_set_visible (GTK_WIDGET (self->heads_row), custom);
   gtk_widget_set_visible (GTK_WIDGET (self->ratios_row), custom);
-  vg_config_from_name (config, choice == 1 ? "seed" : "visage-s", NULL);
+  vg_config_from_name (config, choice != NULL && !custom ? choice : "visage-s", NULL);
   if (custom)
     {
       ok &= entry_stages (self, self->widths_row, "widths", spec);
@@ -733,8 +726,8 @@ visage_train_dialog_set_field (VisageTrainDialog *self, const char *name, const 
       gtk_switch_set_active (GTK_SWITCH (w), g_str_equal (value, "true"));
       return TRUE;
     case FIELD_COMBO:
-      for (guint k = 0; fields[i].choices[k] != NULL; k++)
-        if (g_str_equal (fields[i].choices[k], value))
+      for (guint k = 0; visage_train_choice_name (fields[i].choices, k) != NULL; k++)
+        if (g_str_equal (visage_train_choice_name (fields[i].choices, k), value))
           {
             adw_combo_row_set_selected (ADW_COMBO_ROW (w), k);
             return TRUE;
@@ -769,11 +762,8 @@ visage_train_dialog_get_field (VisageTrainDialog *self, const char *name)
     case FIELD_SWITCH:
       return gtk_switch_get_active (GTK_SWITCH (w)) ? "true" : "false";
     case FIELD_COMBO:
-      {
-        guint k = adw_combo_row_get_selected (ADW_COMBO_ROW (w));
-
-        return k < g_strv_length ((char **) fields[i].choices) ? fields[i].choices[k] : NULL;
-      }
+      return visage_train_choice_name (fields[i].choices,
+                                       adw_combo_row_get_selected (ADW_COMBO_ROW (w)));
     default:
       g_return_val_if_reached (NULL);
     }
@@ -937,9 +927,27 @@ visage_train_dialog_class_init (VisageTrainDialogClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, start_clicked);
 }
 
+/* The combo rows' items: the engine's names under their labels (quietly: the dialog checks
+ * itself once built). */
+static void
+fill_choices (VisageTrainDialog *self)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    if (fields[i].kind == FIELD_COMBO)
+      {
+        GtkWidget *row = FIELD_WIDGET (self, i);
+        g_autoptr (GListModel) items = visage_train_choices_new_model (fields[i].choices);
+
+        g_signal_handlers_block_by_func (row, changed, self);
+        adw_combo_row_set_model (ADW_COMBO_ROW (row), items);
+        g_signal_handlers_unblock_by_func (row, changed, self);
+      }
+}
+
 static void
 visage_train_dialog_init (VisageTrainDialog *self)
 {
   vg_train_options_init (&self->options);
   gtk_widget_init_template (GTK_WIDGET (self));
+  fill_choices (self);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* visage-cli as a user runs it: exit codes and what it prints. */
+/* visage-cli as a user runs it: exit codes and what it prints; train takes every name of
+ * the engine's tables (the ones the Train dialog offers). */
 #include "config.h"
 
 #include <string.h>
@@ -7,6 +8,8 @@
 #include <glib.h>
 
 #include "cli-run.h"
+#include "test-common.h"
+#include "vg-train.h"
 
 static void
 test_version (void)
@@ -129,6 +132,65 @@ test_device_option (void)
     }
 }
 
+/* The words of train's --help line for --option (split at spaces and punctuation). */
+static char **
+help_words (const char *help, const char *option)
+{
+  g_autofree char *start = g_strdup_printf ("\n  --%s=", option);
+  const char *line = strstr (help, start);
+  g_autofree char *text = NULL;
+
+  g_assert_nonnull (line);
+  line += strlen (start);
+  text = g_strndup (line, strcspn (line, "\n"));
+  return g_regex_split_simple ("[ ,:;()|]+", text, 0, 0);
+}
+
+/* train's --help lists each name of the engine's table for --option (n names: no hole), and
+ * train takes each: the run goes on to the data (a missing folder: status 1, not the usage
+ * error 2 of an unknown name). */
+static void
+check_train_names (const char *option, const char *const *names, guint n)
+{
+  g_autofree char *dir = g_dir_make_tmp ("visage-cli-names-XXXXXX", NULL);
+  g_autofree char *missing = g_build_filename (dir, "no-such-split", NULL);
+  g_autofree char *out = g_build_filename (dir, "out", NULL);
+  g_autofree char *flag = g_strdup_printf ("--%s", option);
+  g_auto (CliRun) help = { 0 };
+  g_auto (CliRun) bad = { 0 };
+  g_auto (GStrv) words = NULL;
+
+  g_assert_nonnull (dir);
+  g_assert_cmpuint (g_strv_length ((char **) names), ==, n);
+  vg_test_run_cli (&help, "train", "--help", NULL);
+  g_assert_cmpint (help.status, ==, 0);
+  words = help_words (help.out, option);
+  for (guint k = 0; k < n; k++)
+    {
+      g_auto (CliRun) run = { 0 };
+
+      g_assert_true (g_strv_contains ((const char *const *) words, names[k]));
+      vg_test_run_cli (&run, "train", flag, names[k], "--train", missing, "--val", missing,
+                       "--out", out, NULL);
+      g_assert_cmpint (run.status, ==, 1);
+      g_assert_null (strstr (run.err, "unknown"));
+      g_assert_nonnull (strstr (run.err, "no-such-split"));
+    }
+  vg_test_run_cli (&bad, "train", flag, "no-such-name", "--train", missing, "--val", missing,
+                   "--out", out, NULL);
+  g_assert_cmpint (bad.status, ==, 2);
+  g_assert_nonnull (strstr (bad.err, "unknown"));
+  vg_test_rm_rf (dir);
+}
+
+static void
+test_train_names (void)
+{
+  check_train_names ("loss", vg_loss_kind_names (), VG_N_LOSS_KINDS);
+  check_train_names ("optimizer", vg_optimizer_kind_names (), VG_N_OPTIMIZER_KINDS);
+  check_train_names ("select", vg_select_kind_names (), VG_N_SELECT_KINDS);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -140,5 +202,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli/devices", test_devices);
   g_test_add_func ("/cli/info", test_info);
   g_test_add_func ("/cli/device-option", test_device_option);
+  g_test_add_func ("/cli/train-names", test_train_names);
   return g_test_run ();
 }

@@ -13,7 +13,10 @@
 #include <adwaita.h>
 
 #include "test-fixtures.h"
+#include "vg-config.h"
+#include "vg-train.h"
 #include "visage-application.h"
+#include "visage-train-choices.h"
 #include "visage-train-dialog.h"
 #include "visage-train-plot.h"
 #include "visage-train-view.h"
@@ -104,6 +107,72 @@ set_tiny_run (VisageTrainDialog *dialog, const char *out, const char *epochs)
 }
 
 /* ---- the dialog ------------------------------------------------------------------------- */
+
+/* A combo row offers exactly the engine's n names (a table with no hole), in its order, each
+ * under a label of its own (a missing one warns, which fails the test), then extra; the
+ * name chosen is the kind the options carry (chosen: NULL for the configurations). */
+static void
+check_choices (VisageTrainDialog *dialog, const char *field, const VisageTrainChoices *choices,
+               const char *const *names, guint n, const char *extra,
+               const char *(*chosen) (const VgTrainOptions *o))
+{
+  g_autoptr (GListModel) items = visage_train_choices_new_model (choices);
+  g_autoptr (GHashTable) labels = g_hash_table_new (g_str_hash, g_str_equal);
+
+  g_assert_cmpuint (g_strv_length ((char **) names), ==, n);
+  g_assert_cmpuint (g_list_model_get_n_items (items), ==, n + (extra != NULL));
+  for (guint k = 0; k < n; k++)
+    {
+      const char *label = visage_train_choice_label (choices, k);
+
+      g_assert_cmpstr (visage_train_choice_name (choices, k), ==, names[k]);
+      g_assert_true (g_hash_table_add (labels, (gpointer) label));
+      set_field (dialog, field, names[k]);
+      g_assert_cmpstr (visage_train_dialog_get_field (dialog, field), ==, names[k]);
+      if (chosen != NULL)
+        g_assert_cmpstr (chosen (visage_train_dialog_get_options (dialog)), ==, names[k]);
+    }
+  g_assert_cmpstr (visage_train_choice_name (choices, n), ==, extra);
+  if (extra != NULL)
+    set_field (dialog, field, extra);
+  g_assert_null (visage_train_choice_name (choices, n + (extra != NULL)));
+  g_assert_false (visage_train_dialog_set_field (dialog, field, "no-such-choice"));
+}
+
+static const char *
+chosen_loss (const VgTrainOptions *o)
+{
+  return vg_loss_kind_name (o->loss);
+}
+
+static const char *
+chosen_optimizer (const VgTrainOptions *o)
+{
+  return vg_optimizer_kind_name (o->optimizer);
+}
+
+static const char *
+chosen_select (const VgTrainOptions *o)
+{
+  return vg_select_kind_name (o->select);
+}
+
+/* The dialog offers the engine's names: the one table of each (vg-train.h, vg-config.h). */
+static void
+test_dialog_choices (void)
+{
+  VisageTrainDialog *dialog = visage_train_dialog_new (NULL, NULL);
+
+  check_choices (dialog, "loss", &visage_train_loss_choices, vg_loss_kind_names (),
+                 VG_N_LOSS_KINDS, NULL, chosen_loss);
+  check_choices (dialog, "optimizer", &visage_train_optimizer_choices,
+                 vg_optimizer_kind_names (), VG_N_OPTIMIZER_KINDS, NULL, chosen_optimizer);
+  check_choices (dialog, "select", &visage_train_select_choices, vg_select_kind_names (),
+                 VG_N_SELECT_KINDS, NULL, chosen_select);
+  check_choices (dialog, "config", &visage_train_config_choices, vg_config_names (),
+                 g_strv_length ((char **) vg_config_names ()), "custom", NULL);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
 
 static void
 test_dialog_validation (void)
@@ -636,6 +705,7 @@ main (int argc, char *argv[])
     }
 
   g_test_add_func ("/training/plot-log", test_plot_log);
+  g_test_add_func ("/training/dialog-choices", test_dialog_choices);
   g_test_add_func ("/training/dialog-validation", test_dialog_validation);
   g_test_add_func ("/training/run-stop-resume", test_run_stop_resume);
   status = g_test_run ();
