@@ -29,36 +29,17 @@ static char *scratch_dir;   /* this run's temporary folder (XDG_CACHE_HOME, XDG_
 static char *split_dir;     /* NULL when ../shared is absent */
 static char *model_path;
 
+/* For spin_until: settled, with the annotation of the image shown. */
 static gboolean
-skip_without_split (void)
+annotation_ready (gpointer data)
 {
-  if (split_dir == NULL)
-    g_test_skip ("../shared is not present");
-  return split_dir == NULL;
-}
-
-static gboolean
-window_settled (gpointer data)
-{
-  VisageWindow *window = data;
-
-  return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window)
-         && visage_window_get_annotation (window) != NULL;
+  return window_settled (data) && visage_window_get_annotation (VISAGE_WINDOW (data)) != NULL;
 }
 
 static VisageWindow *
 open_workbench (VisageApplication *app)
 {
-  VisageWindow *window;
-
-  g_application_activate (G_APPLICATION (app));
-  window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
-  g_assert_nonnull (window);
-  visage_window_load_model (window, model_path);
-  visage_window_open_split (window, split_dir);
-  g_assert_true (spin_until (window_settled, window));
-  spin_frames (3);
-  return window;
+  return ui_open_workbench (app, model_path, split_dir, annotation_ready);
 }
 
 static void
@@ -163,7 +144,7 @@ test_tools (void)
   const int brush_sizes[] = { 8, 17 };
   int truth, predicted, W;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -378,7 +359,7 @@ test_save_and_evaluate (void)
   int truth, predicted;
   size_t n;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -417,10 +398,10 @@ test_save_and_evaluate (void)
 
   /* Another image, and back: the saved annotation is what is shown and edited. */
   visage_gallery_select_position (visage_window_get_gallery (window), 1);
-  g_assert_true (spin_until (window_settled, window));
+  g_assert_true (spin_until (annotation_ready, window));
   g_assert_cmpstr (visage_image_view_get_title (view), ==, "1");
   visage_gallery_select_position (visage_window_get_gallery (window), 0);
-  g_assert_true (spin_until (window_settled, window));
+  g_assert_true (spin_until (annotation_ready, window));
   g_assert_cmpstr (visage_image_view_get_title (view), ==, "0");
   assert_same_mask (edit_of (window), saved);
   visage_overlay_area_classes_at (area, 100, 40, &truth, &predicted);
@@ -460,12 +441,12 @@ test_save_over_truth (void)
   struct stat before, after;
   size_t n;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
   visage_gallery_select_position (visage_window_get_gallery (window), 2);
-  g_assert_true (spin_until (window_settled, window));
+  g_assert_true (spin_until (annotation_ready, window));
   edit = edit_of (window);
   n = (size_t) vg_mask_edit_get_height (edit) * vg_mask_edit_get_width (edit);
   original = g_build_filename (split_dir, "masks", "2.png", NULL);
@@ -521,7 +502,7 @@ test_recovery (void)
   AdwMessageDialog *dialog;
   VgMaskEdit *edit;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -599,7 +580,7 @@ test_close_and_save (void)
   VisageWindow *window;
   gpointer ptr;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -624,11 +605,7 @@ main (int argc, char *argv[])
     return status;
 
   model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  if (ui_test_have_shared ())
-    {
-      split_dir = g_build_filename (scratch_dir, "split", NULL);
-      g_assert_true (vg_test_link_split_names (split_dir, "val", fixture_names));
-    }
+  split_dir = ui_test_link_split (scratch_dir, "split", "val", fixture_names);
 
   g_test_add_func ("/annotation/tools", test_tools);
   g_test_add_func ("/annotation/save-and-evaluate", test_save_and_evaluate);

@@ -31,22 +31,6 @@ static char *train_dir;     /* scratch/data/train, its sibling */
 static char *model_path;
 
 static gboolean
-skip_without_split (void)
-{
-  if (val_dir == NULL)
-    g_test_skip ("../shared is not present");
-  return val_dir == NULL;
-}
-
-static gboolean
-window_settled (gpointer data)
-{
-  VisageWindow *window = data;
-
-  return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window);
-}
-
-static gboolean
 training_over (gpointer data)
 {
   return !visage_train_view_get_running (VISAGE_TRAIN_VIEW (data));
@@ -55,15 +39,7 @@ training_over (gpointer data)
 static VisageWindow *
 open_workbench (VisageApplication *app)
 {
-  VisageWindow *window;
-
-  g_application_activate (G_APPLICATION (app));
-  window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
-  g_assert_nonnull (window);
-  visage_window_load_model (window, model_path);
-  visage_window_open_split (window, val_dir);
-  g_assert_true (spin_until (window_settled, window));
-  return window;
+  return ui_open_workbench (app, model_path, val_dir, window_settled);
 }
 
 static VisageTrainDialog *
@@ -184,7 +160,7 @@ test_dialog_validation (void)
   gpointer dialog_ptr;
   gsize tiny;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (val_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -497,7 +473,7 @@ test_run_stop_resume (void)
   gpointer window_ptr;
   int done;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (val_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -696,13 +672,8 @@ main (int argc, char *argv[])
     return status;
 
   model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  if (ui_test_have_shared ())
-    {
-      val_dir = g_build_filename (scratch_dir, "data", "val", NULL);
-      train_dir = g_build_filename (scratch_dir, "data", "train", NULL);
-      g_assert_true (vg_test_link_split_names (val_dir, "val", fixture_names));
-      g_assert_true (vg_test_link_split_names (train_dir, "train", fixture_names));
-    }
+  val_dir = ui_test_link_split (scratch_dir, "data/val", "val", fixture_names);
+  train_dir = ui_test_link_split (scratch_dir, "data/train", "train", fixture_names);
 
   g_test_add_func ("/training/plot-log", test_plot_log);
   g_test_add_func ("/training/dialog-choices", test_dialog_choices);

@@ -31,36 +31,11 @@ static char *scratch_dir;   /* this run's temporary folder (also XDG_CACHE_HOME)
 static char *split_dir;     /* NULL when ../shared is absent */
 static char *model_path;
 
-static gboolean
-skip_without_split (void)
-{
-  if (split_dir == NULL)
-    g_test_skip ("../shared is not present");
-  return split_dir == NULL;
-}
-
-static gboolean
-window_settled (gpointer data)
-{
-  VisageWindow *window = data;
-
-  return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window);
-}
-
 /* The window of app, loaded with the fixture split and model and settled. */
 static VisageWindow *
 open_workbench (VisageApplication *app)
 {
-  VisageWindow *window;
-
-  g_application_activate (G_APPLICATION (app));
-  window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
-  g_assert_nonnull (window);
-  visage_window_load_model (window, model_path);
-  visage_window_open_split (window, split_dir);
-  g_assert_true (spin_until (window_settled, window));
-  spin_frames (3);
-  return window;
+  return ui_open_workbench (app, model_path, split_dir, window_settled);
 }
 
 static void
@@ -171,7 +146,7 @@ test_widgets_finalize (void)
   g_assert_true (spin_until (is_null, &area));
 
   /* The whole window, after it has loaded a split and a model. */
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -274,7 +249,7 @@ test_browse_and_overlay (void)
   VgImage mask = { 0 };
   g_autofree char *mask_path = NULL, *image_path = NULL;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -471,7 +446,7 @@ test_flip_preference (void)
   VisageWindow *window;
   VgService *service;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -518,7 +493,7 @@ test_device_preference (void)
   char why[256];
   gboolean gpu;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   gpu = vg_device_cuda_count (why, sizeof why) > 0;
   app = new_app ();
@@ -578,7 +553,7 @@ test_filter_before_evaluation (void)
   guint32 classes[N_FIXTURE] = { 0 };
   int filter_class = -1, expected = 0;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   /* The classes of each fixture mask, read here independently of the split's scan. */
   for (int i = 0; i < N_FIXTURE; i++)
@@ -650,7 +625,7 @@ test_evaluate_and_sort (void)
   double previous = -1.0;
   int filter_class = -1, expected = 0;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -771,7 +746,7 @@ test_open_image_and_export (void)
   VisageWindow *window;
   VisageImageView *view;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   app = new_app ();
   window = open_workbench (app);
@@ -839,7 +814,7 @@ test_screenshot (void)
   g_autofree char *path = NULL;
   int status;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   path = g_build_filename (scratch_dir, "screenshot.png", NULL);
   {
@@ -879,7 +854,7 @@ test_screenshot_evaluate_and_image (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GdkPixbuf) png = NULL;
 
-  if (skip_without_split ())
+  if (ui_test_skip_without (split_dir))
     return;
   evaluated = g_build_filename (scratch_dir, "evaluated.png", NULL);
   live = g_build_filename (scratch_dir, "live.png", NULL);
@@ -924,11 +899,7 @@ main (int argc, char *argv[])
   model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
   /* Without ../shared (a developer's machine) the tests that need images skip; under CI
    * vg_test_shared_path fails instead. */
-  if (ui_test_have_shared ())
-    {
-      split_dir = g_build_filename (scratch_dir, "split", NULL);
-      g_assert_true (vg_test_link_split_names (split_dir, "val", fixture_names));
-    }
+  split_dir = ui_test_link_split (scratch_dir, "split", "val", fixture_names);
 
   g_test_add_func ("/workbench/class-names", test_class_names);
   g_test_add_func ("/workbench/widgets-finalize", test_widgets_finalize);

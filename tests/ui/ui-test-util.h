@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What the ui tests share: running the main loop until something holds, a fresh
- * application, the set-up every ui test program does first, and pictures of windows for a
- * person to look at. */
+ * application, the set-up every ui test program does first (the fixture split, the window
+ * with it opened), and pictures of windows for a person to look at. */
 #pragma once
 
 #include <stdio.h>
@@ -59,6 +59,15 @@ window_evaluated (gpointer data)
   return visage_window_get_evaluation (VISAGE_WINDOW (data)) != NULL;
 }
 
+/* For spin_until: the window (data) is shown and none of its jobs is under way. */
+static inline gboolean
+window_settled (gpointer data)
+{
+  VisageWindow *window = data;
+
+  return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window);
+}
+
 /* A registered application that opens nothing by itself (the tests say what to open). */
 static inline VisageApplication *
 new_app (void)
@@ -111,6 +120,48 @@ ui_test_have_shared (void)
 
   return g_getenv ("CI") != NULL
          || g_file_test (shared != NULL ? shared : "", G_FILE_TEST_IS_DIR);
+}
+
+/* Skip the test (TRUE) when the split it needs was not made (NULL: ../shared is absent). */
+static inline gboolean
+ui_test_skip_without (const char *split_dir)
+{
+  if (split_dir == NULL)
+    g_test_skip ("../shared is not present");
+  return split_dir == NULL;
+}
+
+/* A split of the images named from ../shared/celebamask/SPLIT, made of links in
+ * scratch_dir/SUB; NULL where the tests that need ../shared do not run. */
+static inline char *
+ui_test_link_split (const char *scratch_dir, const char *sub, const char *split,
+                    const char *const *names)
+{
+  char *dir;
+
+  if (!ui_test_have_shared ())
+    return NULL;
+  dir = g_build_filename (scratch_dir, sub, NULL);
+  g_assert_true (vg_test_link_split_names (dir, split, names));
+  return dir;
+}
+
+/* The window of app with the model and the split opened, once settled (data: the window)
+ * holds and a few frames are drawn. */
+static inline VisageWindow *
+ui_open_workbench (VisageApplication *app, const char *model_path, const char *split_dir,
+                   gboolean (*settled) (gpointer))
+{
+  VisageWindow *window;
+
+  g_application_activate (G_APPLICATION (app));
+  window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (window);
+  visage_window_load_model (window, model_path);
+  visage_window_open_split (window, split_dir);
+  g_assert_true (spin_until (settled, window));
+  spin_frames (3);
+  return window;
 }
 
 /* With VISAGE_TEST_SCREENSHOTS set to a folder, the tests leave pictures of the views
