@@ -24,6 +24,13 @@ static const char *const format_names[VG_EXPORT_N_FORMATS] = {
   "palette", "index", "classes", "overlay", "probabilities",
 };
 
+/* NAME-overlay.png beside other formats; alone, the pictures take their images' names. */
+static const char *
+overlay_suffix (const VgExportOptions *o)
+{
+  return o->formats == VG_EXPORT_FORMAT_OVERLAY ? ".png" : "-overlay.png";
+}
+
 void
 vg_export_options_init (VgExportOptions *o)
 {
@@ -208,7 +215,7 @@ in_folders (GHashTable *folders, const char *path)
 static GPtrArray *
 sample_outputs (const char *dir, const VgSample *s, const VgExportOptions *o)
 {
-  static const char *const suffixes[] = { ".png", "-index.png", NULL, "-overlay.png" };
+  const char *const suffixes[] = { ".png", "-index.png", NULL, overlay_suffix (o) };
   GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
 
   for (int f = 0; f < (int) G_N_ELEMENTS (suffixes); f++)
@@ -273,6 +280,31 @@ check_destination (const VgSplit *split, int first, int last, const char *dir,
         }
     }
   return TRUE;
+}
+
+gboolean
+vg_export_check_file (const VgSplit *split, const char *path, GError **error)
+{
+  g_autoptr (GHashTable) folders = NULL;
+  g_autofree char *id = file_identity (path);
+  gboolean split_file = FALSE;
+
+  if (id == NULL)
+    return TRUE;  /* not there yet */
+  for (int i = 0; i < split->n_samples && !split_file; i++)
+    {
+      g_autofree char *image = file_identity (split->samples[i].image_path);
+      g_autofree char *mask = split->samples[i].mask_path != NULL
+                                ? file_identity (split->samples[i].mask_path) : NULL;
+
+      split_file = g_strcmp0 (id, image) == 0 || g_strcmp0 (id, mask) == 0;
+    }
+  folders = protected_folders (split);
+  if (!split_file && !in_folders (folders, path))
+    return TRUE;
+  g_set_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_PROTECTED,
+               "%s: refusing to write over a file of the data split", path);
+  return FALSE;
 }
 
 /* ---- the exporter ------------------------------------------------------------------------ */
@@ -452,7 +484,7 @@ static gboolean
 write_overlay (VgExporter *e, const VgSample *s, const uint8_t *labels, const uint8_t *rgb,
                int H, int W, GError **error)
 {
-  g_autofree char *file = g_strconcat (s->name, "-overlay.png", NULL);
+  g_autofree char *file = g_strconcat (s->name, overlay_suffix (&e->options), NULL);
   g_autofree char *path = g_build_filename (e->dir, file, NULL);
 
   if (rgb == NULL)

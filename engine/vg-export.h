@@ -6,6 +6,7 @@
  *   index          NAME-index.png           8-bit grey, value = class id (0-18)
  *   classes        NAME/CLASS.png           a 0/255 mask per class present (hair.png ...)
  *   overlay        NAME-overlay.png         the photo with the class colours over it
+ *                                           (NAME.png when it is the only format)
  *   probabilities  NAME/probabilities/CLASS.png
  *                                           8-bit grey per class, value = round(255 p),
  *                                           p the softmax of the logits at the image's size
@@ -62,6 +63,10 @@ gboolean vg_export_parse_formats (const char *text, guint *formats, GError **err
 /* "hair,skin" (names or ids) to a set of classes; VG_EXPORT_ERROR_INVALID naming an
  * unknown one, or for a list that names none. */
 gboolean vg_export_parse_classes (const char *text, guint32 *classes, GError **error);
+
+/* For a file written outside the exporter (the submission zip): refuses a path that is
+ * one of the split's images or masks, or leads into one of its folders. */
+gboolean vg_export_check_file (const VgSplit *split, const char *path, GError **error);
 
 typedef struct _VgExporter VgExporter;
 

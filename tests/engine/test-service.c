@@ -740,6 +740,37 @@ test_export (Fixture *f, gconstpointer data)
       vg_image_clear (&mask);
     }
 
+  /* The formats of the export options: the index PNG of the hair only, its probability
+   * map and the legend, one sample. */
+  {
+    g_autofree char *formats = g_build_filename (f->dir, "out-formats", NULL);
+    g_autofree char *index = g_build_filename (formats, "0-index.png", NULL);
+    g_autofree char *hair = g_build_filename (formats, "0", "probabilities", "hair.png", NULL);
+    g_autofree char *legend = g_build_filename (formats, "legend.png", NULL);
+    g_autoptr (VgPrediction) p = predict (service, split->samples[0].image_path, NULL, &error);
+    VgExportOptions options;
+    VgImage mask = { 0 };
+
+    vg_export_options_init (&options);
+    options.formats = VG_EXPORT_FORMAT_INDEX | VG_EXPORT_FORMAT_PROBABILITIES;
+    options.classes = 1u << VG_CLASS_HAIR;
+    options.legend = TRUE;
+    vg_service_set_export_options (service, &options);
+    g_assert_cmpint (export (service, split, 0, VG_EXPORT_MASKS, formats, &error), ==, 4);
+    g_assert_no_error (error);
+    g_assert_true (vg_mask_load (&mask, index, &error));
+    for (size_t i = 0; i < (size_t) p->height * p->width; i++)
+      g_assert_cmpint (mask.data[i], ==, p->labels[i] == VG_CLASS_HAIR ? VG_CLASS_HAIR : 0);
+    g_assert_true (vg_mask_load (&mask, hair, &error));
+    for (size_t i = 0; i < (size_t) p->height * p->width; i++)
+      if (p->labels[i] == VG_CLASS_HAIR)
+        g_assert_cmpint (mask.data[i], >=, 255 / VG_NUM_CLASSES);
+    g_assert_true (g_file_test (legend, G_FILE_TEST_IS_REGULAR));
+    vg_image_clear (&mask);
+    vg_export_options_init (&options);
+    vg_service_set_export_options (service, &options);
+  }
+
   /* One overlay: the photo blended with the palette at the opacity asked for. */
   g_assert_cmpint (export (service, split, 1, VG_EXPORT_OVERLAYS, overlays, &error), ==, 1);
   g_assert_no_error (error);
@@ -768,12 +799,12 @@ test_export (Fixture *f, gconstpointer data)
    * leads to a mask. Nothing is written either time. */
   g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, split->masks_dir, &error), ==,
                    -1);
-  g_assert_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_PROTECTED);
+  g_assert_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_PROTECTED);
   g_clear_error (&error);
   g_assert_cmpint (g_mkdir_with_parents (trap, 0755), ==, 0);
   g_assert_cmpint (symlink (split->samples[2].mask_path, trap_link), ==, 0);
   g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, trap, &error), ==, -1);
-  g_assert_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_PROTECTED);
+  g_assert_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_PROTECTED);
   g_clear_error (&error);
   g_assert_true (g_file_test (trap_link, G_FILE_TEST_IS_SYMLINK));
   g_assert_cmpint (count_files (trap), ==, 1);
