@@ -111,20 +111,15 @@ recover_response (AdwMessageDialog *dialog, const char *response, gpointer user_
 static void
 ask_recover (VisageWindow *self)
 {
+  /* TRANSLATORS: %s is the name of an image */
+  g_autofree char *body = g_strdup_printf (_("The mask of %s has changes from an earlier "
+                                             "session that were never saved."),
+                                           visage_sample_get_name (self->shown));
   AdwMessageDialog *dialog;
 
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
-                                                       _("Recover Unsaved Changes?"), NULL));
-  /* TRANSLATORS: %s is the name of an image */
-  adw_message_dialog_format_body (dialog, _("The mask of %s has changes from an earlier "
-                                            "session that were never saved."),
-                                  visage_sample_get_name (self->shown));
-  adw_message_dialog_add_responses (dialog, "later", _("_Later"), "discard", _("_Discard"),
-                                    "recover", _("_Recover"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_response_appearance (dialog, "recover", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (dialog, "recover");
-  adw_message_dialog_set_close_response (dialog, "later");
+  dialog = _visage_window_new_question (self, _("Recover Unsaved Changes?"), body, "later",
+                                        _("_Later"), "discard", _("_Discard"), "recover",
+                                        _("_Recover"));
   g_signal_connect (dialog, "response", G_CALLBACK (recover_response),
                     g_object_ref (self->annotation));
   present_dialog (self, dialog);
@@ -259,21 +254,16 @@ void
 _visage_window_ask_replace_truth (VisageWindow *self)
 {
   g_autofree char *path = original_mask_path (self);
+  g_autofree char *body = NULL;
   AdwMessageDialog *dialog;
 
   if (path == NULL || self->annotation == NULL)
     return;
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
-                                                       _("Replace the Original Mask?"), NULL));
   /* TRANSLATORS: %s is the path of a mask file of the data set */
-  adw_message_dialog_format_body (dialog, _("%s will be overwritten with the corrected mask. "
-                                            "The data set’s own ground truth is then lost."),
-                                  path);
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "replace", _("_Replace"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (dialog, "replace", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
+  body = g_strdup_printf (_("%s will be overwritten with the corrected mask. The data set’s "
+                            "own ground truth is then lost."), path);
+  dialog = _visage_window_new_question (self, _("Replace the Original Mask?"), body, "cancel",
+                                        _("_Cancel"), "replace", _("_Replace"), NULL, NULL);
   g_signal_connect (dialog, "response", G_CALLBACK (over_truth_response),
                     g_object_ref (self->annotation));
   present_dialog (self, dialog);
@@ -312,22 +302,17 @@ close_response (AdwMessageDialog *dialog, const char *response, gpointer user_da
 gboolean
 _visage_window_ask_save_changes (VisageWindow *self)
 {
+  g_autofree char *body = NULL;
   AdwMessageDialog *dialog;
 
   if (self->unsaved_confirmed || !visage_window_get_modified (self))
     return FALSE;
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Save Changes?"),
-                                                       NULL));
   /* TRANSLATORS: %s is the name of an image */
-  adw_message_dialog_format_body (dialog, _("The mask of %s has unsaved changes. Changes "
-                                            "that are not saved are lost."),
-                                  visage_sample_get_name (self->shown));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "discard", _("_Discard"),
-                                    "save", _("_Save"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_response_appearance (dialog, "save", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (dialog, "save");
-  adw_message_dialog_set_close_response (dialog, "cancel");
+  body = g_strdup_printf (_("The mask of %s has unsaved changes. Changes that are not saved "
+                            "are lost."), visage_sample_get_name (self->shown));
+  dialog = _visage_window_new_question (self, _("Save Changes?"), body, "cancel",
+                                        _("_Cancel"), "discard", _("_Discard"), "save",
+                                        _("_Save"));
   g_signal_connect (dialog, "response", G_CALLBACK (close_response), NULL);
   present_dialog (self, dialog);
   return TRUE;

@@ -66,6 +66,16 @@ struct _VisageWindow
 /* visage-window.c */
 /* A notice over the window (to the log when quiet). */
 void _visage_window_toast (VisageWindow *self, const char *message);
+
+/* A question over the window: dismissing it answers close_id; destructive_id shows in red;
+ * suggested_id (NULL: none) in the accent colour and is the default, else close_id is. */
+AdwMessageDialog *_visage_window_new_question (VisageWindow *self, const char *heading,
+                                               const char *body, const char *close_id,
+                                               const char *close_label,
+                                               const char *destructive_id,
+                                               const char *destructive_label,
+                                               const char *suggested_id,
+                                               const char *suggested_label);
 /* Select the image step places after (step < 0: before) the one shown, wrapping around. */
 void _visage_window_step_image (VisageWindow *self, int step);
 /* Close the window from an idle, once the question transient for it has gone. */

@@ -56,16 +56,12 @@ _visage_window_ask_stop_training (VisageWindow *self)
 
   if (self->close_confirmed || !visage_train_view_get_running (self->train_view))
     return FALSE;
-  dialog = ADW_MESSAGE_DIALOG (
-    adw_message_dialog_new (GTK_WINDOW (self), _("Stop Training?"),
-                            _("A model is training. Closing the window stops the run; "
-                              "last.safetensors keeps it up to its last checkpoint (at most "
-                              "10 minutes old), and the Train dialog can resume it later.")));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Keep Training"),
-                                    "stop", _("_Stop and Close"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
+  dialog = _visage_window_new_question (
+    self, _("Stop Training?"),
+    _("A model is training. Closing the window stops the run; last.safetensors keeps it up "
+      "to its last checkpoint (at most 10 minutes old), and the Train dialog can resume it "
+      "later."),
+    "cancel", _("_Keep Training"), "stop", _("_Stop and Close"), NULL, NULL);
   g_signal_connect_object (dialog, "response", G_CALLBACK (close_dialog_response), self,
                            G_CONNECT_SWAPPED);
   gtk_window_present (GTK_WINDOW (dialog));

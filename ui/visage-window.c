@@ -38,6 +38,27 @@ _visage_window_toast (VisageWindow *self, const char *message)
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
+AdwMessageDialog *
+_visage_window_new_question (VisageWindow *self, const char *heading, const char *body,
+                             const char *close_id, const char *close_label,
+                             const char *destructive_id, const char *destructive_label,
+                             const char *suggested_id, const char *suggested_label)
+{
+  AdwMessageDialog *dialog;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, body));
+  adw_message_dialog_add_responses (dialog, close_id, close_label, destructive_id,
+                                    destructive_label, suggested_id, suggested_label, NULL);
+  adw_message_dialog_set_response_appearance (dialog, destructive_id,
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  if (suggested_id != NULL)
+    adw_message_dialog_set_response_appearance (dialog, suggested_id, ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, suggested_id != NULL ? suggested_id
+                                                                        : close_id);
+  adw_message_dialog_set_close_response (dialog, close_id);
+  return dialog;
+}
+
 void
 visage_window_set_quiet (VisageWindow *self, gboolean quiet)
 {
