@@ -8,6 +8,7 @@
 #include "visage-file-chooser.h"
 
 typedef struct {
+  void (*read_choices) (GtkFileChooser *chooser, gpointer user_data);
   VisageChosenFunc chosen;
   gpointer user_data;
   GDestroyNotify destroy;
@@ -23,6 +24,8 @@ responded (GtkNativeDialog *dialog, int response, gpointer data)
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
 
+      if (path != NULL && pending->read_choices != NULL)
+        pending->read_choices (GTK_FILE_CHOOSER (dialog), pending->user_data);
       if (path != NULL)
         pending->chosen (path, pending->user_data);
     }
@@ -49,6 +52,9 @@ visage_choose_path (GtkWindow *parent, const VisageChooserSpec *spec, VisageChos
     gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), spec->folder, NULL);
   if (spec->current_name != NULL)
     gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), spec->current_name);
+  if (spec->add_choices != NULL)
+    spec->add_choices (GTK_FILE_CHOOSER (dialog), user_data);
+  pending->read_choices = spec->read_choices;
   pending->chosen = chosen;
   pending->user_data = user_data;
   pending->destroy = destroy;

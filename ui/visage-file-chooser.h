@@ -17,6 +17,11 @@ typedef struct {
   GFile *folder;             /* NULL: the chooser's own start */
   const char *current_name;  /* SAVE only; NULL for none */
   GtkFileFilter *filters[3]; /* NULL-terminated; the first is selected */
+  /* Extra choices (gtk_file_chooser_add_choice): add_choices (may be NULL) adds them when
+   * the chooser opens; read_choices (may be NULL) reads them when the user accepts, before
+   * the chosen callback. Both get the callback's user_data. */
+  void (*add_choices) (GtkFileChooser *chooser, gpointer user_data);
+  void (*read_choices) (GtkFileChooser *chooser, gpointer user_data);
 } VisageChooserSpec;
 
 /* A reference to the widget that asked and a string (what to do with the path): the

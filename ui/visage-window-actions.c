@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "visage-export-choices.h"
 #include "visage-file-chooser.h"
 #include "visage-window-private.h"
 
@@ -132,6 +133,32 @@ export_destination_chosen (const char *path, gpointer user_data)
   visage_window_export (VISAGE_WINDOW (request->owner), request->what, path);
 }
 
+/* The mask exports' choices: the formats, class and legend of the last export. */
+static void
+export_add_choices (GtkFileChooser *chooser, gpointer user_data)
+{
+  VisageChooserRequest *request = user_data;
+  VisageWindow *self = request->owner;
+  VgExportOptions options;
+
+  vg_service_get_export_options (self->service, &options);
+  visage_export_choices_add (chooser, &options);
+}
+
+/* Kept in the service for this export and the next (the overlay exports use the class
+ * and legend too). */
+static void
+export_read_choices (GtkFileChooser *chooser, gpointer user_data)
+{
+  VisageChooserRequest *request = user_data;
+  VisageWindow *self = request->owner;
+  VgExportOptions options;
+
+  vg_service_get_export_options (self->service, &options);
+  visage_export_choices_read (chooser, &options);
+  vg_service_set_export_options (self->service, &options);
+}
+
 static void
 export_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -148,6 +175,12 @@ export_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
     spec = (VisageChooserSpec) { .title = _("Export into a Folder"),
                                  .action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
                                  .accept_label = _("_Export") };
+  if (g_str_equal (what, "split-masks") || g_str_equal (what, "image-mask"))
+    {
+      spec.title = _("Export Masks into a Folder");
+      spec.add_choices = export_add_choices;
+      spec.read_choices = export_read_choices;
+    }
   visage_choose_path (GTK_WINDOW (self), &spec, export_destination_chosen,
                       visage_chooser_request_new (self, what), visage_chooser_request_free);
 }
