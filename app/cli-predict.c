@@ -182,8 +182,8 @@ vg_cli_predict (int argc, char **argv)
     { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
       "What to write, several separated by commas: palette (NAME.png, the data set's colours; "
       "the default), index (NAME-index.png, grey, value = class id), classes (NAME/CLASS.png, "
-      "one 0/255 mask per class present), overlay (NAME-overlay.png), probabilities "
-      "(NAME/probabilities/CLASS.png, grey, value = round(255 x the class's softmax "
+      "one 0/255 mask per class present), overlay (NAME-overlay.png; NAME.png alone), "
+      "probabilities (NAME/probabilities/CLASS.png, grey, value = round(255 x the class's softmax "
       "probability), one per class: PNG, which every image tool reads, to 1/255; export-onnx "
       "gives the exact logits)", "LIST" },
     { "classes", 0, 0, G_OPTION_ARG_STRING, &classes,
