@@ -29,6 +29,19 @@ vg_test_shared_path (const char *relative)
   return g_steal_pointer (&path);
 }
 
+/* The number of newline characters in a text file the test wrote or read back. */
+static inline int
+vg_test_count_lines (const char *path)
+{
+  g_autofree char *text = NULL;
+  int n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
 /* Remove a file or a folder tree made by a test. Symbolic links are removed, never
  * followed: the trees hold links into ../shared, which must stay untouched. */
 static inline void
@@ -82,6 +95,17 @@ vg_test_link_split_names (const char *dir, const char *shared_split, const char 
       g_assert_cmpint (symlink (mask_src, mask_dst), ==, 0);
     }
   return TRUE;
+}
+
+/* parent/name made by vg_test_link_split_names() from the val files of the given names; the
+ * caller has already skipped without ../shared. Returns the folder (free it). */
+static inline char *
+vg_test_link_val_split (const char *parent, const char *name, char **names)
+{
+  char *dir = g_build_filename (parent, name, NULL);
+
+  g_assert_true (vg_test_link_split_names (dir, "val", (const char *const *) names));
+  return dir;
 }
 
 /* vg_test_link_split_names() for the samples named first .. first + n - 1. The data set's
