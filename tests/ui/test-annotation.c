@@ -129,6 +129,84 @@ title_modified (VisageWindow *window)
 
 /* ---- the tools through the pointer ------------------------------------------------------ */
 
+/* The polygon tool of test_tools: three corners, then a click on the first one fills the
+ * outline (even-odd); Escape's action drops an outline without filling. */
+static void
+check_polygon (VisageWindow *window, VisageImageView *view, GtkGesture *paint)
+{
+  VisageOverlayArea *area = visage_image_view_get_area (view);
+  VgMaskEdit *edit = edit_of (window);
+  g_autoptr (VgMaskEdit) expected = NULL;
+  const double corners[] = { 20.5, 400.5, 120.5, 410.5, 60.5, 480.5 };
+  double points[6], wx[3], wy[3];
+
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.tool", "s", "polygon");
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.paint-class", "i", VG_CLASS_NECK_L);
+  for (int k = 0; k < 3; k++)
+    {
+      widget_point (area, corners[2 * k], corners[2 * k + 1], &wx[k], &wy[k]);
+      to_image (area, wx[k], wy[k], &points[2 * k], &points[2 * k + 1]);
+      click (paint, wx[k], wy[k]);
+      g_assert_cmpuint (visage_image_view_get_polygon_size (view), ==, k + 1);
+    }
+  expected = replica (window);
+  g_assert_cmpint (vg_mask_edit_polygon_fill (expected, points, 3, VG_CLASS_NECK_L), >, 100);
+  click (paint, wx[0] + 1, wy[0] + 1);
+  g_assert_cmpuint (visage_image_view_get_polygon_size (view), ==, 0);
+  assert_same_mask (edit, expected);
+  g_assert_cmpint (vg_mask_edit_get (edit, 60, 420), ==, VG_CLASS_NECK_L);
+  click (paint, wx[0], wy[0]);
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.polygon-cancel", NULL);
+  g_assert_cmpuint (visage_image_view_get_polygon_size (view), ==, 0);
+  assert_same_mask (edit, expected);
+}
+
+/* Protection, in test_tools after the fill made an earring region: a wide stroke "only
+ * over earring" changes earring pixels and nothing else. */
+static void
+check_protection (VisageWindow *window, VisageImageView *view, GtkGesture *paint)
+{
+  VisageOverlayArea *area = visage_image_view_get_area (view);
+  VgMaskEdit *edit = edit_of (window);
+  size_t n = (size_t) vg_mask_edit_get_width (edit) * vg_mask_edit_get_height (edit);
+  g_autoptr (VgMaskEdit) expected = NULL;
+  g_autofree guint8 *before = NULL;
+  double x, y, ix, iy;
+
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.protect-class", "i", VG_CLASS_EAR_R);
+  g_assert_cmpint (vg_mask_edit_get_protect (edit), ==, VG_CLASS_EAR_R);
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.tool", "s", "brush");
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.paint-class", "i", VG_CLASS_NECK);
+  visage_image_view_set_brush_size (view, 60);
+  expected = replica (window);
+  widget_point (area, 256.5, 300.5, &x, &y);
+  to_image (area, x, y, &ix, &iy);
+  g_assert_cmpint (vg_mask_edit_brush (expected, ix, iy, ix, iy, 30, VG_CLASS_NECK), >, 0);
+  before = g_memdup2 (vg_mask_edit_get_data (edit), n);
+  click (paint, x, y);
+  assert_same_mask (edit, expected);
+  for (size_t i = 0; i < n; i++)
+    if (before[i] != VG_CLASS_EAR_R)
+      g_assert_cmpint (vg_mask_edit_get_data (edit)[i], ==, before[i]);
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.protect-class", "i", -1);
+}
+
+/* Start from the prediction: the mask becomes the predicted one, in one undoable step. */
+static void
+check_start_from_prediction (VisageWindow *window, VisageImageView *view)
+{
+  const guint8 *labels = visage_overlay_area_get_labels (visage_image_view_get_area (view));
+  VgMaskEdit *edit = edit_of (window);
+  size_t n = (size_t) vg_mask_edit_get_width (edit) * vg_mask_edit_get_height (edit);
+  g_autoptr (VgMaskEdit) before = replica (window);
+
+  g_assert_nonnull (labels);
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.start-from-prediction", NULL);
+  g_assert_cmpmem (vg_mask_edit_get_data (edit), n, labels, n);
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.undo", NULL);
+  assert_same_mask (edit, before);
+}
+
 static void
 test_tools (void)
 {
@@ -142,7 +220,7 @@ test_tools (void)
   double x, y, ix, iy, jx, jy;
   const double path[] = { 30, 0, 60, 25 };
   const int brush_sizes[] = { 8, 17 };
-  int truth, predicted, W;
+  int truth, predicted;
 
   if (ui_test_skip_without (split_dir))
     return;
@@ -152,7 +230,6 @@ test_tools (void)
   area = visage_image_view_get_area (view);
   paint = visage_image_view_get_paint_gesture (view);
   edit = edit_of (window);
-  W = vg_mask_edit_get_width (edit);
   initial = replica (window);
   g_assert_false (visage_window_get_modified (window));
   g_assert_false (title_modified (window));
@@ -236,33 +313,7 @@ test_tools (void)
   click (paint, x, y);
   assert_same_mask (edit, expected);
 
-  /* A polygon: three corners, then a click on the first one fills it (even-odd). */
-  gtk_widget_activate_action (GTK_WIDGET (view), "image.tool", "s", "polygon");
-  gtk_widget_activate_action (GTK_WIDGET (view), "image.paint-class", "i", VG_CLASS_NECK_L);
-  {
-    const double corners[] = { 20.5, 400.5, 120.5, 410.5, 60.5, 480.5 };
-    double points[6], wx[3], wy[3];
-
-    for (int k = 0; k < 3; k++)
-      {
-        widget_point (area, corners[2 * k], corners[2 * k + 1], &wx[k], &wy[k]);
-        to_image (area, wx[k], wy[k], &points[2 * k], &points[2 * k + 1]);
-        click (paint, wx[k], wy[k]);
-        g_assert_cmpuint (visage_image_view_get_polygon_size (view), ==, k + 1);
-      }
-    g_clear_pointer (&expected, vg_mask_edit_free);
-    expected = replica (window);
-    g_assert_cmpint (vg_mask_edit_polygon_fill (expected, points, 3, VG_CLASS_NECK_L), >, 100);
-    click (paint, wx[0] + 1, wy[0] + 1);
-    g_assert_cmpuint (visage_image_view_get_polygon_size (view), ==, 0);
-    assert_same_mask (edit, expected);
-    g_assert_cmpint (vg_mask_edit_get (edit, 60, 420), ==, VG_CLASS_NECK_L);
-    /* Escape's action drops an outline without filling. */
-    click (paint, wx[0], wy[0]);
-    gtk_widget_activate_action (GTK_WIDGET (view), "image.polygon-cancel", NULL);
-    g_assert_cmpuint (visage_image_view_get_polygon_size (view), ==, 0);
-    assert_same_mask (edit, expected);
-  }
+  check_polygon (window, view, paint);
 
   /* Left/right swap of the clicked region: paint a left eye, swap it. */
   gtk_widget_activate_action (GTK_WIDGET (view), "image.tool", "s", "brush");
@@ -278,42 +329,8 @@ test_tools (void)
   assert_same_mask (edit, expected);
   g_assert_cmpint (vg_mask_edit_get (edit, 300, 60), ==, VG_CLASS_R_EYE);
 
-  /* Protection: a wide stroke "only over earring" (the filled region) changes earring
-   * pixels and nothing else. */
-  gtk_widget_activate_action (GTK_WIDGET (view), "image.protect-class", "i", VG_CLASS_EAR_R);
-  g_assert_cmpint (vg_mask_edit_get_protect (edit), ==, VG_CLASS_EAR_R);
-  gtk_widget_activate_action (GTK_WIDGET (view), "image.tool", "s", "brush");
-  gtk_widget_activate_action (GTK_WIDGET (view), "image.paint-class", "i", VG_CLASS_NECK);
-  visage_image_view_set_brush_size (view, 60);
-  g_clear_pointer (&expected, vg_mask_edit_free);
-  expected = replica (window);
-  widget_point (area, 256.5, 300.5, &x, &y);
-  to_image (area, x, y, &ix, &iy);
-  g_assert_cmpint (vg_mask_edit_brush (expected, ix, iy, ix, iy, 30, VG_CLASS_NECK), >, 0);
-  {
-    g_autofree guint8 *before = g_memdup2 (vg_mask_edit_get_data (edit),
-                                           (size_t) W * vg_mask_edit_get_height (edit));
-
-    click (paint, x, y);
-    assert_same_mask (edit, expected);
-    for (size_t i = 0; i < (size_t) W * vg_mask_edit_get_height (edit); i++)
-      if (before[i] != VG_CLASS_EAR_R)
-        g_assert_cmpint (vg_mask_edit_get_data (edit)[i], ==, before[i]);
-  }
-  gtk_widget_activate_action (GTK_WIDGET (view), "image.protect-class", "i", -1);
-
-  /* Start from the prediction: the mask becomes the predicted one, in one undoable step. */
-  {
-    const guint8 *labels = visage_overlay_area_get_labels (area);
-    size_t n = (size_t) W * vg_mask_edit_get_height (edit);
-    g_autoptr (VgMaskEdit) before = replica (window);
-
-    g_assert_nonnull (labels);
-    gtk_widget_activate_action (GTK_WIDGET (view), "image.start-from-prediction", NULL);
-    g_assert_cmpmem (vg_mask_edit_get_data (edit), n, labels, n);
-    gtk_widget_activate_action (GTK_WIDGET (view), "image.undo", NULL);
-    assert_same_mask (edit, before);
-  }
+  check_protection (window, view, paint);
+  check_start_from_prediction (window, view);
 
   /* Undo all the way back restores the file's mask exactly. */
   while (vg_mask_edit_can_undo (edit))

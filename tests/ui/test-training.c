@@ -458,6 +458,35 @@ check_export (VisageTrainPlot *plot)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
+/* Paused: the run waits between two steps, serving the other jobs (here predictions)
+ * until it resumes. The pause may land before the first step or, on a busy machine,
+ * after a step or more; a prediction served after the pause comes after the news of
+ * every step done before it (news are delivered in order). So once one prediction is
+ * back, a second one must find no further step. */
+static void
+check_paused_serves_jobs (VgService *service, VisageTrainView *view, const Watch *w)
+{
+  visage_train_view_set_paused (view, TRUE);
+  g_assert_true (visage_train_view_get_paused (view));
+  for (int round = 0, steps_before = 0; round < 2; round++)
+    {
+      g_autofree char *image = g_build_filename (val_dir, "images", "0.jpg", NULL);
+      g_autoptr (GAsyncResult) result = NULL;
+      g_autoptr (VgPrediction) prediction = NULL;
+      g_autoptr (GError) error = NULL;
+
+      vg_service_predict_async (service, image, NULL, NULL, store_result, &result);
+      g_assert_true (spin_until (is_set, &result));
+      prediction = vg_service_predict_finish (service, result, &error);
+      g_assert_no_error (error);
+      if (round == 1)
+        g_assert_cmpint (w->n_steps, ==, steps_before);
+      steps_before = w->n_steps;
+    }
+  g_assert_true (visage_train_view_get_running (view));
+  visage_train_view_set_paused (view, FALSE);
+}
+
 static void
 test_run_stop_resume (void)
 {
@@ -498,30 +527,7 @@ test_run_stop_resume (void)
   g_assert_cmpstr (visage_window_get_visible_view (window), ==, "training");
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "train"));
 
-  /* Paused: the run waits between two steps, serving the other jobs (here predictions)
-   * until it resumes. The pause may land before the first step or, on a busy machine,
-   * after a step or more; a prediction served after the pause comes after the news of
-   * every step done before it (news are delivered in order). So once one prediction is
-   * back, a second one must find no further step. */
-  visage_train_view_set_paused (view, TRUE);
-  g_assert_true (visage_train_view_get_paused (view));
-  for (int round = 0, steps_before = 0; round < 2; round++)
-    {
-      g_autofree char *image = g_build_filename (val_dir, "images", "0.jpg", NULL);
-      g_autoptr (GAsyncResult) result = NULL;
-      g_autoptr (VgPrediction) prediction = NULL;
-      g_autoptr (GError) error = NULL;
-
-      vg_service_predict_async (service, image, NULL, NULL, store_result, &result);
-      g_assert_true (spin_until (is_set, &result));
-      prediction = vg_service_predict_finish (service, result, &error);
-      g_assert_no_error (error);
-      if (round == 1)
-        g_assert_cmpint (w.n_steps, ==, steps_before);
-      steps_before = w.n_steps;
-    }
-  g_assert_true (visage_train_view_get_running (view));
-  visage_train_view_set_paused (view, FALSE);
+  check_paused_serves_jobs (service, view, &w);
 
   /* Stopped once its first epoch is announced: last.safetensors keeps what finished. */
   g_assert_true (spin_until (training_over, view));
