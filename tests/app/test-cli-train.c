@@ -4,6 +4,7 @@
  * the Dice loss, and clear errors with the right exit codes for bad input. */
 #include "config.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include <glib.h>
@@ -44,16 +45,28 @@ under_root (const char *name)
   return g_build_filename (root, name, NULL);
 }
 
-static int
-count_lines (const char *path)
+/* visage-cli train of SMALL_SPEC on the splits TRAIN and VAL into OUT, one epoch at 64 x 64
+ * in batches of BATCH on 2 threads, then the further options (NULL-terminated). */
+static void
+train_small (CliRun *run, const char *train, const char *val, const char *out,
+             const char *batch, ...)
 {
-  g_autofree char *text = NULL;
-  int n = 0;
+  const char *common[] = { "train", "--train", train, "--val", val, "--out", out, "--spec",
+                           SMALL_SPEC, "--resolution", "64", "--batch", batch, "--epochs", "1",
+                           "--threads", "2" };
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  va_list ap;
 
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  for (const char *p = text; *p != '\0'; p++)
-    n += *p == '\n';
-  return n;
+  g_ptr_array_add (argv, (char *) g_getenv ("VISAGE_CLI"));
+  g_assert_nonnull (argv->pdata[0]);
+  for (gsize i = 0; i < G_N_ELEMENTS (common); i++)
+    g_ptr_array_add (argv, (char *) common[i]);
+  va_start (ap, batch);
+  for (const char *arg = va_arg (ap, const char *); arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  vg_test_run_cli_argv (run, (const char *const *) argv->pdata, NULL);
 }
 
 static void
@@ -68,9 +81,7 @@ test_train_and_resume (void)
   train = under_root ("train");
   val = under_root ("val");
   out = under_root ("run");
-  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec",
-                   SMALL_SPEC, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads",
-                   "2", NULL);
+  train_small (&run, train, val, out, "4", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "epoch 1/1"));
   g_assert_nonnull (strstr (run.out, "val mIoU"));
@@ -82,13 +93,13 @@ test_train_and_resume (void)
   g_assert_true (g_file_get_contents (log, &log_text, NULL, NULL));
   g_assert_true (g_str_has_prefix (log_text, "epoch,phase,optimizer,lr,train_loss,val_loss,"
                                              "val_miou,seconds,images_per_s\n1,0,adam,0.001,"));
-  g_assert_cmpint (count_lines (log), ==, 2);
+  g_assert_cmpint (vg_test_count_lines (log), ==, 2);
 
   /* the same folder without --resume is refused, and the run is left alone */
   vg_test_run_cli (&refused, "train", "--train", train, "--val", val, "--out", out, NULL);
   g_assert_cmpint (refused.status, ==, 1);
   g_assert_nonnull (strstr (refused.err, "already holds a training run"));
-  g_assert_cmpint (count_lines (log), ==, 2);
+  g_assert_cmpint (vg_test_count_lines (log), ==, 2);
 
   /* --resume continues with the run's own options to the new limit */
   vg_test_run_cli (&again, "train", "--resume", out, "--epochs", "2", NULL);
@@ -96,7 +107,7 @@ test_train_and_resume (void)
   g_assert_nonnull (strstr (again.err, "resuming"));
   g_assert_null (strstr (again.out, "epoch 1/2"));
   g_assert_nonnull (strstr (again.out, "epoch 2/2"));
-  g_assert_cmpint (count_lines (log), ==, 3);
+  g_assert_cmpint (vg_test_count_lines (log), ==, 3);
 }
 
 /* --init starts a new run from another run's weights (a resolution curriculum); weights of
@@ -115,9 +126,7 @@ test_init_from_weights (void)
   out = under_root ("init-a");
   out2 = under_root ("init-b");
   out3 = under_root ("init-c");
-  vg_test_run_cli (&first, "train", "--train", train, "--val", val, "--out", out, "--spec",
-                   SMALL_SPEC, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads",
-                   "2", NULL);
+  train_small (&first, train, val, out, "4", NULL);
   g_assert_cmpint (first.status, ==, 0);
   best = g_build_filename (out, "best.safetensors", NULL);
 
@@ -159,9 +168,7 @@ test_dice_loss (void)
   train = under_root ("train");
   val = under_root ("val");
   out = under_root ("dice");
-  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec",
-                   SMALL_SPEC, "--resolution", "64", "--batch", "8", "--epochs", "1", "--threads",
-                   "2", "--loss", "ce-dice", "--optimizer", "adamw", NULL);
+  train_small (&run, train, val, out, "8", "--loss", "ce-dice", "--optimizer", "adamw", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "epoch 1/1  phase 0 adamw"));
 }
@@ -201,9 +208,7 @@ test_bad_input (void)
   /* a truncated last checkpoint: a clear error, no crash (from a run of this test's own,
    * so that it runs alone too: -p /cli-train/bad-input) */
   source = under_root ("truncated-source");
-  vg_test_run_cli (&first, "train", "--train", val, "--val", val, "--out", source, "--spec",
-                   SMALL_SPEC, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads",
-                   "2", NULL);
+  train_small (&first, val, val, source, "4", NULL);
   g_assert_cmpint (first.status, ==, 0);
   last = g_build_filename (source, "last.safetensors", NULL);
   trunc_dir = under_root ("truncated");
@@ -245,9 +250,8 @@ test_annotations (void)
       g_assert_true (g_file_set_contents (dst, data, len, NULL));
     }
 
-  vg_test_run_cli (&run, "train", "--train", train, "--val", val, "--out", out, "--spec",
-                   SMALL_SPEC, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads",
-                   "2", "--annotations", notes, "--val-annotations", val_notes, NULL);
+  train_small (&run, train, val, out, "4", "--annotations", notes, "--val-annotations",
+               val_notes, NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.err, "training split: 1 of 8 masks from the annotations"));
   g_assert_nonnull (strstr (run.err, "validation split: 1 of 4 masks from the annotations"));
@@ -304,7 +308,7 @@ test_recipe (void)
   g_assert_nonnull (strstr (run.err, "stage 2 of 2 of recipe tiny"));
   g_assert_nonnull (strstr (run.err, "recipe tiny done"));
   b_log = g_build_filename (out, "b", "log.csv", NULL);
-  g_assert_cmpint (count_lines (b_log), ==, 3);
+  g_assert_cmpint (vg_test_count_lines (b_log), ==, 3);
 
   /* resumed as a whole: nothing left to do; its options stay the recipe's */
   vg_test_run_cli (&epochs, "train", "--resume", out, "--epochs", "5", NULL);
@@ -313,7 +317,7 @@ test_recipe (void)
   vg_test_run_cli (&done, "train", "--resume", out, NULL);
   g_assert_cmpint (done.status, ==, 0);
   g_assert_nonnull (strstr (done.err, "has done 2 epochs"));
-  g_assert_cmpint (count_lines (b_log), ==, 3);
+  g_assert_cmpint (vg_test_count_lines (b_log), ==, 3);
 
   /* a new recipe run into the same folder is refused */
   vg_test_run_cli (&again, "train", "--recipe", recipe, "--train", train, "--val", val, "--out",

@@ -31,6 +31,7 @@
 #include <omp.h>
 
 #include "vg-nn.h"
+#include "engine-test-util.h"
 
 #define FWD_ATOL 1e-5
 #define FWD_RTOL 1e-5
@@ -47,18 +48,6 @@
 #define N_SENTINEL 64
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static guint64 rng_state = 0x9E3779B97F4A7C15u;
-
-/* xorshift64*: the same numbers on every run and platform. */
-static double
-rnd (void)
-{
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (double) ((rng_state * 0x2545F4914F6CDD1Du) >> 11) / 9007199254740992.0;
-}
 
 /* n floats followed by N_SENTINEL sentinels, filled with uniform values in [lo, hi] */
 static float *

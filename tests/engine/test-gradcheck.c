@@ -27,6 +27,7 @@
 
 #include "vg-nn.h"
 #include "vg-gemm-narrow.h"
+#include "engine-test-util.h"
 
 #define GRAD_EPS 1e-2
 #define GRAD_TOL 1e-3
@@ -34,18 +35,6 @@
 #define FWD_TOL 1e-5
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static guint64 rng_state = 0x9E3779B97F4A7C15u;
-
-/* xorshift64*: the same numbers on every run and platform (g_test_rand's seed varies). */
-static double
-rnd (void)
-{
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (double) ((rng_state * 0x2545F4914F6CDD1Du) >> 11) / 9007199254740992.0;
-}
 
 static float *
 rand_new (size_t n, float lo, float hi)

@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "app/cli-model.h"
 #include "engine/data/data-test-util.h"
 #include "test-common.h"
 #include "vg-augment.h"
@@ -23,28 +24,7 @@
 #include "vg-safetensors.h"
 #include "vg-split.h"
 
-/* A small custom configuration: fast on two cores, and not a shipped name, so reopening
- * it exercises the spec in the metadata. */
-#define SMALL_SPEC "widths=16,32,64,128 depths=1,1,1,1 heads=1,2,4,8 ratios=8,4,2,1 mlp=2 " \
-                   "dim=64 head=bilinear"
-
 static const VgPreprocess test_pre = { { 0.52, 0.43, 0.38 }, { 0.29, 0.26, 0.25 }, 64 };
-
-static VgModel *
-small_model (uint64_t seed)
-{
-  g_autoptr (GError) error = NULL;
-  VgConfig cfg;
-  VgModel *model;
-
-  g_assert_true (vg_config_from_name (&cfg, "seed", NULL));
-  g_assert_true (vg_config_parse (&cfg, SMALL_SPEC, &error));
-  g_assert_no_error (error);
-  model = vg_model_new (&cfg, vg_backend_cpu (), &error);
-  g_assert_no_error (error);
-  vg_model_init (model, seed);
-  return model;
-}
 
 static void
 save_model (VgModel *model, const VgPreprocess *pre, const char *path)

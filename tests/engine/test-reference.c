@@ -225,33 +225,52 @@ check_running_stats (Fixture *f)
     }
 }
 
+/* Loads the fixture NAME, runs its forward and backward pass, checks the running statistics
+ * and returns the specs of the model's tensors (*n_specs of them). */
+static VgParamSpec *
+fixture_run (Fixture *f, const char *name, int *n_specs)
+{
+  VgParamSpec *specs;
+
+  fixture_load (f, name);
+  run_forward_backward (f);
+  check_running_stats (f);
+  *n_specs = vg_config_param_specs (&f->cfg, NULL, 0);
+  specs = g_new0 (VgParamSpec, *n_specs);
+  vg_config_param_specs (&f->cfg, specs, *n_specs);
+  return specs;
+}
+
+/* The reference tensor PREFIX.NAME of a trainable tensor (*n floats), or NULL for a buffer. */
+static float *
+read_trainable (Fixture *f, const char *prefix, const VgParamSpec *spec, size_t *n)
+{
+  g_autofree char *name = NULL;
+
+  if (spec->kind != VG_TENSOR_PARAM)
+    return NULL;
+  name = g_strdup_printf ("%s.%s", prefix, spec->name);
+  return read_tensor (f->st, name, n);
+}
+
 static void
 test_small (void)
 {
   Fixture f;
   int n_specs, checked = 0;
   double global = 0, floor_abs;
-  g_autofree VgParamSpec *specs = NULL;
+  g_autofree VgParamSpec *specs = fixture_run (&f, "small", &n_specs);
 
-  fixture_load (&f, "small");
-  run_forward_backward (&f);
-  check_running_stats (&f);
-
-  n_specs = vg_config_param_specs (&f.cfg, NULL, 0);
-  specs = g_new0 (VgParamSpec, n_specs);
-  vg_config_param_specs (&f.cfg, specs, n_specs);
   /* Some gradients are zero in exact arithmetic (the stage-3 LayerNorm bias: the decoder's
    * BatchNorm cancels any per-channel shift), so both sides hold only rounding noise; they
    * are compared against an absolute floor of 1e-5 x the model's largest gradient. */
   for (int i = 0; i < n_specs; i++)
     {
-      g_autofree char *gname = g_strdup_printf ("grad.%s", specs[i].name);
-      g_autofree float *want = NULL;
       size_t n = 0;
-      if (specs[i].kind != VG_TENSOR_PARAM)
-        continue;
-      want = read_tensor (f.st, gname, &n);
-      global = fmax (global, max_abs (want, n));
+      g_autofree float *want = read_trainable (&f, "grad", &specs[i], &n);
+
+      if (want != NULL)
+        global = fmax (global, max_abs (want, n));
     }
   floor_abs = 1e-5 * global;
   for (int i = 0; i < n_specs; i++)
@@ -291,26 +310,18 @@ test_seed (void)
   Fixture f;
   int n_specs, checked = 0;
   double global = 0, floor_abs;
-  g_autofree VgParamSpec *specs = NULL;
+  g_autofree VgParamSpec *specs = fixture_run (&f, "seed", &n_specs);
 
-  fixture_load (&f, "seed");
   g_assert_cmpuint (vg_model_num_params (f.model), ==, 1981478);
-  run_forward_backward (&f);
-  check_running_stats (&f);
-
-  n_specs = vg_config_param_specs (&f.cfg, NULL, 0);
-  specs = g_new0 (VgParamSpec, n_specs);
-  vg_config_param_specs (&f.cfg, specs, n_specs);
   /* The absolute floor for gradients that are zero in exact arithmetic, as in test_small:
    * 1e-5 x the largest gradient element the summaries show. */
   for (int i = 0; i < n_specs; i++)
     {
-      g_autofree char *sname = g_strdup_printf ("gsum.%s", specs[i].name);
-      g_autofree float *want = NULL;
       size_t wn = 0;
-      if (specs[i].kind != VG_TENSOR_PARAM)
+      g_autofree float *want = read_trainable (&f, "gsum", &specs[i], &wn);
+
+      if (want == NULL)
         continue;
-      want = read_tensor (f.st, sname, &wn);
       for (size_t k = 3; k < wn; k++)
         global = fmax (global, fabs (want[k]));
       global = fmax (global, sqrt (want[1] / (double) specs[i].numel));

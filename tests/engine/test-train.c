@@ -29,6 +29,7 @@
 #include "vg-train.h"
 #include "test-common.h"
 #include "test-safetensors-util.h"
+#include "engine-test-util.h"
 
 /* A small model so that the runs take seconds on 2 threads. */
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
@@ -185,17 +186,6 @@ test_schedule_select_and_nan (void)
 /* ---- Dice -------------------------------------------------------------------------------- */
 
 enum { DNR = 12, DNC = 5 };
-
-static guint64 rng_state = 0x9E3779B97F4A7C15u;
-
-static double
-rnd (void)
-{
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (double) ((rng_state * 0x2545F4914F6CDD1Du) >> 11) / 9007199254740992.0;
-}
 
 static void
 dice_inputs (float *logits, uint8_t *targets)
@@ -582,18 +572,6 @@ cancel_on_step (const VgTrainStep *step, gpointer data)
   g_cancellable_cancel (data);
 }
 
-static int
-count_lines (const char *path)
-{
-  g_autofree char *text = NULL;
-  int n = 0;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  for (const char *p = text; *p != '\0'; p++)
-    n += *p == '\n';
-  return n;
-}
-
 static void
 test_resume_equivalence (void)
 {
@@ -627,7 +605,7 @@ test_resume_equivalence (void)
   g_assert_cmpint (state.epoch, ==, 1);
   split_last = g_build_filename (split.out_dir, "last.safetensors", NULL);
   log = g_build_filename (split.out_dir, "log.csv", NULL);
-  g_assert_cmpint (count_lines (log), ==, 2); /* header + epoch 1 */
+  g_assert_cmpint (vg_test_count_lines (log), ==, 2); /* header + epoch 1 */
 
   /* resume, cancelled during the first step of epoch 2: last must not move */
   g_assert_true (g_file_get_contents (split_last, &before, &before_len, NULL));
@@ -647,7 +625,7 @@ test_resume_equivalence (void)
   g_assert_no_error (error);
   g_assert_cmpint (state.epoch, ==, 2);
   assert_same_checkpoints (one_last, split_last);
-  g_assert_cmpint (count_lines (log), ==, 3);
+  g_assert_cmpint (vg_test_count_lines (log), ==, 3);
 
   /* best is a model file with the training split's whitening */
   split_best = g_build_filename (split.out_dir, "best.safetensors", NULL);
