@@ -274,15 +274,24 @@ json_append (VgJsonValue *v, char *key, VgJsonValue *item)
   v->items[v->n++] = item;
 }
 
+/* An empty value of TYPE that starts at byte OFFSET of the header. */
+static VgJsonValue *
+json_value_new (VgJsonType type, size_t offset)
+{
+  VgJsonValue *v = g_new0 (VgJsonValue, 1);
+
+  v->type = type;
+  v->offset = offset;
+  return v;
+}
+
 static VgJsonValue *
 json_parse_container (JsonParser *p, VgJsonType type)
 {
-  g_autoptr (VgJsonValue) v = g_new0 (VgJsonValue, 1);
+  g_autoptr (VgJsonValue) v = json_value_new (type, p->pos);
   g_autoptr (GHashTable) seen = NULL;
   char close = type == VG_JSON_OBJECT ? '}' : ']';
 
-  v->type = type;
-  v->offset = p->pos;
   if (++p->depth > MAX_JSON_DEPTH)
     {
       json_fail (p, "nesting deeper than %d levels", MAX_JSON_DEPTH);
@@ -375,9 +384,7 @@ json_parse_value (JsonParser *p)
       char *s = json_parse_string (p);
       if (s == NULL)
         return NULL;
-      v = g_new0 (VgJsonValue, 1);
-      v->type = VG_JSON_STRING;
-      v->offset = start;
+      v = json_value_new (VG_JSON_STRING, start);
       v->str = s;
       return v;
     }
@@ -387,9 +394,7 @@ json_parse_value (JsonParser *p)
       int64_t num;
       if (!json_parse_int (p, &num))
         return NULL;
-      v = g_new0 (VgJsonValue, 1);
-      v->type = VG_JSON_INT;
-      v->offset = start;
+      v = json_value_new (VG_JSON_INT, start);
       v->num = num;
       return v;
     }

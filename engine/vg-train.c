@@ -320,27 +320,30 @@ validate_progress (int done, int total, gpointer data)
     p->t->cb->validate (p->epoch, done, total, p->t->user_data);
 }
 
+/* *field = path made absolute (NULL stays NULL), replacing what it held. */
+static void
+set_absolute (char **field, const char *path)
+{
+  g_free (*field);
+  *field = absolute (path);
+}
+
 /* The options with absolute folders, checked; the backends. */
 static gboolean
 setup_options (Trainer *t, const VgTrainOptions *opts, GError **error)
 {
+  gboolean train_split = opts->train_dir != NULL, val_split = opts->val_dir != NULL;
+
   vg_train_options_copy (&t->o, opts);
-  g_free (t->o.train_dir);
-  t->o.train_dir = absolute (opts->train_dir);
-  g_free (t->o.train_images);
-  t->o.train_images = opts->train_dir == NULL ? absolute (opts->train_images) : NULL;
-  g_free (t->o.train_masks);
-  t->o.train_masks = opts->train_dir == NULL ? absolute (opts->train_masks) : NULL;
-  g_free (t->o.val_dir);
-  t->o.val_dir = absolute (opts->val_dir);
-  g_free (t->o.val_images);
-  t->o.val_images = opts->val_dir == NULL ? absolute (opts->val_images) : NULL;
-  g_free (t->o.val_masks);
-  t->o.val_masks = opts->val_dir == NULL ? absolute (opts->val_masks) : NULL;
-  g_free (t->o.train_annotations);
-  t->o.train_annotations = absolute (opts->train_annotations);
-  g_free (t->o.val_annotations);
-  t->o.val_annotations = absolute (opts->val_annotations);
+  /* a split folder stands for its images and masks folders, which are then dropped */
+  set_absolute (&t->o.train_dir, opts->train_dir);
+  set_absolute (&t->o.train_images, train_split ? NULL : opts->train_images);
+  set_absolute (&t->o.train_masks, train_split ? NULL : opts->train_masks);
+  set_absolute (&t->o.val_dir, opts->val_dir);
+  set_absolute (&t->o.val_images, val_split ? NULL : opts->val_images);
+  set_absolute (&t->o.val_masks, val_split ? NULL : opts->val_masks);
+  set_absolute (&t->o.train_annotations, opts->train_annotations);
+  set_absolute (&t->o.val_annotations, opts->val_annotations);
   if (!vg_train_options_validate (&t->o, error))
     return FALSE;
 
