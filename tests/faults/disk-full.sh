@@ -17,6 +17,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=fault-lib.sh
+. "$here/fault-lib.sh"
 if [ -z "${VISAGE_BUILD:-}" ] && [ -n "${VISAGE_CLI:-}" ]; then
   VISAGE_BUILD=$(dirname "$(dirname "$VISAGE_CLI")")
 fi
@@ -61,14 +63,7 @@ if ! mount -t tmpfs -o size=4m tmpfs "$disk" 2>/dev/null \
 fi
 
 # 48 training and 4 validation images (links), a tiny model trained on them.
-for split in train:48 val:4; do
-  name=${split%:*}
-  mkdir -p "$work/data/$name/images" "$work/data/$name/masks"
-  for ((i = 0; i < ${split#*:}; i++)); do
-    ln -s "$shared/celebamask/$name/images/$i.jpg" "$work/data/$name/images/$i.jpg"
-    ln -s "$shared/celebamask/$name/masks/$i.png" "$work/data/$name/masks/$i.png"
-  done
-done
+link_splits "$work" "$shared"
 export XDG_CACHE_HOME=$work/cache XDG_DATA_HOME=$work/xdg-data OMP_NUM_THREADS=2
 spec="widths=8,16,24,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1"
 train=(train --config visage-s --spec "$spec" --train "$work/data/train"

@@ -14,6 +14,8 @@ set -u
 N=${1:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=fault-lib.sh
+. "$here/fault-lib.sh"
 cli=${VISAGE_CLI:-$root/build/app/visage-cli}
 shared=${VISAGE_SHARED_DIR:-$root/../shared}
 seed=${VG_FAULT_SEED:-$$}
@@ -29,14 +31,7 @@ ${CC:-cc} -shared -fPIC -O2 -o "$work/fault-shim.so" "$here/fault-shim.c" -ldl \
   || fail "cannot build fault-shim.so"
 
 # 48 training and 4 validation images (links: the data set is read in place).
-for split in train:48 val:4; do
-  name=${split%:*}
-  mkdir -p "$work/data/$name/images" "$work/data/$name/masks"
-  for ((i = 0; i < ${split#*:}; i++)); do
-    ln -s "$shared/celebamask/$name/images/$i.jpg" "$work/data/$name/images/$i.jpg"
-    ln -s "$shared/celebamask/$name/masks/$i.png" "$work/data/$name/masks/$i.png"
-  done
-done
+link_splits "$work" "$shared"
 # The statistics cache and the list of trained models stay in the work folder.
 export XDG_CACHE_HOME=$work/cache XDG_DATA_HOME=$work/xdg-data
 export OMP_NUM_THREADS=2

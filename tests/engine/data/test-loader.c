@@ -325,6 +325,22 @@ test_eval_mode (void)
   vg_test_rm_rf (root);
 }
 
+/* Starts epoch and takes its batches to the end or to an error (in *error); the rows. */
+static int
+epoch_rows (VgLoader *loader, int epoch, GError **error)
+{
+  const VgBatch *batch;
+  int rows = 0;
+
+  vg_loader_start_epoch (loader, epoch);
+  while ((batch = vg_loader_next (loader, error)) != NULL)
+    {
+      rows += batch->n;
+      vg_loader_release (loader, batch);
+    }
+  return rows;
+}
+
 static gpointer
 cancel_soon (gpointer data)
 {
@@ -343,7 +359,6 @@ test_cancel (void)
   const VgBatch *batch;
   GError *error = NULL;
   GThread *thread;
-  int rows = 0;
 
   if (root == NULL)
     return;
@@ -366,26 +381,13 @@ test_cancel (void)
   vg_loader_release (loader, batch);
 
   /* A new epoch after a cancel runs in full. */
-  vg_loader_start_epoch (loader, 1);
-  while ((batch = vg_loader_next (loader, &error)) != NULL)
-    {
-      rows += batch->n;
-      vg_loader_release (loader, batch);
-    }
+  g_assert_cmpint (epoch_rows (loader, 1, &error), ==, N_REAL);
   g_assert_no_error (error);
-  g_assert_cmpint (rows, ==, N_REAL);
 
   /* Restarting mid-epoch while holding a batch reclaims it. */
   vg_loader_start_epoch (loader, 2);
   g_assert_nonnull (vg_loader_next (loader, &error));
-  vg_loader_start_epoch (loader, 2);
-  rows = 0;
-  while ((batch = vg_loader_next (loader, &error)) != NULL)
-    {
-      rows += batch->n;
-      vg_loader_release (loader, batch);
-    }
-  g_assert_cmpint (rows, ==, N_REAL);
+  g_assert_cmpint (epoch_rows (loader, 2, &error), ==, N_REAL);
 
   /* Cancel from another thread while this one waits: returns, never hangs. */
   vg_loader_start_epoch (loader, 3);
@@ -412,7 +414,6 @@ test_late_error (void)
   g_autofree char *victim = NULL;
   g_autofree char *target = NULL;
   VgLoaderParams params;
-  const VgBatch *batch;
   GError *error = NULL;
   int rows = 0;
 
@@ -433,12 +434,7 @@ test_late_error (void)
   g_assert_no_error (error);
   for (int round = 0; round < 2; round++)
     {
-      vg_loader_start_epoch (loader, round);
-      while ((batch = vg_loader_next (loader, &error)) != NULL)
-        {
-          rows += batch->n;
-          vg_loader_release (loader, batch);
-        }
+      rows += epoch_rows (loader, round, &error);
       /* Batches before the bad sample arrive; then the error, naming the file. */
       g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
       g_assert_true (str_contains (error->message, victim));
