@@ -42,6 +42,27 @@ vg_test_count_lines (const char *path)
   return n;
 }
 
+/* The files below dir, in its subfolders too, whose names end with suffix (NULL: all);
+ * 0 for a folder that cannot be read. */
+static inline int
+vg_test_count_files (const char *dir, const char *suffix)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  int n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        n += vg_test_count_files (path, suffix);
+      else
+        n += suffix == NULL || g_str_has_suffix (name, suffix);
+    }
+  return n;
+}
+
 /* Remove a file or a folder tree made by a test. Symbolic links are removed, never
  * followed: the trees hold links into ../shared, which must stay untouched. */
 static inline void
@@ -62,6 +83,32 @@ vg_test_rm_rf (const char *path)
       vg_test_rm_rf (child);
     }
   g_rmdir (path);
+}
+
+/* A fresh folder (tmpl as for g_dir_make_tmp) set as the XDG folder var (XDG_CACHE_HOME,
+ * XDG_DATA_HOME), so that what the code under test keeps there stays out of the user's.
+ * Call it before g_test_init, before GLib reads (and caches) the variable. (Not
+ * G_TEST_OPTION_ISOLATE_DIRS: GLib 2.74 leaks its strings, which fails LeakSanitizer.)
+ * vg_test_run_removing() removes it. */
+static inline char *
+vg_test_private_xdg_dir (const char *var, const char *tmpl)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp (tmpl, &error);
+
+  g_assert_no_error (error);
+  g_setenv (var, dir, TRUE);
+  return dir;
+}
+
+/* g_test_run(), then dir (a folder the tests wrote in) removed: the run's status. */
+static inline int
+vg_test_run_removing (const char *dir)
+{
+  int status = g_test_run ();
+
+  vg_test_rm_rf (dir);
+  return status;
 }
 
 /* dir/images/<name>.jpg and dir/masks/<name>.png as symbolic links to the files of

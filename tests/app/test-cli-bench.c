@@ -121,6 +121,31 @@ json_positive (GHashTable *table, const char *key)
   return *v;
 }
 
+/* visage-cli with args (NULL-terminated) and --json FILE in a temporary folder: the JSON
+ * file it wrote, parsed, or NULL where it wrote none; the file and folder removed. */
+static GHashTable *
+run_bench_json (CliRun *run, const char *const *args)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("visage-bench-XXXXXX", &error);
+  g_autofree char *json_path = g_build_filename (dir, "bench.json", NULL);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *json = NULL;
+
+  g_assert_no_error (error);
+  for (int i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, "--json");
+  g_ptr_array_add (argv, json_path);
+  g_ptr_array_add (argv, NULL);
+  run_cli (run, NULL, (const char *const *) argv->pdata);
+  if (!g_file_get_contents (json_path, &json, NULL, NULL))
+    json = NULL;
+  g_unlink (json_path);
+  g_rmdir (dir);
+  return json != NULL ? parse_flat_json (json) : NULL;
+}
+
 static const char *const train_keys[] = {
   "train_images_per_s", "train_step_ms_median", "train_step_ms_min", "train_gflops",
   "train_loss", "train_peak_rss_bytes", "train_model_bytes", NULL
@@ -133,19 +158,16 @@ static const char *const infer_keys[] = {
 static void
 test_all_modes (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("visage-bench-XXXXXX", NULL);
-  g_autofree char *json_path = g_build_filename (dir, "bench.json", NULL);
-  g_autofree char *json = NULL;
   g_autoptr (GHashTable) table = NULL;
   g_auto (CliRun) run = { 0 };
   const char *args[] = { "bench", "--mode", "all", "--steps", "1", "--warmup", "0", "--size",
-                         "64", "--batch", "2", "--threads", "2", "--spec", SMALL_SPEC,
-                         "--json", json_path, NULL };
+                         "64", "--batch", "2", "--threads", "2", "--spec", SMALL_SPEC, NULL };
   const double *loss;
 
-  run_cli (&run, NULL, args);
+  table = run_bench_json (&run, args);
   g_assert_cmpstr (run.err, ==, "");
   g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (table);
   for (const char *const *s = (const char *const[]) {
          "training, data loading excluded", "training GFLOP/s", "inference latency",
          "inference GFLOP/s", "peak RSS (VmHWM)", "model memory (planned)",
@@ -157,8 +179,6 @@ test_all_modes (void)
   /* no --data: the loader figure is not claimed */
   g_assert_null (strstr (run.out, "data loading included"));
 
-  g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
-  table = parse_flat_json (json);
   for (int i = 0; train_keys[i] != NULL; i++)
     json_positive (table, train_keys[i]);
   for (int i = 0; infer_keys[i] != NULL; i++)
@@ -184,29 +204,22 @@ test_all_modes (void)
   /* training plans gradients and saved activations, inference does not */
   g_assert_cmpfloat (json_positive (table, "train_model_bytes"), >,
                      json_positive (table, "infer_model_bytes"));
-
-  g_unlink (json_path);
-  g_rmdir (dir);
 }
 
 static void
 test_infer_only_and_sgemm (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("visage-bench-XXXXXX", NULL);
-  g_autofree char *json_path = g_build_filename (dir, "bench.json", NULL);
-  g_autofree char *json = NULL;
   g_autoptr (GHashTable) table = NULL;
   g_auto (CliRun) run = { 0 };
   const char *args[] = { "bench", "--mode", "infer", "--runs", "2", "--warmup", "0", "--size",
                          "96x64", "--threads", "1", "--spec", SMALL_SPEC, "--sgemm",
-                         "--sgemm-size", "128", "--json", json_path, NULL };
+                         "--sgemm-size", "128", NULL };
 
-  run_cli (&run, NULL, args);
+  table = run_bench_json (&run, args);
   g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (table);
   g_assert_nonnull (strstr (run.out, "sgemm GFLOP/s"));
   g_assert_null (strstr (run.out, "training, data loading excluded"));
-  g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
-  table = parse_flat_json (json);
   for (int i = 0; infer_keys[i] != NULL; i++)
     json_positive (table, infer_keys[i]);
   for (int i = 0; train_keys[i] != NULL; i++)
@@ -218,9 +231,6 @@ test_infer_only_and_sgemm (void)
   g_assert_cmpfloat (json_positive (table, "infer_runs"), ==, 2);
   g_assert_cmpfloat (json_positive (table, "sgemm_n"), ==, 128);
   json_positive (table, "sgemm_gflops");
-
-  g_unlink (json_path);
-  g_rmdir (dir);
 }
 
 /* The per-op profile accounts for the ops a training step runs. */
@@ -246,26 +256,20 @@ static void
 test_data_loading (void)
 {
   g_autofree char *split = vg_test_shared_path ("celebamask/val");
-  g_autofree char *dir = NULL;
-  g_autofree char *json_path = NULL;
-  g_autofree char *json = NULL;
   g_autoptr (GHashTable) table = NULL;
   g_auto (CliRun) run = { 0 };
 
   if (split == NULL)
     return;
-  dir = g_dir_make_tmp ("visage-bench-XXXXXX", NULL);
-  json_path = g_build_filename (dir, "bench.json", NULL);
   {
     const char *args[] = { "bench", "--mode", "train", "--steps", "1", "--warmup", "0",
                            "--size", "64", "--batch", "2", "--spec", SMALL_SPEC, "--data",
-                           split, "--workers", "1", "--json", json_path, NULL };
-    run_cli (&run, NULL, args);
+                           split, "--workers", "1", NULL };
+    table = run_bench_json (&run, args);
   }
   g_assert_cmpint (run.status, ==, 0);
+  g_assert_nonnull (table);
   g_assert_nonnull (strstr (run.out, "training, data loading included"));
-  g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
-  table = parse_flat_json (json);
   json_positive (table, "data_images_per_s");
   json_positive (table, "data_step_ms_median");
   json_positive (table, "data_peak_rss_bytes");
@@ -276,8 +280,6 @@ test_data_loading (void)
     g_assert_cmpfloat (*share, >=, 0);
     g_assert_cmpfloat (*share, <=, 1);
   }
-  g_unlink (json_path);
-  g_rmdir (dir);
 }
 
 static void

@@ -329,11 +329,11 @@ test_recipe (void)
 int
 main (int argc, char *argv[])
 {
-  g_autofree char *cache = g_dir_make_tmp ("visage-cli-train-cache-XXXXXX", NULL);
+  /* the statistics cache of the temporary splits stays out of the user's cache */
+  g_autofree char *cache = vg_test_private_xdg_dir ("XDG_CACHE_HOME",
+                                                    "visage-cli-train-cache-XXXXXX");
   int status;
 
-  /* the statistics cache of the temporary splits stays out of the user's cache */
-  g_setenv ("XDG_CACHE_HOME", cache, TRUE);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cli-train/train-and-resume", test_train_and_resume);
   g_test_add_func ("/cli-train/init-from-weights", test_init_from_weights);

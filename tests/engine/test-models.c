@@ -113,16 +113,12 @@ test_garbage_list (void)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *home = g_dir_make_tmp ("visage-models-XXXXXX", NULL);
-  int status;
-
   /* A data folder of our own, set before GLib reads (and caches) it. */
-  g_setenv ("XDG_DATA_HOME", home, TRUE);
+  g_autofree char *home = vg_test_private_xdg_dir ("XDG_DATA_HOME", "visage-models-XXXXXX");
+
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/recent/newest", test_newest);
   g_test_add_func ("/recent/bounded", test_bounded);
   g_test_add_func ("/recent/garbage-list", test_garbage_list);
-  status = g_test_run ();
-  vg_test_rm_rf (home);
-  return status;
+  return vg_test_run_removing (home);
 }

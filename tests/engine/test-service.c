@@ -125,21 +125,6 @@ predict_directly (const char *model_path, const VgImage *image)
   return labels;
 }
 
-static int
-count_files (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  int n = 0;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      n += g_file_test (path, G_FILE_TEST_IS_DIR) ? count_files (path) : 1;
-    }
-  return n;
-}
-
 /* ---- tests ------------------------------------------------------------------------------ */
 
 static void
@@ -201,7 +186,7 @@ test_predict_and_cache (Fixture *f, gconstpointer data)
   g_assert_cmpmem (second->labels, n, expected, n);
 
   /* One file on disk, which a fresh service (empty memory) reads back. */
-  g_assert_cmpint (count_files (f->cache_dir), ==, 1);
+  g_assert_cmpint (vg_test_count_files (f->cache_dir, NULL), ==, 1);
   fresh = vg_service_new (f->cache_dir);
   vg_service_set_memory_cache_limit (fresh, 0);
   load_model (fresh, f->model_path);
@@ -255,7 +240,7 @@ test_cache_keys (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_false (p->cached);
   vg_prediction_free (p);
-  g_assert_cmpint (count_files (f->cache_dir), ==, 3);
+  g_assert_cmpint (vg_test_count_files (f->cache_dir, NULL), ==, 3);
 }
 
 /* ---- holding the worker at a known point ----------------------------------------------- */
@@ -320,20 +305,7 @@ gate_let_through (Gate *gate, int n)
 static int
 count_stored (const char *dir)
 {
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  int n = 0;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-
-      if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        n += count_stored (path);
-      else
-        n += g_str_has_suffix (name, ".png");
-    }
-  return n;
+  return vg_test_count_files (dir, ".png");
 }
 
 /* Wait, without running the main loop, until the disk cache holds n predictions. */
@@ -723,7 +695,7 @@ test_export (Fixture *f, gconstpointer data)
   /* Palette masks of the whole split: the predictions, in the data set's format. */
   g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, masks, &error), ==, n);
   g_assert_no_error (error);
-  g_assert_cmpint (count_files (masks), ==, n);
+  g_assert_cmpint (vg_test_count_files (masks, NULL), ==, n);
   for (int i = 0; i < n; i++)
     {
       g_autofree char *file_name = g_strdup_printf ("%s.png", split->samples[i].name);
@@ -774,7 +746,7 @@ test_export (Fixture *f, gconstpointer data)
   /* One overlay: the photo blended with the palette at the opacity asked for. */
   g_assert_cmpint (export (service, split, 1, VG_EXPORT_OVERLAYS, overlays, &error), ==, 1);
   g_assert_no_error (error);
-  g_assert_cmpint (count_files (overlays), ==, 1);
+  g_assert_cmpint (vg_test_count_files (overlays, NULL), ==, 1);
   {
     g_autofree char *path = g_build_filename (overlays, "1.png", NULL);
     g_autoptr (VgPrediction) p = predict (service, split->samples[1].image_path, NULL, &error);
@@ -807,7 +779,7 @@ test_export (Fixture *f, gconstpointer data)
   g_assert_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_PROTECTED);
   g_clear_error (&error);
   g_assert_true (g_file_test (trap_link, G_FILE_TEST_IS_SYMLINK));
-  g_assert_cmpint (count_files (trap), ==, 1);
+  g_assert_cmpint (vg_test_count_files (trap, NULL), ==, 1);
 }
 
 typedef struct {
@@ -1000,35 +972,31 @@ test_errors (Fixture *f, gconstpointer data)
   g_assert_nonnull (error);
 }
 
+typedef void (*ServiceTest) (Fixture *f, gconstpointer data);
+
+/* Each test runs on a fresh Fixture. */
+static void
+add_service_test (const char *path, ServiceTest test)
+{
+  g_test_add (path, Fixture, NULL, fixture_set_up, test, fixture_tear_down);
+}
+
 int
 main (int argc, char *argv[])
 {
-  g_autofree char *cache_home = g_dir_make_tmp ("visage-service-cache-XXXXXX", NULL);
-  int status;
-
   /* Training caches the split statistics in the user's cache folder: keep them here. */
-  g_assert_nonnull (cache_home);
-  g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
+  g_autofree char *cache_home = vg_test_private_xdg_dir ("XDG_CACHE_HOME",
+                                                         "visage-service-cache-XXXXXX");
+
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/service/predict-and-cache", Fixture, NULL, fixture_set_up,
-              test_predict_and_cache, fixture_tear_down);
-  g_test_add ("/service/cache-keys", Fixture, NULL, fixture_set_up, test_cache_keys,
-              fixture_tear_down);
-  g_test_add ("/service/evaluate", Fixture, NULL, fixture_set_up, test_evaluate,
-              fixture_tear_down);
-  g_test_add ("/service/cancel", Fixture, NULL, fixture_set_up, test_cancel,
-              fixture_tear_down);
-  g_test_add ("/service/runs-off-main-thread", Fixture, NULL, fixture_set_up,
-              test_runs_off_main_thread, fixture_tear_down);
-  g_test_add ("/service/export", Fixture, NULL, fixture_set_up, test_export,
-              fixture_tear_down);
-  g_test_add ("/service/train", Fixture, NULL, fixture_set_up, test_train,
-              fixture_tear_down);
-  g_test_add ("/service/jobs-during-training", Fixture, NULL, fixture_set_up,
-              test_jobs_during_training, fixture_tear_down);
-  g_test_add ("/service/errors", Fixture, NULL, fixture_set_up, test_errors,
-              fixture_tear_down);
-  status = g_test_run ();
-  vg_test_rm_rf (cache_home);
-  return status;
+  add_service_test ("/service/predict-and-cache", test_predict_and_cache);
+  add_service_test ("/service/cache-keys", test_cache_keys);
+  add_service_test ("/service/evaluate", test_evaluate);
+  add_service_test ("/service/cancel", test_cancel);
+  add_service_test ("/service/runs-off-main-thread", test_runs_off_main_thread);
+  add_service_test ("/service/export", test_export);
+  add_service_test ("/service/train", test_train);
+  add_service_test ("/service/jobs-during-training", test_jobs_during_training);
+  add_service_test ("/service/errors", test_errors);
+  return vg_test_run_removing (cache_home);
 }

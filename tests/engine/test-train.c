@@ -1130,11 +1130,10 @@ test_bad_checkpoints (void)
 int
 main (int argc, char *argv[])
 {
-  g_autofree char *cache = g_dir_make_tmp ("visage-train-cache-XXXXXX", NULL);
-  int status;
-
   /* the statistics cache of the temporary splits stays out of the user's cache */
-  g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+  g_autofree char *cache = vg_test_private_xdg_dir ("XDG_CACHE_HOME",
+                                                    "visage-train-cache-XXXXXX");
+
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/train/schedule/cosine", test_cosine);
   g_test_add_func ("/train/schedule/pipeline", test_schedule_pipeline);
@@ -1153,7 +1152,5 @@ main (int argc, char *argv[])
   g_test_add_func ("/train/run/damaged-state", test_damaged_state);
   g_test_add_func ("/train/run/ema", test_ema);
   g_test_add_func ("/train/run/oversample", test_oversample);
-  status = g_test_run ();
-  vg_test_rm_rf (cache);
-  return status;
+  return vg_test_run_removing (cache);
 }

@@ -303,12 +303,9 @@ test_class_weights (void)
 int
 main (int argc, char **argv)
 {
-  /* A private cache folder, set before GLib first reads XDG_CACHE_HOME. (Not
-   * G_TEST_OPTION_ISOLATE_DIRS: GLib 2.74 leaks its strings, which fails LeakSanitizer.) */
-  g_autofree char *cache_home = tmp_dir_new ();
-  int rc;
+  g_autofree char *cache_home = vg_test_private_xdg_dir ("XDG_CACHE_HOME",
+                                                         "visage-data-XXXXXX");
 
-  g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
   g_test_init (&argc, &argv, NULL);
   g_assert_cmpstr (g_get_user_cache_dir (), ==, cache_home);
   g_test_add_func ("/data/stats/tiny-split", test_tiny_split);
@@ -317,7 +314,5 @@ main (int argc, char **argv)
   g_test_add_func ("/data/stats/classes-cache", test_classes_cache);
   g_test_add_func ("/data/stats/real-samples", test_real_samples);
   g_test_add_func ("/data/stats/class-weights", test_class_weights);
-  rc = g_test_run ();
-  vg_test_rm_rf (cache_home);
-  return rc;
+  return vg_test_run_removing (cache_home);
 }
