@@ -2,6 +2,7 @@
 /* Helpers shared by the C tests. */
 #pragma once
 
+#include <string.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -28,6 +29,22 @@ vg_test_shared_path (const char *relative)
     g_error ("shared file %s is missing", path);
   return g_steal_pointer (&path);
 }
+
+/* Asserts that call returns FALSE and sets error (a GError *) to domain and code, with a
+ * message that holds each of the further strings (give NULL for none); clears error. */
+#define vg_test_assert_fails(call, error, domain, code, ...)                                   \
+  G_STMT_START                                                                                 \
+  {                                                                                            \
+    const char *const vg_says_[] = { __VA_ARGS__, NULL };                                      \
+                                                                                               \
+    g_assert_false (call);                                                                     \
+    g_assert_error (error, domain, code);                                                      \
+    for (int vg_i_ = 0; vg_says_[vg_i_] != NULL; vg_i_++)                                      \
+      if (strstr ((error)->message, vg_says_[vg_i_]) == NULL)                                  \
+        g_error ("the message \"%s\" lacks \"%s\"", (error)->message, vg_says_[vg_i_]);        \
+    g_clear_error (&(error));                                                                  \
+  }                                                                                            \
+  G_STMT_END
 
 /* The number of newline characters in a text file the test wrote or read back. */
 static inline int

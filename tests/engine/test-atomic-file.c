@@ -103,9 +103,8 @@ test_folder_destination (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY);
   g_assert_nonnull (strstr (error->message, "sub"));
   g_clear_error (&error);
-  g_assert_false (vg_check_output_file (path, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_check_output_file (path, &error), error, G_IO_ERROR,
+                        G_IO_ERROR_IS_DIRECTORY, NULL);
   names = listing ();
   g_assert_cmpstr (names, ==, "sub");
 }
@@ -124,19 +123,16 @@ test_check_output (void)
   g_assert_true (g_file_set_contents (file, "x", 1, NULL));
   g_assert_true (vg_check_output_dir (tmp_dir, &error));
   g_assert_no_error (error);
-  g_assert_false (vg_check_output_dir (file, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_check_output_dir (file, &error), error, G_IO_ERROR,
+                        G_IO_ERROR_NOT_DIRECTORY, NULL);
   g_assert_false (vg_check_output_dir (missing, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_nonnull (strstr (error->message, "missing"));
   g_clear_error (&error);
-  g_assert_false (vg_check_output_file (under_file, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
-  g_clear_error (&error);
-  g_assert_false (vg_check_output_file (under_missing, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_check_output_file (under_file, &error), error, G_IO_ERROR,
+                        G_IO_ERROR_NOT_DIRECTORY, NULL);
+  vg_test_assert_fails (vg_check_output_file (under_missing, &error), error, G_IO_ERROR,
+                        G_IO_ERROR_NOT_FOUND, NULL);
   g_assert_true (vg_check_output_file (file, &error));
   g_assert_no_error (error);
 
@@ -144,12 +140,10 @@ test_check_output (void)
   if (geteuid () != 0)
     {
       g_assert_cmpint (g_chmod (tmp_dir, 0555), ==, 0);
-      g_assert_false (vg_check_output_dir (tmp_dir, &error));
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-      g_clear_error (&error);
-      g_assert_false (vg_check_output_file (file, &error));
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-      g_clear_error (&error);
+      vg_test_assert_fails (vg_check_output_dir (tmp_dir, &error), error, G_IO_ERROR,
+                            G_IO_ERROR_PERMISSION_DENIED, NULL);
+      vg_test_assert_fails (vg_check_output_file (file, &error), error, G_IO_ERROR,
+                            G_IO_ERROR_PERMISSION_DENIED, NULL);
       g_assert_cmpint (g_chmod (tmp_dir, 0755), ==, 0);
     }
   names = listing ();

@@ -240,9 +240,8 @@ test_model_tensors_checked (void)
     g_assert_cmpuint (vg_config_count_params (&huge), >, (size_t) 1 << 33);
     st = vg_safetensors_open (path, &error);
     g_assert_no_error (error);
-    g_assert_false (vg_model_check_file (&huge, st, path, &error));
-    g_assert_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED);
-    g_clear_error (&error);
+    vg_test_assert_fails (vg_model_check_file (&huge, st, path, &error), error, VG_MODEL_ERROR,
+                          VG_MODEL_ERROR_FAILED, NULL);
   }
 
   /* Depth-2 weights under metadata saying depth 1: the second blocks are named, not
@@ -287,9 +286,8 @@ test_model_tensors_checked (void)
         x[numel / 2] = i == 0 ? NAN : INFINITY;
         save_model (bad, &test_pre, path);
         assert_open_fails (path, VG_MODEL_ERROR_NOT_FINITE, cases[i][1], cases[i][0]);
-        g_assert_false (vg_model_load (model, path, &error));
-        g_assert_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_NOT_FINITE);
-        g_clear_error (&error);
+        vg_test_assert_fails (vg_model_load (model, path, &error), error, VG_MODEL_ERROR,
+                              VG_MODEL_ERROR_NOT_FINITE, NULL);
       }
   }
   tmp_dir_remove (dir);
@@ -709,10 +707,9 @@ test_evaluate_cancel (void)
     return;
   predictor = vg_predictor_new (model, &test_pre, 2, &error);
   /* Cancelled from the progress callback after the first batch: stops there. */
-  g_assert_false (vg_evaluate (predictor, &view, NULL, 2, &r, on_progress_cancel, cancellable,
-                               cancellable, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_evaluate (predictor, &view, NULL, 2, &r, on_progress_cancel,
+                                    cancellable, cancellable, &error),
+                        error, G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
   vg_eval_result_clear (&r);
   /* The predictor is usable again with a fresh run. */
   g_assert_true (vg_evaluate (predictor, &view, NULL, 2, &r, NULL, NULL, NULL, &error));

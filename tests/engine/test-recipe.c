@@ -205,18 +205,16 @@ test_run_and_resume (void)
   }
   /* a second new run into the same folder is refused */
   base.resume = FALSE;
-  g_assert_false (vg_recipe_run (r, &base, NULL, NULL, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_EXISTS);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_recipe_run (r, &base, NULL, NULL, NULL, NULL, NULL, NULL, &error), error,
+                        VG_TRAIN_ERROR, VG_TRAIN_ERROR_EXISTS, NULL);
   vg_train_options_clear (&base);
 
   /* Stopped in the second stage, then resumed from the run folder alone. */
   w = (Watch) { .stop_in_stage = 1, .cancellable = cancellable };
   base_options (&base, "stopped");
-  g_assert_false (vg_recipe_run (r, &base, on_stage, &callbacks, &w, NULL, cancellable,
-                                 NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_recipe_run (r, &base, on_stage, &callbacks, &w, NULL, cancellable,
+                                      NULL, &error),
+                        error, G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
   vg_train_options_clear (&base);
   {
     g_autofree char *out = g_build_filename (scratch, "stopped", NULL);

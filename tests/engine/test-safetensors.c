@@ -27,6 +27,7 @@
 #include "vg-config.h"
 #include "vg-safetensors.h"
 #include "reference/ref-init.h"
+#include "test-common.h"
 
 static char *tmp_dir;
 
@@ -237,18 +238,16 @@ test_roundtrip (void)
     g_assert_nonnull (strstr (error->message, "(2, 3)"));
     g_assert_nonnull (strstr (error->message, "(3, 2)"));
     g_clear_error (&error);
-    g_assert_false (vg_safetensors_read_f32 (st, "t_f32", f, flat, 1, &error));
-    g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISMATCH);
-    g_clear_error (&error);
+    vg_test_assert_fails (vg_safetensors_read_f32 (st, "t_f32", f, flat, 1, &error), error,
+                          VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISMATCH, NULL);
   }
   g_assert_false (vg_safetensors_read_f32 (st, "zzz", f, NULL, 0, &error));
   g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISSING);
   g_assert_nonnull (strstr (error->message, "zzz"));
   g_assert_nonnull (strstr (error->message, "round.safetensors"));
   g_clear_error (&error);
-  g_assert_false (vg_safetensors_read_f32 (st, "t_i64", f, NULL, 0, &error));
-  g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISMATCH);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_safetensors_read_f32 (st, "t_i64", f, NULL, 0, &error), error,
+                        VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_MISMATCH, NULL);
 
   /* Rewriting replaces the file. */
   g_clear_pointer (&st, vg_safetensors_free);
@@ -589,9 +588,8 @@ test_write_errors (void)
 
     {
       const char *const odd[] = { "key", NULL };
-      g_assert_false (vg_safetensors_write (path, in, n, odd, &error));
-      g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID);
-      g_clear_error (&error);
+      vg_test_assert_fails (vg_safetensors_write (path, in, n, odd, &error), error,
+                            VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID, NULL);
     }
 
     listing = list_tmp_dir ();

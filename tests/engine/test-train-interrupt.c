@@ -254,9 +254,8 @@ test_stop_at (gconstpointer data)
   tiny_options (&o, run);
   o.write_hook = stop_hook;
   o.write_hook_data = &hook;
-  g_assert_false (service_train (&o, &first, &error));
-  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INTERRUPTED);
-  g_clear_error (&error);
+  vg_test_assert_fails (service_train (&o, &first, &error), error, VG_TRAIN_ERROR,
+                        VG_TRAIN_ERROR_INTERRUPTED, NULL);
   g_assert_true (hook.fired);
   vg_train_options_clear (&o);
 

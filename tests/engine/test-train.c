@@ -528,9 +528,8 @@ test_model_loss (void)
   g_assert_false (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT));
   cuda_like = vg_model_new (&cfg, &no_dice, &error);
   g_assert_no_error (error);
-  g_assert_false (vg_model_set_loss (cuda_like, VG_MODEL_LOSS_CROSS_ENTROPY_DICE, &error));
-  g_assert_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_model_set_loss (cuda_like, VG_MODEL_LOSS_CROSS_ENTROPY_DICE, &error),
+                        error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED, NULL);
 
   if (!splits_make (&s))
     return;
@@ -612,9 +611,8 @@ test_resume_equivalence (void)
   g_assert_true (vg_train_options_load (&resumed, split.out_dir, &error));
   g_assert_no_error (error);
   resumed.epochs = 2;
-  g_assert_false (vg_train_run (&resumed, &cancelling, cancel, NULL, cancel, &state, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_run (&resumed, &cancelling, cancel, NULL, cancel, &state, &error),
+                        error, G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
   g_assert_cmpint (state.epoch, ==, 1);
   g_assert_true (g_file_get_contents (split_last, &after, &after_len, NULL));
   g_assert_cmpuint (before_len, ==, after_len);
@@ -849,9 +847,8 @@ test_resume_mid_epoch (void)
   /* A checkpoint after every step; cancelled after the first step of epoch 1. */
   small_options (&mid, &s, "mid");
   mid.checkpoint_minutes = 1e-9;
-  g_assert_false (vg_train_run (&mid, &cancelling, cancel, NULL, cancel, &state, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_run (&mid, &cancelling, cancel, NULL, cancel, &state, &error),
+                        error, G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
   mid_last = g_build_filename (mid.out_dir, "last.safetensors", NULL);
   st = vg_safetensors_open (mid_last, &error);
   g_assert_no_error (error);
@@ -1075,9 +1072,8 @@ test_bad_checkpoints (void)
   }
 
   /* the same folder again without resume: refused, nothing overwritten */
-  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_EXISTS);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error), error,
+                        VG_TRAIN_ERROR, VG_TRAIN_ERROR_EXISTS, NULL);
 
   /* resuming with another batch size: refused, naming the option */
   o.resume = TRUE;
@@ -1098,9 +1094,8 @@ test_bad_checkpoints (void)
   g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "last.safetensors"));
   g_clear_error (&error);
-  g_assert_false (vg_train_options_load (&loaded, o.out_dir, &error));
-  g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_options_load (&loaded, o.out_dir, &error), error,
+                        VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID, NULL);
 
   g_clear_pointer (&data, g_free);
   g_assert_true (g_file_get_contents (best, &data, &len, NULL));
@@ -1113,9 +1108,8 @@ test_bad_checkpoints (void)
   /* nothing to resume in an empty folder */
   g_free (o.out_dir);
   o.out_dir = g_build_filename (s.root, "empty", NULL);
-  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error), error,
+                        VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT, NULL);
 
   /* a missing training folder names it */
   o.resume = FALSE;

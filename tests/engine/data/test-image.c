@@ -150,22 +150,17 @@ test_mask_save_errors (void)
   uint8_t mask[4] = { 0, 1, 2, 19 };
   GError *error = NULL;
 
-  g_assert_false (vg_mask_save (missing, mask, 1, 3, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  g_assert_true (str_contains (error->message, missing));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_mask_save (missing, mask, 1, 3, &error), error, G_IO_ERROR,
+                        G_IO_ERROR_NOT_FOUND, missing);
 
   /* 19 is not a class: the palette has no colour for it. */
-  g_assert_false (vg_mask_save (path, mask, 2, 2, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_VALUE);
-  g_assert_true (str_contains (error->message, path));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_mask_save (path, mask, 2, 2, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_VALUE, path);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   g_assert_cmpint (count_entries (dir), ==, 0);
 
-  g_assert_false (vg_mask_save (path, mask, 0, 3, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_mask_save (path, mask, 0, 3, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_INVALID, NULL);
   vg_test_rm_rf (dir);
 }
 
@@ -183,37 +178,32 @@ test_png_color_types (void)
   const uint8_t rgb16[12] = { 10, 10, 20, 20, 30, 30, 200, 200, 150, 150, 100, 100 };
   const uint8_t grey[2] = { 77, 240 };
   const uint8_t palette_idx[2] = { 3, 5 };  /* palette entry i is grey i * 7 */
+  const uint8_t grey_rgb[6] = { 77, 77, 77, 240, 240, 240 };
+  const uint8_t palette_rgb[6] = { 21, 21, 21, 35, 35, 35 };
+  const struct {
+    const uint8_t *data;  /* 1 x 2 pixels */
+    int color_type, depth, n_palette;
+    const uint8_t *expect;
+  } cases[] = {
+    { rgb, PNG_COLOR_TYPE_RGB, 8, 0, rgb },
+    /* Alpha is dropped, not composited: the colour stays. */
+    { rgba, PNG_COLOR_TYPE_RGB_ALPHA, 8, 0, rgb },
+    /* 16-bit samples v * 257 (the exact 16-bit form of 8-bit v) scale to v. */
+    { rgb16, PNG_COLOR_TYPE_RGB, 16, 0, rgb },
+    { grey, PNG_COLOR_TYPE_GRAY, 8, 0, grey_rgb },
+    /* A palette photograph is expanded to its colours. */
+    { palette_idx, PNG_COLOR_TYPE_PALETTE, 8, 16, palette_rgb },
+  };
 
-  write_png_raw (path, rgb, 1, 2, PNG_COLOR_TYPE_RGB, 8, 0);
-  g_assert_true (vg_image_load (&img, path, &error));
-  g_assert_no_error (error);
-  g_assert_cmpmem (img.data, 6, rgb, 6);
-
-  /* Alpha is dropped, not composited: the colour stays. */
-  write_png_raw (path, rgba, 1, 2, PNG_COLOR_TYPE_RGB_ALPHA, 8, 0);
-  g_assert_true (vg_image_load (&img, path, &error));
-  g_assert_cmpmem (img.data, 6, rgb, 6);
-
-  /* 16-bit samples v * 257 (the exact 16-bit form of 8-bit v) scale to v. */
-  write_png_raw (path, rgb16, 1, 2, PNG_COLOR_TYPE_RGB, 16, 0);
-  g_assert_true (vg_image_load (&img, path, &error));
-  g_assert_no_error (error);
-  g_assert_cmpmem (img.data, 6, rgb, 6);
-
-  write_png_raw (path, grey, 1, 2, PNG_COLOR_TYPE_GRAY, 8, 0);
-  g_assert_true (vg_image_load (&img, path, &error));
-  g_assert_cmpint (img.channels, ==, 3);
-  for (int c = 0; c < 3; c++)
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_assert_cmpint (img.data[c], ==, 77);
-      g_assert_cmpint (img.data[3 + c], ==, 240);
+      write_png_raw (path, cases[i].data, 1, 2, cases[i].color_type, cases[i].depth,
+                     cases[i].n_palette);
+      g_assert_true (vg_image_load (&img, path, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (img.channels, ==, 3);
+      g_assert_cmpmem (img.data, 6, cases[i].expect, 6);
     }
-
-  /* A palette photograph is expanded to its colours. */
-  write_png_raw (path, palette_idx, 1, 2, PNG_COLOR_TYPE_PALETTE, 8, 16);
-  g_assert_true (vg_image_load (&img, path, &error));
-  g_assert_cmpint (img.data[0], ==, 21);
-  g_assert_cmpint (img.data[5], ==, 35);
   vg_image_clear (&img);
   vg_test_rm_rf (dir);
 }
@@ -249,34 +239,24 @@ test_mask_formats (void)
 
   /* An RGB file given as a mask: a clear error naming the file and what it is. */
   write_png_raw (path, rgb, 8, 8, PNG_COLOR_TYPE_RGB, 8, 0);
-  g_assert_false (vg_mask_load (&mask, path, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
-  g_assert_true (str_contains (error->message, path));
-  g_assert_true (str_contains (error->message, "RGB"));
-  g_clear_error (&error);
-  g_assert_false (vg_mask_probe (&info, path, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_mask_load (&mask, path, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_FORMAT, path, "RGB");
+  vg_test_assert_fails (vg_mask_probe (&info, path, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_FORMAT, NULL);
 
   write_png_raw (path, grey16, 1, 2, PNG_COLOR_TYPE_GRAY, 16, 0);
-  g_assert_false (vg_mask_load (&mask, path, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
-  g_assert_true (str_contains (error->message, "16-bit"));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_mask_load (&mask, path, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_FORMAT, "16-bit");
 
   write_jpeg (jpg, rgb, 8, 8, 90);
-  g_assert_false (vg_mask_load (&mask, jpg, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_FORMAT);
-  g_assert_true (str_contains (error->message, jpg));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_mask_load (&mask, jpg, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_FORMAT, jpg);
 
   /* Values are only range-checked on request. */
   {
     uint8_t bad[6] = { 0, 1, 2, 3, 19, 5 };
-    g_assert_false (vg_mask_check (bad, 6, 3, "x.png", &error));
-    g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_VALUE);
-    g_assert_true (str_contains (error->message, "(1, 1)"));
-    g_clear_error (&error);
+    vg_test_assert_fails (vg_mask_check (bad, 6, 3, "x.png", &error), error, VG_DATA_ERROR,
+                          VG_DATA_ERROR_VALUE, "(1, 1)");
   }
   vg_image_clear (&mask);
   vg_test_rm_rf (dir);
@@ -354,10 +334,8 @@ test_broken_files (void)
   g_free (data);
   /* Cut in the entropy-coded data: libjpeg alone would pad it with grey and only warn. */
   write_truncated_copy (truncated, full, size / 2);
-  g_assert_false (vg_image_load (&img, truncated, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
-  g_assert_true (str_contains (error->message, "truncated"));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_image_load (&img, truncated, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_CORRUPT, "truncated");
   assert_corrupt (truncated, FALSE);
   write_truncated_copy (header_only, full, 100);
   assert_corrupt (header_only, FALSE);
@@ -373,10 +351,8 @@ test_broken_files (void)
   assert_corrupt (png_cut, TRUE);
   assert_corrupt (png_cut, FALSE);
 
-  g_assert_false (vg_image_load (&img, missing, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  g_assert_true (str_contains (error->message, missing));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_image_load (&img, missing, &error), error, G_IO_ERROR,
+                        G_IO_ERROR_NOT_FOUND, missing);
   vg_image_clear (&img);
   vg_test_rm_rf (dir);
 }
@@ -424,11 +400,8 @@ test_damaged_jpeg (void)
       vg_test_rm_rf (dir);
       return;
     }
-  g_assert_false (vg_image_load (&img, tail, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
-  g_assert_true (str_contains (error->message, tail));
-  g_assert_true (str_contains (error->message, "extraneous bytes"));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_image_load (&img, tail, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_CORRUPT, tail, "extraneous bytes");
 
   g_assert_true (write_jpeg_with_insert (middle, 20000, ramp, sizeof ramp));
   assert_corrupt (middle, FALSE);
@@ -481,10 +454,8 @@ test_jpeg_size_beyond_data (void)
   g_assert_cmpint (info.width, ==, 16000);
 
   before = peak_rss_kb ();
-  g_assert_false (vg_image_load (&img, path, &error));
-  g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_CORRUPT);
-  g_assert_true (str_contains (error->message, path));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_image_load (&img, path, &error), error, VG_DATA_ERROR,
+                        VG_DATA_ERROR_CORRUPT, path);
   g_assert_cmpint (peak_rss_kb () - before, <, 100 * 1024);
   vg_image_clear (&img);
   vg_test_rm_rf (dir);

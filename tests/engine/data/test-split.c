@@ -487,9 +487,8 @@ test_annotations (void)
   /* No folder; NULL restores the originals; a split without masks refuses. */
   {
     g_autofree char *missing = g_build_filename (root, "nowhere", NULL);
-    g_assert_false (vg_split_use_annotations (split, missing, &error));
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-    g_clear_error (&error);
+    vg_test_assert_fails (vg_split_use_annotations (split, missing, &error), error, G_IO_ERROR,
+                          G_IO_ERROR_NOT_FOUND, NULL);
   }
   g_assert_true (vg_split_use_annotations (split, NULL, &error));
   g_assert_cmpstr (split->samples[1].mask_path, ==, original1);
@@ -499,9 +498,8 @@ test_annotations (void)
     g_autofree char *images = g_build_filename (root, "images", NULL);
     bare = vg_split_open_dirs (images, NULL, VG_SPLIT_DEFAULT, 1, NULL, &error);
     g_assert_no_error (error);
-    g_assert_false (vg_split_use_annotations (bare, notes, &error));
-    g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_MISSING);
-    g_clear_error (&error);
+    vg_test_assert_fails (vg_split_use_annotations (bare, notes, &error), error, VG_DATA_ERROR,
+                          VG_DATA_ERROR_MISSING, NULL);
   }
   vg_image_clear (&image);
   vg_image_clear (&mask);
