@@ -47,6 +47,37 @@ open_split (const char *root)
   return split;
 }
 
+/* The fixture of the tests on real samples: the split of make_real_split(), with its
+ * masks where the test data says so, opened. Both NULL (skipped) without ../shared. */
+typedef struct {
+  char *root;
+  VgSplit *split;
+} RealSplit;
+
+static void
+real_split_set_up (RealSplit *f, gconstpointer with_masks)
+{
+  f->root = make_real_split (GPOINTER_TO_INT (with_masks));
+  f->split = f->root != NULL ? open_split (f->root) : NULL;
+}
+
+static void
+real_split_tear_down (RealSplit *f, gconstpointer data)
+{
+  g_clear_pointer (&f->split, vg_split_free);
+  if (f->root != NULL)
+    vg_test_rm_rf (f->root);
+  g_free (f->root);
+}
+
+static void
+add_real_split_test (const char *path, gboolean with_masks,
+                     void (*test) (RealSplit *f, gconstpointer data))
+{
+  g_test_add (path, RealSplit, GINT_TO_POINTER (with_masks), real_split_set_up, test,
+              real_split_tear_down);
+}
+
 typedef struct {
   int order[2][N_REAL];   /* sample index of each row, per epoch */
   char *digest[2];        /* SHA-256 of the epoch's images, masks and indices */
@@ -138,16 +169,14 @@ run_two_epochs (EpochRecord *rec, const VgSplit *split, const VgLoaderParams *pa
 }
 
 static void
-test_epochs (void)
+test_epochs (RealSplit *f, gconstpointer data)
 {
-  g_autofree char *root = make_real_split (TRUE);
-  g_autoptr (VgSplit) split = NULL;
+  VgSplit *split = f->split;
   EpochRecord a = { 0 }, b = { 0 }, c = { 0 };
   VgLoaderParams params;
 
-  if (root == NULL)
+  if (split == NULL)
     return;
-  split = open_split (root);
   vg_loader_params_init (&params, TRUE);
   params.batch_size = 3;
   params.n_workers = 2;
@@ -175,28 +204,25 @@ test_epochs (void)
   epoch_record_clear (&a);
   epoch_record_clear (&b);
   epoch_record_clear (&c);
-  vg_test_rm_rf (root);
 }
 
 /* Repeats: each sample comes as often as asked in every epoch, each copy augmented apart
  * (copy c of sample i as sample i + c N would be), the epoch's length follows; repeats of
  * one each give the batches of no repeats byte for byte; a bad count is refused. */
 static void
-test_repeats (void)
+test_repeats (RealSplit *f, gconstpointer data)
 {
   static const int repeats[N_REAL] = { 0, 2, 1, 3, 1, 0, 1, 1 };  /* 9 */
   static const int ones[N_REAL] = { 1, 1, 1, 1, 1, 1, 1, 1 };
-  g_autofree char *root = make_real_split (TRUE);
-  g_autoptr (VgSplit) split = NULL;
+  VgSplit *split = f->split;
   g_autoptr (VgAugmentScratch) scratch = vg_augment_scratch_new ();
   EpochRecord plain = { 0 }, once = { 0 };
   VgImage image = { 0 }, mask = { 0 };
   VgLoaderParams params;
   GError *error = NULL;
 
-  if (root == NULL)
+  if (split == NULL)
     return;
-  split = open_split (root);
   vg_loader_params_init (&params, TRUE);
   params.batch_size = 3;
   params.drop_last = FALSE;
@@ -275,14 +301,12 @@ test_repeats (void)
   vg_image_clear (&mask);
   epoch_record_clear (&plain);
   epoch_record_clear (&once);
-  vg_test_rm_rf (root);
 }
 
 static void
-test_eval_mode (void)
+test_eval_mode (RealSplit *f, gconstpointer data)
 {
-  g_autofree char *root = make_real_split (TRUE);
-  g_autoptr (VgSplit) split = NULL;
+  VgSplit *split = f->split;
   g_autoptr (VgLoader) loader = NULL;
   const double mean[3] = { 0.52, 0.42, 0.36 }, std[3] = { 0.30, 0.27, 0.27 };
   VgLoaderParams params;
@@ -292,9 +316,8 @@ test_eval_mode (void)
   const size_t pixels = 512 * 512;
   int next_index = 0;
 
-  if (root == NULL)
+  if (split == NULL)
     return;
-  split = open_split (root);
   vg_loader_params_init (&params, FALSE);
   params.batch_size = 3;
   vg_augment_params_set_whitening (&params.aug, mean, std);
@@ -322,7 +345,6 @@ test_eval_mode (void)
   g_assert_cmpint (next_index, ==, N_REAL);
   vg_image_clear (&image);
   vg_image_clear (&mask);
-  vg_test_rm_rf (root);
 }
 
 /* Starts epoch and takes its batches to the end or to an error (in *error); the rows. */
@@ -350,19 +372,17 @@ cancel_soon (gpointer data)
 }
 
 static void
-test_cancel (void)
+test_cancel (RealSplit *f, gconstpointer data)
 {
-  g_autofree char *root = make_real_split (TRUE);
-  g_autoptr (VgSplit) split = NULL;
+  VgSplit *split = f->split;
   VgLoader *loader;
   VgLoaderParams params;
   const VgBatch *batch;
   GError *error = NULL;
   GThread *thread;
 
-  if (root == NULL)
+  if (split == NULL)
     return;
-  split = open_split (root);
   vg_loader_params_init (&params, TRUE);
   params.batch_size = 3;
   params.drop_last = FALSE;
@@ -402,14 +422,12 @@ test_cancel (void)
   /* Free while the workers are mid-sample. */
   vg_loader_start_epoch (loader, 4);
   vg_loader_free (loader);
-  vg_test_rm_rf (root);
 }
 
 static void
-test_late_error (void)
+test_late_error (RealSplit *f, gconstpointer data)
 {
-  g_autofree char *root = make_real_split (TRUE);
-  g_autoptr (VgSplit) split = NULL;
+  VgSplit *split = f->split;
   g_autoptr (VgLoader) loader = NULL;
   g_autofree char *victim = NULL;
   g_autofree char *target = NULL;
@@ -417,9 +435,8 @@ test_late_error (void)
   GError *error = NULL;
   int rows = 0;
 
-  if (root == NULL)
+  if (split == NULL)
     return;
-  split = open_split (root);
   /* After opening (headers were fine), sample 5's image becomes a truncated file. */
   victim = g_strdup (split->samples[5].image_path);
   target = g_file_read_link (victim, NULL);
@@ -444,22 +461,19 @@ test_late_error (void)
       g_clear_error (&error);
     }
   g_assert_cmpint (rows, <=, 2 * 4);
-  vg_test_rm_rf (root);
 }
 
 static void
-test_ring_and_params (void)
+test_ring_and_params (RealSplit *f, gconstpointer data)
 {
-  g_autofree char *root = make_real_split (FALSE);
-  g_autoptr (VgSplit) split = NULL;
+  VgSplit *split = f->split;
   g_autoptr (VgLoader) loader = NULL;
   VgLoaderParams params;
   const VgBatch *b1, *b2, *b3;
   GError *error = NULL;
 
-  if (root == NULL)
+  if (split == NULL)
     return;
-  split = open_split (root);
   g_assert_false (vg_split_has_masks (split));
   vg_loader_params_init (&params, TRUE);
   params.batch_size = 2;
@@ -500,7 +514,6 @@ test_ring_and_params (void)
   g_assert_null (loader);
   g_assert_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY);
   g_clear_error (&error);
-  vg_test_rm_rf (root);
 }
 
 static void
@@ -548,12 +561,12 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/data/loader/epochs", test_epochs);
-  g_test_add_func ("/data/loader/repeats", test_repeats);
-  g_test_add_func ("/data/loader/eval-mode", test_eval_mode);
-  g_test_add_func ("/data/loader/cancel", test_cancel);
-  g_test_add_func ("/data/loader/late-error", test_late_error);
-  g_test_add_func ("/data/loader/ring-and-params", test_ring_and_params);
+  add_real_split_test ("/data/loader/epochs", TRUE, test_epochs);
+  add_real_split_test ("/data/loader/repeats", TRUE, test_repeats);
+  add_real_split_test ("/data/loader/eval-mode", TRUE, test_eval_mode);
+  add_real_split_test ("/data/loader/cancel", TRUE, test_cancel);
+  add_real_split_test ("/data/loader/late-error", TRUE, test_late_error);
+  add_real_split_test ("/data/loader/ring-and-params", FALSE, test_ring_and_params);
   g_test_add_func ("/data/loader/native-size-mismatch", test_native_size_mismatch);
   return g_test_run ();
 }

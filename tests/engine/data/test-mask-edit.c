@@ -325,17 +325,24 @@ test_strokes_undo_redo (void)
   vg_mask_edit_brush (edit, 100, 100, 100, 100, 1, VG_CLASS_HAIR);
   g_assert_false (vg_mask_edit_end (edit));
 
-  g_assert_true (vg_mask_edit_undo (edit));
-  g_assert_cmpmem (vg_mask_edit_get_data (edit), H * W, state1, H * W);
-  g_assert_true (vg_mask_edit_undo (edit));
-  g_assert_cmpmem (vg_mask_edit_get_data (edit), H * W, state0, H * W);
-  g_assert_false (vg_mask_edit_undo (edit));
-  g_assert_false (vg_mask_edit_is_modified (edit));
-  g_assert_true (vg_mask_edit_redo (edit));
-  g_assert_cmpmem (vg_mask_edit_get_data (edit), H * W, state1, H * W);
-  g_assert_true (vg_mask_edit_redo (edit));
-  g_assert_cmpmem (vg_mask_edit_get_data (edit), H * W, state2, H * W);
-  g_assert_false (vg_mask_edit_redo (edit));
+  /* Undo steps back through state1 to state0, redo forward again to state2. */
+  {
+    const uint8_t *const states[] = { state0, state1, state2 };
+
+    for (int k = 1; k >= 0; k--)
+      {
+        g_assert_true (vg_mask_edit_undo (edit));
+        g_assert_cmpmem (vg_mask_edit_get_data (edit), H * W, states[k], H * W);
+      }
+    g_assert_false (vg_mask_edit_undo (edit));
+    g_assert_false (vg_mask_edit_is_modified (edit));
+    for (int k = 1; k <= 2; k++)
+      {
+        g_assert_true (vg_mask_edit_redo (edit));
+        g_assert_cmpmem (vg_mask_edit_get_data (edit), H * W, states[k], H * W);
+      }
+    g_assert_false (vg_mask_edit_redo (edit));
+  }
 
   /* Saved state: undoing away from it is modified, coming back is not. */
   vg_mask_edit_mark_saved (edit);
