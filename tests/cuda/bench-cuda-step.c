@@ -24,6 +24,7 @@
 #include "vg-model.h"
 #include "vg-profile.h"
 #include "cuda/vg-cuda.h"
+#include "cuda-backend.h"
 
 static double
 now (void)
@@ -87,7 +88,7 @@ main (int argc, char *argv[])
     { NULL }
   };
   const VgBackend *be;
-  char why[256] = "";
+  int status;
   VgConfig cfg;
   size_t n_img, n_pix, np;
   float *images, *m, *v, *h_images;
@@ -103,17 +104,9 @@ main (int argc, char *argv[])
       fprintf (stderr, "%s\n", error->message);
       return 2;
     }
-  if (vg_device_cuda_count (why, sizeof why) == 0)
-    {
-      printf ("SKIP: no CUDA device: %s\n", why);
-      return 77;
-    }
-  be = vg_backend_cuda (&error);
+  be = cuda_backend_or_status (&status);
   if (be == NULL)
-    {
-      fprintf (stderr, "%s\n", error->message);
-      return 1;
-    }
+    return status;
   if (!vg_config_from_name (&cfg, config != NULL ? config : "visage-s", &error))
     {
       fprintf (stderr, "%s\n", error->message);

@@ -17,6 +17,7 @@
 #include "vg-backend.h"
 #include "vg-device.h"
 #include "cuda/vg-cuda.h"
+#include "cuda-backend.h"
 
 static const VgBackend *cpu_be; /* the reference */
 static const VgBackend *dev_be; /* the backend under test */
@@ -26,8 +27,7 @@ static gboolean self_check;     /* dev_be is the CPU backend (VISAGE_CUDA_TEST_B
 static inline int
 cuda_test_setup (void)
 {
-  g_autoptr (GError) error = NULL;
-  char why[256] = "";
+  int status;
 
   /* the bounds below are for FP32 products: never let a TF32 setting leak in */
   g_unsetenv ("VISAGE_CUDA_TF32");
@@ -39,17 +39,9 @@ cuda_test_setup (void)
       printf ("# self-check: the CPU backend against itself (VISAGE_CUDA_TEST_BACKEND=cpu)\n");
       return 0;
     }
-  if (vg_device_cuda_count (why, sizeof why) == 0)
-    {
-      printf ("SKIP: no CUDA device: %s\n", why);
-      return 77;
-    }
-  dev_be = vg_backend_cuda (&error);
+  dev_be = cuda_backend_or_status (&status);
   if (dev_be == NULL)
-    {
-      fprintf (stderr, "a CUDA device is present but the backend failed: %s\n", error->message);
-      return 1;
-    }
+    return status;
   printf ("# CUDA backend, matrix products in %s\n", vg_backend_cuda_math_mode ());
   return 0;
 }

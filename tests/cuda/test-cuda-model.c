@@ -30,6 +30,7 @@
 #include "vg-train.h"
 #include "test-common.h"
 #include "cuda-test-common.h"
+#include "engine/engine-test-util.h"
 
 enum { B = 2, S = 64, NC = 19 };
 
@@ -39,16 +40,6 @@ enum { B = 2, S = 64, NC = 19 };
 /* A case that could not run: the program then exits 77 (skipped) after the others, since
  * the exitcode protocol reports a g_test_skip () as a pass. */
 static const char *not_run;
-
-static double
-max_abs (const float *x, size_t n)
-{
-  double m = 0.0;
-
-  for (size_t i = 0; i < n; i++)
-    m = fmax (m, fabs (x[i]));
-  return m;
-}
 
 /* max |got - ref| / max(max |ref|, floor), got in device memory; all finite. */
 static double

@@ -25,6 +25,7 @@
 #include "vg-model.h"
 #include "vg-safetensors.h"
 #include "ref-init.h"
+#include "engine-test-util.h"
 
 typedef struct {
   VgSafetensors *st;
@@ -138,15 +139,6 @@ fixture_clear (Fixture *f)
   vg_safetensors_free (f->st);
   g_free (f->input_nhwc);
   g_free (f->labels);
-}
-
-static double
-max_abs (const float *x, size_t n)
-{
-  double m = 0;
-  for (size_t i = 0; i < n; i++)
-    m = fmax (m, fabs (x[i]));
-  return m;
 }
 
 /* Compare an NHWC activation of the model with an NCHW tensor of the fixture. */
