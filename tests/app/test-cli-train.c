@@ -15,15 +15,15 @@
 
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
 
-static char *root;   /* temporary folder of the splits and outputs */
+static char *root;        /* temporary folder of the splits and outputs */
+static char *train_split; /* root/train: 8 linked training samples */
+static char *val_split;   /* root/val: 4 linked validation samples */
 
 /* The splits, made once; FALSE (test skipped) without ../shared. */
 static gboolean
 have_splits (void)
 {
   g_autofree char *probe = NULL;
-  g_autofree char *train = NULL;
-  g_autofree char *val = NULL;
 
   if (root != NULL)
     return TRUE;
@@ -32,10 +32,10 @@ have_splits (void)
     return FALSE;
   root = g_dir_make_tmp ("visage-cli-train-XXXXXX", NULL);
   g_assert_nonnull (root);
-  train = g_build_filename (root, "train", NULL);
-  val = g_build_filename (root, "val", NULL);
-  g_assert_true (vg_test_link_split (train, "train", 0, 8));
-  g_assert_true (vg_test_link_split (val, "val", 0, 4));
+  train_split = g_build_filename (root, "train", NULL);
+  val_split = g_build_filename (root, "val", NULL);
+  g_assert_true (vg_test_link_split (train_split, "train", 0, 8));
+  g_assert_true (vg_test_link_split (val_split, "val", 0, 4));
   return TRUE;
 }
 
@@ -73,15 +73,13 @@ static void
 test_train_and_resume (void)
 {
   g_auto (CliRun) run = { 0 }, again = { 0 }, refused = { 0 };
-  g_autofree char *train = NULL, *val = NULL, *out = NULL;
+  g_autofree char *out = NULL;
   g_autofree char *log = NULL, *last = NULL, *best = NULL, *log_text = NULL;
 
   if (!have_splits ())
     return;
-  train = under_root ("train");
-  val = under_root ("val");
   out = under_root ("run");
-  train_small (&run, train, val, out, "4", NULL);
+  train_small (&run, train_split, val_split, out, "4", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "epoch 1/1"));
   g_assert_nonnull (strstr (run.out, "val mIoU"));
@@ -96,7 +94,8 @@ test_train_and_resume (void)
   g_assert_cmpint (vg_test_count_lines (log), ==, 2);
 
   /* the same folder without --resume is refused, and the run is left alone */
-  vg_test_run_cli (&refused, "train", "--train", train, "--val", val, "--out", out, NULL);
+  vg_test_run_cli (&refused, "train", "--train", train_split, "--val", val_split, "--out", out,
+                   NULL);
   g_assert_cmpint (refused.status, ==, 1);
   g_assert_nonnull (strstr (refused.err, "already holds a training run"));
   g_assert_cmpint (vg_test_count_lines (log), ==, 2);
@@ -116,30 +115,28 @@ static void
 test_init_from_weights (void)
 {
   g_auto (CliRun) first = { 0 }, second = { 0 }, mismatch = { 0 }, with_resume = { 0 };
-  g_autofree char *train = NULL, *val = NULL, *out = NULL, *out2 = NULL, *out3 = NULL;
+  g_autofree char *out = NULL, *out2 = NULL, *out3 = NULL;
   g_autofree char *best = NULL;
 
   if (!have_splits ())
     return;
-  train = under_root ("train");
-  val = under_root ("val");
   out = under_root ("init-a");
   out2 = under_root ("init-b");
   out3 = under_root ("init-c");
-  train_small (&first, train, val, out, "4", NULL);
+  train_small (&first, train_split, val_split, out, "4", NULL);
   g_assert_cmpint (first.status, ==, 0);
   best = g_build_filename (out, "best.safetensors", NULL);
 
-  vg_test_run_cli (&second, "train", "--train", train, "--val", val, "--out", out2, "--spec",
-           SMALL_SPEC, "--init", best, "--resolution", "96", "--batch", "4", "--epochs", "1",
-           "--threads", "2", NULL);
+  vg_test_run_cli (&second, "train", "--train", train_split, "--val", val_split, "--out", out2,
+                   "--spec", SMALL_SPEC, "--init", best, "--resolution", "96", "--batch", "4",
+                   "--epochs", "1", "--threads", "2", NULL);
   g_assert_cmpint (second.status, ==, 0);
   g_assert_nonnull (strstr (second.err, "starting from the weights of"));
   g_assert_nonnull (strstr (second.out, "epoch 1/1"));
 
-  vg_test_run_cli (&mismatch, "train", "--train", train, "--val", val, "--out", out3, "--init",
-                   best, "--resolution", "64", "--batch", "4", "--epochs", "1", "--threads", "2",
-                   NULL);
+  vg_test_run_cli (&mismatch, "train", "--train", train_split, "--val", val_split, "--out", out3,
+                   "--init", best, "--resolution", "64", "--batch", "4", "--epochs", "1",
+                   "--threads", "2", NULL);
   g_assert_cmpint (mismatch.status, ==, 1);
   g_assert_nonnull (strstr (mismatch.err, "best.safetensors"));
 
@@ -161,14 +158,13 @@ static void
 test_dice_loss (void)
 {
   g_auto (CliRun) run = { 0 };
-  g_autofree char *train = NULL, *val = NULL, *out = NULL;
+  g_autofree char *out = NULL;
 
   if (!have_splits ())
     return;
-  train = under_root ("train");
-  val = under_root ("val");
   out = under_root ("dice");
-  train_small (&run, train, val, out, "8", "--loss", "ce-dice", "--optimizer", "adamw", NULL);
+  train_small (&run, train_split, val_split, out, "8", "--loss", "ce-dice", "--optimizer", "adamw",
+               NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.out, "epoch 1/1  phase 0 adamw"));
 }
@@ -178,29 +174,28 @@ test_bad_input (void)
 {
   g_auto (CliRun) missing = { 0 }, usage = { 0 }, trunc = { 0 }, resolution = { 0 };
   g_auto (CliRun) first = { 0 };
-  g_autofree char *val = NULL, *out = NULL, *gone = NULL, *source = NULL, *last = NULL;
+  g_autofree char *out = NULL, *gone = NULL, *source = NULL, *last = NULL;
   g_autofree char *data = NULL;
   g_autofree char *trunc_dir = NULL, *trunc_last = NULL;
   gsize len = 0;
 
   if (!have_splits ())
     return;
-  val = under_root ("val");
   out = under_root ("bad");
   gone = under_root ("no-such-split");
 
   /* a missing folder: a message naming it, exit 1 */
-  vg_test_run_cli (&missing, "train", "--train", gone, "--val", val, "--out", out, NULL);
+  vg_test_run_cli (&missing, "train", "--train", gone, "--val", val_split, "--out", out, NULL);
   g_assert_cmpint (missing.status, ==, 1);
   g_assert_nonnull (strstr (missing.err, "no-such-split"));
 
   /* no validation data: a usage error */
-  vg_test_run_cli (&usage, "train", "--train", val, "--out", out, NULL);
+  vg_test_run_cli (&usage, "train", "--train", val_split, "--out", out, NULL);
   g_assert_cmpint (usage.status, ==, 2);
   g_assert_nonnull (strstr (usage.err, "--val"));
 
   /* a resolution that is not a multiple of 32 */
-  vg_test_run_cli (&resolution, "train", "--train", val, "--val", val, "--out", out,
+  vg_test_run_cli (&resolution, "train", "--train", val_split, "--val", val_split, "--out", out,
                    "--resolution", "100", NULL);
   g_assert_cmpint (resolution.status, ==, 2);
   g_assert_nonnull (strstr (resolution.err, "multiple of 32"));
@@ -208,7 +203,7 @@ test_bad_input (void)
   /* a truncated last checkpoint: a clear error, no crash (from a run of this test's own,
    * so that it runs alone too: -p /cli-train/bad-input) */
   source = under_root ("truncated-source");
-  train_small (&first, val, val, source, "4", NULL);
+  train_small (&first, val_split, val_split, source, "4", NULL);
   g_assert_cmpint (first.status, ==, 0);
   last = g_build_filename (source, "last.safetensors", NULL);
   trunc_dir = under_root ("truncated");
@@ -227,20 +222,19 @@ static void
 test_annotations (void)
 {
   g_auto (CliRun) run = { 0 }, again = { 0 }, missing = { 0 };
-  g_autofree char *train = NULL, *val = NULL, *out = NULL, *notes = NULL, *val_notes = NULL;
+  g_autofree char *out = NULL, *notes = NULL, *val_notes = NULL;
   g_autofree char *gone = NULL;
 
   if (!have_splits ())
     return;
-  train = under_root ("train");
-  val = under_root ("val");
   out = under_root ("annotated-run");
   notes = under_root ("train-annotations");
   val_notes = under_root ("val-annotations");
   gone = under_root ("no-such-annotations");
   for (int k = 0; k < 2; k++)
     {
-      g_autofree char *src = g_build_filename (k == 0 ? train : val, "masks", "1.png", NULL);
+      g_autofree char *src = g_build_filename (k == 0 ? train_split : val_split, "masks", "1.png",
+                                               NULL);
       g_autofree char *dst = g_build_filename (k == 0 ? notes : val_notes, "1.png", NULL);
       g_autofree char *data = NULL;
       gsize len = 0;
@@ -250,7 +244,7 @@ test_annotations (void)
       g_assert_true (g_file_set_contents (dst, data, len, NULL));
     }
 
-  train_small (&run, train, val, out, "4", "--annotations", notes, "--val-annotations",
+  train_small (&run, train_split, val_split, out, "4", "--annotations", notes, "--val-annotations",
                val_notes, NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.err, "training split: 1 of 8 masks from the annotations"));
@@ -263,7 +257,7 @@ test_annotations (void)
   /* (A new output folder: the run above holds out.) */
   g_free (out);
   out = under_root ("annotated-run-2");
-  vg_test_run_cli (&missing, "train", "--train", train, "--val", val, "--out", out,
+  vg_test_run_cli (&missing, "train", "--train", train_split, "--val", val_split, "--out", out,
                    "--annotations", gone, NULL);
   g_assert_cmpint (missing.status, ==, 1);
   g_assert_nonnull (strstr (missing.err, "no such annotations folder"));
@@ -276,7 +270,7 @@ test_recipe (void)
 {
   g_auto (CliRun) run = { 0 }, refused = { 0 }, missing = { 0 }, again = { 0 };
   g_auto (CliRun) done = { 0 }, epochs = { 0 };
-  g_autofree char *train = NULL, *val = NULL, *out = NULL, *recipe = NULL;
+  g_autofree char *out = NULL, *recipe = NULL;
   g_autofree char *b_log = NULL;
   const char *text =
     "[recipe]\nname=tiny\nconfig=visage-s\nspec=" SMALL_SPEC "\n"
@@ -285,24 +279,22 @@ test_recipe (void)
 
   if (!have_splits ())
     return;
-  train = under_root ("train");
-  val = under_root ("val");
   out = under_root ("recipe-run");
   recipe = under_root ("tiny.recipe");
   g_assert_true (g_file_set_contents (recipe, text, -1, NULL));
 
-  vg_test_run_cli (&refused, "train", "--recipe", recipe, "--train", train, "--val", val,
-                   "--out", out, "--lr", "0.1", NULL);
+  vg_test_run_cli (&refused, "train", "--recipe", recipe, "--train", train_split, "--val",
+                   val_split, "--out", out, "--lr", "0.1", NULL);
   g_assert_cmpint (refused.status, ==, 2);
   g_assert_nonnull (strstr (refused.err, "--lr cannot be given with --recipe"));
-  vg_test_run_cli (&missing, "train", "--recipe", "no-such-recipe", "--train", train, "--val",
-                   val, "--out", out, NULL);
+  vg_test_run_cli (&missing, "train", "--recipe", "no-such-recipe", "--train", train_split, "--val",
+                   val_split, "--out", out, NULL);
   g_assert_cmpint (missing.status, ==, 2);
   g_assert_nonnull (strstr (missing.err, "no-such-recipe"));
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
 
-  vg_test_run_cli (&run, "train", "--recipe", recipe, "--train", train, "--val", val, "--out",
-                   out, "--threads", "2", NULL);
+  vg_test_run_cli (&run, "train", "--recipe", recipe, "--train", train_split, "--val", val_split,
+                   "--out", out, "--threads", "2", NULL);
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.err, "stage 1 of 2 of recipe tiny"));
   g_assert_nonnull (strstr (run.err, "stage 2 of 2 of recipe tiny"));
@@ -320,8 +312,8 @@ test_recipe (void)
   g_assert_cmpint (vg_test_count_lines (b_log), ==, 3);
 
   /* a new recipe run into the same folder is refused */
-  vg_test_run_cli (&again, "train", "--recipe", recipe, "--train", train, "--val", val, "--out",
-                   out, NULL);
+  vg_test_run_cli (&again, "train", "--recipe", recipe, "--train", train_split, "--val", val_split,
+                   "--out", out, NULL);
   g_assert_cmpint (again.status, ==, 1);
   g_assert_nonnull (strstr (again.err, "already holds a recipe run"));
 }
@@ -346,6 +338,8 @@ main (int argc, char *argv[])
   if (root != NULL)
     vg_test_rm_rf (root);
   g_free (root);
+  g_free (train_split);
+  g_free (val_split);
   vg_test_rm_rf (cache);
   return status;
 }
