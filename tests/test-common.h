@@ -80,6 +80,28 @@ vg_test_count_files (const char *dir, const char *suffix)
   return n;
 }
 
+static inline int
+vg_test_compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The names in dir, sorted, joined by spaces ("" for none). */
+static inline char *
+vg_test_dir_listing (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, vg_test_compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **) names->pdata);
+}
+
 /* Remove a file or a folder tree made by a test. Symbolic links are removed, never
  * followed: the trees hold links into ../shared, which must stay untouched. */
 static inline void

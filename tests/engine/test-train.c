@@ -1079,10 +1079,8 @@ test_bad_checkpoints (void)
   o.resume = TRUE;
   o.epochs = 2;
   o.batch = 2;
-  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT);
-  g_assert_nonnull (strstr (error->message, "batch"));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error), error,
+                        VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT, "batch");
   o.batch = 4;
 
   /* best.safetensors is not a training checkpoint */
@@ -1090,20 +1088,16 @@ test_bad_checkpoints (void)
   best = g_build_filename (o.out_dir, "best.safetensors", NULL);
   g_assert_true (g_file_get_contents (last, &data, &len, NULL));
   g_assert_true (g_file_set_contents (last, data, len / 2, NULL)); /* truncated */
-  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID);
-  g_assert_nonnull (strstr (error->message, "last.safetensors"));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error), error,
+                        VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID, "last.safetensors");
   vg_test_assert_fails (vg_train_options_load (&loaded, o.out_dir, &error), error,
                         VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID, NULL);
 
   g_clear_pointer (&data, g_free);
   g_assert_true (g_file_get_contents (best, &data, &len, NULL));
   g_assert_true (g_file_set_contents (last, data, len, NULL));
-  g_assert_false (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT);
-  g_assert_nonnull (strstr (error->message, "not a training checkpoint"));
-  g_clear_error (&error);
+  vg_test_assert_fails (vg_train_run (&o, NULL, NULL, NULL, NULL, NULL, &error), error,
+                        VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT, "not a training checkpoint");
 
   /* nothing to resume in an empty folder */
   g_free (o.out_dir);
