@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The matrix-product layers of engine/nn against independent references: linear (and the
+ * narrow kernels behind it), convolution (grouped, depthwise, chunked im2col) and transposed
+ * convolution: gradients by central finite differences, forwards against naive double
+ * loops, a few PyTorch 1.13 values pasted below, and the gradient rule. The method and its
+ * tolerances: test-gradcheck.c. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib.h>
+#include <omp.h>
+
+#include "vg-nn.h"
+#include "vg-gemm-narrow.h"
+#include "engine-test-util.h"
+#include "gradcheck-util.h"
+
+/* ---- linear ------------------------------------------------------------------------------- */
+
+typedef struct {
+  int Nr, Cin, Cout;
+  float *inp, *weight, *bias, *out, *R;
+} LinearCase;
+
+static double
+linear_loss (void *p)
+{
+  LinearCase *c = p;
+  vg_linear_forward (c->out, c->inp, c->weight, c->bias, c->Nr, c->Cin, c->Cout);
+  return dot (c->out, c->R, (size_t) c->Nr * c->Cout);
+}
+
+static void
+test_linear (void)
+{
+  LinearCase c = { .Nr = 5, .Cin = 7, .Cout = 3 };
+  size_t ni = (size_t) c.Nr * c.Cin, no = (size_t) c.Nr * c.Cout, nw = (size_t) c.Cout * c.Cin;
+  c.inp = rand_new (ni, -1, 1);
+  c.weight = rand_new (nw, -1, 1);
+  c.bias = rand_new (c.Cout, -1, 1);
+  c.out = g_new (float, no);
+  c.R = rand_new (no, -1, 1);
+
+  linear_loss (&c);
+  double *ref = g_new (double, no);
+  for (int r = 0; r < c.Nr; r++)
+    for (int o = 0; o < c.Cout; o++)
+      {
+        double s = c.bias[o];
+        for (int i = 0; i < c.Cin; i++)
+          s += (double) c.inp[r * c.Cin + i] * c.weight[o * c.Cin + i];
+        ref[r * c.Cout + o] = s;
+      }
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+
+  float *dinp = filled_new (ni, 123.0f), *dw = filled_new (nw, 0), *db = filled_new (c.Cout, 0);
+  vg_linear_backward (dinp, dw, db, c.R, c.inp, c.weight, c.Nr, c.Cin, c.Cout);
+  check_grad ("linear dinp", c.inp, dinp, ni, linear_loss, &c);
+  check_grad ("linear dweight", c.weight, dw, nw, linear_loss, &c);
+  check_grad ("linear dbias", c.bias, db, c.Cout, linear_loss, &c);
+
+  float *dinp1 = g_memdup2 (dinp, ni * 4), *dw1 = g_memdup2 (dw, nw * 4);
+  float *db1 = g_memdup2 (db, c.Cout * 4);
+  vg_linear_backward (dinp, dw, db, c.R, c.inp, c.weight, c.Nr, c.Cin, c.Cout);
+  check_overwrites ("linear dinp", dinp1, dinp, ni);
+  check_accumulates ("linear dweight", dw1, dw, nw);
+  check_accumulates ("linear dbias", db1, db, c.Cout);
+
+  /* without bias and without the input gradient */
+  vg_linear_forward (c.out, c.inp, c.weight, NULL, c.Nr, c.Cin, c.Cout);
+  for (size_t i = 0; i < no; i++)
+    g_assert_cmpfloat (fabs (c.out[i] - (ref[i] - c.bias[i % c.Cout])), <, 1e-5);
+  memset (dw, 0, nw * 4);
+  vg_linear_backward (NULL, dw, NULL, c.R, c.inp, c.weight, c.Nr, c.Cin, c.Cout);
+  for (size_t i = 0; i < nw; i++)
+    g_assert_cmpfloat (fabs (dw[i] - dw1[i]), <, 1e-5);
+
+  g_free (c.inp), g_free (c.weight), g_free (c.bias), g_free (c.out), g_free (c.R);
+  g_free (ref), g_free (dinp), g_free (dw), g_free (db), g_free (dinp1), g_free (dw1);
+  g_free (db1);
+}
+
+/* ---- conv2d ------------------------------------------------------------------------------- */
+
+typedef struct {
+  int B, H, W, Cin, Cout, K, S, P, G, Ho, Wo;
+  float *inp, *weight, *bias, *out, *R, *scratch;
+} ConvCase;
+
+static double
+conv_loss (void *p)
+{
+  ConvCase *c = p;
+  vg_conv2d_forward (c->out, c->inp, c->weight, c->bias, c->scratch, c->B, c->H, c->W,
+                     c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  return dot (c->out, c->R, (size_t) c->B * c->Ho * c->Wo * c->Cout);
+}
+
+/* Direct convolution in double, straight from the definition. */
+static void
+naive_conv_forward (double *out, const ConvCase *c)
+{
+  int cig = c->Cin / c->G, cog = c->Cout / c->G;
+
+  for (int b = 0; b < c->B; b++)
+    for (int oh = 0; oh < c->Ho; oh++)
+      for (int ow = 0; ow < c->Wo; ow++)
+        for (int co = 0; co < c->Cout; co++)
+          {
+            int g = co / cog;
+            double s = c->bias != NULL ? c->bias[co] : 0.0;
+            for (int j = 0; j < cig; j++)
+              for (int kh = 0; kh < c->K; kh++)
+                for (int kw = 0; kw < c->K; kw++)
+                  {
+                    int ih = oh * c->S - c->P + kh, iw = ow * c->S - c->P + kw;
+                    if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                      continue;
+                    s += (double) c->inp[((b * c->H + ih) * c->W + iw) * c->Cin + g * cig + j]
+                         * c->weight[((co * cig + j) * c->K + kh) * c->K + kw];
+                  }
+            out[((b * c->Ho + oh) * c->Wo + ow) * c->Cout + co] = s;
+          }
+}
+
+/* The same loops scattering dout back: dinp = and dweight += in double. */
+static void
+naive_conv_backward (double *dinp, double *dweight, const float *dout, const ConvCase *c)
+{
+  int cig = c->Cin / c->G, cog = c->Cout / c->G;
+
+  memset (dinp, 0, sizeof (double) * c->B * c->H * c->W * c->Cin);
+  memset (dweight, 0, sizeof (double) * c->Cout * cig * c->K * c->K);
+  for (int b = 0; b < c->B; b++)
+    for (int oh = 0; oh < c->Ho; oh++)
+      for (int ow = 0; ow < c->Wo; ow++)
+        for (int co = 0; co < c->Cout; co++)
+          {
+            int g = co / cog;
+            double d = dout[((b * c->Ho + oh) * c->Wo + ow) * c->Cout + co];
+            for (int j = 0; j < cig; j++)
+              for (int kh = 0; kh < c->K; kh++)
+                for (int kw = 0; kw < c->K; kw++)
+                  {
+                    int ih = oh * c->S - c->P + kh, iw = ow * c->S - c->P + kw;
+                    if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                      continue;
+                    size_t xi = ((size_t) (b * c->H + ih) * c->W + iw) * c->Cin + g * cig + j;
+                    size_t wi = ((size_t) (co * cig + j) * c->K + kh) * c->K + kw;
+                    dinp[xi] += d * c->weight[wi];
+                    dweight[wi] += d * c->inp[xi];
+                  }
+          }
+}
+
+static void
+conv_case_init (ConvCase *c, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                int G, gboolean with_bias)
+{
+  *c = (ConvCase) { .B = B, .H = H, .W = W, .Cin = Cin, .Cout = Cout, .K = K, .S = S, .P = P,
+                    .G = G };
+  c->Ho = (H + 2 * P - K) / S + 1;
+  c->Wo = (W + 2 * P - K) / S + 1;
+  c->inp = rand_new ((size_t) B * H * W * Cin, -1, 1);
+  c->weight = rand_new ((size_t) Cout * (Cin / G) * K * K, -0.5, 0.5);
+  c->bias = with_bias ? rand_new (Cout, -1, 1) : NULL;
+  c->out = g_new (float, (size_t) B * c->Ho * c->Wo * Cout);
+  c->R = rand_new ((size_t) B * c->Ho * c->Wo * Cout, -1, 1);
+  size_t ns = vg_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
+  c->scratch = filled_new (ns, NAN); /* the ops must not read scratch they did not write */
+}
+
+static void
+conv_case_clear (ConvCase *c)
+{
+  g_free (c->inp), g_free (c->weight), g_free (c->bias), g_free (c->out), g_free (c->R);
+  g_free (c->scratch);
+}
+
+static void
+conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
+            gboolean with_bias)
+{
+  ConvCase c;
+  g_autofree char *name = g_strdup_printf ("conv B%d %dx%d %d->%d K%d S%d P%d G%d", B, H, W,
+                                           Cin, Cout, K, S, P, G);
+  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, G, with_bias);
+  size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * c.Ho * c.Wo * Cout;
+  size_t nw = (size_t) Cout * (Cin / G) * K * K;
+
+  conv_loss (&c);
+  double *ref = g_new (double, no);
+  naive_conv_forward (ref, &c);
+  if (!(rel_err (c.out, ref, no) < FWD_TOL))
+    g_error ("%s: forward differs from the direct loops by %g", name, rel_err (c.out, ref, no));
+
+  float *dinp = filled_new (ni, 123.0f), *dw = filled_new (nw, 0);
+  float *db = with_bias ? filled_new (Cout, 0) : NULL;
+  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout, K, S,
+                      P, G);
+  g_autofree char *n1 = g_strconcat (name, " dinp", NULL);
+  g_autofree char *n2 = g_strconcat (name, " dweight", NULL);
+  g_autofree char *n3 = g_strconcat (name, " dbias", NULL);
+  check_grad (n1, c.inp, dinp, ni, conv_loss, &c);
+  check_grad (n2, c.weight, dw, nw, conv_loss, &c);
+  if (with_bias)
+    check_grad (n3, c.bias, db, Cout, conv_loss, &c);
+
+  float *dinp1 = g_memdup2 (dinp, ni * 4), *dw1 = g_memdup2 (dw, nw * 4);
+  float *db1 = with_bias ? g_memdup2 (db, Cout * 4) : NULL;
+  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout, K, S,
+                      P, G);
+  check_overwrites (n1, dinp1, dinp, ni);
+  check_accumulates (n2, dw1, dw, nw);
+  if (with_bias)
+    check_accumulates (n3, db1, db, Cout);
+
+  conv_case_clear (&c);
+  g_free (ref), g_free (dinp), g_free (dw), g_free (db), g_free (dinp1), g_free (dw1);
+  g_free (db1);
+}
+
+static void
+test_conv2d (void)
+{
+  conv_check (2, 5, 7, 3, 4, 3, 1, 1, 1, TRUE);   /* odd sizes, padding */
+  conv_check (1, 9, 8, 4, 6, 3, 2, 1, 2, TRUE);   /* stride 2, two groups */
+  conv_check (2, 6, 5, 6, 6, 3, 1, 1, 6, TRUE);   /* depthwise */
+  conv_check (1, 7, 8, 5, 5, 3, 2, 1, 5, FALSE);  /* depthwise, stride 2, no bias */
+  conv_check (1, 4, 5, 20, 20, 3, 1, 1, 20, TRUE); /* depthwise over two channel blocks */
+  conv_check (1, 13, 11, 3, 5, 7, 4, 3, 1, TRUE); /* the patch embedding: K7 S4 P3 */
+  conv_check (1, 9, 10, 4, 6, 3, 2, 1, 1, TRUE);  /* the later patch embeddings: K3 S2 P1 */
+  conv_check (2, 3, 5, 7, 3, 1, 1, 0, 1, TRUE);   /* 1x1: the linear path */
+  conv_check (1, 5, 5, 4, 4, 1, 2, 0, 1, FALSE);  /* 1x1 stride 2: im2col path */
+  conv_check (2, 6, 6, 6, 4, 2, 2, 0, 2, TRUE);   /* even kernel, groups, no padding */
+  conv_check (1, 6, 7, 1, 2, 5, 1, 2, 1, TRUE);   /* one input channel, K5 P2 */
+}
+
+/* Large enough that im2col runs in chunks of images (2 + 1 here: 1.8M column floats per
+ * image against a 4M chunk); forward and both
+ * gradients against the direct loops. */
+static void
+test_conv2d_chunked (void)
+{
+  ConvCase c;
+  conv_case_init (&c, 3, 112, 112, 16, 8, 3, 1, 1, 1, TRUE);
+  size_t ni = (size_t) c.B * c.H * c.W * c.Cin, no = (size_t) c.B * c.Ho * c.Wo * c.Cout;
+  size_t nw = (size_t) c.Cout * c.Cin * c.K * c.K;
+  double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
+
+  conv_loss (&c);
+  naive_conv_forward (ref, &c);
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+
+  float *dinp = g_new (float, ni), *dw = filled_new (nw, 0), *db = filled_new (c.Cout, 0);
+  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, c.B, c.H, c.W, c.Cin,
+                      c.Cout, c.K, c.S, c.P, c.G);
+  naive_conv_backward (rdinp, rdw, c.R, &c);
+  g_assert_cmpfloat (rel_err (dinp, rdinp, ni), <, FWD_TOL);
+  /* dweight sums 49152 products per element: float GEMM rounding grows with the sum */
+  g_assert_cmpfloat (rel_err (dw, rdw, nw), <, 1e-4);
+
+  conv_case_clear (&c);
+  g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
+}
+
+/* ---- transposed convolution --------------------------------------------------------------- */
+
+typedef struct {
+  int B, H, W, Cin, Cout, K;
+  float *inp, *weight, *bias, *out, *R, *scratch;
+} TConvCase;
+
+static double
+tconv_loss (void *p)
+{
+  TConvCase *c = p;
+  vg_conv_transpose_forward (c->out, c->inp, c->weight, c->bias, c->scratch, c->B, c->H, c->W,
+                             c->Cin, c->Cout, c->K);
+  return dot (c->out, c->R, (size_t) c->B * c->H * c->K * c->W * c->K * c->Cout);
+}
+
+static void
+tconv_check (int B, int H, int W, int Cin, int Cout, int K)
+{
+  TConvCase c = { .B = B, .H = H, .W = W, .Cin = Cin, .Cout = Cout, .K = K };
+  int Ho = H * K, Wo = W * K;
+  size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * Ho * Wo * Cout;
+  size_t nw = (size_t) Cin * Cout * K * K;
+  c.inp = rand_new (ni, -1, 1);
+  c.weight = rand_new (nw, -1, 1);
+  c.bias = rand_new (Cout, -1, 1);
+  c.out = g_new (float, no);
+  c.R = rand_new (no, -1, 1);
+  c.scratch = filled_new (vg_conv_transpose_scratch_floats (B, H, W, Cin, Cout, K), NAN);
+
+  /* reference: every input pixel paints its own K x K block */
+  tconv_loss (&c);
+  double *ref = g_new (double, no);
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < Ho; oh++)
+      for (int ow = 0; ow < Wo; ow++)
+        for (int co = 0; co < Cout; co++)
+          {
+            int h = oh / K, w = ow / K, kh = oh % K, kw = ow % K;
+            double s = c.bias[co];
+            for (int ci = 0; ci < Cin; ci++)
+              s += (double) c.inp[((b * H + h) * W + w) * Cin + ci]
+                   * c.weight[((ci * Cout + co) * K + kh) * K + kw];
+            ref[((b * Ho + oh) * Wo + ow) * Cout + co] = s;
+          }
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+
+  float *dinp = filled_new (ni, 123.0f), *dw = filled_new (nw, 0), *db = filled_new (Cout, 0);
+  vg_conv_transpose_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin,
+                              Cout, K);
+  check_grad ("tconv dinp", c.inp, dinp, ni, tconv_loss, &c);
+  check_grad ("tconv dweight", c.weight, dw, nw, tconv_loss, &c);
+  check_grad ("tconv dbias", c.bias, db, Cout, tconv_loss, &c);
+
+  float *dinp1 = g_memdup2 (dinp, ni * 4), *dw1 = g_memdup2 (dw, nw * 4);
+  float *db1 = g_memdup2 (db, Cout * 4);
+  vg_conv_transpose_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin,
+                              Cout, K);
+  check_overwrites ("tconv dinp", dinp1, dinp, ni);
+  check_accumulates ("tconv dweight", dw1, dw, nw);
+  check_accumulates ("tconv dbias", db1, db, Cout);
+
+  g_free (c.inp), g_free (c.weight), g_free (c.bias), g_free (c.out), g_free (c.R);
+  g_free (c.scratch), g_free (ref), g_free (dinp), g_free (dw), g_free (db), g_free (dinp1);
+  g_free (dw1), g_free (db1);
+}
+
+static void
+test_conv_transpose (void)
+{
+  tconv_check (2, 3, 2, 3, 4, 4); /* the head's 4x4 stride 4 */
+  tconv_check (1, 3, 5, 5, 2, 2);
+}
+
+/* The narrow kernels (vg-gemm-narrow.h) behind the linear layer, on shapes that take
+ * every tile: row counts off the blocks, column counts of 1 to 4 vectors, a Cout that is
+ * no multiple of 16 (its forward falls back to BLAS). Against double sums; and, where
+ * the kernels run, the same bits for 1 and 3 threads. */
+typedef struct {
+  float *out, *dinp, *dw, *db;
+} LinearRun;
+
+static void
+linear_run (LinearRun *run, const float *inp, const float *w, const float *b, const float *R,
+            int Nr, int Cin, int Cout)
+{
+  run->out = g_new (float, (size_t) Nr * Cout);
+  run->dinp = g_new (float, (size_t) Nr * Cin);
+  run->dw = filled_new ((size_t) Cout * Cin, 0.5f); /* += onto what is there */
+  run->db = filled_new (Cout, 0.25f);
+  vg_linear_forward (run->out, inp, w, b, Nr, Cin, Cout);
+  vg_linear_backward (run->dinp, run->dw, run->db, R, inp, w, Nr, Cin, Cout);
+}
+
+static void
+linear_run_clear (LinearRun *run)
+{
+  g_free (run->out), g_free (run->dinp), g_free (run->dw), g_free (run->db);
+}
+
+static void
+test_linear_narrow (void)
+{
+  const int shapes[][3] = { { 1030, 48, 80 }, { 517, 32, 16 }, { 300, 160, 112 },
+                            { 64, 16, 32 }, { 9, 64, 19 }, { 131, 128, 32 } };
+  int saved = omp_get_max_threads ();
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      int Nr = shapes[s][0], Cin = shapes[s][1], Cout = shapes[s][2];
+      size_t ni = (size_t) Nr * Cin, no = (size_t) Nr * Cout, nw = (size_t) Cout * Cin;
+      float *inp = rand_new (ni, -1, 1), *w = rand_new (nw, -1, 1);
+      float *b = rand_new (Cout, -1, 1), *R = rand_new (no, -1, 1);
+      double *out = g_new0 (double, no), *dinp = g_new0 (double, ni);
+      double *dw = g_new0 (double, nw), *db = g_new0 (double, Cout);
+      LinearRun one, three;
+
+      for (int r = 0; r < Nr; r++)
+        for (int o = 0; o < Cout; o++)
+          {
+            double g = R[(size_t) r * Cout + o];
+            out[(size_t) r * Cout + o] = b[o];
+            db[o] += g;
+            for (int i = 0; i < Cin; i++)
+              {
+                out[(size_t) r * Cout + o] += (double) inp[(size_t) r * Cin + i] * w[o * Cin + i];
+                dinp[(size_t) r * Cin + i] += g * w[o * Cin + i];
+                dw[o * Cin + i] += g * inp[(size_t) r * Cin + i];
+              }
+          }
+      for (size_t k = 0; k < nw; k++)
+        dw[k] += 0.5;
+      for (int o = 0; o < Cout; o++)
+        db[o] += 0.25;
+
+      omp_set_num_threads (1);
+      linear_run (&one, inp, w, b, R, Nr, Cin, Cout);
+      omp_set_num_threads (3);
+      linear_run (&three, inp, w, b, R, Nr, Cin, Cout);
+      omp_set_num_threads (saved);
+
+      g_test_message ("linear %d x %d -> %d: errors %.2g %.2g %.2g", Nr, Cin, Cout,
+                      rel_err (three.out, out, no), rel_err (three.dinp, dinp, ni),
+                      rel_err (three.dw, dw, nw));
+      g_assert_cmpfloat (rel_err (three.out, out, no), <, FWD_TOL);
+      g_assert_cmpfloat (rel_err (three.dinp, dinp, ni), <, FWD_TOL);
+      g_assert_cmpfloat (rel_err (three.dw, dw, nw), <, FWD_TOL);
+      g_assert_cmpfloat (rel_err (three.db, db, Cout), <, FWD_TOL);
+      if (vg_gemm_narrow_available ())
+        {
+          g_assert_cmpmem (one.out, no * 4, three.out, no * 4);
+          g_assert_cmpmem (one.dinp, ni * 4, three.dinp, ni * 4);
+          g_assert_cmpmem (one.dw, nw * 4, three.dw, nw * 4);
+        }
+      linear_run_clear (&one);
+      linear_run_clear (&three);
+      g_free (inp), g_free (w), g_free (b), g_free (R);
+      g_free (out), g_free (dinp), g_free (dw), g_free (db);
+    }
+}
+
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/nn/linear", test_linear);
+  g_test_add_func ("/nn/linear-narrow", test_linear_narrow);
+  g_test_add_func ("/nn/conv2d", test_conv2d);
+  g_test_add_func ("/nn/conv2d-chunked", test_conv2d_chunked);
+  g_test_add_func ("/nn/conv-transpose", test_conv_transpose);
+
+  return g_test_run ();
+}
