@@ -102,10 +102,7 @@ export_files (VgService *self, Job *job, GError **error)
   gboolean ok = TRUE;
 
   if (job->export_kind == VG_EXPORT_OVERLAYS)
-    {
-      options.formats = VG_EXPORT_FORMAT_OVERLAY;
-      options.alpha = job->opacity;
-    }
+    options.formats = VG_EXPORT_FORMAT_OVERLAY;
   exporter = vg_exporter_new (split, first, last, job->path, &options, error);
   if (exporter == NULL)
     return -1;

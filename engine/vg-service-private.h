@@ -35,8 +35,7 @@ typedef struct {
   VgSplit *split;            /* evaluate, export: the worker's own copy */
   int index;                 /* export: the sample, or -1 for all */
   VgExportKind export_kind;
-  double opacity;            /* export of overlays */
-  VgExportOptions export_options; /* export of masks (formats, classes, legend) */
+  VgExportOptions export_options; /* export: formats, classes, legend, overlay alpha */
   VgTrainOptions *train_options; /* train: the worker's own copy */
   /* outcome, written by the worker before the job is handed back */
   gpointer result;
@@ -80,7 +79,6 @@ struct _VgService
   char *device;              /* for the next model loaded */
   gboolean flip;             /* for the next model loaded */
   gboolean model_flip;       /* of the model loaded */
-  VgExportOptions export_options; /* for the mask exports queued next */
   char *device_note;         /* of the model loaded */
   guint n_jobs;              /* queued or running */
 

@@ -584,24 +584,6 @@ vg_service_get_flip (VgService *self)
   return self->flip;
 }
 
-void
-vg_service_set_export_options (VgService *self, const VgExportOptions *options)
-{
-  g_return_if_fail (VG_IS_SERVICE (self));
-  g_return_if_fail (options != NULL);
-
-  self->export_options = *options;
-}
-
-void
-vg_service_get_export_options (VgService *self, VgExportOptions *options)
-{
-  g_return_if_fail (VG_IS_SERVICE (self));
-  g_return_if_fail (options != NULL);
-
-  *options = self->export_options;
-}
-
 gboolean
 vg_service_get_model_flip (VgService *self)
 {
@@ -720,7 +702,8 @@ vg_service_evaluate_finish (VgService *self, GAsyncResult *result, GError **erro
 
 void
 vg_service_export_async (VgService *self, const VgSplit *split, int index, VgExportKind kind,
-                         const char *destination, double opacity, GCancellable *cancellable,
+                         const char *destination, const VgExportOptions *options,
+                         GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {
   Job *job;
@@ -736,8 +719,11 @@ vg_service_export_async (VgService *self, const VgSplit *split, int index, VgExp
   job->index = index;
   job->export_kind = kind;
   job->path = g_canonicalize_filename (destination, NULL);
-  job->opacity = CLAMP (opacity, 0.0, 1.0);
-  job->export_options = self->export_options;
+  if (options != NULL)
+    job->export_options = *options;
+  else
+    vg_export_options_init (&job->export_options);
+  job->export_options.alpha = CLAMP (job->export_options.alpha, 0.0, 1.0);
   queue_job (self, job);
 }
 
@@ -968,7 +954,6 @@ vg_service_init (VgService *self)
   g_cond_init (&self->cond);
   self->memory_cache_limit = DEFAULT_MEMORY_CACHE_BYTES;
   self->device = g_strdup ("auto");
-  vg_export_options_init (&self->export_options);
   self->train_control = vg_train_control_new ();
   self->memory_cache = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                               service_cache_entry_free);

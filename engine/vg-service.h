@@ -47,12 +47,12 @@ typedef enum {
 } VgServiceJob;
 
 typedef enum {
-  VG_EXPORT_MASKS = 0,   /* destination: a folder of the formats of the export options
-                          * (vg_service_set_export_options; by default <name>.png palette PNG
-                          * masks, the data set's format), through vg-export.h */
+  VG_EXPORT_MASKS = 0,   /* destination: a folder of the formats of the export's options
+                          * (by default <name>.png palette PNG masks, the data set's
+                          * format), through vg-export.h */
   VG_EXPORT_OVERLAYS,    /* destination: a folder of <name>.png RGB pictures: the photo with
-                          * the class colours over it at the given opacity (the options'
-                          * class filter and legend apply) */
+                          * the class colours over it at the options' alpha (their class
+                          * filter and legend apply, their formats do not) */
   VG_EXPORT_SUBMISSION,  /* destination: a .zip file (vg_export_submission) */
 } VgExportKind;
 
@@ -150,22 +150,17 @@ void vg_service_evaluate_async (VgService *self, const VgSplit *split,
 VgEvaluation *vg_service_evaluate_finish (VgService *self, GAsyncResult *result,
                                           GError **error);
 
-/* The formats, class filter and legend of the mask exports queued from now on
- * (VG_EXPORT_MASKS; the filter and legend also for VG_EXPORT_OVERLAYS, whose opacity is
- * the export's own); by default palette masks of every class, no legend. The workbench
- * offers them in its export dialogs, as visage-cli predict does with --format, --classes
- * and --legend. Main context. */
-void vg_service_set_export_options (VgService *self, const VgExportOptions *options);
-void vg_service_get_export_options (VgService *self, VgExportOptions *options);
-
 /* Predict (from the cache when it can; the probabilities format predicts afresh) and write
  * sample `index` of a split, or all of its samples when index is -1 (the split is copied),
  * through the one export of vg-export.h. Nothing of the split is ever written over: a
  * destination inside the split's folders, or an output file that is one of its images or
  * masks, fails with VG_EXPORT_ERROR_PROTECTED before anything is written. Files are
- * written atomically. Emits ::progress. Fails without a model. */
+ * written atomically. Emits ::progress. Fails without a model. options: the formats, class
+ * filter, legend and overlay alpha (copied; NULL: vg_export_options_init's), as
+ * visage-cli predict takes them from --format, --classes, --legend and --alpha. */
 void vg_service_export_async (VgService *self, const VgSplit *split, int index,
-                              VgExportKind kind, const char *destination, double opacity,
+                              VgExportKind kind, const char *destination,
+                              const VgExportOptions *options,
                               GCancellable *cancellable, GAsyncReadyCallback callback,
                               gpointer user_data);
 /* The number of files written (every format's, the legend's included), or -1 with error

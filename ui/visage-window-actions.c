@@ -139,24 +139,19 @@ export_add_choices (GtkFileChooser *chooser, gpointer user_data)
 {
   VisageChooserRequest *request = user_data;
   VisageWindow *self = request->owner;
-  VgExportOptions options;
 
-  vg_service_get_export_options (self->service, &options);
-  visage_export_choices_add (chooser, &options);
+  visage_export_choices_add (chooser, &self->export_options);
 }
 
-/* Kept in the service for this export and the next (the overlay exports use the class
+/* Kept for this export and offered again by the next (the overlay exports use the class
  * and legend too). */
 static void
 export_read_choices (GtkFileChooser *chooser, gpointer user_data)
 {
   VisageChooserRequest *request = user_data;
   VisageWindow *self = request->owner;
-  VgExportOptions options;
 
-  vg_service_get_export_options (self->service, &options);
-  visage_export_choices_read (chooser, &options);
-  vg_service_set_export_options (self->service, &options);
+  visage_export_choices_read (chooser, &self->export_options);
 }
 
 static void

@@ -44,6 +44,7 @@ struct _VisageWindow
   GCancellable *open_cancellable;
   GCancellable *predict_cancellable;
   GCancellable *job_cancellable;    /* non-NULL while evaluating or exporting */
+  VgExportOptions export_options;   /* the last export's formats, class and legend */
   VgServiceJob job_kind;            /* which of the two */
   char *live_path;                  /* an image opened on its own, shown instead of a sample */
   guint n_pending;                  /* operations that will change what is shown */

@@ -528,6 +528,7 @@ visage_window_export (VisageWindow *self, const char *what, const char *destinat
   g_autoptr (VgSplit) live = NULL;
   g_autoptr (GError) error = NULL;
   const VgSplit *split = self->split;
+  VgExportOptions options;
   VgExportKind kind;
   int index = -1;
 
@@ -570,8 +571,9 @@ visage_window_export (VisageWindow *self, const char *what, const char *destinat
 
   job_begin (self, VG_SERVICE_JOB_EXPORT, _("Exporting…"));
   /* Overlays as the image view shows them. */
-  vg_service_export_async (self->service, split, index, kind, destination,
-                           visage_image_view_get_opacity (self->image_view),
+  options = self->export_options;
+  options.alpha = visage_image_view_get_opacity (self->image_view);
+  vg_service_export_async (self->service, split, index, kind, destination, &options,
                            self->job_cancellable, exported, g_object_ref (self));
 }
 
@@ -905,6 +907,7 @@ visage_window_init (VisageWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   _visage_window_actions_init (self);
+  vg_export_options_init (&self->export_options);
   self->service = vg_service_new (NULL);
   visage_train_view_set_service (self->train_view, self->service);
   g_signal_connect_swapped (self->train_view, "notify::running",

@@ -4,8 +4,6 @@
  * news, and the prediction cache (memory, then disk) serves a second request. */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -654,14 +652,15 @@ test_runs_off_main_thread (Fixture *f, gconstpointer data)
   }
 }
 
+/* options NULL: the defaults (palette masks; overlays at alpha 0.5) */
 static int
 export (VgService *service, const VgSplit *split, int index, VgExportKind kind,
-        const char *destination, GError **error)
+        const char *destination, const VgExportOptions *options, GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  vg_service_export_async (service, split, index, kind, destination, 0.5, NULL, store_result,
-                           &result);
+  vg_service_export_async (service, split, index, kind, destination, options, NULL,
+                           store_result, &result);
   return vg_service_export_finish (service, wait_for (&result), error);
 }
 
@@ -686,14 +685,14 @@ test_export (Fixture *f, gconstpointer data)
   n = split->n_samples;
 
   /* Without a model: an error, nothing written. */
-  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, masks, &error), ==, -1);
+  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, masks, NULL, &error), ==, -1);
   g_assert_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_NO_MODEL);
   g_clear_error (&error);
   g_assert_false (g_file_test (masks, G_FILE_TEST_EXISTS));
   load_model (service, f->model_path);
 
   /* Palette masks of the whole split: the predictions, in the data set's format. */
-  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, masks, &error), ==, n);
+  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, masks, NULL, &error), ==, n);
   g_assert_no_error (error);
   g_assert_cmpint (vg_test_count_files (masks, NULL), ==, n);
   for (int i = 0; i < n; i++)
@@ -727,8 +726,8 @@ test_export (Fixture *f, gconstpointer data)
     options.formats = VG_EXPORT_FORMAT_INDEX | VG_EXPORT_FORMAT_PROBABILITIES;
     options.classes = 1u << VG_CLASS_HAIR;
     options.legend = TRUE;
-    vg_service_set_export_options (service, &options);
-    g_assert_cmpint (export (service, split, 0, VG_EXPORT_MASKS, formats, &error), ==, 4);
+    g_assert_cmpint (export (service, split, 0, VG_EXPORT_MASKS, formats, &options, &error), ==,
+                     4);
     g_assert_no_error (error);
     g_assert_true (vg_mask_load (&mask, index, &error));
     for (size_t i = 0; i < (size_t) p->height * p->width; i++)
@@ -739,12 +738,10 @@ test_export (Fixture *f, gconstpointer data)
         g_assert_cmpint (mask.data[i], >=, 255 / VG_NUM_CLASSES);
     g_assert_true (g_file_test (legend, G_FILE_TEST_IS_REGULAR));
     vg_image_clear (&mask);
-    vg_export_options_init (&options);
-    vg_service_set_export_options (service, &options);
   }
 
   /* One overlay: the photo blended with the palette at the opacity asked for. */
-  g_assert_cmpint (export (service, split, 1, VG_EXPORT_OVERLAYS, overlays, &error), ==, 1);
+  g_assert_cmpint (export (service, split, 1, VG_EXPORT_OVERLAYS, overlays, NULL, &error), ==, 1);
   g_assert_no_error (error);
   g_assert_cmpint (vg_test_count_files (overlays, NULL), ==, 1);
   {
@@ -761,7 +758,7 @@ test_export (Fixture *f, gconstpointer data)
   }
 
   /* The submission zip. */
-  g_assert_cmpint (export (service, split, -1, VG_EXPORT_SUBMISSION, zip, &error), ==, 1);
+  g_assert_cmpint (export (service, split, -1, VG_EXPORT_SUBMISSION, zip, NULL, &error), ==, 1);
   g_assert_no_error (error);
   g_assert_true (g_file_get_contents (zip, &zip_data, &zip_size, &error));
   g_assert_cmpuint (zip_size, >, 4);
@@ -769,13 +766,13 @@ test_export (Fixture *f, gconstpointer data)
 
   /* Never over the ground truth: not into the masks folder, and not through a link that
    * leads to a mask. Nothing is written either time. */
-  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, split->masks_dir, &error), ==,
+  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, split->masks_dir, NULL, &error), ==,
                    -1);
   g_assert_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_PROTECTED);
   g_clear_error (&error);
   g_assert_cmpint (g_mkdir_with_parents (trap, 0755), ==, 0);
   g_assert_cmpint (symlink (split->samples[2].mask_path, trap_link), ==, 0);
-  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, trap, &error), ==, -1);
+  g_assert_cmpint (export (service, split, -1, VG_EXPORT_MASKS, trap, NULL, &error), ==, -1);
   g_assert_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_PROTECTED);
   g_clear_error (&error);
   g_assert_true (g_file_test (trap_link, G_FILE_TEST_IS_SYMLINK));
