@@ -700,24 +700,11 @@ vg_cli_bench (int argc, char **argv)
   if (!vg_cli_parse_options ("bench", "training and inference speed", entries, &argc, &argv,
                               &status))
     return status;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli bench: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("bench", argc, argv))
+    return EXIT_USAGE;
   b.H = b.W = 256;
-  if (size != NULL && !vg_cli_parse_size (size, &b.H, &b.W))
-    {
-      fprintf (stderr, "visage-cli bench: --size '%s' is not WxH or N (positive pixels)\n",
-               size);
-      return EXIT_USAGE;
-    }
-  if (b.H % 32 != 0 || b.W % 32 != 0)
-    {
-      fprintf (stderr, "visage-cli bench: the input size must be a multiple of 32, not %dx%d\n",
-               b.W, b.H);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_parse_size ("bench", size, &b.H, &b.W))
+    return EXIT_USAGE;
   if (batch < 1 || threads < 1 || steps < 1 || warmup < 0 || runs < 0 || workers < 1
       || sgemm_n < 0)
     {

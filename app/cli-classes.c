@@ -89,11 +89,8 @@ vg_cli_classes (int argc, char **argv)
   if (!vg_cli_parse_options ("classes", "list the face classes: id, name, colour, partner",
                               entries, &argc, &argv, &status))
     return status;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli classes: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("classes", argc, argv))
+    return EXIT_USAGE;
   if (json && markdown)
     {
       fprintf (stderr, "visage-cli classes: --json and --markdown exclude each other\n");

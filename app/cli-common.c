@@ -41,6 +41,13 @@ vg_cli_check_range (const char *command, const char *option, int value, int lo, 
   return TRUE;
 }
 
+gboolean
+vg_cli_check_batch_workers (const char *command, int batch, int workers)
+{
+  return vg_cli_check_range (command, "--batch", batch, 1, 256)
+         && vg_cli_check_range (command, "--workers", workers, 1, 256);
+}
+
 /* Without --model: the model shipped with the program (vg_bundled_model_path). */
 gboolean
 vg_cli_default_model (const char *command, char **model_path)

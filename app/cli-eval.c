@@ -297,9 +297,7 @@ vg_cli_eval (int argc, char **argv)
   int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, max = 0, status = EXIT_OK;
   gboolean skip_bad = FALSE, flip = FALSE;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "Model file (.safetensors); default: the one shipped with Visage",
-      "FILE" },
+    VG_CLI_MODEL_OPTION (model_path),
     VG_CLI_DEVICE_OPTION (device),
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data,
       "Split folder with images/ and masks/", "DIR" },
@@ -313,11 +311,7 @@ vg_cli_eval (int argc, char **argv)
       "Write every result (confusion matrix, per-image mIoU) as JSON", "FILE" },
     { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path,
       "Write the per-class table with the confusion matrix as CSV", "FILE" },
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
-    { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
-    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
-      "Also run each image mirrored and average the two (test-time flip: twice the time)",
-      NULL },
+    VG_CLI_PREDICT_OPTIONS (batch, workers, flip),
     { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad,
       "Check every file first and leave out bad samples with a warning", NULL },
     { "max", 0, 0, G_OPTION_ARG_INT, &max, "Evaluate only the first N images", "N" },
@@ -341,11 +335,8 @@ vg_cli_eval (int argc, char **argv)
     return status;
   if ((be = vg_cli_backend ("eval", device)) == NULL)
     return EXIT_USAGE;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli eval: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("eval", argc, argv))
+    return EXIT_USAGE;
   if (model_path != NULL && predictions != NULL)
     {
       fprintf (stderr, "visage-cli eval: give a model (--model FILE) or predicted masks "
@@ -361,8 +352,7 @@ vg_cli_eval (int argc, char **argv)
                        "--masks DIR\n");
       return EXIT_USAGE;
     }
-  if (!vg_cli_check_range ("eval", "--batch", batch, 1, 256)
-      || !vg_cli_check_range ("eval", "--workers", workers, 1, 256)
+  if (!vg_cli_check_batch_workers ("eval", batch, workers)
       || !vg_cli_check_range ("eval", "--max", max, 0, G_MAXINT))
     return EXIT_USAGE;
   /* A folder given as the file, or a read-only one: said now, not after the evaluation. */

@@ -41,11 +41,8 @@ vg_cli_export_onnx (int argc, char **argv)
   if (!vg_cli_parse_options ("export-onnx", "write a model as an ONNX graph (opset 17)",
                               entries, &argc, &argv, &status))
     return status;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli export-onnx: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("export-onnx", argc, argv))
+    return EXIT_USAGE;
   if (out == NULL)
     {
       fprintf (stderr, "visage-cli export-onnx: give --out FILE\n");

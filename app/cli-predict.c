@@ -172,9 +172,7 @@ vg_cli_predict (int argc, char **argv)
   g_autofree char *format = NULL, *classes = NULL;
   double alpha = 0.5;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "Model file (.safetensors); default: the one shipped with Visage",
-      "FILE" },
+    VG_CLI_MODEL_OPTION (model_path),
     VG_CLI_DEVICE_OPTION (device),
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
       "Folder for the predicted masks (never a data split's images, masks or annotations "
@@ -195,11 +193,7 @@ vg_cli_predict (int argc, char **argv)
     { "overlay", 0, 0, G_OPTION_ARG_NONE, &overlay,
       "Also write NAME-overlay.png (as --format palette,overlay)", NULL },
     { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "Overlay opacity (default 0.5)", "A" },
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
-    { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
-    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
-      "Also run each image mirrored and average the two (test-time flip: twice the time)",
-      NULL },
+    VG_CLI_PREDICT_OPTIONS (batch, workers, flip),
     { NULL }
   };
   g_autoptr (GError) error = NULL;
@@ -231,8 +225,7 @@ vg_cli_predict (int argc, char **argv)
     }
   if (!vg_cli_default_model ("predict", &model_path))
     return EXIT_USAGE;
-  if (!vg_cli_check_range ("predict", "--batch", batch, 1, 256)
-      || !vg_cli_check_range ("predict", "--workers", workers, 1, 256)
+  if (!vg_cli_check_batch_workers ("predict", batch, workers)
       || !predict_options (&options, format, classes, legend, overlay, alpha))
     return EXIT_USAGE;
 
@@ -281,20 +274,14 @@ vg_cli_export_submission (int argc, char **argv)
   int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, status = EXIT_OK;
   gboolean flip = FALSE, force = FALSE;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "Model file (.safetensors); default: the one shipped with Visage",
-      "FILE" },
+    VG_CLI_MODEL_OPTION (model_path),
     VG_CLI_DEVICE_OPTION (device),
     { "images", 'i', 0, G_OPTION_ARG_FILENAME, &images,
       "Folder of test images (or a split folder with images/)", "DIR" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &zip_path, "The zip file to write", "FILE.zip" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
       "Replace the zip file if it exists (without --force an existing one is refused)", NULL },
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
-    { "workers", 'j', 0, G_OPTION_ARG_INT, &workers, "Decoding threads (default 2)", "N" },
-    { "flip", 0, 0, G_OPTION_ARG_NONE, &flip,
-      "Also run each image mirrored and average the two (test-time flip: twice the time)",
-      NULL },
+    VG_CLI_PREDICT_OPTIONS (batch, workers, flip),
     { NULL }
   };
   g_autoptr (GError) error = NULL;
@@ -312,11 +299,8 @@ vg_cli_export_submission (int argc, char **argv)
     return status;
   if ((be = vg_cli_backend ("export-submission", device)) == NULL)
     return EXIT_USAGE;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli export-submission: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("export-submission", argc, argv))
+    return EXIT_USAGE;
   if (images == NULL || zip_path == NULL)
     {
       fprintf (stderr, "visage-cli export-submission: --images DIR and --out FILE.zip are "
@@ -325,8 +309,7 @@ vg_cli_export_submission (int argc, char **argv)
     }
   if (!vg_cli_default_model ("export-submission", &model_path))
     return EXIT_USAGE;
-  if (!vg_cli_check_range ("export-submission", "--batch", batch, 1, 256)
-      || !vg_cli_check_range ("export-submission", "--workers", workers, 1, 256))
+  if (!vg_cli_check_batch_workers ("export-submission", batch, workers))
     return EXIT_USAGE;
   /* Before any work: a folder or an unwritable place, and a submission already there
    * (a finished export is worth more than a typo in --out). */

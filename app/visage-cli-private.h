@@ -23,6 +23,9 @@ gboolean vg_cli_parse_options (const char *name, const char *summary, GOptionEnt
 gboolean vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spec,
                                 GError **error);
 
+/* Positional arguments refused: FALSE after printing "unexpected argument" (EXIT_USAGE). */
+gboolean vg_cli_no_arguments (const char *command, int argc, char **argv);
+
 /* --device NAME, shared by the commands that run a model. */
 #define VG_CLI_DEVICE_OPTION(var)                                                          \
   { "device", 0, 0, G_OPTION_ARG_STRING, &(var),                                          \
@@ -32,8 +35,9 @@ gboolean vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spe
  * message printed); cuda without a usable GPU falls back to the CPU with a notice. */
 const VgBackend *vg_cli_backend (const char *command, const char *device);
 
-/* "512", "512x384" (W x H): positive pixel sizes up to 16384. */
-gboolean vg_cli_parse_size (const char *text, int *h, int *w);
+/* --size "512", "512x384" (W x H; text NULL keeps *h and *w): positive pixel sizes up to
+ * 16384, multiples of 32; FALSE after printing what is wrong. */
+gboolean vg_cli_parse_size (const char *command, const char *text, int *h, int *w);
 
 /* ---- progress on the terminal (cli-progress.c) ------------------------------------------
  * On a terminal (stderr is a tty): one line redrawn in place with a bar, rate and ETA, at
@@ -69,6 +73,20 @@ void vg_cli_interrupt_set_grace (int seconds);
 #define VG_CLI_DEFAULT_BATCH 4
 #define VG_CLI_DEFAULT_WORKERS 2
 
+/* --model FILE (default: the shipped model), and --batch, --workers, --flip of the commands
+ * that predict (eval, predict, export-submission). */
+#define VG_CLI_MODEL_OPTION(var)                                                           \
+  { "model", 'm', 0, G_OPTION_ARG_FILENAME, &(var),                                        \
+    "Model file (.safetensors); default: the one shipped with Visage", "FILE" }
+#define VG_CLI_PREDICT_OPTIONS(batch, workers, flip)                                       \
+  { "batch", 'b', 0, G_OPTION_ARG_INT, &(batch), "Images per forward pass (default 4)",    \
+    "N" },                                                                                 \
+  { "workers", 'j', 0, G_OPTION_ARG_INT, &(workers), "Decoding threads (default 2)",      \
+    "N" },                                                                                 \
+  { "flip", 0, 0, G_OPTION_ARG_NONE, &(flip),                                              \
+    "Also run each image mirrored and average the two (test-time flip: twice the time)",   \
+    NULL }
+
 /* Print "visage-cli COMMAND: message" (or "interrupted"); the exit status for the error. */
 int vg_cli_fail (const char *command, const GError *error);
 /* A progress callback of the engine for a VgCliProgress (data). */
@@ -76,6 +94,8 @@ void vg_cli_on_progress (int done, int total, gpointer data);
 /* Whether lo <= value <= hi; FALSE after printing which option is out of range. */
 gboolean vg_cli_check_range (const char *command, const char *option, int value, int lo,
                              int hi);
+/* --batch and --workers each between 1 and 256; FALSE after printing which is not. */
+gboolean vg_cli_check_batch_workers (const char *command, int batch, int workers);
 /* Without --model (*model_path NULL): the model shipped with the program; FALSE (with a
  * message) when none ships. */
 gboolean vg_cli_default_model (const char *command, char **model_path);

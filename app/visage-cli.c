@@ -104,6 +104,17 @@ vg_cli_parse_options (const char *name, const char *summary, GOptionEntry *entri
   return TRUE;
 }
 
+gboolean
+vg_cli_no_arguments (const char *command, int argc, char **argv)
+{
+  if (argc > 1)
+    {
+      fprintf (stderr, "visage-cli %s: unexpected argument '%s'\n", command, argv[1]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 int
 vg_cli_devices (int argc, char **argv)
 {
@@ -113,11 +124,8 @@ vg_cli_devices (int argc, char **argv)
 
   if (!vg_cli_parse_options ("devices", "list the compute devices", NULL, &argc, &argv, &status))
     return status;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli devices: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("devices", argc, argv))
+    return EXIT_USAGE;
 
   printf ("cpu: %d hardware threads (OpenBLAS + OpenMP)\n", g_get_num_processors ());
   n = vg_device_cuda_count (why, sizeof why);
@@ -158,8 +166,8 @@ vg_cli_backend (const char *command, const char *device)
   return be;
 }
 
-gboolean
-vg_cli_parse_size (const char *text, int *h, int *w)
+static gboolean
+parse_size (const char *text, int *h, int *w)
 {
   char *end = NULL;
   long a = strtol (text, &end, 10), b = a;
@@ -177,6 +185,24 @@ vg_cli_parse_size (const char *text, int *h, int *w)
     return FALSE;
   *w = (int) a;
   *h = (int) b;
+  return TRUE;
+}
+
+gboolean
+vg_cli_parse_size (const char *command, const char *text, int *h, int *w)
+{
+  if (text != NULL && !parse_size (text, h, w))
+    {
+      fprintf (stderr, "visage-cli %s: --size '%s' is not WxH or N (positive pixels)\n", command,
+               text);
+      return FALSE;
+    }
+  if (*h % 32 != 0 || *w % 32 != 0)
+    {
+      fprintf (stderr, "visage-cli %s: the input size must be a multiple of 32, not %dx%d\n",
+               command, *w, *h);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -206,22 +232,10 @@ vg_cli_info (int argc, char **argv)
   if (!vg_cli_parse_options ("info", "print a configuration's layers", entries, &argc, &argv,
                               &status))
     return status;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli info: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
-  if (size != NULL && !vg_cli_parse_size (size, &h, &w))
-    {
-      fprintf (stderr, "visage-cli info: --size '%s' is not WxH or N (positive pixels)\n", size);
-      return EXIT_USAGE;
-    }
-  if (h % 32 != 0 || w % 32 != 0)
-    {
-      fprintf (stderr, "visage-cli info: the input size must be a multiple of 32, not %dx%d\n",
-               w, h);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("info", argc, argv))
+    return EXIT_USAGE;
+  if (!vg_cli_parse_size ("info", size, &h, &w))
+    return EXIT_USAGE;
   if (!vg_cli_resolve_config (&cfg, config_name, spec, &error))
     {
       fprintf (stderr, "visage-cli info: %s\n", error->message);
@@ -318,11 +332,8 @@ vg_cli_convert (int argc, char **argv)
   if (!vg_cli_parse_options ("convert", "write a model file in another storage format",
                               entries, &argc, &argv, &status))
     return status;
-  if (argc > 1)
-    {
-      fprintf (stderr, "visage-cli convert: unexpected argument '%s'\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_no_arguments ("convert", argc, argv))
+    return EXIT_USAGE;
   if (model_path == NULL || out == NULL || !f16)
     {
       fprintf (stderr, "visage-cli convert: give --model FILE, --out FILE and --f16\n");
