@@ -138,6 +138,13 @@ typedef struct {
   int t;
 } AdamState;
 
+/* What a timed training step needs besides the model, on the backend. */
+typedef struct {
+  float *images;     /* (B, H, W, 3) */
+  uint8_t *targets;  /* (B, H, W) */
+  AdamState opt;
+} TrainBuffers;
+
 /* Deterministic synthetic batch: images N(0, 1) (already whitened), labels uniform over the
  * classes with about 1% ignore_index, like the reference's generator. */
 static void
@@ -190,13 +197,13 @@ bench_model (Bench *b, const VgBackend *be, int B, gboolean training, GError **e
 }
 
 static float
-train_step (VgModel *model, const VgBackend *be, AdamState *opt, const float *images,
-            const uint8_t *targets, int B)
+train_step (VgModel *model, const VgBackend *be, TrainBuffers *t, int B)
 {
+  AdamState *opt = &t->opt;
   float loss;
 
   vg_model_zero_grad (model);
-  loss = vg_model_forward (model, images, targets, B, TRUE);
+  loss = vg_model_forward (model, t->images, t->targets, B, TRUE);
   vg_model_backward (model);
   opt->t++;
   be->adam_step (vg_model_params (model), vg_model_grads (model), opt->m, opt->v,
@@ -218,12 +225,25 @@ adam_state_init (AdamState *opt, const VgBackend *be, size_t n, GError **error)
   return TRUE;
 }
 
-static void
-adam_state_clear (AdamState *opt, const VgBackend *be)
+/* n = B * H * W pixels of a batch. */
+static gboolean
+train_buffers_init (TrainBuffers *t, const VgBackend *be, VgModel *model, size_t n,
+                    GError **error)
 {
-  be->free (opt->m);
-  be->free (opt->v);
-  opt->m = opt->v = NULL;
+  t->images = be->alloc (n * 3 * sizeof (float), error);
+  t->targets = t->images != NULL ? be->alloc (n, error) : NULL;
+  return t->targets != NULL
+         && adam_state_init (&t->opt, be, vg_model_num_params (model), error);
+}
+
+static void
+train_buffers_clear (TrainBuffers *t, const VgBackend *be)
+{
+  be->free (t->opt.m);
+  be->free (t->opt.v);
+  be->free (t->images);
+  be->free (t->targets);
+  memset (t, 0, sizeof *t);
 }
 
 /* Training on synthetic data in memory. */
@@ -233,9 +253,7 @@ bench_train (Bench *b, const VgBackend *be, GError **error)
   g_autoptr (VgModel) model = NULL;
   g_autofree double *times = g_new0 (double, b->steps);
   size_t n = (size_t) b->B * b->H * b->W;
-  float *images = NULL;
-  uint8_t *targets = NULL;
-  AdamState opt = { 0 };
+  TrainBuffers t = { 0 };
   double total = 0;
   gboolean ok = FALSE;
 
@@ -245,25 +263,23 @@ bench_train (Bench *b, const VgBackend *be, GError **error)
   b->train_setup_s = now_s () - b->train_setup_s;
   if (model == NULL)
     return FALSE;
-  images = be->alloc (n * 3 * sizeof (float), error);
-  targets = images != NULL ? be->alloc (n, error) : NULL;
-  if (targets == NULL || !adam_state_init (&opt, be, vg_model_num_params (model), error))
+  if (!train_buffers_init (&t, be, model, n, error))
     goto out;
   {
     g_autofree float *host_images = g_new (float, n * 3);
     g_autofree uint8_t *host_targets = g_new (uint8_t, n);
     synthetic_batch (host_images, host_targets, b->B, b->H, b->W, b->cfg.num_classes);
-    be->upload (images, host_images, n * 3 * sizeof (float));
-    be->upload (targets, host_targets, n);
+    be->upload (t.images, host_images, n * 3 * sizeof (float));
+    be->upload (t.targets, host_targets, n);
   }
 
   for (int i = 0; i < b->warmup; i++)
-    train_step (model, be, &opt, images, targets, b->B);
+    train_step (model, be, &t, b->B);
   vg_profile_set_recording (b->profile);
   for (int i = 0; i < b->steps; i++)
     {
       double t0 = now_s ();
-      float loss = train_step (model, be, &opt, images, targets, b->B);
+      float loss = train_step (model, be, &t, b->B);
       times[i] = now_s () - t0;
       total += times[i];
       if (i == 0)
@@ -286,9 +302,7 @@ bench_train (Bench *b, const VgBackend *be, GError **error)
     }
   ok = TRUE;
 out:
-  adam_state_clear (&opt, be);
-  be->free (images);
-  be->free (targets);
+  train_buffers_clear (&t, be);
   return ok;
 }
 
@@ -304,10 +318,8 @@ bench_train_data (Bench *b, const VgBackend *be, GError **error)
   g_autoptr (VgModel) model = NULL;
   g_autofree double *times = g_new0 (double, b->steps);
   size_t n = (size_t) b->B * b->H * b->W;
-  float *images = NULL;
-  uint8_t *targets = NULL;
   VgLoaderParams lp;
-  AdamState opt = { 0 };
+  TrainBuffers t = { 0 };
   double total = 0, wait0;
   int epoch = 0;
   gboolean ok = FALSE;
@@ -330,9 +342,7 @@ bench_train_data (Bench *b, const VgBackend *be, GError **error)
   loader = vg_loader_new (split, &lp, error);
   if (loader == NULL)
     return FALSE;
-  images = be->alloc (n * 3 * sizeof (float), error);
-  targets = images != NULL ? be->alloc (n, error) : NULL;
-  if (targets == NULL || !adam_state_init (&opt, be, vg_model_num_params (model), error))
+  if (!train_buffers_init (&t, be, model, n, error))
     goto out;
 
   vg_loader_start_epoch (loader, epoch);
@@ -358,10 +368,11 @@ bench_train_data (Bench *b, const VgBackend *be, GError **error)
           goto out;
         }
       /* copies into the model's memory (a device upload on other backends) */
-      be->upload (images, batch->images, (size_t) batch->n * b->H * b->W * 3 * sizeof (float));
-      be->upload (targets, batch->masks, (size_t) batch->n * b->H * b->W);
+      be->upload (t.images, batch->images,
+                  (size_t) batch->n * b->H * b->W * 3 * sizeof (float));
+      be->upload (t.targets, batch->masks, (size_t) batch->n * b->H * b->W);
       vg_loader_release (loader, batch);
-      train_step (model, be, &opt, images, targets, b->B);
+      train_step (model, be, &t, b->B);
       if (i >= b->warmup)
         {
           times[i - b->warmup] = now_s () - t0;
@@ -377,9 +388,7 @@ bench_train_data (Bench *b, const VgBackend *be, GError **error)
   b->data_peak_rss = proc_status_bytes ("VmHWM");
   ok = TRUE;
 out:
-  adam_state_clear (&opt, be);
-  be->free (images);
-  be->free (targets);
+  train_buffers_clear (&t, be);
   return ok;
 }
 
