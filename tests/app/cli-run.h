@@ -45,6 +45,19 @@ vg_test_run_cli_argv (CliRun *run, const char *const *argv, const char *cache_ho
     g_test_message ("stderr: %s", run->err);
 }
 
+/* g_test_init for a test that checks against a Python reference script: meson passes
+ * PYTHON SCRIPT after the test's options, and g_test_init leaves them in argv. */
+static inline void
+vg_test_init_with_reference (int *argc, char ***argv, const char **python, const char **script)
+{
+  g_test_init (argc, argv, NULL);
+  if (*argc >= 3)
+    {
+      *python = (*argv)[1];
+      *script = (*argv)[2];
+    }
+}
+
 /* $VISAGE_CLI with the arguments first, ... (NULL-terminated; first may be that NULL). */
 static inline void
 vg_test_run_cli_valist (CliRun *run, const char *first, va_list ap)

@@ -718,13 +718,7 @@ test_eval_annotations (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-  /* Left in argv by g_test_init: PYTHON SCRIPT (from meson). */
-  if (argc >= 3)
-    {
-      python_path = argv[1];
-      reference_script = argv[2];
-    }
+  vg_test_init_with_reference (&argc, &argv, &python_path, &reference_script);
   g_test_add_func ("/cli-eval/metrics-reference", test_metrics_reference);
   g_test_add_func ("/cli-eval/predict", test_predict);
   g_test_add_func ("/cli-eval/export-submission", test_export_submission);

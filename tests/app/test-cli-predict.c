@@ -58,6 +58,39 @@ png_reference (const char *const *paths)
   return g_strsplit (g_strstrip (run.out), "\n", -1);
 }
 
+/* png_reference.py reads each of files (NULL-terminated here) as the same line of wanted. */
+static void
+assert_png_reference (GPtrArray *files, GPtrArray *wanted)
+{
+  g_auto (GStrv) lines = NULL;
+
+  g_ptr_array_add (files, NULL);
+  lines = png_reference ((const char *const *) files->pdata);
+  g_assert_cmpuint (g_strv_length (lines), ==, wanted->len);
+  for (guint i = 0; i < wanted->len; i++)
+    g_assert_cmpstr (lines[i], ==, wanted->pdata[i]);
+}
+
+/* A small model written to tmp, the first image of the val split and tmp/out for predict. */
+static void
+first_image_setup (const char *tmp, const char *val, char **model, char **img, char **out)
+{
+  *model = write_model (tmp, 64);
+  *img = g_build_filename (val, "images", "0.jpg", NULL);
+  *out = g_build_filename (tmp, "out", NULL);
+}
+
+/* predict IMG --model MODEL --out OUT --batch 1 --format FORMAT [OPTION [VALUE]] (either
+ * may be NULL), which must succeed. */
+static void
+predict_ok (CliRun *run, const char *model, const char *img, const char *out,
+            const char *format, const char *option, const char *value)
+{
+  vg_test_run_cli (run, "predict", img, "--model", model, "--out", out, "--batch", "1",
+                   "--format", format, option, value, NULL);
+  g_assert_cmpint (run->status, ==, 0);
+}
+
 static char *
 samples_line (int W, int H, int colour, const uint8_t *samples)
 {
@@ -82,19 +115,14 @@ test_predict_formats (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) wanted = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) lines = NULL;
   VgImage mask = { 0 };
   guint32 present = 0;
   int H, W, n_files = 0;
 
   if (val == NULL)
     return;
-  model = write_model (tmp, 64);
-  out = g_build_filename (tmp, "out", NULL);
-  img = g_build_filename (val, "images", "0.jpg", NULL);
-  vg_test_run_cli (&run, "predict", img, "--model", model, "--out", out, "--batch", "1",
-                   "--format", "palette,index,classes,overlay", "--legend", NULL);
-  g_assert_cmpint (run.status, ==, 0);
+  first_image_setup (tmp, val, &model, &img, &out);
+  predict_ok (&run, model, img, out, "palette,index,classes,overlay", "--legend", NULL);
   expect = predict_here (model, img, &H, &W);
   for (size_t p = 0; p < (size_t) H * W; p++)
     present |= 1u << expect[p];
@@ -125,11 +153,7 @@ test_predict_formats (void)
     }
   g_test_message ("%d classes present, each in its own mask", n_files);
   g_assert_cmpint (n_files, >=, 2);
-  g_ptr_array_add (files, NULL);
-  lines = png_reference ((const char *const *) files->pdata);
-  g_assert_cmpuint (g_strv_length (lines), ==, wanted->len);
-  for (guint i = 0; i < wanted->len; i++)
-    g_assert_cmpstr (lines[i], ==, wanted->pdata[i]);
+  assert_png_reference (files, wanted);
   {
     g_autofree char *overlay = g_build_filename (out, "0-overlay.png", NULL);
     g_autofree char *legend = g_build_filename (out, "classes.json", NULL);
@@ -153,9 +177,7 @@ test_predict_formats (void)
 
   /* --classes: the others become background */
   kept_dir = g_build_filename (tmp, "kept", NULL);
-  vg_test_run_cli (&kept, "predict", img, "--model", model, "--out", kept_dir, "--batch", "1",
-                   "--format", "index", "--classes", "skin,hair", NULL);
-  g_assert_cmpint (kept.status, ==, 0);
+  predict_ok (&kept, model, img, kept_dir, "index", "--classes", "skin,hair");
   {
     g_autofree char *path = g_build_filename (kept_dir, "0-index.png", NULL);
     int skin = vg_class_from_name ("skin"), hair = vg_class_from_name ("hair");
@@ -226,19 +248,14 @@ test_predict_probabilities (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) wanted = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) lines = NULL;
   VgImage plane = { 0 };
   size_t n, clear = 0;
   int H, W;
 
   if (val == NULL)
     return;
-  model = write_model (tmp, 64);
-  out = g_build_filename (tmp, "out", NULL);
-  img = g_build_filename (val, "images", "0.jpg", NULL);
-  vg_test_run_cli (&run, "predict", img, "--model", model, "--out", out, "--batch", "1",
-                   "--format", "probabilities", NULL);
-  g_assert_cmpint (run.status, ==, 0);
+  first_image_setup (tmp, val, &model, &img, &out);
+  predict_ok (&run, model, img, out, "probabilities", NULL, NULL);
   probs = probabilities_here (model, img, &labels, &H, &W);
   n = (size_t) H * W;
   argmax = g_new0 (uint8_t, n);
@@ -284,17 +301,11 @@ test_predict_probabilities (void)
   g_test_message ("argmax = label at %zu of %zu pixels with a clear top", clear, n);
   g_assert_cmpuint (clear, >, n / 2);
   /* The independent reader sees the same samples as the engine. */
-  g_ptr_array_add (files, NULL);
-  lines = png_reference ((const char *const *) files->pdata);
-  g_assert_cmpuint (g_strv_length (lines), ==, wanted->len);
-  for (guint i = 0; i < wanted->len; i++)
-    g_assert_cmpstr (lines[i], ==, wanted->pdata[i]);
+  assert_png_reference (files, wanted);
 
   /* --classes: those classes' files only. */
   kept_dir = g_build_filename (tmp, "kept", NULL);
-  vg_test_run_cli (&kept, "predict", img, "--model", model, "--out", kept_dir, "--batch", "1",
-                   "--format", "probabilities", "--classes", "hair,1", NULL);
-  g_assert_cmpint (kept.status, ==, 0);
+  predict_ok (&kept, model, img, kept_dir, "probabilities", "--classes", "hair,1");
   for (int c = 0; c < VG_NUM_CLASSES; c++)
     {
       g_autofree char *file = g_strconcat (vg_class_name (c), ".png", NULL);
@@ -399,13 +410,7 @@ test_predict_protects_split (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-  /* Left in argv by g_test_init: PYTHON SCRIPT (from meson). */
-  if (argc >= 3)
-    {
-      python_path = argv[1];
-      reference_script = argv[2];
-    }
+  vg_test_init_with_reference (&argc, &argv, &python_path, &reference_script);
   g_test_add_func ("/cli-predict/formats", test_predict_formats);
   g_test_add_func ("/cli-predict/probabilities", test_predict_probabilities);
   g_test_add_func ("/cli-predict/bad-arguments", test_predict_bad_arguments);
