@@ -222,10 +222,8 @@ test_tools (void)
   const int brush_sizes[] = { 8, 17 };
   int truth, predicted;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
   paint = visage_image_view_get_paint_gesture (view);
@@ -376,10 +374,8 @@ test_save_and_evaluate (void)
   int truth, predicted;
   size_t n;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
   edit = edit_of (window);
@@ -458,10 +454,8 @@ test_save_over_truth (void)
   struct stat before, after;
   size_t n;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   visage_gallery_select_position (visage_window_get_gallery (window), 2);
   g_assert_true (spin_until (annotation_ready, window));
   edit = edit_of (window);
@@ -519,10 +513,8 @@ test_recovery (void)
   AdwMessageDialog *dialog;
   VgMaskEdit *edit;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   annotation = visage_window_get_annotation (window);
   edit = edit_of (window);
   image = g_build_filename (split_dir, "images", "0.jpg", NULL);
@@ -597,10 +589,8 @@ test_close_and_save (void)
   VisageWindow *window;
   gpointer ptr;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   g_assert_cmpint (vg_mask_edit_erase (edit_of (window), 256, 256, 256, 256, 20), >, 0);
   visage_annotation_changed (visage_window_get_annotation (window));
   ptr = window;
@@ -629,11 +619,5 @@ main (int argc, char *argv[])
   g_test_add_func ("/annotation/save-over-truth", test_save_over_truth);
   g_test_add_func ("/annotation/recovery", test_recovery);
   g_test_add_func ("/annotation/close-and-save", test_close_and_save);
-  status = g_test_run ();
-
-  vg_test_rm_rf (scratch_dir);
-  g_free (scratch_dir);
-  g_free (split_dir);
-  g_free (model_path);
-  return status;
+  return ui_test_run (&scratch_dir, &split_dir, &model_path, NULL);
 }

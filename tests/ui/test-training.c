@@ -67,16 +67,23 @@ assert_blocked (VisageTrainDialog *dialog, const char *reason_part)
   g_assert_false (visage_train_dialog_start (dialog));
 }
 
-/* A tiny model on 64x64 pictures: seconds per epoch on a CPU. */
+/* A custom configuration of tiny stages. */
 static void
-set_tiny_run (VisageTrainDialog *dialog, const char *out, const char *epochs)
+set_tiny_stages (VisageTrainDialog *dialog)
 {
-  set_field (dialog, "out", out);
   set_field (dialog, "config", "custom");
   set_field (dialog, "widths", "8,16,24,32");
   set_field (dialog, "depths", "1,1,1,1");
   set_field (dialog, "heads", "1,1,1,1");
   set_field (dialog, "ratios", "8,4,2,1");
+}
+
+/* A tiny model on 64x64 pictures: seconds per epoch on a CPU. */
+static void
+set_tiny_run (VisageTrainDialog *dialog, const char *out, const char *epochs)
+{
+  set_field (dialog, "out", out);
+  set_tiny_stages (dialog);
   set_field (dialog, "resolution", "64");
   set_field (dialog, "batch", "2");
   set_field (dialog, "epochs", epochs);
@@ -160,10 +167,8 @@ test_dialog_validation (void)
   gpointer dialog_ptr;
   gsize tiny;
 
-  if (ui_test_skip_without (val_dir))
+  if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   dialog = open_dialog (window);
 
   /* The defaults: the open split validates, its sibling trains; the report's values. */
@@ -234,11 +239,7 @@ test_dialog_validation (void)
 
   /* Custom stage sizes: the count follows, and over 2,000,000 the warning shows (a
    * warning only: such a run may still start). */
-  set_field (dialog, "config", "custom");
-  set_field (dialog, "widths", "8,16,24,32");
-  set_field (dialog, "depths", "1,1,1,1");
-  set_field (dialog, "heads", "1,1,1,1");
-  set_field (dialog, "ratios", "8,4,2,1");
+  set_tiny_stages (dialog);
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   tiny = visage_train_dialog_get_param_count (dialog);
   g_assert_cmpuint (tiny, >, 0);
@@ -502,10 +503,8 @@ test_run_stop_resume (void)
   gpointer window_ptr;
   int done;
 
-  if (ui_test_skip_without (val_dir))
+  if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   view = visage_window_get_train_view (window);
   plot = visage_train_view_get_plot (view);
   service = visage_window_get_service (window);
@@ -685,12 +684,5 @@ main (int argc, char *argv[])
   g_test_add_func ("/training/dialog-choices", test_dialog_choices);
   g_test_add_func ("/training/dialog-validation", test_dialog_validation);
   g_test_add_func ("/training/run-stop-resume", test_run_stop_resume);
-  status = g_test_run ();
-
-  vg_test_rm_rf (scratch_dir);
-  g_free (scratch_dir);
-  g_free (val_dir);
-  g_free (train_dir);
-  g_free (model_path);
-  return status;
+  return ui_test_run (&scratch_dir, &val_dir, &train_dir, &model_path, NULL);
 }

@@ -83,13 +83,11 @@ test_window_empty_state (void)
 int
 main (int argc, char *argv[])
 {
-  g_autofree char *scratch_dir = NULL;
+  char *scratch_dir = NULL;
   int status;
 
   if ((status = ui_test_init (&argc, &argv, "window", &scratch_dir)) >= 0)
     return status;
   g_test_add_func ("/window/empty-state", test_window_empty_state);
-  status = g_test_run ();
-  vg_test_rm_rf (scratch_dir);
-  return status;
+  return ui_test_run (&scratch_dir, NULL);
 }

@@ -146,10 +146,8 @@ test_widgets_finalize (void)
   g_assert_true (spin_until (is_null, &area));
 
   /* The whole window, after it has loaded a split and a model. */
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   window_ptr = window;
   gallery_ptr = visage_window_get_gallery (window);
   view_ptr = visage_window_get_image_view (window);
@@ -249,10 +247,8 @@ test_browse_and_overlay (void)
   VgImage mask = { 0 };
   g_autofree char *mask_path = NULL, *image_path = NULL;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   gallery = visage_window_get_gallery (window);
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
@@ -446,10 +442,8 @@ test_flip_preference (void)
   VisageWindow *window;
   VgService *service;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   service = visage_window_get_service (window);
   settings = g_settings_new (APP_ID);
   g_assert_false (vg_service_get_model_flip (service));
@@ -625,10 +619,8 @@ test_evaluate_and_sort (void)
   double previous = -1.0;
   int filter_class = -1, expected = 0;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   gallery = visage_window_get_gallery (window);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "evaluate"));
   g_action_group_activate_action (G_ACTION_GROUP (window), "evaluate", NULL);
@@ -746,10 +738,8 @@ test_open_image_and_export (void)
   VisageWindow *window;
   VisageImageView *view;
 
-  if (ui_test_skip_without (split_dir))
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  app = new_app ();
-  window = open_workbench (app);
   view = visage_window_get_image_view (window);
 
   /* The whole split as palette masks, named as the data set's. */
@@ -912,11 +902,5 @@ main (int argc, char *argv[])
   g_test_add_func ("/workbench/screenshot", test_screenshot);
   g_test_add_func ("/workbench/screenshot-evaluate-and-image",
                    test_screenshot_evaluate_and_image);
-  status = g_test_run ();
-
-  vg_test_rm_rf (scratch_dir);
-  g_free (scratch_dir);
-  g_free (split_dir);
-  g_free (model_path);
-  return status;
+  return ui_test_run (&scratch_dir, &split_dir, &model_path, NULL);
 }

@@ -4,6 +4,7 @@
  * with it opened), and pictures of windows for a person to look at. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include <adwaita.h>
@@ -144,6 +145,34 @@ ui_test_link_split (const char *scratch_dir, const char *sub, const char *split,
   dir = g_build_filename (scratch_dir, sub, NULL);
   g_assert_true (vg_test_link_split_names (dir, split, names));
   return dir;
+}
+
+/* The start of a test on a fixture split: NULL (the test skipped) where split_dir was not
+ * made, else a new application in *app and its window, opened by open. */
+static inline VisageWindow *
+ui_test_start (VisageApplication **app, const char *split_dir,
+               VisageWindow *(*open) (VisageApplication *))
+{
+  if (ui_test_skip_without (split_dir))
+    return NULL;
+  *app = new_app ();
+  return open (*app);
+}
+
+/* g_test_run, then the scratch folder removed and the paths (char **, NULL-terminated,
+ * scratch_dir among them) freed; the exit status. */
+static inline int
+ui_test_run (char **scratch_dir, ...)
+{
+  int status = g_test_run ();
+  va_list ap;
+
+  vg_test_rm_rf (*scratch_dir);
+  va_start (ap, scratch_dir);
+  for (char **path = scratch_dir; path != NULL; path = va_arg (ap, char **))
+    g_clear_pointer (path, g_free);
+  va_end (ap);
+  return status;
 }
 
 /* The window of app with the model and the split opened, once settled (data: the window)
