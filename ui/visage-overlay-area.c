@@ -588,13 +588,24 @@ upload (GLuint texture, GLint internal_format, GLenum format, const guint8 *data
                 data);
 }
 
+/* A class map (width x height), or where there is none a 1x1 "no class" texture: every
+ * sampler stays complete. */
+static void
+upload_labels (GLuint texture, const guint8 *labels, int width, int height)
+{
+  static const guint8 none = 255;
+
+  if (labels != NULL)
+    upload (texture, GL_R8, GL_RED, labels, width, height);
+  else
+    upload (texture, GL_R8, GL_RED, &none, 1, 1);
+}
+
 static void
 upload_dirty (VisageOverlayArea *self)
 {
-  static const guint8 none = 255;
   gboolean any = FALSE;
 
-  /* A missing map is a 1x1 "no class" texture: every sampler stays complete. */
   if (self->photo_dirty && self->rgb != NULL)
     {
       upload (self->textures[TEX_PHOTO], GL_RGB8, GL_RGB, self->rgb, self->width,
@@ -603,20 +614,12 @@ upload_dirty (VisageOverlayArea *self)
     }
   if (self->truth_dirty)
     {
-      if (self->truth != NULL)
-        upload (self->textures[TEX_TRUTH], GL_R8, GL_RED, self->truth, self->width,
-                self->height);
-      else
-        upload (self->textures[TEX_TRUTH], GL_R8, GL_RED, &none, 1, 1);
+      upload_labels (self->textures[TEX_TRUTH], self->truth, self->width, self->height);
       any = TRUE;
     }
   if (self->labels_dirty)
     {
-      if (self->labels != NULL)
-        upload (self->textures[TEX_PREDICTION], GL_R8, GL_RED, self->labels, self->width,
-                self->height);
-      else
-        upload (self->textures[TEX_PREDICTION], GL_R8, GL_RED, &none, 1, 1);
+      upload_labels (self->textures[TEX_PREDICTION], self->labels, self->width, self->height);
       any = TRUE;
     }
   self->photo_dirty = self->truth_dirty = self->labels_dirty = FALSE;
