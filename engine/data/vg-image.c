@@ -431,40 +431,6 @@ read_jpeg (FILE *fp, VgImage *img, VgImageInfo *info, const char *path, GError *
 
 /* ---- public readers -------------------------------------------------------------------- */
 
-gboolean
-vg_image_probe (VgImageInfo *info, const char *path, GError **error)
-{
-  VgImageFormat format;
-  gboolean ok;
-  FILE *fp = open_and_sniff (path, &format, error);
-
-  if (fp == NULL)
-    return FALSE;
-  if (format == VG_IMAGE_FORMAT_JPEG)
-    ok = read_jpeg (fp, NULL, info, path, error);
-  else
-    ok = read_png (fp, PNG_READ_HEADER, NULL, info, path, error);
-  fclose (fp);
-  return ok;
-}
-
-gboolean
-vg_image_load (VgImage *img, const char *path, GError **error)
-{
-  VgImageFormat format;
-  gboolean ok;
-  FILE *fp = open_and_sniff (path, &format, error);
-
-  if (fp == NULL)
-    return FALSE;
-  if (format == VG_IMAGE_FORMAT_JPEG)
-    ok = read_jpeg (fp, img, NULL, path, error);
-  else
-    ok = read_png (fp, PNG_READ_RGB, img, NULL, path, error);
-  fclose (fp);
-  return ok;
-}
-
 static gboolean
 mask_refuse_jpeg (const char *path, GError **error)
 {
@@ -474,8 +440,11 @@ mask_refuse_jpeg (const char *path, GError **error)
   return FALSE;
 }
 
-gboolean
-vg_mask_load (VgImage *mask, const char *path, GError **error)
+/* Opens path, reads what mode says from the PNG or JPEG it is (the header into info, or
+ * the pixels into img; a JPEG is refused as a mask), and closes it. */
+static gboolean
+read_file (const char *path, PngReadMode mode, VgImage *img, VgImageInfo *info,
+           GError **error)
 {
   VgImageFormat format;
   gboolean ok;
@@ -483,12 +452,32 @@ vg_mask_load (VgImage *mask, const char *path, GError **error)
 
   if (fp == NULL)
     return FALSE;
-  if (format == VG_IMAGE_FORMAT_JPEG)
+  if (format != VG_IMAGE_FORMAT_JPEG)
+    ok = read_png (fp, mode, img, info, path, error);
+  else if (mode == PNG_READ_MASK)
     ok = mask_refuse_jpeg (path, error);
   else
-    ok = read_png (fp, PNG_READ_MASK, mask, NULL, path, error);
+    ok = read_jpeg (fp, img, info, path, error);
   fclose (fp);
   return ok;
+}
+
+gboolean
+vg_image_probe (VgImageInfo *info, const char *path, GError **error)
+{
+  return read_file (path, PNG_READ_HEADER, NULL, info, error);
+}
+
+gboolean
+vg_image_load (VgImage *img, const char *path, GError **error)
+{
+  return read_file (path, PNG_READ_RGB, img, NULL, error);
+}
+
+gboolean
+vg_mask_load (VgImage *mask, const char *path, GError **error)
+{
+  return read_file (path, PNG_READ_MASK, mask, NULL, error);
 }
 
 gboolean
