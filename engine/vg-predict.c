@@ -16,6 +16,7 @@
 #include "vg-atomic-file.h"
 #include "vg-classes.h"
 #include "vg-predict-private.h"
+#include "vg-resize-index.h"
 
 G_DEFINE_QUARK (vg-predict-error-quark, vg_predict_error)
 
@@ -267,24 +268,6 @@ vg_predictor_free (VgPredictor *p)
 
 /* ---- logits back to the image's size ----------------------------------------------------- */
 
-/* Source rows/columns of output index o for a resize from in_size to out_size: exactly the
- * arithmetic of vg_resize_bilinear_forward (PyTorch's align_corners=False), so the fused
- * path below gives the same labels as resize-then-argmax. */
-static inline void
-source_index (int o, float scale, int in_size, int *i0, int *i1, float *l0, float *l1)
-{
-  float src = scale * ((float) o + 0.5f) - 0.5f;
-
-  if (src < 0.0f)
-    src = 0.0f;
-  *i0 = (int) src;
-  if (*i0 > in_size - 1)
-    *i0 = in_size - 1;
-  *i1 = *i0 < in_size - 1 ? *i0 + 1 : *i0;
-  *l1 = src - (float) *i0;
-  *l0 = 1.0f - *l1;
-}
-
 /* Row oh of the horizontally resized logits: out (NC, W) planar, so the vertical blend and
  * the argmax below run along W in SIMD lanes. */
 static void
@@ -343,7 +326,7 @@ logits_resize_reduce (uint8_t *labels, float *probs, float *class_probs, const f
   g_return_if_fail (NC > 0 && NC <= 255);
 
   for (int ow = 0; ow < W; ow++)
-    source_index (ow, sw, Wm, &w0[ow], &w1[ow], &lw0[ow], &lw1[ow]);
+    vg_resize_source_index (ow, sw, Wm, &w0[ow], &w1[ow], &lw0[ow], &lw1[ow]);
 
   /* Separable, in the order of vg_resize_bilinear_forward's expression
    * lh0 * (lw0 x00 + lw1 x01) + lh1 * (lw0 x10 + lw1 x11), so the values are the same to the
@@ -366,7 +349,7 @@ logits_resize_reduce (uint8_t *labels, float *probs, float *class_probs, const f
         float lh0, lh1;
         uint8_t *lab = labels + (size_t) oh * W;
 
-        source_index (oh, sh, Hm, &h0, &h1, &lh0, &lh1);
+        vg_resize_source_index (oh, sh, Hm, &h0, &h1, &lh0, &lh1);
         if (have0 != h0 && have1 == h0)
           {
             float *swap = r0;

@@ -12,21 +12,7 @@
 
 #include <string.h>
 
-/* The two source indices of output index o and their weights (l0 for i0, l1 for i1). */
-static inline void
-source_index (int o, float scale, int in_size, int *i0, int *i1, float *l0, float *l1)
-{
-  float src = scale * ((float) o + 0.5f) - 0.5f;
-
-  if (src < 0.0f)
-    src = 0.0f;
-  *i0 = (int) src;
-  if (*i0 > in_size - 1)
-    *i0 = in_size - 1;
-  *i1 = *i0 < in_size - 1 ? *i0 + 1 : *i0;
-  *l1 = src - (float) *i0;
-  *l0 = 1.0f - *l1;
-}
+#include "vg-resize-index.h"
 
 void
 vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo,
@@ -40,14 +26,14 @@ vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, i
       {
         int h0, h1;
         float lh0, lh1;
-        source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
+        vg_resize_source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
         const float *row0 = inp + (size_t) (b * H + h0) * W * C;
         const float *row1 = inp + (size_t) (b * H + h1) * W * C;
         for (int ow = 0; ow < Wo; ow++)
           {
             int w0, w1;
             float lw0, lw1;
-            source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
+            vg_resize_source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
             const float *x00 = row0 + (size_t) w0 * C, *x01 = row0 + (size_t) w1 * C;
             const float *x10 = row1 + (size_t) w0 * C, *x11 = row1 + (size_t) w1 * C;
             float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
@@ -78,7 +64,7 @@ vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W
           {
             int h0, h1;
             float lh0, lh1;
-            source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
+            vg_resize_source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
             if (h0 != ih && h1 != ih)
               continue;
             /* on the last row h0 == h1 and both weights land on it */
@@ -88,7 +74,7 @@ vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W
               {
                 int w0, w1;
                 float lw0, lw1;
-                source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
+                vg_resize_source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
                 const float *g = grow + (size_t) ow * C;
                 float *d0 = drow + (size_t) w0 * C, *d1 = drow + (size_t) w1 * C;
                 float k0 = lh * lw0, k1 = lh * lw1;
