@@ -206,27 +206,36 @@ visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy)
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
 
-gboolean
-visage_overlay_area_pick (VisageOverlayArea *self, double x, double y, int *image_x,
-                          int *image_y, int *panel)
+/* Widget point (x, y) in image pixels, FALSE without an image. Either half of side by side
+ * shows the same pixels: *panel says which half (0 or 1) the point is in. */
+static gboolean
+widget_to_image (VisageOverlayArea *self, double x, double y, double *image_x, double *image_y,
+                 int *panel)
 {
   int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
-  double view_w, view_h, scale, cx, cy;
-  int p = 0;
-
-  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
+  double view_w, view_h, scale, cx;
 
   if (self->rgb == NULL)
     return FALSE;
   scale = view_scale (self, &view_w, &view_h);
   cx = self->center_x + (x * sf - view_w / 2) / scale;
-  cy = self->center_y + (y * sf - view_h / 2) / scale;
-  if (self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE && cx >= self->width)
-    {
-      p = 1;
-      cx -= self->width;
-    }
-  if (cx < 0 || cy < 0 || cx >= self->width || cy >= self->height)
+  *panel = self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE && cx >= self->width;
+  *image_x = *panel ? cx - self->width : cx;
+  *image_y = self->center_y + (y * sf - view_h / 2) / scale;
+  return TRUE;
+}
+
+gboolean
+visage_overlay_area_pick (VisageOverlayArea *self, double x, double y, int *image_x,
+                          int *image_y, int *panel)
+{
+  double cx, cy;
+  int p;
+
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
+
+  if (!widget_to_image (self, x, y, &cx, &cy, &p) || cx < 0 || cy < 0 || cx >= self->width
+      || cy >= self->height)
     return FALSE;
   *image_x = (int) floor (cx);
   *image_y = (int) floor (cy);
@@ -239,22 +248,11 @@ gboolean
 visage_overlay_area_to_image (VisageOverlayArea *self, double x, double y, double *image_x,
                               double *image_y)
 {
-  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
-  double view_w, view_h, scale, cx, cy;
+  int panel;
 
   g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
 
-  if (self->rgb == NULL)
-    return FALSE;
-  scale = view_scale (self, &view_w, &view_h);
-  cx = self->center_x + (x * sf - view_w / 2) / scale;
-  cy = self->center_y + (y * sf - view_h / 2) / scale;
-  /* Either half of side by side shows the same pixels. */
-  if (self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE && cx >= self->width)
-    cx -= self->width;
-  *image_x = cx;
-  *image_y = cy;
-  return TRUE;
+  return widget_to_image (self, x, y, image_x, image_y, &panel);
 }
 
 void
