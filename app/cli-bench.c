@@ -672,11 +672,7 @@ vg_cli_bench (int argc, char **argv)
   int workers = 2, sgemm_n = 0;
   gboolean profile = FALSE, sgemm = FALSE;
   GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_STRING, &config_name,
-      "Named configuration (visage-s, seed); default visage-s", "NAME" },
-    { "spec", 's', 0, G_OPTION_ARG_STRING, &spec,
-      "Custom configuration on top of --config, e.g. \"widths=16,32,128,192 ratios=8,4,2,1\"",
-      "SPEC" },
+    VG_CLI_CONFIG_OPTIONS (config_name, spec),
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Training batch size (default 8)", "B" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size,
       "Input size N or WxH, multiples of 32 (default 256)", "SIZE" },

@@ -19,6 +19,14 @@ enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 gboolean vg_cli_parse_options (const char *name, const char *summary, GOptionEntry *entries,
                                int *argc, char ***argv, int *status);
 
+/* The --config and --spec entries (bench, info). */
+#define VG_CLI_CONFIG_OPTIONS(config_name, spec)                                           \
+  { "config", 'c', 0, G_OPTION_ARG_STRING, &(config_name),                                 \
+    "Named configuration (visage-s, seed); default visage-s", "NAME" },                    \
+  { "spec", 's', 0, G_OPTION_ARG_STRING, &(spec),                                          \
+    "Custom configuration on top of --config, e.g. "                                       \
+    "\"widths=16,32,128,192 ratios=8,4,2,1\"", "SPEC" }
+
 /* --config NAME (default visage-s) plus an optional --spec on top, validated. */
 gboolean vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spec,
                                 GError **error);

@@ -216,11 +216,7 @@ vg_cli_info (int argc, char **argv)
   g_autofree VgLayerInfo *rows = NULL;
   g_autofree char *spec_text = NULL;
   GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_STRING, &config_name,
-      "Named configuration (visage-s, seed); default visage-s", "NAME" },
-    { "spec", 's', 0, G_OPTION_ARG_STRING, &spec,
-      "Custom configuration on top of --config, e.g. \"widths=16,32,128,192 ratios=8,4,2,1\"",
-      "SPEC" },
+    VG_CLI_CONFIG_OPTIONS (config_name, spec),
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Input size WxH or N (default 512)", "SIZE" },
     { NULL }
   };
