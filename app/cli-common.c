@@ -64,15 +64,31 @@ vg_cli_default_model (const char *command, char **model_path)
   return TRUE;
 }
 
-void
-vg_cli_print_model (const char *path, VgModel *model, const VgPreprocess *pre)
+VgModel *
+vg_cli_open_model (const char *path, const VgBackend *be, VgPreprocess *pre, GError **error)
 {
+  VgModel *model = vg_model_open (path, be, pre, error);
+
+  if (model == NULL)
+    return NULL;
   if (pre->resolution > 0)
     fprintf (stderr, "model: %s (%s, resolution %d)\n", path, vg_model_config (model)->name,
              pre->resolution);
   else
     fprintf (stderr, "model: %s (%s, at each image's own size)\n", path,
              vg_model_config (model)->name);
+  return model;
+}
+
+VgPredictor *
+vg_cli_predictor_new (VgModel *model, const VgPreprocess *pre, int batch, gboolean flip,
+                      GError **error)
+{
+  g_autoptr (VgPredictor) predictor = vg_predictor_new (model, pre, batch, error);
+
+  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, error))
+    return NULL;
+  return g_steal_pointer (&predictor);
 }
 
 void

@@ -363,10 +363,8 @@ vg_cli_eval (int argc, char **argv)
   cancellable = vg_cli_interrupt_cancellable ();
   if (model_path != NULL)
     {
-      model = vg_model_open (model_path, be, &pre, &error);
-      if (model == NULL)
+      if ((model = vg_cli_open_model (model_path, be, &pre, &error)) == NULL)
         return vg_cli_fail ("eval", error);
-      vg_cli_print_model (model_path, model, &pre);
     }
   split = open_eval_split (data, images, masks, skip_bad, workers, cancellable, &error);
   if (split == NULL || (annotations != NULL && !use_annotations (split, annotations, &error))
@@ -383,8 +381,8 @@ vg_cli_eval (int argc, char **argv)
   progress = vg_cli_progress_new ("eval", view.n_samples, "images");
   if (model != NULL)
     {
-      predictor = vg_predictor_new (model, &pre, batch, &error);
-      if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error)
+      predictor = vg_cli_predictor_new (model, &pre, batch, flip, &error);
+      if (predictor == NULL
           || !vg_evaluate (predictor, &view, weights_from != NULL ? weights : NULL, workers,
                            &result, vg_cli_on_progress, progress, cancellable, &error))
         return vg_cli_fail ("eval", error);

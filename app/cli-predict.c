@@ -236,16 +236,14 @@ vg_cli_predict (int argc, char **argv)
   split = vg_split_from_files ((const char *const *) files->pdata, (int) files->len, &error);
   if (split == NULL || !check_unique_names (split, &error))
     return vg_cli_fail ("predict", error);
-  model = vg_model_open (model_path, be, &pre, &error);
-  if (model == NULL)
+  if ((model = vg_cli_open_model (model_path, be, &pre, &error)) == NULL)
     return vg_cli_fail ("predict", error);
-  vg_cli_print_model (model_path, model, &pre);
   /* The destination (a folder of the split, a read-only place) before the first batch. */
   exporter = vg_exporter_new (split, 0, split->n_samples, out_dir, &options, &error);
   if (exporter == NULL)
     return vg_cli_fail ("predict", error);
-  predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
-  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
+  predictor = vg_cli_predictor_new (model, &pre, MIN (batch, split->n_samples), flip, &error);
+  if (predictor == NULL)
     return vg_cli_fail ("predict", error);
   vg_predictor_set_probabilities (predictor, vg_exporter_needs_probabilities (exporter));
 
@@ -327,12 +325,10 @@ vg_cli_export_submission (int argc, char **argv)
   split = vg_split_open_dirs (images_dir, NULL, VG_SPLIT_DEFAULT, workers, cancellable, &error);
   if (split == NULL)
     return vg_cli_fail ("export-submission", error);
-  model = vg_model_open (model_path, be, &pre, &error);
-  if (model == NULL)
+  if ((model = vg_cli_open_model (model_path, be, &pre, &error)) == NULL)
     return vg_cli_fail ("export-submission", error);
-  vg_cli_print_model (model_path, model, &pre);
-  predictor = vg_predictor_new (model, &pre, MIN (batch, split->n_samples), &error);
-  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, &error))
+  predictor = vg_cli_predictor_new (model, &pre, MIN (batch, split->n_samples), flip, &error);
+  if (predictor == NULL)
     return vg_cli_fail ("export-submission", error);
   progress = vg_cli_progress_new ("export", split->n_samples, "images");
   if (!vg_export_submission (predictor, split, zip_path, workers, vg_cli_on_progress, progress,

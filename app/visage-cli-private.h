@@ -107,8 +107,12 @@ gboolean vg_cli_check_batch_workers (const char *command, int batch, int workers
 /* Without --model (*model_path NULL): the model shipped with the program; FALSE (with a
  * message) when none ships. */
 gboolean vg_cli_default_model (const char *command, char **model_path);
-/* "model: PATH (config, resolution N)" on stderr. */
-void vg_cli_print_model (const char *path, VgModel *model, const VgPreprocess *pre);
+/* The model file at path, and "model: PATH (config, resolution N)" on stderr. */
+VgModel *vg_cli_open_model (const char *path, const VgBackend *be, VgPreprocess *pre,
+                            GError **error);
+/* A predictor of batch images at a time for model, with --flip or without. */
+VgPredictor *vg_cli_predictor_new (VgModel *model, const VgPreprocess *pre, int batch,
+                                   gboolean flip, GError **error);
 /* JSON text: a string, quoted and escaped; a double in the shortest round-trip form, or
  * null when not finite (or negative, unless allow_negative). */
 void vg_cli_json_string (GString *out, const char *s);
