@@ -50,9 +50,11 @@ write_model (const char *dir, int resolution)
   return path;
 }
 
-/* The predictor's labels for one image, computed in this process. */
+/* The predictor's labels for one image, computed in this process; with probs, also a copy
+ * of its class probabilities (NC, H, W). */
 static inline uint8_t *
-predict_here (const char *model_path, const char *image_path, int *H, int *W)
+predict_here_full (const char *model_path, const char *image_path, int *H, int *W,
+                   float **probs)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VgModel) model = NULL;
@@ -60,19 +62,32 @@ predict_here (const char *model_path, const char *image_path, int *H, int *W)
   VgImage img = { 0 };
   VgPreprocess pre;
   uint8_t *labels;
+  size_t n;
 
   model = vg_model_open (model_path, vg_backend_cpu (), &pre, &error);
   g_assert_no_error (error);
   predictor = vg_predictor_new (model, &pre, 1, &error);
   g_assert_no_error (error);
+  vg_predictor_set_probabilities (predictor, probs != NULL);
   g_assert_true (vg_image_load (&img, image_path, &error));
-  labels = g_new (uint8_t, (size_t) img.height * img.width);
+  n = (size_t) img.height * img.width;
+  labels = g_new (uint8_t, n);
   g_assert_true (vg_predict_image (predictor, img.data, img.height, img.width, labels, NULL,
                                    &error));
   g_assert_no_error (error);
+  if (probs != NULL)
+    *probs = g_memdup2 (vg_predictor_probabilities (predictor),
+                        n * VG_NUM_CLASSES * sizeof (float));
   *H = img.height;
   *W = img.width;
   vg_image_clear (&img);
   return labels;
+}
+
+/* The predictor's labels for one image, computed in this process. */
+static inline uint8_t *
+predict_here (const char *model_path, const char *image_path, int *H, int *W)
+{
+  return predict_here_full (model_path, image_path, H, W, NULL);
 }
 

@@ -201,37 +201,6 @@ test_predict_formats (void)
   vg_test_rm_rf (tmp);
 }
 
-
-/* The labels and the class probabilities (NC, H, W) of one image, in this process. */
-static float *
-probabilities_here (const char *model_path, const char *image_path, uint8_t **labels, int *H,
-                    int *W)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgModel) model = NULL;
-  g_autoptr (VgPredictor) predictor = NULL;
-  VgImage img = { 0 };
-  VgPreprocess pre;
-  float *probs;
-  size_t n;
-
-  model = vg_model_open (model_path, vg_backend_cpu (), &pre, &error);
-  g_assert_no_error (error);
-  predictor = vg_predictor_new (model, &pre, 1, &error);
-  g_assert_no_error (error);
-  vg_predictor_set_probabilities (predictor, TRUE);
-  g_assert_true (vg_image_load (&img, image_path, &error));
-  n = (size_t) img.height * img.width;
-  *labels = g_new (uint8_t, n);
-  g_assert_true (vg_predict_image (predictor, img.data, img.height, img.width, *labels, NULL,
-                                   &error));
-  probs = g_memdup2 (vg_predictor_probabilities (predictor), n * VG_NUM_CLASSES * sizeof (float));
-  *H = img.height;
-  *W = img.width;
-  vg_image_clear (&img);
-  return probs;
-}
-
 /* --format probabilities: one grey PNG per class whose values are round(255 p) (within 1,
  * read by the engine; the very bytes, read by png_reference.py), whose argmax is the
  * label wherever the top probability is clear of the second; --classes writes only
@@ -256,7 +225,7 @@ test_predict_probabilities (void)
     return;
   first_image_setup (tmp, val, &model, &img, &out);
   predict_ok (&run, model, img, out, "probabilities", NULL, NULL);
-  probs = probabilities_here (model, img, &labels, &H, &W);
+  labels = predict_here_full (model, img, &H, &W, &probs);
   n = (size_t) H * W;
   argmax = g_new0 (uint8_t, n);
   top = g_new0 (uint8_t, n);
