@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "visage-cli-private.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 
 int
 vg_cli_fail (const char *command, const GError *error)

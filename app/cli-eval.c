@@ -18,7 +18,7 @@
 #include "vg-backend.h"
 #include "vg-classes.h"
 #include "vg-image.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-predict.h"
 #include "vg-split.h"
 #include "vg-stats.h"

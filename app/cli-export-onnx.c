@@ -10,7 +10,7 @@
 
 #include "visage-cli-private.h"
 #include "vg-atomic-file.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-onnx.h"
 #include "vg-predict.h"
 

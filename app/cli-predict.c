@@ -17,7 +17,7 @@
 #include "vg-classes.h"
 #include "vg-export.h"
 #include "vg-image.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-predict.h"
 #include "vg-split.h"
 #include "vg-stats.h"

@@ -14,7 +14,7 @@
 #include "visage-sample.h"
 #include "visage-window.h"
 #include "vg-device.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 
 /* --screenshot gives up when the window has not settled after this long. */
 #define SCREENSHOT_TIMEOUT_S 120

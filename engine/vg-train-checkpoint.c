@@ -12,7 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "vg-atomic-file.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-train-private.h"
 
 /* Metadata shared by best and last: the preprocessing and the loss's class weights. */

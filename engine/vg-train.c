@@ -30,7 +30,7 @@
 #include "vg-safetensors.h"
 #include "vg-split.h"
 #include "vg-stats.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-train.h"
 #include "vg-train-private.h"
 

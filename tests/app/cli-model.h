@@ -11,7 +11,7 @@
 #include "vg-backend.h"
 #include "vg-image.h"
 #include "vg-model-file.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-predict.h"
 
 /* A small custom configuration: fast on two cores, and not a shipped name, so reopening

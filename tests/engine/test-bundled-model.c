@@ -10,7 +10,7 @@
 #include "engine/data/data-test-util.h"
 #include "test-common.h"
 #include "vg-metrics.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-predict.h"
 #include "vg-split.h"
 

@@ -22,7 +22,7 @@
 #include "vg-nn.h"
 #include "vg-predict.h"
 #include "vg-safetensors.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 #include "vg-train.h"
 #include "test-common.h"
 #include "test-safetensors-util.h"

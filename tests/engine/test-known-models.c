@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The list of models trained on this computer (vg-models): newest by modification time,
+/* The list of models trained on this computer (vg-known-models): newest by modification time,
  * gone files skipped, no duplicates, bounded. */
 #include "config.h"
 
@@ -9,7 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "test-common.h"
-#include "vg-models.h"
+#include "vg-known-models.h"
 
 /* Each test starts without a list. */
 static void

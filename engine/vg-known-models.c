@@ -9,7 +9,7 @@
 
 #include <glib/gstdio.h>
 
-#include "vg-models.h"
+#include "vg-known-models.h"
 
 static int
 compare_names (gconstpointer a, gconstpointer b)
