@@ -225,8 +225,8 @@ test_interrupt (void)
 /* ---- inputs that used to hang, abort or pass silently (issue 16) ----------------------- */
 
 /* visage-cli with the arguments, under `timeout` (when installed) so that a regression (a
- * hang) fails this test with status 124 instead of stalling the suite; and with the address space limited
- * to limit_kib when not 0 (sh's ulimit -v). */
+ * hang) fails this test with status 124 instead of stalling the suite; and with the
+ * address space limited to limit_kib when not 0 (sh's ulimit -v). */
 static void
 run_cli_bounded (CliRun *run, int limit_kib, const char *first, ...)
 {

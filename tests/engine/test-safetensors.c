@@ -637,6 +637,52 @@ expect_tensor (VgSafetensors *st, const char *name, VgDType dtype, int ndim,
   return t;
 }
 
+/* A fixture's input and labels come from the shared generator: equal bit for bit. */
+static void
+check_fixture_inputs (VgSafetensors *st)
+{
+  const int64_t in_shape[4] = { 2, 3, 64, 64 };
+  const int64_t lab_shape[3] = { 2, 64, 64 };
+  size_t n_in = 2 * 3 * 64 * 64, n_lab = 2 * 64 * 64, n_ignored = 0;
+  g_autofree float *input = g_new (float, n_in);
+  const VgTensorView *t;
+  const uint8_t *labels;
+
+  t = expect_tensor (st, "input", VG_DTYPE_F32, 4, in_shape);
+  vg_ref_fill_uniform (input, "input", n_in);
+  g_assert_cmpmem (t->data, t->nbytes, input, n_in * sizeof (float));
+
+  t = expect_tensor (st, "labels", VG_DTYPE_U8, 3, lab_shape);
+  labels = t->data;
+  for (size_t i = 0; i < n_lab; i++)
+    {
+      g_assert_cmpuint (labels[i], ==, vg_ref_label (i, 19));
+      n_ignored += labels[i] == VG_REF_IGNORE_INDEX;
+    }
+  /* (r >> 8) % 97 == 0: about 1 % of the pixels are ignored. */
+  g_assert_cmpuint (n_ignored, >, 0);
+  g_assert_cmpuint (n_ignored, <, n_lab / 20);
+}
+
+/* A fixture's class weights: normalised, rarest class (necklace, 16) weighted most. */
+static void
+check_fixture_class_weights (VgSafetensors *st)
+{
+  const int64_t shape[1] = { 19 };
+  g_autoptr (GError) error = NULL;
+  float w[19];
+  double sum = 0;
+
+  expect_tensor (st, "class_weights", VG_DTYPE_F32, 1, shape);
+  g_assert_true (vg_safetensors_read_f32 (st, "class_weights", w, NULL, 0, &error));
+  for (int c = 0; c < 19; c++)
+    {
+      sum += w[c];
+      g_assert_cmpfloat (w[c], <=, w[16]);
+    }
+  g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);  /* float32 rounding of 19 terms */
+}
+
 static void
 check_fixture (const char *file, const char *config_name, gboolean full_grads)
 {
@@ -662,45 +708,8 @@ check_fixture (const char *file, const char *config_name, gboolean full_grads)
   g_assert_cmpstr (vg_safetensors_metadata (st, "input_shape"), ==, "2,3,64,64");
   g_assert_cmpstr (vg_safetensors_metadata (st, "ignore_index"), ==, "255");
 
-  /* The input and labels come from the shared generator: equal bit for bit. */
-  {
-    const int64_t in_shape[4] = { 2, 3, 64, 64 };
-    const int64_t lab_shape[3] = { 2, 64, 64 };
-    size_t n_in = 2 * 3 * 64 * 64, n_lab = 2 * 64 * 64, n_ignored = 0;
-    g_autofree float *input = g_new (float, n_in);
-    const uint8_t *labels;
-
-    t = expect_tensor (st, "input", VG_DTYPE_F32, 4, in_shape);
-    vg_ref_fill_uniform (input, "input", n_in);
-    g_assert_cmpmem (t->data, t->nbytes, input, n_in * sizeof (float));
-
-    t = expect_tensor (st, "labels", VG_DTYPE_U8, 3, lab_shape);
-    labels = t->data;
-    for (size_t i = 0; i < n_lab; i++)
-      {
-        g_assert_cmpuint (labels[i], ==, vg_ref_label (i, 19));
-        n_ignored += labels[i] == VG_REF_IGNORE_INDEX;
-      }
-    /* (r >> 8) % 97 == 0: about 1 % of the pixels are ignored. */
-    g_assert_cmpuint (n_ignored, >, 0);
-    g_assert_cmpuint (n_ignored, <, n_lab / 20);
-  }
-
-  /* Class weights: normalised, rarest class (necklace, 16) weighted most. */
-  {
-    const int64_t shape[1] = { 19 };
-    float w[19];
-    double sum = 0;
-
-    expect_tensor (st, "class_weights", VG_DTYPE_F32, 1, shape);
-    g_assert_true (vg_safetensors_read_f32 (st, "class_weights", w, NULL, 0, &error));
-    for (int c = 0; c < 19; c++)
-      {
-        sum += w[c];
-        g_assert_cmpfloat (w[c], <=, w[16]);
-      }
-    g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);  /* float32 rounding of 19 terms */
-  }
+  check_fixture_inputs (st);
+  check_fixture_class_weights (st);
 
   {
     const int64_t logits_shape[4] = { 2, 19, 64, 64 };
