@@ -63,6 +63,7 @@ check-sanitize: deps
 	meson compile -C $(SANITIZE_BUILDDIR)
 	@rc=0; \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(MESON_TEST) -C $(SANITIZE_BUILDDIR) --suite engine --suite app --suite data || rc=$$?; \
 	python3 tests/summary.py $(SANITIZE_BUILDDIR)/meson-logs/testlog.json || rc=1; \
