@@ -237,6 +237,20 @@ sample_outputs (const char *dir, const VgSample *s, const VgExportOptions *o)
   return paths;
 }
 
+/* The identities of the split's images and masks. */
+static GHashTable *
+split_files (const VgSplit *split)
+{
+  GHashTable *files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (int i = 0; i < split->n_samples; i++)
+    {
+      add_identity (files, split->samples[i].image_path);
+      add_identity (files, split->samples[i].mask_path);
+    }
+  return files;
+}
+
 /* Every destination checked before any is written, so a refusal leaves nothing half done:
  * not a folder of the split, and no output file that is one of its images or masks, or
  * that leads into one of its folders. */
@@ -245,7 +259,7 @@ check_destination (const VgSplit *split, int first, int last, const char *dir,
                    const VgExportOptions *o, GError **error)
 {
   g_autoptr (GHashTable) folders = protected_folders (split);
-  g_autoptr (GHashTable) files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) files = NULL;
   g_autofree char *dir_id = file_identity (dir);
 
   if (dir_id == NULL)
@@ -257,11 +271,7 @@ check_destination (const VgSplit *split, int first, int last, const char *dir,
                    "masks or annotations): choose another folder", dir);
       return FALSE;
     }
-  for (int i = 0; i < split->n_samples; i++)
-    {
-      add_identity (files, split->samples[i].image_path);
-      add_identity (files, split->samples[i].mask_path);
-    }
+  files = split_files (split);
   for (int i = first; i < last; i++)
     {
       g_autoptr (GPtrArray) paths = sample_outputs (dir, &split->samples[i], o);
@@ -286,21 +296,14 @@ gboolean
 vg_export_check_file (const VgSplit *split, const char *path, GError **error)
 {
   g_autoptr (GHashTable) folders = NULL;
+  g_autoptr (GHashTable) files = NULL;
   g_autofree char *id = file_identity (path);
-  gboolean split_file = FALSE;
 
   if (id == NULL)
     return TRUE;  /* not there yet */
-  for (int i = 0; i < split->n_samples && !split_file; i++)
-    {
-      g_autofree char *image = file_identity (split->samples[i].image_path);
-      g_autofree char *mask = split->samples[i].mask_path != NULL
-                                ? file_identity (split->samples[i].mask_path) : NULL;
-
-      split_file = g_strcmp0 (id, image) == 0 || g_strcmp0 (id, mask) == 0;
-    }
+  files = split_files (split);
   folders = protected_folders (split);
-  if (!split_file && !in_folders (folders, path))
+  if (!g_hash_table_contains (files, id) && !in_folders (folders, path))
     return TRUE;
   g_set_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_PROTECTED,
                "%s: refusing to write over a file of the data split", path);
