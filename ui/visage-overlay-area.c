@@ -36,6 +36,8 @@ struct _VisageOverlayArea
   VisageOverlayMode mode;
   float opacity;
   float visible[VG_NUM_CLASSES];  /* 1 shown, 0 hidden */
+  int highlight_truth;            /* pixels of this (truth, prediction) pair stand out; */
+  int highlight_predicted;        /* -1, -1: none */
   double zoom;
   double center_x;    /* content point at the middle of the view */
   double center_y;
@@ -46,7 +48,7 @@ struct _VisageOverlayArea
   GLuint textures[3]; /* photo, truth, prediction */
   GLint u_photo, u_truth, u_prediction, u_palette, u_visible, u_opacity, u_mode;
   GLint u_has_truth, u_has_prediction, u_view_size, u_center, u_scale, u_image_size;
-  GLint u_background;
+  GLint u_background, u_highlight;
 
   double pointer_x;   /* widget coordinates of the pointer, when has_pointer */
   double pointer_y;
@@ -83,6 +85,7 @@ static const char fragment_source[] =
   "uniform float scale;\n"
   "uniform vec2 image_size;\n"
   "uniform vec3 background;\n"
+  "uniform ivec2 highlight;\n"
   "out vec4 frag_color;\n"
   "\n"
   "int class_at (sampler2D map, ivec2 p)\n"
@@ -126,7 +129,11 @@ static const char fragment_source[] =
   "      alpha = visible[t] * visible[q];\n"
   "      overlay = palette[q];\n"
   "    }\n"
-  "  frag_color = vec4 (mix (colour, overlay, alpha * opacity), 1.0);\n"
+  "  vec3 result = mix (colour, overlay, alpha * opacity);\n"
+  "  if (highlight.x >= 0)\n"
+  "    result = t == highlight.x && q == highlight.y\n"
+  "             ? mix (result, vec3 (1.0, 0.0, 1.0), 0.75) : 0.45 * result;\n"
+  "  frag_color = vec4 (result, 1.0);\n"
   "}\n";
 
 /* ---- view transform --------------------------------------------------------------------- */
@@ -417,6 +424,29 @@ visage_overlay_area_get_class_visible (VisageOverlayArea *self, int cls)
 }
 
 void
+visage_overlay_area_set_highlight (VisageOverlayArea *self, int truth, int predicted)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+  g_return_if_fail (truth >= -1 && truth < VG_NUM_CLASSES);
+  g_return_if_fail (predicted >= -1 && predicted < VG_NUM_CLASSES);
+
+  if (truth < 0 || predicted < 0)
+    truth = predicted = -1;
+  self->highlight_truth = truth;
+  self->highlight_predicted = predicted;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+void
+visage_overlay_area_get_highlight (VisageOverlayArea *self, int *truth, int *predicted)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  *truth = self->highlight_truth;
+  *predicted = self->highlight_predicted;
+}
+
+void
 visage_overlay_area_get_counters (VisageOverlayArea *self, guint *n_renders, guint *n_uploads)
 {
   g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
@@ -505,6 +535,7 @@ build_program (VisageOverlayArea *self, GError **error)
   LOCATE (u_scale, "scale");
   LOCATE (u_image_size, "image_size");
   LOCATE (u_background, "background");
+  LOCATE (u_highlight, "highlight");
 #undef LOCATE
   return TRUE;
 }
@@ -666,6 +697,7 @@ draw (VisageOverlayArea *self)
   glUniform1f (self->u_scale, (float) scale);
   glUniform2f (self->u_image_size, (float) self->width, (float) self->height);
   glUniform3fv (self->u_background, 1, background);
+  glUniform2i (self->u_highlight, self->highlight_truth, self->highlight_predicted);
 
   glBindVertexArray (self->vao);
   glDrawArrays (GL_TRIANGLE_STRIP, 0, 4);
@@ -800,6 +832,7 @@ visage_overlay_area_init (VisageOverlayArea *self)
 
   self->opacity = 0.6f;
   self->zoom = 1.0;
+  self->highlight_truth = self->highlight_predicted = -1;
   for (int c = 0; c < VG_NUM_CLASSES; c++)
     self->visible[c] = 1.f;
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);

@@ -36,6 +36,11 @@ double visage_overlay_area_get_opacity (VisageOverlayArea *self);
 void visage_overlay_area_set_class_visible (VisageOverlayArea *self, int cls,
                                             gboolean visible);
 gboolean visage_overlay_area_get_class_visible (VisageOverlayArea *self, int cls);
+/* Make the pixels whose ground truth is `truth` and prediction `predicted` stand out (in
+ * magenta, every other pixel dimmed), in any mode: a confusion being looked into. -1, -1
+ * (either negative) turns it off; redraws only. */
+void visage_overlay_area_set_highlight (VisageOverlayArea *self, int truth, int predicted);
+void visage_overlay_area_get_highlight (VisageOverlayArea *self, int *truth, int *predicted);
 
 /* Zoom by a factor, keeping the image point under (x, y) (widget coordinates) in place;
  * zoom_fit fits the whole image in the widget. */
