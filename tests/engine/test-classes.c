@@ -10,9 +10,9 @@
 
 #include "vg-classes.h"
 #include "test-common.h"
+#include "test-register.h"
 
-static void
-test_names_round_trip (void)
+VG_TEST ("/classes/names-round-trip", test_names_round_trip)
 {
   for (int c = 0; c < VG_NUM_CLASSES; c++)
     g_assert_cmpint (vg_class_from_name (vg_class_name (c)), ==, c);
@@ -23,8 +23,7 @@ test_names_round_trip (void)
   g_assert_cmpstr (vg_class_name (-1), ==, "invalid");
 }
 
-static void
-test_mirror_pairs (void)
+VG_TEST ("/classes/mirror-pairs", test_mirror_pairs)
 {
   static const int pairs[][2] = {
     { VG_CLASS_L_EYE, VG_CLASS_R_EYE },
@@ -48,8 +47,7 @@ test_mirror_pairs (void)
   g_assert_cmpint (vg_class_mirror (VG_CLASS_EAR_R), ==, VG_CLASS_EAR_R);
 }
 
-static void
-test_long_tail (void)
+VG_TEST ("/classes/long-tail", test_long_tail)
 {
   int n = 0;
 
@@ -63,8 +61,7 @@ test_long_tail (void)
 }
 
 /* Read the palette of a real mask and compare it with the class table. */
-static void
-test_palette_matches_dataset (void)
+VG_TEST ("/classes/palette-matches-dataset", test_palette_matches_dataset)
 {
   g_autofree char *path = vg_test_shared_path ("celebamask/val/masks/0.png");
   png_structp png;
@@ -100,13 +97,4 @@ test_palette_matches_dataset (void)
   fclose (f);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/classes/names-round-trip", test_names_round_trip);
-  g_test_add_func ("/classes/mirror-pairs", test_mirror_pairs);
-  g_test_add_func ("/classes/long-tail", test_long_tail);
-  g_test_add_func ("/classes/palette-matches-dataset", test_palette_matches_dataset);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

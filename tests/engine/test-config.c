@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "vg-config.h"
+#include "test-register.h"
 
 static VgConfig
 named (const char *name)
@@ -42,8 +43,7 @@ assert_same_config (const VgConfig *a, const VgConfig *b)
   g_assert_cmpfloat (a->bn_momentum, ==, b->bn_momentum);
 }
 
-static void
-test_names (void)
+VG_TEST ("/config/names", test_names)
 {
   const char *const *names = vg_config_names ();
   VgConfig cfg;
@@ -79,8 +79,7 @@ test_names (void)
   g_assert_nonnull (strstr (error->message, "seed"));
 }
 
-static void
-test_param_counts (void)
+VG_TEST ("/config/param-counts", test_param_counts)
 {
   VgConfig seed = named ("seed"), small = named ("visage-s");
 
@@ -115,8 +114,7 @@ assert_spec (const VgParamSpec *spec, const Expected *e)
   g_assert_cmpuint (spec->numel, ==, numel);
 }
 
-static void
-test_table_seed (void)
+VG_TEST ("/config/table-seed", test_table_seed)
 {
   VgConfig cfg = named ("seed");
   int n = vg_config_param_specs (&cfg, NULL, 0);
@@ -171,8 +169,7 @@ test_table_seed (void)
   g_assert_cmpuint (specs[n - 5].numel, ==, 1);
 }
 
-static void
-test_table_visage_s (void)
+VG_TEST ("/config/table-visage-s", test_table_visage_s)
 {
   VgConfig cfg = named ("visage-s");
   int n = vg_config_param_specs (&cfg, NULL, 0);
@@ -233,8 +230,7 @@ test_table_visage_s (void)
   assert_spec (&probe[2], &first[2]);
 }
 
-static void
-test_roundtrip (void)
+VG_TEST ("/config/roundtrip", test_roundtrip)
 {
   const char *const *names = vg_config_names ();
 
@@ -291,8 +287,7 @@ test_roundtrip (void)
   }
 }
 
-static void
-test_reject (void)
+VG_TEST ("/config/reject", test_reject)
 {
   /* Each bad spec, and a word its message must contain. */
   static const struct {
@@ -336,8 +331,7 @@ test_reject (void)
     }
 }
 
-static void
-test_validate (void)
+VG_TEST ("/config/validate", test_validate)
 {
   VgConfig cfg;
   g_autoptr (GError) error = NULL;
@@ -372,16 +366,4 @@ test_validate (void)
   g_assert_nonnull (strstr (error->message, "head"));
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/config/names", test_names);
-  g_test_add_func ("/config/param-counts", test_param_counts);
-  g_test_add_func ("/config/table-seed", test_table_seed);
-  g_test_add_func ("/config/table-visage-s", test_table_visage_s);
-  g_test_add_func ("/config/roundtrip", test_roundtrip);
-  g_test_add_func ("/config/reject", test_reject);
-  g_test_add_func ("/config/validate", test_validate);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -5,9 +5,9 @@
 #include <glib.h>
 
 #include "vg-metrics.h"
+#include "test-register.h"
 
-static void
-test_confusion_by_hand (void)
+VG_TEST ("/metrics/confusion-by-hand", test_confusion_by_hand)
 {
   /* 10 pixels: truth  0 0 0 1 1 1 1 2 2 255
    *            pred   0 0 1 1 1 1 0 2 1 0     (the last pixel is ignored) */
@@ -33,8 +33,7 @@ test_confusion_by_hand (void)
   g_assert_cmpfloat_with_epsilon (vg_confusion_accuracy (&cm), 6.0 / 9.0, 1e-12);
 }
 
-static void
-test_dataset_level_is_not_image_mean (void)
+VG_TEST ("/metrics/dataset-level", test_dataset_level_is_not_image_mean)
 {
   /* Two images: the dataset-level IoU pools pixels, so it differs from the mean of the
    * per-image IoUs when the images have different sizes of a class. */
@@ -51,8 +50,7 @@ test_dataset_level_is_not_image_mean (void)
   g_assert_cmpfloat_with_epsilon (vg_confusion_iou (&a, 1), 0.8, 1e-12);
 }
 
-static void
-test_argmax (void)
+VG_TEST ("/metrics/argmax", test_argmax)
 {
   const float logits[] = { 0, 3, 1, /* -> 1 */ 5, 5, 1, /* tie -> first, 0 */ -1, -2, -0.5f };
   uint8_t labels[3];
@@ -63,12 +61,4 @@ test_argmax (void)
   g_assert_cmpuint (labels[2], ==, 2);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/metrics/confusion-by-hand", test_confusion_by_hand);
-  g_test_add_func ("/metrics/dataset-level", test_dataset_level_is_not_image_mean);
-  g_test_add_func ("/metrics/argmax", test_argmax);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()
