@@ -12,6 +12,7 @@ PACKAGES = \
 	libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
 	libcairo2-dev libpango1.0-dev \
 	libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+	libopenmpi-dev openmpi-bin \
 	gettext desktop-file-utils appstream \
 	clang libclang-rt-14-dev libomp-dev \
 	xvfb xauth fonts-cantarell adwaita-icon-theme

@@ -5,7 +5,9 @@
  * Exit codes: 0 done, 1 failure, 2 usage (also option values the engine refuses),
  * 130 interrupted (Ctrl-C: the epoch in progress is abandoned, last.safetensors keeps the
  * previous one, and --resume continues). --recipe runs every stage of a recipe file
- * (engine/vg-recipe.h) in one folder; --resume continues such a run as a whole. */
+ * (engine/vg-recipe.h) in one folder; --resume continues such a run as a whole.
+ * --distributed trains data-parallel under mpirun (engine/vg-dist.h): rank 0 prints and
+ * writes; a rank that fails prints its error and ends every rank (MPI_Abort). */
 #define G_LOG_DOMAIN "visage-cli"
 
 #include "config.h"
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "visage-cli-private.h"
+#include "vg-dist.h"
 #include "vg-recipe.h"
 #include "vg-train.h"
 
@@ -132,7 +135,7 @@ typedef struct {
   gint64 seed;
   double lr, weight_decay, sgd_lr, sgd_momentum, sgd_min_lr, checkpoint_minutes;
   double ema, oversample;
-  gboolean hflip, no_augment, skip_bad;
+  gboolean hflip, no_augment, skip_bad, distributed;
 } Args;
 
 static void
@@ -292,6 +295,9 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
       "Use only the first N training images (quick runs)", "N" },
     { "max-val", 0, 0, G_OPTION_ARG_INT, &a->max_val,
       "Use only the first N validation images", "N" },
+    { "distributed", 0, 0, G_OPTION_ARG_NONE, &a->distributed,
+      "Data-parallel over the ranks of mpirun: each takes batch / ranks images of every "
+      "batch (needs a build with MPI)", NULL },
     { NULL }
   };
 
@@ -420,6 +426,7 @@ apply_mutable (const Args *a, VgTrainOptions *o, const VgBackend *backend)
   if (a->checkpoint_minutes != UNSET_DOUBLE)
     o->checkpoint_minutes = a->checkpoint_minutes;
   o->backend = backend;
+  o->distributed = a->distributed;
 }
 
 static void
@@ -427,11 +434,16 @@ announce (const VgTrainOptions *o, const char *how)
 {
   char size[32] = "native size";
 
+  if (vg_dist_rank () > 0)
+    return; /* rank 0 speaks for a distributed run */
   if (o->resolution > 0)
     g_snprintf (size, sizeof size, "%dx%d", o->resolution, o->resolution);
   fprintf (stderr, "training %s (%s) into %s: %s, %s loss, batch %d, %s, up to %d epochs\n",
            o->config.name, how, o->out_dir, vg_optimizer_kind_name (o->optimizer),
            vg_loss_kind_name (o->loss), o->batch, size, o->epochs);
+  if (o->distributed)
+    fprintf (stderr, "distributed over %d ranks: %d images of every batch each\n",
+             vg_dist_size (), o->batch / MAX (vg_dist_size (), 1));
 }
 
 /* The exit status of a run, and what to tell about it. resume_dir: what --resume takes. */
@@ -462,7 +474,7 @@ report_end (gboolean ok, const GError *error, const VgTrainState *state,
       return g_error_matches (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID) ? EXIT_USAGE
                                                                            : EXIT_FAILURE_RUN;
     }
-  if (state->best_loss_epoch > 0)
+  if (state->best_loss_epoch > 0 && vg_dist_rank () == 0)
     fprintf (stderr, "done after %d epochs%s: best val loss %.4f at epoch %d, best val mIoU "
              "%.2f%% at epoch %d; %s/best.safetensors is the best by %s\n", state->epoch,
              state->finished ? " (the schedule ended)" : "", state->best_loss,
@@ -541,8 +553,8 @@ train_recipe (const Args *a, const VgBackend *backend)
   apply_mutable (a, &base, backend);
   r.recipe = recipe;
   vg_train_options_init (&r.stage);
-  ok = vg_recipe_run (recipe, &base, on_stage, &callbacks, &r, NULL,
-                      vg_cli_interrupt_cancellable (), &state, &error);
+  ok = vg_recipe_run (recipe, &base, on_stage, vg_dist_rank () == 0 ? &callbacks : NULL, &r,
+                      NULL, vg_cli_interrupt_cancellable (), &state, &error);
   g_clear_pointer (&r.cli.progress, vg_cli_progress_free);
   status = report_end (ok, error, &state, &r.stage, base.out_dir);
   if (ok)
@@ -553,71 +565,83 @@ train_recipe (const Args *a, const VgBackend *backend)
   return status;
 }
 
-int
-vg_cli_train (int argc, char **argv)
+/* The command once its arguments are parsed. */
+static int
+train_command (Args *a)
 {
   const VgTrainCallbacks callbacks = { on_message, on_step, on_validate, on_epoch, NULL };
   g_autoptr (GError) error = NULL;
   const VgBackend *backend;
-  Args a = { 0 };
   VgTrainOptions opts;
   VgTrainState state = { 0 };
   CliTrain cli = { 0 };
   int status = EXIT_OK;
   gboolean ok;
 
-  if (!parse_args (&a, &argc, &argv, &status))
-    goto out;
   /* A clean stop finishes the step in progress, which takes seconds on a CPU at 512. */
   vg_cli_interrupt_set_grace (30);
-  if ((backend = vg_cli_backend ("train", a.device)) == NULL)
-    {
-      status = EXIT_USAGE;
-      goto out;
-    }
-  if (a.out != NULL && a.resume != NULL && strcmp (a.out, a.resume) != 0)
+  if ((backend = vg_cli_backend ("train", a->device)) == NULL)
+    return EXIT_USAGE;
+  if (a->out != NULL && a->resume != NULL && strcmp (a->out, a->resume) != 0)
     {
       usage_error (&status, "--out and --resume name different folders");
-      goto out;
+      return status;
     }
-  if (a.recipe != NULL && a.resume != NULL)
+  if (a->recipe != NULL && a->resume != NULL)
     {
       usage_error (&status, "--recipe starts a recipe run; --resume alone continues one");
-      goto out;
+      return status;
     }
-  if (a.recipe != NULL || (a.resume != NULL && vg_recipe_is_run (a.resume)))
-    {
-      status = train_recipe (&a, backend);
-      goto out;
-    }
+  if (a->recipe != NULL || (a->resume != NULL && vg_recipe_is_run (a->resume)))
+    return train_recipe (a, backend);
 
-  if (a.resume != NULL)
+  if (a->resume != NULL)
     {
       /* A resumed run keeps its options: only what does not change the numbers may be set. */
-      if (!check_not_given (&a, TRUE, TRUE, "with --resume: a resumed run continues with its "
+      if (!check_not_given (a, TRUE, TRUE, "with --resume: a resumed run continues with its "
                             "own options (only --epochs, --workers, --threads and "
                             "--checkpoint-minutes may change)", &status))
-        goto out;
-      if (!vg_train_options_load (&opts, a.resume, &error))
+        return status;
+      if (!vg_train_options_load (&opts, a->resume, &error))
         {
           fprintf (stderr, "visage-cli train: %s\n", error->message);
-          status = EXIT_FAILURE_RUN;
-          goto out;
+          return EXIT_FAILURE_RUN;
         }
     }
-  else if (!new_run_options (&a, &opts, &status))
+  else if (!new_run_options (a, &opts, &status))
     {
       vg_train_options_clear (&opts);
-      goto out;
+      return status;
     }
-  apply_mutable (&a, &opts, backend);
-  announce (&opts, a.resume != NULL ? "resumed" : "new run");
-  ok = vg_train_run (&opts, &callbacks, &cli, NULL, vg_cli_interrupt_cancellable (), &state,
-                     &error);
+  apply_mutable (a, &opts, backend);
+  announce (&opts, a->resume != NULL ? "resumed" : "new run");
+  ok = vg_train_run (&opts, vg_dist_rank () == 0 ? &callbacks : NULL, &cli, NULL,
+                     vg_cli_interrupt_cancellable (), &state, &error);
   g_clear_pointer (&cli.progress, vg_cli_progress_free);
   status = report_end (ok, error, &state, &opts, opts.out_dir);
   vg_train_options_clear (&opts);
-out:
+  return status;
+}
+
+int
+vg_cli_train (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  Args a = { 0 };
+  int status = EXIT_OK;
+
+  if (parse_args (&a, &argc, &argv, &status))
+    {
+      if (a.distributed && !vg_dist_init (&error))
+        usage_error (&status, "%s", error->message);
+      else
+        status = train_command (&a);
+    }
+  /* A rank that failed alone would leave the others waiting in a collective for it: its
+   * error (printed above) ends them all. */
+  if (status != EXIT_OK && vg_dist_size () > 1)
+    vg_dist_abort (status, "this rank failed (see above): stopping the run's other ranks");
+  vg_dist_finalize ();
   args_clear (&a);
   return status;
 }

@@ -75,6 +75,21 @@ struct _VgBackend
   void (*batchnorm_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
                               const float *inp, const float *weight, const float *mean,
                               const float *rstd, int Nr, int C);
+  /* Synchronised BatchNorm's halves (nn/vg-nn.h), for data-parallel training. Optional: NULL
+   * where the backend lacks them (then vg_model_set_sync refuses). sums are host memory;
+   * batchnorm_stats runs on the host too, so a backend with them works in host memory. */
+  void (*batchnorm_sums) (double *sums, const float *inp, const float *shift, int Nr, int C);
+  void (*batchnorm_stats) (float *mean, float *rstd, float *running_mean, float *running_var,
+                           const double *sums, const float *shift, double n, float eps,
+                           float momentum, int C);
+  void (*batchnorm_normalize) (float *out, const float *inp, const float *mean,
+                               const float *rstd, const float *weight, const float *bias,
+                               int Nr, int C);
+  void (*batchnorm_backward_sums) (double *sums, const float *dout, const float *inp,
+                                   const float *mean, const float *rstd, int Nr, int C);
+  void (*batchnorm_backward_dinp) (float *dinp, const float *dout, const float *inp,
+                                   const float *weight, const float *mean, const float *rstd,
+                                   const double *sums, double n, int Nr, int C);
   void (*gelu_forward) (float *out, const float *inp, size_t n);
   void (*gelu_backward) (float *dinp, const float *dout, const float *inp, size_t n);
   void (*relu_forward) (float *out, const float *inp, size_t n);

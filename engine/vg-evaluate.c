@@ -253,6 +253,7 @@ vg_evaluate (VgPredictor *p, const VgSplit *split, const float *class_weights, i
   if (!run_batches (p, &job, n_workers, &wait_s, progress, user_data, cancellable, error))
     return FALSE;
   result->loss = job.loss_den > 0.0 ? job.loss_num / job.loss_den : 0.0;
+  result->loss_weight = job.loss_den;
   result->loader_wait_s = wait_s;
   result->seconds = (g_get_monotonic_time () - start) * 1e-6;
   return TRUE;

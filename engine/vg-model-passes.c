@@ -57,7 +57,22 @@ batchnorm_relu_forward (VgModel *m, float *act, float *mean, float *rstd, const 
 {
   const VgBackend *be = m->be;
 
-  if (training)
+  if (training && m->sync.sum != NULL)
+    {
+      /* synchronised: the global batch's statistics, around the running mean (the same on
+       * every process, and near the batch mean once training has begun) */
+      double *sums = m->sync_sums;
+
+      be->batchnorm_sums (sums, inp, bn->running_mean, Nr, C);
+      sums[2 * C] = Nr;
+      m->sync.sum (sums, 2 * (size_t) C + 1, m->sync.data);
+      be->batchnorm_stats (mean, rstd, bn->running_mean, bn->running_var, sums,
+                           bn->running_mean, sums[2 * C], m->cfg.bn_eps, m->cfg.bn_momentum,
+                           C);
+      be->batchnorm_normalize (act, inp, mean, rstd, bn->affine.w, bn->affine.b, Nr, C);
+      (*bn->count)++;
+    }
+  else if (training)
     {
       be->batchnorm_forward_train (act, mean, rstd, bn->running_mean, bn->running_var, inp,
                                    bn->affine.w, bn->affine.b, m->cfg.bn_eps,
@@ -218,13 +233,38 @@ batchnorm_relu_backward (VgModel *m, float *dinp, float *dact, const float *act,
                          const float *inp, const float *mean, const float *rstd,
                          const VgBatchNormW *w, const VgBatchNormW *g, int Nr, int C)
 {
-  m->be->relu_backward (dact, dact, act, (size_t) Nr * C);
-  m->be->batchnorm_backward (dinp, g->affine.w, g->affine.b, dact, inp, w->affine.w, mean,
-                             rstd, Nr, C);
+  const VgBackend *be = m->be;
+  double *sums = m->sync_sums;
+
+  be->relu_backward (dact, dact, act, (size_t) Nr * C);
+  if (m->sync.sum == NULL)
+    {
+      be->batchnorm_backward (dinp, g->affine.w, g->affine.b, dact, inp, w->affine.w, mean,
+                              rstd, Nr, C);
+      return;
+    }
+  /* synchronised: this process's part of the parameter gradients (the trainer sums those
+   * over the processes), the global batch's sums for the input gradient */
+  be->batchnorm_backward_sums (sums, dact, inp, mean, rstd, Nr, C);
+  for (int c = 0; c < C; c++)
+    {
+      g->affine.b[c] += (float) sums[c];
+      g->affine.w[c] += (float) sums[C + c];
+    }
+  sums[2 * C] = Nr;
+  m->sync.sum (sums, 2 * (size_t) C + 1, m->sync.data);
+  be->batchnorm_backward_dinp (dinp, dact, inp, w->affine.w, mean, rstd, sums, sums[2 * C], Nr,
+                               C);
 }
 
 void
 vg_model_backward (VgModel *m)
+{
+  vg_model_backward_scaled (m, 1.0f);
+}
+
+void
+vg_model_backward_scaled (VgModel *m, float dloss)
 {
   const VgConfig *cfg = &m->cfg;
   const VgBackend *be = m->be;
@@ -237,7 +277,7 @@ vg_model_backward (VgModel *m)
 
   /* loss -> logits: the gradient overwrites the logits, which are not needed any more */
   m->loss_backward (a->logits, a->logits, m->last_targets,
-                    m->have_class_weights ? m->class_weights : NULL, VG_IGNORE_INDEX, 1.0f,
+                    m->have_class_weights ? m->class_weights : NULL, VG_IGNORE_INDEX, dloss,
                     B * m->H * m->W, NC);
   if (cfg->head == VG_HEAD_TCONV)
     be->conv_transpose_backward (t[0], m->g.head.w, m->g.head.b, a->logits, a->cls,

@@ -143,6 +143,11 @@ struct _VgModel
   const float *last_images;
   int last_B;
   float last_loss;
+  gboolean is_dice;     /* the loss has a Dice term */
+
+  /* data-parallel training (vg_model_set_sync): sync.sum is NULL with one process */
+  VgModelSync sync;
+  double *sync_sums;    /* (2 D + 1) host memory: a BatchNorm layer's sums and row count */
 };
 
 /* ---- sizes ----------------------------------------------------------------------------- */

@@ -66,7 +66,26 @@ float vg_model_forward (VgModel *model, const float *images, const uint8_t *targ
 /* Backward pass of the last training forward (which had targets): accumulates parameter
  * gradients (call vg_model_zero_grad first). Overwrites the logits. */
 void vg_model_backward (VgModel *model);
+/* The same with the loss's gradient scaled by dloss: the backward of dloss * loss. A
+ * process of a data-parallel run passes W_r / W, its share of the global batch's weight
+ * total, so that its gradients are its part of the global batch's loss (see
+ * vg_model_set_sync). */
+void vg_model_backward_scaled (VgModel *model, float dloss);
 void vg_model_zero_grad (VgModel *model);
+
+/* Data-parallel training (engine/vg-dist.h): each process runs the model on its shard of
+ * one global batch. sum adds n doubles in place over all the processes (every process gets
+ * the sums). With a sync, the BatchNorm layers of training forwards and backwards use the
+ * statistics of the global batch (synchronised BatchNorm: two sums of 2C + 1 doubles per
+ * layer and pass), so that the shards together compute what one process would on the whole
+ * batch; the running statistics stay the same on every process. The loss must be the
+ * cross-entropy (a Dice term is over the whole batch: not decomposable this way), and the
+ * backend must have the synchronised BatchNorm's entries (the CPU's). NULL: one process. */
+typedef struct {
+  void (*sum) (double *values, size_t n, gpointer data);
+  gpointer data;
+} VgModelSync;
+gboolean vg_model_set_sync (VgModel *model, const VgModelSync *sync, GError **error);
 
 /* Logits of the last forward, (B, H, W, NC) in device memory. */
 const float *vg_model_logits (const VgModel *model);

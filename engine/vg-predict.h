@@ -84,6 +84,7 @@ typedef struct {
   double loss;            /* mean loss at the model resolution (class weights as given):
                            * sum over pixels of w_y * nll / sum of w_y over the split,
                            * independent of the batch size; 0 for vg_evaluate_predictions */
+  double loss_weight;     /* that sum of w_y, which shards' losses are weighted by to merge */
   int n_images;
   double *image_miou;     /* (n_images) mean IoU over the classes present in either map */
   int class_images[VG_NUM_CLASSES];  /* images whose ground truth contains the class */

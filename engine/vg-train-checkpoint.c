@@ -60,6 +60,8 @@ add_exact_pairs (Trainer *t, GPtrArray *pairs)
 gboolean
 vg_train_save_best (Trainer *t, double val_loss, double val_miou, GError **error)
 {
+  if (t->rank > 0)
+    return TRUE; /* a distributed run's files are rank 0's */
   g_autoptr (GPtrArray) pairs = g_ptr_array_new_with_free_func (g_free);
 
   add_preprocess_pairs (t, pairs);
@@ -87,6 +89,8 @@ vg_train_save_best (Trainer *t, double val_loss, double val_miou, GError **error
 gboolean
 vg_train_save_last (Trainer *t, GError **error)
 {
+  if (t->rank > 0)
+    return TRUE; /* a distributed run's files are rank 0's */
   const int n_views = t->n_specs + 4;
   g_autofree float *host = g_new (float, t->n_state);
   g_autofree float *host_m = g_new (float, t->n_params);
@@ -161,6 +165,8 @@ vg_train_save_last (Trainer *t, GError **error)
 gboolean
 vg_train_write_log (Trainer *t, GError **error)
 {
+  if (t->rank > 0)
+    return TRUE; /* a distributed run's files are rank 0's */
   g_autofree char *text = g_strconcat (LOG_HEADER, t->log->str, NULL);
 
   if (!g_file_set_contents_full (t->log_path, text, -1,

@@ -5,6 +5,7 @@
  *   vg-train-options.c     options, their names and checks, and their metadata pairs
  *   vg-train-schedule.c    the schedule (Adam then SGD, cosine annealing) and its state
  *   vg-train-checkpoint.c  last.safetensors, best.safetensors, log.csv and resuming
+ *   vg-train-dist.c        data-parallel training: what the ranks sum and share
  */
 #pragma once
 
@@ -31,6 +32,9 @@ typedef struct {
 
   const VgBackend *be;              /* the models', the data's and the optimiser's backend */
   gboolean host_memory;             /* be uses host memory: batches need no upload */
+  int rank;                         /* data-parallel: this process (0 writes the files) ... */
+  int n_ranks;                      /* ... of this many; 0 of 1 alone */
+  size_t image_pixels;              /* H * W of a training batch's images */
 
   VgSplit *train;
   VgSplit *val;
@@ -115,3 +119,20 @@ gboolean vg_train_wrote (Trainer *t, VgTrainWrite what, GError **error);
 void vg_train_remove_stale_temporaries (const char *out_dir);
 /* Restore the run from last.safetensors (already checked to exist). */
 gboolean vg_train_load_last (Trainer *t, GError **error);
+
+/* ---- vg-train-dist.c --------------------------------------------------------------------- */
+
+/* rank and n_ranks, and the checks of a distributed run (after the backend is known). */
+gboolean vg_train_dist_setup (Trainer *t, GError **error);
+/* Synchronised BatchNorm for the training model of a distributed run. */
+gboolean vg_train_dist_setup_model (Trainer *t, GError **error);
+/* Rank 0's weights, optimiser state, best weights, moving average, preprocessing, class
+ * weights and schedule state to every rank. */
+void vg_train_dist_share (Trainer *t);
+/* The global batch's loss from this rank's (its n images' masks in host memory); *dloss:
+ * the scale of this rank's backward, W_r / W. */
+float vg_train_dist_loss (Trainer *t, float loss, const uint8_t *masks, int n, float *dloss);
+/* The parameter gradients summed over the ranks. */
+void vg_train_dist_sum_grads (Trainer *t);
+/* The validation shards' results summed: confusion matrix and loss. */
+void vg_train_dist_merge_eval (Trainer *t, VgEvalResult *result);

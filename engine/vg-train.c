@@ -23,6 +23,7 @@
 #include <omp.h>
 
 #include "vg-atomic-file.h"
+#include "vg-dist.h"
 #include "vg-loader.h"
 #include "vg-metrics.h"
 #include "vg-model.h"
@@ -184,7 +185,6 @@ absolute (const char *path)
   return path != NULL ? g_canonicalize_filename (path, NULL) : NULL;
 }
 
-/* Keep the first max samples (0: all). The statistics were taken on the whole split. */
 /* Repeat-factor sampling (as LVIS): class c, in a fraction f_c of the training images, has
  * r_c = max (1, sqrt (t / f_c)); image i comes r_i = max of its classes' r_c times an
  * epoch: floor (r_i), and once more when a fixed draw for the image falls under what is
@@ -223,20 +223,6 @@ compute_repeats (Trainer *t)
   notify (t, "oversampling the images of rare classes (threshold %g): %d images give %d "
           "samples an epoch (%s)", t->o.oversample, N, total,
           boosted->len > 0 ? boosted->str : "no class is that rare");
-}
-
-static void
-split_limit (VgSplit *split, int max)
-{
-  if (max <= 0 || split->n_samples <= max)
-    return;
-  for (int i = max; i < split->n_samples; i++)
-    {
-      g_free (split->samples[i].name);
-      g_free (split->samples[i].image_path);
-      g_free (split->samples[i].mask_path);
-    }
-  split->n_samples = max;
 }
 
 static VgSplit *
@@ -357,7 +343,7 @@ setup_options (Trainer *t, const VgTrainOptions *opts, GError **error)
       return FALSE;
     }
   t->log = g_string_new (NULL);
-  return TRUE;
+  return vg_train_dist_setup (t, error);
 }
 
 /* The output folder: a new run must not overwrite another one, a resumed one must exist,
@@ -381,6 +367,8 @@ setup_output (Trainer *t, GError **error)
                    "choose another output folder", t->o.out_dir);
       return FALSE;
     }
+  if (t->rank > 0)
+    return TRUE; /* rank 0 makes and checks the folder, and alone writes into it */
   if (g_mkdir_with_parents (t->o.out_dir, 0755) != 0)
     {
       int saved = errno;
@@ -399,6 +387,7 @@ setup_models (Trainer *t, GError **error)
 {
   if ((t->model = vg_model_new (&t->o.config, t->be, error)) == NULL
       || !vg_model_set_loss (t->model, model_loss (t->o.loss), error)
+      || !vg_train_dist_setup_model (t, error)
       || (t->eval_model = vg_model_new (&t->o.config, t->be, error)) == NULL)
     return FALSE;
   t->n_specs = vg_config_param_specs (&t->o.config, NULL, 0);
@@ -426,7 +415,8 @@ setup_resumed (Trainer *t, GError **error)
     return FALSE;
   /* The checkpoint is the record: log.csv may lack the row of an epoch whose checkpoint
    * was written just before a kill. */
-  vg_train_remove_stale_temporaries (t->o.out_dir);
+  if (t->rank == 0)
+    vg_train_remove_stale_temporaries (t->o.out_dir);
   if (!vg_train_write_log (t, error))
     return FALSE;
   if (t->state.epoch_step > 0)
@@ -487,7 +477,9 @@ setup_loader (Trainer *t, GError **error)
   int H, W;
 
   vg_loader_params_init (&lp, TRUE);
-  lp.batch_size = t->o.batch;
+  lp.batch_size = t->o.batch / t->n_ranks;
+  lp.shard = t->rank;
+  lp.n_shards = t->n_ranks;
   lp.n_workers = t->o.workers;
   lp.seed = t->o.seed;
   vg_augment_params_init (&lp.aug, t->o.augment);
@@ -501,7 +493,8 @@ setup_loader (Trainer *t, GError **error)
       return FALSE;
     }
   vg_loader_batch_shape (t->loader, &H, &W);
-  if (!vg_model_reserve (t->model, t->o.batch, H, W, TRUE, error))
+  t->image_pixels = (size_t) H * W;
+  if (!vg_model_reserve (t->model, lp.batch_size, H, W, TRUE, error))
     return FALSE;
   if (!t->host_memory)
     {
@@ -538,6 +531,7 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   if (!setup_models (t, error)
       || !(t->o.resume ? setup_resumed (t, error) : setup_new (t, error)))
     return FALSE;
+  vg_train_dist_share (t);
   vg_model_set_class_weights (t->model, vg_train_loss_is_weighted (t->o.loss)
                                           ? t->class_weights : NULL);
 
@@ -550,8 +544,12 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
                                  t->cancellable, error))
         return FALSE;
     }
-  split_limit (t->train, t->o.max_train);
-  split_limit (t->val, t->o.max_val);
+  if (t->o.max_train > 0)
+    vg_split_keep (t->train, 0, t->o.max_train);
+  if (t->o.max_val > 0)
+    vg_split_keep (t->val, 0, t->o.max_val);
+  if (t->n_ranks > 1)
+    vg_split_shard (t->val, t->rank, t->n_ranks);
   if (t->o.oversample > 0.0)
     compute_repeats (t);
   return setup_loader (t, error);
@@ -644,6 +642,26 @@ stage_batch (Trainer *t, const VgBatch **batch, int slot, StepInput *in)
   release_batch (t, batch);
 }
 
+/* One step's forward and backward on batch in: returns the loss of the batch (the global
+ * one: every rank's shard) and leaves its gradients in the model (summed over the ranks).
+ * A NaN or infinite loss returns before the backward. */
+static float
+forward_backward (Trainer *t, const StepInput *in)
+{
+  float loss, dloss = 1.0f;
+
+  vg_model_zero_grad (t->model);
+  loss = vg_model_forward (t->model, in->images, in->masks, in->n, TRUE);
+  if (t->n_ranks > 1)
+    loss = vg_train_dist_loss (t, loss, in->masks, in->n, &dloss);
+  if (!isfinite (loss))
+    return loss;
+  vg_model_backward_scaled (t->model, dloss);
+  if (t->n_ranks > 1)
+    vg_train_dist_sum_grads (t);
+  return loss;
+}
+
 /* One epoch of training; *train_loss, *images_per_s and *loader_share describe it. */
 static gboolean
 train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
@@ -690,8 +708,7 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
         }
       if (!t->host_memory && t->be->upload_wait != NULL)
         t->be->upload_wait (in.slot);
-      vg_model_zero_grad (t->model);
-      loss = vg_model_forward (t->model, in.images, in.masks, in.n, TRUE);
+      loss = forward_backward (t, &in);
       if (!isfinite (loss))
         {
           release_batch (t, &batch);
@@ -701,11 +718,10 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
                        epoch + 1, step + 1, lr, t->last_path);
           return FALSE;
         }
-      vg_model_backward (t->model);
       optimizer_step (t, (float) lr);
       if (t->ema != NULL)
         t->be->ema_update (t->ema, vg_model_params (t->model), t->n_params, (float) t->o.ema);
-      images += in.n;
+      images += in.n * t->n_ranks; /* the ranks' shards are equal */
       loss_sum += loss;
 
       /* The next batch: on a device its upload overlaps the backward pass just queued. */
@@ -767,12 +783,15 @@ validate (Trainer *t, double *val_loss, double *val_miou, GError **error)
   copy_weights (t, t->eval_model, t->model, NULL, NULL);
   if (t->ema != NULL)
     t->be->copy (vg_model_params (t->eval_model), t->ema, t->n_params * sizeof (float));
-  if (!vg_evaluate (t->predictor, t->val, weighted ? t->class_weights : NULL, t->o.workers,
-                    &result, validate_progress, &progress, t->cancellable, error))
+  /* a rank's shard of the validation split is empty when there are more ranks than images */
+  if (t->val->n_samples > 0
+      && !vg_evaluate (t->predictor, t->val, weighted ? t->class_weights : NULL, t->o.workers,
+                       &result, validate_progress, &progress, t->cancellable, error))
     {
       vg_eval_result_clear (&result);
       return FALSE;
     }
+  vg_train_dist_merge_eval (t, &result);
   *val_loss = result.loss;
   *val_miou = vg_confusion_miou (&result.confusion);
   vg_eval_result_clear (&result);
@@ -834,6 +853,7 @@ run_epoch (Trainer *t, GError **error)
       || !vg_train_write_log (t, error) || !vg_train_wrote (t, VG_TRAIN_WROTE_LOG, error))
     return FALSE;
 
+  vg_train_dist_share (t); /* the ranks cannot drift apart */
   if (t->cb != NULL && t->cb->epoch != NULL)
     {
       info.epoch = t->state.epoch;
@@ -884,7 +904,8 @@ vg_train_run (const VgTrainOptions *opts, const VgTrainCallbacks *callbacks,
     if (!run_epoch (&t, error))
       goto out;
   ok = TRUE;
-  vg_train_remove_stale_temporaries (t.o.out_dir);
+  if (t.rank == 0)
+    vg_train_remove_stale_temporaries (t.o.out_dir);
 
 out:
   if (final_state != NULL)

@@ -117,6 +117,10 @@ typedef struct {
   int max_train;            /* use only the first N training samples; 0: all */
   int max_val;              /* use only the first N validation samples; 0: all */
   const VgBackend *backend; /* NULL: the CPU backend */
+  gboolean distributed;     /* data-parallel over the ranks of MPI (vg-dist.h, which the
+                             * caller initialised): each rank trains on batch / ranks samples
+                             * of every batch; rank 0 writes the files. Not part of the run:
+                             * a resume may change it and the number of ranks */
   /* For fault tests: called after each write of an epoch's end (see VgTrainWrite);
    * returning FALSE ends the run right there, as a kill would. NULL: none. Not saved. */
   gboolean (*write_hook) (int what, int epoch, gpointer data);

@@ -41,7 +41,8 @@ typedef struct {
 struct _VgLoader {
   const VgSplit *split;
   VgLoaderParams params;
-  int B;
+  int B;              /* this process's rows of a batch */
+  int S;              /* shards: a global batch is S * B rows */
   int H;
   int W;
   int n_batches;      /* per epoch */
@@ -82,6 +83,14 @@ vg_loader_params_init (VgLoaderParams *p, gboolean train)
   vg_augment_params_init (&p->aug, train);
 }
 
+/* The epoch-order position of item k (row k % B of this process's batch k / B): with
+ * shards, batch b's rows are rows [shard B, (shard + 1) B) of global batch b. */
+static int
+item_position (const VgLoader *l, int k)
+{
+  return (k / l->B) * l->B * l->S + l->params.shard * l->B + k % l->B;
+}
+
 static int
 batch_rows (const VgLoader *l, int b)
 {
@@ -111,7 +120,7 @@ produce (Worker *w, Slot *s, int k, int epoch, GError **error)
   VgLoader *l = w->loader;
   const VgSplit *split = l->split;
   int row = k % l->B;
-  int copy = l->order[k];                 /* sample index + copy number * N */
+  int copy = l->order[item_position (l, k)]; /* sample index + copy number * N */
   int index = copy % split->n_samples;
   size_t pixels = (size_t) l->H * l->W;
   gboolean masks = s->batch.masks != NULL;
@@ -232,11 +241,20 @@ vg_loader_new (const VgSplit *split, const VgLoaderParams *params, GError **erro
         }
       n_copies = (int) total;
     }
-  if ((params->drop_last && n_copies < params->batch_size) || n_copies == 0)
+  if (params->n_shards > 1
+      && (!params->drop_last || params->shard < 0 || params->shard >= params->n_shards))
+    {
+      g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_INVALID,
+                   "invalid shard %d of %d (shards need drop_last)", params->shard,
+                   params->n_shards);
+      return NULL;
+    }
+  if ((params->drop_last && n_copies < params->batch_size * MAX (params->n_shards, 1))
+      || n_copies == 0)
     {
       g_set_error (error, VG_DATA_ERROR, VG_DATA_ERROR_EMPTY,
                    "%s: %d samples are fewer than one batch of %d", split->images_dir,
-                   n_copies, params->batch_size);
+                   n_copies, params->batch_size * MAX (params->n_shards, 1));
       return NULL;
     }
   H = aug->out_height > 0 ? aug->out_height : split->samples[0].height;
@@ -265,7 +283,8 @@ vg_loader_new (const VgSplit *split, const VgLoaderParams *params, GError **erro
   for (int i = 0, j = 0; i < N; i++)
     for (int c = 0; c < (params->repeats != NULL ? params->repeats[i] : 1); c++)
       l->copies[j++] = i + c * N;
-  l->n_batches = params->drop_last ? n_copies / l->B : (n_copies + l->B - 1) / l->B;
+  l->S = MAX (params->n_shards, 1);
+  l->n_batches = params->drop_last ? n_copies / (l->B * l->S) : (n_copies + l->B - 1) / l->B;
   l->n_items = params->drop_last ? l->n_batches * l->B : n_copies;
   l->order = g_new (int, n_copies);
   l->R = params->n_buffers > 0 ? params->n_buffers : params->n_workers + 2;

@@ -43,6 +43,11 @@ typedef struct {
   const int *repeats;    /* (n_samples) copies of each sample per epoch, >= 0 (copied by
                           * vg_loader_new; NULL: one each). Each copy is augmented apart:
                           * copy c of sample i draws as sample i + c * n_samples would */
+  int shard;             /* data-parallel training: this process takes rows [shard * B,  */
+  int n_shards;          /* (shard + 1) * B) of every global batch of n_shards * B rows,   */
+                         /* B = batch_size, in the same epoch order and with the same      */
+                         /* augmentation as one process with batch n_shards * B (needs     */
+                         /* drop_last); n_shards <= 1: the whole batch                     */
 } VgLoaderParams;
 
 /* Training (shuffle, drop_last, the report's augmentation) or evaluation (fixed order,

@@ -79,6 +79,32 @@ vg_split_free (VgSplit *split)
   g_free (split);
 }
 
+void
+vg_split_keep (VgSplit *split, int first, int count)
+{
+  int n = split->n_samples;
+
+  first = CLAMP (first, 0, n);
+  count = CLAMP (count, 0, n - first);
+  for (int i = 0; i < n; i++)
+    if (i < first || i >= first + count)
+      sample_clear (&split->samples[i]);
+  memmove (split->samples, split->samples + first, sizeof (VgSample) * count);
+  split->n_samples = count;
+}
+
+void
+vg_split_shard (VgSplit *split, int index, int n)
+{
+  gint64 N = split->n_samples;
+  int first, end;
+
+  g_return_if_fail (n > 0 && index >= 0 && index < n);
+  first = (int) (index * N / n);
+  end = (int) ((index + 1) * N / n);
+  vg_split_keep (split, first, end - first);
+}
+
 gboolean
 vg_split_load_sample (const VgSplit *split, int i, VgImage *image, VgImage *mask,
                       GError **error)

@@ -75,6 +75,15 @@ gboolean vg_split_use_annotations (VgSplit *split, const char *annotations_dir,
  * (newly allocated). */
 char *vg_split_annotation_path (const VgSplit *split, int i, const char *annotations_dir);
 
+/* Keep only samples [first, first + count) (clamped to the split), in their order; the
+ * others are freed. n_annotated is left as it was (it describes the opened split). */
+void vg_split_keep (VgSplit *split, int first, int count);
+/* Keep shard index of n (0 <= index < n): the contiguous block of samples
+ * [floor (index N / n), floor ((index + 1) N / n)) of the N in split order, so that the n
+ * shards hold every sample exactly once and differ in size by one at most (some may be
+ * empty when n > N). */
+void vg_split_shard (VgSplit *split, int index, int n);
+
 void vg_split_free (VgSplit *split);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgSplit, vg_split_free)
 

@@ -96,8 +96,9 @@ backward_rows (float *dlogits, const float *logits, const uint8_t *targets,
 }
 
 /* sum_i w[y_i] over the counted rows, in double: a 512x512 batch has 10^6 of them. */
-static double
-weight_total (const uint8_t *targets, const float *weights, int ignore_index, int Nr, int NC)
+double
+vg_cross_entropy_weight_total (const uint8_t *targets, const float *weights, int ignore_index,
+                               int Nr, int NC)
 {
   double total = 0.0;
 
@@ -136,7 +137,7 @@ void
 vg_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *targets,
                            const float *weights, int ignore_index, float dloss, int Nr, int NC)
 {
-  double total = weight_total (targets, weights, ignore_index, Nr, NC);
+  double total = vg_cross_entropy_weight_total (targets, weights, ignore_index, Nr, NC);
   float k = total > 0.0 ? (float) (dloss / total) : 0.0f;
   int n_chunks = (Nr + CE_CHUNK - 1) / CE_CHUNK;
 

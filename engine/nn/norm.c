@@ -160,6 +160,74 @@ vg_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *d
 
 /* ---- BatchNorm2d -------------------------------------------------------------------------- */
 
+/* Channels [c0, c0 + cn) of the statistics' sums: sum of x - shift and of (x - shift)^2
+ * over the Nr rows, float sums of ROW_TILE rows added in double. */
+static void
+span_sums (double *sum, double *sq, const float *inp, const float *shift, int c0, int cn,
+           int Nr, int C)
+{
+  for (int c = 0; c < cn; c++)
+    sum[c] = sq[c] = 0.0;
+  for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+    {
+      float ts[CSPAN], tq[CSPAN];
+      for (int c = 0; c < cn; c++)
+        ts[c] = tq[c] = 0.0f;
+      for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
+        {
+          const float *x = inp + (size_t) r * C + c0;
+#pragma omp simd
+          for (int c = 0; c < cn; c++)
+            {
+              float d = x[c] - shift[c];
+              ts[c] += d;
+              tq[c] += d * d;
+            }
+        }
+      for (int c = 0; c < cn; c++)
+        {
+          sum[c] += ts[c];
+          sq[c] += tq[c];
+        }
+    }
+}
+
+/* Channel c's mean and rstd from the sums around shift over n rows, and its running
+ * statistics' update. */
+static inline void
+channel_stats (float *mean, float *rstd, float *running_mean, float *running_var, double sum,
+               double sq, float shift, double n, float eps, float momentum, int c)
+{
+  double d = sum / n;
+  double var = sq / n - d * d; /* biased: used to normalise */
+  if (var < 0.0)
+    var = 0.0;
+  /* PyTorch feeds the unbiased variance to the running estimate. */
+  double unbiased = n > 1 ? var * n / (n - 1) : var;
+  double mu = shift + d;
+  mean[c] = (float) mu;
+  rstd[c] = (float) (1.0 / sqrt (var + eps));
+  if (running_mean != NULL)
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float) mu;
+  if (running_var != NULL)
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float) unbiased;
+}
+
+void
+vg_batchnorm_normalize (float *out, const float *inp, const float *mean, const float *rstd,
+                        const float *weight, const float *bias, int Nr, int C)
+{
+#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
+  for (int r = 0; r < Nr; r++)
+    {
+      const float *x = inp + (size_t) r * C;
+      float *o = out + (size_t) r * C;
+#pragma omp simd
+      for (int c = 0; c < C; c++)
+        o[c] = (x[c] - mean[c]) * rstd[c] * weight[c] + bias[c];
+    }
+}
+
 void
 vg_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running_mean,
                             float *running_var, const float *inp, const float *weight,
@@ -176,64 +244,36 @@ vg_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running
       {
         int cn = imin (CSPAN, hi - c0);
         double sum[CSPAN], sq[CSPAN];
-        float shift[CSPAN];
+
+        span_sums (sum, sq, inp, inp + c0, c0, cn, Nr, C);
         for (int c = 0; c < cn; c++)
-          {
-            shift[c] = inp[c0 + c];
-            sum[c] = sq[c] = 0.0;
-          }
-        for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
-          {
-            float ts[CSPAN], tq[CSPAN];
-            for (int c = 0; c < cn; c++)
-              ts[c] = tq[c] = 0.0f;
-            for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
-              {
-                const float *x = inp + (size_t) r * C + c0;
-#pragma omp simd
-                for (int c = 0; c < cn; c++)
-                  {
-                    float d = x[c] - shift[c];
-                    ts[c] += d;
-                    tq[c] += d * d;
-                  }
-              }
-            for (int c = 0; c < cn; c++)
-              {
-                sum[c] += ts[c];
-                sq[c] += tq[c];
-              }
-          }
-        for (int c = 0; c < cn; c++)
-          {
-            double d = sum[c] / Nr;
-            double var = sq[c] / Nr - d * d; /* biased: used to normalise */
-            if (var < 0.0)
-              var = 0.0;
-            /* PyTorch feeds the unbiased variance to the running estimate. */
-            double unbiased = Nr > 1 ? var * Nr / (Nr - 1) : var;
-            double mu = shift[c] + d;
-            mean[c0 + c] = (float) mu;
-            rstd[c0 + c] = (float) (1.0 / sqrt (var + eps));
-            if (running_mean != NULL)
-              running_mean[c0 + c] = (1.0f - momentum) * running_mean[c0 + c]
-                                     + momentum * (float) mu;
-            if (running_var != NULL)
-              running_var[c0 + c] = (1.0f - momentum) * running_var[c0 + c]
-                                    + momentum * (float) unbiased;
-          }
+          channel_stats (mean, rstd, running_mean, running_var, sum[c], sq[c], inp[c0 + c],
+                         Nr, eps, momentum, c0 + c);
       }
   }
+  vg_batchnorm_normalize (out, inp, mean, rstd, weight, bias, Nr, C);
+}
 
-#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
-  for (int r = 0; r < Nr; r++)
-    {
-      const float *x = inp + (size_t) r * C;
-      float *o = out + (size_t) r * C;
-#pragma omp simd
-      for (int c = 0; c < C; c++)
-        o[c] = (x[c] - mean[c]) * rstd[c] * weight[c] + bias[c];
-    }
+void
+vg_batchnorm_sums (double *sums, const float *inp, const float *shift, int Nr, int C)
+{
+#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
+  {
+    int lo, hi;
+    thread_channels (C, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      span_sums (sums + c0, sums + C + c0, inp, shift + c0, c0, imin (CSPAN, hi - c0), Nr, C);
+  }
+}
+
+void
+vg_batchnorm_stats (float *mean, float *rstd, float *running_mean, float *running_var,
+                    const double *sums, const float *shift, double n, float eps,
+                    float momentum, int C)
+{
+  for (int c = 0; c < C; c++)
+    channel_stats (mean, rstd, running_mean, running_var, sums[c], sums[C + c], shift[c], n,
+                   eps, momentum, c);
 }
 
 void
@@ -269,6 +309,63 @@ vg_batchnorm_forward_eval (float *out, const float *inp, const float *weight,
 /* The training-mode backward: the batch statistics depend on every input, hence
  * dinp = weight * rstd * (dout - mean(dout) - xhat * mean(dout * xhat)), means over rows.
  * Each channel span first sums over the rows, then writes its part of dinp. */
+
+/* Channels [c0, c0 + cn): sum of dout and of dout * xhat over the rows. */
+static void
+span_backward_sums (double *sum_dy, double *sum_dyx, const float *dout, const float *inp,
+                    const float *m, const float *s, int c0, int cn, int Nr, int C)
+{
+  for (int c = 0; c < cn; c++)
+    sum_dy[c] = sum_dyx[c] = 0.0;
+  for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+    {
+      float ta[CSPAN], tb[CSPAN];
+      for (int c = 0; c < cn; c++)
+        ta[c] = tb[c] = 0.0f;
+      for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
+        {
+          const float *x = inp + (size_t) r * C + c0;
+          const float *dy = dout + (size_t) r * C + c0;
+#pragma omp simd
+          for (int c = 0; c < cn; c++)
+            {
+              ta[c] += dy[c];
+              tb[c] += dy[c] * ((x[c] - m[c]) * s[c]);
+            }
+        }
+      for (int c = 0; c < cn; c++)
+        {
+          sum_dy[c] += ta[c];
+          sum_dyx[c] += tb[c];
+        }
+    }
+}
+
+/* Channels [c0, c0 + cn) of dinp from the sums over n rows (of all processes). */
+static void
+span_dinp (float *dinp, const float *dout, const float *inp, const float *weight,
+           const float *m, const float *s, const double *sum_dy, const double *sum_dyx,
+           double n, int c0, int cn, int Nr, int C)
+{
+  float k[CSPAN], dy_mean[CSPAN], dyx_mean[CSPAN];
+
+  for (int c = 0; c < cn; c++)
+    {
+      k[c] = weight[c0 + c] * s[c];
+      dy_mean[c] = (float) (sum_dy[c] / n);
+      dyx_mean[c] = (float) (sum_dyx[c] / n);
+    }
+  for (int r = 0; r < Nr; r++)
+    {
+      const float *x = inp + (size_t) r * C + c0;
+      const float *dy = dout + (size_t) r * C + c0;
+      float *dx = dinp + (size_t) r * C + c0;
+#pragma omp simd
+      for (int c = 0; c < cn; c++)
+        dx[c] = k[c] * (dy[c] - dy_mean[c] - (x[c] - m[c]) * s[c] * dyx_mean[c]);
+    }
+}
+
 void
 vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                        const float *inp, const float *weight, const float *mean,
@@ -282,31 +379,8 @@ vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *d
       {
         int cn = imin (CSPAN, hi - c0);
         double sum_dy[CSPAN], sum_dyx[CSPAN];
-        const float *m = mean + c0, *s = rstd + c0;
-        for (int c = 0; c < cn; c++)
-          sum_dy[c] = sum_dyx[c] = 0.0;
-        for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
-          {
-            float ta[CSPAN], tb[CSPAN];
-            for (int c = 0; c < cn; c++)
-              ta[c] = tb[c] = 0.0f;
-            for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
-              {
-                const float *x = inp + (size_t) r * C + c0;
-                const float *dy = dout + (size_t) r * C + c0;
-#pragma omp simd
-                for (int c = 0; c < cn; c++)
-                  {
-                    ta[c] += dy[c];
-                    tb[c] += dy[c] * ((x[c] - m[c]) * s[c]);
-                  }
-              }
-            for (int c = 0; c < cn; c++)
-              {
-                sum_dy[c] += ta[c];
-                sum_dyx[c] += tb[c];
-              }
-          }
+
+        span_backward_sums (sum_dy, sum_dyx, dout, inp, mean + c0, rstd + c0, c0, cn, Nr, C);
         for (int c = 0; c < cn; c++)
           {
             if (dbias != NULL)
@@ -314,25 +388,38 @@ vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *d
             if (dweight != NULL)
               dweight[c0 + c] += (float) sum_dyx[c];
           }
-        if (dinp == NULL)
-          continue;
-
-        float k[CSPAN], dy_mean[CSPAN], dyx_mean[CSPAN];
-        for (int c = 0; c < cn; c++)
-          {
-            k[c] = weight[c0 + c] * s[c];
-            dy_mean[c] = (float) (sum_dy[c] / Nr);
-            dyx_mean[c] = (float) (sum_dyx[c] / Nr);
-          }
-        for (int r = 0; r < Nr; r++)
-          {
-            const float *x = inp + (size_t) r * C + c0;
-            const float *dy = dout + (size_t) r * C + c0;
-            float *dx = dinp + (size_t) r * C + c0;
-#pragma omp simd
-            for (int c = 0; c < cn; c++)
-              dx[c] = k[c] * (dy[c] - dy_mean[c] - (x[c] - m[c]) * s[c] * dyx_mean[c]);
-          }
+        if (dinp != NULL)
+          span_dinp (dinp, dout, inp, weight, mean + c0, rstd + c0, sum_dy, sum_dyx, Nr, c0,
+                     cn, Nr, C);
       }
+  }
+}
+
+void
+vg_batchnorm_backward_sums (double *sums, const float *dout, const float *inp,
+                            const float *mean, const float *rstd, int Nr, int C)
+{
+#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
+  {
+    int lo, hi;
+    thread_channels (C, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      span_backward_sums (sums + c0, sums + C + c0, dout, inp, mean + c0, rstd + c0, c0,
+                          imin (CSPAN, hi - c0), Nr, C);
+  }
+}
+
+void
+vg_batchnorm_backward_dinp (float *dinp, const float *dout, const float *inp,
+                            const float *weight, const float *mean, const float *rstd,
+                            const double *sums, double n, int Nr, int C)
+{
+#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
+  {
+    int lo, hi;
+    thread_channels (C, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += CSPAN)
+      span_dinp (dinp, dout, inp, weight, mean + c0, rstd + c0, sums + c0, sums + C + c0, n,
+                 c0, imin (CSPAN, hi - c0), Nr, C);
   }
 }

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Data-parallel training (VgTrainOptions.distributed): the trainer's part that talks to the
+ * other ranks through vg-dist.h.
+ *
+ * The equivalence with one process: a global batch of B = --batch samples is split into
+ * n_ranks shards of B / n_ranks consecutive rows (the loader's shards, in the one epoch
+ * order and with each sample's own augmentation). The loss of the global batch is the
+ * weighted cross-entropy L = sum_i w_i l_i / W over all its pixels, W = sum_i w_i. Rank r
+ * computes L_r = sum_{i in r} w_i l_i / W_r, so L = sum_r (W_r / W) L_r: the ranks sum
+ * (W_r L_r, W_r), and each runs its backward with the loss's gradient scaled by W_r / W
+ * (vg_model_backward_scaled). BatchNorm is synchronised (vg_model_set_sync): its batch
+ * statistics and the two sums of its backward are over the global batch, so every
+ * activation gradient is that of L, and the parameter gradients, summed over the ranks
+ * (vg_dist_sum_floats), are the gradient of L that one process computes on the whole batch,
+ * up to the order of the float sums. One identical optimiser step follows on every rank.
+ *
+ * Validation: each rank evaluates its contiguous shard of the validation split
+ * (vg_split_shard); the confusion matrices (integers: exact) and the loss's numerator and
+ * denominator are summed.
+ *
+ * Only rank 0 writes files (vg-train-checkpoint.c); the checkpoint does not depend on the
+ * number of ranks (the batch is the global one), so a run resumes with any number. At the
+ * start and after every epoch rank 0's weights, optimiser state, best weights and moving
+ * average are broadcast, so that the ranks cannot drift apart even if an all-reduce were
+ * to round differently on different ranks. */
+#define G_LOG_DOMAIN "visage-train"
+
+#include "config.h"
+
+#include "vg-dist.h"
+#include "vg-metrics.h"
+#include "vg-nn.h"
+#include "vg-train-private.h"
+
+static void
+sync_sum (double *values, size_t n, gpointer data)
+{
+  (void) data;
+  vg_dist_sum_doubles (values, n);
+}
+
+gboolean
+vg_train_dist_setup (Trainer *t, GError **error)
+{
+  t->rank = 0;
+  t->n_ranks = 1;
+  if (!t->o.distributed)
+    return TRUE;
+  if (!vg_dist_active ())
+    {
+      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
+                   "distributed training needs MPI started first (vg_dist_init): run "
+                   "visage-cli train --distributed under mpirun");
+      return FALSE;
+    }
+  t->rank = vg_dist_rank ();
+  t->n_ranks = vg_dist_size ();
+  if (t->o.batch % t->n_ranks != 0)
+    {
+      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
+                   "the batch (%d) must be a multiple of the number of ranks (%d): each rank "
+                   "takes an equal shard of every batch", t->o.batch, t->n_ranks);
+      return FALSE;
+    }
+  if (vg_train_loss_has_dice (t->o.loss))
+    {
+      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
+                   "the loss %s has a Dice term, which is over the whole batch and is not "
+                   "trained distributed yet: use weighted-ce or ce",
+                   vg_loss_kind_name (t->o.loss));
+      return FALSE;
+    }
+  if (!t->host_memory)
+    {
+      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
+                   "distributed training runs on the CPU backend (not %s): use --device cpu",
+                   t->be->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vg_train_dist_setup_model (Trainer *t, GError **error)
+{
+  const VgModelSync sync = { sync_sum, NULL };
+
+  return !t->o.distributed || vg_model_set_sync (t->model, &sync, error);
+}
+
+/* Everything that must be the same on every rank, as rank 0 has it. */
+void
+vg_train_dist_share (Trainer *t)
+{
+  if (t->n_ranks <= 1)
+    return;
+  vg_dist_broadcast (vg_model_params (t->model), t->n_params * sizeof (float), 0);
+  for (int i = 0; i < t->n_specs; i++)
+    if (t->specs[i].kind == VG_TENSOR_BUFFER)
+      {
+        size_t numel = 0;
+        float *buffer = vg_model_tensor (t->model, t->specs[i].name, FALSE, &numel);
+
+        vg_dist_broadcast (buffer, numel * sizeof (float), 0);
+      }
+  vg_dist_broadcast (t->m, t->n_params * sizeof (float), 0);
+  vg_dist_broadcast (t->v, t->n_params * sizeof (float), 0);
+  vg_dist_broadcast (t->best, t->n_state * sizeof (float), 0);
+  if (t->ema != NULL)
+    vg_dist_broadcast (t->ema, t->n_params * sizeof (float), 0);
+  vg_dist_broadcast (&t->pre, sizeof t->pre, 0);
+  vg_dist_broadcast (t->class_weights, sizeof t->class_weights, 0);
+  vg_dist_broadcast (&t->state, sizeof t->state, 0);
+}
+
+float
+vg_train_dist_loss (Trainer *t, float loss, const uint8_t *masks, int n, float *dloss)
+{
+  const float *weights = vg_train_loss_is_weighted (t->o.loss) ? t->class_weights : NULL;
+  double w = vg_cross_entropy_weight_total (masks, weights, VG_IGNORE_INDEX,
+                                            (int) (n * t->image_pixels), VG_NUM_CLASSES);
+  double sums[2] = { w * loss, w };
+
+  vg_dist_sum_doubles (sums, 2);
+  /* all pixels ignored everywhere: loss and gradient 0, as the loss itself does */
+  *dloss = sums[1] > 0.0 ? (float) (w / sums[1]) : 0.0f;
+  return sums[1] > 0.0 ? (float) (sums[0] / sums[1]) : 0.0f;
+}
+
+void
+vg_train_dist_sum_grads (Trainer *t)
+{
+  vg_dist_sum_floats (vg_model_grads (t->model), t->n_params);
+}
+
+void
+vg_train_dist_merge_eval (Trainer *t, VgEvalResult *result)
+{
+  double loss[2] = { result->loss * result->loss_weight, result->loss_weight };
+
+  if (t->n_ranks <= 1)
+    return;
+  vg_dist_sum_doubles (loss, 2);
+  vg_dist_sum_uint64 (&result->confusion.counts[0][0],
+                      (size_t) VG_NUM_CLASSES * VG_NUM_CLASSES);
+  result->loss = loss[1] > 0.0 ? loss[0] / loss[1] : 0.0;
+  result->loss_weight = loss[1];
+}
