@@ -12,6 +12,7 @@
 
 #include "cli-run.h"
 #include "test-common.h"
+#include "test-register.h"
 
 /* A small model so a training step at 64 x 64 takes milliseconds. */
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,2,2 ratios=8,4,2,1 dim=32"
@@ -155,8 +156,7 @@ static const char *const infer_keys[] = {
   "infer_model_bytes", NULL
 };
 
-static void
-test_all_modes (void)
+VG_TEST ("/cli-bench/all-modes", test_all_modes)
 {
   g_autoptr (GHashTable) table = NULL;
   g_auto (CliRun) run = { 0 };
@@ -206,8 +206,7 @@ test_all_modes (void)
                      json_positive (table, "infer_model_bytes"));
 }
 
-static void
-test_infer_only_and_sgemm (void)
+VG_TEST ("/cli-bench/infer-only-and-sgemm", test_infer_only_and_sgemm)
 {
   g_autoptr (GHashTable) table = NULL;
   g_auto (CliRun) run = { 0 };
@@ -234,8 +233,7 @@ test_infer_only_and_sgemm (void)
 }
 
 /* The per-op profile accounts for the ops a training step runs. */
-static void
-test_profile (void)
+VG_TEST ("/cli-bench/profile", test_profile)
 {
   g_auto (CliRun) run = { 0 };
   const char *args[] = { "bench", "--mode", "train", "--steps", "1", "--warmup", "0", "--size",
@@ -252,8 +250,7 @@ test_profile (void)
 }
 
 /* Training from a real split through the loader (the "data loading included" figure). */
-static void
-test_data_loading (void)
+VG_TEST ("/cli-bench/data-loading", test_data_loading)
 {
   g_autofree char *split = vg_test_shared_path ("celebamask/val");
   g_autoptr (GHashTable) table = NULL;
@@ -294,8 +291,7 @@ expect_usage_error (const char *const *args, const char *message)
   g_assert_cmpstr (run.out, ==, "");
 }
 
-static void
-test_bad_options (void)
+VG_TEST ("/cli-bench/bad-options", test_bad_options)
 {
   expect_usage_error ((const char *const[]) { "bench", "--size", "100", NULL },
                       "multiple of 32");
@@ -315,14 +311,4 @@ test_bad_options (void)
   expect_usage_error ((const char *const[]) { "bench", "extra", NULL }, "extra");
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/cli-bench/all-modes", test_all_modes);
-  g_test_add_func ("/cli-bench/infer-only-and-sgemm", test_infer_only_and_sgemm);
-  g_test_add_func ("/cli-bench/profile", test_profile);
-  g_test_add_func ("/cli-bench/data-loading", test_data_loading);
-  g_test_add_func ("/cli-bench/bad-options", test_bad_options);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -15,11 +15,11 @@
 #include "vg-model.h"
 #include "vg-onnx.h"
 #include "vg-predict.h"
+#include "test-register.h"
 
 static const char *python3;
 
-static void
-test_classes_text (void)
+VG_TEST ("/cli/classes/text", test_classes_text)
 {
   g_auto (CliRun) run = { 0 };
   g_auto (GStrv) lines = NULL;
@@ -36,8 +36,7 @@ test_classes_text (void)
 }
 
 /* The JSON parses, has the 19 classes in order, and each partner is the class's mirror. */
-static void
-test_classes_json (void)
+VG_TEST ("/cli/classes/json", test_classes_json)
 {
   g_auto (CliRun) run = { 0 };
   g_auto (CliRun) check = { 0 };
@@ -64,8 +63,7 @@ test_classes_json (void)
 }
 
 /* README.md carries the table as `visage-cli classes --markdown` prints it. */
-static void
-test_classes_readme (void)
+VG_TEST ("/cli/classes/readme", test_classes_readme)
 {
   g_auto (CliRun) run = { 0 };
   g_autofree char *readme = g_build_filename (g_getenv ("VISAGE_REFERENCE_DIR"), "..", "..",
@@ -81,8 +79,7 @@ test_classes_readme (void)
              run.out);
 }
 
-static void
-test_classes_usage (void)
+VG_TEST ("/cli/classes/usage", test_classes_usage)
 {
   g_auto (CliRun) run = { 0 };
 
@@ -91,8 +88,7 @@ test_classes_usage (void)
   g_assert_cmpstr (run.out, ==, "");
 }
 
-static void
-test_export_onnx_usage (void)
+VG_TEST ("/cli/export-onnx/usage", test_export_onnx_usage)
 {
   g_auto (CliRun) no_out = { 0 };
   g_auto (CliRun) no_model = { 0 };
@@ -133,8 +129,7 @@ test_export_onnx_usage (void)
   vg_test_rm_rf (dir);
 }
 
-static void
-test_export_onnx (void)
+VG_TEST ("/cli/export-onnx/seed", test_export_onnx)
 {
   g_auto (CliRun) run = { 0 };
   g_autoptr (GError) error = NULL;
@@ -175,11 +170,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_assert_cmpint (argc, ==, 2);
   python3 = argv[1];
-  g_test_add_func ("/cli/classes/text", test_classes_text);
-  g_test_add_func ("/cli/classes/json", test_classes_json);
-  g_test_add_func ("/cli/classes/readme", test_classes_readme);
-  g_test_add_func ("/cli/classes/usage", test_classes_usage);
-  g_test_add_func ("/cli/export-onnx/usage", test_export_onnx_usage);
-  g_test_add_func ("/cli/export-onnx/seed", test_export_onnx);
+  vg_test_add_registered ();
   return g_test_run ();
 }

@@ -31,6 +31,7 @@
 #include "vg-predict.h"
 #include "vg-safetensors.h"
 #include "vg-split.h"
+#include "test-register.h"
 
 static const char *python_path;
 static const char *reference_script;
@@ -175,8 +176,7 @@ run_reference (const char *python, const char *json, const char *masks, const ch
   g_test_message ("%s: %s", python, run.out);
 }
 
-static void
-test_metrics_reference (void)
+VG_TEST ("/cli-eval/metrics-reference", test_metrics_reference)
 {
   g_auto (GStrv) names = val_names (20);
   g_autofree char *tmp = tmp_dir_new ();
@@ -240,8 +240,7 @@ test_metrics_reference (void)
   vg_test_rm_rf (tmp);
 }
 
-static void
-test_predict (void)
+VG_TEST ("/cli-eval/predict", test_predict)
 {
   g_autofree char *val = vg_test_shared_path ("celebamask/val");
   g_autofree char *dataset_mask = vg_test_shared_path ("celebamask/val/masks/0.png");
@@ -339,8 +338,7 @@ test_predict (void)
   vg_test_rm_rf (tmp);
 }
 
-static void
-test_export_submission (void)
+VG_TEST ("/cli-eval/export-submission", test_export_submission)
 {
   g_auto (GStrv) names = val_names (3);
   g_autofree char *tmp = tmp_dir_new ();
@@ -434,8 +432,7 @@ test_export_submission (void)
   vg_test_rm_rf (tmp);
 }
 
-static void
-test_eval_model (void)
+VG_TEST ("/cli-eval/eval-model", test_eval_model)
 {
   g_auto (GStrv) names = val_names (3);
   g_autofree char *tmp = tmp_dir_new ();
@@ -483,8 +480,7 @@ test_eval_model (void)
 }
 
 /* visage-cli convert --f16: half the bytes, nearly the same labels. */
-static void
-test_convert (void)
+VG_TEST ("/cli-eval/convert", test_convert)
 {
   g_auto (GStrv) names = val_names (1);
   g_autofree char *tmp = tmp_dir_new ();
@@ -540,8 +536,7 @@ test_convert (void)
 
 /* Without --model, eval, predict and export-submission use the model shipped with the
  * program (here a folder named by VISAGE_MODELS_DIR), and say so when none ships. */
-static void
-test_default_model (void)
+VG_TEST ("/cli-eval/default-model", test_default_model)
 {
   g_auto (GStrv) names = val_names (2);
   g_autofree char *tmp = tmp_dir_new ();
@@ -584,8 +579,7 @@ test_default_model (void)
   vg_test_rm_rf (tmp);
 }
 
-static void
-test_stats (void)
+VG_TEST ("/cli-eval/stats", test_stats)
 {
   g_auto (GStrv) names = val_names (3);
   g_autofree char *tmp = tmp_dir_new ();
@@ -650,8 +644,7 @@ json_miou (const char *path)
 /* --annotations: corrected masks override the split's as ground truth. The predictions
  * are the true masks except for one image, whose prediction is the corrected mask: the
  * score is perfect exactly when the correction is the ground truth. */
-static void
-test_eval_annotations (void)
+VG_TEST ("/cli-eval/eval-annotations", test_eval_annotations)
 {
   g_auto (GStrv) names = val_names (3);
   g_autofree char *tmp = tmp_dir_new ();
@@ -719,13 +712,6 @@ int
 main (int argc, char *argv[])
 {
   vg_test_init_with_reference (&argc, &argv, &python_path, &reference_script);
-  g_test_add_func ("/cli-eval/metrics-reference", test_metrics_reference);
-  g_test_add_func ("/cli-eval/predict", test_predict);
-  g_test_add_func ("/cli-eval/export-submission", test_export_submission);
-  g_test_add_func ("/cli-eval/eval-model", test_eval_model);
-  g_test_add_func ("/cli-eval/convert", test_convert);
-  g_test_add_func ("/cli-eval/default-model", test_default_model);
-  g_test_add_func ("/cli-eval/eval-annotations", test_eval_annotations);
-  g_test_add_func ("/cli-eval/stats", test_stats);
+  vg_test_add_registered ();
   return g_test_run ();
 }

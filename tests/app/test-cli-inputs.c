@@ -29,6 +29,7 @@
 #include "vg-predict.h"
 #include "vg-safetensors.h"
 #include "vg-split.h"
+#include "test-register.h"
 
 
 /* Each bad input: a non-zero exit (not a signal), and a message naming the file. */
@@ -47,8 +48,7 @@ expect_failure (const char *what, const char *needle, const char *first, ...)
              run.status, run.err);
 }
 
-static void
-test_bad_inputs (void)
+VG_TEST ("/cli-inputs/bad-inputs", test_bad_inputs)
 {
   g_auto (GStrv) names = val_names (2);
   g_autofree char *tmp = tmp_dir_new ();
@@ -171,8 +171,7 @@ test_bad_inputs (void)
 }
 
 /* Ctrl-C: eval stops at the next batch, exits 130 and writes no result file. */
-static void
-test_interrupt (void)
+VG_TEST ("/cli-inputs/interrupt", test_interrupt)
 {
   g_auto (GStrv) names = val_names (60);
   g_autofree char *tmp = tmp_dir_new ();
@@ -271,8 +270,7 @@ run_cli_bounded (CliRun *run, int limit_kib, const char *first, ...)
  * like an image in images/ is not dropped without a word (eval and stats counted one image
  * fewer and exited 0): both refuse, naming it, and eval --skip-bad leaves each out with a
  * warning naming it. */
-static void
-test_not_regular_inputs (void)
+VG_TEST ("/cli-inputs/not-regular-inputs", test_not_regular_inputs)
 {
   g_auto (GStrv) names = val_names (2);
   g_autofree char *tmp = tmp_dir_new ();
@@ -332,8 +330,7 @@ test_not_regular_inputs (void)
  * ("Corrupt JPEG data: N extraneous bytes before marker 0xd9") into partly garbage pixels,
  * which used to be scored. It is an error naming the file; --skip-bad leaves it out with
  * a notice. */
-static void
-test_damaged_jpeg_input (void)
+VG_TEST ("/cli-inputs/damaged-jpeg", test_damaged_jpeg_input)
 {
   g_auto (GStrv) names = val_names (3);
   g_autofree char *tmp = tmp_dir_new ();
@@ -373,8 +370,7 @@ test_damaged_jpeg_input (void)
  * once and within a modest memory limit (it used to allocate and initialise the large
  * model first, and died in g_new under a limit). Depth-1 metadata over depth-2 weights
  * names the unused tensors; NaN weights are refused by tensor name. */
-static void
-test_model_metadata_checked (void)
+VG_TEST ("/cli-inputs/model-metadata-checked", test_model_metadata_checked)
 {
   g_auto (GStrv) names = val_names (2);
   g_autofree char *tmp = tmp_dir_new ();
@@ -461,8 +457,7 @@ test_model_metadata_checked (void)
 
 /* eval --json or --csv into a folder that does not exist, or onto a folder, used to fail
  * only after the whole evaluation: now before the model is even opened. */
-static void
-test_outputs_checked_first (void)
+VG_TEST ("/cli-inputs/outputs-checked-first", test_outputs_checked_first)
 {
   g_auto (GStrv) names = val_names (1);
   g_autofree char *tmp = tmp_dir_new ();
@@ -495,8 +490,7 @@ test_outputs_checked_first (void)
  * here writing warnings to a stderr pipe that nobody reads (`timeout` without -k used to
  * leave such a process running for ever). Exit status 128 + SIGTERM, within the grace
  * period. */
-static void
-test_terminate_blocked (void)
+VG_TEST ("/cli-inputs/terminate-blocked", test_terminate_blocked)
 {
   g_auto (GStrv) names = val_names (1);
   g_autofree char *tmp = tmp_dir_new ();
@@ -559,16 +553,4 @@ test_terminate_blocked (void)
   vg_test_rm_rf (tmp);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/cli-inputs/bad-inputs", test_bad_inputs);
-  g_test_add_func ("/cli-inputs/interrupt", test_interrupt);
-  g_test_add_func ("/cli-inputs/not-regular-inputs", test_not_regular_inputs);
-  g_test_add_func ("/cli-inputs/damaged-jpeg", test_damaged_jpeg_input);
-  g_test_add_func ("/cli-inputs/model-metadata-checked", test_model_metadata_checked);
-  g_test_add_func ("/cli-inputs/terminate-blocked", test_terminate_blocked);
-  g_test_add_func ("/cli-inputs/outputs-checked-first", test_outputs_checked_first);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

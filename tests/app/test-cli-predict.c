@@ -22,6 +22,7 @@
 #include "vg-classes.h"
 #include "vg-image.h"
 #include "vg-predict.h"
+#include "test-register.h"
 
 static const char *python_path;
 static const char *reference_script;
@@ -104,8 +105,7 @@ samples_line (int W, int H, int colour, const uint8_t *samples)
  * the predicted labels (read by the engine and by an independent reader), the overlay is
  * there, --legend writes classes.json and legend.png, --classes keeps only those classes,
  * bad lists are refused. */
-static void
-test_predict_formats (void)
+VG_TEST ("/cli-predict/formats", test_predict_formats)
 {
   g_autofree char *val = vg_test_shared_path ("celebamask/val");
   g_autofree char *tmp = tmp_dir_new ();
@@ -205,8 +205,7 @@ test_predict_formats (void)
  * read by the engine; the very bytes, read by png_reference.py), whose argmax is the
  * label wherever the top probability is clear of the second; --classes writes only
  * those. */
-static void
-test_predict_probabilities (void)
+VG_TEST ("/cli-predict/probabilities", test_predict_probabilities)
 {
   g_autofree char *val = vg_test_shared_path ("celebamask/val");
   g_autofree char *tmp = tmp_dir_new ();
@@ -289,8 +288,7 @@ test_predict_probabilities (void)
 
 /* Bad arguments: exit status 2, a message naming the option and what is wrong, nothing
  * written. */
-static void
-test_predict_bad_arguments (void)
+VG_TEST ("/cli-predict/bad-arguments", test_predict_bad_arguments)
 {
   g_autofree char *val = vg_test_shared_path ("celebamask/val");
   g_autofree char *tmp = tmp_dir_new ();
@@ -329,8 +327,7 @@ test_predict_bad_arguments (void)
 /* The data split's own folders and files are never written into: its masks, images and
  * annotations folders are refused as a whole (exit 1, the folder named), and so is an
  * output file that is a link to one of its masks; nothing is written either way. */
-static void
-test_predict_protects_split (void)
+VG_TEST ("/cli-predict/protects-split", test_predict_protects_split)
 {
   const char *names[] = { "0", "1", NULL };
   g_autofree char *tmp = tmp_dir_new ();
@@ -380,9 +377,6 @@ int
 main (int argc, char *argv[])
 {
   vg_test_init_with_reference (&argc, &argv, &python_path, &reference_script);
-  g_test_add_func ("/cli-predict/formats", test_predict_formats);
-  g_test_add_func ("/cli-predict/probabilities", test_predict_probabilities);
-  g_test_add_func ("/cli-predict/bad-arguments", test_predict_bad_arguments);
-  g_test_add_func ("/cli-predict/protects-split", test_predict_protects_split);
+  vg_test_add_registered ();
   return g_test_run ();
 }

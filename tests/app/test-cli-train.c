@@ -12,6 +12,7 @@
 
 #include "cli-run.h"
 #include "test-common.h"
+#include "test-register.h"
 
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
 
@@ -69,8 +70,7 @@ train_small (CliRun *run, const char *train, const char *val, const char *out,
   vg_test_run_cli_argv (run, (const char *const *) argv->pdata, NULL);
 }
 
-static void
-test_train_and_resume (void)
+VG_TEST ("/cli-train/train-and-resume", test_train_and_resume)
 {
   g_auto (CliRun) run = { 0 }, again = { 0 }, refused = { 0 };
   g_autofree char *out = NULL;
@@ -111,8 +111,7 @@ test_train_and_resume (void)
 
 /* --init starts a new run from another run's weights (a resolution curriculum); weights of
  * another configuration are refused with the file named. */
-static void
-test_init_from_weights (void)
+VG_TEST ("/cli-train/init-from-weights", test_init_from_weights)
 {
   g_auto (CliRun) first = { 0 }, second = { 0 }, mismatch = { 0 }, with_resume = { 0 };
   g_autofree char *out = NULL, *out2 = NULL, *out3 = NULL;
@@ -144,8 +143,7 @@ test_init_from_weights (void)
   g_assert_cmpint (with_resume.status, ==, 2);
 }
 
-static void
-test_resume_refuses_options (void)
+VG_TEST ("/cli-train/resume-refuses-options", test_resume_refuses_options)
 {
   g_auto (CliRun) run = { 0 };
 
@@ -154,8 +152,7 @@ test_resume_refuses_options (void)
   g_assert_nonnull (strstr (run.err, "--batch cannot be given with --resume"));
 }
 
-static void
-test_dice_loss (void)
+VG_TEST ("/cli-train/dice-loss", test_dice_loss)
 {
   g_auto (CliRun) run = { 0 };
   g_autofree char *out = NULL;
@@ -169,8 +166,7 @@ test_dice_loss (void)
   g_assert_nonnull (strstr (run.out, "epoch 1/1  phase 0 adamw"));
 }
 
-static void
-test_bad_input (void)
+VG_TEST ("/cli-train/bad-input", test_bad_input)
 {
   g_auto (CliRun) missing = { 0 }, usage = { 0 }, trunc = { 0 }, resolution = { 0 };
   g_auto (CliRun) first = { 0 };
@@ -218,8 +214,7 @@ test_bad_input (void)
 
 /* --annotations / --val-annotations: corrected masks override the splits' (here copies of
  * the originals, one per split), a resumed run keeps them, a missing folder is an error. */
-static void
-test_annotations (void)
+VG_TEST ("/cli-train/annotations", test_annotations)
 {
   g_auto (CliRun) run = { 0 }, again = { 0 }, missing = { 0 };
   g_autofree char *out = NULL, *notes = NULL, *val_notes = NULL;
@@ -265,8 +260,7 @@ test_annotations (void)
 
 /* --recipe runs a recipe's stages in one folder; options the recipe sets are refused; the
  * run resumes as a whole with --resume, also after a stop, and a finished one says so. */
-static void
-test_recipe (void)
+VG_TEST ("/cli-train/recipe", test_recipe)
 {
   g_auto (CliRun) run = { 0 }, refused = { 0 }, missing = { 0 }, again = { 0 };
   g_auto (CliRun) done = { 0 }, epochs = { 0 };
@@ -327,13 +321,7 @@ main (int argc, char *argv[])
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/cli-train/train-and-resume", test_train_and_resume);
-  g_test_add_func ("/cli-train/init-from-weights", test_init_from_weights);
-  g_test_add_func ("/cli-train/resume-refuses-options", test_resume_refuses_options);
-  g_test_add_func ("/cli-train/dice-loss", test_dice_loss);
-  g_test_add_func ("/cli-train/bad-input", test_bad_input);
-  g_test_add_func ("/cli-train/annotations", test_annotations);
-  g_test_add_func ("/cli-train/recipe", test_recipe);
+  vg_test_add_registered ();
   status = g_test_run ();
   if (root != NULL)
     vg_test_rm_rf (root);

@@ -10,9 +10,9 @@
 #include "cli-run.h"
 #include "test-common.h"
 #include "vg-train.h"
+#include "test-register.h"
 
-static void
-test_version (void)
+VG_TEST ("/cli/version", test_version)
 {
   g_auto (CliRun) run = { 0 };
 
@@ -22,8 +22,7 @@ test_version (void)
   g_assert_nonnull (strstr (run.out, "CUDA backend compiled: "));
 }
 
-static void
-test_help (void)
+VG_TEST ("/cli/help", test_help)
 {
   g_auto (CliRun) run = { 0 };
 
@@ -34,8 +33,7 @@ test_help (void)
   g_assert_cmpstr (run.err, ==, "");
 }
 
-static void
-test_no_arguments_is_usage_error (void)
+VG_TEST ("/cli/no-arguments", test_no_arguments_is_usage_error)
 {
   g_auto (CliRun) run = { 0 };
 
@@ -44,8 +42,7 @@ test_no_arguments_is_usage_error (void)
   g_assert_true (g_str_has_prefix (run.err, "Usage: visage-cli"));
 }
 
-static void
-test_unknown_command (void)
+VG_TEST ("/cli/unknown-command", test_unknown_command)
 {
   g_auto (CliRun) run = { 0 };
 
@@ -55,8 +52,7 @@ test_unknown_command (void)
   g_assert_cmpstr (run.out, ==, "");
 }
 
-static void
-test_devices (void)
+VG_TEST ("/cli/devices", test_devices)
 {
   g_auto (CliRun) run = { 0 };
   g_auto (CliRun) bad = { 0 };
@@ -71,8 +67,7 @@ test_devices (void)
   g_assert_nonnull (strstr (bad.err, "--no-such-option"));
 }
 
-static void
-test_info (void)
+VG_TEST ("/cli/info", test_info)
 {
   g_auto (CliRun) seed = { 0 };
   g_auto (CliRun) dflt = { 0 };
@@ -105,8 +100,7 @@ test_info (void)
   g_assert_cmpstr (bad_spec.out, ==, "");
 }
 
-static void
-test_device_option (void)
+VG_TEST ("/cli/device-option", test_device_option)
 {
   /* An unknown device is a usage error before anything is read. */
   const char *cases[][8] = {
@@ -183,25 +177,11 @@ check_train_names (const char *option, const char *const *names, guint n)
   vg_test_rm_rf (dir);
 }
 
-static void
-test_train_names (void)
+VG_TEST ("/cli/train-names", test_train_names)
 {
   check_train_names ("loss", vg_loss_kind_names (), VG_N_LOSS_KINDS);
   check_train_names ("optimizer", vg_optimizer_kind_names (), VG_N_OPTIMIZER_KINDS);
   check_train_names ("select", vg_select_kind_names (), VG_N_SELECT_KINDS);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/cli/version", test_version);
-  g_test_add_func ("/cli/help", test_help);
-  g_test_add_func ("/cli/no-arguments", test_no_arguments_is_usage_error);
-  g_test_add_func ("/cli/unknown-command", test_unknown_command);
-  g_test_add_func ("/cli/devices", test_devices);
-  g_test_add_func ("/cli/info", test_info);
-  g_test_add_func ("/cli/device-option", test_device_option);
-  g_test_add_func ("/cli/train-names", test_train_names);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -15,6 +15,7 @@
 #include "vg-image.h"
 #include "vg-predict.h"
 #include "vg-safetensors.h"
+#include "test-register.h"
 
 static char *tmp_dir;
 
@@ -40,8 +41,7 @@ assert_contents (const char *path, const char *expected)
   g_assert_cmpstr (text, ==, expected);
 }
 
-static void
-test_replace_and_abort (void)
+VG_TEST ("/atomic-file/replace-and-abort", test_replace_and_abort)
 {
   g_autofree char *path = tmp_path ("a.txt");
   g_autofree char *names = NULL;
@@ -69,8 +69,7 @@ test_replace_and_abort (void)
 }
 
 /* A destination that is a folder is refused at once, not by rename() after the work. */
-static void
-test_folder_destination (void)
+VG_TEST ("/atomic-file/folder-destination", test_folder_destination)
 {
   g_autofree char *path = tmp_path ("sub");
   g_autofree char *names = NULL;
@@ -88,8 +87,7 @@ test_folder_destination (void)
   g_assert_cmpstr (names, ==, "sub");
 }
 
-static void
-test_check_output (void)
+VG_TEST ("/atomic-file/check-output", test_check_output)
 {
   g_autofree char *file = tmp_path ("file");
   g_autofree char *missing = tmp_path ("missing");
@@ -129,8 +127,7 @@ test_check_output (void)
 
 /* Each writer, over the file size limit: an error naming the file and EFBIG, the previous
  * file intact, nothing else in the folder. */
-static void
-test_file_size_limit (void)
+VG_TEST ("/atomic-file/file-size-limit", test_file_size_limit)
 {
   const int H = 256, W = 256;
   g_autofree uint8_t *mask = g_new (uint8_t, H * W);
@@ -217,10 +214,7 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
   tmp_dir = g_build_filename (base, "out", NULL);
-  g_test_add_func ("/atomic-file/replace-and-abort", test_replace_and_abort);
-  g_test_add_func ("/atomic-file/folder-destination", test_folder_destination);
-  g_test_add_func ("/atomic-file/check-output", test_check_output);
-  g_test_add_func ("/atomic-file/file-size-limit", test_file_size_limit);
+  vg_test_add_registered ();
   rc = g_test_run ();
   vg_test_rm_rf (base);
   g_free (tmp_dir);

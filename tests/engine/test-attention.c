@@ -32,6 +32,7 @@
 
 #include "vg-nn.h"
 #include "engine-test-util.h"
+#include "test-register.h"
 
 #define FWD_ATOL 1e-5
 #define FWD_RTOL 1e-5
@@ -319,8 +320,7 @@ static const Shape forward_shapes[] = {
   { 2, 150, 600, 2, 32, 4.0f },  { 1, 300, 300, 1, 8, 2.0f },
 };
 
-static void
-test_forward_reference (void)
+VG_TEST ("/attention/forward-reference", test_forward_reference)
 {
   for (size_t t = 0; t < G_N_ELEMENTS (forward_shapes); t++)
     {
@@ -341,8 +341,7 @@ test_forward_reference (void)
  * directly and independently of the reference, for ordinary and for large scores (q, k in
  * [-16, 16]: scores up to ~300, where exp overflows float unless shifted by the row
  * maximum). */
-static void
-test_lse (void)
+VG_TEST ("/attention/lse", test_lse)
 {
   const float ranges[] = { 1.0f, 16.0f };
 
@@ -389,8 +388,7 @@ static const Shape backward_shapes[] = {
   { 1, 300, 300, 1, 8, 2.0f }, { 1, 700, 520, 1, 32, 2.0f }, { 2, 150, 600, 2, 32, 4.0f },
 };
 
-static void
-test_backward_reference (void)
+VG_TEST ("/attention/backward-reference", test_backward_reference)
 {
   for (size_t t = 0; t < G_N_ELEMENTS (backward_shapes); t++)
     {
@@ -449,8 +447,7 @@ check_numeric (Problem *p, float *x, const float *grad, size_t n, const char *wh
   g_free (numeric);
 }
 
-static void
-test_gradcheck (void)
+VG_TEST ("/attention/gradcheck", test_gradcheck)
 {
   /* B = 2, N = 13 queries, M = 7 keys, NH = 2 heads of 4: every element is checked */
   Problem *p = problem_new (2, 13, 7, 8, 2, 2.0f);
@@ -473,8 +470,7 @@ test_gradcheck (void)
  * B = 1, NH = 2, C = 16 runs forward and backward in exactly that scratch (the sentinels
  * after it must survive) and is checked on sampled query and key rows against a double
  * reference computed row by row. */
-static void
-test_linear_memory (void)
+VG_TEST ("/attention/linear-memory", test_linear_memory)
 {
   enum { B = 1, N = 4096, M = 4096, C = 16, NH = 2, D = C / NH };
   static const int rows[] = { 0, 1, 63, 64, 65, 1000, 2047, 2048, 4031, 4095 };
@@ -600,8 +596,7 @@ test_linear_memory (void)
 /* Scratch sized with 2 threads serves 1 as well; results agree to float rounding. B = 1,
  * NH = 1 is the case where 2 threads split one pair's queries (dK/dV summed from two
  * partials), the others hand whole pairs to threads. */
-static void
-test_threads (void)
+VG_TEST ("/attention/threads", test_threads)
 {
   static const Shape shapes[] = {
     { 1, 300, 300, 1, 8, 2.0f }, { 1, 257, 1030, 1, 32, 2.0f },
@@ -655,15 +650,4 @@ test_threads (void)
   omp_set_num_threads (saved);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/attention/forward-reference", test_forward_reference);
-  g_test_add_func ("/attention/lse", test_lse);
-  g_test_add_func ("/attention/backward-reference", test_backward_reference);
-  g_test_add_func ("/attention/gradcheck", test_gradcheck);
-  g_test_add_func ("/attention/linear-memory", test_linear_memory);
-  g_test_add_func ("/attention/threads", test_threads);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

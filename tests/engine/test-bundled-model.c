@@ -13,13 +13,13 @@
 #include "vg-known-models.h"
 #include "vg-predict.h"
 #include "vg-split.h"
+#include "test-register.h"
 
 /* Chance is below 0.05 here and an untrained network near 0.02; the shipped model scores
  * about 0.7 on these images, so this floor only lets real regressions through. */
 #define MIOU_FLOOR 0.55
 
-static void
-test_bundled_model (void)
+VG_TEST ("/bundled-model/val16", test_bundled_model)
 {
   g_autofree char *probe = vg_test_shared_path ("celebamask/val");
   g_autofree char *path = NULL, *shipped = NULL, *root = NULL, *split_dir = NULL;
@@ -76,10 +76,4 @@ test_bundled_model (void)
   vg_test_rm_rf (root);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/bundled-model/val16", test_bundled_model);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -19,6 +19,7 @@
 #include "vg-image.h"
 #include "vg-safetensors.h"
 #include "vg-train.h"
+#include "test-register.h"
 
 #define TINY_SPEC \
   "widths=4,4,8,8 depths=1,1,1,1 heads=1,1,2,2 ratios=2,1,1,1 mlp=1 dim=4 head=bilinear"
@@ -63,8 +64,7 @@ assert_names (const GError *error, const char *key)
   g_assert_nonnull (strstr (error->message, key));
 }
 
-static void
-test_checkpoint_values (void)
+VG_TEST ("/fuzz/checkpoint-values", test_checkpoint_values)
 {
   static const struct {
     const char *key;
@@ -126,10 +126,4 @@ test_checkpoint_values (void)
   vg_test_rm_rf (root);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/fuzz/checkpoint-values", test_checkpoint_values);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -16,6 +16,7 @@
 #include "vg-gemm-narrow.h"
 #include "engine-test-util.h"
 #include "gradcheck-util.h"
+#include "test-register.h"
 
 /* ---- linear ------------------------------------------------------------------------------- */
 
@@ -32,8 +33,7 @@ linear_loss (void *p)
   return dot (c->out, c->R, (size_t) c->Nr * c->Cout);
 }
 
-static void
-test_linear (void)
+VG_TEST ("/nn/linear", test_linear)
 {
   LinearCase c = { .Nr = 5, .Cin = 7, .Cout = 3 };
   size_t ni = (size_t) c.Nr * c.Cin, no = (size_t) c.Nr * c.Cout, nw = (size_t) c.Cout * c.Cin;
@@ -222,8 +222,7 @@ conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
   g_free (db1);
 }
 
-static void
-test_conv2d (void)
+VG_TEST ("/nn/conv2d", test_conv2d)
 {
   conv_check (2, 5, 7, 3, 4, 3, 1, 1, 1, TRUE);   /* odd sizes, padding */
   conv_check (1, 9, 8, 4, 6, 3, 2, 1, 2, TRUE);   /* stride 2, two groups */
@@ -241,8 +240,7 @@ test_conv2d (void)
 /* Large enough that im2col runs in chunks of images (2 + 1 here: 1.8M column floats per
  * image against a 4M chunk); forward and both
  * gradients against the direct loops. */
-static void
-test_conv2d_chunked (void)
+VG_TEST ("/nn/conv2d-chunked", test_conv2d_chunked)
 {
   ConvCase c;
   conv_case_init (&c, 3, 112, 112, 16, 8, 3, 1, 1, 1, TRUE);
@@ -333,8 +331,7 @@ tconv_check (int B, int H, int W, int Cin, int Cout, int K)
   g_free (dw1), g_free (db1);
 }
 
-static void
-test_conv_transpose (void)
+VG_TEST ("/nn/conv-transpose", test_conv_transpose)
 {
   tconv_check (2, 3, 2, 3, 4, 4); /* the head's 4x4 stride 4 */
   tconv_check (1, 3, 5, 5, 2, 2);
@@ -366,8 +363,7 @@ linear_run_clear (LinearRun *run)
   g_free (run->out), g_free (run->dinp), g_free (run->dw), g_free (run->db);
 }
 
-static void
-test_linear_narrow (void)
+VG_TEST ("/nn/linear-narrow", test_linear_narrow)
 {
   const int shapes[][3] = { { 1030, 48, 80 }, { 517, 32, 16 }, { 300, 160, 112 },
                             { 64, 16, 32 }, { 9, 64, 19 }, { 131, 128, 32 } };
@@ -428,16 +424,4 @@ test_linear_narrow (void)
 }
 
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-
-  g_test_add_func ("/nn/linear", test_linear);
-  g_test_add_func ("/nn/linear-narrow", test_linear_narrow);
-  g_test_add_func ("/nn/conv2d", test_conv2d);
-  g_test_add_func ("/nn/conv2d-chunked", test_conv2d_chunked);
-  g_test_add_func ("/nn/conv-transpose", test_conv_transpose);
-
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

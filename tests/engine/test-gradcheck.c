@@ -29,6 +29,7 @@
 #include "vg-nn.h"
 #include "engine-test-util.h"
 #include "gradcheck-util.h"
+#include "test-register.h"
 
 /* ---- LayerNorm ---------------------------------------------------------------------------- */
 
@@ -114,8 +115,7 @@ layernorm_check (int Nr, int C)
   g_free (dinp1), g_free (dw1), g_free (db1);
 }
 
-static void
-test_layernorm (void)
+VG_TEST ("/nn/layernorm", test_layernorm)
 {
   layernorm_check (6, 13);
   layernorm_check (5, 37); /* three channel blocks for the parameter sums */
@@ -215,8 +215,7 @@ batchnorm_check (int Nr, int C)
 /* The running statistics of torch.nn.BatchNorm2d(3) after one training step on the pattern
  * input (2, 3, 4, 5) (channels-last values 2 pattern(i) + 0.3), from running_mean 0.2 and
  * running_var 1.5: PyTorch 1.13 printed these. */
-static void
-test_batchnorm_torch (void)
+VG_TEST ("/nn/batchnorm-torch", test_batchnorm_torch)
 {
   const int Nr = 2 * 4 * 5, C = 3;
   const float torch_mean[3] = { 0.2149999886751175f, 0.20649999380111694f,
@@ -235,8 +234,7 @@ test_batchnorm_torch (void)
     }
 }
 
-static void
-test_batchnorm (void)
+VG_TEST ("/nn/batchnorm", test_batchnorm)
 {
   batchnorm_check (30, 19); /* B=2, 3x5 pixels, 19 channels over two blocks */
   batchnorm_check (7, 4);
@@ -261,8 +259,7 @@ act_loss (void *p)
   return dot (c->out, c->R, c->n);
 }
 
-static void
-test_gelu (void)
+VG_TEST ("/nn/gelu", test_gelu)
 {
   /* torch.nn.functional.gelu (erf form) in PyTorch 1.13 */
   const float x[7] = { -3.0f, -1.0f, -0.3f, 0.0f, 0.5f, 1.7f, 4.0f };
@@ -309,8 +306,7 @@ test_gelu (void)
   g_free (c.R), g_free (dinp);
 }
 
-static void
-test_relu (void)
+VG_TEST ("/nn/relu", test_relu)
 {
   ActCase c = { .n = 41, .relu = TRUE };
   c.inp = rand_new (c.n, -1, 1);
@@ -409,8 +405,7 @@ resize_check (int B, int H, int W, int Ho, int Wo, int C)
   g_free (c.inp), g_free (c.out), g_free (c.R), g_free (ref), g_free (dinp);
 }
 
-static void
-test_resize (void)
+VG_TEST ("/nn/resize", test_resize)
 {
   resize_check (2, 3, 5, 7, 11, 3);   /* up by 7/3 and 11/5 */
   resize_check (1, 9, 7, 4, 3, 5);    /* down by 9/4 and 7/3 */
@@ -448,8 +443,7 @@ test_resize (void)
 
 /* F.interpolate(size=..., mode='bilinear', align_corners=False) in PyTorch 1.13 on the
  * pattern input, channels-last (1, 3, 4, 2) -> (1, 5, 7, 2) and (1, 7, 5, 2) -> (1, 3, 2, 2). */
-static void
-test_resize_torch (void)
+VG_TEST ("/nn/resize-torch", test_resize_torch)
 {
   const float up[70] = {
     -0.5f, 0.2f, -0.3928571f, 0.30714285f, -0.22142856f, 0.47857144f, -0.049999963f,
@@ -497,8 +491,7 @@ concat_loss (void *p)
   return dot (c->out, c->R, (size_t) c->Nr * (c->Cs[0] + c->Cs[1] + c->Cs[2]));
 }
 
-static void
-test_concat (void)
+VG_TEST ("/nn/concat", test_concat)
 {
   /* finite differences through concat, for each part */
   ConcatCase cc = { .Nr = 7, .Cs = { 3, 1, 4 } };
@@ -582,8 +575,7 @@ naive_ce (const CECase *c)
   return num / den;
 }
 
-static void
-test_cross_entropy (void)
+VG_TEST ("/nn/cross-entropy", test_cross_entropy)
 {
   CECase c = { .Nr = 9, .NC = 5, .ignore = 255, .dloss = 0.7f };
   uint8_t targets[9] = { 0, 4, 255, 2, 1, 7, 3, 255, 4 }; /* 255 ignored, 7 >= NC skipped */
@@ -639,8 +631,7 @@ test_cross_entropy (void)
 
 /* torch.nn.CrossEntropyLoss(weight=w, ignore_index=255) in PyTorch 1.13 on logits
  * 3 pattern(i) (6, 5): the loss and its gradient. */
-static void
-test_cross_entropy_torch (void)
+VG_TEST ("/nn/cross-entropy-torch", test_cross_entropy_torch)
 {
   const float torch_grad[30] = {
     -0.1216897f, 0.02703245f, 0.0081420187f, 0.0664891f, 0.020026132f, 0.0033937448f,
@@ -731,8 +722,7 @@ thread_run_clear (ThreadRun *r)
   g_free (r->rs_out), g_free (r->rs_dinp), g_free (r->ce_d);
 }
 
-static void
-test_thread_count (void)
+VG_TEST ("/nn/thread-count", test_thread_count)
 {
   size_t n = (size_t) TB * TH * TW * TC;
   float *inp = rand_new (n, -2, 2), *R = rand_new (n, -1, 1);
@@ -773,22 +763,4 @@ test_thread_count (void)
   g_free (inp), g_free (R), g_free (w3), g_free (wd);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-
-  g_test_add_func ("/nn/layernorm", test_layernorm);
-  g_test_add_func ("/nn/batchnorm", test_batchnorm);
-  g_test_add_func ("/nn/batchnorm-torch", test_batchnorm_torch);
-  g_test_add_func ("/nn/gelu", test_gelu);
-  g_test_add_func ("/nn/relu", test_relu);
-  g_test_add_func ("/nn/resize", test_resize);
-  g_test_add_func ("/nn/resize-torch", test_resize_torch);
-  g_test_add_func ("/nn/concat", test_concat);
-  g_test_add_func ("/nn/cross-entropy", test_cross_entropy);
-  g_test_add_func ("/nn/cross-entropy-torch", test_cross_entropy_torch);
-  g_test_add_func ("/nn/thread-count", test_thread_count);
-
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -10,6 +10,7 @@
 
 #include "test-common.h"
 #include "vg-known-models.h"
+#include "test-register.h"
 
 /* Each test starts without a list. */
 static void
@@ -34,8 +35,7 @@ make_model (const char *name, gint64 mtime)
   return path;
 }
 
-static void
-test_newest (void)
+VG_TEST ("/recent/newest", test_newest)
 {
   g_autofree char *a = make_model ("a.safetensors", 1000000000);
   g_autofree char *b = make_model ("b.safetensors", 1200000000);
@@ -67,8 +67,7 @@ test_newest (void)
   g_assert_cmpstr (newest, ==, c);
 }
 
-static void
-test_bounded (void)
+VG_TEST ("/recent/bounded", test_bounded)
 {
   g_autofree char *list_path = vg_recent_models_path ();
   g_autofree char *list = NULL;
@@ -92,8 +91,7 @@ test_bounded (void)
   g_assert_null (strstr (list, first)); /* the oldest entries went first */
 }
 
-static void
-test_garbage_list (void)
+VG_TEST ("/recent/garbage-list", test_garbage_list)
 {
   g_autofree char *list_path = vg_recent_models_path ();
   g_autofree char *dir = g_path_get_dirname (list_path);
@@ -117,8 +115,6 @@ main (int argc, char **argv)
   g_autofree char *home = vg_test_private_xdg_dir ("XDG_DATA_HOME", "visage-models-XXXXXX");
 
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/recent/newest", test_newest);
-  g_test_add_func ("/recent/bounded", test_bounded);
-  g_test_add_func ("/recent/garbage-list", test_garbage_list);
+  vg_test_add_registered ();
   return vg_test_run_removing (home);
 }

@@ -12,11 +12,11 @@
 #include "vg-model.h"
 #include "vg-split.h"
 #include "test-common.h"
+#include "test-register.h"
 
 enum { B = 4, S = 64, STEPS = 50 };
 
-static void
-test_overfit_four_images (void)
+VG_TEST ("/overfit/four-images", test_overfit_four_images)
 {
   g_autofree char *train = vg_test_shared_path ("celebamask/train");
   g_autoptr (GError) error = NULL;
@@ -81,10 +81,4 @@ test_overfit_four_images (void)
   g_assert_cmpfloat (last * 5.0f, <=, first);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/overfit/four-images", test_overfit_four_images);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -23,6 +23,7 @@
 #include "vg-predict.h"
 #include "vg-safetensors.h"
 #include "vg-split.h"
+#include "test-register.h"
 
 static const VgPreprocess test_pre = { { 0.52, 0.43, 0.38 }, { 0.29, 0.26, 0.25 }, 64 };
 
@@ -54,8 +55,7 @@ val_split (VgSplit **owner, VgSplit *view, int n)
 
 /* ---- metadata and model files ---------------------------------------------------------- */
 
-static void
-test_metadata_roundtrip (void)
+VG_TEST ("/predict/metadata-roundtrip", test_metadata_roundtrip)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "m.safetensors", NULL);
@@ -111,8 +111,7 @@ save_with_metadata (VgModel *model, const char *path, const char *const *meta)
   g_unlink (tmp);
 }
 
-static void
-test_bad_model_files (void)
+VG_TEST ("/predict/bad-model-files", test_bad_model_files)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "m.safetensors", NULL);
@@ -215,8 +214,7 @@ assert_open_fails (const char *path, int code, const char *says, const char *nam
 
 /* A model file's tensors are checked against its metadata before anything is allocated
  * for it, every tensor must be used, and every weight must be finite. */
-static void
-test_model_tensors_checked (void)
+VG_TEST ("/predict/model-tensors-checked", test_model_tensors_checked)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "m.safetensors", NULL);
@@ -298,8 +296,7 @@ test_model_tensors_checked (void)
 /* Fused resize + argmax against vg_resize_bilinear_forward + vg_argmax (the layer the model
  * itself uses), and the probability of the chosen class and of every class
  * (vg_logits_to_probabilities) against a softmax of the resized logits. */
-static void
-test_logits_to_labels (void)
+VG_TEST ("/predict/logits-to-labels", test_logits_to_labels)
 {
   const int sizes[][4] = {
     { 64, 64, 512, 512 },   /* 8x up */
@@ -362,8 +359,7 @@ test_logits_to_labels (void)
 
 /* At resolution == image size the predictor's labels equal a direct forward at the image's
  * own size (whitening done here independently) followed by an argmax. */
-static void
-test_predict_image_native (void)
+VG_TEST ("/predict/image-native", test_predict_image_native)
 {
   g_autofree char *jpg = vg_test_shared_path ("celebamask/val/images/0.jpg");
   g_autoptr (VgModel) model = small_model (3);
@@ -430,8 +426,7 @@ test_predict_image_native (void)
 /* Test-time flip: the labels are the argmax of (L(x) + mirror(swap(L(mirror(x))))) / 2,
  * with L the model's logits and swap the left/right classes (computed here from two plain
  * forwards); and a mirrored image gets exactly the mirrored, class-swapped prediction. */
-static void
-test_predict_flip (void)
+VG_TEST ("/predict/flip", test_predict_flip)
 {
   enum { R = 64, NC = 19 };
   const size_t N = (size_t) R * R;
@@ -514,8 +509,7 @@ test_predict_flip (void)
 
 /* vg_evaluate (loader, batches) equals a per-image loop over vg_predict_image: the same
  * confusion, the same per-image mIoU; the loss does not depend on the batch size. */
-static void
-test_evaluate_matches_loop (void)
+VG_TEST ("/predict/evaluate-matches-loop", test_evaluate_matches_loop)
 {
   g_autoptr (VgSplit) owner = NULL;
   g_autoptr (VgModel) model = small_model (5);
@@ -591,8 +585,7 @@ test_evaluate_matches_loop (void)
 
 /* The evaluation loss against a direct computation: forward each image at the model
  * resolution with nearest-resized masks, weighted cross-entropy pooled over all pixels. */
-static void
-test_evaluate_loss (void)
+VG_TEST ("/predict/evaluate-loss", test_evaluate_loss)
 {
   g_autoptr (VgSplit) owner = NULL;
   g_autoptr (VgModel) model = small_model (9);
@@ -650,8 +643,7 @@ test_evaluate_loss (void)
 
 /* Validation during training shares the training reservation: after an evaluation with
  * VG_PREDICTOR_KEEP_RESERVATION a training step still runs on the same activations. */
-static void
-test_keep_reservation (void)
+VG_TEST ("/predict/keep-reservation", test_keep_reservation)
 {
   g_autoptr (VgSplit) owner = NULL;
   g_autoptr (VgModel) model = small_model (11);
@@ -692,8 +684,7 @@ on_progress_cancel (int done, int total, gpointer data)
     g_cancellable_cancel (data);
 }
 
-static void
-test_evaluate_cancel (void)
+VG_TEST ("/predict/evaluate-cancel", test_evaluate_cancel)
 {
   g_autoptr (VgSplit) owner = NULL;
   g_autoptr (VgModel) model = small_model (5);
@@ -717,8 +708,7 @@ test_evaluate_cancel (void)
 }
 
 /* A model without a fixed resolution refuses images that are not multiples of 32. */
-static void
-test_native_resolution_sizes (void)
+VG_TEST ("/predict/native-resolution-sizes", test_native_resolution_sizes)
 {
   g_autoptr (VgModel) model = small_model (5);
   g_autoptr (VgPredictor) predictor = NULL;
@@ -737,8 +727,7 @@ test_native_resolution_sizes (void)
 
 /* ---- metrics ------------------------------------------------------------------------- */
 
-static void
-test_eval_result_by_hand (void)
+VG_TEST ("/predict/eval-result-by-hand", test_eval_result_by_hand)
 {
   /* image 0: truth 0 0 1 1 255   image 1: truth 2 2 2 0
    *          pred  0 1 1 1 3              pred  0 0 0 0
@@ -767,8 +756,7 @@ test_eval_result_by_hand (void)
 
 /* ---- output encoders ------------------------------------------------------------------- */
 
-static void
-test_png_encoders (void)
+VG_TEST ("/predict/png-encoders", test_png_encoders)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *grey = g_build_filename (dir, "g.png", NULL);
@@ -808,8 +796,7 @@ test_png_encoders (void)
   tmp_dir_remove (dir);
 }
 
-static void
-test_overlay (void)
+VG_TEST ("/predict/overlay", test_overlay)
 {
   const uint8_t rgb[6] = { 10, 20, 30, 200, 100, 0 }, labels[2] = { 1, 13 };
   uint8_t out[6];
@@ -825,23 +812,4 @@ test_overlay (void)
     g_assert_cmpint (abs ((int) out[c] - (rgb[c] + skin[c]) / 2), <=, 1);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/predict/metadata-roundtrip", test_metadata_roundtrip);
-  g_test_add_func ("/predict/bad-model-files", test_bad_model_files);
-  g_test_add_func ("/predict/model-tensors-checked", test_model_tensors_checked);
-  g_test_add_func ("/predict/logits-to-labels", test_logits_to_labels);
-  g_test_add_func ("/predict/image-native", test_predict_image_native);
-  g_test_add_func ("/predict/flip", test_predict_flip);
-  g_test_add_func ("/predict/evaluate-matches-loop", test_evaluate_matches_loop);
-  g_test_add_func ("/predict/evaluate-loss", test_evaluate_loss);
-  g_test_add_func ("/predict/keep-reservation", test_keep_reservation);
-  g_test_add_func ("/predict/evaluate-cancel", test_evaluate_cancel);
-  g_test_add_func ("/predict/native-resolution-sizes", test_native_resolution_sizes);
-  g_test_add_func ("/predict/eval-result-by-hand", test_eval_result_by_hand);
-  g_test_add_func ("/predict/png-encoders", test_png_encoders);
-  g_test_add_func ("/predict/overlay", test_overlay);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -14,6 +14,7 @@
 #include "test-safetensors-util.h"
 #include "vg-recipe.h"
 #include "vg-safetensors.h"
+#include "test-register.h"
 
 static const char *const split_names[] = { "0", "1", "2", "3", "5", "6", "7", "8", NULL };
 
@@ -40,8 +41,7 @@ static char *split_dir;   /* links to 8 val images; NULL without ../shared */
   "hflip=true\n"                                                                           \
   "select=miou\n"
 
-static void
-test_bad_recipes (void)
+VG_TEST ("/recipe/bad", test_bad_recipes)
 {
   static const struct {
     const char *text;
@@ -86,8 +86,7 @@ test_bad_recipes (void)
 }
 
 /* The recipes shipped beside the bundled model load, and --recipe NAME finds them. */
-static void
-test_shipped_recipes (void)
+VG_TEST ("/recipe/shipped", test_shipped_recipes)
 {
   g_autoptr (GDir) dir = g_dir_open (VG_SOURCE_MODELS_DIR, 0, NULL);
   const char *name;
@@ -159,8 +158,7 @@ stage_file (const char *out, const char *stage, const char *name)
   return g_build_filename (scratch, out, stage, name, NULL);
 }
 
-static void
-test_run_and_resume (void)
+VG_TEST ("/recipe/run-and-resume", test_run_and_resume)
 {
   static const VgTrainCallbacks callbacks = { .step = on_step };
   g_autoptr (GError) error = NULL;
@@ -262,9 +260,7 @@ main (int argc, char *argv[])
   if (!vg_test_link_split_names (split_dir, "val", split_names))
     g_clear_pointer (&split_dir, g_free);
 
-  g_test_add_func ("/recipe/bad", test_bad_recipes);
-  g_test_add_func ("/recipe/shipped", test_shipped_recipes);
-  g_test_add_func ("/recipe/run-and-resume", test_run_and_resume);
+  vg_test_add_registered ();
   status = g_test_run ();
 
   vg_test_rm_rf (scratch);

@@ -26,6 +26,7 @@
 #include "vg-safetensors.h"
 #include "ref-init.h"
 #include "engine-test-util.h"
+#include "test-register.h"
 
 typedef struct {
   VgSafetensors *st;
@@ -245,8 +246,7 @@ read_trainable (Fixture *f, const char *prefix, const VgParamSpec *spec, size_t 
   return read_tensor (f->st, name, n);
 }
 
-static void
-test_small (void)
+VG_TEST ("/reference/small", test_small)
 {
   Fixture f;
   int n_specs, checked = 0;
@@ -296,8 +296,7 @@ test_small (void)
   fixture_clear (&f);
 }
 
-static void
-test_seed (void)
+VG_TEST ("/reference/seed", test_seed)
 {
   Fixture f;
   int n_specs, checked = 0;
@@ -364,11 +363,4 @@ test_seed (void)
   fixture_clear (&f);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/reference/small", test_small);
-  g_test_add_func ("/reference/seed", test_seed);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -28,6 +28,7 @@
 #include "vg-safetensors.h"
 #include "reference/ref-init.h"
 #include "test-common.h"
+#include "test-register.h"
 
 static char *tmp_dir;
 
@@ -128,8 +129,7 @@ static const char *const sample_metadata[] = {
   NULL,
 };
 
-static void
-test_roundtrip (void)
+VG_TEST ("/safetensors/roundtrip", test_roundtrip)
 {
   VgTensorView in[6];
   int n = sample_tensors (in);
@@ -242,8 +242,7 @@ test_roundtrip (void)
 
 /* ---- rejection -------------------------------------------------------------------------- */
 
-static void
-test_reject_short (void)
+VG_TEST ("/safetensors/reject-short", test_reject_short)
 {
   static const guint8 zeros[8] = { 0 };
 
@@ -277,8 +276,7 @@ test_reject_short (void)
 #define T1(dtype, shape, offsets) \
   "{\"t\":{\"dtype\":\"" dtype "\",\"shape\":" shape ",\"data_offsets\":" offsets "}}"
 
-static void
-test_reject_header (void)
+VG_TEST ("/safetensors/reject-header", test_reject_header)
 {
   static const struct {
     const char *header;
@@ -443,8 +441,7 @@ valid_file_bytes (gsize *size)
   return bytes;
 }
 
-static void
-test_truncations (void)
+VG_TEST ("/safetensors/truncations", test_truncations)
 {
   gsize size;
   g_autofree char *bytes = valid_file_bytes (&size);
@@ -474,8 +471,7 @@ test_truncations (void)
   }
 }
 
-static void
-test_corruptions (void)
+VG_TEST ("/safetensors/corruptions", test_corruptions)
 {
   static const guint8 values[] = { 0x00, ' ', '"', '\\', '{', '}', '[', ']', ',', ':', '0',
                                    '9', '-', 'e', 0x80, 0xff };
@@ -520,8 +516,7 @@ test_corruptions (void)
 
 /* ---- write errors ----------------------------------------------------------------------- */
 
-static void
-test_write_errors (void)
+VG_TEST ("/safetensors/write-errors", test_write_errors)
 {
   VgTensorView in[6];
   int n = sample_tensors (in);
@@ -804,22 +799,19 @@ check_fixture (const char *file, const char *config_name, gboolean full_grads)
   }
 }
 
-static void
-test_fixture_small (void)
+VG_TEST ("/safetensors/fixture-small", test_fixture_small)
 {
   check_fixture ("small.safetensors", "custom", TRUE);
 }
 
-static void
-test_fixture_seed (void)
+VG_TEST ("/safetensors/fixture-seed", test_fixture_seed)
 {
   check_fixture ("seed.safetensors", "seed", FALSE);
 }
 
 /* ---- F16 storage ---------------------------------------------------------------------- */
 
-static void
-test_half_conversion (void)
+VG_TEST ("/safetensors/half-conversion", test_half_conversion)
 {
   GRand *rand = g_rand_new_with_seed (7);
 
@@ -855,8 +847,7 @@ test_half_conversion (void)
   g_rand_free (rand);
 }
 
-static void
-test_convert_f16 (void)
+VG_TEST ("/safetensors/convert-f16", test_convert_f16)
 {
   g_autofree char *dir = g_dir_make_tmp ("visage-st-XXXXXX", NULL);
   g_autofree char *src = g_build_filename (dir, "model.safetensors", NULL);
@@ -921,16 +912,7 @@ main (int argc, char **argv)
   tmp_dir = g_dir_make_tmp ("visage-safetensors-XXXXXX", &error);
   g_assert_no_error (error);
 
-  g_test_add_func ("/safetensors/roundtrip", test_roundtrip);
-  g_test_add_func ("/safetensors/half-conversion", test_half_conversion);
-  g_test_add_func ("/safetensors/convert-f16", test_convert_f16);
-  g_test_add_func ("/safetensors/reject-short", test_reject_short);
-  g_test_add_func ("/safetensors/reject-header", test_reject_header);
-  g_test_add_func ("/safetensors/truncations", test_truncations);
-  g_test_add_func ("/safetensors/corruptions", test_corruptions);
-  g_test_add_func ("/safetensors/write-errors", test_write_errors);
-  g_test_add_func ("/safetensors/fixture-small", test_fixture_small);
-  g_test_add_func ("/safetensors/fixture-seed", test_fixture_seed);
+  vg_test_add_registered ();
   status = g_test_run ();
 
   clear_tmp_dir ();

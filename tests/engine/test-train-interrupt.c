@@ -20,6 +20,7 @@
 #include "vg-safetensors.h"
 #include "vg-service.h"
 #include "vg-train.h"
+#include "test-register.h"
 
 #define EPOCHS 3
 
@@ -354,8 +355,7 @@ flag_hook (int what, int epoch, gpointer data)
   return TRUE;
 }
 
-static void
-test_coalesced_order (void)
+VG_TEST ("/train-interrupt/coalesced-order", test_coalesced_order)
 {
   g_autofree char *run = NULL, *cache = NULL;
   g_autoptr (GError) error = NULL;
@@ -409,7 +409,7 @@ main (int argc, char *argv[])
   if (!vg_test_link_split_names (split_dir, "val", split_names))
     g_clear_pointer (&split_dir, g_free);
 
-  g_test_add_func ("/train-interrupt/coalesced-order", test_coalesced_order);
+  vg_test_add_registered ();
   if (split_dir != NULL)
     {
       run_reference ();

@@ -19,11 +19,11 @@
 #include "vg-nn.h"
 #include "vg-train.h"
 #include "engine-test-util.h"
+#include "test-register.h"
 
 /* ---- the schedule ------------------------------------------------------------------------ */
 
-static void
-test_cosine (void)
+VG_TEST ("/train/schedule/cosine", test_cosine)
 {
   /* exact up to double rounding: cos(0) = 1, cos(pi/2) = 6e-17, cos(pi) = -1 */
   g_assert_cmpfloat_with_epsilon (vg_cosine_lr (1e-3, 5e-4, 0, 50), 1e-3, 1e-15);
@@ -48,8 +48,7 @@ feed (VgTrainState *s, const VgTrainOptions *o, const double *losses, int n)
   return all;
 }
 
-static void
-test_schedule_pipeline (void)
+VG_TEST ("/train/schedule/pipeline", test_schedule_pipeline)
 {
   VgTrainOptions o;
   VgTrainState s;
@@ -111,8 +110,7 @@ test_schedule_pipeline (void)
   g_assert_cmpfloat (s.best_loss, ==, 0.8);
 }
 
-static void
-test_schedule_single_optimizer (void)
+VG_TEST ("/train/schedule/single-optimizer", test_schedule_single_optimizer)
 {
   const double flat[] = { 1.0, 1.0, 1.0 };
   VgTrainOptions o;
@@ -142,8 +140,7 @@ test_schedule_single_optimizer (void)
   g_assert_cmpfloat (vg_train_state_lr (&s, &o), ==, 5e-4); /* past T: half the rate */
 }
 
-static void
-test_schedule_select_and_nan (void)
+VG_TEST ("/train/schedule/select-and-nan", test_schedule_select_and_nan)
 {
   VgTrainOptions o;
   VgTrainState s;
@@ -184,8 +181,7 @@ dice_inputs (float *logits, uint8_t *targets)
   targets[7] = 200; /* >= NC: ignored too */
 }
 
-static void
-test_dice_forward (void)
+VG_TEST ("/train/dice/forward", test_dice_forward)
 {
   float logits[DNR * DNC];
   uint8_t targets[DNR];
@@ -222,8 +218,7 @@ test_dice_forward (void)
   g_assert_cmpfloat (vg_dice_forward (logits, targets, VG_IGNORE_INDEX, DNR, DNC), ==, 0.0f);
 }
 
-static void
-test_dice_gradcheck (void)
+VG_TEST ("/train/dice/gradcheck", test_dice_gradcheck)
 {
   float logits[DNR * DNC], grad[DNR * DNC], ce[DNR * DNC], fused[DNR * DNC];
   const float weights[DNC] = { 0.1f, 0.3f, 0.2f, 0.25f, 0.15f };
@@ -393,29 +388,14 @@ losses_batch (gboolean present)
   g_free (logits), g_free (grad), g_free (targets), g_free (p);
 }
 
-static void
-test_losses_batch (void)
+VG_TEST ("/train/losses/batch", test_losses_batch)
 {
   losses_batch (FALSE);
 }
 
-static void
-test_losses_batch_present (void)
+VG_TEST ("/train/losses/batch-present", test_losses_batch_present)
 {
   losses_batch (TRUE);
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/train/schedule/cosine", test_cosine);
-  g_test_add_func ("/train/schedule/pipeline", test_schedule_pipeline);
-  g_test_add_func ("/train/schedule/single-optimizer", test_schedule_single_optimizer);
-  g_test_add_func ("/train/schedule/select-and-nan", test_schedule_select_and_nan);
-  g_test_add_func ("/train/dice/forward", test_dice_forward);
-  g_test_add_func ("/train/dice/gradcheck", test_dice_gradcheck);
-  g_test_add_func ("/train/losses/batch", test_losses_batch);
-  g_test_add_func ("/train/losses/batch-present", test_losses_batch_present);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

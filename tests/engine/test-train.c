@@ -27,6 +27,7 @@
 #include "test-common.h"
 #include "test-safetensors-util.h"
 #include "engine-test-util.h"
+#include "test-register.h"
 
 /* A small model so that the runs take seconds on 2 threads. */
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
@@ -90,8 +91,7 @@ small_options (VgTrainOptions *o, const Splits *s, const char *out_name)
 /* The model's loss (vg_model_set_loss): a forward with targets returns what the backend
  * table's entry for that loss computes on the logits; a backend without the Dice entries
  * refuses the Dice losses, and a training run on it stops before its output folder. */
-static void
-test_model_loss (void)
+VG_TEST ("/train/losses/model-loss", test_model_loss)
 {
   typedef float (*LossFunc) (const float *, const uint8_t *, const float *, int, int, int);
   const VgModelLoss losses[3] = { VG_MODEL_LOSS_CROSS_ENTROPY, VG_MODEL_LOSS_CROSS_ENTROPY_DICE,
@@ -183,8 +183,7 @@ cancel_on_step (const VgTrainStep *step, gpointer data)
   g_cancellable_cancel (data);
 }
 
-static void
-test_resume_equivalence (void)
+VG_TEST ("/train/run/resume-equivalence", test_resume_equivalence)
 {
   g_auto (Splits) s = { 0 };
   VgTrainOptions one = { 0 }, split = { 0 }, resumed = { 0 };
@@ -260,8 +259,7 @@ test_resume_equivalence (void)
 /* The moving average of the weights: after one step from the initial weights w0 to w1,
  * the average is d w0 + (1 - d) w1; best.safetensors holds the average, which is what was
  * validated; a resumed run carries it (the same bits as one run). */
-static void
-test_ema (void)
+VG_TEST ("/train/run/ema", test_ema)
 {
   g_auto (Splits) s = { 0 };
   VgTrainOptions o = { 0 }, two = { 0 }, resumed = { 0 };
@@ -363,8 +361,7 @@ count_steps (const VgTrainStep *step, gpointer data)
 
 /* Oversampling: an epoch holds each image floor (r) or floor (r) + 1 times, r the largest
  * repeat factor of its classes (computed here from the masks), and the run says so. */
-static void
-test_oversample (void)
+VG_TEST ("/train/run/oversample", test_oversample)
 {
   g_auto (Splits) s = { 0 };
   VgTrainOptions o = { 0 };
@@ -433,8 +430,7 @@ log_train_losses (const char *path)
 
 /* A run killed mid-epoch resumes from its mid-epoch checkpoint and ends exactly as a run
  * never stopped. */
-static void
-test_resume_mid_epoch (void)
+VG_TEST ("/train/run/resume-mid-epoch", test_resume_mid_epoch)
 {
   g_auto (Splits) s = { 0 };
   VgTrainOptions one = { 0 }, mid = { 0 }, resumed = { 0 };
@@ -530,8 +526,7 @@ pause_on_first_step (const VgTrainStep *step, gpointer data)
     g_assert_true (g_atomic_int_get (&p->released));
 }
 
-static void
-test_pause (void)
+VG_TEST ("/train/run/pause", test_pause)
 {
   g_auto (Splits) s = { 0 };
   VgTrainOptions o = { 0 };
@@ -551,8 +546,7 @@ test_pause (void)
   vg_train_options_clear (&o);
 }
 
-static void
-test_older_checkpoint (void)
+VG_TEST ("/train/run/older-checkpoint", test_older_checkpoint)
 {
   g_auto (Splits) s = { 0 };
   VgTrainOptions o = { 0 }, loaded = { 0 };
@@ -589,8 +583,7 @@ test_older_checkpoint (void)
 
 /* The schedule state of a checkpoint is range-checked on resume: each damaged field is
  * refused with a message naming it, and the intact checkpoint still resumes. */
-static void
-test_damaged_state (void)
+VG_TEST ("/train/run/damaged-state", test_damaged_state)
 {
   static const struct {
     const char *key;
@@ -655,8 +648,7 @@ test_damaged_state (void)
   vg_train_options_clear (&o);
 }
 
-static void
-test_bad_checkpoints (void)
+VG_TEST ("/train/run/bad-checkpoints", test_bad_checkpoints)
 {
   g_auto (Splits) s = { 0 };
   VgTrainOptions o = { 0 }, loaded = { 0 };
@@ -735,14 +727,6 @@ main (int argc, char *argv[])
                                                     "visage-train-cache-XXXXXX");
 
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/train/losses/model-loss", test_model_loss);
-  g_test_add_func ("/train/run/resume-equivalence", test_resume_equivalence);
-  g_test_add_func ("/train/run/resume-mid-epoch", test_resume_mid_epoch);
-  g_test_add_func ("/train/run/pause", test_pause);
-  g_test_add_func ("/train/run/older-checkpoint", test_older_checkpoint);
-  g_test_add_func ("/train/run/bad-checkpoints", test_bad_checkpoints);
-  g_test_add_func ("/train/run/damaged-state", test_damaged_state);
-  g_test_add_func ("/train/run/ema", test_ema);
-  g_test_add_func ("/train/run/oversample", test_oversample);
+  vg_test_add_registered ();
   return vg_test_run_removing (cache);
 }

@@ -12,6 +12,7 @@
 #include "onnx.pb-c.h"
 #include "vg-classes.h"
 #include "vg-onnx.h"
+#include "test-register.h"
 
 static const VgPreprocess test_pre = { { 0.5, 0.4, 0.3 }, { 0.25, 0.2, 0.3 }, 256 };
 
@@ -242,28 +243,24 @@ check_model (const char *config, const char *spec)
   g_assert_nonnull (metadata (e.proto, "visage.std"));
 }
 
-static void
-test_visage_s (void)
+VG_TEST ("/onnx/structure/visage-s", test_visage_s)
 {
   check_model ("visage-s", NULL);
 }
 
-static void
-test_seed (void)
+VG_TEST ("/onnx/structure/seed", test_seed)
 {
   check_model ("seed", NULL);
 }
 
-static void
-test_custom (void)
+VG_TEST ("/onnx/structure/custom", test_custom)
 {
   check_model ("visage-s", "widths=16,32,48,64 depths=1,1,2,1 heads=1,2,3,2 ratios=4,2,2,1 "
                            "mlp=2 dim=48 head=tconv");
 }
 
 /* uint8 NHWC: the input's type and layout, and the normalisation constants inside. */
-static void
-test_uint8_nhwc (void)
+VG_TEST ("/onnx/structure/uint8-nhwc", test_uint8_nhwc)
 {
   const VgOnnxOptions opts = { TRUE, TRUE };
   g_auto (Exported) e = { 0 };
@@ -289,13 +286,4 @@ test_uint8_nhwc (void)
   g_assert_true (strstr (metadata (e.proto, "visage.input"), "uint8 NHWC") != NULL);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/onnx/structure/visage-s", test_visage_s);
-  g_test_add_func ("/onnx/structure/seed", test_seed);
-  g_test_add_func ("/onnx/structure/custom", test_custom);
-  g_test_add_func ("/onnx/structure/uint8-nhwc", test_uint8_nhwc);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -13,6 +13,7 @@
 #include "vg-split.h"
 #include "test-common.h"
 #include "data-test-util.h"
+#include "test-register.h"
 
 typedef struct {
   VgImage image;
@@ -74,8 +75,7 @@ augment_in_thread (gpointer data)
   return NULL;
 }
 
-static void
-test_determinism (void)
+VG_TEST ("/data/augment/determinism", test_determinism)
 {
   Sample s;
   VgAugmentParams p;
@@ -112,8 +112,7 @@ test_determinism (void)
   sample_clear (&s);
 }
 
-static void
-test_seeds_and_order (void)
+VG_TEST ("/data/augment/seeds-and-order", test_seeds_and_order)
 {
   int order[100], again[100], seen[100] = { 0 };
   gboolean same = TRUE;
@@ -151,8 +150,7 @@ seed_with_flip (const VgAugmentParams *p, gboolean want)
     }
 }
 
-static void
-test_flip_swaps_classes (void)
+VG_TEST ("/data/augment/flip-swaps-classes", test_flip_swaps_classes)
 {
   const int H = 6, W = 8;
   g_autofree uint8_t *rgb = synthetic_rgb (H, W, 2);
@@ -202,8 +200,7 @@ test_flip_swaps_classes (void)
 }
 
 /* A centred square grows by the zoom factor, and stays centred. */
-static void
-test_zoom_centre_crop (void)
+VG_TEST ("/data/augment/zoom-centre-crop", test_zoom_centre_crop)
 {
   const int H = 200, W = 200, side = 60;
   g_autofree uint8_t *rgb = synthetic_rgb (H, W, 0);
@@ -249,8 +246,7 @@ test_zoom_centre_crop (void)
   g_assert_cmpfloat (max_zoom, >, 1.02f);
 }
 
-static void
-test_resize_eval (void)
+VG_TEST ("/data/augment/resize-eval", test_resize_eval)
 {
   /* 8 x 8 -> 4 x 4: each output averages a 4-tap triangle, weights 1/8 3/8 3/8 1/8 per
    * axis (triangle of half-width 2 at distances 1.5, .5, .5, 1.5), renormalised at the
@@ -296,8 +292,7 @@ test_resize_eval (void)
   }
 }
 
-static void
-test_resize_shapes_and_valid_masks (void)
+VG_TEST ("/data/augment/resize-shapes-and-valid-masks", test_resize_shapes_and_valid_masks)
 {
   Sample s;
   g_autoptr (VgAugmentScratch) scratch = vg_augment_scratch_new ();
@@ -349,8 +344,7 @@ test_resize_shapes_and_valid_masks (void)
   sample_clear (&s);
 }
 
-static void
-test_color_jitter (void)
+VG_TEST ("/data/augment/color-jitter", test_color_jitter)
 {
   float px[3];
 
@@ -403,8 +397,7 @@ test_color_jitter (void)
     g_assert_cmpfloat (px[c], ==, 0.7f);
 }
 
-static void
-test_blur (void)
+VG_TEST ("/data/augment/blur", test_blur)
 {
   const int H = 5, W = 5;
   float img[5 * 5 * 3], out[5 * 5 * 3], tmp[5 * 5 * 3];
@@ -430,8 +423,7 @@ test_blur (void)
   g_assert_cmpfloat_with_epsilon (img[(2 * W + 2) * 3 + 0], 0.0f, 1e-7);
 }
 
-static void
-test_normal_deviates (void)
+VG_TEST ("/data/augment/normal-deviates", test_normal_deviates)
 {
   const int n = 1000000;
   VgRng rng;
@@ -456,8 +448,7 @@ test_normal_deviates (void)
   g_assert_cmpfloat (fabs ((double) beyond3 / n - 0.0027), <, 3e-4);
 }
 
-static void
-test_noise_and_whitening (void)
+VG_TEST ("/data/augment/noise-and-whitening", test_noise_and_whitening)
 {
   const int H = 256, W = 256;
   const size_t n = (size_t) H * W * 3;
@@ -490,20 +481,4 @@ test_noise_and_whitening (void)
     g_assert_cmpfloat_with_epsilon (out[i], (128.0 / 255.0 - mean[i % 3]) / std[i % 3], 1e-5);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/data/augment/determinism", test_determinism);
-  g_test_add_func ("/data/augment/seeds-and-order", test_seeds_and_order);
-  g_test_add_func ("/data/augment/flip-swaps-classes", test_flip_swaps_classes);
-  g_test_add_func ("/data/augment/zoom-centre-crop", test_zoom_centre_crop);
-  g_test_add_func ("/data/augment/resize-eval", test_resize_eval);
-  g_test_add_func ("/data/augment/resize-shapes-and-valid-masks",
-                   test_resize_shapes_and_valid_masks);
-  g_test_add_func ("/data/augment/color-jitter", test_color_jitter);
-  g_test_add_func ("/data/augment/blur", test_blur);
-  g_test_add_func ("/data/augment/normal-deviates", test_normal_deviates);
-  g_test_add_func ("/data/augment/noise-and-whitening", test_noise_and_whitening);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

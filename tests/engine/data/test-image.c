@@ -16,9 +16,9 @@
 #include "vg-image.h"
 #include "test-common.h"
 #include "data-test-util.h"
+#include "test-register.h"
 
-static void
-test_real_image_and_mask (void)
+VG_TEST ("/data/image/real-image-and-mask", test_real_image_and_mask)
 {
   g_autofree char *image_path = vg_test_shared_path ("celebamask/val/images/0.jpg");
   g_autofree char *mask_path = vg_test_shared_path ("celebamask/val/masks/0.png");
@@ -82,8 +82,7 @@ count_entries (const char *path)
   return n;
 }
 
-static void
-test_mask_round_trip (void)
+VG_TEST ("/data/image/mask-round-trip", test_mask_round_trip)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "m.png", NULL);
@@ -142,8 +141,7 @@ test_mask_round_trip (void)
   vg_test_rm_rf (dir);
 }
 
-static void
-test_mask_save_errors (void)
+VG_TEST ("/data/image/mask-save-errors", test_mask_save_errors)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *missing = g_build_filename (dir, "no-such-folder", "m.png", NULL);
@@ -166,8 +164,7 @@ test_mask_save_errors (void)
 }
 
 /* Photographs in every PNG colour type decode to the same 8-bit RGB. */
-static void
-test_png_color_types (void)
+VG_TEST ("/data/image/png-color-types", test_png_color_types)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "p.png", NULL);
@@ -209,8 +206,7 @@ test_png_color_types (void)
   vg_test_rm_rf (dir);
 }
 
-static void
-test_mask_formats (void)
+VG_TEST ("/data/image/mask-formats", test_mask_formats)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "m.png", NULL);
@@ -264,8 +260,7 @@ test_mask_formats (void)
 }
 
 /* A JPEG the test encodes itself decodes with the right size and channel order. */
-static void
-test_jpeg_synthetic (void)
+VG_TEST ("/data/image/jpeg-synthetic", test_jpeg_synthetic)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "a.jpg", NULL);
@@ -309,8 +304,7 @@ assert_corrupt (const char *path, gboolean as_mask)
   vg_image_clear (&img);
 }
 
-static void
-test_broken_files (void)
+VG_TEST ("/data/image/broken-files", test_broken_files)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *full = g_build_filename (dir, "full.jpg", NULL);
@@ -383,8 +377,7 @@ write_jpeg_with_insert (const char *dst, gssize offset, const void *extra, gsize
  * is wrong): those warnings are errors naming the file. Bytes inserted just before the
  * end-of-image marker leave only "N extraneous bytes before marker 0xd9"; bytes inserted
  * in the middle of the compressed data also give a bad Huffman code. */
-static void
-test_damaged_jpeg (void)
+VG_TEST ("/data/image/damaged-jpeg", test_damaged_jpeg)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *tail = g_build_filename (dir, "extra-before-eoi.jpg", NULL);
@@ -424,8 +417,7 @@ peak_rss_kb (void)
  * whole 768 MB buffer with grey (which took 1.7 s, 11-16 s under ASan, and 755 MB of
  * memory). The buffer is reserved but its pages stay untouched, so the peak resident size
  * grows by far less than the image would take (in this test: 750 MB before the fix). */
-static void
-test_jpeg_size_beyond_data (void)
+VG_TEST ("/data/image/jpeg-size-beyond-data", test_jpeg_size_beyond_data)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *path = g_build_filename (dir, "huge.jpg", NULL);
@@ -468,8 +460,7 @@ test_jpeg_size_beyond_data (void)
 /* Only regular files are opened: a FIFO would block open() until a writer came (an
  * evaluation hung forever on one), a device could be read forever. Each is an error naming
  * the file, and comes back at once. */
-static void
-test_not_regular_files (void)
+VG_TEST ("/data/image/not-regular-files", test_not_regular_files)
 {
   g_autofree char *dir = tmp_dir_new ();
   g_autofree char *fifo = g_build_filename (dir, "fifo.png", NULL);
@@ -517,19 +508,4 @@ test_not_regular_files (void)
   vg_test_rm_rf (dir);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/data/image/real-image-and-mask", test_real_image_and_mask);
-  g_test_add_func ("/data/image/mask-round-trip", test_mask_round_trip);
-  g_test_add_func ("/data/image/mask-save-errors", test_mask_save_errors);
-  g_test_add_func ("/data/image/png-color-types", test_png_color_types);
-  g_test_add_func ("/data/image/mask-formats", test_mask_formats);
-  g_test_add_func ("/data/image/jpeg-synthetic", test_jpeg_synthetic);
-  g_test_add_func ("/data/image/broken-files", test_broken_files);
-  g_test_add_func ("/data/image/damaged-jpeg", test_damaged_jpeg);
-  g_test_add_func ("/data/image/jpeg-size-beyond-data", test_jpeg_size_beyond_data);
-  g_test_add_func ("/data/image/not-regular-files", test_not_regular_files);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -13,6 +13,7 @@
 #include "vg-loader.h"
 #include "test-common.h"
 #include "data-test-util.h"
+#include "test-register.h"
 
 #define N_REAL 8
 
@@ -516,8 +517,7 @@ test_ring_and_params (RealSplit *f, gconstpointer data)
   g_clear_error (&error);
 }
 
-static void
-test_native_size_mismatch (void)
+VG_TEST ("/data/loader/native-size-mismatch", test_native_size_mismatch)
 {
   g_autofree char *root = tmp_dir_new ();
   g_autofree char *images = make_subdir (root, "images");
@@ -567,6 +567,6 @@ main (int argc, char **argv)
   add_real_split_test ("/data/loader/cancel", TRUE, test_cancel);
   add_real_split_test ("/data/loader/late-error", TRUE, test_late_error);
   add_real_split_test ("/data/loader/ring-and-params", FALSE, test_ring_and_params);
-  g_test_add_func ("/data/loader/native-size-mismatch", test_native_size_mismatch);
+  vg_test_add_registered ();
   return g_test_run ();
 }

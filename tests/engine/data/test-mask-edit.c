@@ -8,6 +8,7 @@
 #include "data-test-util.h"
 #include "vg-classes.h"
 #include "vg-mask-edit.h"
+#include "test-register.h"
 
 #define H 40
 #define W 50
@@ -34,8 +35,7 @@ count_class (const VgMaskEdit *edit, int cls)
   return n;
 }
 
-static void
-test_new_and_bad_arguments (void)
+VG_TEST ("/data/mask-edit/new-and-bad-arguments", test_new_and_bad_arguments)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VgMaskEdit) edit = NULL;
@@ -69,8 +69,7 @@ test_new_and_bad_arguments (void)
 }
 
 /* A dab covers the pixels whose centres are within the radius; a segment sweeps it. */
-static void
-test_brush (void)
+VG_TEST ("/data/mask-edit/brush", test_brush)
 {
   g_autoptr (VgMaskEdit) edit = new_edit (NULL);
   int expected = 0;
@@ -118,8 +117,7 @@ test_brush (void)
 }
 
 /* Flood fill changes the 4-connected region only: a diagonal neighbour is another region. */
-static void
-test_flood_fill (void)
+VG_TEST ("/data/mask-edit/flood-fill", test_flood_fill)
 {
   uint8_t mask[H * W] = { 0 };
   g_autoptr (VgMaskEdit) edit = NULL;
@@ -149,8 +147,7 @@ test_flood_fill (void)
 }
 
 /* Polygon fill by the even-odd rule over pixel centres. */
-static void
-test_polygon_fill (void)
+VG_TEST ("/data/mask-edit/polygon-fill", test_polygon_fill)
 {
   g_autoptr (VgMaskEdit) edit = new_edit (NULL);
   /* The rectangle x in [10, 20), y in [5, 9): 10 x 4 pixel centres inside. */
@@ -187,8 +184,7 @@ test_polygon_fill (void)
 }
 
 /* "Paint only over X": every tool leaves the other classes alone. */
-static void
-test_protection (void)
+VG_TEST ("/data/mask-edit/protection", test_protection)
 {
   uint8_t mask[H * W] = { 0 };
   g_autoptr (VgMaskEdit) edit = NULL;
@@ -221,8 +217,7 @@ test_protection (void)
 }
 
 /* Left/right swaps use the class table's pairs. */
-static void
-test_swap (void)
+VG_TEST ("/data/mask-edit/swap", test_swap)
 {
   uint8_t mask[H * W] = { 0 };
   g_autoptr (VgMaskEdit) edit = NULL;
@@ -276,8 +271,7 @@ test_swap (void)
 
 /* Strokes: one difference per stroke, listing each changed pixel once with its old and
  * new class; undo and redo step through them and restore exact pixels. */
-static void
-test_strokes_undo_redo (void)
+VG_TEST ("/data/mask-edit/strokes-undo-redo", test_strokes_undo_redo)
 {
   g_autoptr (VgMaskEdit) edit = new_edit (NULL);
   g_autofree uint8_t *state0 = NULL, *state1 = NULL, *state2 = NULL;
@@ -363,8 +357,7 @@ test_strokes_undo_redo (void)
 }
 
 /* Many strokes: the oldest are dropped beyond the limit, the mask keeps their changes. */
-static void
-test_history_limit (void)
+VG_TEST ("/data/mask-edit/history-limit", test_history_limit)
 {
   g_autoptr (VgMaskEdit) edit = new_edit (NULL);
   int undone = 0;
@@ -379,17 +372,4 @@ test_history_limit (void)
   g_assert_true (vg_mask_edit_is_modified (edit));
 }
 
-int
-main (int argc, char *argv[])
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/data/mask-edit/new-and-bad-arguments", test_new_and_bad_arguments);
-  g_test_add_func ("/data/mask-edit/brush", test_brush);
-  g_test_add_func ("/data/mask-edit/flood-fill", test_flood_fill);
-  g_test_add_func ("/data/mask-edit/polygon-fill", test_polygon_fill);
-  g_test_add_func ("/data/mask-edit/protection", test_protection);
-  g_test_add_func ("/data/mask-edit/swap", test_swap);
-  g_test_add_func ("/data/mask-edit/strokes-undo-redo", test_strokes_undo_redo);
-  g_test_add_func ("/data/mask-edit/history-limit", test_history_limit);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

@@ -14,9 +14,9 @@
 #include "vg-split.h"
 #include "test-common.h"
 #include "data-test-util.h"
+#include "test-register.h"
 
-static void
-test_natural_order (void)
+VG_TEST ("/data/split/natural-order", test_natural_order)
 {
   const char *sorted[] = {
     "", "0", "00", "01", "1", "2", "9", "10", "11", "99", "100", "998", "999", "1000",
@@ -136,8 +136,7 @@ assert_names (const VgSplit *split, const char *const *names, int n)
     g_assert_cmpstr (split->samples[i].name, ==, names[i]);
 }
 
-static void
-test_listing_order (void)
+VG_TEST ("/data/split/listing-order", test_listing_order)
 {
   g_autofree char *root = new_split_dir ();
   g_autofree char *notes = g_build_filename (root, "images", "notes.txt", NULL);
@@ -184,8 +183,7 @@ test_listing_order (void)
   vg_test_rm_rf (root);
 }
 
-static void
-test_real_split_order (void)
+VG_TEST ("/data/split/real-split-order", test_real_split_order)
 {
   g_autofree char *val = vg_test_shared_path ("celebamask/val");
   g_autoptr (VgSplit) split = NULL;
@@ -202,8 +200,7 @@ test_real_split_order (void)
   g_assert_cmpint (split->samples[0].height, ==, 512);
 }
 
-static void
-test_bad_samples (void)
+VG_TEST ("/data/split/bad-samples", test_bad_samples)
 {
   for (int kind = 0; kind < N_BAD; kind++)
     {
@@ -268,8 +265,7 @@ test_bad_samples (void)
     }
 }
 
-static void
-test_all_bad_at_once (void)
+VG_TEST ("/data/split/all-bad-at-once", test_all_bad_at_once)
 {
   g_autofree char *root = new_split_dir ();
   g_autoptr (VgSplit) split = NULL;
@@ -300,8 +296,7 @@ test_all_bad_at_once (void)
  * broken link) used to vanish from the split without a word (the image count fell). Each
  * is a bad sample now: an error naming it, or under VG_SPLIT_SKIP_BAD a notice naming it,
  * at header-check speed (never blocked on the FIFO); a FIFO as a mask too. */
-static void
-test_not_regular_entries (void)
+VG_TEST ("/data/split/not-regular-entries", test_not_regular_entries)
 {
   g_autofree char *root = new_split_dir ();
   g_autofree char *folder = g_build_filename (root, "images", "d.jpg", NULL);
@@ -355,8 +350,7 @@ test_not_regular_entries (void)
   vg_test_rm_rf (root);
 }
 
-static void
-test_without_masks (void)
+VG_TEST ("/data/split/without-masks", test_without_masks)
 {
   g_autofree char *root = tmp_dir_new ();
   g_autofree char *images = make_subdir (root, "images");
@@ -390,8 +384,7 @@ test_without_masks (void)
   vg_test_rm_rf (root);
 }
 
-static void
-test_empty_and_duplicates (void)
+VG_TEST ("/data/split/empty-and-duplicates", test_empty_and_duplicates)
 {
   g_autofree char *root = new_split_dir ();
   g_autofree char *jpg = g_build_filename (root, "images", "3.jpg", NULL);
@@ -426,8 +419,7 @@ test_empty_and_duplicates (void)
 
 /* Annotations override the masks of the samples they name, and only those; a bad
  * annotation is an error naming it and leaves the split as it was. */
-static void
-test_annotations (void)
+VG_TEST ("/data/split/annotations", test_annotations)
 {
   g_autofree char *root = new_split_dir ();
   g_autofree char *notes = make_subdir (root, "annotations");
@@ -504,18 +496,4 @@ test_annotations (void)
   vg_test_rm_rf (root);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/data/split/natural-order", test_natural_order);
-  g_test_add_func ("/data/split/listing-order", test_listing_order);
-  g_test_add_func ("/data/split/real-split-order", test_real_split_order);
-  g_test_add_func ("/data/split/bad-samples", test_bad_samples);
-  g_test_add_func ("/data/split/all-bad-at-once", test_all_bad_at_once);
-  g_test_add_func ("/data/split/not-regular-entries", test_not_regular_entries);
-  g_test_add_func ("/data/split/without-masks", test_without_masks);
-  g_test_add_func ("/data/split/empty-and-duplicates", test_empty_and_duplicates);
-  g_test_add_func ("/data/split/annotations", test_annotations);
-  return g_test_run ();
-}
+VG_TEST_MAIN ()

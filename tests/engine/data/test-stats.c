@@ -15,6 +15,7 @@
 #include "vg-stats.h"
 #include "test-common.h"
 #include "data-test-util.h"
+#include "test-register.h"
 
 /* Two samples of two pixels each (values / 255 in the comments):
  *   "0" is 1 x 2: (0, 0, 0) (255, 255, 255), mask [0, 1]
@@ -72,8 +73,7 @@ assert_tiny_stats (const VgSplitStats *st, int last_class)
     }
 }
 
-static void
-test_tiny_split (void)
+VG_TEST ("/data/stats/tiny-split", test_tiny_split)
 {
   g_autofree char *root = make_tiny_split ();
   g_autoptr (VgSplit) split = vg_split_open (root, VG_SPLIT_VERIFY, 2, NULL, NULL);
@@ -106,8 +106,7 @@ change_mask_1 (const char *root)
   g_assert_cmpint (g_utime (m1, &times), ==, 0);
 }
 
-static void
-test_cache (void)
+VG_TEST ("/data/stats/cache", test_cache)
 {
   g_autofree char *root = make_tiny_split ();
   g_autoptr (VgSplit) split = vg_split_open (root, VG_SPLIT_DEFAULT, 2, NULL, NULL);
@@ -159,8 +158,7 @@ test_cache (void)
 
 /* A split without masks: its cache holds "masks_dir": null, which reads back without a
  * GLib critical (fatal here) -- found by tests/fuzz (fuzz_split_cache). */
-static void
-test_cache_no_masks (void)
+VG_TEST ("/data/stats/cache-no-masks", test_cache_no_masks)
 {
   g_autofree char *root = make_tiny_split ();
   g_autofree char *masks = g_build_filename (root, "masks", NULL);
@@ -186,8 +184,7 @@ test_cache_no_masks (void)
 
 /* The classes of each mask: scanned once, then read back from the cache until a mask
  * changes; a damaged cache file only means scanning again. */
-static void
-test_classes_cache (void)
+VG_TEST ("/data/stats/classes-cache", test_classes_cache)
 {
   g_autofree char *root = make_tiny_split ();
   g_autoptr (VgSplit) split = vg_split_open (root, VG_SPLIT_DEFAULT, 2, NULL, NULL);
@@ -237,8 +234,7 @@ test_classes_cache (void)
 }
 
 /* Eight real samples (symlinked): every pixel belongs to a class, means are plausible. */
-static void
-test_real_samples (void)
+VG_TEST ("/data/stats/real-samples", test_real_samples)
 {
   g_auto (GStrv) names = val_names (8);
   g_autofree char *root = NULL;
@@ -270,8 +266,7 @@ test_real_samples (void)
   vg_test_rm_rf (root);
 }
 
-static void
-test_class_weights (void)
+VG_TEST ("/data/stats/class-weights", test_class_weights)
 {
   const uint64_t counts[5] = { 100, 10000, 0, 1, 2 };
   /* (1 / ln n) / sum, with n <= 1 taken as 2; values from Python's math.log. */
@@ -308,11 +303,6 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
   g_assert_cmpstr (g_get_user_cache_dir (), ==, cache_home);
-  g_test_add_func ("/data/stats/tiny-split", test_tiny_split);
-  g_test_add_func ("/data/stats/cache", test_cache);
-  g_test_add_func ("/data/stats/cache-no-masks", test_cache_no_masks);
-  g_test_add_func ("/data/stats/classes-cache", test_classes_cache);
-  g_test_add_func ("/data/stats/real-samples", test_real_samples);
-  g_test_add_func ("/data/stats/class-weights", test_class_weights);
+  vg_test_add_registered ();
   return vg_test_run_removing (cache_home);
 }
