@@ -10,7 +10,8 @@ G_DECLARE_FINAL_TYPE (VisageApplication, visage_application, VISAGE, APPLICATION
 
 VisageApplication *visage_application_new (GApplicationFlags flags);
 
-/* Set up gettext for the programs (translations from LOCALEDIR). */
+/* Set up gettext for the programs (translations from LOCALEDIR, or from $VISAGE_LOCALEDIR
+ * where set: `meson devenv` points it at the build tree). */
 void visage_i18n_init (void);
 
 G_END_DECLS
