@@ -303,6 +303,16 @@ use_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data
   self->evaluate_after_load = TRUE;
 }
 
+/* A training run's best checkpoint ("Use This Model"): browse the images with it. */
+static void
+browse_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  visage_window_load_model (self, g_variant_get_string (parameter, NULL));
+  visage_window_set_visible_view (self, "browse");
+}
+
 static const GActionEntry win_actions[] = {
   { .name = "open-split", .activate = open_split_action },
   { .name = "open-model", .activate = open_model_action },
@@ -324,6 +334,7 @@ static const GActionEntry win_actions[] = {
 
   { .name = "train", .activate = train_action },
   { .name = "use-model", .activate = use_model_action, .parameter_type = "s" },
+  { .name = "browse-model", .activate = browse_model_action, .parameter_type = "s" },
 };
 
 void
