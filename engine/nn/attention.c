@@ -28,14 +28,13 @@
  *
  * Gradient rule: dq, dk and dv are activation gradients and are overwritten (=). */
 #include "vg-nn.h"
-#include "vg-gemm-narrow.h"
+#include "vg-gemm.h"
 #include "vg-simd.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <omp.h>
 
 /* Query rows per tile and keys per block. A tile of scores, TILE_Q * TILE_K floats, is
@@ -106,7 +105,7 @@ softmax_block_backward (float *s, float *dp, const float *lse2, const float *del
     }
 }
 
-/* ---- the tiles' matrix products: the narrow kernels where they fit, else BLAS ---------- */
+/* ---- the tiles' matrix products (vg_sgemm: the narrow kernels where they fit) --------- */
 
 /* S (nq, nk) = alpha A (nq, D) @ Bm (nk, D)^T. The narrow kernels take Bm transposed into
  * bt (D, nk) (when bt is not NULL): nk * D copies against nq * nk * D multiply-adds. */
@@ -114,16 +113,15 @@ static void
 product_nt (float *S, const float *A, int lda, const float *Bm, int ldb, float *bt, int nq,
             int nk, int D, float alpha)
 {
-  if (bt != NULL && nk % 16 == 0 && vg_gemm_narrow_available ())
+  if (bt != NULL && nk % 16 == 0 && vg_gemm_narrow_enabled ())
     {
       for (int j = 0; j < nk; j++)
         for (int d = 0; d < D; d++)
           bt[(size_t) d * nk + j] = Bm[(size_t) j * ldb + d];
-      if (vg_gemm_narrow_nn_serial (S, nk, A, lda, bt, nk, nq, D, nk, alpha, FALSE))
-        return;
+      vg_sgemm (FALSE, FALSE, nq, nk, D, alpha, A, lda, bt, nk, 0.0f, S, nk);
+      return;
     }
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, alpha, A, lda, Bm, ldb, 0.0f,
-               S, nk);
+  vg_sgemm (FALSE, TRUE, nq, nk, D, alpha, A, lda, Bm, ldb, 0.0f, S, nk);
 }
 
 /* C (M, N) (+)= alpha A (M, K) @ B (K, N) */
@@ -131,9 +129,7 @@ static void
 product_nn (float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int K,
             int N, float alpha, gboolean add)
 {
-  if (!vg_gemm_narrow_nn_serial (C, ldc, A, lda, B, ldb, M, K, N, alpha, add))
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
-                 add ? 1.0f : 0.0f, C, ldc);
+  vg_sgemm (FALSE, FALSE, M, N, K, alpha, A, lda, B, ldb, add ? 1.0f : 0.0f, C, ldc);
 }
 
 /* W (No, Ni) += alpha Dm (R, No)^T @ X (R, Ni) */
@@ -141,9 +137,7 @@ static void
 product_tn_add (float *W, int ldw, const float *Dm, int ldd, const float *X, int ldx, int R,
                 int No, int Ni, float alpha)
 {
-  if (!vg_gemm_narrow_tn_acc_serial (W, ldw, Dm, ldd, X, ldx, R, No, Ni, alpha))
-    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, No, Ni, R, alpha, Dm, ldd, X, ldx,
-                 1.0f, W, ldw);
+  vg_sgemm (TRUE, FALSE, No, Ni, R, alpha, Dm, ldd, X, ldx, 1.0f, W, ldw);
 }
 
 static size_t

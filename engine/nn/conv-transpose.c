@@ -7,8 +7,8 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
+#include "vg-gemm.h"
 
-#include <cblas.h>
 
 /* Below this many floats of work a thread team costs more than it saves. */
 #define PAR_MIN 16384
@@ -49,8 +49,8 @@ vg_conv_transpose_forward (float *out, const float *inp, const float *weight,
       int rows = n * H * W;
       float *Y = scratch; /* (rows, Cout*K*K) */
 
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, CKK, Cin, 1.0f,
-                   inp + (size_t) b0 * H * W * Cin, Cin, weight, CKK, 0.0f, Y, CKK);
+      vg_sgemm (FALSE, FALSE, rows, CKK, Cin, 1.0f, inp + (size_t) b0 * H * W * Cin, Cin,
+                weight, CKK, 0.0f, Y, CKK);
 
       /* Each thread writes whole output rows: (image, h, kh). */
 #pragma omp parallel for collapse(3) schedule(static) if ((size_t) rows * CKK > PAR_MIN)
@@ -114,11 +114,11 @@ vg_conv_transpose_backward (float *dinp, float *dweight, float *dbias, const flo
 
       /* dinp (rows, Cin) = dY (rows, CKK) @ weight^T (CKK, Cin) */
       if (dinp != NULL)
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, Cin, CKK, 1.0f, dY, CKK,
-                     weight, CKK, 0.0f, dinp + (size_t) b0 * H * W * Cin, Cin);
+        vg_sgemm (FALSE, TRUE, rows, Cin, CKK, 1.0f, dY, CKK, weight, CKK, 0.0f,
+                  dinp + (size_t) b0 * H * W * Cin, Cin);
       /* dweight (Cin, CKK) += inp^T (Cin, rows) @ dY (rows, CKK) */
       if (dweight != NULL)
-        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cin, CKK, rows, 1.0f,
-                     inp + (size_t) b0 * H * W * Cin, Cin, dY, CKK, 1.0f, dweight, CKK);
+        vg_sgemm (TRUE, FALSE, Cin, CKK, rows, 1.0f, inp + (size_t) b0 * H * W * Cin, Cin, dY,
+                  CKK, 1.0f, dweight, CKK);
     }
 }

@@ -14,11 +14,11 @@
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
 #include "vg-conv-shape.h"
+#include "vg-gemm.h"
 #include "vg-simd.h"
 
 #include <string.h>
 
-#include <cblas.h>
 
 /* Below this many floats of work a thread team costs more than it saves. */
 #define PAR_MIN 16384
@@ -174,9 +174,8 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
           beta = 1.0f;
         }
       for (int g = 0; g < G; g++)
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, Cog, CKKg, 1.0f,
-                     col + (size_t) g * CKKg, CKK, weight + (size_t) g * Cog * CKKg, CKKg,
-                     beta, o + (size_t) g * Cog, Cout);
+        vg_sgemm (FALSE, TRUE, rows, Cog, CKKg, 1.0f, col + (size_t) g * CKKg, CKK,
+                  weight + (size_t) g * Cog * CKKg, CKKg, beta, o + (size_t) g * Cog, Cout);
     }
 }
 
@@ -204,9 +203,9 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
             vg_linear_backward (NULL, dweight, NULL, g_out, col, weight, rows, CKK, Cout);
           else
             for (int g = 0; g < G; g++)
-              cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cog, CKKg, rows, 1.0f,
-                           g_out + (size_t) g * Cog, Cout, col + (size_t) g * CKKg, CKK, 1.0f,
-                           dweight + (size_t) g * Cog * CKKg, CKKg);
+              vg_sgemm (TRUE, FALSE, Cog, CKKg, rows, 1.0f, g_out + (size_t) g * Cog, Cout,
+                        col + (size_t) g * CKKg, CKK, 1.0f, dweight + (size_t) g * Cog * CKKg,
+                        CKKg);
         }
       /* dcol_g (rows, CKKg) = dout_g (rows, Cog) @ weight_g (Cog, CKKg), reusing col */
       if (dinp != NULL)
@@ -215,9 +214,9 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
             vg_linear_backward (col, NULL, NULL, g_out, NULL, weight, rows, CKK, Cout);
           else
             for (int g = 0; g < G; g++)
-              cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, CKKg, Cog, 1.0f,
-                           g_out + (size_t) g * Cog, Cout, weight + (size_t) g * Cog * CKKg,
-                           CKKg, 0.0f, col + (size_t) g * CKKg, CKK);
+              vg_sgemm (FALSE, FALSE, rows, CKKg, Cog, 1.0f, g_out + (size_t) g * Cog, Cout,
+                        weight + (size_t) g * Cog * CKKg, CKKg, 0.0f, col + (size_t) g * CKKg,
+                        CKK);
           col2im (dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Ho, Wo);
         }
     }

@@ -144,31 +144,38 @@ nn_rows (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
     }
 }
 
+/* rows in blocks of ROW_BLOCK over the threads (on the calling thread alone when it is in
+ * a parallel region already, or the product is small) */
+static void
+nn_parallel (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
+             const float *bias, int M, int K, int N, float alpha, int mode)
+{
+  int n_blocks = (M + ROW_BLOCK - 1) / ROW_BLOCK;
+  gboolean par = (size_t) M * K * N > PAR_MIN && !omp_in_parallel ();
+
+#pragma omp parallel for schedule(static) if (par)
+  for (int b = 0; b < n_blocks; b++)
+    nn_rows (C, ldc, A, lda, B, ldb, bias, b * ROW_BLOCK,
+             M - b * ROW_BLOCK < ROW_BLOCK ? M : b * ROW_BLOCK + ROW_BLOCK, K, N, alpha, mode);
+}
+
 gboolean
 vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M, int K,
                    int N)
 {
-  int n_blocks = (M + ROW_BLOCK - 1) / ROW_BLOCK;
-  int mode = bias != NULL ? STORE_BIAS : STORE;
-
   if (!vg_gemm_narrow_available () || N % 16 != 0 || N <= 0 || K <= 0)
     return FALSE;
-#pragma omp parallel for schedule(static) if ((size_t) M * K * N > PAR_MIN)
-  for (int b = 0; b < n_blocks; b++)
-    nn_rows (C, N, A, K, B, N, bias, b * ROW_BLOCK,
-             M - b * ROW_BLOCK < ROW_BLOCK ? M : b * ROW_BLOCK + ROW_BLOCK, K, N, 1.0f, mode);
+  nn_parallel (C, N, A, K, B, N, bias, M, K, N, 1.0f, bias != NULL ? STORE_BIAS : STORE);
   return TRUE;
 }
 
 gboolean
-vg_gemm_narrow_nn_serial (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
-                          int M, int K, int N, float alpha, gboolean add)
+vg_gemm_narrow_nn_ld (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
+                      int M, int K, int N, float alpha, gboolean add)
 {
   if (!vg_gemm_narrow_available () || N % 16 != 0 || N <= 0 || K <= 0)
     return FALSE;
-  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK)
-    nn_rows (C, ldc, A, lda, B, ldb, NULL, r0, M - r0 < ROW_BLOCK ? M : r0 + ROW_BLOCK, K, N,
-             alpha, add ? ADD : STORE);
+  nn_parallel (C, ldc, A, lda, B, ldb, NULL, M, K, N, alpha, add ? ADD : STORE);
   return TRUE;
 }
 
@@ -241,11 +248,14 @@ tn_outputs (float *W, int ldw, const float *D, int ldd, const float *X, int ldx,
 }
 
 gboolean
-vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No, int Ni)
+vg_gemm_narrow_tn_ld (float *W, int ldw, const float *D, int ldd, const float *X, int ldx,
+                      int R, int No, int Ni, float alpha)
 {
   if (!vg_gemm_narrow_available () || Ni % 16 != 0 || Ni <= 0 || No <= 0)
     return FALSE;
-#pragma omp parallel if ((size_t) R * No * Ni > PAR_MIN)
+  gboolean par = (size_t) R * No * Ni > PAR_MIN && !omp_in_parallel ();
+
+#pragma omp parallel if (par)
   {
     int nt = omp_get_num_threads (), t = omp_get_thread_num ();
     /* whole tiles of 8 outputs per thread */
@@ -255,18 +265,8 @@ vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No, 
     lo = lo < No ? lo : No;
     hi = hi < No ? hi : No;
     if (lo < hi)
-      tn_outputs (W, Ni, D, No, X, Ni, R, Ni, lo, hi, 1.0f);
+      tn_outputs (W, ldw, D, ldd, X, ldx, R, Ni, lo, hi, alpha);
   }
-  return TRUE;
-}
-
-gboolean
-vg_gemm_narrow_tn_acc_serial (float *W, int ldw, const float *D, int ldd, const float *X,
-                              int ldx, int R, int No, int Ni, float alpha)
-{
-  if (!vg_gemm_narrow_available () || Ni % 16 != 0 || Ni <= 0 || No <= 0)
-    return FALSE;
-  tn_outputs (W, ldw, D, ldd, X, ldx, R, Ni, 0, No, alpha);
   return TRUE;
 }
 
@@ -286,21 +286,15 @@ vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, 
 }
 
 gboolean
-vg_gemm_narrow_nn_serial (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
-                          int M, int K, int N, float alpha, gboolean add)
+vg_gemm_narrow_nn_ld (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
+                      int M, int K, int N, float alpha, gboolean add)
 {
   return FALSE;
 }
 
 gboolean
-vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No, int Ni)
-{
-  return FALSE;
-}
-
-gboolean
-vg_gemm_narrow_tn_acc_serial (float *W, int ldw, const float *D, int ldd, const float *X,
-                              int ldx, int R, int No, int Ni, float alpha)
+vg_gemm_narrow_tn_ld (float *W, int ldw, const float *D, int ldd, const float *X, int ldx,
+                      int R, int No, int Ni, float alpha)
 {
   return FALSE;
 }

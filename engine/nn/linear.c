@@ -4,9 +4,9 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
+#include "vg-gemm.h"
 #include "vg-gemm-narrow.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #define CSPAN 256
@@ -65,7 +65,7 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
   float beta = 0.0f;
 
   /* The narrow kernels want the weight as (Cin, Cout): a copy of a few hundred KiB at most. */
-  if (vg_gemm_narrow_available () && Cout % 16 == 0
+  if (vg_gemm_narrow_enabled () && Cout % 16 == 0
       && (size_t) Cin * Cout <= NARROW_MAX_WEIGHTS)
     {
       float *wt = g_malloc (sizeof (float) * Cin * Cout);
@@ -90,8 +90,7 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
         }
       beta = 1.0f;
     }
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, Nr, Cout, Cin, 1.0f, inp, Cin,
-               weight, Cin, beta, out, Cout);
+  vg_sgemm (FALSE, TRUE, Nr, Cout, Cin, 1.0f, inp, Cin, weight, Cin, beta, out, Cout);
 }
 
 /* Any of dinp, dweight, dbias may be NULL when that gradient is not wanted. */
@@ -100,13 +99,11 @@ vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout
                     const float *inp, const float *weight, int Nr, int Cin, int Cout)
 {
   /* dinp (Nr, Cin) = dout (Nr, Cout) @ weight (Cout, Cin) */
-  if (dinp != NULL && !vg_gemm_narrow_nn (dinp, dout, weight, NULL, Nr, Cout, Cin))
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Nr, Cin, Cout, 1.0f, dout, Cout,
-                 weight, Cin, 0.0f, dinp, Cin);
+  if (dinp != NULL)
+    vg_sgemm (FALSE, FALSE, Nr, Cin, Cout, 1.0f, dout, Cout, weight, Cin, 0.0f, dinp, Cin);
   /* dweight (Cout, Cin) += dout^T (Cout, Nr) @ inp (Nr, Cin) */
-  if (dweight != NULL && !vg_gemm_narrow_tn_acc (dweight, dout, inp, Nr, Cout, Cin))
-    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, Nr, 1.0f, dout, Cout,
-                 inp, Cin, 1.0f, dweight, Cin);
+  if (dweight != NULL)
+    vg_sgemm (TRUE, FALSE, Cout, Cin, Nr, 1.0f, dout, Cout, inp, Cin, 1.0f, dweight, Cin);
   if (dbias != NULL)
     vg_bias_backward (dbias, dout, Nr, Cout);
 }

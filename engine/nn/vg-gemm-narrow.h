@@ -3,9 +3,11 @@
  * channels (16 to a few hundred). BLAS tunes for large square blocks and packs both
  * operands; here the few channels stay in vector registers and the rows stream once. Used
  * on processors with AVX-512 (and FMA); elsewhere each call returns FALSE and the caller
- * uses BLAS. All matrices are row-major and dense.
+ * uses another kernel. vg_sgemm (vg-gemm.h) calls them for the shapes they fit. All
+ * matrices are row-major.
  *
- * Every output element is a sum in a fixed order whatever the thread count. */
+ * Every output element is a sum in a fixed order whatever the thread count. Called inside
+ * an OpenMP parallel region, they run on the calling thread only. */
 #pragma once
 
 #include <glib.h>
@@ -17,18 +19,13 @@ gboolean vg_gemm_narrow_available (void);
 gboolean vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M,
                             int K, int N);
 
-/* W (No, Ni) += D (R, No)^T @ X (R, Ni): the weight gradient of a linear layer (D the
+/* With leading dimensions: C (M, N) = alpha A (M, K) @ B (K, N), or C += that when add.
+ * FALSE (nothing written) unless available and N is a multiple of 16. */
+gboolean vg_gemm_narrow_nn_ld (float *C, int ldc, const float *A, int lda, const float *B,
+                               int ldb, int M, int K, int N, float alpha, gboolean add);
+
+/* W (No, Ni) += alpha D (R, No)^T @ X (R, Ni): the weight gradient of a linear layer (D the
  * output gradient, X the input). FALSE (nothing written) unless available and Ni is a
  * multiple of 16. */
-gboolean vg_gemm_narrow_tn_acc (float *W, const float *D, const float *X, int R, int No,
-                                int Ni);
-
-/* Single-threaded forms with leading dimensions, for callers that run their own threads
- * (attention's tiles): C (M, N) = alpha A (M, K) @ B (K, N), or C += that when add. */
-gboolean vg_gemm_narrow_nn_serial (float *C, int ldc, const float *A, int lda, const float *B,
-                                   int ldb, int M, int K, int N, float alpha, gboolean add);
-
-/* W (No, Ni) += alpha D (R, No)^T @ X (R, Ni). */
-gboolean vg_gemm_narrow_tn_acc_serial (float *W, int ldw, const float *D, int ldd,
-                                       const float *X, int ldx, int R, int No, int Ni,
-                                       float alpha);
+gboolean vg_gemm_narrow_tn_ld (float *W, int ldw, const float *D, int ldd, const float *X,
+                               int ldx, int R, int No, int Ni, float alpha);

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* vg_sgemm and the choice of its kernels (vg-gemm.h): what the processor reports against
+ * what the OpenBLAS core chosen for it uses. */
+#include "vg-gemm.h"
+#include "vg-gemm-narrow.h"
+
+#include <string.h>
+
+#include <cblas.h>
+
+/* The forced path (VG_GEMM_AUTO: none); -1 until the environment has been read. */
+static int forced_path = -1;
+
+VgIsa
+vg_gemm_cpu_isa (void)
+{
+  static int isa = -1;
+
+  if (isa < 0)
+    {
+      int found = VG_ISA_SSE;
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+      /* libgcc's cpuid also checks that the system saves the vector registers (XCR0) */
+      __builtin_cpu_init ();
+      if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("fma"))
+        found = VG_ISA_AVX512;
+      else if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+        found = VG_ISA_AVX2;
+      else if (__builtin_cpu_supports ("avx"))
+        found = VG_ISA_AVX;
+#endif
+      isa = found;
+    }
+  return (VgIsa) isa;
+}
+
+const char *
+vg_gemm_blas_corename (void)
+{
+  return openblas_get_corename ();
+}
+
+VgIsa
+vg_gemm_blas_core_isa (const char *corename)
+{
+  /* OpenBLAS's x86-64 cores (its dynamic.c) by the widest vector unit their sgemm uses */
+  static const char *const avx512[] = { "SkylakeX", "Cooperlake", "SapphireRapids", NULL };
+  static const char *const avx2[] = { "Haswell", "Zen", "SkylakeX_AVX2", NULL };
+  static const char *const avx[] = { "Sandybridge", "Bulldozer", "Piledriver", "Steamroller",
+                                     "Excavator", NULL };
+  static const char *const *const tables[] = { avx512, avx2, avx };
+  static const VgIsa isas[] = { VG_ISA_AVX512, VG_ISA_AVX2, VG_ISA_AVX };
+
+  for (int t = 0; corename != NULL && t < 3; t++)
+    for (int i = 0; tables[t][i] != NULL; i++)
+      if (g_ascii_strcasecmp (corename, tables[t][i]) == 0)
+        return isas[t];
+  return VG_ISA_SSE; /* Prescott, Core2, Nehalem, Atom, Barcelona, ... and unknown names */
+}
+
+const char *
+vg_gemm_isa_name (VgIsa isa)
+{
+  static const char *const names[] = { "SSE", "AVX", "AVX2", "AVX-512" };
+  return names[isa];
+}
+
+const char *
+vg_gemm_path_name (VgGemmPath path)
+{
+  static const char *const names[] = { "auto", "OpenBLAS", "engine AVX2", "engine AVX-512" };
+  return names[path];
+}
+
+static gboolean
+path_supported (VgGemmPath path)
+{
+  return path == VG_GEMM_AUTO || path == VG_GEMM_BLAS
+         || (path == VG_GEMM_AVX2 && vg_gemm_cpu_isa () >= VG_ISA_AVX2)
+         || (path == VG_GEMM_AVX512 && vg_gemm_cpu_isa () >= VG_ISA_AVX512);
+}
+
+gboolean
+vg_gemm_force_path (VgGemmPath path)
+{
+  if (!path_supported (path))
+    return FALSE;
+  forced_path = path;
+  return TRUE;
+}
+
+/* VISAGE_GEMM=avx512|avx2|blas, read at the first product; anything else (or a path this
+ * processor lacks) leaves the automatic choice */
+static VgGemmPath
+forced (void)
+{
+  if (forced_path < 0)
+    {
+      const char *env = g_getenv ("VISAGE_GEMM");
+      VgGemmPath path = VG_GEMM_AUTO;
+
+      if (g_strcmp0 (env, "avx512") == 0)
+        path = VG_GEMM_AVX512;
+      else if (g_strcmp0 (env, "avx2") == 0)
+        path = VG_GEMM_AVX2;
+      else if (g_strcmp0 (env, "blas") == 0)
+        path = VG_GEMM_BLAS;
+      forced_path = path_supported (path) ? path : VG_GEMM_AUTO;
+    }
+  return (VgGemmPath) forced_path;
+}
+
+VgGemmPath
+vg_gemm_large_path (void)
+{
+  static int automatic = -1;
+  VgGemmPath path = forced ();
+
+  if (path != VG_GEMM_AUTO)
+    return path;
+  if (automatic < 0)
+    {
+      VgIsa cpu = vg_gemm_cpu_isa ();
+      VgIsa blas = vg_gemm_blas_core_isa (openblas_get_corename ());
+
+      if (cpu > blas && cpu >= VG_ISA_AVX2)
+        automatic = cpu == VG_ISA_AVX512 ? VG_GEMM_AVX512 : VG_GEMM_AVX2;
+      else
+        automatic = VG_GEMM_BLAS;
+    }
+  return (VgGemmPath) automatic;
+}
+
+/* The narrow kernels run unless a path without them was forced. */
+static gboolean
+narrow_enabled (void)
+{
+  VgGemmPath path = forced ();
+
+  return vg_gemm_narrow_available () && path != VG_GEMM_BLAS && path != VG_GEMM_AVX2;
+}
+
+gboolean
+vg_gemm_narrow_enabled (void)
+{
+  return narrow_enabled ();
+}
+
+void
+vg_sgemm (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha,
+          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+  VgGemmPath path = vg_gemm_large_path ();
+
+  if (narrow_enabled ())
+    {
+      /* many rows by few channels: the linear layers' products and the attention tiles */
+      if (!trans_a && !trans_b && (beta == 0.0f || beta == 1.0f)
+          && vg_gemm_narrow_nn_ld (C, ldc, A, lda, B, ldb, M, K, N, alpha, beta == 1.0f))
+        return;
+      if (trans_a && !trans_b && beta == 1.0f
+          && vg_gemm_narrow_tn_ld (C, ldc, A, lda, B, ldb, K, M, N, alpha))
+        return;
+    }
+  if (path != VG_GEMM_BLAS
+      && vg_sgemm_packed (path, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                          ldc))
+    return;
+  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+               ldc);
+}
+
+char *
+vg_gemm_describe (void)
+{
+  GString *s = g_string_new ("cpu");
+  const char *core = openblas_get_corename ();
+  VgGemmPath path = vg_gemm_large_path ();
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  gboolean any = FALSE;
+
+  __builtin_cpu_init ();
+  /* __builtin_cpu_supports takes a string literal only: one test per name */
+#define FEATURE(name)                                             \
+  if (__builtin_cpu_supports (name))                              \
+    {                                                             \
+      g_string_append_printf (s, "%s%s", any ? "," : " ", name);  \
+      any = TRUE;                                                 \
+    }
+  FEATURE ("avx") FEATURE ("fma") FEATURE ("avx2") FEATURE ("avx512f") FEATURE ("avx512bw")
+  FEATURE ("avx512vl") FEATURE ("avx512vnni") FEATURE ("avx512bf16") FEATURE ("avx512fp16")
+  FEATURE ("amx-tile")
+#undef FEATURE
+  if (!any)
+    g_string_append (s, " sse");
+#else
+  g_string_append (s, " (not x86-64)");
+#endif
+  g_string_append_printf (s, "; OpenBLAS core %s (%s); large products: %s%s; narrow "
+                          "products: %s", core,
+                          vg_gemm_isa_name (vg_gemm_blas_core_isa (core)),
+                          vg_gemm_path_name (path), forced () != VG_GEMM_AUTO ? " (forced)" : "",
+                          narrow_enabled () ? "engine AVX-512" : "as large products");
+  return g_string_free (s, FALSE);
+}
