@@ -465,6 +465,26 @@ VG_TEST ("/attention/gradcheck", test_gradcheck)
   problem_free (p);
 }
 
+/* The double reference's attention weight P_ij = exp (q_i . k_j / sqrt (D) - lse_i) of query
+ * i on key j in head h, and in ds the gradient of its score, P_ij (dO_i . v_j - delta_i);
+ * lse and delta are the rows' statistics, (NH, N). Batch 0. */
+static double
+ref_weight (const Problem *p, int h, int i, int j, const double *lse, const double *delta,
+            double *ds)
+{
+  int C = p->C, D = C / p->NH;
+  double s = 0.0, dp = 0.0, pij;
+
+  for (int c = 0; c < D; c++)
+    {
+      s += (double) p->q[(size_t) i * C + h * D + c] * p->k[(size_t) j * C + h * D + c];
+      dp += (double) p->dout[(size_t) i * C + h * D + c] * p->v[(size_t) j * C + h * D + c];
+    }
+  pij = exp (s * (1.0 / sqrt ((double) D)) - lse[(size_t) h * p->N + i]);
+  *ds = pij * (dp - delta[(size_t) h * p->N + i]);
+  return pij;
+}
+
 /* Scratch grows linearly: from N = M = 4096 to 16384 it grows at most ~4x (a materialised
  * N x M matrix would grow 16x), and it stays far below one N x M matrix. Then N = M = 4096,
  * B = 1, NH = 2, C = 16 runs forward and backward in exactly that scratch (the sentinels
@@ -534,16 +554,8 @@ VG_TEST ("/attention/linear-memory", test_linear_memory)
         memset (want, 0, sizeof (double) * 3 * D);
         for (int jj = 0; jj < M; jj++)
           {
-            double s = 0.0, dp = 0.0, pij, ds;
+            double ds, pij = ref_weight (p, h, i, jj, lse, delta, &ds);
 
-            for (int c = 0; c < D; c++)
-              {
-                s += (double) p->q[(size_t) i * C + h * D + c] * p->k[(size_t) jj * C + h * D + c];
-                dp += (double) p->dout[(size_t) i * C + h * D + c]
-                      * p->v[(size_t) jj * C + h * D + c];
-              }
-            pij = exp (s * scale - lse[(size_t) h * N + i]);
-            ds = pij * (dp - delta[(size_t) h * N + i]);
             for (int c = 0; c < D; c++)
               {
                 want[c] += pij * p->v[(size_t) jj * C + h * D + c];
@@ -564,16 +576,8 @@ VG_TEST ("/attention/linear-memory", test_linear_memory)
         memset (want, 0, sizeof (double) * 3 * D);
         for (int ii = 0; ii < N; ii++)
           {
-            double s = 0.0, dp = 0.0, pij, ds;
+            double ds, pij = ref_weight (p, h, ii, j, lse, delta, &ds);
 
-            for (int c = 0; c < D; c++)
-              {
-                s += (double) p->q[(size_t) ii * C + h * D + c] * p->k[(size_t) j * C + h * D + c];
-                dp += (double) p->dout[(size_t) ii * C + h * D + c]
-                      * p->v[(size_t) j * C + h * D + c];
-              }
-            pij = exp (s * scale - lse[(size_t) h * N + ii]);
-            ds = pij * (dp - delta[(size_t) h * N + ii]);
             for (int c = 0; c < D; c++)
               {
                 want[c] += ds * p->q[(size_t) ii * C + h * D + c] * scale;
