@@ -9,6 +9,7 @@
 #include "visage-application.h"
 #include "visage-window.h"
 #include "ui-test-util.h"
+#include "test-register.h"
 
 static GtkWindow *
 find_toplevel (GType type)
@@ -36,8 +37,7 @@ window_mapped (gpointer data)
   return gtk_widget_get_mapped (GTK_WIDGET (data));
 }
 
-static void
-test_window_empty_state (void)
+VG_TEST ("/window/empty-state", test_window_empty_state)
 {
   g_autoptr (VisageApplication) app = visage_application_new (G_APPLICATION_NON_UNIQUE);
   g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
@@ -88,6 +88,6 @@ main (int argc, char *argv[])
 
   if ((status = ui_test_init (&argc, &argv, "window", &scratch_dir)) >= 0)
     return status;
-  g_test_add_func ("/window/empty-state", test_window_empty_state);
+  vg_test_add_registered ();
   return ui_test_run (&scratch_dir, NULL);
 }
