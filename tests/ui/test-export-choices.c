@@ -7,6 +7,7 @@
 #include <gtk/gtk.h>
 
 #include "visage-export-choices.h"
+#include "test-register.h"
 
 /* The class drop-down, as the user reaches it. */
 static GtkDropDown *
@@ -25,8 +26,7 @@ find_drop_down (GtkWidget *widget)
   return NULL;
 }
 
-static void
-test_choices_round_trip (void)
+VG_TEST ("/export-choices/round-trip", test_choices_round_trip)
 {
   GtkWidget *widget = gtk_file_chooser_widget_new (GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER);
   GtkFileChooser *chooser = GTK_FILE_CHOOSER (widget);
@@ -77,6 +77,6 @@ int
 main (int argc, char *argv[])
 {
   gtk_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/export-choices/round-trip", test_choices_round_trip);
+  vg_test_add_registered ();
   return g_test_run ();
 }
