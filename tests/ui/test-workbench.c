@@ -23,6 +23,7 @@
 #include "visage-overlay-area.h"
 #include "visage-window.h"
 #include "ui-test-util.h"
+#include "test-register.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", "5", "6", NULL };
 #define N_FIXTURE 6
@@ -112,8 +113,7 @@ check_classes_under_pointer (VisageWindow *window, const char *image, const VgIm
 
 /* ---- every templated widget builds and finalizes ---------------------------------------- */
 
-static void
-test_widgets_finalize (void)
+VG_TEST ("/workbench/widgets-finalize", test_widgets_finalize)
 {
   g_autoptr (VisageApplication) app = NULL;
   GtkWidget *gallery = NULL, *image_view = NULL, *area = NULL;
@@ -167,8 +167,7 @@ test_widgets_finalize (void)
 }
 
 /* The legend's labels are the engine's, only translated. */
-static void
-test_class_names (void)
+VG_TEST ("/workbench/class-names", test_class_names)
 {
   for (int c = 0; c < VG_NUM_CLASSES; c++)
     g_assert_cmpstr (visage_class_display_name (c), ==, vg_class_label (c));
@@ -231,8 +230,7 @@ compare_frames (VisageOverlayArea *area, const Frame *a, const Frame *b, int cls
       }
 }
 
-static void
-test_browse_and_overlay (void)
+VG_TEST ("/workbench/browse-and-overlay", test_browse_and_overlay)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GError) error = NULL;
@@ -433,8 +431,7 @@ check_evaluation_view (VisageWindow *window, const VgEvaluation *evaluation)
 
 /* ---- test-time flip ----------------------------------------------------------------------- */
 
-static void
-test_flip_preference (void)
+VG_TEST ("/workbench/flip-preference", test_flip_preference)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GSettings) settings = NULL;
@@ -475,8 +472,7 @@ test_flip_preference (void)
 
 /* ---- the compute device preference ---------------------------------------------------- */
 
-static void
-test_device_preference (void)
+VG_TEST ("/workbench/device-preference", test_device_preference)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GSettings) settings = NULL;
@@ -537,8 +533,7 @@ compare_file_names (gconstpointer a, gconstpointer b)
   return vg_natural_compare (*(const char *const *) a, *(const char *const *) b);
 }
 
-static void
-test_filter_before_evaluation (void)
+VG_TEST ("/workbench/filter-before-evaluation", test_filter_before_evaluation)
 {
   g_autoptr (VisageApplication) app = NULL;
   VisageWindow *window;
@@ -608,8 +603,7 @@ test_filter_before_evaluation (void)
 
 /* ---- evaluation labels, sorts and filters the gallery ----------------------------------- */
 
-static void
-test_evaluate_and_sort (void)
+VG_TEST ("/workbench/evaluate-and-sort", test_evaluate_and_sort)
 {
   g_autoptr (VisageApplication) app = NULL;
   VisageWindow *window;
@@ -723,8 +717,7 @@ check_png (const char *path, int height, int width, gboolean palette)
   g_assert_cmpint (info.png_color_type == 3 /* PNG_COLOR_TYPE_PALETTE */, ==, palette);
 }
 
-static void
-test_open_image_and_export (void)
+VG_TEST ("/workbench/open-image-and-export", test_open_image_and_export)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GError) error = NULL;
@@ -795,8 +788,7 @@ test_open_image_and_export (void)
 
 /* ---- visage --screenshot ---------------------------------------------------------------- */
 
-static void
-test_screenshot (void)
+VG_TEST ("/workbench/screenshot", test_screenshot)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GError) error = NULL;
@@ -835,8 +827,7 @@ run_app (char **argv)
   return g_application_run (G_APPLICATION (app), (int) g_strv_length (argv), argv);
 }
 
-static void
-test_screenshot_evaluate_and_image (void)
+VG_TEST ("/workbench/screenshot-evaluate-and-image", test_screenshot_evaluate_and_image)
 {
   g_autofree char *evaluated = NULL;
   g_autofree char *live = NULL;
@@ -891,16 +882,6 @@ main (int argc, char *argv[])
    * vg_test_shared_path fails instead. */
   split_dir = ui_test_link_split (scratch_dir, "split", "val", fixture_names);
 
-  g_test_add_func ("/workbench/class-names", test_class_names);
-  g_test_add_func ("/workbench/widgets-finalize", test_widgets_finalize);
-  g_test_add_func ("/workbench/browse-and-overlay", test_browse_and_overlay);
-  g_test_add_func ("/workbench/device-preference", test_device_preference);
-  g_test_add_func ("/workbench/flip-preference", test_flip_preference);
-  g_test_add_func ("/workbench/filter-before-evaluation", test_filter_before_evaluation);
-  g_test_add_func ("/workbench/evaluate-and-sort", test_evaluate_and_sort);
-  g_test_add_func ("/workbench/open-image-and-export", test_open_image_and_export);
-  g_test_add_func ("/workbench/screenshot", test_screenshot);
-  g_test_add_func ("/workbench/screenshot-evaluate-and-image",
-                   test_screenshot_evaluate_and_image);
+  vg_test_add_registered ();
   return ui_test_run (&scratch_dir, &split_dir, &model_path, NULL);
 }
