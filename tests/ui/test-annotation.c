@@ -22,6 +22,7 @@
 #include "visage-overlay-area.h"
 #include "visage-window.h"
 #include "ui-test-util.h"
+#include "test-register.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", NULL };
 
@@ -207,8 +208,7 @@ check_start_from_prediction (VisageWindow *window, VisageImageView *view)
   assert_same_mask (edit, before);
 }
 
-static void
-test_tools (void)
+VG_TEST ("/annotation/tools", test_tools)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (VgMaskEdit) initial = NULL, expected = NULL, painted = NULL;
@@ -357,8 +357,7 @@ png_color_type (const char *path)
   return header[25];
 }
 
-static void
-test_save_and_evaluate (void)
+VG_TEST ("/annotation/save-and-evaluate", test_save_and_evaluate)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GError) error = NULL;
@@ -442,8 +441,7 @@ test_save_and_evaluate (void)
 }
 
 /* Writing over the split's own mask takes an explicit confirmation. */
-static void
-test_save_over_truth (void)
+VG_TEST ("/annotation/save-over-truth", test_save_over_truth)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GError) error = NULL;
@@ -501,8 +499,7 @@ file_exists (gpointer data)
   return g_file_test (data, G_FILE_TEST_IS_REGULAR);
 }
 
-static void
-test_recovery (void)
+VG_TEST ("/annotation/recovery", test_recovery)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (VisageApplication) app2 = NULL;
@@ -580,8 +577,7 @@ test_recovery (void)
 }
 
 /* Closing with unsaved changes and answering Save writes the annotation. */
-static void
-test_close_and_save (void)
+VG_TEST ("/annotation/close-and-save", test_close_and_save)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autofree char *target = g_build_filename (split_dir != NULL ? split_dir : "",
@@ -614,10 +610,6 @@ main (int argc, char *argv[])
   model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
   split_dir = ui_test_link_split (scratch_dir, "split", "val", fixture_names);
 
-  g_test_add_func ("/annotation/tools", test_tools);
-  g_test_add_func ("/annotation/save-and-evaluate", test_save_and_evaluate);
-  g_test_add_func ("/annotation/save-over-truth", test_save_over_truth);
-  g_test_add_func ("/annotation/recovery", test_recovery);
-  g_test_add_func ("/annotation/close-and-save", test_close_and_save);
+  vg_test_add_registered ();
   return ui_test_run (&scratch_dir, &split_dir, &model_path, NULL);
 }
