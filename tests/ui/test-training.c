@@ -22,6 +22,7 @@
 #include "visage-train-view.h"
 #include "visage-window.h"
 #include "ui-test-util.h"
+#include "test-register.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
 
@@ -141,8 +142,7 @@ chosen_select (const VgTrainOptions *o)
 }
 
 /* The dialog offers the engine's names: the one table of each (vg-train.h, vg-config.h). */
-static void
-test_dialog_choices (void)
+VG_TEST ("/training/dialog-choices", test_dialog_choices)
 {
   VisageTrainDialog *dialog = visage_train_dialog_new (NULL, NULL);
 
@@ -157,8 +157,7 @@ test_dialog_choices (void)
   gtk_window_destroy (GTK_WINDOW (dialog));
 }
 
-static void
-test_dialog_validation (void)
+VG_TEST ("/training/dialog-validation", test_dialog_validation)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autofree char *out = NULL, *missing = NULL, *file = NULL;
@@ -488,8 +487,7 @@ check_paused_serves_jobs (VgService *service, VisageTrainView *view, const Watch
   visage_train_view_set_paused (view, FALSE);
 }
 
-static void
-test_run_stop_resume (void)
+VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autofree char *run = NULL, *last = NULL, *epochs_text = NULL, *run2 = NULL;
@@ -619,8 +617,7 @@ test_run_stop_resume (void)
 
 /* ---- the plot --------------------------------------------------------------------------- */
 
-static void
-test_plot_log (void)
+VG_TEST ("/training/plot-log", test_plot_log)
 {
   g_autofree char *log = g_build_filename (scratch_dir, "log.csv", NULL);
   g_autofree char *broken = g_build_filename (scratch_dir, "broken.csv", NULL);
@@ -680,9 +677,6 @@ main (int argc, char *argv[])
   val_dir = ui_test_link_split (scratch_dir, "data/val", "val", fixture_names);
   train_dir = ui_test_link_split (scratch_dir, "data/train", "train", fixture_names);
 
-  g_test_add_func ("/training/plot-log", test_plot_log);
-  g_test_add_func ("/training/dialog-choices", test_dialog_choices);
-  g_test_add_func ("/training/dialog-validation", test_dialog_validation);
-  g_test_add_func ("/training/run-stop-resume", test_run_stop_resume);
+  vg_test_add_registered ();
   return ui_test_run (&scratch_dir, &val_dir, &train_dir, &model_path, NULL);
 }
