@@ -638,8 +638,8 @@ vg_cli_train (int argc, char **argv)
         status = train_command (&a);
     }
   /* A rank that failed alone would leave the others waiting in a collective for it: its
-   * error (printed above) ends them all. */
-  if (status != EXIT_OK && vg_dist_size () > 1)
+   * error (printed above) ends them all. Failures the ranks agreed on end each in step. */
+  if (status != EXIT_OK && vg_dist_size () > 1 && !vg_dist_stopped_together ())
     vg_dist_abort (status, "this rank failed (see above): stopping the run's other ranks");
   vg_dist_finalize ();
   args_clear (&a);

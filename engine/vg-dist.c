@@ -17,7 +17,7 @@
 /* MPI counts are int: pieces of at most this many elements. */
 #define PIECE ((size_t) 1 << 30)
 
-static gboolean active;
+static gboolean active, stopped_together;
 static int rank, size = 1;
 static gint64 comm_us;
 
@@ -43,6 +43,12 @@ int
 vg_dist_size (void)
 {
   return active ? size : 1;
+}
+
+gboolean
+vg_dist_stopped_together (void)
+{
+  return stopped_together;
 }
 
 double
@@ -156,6 +162,17 @@ vg_dist_barrier (void)
     MPI_Barrier (MPI_COMM_WORLD);
 }
 
+gboolean
+vg_dist_all (gboolean ok)
+{
+  int all = ok ? 1 : 0;
+
+  if (active && size > 1)
+    MPI_Allreduce (MPI_IN_PLACE, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+  stopped_together |= !all;
+  return all != 0;
+}
+
 void
 vg_dist_abort (int status, const char *message)
 {
@@ -206,6 +223,13 @@ vg_dist_broadcast (void *data, size_t bytes, int root)
 void
 vg_dist_barrier (void)
 {
+}
+
+gboolean
+vg_dist_all (gboolean ok)
+{
+  stopped_together |= !ok;
+  return ok;
 }
 
 void

@@ -43,6 +43,11 @@ void vg_dist_sum_uint64 (uint64_t *values, size_t n);
 /* Rank root's bytes to every rank (MPI_Bcast). */
 void vg_dist_broadcast (void *data, size_t bytes, int root);
 void vg_dist_barrier (void);
+/* Whether ok is TRUE on every rank (a collective: every rank must call it). A FALSE result
+ * means that every rank now knows the run has failed and returns from it in step, so that
+ * none has to be killed: vg_dist_stopped_together () then says so. */
+gboolean vg_dist_all (gboolean ok);
+gboolean vg_dist_stopped_together (void);
 /* Seconds spent in the collectives above since vg_dist_init (the communication's share of
  * a step, for benchmarks). */
 double vg_dist_seconds (void);

@@ -22,7 +22,11 @@
  * number of ranks (the batch is the global one), so a run resumes with any number. At the
  * start and after every epoch rank 0's weights, optimiser state, best weights and moving
  * average are broadcast, so that the ranks cannot drift apart even if an all-reduce were
- * to round differently on different ranks. */
+ * to round differently on different ranks.
+ *
+ * Failures: the ranks agree that each has set up the run before its first collective
+ * (vg_dist_all), and a diverged loss is the global batch's, so both end every rank in step;
+ * any other failure of one rank is ended by the program (vg_dist_abort). */
 #define G_LOG_DOMAIN "visage-train"
 
 #include "config.h"
@@ -88,7 +92,26 @@ vg_train_dist_setup_model (Trainer *t, GError **error)
   return !t->o.distributed || vg_model_set_sync (t->model, &sync, error);
 }
 
-/* Everything that must be the same on every rank, as rank 0 has it. */
+gboolean
+vg_train_dist_start (Trainer *t, const VgTrainOptions *opts, gboolean ok, GError **error)
+{
+  if (!opts->distributed || vg_dist_size () <= 1)
+    return ok;
+  /* Most set-up errors (options, data, output folder) are met by every rank alike; those
+   * that are not would leave the others waiting in the first collective. */
+  if (!vg_dist_all (ok))
+    {
+      if (ok)
+        g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
+                     "another rank could not set up the run (its error says why)");
+      return FALSE;
+    }
+  vg_train_dist_share (t);
+  return TRUE;
+}
+
+/* Everything that must be the same on every rank, as rank 0 has it (the preprocessing and
+ * the class weights are: they come from the same statistics or checkpoint everywhere). */
 void
 vg_train_dist_share (Trainer *t)
 {
@@ -108,8 +131,6 @@ vg_train_dist_share (Trainer *t)
   vg_dist_broadcast (t->best, t->n_state * sizeof (float), 0);
   if (t->ema != NULL)
     vg_dist_broadcast (t->ema, t->n_params * sizeof (float), 0);
-  vg_dist_broadcast (&t->pre, sizeof t->pre, 0);
-  vg_dist_broadcast (t->class_weights, sizeof t->class_weights, 0);
   vg_dist_broadcast (&t->state, sizeof t->state, 0);
 }
 

@@ -126,8 +126,12 @@ gboolean vg_train_load_last (Trainer *t, GError **error);
 gboolean vg_train_dist_setup (Trainer *t, GError **error);
 /* Synchronised BatchNorm for the training model of a distributed run. */
 gboolean vg_train_dist_setup_model (Trainer *t, GError **error);
-/* Rank 0's weights, optimiser state, best weights, moving average, preprocessing, class
- * weights and schedule state to every rank. */
+/* After the set-up (ok: this rank's went well): FALSE unless every rank's did (an error
+ * saying so where this one did), then vg_train_dist_share. Returns ok alone. */
+gboolean vg_train_dist_start (Trainer *t, const VgTrainOptions *opts, gboolean ok,
+                              GError **error);
+/* Rank 0's weights, optimiser state, best weights, moving average and schedule state to
+ * every rank. */
 void vg_train_dist_share (Trainer *t);
 /* The global batch's loss from this rank's (its n images' masks in host memory); *dloss:
  * the scale of this rank's backward, W_r / W. */

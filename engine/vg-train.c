@@ -531,7 +531,6 @@ trainer_setup (Trainer *t, const VgTrainOptions *opts, GError **error)
   if (!setup_models (t, error)
       || !(t->o.resume ? setup_resumed (t, error) : setup_new (t, error)))
     return FALSE;
-  vg_train_dist_share (t);
   vg_model_set_class_weights (t->model, vg_train_loss_is_weighted (t->o.loss)
                                           ? t->class_weights : NULL);
 
@@ -711,6 +710,7 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
       loss = forward_backward (t, &in);
       if (!isfinite (loss))
         {
+          vg_dist_all (FALSE); /* the global batch's loss: every rank is here too */
           release_batch (t, &batch);
           g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_DIVERGED,
                        "the training loss became %f at epoch %d, step %d (rate %g): lower "
@@ -892,7 +892,7 @@ vg_train_run (const VgTrainOptions *opts, const VgTrainCallbacks *callbacks,
   if (opts->threads > 0)
     omp_set_num_threads (opts->threads);
 
-  if (!trainer_setup (&t, opts, error))
+  if (!vg_train_dist_start (&t, opts, trainer_setup (&t, opts, error), error))
     goto out;
   if (t.state.finished)
     notify (&t, "the run in %s finished at epoch %d (the pipeline's last rate was reached)",
