@@ -88,14 +88,12 @@ miou_definition (const VgEvalResult *r)
                           VG_NUM_CLASSES);
 }
 
-static void
-print_eval_table (const VgEvalResult *r, gboolean has_loss)
+void
+vg_cli_print_class_table (const VgConfusion *cm, const int *class_images,
+                          const int *class_missed)
 {
-  const VgConfusion *cm = &r->confusion;
-  g_autofree char *definition = miou_definition (r);
-
-  printf ("%-10s %8s %8s %14s %8s %8s\n", "class", "IoU", "F1", "truth pixels", "images",
-          "missed");
+  printf ("%-10s %8s %8s %14s", "class", "IoU", "F1", "truth pixels");
+  printf (class_images != NULL ? " %8s %8s\n" : "\n", "images", "missed");
   for (int c = 0; c < VG_NUM_CLASSES; c++)
     {
       double iou = vg_confusion_iou (cm, c), f1 = vg_confusion_f1 (cm, c);
@@ -105,13 +103,38 @@ print_eval_table (const VgEvalResult *r, gboolean has_loss)
         g_snprintf (iou_s, sizeof iou_s, "%.4f", iou);
       if (f1 >= 0)
         g_snprintf (f1_s, sizeof f1_s, "%.4f", f1);
-      printf ("%-10s %8s %8s %14" G_GUINT64_FORMAT " %8d %8d\n", vg_class_name (c), iou_s, f1_s,
-              vg_confusion_truth_pixels (cm, c), r->class_images[c], r->class_missed[c]);
+      printf ("%-10s %8s %8s %14" G_GUINT64_FORMAT, vg_class_name (c), iou_s, f1_s,
+              vg_confusion_truth_pixels (cm, c));
+      if (class_images != NULL)
+        printf (" %8d %8d", class_images[c], class_missed[c]);
+      printf ("\n");
     }
   printf ("\n");
   printf ("mIoU            %.4f\n", vg_confusion_miou (cm));
   printf ("mean F1         %.4f\n", vg_confusion_mean_f1 (cm));
   printf ("pixel accuracy  %.4f\n", vg_confusion_accuracy (cm));
+}
+
+void
+vg_cli_json_confusion (GString *out, const VgConfusion *cm)
+{
+  g_string_append (out, "\n  ],\n  \"confusion\": [");
+  for (int t = 0; t < VG_NUM_CLASSES; t++)
+    {
+      g_string_append_printf (out, "%s\n    [", t ? "," : "");
+      for (int p = 0; p < VG_NUM_CLASSES; p++)
+        g_string_append_printf (out, "%s%" G_GUINT64_FORMAT, p ? ", " : "", cm->counts[t][p]);
+      g_string_append_c (out, ']');
+    }
+  g_string_append (out, "\n  ],\n  \"confusion_axes\": \"[ground truth][prediction]\"");
+}
+
+static void
+print_eval_table (const VgEvalResult *r, gboolean has_loss)
+{
+  g_autofree char *definition = miou_definition (r);
+
+  vg_cli_print_class_table (&r->confusion, r->class_images, r->class_missed);
   printf ("per-image mIoU  %.4f (mean over images of the mean IoU of the classes present in "
           "each image's truth or prediction)\n", mean_image_miou (r));
   if (has_loss)
@@ -183,15 +206,7 @@ eval_json (const VgEvalResult *r, const VgSplit *split, const char *model_path,
                               vg_confusion_truth_pixels (cm, c), predicted_pixels (cm, c),
                               r->class_images[c], r->class_missed[c]);
     }
-  g_string_append (out, "\n  ],\n  \"confusion\": [");
-  for (int t = 0; t < VG_NUM_CLASSES; t++)
-    {
-      g_string_append_printf (out, "%s\n    [", t ? "," : "");
-      for (int p = 0; p < VG_NUM_CLASSES; p++)
-        g_string_append_printf (out, "%s%" G_GUINT64_FORMAT, p ? ", " : "", cm->counts[t][p]);
-      g_string_append_c (out, ']');
-    }
-  g_string_append (out, "\n  ],\n  \"confusion_axes\": \"[ground truth][prediction]\"");
+  vg_cli_json_confusion (out, cm);
   g_string_append (out, ",\n  \"images\": [");
   for (int i = 0; i < r->n_images; i++)
     {
@@ -286,6 +301,62 @@ class_weights_of (const char *dir, int workers, float *weights, GCancellable *ca
   return TRUE;
 }
 
+/* What one evaluation works on and with. */
+typedef struct {
+  VgModel *model;         /* NULL: the predictions in predictions */
+  const VgPreprocess *pre;
+  const char *predictions;
+  const float *weights;   /* the loss's class weights, or NULL */
+  int batch, workers;
+  gboolean flip;
+} EvalJob;
+
+/* Evaluate view into result (a shard may hold no image: then an empty result). */
+static gboolean
+evaluate_view (const EvalJob *job, const VgSplit *view, VgEvalResult *result, GError **error)
+{
+  g_autoptr (VgCliProgress) progress = NULL;
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autofree char *summary = NULL;
+  GCancellable *cancellable = vg_cli_interrupt_cancellable ();
+
+  if (view->n_samples == 0)
+    {
+      vg_eval_result_init (result, 0);
+      return TRUE;
+    }
+  progress = vg_cli_progress_new ("eval", view->n_samples, "images");
+  if (job->model != NULL)
+    {
+      predictor = vg_cli_predictor_new (job->model, job->pre, job->batch, job->flip, error);
+      if (predictor == NULL
+          || !vg_evaluate (predictor, view, job->weights, job->workers, result,
+                           vg_cli_on_progress, progress, cancellable, error))
+        return FALSE;
+      summary = g_strdup_printf ("(waiting for decoding %.0f%% of the time)",
+                                 result->seconds > 0
+                                   ? 100.0 * result->loader_wait_s / result->seconds : 0.0);
+    }
+  else if (!vg_evaluate_predictions (view, job->predictions, job->workers, result,
+                                     vg_cli_on_progress, progress, cancellable, error))
+    return FALSE;
+  vg_cli_progress_finish (progress, summary);
+  return TRUE;
+}
+
+/* --merge takes only the shards' files (and --json). */
+static gboolean
+merge_alone (gboolean merge, gboolean others)
+{
+  if (merge && others)
+    {
+      fprintf (stderr, "visage-cli eval: --merge FILE... adds up the confusion files of the "
+               "shards; it takes no model, data or other output than --json\n");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 int
 vg_cli_eval (int argc, char **argv)
 {
@@ -293,9 +364,10 @@ vg_cli_eval (int argc, char **argv)
   g_autofree char *device = NULL;
   const VgBackend *be;
   g_autofree char *json_path = NULL, *csv_path = NULL, *predictions = NULL;
-  g_autofree char *weights_from = NULL, *annotations = NULL;
+  g_autofree char *weights_from = NULL, *annotations = NULL, *shard = NULL, *confusion = NULL;
   int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, max = 0, status = EXIT_OK;
-  gboolean skip_bad = FALSE, flip = FALSE;
+  int shard_index, shard_count, first, total;
+  gboolean skip_bad = FALSE, flip = FALSE, merge = FALSE;
   GOptionEntry entries[] = {
     VG_CLI_MODEL_OPTION (model_path),
     VG_CLI_DEVICE_OPTION (device),
@@ -317,25 +389,37 @@ vg_cli_eval (int argc, char **argv)
     { "max", 0, 0, G_OPTION_ARG_INT, &max, "Evaluate only the first N images", "N" },
     { "weights-from", 0, 0, G_OPTION_ARG_FILENAME, &weights_from,
       "Weight the loss by the report's class weights of this (training) split", "DIR" },
+    { "shard", 0, 0, G_OPTION_ARG_STRING, &shard,
+      "Evaluate only shard I of N (0 <= I < N): a contiguous block of the images in name "
+      "order, for one job of an array job", "I/N" },
+    { "confusion", 0, 0, G_OPTION_ARG_FILENAME, &confusion,
+      "Write the confusion matrix, image count and loss as a text file for --merge", "FILE" },
+    { "merge", 0, 0, G_OPTION_ARG_NONE, &merge,
+      "Add up the confusion files of all the shards (the arguments) into the exact "
+      "dataset-level figures", NULL },
     { NULL }
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (VgSplit) split = NULL;
   g_autoptr (VgModel) model = NULL;
-  g_autoptr (VgPredictor) predictor = NULL;
-  g_autoptr (VgCliProgress) progress = NULL;
   g_auto (VgEvalResult) result = { 0 };
   float weights[VG_NUM_CLASSES];
   GCancellable *cancellable;
   VgPreprocess pre = { 0 };
   VgSplit view;
+  EvalJob job;
 
-  if (!vg_cli_parse_options ("eval", "evaluate a model on a split", entries, &argc, &argv,
-                             &status))
+  if (!vg_cli_parse_options ("eval", "evaluate a model on a split, or merge shards' results "
+                             "(--merge FILE...)", entries, &argc, &argv, &status))
     return status;
-  if ((be = vg_cli_backend ("eval", device)) == NULL)
+  if (!merge_alone (merge, model_path != NULL || data != NULL || images != NULL
+                             || masks != NULL || predictions != NULL || csv_path != NULL
+                             || shard != NULL || confusion != NULL))
     return EXIT_USAGE;
-  if (!vg_cli_no_arguments ("eval", argc, argv))
+  if (merge)
+    return vg_cli_eval_merge (argv + 1, argc - 1, json_path);
+  if ((be = vg_cli_backend ("eval", device)) == NULL || !vg_cli_no_arguments ("eval", argc, argv)
+      || !vg_cli_parse_shard ("eval", shard, &shard_index, &shard_count))
     return EXIT_USAGE;
   if (model_path != NULL && predictions != NULL)
     {
@@ -357,7 +441,8 @@ vg_cli_eval (int argc, char **argv)
     return EXIT_USAGE;
   /* A folder given as the file, or a read-only one: said now, not after the evaluation. */
   if ((json_path != NULL && !vg_check_output_file (json_path, &error))
-      || (csv_path != NULL && !vg_check_output_file (csv_path, &error)))
+      || (csv_path != NULL && !vg_check_output_file (csv_path, &error))
+      || (confusion != NULL && !vg_check_output_file (confusion, &error)))
     return vg_cli_fail ("eval", error);
 
   cancellable = vg_cli_interrupt_cancellable ();
@@ -372,33 +457,23 @@ vg_cli_eval (int argc, char **argv)
           && !class_weights_of (weights_from, workers, weights, cancellable, &error)))
     return vg_cli_fail ("eval", error);
 
-  /* --max: a view of the first images (the samples stay owned by split). */
+  /* --max, then --shard: a view of those images (the samples stay owned by split). */
   view = *split;
   if (max > 0)
     view.n_samples = MIN (max, split->n_samples);
-  fprintf (stderr, "data: %s (%d images)\n", split->images_dir, view.n_samples);
+  total = view.n_samples;
+  vg_shard_range (total, shard_index, shard_count, &first, &view.n_samples);
+  view.samples += first;
+  if (shard != NULL)
+    fprintf (stderr, "data: %s (shard %d/%d: %d of its %d images)\n", split->images_dir,
+             shard_index, shard_count, view.n_samples, total);
+  else
+    fprintf (stderr, "data: %s (%d images)\n", split->images_dir, view.n_samples);
 
-  progress = vg_cli_progress_new ("eval", view.n_samples, "images");
-  if (model != NULL)
-    {
-      predictor = vg_cli_predictor_new (model, &pre, batch, flip, &error);
-      if (predictor == NULL
-          || !vg_evaluate (predictor, &view, weights_from != NULL ? weights : NULL, workers,
-                           &result, vg_cli_on_progress, progress, cancellable, &error))
-        return vg_cli_fail ("eval", error);
-    }
-  else if (!vg_evaluate_predictions (&view, predictions, workers, &result, vg_cli_on_progress,
-                                     progress, cancellable, &error))
+  job = (EvalJob) { model, &pre, predictions, weights_from != NULL ? weights : NULL, batch,
+                    workers, flip };
+  if (!evaluate_view (&job, &view, &result, &error))
     return vg_cli_fail ("eval", error);
-  {
-    g_autofree char *summary = NULL;
-    if (model != NULL)
-      summary = g_strdup_printf ("(waiting for decoding %.0f%% of the time)",
-                                 result.seconds > 0
-                                   ? 100.0 * result.loader_wait_s / result.seconds : 0.0);
-    vg_cli_progress_finish (progress, summary);
-  }
-
   print_eval_table (&result, model != NULL);
   if (json_path != NULL)
     {
@@ -413,5 +488,9 @@ vg_cli_eval (int argc, char **argv)
       if (!write_text (csv_path, text, &error))
         return vg_cli_fail ("eval", error);
     }
+  if (confusion != NULL
+      && !vg_cli_write_confusion (confusion, &result, shard_index, shard_count, model != NULL,
+                                  &error))
+    return vg_cli_fail ("eval", error);
   return EXIT_OK;
 }

@@ -169,7 +169,8 @@ vg_cli_predict (int argc, char **argv)
   const VgBackend *be;
   int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, status = EXIT_OK;
   gboolean overlay = FALSE, flip = FALSE, legend = FALSE;
-  g_autofree char *format = NULL, *classes = NULL;
+  g_autofree char *format = NULL, *classes = NULL, *shard = NULL;
+  int shard_index, shard_count;
   double alpha = 0.5;
   GOptionEntry entries[] = {
     VG_CLI_MODEL_OPTION (model_path),
@@ -194,6 +195,9 @@ vg_cli_predict (int argc, char **argv)
       "Also write NAME-overlay.png (as --format palette,overlay)", NULL },
     { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "Overlay opacity (default 0.5)", "A" },
     VG_CLI_PREDICT_OPTIONS (batch, workers, flip),
+    { "shard", 0, 0, G_OPTION_ARG_STRING, &shard,
+      "Predict only shard I of N (0 <= I < N): a contiguous block of the images (in the "
+      "order given, a folder's in name order), for one job of an array job", "I/N" },
     { NULL }
   };
   g_autoptr (GError) error = NULL;
@@ -226,7 +230,8 @@ vg_cli_predict (int argc, char **argv)
   if (!vg_cli_default_model ("predict", &model_path))
     return EXIT_USAGE;
   if (!vg_cli_check_batch_workers ("predict", batch, workers)
-      || !predict_options (&options, format, classes, legend, overlay, alpha))
+      || !predict_options (&options, format, classes, legend, overlay, alpha)
+      || !vg_cli_parse_shard ("predict", shard, &shard_index, &shard_count))
     return EXIT_USAGE;
 
   cancellable = vg_cli_interrupt_cancellable ();
@@ -236,6 +241,16 @@ vg_cli_predict (int argc, char **argv)
   split = vg_split_from_files ((const char *const *) files->pdata, (int) files->len, &error);
   if (split == NULL || !check_unique_names (split, &error))
     return vg_cli_fail ("predict", error);
+  if (shard != NULL)
+    {
+      int total = split->n_samples;
+
+      vg_split_shard (split, shard_index, shard_count);
+      fprintf (stderr, "shard %d/%d: %d of the %d images\n", shard_index, shard_count,
+               split->n_samples, total);
+      if (split->n_samples == 0)
+        return EXIT_OK; /* more shards than images: this one has nothing to do */
+    }
   if ((model = vg_cli_open_model (model_path, be, &pre, &error)) == NULL)
     return vg_cli_fail ("predict", error);
   /* The destination (a folder of the split, a read-only place) before the first batch. */

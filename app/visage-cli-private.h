@@ -118,6 +118,21 @@ VgPredictor *vg_cli_predictor_new (VgModel *model, const VgPreprocess *pre, int 
 void vg_cli_json_string (GString *out, const char *s);
 void vg_cli_json_number (GString *out, double v, gboolean allow_negative);
 
+/* ---- shards of an array job (cli-shard.c) ----------------------------------------------
+ * --shard I/N: NULL gives 0 of 1; otherwise FALSE after printing what is wrong. */
+gboolean vg_cli_parse_shard (const char *command, const char *text, int *index, int *count);
+/* eval --confusion: the shard's confusion matrix, image count and loss as a text file. */
+gboolean vg_cli_write_confusion (const char *path, const VgEvalResult *result, int index,
+                                 int count, gboolean has_loss, GError **error);
+/* The per-class table of eval (IoU, F1, truth pixels, and with class_images the images and
+ * missed columns) and the mIoU, mean F1 and pixel accuracy lines, on stdout (cli-eval.c). */
+void vg_cli_print_class_table (const VgConfusion *cm, const int *class_images,
+                               const int *class_missed);
+/* eval's JSON from the end of the classes' array: the confusion matrix and its axes. */
+void vg_cli_json_confusion (GString *out, const VgConfusion *cm);
+/* eval --merge FILE...: the exact dataset-level figures of all the shards; the exit status. */
+int vg_cli_eval_merge (char **paths, int n, const char *json_path);
+
 /* ---- subcommands -------------------------------------------------------------------- */
 int vg_cli_convert (int argc, char **argv);
 int vg_cli_devices (int argc, char **argv);

@@ -94,15 +94,20 @@ vg_split_keep (VgSplit *split, int first, int count)
 }
 
 void
+vg_shard_range (int N, int index, int n, int *first, int *size)
+{
+  *first = (int) ((gint64) index * N / n);
+  *size = (int) ((gint64) (index + 1) * N / n) - *first;
+}
+
+void
 vg_split_shard (VgSplit *split, int index, int n)
 {
-  gint64 N = split->n_samples;
-  int first, end;
+  int first, size;
 
   g_return_if_fail (n > 0 && index >= 0 && index < n);
-  first = (int) (index * N / n);
-  end = (int) ((index + 1) * N / n);
-  vg_split_keep (split, first, end - first);
+  vg_shard_range (split->n_samples, index, n, &first, &size);
+  vg_split_keep (split, first, size);
 }
 
 gboolean

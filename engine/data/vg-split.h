@@ -83,6 +83,8 @@ void vg_split_keep (VgSplit *split, int first, int count);
  * shards hold every sample exactly once and differ in size by one at most (some may be
  * empty when n > N). */
 void vg_split_shard (VgSplit *split, int index, int n);
+/* The block of shard index of n over N samples: *first and *size. */
+void vg_shard_range (int N, int index, int n, int *first, int *size);
 
 void vg_split_free (VgSplit *split);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgSplit, vg_split_free)
