@@ -65,7 +65,7 @@ typedef float v8u __attribute__ ((vector_size (32), aligned (4)));
         bv[v] = *(const VU *) (b + v * (nr / NV));                                        \
       _Pragma ("GCC unroll 16") for (int r = 0; r < MR; r++)                              \
         {                                                                                 \
-          V ar = (V) { 0 } + a[r * ars];                                                  \
+          V ar = a[r * ars] - (V) { 0 }; /* x - 0 is x even for -0: a plain broadcast */ \
           _Pragma ("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] += ar * bv[v];  \
         }                                                                                 \
       a += acs;                                                                           \
