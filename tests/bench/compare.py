@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Visage's engine side by side with PyTorch and ONNX Runtime on the same model (CPU).
 
-For each configuration (--config, repeatable, with an optional --spec on top) and each
+For each configuration (--config NAME or NAME:SPEC, repeatable, with an optional --spec on
+top of every one) and each
 training case (--size and --batch, paired in order), this measures in fresh processes:
 
   (a) PyTorch training images/s: tests/reference/segformer_ref.py, torch.set_num_threads(T),
@@ -12,8 +13,10 @@ training case (--size and --batch, paired in order), this measures in fresh proc
   (c) ONNX Runtime inference latency: the same module exported with torch.onnx.export
       (opset 13), run by onnxruntime-node (tests/bench/ort-latency.mjs) with
       intraOpNumThreads = T, interOpNumThreads = 1; its logits are checked against PyTorch's;
-  (d) `visage-cli bench --json` with the same settings (and --sgemm: the OpenBLAS sgemm rate
-      the achieved GFLOP/s is compared with, measured by the same library and threads),
+  (d) `visage-cli bench --json` with the same settings (and --sgemm: the best sgemm rate of
+      the paths the processor has, OpenBLAS with the core it chose and the engine's own
+      AVX2 and AVX-512 kernels, with the same threads: the achieved GFLOP/s is compared
+      with it; the kernels that ran are printed under the tables),
 
 then prints one table with the ratios against the goals of the speed issue.
 
@@ -26,6 +29,14 @@ repository. Example (the README's table):
       --config visage-s --config seed --size 256 --batch 8 --size 512 --batch 2 \\
       --infer-size 512 --threads 2 --steps 4 --max-seconds 45 --quiet-wait 60 \\
       --torch-malloc-tuned
+
+The three networks of the speed issue (the report's seed, seed with spatial-reduction
+ratios and a bilinear head, and visage-s) in one run:
+
+  /usr/bin/python3 tests/bench/compare.py --visage-cli build-bench/app/visage-cli \\
+      --config seed --config 'seed:ratios=8,4,2,1 head=bilinear' --config visage-s \\
+      --size 256 --batch 8 --infer-size 512 --threads 2 --steps 4 --max-seconds 45 \\
+      --quiet-wait 60 --torch-malloc-tuned
 """
 
 import argparse
@@ -257,11 +268,18 @@ def sample_runnable(proc, samples):
         time.sleep(0.2)
 
 
-def worker_cmd(a, kind, name, **kw):
+def split_config(arg, spec):
+    """--config NAME[:SPEC] and the --spec on top of every one: (name, combined spec)."""
+    name, _, own = arg.partition(':')
+    both = ' '.join(x for x in (spec, own) if x)
+    return name, both or None
+
+
+def worker_cmd(a, kind, name, spec, **kw):
     cmd = [sys.executable, os.path.abspath(__file__), '--worker', kind, '--config', name,
            '--threads', str(a.threads)]
-    if a.spec:
-        cmd += ['--spec', a.spec]
+    if spec:
+        cmd += ['--spec', spec]
     for k, v in kw.items():
         cmd += ['--' + k.replace('_', '-'), str(v)]
     return cmd
@@ -304,14 +322,14 @@ def ensure_ort(a):
     return ort_dir
 
 
-def ort_measure(a, name, cfg, size):
+def ort_measure(a, name, spec, cfg, size):
     import numpy as np
     ort_dir = ensure_ort(a)
     digest = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
     tag = '%s-%s-%d' % (name, digest, size)
     onnx = os.path.join(cache_dir(a), tag + '.onnx')
     if not os.path.exists(onnx):
-        run_json(worker_cmd(a, 'export', name, size=size, out=onnx), env=torch_env(a))
+        run_json(worker_cmd(a, 'export', name, spec, size=size, out=onnx), env=torch_env(a))
     out_bin = os.path.join(cache_dir(a), tag + '.ort-logits.bin')
     res = json.loads(run_json(['node', os.path.join(HERE, 'ort-latency.mjs'), '--ort-dir',
                                ort_dir, '--model', onnx, '--height', str(size), '--width',
@@ -428,13 +446,15 @@ def print_tables(a, results):
       'nothing else runs; the machine has %d cores)\n' % (a.threads, os.cpu_count()))
     if a.spec:
         w('\nspec on top of each configuration: %s\n' % a.spec)
+    for line in results.get('kernels', []):
+        w('\n%s\n' % line)
     w('\n%s\n' % results['environment_line'])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--config', action='append', help='named configuration (repeatable); '
-                   'default visage-s')
+    p.add_argument('--config', action='append', help='named configuration, or NAME:SPEC '
+                   'with custom keys on top of it (repeatable); default visage-s')
     p.add_argument('--spec', help='custom configuration keys on top of each --config')
     p.add_argument('--size', type=int, action='append', help='training resolution '
                    '(repeatable, paired with --batch); default 256')
@@ -503,18 +523,19 @@ def main():
     results = {'train': [], 'infer': [], 'argv': sys.argv, 'environment_line': env_line}
     log(env_line)
     start = time.time()
-    for name in configs:
-        cfg = resolve_config(name, a.spec)
-        label = name + (' + spec' if a.spec else '')
+    for arg in configs:
+        name, spec = split_config(arg, a.spec)
+        cfg = resolve_config(name, spec)
+        label = name + (' (%s)' % spec if spec else '')
         for size, batch in zip(sizes, batches) if not a.skip_train else []:
             log('%s: training %dx%d batch %d' % (name, size, size, batch))
             row = {'config': label, 'size': size, 'batch': batch, 'load_start': loadavg()}
             first = len(RUNNABLE)
-            measure(row, 'visage', lambda: visage_measure(a, name, a.spec, 'train', size,
+            measure(row, 'visage', lambda: visage_measure(a, name, spec, 'train', size,
                                                           batch))
             if not a.skip_torch:
                 measure(row, 'torch', lambda: json.loads(run_json(
-                    worker_cmd(a, 'train', name, size=size, batch=batch, steps=a.steps,
+                    worker_cmd(a, 'train', name, spec, size=size, batch=batch, steps=a.steps,
                                min_steps=a.min_steps, max_seconds=a.max_seconds,
                                warmup=a.warmup), env=torch_env(a))))
             row['load_end'] = loadavg()
@@ -524,16 +545,17 @@ def main():
             log('%s: inference %dx%d' % (name, size, size))
             row = {'config': label, 'size': size, 'load_start': loadavg()}
             first = len(RUNNABLE)
-            measure(row, 'visage', lambda: visage_measure(a, name, a.spec, 'infer', size, 1))
+            measure(row, 'visage', lambda: visage_measure(a, name, spec, 'infer', size, 1))
             if not a.skip_torch:
                 measure(row, 'torch', lambda: json.loads(run_json(
-                    worker_cmd(a, 'infer', name, size=size, runs=a.infer_runs,
+                    worker_cmd(a, 'infer', name, spec, size=size, runs=a.infer_runs,
                                warmup=a.infer_warmup), env=torch_env(a))))
             if not a.skip_ort:
-                measure(row, 'ort', lambda: ort_measure(a, name, cfg, size))
+                measure(row, 'ort', lambda: ort_measure(a, name, spec, cfg, size))
             row['load_end'] = loadavg()
             row['runnable'] = RUNNABLE[first:]
             results['infer'].append(row)
+    results['kernels'] = kernel_lines(results)
     results['environment_line'] += '; load average at end %s; %.0f s in all' % (
         loadavg(), time.time() - start)
     if not a.skip_torch:
@@ -547,6 +569,27 @@ def main():
     if a.json:
         with open(a.json, 'w') as f:
             json.dump(results, f, indent=1)
+
+
+def kernel_lines(results):
+    """What visage-cli bench reported about its matrix products and the sgemm paths (the
+    first training row that has them; every row runs the same binary on the same CPU)."""
+    for r in results['train'] + results['infer']:
+        v = r.get('visage')
+        if not v or 'gemm_kernels' not in v:
+            continue
+        lines = ['Visage matrix products: %s' % v['gemm_kernels']]
+        paths = [(k, label) for k, label in (('sgemm_openblas_gflops', 'OpenBLAS (core %s)'
+                                              % v.get('openblas_corename', '?')),
+                                             ('sgemm_engine_avx2_gflops', 'engine AVX2'),
+                                             ('sgemm_engine_avx512_gflops', 'engine AVX-512'))
+                 if k in v]
+        if paths:
+            lines.append('sgemm %d x %d GFLOP/s by path: %s (the reference rate is the best)'
+                         % (v['sgemm_n'], v['sgemm_n'],
+                            ', '.join('%s %.1f' % (label, v[k]) for k, label in paths)))
+        return lines
+    return []
 
 
 def cpu_name():
