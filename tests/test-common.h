@@ -183,6 +183,30 @@ vg_test_link_split_names (const char *dir, const char *shared_split, const char 
   return TRUE;
 }
 
+/* A scratch folder for a whole test program (tmpl as for g_dir_make_tmp), and in *split_dir
+ * its subfolder "split" of links to the shared val images of names (NULL-terminated), NULL
+ * without ../shared. vg_test_scratch_clear() removes the folder and frees both. */
+static inline char *
+vg_test_scratch_with_split (const char *tmpl, const char *const *names, char **split_dir)
+{
+  g_autoptr (GError) error = NULL;
+  char *scratch = g_dir_make_tmp (tmpl, &error);
+
+  g_assert_no_error (error);
+  *split_dir = g_build_filename (scratch, "split", NULL);
+  if (!vg_test_link_split_names (*split_dir, "val", names))
+    g_clear_pointer (split_dir, g_free);
+  return scratch;
+}
+
+static inline void
+vg_test_scratch_clear (char **scratch, char **split_dir)
+{
+  vg_test_rm_rf (*scratch);
+  g_clear_pointer (scratch, g_free);
+  g_clear_pointer (split_dir, g_free);
+}
+
 /* parent/name made by vg_test_link_split_names() from the val files of the given names; the
  * caller has already skipped without ../shared. Returns the folder (free it). */
 static inline char *

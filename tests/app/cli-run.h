@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "test-register.h"
+
 typedef struct {
   int status;   /* exit status */
   char *out;    /* everything written to stdout */
@@ -57,6 +59,16 @@ vg_test_init_with_reference (int *argc, char ***argv, const char **python, const
       *script = (*argv)[2];
     }
 }
+
+/* main () of such a test file: its VG_TESTs, with the reference in python and script. */
+#define VG_TEST_MAIN_WITH_REFERENCE(python, script)                                          \
+  int                                                                                        \
+  main (int argc, char *argv[])                                                              \
+  {                                                                                          \
+    vg_test_init_with_reference (&argc, &argv, &(python), &(script));                        \
+    vg_test_add_registered ();                                                               \
+    return g_test_run ();                                                                    \
+  }
 
 /* $VISAGE_CLI with the arguments first, ... (NULL-terminated; first may be that NULL). */
 static inline void

@@ -708,10 +708,4 @@ VG_TEST ("/cli-eval/eval-annotations", test_eval_annotations)
   vg_test_rm_rf (tmp);
 }
 
-int
-main (int argc, char *argv[])
-{
-  vg_test_init_with_reference (&argc, &argv, &python_path, &reference_script);
-  vg_test_add_registered ();
-  return g_test_run ();
-}
+VG_TEST_MAIN_WITH_REFERENCE (python_path, reference_script)

@@ -373,10 +373,4 @@ VG_TEST ("/cli-predict/protects-split", test_predict_protects_split)
   vg_test_rm_rf (tmp);
 }
 
-int
-main (int argc, char *argv[])
-{
-  vg_test_init_with_reference (&argc, &argv, &python_path, &reference_script);
-  vg_test_add_registered ();
-  return g_test_run ();
-}
+VG_TEST_MAIN_WITH_REFERENCE (python_path, reference_script)

@@ -250,21 +250,13 @@ VG_TEST ("/recipe/run-and-resume", test_run_and_resume)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  scratch = g_dir_make_tmp ("visage-recipe-XXXXXX", &error);
-  g_assert_no_error (error);
-  split_dir = g_build_filename (scratch, "split", NULL);
-  if (!vg_test_link_split_names (split_dir, "val", split_names))
-    g_clear_pointer (&split_dir, g_free);
-
+  scratch = vg_test_scratch_with_split ("visage-recipe-XXXXXX", split_names, &split_dir);
   vg_test_add_registered ();
   status = g_test_run ();
 
-  vg_test_rm_rf (scratch);
-  g_free (scratch);
-  g_free (split_dir);
+  vg_test_scratch_clear (&scratch, &split_dir);
   return status;
 }

@@ -399,16 +399,10 @@ VG_TEST ("/train-interrupt/coalesced-order", test_coalesced_order)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  scratch = g_dir_make_tmp ("visage-interrupt-XXXXXX", &error);
-  g_assert_no_error (error);
-  split_dir = g_build_filename (scratch, "split", NULL);
-  if (!vg_test_link_split_names (split_dir, "val", split_names))
-    g_clear_pointer (&split_dir, g_free);
-
+  scratch = vg_test_scratch_with_split ("visage-interrupt-XXXXXX", split_names, &split_dir);
   vg_test_add_registered ();
   if (split_dir != NULL)
     {
@@ -424,9 +418,7 @@ main (int argc, char *argv[])
     }
   status = g_test_run ();
 
-  vg_test_rm_rf (scratch);
-  g_free (scratch);
-  g_free (split_dir);
+  vg_test_scratch_clear (&scratch, &split_dir);
   g_free (reference);
   if (points != NULL)
     g_array_unref (points);
