@@ -95,6 +95,7 @@ on_epoch (const VgTrainEpoch *e, gpointer data)
 {
   CliTrain *c = data;
   const VgTrainState *s = e->state;
+  char comm[32] = "";
 
   if (c->progress != NULL)
     {
@@ -102,10 +103,12 @@ on_epoch (const VgTrainEpoch *e, gpointer data)
       g_clear_pointer (&c->progress, vg_cli_progress_free);
     }
   c->validating = FALSE;
+  if (vg_dist_size () > 1)
+    g_snprintf (comm, sizeof comm, "  allreduce %.0f%%", 100.0 * e->comm_share);
   printf ("epoch %d/%d  phase %d %s  lr %.3g  train loss %.4f  val loss %.4f  "
-          "val mIoU %.2f%%  %.1f s  %.1f img/s  loader %.0f%%%s\n",
+          "val mIoU %.2f%%  %.1f s  %.1f img/s  loader %.0f%%%s%s\n",
           e->epoch, e->epochs, e->phase, e->optimizer, e->lr, e->train_loss, e->val_loss,
-          100.0 * e->val_miou, e->seconds, e->images_per_s, 100.0 * e->loader_share,
+          100.0 * e->val_miou, e->seconds, e->images_per_s, 100.0 * e->loader_share, comm,
           (e->events & VG_TRAIN_EVENT_SAVE_BEST) ? "  [best]" : "");
   if (e->events & VG_TRAIN_EVENT_SWITCH_SGD)
     printf ("patience: no better val loss for a while; best weights (epoch %d) reloaded, "

@@ -35,6 +35,7 @@ typedef struct {
   int rank;                         /* data-parallel: this process (0 writes the files) ... */
   int n_ranks;                      /* ... of this many; 0 of 1 alone */
   size_t image_pixels;              /* H * W of a training batch's images */
+  double comm_share;                /* of the last epoch's training time, in the ranks' sums */
 
   VgSplit *train;
   VgSplit *val;

@@ -669,7 +669,7 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
   const int epoch = t->state.epoch; /* 0-based index of this epoch */
   const int steps = vg_loader_n_batches (t->loader);
   const int first = t->state.epoch_step; /* > 0: resumed from a mid-epoch checkpoint */
-  const double wait0 = vg_loader_wait_seconds (t->loader);
+  const double wait0 = vg_loader_wait_seconds (t->loader), comm0 = vg_dist_seconds ();
   const gint64 start = g_get_monotonic_time ();
   const gint64 interval = t->o.checkpoint_minutes > 0.0
                             ? MAX ((gint64) (t->o.checkpoint_minutes * 60.0 * G_USEC_PER_SEC), 1)
@@ -770,6 +770,7 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
   *train_loss = steps > 0 ? loss_sum / steps : NAN;
   *images_per_s = elapsed > 0 ? images / elapsed : 0.0;
   *loader_share = elapsed > 0 ? (vg_loader_wait_seconds (t->loader) - wait0) / elapsed : 0.0;
+  t->comm_share = elapsed > 0 ? (vg_dist_seconds () - comm0) / elapsed : 0.0;
   return TRUE;
 }
 
@@ -867,6 +868,7 @@ run_epoch (Trainer *t, GError **error)
       info.seconds = seconds;
       info.images_per_s = images_per_s;
       info.loader_share = loader_share;
+      info.comm_share = t->comm_share;
       info.events = ev;
       info.state = &t->state;
       t->cb->epoch (&info, t->user_data);

@@ -242,6 +242,8 @@ typedef struct {
   double seconds;        /* training and validation */
   double images_per_s;   /* training images per second */
   double loader_share;
+  double comm_share;     /* distributed: fraction of the training time spent in the ranks'
+                          * sums (waiting for the slowest rank included); 0 alone */
   VgTrainEvents events;
   const VgTrainState *state; /* after the update */
 } VgTrainEpoch;
