@@ -536,6 +536,20 @@ vg_train_read_log (const char *out_dir, GError **error)
   return g_strconcat (LOG_HEADER, log, NULL);
 }
 
+gboolean
+vg_train_state_load (VgTrainState *state, const VgTrainOptions *opts, const char *out_dir,
+                     GError **error)
+{
+  g_autofree char *path = g_build_filename (out_dir, "last.safetensors", NULL);
+  g_autoptr (VgSafetensors) st = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return vg_train_checkpoint_error (error, path, "there is no training run in %s", out_dir);
+  if ((st = vg_safetensors_open (path, error)) == NULL)
+    return FALSE;
+  return vg_train_state_from_metadata (state, opts, st, path, error);
+}
+
 /* The first option of the run whose value in st differs from o's. */
 gboolean
 vg_train_options_check_same (const VgTrainOptions *o, const VgSafetensors *st, const char *path,

@@ -215,6 +215,11 @@ double vg_train_state_lr (const VgTrainState *state, const VgTrainOptions *opts)
  * never counts as better. Returns what the caller must do. */
 VgTrainEvents vg_train_state_update (VgTrainState *state, const VgTrainOptions *opts,
                                      double val_loss, double val_miou);
+/* The state of the run in out_dir (whose options vg_train_options_load gave), read from its
+ * last.safetensors: the epochs done, the bests and their epochs, whether the schedule has
+ * ended the run. */
+gboolean vg_train_state_load (VgTrainState *state, const VgTrainOptions *opts,
+                              const char *out_dir, GError **error);
 
 /* ---- running ----------------------------------------------------------------------------- */
 
