@@ -21,19 +21,21 @@ struct _VisageTrainChoices {
   const char *extra, *extra_label;    /* a choice after the engine's names, or NULL */
 };
 
+/* Short enough to tell apart where the row shows them; "CE" is cross-entropy, explained
+ * by the row's subtitle. */
 static const ChoiceLabel loss_labels[] = {
-  { "weighted-ce", N_("Weighted cross-entropy") },
-  { "ce", N_("Cross-entropy") },
-  { "ce-dice", N_("Cross-entropy and Dice") },
-  { "weighted-ce-dice", N_("Weighted cross-entropy and Dice") },
-  { "ce-dice-present", N_("Cross-entropy and Dice over present classes") },
-  { "weighted-ce-dice-present", N_("Weighted cross-entropy and Dice over present classes") },
+  { "weighted-ce", N_("Weighted CE (the report’s)") },
+  { "ce", N_("Plain CE") },
+  { "ce-dice", N_("Plain CE + Dice") },
+  { "weighted-ce-dice", N_("Weighted CE + Dice") },
+  { "ce-dice-present", N_("Plain CE + Dice, present classes") },
+  { "weighted-ce-dice-present", N_("Weighted CE + Dice, present classes") },
   { NULL, NULL }
 };
 
 /* Adam, AdamW and SGD are the same in every language. */
 static const ChoiceLabel optimizer_labels[] = {
-  { "pipeline", N_("Adam, then SGD (the pipeline)") },
+  { "pipeline", N_("Adam, then SGD") },
   { "adam", "Adam" },
   { "adamw", "AdamW" },
   { "sgd", "SGD" },

@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "visage-format.h"
 #include "visage-paths.h"
 #include "visage-resources.h"
 #include "visage-train-choices.h"
@@ -63,10 +64,12 @@ struct _VisageTrainDialog
   gsize param_count;
   char *resume_dir;          /* the output folder resume_options were read from */
   gint64 resume_mtime;       /* and its last.safetensors' modification time (0: none) */
+  GCancellable *reading;     /* while its checkpoint is read, on a worker thread */
   VgTrainOptions resume_options;
   gboolean has_resume_options;
-  int resume_epochs_done;    /* epochs its log holds */
+  VgTrainState resume_state; /* where the run there stands (with resume_options) */
   char *resume_error;        /* why the run there cannot be resumed */
+  gboolean filling;          /* showing the run's options in the fields: no checks */
   char *field_text;          /* visage_train_dialog_get_field's answer */
 };
 
@@ -246,28 +249,81 @@ checkpoint_mtime (const char *dir)
   return g_date_time_to_unix (mtime) * G_USEC_PER_SEC + g_date_time_get_microsecond (mtime);
 }
 
-/* Epochs finished by the run in dir: the rows of its log (as its checkpoint holds it). */
-static int
-logged_epochs (const char *dir)
-{
-  g_autofree char *text = vg_train_read_log (dir, NULL);
-  int n = 0;
+/* What the worker reads from the output folder's checkpoint. */
+typedef struct {
+  VgTrainOptions options;
+  gboolean has_options;
+  VgTrainState state;
+  GError *error;             /* when the run cannot be resumed */
+} RunInfo;
 
-  if (text == NULL)
-    return 0;
-  for (const char *p = text; *p != '\0'; p++)
-    n += *p == '\n';
-  return MAX (n - 1, 0);  /* the header */
+static void
+run_info_free (RunInfo *info)
+{
+  if (info->has_options)
+    vg_train_options_clear (&info->options);
+  g_clear_error (&info->error);
+  g_free (info);
+}
+
+/* On a worker: the run's options and the schedule's state from last.safetensors. */
+static void
+read_run (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  const char *dir = task_data;
+  RunInfo *info = g_new0 (RunInfo, 1);
+
+  if (vg_train_options_load (&info->options, dir, &info->error))
+    {
+      info->has_options = TRUE;
+      if (!vg_train_state_load (&info->state, &info->options, dir, &info->error))
+        {
+          vg_train_options_clear (&info->options);
+          info->has_options = FALSE;
+        }
+    }
+  g_task_return_pointer (task, info, (GDestroyNotify) run_info_free);
+}
+
+static void check (VisageTrainDialog *self);
+static void fill_from_run (VisageTrainDialog *self);
+
+static void
+run_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VisageTrainDialog *self = VISAGE_TRAIN_DIALOG (source);
+  RunInfo *info = g_task_propagate_pointer (G_TASK (result), NULL);
+
+  /* a read of an earlier folder, or of a dialog that has closed: dropped */
+  if (info == NULL || g_task_get_cancellable (G_TASK (result)) != self->reading)
+    {
+      g_clear_pointer (&info, run_info_free);
+      return;
+    }
+  g_clear_object (&self->reading);
+  if (info->has_options)
+    {
+      self->resume_options = info->options;  /* moved */
+      self->resume_state = info->state;
+      self->has_resume_options = TRUE;
+      info->has_options = FALSE;
+    }
+  else
+    self->resume_error = g_strdup (info->error->message);
+  run_info_free (info);
+  if (gtk_switch_get_active (self->resume_switch))
+    fill_from_run (self);
+  check (self);
 }
 
 /* The run in the output folder. Its checkpoint is read once per folder and version of
- * last.safetensors (its modification time), not at every keystroke: a change elsewhere in
- * the dialog costs one stat. */
+ * last.safetensors (its modification time), on a worker thread, not at every keystroke:
+ * a change elsewhere in the dialog costs one stat. */
 static void
 refresh_resume (VisageTrainDialog *self, const char *out)
 {
   gint64 mtime = checkpoint_mtime (out);
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GTask) task = NULL;
 
   if (g_strcmp0 (out, self->resume_dir) == 0 && mtime == self->resume_mtime)
     return;
@@ -277,17 +333,17 @@ refresh_resume (VisageTrainDialog *self, const char *out)
   if (self->has_resume_options)
     vg_train_options_clear (&self->resume_options);
   self->has_resume_options = FALSE;
-  self->resume_epochs_done = 0;
   g_clear_pointer (&self->resume_error, g_free);
+  if (self->reading != NULL)
+    g_cancellable_cancel (self->reading);
+  g_clear_object (&self->reading);
   if (mtime == 0)
     return;
-  if (vg_train_options_load (&self->resume_options, out, &error))
-    {
-      self->has_resume_options = TRUE;
-      self->resume_epochs_done = logged_epochs (out);
-    }
-  else
-    self->resume_error = g_strdup (error->message);
+  self->reading = g_cancellable_new ();
+  task = g_task_new (self, self->reading, run_read, NULL);
+  g_task_set_source_tag (task, refresh_resume);
+  g_task_set_task_data (task, g_strdup (out), g_free);
+  g_task_run_in_thread (task, read_run);
 }
 
 /* Clear the marks of the last check. */
@@ -310,29 +366,41 @@ clear_problems (VisageTrainDialog *self)
   gtk_widget_remove_css_class (GTK_WIDGET (self->resume_row), "error");
 }
 
+/* The resume row's line: the run in the folder, and where it stands. */
+static char *
+resume_subtitle (VisageTrainDialog *self)
+{
+  const VgTrainState *st = &self->resume_state;
+
+  if (self->reading != NULL)
+    return g_strdup (_("Reading the run in this folder…"));
+  if (!self->has_resume_options)
+    return g_strdup (self->resume_error != NULL ? self->resume_error : "");
+  if (st->finished)
+    /* TRANSLATORS: the configuration's name and the epochs done */
+    return g_strdup_printf (_("This folder holds a finished run of %s: its optimiser schedule "
+                              "ended it after epoch %d"), self->resume_options.config.name,
+                            st->epoch);
+  return g_strdup_printf (_("This folder holds a run of %s, stopped after epoch %d of %d"),
+                          self->resume_options.config.name, st->epoch,
+                          self->resume_options.epochs);
+}
+
 /* The output folder, checked first: a run there changes what the rest means. Returns
  * whether that run is resumed. */
 static gboolean
 check_output (VisageTrainDialog *self, const char *out)
 {
+  g_autofree char *subtitle = NULL;
   gboolean resume;
 
   refresh_resume (self, out);
-  gtk_widget_set_visible (GTK_WIDGET (self->resume_row),
-                          self->has_resume_options || self->resume_error != NULL);
-  resume = gtk_switch_get_active (self->resume_switch)
-           && gtk_widget_get_visible (GTK_WIDGET (self->resume_row));
-  if (self->has_resume_options)
-    {
-      g_autofree char *subtitle =
-        g_strdup_printf (_("This folder holds a run of %s, stopped after epoch %d of %d"),
-                         self->resume_options.config.name, self->resume_epochs_done,
-                         self->resume_options.epochs);
-      adw_action_row_set_subtitle (self->resume_row, subtitle);
-    }
-  else if (self->resume_error != NULL)
-    adw_action_row_set_subtitle (self->resume_row, self->resume_error);
-  /* A resumed run keeps its options: only the epoch limit may change. */
+  gtk_widget_set_visible (GTK_WIDGET (self->resume_row), self->reading != NULL
+                          || self->has_resume_options || self->resume_error != NULL);
+  resume = gtk_switch_get_active (self->resume_switch) && self->has_resume_options;
+  subtitle = resume_subtitle (self);
+  adw_action_row_set_subtitle (self->resume_row, subtitle);
+  /* A resumed run keeps its options (shown greyed): only the epoch limit may change. */
   gtk_widget_set_sensitive (GTK_WIDGET (self->data_group), !resume);
   gtk_widget_set_sensitive (GTK_WIDGET (self->model_group), !resume);
   gtk_widget_set_sensitive (GTK_WIDGET (self->optimizer_group), !resume);
@@ -340,18 +408,25 @@ check_output (VisageTrainDialog *self, const char *out)
   gtk_widget_set_sensitive (GTK_WIDGET (self->batch_row), !resume);
   gtk_widget_set_sensitive (GTK_WIDGET (self->augment_row), !resume);
   gtk_widget_set_sensitive (GTK_WIDGET (self->hflip_row), !resume);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->loss_row), !resume);
   gtk_button_set_label (self->start_button, resume ? _("_Resume") : _("_Start"));
 
   if (out[0] == '\0')
     problem (self, self->out_row, _("Choose the output folder"));
   else if (g_file_test (out, G_FILE_TEST_EXISTS) && !g_file_test (out, G_FILE_TEST_IS_DIR))
     problem (self, self->out_row, _("The output folder is a file: %s"), out);
+  else if (self->reading != NULL)
+    problem (self, NULL, _("Reading the run in the output folder…"));
   else if (self->resume_error != NULL)
     problem (self, self->out_row, _("The output folder holds a run that cannot be resumed: %s"),
              self->resume_error);
   else if (self->has_resume_options && !resume)
     problem (self, self->resume_row, _("The output folder holds a training run: resume it, or "
                                        "choose another folder"));
+  else if (resume && self->resume_state.finished)
+    problem (self, self->resume_row, _("This run has finished: its optimiser schedule ended "
+                                       "it after epoch %d. Choose another output folder for "
+                                       "a new run"), self->resume_state.epoch);
   return resume;
 }
 
@@ -361,6 +436,9 @@ check_epochs (VisageTrainDialog *self, VgTrainOptions *o)
   o->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
   if (o->epochs < 1)
     problem (self, self->epochs_spin, _("Train for at least 1 epoch"));
+  else if (o->resume && o->epochs <= self->resume_state.epoch)
+    problem (self, self->epochs_spin, _("The run has done %d epochs: raise the epoch limit "
+                                        "above that to resume it"), self->resume_state.epoch);
 }
 
 /* The model: a named configuration, or visage-s with other stage sizes. Sets
@@ -470,7 +548,7 @@ show_verdict (VisageTrainDialog *self, gboolean resume)
 {
   if (!resume)
     {
-      g_autofree char *count = g_strdup_printf ("%'zu", self->param_count);
+      g_autofree char *count = visage_format_count (self->param_count);
 
       adw_action_row_set_subtitle (self->params_row, self->param_count > 0 ? count : "–");
     }
@@ -522,15 +600,17 @@ check (VisageTrainDialog *self)
 static void
 changed (VisageTrainDialog *self)
 {
-  check (self);
+  if (!self->filling)
+    check (self);
 }
 
-/* Turning Resume on shows the run's own epoch limit, which may then change. */
+/* Turning Resume on shows the run's own options in the (greyed) fields, and its epoch
+ * limit, which may then change. */
 static void
 resume_toggled (VisageTrainDialog *self)
 {
   if (gtk_switch_get_active (self->resume_switch) && self->has_resume_options)
-    gtk_spin_button_set_value (self->epochs_spin, self->resume_options.epochs);
+    fill_from_run (self);
   check (self);
 }
 
@@ -609,6 +689,54 @@ set_stages (AdwEntryRow *row, const int *v)
   g_autofree char *text = g_strdup_printf ("%d,%d,%d,%d", v[0], v[1], v[2], v[3]);
 
   gtk_editable_set_text (GTK_EDITABLE (row), text);
+}
+
+static void
+select_choice (AdwComboRow *row, const VisageTrainChoices *choices, const char *name)
+{
+  for (guint k = 0; visage_train_choice_name (choices, k) != NULL; k++)
+    if (g_str_equal (visage_train_choice_name (choices, k), name))
+      adw_combo_row_set_selected (row, k);
+}
+
+/* The options of the run in the output folder, in the fields (without checking each). */
+static void
+fill_from_run (VisageTrainDialog *self)
+{
+  const VgTrainOptions *o = &self->resume_options;
+  const char *config = o->config.name;
+
+  g_return_if_fail (self->has_resume_options);
+
+  self->filling = TRUE;
+  gtk_editable_set_text (GTK_EDITABLE (self->train_row), o->train_dir != NULL ? o->train_dir
+                         : o->train_images != NULL ? o->train_images : "");
+  gtk_editable_set_text (GTK_EDITABLE (self->val_row), o->val_dir != NULL ? o->val_dir
+                         : o->val_images != NULL ? o->val_images : "");
+  if (!g_strv_contains (vg_config_names (), config))
+    config = "custom";
+  select_choice (self->config_row, &visage_train_config_choices, config);
+  set_stages (self->widths_row, o->config.widths);
+  set_stages (self->depths_row, o->config.depths);
+  set_stages (self->heads_row, o->config.heads);
+  set_stages (self->ratios_row, o->config.ratios);
+  gtk_spin_button_set_value (self->seed_spin, (double) o->seed);
+  gtk_spin_button_set_value (self->resolution_spin, o->resolution);
+  gtk_spin_button_set_value (self->batch_spin, o->batch);
+  gtk_spin_button_set_value (self->epochs_spin, o->epochs);
+  gtk_switch_set_active (self->augment_switch, o->augment);
+  gtk_switch_set_active (self->hflip_switch, o->hflip);
+  adw_combo_row_set_selected (self->loss_row, o->loss);
+  adw_combo_row_set_selected (self->optimizer_row, o->optimizer);
+  adw_combo_row_set_selected (self->select_row, o->select);
+  set_double (self->lr_row, o->lr);
+  set_double (self->weight_decay_row, o->weight_decay);
+  gtk_spin_button_set_value (self->patience_spin, o->patience);
+  set_double (self->sgd_lr_row, o->sgd_lr);
+  set_double (self->sgd_momentum_row, o->sgd_momentum);
+  set_double (self->sgd_min_lr_row, o->sgd_min_lr);
+  gtk_spin_button_set_value (self->cosine_t_spin, o->cosine_t);
+  self->filling = FALSE;
 }
 
 /* The training split to propose: the validation split's sibling "train", else the shared
@@ -810,6 +938,14 @@ visage_train_dialog_get_resume_offered (VisageTrainDialog *self)
   return self->has_resume_options && gtk_widget_get_visible (GTK_WIDGET (self->resume_row));
 }
 
+gboolean
+visage_train_dialog_get_reading_run (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), FALSE);
+
+  return self->reading != NULL;
+}
+
 const VgTrainOptions *
 visage_train_dialog_get_options (VisageTrainDialog *self)
 {
@@ -839,6 +975,11 @@ visage_train_dialog_start (VisageTrainDialog *self)
 static void
 visage_train_dialog_dispose (GObject *object)
 {
+  VisageTrainDialog *self = VISAGE_TRAIN_DIALOG (object);
+
+  if (self->reading != NULL)
+    g_cancellable_cancel (self->reading);
+  g_clear_object (&self->reading);
   gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_TRAIN_DIALOG);
   G_OBJECT_CLASS (visage_train_dialog_parent_class)->dispose (object);
 }

@@ -3,7 +3,8 @@
  * resolution, batch, epochs, the optimiser pipeline, augmentation, loss, output folder),
  * with the report's defaults (vg_train_options_init). Every change is checked at once: a
  * bad value marks its row and blocks Start with the reason shown. An output folder that
- * holds a run (last.safetensors) offers to resume it with its own options.
+ * holds a run (last.safetensors, read on a worker thread) offers to resume it with its own
+ * options, shown in the greyed fields; a run its schedule has finished is not resumed.
  *
  * Start emits ::start (const VgTrainOptions *, valid during the emission) and closes. */
 #pragma once
@@ -42,7 +43,11 @@ gboolean visage_train_dialog_get_can_start (VisageTrainDialog *self);
  * budget warning shows. */
 gsize visage_train_dialog_get_param_count (VisageTrainDialog *self);
 gboolean visage_train_dialog_get_budget_warning (VisageTrainDialog *self);
-/* Whether the output folder holds a run that can be resumed (the Resume switch shows). */
+/* Whether the output folder's checkpoint is being read (on a worker thread, once per
+ * folder and version of last.safetensors): Start waits for it. */
+gboolean visage_train_dialog_get_reading_run (VisageTrainDialog *self);
+/* Whether the output folder holds a run that can be resumed (the Resume switch shows);
+ * switched on, the fields show that run's options. */
 gboolean visage_train_dialog_get_resume_offered (VisageTrainDialog *self);
 /* The options Start would use (valid only when it may start). */
 const VgTrainOptions *visage_train_dialog_get_options (VisageTrainDialog *self);

@@ -9,6 +9,7 @@
 #include <cairo-svg.h>
 #include <glib/gi18n.h>
 
+#include "visage-format.h"
 #include "visage-train-plot.h"
 
 #define MARGIN_LEFT 64.0
@@ -35,6 +36,7 @@ struct _VisageTrainPlot
 
   GArray *points;     /* of Point, by epoch */
   GArray *switches;   /* of Switch, by epoch */
+  int hover_epoch;    /* marked in the drawing; 0: none */
 };
 
 G_DEFINE_FINAL_TYPE (VisageTrainPlot, visage_train_plot, GTK_TYPE_WIDGET)
@@ -53,6 +55,7 @@ visage_train_plot_clear (VisageTrainPlot *self)
 
   g_array_set_size (self->points, 0);
   g_array_set_size (self->switches, 0);
+  self->hover_epoch = 0;
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
@@ -94,6 +97,27 @@ visage_train_plot_get_n_points (VisageTrainPlot *self)
   g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), 0);
 
   return self->points->len;
+}
+
+gboolean
+visage_train_plot_get_epoch (VisageTrainPlot *self, int epoch, double *train_loss,
+                             double *val_loss, double *val_miou)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), FALSE);
+
+  for (guint i = 0; i < self->points->len; i++)
+    {
+      const Point *p = &g_array_index (self->points, Point, i);
+
+      if (p->epoch == epoch)
+        {
+          *train_loss = p->train_loss;
+          *val_loss = p->val_loss;
+          *val_miou = p->val_miou;
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 guint
@@ -480,6 +504,15 @@ visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double
   cairo_rectangle (cr, f.x0, MARGIN_TOP, f.plot_w, f.plot_h);
   cairo_clip (cr);
   draw_switches (self, &f, cr, layout, fg);
+  if (self->hover_epoch > 0)
+    {
+      /* the hovered epoch, whose figures the tooltip gives */
+      set_colour (cr, fg, 0.35);
+      cairo_set_line_width (cr, 1.0);
+      cairo_move_to (cr, round (f.x0 + self->hover_epoch * f.xscale) + 0.5, MARGIN_TOP);
+      cairo_line_to (cr, round (f.x0 + self->hover_epoch * f.xscale) + 0.5, f.y0);
+      cairo_stroke (cr);
+    }
   if (self->points->len == 0)
     {
       set_colour (cr, fg, 0.6);
@@ -502,6 +535,7 @@ visage_train_plot_export (VisageTrainPlot *self, const char *path, const char *f
   cairo_status_t status;
   gboolean png;
   cairo_t *cr;
+  int hover;
 
   g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), FALSE);
   g_return_val_if_fail (path != NULL && format != NULL, FALSE);
@@ -526,7 +560,10 @@ visage_train_plot_export (VisageTrainPlot *self, const char *path, const char *f
   cr = cairo_create (surface);
   cairo_set_source_rgb (cr, 1.0, 1.0, 1.0);
   cairo_paint (cr);
+  hover = self->hover_epoch;  /* the pointer is no part of the figure */
+  self->hover_epoch = 0;
   visage_train_plot_draw (self, cr, width, height, &black);
+  self->hover_epoch = hover;
   status = cairo_status (cr);
   cairo_destroy (cr);
   if (status == CAIRO_STATUS_SUCCESS && png)
@@ -542,6 +579,87 @@ visage_train_plot_export (VisageTrainPlot *self, const char *path, const char *f
       return FALSE;
     }
   return TRUE;
+}
+
+/* ---- hovering --------------------------------------------------------------------------- */
+
+/* The epoch plotted nearest to x in a picture of the widget's size, within half an epoch's
+ * width (at least 8 pixels); NULL when none. */
+static const Point *
+point_at (VisageTrainPlot *self, double x)
+{
+  Frame f;
+  const Point *nearest = NULL;
+  double best = G_MAXDOUBLE;
+
+  if (!frame_init (&f, self, gtk_widget_get_width (GTK_WIDGET (self)),
+                   gtk_widget_get_height (GTK_WIDGET (self))))
+    return NULL;
+  for (guint i = 0; i < self->points->len; i++)
+    {
+      const Point *p = &g_array_index (self->points, Point, i);
+      double d = fabs (f.x0 + p->epoch * f.xscale - x);
+
+      if (d < best)
+        {
+          best = d;
+          nearest = p;
+        }
+    }
+  return best <= MAX (f.xscale / 2.0, 8.0) ? nearest : NULL;
+}
+
+static char *
+format_loss (double v)
+{
+  return isfinite (v) ? g_strdup_printf ("%.4f", v) : g_strdup ("–");
+}
+
+char *
+visage_train_plot_describe_at (VisageTrainPlot *self, double x)
+{
+  const Point *p;
+  g_autofree char *train = NULL, *val = NULL, *miou = NULL;
+
+  g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), NULL);
+
+  if ((p = point_at (self, x)) == NULL)
+    return NULL;
+  train = format_loss (p->train_loss);
+  val = format_loss (p->val_loss);
+  miou = visage_format_percent (p->val_miou, 2);
+  /* TRANSLATORS: the figures of an epoch under the pointer in the convergence plot */
+  return g_strdup_printf (_("Epoch %d\nTraining loss %s\nValidation loss %s\n"
+                            "Validation mIoU %s"), p->epoch, train, val, miou);
+}
+
+static void
+set_hover (VisageTrainPlot *self, int epoch)
+{
+  if (self->hover_epoch == epoch)
+    return;
+  self->hover_epoch = epoch;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static gboolean
+query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard, GtkTooltip *tooltip)
+{
+  VisageTrainPlot *self = VISAGE_TRAIN_PLOT (widget);
+  g_autofree char *text = visage_train_plot_describe_at (self, x);
+  const Point *p = point_at (self, x);
+
+  set_hover (self, p != NULL ? p->epoch : 0);
+  if (text == NULL)
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
+}
+
+static void
+pointer_left (VisageTrainPlot *self)
+{
+  set_hover (self, 0);
 }
 
 /* ---- GtkWidget -------------------------------------------------------------------------- */
@@ -590,6 +708,7 @@ visage_train_plot_class_init (VisageTrainPlotClass *klass)
   object_class->finalize = visage_train_plot_finalize;
   widget_class->snapshot = visage_train_plot_snapshot;
   widget_class->measure = visage_train_plot_measure;
+  widget_class->query_tooltip = query_tooltip;
   gtk_widget_class_set_css_name (widget_class, "visage-train-plot");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
 }
@@ -597,8 +716,14 @@ visage_train_plot_class_init (VisageTrainPlotClass *klass)
 static void
 visage_train_plot_init (VisageTrainPlot *self)
 {
+  GtkEventController *motion;
+
   self->points = g_array_new (FALSE, FALSE, sizeof (Point));
   self->switches = g_array_new (FALSE, FALSE, sizeof (Switch));
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect_swapped (motion, "leave", G_CALLBACK (pointer_left), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
 }
 
 GtkWidget *

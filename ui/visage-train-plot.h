@@ -36,6 +36,14 @@ gboolean visage_train_plot_load_log_text (VisageTrainPlot *self, const char *tex
 guint visage_train_plot_get_n_points (VisageTrainPlot *self);
 guint visage_train_plot_get_n_switches (VisageTrainPlot *self);
 
+/* The figures plotted for an epoch: FALSE when it has none. */
+gboolean visage_train_plot_get_epoch (VisageTrainPlot *self, int epoch, double *train_loss,
+                                      double *val_loss, double *val_miou);
+/* What hovering at x (in the widget's width) shows: the nearest epoch's figures
+ * ("Epoch 3\nTraining loss 0.8123\n…"), or NULL where no epoch is plotted near. The hovered
+ * epoch is marked in the drawing. */
+char *visage_train_plot_describe_at (VisageTrainPlot *self, double x);
+
 /* Draw the figure into cr over (0, 0, width, height), text and axes in fg. */
 void visage_train_plot_draw (VisageTrainPlot *self, cairo_t *cr, double width, double height,
                              const GdkRGBA *fg);

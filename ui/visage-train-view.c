@@ -7,13 +7,24 @@
 
 #include <glib/gi18n.h>
 
+#include "visage-file-chooser.h"
+#include "visage-folder-toast.h"
+#include "visage-format.h"
 #include "visage-resources.h"
 #include "visage-train-view.h"
-#include "visage-file-chooser.h"
 
 /* The exported figure's size in points. */
 #define EXPORT_WIDTH 1200
 #define EXPORT_HEIGHT 720
+
+/* How the run shown ended, once it has. */
+typedef enum {
+  OUTCOME_NONE,      /* running, or nothing shown */
+  OUTCOME_FINISHED,  /* the schedule or the epoch limit ended it */
+  OUTCOME_DONE_BEFORE, /* resumed, but it had finished already: nothing was trained */
+  OUTCOME_STOPPED,
+  OUTCOME_FAILED,
+} RunOutcome;
 
 struct _VisageTrainView
 {
@@ -28,6 +39,7 @@ struct _VisageTrainView
   GtkProgressBar *epoch_bar;
   GtkProgressBar *run_bar;
   GtkLabel *message_label;
+  GtkWidget *best_buttons;
   VisageTrainPlot *plot;
 
   VgService *service;
@@ -46,10 +58,15 @@ struct _VisageTrainView
   int n_epoch_seconds;
   char *optimizer;            /* running now: "adam", "adamw", "sgd" */
   double lr;                  /* the current rate; 0: unknown */
-  double best_miou;
-  int best_miou_epoch;        /* 0: none */
-  char *best_path;            /* written in this run */
-  AdwToast *best_toast;       /* the newest "Use for Browsing", weak */
+  /* The best checkpoint by the run's own rule (options.select): best.safetensors */
+  int best_epoch;             /* 0: none yet */
+  double best_val_loss;       /* its validation figures */
+  double best_val_miou;
+  char *best_path;            /* its file, once there is one */
+  AdwToast *best_toast;       /* the newest best-checkpoint notice, weak */
+  AdwMessageDialog *stop_question;  /* weak */
+  RunOutcome outcome;
+  int epochs_done;            /* at the end of the run */
 };
 
 G_DEFINE_FINAL_TYPE (VisageTrainView, visage_train_view, GTK_TYPE_WIDGET)
@@ -118,90 +135,181 @@ static void
 update_actions (VisageTrainView *self)
 {
   gboolean running = self->cancellable != NULL;
+  gboolean has_best = self->best_path != NULL;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.pause", running && !self->paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.resume", running && self->paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.stop", running);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.use-best", has_best);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.evaluate-best", has_best);
+  gtk_widget_set_visible (self->best_buttons, has_best);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.export-plot",
                                  visage_train_plot_get_n_points (self->plot) > 0);
+}
+
+static VgSelectKind
+best_rule (VisageTrainView *self)
+{
+  return self->has_options ? self->options.select : VG_SELECT_LOSS;
+}
+
+/* The best checkpoint, named by the rule that makes best.safetensors (the notice of a new
+ * one says the same). */
+static char *
+best_text (VisageTrainView *self)
+{
+  g_autofree char *miou = NULL;
+
+  if (best_rule (self) == VG_SELECT_MIOU)
+    {
+      if (self->best_epoch == 0)
+        return g_strdup (_("Best checkpoint (highest validation mIoU): none yet"));
+      miou = visage_format_percent (self->best_val_miou, 2);
+      /* TRANSLATORS: the best checkpoint's epoch and its validation mIoU ("73.18%") */
+      return g_strdup_printf (_("Best checkpoint (highest validation mIoU): epoch %d · "
+                                "mIoU %s"), self->best_epoch, miou);
+    }
+  if (self->best_epoch == 0)
+    return g_strdup (_("Best checkpoint (lowest validation loss): none yet"));
+  miou = visage_format_percent (self->best_val_miou, 2);
+  /* TRANSLATORS: the best checkpoint's epoch, validation loss and mIoU ("73.18%") */
+  return g_strdup_printf (_("Best checkpoint (lowest validation loss): epoch %d · loss %.4f · "
+                            "mIoU %s"), self->best_epoch, self->best_val_loss, miou);
+}
+
+/* The phase line: the optimiser running now, or the one the run ended in. */
+static char *
+phase_text (VisageTrainView *self)
+{
+  char lr[G_ASCII_DTOSTR_BUF_SIZE] = "";
+
+  if (self->lr > 0)
+    g_ascii_formatd (lr, sizeof lr, "%.3g", self->lr);
+  if (self->cancellable == NULL)
+    /* TRANSLATORS: the optimiser the run ended with and its learning rate */
+    return g_strdup_printf (_("Last phase: %s · learning rate %s"),
+                            optimizer_display_name (self->optimizer), self->lr > 0 ? lr : "–");
+  /* TRANSLATORS: the optimiser running now and its learning rate */
+  return g_strdup_printf (_("Phase: %s · learning rate %s"),
+                          optimizer_display_name (self->optimizer), self->lr > 0 ? lr : "–");
+}
+
+/* The epoch bar while a run goes on: its steps, or its validation; *fraction: of the
+ * epoch. */
+static char *
+epoch_text (VisageTrainView *self, double *fraction)
+{
+  const VgTrainStep *st = &self->step;
+
+  *fraction = 0.0;
+  if (!self->has_step)
+    return g_strdup (_("Preparing the data…"));
+  if (self->validating)
+    {
+      *fraction = self->val_total > 0 ? (double) self->val_done / self->val_total : 0.0;
+      return g_strdup_printf (_("Epoch %d of %d: validating, %d of %d images"), st->epoch,
+                              st->epochs, self->val_done, self->val_total);
+    }
+  *fraction = st->steps > 0 ? (double) st->step / st->steps : 0.0;
+  if (self->paused)
+    return g_strdup_printf (_("Epoch %d of %d: step %d of %d · paused"), st->epoch, st->epochs,
+                            st->step, st->steps);
+  return g_strdup_printf (_("Epoch %d of %d: step %d of %d · %.1f images/s"), st->epoch,
+                          st->epochs, st->step, st->steps, st->images_per_s);
+}
+
+/* The run bar's text once the run has ended. */
+static char *
+ended_text (VisageTrainView *self, int epochs)
+{
+  switch (self->outcome)
+    {
+    case OUTCOME_FINISHED:
+      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Run: finished after %d epoch",
+                                           "Run: finished after %d epochs",
+                                           self->epochs_done), self->epochs_done);
+    case OUTCOME_DONE_BEFORE:
+      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                           "Run: had finished already, after %d epoch",
+                                           "Run: had finished already, after %d epochs",
+                                           self->epochs_done), self->epochs_done);
+    case OUTCOME_STOPPED:
+      /* TRANSLATORS: epochs done of the run's limit */
+      return g_strdup_printf (_("Run: stopped after epoch %d of %d"), self->epochs_done,
+                              epochs);
+    case OUTCOME_FAILED:
+      return g_strdup_printf (_("Run: failed after epoch %d of %d"), self->epochs_done, epochs);
+    case OUTCOME_NONE:
+    default:
+      return g_strdup ("");
+    }
+}
+
+/* The run bar while a run goes on: epochs, and the time left while it is not paused. */
+static char *
+run_text (VisageTrainView *self, int epoch, int epochs, double done)
+{
+  double per_epoch = -1.0;
+  g_autofree char *left = NULL;
+
+  if (self->n_epoch_seconds > 0)
+    per_epoch = self->epoch_seconds / self->n_epoch_seconds;
+  else if (self->has_step && self->step.step > 0)
+    per_epoch = self->step.elapsed_s / self->step.step * self->step.steps;
+  if (self->paused)
+    /* TRANSLATORS: the run's progress while it is paused */
+    return g_strdup_printf (_("Run: epoch %d of %d · paused"), MAX (epoch, 1), epochs);
+  if (per_epoch <= 0)
+    return g_strdup_printf (_("Run: epoch %d of %d"), MAX (epoch, 1), epochs);
+  left = format_duration (per_epoch * (epochs - done));
+  /* TRANSLATORS: the run's progress; the run may end sooner when the optimiser
+   * pipeline finishes, hence "at most" */
+  return g_strdup_printf (_("Run: epoch %d of %d · at most %s left"), MAX (epoch, 1), epochs,
+                          left);
 }
 
 static void
 update_labels (VisageTrainView *self)
 {
-  g_autofree char *phase = NULL, *best = NULL, *epoch_text = NULL, *run_text = NULL;
-  char lr[G_ASCII_DTOSTR_BUF_SIZE] = "";
-  double epoch_fraction = 0.0, per_epoch = -1.0;
-  int epoch = 0, epochs = self->has_options ? self->options.epochs : 0;
+  g_autofree char *phase = phase_text (self), *best = best_text (self);
+  g_autofree char *epoch_line = NULL, *run_line = NULL;
+  gboolean running = self->cancellable != NULL;
+  int epochs = self->has_step ? self->step.epochs : self->has_options ? self->options.epochs : 0;
+  double epoch_fraction = 0.0, run_fraction = 0.0;
 
   gtk_label_set_label (self->title_label,
-                       self->cancellable == NULL ? _("Training Run")
+                       !running ? _("Training Run")
                        : self->paused ? _("Training Paused") : _("Training"));
-  if (self->lr > 0)
-    g_ascii_formatd (lr, sizeof lr, "%.3g", self->lr);
-  /* TRANSLATORS: the optimiser running now and its learning rate */
-  phase = g_strdup_printf (_("Phase: %s · learning rate %s"),
-                           optimizer_display_name (self->optimizer), self->lr > 0 ? lr : "–");
   gtk_label_set_label (self->phase_label, phase);
-  if (self->best_miou_epoch > 0)
-    best = g_strdup_printf (_("Best validation mIoU: %.2f%% (epoch %d)"),
-                            100.0 * self->best_miou, self->best_miou_epoch);
-  else
-    best = g_strdup (_("Best validation mIoU: none yet"));
   gtk_label_set_label (self->best_label, best);
 
-  if (self->has_step)
+  if (running)
     {
-      epoch = self->step.epoch;
-      epochs = self->step.epochs;
-      epoch_fraction = self->validating ? 1.0
-                       : self->step.steps > 0 ? (double) self->step.step / self->step.steps : 0;
-      if (self->validating)
+      int epoch = self->has_step ? self->step.epoch : self->epochs_done + 1;
+
+      epoch_line = epoch_text (self, &epoch_fraction);
+      if (epochs > 0)
         {
-          epoch_text = g_strdup_printf (_("Epoch %d of %d: validating, %d of %d images"),
-                                        epoch, epochs, self->val_done, self->val_total);
-          gtk_progress_bar_set_fraction (self->epoch_bar, self->val_total > 0
-                                         ? (double) self->val_done / self->val_total : 0.0);
+          double done = MAX (epoch - 1, 0) + (self->has_step ? epoch_fraction : 0.0);
+
+          run_fraction = done / epochs;
+          run_line = run_text (self, epoch, epochs, done);
         }
-      else
-        {
-          epoch_text = g_strdup_printf (_("Epoch %d of %d: step %d of %d · %.1f images/s"),
-                                        epoch, epochs, self->step.step, self->step.steps,
-                                        self->step.images_per_s);
-          gtk_progress_bar_set_fraction (self->epoch_bar, epoch_fraction);
-        }
-      if (self->n_epoch_seconds > 0)
-        per_epoch = self->epoch_seconds / self->n_epoch_seconds;
-      else if (self->step.step > 0)
-        per_epoch = self->step.elapsed_s / self->step.step * self->step.steps;
     }
   else
     {
-      epoch_text = g_strdup (self->cancellable != NULL ? _("Preparing the data…") : "");
-      gtk_progress_bar_set_fraction (self->epoch_bar, 0.0);
+      /* Ended (or nothing yet): no step, rate or time left that no longer holds. */
+      epoch_line = g_strdup ("");
+      run_line = ended_text (self, epochs);
+      run_fraction = epochs > 0 ? (double) self->epochs_done / epochs : 0.0;
+      if (self->outcome == OUTCOME_FINISHED || self->outcome == OUTCOME_DONE_BEFORE)
+        run_fraction = 1.0;
     }
-
-  if (epochs > 0)
-    {
-      double done = MAX (epoch - 1, 0) + epoch_fraction;
-
-      gtk_progress_bar_set_fraction (self->run_bar, CLAMP (done / epochs, 0.0, 1.0));
-      if (self->cancellable != NULL && per_epoch > 0)
-        {
-          g_autofree char *left = format_duration (per_epoch * (epochs - done));
-
-          /* TRANSLATORS: the run's progress; the run may end sooner when the optimiser
-           * pipeline finishes, hence "at most" */
-          run_text = g_strdup_printf (_("Run: epoch %d of %d · at most %s left"),
-                                      MAX (epoch, 1), epochs, left);
-        }
-      else
-        run_text = g_strdup_printf (_("Run: epoch %d of %d"), MAX (epoch, 1), epochs);
-    }
-  else
-    run_text = g_strdup ("");
-  gtk_progress_bar_set_text (self->epoch_bar, epoch_text);
-  gtk_progress_bar_set_text (self->run_bar, run_text);
+  gtk_widget_set_visible (GTK_WIDGET (self->epoch_bar), running);
+  gtk_progress_bar_set_fraction (self->epoch_bar, CLAMP (epoch_fraction, 0.0, 1.0));
+  gtk_progress_bar_set_fraction (self->run_bar, CLAMP (run_fraction, 0.0, 1.0));
+  gtk_progress_bar_set_text (self->epoch_bar, epoch_line);
+  gtk_progress_bar_set_text (self->run_bar, run_line != NULL ? run_line : "");
   update_actions (self);
 }
 
@@ -234,6 +342,36 @@ on_progress (VisageTrainView *self, int job, int done, int total)
     }
 }
 
+/* A new best checkpoint (best.safetensors written after `epoch`): the header and a notice
+ * say so under the rule that chose it. */
+static void
+announce_best (VisageTrainView *self, int epoch, double val_loss, double val_miou)
+{
+  g_autofree char *title = NULL;
+  AdwToast *toast;
+
+  self->best_epoch = epoch;
+  self->best_val_loss = val_loss;
+  self->best_val_miou = val_miou;
+  g_free (self->best_path);
+  self->best_path = g_build_filename (self->options.out_dir, "best.safetensors", NULL);
+  title = g_strdup_printf (best_rule (self) == VG_SELECT_MIOU
+                           /* TRANSLATORS: a new best checkpoint was written after this epoch */
+                           ? _("Epoch %d has the highest validation mIoU so far: saved as "
+                               "best.safetensors")
+                           : _("Epoch %d has the lowest validation loss so far: saved as "
+                               "best.safetensors"), epoch);
+  if (self->best_toast != NULL)
+    adw_toast_dismiss (self->best_toast);
+  toast = adw_toast_new (title);
+  adw_toast_set_timeout (toast, 10);
+  adw_toast_set_button_label (toast, _("_Use This Model"));
+  adw_toast_set_action_name (toast, "win.browse-model");
+  adw_toast_set_action_target_value (toast, g_variant_new_string (self->best_path));
+  g_set_weak_pointer (&self->best_toast, toast);
+  show_toast (self, toast);
+}
+
 static void
 on_train_epoch (VisageTrainView *self, const VgServiceEpoch *record)
 {
@@ -249,38 +387,15 @@ on_train_epoch (VisageTrainView *self, const VgServiceEpoch *record)
   g_free (self->optimizer);
   self->optimizer = g_strdup (vg_optimizer_kind_name (s->optimizer));
   self->lr = vg_train_state_lr (s, &self->options);
-  if (s->best_miou_epoch > 0)
-    {
-      self->best_miou = s->best_miou;
-      self->best_miou_epoch = s->best_miou_epoch;
-    }
   self->epoch_seconds += e->seconds;
   self->n_epoch_seconds++;
+  self->epochs_done = e->epoch;
   self->validating = FALSE;
   /* The next epoch has not started: show this one as complete. */
   if (self->has_step)
     self->step.step = self->step.steps;
-
   if (e->events & VG_TRAIN_EVENT_SAVE_BEST)
-    {
-      g_autofree char *title = NULL;
-      AdwToast *toast;
-
-      g_free (self->best_path);
-      self->best_path = g_build_filename (self->options.out_dir, "best.safetensors", NULL);
-      /* TRANSLATORS: a new best checkpoint was written after this epoch */
-      title = g_strdup_printf (_("Epoch %d is the best so far: best.safetensors saved"),
-                               e->epoch);
-      if (self->best_toast != NULL)
-        adw_toast_dismiss (self->best_toast);
-      toast = adw_toast_new (title);
-      adw_toast_set_timeout (toast, 10);
-      adw_toast_set_button_label (toast, _("_Use for Browsing"));
-      adw_toast_set_action_name (toast, "win.use-model");
-      adw_toast_set_action_target_value (toast, g_variant_new_string (self->best_path));
-      g_set_weak_pointer (&self->best_toast, toast);
-      show_toast (self, toast);
-    }
+    announce_best (self, e->epoch, e->val_loss, e->val_miou);
   update_labels (self);
 }
 
@@ -299,12 +414,54 @@ set_running (VisageTrainView *self, GCancellable *cancellable)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
 }
 
+/* How a run that ended without an error reads: finished now, or finished already; *toast:
+ * the notice's shorter line (a notice shows one). */
+static char *
+finished_message (VisageTrainView *self, const VgTrainState *state, char **toast)
+{
+  g_autofree char *best = NULL;
+
+  if (self->n_epoch_seconds == 0)
+    {
+      self->outcome = OUTCOME_DONE_BEFORE;
+      *toast = g_strdup (_("This run had finished already: nothing more was trained"));
+      if (state->finished)
+        /* TRANSLATORS: a resumed run that its optimiser schedule had ended already */
+        return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                             "This run had finished already: its optimiser "
+                                             "schedule ended it after %d epoch. Nothing more "
+                                             "was trained.",
+                                             "This run had finished already: its optimiser "
+                                             "schedule ended it after %d epochs. Nothing more "
+                                             "was trained.", state->epoch), state->epoch);
+      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                           "This run had reached its epoch limit already, after "
+                                           "%d epoch. Nothing more was trained: raise the limit "
+                                           "in the Train dialog to go on.",
+                                           "This run had reached its epoch limit already, after "
+                                           "%d epochs. Nothing more was trained: raise the limit "
+                                           "in the Train dialog to go on.", state->epoch),
+                              state->epoch);
+    }
+  self->outcome = OUTCOME_FINISHED;
+  *toast = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Training finished after %d epoch",
+                                         "Training finished after %d epochs", state->epoch),
+                            state->epoch);
+  if (self->best_epoch == 0)
+    return g_strdup (*toast);
+  best = best_text (self);
+  /* TRANSLATORS: %d epochs; %s the best checkpoint's line ("Best checkpoint (…): epoch 3 …") */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Training finished after %d epoch. %s",
+                                       "Training finished after %d epochs. %s", state->epoch),
+                          state->epoch, best);
+}
+
 static void
 trained (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (VisageTrainView) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autofree char *message = NULL;
+  g_autofree char *message = NULL, *toast_text = NULL;
   VgTrainState state = { 0 };
   gboolean ok;
 
@@ -313,33 +470,37 @@ trained (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   self->paused = FALSE;
   vg_service_set_training_paused (self->service, FALSE);
+  if (self->stop_question != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->stop_question));
+  self->epochs_done = MAX (self->epochs_done, state.epoch);
   if (ok)
-    {
-      if (state.best_miou_epoch > 0)
-        message = g_strdup_printf (_("Training finished after %d epochs: best validation mIoU "
-                                     "%.2f%% at epoch %d"), state.epoch,
-                                   100.0 * state.best_miou, state.best_miou_epoch);
-      else
-        message = g_strdup_printf (_("Training finished after %d epochs"), state.epoch);
-    }
+    message = finished_message (self, &state, &toast_text);
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       g_autofree char *last = g_build_filename (self->options.out_dir, "last.safetensors",
                                                 NULL);
 
+      self->outcome = OUTCOME_STOPPED;
       /* last is written at each epoch's end and every few minutes within an epoch */
       if (g_file_test (last, G_FILE_TEST_EXISTS))
-        message = g_strdup_printf (_("Training stopped; %s keeps the run up to its last "
-                                     "checkpoint. To continue, choose this folder in the "
-                                     "Train dialog: it offers to resume."), last);
+        {
+          message = g_strdup_printf (_("Training stopped; %s keeps the run up to its last "
+                                       "checkpoint. To continue, choose this folder in the "
+                                       "Train dialog: it offers to resume."), last);
+          /* the notice is one line: the page keeps the whole message */
+          toast_text = g_strdup (_("Training stopped: the Train dialog can resume it"));
+        }
       else
         message = g_strdup (_("Training stopped before its first checkpoint; nothing was "
                               "saved"));
     }
   else
-    message = g_strdup_printf (_("Training failed: %s"), error->message);
+    {
+      self->outcome = OUTCOME_FAILED;
+      message = g_strdup_printf (_("Training failed: %s"), error->message);
+    }
   gtk_label_set_label (self->message_label, message);
-  notice (self, message);
+  notice (self, toast_text != NULL ? toast_text : message);
   set_running (self, NULL);
   update_labels (self);
 }
@@ -360,22 +521,40 @@ visage_train_view_set_service (VisageTrainView *self, VgService *service)
   g_signal_connect_swapped (service, "message", G_CALLBACK (on_message), self);
 }
 
-/* A resumed run: its epochs so far from its log, its best from there too. The log is read
- * from the checkpoint the run resumes from, which log.csv may lag by a row. */
+/* A resumed run: its epochs so far from its log, its phase and best checkpoint from its
+ * schedule's state, both read (once, at the start) from the checkpoint it resumes from,
+ * which log.csv may lag by a row. */
 static void
 load_history (VisageTrainView *self)
 {
   g_autofree char *last = g_build_filename (self->options.out_dir, "last.safetensors", NULL);
+  g_autofree char *best = g_build_filename (self->options.out_dir, "best.safetensors", NULL);
   g_autofree char *log = NULL;
   g_autoptr (GError) error = NULL;
+  VgTrainState state;
+  double train_loss;
 
   if ((log = vg_train_read_log (self->options.out_dir, &error)) == NULL
-      || !visage_train_plot_load_log_text (visage_train_view_get_plot (self), log, last,
-                                           &error))
+      || !visage_train_plot_load_log_text (self->plot, log, last, &error)
+      || !vg_train_state_load (&state, &self->options, self->options.out_dir, &error))
     {
       gtk_label_set_label (self->message_label, error->message);
       return;
     }
+  self->epochs_done = state.epoch;
+  g_free (self->optimizer);
+  self->optimizer = g_strdup (vg_optimizer_kind_name (state.optimizer));
+  self->lr = vg_train_state_lr (&state, &self->options);
+  self->best_epoch = self->options.select == VG_SELECT_MIOU ? state.best_miou_epoch
+                                                           : state.best_loss_epoch;
+  self->best_val_loss = state.best_loss;
+  self->best_val_miou = state.best_miou;
+  /* the other figure of that epoch from the log */
+  if (self->best_epoch > 0)
+    visage_train_plot_get_epoch (self->plot, self->best_epoch, &train_loss,
+                                 &self->best_val_loss, &self->best_val_miou);
+  if (self->best_epoch > 0 && g_file_test (best, G_FILE_TEST_IS_REGULAR))
+    self->best_path = g_steal_pointer (&best);
 }
 
 gboolean
@@ -399,13 +578,16 @@ visage_train_view_start (VisageTrainView *self, const VgTrainOptions *opts)
   self->paused = FALSE;
   self->epoch_seconds = 0.0;
   self->n_epoch_seconds = 0;
+  self->epochs_done = 0;
+  self->outcome = OUTCOME_NONE;
   self->lr = opts->optimizer == VG_OPTIMIZER_SGD ? opts->sgd_lr : opts->lr;
   g_free (self->optimizer);
   self->optimizer = g_strdup (opts->optimizer == VG_OPTIMIZER_PIPELINE
                               ? "adam" : vg_optimizer_kind_name (opts->optimizer));
-  self->best_miou = -1.0;
-  self->best_miou_epoch = 0;
+  self->best_epoch = 0;
   g_clear_pointer (&self->best_path, g_free);
+  if (self->best_toast != NULL)
+    adw_toast_dismiss (self->best_toast);
   visage_train_plot_clear (self->plot);
   gtk_label_set_label (self->message_label, "");
   if (opts->resume)
@@ -533,9 +715,52 @@ resume_action (GtkWidget *widget, const char *name, GVariant *parameter)
 }
 
 static void
+stop_question_response (VisageTrainView *self, const char *response)
+{
+  if (g_str_equal (response, "stop"))
+    visage_train_view_stop (self);
+}
+
+/* Stop asks first: a stopped run loses the epoch under way. */
+static void
 stop_action (GtkWidget *widget, const char *name, GVariant *parameter)
 {
-  visage_train_view_stop (VISAGE_TRAIN_VIEW (widget));
+  VisageTrainView *self = VISAGE_TRAIN_VIEW (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  AdwMessageDialog *dialog;
+
+  if (self->cancellable == NULL)
+    return;
+  if (self->stop_question != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->stop_question));
+      return;
+    }
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (
+    GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, _("Stop Training?"),
+    _("The epoch under way is lost; last.safetensors keeps the run up to its last "
+      "checkpoint, and the Train dialog can resume it later.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Keep Training"), "stop", _("_Stop"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (stop_question_response), self,
+                           G_CONNECT_SWAPPED);
+  g_set_weak_pointer (&self->stop_question, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* The best checkpoint, for the workbench: browsing with it, or evaluating it. */
+static void
+use_best_action (GtkWidget *widget, const char *name, GVariant *parameter)
+{
+  VisageTrainView *self = VISAGE_TRAIN_VIEW (widget);
+
+  if (self->best_path != NULL)
+    gtk_widget_activate_action (widget, g_str_equal (name, "training.use-best")
+                                        ? "win.browse-model" : "win.use-model",
+                                "s", self->best_path);
 }
 
 static void
@@ -550,10 +775,11 @@ export_chosen (const char *path, gpointer user_data)
   if (visage_train_plot_export (self->plot, path, request->what, EXPORT_WIDTH, EXPORT_HEIGHT,
                                 &error))
     {
-      g_autofree char *base = g_path_get_basename (path);
-      g_autofree char *text = g_strdup_printf (_("Plot saved as %s"), base);
+      g_autofree char *text = g_strdup_printf (_("Plot saved as %s"), path);
+      GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
 
-      notice (self, text);
+      if (overlay != NULL)
+        visage_folder_toast_show (ADW_TOAST_OVERLAY (overlay), text, path);
     }
   else
     notice (self, error->message);
@@ -612,6 +838,9 @@ visage_train_view_dispose (GObject *object)
       vg_service_set_training_paused (self->service, FALSE);
     }
   g_clear_weak_pointer (&self->best_toast);
+  if (self->stop_question != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->stop_question));
+  g_clear_weak_pointer (&self->stop_question);
   gtk_widget_dispose_template (GTK_WIDGET (object), VISAGE_TYPE_TRAIN_VIEW);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->service);
@@ -664,6 +893,9 @@ visage_train_view_class_init (VisageTrainViewClass *klass)
   gtk_widget_class_install_action (widget_class, "training.pause", NULL, pause_action);
   gtk_widget_class_install_action (widget_class, "training.resume", NULL, resume_action);
   gtk_widget_class_install_action (widget_class, "training.stop", NULL, stop_action);
+  gtk_widget_class_install_action (widget_class, "training.use-best", NULL, use_best_action);
+  gtk_widget_class_install_action (widget_class, "training.evaluate-best", NULL,
+                                   use_best_action);
   gtk_widget_class_install_action (widget_class, "training.export-plot", "s",
                                    export_plot_action);
 
@@ -680,6 +912,7 @@ visage_train_view_class_init (VisageTrainViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, epoch_bar);
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, run_bar);
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, message_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, best_buttons);
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, plot);
 }
 
@@ -687,6 +920,5 @@ static void
 visage_train_view_init (VisageTrainView *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  self->best_miou = -1.0;
   update_labels (self);
 }

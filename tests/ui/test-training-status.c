@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* What the Training page says about a run, and that it says one thing: paused, it gives no
+ * time left; finished, no step or rate of a run that no longer goes on; its best checkpoint
+ * is the one the engine's rule chose (best.safetensors), named by that rule, with buttons
+ * that stay; a run that had finished says so when resumed; the Train dialog shows a
+ * resumed run's own options, read once on a worker thread; the plot gives an epoch's
+ * figures under the pointer, and a saved plot's notice opens its folder. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <adwaita.h>
+
+#include "test-fixtures.h"
+#include "vg-train.h"
+#include "visage-application.h"
+#include "visage-folder-toast.h"
+#include "visage-train-dialog.h"
+#include "visage-train-plot.h"
+#include "visage-train-view.h"
+#include "visage-window.h"
+#include "ui-test-util.h"
+
+static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
+
+static char *scratch_dir;
+static char *val_dir;
+static char *train_dir;
+static char *model_path;
+
+static VisageWindow *
+open_workbench (VisageApplication *app)
+{
+  return ui_open_workbench (app, model_path, val_dir, window_settled);
+}
+
+static gboolean
+training_over (gpointer data)
+{
+  return !visage_train_view_get_running (VISAGE_TRAIN_VIEW (data));
+}
+
+static gboolean
+run_read (gpointer data)
+{
+  return !visage_train_dialog_get_reading_run (VISAGE_TRAIN_DIALOG (data));
+}
+
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+on_step (VgService *service, const VgTrainStep *step, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static VisageTrainDialog *
+open_dialog (VisageWindow *window)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (window), "train", NULL);
+  g_assert_nonnull (visage_window_get_train_dialog (window));
+  return visage_window_get_train_dialog (window);
+}
+
+static void
+set_field (VisageTrainDialog *dialog, const char *name, const char *value)
+{
+  g_assert_true (visage_train_dialog_set_field (dialog, name, value));
+}
+
+static void
+assert_contains (const char *text, const char *part)
+{
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, part));
+}
+
+/* The epoch of the lowest validation loss in the run's log.csv, as the engine picks it
+ * (the first of equals: only a lower loss is better). */
+static int
+best_loss_epoch (const char *run)
+{
+  g_autofree char *path = g_build_filename (run, "log.csv", NULL);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  double best = INFINITY;
+  int epoch = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (int i = 1; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    {
+      g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
+      double loss = g_ascii_strtod (cells[5], NULL);  /* val_loss */
+
+      if (loss < best)
+        {
+          best = loss;
+          epoch = atoi (cells[0]);
+        }
+    }
+  return epoch;
+}
+
+static gboolean
+browsing_best (gpointer data)
+{
+  VisageWindow *window = data;
+
+  return g_strcmp0 (vg_service_get_model_path (visage_window_get_service (window)),
+                    visage_train_view_get_best_path (visage_window_get_train_view (window))) == 0
+         && !visage_window_get_busy (window);
+}
+
+/* Paused, the page gives no time left; running again, it does once a step is timed. */
+static void
+check_paused_texts (VisageTrainView *view, gboolean *stepped)
+{
+  g_assert_true (spin_until (is_true, stepped));
+  visage_train_view_set_paused (view, TRUE);
+  assert_contains (visage_train_view_get_run_text (view), "paused");
+  g_assert_null (strstr (visage_train_view_get_run_text (view), "left"));
+  g_assert_null (strstr (visage_train_view_get_epoch_text (view), "images/s"));
+  spin_for (300);
+  g_assert_null (strstr (visage_train_view_get_run_text (view), "left"));
+  visage_train_view_set_paused (view, FALSE);
+  g_assert_null (strstr (visage_train_view_get_run_text (view), "paused"));
+}
+
+/* The finished run's folder in the Train dialog: its own options in the fields, and a
+ * limit that must rise before it can go on. */
+static void
+check_dialog_resume (VisageWindow *window, const char *run)
+{
+  VisageTrainDialog *dialog = open_dialog (window);
+
+  set_field (dialog, "out", run);
+  g_assert_true (visage_train_dialog_get_reading_run (dialog));
+  g_assert_false (visage_train_dialog_get_can_start (dialog));
+  g_assert_true (spin_until (run_read, dialog));
+  g_assert_true (visage_train_dialog_get_resume_offered (dialog));
+  /* the defaults show until Resume is on (the run's: 64 and 2) */
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "batch"), ==, "8");
+  set_field (dialog, "resume", "true");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "resolution"), ==, "64");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "batch"), ==, "2");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "config"), ==, "custom");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "widths"), ==, "8,16,24,32");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "epochs"), ==, "2");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "select"), ==, "loss");
+  g_assert_false (visage_train_dialog_get_can_start (dialog));
+  assert_contains (visage_train_dialog_get_problem (dialog), "raise the epoch limit");
+  set_field (dialog, "epochs", "3");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  g_assert_cmpint (visage_train_dialog_get_options (dialog)->resolution, ==, 64);
+  /* another keystroke reads nothing again */
+  set_field (dialog, "epochs", "4");
+  g_assert_false (visage_train_dialog_get_reading_run (dialog));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+test_run_status (void)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autofree char *run = NULL, *expected = NULL;
+  g_autoptr (GError) error = NULL;
+  VisageWindow *window;
+  VisageTrainDialog *dialog;
+  VisageTrainView *view;
+  VgTrainOptions options;
+  gboolean stepped = FALSE;
+  int best;
+
+  if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
+    return;
+  view = visage_window_get_train_view (window);
+  g_signal_connect (visage_window_get_service (window), "train-step", G_CALLBACK (on_step),
+                    &stepped);
+  g_assert_null (visage_train_view_get_best_path (view));
+
+  run = g_build_filename (scratch_dir, "run", NULL);
+  dialog = open_dialog (window);
+  set_field (dialog, "out", run);
+  set_field (dialog, "config", "custom");
+  set_field (dialog, "widths", "8,16,24,32");
+  set_field (dialog, "depths", "1,1,1,1");
+  set_field (dialog, "heads", "1,1,1,1");
+  set_field (dialog, "ratios", "8,4,2,1");
+  set_field (dialog, "resolution", "64");
+  set_field (dialog, "batch", "2");
+  set_field (dialog, "epochs", "2");
+  g_assert_true (visage_train_dialog_start (dialog));
+  assert_contains (visage_train_view_get_best_text (view), "none yet");
+  check_paused_texts (view, &stepped);
+
+  /* Finished: the bars say so, with no step, speed or time left. */
+  g_assert_true (spin_until (training_over, view));
+  assert_contains (visage_train_view_get_message (view), "finished");
+  assert_contains (visage_train_view_get_run_text (view), "finished after 2 epochs");
+  g_assert_cmpstr (visage_train_view_get_epoch_text (view), ==, "");
+  assert_contains (visage_train_view_get_phase_text (view), "Last phase");
+
+  /* The best: the engine's rule (the lowest validation loss), named, at its epoch. */
+  best = best_loss_epoch (run);
+  g_assert_cmpint (best, >=, 1);
+  expected = g_strdup_printf ("(lowest validation loss): epoch %d ", best);
+  assert_contains (visage_train_view_get_best_text (view), expected);
+  g_assert_true (g_file_test (visage_train_view_get_best_path (view), G_FILE_TEST_IS_REGULAR));
+
+  /* Its buttons stay after the notices: browsing with it. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "training.use-best", NULL));
+  g_assert_true (spin_until (browsing_best, window));
+  g_assert_cmpstr (visage_window_get_visible_view (window), ==, "browse");
+
+  check_dialog_resume (window, run);
+
+  /* Resumed at its limit, it had finished: it says so, and keeps its best. */
+  g_assert_true (vg_train_options_load (&options, run, &error));
+  g_assert_no_error (error);
+  g_assert_true (visage_train_view_start (view, &options));
+  assert_contains (visage_train_view_get_best_text (view), expected);
+  g_assert_true (spin_until (training_over, view));
+  assert_contains (visage_train_view_get_message (view), "already");
+  assert_contains (visage_train_view_get_run_text (view), "had finished already");
+  assert_contains (visage_train_view_get_best_text (view), expected);
+  g_assert_nonnull (visage_train_view_get_best_path (view));
+  vg_train_options_clear (&options);
+  g_signal_handlers_disconnect_by_data (visage_window_get_service (window), &stepped);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* Under the pointer, the nearest epoch's figures; away from every epoch, nothing. */
+static void
+test_plot_hover (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  VisageTrainPlot *plot = VISAGE_TRAIN_PLOT (visage_train_plot_new ());
+  g_autofree char *outside = NULL;
+  gboolean found = FALSE;
+  int width;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 700, 400);
+  gtk_window_set_child (GTK_WINDOW (window), GTK_WIDGET (plot));
+  visage_train_plot_add_epoch (plot, 1, 1.5, 1.4, 0.30);
+  visage_train_plot_add_epoch (plot, 2, 1.2, 1.3, 0.3518);
+  visage_train_plot_add_epoch (plot, 3, 1.0, NAN, 0.40);
+  gtk_window_present (GTK_WINDOW (window));
+  spin_frames (10);
+  width = gtk_widget_get_width (GTK_WIDGET (plot));
+  g_assert_cmpint (width, >, 300);
+
+  for (int x = 0; x < width; x++)
+    {
+      g_autofree char *text = visage_train_plot_describe_at (plot, x);
+
+      if (text != NULL && g_str_has_prefix (text, "Epoch 2\n"))
+        {
+          found = TRUE;
+          assert_contains (text, "Training loss 1.2000");
+          assert_contains (text, "Validation loss 1.3000");
+          assert_contains (text, "Validation mIoU 35.18%");
+        }
+      if (text != NULL && g_str_has_prefix (text, "Epoch 3\n"))
+        assert_contains (text, "Validation loss –");
+    }
+  g_assert_true (found);
+  outside = visage_train_plot_describe_at (plot, 2);  /* in the left axis' margin */
+  g_assert_null (outside);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* A saved file's notice names its folder and opens it. */
+static void
+test_folder_toast (void)
+{
+  AdwToastOverlay *overlay = ADW_TOAST_OVERLAY (g_object_ref_sink (adw_toast_overlay_new ()));
+  g_autofree char *file = g_build_filename (scratch_dir, "convergence.png", NULL);
+  AdwToast *toast;
+
+  toast = visage_folder_toast_show (overlay, "Plot saved as convergence.png", file);
+  g_assert_cmpstr (visage_folder_toast_get_folder (toast), ==, scratch_dir);
+  g_assert_cmpstr (adw_toast_get_button_label (toast), ==, "Open _Folder");
+  toast = visage_folder_toast_show (overlay, "Exported 3 files", scratch_dir);
+  g_assert_cmpstr (visage_folder_toast_get_folder (toast), ==, scratch_dir);
+  g_object_unref (overlay);
+}
+
+int
+main (int argc, char *argv[])
+{
+  int status;
+
+  if ((status = ui_test_init (&argc, &argv, "training-status", &scratch_dir)) >= 0)
+    return status;
+
+  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
+  val_dir = ui_test_link_split (scratch_dir, "data/val", "val", fixture_names);
+  train_dir = ui_test_link_split (scratch_dir, "data/train", "train", fixture_names);
+
+  g_test_add_func ("/training-status/plot-hover", test_plot_hover);
+  g_test_add_func ("/training-status/folder-toast", test_folder_toast);
+  g_test_add_func ("/training-status/run", test_run_status);
+  return ui_test_run (&scratch_dir, &val_dir, &train_dir, &model_path, NULL);
+}
