@@ -602,14 +602,6 @@ VG_TEST ("/annotation/close-and-save", test_close_and_save)
 int
 main (int argc, char *argv[])
 {
-  int status;
-
-  if ((status = ui_test_init (&argc, &argv, "annotation", &scratch_dir)) >= 0)
-    return status;
-
-  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  split_dir = ui_test_link_split (scratch_dir, "split", "val", fixture_names);
-
-  vg_test_add_registered ();
-  return ui_test_run (&scratch_dir, &split_dir, &model_path, NULL);
+  return ui_test_main (argc, argv, "annotation", fixture_names, &scratch_dir, &model_path, "split",
+                       &split_dir, NULL);
 }

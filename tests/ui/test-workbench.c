@@ -872,16 +872,6 @@ VG_TEST ("/workbench/screenshot-evaluate-and-image", test_screenshot_evaluate_an
 int
 main (int argc, char *argv[])
 {
-  int status;
-
-  if ((status = ui_test_init (&argc, &argv, "workbench", &scratch_dir)) >= 0)
-    return status;
-
-  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  /* Without ../shared (a developer's machine) the tests that need images skip; under CI
-   * vg_test_shared_path fails instead. */
-  split_dir = ui_test_link_split (scratch_dir, "split", "val", fixture_names);
-
-  vg_test_add_registered ();
-  return ui_test_run (&scratch_dir, &split_dir, &model_path, NULL);
+  return ui_test_main (argc, argv, "workbench", fixture_names, &scratch_dir, &model_path, "split",
+                       &split_dir, NULL);
 }

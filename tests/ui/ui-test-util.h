@@ -10,6 +10,8 @@
 #include <adwaita.h>
 
 #include "test-common.h"
+#include "test-fixtures.h"
+#include "test-register.h"
 #include "visage-application.h"
 #include "visage-window.h"
 
@@ -173,6 +175,29 @@ ui_test_run (char **scratch_dir, ...)
     g_clear_pointer (path, g_free);
   va_end (ap);
   return status;
+}
+
+/* The main () of a ui test program on the fixture split names with a tiny model, for the
+ * file's VG_TESTs: after ui_test_init, *model_path is the model, *val_dir the val images of
+ * names linked at scratch/val_sub and, where train_dir is given, *train_dir the train images
+ * of names at scratch/data/train. Without ../shared (a developer's machine) the folders are
+ * NULL and the tests that need images skip; under CI vg_test_shared_path fails instead.
+ * Runs the tests, then removes the scratch folder and frees the paths. */
+static inline int
+ui_test_main (int argc, char **argv, const char *name, const char *const *names,
+              char **scratch_dir, char **model_path, const char *val_sub, char **val_dir,
+              char **train_dir)
+{
+  int status;
+
+  if ((status = ui_test_init (&argc, &argv, name, scratch_dir)) >= 0)
+    return status;
+  *model_path = vg_test_write_tiny_model (*scratch_dir, "tiny.safetensors", 1, 64);
+  *val_dir = ui_test_link_split (*scratch_dir, val_sub, "val", names);
+  if (train_dir != NULL)
+    *train_dir = ui_test_link_split (*scratch_dir, "data/train", "train", names);
+  vg_test_add_registered ();
+  return ui_test_run (scratch_dir, model_path, val_dir, train_dir, NULL);
 }
 
 /* The window of app with the model and the split opened, once settled (data: the window)
