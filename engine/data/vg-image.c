@@ -387,15 +387,10 @@ static gboolean
 read_png (FILE *fp, PngReadMode mode, VgImage *img, VgImageInfo *info, const char *path,
           GError **error)
 {
-  PngReadCtx ctx = { 0 };
+  PngReadCtx ctx = { .fp = fp, .mode = mode, .img = img, .info = info, .path = path,
+                     .error = error };
   gboolean ok;
 
-  ctx.fp = fp;
-  ctx.mode = mode;
-  ctx.img = img;
-  ctx.info = info;
-  ctx.path = path;
-  ctx.error = error;
   ctx.png = png_create_read_struct (PNG_LIBPNG_VER_STRING, ctx.message, png_error_cb,
                                     png_warning_cb);
   if (ctx.png != NULL)
@@ -585,7 +580,7 @@ png_write_guarded (PngWriteCtx *ctx)
 static GBytes *
 png_encode (const uint8_t *pixels, int height, int width, PngPixels kind, GError **error)
 {
-  PngWriteCtx ctx = { 0 };
+  PngWriteCtx ctx = { .pixels = pixels, .height = height, .width = width, .kind = kind };
   gboolean ok;
 
   if (height <= 0 || width <= 0 || (size_t) height * width > MAX_PIXELS)
@@ -595,10 +590,6 @@ png_encode (const uint8_t *pixels, int height, int width, PngPixels kind, GError
       return NULL;
     }
   ctx.out = g_byte_array_new ();
-  ctx.pixels = pixels;
-  ctx.height = height;
-  ctx.width = width;
-  ctx.kind = kind;
   ctx.png = png_create_write_struct (PNG_LIBPNG_VER_STRING, ctx.message, png_error_cb,
                                      png_warning_cb);
   if (ctx.png != NULL)
