@@ -48,6 +48,22 @@ layernorm_loss (void *p)
   return dot (c->out, c->R, (size_t) c->Nr * c->C);
 }
 
+/* The mean of the n floats x[0], x[stride], ... in double; in *ss the sum of their squared
+ * deviations from it (over n: the biased variance, as torch normalises). */
+static double
+moments (const float *x, int n, int stride, double *ss)
+{
+  double m = 0, v = 0;
+
+  for (int k = 0; k < n; k++)
+    m += x[(size_t) k * stride];
+  m /= n;
+  for (int k = 0; k < n; k++)
+    v += (x[(size_t) k * stride] - m) * (x[(size_t) k * stride] - m);
+  *ss = v;
+  return m;
+}
+
 static void
 layernorm_check (int Nr, int C)
 {
@@ -65,12 +81,8 @@ layernorm_check (int Nr, int C)
   double *ref = g_new (double, n);
   for (int r = 0; r < Nr; r++)
     {
-      double m = 0, v = 0;
-      for (int i = 0; i < C; i++)
-        m += c.inp[r * C + i];
-      m /= C;
-      for (int i = 0; i < C; i++)
-        v += (c.inp[r * C + i] - m) * (c.inp[r * C + i] - m);
+      double v, m = moments (c.inp + (size_t) r * C, C, 1, &v);
+
       v /= C; /* biased, as torch */
       for (int i = 0; i < C; i++)
         ref[r * C + i] = (c.inp[r * C + i] - m) / sqrt (v + c.eps) * c.weight[i] + c.bias[i];
@@ -99,12 +111,8 @@ layernorm_check (int Nr, int C)
   layernorm_loss (&c);
   for (int r = 0; r < Nr; r++)
     {
-      double m = 0, v = 0;
-      for (int i = 0; i < C; i++)
-        m += c.out[r * C + i];
-      m /= C;
-      for (int i = 0; i < C; i++)
-        v += (c.out[r * C + i] - m) * (c.out[r * C + i] - m);
+      double v, m = moments (c.out + (size_t) r * C, C, 1, &v);
+
       v /= C;
       g_assert_cmpfloat (fabs (m), <, 1e-6);
       g_assert_cmpfloat (fabs (v - 1.0), <, 1e-4); /* eps / v is about 1e-5 here */
@@ -160,12 +168,7 @@ batchnorm_check (int Nr, int C)
   double *ref = g_new (double, n);
   for (int i = 0; i < C; i++)
     {
-      double m = 0, v = 0;
-      for (int r = 0; r < Nr; r++)
-        m += c.n.inp[r * C + i];
-      m /= Nr;
-      for (int r = 0; r < Nr; r++)
-        v += (c.n.inp[r * C + i] - m) * (c.n.inp[r * C + i] - m);
+      double v, m = moments (c.n.inp + i, Nr, C, &v);
       double biased = v / Nr, unbiased = v / (Nr - 1);
       for (int r = 0; r < Nr; r++)
         ref[r * C + i] = (c.n.inp[r * C + i] - m) / sqrt (biased + c.n.eps) * c.n.weight[i]
