@@ -451,34 +451,36 @@ vg_mask_edit_replace (VgMaskEdit *self, const uint8_t *mask)
 
 /* ---- undo and redo ---------------------------------------------------------------------- */
 
-gboolean
-vg_mask_edit_undo (VgMaskEdit *self)
+/* Undo (from the undo stack to the redo stack, writing each pixel's value before the
+ * stroke) or redo (the other way, writing its value after); an open stroke ends first.
+ * FALSE when there is nothing to move. */
+static gboolean
+move_stroke (VgMaskEdit *self, gboolean redo)
 {
+  GPtrArray *from = redo ? self->redo : self->undo, *to = redo ? self->undo : self->redo;
   Stroke *stroke;
 
   vg_mask_edit_end (self);
-  if (self->undo->len == 0)
+  if (from->len == 0)
     return FALSE;
-  stroke = g_ptr_array_steal_index (self->undo, self->undo->len - 1);
+  stroke = g_ptr_array_steal_index (from, from->len - 1);
   for (size_t k = 0; k < stroke->n; k++)
-    self->data[stroke->changes[k].index] = stroke->changes[k].before;
-  g_ptr_array_add (self->redo, stroke);
+    self->data[stroke->changes[k].index] = redo ? stroke->changes[k].after
+                                                : stroke->changes[k].before;
+  g_ptr_array_add (to, stroke);
   return TRUE;
+}
+
+gboolean
+vg_mask_edit_undo (VgMaskEdit *self)
+{
+  return move_stroke (self, FALSE);
 }
 
 gboolean
 vg_mask_edit_redo (VgMaskEdit *self)
 {
-  Stroke *stroke;
-
-  vg_mask_edit_end (self);
-  if (self->redo->len == 0)
-    return FALSE;
-  stroke = g_ptr_array_steal_index (self->redo, self->redo->len - 1);
-  for (size_t k = 0; k < stroke->n; k++)
-    self->data[stroke->changes[k].index] = stroke->changes[k].after;
-  g_ptr_array_add (self->undo, stroke);
-  return TRUE;
+  return move_stroke (self, TRUE);
 }
 
 gboolean
