@@ -47,73 +47,79 @@ vg_export_format_name (int i)
   return format_names[i];
 }
 
-gboolean
-vg_export_parse_formats (const char *text, guint *formats, GError **error)
+/* A comma-separated list of names into a bit set: lookup gives a name's bit, -1 for one it
+ * does not know (an error naming the kind of name and where to find the known ones); blank
+ * entries are skipped, and a list of none is an error too. */
+static gboolean
+parse_name_list (const char *text, int (*lookup) (const char *name), const char *kind,
+                 const char *kinds, const char *hint, guint32 *bits, GError **error)
 {
   g_auto (GStrv) names = g_strsplit (text, ",", -1);
 
-  *formats = 0;
+  *bits = 0;
   for (int i = 0; names[i] != NULL; i++)
     {
       const char *name = g_strstrip (names[i]);
-      int f;
+      int bit;
 
       if (*name == '\0')
         continue;
-      for (f = 0; f < VG_EXPORT_N_FORMATS; f++)
-        if (strcmp (name, format_names[f]) == 0)
-          break;
-      if (f == VG_EXPORT_N_FORMATS)
+      if ((bit = lookup (name)) < 0)
         {
-          g_set_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_INVALID,
-                       "unknown format “%s” (choose among palette, index, classes, overlay, "
-                       "probabilities)", name);
+          g_set_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_INVALID, "unknown %s “%s” (%s)",
+                       kind, name, hint);
           return FALSE;
         }
-      *formats |= 1u << f;
+      *bits |= 1u << bit;
     }
-  if (*formats == 0)
+  if (*bits == 0)
     {
-      g_set_error_literal (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_INVALID,
-                           "the list of formats names no format");
+      g_set_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_INVALID,
+                   "the list of %s names no %s", kinds, kind);
       return FALSE;
     }
   return TRUE;
 }
 
+static int
+format_from_name (const char *name)
+{
+  for (int f = 0; f < VG_EXPORT_N_FORMATS; f++)
+    if (strcmp (name, format_names[f]) == 0)
+      return f;
+  return -1;
+}
+
+gboolean
+vg_export_parse_formats (const char *text, guint *formats, GError **error)
+{
+  guint32 bits;
+  gboolean ok = parse_name_list (text, format_from_name, "format", "formats",
+                                 "choose among palette, index, classes, overlay, probabilities",
+                                 &bits, error);
+
+  *formats = bits;
+  return ok;
+}
+
+/* A class by its name or its number. */
+static int
+class_from_name_or_number (const char *name)
+{
+  int c = vg_class_from_name (name);
+  char *end = NULL;
+  gint64 id = g_ascii_strtoll (name, &end, 10);
+
+  if (c < 0 && end != name && *end == '\0' && id >= 0 && id < VG_NUM_CLASSES)
+    c = (int) id;
+  return c;
+}
+
 gboolean
 vg_export_parse_classes (const char *text, guint32 *classes, GError **error)
 {
-  g_auto (GStrv) names = g_strsplit (text, ",", -1);
-
-  *classes = 0;
-  for (int i = 0; names[i] != NULL; i++)
-    {
-      const char *name = g_strstrip (names[i]);
-      int c = vg_class_from_name (name);
-      char *end = NULL;
-      gint64 id;
-
-      if (*name == '\0')
-        continue;
-      id = g_ascii_strtoll (name, &end, 10);
-      if (c < 0 && end != name && *end == '\0' && id >= 0 && id < VG_NUM_CLASSES)
-        c = (int) id;
-      if (c < 0)
-        {
-          g_set_error (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_INVALID,
-                       "unknown class “%s” (see visage-cli classes)", name);
-          return FALSE;
-        }
-      *classes |= 1u << c;
-    }
-  if (*classes == 0)
-    {
-      g_set_error_literal (error, VG_EXPORT_ERROR, VG_EXPORT_ERROR_INVALID,
-                           "the list of classes names no class");
-      return FALSE;
-    }
-  return TRUE;
+  return parse_name_list (text, class_from_name_or_number, "class", "classes",
+                          "see visage-cli classes", classes, error);
 }
 
 /* ---- the split's files, never written over ----------------------------------------------- */
