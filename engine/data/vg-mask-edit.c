@@ -328,13 +328,12 @@ fill_region (VgMaskEdit *self, int x, int y, uint8_t cls)
   return changed;
 }
 
-int
-vg_mask_edit_flood_fill (VgMaskEdit *self, int x, int y, int cls)
+/* fill_region as a tool: nothing outside the mask, a stroke of its own outside one. */
+static int
+fill_tool (VgMaskEdit *self, int x, int y, int cls)
 {
   int changed;
 
-  if (!valid_class (cls))
-    return -1;
   if (x < 0 || y < 0 || x >= self->width || y >= self->height)
     return 0;
   TOOL_BEGIN (self);
@@ -344,20 +343,24 @@ vg_mask_edit_flood_fill (VgMaskEdit *self, int x, int y, int cls)
 }
 
 int
+vg_mask_edit_flood_fill (VgMaskEdit *self, int x, int y, int cls)
+{
+  if (!valid_class (cls))
+    return -1;
+  return fill_tool (self, x, y, cls);
+}
+
+int
 vg_mask_edit_swap_region (VgMaskEdit *self, int x, int y)
 {
-  int cls, mirror, changed;
+  int cls = vg_mask_edit_get (self, x, y), mirror;
 
-  if (x < 0 || y < 0 || x >= self->width || y >= self->height)
+  if (cls < 0)
     return 0;
-  cls = self->data[(size_t) y * self->width + x];
   mirror = vg_class_mirror (cls);
   if (mirror == cls)
     return 0;
-  TOOL_BEGIN (self);
-  changed = fill_region (self, x, y, (uint8_t) mirror);
-  TOOL_END (self);
-  return changed;
+  return fill_tool (self, x, y, mirror);
 }
 
 int
