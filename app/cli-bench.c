@@ -15,6 +15,8 @@
  * MACs are vg_model_forward_macs() (convolutions, linears, attention products; elementwise
  * work, norms and the optimiser are not counted).
  *
+ * --precision bf16 applies to the inference figures only; training is always FP32.
+ *
  * VISAGE_BENCH_PROFILE=1 (or --profile) times every backend op of the timed steps through a
  * wrapping backend table and prints where the time goes, by op and by op and shape. */
 #define G_LOG_DOMAIN "visage-cli"
@@ -116,6 +118,7 @@ typedef struct {
   VgConfig cfg;
   int B, H, W, threads, steps, warmup, runs, workers;
   gboolean do_train, do_infer, profile;
+  VgPrecision infer_precision; /* --precision: inference only, training is always FP32 */
   const char *data_dir;
   double gmacs;              /* forward GMAC per image at H x W */
 
@@ -571,9 +574,10 @@ print_report (const Bench *b)
   if (b->do_infer)
     {
       snprintf (v, sizeof v, "%.2f ms", b->infer_med_ms);
-      snprintf (note, sizeof note, "batch 1 at %dx%d, eval mode, median of %d run%s after %d "
-                "warm-up; min %.2f ms", b->W, b->H, b->runs, b->runs == 1 ? "" : "s", b->warmup,
-                b->infer_min_ms);
+      snprintf (note, sizeof note, "batch 1 at %dx%d, eval mode, %s, median of %d run%s after "
+                "%d warm-up; min %.2f ms", b->W, b->H,
+                b->infer_precision == VG_PRECISION_BF16 ? "bf16" : "fp32", b->runs,
+                b->runs == 1 ? "" : "s", b->warmup, b->infer_min_ms);
       print_row ("inference latency", v, note);
       snprintf (v, sizeof v, "%.1f", b->infer_gflops);
       print_row ("inference GFLOP/s (achieved, median)", v, NULL);
@@ -642,6 +646,8 @@ write_json (const Bench *b, const char *path, GError **error)
   json_string (s, "openblas_corename", openblas_get_corename (), FALSE);
   json_string (s, "gemm_kernels", kernels, FALSE);
   json_string (s, "gemm_large_path", vg_gemm_path_name (vg_gemm_large_path ()), FALSE);
+  json_string (s, "infer_precision",
+               b->infer_precision == VG_PRECISION_BF16 ? "bf16" : "fp32", FALSE);
   json_string (s, "flop_convention", "train step: 3 x forward MACs x 2 per image; "
                "inference: 2 x forward MACs", FALSE);
   json_number (s, "batch", b->B);
@@ -708,13 +714,14 @@ vg_cli_bench (int argc, char **argv)
   g_autofree char *size = NULL;
   g_autofree char *mode = NULL;
   g_autofree char *data_dir = NULL;
-  g_autofree char *json_path = NULL;
+  g_autofree char *json_path = NULL, *precision = NULL;
   g_autoptr (GError) error = NULL;
   int batch = 8, threads = g_get_num_processors (), steps = 5, warmup = 1, runs = 0;
   int workers = 2, sgemm_n = 0;
   gboolean profile = FALSE, sgemm = FALSE;
   GOptionEntry entries[] = {
     VG_CLI_CONFIG_OPTIONS (config_name, spec),
+    VG_CLI_PRECISION_OPTION (precision),
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Training batch size (default 8)", "B" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size,
       "Input size N or WxH, multiples of 32 (default 256)", "SIZE" },
@@ -744,6 +751,7 @@ vg_cli_bench (int argc, char **argv)
   int status = EXIT_OK;
   const VgBackend *be = vg_backend_cpu ();
   Bench b = { 0 };
+  gboolean ok;
 
   if (!vg_cli_parse_options ("bench", "training and inference speed", entries, &argc, &argv,
                               &status))
@@ -782,6 +790,10 @@ vg_cli_bench (int argc, char **argv)
       fprintf (stderr, "visage-cli bench: %s\n", error->message);
       return EXIT_USAGE;
     }
+  if (!vg_cli_set_precision ("bench", precision))
+    return EXIT_USAGE;
+  b.infer_precision = vg_gemm_precision ();
+  vg_gemm_set_precision (VG_PRECISION_FP32);
 
   b.B = batch;
   b.threads = threads;
@@ -809,7 +821,10 @@ vg_cli_bench (int argc, char **argv)
       fprintf (stderr, "visage-cli bench: training from %s: %s\n", data_dir, error->message);
       return EXIT_FAILURE_RUN;
     }
-  if (b.do_infer && !bench_infer (&b, be, &error))
+  vg_gemm_set_precision (b.infer_precision);
+  ok = !b.do_infer || bench_infer (&b, be, &error);
+  vg_gemm_set_precision (VG_PRECISION_FP32);
+  if (!ok)
     {
       fprintf (stderr, "visage-cli bench: inference: %s\n", error->message);
       return EXIT_FAILURE_RUN;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "visage-cli-private.h"
+#include "vg-gemm.h"
 #include "vg-known-models.h"
 
 int
@@ -78,6 +79,28 @@ vg_cli_open_model (const char *path, const VgBackend *be, VgPreprocess *pre, GEr
     fprintf (stderr, "model: %s (%s, at each image's own size)\n", path,
              vg_model_config (model)->name);
   return model;
+}
+
+gboolean
+vg_cli_set_precision (const char *command, const char *name)
+{
+  if (name == NULL || g_strcmp0 (name, "fp32") == 0)
+    return vg_gemm_set_precision (VG_PRECISION_FP32);
+  if (g_strcmp0 (name, "bf16") != 0)
+    {
+      fprintf (stderr, "visage-cli %s: unknown --precision '%s' (fp32 or bf16)\n", command,
+               name);
+      return FALSE;
+    }
+  if (!vg_gemm_set_precision (VG_PRECISION_BF16))
+    {
+      fprintf (stderr, "visage-cli %s: --precision bf16 needs a processor with AVX512_BF16, "
+               "which this one lacks\n", command);
+      return FALSE;
+    }
+  fprintf (stderr, "precision: bf16 (the layers' matrix products in bfloat16 with float "
+           "sums; attention in float)\n");
+  return TRUE;
 }
 
 VgPredictor *

@@ -361,7 +361,7 @@ int
 vg_cli_eval (int argc, char **argv)
 {
   g_autofree char *model_path = NULL, *data = NULL, *images = NULL, *masks = NULL;
-  g_autofree char *device = NULL;
+  g_autofree char *device = NULL, *precision = NULL;
   const VgBackend *be;
   g_autofree char *json_path = NULL, *csv_path = NULL, *predictions = NULL;
   g_autofree char *weights_from = NULL, *annotations = NULL, *shard = NULL, *confusion = NULL;
@@ -384,6 +384,7 @@ vg_cli_eval (int argc, char **argv)
     { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path,
       "Write the per-class table with the confusion matrix as CSV", "FILE" },
     VG_CLI_PREDICT_OPTIONS (batch, workers, flip),
+    VG_CLI_PRECISION_OPTION (precision),
     { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad,
       "Check every file first and leave out bad samples with a warning", NULL },
     { "max", 0, 0, G_OPTION_ARG_INT, &max, "Evaluate only the first N images", "N" },
@@ -437,7 +438,8 @@ vg_cli_eval (int argc, char **argv)
       return EXIT_USAGE;
     }
   if (!vg_cli_check_batch_workers ("eval", batch, workers)
-      || !vg_cli_check_range ("eval", "--max", max, 0, G_MAXINT))
+      || !vg_cli_check_range ("eval", "--max", max, 0, G_MAXINT)
+      || !vg_cli_set_precision ("eval", precision))
     return EXIT_USAGE;
   /* A folder given as the file, or a read-only one: said now, not after the evaluation. */
   if ((json_path != NULL && !vg_check_output_file (json_path, &error))

@@ -169,7 +169,7 @@ vg_cli_predict (int argc, char **argv)
   const VgBackend *be;
   int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, status = EXIT_OK;
   gboolean overlay = FALSE, flip = FALSE, legend = FALSE;
-  g_autofree char *format = NULL, *classes = NULL, *shard = NULL;
+  g_autofree char *format = NULL, *classes = NULL, *shard = NULL, *precision = NULL;
   int shard_index, shard_count;
   double alpha = 0.5;
   GOptionEntry entries[] = {
@@ -195,6 +195,7 @@ vg_cli_predict (int argc, char **argv)
       "Also write NAME-overlay.png (as --format palette,overlay)", NULL },
     { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "Overlay opacity (default 0.5)", "A" },
     VG_CLI_PREDICT_OPTIONS (batch, workers, flip),
+    VG_CLI_PRECISION_OPTION (precision),
     { "shard", 0, 0, G_OPTION_ARG_STRING, &shard,
       "Predict only shard I of N (0 <= I < N): a contiguous block of the images (in the "
       "order given, a folder's in name order), for one job of an array job", "I/N" },
@@ -231,7 +232,8 @@ vg_cli_predict (int argc, char **argv)
     return EXIT_USAGE;
   if (!vg_cli_check_batch_workers ("predict", batch, workers)
       || !predict_options (&options, format, classes, legend, overlay, alpha)
-      || !vg_cli_parse_shard ("predict", shard, &shard_index, &shard_count))
+      || !vg_cli_parse_shard ("predict", shard, &shard_index, &shard_count)
+      || !vg_cli_set_precision ("predict", precision))
     return EXIT_USAGE;
 
   cancellable = vg_cli_interrupt_cancellable ();

@@ -95,6 +95,13 @@ void vg_cli_interrupt_set_grace (int seconds);
     "Also run each image mirrored and average the two (test-time flip: twice the time)",   \
     NULL }
 
+/* --precision of eval, predict and bench (its inference figures): fp32, or bf16 where the
+ * processor has AVX512_BF16 (vg-gemm.h). */
+#define VG_CLI_PRECISION_OPTION(var)                                                       \
+  { "precision", 0, 0, G_OPTION_ARG_STRING, &(var),                                        \
+    "Arithmetic of the layers' matrix products on the CPU: fp32 (default) or bf16 "        \
+    "(operands rounded to bfloat16, float sums; processors with AVX512_BF16)", "P" }
+
 /* Print "visage-cli COMMAND: message" (or "interrupted"); the exit status for the error. */
 int vg_cli_fail (const char *command, const GError *error);
 /* A progress callback of the engine for a VgCliProgress (data). */
@@ -110,6 +117,9 @@ gboolean vg_cli_default_model (const char *command, char **model_path);
 /* The model file at path, and "model: PATH (config, resolution N)" on stderr. */
 VgModel *vg_cli_open_model (const char *path, const VgBackend *be, VgPreprocess *pre,
                             GError **error);
+/* Applies --precision (NULL: fp32); FALSE after printing why not (an unknown name, or bf16
+ * on a processor without AVX512_BF16). */
+gboolean vg_cli_set_precision (const char *command, const char *name);
 /* A predictor of batch images at a time for model, with --flip or without. */
 VgPredictor *vg_cli_predictor_new (VgModel *model, const VgPreprocess *pre, int batch,
                                    gboolean flip, GError **error);

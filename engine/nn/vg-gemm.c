@@ -7,9 +7,33 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 /* The forced path (VG_GEMM_AUTO: none); -1 until the environment has been read. */
 static int forced_path = -1;
+static VgPrecision precision = VG_PRECISION_FP32;
+
+gboolean
+vg_gemm_set_precision (VgPrecision p)
+{
+  if (p == VG_PRECISION_BF16 && !vg_gemm_bf16_available ())
+    return FALSE;
+  precision = p;
+  return TRUE;
+}
+
+VgPrecision
+vg_gemm_precision (void)
+{
+  return precision;
+}
+
+/* the layers' products in bfloat16: only outside parallel regions (vg-gemm.h) */
+static gboolean
+bf16_here (void)
+{
+  return precision == VG_PRECISION_BF16 && !omp_in_parallel ();
+}
 
 VgIsa
 vg_gemm_cpu_isa (void)
@@ -143,7 +167,7 @@ narrow_enabled (void)
 gboolean
 vg_gemm_narrow_enabled (void)
 {
-  return narrow_enabled ();
+  return narrow_enabled () && !bf16_here ();
 }
 
 void
@@ -152,6 +176,9 @@ vg_sgemm (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha,
 {
   VgGemmPath path = vg_gemm_large_path ();
 
+  if (bf16_here () && !trans_a
+      && vg_gemm_bf16 (trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
   if (narrow_enabled ())
     {
       /* many rows by few channels: the linear layers' products and the attention tiles */
@@ -203,5 +230,7 @@ vg_gemm_describe (void)
                           vg_gemm_isa_name (vg_gemm_blas_core_isa (core)),
                           vg_gemm_path_name (path), forced () != VG_GEMM_AUTO ? " (forced)" : "",
                           narrow_enabled () ? "engine AVX-512" : "as large products");
+  if (precision == VG_PRECISION_BF16)
+    g_string_append (s, "; layers in bfloat16 (AVX512_BF16), attention in float");
   return g_string_free (s, FALSE);
 }

@@ -58,7 +58,8 @@ const char *vg_gemm_path_name (VgGemmPath path);
  * automatic choice. For tests and benchmarks: not thread-safe against running products. */
 gboolean vg_gemm_force_path (VgGemmPath path);
 /* Whether vg_sgemm uses the narrow kernels (AVX-512, unless the AVX2 or the BLAS path was
- * forced): for callers that prepare an operand for them (a transposed copy). */
+ * forced; not for the layers' products in BF16): for callers that prepare an operand for
+ * them (a transposed copy). */
 gboolean vg_gemm_narrow_enabled (void);
 /* One line for `visage-cli bench`: the processor's features, OpenBLAS's core and the
  * instruction set it uses, the large-product path and the narrow kernels. Free with g_free. */
@@ -69,3 +70,27 @@ char *vg_gemm_describe (void);
 gboolean vg_sgemm_packed (VgGemmPath isa, gboolean trans_a, gboolean trans_b, int M, int N,
                           int K, float alpha, const float *A, int lda, const float *B, int ldb,
                           float beta, float *C, int ldc);
+
+/* ---- reduced precision, for inference only ---------------------------------------------- */
+
+typedef enum
+{
+  VG_PRECISION_FP32, /* the default, and always for training and the reference tests */
+  VG_PRECISION_BF16, /* operands rounded to bfloat16, sums in float (AVX512_BF16) */
+} VgPrecision;
+
+/* The precision of the layers' products from now on, process-wide: FALSE (nothing changes)
+ * if the processor lacks it. In BF16, vg_sgemm rounds the operands of the products the
+ * layers call outside parallel regions (linears, convolutions: the bulk of the work) to
+ * bfloat16 and sums them in float; the attention tiles, computed inside the attention's own
+ * threads, stay in float, where the softmax would amplify the rounding of the scores. For
+ * prediction and evaluation only (visage-cli --precision bf16): never during training. */
+gboolean vg_gemm_set_precision (VgPrecision precision);
+VgPrecision vg_gemm_precision (void);
+gboolean vg_gemm_bf16_available (void);
+
+/* C (M, N) = alpha A (M, K) op(B) (K, N) + beta C with A and op(B) rounded to bfloat16 and
+ * float sums (nn/gemm-bf16.c), whatever the precision setting: for vg_sgemm and the tests.
+ * FALSE (nothing written) if the processor lacks AVX512_BF16. */
+gboolean vg_gemm_bf16 (gboolean trans_b, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "cli-run.h"
+#include "vg-gemm.h"
 #include "test-common.h"
 #include "test-register.h"
 
@@ -240,6 +241,34 @@ VG_TEST ("/cli-bench/infer-only-and-sgemm", test_infer_only_and_sgemm)
     if (g_hash_table_contains (table, *k))
       best = MAX (best, json_positive (table, *k));
   g_assert_cmpfloat (json_positive (table, "sgemm_gflops"), ==, best);
+}
+
+/* --precision bf16 times inference in bfloat16 where the processor has AVX512_BF16 and is
+ * refused elsewhere; an unknown precision is a usage error. */
+VG_TEST ("/cli-bench/precision", test_precision)
+{
+  g_auto (CliRun) run = { 0 };
+  g_auto (CliRun) bad = { 0 };
+  const char *args[] = { "bench", "--mode", "infer", "--runs", "1", "--warmup", "0", "--size",
+                         "64", "--threads", "1", "--spec", SMALL_SPEC, "--precision", "bf16",
+                         NULL };
+  const char *bad_args[] = { "bench", "--mode", "infer", "--precision", "fp8", NULL };
+
+  run_cli (&run, NULL, args);
+  if (vg_gemm_bf16_available ())
+    {
+      g_assert_cmpint (run.status, ==, 0);
+      g_assert_nonnull (strstr (run.out, "eval mode, bf16"));
+      g_assert_nonnull (strstr (run.err, "precision: bf16"));
+    }
+  else
+    {
+      g_assert_cmpint (run.status, ==, 2);
+      g_assert_nonnull (strstr (run.err, "AVX512_BF16"));
+    }
+  run_cli (&bad, NULL, bad_args);
+  g_assert_cmpint (bad.status, ==, 2);
+  g_assert_nonnull (strstr (bad.err, "unknown --precision 'fp8' (fp32 or bf16)"));
 }
 
 /* The per-op profile accounts for the ops a training step runs. */

@@ -15,7 +15,11 @@
  * u = 2^-24, the worst-case bound of a float sum of K + 2 terms in any order: it cannot fail
  * on rounding, and a wrong element, transpose, alpha, beta or tile edge errs by a sizeable
  * part of the sum of magnitudes itself. Threads: 1 and 2 give the same bits (each element
- * sums in a fixed order), also inside a parallel region. */
+ * sums in a fixed order), also inside a parallel region.
+ *
+ * The bfloat16 kernel of inference (vg_gemm_bf16) is checked against the exact product of
+ * its rounded operands, and against the float product within the bound of that rounding;
+ * the precision setting applies to the layers' products only. */
 #include "config.h"
 
 #include <math.h>
@@ -263,6 +267,125 @@ VG_TEST ("/gemm/choice", test_choice)
   line = vg_gemm_describe ();
   g_assert_nonnull (strstr (line, vg_gemm_blas_corename ()));
   g_assert_nonnull (strstr (line, vg_gemm_path_name (expect)));
+}
+
+/* ---- bfloat16 ---------------------------------------------------------------------------- */
+
+/* round to nearest even, as the kernel does (written here independently) */
+static double
+bf16_round (float x)
+{
+  guint32 u;
+  float r;
+
+  memcpy (&u, &x, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  memcpy (&r, &u, sizeof r);
+  return r;
+}
+
+/* vg_gemm_bf16 against two references: the exact product of the bf16-rounded operands,
+ * which it must meet to float summation (bf16 products are exact in float), and the exact
+ * product of the float operands, within the rounding of both operands to 8 significant
+ * bits (unit roundoff 2^-8): |a b - bf16(a) bf16(b)| <= (2 2^-8 + 2^-16) |a b|. */
+static void
+check_bf16 (gboolean tb, int M, int N, int K, float alpha, float beta)
+{
+  int br = tb ? N : K, bc = tb ? K : N, lda = K + 1, ldb = bc + 2, ldc = N + 3;
+  float *A = matrix_new (M, K, lda, -1, 1), *B = matrix_new (br, bc, ldb, -1, 1);
+  float *C = matrix_new (M, N, ldc, -1, 1);
+  float *C0 = g_memdup2 (C, sizeof (float) * ((size_t) M * ldc + 1));
+
+  g_assert_true (vg_gemm_bf16 (tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
+  for (int i = 0; i < M; i++)
+    {
+      for (int j = 0; j < N; j++)
+        {
+          double sum = 0.0, sum16 = 0.0, mag = 0.0, c0 = C0[(size_t) i * ldc + j];
+          double got = C[(size_t) i * ldc + j];
+
+          for (int k = 0; k < K; k++)
+            {
+              float a = A[(size_t) i * lda + k];
+              float b = tb ? B[(size_t) j * ldb + k] : B[(size_t) k * ldb + j];
+              sum += (double) a * b;
+              sum16 += bf16_round (a) * bf16_round (b);
+              mag += fabs ((double) a * b);
+            }
+          double ref16 = alpha * sum16 + beta * c0, ref = alpha * sum + beta * c0;
+          double tol16 = (K + 2) * 1.01 * U * (fabs (alpha) * mag + fabs (beta * c0)) + 1e-30;
+          double tol = (2.0 / 256 + 1.0 / 65536) * fabs (alpha) * mag + tol16;
+
+          if (!(fabs (got - ref16) <= tol16) || !(fabs (got - ref) <= tol))
+            g_error ("bf16 %c M %d N %d K %d: C[%d, %d] = %.9g, reference of the rounded "
+                     "operands %.9g (tolerance %.3g), of the float ones %.9g (%.3g)",
+                     tb ? 'T' : 'N', M, N, K, i, j, got, ref16, tol16, ref, tol);
+        }
+      for (int j = N; j < ldc; j++)
+        g_assert_cmpfloat (C[(size_t) i * ldc + j], ==, SENTINEL);
+    }
+  g_free (A);
+  g_free (B);
+  g_free (C);
+  g_free (C0);
+}
+
+VG_TEST ("/gemm/bf16", test_bf16)
+{
+  static const int Ms[] = { 1, 5, 64, 67, 130 };
+  static const int Ns[] = { 1, 15, 16, 19, 64, 80, 147 };
+  static const int Ks[] = { 1, 2, 3, 31, 32, 33, 200 };
+  int n = 0;
+
+  if (!vg_gemm_bf16_available ())
+    {
+      g_test_skip ("this processor lacks AVX512_BF16");
+      return;
+    }
+  for (guint m = 0; m < G_N_ELEMENTS (Ms); m++)
+    for (guint nn = 0; nn < G_N_ELEMENTS (Ns); nn++)
+      for (guint k = 0; k < G_N_ELEMENTS (Ks); k++, n++)
+        check_bf16 (n & 1, Ms[m], Ns[nn], Ks[k], n % 3 == 0 ? 1.0f : -0.5f,
+                    n % 4 == 0 ? 0.0f : 1.0f);
+}
+
+/* In BF16, vg_sgemm rounds the layers' products (outside parallel regions) and leaves the
+ * attention's (inside them) in float; 1 and 2 threads give the same bits. */
+VG_TEST ("/gemm/bf16-precision", test_bf16_precision)
+{
+  int M = 300, N = 64, K = 96;
+  size_t bytes = sizeof (float) * M * N;
+  float *A = matrix_new (M, K, K, -1, 1), *B = matrix_new (K, N, N, -1, 1);
+  float *f32 = g_new (float, M * N), *b16 = g_new (float, M * N), *b16_1 = g_new (float, M * N);
+  float *direct = g_new (float, M * N), *inner = g_new (float, M * N);
+  int saved = omp_get_max_threads ();
+
+  if (!vg_gemm_bf16_available ())
+    {
+      g_assert_false (vg_gemm_set_precision (VG_PRECISION_BF16));
+      g_assert_cmpint (vg_gemm_precision (), ==, VG_PRECISION_FP32);
+      g_test_skip ("this processor lacks AVX512_BF16");
+      goto out;
+    }
+  vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, f32, N);
+  g_assert_true (vg_gemm_set_precision (VG_PRECISION_BF16));
+  vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, b16, N);
+  omp_set_num_threads (1);
+  vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, b16_1, N);
+  omp_set_num_threads (saved);
+#pragma omp parallel num_threads(2)
+  if (omp_get_thread_num () == 0)
+    vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, inner, N);
+  g_assert_true (vg_gemm_set_precision (VG_PRECISION_FP32));
+  vg_gemm_bf16 (FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, direct, N);
+
+  g_assert_cmpmem (b16, bytes, direct, bytes);
+  g_assert_cmpmem (b16, bytes, b16_1, bytes);
+  g_assert_cmpmem (inner, bytes, f32, bytes);
+  g_assert_true (memcmp (b16, f32, bytes) != 0);
+out:
+  g_free (A), g_free (B), g_free (f32), g_free (b16), g_free (b16_1);
+  g_free (direct), g_free (inner);
 }
 
 VG_TEST_MAIN ()
