@@ -154,6 +154,18 @@ visage_annotation_has_recovery (VisageAnnotation *self)
   return g_file_test (self->recovery_path, G_FILE_TEST_IS_REGULAR);
 }
 
+gint64
+visage_annotation_get_recovery_age (VisageAnnotation *self)
+{
+  GStatBuf st;
+
+  g_return_val_if_fail (VISAGE_IS_ANNOTATION (self), -1);
+
+  if (g_stat (self->recovery_path, &st) != 0)
+    return -1;
+  return MAX (0, g_get_real_time () / G_USEC_PER_SEC - (gint64) st.st_mtime);
+}
+
 void
 visage_annotation_discard_recovery (VisageAnnotation *self)
 {

@@ -47,6 +47,8 @@ gboolean visage_annotation_write_recovery (VisageAnnotation *self, GError **erro
 /* The recovery file of an image (newly allocated), whether or not it exists. */
 char *visage_annotation_recovery_path (const char *image_path);
 gboolean visage_annotation_has_recovery (VisageAnnotation *self);
+/* Seconds since the recovery file was written (-1 without one). */
+gint64 visage_annotation_get_recovery_age (VisageAnnotation *self);
 /* Replace the mask with the recovery file's, as one undoable stroke (modified). */
 gboolean visage_annotation_recover (VisageAnnotation *self, GError **error);
 /* Delete the recovery file, if any. */

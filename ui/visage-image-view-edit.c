@@ -102,7 +102,10 @@ visage_image_view_set_annotation (VisageImageView *self, VisageAnnotation *annot
       self->has_truth = TRUE;
     }
   if (self->edit_toolbar != NULL)
-    update_edit_actions (self);
+    {
+      update_edit_actions (self);
+      _visage_image_view_truth_changed (self);
+    }
 }
 
 VisageAnnotation *
@@ -133,6 +136,14 @@ visage_image_view_set_editing (VisageImageView *self, gboolean editing)
         }
       self->stroking = FALSE;
       clear_polygon (self);
+    }
+  /* The mask being edited is the ground truth: show it (side by side shows it too). */
+  if (editing && self->annotation != NULL)
+    {
+      const char *mode = visage_image_view_get_mode (self);
+
+      if (g_str_equal (mode, "prediction") || g_str_equal (mode, "errors"))
+        visage_image_view_set_mode (self, "truth");
     }
   /* While editing the primary button paints and the middle one pans. */
   visage_overlay_area_set_pan_button (self->overlay_area, editing ? GDK_BUTTON_MIDDLE : 0);
@@ -173,7 +184,8 @@ draw_paint_swatch (GtkDrawingArea *area, cairo_t *cr, int width, int height,
 {
   VisageImageView *self = user_data;
 
-  visage_class_draw_swatch (cr, self->paint_class, width, height);
+  visage_class_draw_palette_swatch (cr, _visage_image_view_get_palette (self),
+                                    self->paint_class, width, height);
 }
 
 void
@@ -622,7 +634,6 @@ _visage_image_view_class_init_edit (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "image.polygon-fill", NULL, polygon_action);
   gtk_widget_class_install_action (widget_class, "image.polygon-cancel", NULL, polygon_action);
 
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e, 0, "image.editing", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_b, 0, "image.tool", "s", "brush");
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_x, 0, "image.tool", "s",
                                        "eraser");

@@ -36,9 +36,15 @@ struct _VisageImageView
   GtkDrawingArea *paint_swatch;
   GtkLabel *paint_label;
   GtkDrawingArea *sketch;
+  GtkWidget *truth_button;        /* the modes that need a ground truth */
+  GtkWidget *errors_button;
+  GtkWidget *side_button;
+  GtkWidget *side_truth_label;    /* the panes' names, side by side */
+  GtkWidget *side_prediction_label;
 
   GtkCheckButton *legend_checks[VG_NUM_CLASSES];
   GtkWidget *legend_labels[VG_NUM_CLASSES];
+  GtkWidget *legend_swatches[VG_NUM_CLASSES];
 
   /* Mask editing */
   VisageAnnotation *annotation;   /* the mask being corrected, or NULL */
@@ -62,8 +68,10 @@ struct _VisageImageView
 
   char *title;
   char *summary;          /* status line while the pointer is elsewhere */
+  gboolean has_image;
   gboolean has_truth;
   gboolean has_labels;
+  int mode_before;        /* the mode an image without ground truth replaced, or -1 */
 };
 
 enum {
@@ -75,12 +83,19 @@ enum {
   PROP_PAINT_CLASS,
   PROP_BRUSH_SIZE,
   PROP_PROTECT_CLASS,
+  PROP_HIGH_CONTRAST,
+  PROP_OUTLINE,
   N_PROPS
 };
 
 /* visage-image-view.c */
 /* Notify a property (one of the PROP_ above) that changed. */
 void _visage_image_view_notify (VisageImageView *self, guint prop_id);
+
+/* The image or its ground truth changed: which modes are offered, and shown. */
+void _visage_image_view_truth_changed (VisageImageView *self);
+/* The palette legend swatches and the paint swatch draw in. */
+VisagePalette _visage_image_view_get_palette (VisageImageView *self);
 
 /* visage-image-view-edit.c */
 /* The editing actions and their keys, installed by class_init. */

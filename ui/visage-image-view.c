@@ -10,9 +10,16 @@
 #include "visage-classes.h"
 #include "visage-image-view-private.h"
 #include "visage-resources.h"
+#include "visage-wrap-box.h"
 
 /* In the order of VisageOverlayMode. */
 static const char *const modes[] = { "truth", "prediction", "errors", "side-by-side" };
+
+static gboolean
+mode_needs_truth (VisageOverlayMode mode)
+{
+  return mode != VISAGE_OVERLAY_PREDICTION;
+}
 
 G_DEFINE_FINAL_TYPE (VisageImageView, visage_image_view, ADW_TYPE_BIN)
 
@@ -75,16 +82,19 @@ visage_image_view_set_prediction (VisageImageView *self, const VgPrediction *pre
   if (prediction == NULL)
     {
       visage_overlay_area_set_image (self->overlay_area, NULL, NULL, NULL, 0, 0);
-      self->has_truth = self->has_labels = FALSE;
+      self->has_image = self->has_truth = self->has_labels = FALSE;
+      _visage_image_view_truth_changed (self);
       show_summary (self);
       return;
     }
 
   self->title = g_strdup (title);
+  self->has_image = TRUE;
   self->has_truth = prediction->truth != NULL;
   self->has_labels = prediction->labels != NULL;
   visage_overlay_area_set_image (self->overlay_area, prediction->rgb, prediction->truth,
                                  prediction->labels, prediction->height, prediction->width);
+  _visage_image_view_truth_changed (self);
 
   summary = g_string_new (title);
   /* TRANSLATORS: image size in pixels, width × height */
@@ -158,6 +168,19 @@ on_leave (GtkEventControllerMotion *controller, gpointer user_data)
   show_summary (self);
 }
 
+static void
+show_mode (VisageImageView *self, VisageOverlayMode mode)
+{
+  gboolean side = mode == VISAGE_OVERLAY_SIDE_BY_SIDE && self->has_image;
+
+  gtk_widget_set_visible (self->side_truth_label, side);
+  gtk_widget_set_visible (self->side_prediction_label, side);
+  if (visage_overlay_area_get_mode (self->overlay_area) == mode)
+    return;
+  visage_overlay_area_set_mode (self->overlay_area, mode);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
+}
+
 void
 visage_image_view_set_mode (VisageImageView *self, const char *mode)
 {
@@ -166,13 +189,41 @@ visage_image_view_set_mode (VisageImageView *self, const char *mode)
   for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
     if (g_strcmp0 (mode, modes[i]) == 0)
       {
-        if (visage_overlay_area_get_mode (self->overlay_area) == (VisageOverlayMode) i)
+        /* An image without ground truth has only its prediction to show. */
+        if (self->has_image && !self->has_truth && mode_needs_truth ((VisageOverlayMode) i))
           return;
-        visage_overlay_area_set_mode (self->overlay_area, (VisageOverlayMode) i);
-        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
+        self->mode_before = -1;
+        show_mode (self, (VisageOverlayMode) i);
         return;
       }
   g_warning ("unknown overlay mode %s", mode);
+}
+
+/* The image shown, or its ground truth, came or went: the modes that need a ground truth
+ * are offered only with one; an image without replaces such a mode by the prediction
+ * until an image with one is shown again. */
+void
+_visage_image_view_truth_changed (VisageImageView *self)
+{
+  VisageOverlayMode mode = visage_overlay_area_get_mode (self->overlay_area);
+  gboolean truth = !self->has_image || self->has_truth;
+
+  gtk_widget_set_sensitive (self->truth_button, truth);
+  gtk_widget_set_sensitive (self->errors_button, truth);
+  gtk_widget_set_sensitive (self->side_button, truth);
+  if (!truth && mode_needs_truth (mode))
+    {
+      self->mode_before = (int) mode;
+      show_mode (self, VISAGE_OVERLAY_PREDICTION);
+    }
+  else if (truth && self->mode_before >= 0)
+    {
+      mode = (VisageOverlayMode) self->mode_before;
+      self->mode_before = -1;
+      show_mode (self, mode);
+    }
+  else
+    show_mode (self, mode);
 }
 
 const char *
@@ -249,7 +300,45 @@ legend_toggled (GtkCheckButton *check, gpointer user_data)
 static void
 draw_swatch (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer user_data)
 {
-  visage_class_draw_swatch (cr, GPOINTER_TO_INT (user_data), width, height);
+  VisageImageView *self = user_data;
+
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    if (self->legend_swatches[c] == GTK_WIDGET (area))
+      visage_class_draw_palette_swatch (cr, _visage_image_view_get_palette (self), c, width,
+                                        height);
+}
+
+VisagePalette
+_visage_image_view_get_palette (VisageImageView *self)
+{
+  /* NULL once the template is disposed (property actions may still be asked). */
+  if (self->overlay_area == NULL)
+    return VISAGE_PALETTE_DATA_SET;
+  return visage_overlay_area_get_palette (self->overlay_area);
+}
+
+static void
+set_high_contrast (VisageImageView *self, gboolean high_contrast)
+{
+  VisagePalette palette = high_contrast ? VISAGE_PALETTE_HIGH_CONTRAST
+                                        : VISAGE_PALETTE_DATA_SET;
+
+  if (visage_overlay_area_get_palette (self->overlay_area) == palette)
+    return;
+  visage_overlay_area_set_palette (self->overlay_area, palette);
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    gtk_widget_queue_draw (self->legend_swatches[c]);
+  gtk_widget_queue_draw (GTK_WIDGET (self->paint_swatch));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HIGH_CONTRAST]);
+}
+
+static void
+set_outline (VisageImageView *self, gboolean outline)
+{
+  if (visage_overlay_area_get_outline (self->overlay_area) == !!outline)
+    return;
+  visage_overlay_area_set_outline (self->overlay_area, outline);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTLINE]);
 }
 
 static void
@@ -268,8 +357,8 @@ build_legend (VisageImageView *self)
       gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (swatch), 16);
       gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (swatch), 16);
       gtk_widget_set_valign (swatch, GTK_ALIGN_CENTER);
-      gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (swatch), draw_swatch,
-                                      GINT_TO_POINTER (c), NULL);
+      gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (swatch), draw_swatch, self, NULL);
+      self->legend_swatches[c] = swatch;
       gtk_label_set_xalign (GTK_LABEL (label), 0.f);
       if (vg_class_is_long_tail (c))
         {
@@ -398,6 +487,14 @@ visage_image_view_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_PROTECT_CLASS:
       g_value_set_int (value, self->protect_class);
       break;
+    case PROP_HIGH_CONTRAST:
+      g_value_set_boolean (value, _visage_image_view_get_palette (self)
+                                  == VISAGE_PALETTE_HIGH_CONTRAST);
+      break;
+    case PROP_OUTLINE:
+      g_value_set_boolean (value, self->overlay_area != NULL
+                                  && visage_overlay_area_get_outline (self->overlay_area));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -431,6 +528,12 @@ visage_image_view_set_property (GObject *object, guint prop_id, const GValue *va
       break;
     case PROP_PROTECT_CLASS:
       visage_image_view_set_protect_class (self, g_value_get_int (value));
+      break;
+    case PROP_HIGH_CONTRAST:
+      set_high_contrast (self, g_value_get_boolean (value));
+      break;
+    case PROP_OUTLINE:
+      set_outline (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -469,9 +572,17 @@ visage_image_view_class_init (VisageImageViewClass *klass)
   properties[PROP_PROTECT_CLASS] =
     g_param_spec_int ("protect-class", NULL, NULL, -1, VG_NUM_CLASSES - 1, -1,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Display options: the saved masks and exports keep the data set's palette. */
+  properties[PROP_HIGH_CONTRAST] =
+    g_param_spec_boolean ("high-contrast", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_OUTLINE] =
+    g_param_spec_boolean ("outline", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (VISAGE_TYPE_OVERLAY_AREA);
+  g_type_ensure (VISAGE_TYPE_WRAP_BOX);
   visage_resources_ensure ();
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/visage/Visage/visage-image-view.ui");
@@ -486,8 +597,17 @@ visage_image_view_class_init (VisageImageViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, paint_swatch);
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, paint_label);
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, sketch);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, truth_button);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, errors_button);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, side_button);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, side_truth_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView,
+                                        side_prediction_label);
 
   gtk_widget_class_install_property_action (widget_class, "image.mode", "mode");
+  gtk_widget_class_install_property_action (widget_class, "image.high-contrast",
+                                            "high-contrast");
+  gtk_widget_class_install_property_action (widget_class, "image.outline", "outline");
   gtk_widget_class_install_action (widget_class, "image.zoom-in", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "image.zoom-out", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "image.zoom-fit", NULL, zoom_action);
@@ -530,6 +650,7 @@ visage_image_view_init (VisageImageView *self)
   GtkEventController *motion;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->mode_before = -1;
   build_legend (self);
   gtk_range_set_value (GTK_RANGE (self->opacity_scale),
                        visage_overlay_area_get_opacity (self->overlay_area));

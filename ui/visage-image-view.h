@@ -40,14 +40,16 @@ VisageOverlayArea *visage_image_view_get_area (VisageImageView *self);
 
 /* Mask editing. The annotation's mask is shown as the ground truth (call it after
  * set_prediction, which shows the file's); NULL: nothing to edit. In edit mode ("editing",
- * action image.editing, key E) the primary button applies the tool and the middle button
- * pans. Tools ("tool"): "brush", "eraser" (paints background), "fill" (the 4-connected
- * region under the pointer), "polygon" (click corners; a click on the first one, Enter or
- * image.polygon-fill fills by the even-odd rule; Escape cancels), "swap" (left/right
- * classes of the region under the pointer). The class painted ("paint-class") is picked in
- * the legend or by typing its number (1 then 3 within a second: 13); "brush-size" is a
- * diameter in image pixels ([ and ]); "protect-class" (-1: none) paints only over that
- * class. Undo and redo (Ctrl+Z, Shift+Ctrl+Z) go stroke by stroke. */
+ * action image.editing; the window's E toggles it) the primary button applies the tool and
+ * the middle button pans. Tools ("tool"): "brush", "eraser" (paints background), "fill" (the
+ * 4-connected region under the pointer), "polygon" (click corners; a click on the first
+ * one, Enter or image.polygon-fill fills by the even-odd rule; Escape cancels), "swap"
+ * (left/right classes of the region under the pointer). The class painted ("paint-class")
+ * is picked in the legend or by typing its number (1 then 3 within a second: 13);
+ * "brush-size" is a diameter in image pixels ([ and ]); "protect-class" (-1: none) paints
+ * only over that class. The display options "high-contrast" and "outline" (actions
+ * image.high-contrast, image.outline) change the colours and the fill on screen only.
+ * Undo and redo (Ctrl+Z, Shift+Ctrl+Z) go stroke by stroke. */
 void visage_image_view_set_annotation (VisageImageView *self, VisageAnnotation *annotation);
 VisageAnnotation *visage_image_view_get_annotation (VisageImageView *self);
 void visage_image_view_set_editing (VisageImageView *self, gboolean editing);

@@ -14,6 +14,7 @@
 #include <epoxy/gl.h>
 
 #include "vg-classes.h"
+#include "visage-classes.h"
 #include "visage-overlay-area.h"
 
 #define MIN_ZOOM 0.25
@@ -34,6 +35,8 @@ struct _VisageOverlayArea
   gboolean labels_dirty;
 
   VisageOverlayMode mode;
+  VisagePalette palette;  /* of the display only: saved masks keep the data set's */
+  gboolean outline;       /* class regions' edges only */
   float opacity;
   float visible[VG_NUM_CLASSES];  /* 1 shown, 0 hidden */
   int highlight_truth;            /* pixels of this (truth, prediction) pair stand out; */
@@ -48,7 +51,7 @@ struct _VisageOverlayArea
   GLuint textures[3]; /* photo, truth, prediction */
   GLint u_photo, u_truth, u_prediction, u_palette, u_visible, u_opacity, u_mode;
   GLint u_has_truth, u_has_prediction, u_view_size, u_center, u_scale, u_image_size;
-  GLint u_background, u_highlight;
+  GLint u_background, u_highlight, u_outline;
 
   double pointer_x;   /* widget coordinates of the pointer, when has_pointer */
   double pointer_y;
@@ -86,11 +89,29 @@ static const char fragment_source[] =
   "uniform vec2 image_size;\n"
   "uniform vec3 background;\n"
   "uniform ivec2 highlight;\n"
+  "uniform int outline;\n"
   "out vec4 frag_color;\n"
   "\n"
   "int class_at (sampler2D map, ivec2 p)\n"
   "{\n"
   "  return int (texelFetch (map, p, 0).r * 255.0 + 0.5);\n"
+  "}\n"
+  "\n"
+  "int class_near (sampler2D map, vec2 content)\n"
+  "{\n"
+  "  ivec2 last = ivec2 (image_size) - 1;\n"
+  "  return class_at (map, clamp (ivec2 (floor (content)), ivec2 (0), last));\n"
+  "}\n"
+  "\n"
+  "/* A neighbour a pixel away (at least 1.5 view pixels when zoomed out) is of another\n"
+  " * class: the outline of class c's region. */\n"
+  "bool on_edge (sampler2D map, vec2 content, int c)\n"
+  "{\n"
+  "  float d = max (1.0, 1.5 / scale);\n"
+  "  return class_near (map, content + vec2 (d, 0.0)) != c\n"
+  "         || class_near (map, content - vec2 (d, 0.0)) != c\n"
+  "         || class_near (map, content + vec2 (0.0, d)) != c\n"
+  "         || class_near (map, content - vec2 (0.0, d)) != c;\n"
   "}\n"
   "\n"
   "void main ()\n"
@@ -129,7 +150,15 @@ static const char fragment_source[] =
   "      alpha = visible[t] * visible[q];\n"
   "      overlay = palette[q];\n"
   "    }\n"
-  "  vec3 result = mix (colour, overlay, alpha * opacity);\n"
+  "  float strength = opacity;\n"
+  "  if (outline != 0 && shown != 2 && alpha > 0.0)\n"
+  "    {\n"
+  "      /* Outlines only: the photo shows inside the regions, their edges at full colour. */\n"
+  "      bool edge = shown == 0 ? on_edge (truth, content, t) : on_edge (prediction, content, q);\n"
+  "      alpha = edge ? alpha : 0.0;\n"
+  "      strength = 1.0;\n"
+  "    }\n"
+  "  vec3 result = mix (colour, overlay, alpha * strength);\n"
   "  if (highlight.x >= 0)\n"
   "    result = t == highlight.x && q == highlight.y\n"
   "             ? mix (result, vec3 (1.0, 0.0, 1.0), 0.75) : 0.45 * result;\n"
@@ -405,6 +434,40 @@ visage_overlay_area_get_opacity (VisageOverlayArea *self)
 }
 
 void
+visage_overlay_area_set_palette (VisageOverlayArea *self, VisagePalette palette)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  self->palette = palette;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+VisagePalette
+visage_overlay_area_get_palette (VisageOverlayArea *self)
+{
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), VISAGE_PALETTE_DATA_SET);
+
+  return self->palette;
+}
+
+void
+visage_overlay_area_set_outline (VisageOverlayArea *self, gboolean outline)
+{
+  g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
+
+  self->outline = !!outline;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+gboolean
+visage_overlay_area_get_outline (VisageOverlayArea *self)
+{
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
+
+  return self->outline;
+}
+
+void
 visage_overlay_area_set_class_visible (VisageOverlayArea *self, int cls, gboolean visible)
 {
   g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
@@ -535,6 +598,7 @@ build_program (VisageOverlayArea *self, GError **error)
   LOCATE (u_scale, "scale");
   LOCATE (u_image_size, "image_size");
   LOCATE (u_background, "background");
+  LOCATE (u_outline, "outline");
   LOCATE (u_highlight, "highlight");
 #undef LOCATE
   return TRUE;
@@ -673,7 +737,7 @@ draw (VisageOverlayArea *self)
   upload_dirty (self);
   for (int c = 0; c < VG_NUM_CLASSES; c++)
     for (int k = 0; k < 3; k++)
-      palette[c * 3 + k] = vg_class_rgb (c)[k] / 255.f;
+      palette[c * 3 + k] = visage_palette_rgb (self->palette, c)[k] / 255.f;
   scale = view_scale (self, &view_w, &view_h);
 
   glDisable (GL_BLEND);
@@ -697,6 +761,7 @@ draw (VisageOverlayArea *self)
   glUniform1f (self->u_scale, (float) scale);
   glUniform2f (self->u_image_size, (float) self->width, (float) self->height);
   glUniform3fv (self->u_background, 1, background);
+  glUniform1i (self->u_outline, self->outline);
   glUniform2i (self->u_highlight, self->highlight_truth, self->highlight_predicted);
 
   glBindVertexArray (self->vao);

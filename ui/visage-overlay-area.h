@@ -8,6 +8,8 @@
 
 #include <gtk/gtk.h>
 
+#include "visage-classes.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -33,6 +35,12 @@ void visage_overlay_area_set_mode (VisageOverlayArea *self, VisageOverlayMode mo
 VisageOverlayMode visage_overlay_area_get_mode (VisageOverlayArea *self);
 void visage_overlay_area_set_opacity (VisageOverlayArea *self, double opacity);
 double visage_overlay_area_get_opacity (VisageOverlayArea *self);
+/* The display's colours (visage-classes.h), and whether only the regions' edges are drawn
+ * (over ground truth or prediction; errors stay filled). */
+void visage_overlay_area_set_palette (VisageOverlayArea *self, VisagePalette palette);
+VisagePalette visage_overlay_area_get_palette (VisageOverlayArea *self);
+void visage_overlay_area_set_outline (VisageOverlayArea *self, gboolean outline);
+gboolean visage_overlay_area_get_outline (VisageOverlayArea *self);
 void visage_overlay_area_set_class_visible (VisageOverlayArea *self, int cls,
                                             gboolean visible);
 gboolean visage_overlay_area_get_class_visible (VisageOverlayArea *self, int cls);

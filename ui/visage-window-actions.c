@@ -40,7 +40,8 @@ _visage_window_actions_update (VisageWindow *self)
   enable (self, "export-split-masks", has_model && has_split && !working);
   enable (self, "export-split-overlays", has_model && has_split && !working);
   enable (self, "export-submission", has_model && has_split && !working);
-  enable (self, "save-annotation", self->annotation != NULL);
+  enable (self, "save-annotation", visage_window_get_modified (self));
+  enable (self, "edit-mask", self->annotation != NULL);
   enable (self, "save-annotation-over-truth",
           self->annotation != NULL && has_split && vg_split_has_masks (self->split));
 
@@ -213,6 +214,52 @@ save_annotation_action (GSimpleAction *action, GVariant *parameter, gpointer use
     _visage_window_toast (self, error->message);
 }
 
+/* E wherever the focus is: edit mode on or off, on the Browse page where the mask shows. */
+static void
+edit_mask_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  VisageWindow *self = user_data;
+
+  if (self->annotation == NULL)
+    return;
+  adw_view_stack_set_visible_child_name (self->view_stack, "browse");
+  visage_image_view_set_editing (self->image_view,
+                                 !visage_image_view_get_editing (self->image_view));
+}
+
+/* Undo and redo of the mask wherever the focus is (a text field keeps its own). */
+static gboolean
+undo_shortcut (GtkWidget *widget, GVariant *args, gpointer user_data)
+{
+  VisageWindow *self = VISAGE_WINDOW (widget);
+
+  if (self->annotation == NULL)
+    return FALSE;
+  return gtk_widget_activate_action (GTK_WIDGET (self->image_view), user_data, NULL);
+}
+
+/* The window's own keys, in the bubble phase: a focused text field or the image view
+ * handles a key first, any other focus passes it on to here. */
+static void
+add_shortcuts (VisageWindow *self)
+{
+  GtkEventController *controller = gtk_shortcut_controller_new ();
+  GtkShortcutController *shortcuts = GTK_SHORTCUT_CONTROLLER (controller);
+
+  gtk_event_controller_set_name (controller, "visage-window-shortcuts");
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_BUBBLE);
+  gtk_shortcut_controller_add_shortcut (shortcuts,
+    gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_e, 0),
+                      gtk_named_action_new ("win.edit-mask")));
+  gtk_shortcut_controller_add_shortcut (shortcuts,
+    gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_z, GDK_CONTROL_MASK),
+                      gtk_callback_action_new (undo_shortcut, (gpointer) "image.undo", NULL)));
+  gtk_shortcut_controller_add_shortcut (shortcuts,
+    gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_z, GDK_CONTROL_MASK | GDK_SHIFT_MASK),
+                      gtk_callback_action_new (undo_shortcut, (gpointer) "image.redo", NULL)));
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+}
+
 static void
 save_over_truth_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -331,6 +378,7 @@ static const GActionEntry win_actions[] = {
   { .name = "export-submission", .activate = export_action },
   { .name = "save-annotation", .activate = save_annotation_action },
   { .name = "save-annotation-over-truth", .activate = save_over_truth_action },
+  { .name = "edit-mask", .activate = edit_mask_action },
 
   { .name = "train", .activate = train_action },
   { .name = "use-model", .activate = use_model_action, .parameter_type = "s" },
@@ -342,4 +390,5 @@ _visage_window_actions_init (VisageWindow *self)
 {
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
                                    self);
+  add_shortcuts (self);
 }

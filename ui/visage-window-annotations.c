@@ -23,6 +23,19 @@ update_title (VisageWindow *self)
     title = g_strdup (_("Visage"));
   gtk_window_set_title (GTK_WINDOW (self), title);
   adw_view_switcher_title_set_title (self->switcher_title, title);
+  /* The header bar shows its view switcher rather than the title: the mark is in it too. */
+  gtk_widget_set_visible (self->unsaved_label, visage_window_get_modified (self));
+}
+
+/* The annotation's unsaved state changed: the title, Save, and the gallery's mark. */
+static void
+annotation_modified (VisageWindow *self)
+{
+  update_title (self);
+  _visage_window_actions_update (self);
+  if (self->shown != NULL)
+    visage_sample_set_unsaved (self->shown, visage_window_get_modified (self)
+                                            || visage_annotation_has_recovery (self->annotation));
 }
 
 char *
@@ -75,18 +88,26 @@ _visage_window_announce_recoveries (VisageWindow *self)
 
   for (int i = 0; i < self->split->n_samples; i++)
     {
-      g_autofree char *path =
-        visage_annotation_recovery_path (self->split->samples[i].image_path);
+      const VgSample *s = &self->split->samples[i];
+      g_autofree char *path = visage_annotation_recovery_path (s->image_path);
+      g_autoptr (VisageSample) sample =
+        g_list_model_get_item (G_LIST_MODEL (self->samples), (guint) i);
+      gboolean unsaved = g_file_test (path, G_FILE_TEST_IS_REGULAR);
 
-      n += g_file_test (path, G_FILE_TEST_IS_REGULAR);
+      n += unsaved;
+      /* The gallery marks the corrected images and those with unsaved changes. */
+      visage_sample_set_unsaved (sample, unsaved);
+      visage_sample_set_corrected (sample, s->mask_path != NULL
+                                           && g_str_has_prefix (s->mask_path,
+                                                                self->annotations_dir));
     }
   if (n == 0)
     return;
   message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                          "%u image has unsaved mask changes from an earlier "
-                                          "session: open it to recover them",
-                                          "%u images have unsaved mask changes from an earlier "
-                                          "session: open them to recover them", n), n);
+                                          "%u image has unsaved mask changes: open it to "
+                                          "recover them",
+                                          "%u images have unsaved mask changes: open them to "
+                                          "recover them", n), n);
   _visage_window_toast (self, message);
 }
 
@@ -108,13 +129,34 @@ recover_response (AdwMessageDialog *dialog, const char *response, gpointer user_
     visage_annotation_discard_recovery (annotation);
 }
 
+/* How long ago a change was made, for a sentence such as "changes from %s". */
+static char *
+describe_age (gint64 seconds)
+{
+  gint64 minutes = seconds / 60, hours = seconds / 3600, days = seconds / 86400;
+
+  if (seconds < 60)
+    /* TRANSLATORS: how old unsaved changes are: "changes from less than a minute ago" */
+    return g_strdup (_("less than a minute ago"));
+  if (minutes < 60)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d minute ago", "%d minutes ago",
+                                         (gulong) minutes), (int) minutes);
+  if (hours < 48)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d hour ago", "%d hours ago",
+                                         (gulong) hours), (int) hours);
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d day ago", "%d days ago",
+                                       (gulong) days), (int) days);
+}
+
 static void
 ask_recover (VisageWindow *self)
 {
-  /* TRANSLATORS: %s is the name of an image */
-  g_autofree char *body = g_strdup_printf (_("The mask of %s has changes from an earlier "
-                                             "session that were never saved."),
-                                           visage_sample_get_name (self->shown));
+  g_autofree char *age = describe_age (visage_annotation_get_recovery_age (self->annotation));
+  /* TRANSLATORS: %s is the name of an image, then how long ago the changes were made
+   * ("5 minutes ago") */
+  g_autofree char *body = g_strdup_printf (_("The mask of %s has changes from %s that were "
+                                             "never saved."),
+                                           visage_sample_get_name (self->shown), age);
   AdwMessageDialog *dialog;
 
   dialog = _visage_window_new_question (self, _("Recover Unsaved Changes?"), body, "later",
@@ -184,8 +226,8 @@ _visage_window_attach_annotation (VisageWindow *self, const VgPrediction *predic
       _visage_window_toast (self, error->message);
       return;
     }
-  g_signal_connect_swapped (self->annotation, "notify::modified", G_CALLBACK (update_title),
-                            self);
+  g_signal_connect_swapped (self->annotation, "notify::modified",
+                            G_CALLBACK (annotation_modified), self);
   visage_image_view_set_annotation (self->image_view, self->annotation);
   _visage_window_actions_update (self);
   update_title (self);
@@ -214,6 +256,14 @@ visage_window_save_annotation (VisageWindow *self, GError **error)
   if (self->split != NULL && vg_split_has_masks (self->split)
       && !vg_split_use_annotations (self->split, self->annotations_dir, &local))
     _visage_window_toast (self, local->message);
+  /* The gallery marks the image corrected, and scores it against the saved mask. */
+  if (self->shown != NULL)
+    {
+      visage_sample_set_corrected (self->shown, TRUE);
+      visage_sample_set_unsaved (self->shown, FALSE);
+      self->rescore = TRUE;
+      _visage_window_request_prediction (self);
+    }
   base = g_path_get_basename (visage_annotation_get_target_path (self->annotation));
   /* TRANSLATORS: %s is a mask file name, e.g. 17.png */
   message = g_strdup_printf (_("Saved %s into the annotations folder"), base);

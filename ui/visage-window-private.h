@@ -22,6 +22,8 @@ struct _VisageWindow
   AdwToastOverlay *toast_overlay;
   AdwHeaderBar *header_bar;
   AdwViewSwitcherTitle *switcher_title;
+  AdwViewSwitcherBar *switcher_bar;
+  GtkWidget *unsaved_label;
   GtkMenuButton *primary_menu_button;
   GtkRevealer *model_revealer;
   GtkRevealer *progress_revealer;
@@ -45,6 +47,7 @@ struct _VisageWindow
   GCancellable *predict_cancellable;
   GCancellable *job_cancellable;    /* non-NULL while evaluating or exporting */
   VgExportOptions export_options;   /* the last export's formats, class and legend */
+  char *export_destination;         /* the last export's file or folder, for its notice */
   VgServiceJob job_kind;            /* which of the two */
   char *live_path;                  /* an image opened on its own, shown instead of a sample */
   guint n_pending;                  /* operations that will change what is shown */
@@ -55,6 +58,8 @@ struct _VisageWindow
   guint loads_queued;               /* model loads asked of the service so far */
   guint loads_done;                 /* of them, finished (the service runs them in order) */
   guint prediction_loads;           /* loads_queued when the shown prediction was asked */
+  gboolean rescore;                 /* a correction was saved: the next prediction's score
+                                     * replaces the shown sample's */
   gboolean disposed;
 
   /* Mask corrections (visage-window-annotations.c) */
@@ -81,6 +86,8 @@ AdwMessageDialog *_visage_window_new_question (VisageWindow *self, const char *h
 void _visage_window_step_image (VisageWindow *self, int step);
 /* Close the window from an idle, once the question transient for it has gone. */
 void _visage_window_close_later (VisageWindow *self);
+/* Predict the shown image again (its ground truth changed). */
+void _visage_window_request_prediction (VisageWindow *self);
 
 /* visage-window-actions.c */
 void _visage_window_actions_init (VisageWindow *self);

@@ -116,14 +116,18 @@ prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
                                         self->shown != NULL
                                         ? visage_sample_get_name (self->shown) : base);
       _visage_window_attach_annotation (self, prediction);
-      /* Predicting an image with a mask evaluates it: label it in the gallery too. */
-      if (self->shown != NULL && prediction->has_result && self->evaluation == NULL)
+      /* Predicting an image with a mask evaluates it: label it in the gallery too (and
+       * after a saved correction, against the new mask). */
+      if (self->shown != NULL && prediction->has_result
+          && (self->evaluation == NULL || self->rescore))
         {
           VgImageResult image_result = prediction->result;
 
           image_result.index = visage_sample_get_index (self->shown);
           visage_sample_set_result (self->shown, &image_result);
+          visage_gallery_results_changed (self->gallery);
         }
+      self->rescore = FALSE;
     }
   else if (prediction == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
            && !self->disposed)
@@ -133,8 +137,8 @@ prediction_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* Predict the shown sample; a prediction still on its way for another one is cancelled,
  * so a late result never replaces a newer one. */
-static void
-request_prediction (VisageWindow *self)
+void
+_visage_window_request_prediction (VisageWindow *self)
 {
   if (self->predict_cancellable != NULL)
     g_cancellable_cancel (self->predict_cancellable);
@@ -175,7 +179,7 @@ visage_window_open_image (VisageWindow *self, const char *path)
   self->live_path = g_strdup (path);
   gtk_stack_set_visible_child_name (self->main_stack, "workbench");
   adw_view_stack_set_visible_child_name (self->view_stack, "browse");
-  request_prediction (self);
+  _visage_window_request_prediction (self);
 }
 
 static void
@@ -190,7 +194,7 @@ selected_sample_changed (VisageWindow *self)
   if (sample == NULL && self->live_path != NULL)
     return;  /* unselected for an image opened on its own */
   g_clear_pointer (&self->live_path, g_free);
-  request_prediction (self);
+  _visage_window_request_prediction (self);
 }
 
 void
@@ -276,6 +280,8 @@ split_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   clear_results (self);
   /* The gallery selects its first image, which shows it. */
   visage_gallery_set_samples (self->gallery, G_LIST_MODEL (self->samples));
+  /* An empty gallery offers no sorting or filtering. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->gallery), self->split->n_samples > 0);
   gtk_stack_set_visible_child_name (self->main_stack, "workbench");
 
   base = g_path_get_basename (self->split_dir);
@@ -344,7 +350,7 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       /* The image shown was asked for after this load was queued: the service, which
        * runs jobs in order, predicts it with this model already. */
       if (self->prediction_loads < self->loads_done)
-        request_prediction (self);
+        _visage_window_request_prediction (self);
       /* win.use-model: the new model's per-class figures on the open split. */
       if (evaluate && self->split != NULL && vg_split_has_masks (self->split)
           && self->job_cancellable == NULL)
@@ -888,6 +894,8 @@ visage_window_class_init (VisageWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, switcher_bar);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, unsaved_label);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, primary_menu_button);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, model_revealer);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, progress_revealer);
@@ -924,6 +932,8 @@ visage_window_init (VisageWindow *self)
                             self);
   g_signal_connect_swapped (visage_evaluation_view_get_matrix (self->evaluation_view),
                             "cell-selected", G_CALLBACK (confusion_cell_selected), self);
+  /* Nothing to sort or filter before a split is open. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->gallery), FALSE);
   model_path_changed (self);
   _visage_window_actions_update (self);
 }
