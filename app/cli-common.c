@@ -10,6 +10,7 @@
 
 #include "visage-cli-private.h"
 #include "vg-gemm.h"
+#include "vg-json.h"
 #include "vg-known-models.h"
 
 int
@@ -117,17 +118,7 @@ vg_cli_predictor_new (VgModel *model, const VgPreprocess *pre, int batch, gboole
 void
 vg_cli_json_string (GString *out, const char *s)
 {
-  g_string_append_c (out, '"');
-  for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_printf (out, "\\%c", *p);
-      else if (*p < 0x20)
-        g_string_append_printf (out, "\\u%04x", *p);
-      else
-        g_string_append_c (out, (char) *p);
-    }
-  g_string_append_c (out, '"');
+  vg_json_append_string (out, s);
 }
 
 /* A double as JSON: shortest round-trip text; null when negative (no value) or not finite. */

@@ -116,6 +116,17 @@ vg_cli_print_class_table (const VgConfusion *cm, const int *class_images,
 }
 
 void
+vg_cli_json_scores (GString *out, const VgConfusion *cm)
+{
+  g_string_append (out, ",\n  \"miou\": ");
+  vg_cli_json_number (out, vg_confusion_miou (cm), FALSE);
+  g_string_append (out, ",\n  \"mean_f1\": ");
+  vg_cli_json_number (out, vg_confusion_mean_f1 (cm), FALSE);
+  g_string_append (out, ",\n  \"pixel_accuracy\": ");
+  vg_cli_json_number (out, vg_confusion_accuracy (cm), FALSE);
+}
+
+void
 vg_cli_json_confusion (GString *out, const VgConfusion *cm)
 {
   g_string_append (out, "\n  ],\n  \"confusion\": [");
@@ -176,12 +187,7 @@ eval_json (const VgEvalResult *r, const VgSplit *split, const char *model_path,
   g_string_append_printf (out, ",\n  \"n_images\": %d", r->n_images);
   g_string_append (out, ",\n  \"miou_definition\": ");
   vg_cli_json_string (out, definition);
-  g_string_append (out, ",\n  \"miou\": ");
-  vg_cli_json_number (out, vg_confusion_miou (cm), FALSE);
-  g_string_append (out, ",\n  \"mean_f1\": ");
-  vg_cli_json_number (out, vg_confusion_mean_f1 (cm), FALSE);
-  g_string_append (out, ",\n  \"pixel_accuracy\": ");
-  vg_cli_json_number (out, vg_confusion_accuracy (cm), FALSE);
+  vg_cli_json_scores (out, cm);
   g_string_append (out, ",\n  \"mean_image_miou\": ");
   vg_cli_json_number (out, mean_image_miou (r), FALSE);
   g_string_append (out, ",\n  \"loss\": ");

@@ -204,12 +204,8 @@ merged_json (const VgConfusion *cm, int images, int shards, gboolean has_loss, d
 {
   GString *out = g_string_new ("{\n  \"shards\": ");
 
-  g_string_append_printf (out, "%d,\n  \"n_images\": %d,\n  \"miou\": ", shards, images);
-  vg_cli_json_number (out, vg_confusion_miou (cm), FALSE);
-  g_string_append (out, ",\n  \"mean_f1\": ");
-  vg_cli_json_number (out, vg_confusion_mean_f1 (cm), FALSE);
-  g_string_append (out, ",\n  \"pixel_accuracy\": ");
-  vg_cli_json_number (out, vg_confusion_accuracy (cm), FALSE);
+  g_string_append_printf (out, "%d,\n  \"n_images\": %d", shards, images);
+  vg_cli_json_scores (out, cm);
   g_string_append (out, ",\n  \"loss\": ");
   if (has_loss)
     vg_cli_json_number (out, loss, FALSE);

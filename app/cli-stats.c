@@ -31,10 +31,7 @@ stats_json (const VgSplitStats *s, const VgSplit *split, const float *weights,
 
   vg_cli_json_string (out, split->images_dir);
   g_string_append (out, ",\n  \"masks_dir\": ");
-  if (split->masks_dir != NULL)
-    vg_cli_json_string (out, split->masks_dir);
-  else
-    g_string_append (out, "null");
+  vg_cli_json_string (out, split->masks_dir);
   g_string_append_printf (out, ",\n  \"n_images\": %d,\n  \"n_pixels\": %" G_GUINT64_FORMAT,
                           s->n_images, s->n_pixels);
   g_string_append (out, ",\n  \"mean\": [");

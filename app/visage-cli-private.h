@@ -123,8 +123,8 @@ gboolean vg_cli_set_precision (const char *command, const char *name);
 /* A predictor of batch images at a time for model, with --flip or without. */
 VgPredictor *vg_cli_predictor_new (VgModel *model, const VgPreprocess *pre, int batch,
                                    gboolean flip, GError **error);
-/* JSON text: a string, quoted and escaped; a double in the shortest round-trip form, or
- * null when not finite (or negative, unless allow_negative). */
+/* JSON text: a string, quoted and escaped (NULL as null); a double in the shortest
+ * round-trip form, or null when not finite (or negative, unless allow_negative). */
 void vg_cli_json_string (GString *out, const char *s);
 void vg_cli_json_number (GString *out, double v, gboolean allow_negative);
 
@@ -138,6 +138,8 @@ gboolean vg_cli_write_confusion (const char *path, const VgEvalResult *result, i
  * missed columns) and the mIoU, mean F1 and pixel accuracy lines, on stdout (cli-eval.c). */
 void vg_cli_print_class_table (const VgConfusion *cm, const int *class_images,
                                const int *class_missed);
+/* eval's JSON members ",\n  "miou": ..." then mean_f1 and pixel_accuracy of cm. */
+void vg_cli_json_scores (GString *out, const VgConfusion *cm);
 /* eval's JSON from the end of the classes' array: the confusion matrix and its axes. */
 void vg_cli_json_confusion (GString *out, const VgConfusion *cm);
 /* eval --merge FILE...: the exact dataset-level figures of all the shards; the exit status. */

@@ -12,26 +12,8 @@
 #include <unistd.h>
 
 #include "vg-atomic-file.h"
+#include "vg-json.h"
 #include "vg-safetensors-private.h"
-
-static void
-append_json_string (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        {
-          g_string_append_c (out, '\\');
-          g_string_append_c (out, (char) *p);
-        }
-      else if (*p < 0x20)
-        g_string_append_printf (out, "\\u%04x", *p);
-      else
-        g_string_append_c (out, (char) *p);  /* UTF-8 passes through */
-    }
-  g_string_append_c (out, '"');
-}
 
 static gboolean bad_tensors (GError **error, const char *what, const char *format, ...)
   G_GNUC_PRINTF (3, 4);
@@ -89,9 +71,9 @@ build_header (const char *what, const VgTensorView *tensors, int n_tensors,
             }
           if (i > 0)
             g_string_append_c (h, ',');
-          append_json_string (h, metadata[i]);
+          vg_json_append_string (h, metadata[i]);
           g_string_append_c (h, ':');
-          append_json_string (h, metadata[i + 1]);
+          vg_json_append_string (h, metadata[i + 1]);
         }
       g_string_append_c (h, '}');
       first = FALSE;
@@ -147,7 +129,7 @@ build_header (const char *what, const VgTensorView *tensors, int n_tensors,
       if (!first)
         g_string_append_c (h, ',');
       first = FALSE;
-      append_json_string (h, t->name);
+      vg_json_append_string (h, t->name);
       g_string_append_printf (h, ":{\"dtype\":\"%s\",\"shape\":[",
                               vg_safetensors_dtype_name (t->dtype));
       for (int d = 0; d < t->ndim; d++)

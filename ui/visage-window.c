@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "visage-folder-toast.h"
 #include "visage-resources.h"
 #include "visage-window-private.h"
 
@@ -521,9 +522,14 @@ exported (GObject *source, GAsyncResult *result, gpointer user_data)
                                 ? _("Export cancelled") : error->message);
   else
     {
-      message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Exported %d file",
-                                              "Exported %d files", written), written);
-      _visage_window_toast (self, message);
+      /* TRANSLATORS: the number of files written and where (a file or a folder) */
+      message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Exported %d file to %s",
+                                              "Exported %d files to %s", written), written,
+                                 self->export_destination);
+      if (self->quiet)
+        _visage_window_toast (self, message);
+      else
+        visage_folder_toast_show (self->toast_overlay, message, self->export_destination);
     }
   job_end (self);
 }
@@ -576,6 +582,8 @@ visage_window_export (VisageWindow *self, const char *what, const char *destinat
     return;
 
   job_begin (self, VG_SERVICE_JOB_EXPORT, _("Exporting…"));
+  g_free (self->export_destination);
+  self->export_destination = g_strdup (destination);
   /* Overlays as the image view shows them. */
   options = self->export_options;
   options.alpha = visage_image_view_get_opacity (self->image_view);
@@ -817,6 +825,7 @@ visage_window_finalize (GObject *object)
   g_free (self->split_dir);
   g_free (self->live_path);
   g_free (self->annotations_dir);
+  g_free (self->export_destination);
   G_OBJECT_CLASS (visage_window_parent_class)->finalize (object);
 }
 

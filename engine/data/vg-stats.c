@@ -13,6 +13,7 @@
 
 #include "vg-data-private.h"
 #include "vg-input-file.h"
+#include "vg-json.h"
 #include "vg-stats.h"
 
 #define CACHE_VERSION 1
@@ -243,23 +244,6 @@ vg_split_classes_cache_path (const VgSplit *split)
 /* ---- JSON ------------------------------------------------------------------------------ */
 
 static void
-json_string (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (; *s != '\0'; s++)
-    {
-      unsigned char c = *s;
-      if (c == '"' || c == '\\')
-        g_string_append_printf (out, "\\%c", c);
-      else if (c < 0x20)
-        g_string_append_printf (out, "\\u%04x", c);
-      else
-        g_string_append_c (out, c);
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
 json_u64s (GString *out, const char *key, const uint64_t *v, int n, gboolean last)
 {
   g_string_append_printf (out, "  \"%s\": [", key);
@@ -284,12 +268,9 @@ static void
 json_split_head (GString *out, const VgSplit *split, const char *fingerprint)
 {
   g_string_append_printf (out, "  \"version\": %d,\n  \"images_dir\": ", CACHE_VERSION);
-  json_string (out, split->images_dir);
+  vg_json_append_string (out, split->images_dir);
   g_string_append (out, ",\n  \"masks_dir\": ");
-  if (split->masks_dir != NULL)
-    json_string (out, split->masks_dir);
-  else
-    g_string_append (out, "null");
+  vg_json_append_string (out, split->masks_dir);
   g_string_append_printf (out, ",\n  \"fingerprint\": \"%s\",\n", fingerprint);
 }
 
