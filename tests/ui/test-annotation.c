@@ -30,43 +30,17 @@ static char *scratch_dir;   /* this run's temporary folder (XDG_CACHE_HOME, XDG_
 static char *split_dir;     /* NULL when ../shared is absent */
 static char *model_path;
 
-/* For spin_until: settled, with the annotation of the image shown. */
-static gboolean
-annotation_ready (gpointer data)
-{
-  return window_settled (data) && visage_window_get_annotation (VISAGE_WINDOW (data)) != NULL;
-}
-
 static VisageWindow *
 open_workbench (VisageApplication *app)
 {
-  return ui_open_workbench (app, model_path, split_dir, annotation_ready);
-}
-
-static void
-destroy_window (VisageWindow *window)
-{
-  gpointer ptr = window;
-
-  g_object_add_weak_pointer (G_OBJECT (window), &ptr);
-  gtk_window_destroy (GTK_WINDOW (window));
-  g_assert_true (spin_until (is_null, &ptr));
-}
-
-static VgMaskEdit *
-edit_of (VisageWindow *window)
-{
-  VisageAnnotation *annotation = visage_window_get_annotation (window);
-
-  g_assert_nonnull (annotation);
-  return visage_annotation_get_edit (annotation);
+  return ui_open_workbench (app, model_path, split_dir, window_annotation_ready);
 }
 
 /* A copy of the mask being edited, to replay a tool on with the engine's API. */
 static VgMaskEdit *
 replica (VisageWindow *window)
 {
-  VgMaskEdit *edit = edit_of (window);
+  VgMaskEdit *edit = window_edit (window);
   g_autoptr (GError) error = NULL;
   VgMaskEdit *copy = vg_mask_edit_new (vg_mask_edit_get_data (edit),
                                        vg_mask_edit_get_height (edit),
@@ -136,7 +110,7 @@ static void
 check_polygon (VisageWindow *window, VisageImageView *view, GtkGesture *paint)
 {
   VisageOverlayArea *area = visage_image_view_get_area (view);
-  VgMaskEdit *edit = edit_of (window);
+  VgMaskEdit *edit = window_edit (window);
   g_autoptr (VgMaskEdit) expected = NULL;
   const double corners[] = { 20.5, 400.5, 120.5, 410.5, 60.5, 480.5 };
   double points[6], wx[3], wy[3];
@@ -168,7 +142,7 @@ static void
 check_protection (VisageWindow *window, VisageImageView *view, GtkGesture *paint)
 {
   VisageOverlayArea *area = visage_image_view_get_area (view);
-  VgMaskEdit *edit = edit_of (window);
+  VgMaskEdit *edit = window_edit (window);
   size_t n = (size_t) vg_mask_edit_get_width (edit) * vg_mask_edit_get_height (edit);
   g_autoptr (VgMaskEdit) expected = NULL;
   g_autofree guint8 *before = NULL;
@@ -197,7 +171,7 @@ static void
 check_start_from_prediction (VisageWindow *window, VisageImageView *view)
 {
   const guint8 *labels = visage_overlay_area_get_labels (visage_image_view_get_area (view));
-  VgMaskEdit *edit = edit_of (window);
+  VgMaskEdit *edit = window_edit (window);
   size_t n = (size_t) vg_mask_edit_get_width (edit) * vg_mask_edit_get_height (edit);
   g_autoptr (VgMaskEdit) before = replica (window);
 
@@ -227,7 +201,7 @@ VG_TEST ("/annotation/tools", test_tools)
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
   paint = visage_image_view_get_paint_gesture (view);
-  edit = edit_of (window);
+  edit = window_edit (window);
   initial = replica (window);
   g_assert_false (visage_window_get_modified (window));
   g_assert_false (title_modified (window));
@@ -336,7 +310,7 @@ VG_TEST ("/annotation/tools", test_tools)
   assert_same_mask (edit, initial);
   g_assert_false (visage_window_get_modified (window));
 
-  destroy_window (window);
+  ui_destroy_window (window);
 }
 
 /* ---- saving ----------------------------------------------------------------------------- */
@@ -377,7 +351,7 @@ VG_TEST ("/annotation/save-and-evaluate", test_save_and_evaluate)
     return;
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
-  edit = edit_of (window);
+  edit = window_edit (window);
   n = (size_t) vg_mask_edit_get_height (edit) * vg_mask_edit_get_width (edit);
   target = g_build_filename (split_dir, "annotations", "0.png", NULL);
   original = g_build_filename (split_dir, "masks", "0.png", NULL);
@@ -410,12 +384,12 @@ VG_TEST ("/annotation/save-and-evaluate", test_save_and_evaluate)
 
   /* Another image, and back: the saved annotation is what is shown and edited. */
   visage_gallery_select_position (visage_window_get_gallery (window), 1);
-  g_assert_true (spin_until (annotation_ready, window));
+  g_assert_true (spin_until (window_annotation_ready, window));
   g_assert_cmpstr (visage_image_view_get_title (view), ==, "1");
   visage_gallery_select_position (visage_window_get_gallery (window), 0);
-  g_assert_true (spin_until (annotation_ready, window));
+  g_assert_true (spin_until (window_annotation_ready, window));
   g_assert_cmpstr (visage_image_view_get_title (view), ==, "0");
-  assert_same_mask (edit_of (window), saved);
+  assert_same_mask (window_edit (window), saved);
   visage_overlay_area_classes_at (area, 100, 40, &truth, &predicted);
   g_assert_cmpint (truth, ==, VG_CLASS_HAT);
 
@@ -435,7 +409,7 @@ VG_TEST ("/annotation/save-and-evaluate", test_save_and_evaluate)
       g_assert_cmpuint (row, ==, expected);
     }
   vg_image_clear (&mask);
-  destroy_window (window);
+  ui_destroy_window (window);
   /* The next test starts from the split's own masks. */
   g_assert_cmpint (g_unlink (target), ==, 0);
 }
@@ -455,8 +429,8 @@ VG_TEST ("/annotation/save-over-truth", test_save_over_truth)
   if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
   visage_gallery_select_position (visage_window_get_gallery (window), 2);
-  g_assert_true (spin_until (annotation_ready, window));
-  edit = edit_of (window);
+  g_assert_true (spin_until (window_annotation_ready, window));
+  edit = window_edit (window);
   n = (size_t) vg_mask_edit_get_height (edit) * vg_mask_edit_get_width (edit);
   original = g_build_filename (split_dir, "masks", "2.png", NULL);
   shared = g_file_read_link (original, &error);
@@ -484,7 +458,7 @@ VG_TEST ("/annotation/save-over-truth", test_save_over_truth)
   g_assert_cmpint (after.st_size, ==, before.st_size);
   g_assert_cmpint (after.st_mtime, ==, before.st_mtime);
   vg_image_clear (&mask);
-  destroy_window (window);
+  ui_destroy_window (window);
 
   /* Put the fixture's link back for the other tests. */
   g_assert_cmpint (g_unlink (original), ==, 0);
@@ -513,7 +487,7 @@ VG_TEST ("/annotation/recovery", test_recovery)
   if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
   annotation = visage_window_get_annotation (window);
-  edit = edit_of (window);
+  edit = window_edit (window);
   image = g_build_filename (split_dir, "images", "0.jpg", NULL);
   recovery = visage_annotation_recovery_path (image);
   g_assert_true (g_str_has_prefix (recovery, scratch_dir));
@@ -536,7 +510,7 @@ VG_TEST ("/annotation/recovery", test_recovery)
   g_assert_true (visage_annotation_write_recovery (annotation, NULL));
 
   /* A crash: the window goes away without saving or asking. */
-  destroy_window (window);
+  ui_destroy_window (window);
   g_assert_true (g_file_test (recovery, G_FILE_TEST_IS_REGULAR));
 
   /* The next session, opening that image, offers the changes back. */
@@ -546,11 +520,11 @@ VG_TEST ("/annotation/recovery", test_recovery)
   g_assert_nonnull (dialog);
   g_assert_false (visage_window_get_modified (window));
   adw_message_dialog_response (dialog, "recover");
-  assert_same_mask (edit_of (window), unsaved);
+  assert_same_mask (window_edit (window), unsaved);
   g_assert_true (visage_window_get_modified (window));
   g_assert_true (title_modified (window));
   /* Recovering is one undoable step. */
-  g_assert_true (vg_mask_edit_can_undo (edit_of (window)));
+  g_assert_true (vg_mask_edit_can_undo (window_edit (window)));
 
   /* Closing asks; Cancel keeps the window, Discard closes it and drops the file. */
   {
@@ -587,7 +561,7 @@ VG_TEST ("/annotation/close-and-save", test_close_and_save)
 
   if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  g_assert_cmpint (vg_mask_edit_erase (edit_of (window), 256, 256, 256, 256, 20), >, 0);
+  g_assert_cmpint (vg_mask_edit_erase (window_edit (window), 256, 256, 256, 256, 20), >, 0);
   visage_annotation_changed (visage_window_get_annotation (window));
   ptr = window;
   g_object_add_weak_pointer (G_OBJECT (window), &ptr);

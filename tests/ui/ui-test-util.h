@@ -71,6 +71,34 @@ window_settled (gpointer data)
   return gtk_widget_get_mapped (GTK_WIDGET (window)) && !visage_window_get_busy (window);
 }
 
+/* For spin_until: settled, with the annotation (the mask to correct) of the image shown. */
+static inline gboolean
+window_annotation_ready (gpointer data)
+{
+  return window_settled (data) && visage_window_get_annotation (VISAGE_WINDOW (data)) != NULL;
+}
+
+/* The mask being corrected in the window. */
+static inline VgMaskEdit *
+window_edit (VisageWindow *window)
+{
+  VisageAnnotation *annotation = visage_window_get_annotation (window);
+
+  g_assert_nonnull (annotation);
+  return visage_annotation_get_edit (annotation);
+}
+
+/* Destroy the window and wait until it is finalized. */
+static inline void
+ui_destroy_window (VisageWindow *window)
+{
+  gpointer ptr = window;
+
+  g_object_add_weak_pointer (G_OBJECT (window), &ptr);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_true (spin_until (is_null, &ptr));
+}
+
 /* A registered application that opens nothing by itself (the tests say what to open). */
 static inline VisageApplication *
 new_app (void)
