@@ -381,6 +381,10 @@ resume_subtitle (VisageTrainDialog *self)
     return g_strdup_printf (_("This folder holds a finished run of %s: its optimiser schedule "
                               "ended it after epoch %d"), self->resume_options.config.name,
                             st->epoch);
+  if (st->epoch >= self->resume_options.epochs)
+    return g_strdup_printf (_("This folder holds a run of %s that reached its limit of %d "
+                              "epochs: raise the limit to go on"),
+                            self->resume_options.config.name, self->resume_options.epochs);
   return g_strdup_printf (_("This folder holds a run of %s, stopped after epoch %d of %d"),
                           self->resume_options.config.name, st->epoch,
                           self->resume_options.epochs);
@@ -441,6 +445,20 @@ check_epochs (VisageTrainDialog *self, VgTrainOptions *o)
                                         "above that to resume it"), self->resume_state.epoch);
 }
 
+/* The stage sizes show for a custom configuration (a resumed run's too). */
+static void
+show_stage_rows (VisageTrainDialog *self)
+{
+  gboolean custom = g_strcmp0 (visage_train_choice_name (&visage_train_config_choices,
+                                                         combo_selected (self->config_row)),
+                               "custom") == 0;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->widths_row), custom);
+  gtk_widget_set_visible (GTK_WIDGET (self->depths_row), custom);
+  gtk_widget_set_visible (GTK_WIDGET (self->heads_row), custom);
+  gtk_widget_set_visible (GTK_WIDGET (self->ratios_row), custom);
+}
+
 /* The model: a named configuration, or visage-s with other stage sizes. Sets
  * param_count (0 while the configuration is invalid). */
 static void
@@ -452,10 +470,6 @@ check_model (VisageTrainDialog *self, VgConfig *config)
   g_autoptr (GError) error = NULL;
   gboolean custom = g_strcmp0 (choice, "custom") == 0, ok = TRUE;
 
-  gtk_widget_set_visible (GTK_WIDGET (self->widths_row), custom);
-  gtk_widget_set_visible (GTK_WIDGET (self->depths_row), custom);
-  gtk_widget_set_visible (GTK_WIDGET (self->heads_row), custom);
-  gtk_widget_set_visible (GTK_WIDGET (self->ratios_row), custom);
   vg_config_from_name (config, choice != NULL && !custom ? choice : "visage-s", NULL);
   if (custom)
     {
@@ -576,6 +590,7 @@ check (VisageTrainDialog *self)
   vg_train_options_clear (o);
   vg_train_options_init (o);
   resume = check_output (self, out);
+  show_stage_rows (self);
   if (resume)
     {
       vg_train_options_clear (o);
@@ -920,6 +935,14 @@ visage_train_dialog_get_param_count (VisageTrainDialog *self)
   g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), 0);
 
   return self->param_count;
+}
+
+char *
+visage_train_dialog_get_param_text (VisageTrainDialog *self)
+{
+  g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), NULL);
+
+  return g_strdup (adw_action_row_get_subtitle (self->params_row));
 }
 
 gboolean

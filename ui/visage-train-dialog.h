@@ -42,6 +42,8 @@ gboolean visage_train_dialog_get_can_start (VisageTrainDialog *self);
 /* The configuration's trainable parameters (0 while it is invalid), and whether the
  * budget warning shows. */
 gsize visage_train_dialog_get_param_count (VisageTrainDialog *self);
+/* The count as the dialog shows it ("1,967,923"; "–" while invalid). */
+char *visage_train_dialog_get_param_text (VisageTrainDialog *self);
 gboolean visage_train_dialog_get_budget_warning (VisageTrainDialog *self);
 /* Whether the output folder's checkpoint is being read (on a worker thread, once per
  * folder and version of last.safetensors): Start waits for it. */
