@@ -23,6 +23,8 @@
 #include "visage-train-view.h"
 #include "visage-window.h"
 #include "ui-test-util.h"
+#include "ui-train-util.h"
+#include "test-register.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
 
@@ -35,6 +37,36 @@ static VisageWindow *
 open_workbench (VisageApplication *app)
 {
   return ui_open_workbench (app, model_path, val_dir, window_settled);
+}
+
+/* With VISAGE_TEST_SCREENSHOTS set to a folder, a picture of widget there, for a person to
+ * look at (the dialog's fields, the page's texts). */
+static void
+keep_widget_screenshot (GtkWidget *widget, const char *name)
+{
+  const char *dir = g_getenv ("VISAGE_TEST_SCREENSHOTS");
+  g_autofree char *path = NULL;
+  g_autoptr (GdkPaintable) paintable = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  GtkSnapshot *snapshot;
+  GskRenderNode *node;
+  int width, height;
+
+  if (dir == NULL)
+    return;
+  spin_frames (5);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                         node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  gsk_render_node_unref (node);
+  path = g_build_filename (dir, name, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s", path);
 }
 
 static gboolean
@@ -59,20 +91,6 @@ static void
 on_step (VgService *service, const VgTrainStep *step, gpointer data)
 {
   *(gboolean *) data = TRUE;
-}
-
-static VisageTrainDialog *
-open_dialog (VisageWindow *window)
-{
-  g_action_group_activate_action (G_ACTION_GROUP (window), "train", NULL);
-  g_assert_nonnull (visage_window_get_train_dialog (window));
-  return visage_window_get_train_dialog (window);
-}
-
-static void
-set_field (VisageTrainDialog *dialog, const char *name, const char *value)
-{
-  g_assert_true (visage_train_dialog_set_field (dialog, name, value));
 }
 
 static void
@@ -139,16 +157,16 @@ check_paused_texts (VisageTrainView *view, gboolean *stepped)
 static void
 check_dialog_resume (VisageWindow *window, const char *run)
 {
-  VisageTrainDialog *dialog = open_dialog (window);
+  VisageTrainDialog *dialog = ui_train_open_dialog (window);
 
-  set_field (dialog, "out", run);
+  ui_train_set (dialog, "out", run);
   g_assert_true (visage_train_dialog_get_reading_run (dialog));
   g_assert_false (visage_train_dialog_get_can_start (dialog));
   g_assert_true (spin_until (run_read, dialog));
   g_assert_true (visage_train_dialog_get_resume_offered (dialog));
   /* the defaults show until Resume is on (the run's: 64 and 2) */
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "batch"), ==, "8");
-  set_field (dialog, "resume", "true");
+  ui_train_set (dialog, "resume", "true");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "resolution"), ==, "64");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "batch"), ==, "2");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "config"), ==, "custom");
@@ -157,17 +175,18 @@ check_dialog_resume (VisageWindow *window, const char *run)
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "select"), ==, "loss");
   g_assert_false (visage_train_dialog_get_can_start (dialog));
   assert_contains (visage_train_dialog_get_problem (dialog), "raise the epoch limit");
-  set_field (dialog, "epochs", "3");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "depths"), ==, "1,1,1,1");
+  keep_widget_screenshot (GTK_WIDGET (dialog), "train-dialog-resume.png");
+  ui_train_set (dialog, "epochs", "3");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   g_assert_cmpint (visage_train_dialog_get_options (dialog)->resolution, ==, 64);
   /* another keystroke reads nothing again */
-  set_field (dialog, "epochs", "4");
+  ui_train_set (dialog, "epochs", "4");
   g_assert_false (visage_train_dialog_get_reading_run (dialog));
   gtk_window_destroy (GTK_WINDOW (dialog));
 }
 
-static void
-test_run_status (void)
+VG_TEST ("/training-status/run", test_run_status)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autofree char *run = NULL, *expected = NULL;
@@ -187,16 +206,8 @@ test_run_status (void)
   g_assert_null (visage_train_view_get_best_path (view));
 
   run = g_build_filename (scratch_dir, "run", NULL);
-  dialog = open_dialog (window);
-  set_field (dialog, "out", run);
-  set_field (dialog, "config", "custom");
-  set_field (dialog, "widths", "8,16,24,32");
-  set_field (dialog, "depths", "1,1,1,1");
-  set_field (dialog, "heads", "1,1,1,1");
-  set_field (dialog, "ratios", "8,4,2,1");
-  set_field (dialog, "resolution", "64");
-  set_field (dialog, "batch", "2");
-  set_field (dialog, "epochs", "2");
+  dialog = ui_train_open_dialog (window);
+  ui_train_set_tiny_run (dialog, run, "2");
   g_assert_true (visage_train_dialog_start (dialog));
   assert_contains (visage_train_view_get_best_text (view), "none yet");
   check_paused_texts (view, &stepped);
@@ -214,6 +225,8 @@ test_run_status (void)
   expected = g_strdup_printf ("(lowest validation loss): epoch %d ", best);
   assert_contains (visage_train_view_get_best_text (view), expected);
   g_assert_true (g_file_test (visage_train_view_get_best_path (view), G_FILE_TEST_IS_REGULAR));
+  visage_window_set_visible_view (window, "training");
+  keep_widget_screenshot (GTK_WIDGET (window), "training-finished.png");
 
   /* Its buttons stay after the notices: browsing with it. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "training.use-best", NULL));
@@ -237,9 +250,26 @@ test_run_status (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The choices that were cut ("Weighted cross-entrop…") read in full; the parameter count
+ * has separators. */
+VG_TEST ("/training-status/dialog-labels", test_dialog_labels)
+{
+  VisageTrainDialog *dialog = visage_train_dialog_new (NULL, NULL);
+  g_autofree char *count = NULL;
+
+  gtk_window_set_default_size (GTK_WINDOW (dialog), 600, 1150);
+  ui_train_set (dialog, "loss", "weighted-ce-dice-present");
+  ui_train_set (dialog, "optimizer", "pipeline");
+  ui_train_set (dialog, "config", "seed");
+  gtk_window_present (GTK_WINDOW (dialog));
+  count = visage_train_dialog_get_param_text (dialog);
+  g_assert_cmpstr (count, ==, "1,981,478");
+  keep_widget_screenshot (GTK_WIDGET (dialog), "train-dialog.png");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
 /* Under the pointer, the nearest epoch's figures; away from every epoch, nothing. */
-static void
-test_plot_hover (void)
+VG_TEST ("/training-status/plot-hover", test_plot_hover)
 {
   GtkWidget *window = gtk_window_new ();
   VisageTrainPlot *plot = VISAGE_TRAIN_PLOT (visage_train_plot_new ());
@@ -278,8 +308,7 @@ test_plot_hover (void)
 }
 
 /* A saved file's notice names its folder and opens it. */
-static void
-test_folder_toast (void)
+VG_TEST ("/training-status/folder-toast", test_folder_toast)
 {
   AdwToastOverlay *overlay = ADW_TOAST_OVERLAY (g_object_ref_sink (adw_toast_overlay_new ()));
   g_autofree char *file = g_build_filename (scratch_dir, "convergence.png", NULL);
@@ -296,17 +325,6 @@ test_folder_toast (void)
 int
 main (int argc, char *argv[])
 {
-  int status;
-
-  if ((status = ui_test_init (&argc, &argv, "training-status", &scratch_dir)) >= 0)
-    return status;
-
-  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  val_dir = ui_test_link_split (scratch_dir, "data/val", "val", fixture_names);
-  train_dir = ui_test_link_split (scratch_dir, "data/train", "train", fixture_names);
-
-  g_test_add_func ("/training-status/plot-hover", test_plot_hover);
-  g_test_add_func ("/training-status/folder-toast", test_folder_toast);
-  g_test_add_func ("/training-status/run", test_run_status);
-  return ui_test_run (&scratch_dir, &val_dir, &train_dir, &model_path, NULL);
+  return ui_test_main (argc, argv, "training-status", fixture_names, &scratch_dir, &model_path,
+                       "data/val", &val_dir, &train_dir);
 }

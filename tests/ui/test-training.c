@@ -2,8 +2,8 @@
 /* Training from the workbench: the Train dialog checks what it is given, a tiny run on
  * four fixture images trains in the background with its news arriving in order on the
  * main thread, stops (Stop asks first), resumes from the dialog and finishes; its best
- * checkpoint is evaluated from the Training page; closing the window during a run asks first; the convergence plot exports
- * as PNG and SVG. */
+ * checkpoint is evaluated from the Training page; closing the window during a run asks
+ * first; the convergence plot exports as PNG and SVG. */
 #include "config.h"
 
 #include <math.h>
@@ -22,6 +22,7 @@
 #include "visage-train-view.h"
 #include "visage-window.h"
 #include "ui-test-util.h"
+#include "ui-train-util.h"
 #include "test-register.h"
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
@@ -45,21 +46,6 @@ open_workbench (VisageApplication *app)
   return ui_open_workbench (app, model_path, val_dir, window_settled);
 }
 
-static VisageTrainDialog *
-open_dialog (VisageWindow *window)
-{
-  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "train"));
-  g_action_group_activate_action (G_ACTION_GROUP (window), "train", NULL);
-  g_assert_nonnull (visage_window_get_train_dialog (window));
-  return visage_window_get_train_dialog (window);
-}
-
-static void
-set_field (VisageTrainDialog *dialog, const char *name, const char *value)
-{
-  g_assert_true (visage_train_dialog_set_field (dialog, name, value));
-}
-
 static void
 assert_blocked (VisageTrainDialog *dialog, const char *reason_part)
 {
@@ -68,28 +54,6 @@ assert_blocked (VisageTrainDialog *dialog, const char *reason_part)
   g_test_message ("blocked: %s", visage_train_dialog_get_problem (dialog));
   g_assert_nonnull (strstr (visage_train_dialog_get_problem (dialog), reason_part));
   g_assert_false (visage_train_dialog_start (dialog));
-}
-
-/* A custom configuration of tiny stages. */
-static void
-set_tiny_stages (VisageTrainDialog *dialog)
-{
-  set_field (dialog, "config", "custom");
-  set_field (dialog, "widths", "8,16,24,32");
-  set_field (dialog, "depths", "1,1,1,1");
-  set_field (dialog, "heads", "1,1,1,1");
-  set_field (dialog, "ratios", "8,4,2,1");
-}
-
-/* A tiny model on 64x64 pictures: seconds per epoch on a CPU. */
-static void
-set_tiny_run (VisageTrainDialog *dialog, const char *out, const char *epochs)
-{
-  set_field (dialog, "out", out);
-  set_tiny_stages (dialog);
-  set_field (dialog, "resolution", "64");
-  set_field (dialog, "batch", "2");
-  set_field (dialog, "epochs", epochs);
 }
 
 /* ---- the dialog ------------------------------------------------------------------------- */
@@ -113,14 +77,14 @@ check_choices (VisageTrainDialog *dialog, const char *field, const VisageTrainCh
 
       g_assert_cmpstr (visage_train_choice_name (choices, k), ==, names[k]);
       g_assert_true (g_hash_table_add (labels, (gpointer) label));
-      set_field (dialog, field, names[k]);
+      ui_train_set (dialog, field, names[k]);
       g_assert_cmpstr (visage_train_dialog_get_field (dialog, field), ==, names[k]);
       if (chosen != NULL)
         g_assert_cmpstr (chosen (visage_train_dialog_get_options (dialog)), ==, names[k]);
     }
   g_assert_cmpstr (visage_train_choice_name (choices, n), ==, extra);
   if (extra != NULL)
-    set_field (dialog, field, extra);
+    ui_train_set (dialog, field, extra);
   g_assert_null (visage_train_choice_name (choices, n + (extra != NULL)));
   g_assert_false (visage_train_dialog_set_field (dialog, field, "no-such-choice"));
 }
@@ -170,7 +134,7 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
 
   if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
     return;
-  dialog = open_dialog (window);
+  dialog = ui_train_open_dialog (window);
 
   /* The defaults: the open split validates, its sibling trains; the report's values. */
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "val"), ==, val_dir);
@@ -192,7 +156,7 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   g_assert_false (visage_train_dialog_get_resume_offered (dialog));
 
   out = g_build_filename (scratch_dir, "dialog-run", NULL);
-  set_field (dialog, "out", out);
+  ui_train_set (dialog, "out", out);
   g_assert_null (visage_train_dialog_get_problem (dialog));
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), >, 0);
@@ -201,46 +165,46 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   g_assert_false (visage_train_dialog_get_budget_warning (dialog));
 
   /* Each bad value blocks Start with its reason; fixing it unblocks. */
-  set_field (dialog, "batch", "0");
+  ui_train_set (dialog, "batch", "0");
   assert_blocked (dialog, "batch");
-  set_field (dialog, "batch", "4");
+  ui_train_set (dialog, "batch", "4");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
   missing = g_build_filename (scratch_dir, "no-such-split", NULL);
-  set_field (dialog, "train", missing);
+  ui_train_set (dialog, "train", missing);
   assert_blocked (dialog, "does not exist");
-  set_field (dialog, "train", scratch_dir);  /* a folder, but not a split */
+  ui_train_set (dialog, "train", scratch_dir);  /* a folder, but not a split */
   assert_blocked (dialog, "images/");
-  set_field (dialog, "train", "");
+  ui_train_set (dialog, "train", "");
   assert_blocked (dialog, "training");
-  set_field (dialog, "train", train_dir);
+  ui_train_set (dialog, "train", train_dir);
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
-  set_field (dialog, "resolution", "100");
+  ui_train_set (dialog, "resolution", "100");
   assert_blocked (dialog, "32");
-  set_field (dialog, "resolution", "64");
+  ui_train_set (dialog, "resolution", "64");
 
-  set_field (dialog, "lr", "fast");
+  ui_train_set (dialog, "lr", "fast");
   assert_blocked (dialog, "number");
-  set_field (dialog, "lr", "0");
+  ui_train_set (dialog, "lr", "0");
   assert_blocked (dialog, "more than 0");
-  set_field (dialog, "lr", "1e-3");
-  set_field (dialog, "sgd-momentum", "1.5");
+  ui_train_set (dialog, "lr", "1e-3");
+  ui_train_set (dialog, "sgd-momentum", "1.5");
   assert_blocked (dialog, "momentum");
-  set_field (dialog, "sgd-momentum", "0.9");
+  ui_train_set (dialog, "sgd-momentum", "0.9");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
   file = g_build_filename (scratch_dir, "a-file", NULL);
   g_assert_true (g_file_set_contents (file, "x", 1, NULL));
-  set_field (dialog, "out", file);
+  ui_train_set (dialog, "out", file);
   assert_blocked (dialog, "file");
-  set_field (dialog, "out", "");
+  ui_train_set (dialog, "out", "");
   assert_blocked (dialog, "output folder");
-  set_field (dialog, "out", out);
+  ui_train_set (dialog, "out", out);
 
   /* Custom stage sizes: the count follows, and over 2,000,000 the warning shows (a
    * warning only: such a run may still start). */
-  set_tiny_stages (dialog);
+  ui_train_set_tiny_stages (dialog);
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   tiny = visage_train_dialog_get_param_count (dialog);
   g_assert_cmpuint (tiny, >, 0);
@@ -253,19 +217,19 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
     g_assert_cmpuint (tiny, ==, vg_config_count_params (&cfg));
   }
   g_assert_false (visage_train_dialog_get_budget_warning (dialog));
-  set_field (dialog, "widths", "64,128,320,512");
-  set_field (dialog, "depths", "3,4,6,3");
-  set_field (dialog, "heads", "1,2,5,8");
+  ui_train_set (dialog, "widths", "64,128,320,512");
+  ui_train_set (dialog, "depths", "3,4,6,3");
+  ui_train_set (dialog, "heads", "1,2,5,8");
   g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), >, VISAGE_TRAIN_PARAM_BUDGET);
   g_assert_true (visage_train_dialog_get_budget_warning (dialog));
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   /* Heads that do not divide the widths, and a list too short. */
-  set_field (dialog, "heads", "3,3,3,3");
+  ui_train_set (dialog, "heads", "3,3,3,3");
   assert_blocked (dialog, "Configuration");
   g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), ==, 0);
-  set_field (dialog, "heads", "1,2,5");
+  ui_train_set (dialog, "heads", "1,2,5");
   assert_blocked (dialog, "four");
-  set_field (dialog, "config", "seed");
+  ui_train_set (dialog, "config", "seed");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), ==, 1981478);
 
@@ -543,8 +507,8 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
 
   /* Start from the dialog: the Training page shows the run; a second one cannot start. */
   run = g_build_filename (scratch_dir, "run", NULL);
-  dialog = open_dialog (window);
-  set_tiny_run (dialog, run, "20");
+  dialog = ui_train_open_dialog (window);
+  ui_train_set_tiny_run (dialog, run, "20");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   w.stop_at_first_epoch = TRUE;
   g_assert_true (visage_train_dialog_start (dialog));
@@ -585,16 +549,16 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
 
   /* The folder offers to resume it: a new run there is refused, the resumed one keeps the
    * run's options and only its epoch limit changes. */
-  dialog = open_dialog (window);
-  set_field (dialog, "out", run);
+  dialog = ui_train_open_dialog (window);
+  ui_train_set (dialog, "out", run);
   g_assert_true (visage_train_dialog_get_reading_run (dialog));  /* on a worker */
   g_assert_true (spin_until (run_read, dialog));
   g_assert_true (visage_train_dialog_get_resume_offered (dialog));
   assert_blocked (dialog, "resume");
-  set_field (dialog, "resume", "true");
+  ui_train_set (dialog, "resume", "true");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "epochs"), ==, "20");
   epochs_text = g_strdup_printf ("%d", done + 1);
-  set_field (dialog, "epochs", epochs_text);
+  ui_train_set (dialog, "epochs", epochs_text);
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   g_assert_true (visage_train_dialog_get_options (dialog)->resume);
   g_assert_cmpint (visage_train_dialog_get_options (dialog)->batch, ==, 2);
@@ -635,8 +599,8 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
 
   /* Closing during a run, confirmed: the run stops and the window goes. */
   run2 = g_build_filename (scratch_dir, "run2", NULL);
-  dialog = open_dialog (window);
-  set_tiny_run (dialog, run2, "50");
+  dialog = ui_train_open_dialog (window);
+  ui_train_set_tiny_run (dialog, run2, "50");
   g_assert_true (visage_train_dialog_start (dialog));
   visage_train_view_set_paused (view, TRUE);
   gtk_window_close (GTK_WINDOW (window));
@@ -699,15 +663,6 @@ VG_TEST ("/training/plot-log", test_plot_log)
 int
 main (int argc, char *argv[])
 {
-  int status;
-
-  if ((status = ui_test_init (&argc, &argv, "training", &scratch_dir)) >= 0)
-    return status;
-
-  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  val_dir = ui_test_link_split (scratch_dir, "data/val", "val", fixture_names);
-  train_dir = ui_test_link_split (scratch_dir, "data/train", "train", fixture_names);
-
-  vg_test_add_registered ();
-  return ui_test_run (&scratch_dir, &val_dir, &train_dir, &model_path, NULL);
+  return ui_test_main (argc, argv, "training", fixture_names, &scratch_dir, &model_path,
+                       "data/val", &val_dir, &train_dir);
 }
