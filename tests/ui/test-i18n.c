@@ -13,11 +13,11 @@
 #include "visage-format.h"
 #include "visage-train-dialog.h"
 #include "ui-test-util.h"
+#include "test-register.h"
 
 static char *scratch_dir;
 
-static void
-test_german (void)
+VG_TEST ("/i18n/german", test_german)
 {
   VisageTrainDialog *dialog;
   g_autofree char *percent = NULL, *count = NULL;
@@ -53,6 +53,6 @@ main (int argc, char *argv[])
     return status;
   visage_i18n_init ();
 
-  g_test_add_func ("/i18n/german", test_german);
+  vg_test_add_registered ();
   return ui_test_run (&scratch_dir, NULL);
 }
