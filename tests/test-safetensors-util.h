@@ -33,6 +33,35 @@ vg_test_assert_same_tensors (const char *a_path, const char *b_path)
     }
 }
 
+/* The tensors of st as views into it, *n of them (free the array). */
+static inline VgTensorView *
+vg_test_tensor_views (VgSafetensors *st, int *n)
+{
+  VgTensorView *views;
+
+  *n = vg_safetensors_n_tensors (st);
+  views = g_new (VgTensorView, *n);
+  for (int i = 0; i < *n; i++)
+    views[i] = *vg_safetensors_get (st, i);
+  return views;
+}
+
+/* Write to dst the tensors of src under exactly the metadata meta (key, value, ...,
+ * NULL-terminated), none of src's own. */
+static inline void
+vg_test_write_with_metadata (const char *src, const char *dst, const char *const *meta)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) st = vg_safetensors_open (src, &error);
+  g_autofree VgTensorView *views = NULL;
+  int n;
+
+  g_assert_no_error (error);
+  views = vg_test_tensor_views (st, &n);
+  g_assert_true (vg_safetensors_write (dst, views, n, meta, &error));
+  g_assert_no_error (error);
+}
+
 /* Write to dst (which may be src) the tensors of src with its metadata, less the keys in
  * drop (NULL-terminated; may be NULL), and with key set to value (key NULL: none; the
  * key is added if src lacks it). */
@@ -48,10 +77,7 @@ vg_test_rewrite_safetensors (const char *src, const char *dst, const char *const
   int n;
 
   g_assert_no_error (error);
-  n = vg_safetensors_n_tensors (st);
-  views = g_new (VgTensorView, n);
-  for (int i = 0; i < n; i++)
-    views[i] = *vg_safetensors_get (st, i);
+  views = vg_test_tensor_views (st, &n);
   pairs = vg_safetensors_metadata_pairs (st);
   for (int i = 0; pairs[i] != NULL; i += 2)
     if ((drop == NULL || !g_strv_contains (drop, pairs[i])) && g_strcmp0 (pairs[i], key) != 0)

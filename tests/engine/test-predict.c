@@ -16,6 +16,7 @@
 #include "app/cli-model.h"
 #include "engine/data/data-test-util.h"
 #include "test-common.h"
+#include "test-safetensors-util.h"
 #include "vg-augment.h"
 #include "vg-classes.h"
 #include "vg-image.h"
@@ -93,21 +94,10 @@ VG_TEST ("/predict/metadata-roundtrip", test_metadata_roundtrip)
 static void
 save_with_metadata (VgModel *model, const char *path, const char *const *meta)
 {
-  g_autoptr (GError) error = NULL;
   g_autofree char *tmp = g_strconcat (path, ".full", NULL);
-  g_autoptr (VgSafetensors) st = NULL;
-  g_autofree VgTensorView *views = NULL;
-  int n;
 
   save_model (model, &test_pre, tmp);
-  st = vg_safetensors_open (tmp, &error);
-  g_assert_no_error (error);
-  n = vg_safetensors_n_tensors (st);
-  views = g_new (VgTensorView, n);
-  for (int i = 0; i < n; i++)
-    views[i] = *vg_safetensors_get (st, i);
-  g_assert_true (vg_safetensors_write (path, views, n, meta, &error));
-  g_assert_no_error (error);
+  vg_test_write_with_metadata (tmp, path, meta);
   g_unlink (tmp);
 }
 
