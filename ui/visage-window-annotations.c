@@ -25,6 +25,7 @@ update_title (VisageWindow *self)
   adw_view_switcher_title_set_title (self->switcher_title, title);
   /* The header bar shows its view switcher rather than the title: the mark is in it too. */
   gtk_widget_set_visible (self->unsaved_label, visage_window_get_modified (self));
+  gtk_widget_set_visible (self->unsaved_label_narrow, visage_window_get_modified (self));
 }
 
 /* The annotation's unsaved state changed: the title, Save, and the gallery's mark. */

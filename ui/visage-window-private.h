@@ -23,7 +23,8 @@ struct _VisageWindow
   AdwHeaderBar *header_bar;
   AdwViewSwitcherTitle *switcher_title;
   AdwViewSwitcherBar *switcher_bar;
-  GtkWidget *unsaved_label;
+  GtkWidget *unsaved_label;          /* the header's mark, beside both Open buttons */
+  GtkWidget *unsaved_label_narrow;   /* or beside Open Split… alone */
   GtkMenuButton *primary_menu_button;
   GtkRevealer *model_revealer;
   GtkRevealer *progress_revealer;

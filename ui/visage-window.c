@@ -905,6 +905,7 @@ visage_window_class_init (VisageWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, switcher_title);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, switcher_bar);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, unsaved_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageWindow, unsaved_label_narrow);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, primary_menu_button);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, model_revealer);
   gtk_widget_class_bind_template_child (widget_class, VisageWindow, progress_revealer);

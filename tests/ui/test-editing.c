@@ -451,6 +451,9 @@ VG_TEST ("/editing/display-options", test_display_options)
     }
   g_assert_cmpint (n_outlined, >, 0);
   g_assert_cmpint (n_outlined, <, n_filled / 3);
+  keep_screenshot (window, "editing-outline.png");
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.outline", NULL);
+  keep_screenshot (window, "editing-high-contrast.png");
 
   /* A correction saved meanwhile is a palette PNG with the data set's colours. */
   g_assert_cmpint (vg_mask_edit_brush (window_edit (window), 40, 40, 60, 40, 6, VG_CLASS_HAT),
@@ -562,6 +565,7 @@ VG_TEST ("/editing/image-without-truth", test_image_without_truth)
   spin_frames (3);
   g_assert_true (label_shown (window, "Ground Truth"));
   g_assert_true (label_shown (window, "Prediction"));
+  keep_screenshot (window, "editing-side-by-side.png");
   ui_destroy_window (window);
   g_unlink (lone);
 }

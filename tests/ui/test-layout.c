@@ -13,6 +13,8 @@
 
 #include "test-fixtures.h"
 #include "vg-classes.h"
+#include "vg-mask-edit.h"
+#include "visage-annotation.h"
 #include "visage-application.h"
 #include "visage-gallery.h"
 #include "visage-image-view.h"
@@ -37,7 +39,7 @@ static const struct {
 static VisageWindow *
 open_workbench (VisageApplication *app)
 {
-  return ui_open_workbench (app, model_path, split_dir, window_settled);
+  return ui_open_workbench (app, model_path, split_dir, window_annotation_ready);
 }
 
 static gboolean
@@ -327,8 +329,14 @@ check_size (VisageWindow *window, int width, int height)
   visage_window_set_visible_view (window, "browse");
   visage_image_view_set_editing (view, TRUE);
   visage_image_view_set_paint_class (view, VG_CLASS_NECK_L);
+  /* With an unsaved change: the header bar's mark takes room too. */
+  g_assert_cmpint (vg_mask_edit_brush (window_edit (window), 50, 50, 60, 50, 4, VG_CLASS_NECK_L),
+                   >, 0);
+  visage_annotation_changed (visage_window_get_annotation (window));
+  g_assert_true (visage_window_get_modified (window));
   spin_frames (3);
   g_assert_true (spin_until (revealers_settled, window));
+  g_assert_cmpint (surface_width (window), ==, width);
   g_free (what);
   what = g_strdup_printf ("%dx%d editing", width, height);
   g_assert_cmpuint (assert_actions_reachable (window, what), >, 10);
@@ -336,6 +344,8 @@ check_size (VisageWindow *window, int width, int height)
     keep_screenshot (window, "layout-1100-editing.png");
   else if (width == 800)
     keep_screenshot (window, "layout-800-editing.png");
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.undo", NULL);
+  g_assert_false (visage_window_get_modified (window));
   visage_image_view_set_editing (view, FALSE);
   spin_frames (3);
 }
