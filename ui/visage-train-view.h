@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The Training page: a run on the engine service's worker (vg_service_train_async, the
  * code of visage-cli train) with its epoch and run progress, ETA and images per second,
- * the live convergence plot, the optimiser phase and the best mIoU so far; Pause, Resume
- * and Stop, and the plot's export (the widget actions training.pause, training.resume,
- * training.stop and training.export-plot("png" | "svg")).
+ * the live convergence plot, the optimiser phase and the best checkpoint so far; Pause,
+ * Resume and Stop (which asks first), and the plot's export (the widget actions
+ * training.pause, training.resume, training.stop and training.export-plot("png" | "svg")).
  *
- * Notices go to the window's toast overlay; a new best checkpoint offers "Use for
- * Browsing", which activates win.use-model with the checkpoint's path. */
+ * "Best" is the engine's rule for best.safetensors (the run's options.select), named in
+ * the header and in the notice of a new best. Its buttons stay on the page:
+ * training.use-best activates win.browse-model and training.evaluate-best win.use-model,
+ * with the checkpoint's path. Paused, the page gives no time left; ended, it says how
+ * (finished, stopped, failed, or finished already when resumed) with no step or rate that
+ * no longer holds. Notices go to the window's toast overlay. */
 #pragma once
 
 #include <adwaita.h>
