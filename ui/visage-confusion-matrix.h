@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* A 19x19 confusion matrix drawn with Cairo: rows are the ground truth, columns the
- * prediction, each row normalised to rates on a logarithmic colour scale; the count and
- * rate under the pointer show in a tooltip, and clicking a cell selects it. */
+ * prediction, each row normalised to rates on a linear or logarithmic colour scale, with a
+ * colour bar under it and, optionally, each rate written in its cell; the count and rate
+ * under the pointer show in a tooltip, and clicking a cell selects it. */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -36,8 +37,20 @@ void visage_confusion_matrix_select (VisageConfusionMatrix *self, int truth, int
 /* The row-normalised rate of a cell: counts[t][p] / (pixels of class t), or 0. */
 double visage_confusion_matrix_rate (const VgConfusion *confusion, int truth, int predicted);
 
-/* Where a rate falls on the colour scale: 0 at VISAGE_CONFUSION_MIN_RATE and below, 1 at 1,
- * logarithmic in between. */
-double visage_confusion_matrix_scale (double rate);
+/* Where a rate falls on the colour scale: linear, the rate itself (0 to 1); logarithmic, 0
+ * at VISAGE_CONFUSION_MIN_RATE and below, 1 at 1, logarithmic in between. */
+double visage_confusion_matrix_scale (gboolean logarithmic, double rate);
+/* What a cell shows of its rate: per cent without a sign, "30" for 0.298, "2.5" for
+ * 0.025, "<0.1" under 0.1%, "" for 0. */
+char *visage_confusion_matrix_cell_text (double rate);
+
+/* The colour scale (property "logarithmic"; default linear) and the numbers in the cells
+ * (property "show-numbers"; default on). */
+void visage_confusion_matrix_set_logarithmic (VisageConfusionMatrix *self,
+                                              gboolean logarithmic);
+gboolean visage_confusion_matrix_get_logarithmic (VisageConfusionMatrix *self);
+void visage_confusion_matrix_set_show_numbers (VisageConfusionMatrix *self,
+                                               gboolean show_numbers);
+gboolean visage_confusion_matrix_get_show_numbers (VisageConfusionMatrix *self);
 
 G_END_DECLS

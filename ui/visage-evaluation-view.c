@@ -9,22 +9,29 @@
 #include "visage-class-score.h"
 #include "visage-classes.h"
 #include "visage-evaluation-view.h"
+#include "visage-format.h"
 #include "visage-resources.h"
 
-/* The table's columns: the score property each shows and sorts by. */
+/* The table's columns: the score property each shows and sorts by; the image counts are
+ * buttons that open those images in the gallery (action: the widget action, with the
+ * class). */
 typedef struct {
   const char *property;
   const char *title;  /* translated when the table is built */
   gboolean numeric;
+  const char *action;
 } Column;
 
 static const Column columns[] = {
-  { "name", N_("Class"), FALSE },
-  { "iou", N_("IoU"), TRUE },
-  { "f1", N_("F1"), TRUE },
-  { "truth-pixels", N_("Ground-Truth Pixels"), TRUE },
-  { "images", N_("Images with the Class"), TRUE },
-  { "missed", N_("Images Where It Is Missed Entirely"), TRUE },
+  { "name", N_("Class"), FALSE, NULL },
+  { "iou", N_("IoU"), TRUE, NULL },
+  { "f1", N_("F1"), TRUE, NULL },
+  { "truth-pixels", N_("Ground-Truth Pixels"), TRUE, NULL },
+  /* TRANSLATORS: a column of the per-class table: images with the class */
+  { "images", N_("Images"), TRUE, "evaluation.open-class" },
+  /* TRANSLATORS: a column of the per-class table: images where the class is missed
+   * entirely */
+  { "missed", N_("Missed"), TRUE, "evaluation.open-missed" },
 };
 
 struct _VisageEvaluationView
@@ -56,6 +63,7 @@ G_DEFINE_FINAL_TYPE (VisageEvaluationView, visage_evaluation_view, GTK_TYPE_WIDG
 
 enum {
   SIGNAL_OPEN_SAMPLE,
+  SIGNAL_OPEN_CLASS,
   N_SIGNALS
 };
 
@@ -135,7 +143,7 @@ cell_selected (VisageEvaluationView *self, int truth, int predicted)
 {
   g_autoptr (GPtrArray) ranked = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree char *title = NULL;
-  guint n;
+  guint n, n_with;
 
   self->cell_truth = truth;
   self->cell_predicted = predicted;
@@ -157,19 +165,24 @@ cell_selected (VisageEvaluationView *self, int truth, int predicted)
         g_object_unref (sample);
     }
   g_ptr_array_sort_with_data (ranked, compare_by_cell, self);
+  n_with = ranked->len;
   if (ranked->len > VISAGE_CELL_LIST_MAX)
     g_ptr_array_set_size (ranked, VISAGE_CELL_LIST_MAX);
   g_list_store_splice (self->cell_samples, 0, 0, ranked->pdata, ranked->len);
 
   if (truth == predicted)
-    /* TRANSLATORS: heading of the image list of a diagonal confusion cell */
-    title = g_strdup_printf (_("%s predicted right: %u images with the most such pixels"),
-                             visage_class_display_name (truth), ranked->len);
+    /* TRANSLATORS: heading of the image list of a diagonal confusion cell: the class, the
+     * images listed and the images with such pixels */
+    title = g_strdup_printf (_("%s predicted right: the %u of %u images with the most such "
+                               "pixels; the gallery shows them all"),
+                             visage_class_display_name (truth), ranked->len, n_with);
   else
-    /* TRANSLATORS: heading of the image list of a confusion cell: truth, prediction */
-    title = g_strdup_printf (_("%s predicted as %s: %u images with the most such pixels"),
+    /* TRANSLATORS: heading of the image list of a confusion cell: truth, prediction, the
+     * images listed and the images with such pixels */
+    title = g_strdup_printf (_("%s predicted as %s: the %u of %u images with the most such "
+                               "pixels; the gallery shows them all"),
                              visage_class_display_name (truth),
-                             visage_class_display_name (predicted), ranked->len);
+                             visage_class_display_name (predicted), ranked->len, n_with);
   if (ranked->len == 0)
     {
       g_free (title);
@@ -185,22 +198,31 @@ create_cell_row (gpointer item, gpointer user_data)
   VisageSample *sample = item;
   guint64 pixels = cell_pixels (sample, self->cell_truth, self->cell_predicted);
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *thumbnail = gtk_picture_new ();
   GtkWidget *name = gtk_label_new (visage_sample_get_name (sample));
-  g_autofree char *number = g_strdup_printf ("%'" G_GUINT64_FORMAT, pixels);
+  g_autofree char *number = visage_format_count (pixels);
   g_autofree char *count_text = NULL;
   GtkWidget *count;
 
   /* TRANSLATORS: pixels of the chosen confusion in one image; %s is the count */
-  count_text = g_strdup_printf (_("%s pixels"), number);
+  count_text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s pixel", "%s pixels", pixels),
+                                number);
   count = gtk_label_new (count_text);
+  /* Bound, so the thumbnail loads when the row is made and shows once decoded. */
+  g_object_bind_property (sample, "thumbnail", thumbnail, "paintable", G_BINDING_SYNC_CREATE);
+  gtk_picture_set_can_shrink (GTK_PICTURE (thumbnail), TRUE);
+  gtk_widget_set_size_request (thumbnail, VISAGE_CELL_THUMBNAIL_SIZE,
+                               VISAGE_CELL_THUMBNAIL_SIZE);
   gtk_widget_set_hexpand (name, TRUE);
   gtk_label_set_xalign (GTK_LABEL (name), 0.f);
+  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
   gtk_widget_add_css_class (count, "numeric");
   gtk_widget_add_css_class (count, "dim-label");
   gtk_widget_set_margin_top (row, 6);
   gtk_widget_set_margin_bottom (row, 6);
-  gtk_widget_set_margin_start (row, 12);
+  gtk_widget_set_margin_start (row, 6);
   gtk_widget_set_margin_end (row, 12);
+  gtk_box_append (GTK_BOX (row), thumbnail);
   gtk_box_append (GTK_BOX (row), name);
   gtk_box_append (GTK_BOX (row), count);
   return row;
@@ -227,14 +249,27 @@ setup_cell (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_
   gtk_label_set_xalign (GTK_LABEL (label), column->numeric ? 1.f : 0.f);
   if (column->numeric)
     gtk_widget_add_css_class (label, "numeric");
-  gtk_list_item_set_child (item, label);
+  if (column->action != NULL)
+    {
+      GtkWidget *button = gtk_button_new ();
+
+      gtk_button_set_child (GTK_BUTTON (button), label);
+      gtk_widget_add_css_class (button, "flat");
+      gtk_widget_set_tooltip_text (button, g_str_equal (column->property, "missed")
+                                           ? _("Show These Images in the Gallery")
+                                           : _("Show the Images with the Class in the "
+                                               "Gallery, Worst First"));
+      gtk_list_item_set_child (item, button);
+    }
+  else
+    gtk_list_item_set_child (item, label);
 }
 
 static char *
 format_score (double value)
 {
   /* A class that occurs nowhere has no score. */
-  return value < 0 ? g_strdup ("—") : g_strdup_printf ("%.2f%%", 100.0 * value);
+  return value < 0 ? g_strdup ("—") : visage_format_percent (value, 2);
 }
 
 static void
@@ -242,7 +277,9 @@ bind_cell (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_d
 {
   const Column *column = user_data;
   VisageClassScore *score = gtk_list_item_get_item (item);
-  GtkLabel *label = GTK_LABEL (gtk_list_item_get_child (item));
+  GtkWidget *child = gtk_list_item_get_child (item);
+  GtkLabel *label = GTK_LABEL (GTK_IS_BUTTON (child) ? gtk_button_get_child (GTK_BUTTON (child))
+                                                     : child);
   g_autofree char *text = NULL;
   g_auto (GValue) value = G_VALUE_INIT;
 
@@ -263,10 +300,31 @@ bind_cell (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_d
   else if (G_VALUE_HOLDS_DOUBLE (&value))
     text = format_score (g_value_get_double (&value));
   else if (G_VALUE_HOLDS_UINT64 (&value))
-    text = g_strdup_printf ("%'" G_GUINT64_FORMAT, g_value_get_uint64 (&value));
+    text = visage_format_count (g_value_get_uint64 (&value));
   else
-    text = g_strdup_printf ("%d", g_value_get_int (&value));
+    text = visage_format_count ((guint64) MAX (g_value_get_int (&value), 0));
   gtk_label_set_label (label, text);
+  if (GTK_IS_BUTTON (child))
+    {
+      /* The target first: an action name without it would not match the action's type. */
+      gtk_actionable_set_action_target_value (
+        GTK_ACTIONABLE (child), g_variant_new_int32 (visage_class_score_get_class (score)));
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (child), column->action);
+      /* Nothing to open where there are no such images. */
+      gtk_widget_set_sensitive (child, g_value_get_int (&value) > 0);
+    }
+}
+
+/* A click on a row (anywhere but its buttons) shows the images with its class. */
+static void
+table_row_activated (VisageEvaluationView *self, guint position)
+{
+  g_autoptr (VisageClassScore) score =
+    g_list_model_get_item (G_LIST_MODEL (self->sorted_scores), position);
+
+  if (score != NULL)
+    g_signal_emit (self, signals[SIGNAL_OPEN_CLASS], 0, visage_class_score_get_class (score),
+                   FALSE);
 }
 
 static void
@@ -299,7 +357,9 @@ build_table (VisageEvaluationView *self)
         sorter = GTK_SORTER (gtk_string_sorter_new (expression));
       column = gtk_column_view_column_new (_(columns[i].title), factory);
       gtk_column_view_column_set_sorter (column, sorter);
-      gtk_column_view_column_set_expand (column, i == 0);
+      /* No column takes the spare width (the class names stay by their numbers): the
+       * table is as wide as its contents. */
+      gtk_column_view_column_set_expand (column, FALSE);
       gtk_column_view_append_column (self->class_table, column);
       self->table_columns[i] = column;
       g_object_unref (sorter);
@@ -318,6 +378,8 @@ visage_evaluation_view_set_evaluation (VisageEvaluationView *self,
   g_autofree char *details = NULL;
   g_autofree char *images = NULL;
   g_autofree char *cached = NULL;
+  g_autofree char *miou = NULL, *mean_f1 = NULL, *accuracy = NULL;
+  g_autofree char *n_images = NULL, *n_cached = NULL;
   GPtrArray *rows;
 
   g_return_if_fail (VISAGE_IS_EVALUATION_VIEW (self));
@@ -335,20 +397,24 @@ visage_evaluation_view_set_evaluation (VisageEvaluationView *self,
     }
 
   cm = &evaluation->metrics.confusion;
-  /* TRANSLATORS: the split's dataset-level mean IoU, as a percentage */
-  summary = g_strdup_printf (_("mIoU %.2f%%"), 100.0 * vg_confusion_miou (cm));
-  images = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d image", "%d images",
-                                         evaluation->metrics.n_images),
-                            evaluation->metrics.n_images);
-  cached = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d prediction from the cache",
-                                         "%d predictions from the cache", evaluation->n_cached),
-                            evaluation->n_cached);
-  /* TRANSLATORS: the evaluation's other numbers; the first %s is "N images", the second
-   * "N predictions from the cache" */
-  details = g_strdup_printf (_("Mean F1 %.2f%% · pixel accuracy %.2f%% · %s · %.1f s (%s)"),
-                             100.0 * vg_confusion_mean_f1 (cm),
-                             100.0 * vg_confusion_accuracy (cm), images,
-                             evaluation->metrics.seconds, cached);
+  miou = visage_format_percent (vg_confusion_miou (cm), 2);
+  mean_f1 = visage_format_percent (vg_confusion_mean_f1 (cm), 2);
+  accuracy = visage_format_percent (vg_confusion_accuracy (cm), 2);
+  n_images = visage_format_count ((guint64) MAX (evaluation->metrics.n_images, 0));
+  n_cached = visage_format_count ((guint64) MAX (evaluation->n_cached, 0));
+  /* TRANSLATORS: the split's dataset-level mean IoU; %s is a percentage */
+  summary = g_strdup_printf (_("mIoU %s"), miou);
+  /* TRANSLATORS: %s is a number of images */
+  images = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s image", "%s images",
+                                         evaluation->metrics.n_images), n_images);
+  /* TRANSLATORS: %s is a number of predictions */
+  cached = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s prediction from the cache",
+                                         "%s predictions from the cache", evaluation->n_cached),
+                            n_cached);
+  /* TRANSLATORS: the evaluation's other numbers: mean F1 and pixel accuracy (percentages),
+   * "N images", seconds, "N predictions from the cache" */
+  details = g_strdup_printf (_("Mean F1 %s · pixel accuracy %s · %s · %.1f s (%s)"), mean_f1,
+                             accuracy, images, evaluation->metrics.seconds, cached);
   gtk_label_set_label (self->summary_label, summary);
   gtk_label_set_label (self->details_label, details);
   visage_confusion_matrix_set_confusion (self->matrix, cm);
@@ -377,6 +443,20 @@ visage_evaluation_view_dispose (GObject *object)
 }
 
 static void
+open_class_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  int cls = g_variant_get_int32 (parameter);
+
+  if (cls < 0 || cls >= VG_NUM_CLASSES)
+    {
+      g_warning ("no class %d", cls);
+      return;
+    }
+  g_signal_emit (widget, signals[SIGNAL_OPEN_CLASS], 0, cls,
+                 g_str_equal (action_name, "evaluation.open-missed"));
+}
+
+static void
 visage_evaluation_view_class_init (VisageEvaluationViewClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -388,6 +468,15 @@ visage_evaluation_view_class_init (VisageEvaluationViewClass *klass)
   signals[SIGNAL_OPEN_SAMPLE] =
     g_signal_new ("open-sample", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, VISAGE_TYPE_SAMPLE);
+  /* ::open-class (int cls, gboolean missed): the user asked to see the images with class
+   * cls (its table row or image count), or (missed) those where it is missed entirely. */
+  signals[SIGNAL_OPEN_CLASS] =
+    g_signal_new ("open-class", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_BOOLEAN);
+  gtk_widget_class_install_action (widget_class, "evaluation.open-class", "i",
+                                   open_class_action);
+  gtk_widget_class_install_action (widget_class, "evaluation.open-missed", "i",
+                                   open_class_action);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   g_type_ensure (VISAGE_TYPE_CONFUSION_MATRIX);
@@ -416,5 +505,7 @@ visage_evaluation_view_init (VisageEvaluationView *self)
   g_signal_connect_swapped (self->cell_list, "row-activated", G_CALLBACK (cell_row_activated),
                             self);
   g_signal_connect_swapped (self->matrix, "cell-selected", G_CALLBACK (cell_selected), self);
+  g_signal_connect_swapped (self->class_table, "activate", G_CALLBACK (table_row_activated),
+                            self);
   build_table (self);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The evaluation view: the split's scores, the confusion matrix (a click lists the images
- * with the most pixels of that cell) and the per-class table. */
+ * with the most pixels of that cell, with thumbnails) and the per-class table (a row, or
+ * its image counts, open those images: ::open-class). */
 #pragma once
 
 #include <adwaita.h>
@@ -15,8 +16,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (VisageEvaluationView, visage_evaluation_view, VISAGE, EVALUATION_VIEW,
                       GtkWidget)
 
-/* At most this many images are listed for a confusion cell. */
+/* At most this many images are listed for a confusion cell, with thumbnails this large. */
 #define VISAGE_CELL_LIST_MAX 50
+#define VISAGE_CELL_THUMBNAIL_SIZE 48
 
 GtkWidget *visage_evaluation_view_new (void);
 

@@ -7,11 +7,21 @@
 
 #include "vg-classes.h"
 #include "visage-classes.h"
+#include "visage-format.h"
 #include "visage-gallery.h"
 #include "visage-resources.h"
 
-/* Position of each order in the sort drop-down. */
+/* Position of each order in the sort drop-down; the classes' "worst IoU first" orders
+ * follow these, in class order. */
 static const char *const sort_orders[] = { "name", "miou", "confusion" };
+#define SORT_CLASS_IOU "class-iou"
+
+/* What the focus bar narrows the gallery to, besides the class filter. */
+typedef enum {
+  FOCUS_NONE,
+  FOCUS_MISSED,     /* focus_truth in the ground truth, not one pixel of it predicted */
+  FOCUS_CONFUSION,  /* pixels of truth focus_truth predicted as focus_predicted */
+} Focus;
 
 struct _VisageGallery
 {
@@ -19,19 +29,34 @@ struct _VisageGallery
 
   /* Template widgets */
   GtkDropDown *sort_dropdown;
-  GtkDropDown *class_dropdown;
+  GtkMenuButton *filter_button;
+  GtkLabel *filter_label;
+  GtkBox *class_box;
+  GtkCheckButton *match_all_check;
+  GtkLabel *count_label;
+  GtkRevealer *focus_revealer;
+  GtkLabel *focus_label;
+  GtkRevealer *scores_revealer;
+  GtkLabel *scores_label;
   GtkGridView *grid_view;
 
+  GtkCheckButton *class_checks[VG_NUM_CLASSES];
   GtkFilterListModel *filtered;
   GtkSortListModel *sorted;
   GtkSingleSelection *selection;
   GtkCustomFilter *filter;
   GtkCustomSorter *sorter;
+  gboolean updating_checks;   /* set while the check buttons follow the filter */
 
-  const char *sort_by;        /* one of sort_orders */
-  int filter_class;           /* -1: all */
-  int confusion_truth;        /* the cell of the "confusion" order */
-  int confusion_predicted;
+  const char *sort_by;        /* one of sort_orders or SORT_CLASS_IOU */
+  int sort_class;             /* of SORT_CLASS_IOU */
+  int sort_truth;             /* the cell of the "confusion" order */
+  int sort_predicted;
+  guint32 filter_classes;     /* bit c: class c; 0: all images */
+  gboolean match_all;         /* every chosen class, rather than any */
+  Focus focus;
+  int focus_truth;
+  int focus_predicted;
 };
 
 G_DEFINE_FINAL_TYPE (VisageGallery, visage_gallery, ADW_TYPE_BIN)
@@ -41,38 +66,60 @@ enum {
   PROP_SORT_BY,
   PROP_FILTER_CLASS,
   PROP_SELECTED_SAMPLE,
+  PROP_CONFUSION_TRUTH,
+  PROP_CONFUSION_PREDICTED,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
-/* Evaluated samples before the others; among equals, the split's order. */
+static void update_labels (VisageGallery *self);
+static void clear_focus (VisageGallery *self);
+
+/* ---- what each image scores --------------------------------------------------------------- */
+
+/* Class cls is in the image's ground truth and not one pixel of it is predicted right (its
+ * IoU is 0): the images the evaluation counts as "missed entirely". */
+static gboolean
+result_missed (const VgImageResult *result, int cls)
+{
+  return (result->truth_classes & (1u << cls)) != 0 && result->confusion.counts[cls][cls] == 0;
+}
+
+/* The value an image is sorted by (smaller first); FALSE when it has none. */
+static gboolean
+sort_key (VisageGallery *self, const VgImageResult *result, double *key)
+{
+  if (result == NULL)
+    return FALSE;
+  if (g_str_equal (self->sort_by, "miou"))
+    *key = result->miou;
+  else if (g_str_equal (self->sort_by, "confusion"))
+    *key = -(double) result->confusion.counts[self->sort_truth][self->sort_predicted];
+  else
+    *key = vg_confusion_iou (&result->confusion, self->sort_class);
+  /* A class in neither map has no IoU. */
+  return *key >= 0 || !g_str_equal (self->sort_by, SORT_CLASS_IOU);
+}
+
+/* Images with a score before the others; among equals, the split's order. */
 static int
 compare_samples (gconstpointer a, gconstpointer b, gpointer user_data)
 {
   VisageGallery *self = user_data;
   VisageSample *sa = VISAGE_SAMPLE ((gpointer) a), *sb = VISAGE_SAMPLE ((gpointer) b);
-  const VgImageResult *ra = visage_sample_get_result (sa);
-  const VgImageResult *rb = visage_sample_get_result (sb);
   int ia = visage_sample_get_index (sa), ib = visage_sample_get_index (sb);
+  double ka = 0, kb = 0;
+  gboolean ha, hb;
 
-  if (g_str_equal (self->sort_by, "name") || (ra == NULL && rb == NULL))
+  if (g_str_equal (self->sort_by, "name"))
     return (ia > ib) - (ia < ib);
-  if (ra == NULL || rb == NULL)
-    return ra == NULL ? 1 : -1;
-  if (g_str_equal (self->sort_by, "miou"))
-    {
-      if (ra->miou != rb->miou)
-        return ra->miou < rb->miou ? -1 : 1;
-    }
-  else
-    {
-      guint64 pa = ra->confusion.counts[self->confusion_truth][self->confusion_predicted];
-      guint64 pb = rb->confusion.counts[self->confusion_truth][self->confusion_predicted];
-
-      if (pa != pb)
-        return pa > pb ? -1 : 1;
-    }
+  ha = sort_key (self, visage_sample_get_result (sa), &ka);
+  hb = sort_key (self, visage_sample_get_result (sb), &kb);
+  if (ha != hb)
+    return ha ? -1 : 1;
+  if (ha && ka != kb)
+    return ka < kb ? -1 : 1;
   return (ia > ib) - (ia < ib);
 }
 
@@ -80,16 +127,200 @@ static gboolean
 filter_sample (gpointer item, gpointer user_data)
 {
   VisageGallery *self = user_data;
+  VisageSample *sample = VISAGE_SAMPLE (item);
+  const VgImageResult *result = visage_sample_get_result (sample);
 
-  if (self->filter_class < 0)
-    return TRUE;
-  return (visage_sample_get_truth_classes (VISAGE_SAMPLE (item))
-          & (1u << self->filter_class)) != 0;
+  if (self->filter_classes != 0)
+    {
+      guint32 have = visage_sample_get_truth_classes (sample) & self->filter_classes;
+
+      if (self->match_all ? have != self->filter_classes : have == 0)
+        return FALSE;
+    }
+  switch (self->focus)
+    {
+    case FOCUS_MISSED:
+      return result != NULL && result_missed (result, self->focus_truth);
+    case FOCUS_CONFUSION:
+      return result != NULL
+             && result->confusion.counts[self->focus_truth][self->focus_predicted] > 0;
+    case FOCUS_NONE:
+    default:
+      return TRUE;
+    }
 }
+
+static GListModel *
+all_samples (VisageGallery *self)
+{
+  return gtk_filter_list_model_get_model (self->filtered);
+}
+
+/* ---- the labels: counts, the focus bar, the missing scores -------------------------------- */
+
+static char *
+images_text (guint n)
+{
+  g_autofree char *count = visage_format_count (n);
+
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s image", "%s images", n), count);
+}
+
+static char *
+focus_text (VisageGallery *self, guint n)
+{
+  g_autofree char *images = images_text (n);
+
+  if (self->focus == FOCUS_MISSED)
+    /* TRANSLATORS: the gallery's focus bar: a class and "N images" */
+    return g_strdup_printf (_("Missed entirely: %s, %s"),
+                            visage_class_display_name (self->focus_truth), images);
+  /* TRANSLATORS: the gallery's focus bar: ground-truth class, predicted class and
+   * "N images" */
+  return g_strdup_printf (_("Confusion: truth %s → predicted %s, %s"),
+                          visage_class_display_name (self->focus_truth),
+                          visage_class_display_name (self->focus_predicted), images);
+}
+
+/* The filter button's label: the classes chosen. */
+static char *
+filter_button_text (VisageGallery *self)
+{
+  int n = __builtin_popcount (self->filter_classes);
+
+  if (n == 0)
+    return g_strdup (_("All Classes"));
+  if (n == 1)
+    return g_strdup (visage_class_display_name (g_bit_nth_lsf (self->filter_classes, -1)));
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d Class", "%d Classes", n), n);
+}
+
+static void
+update_labels (VisageGallery *self)
+{
+  GListModel *all = all_samples (self);
+  guint n_all = all != NULL ? g_list_model_get_n_items (all) : 0;
+  guint n_shown = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+  guint n_scored = 0;
+  g_autofree char *button = filter_button_text (self);
+  g_autofree char *count = NULL;
+  gboolean needs_scores = !g_str_equal (self->sort_by, "name");
+
+  for (guint i = 0; needs_scores && i < n_shown; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (G_LIST_MODEL (self->selection),
+                                                               i);
+      n_scored += visage_sample_get_result (sample) != NULL;
+    }
+
+  if (n_shown == n_all)
+    count = images_text (n_all);
+  else
+    {
+      g_autofree char *shown = visage_format_count (n_shown);
+      g_autofree char *total = visage_format_count (n_all);
+
+      /* TRANSLATORS: images the gallery's filters show, of the split's */
+      count = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s of %s image",
+                                            "%s of %s images", n_all), shown, total);
+    }
+  gtk_label_set_label (self->count_label, count);
+  gtk_label_set_label (self->filter_label, button);
+
+  if (self->focus != FOCUS_NONE)
+    {
+      g_autofree char *text = focus_text (self, n_shown);
+
+      gtk_label_set_label (self->focus_label, text);
+    }
+  gtk_revealer_set_reveal_child (self->focus_revealer, self->focus != FOCUS_NONE);
+
+  /* A score order with images that have no score yet says so (and offers the evaluation)
+   * rather than quietly leaving them in the split's order. */
+  if (needs_scores && n_scored < n_shown)
+    {
+      g_autofree char *text = NULL;
+
+      if (n_scored == 0)
+        text = g_strdup (_("No image has scores yet: evaluate the split to sort by them."));
+      else
+        {
+          g_autofree char *scored = visage_format_count (n_scored);
+          g_autofree char *shown = visage_format_count (n_shown);
+
+          /* TRANSLATORS: the gallery's note on a score order; the images with scores
+           * come first */
+          text = g_strdup_printf (_("Only %s of %s images have scores (listed first): "
+                                    "evaluate the split to sort them all."), scored, shown);
+        }
+      gtk_label_set_label (self->scores_label, text);
+    }
+  gtk_revealer_set_reveal_child (self->scores_revealer, needs_scores && n_scored < n_shown);
+
+  /* An empty gallery has nothing to sort or filter. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->sort_dropdown), n_all > 0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->filter_button), n_all > 0);
+}
+
+/* The filter popover's check buttons: the filter's classes, each with its number of
+ * images. */
+static void
+update_checks (VisageGallery *self)
+{
+  GListModel *all = all_samples (self);
+  guint n_all = all != NULL ? g_list_model_get_n_items (all) : 0;
+  guint counts[VG_NUM_CLASSES] = { 0 };
+
+  for (guint i = 0; i < n_all; i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (all, i);
+      guint32 classes = visage_sample_get_truth_classes (sample);
+
+      for (int c = 0; c < VG_NUM_CLASSES; c++)
+        counts[c] += (classes >> c) & 1;
+    }
+  self->updating_checks = TRUE;
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      g_autofree char *count = visage_format_count (counts[c]);
+      /* TRANSLATORS: a class in the gallery's filter, with its number of images */
+      g_autofree char *label = g_strdup_printf (_("%s (%s)"), visage_class_display_name (c),
+                                                count);
+
+      gtk_check_button_set_label (self->class_checks[c], label);
+      gtk_check_button_set_active (self->class_checks[c], (self->filter_classes >> c) & 1);
+    }
+  gtk_check_button_set_active (self->match_all_check, self->match_all);
+  self->updating_checks = FALSE;
+}
+
+static void
+filter_changed (VisageGallery *self)
+{
+  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+  update_checks (self);
+  update_labels (self);
+}
+
+static void
+sorter_changed (VisageGallery *self)
+{
+  gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
+  update_labels (self);
+}
+
+/* ---- signal handlers ---------------------------------------------------------------------- */
 
 static void
 selection_changed (VisageGallery *self)
 {
+  guint position = gtk_single_selection_get_selected (self->selection);
+
+  /* The image shown stays in view: opened from the evaluation, stepped to, or moved by a
+   * new order. */
+  if (position != GTK_INVALID_LIST_POSITION)
+    gtk_widget_activate_action (GTK_WIDGET (self->grid_view), "list.scroll-to-item", "u",
+                                position);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED_SAMPLE]);
 }
 
@@ -100,16 +331,31 @@ sort_dropdown_changed (VisageGallery *self)
 
   if (selected < G_N_ELEMENTS (sort_orders))
     visage_gallery_set_sort_by (self, sort_orders[selected]);
+  else if (selected < G_N_ELEMENTS (sort_orders) + VG_NUM_CLASSES)
+    visage_gallery_sort_by_class_iou (self, (int) (selected - G_N_ELEMENTS (sort_orders)));
 }
 
 static void
-class_dropdown_changed (VisageGallery *self)
+class_check_toggled (VisageGallery *self)
 {
-  guint selected = gtk_drop_down_get_selected (self->class_dropdown);
+  guint32 classes = 0;
 
-  if (selected != GTK_INVALID_LIST_POSITION)
-    visage_gallery_set_filter_class (self, (int) selected - 1);
+  if (self->updating_checks)
+    return;
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    if (gtk_check_button_get_active (self->class_checks[c]))
+      classes |= 1u << c;
+  visage_gallery_set_filter_classes (self, classes,
+                                     gtk_check_button_get_active (self->match_all_check));
 }
+
+static void
+items_changed (VisageGallery *self)
+{
+  update_labels (self);
+}
+
+/* ---- API ---------------------------------------------------------------------------------- */
 
 GtkWidget *
 visage_gallery_new (void)
@@ -123,7 +369,10 @@ visage_gallery_set_samples (VisageGallery *self, GListModel *samples)
   g_return_if_fail (VISAGE_IS_GALLERY (self));
   g_return_if_fail (samples == NULL || G_IS_LIST_MODEL (samples));
 
+  /* A focus belongs to the previous split's evaluation. */
+  clear_focus (self);
   gtk_filter_list_model_set_model (self->filtered, samples);
+  filter_changed (self);
 }
 
 GListModel *
@@ -151,22 +400,39 @@ visage_gallery_select_position (VisageGallery *self, guint position)
 }
 
 void
+visage_gallery_step (VisageGallery *self, int step)
+{
+  guint n, position;
+
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+  position = gtk_single_selection_get_selected (self->selection);
+  if (n == 0)
+    return;
+  if (position == GTK_INVALID_LIST_POSITION)
+    position = 0;
+  else
+    position = (guint) (((gint64) position + n + step % (gint64) n) % n);
+  gtk_single_selection_set_selected (self->selection, position);
+}
+
+void
 visage_gallery_select_sample (VisageGallery *self, VisageSample *sample)
 {
-  GListModel *shown;
   guint n;
 
   g_return_if_fail (VISAGE_IS_GALLERY (self));
   g_return_if_fail (VISAGE_IS_SAMPLE (sample));
 
-  /* A sample the filter hides is shown by showing all. */
+  /* A sample the filters hide is shown by showing all. */
   for (int attempt = 0; attempt < 2; attempt++)
     {
-      shown = G_LIST_MODEL (self->selection);
-      n = g_list_model_get_n_items (shown);
+      n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
       for (guint i = 0; i < n; i++)
         {
-          g_autoptr (VisageSample) item = g_list_model_get_item (shown, i);
+          g_autoptr (VisageSample) item = g_list_model_get_item (G_LIST_MODEL (self->selection),
+                                                                 i);
 
           if (item == sample)
             {
@@ -174,7 +440,7 @@ visage_gallery_select_sample (VisageGallery *self, VisageSample *sample)
               return;
             }
         }
-      visage_gallery_set_filter_class (self, -1);
+      visage_gallery_show_all (self);
     }
 }
 
@@ -190,10 +456,15 @@ visage_gallery_set_sort_by (VisageGallery *self, const char *sort_by)
           return;
         self->sort_by = sort_orders[i];
         gtk_drop_down_set_selected (self->sort_dropdown, i);
-        gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
+        sorter_changed (self);
         g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SORT_BY]);
         return;
       }
+  if (g_strcmp0 (sort_by, SORT_CLASS_IOU) == 0)
+    {
+      visage_gallery_sort_by_class_iou (self, self->sort_class);
+      return;
+    }
   g_warning ("unknown sort order %s", sort_by);
 }
 
@@ -206,18 +477,205 @@ visage_gallery_get_sort_by (VisageGallery *self)
 }
 
 void
+visage_gallery_sort_by_class_iou (VisageGallery *self, int cls)
+{
+  gboolean was = FALSE;
+
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+  g_return_if_fail (cls >= 0 && cls < VG_NUM_CLASSES);
+
+  was = g_str_equal (self->sort_by, SORT_CLASS_IOU);
+  if (was && self->sort_class == cls)
+    return;
+  self->sort_by = SORT_CLASS_IOU;
+  self->sort_class = cls;
+  gtk_drop_down_set_selected (self->sort_dropdown, G_N_ELEMENTS (sort_orders) + cls);
+  sorter_changed (self);
+  if (!was)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SORT_BY]);
+}
+
+int
+visage_gallery_get_sort_class (VisageGallery *self)
+{
+  g_return_val_if_fail (VISAGE_IS_GALLERY (self), -1);
+
+  return g_str_equal (self->sort_by, SORT_CLASS_IOU) ? self->sort_class : -1;
+}
+
+void
 visage_gallery_sort_by_confusion (VisageGallery *self, int truth, int predicted)
 {
   g_return_if_fail (VISAGE_IS_GALLERY (self));
   g_return_if_fail (truth >= 0 && truth < VG_NUM_CLASSES);
   g_return_if_fail (predicted >= 0 && predicted < VG_NUM_CLASSES);
 
-  self->confusion_truth = truth;
-  self->confusion_predicted = predicted;
+  self->sort_truth = truth;
+  self->sort_predicted = predicted;
   if (g_str_equal (self->sort_by, "confusion"))
-    gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
+    sorter_changed (self);
   else
     visage_gallery_set_sort_by (self, "confusion");
+}
+
+/* Set every filter at once: the classes (0: all images) and the focus; one refiltering,
+ * and notifications only for what changed. */
+static void
+apply_filters (VisageGallery *self, guint32 classes, gboolean match_all, Focus focus,
+               int truth, int predicted)
+{
+  int old_class = visage_gallery_get_filter_class (self);
+  gboolean confusion_changed;
+
+  if (focus == FOCUS_NONE)
+    truth = predicted = -1;
+  else if (focus == FOCUS_MISSED)
+    predicted = -1;
+  confusion_changed = (self->focus == FOCUS_CONFUSION) != (focus == FOCUS_CONFUSION)
+                      || (focus == FOCUS_CONFUSION && (self->focus_truth != truth
+                                                       || self->focus_predicted != predicted));
+  if (self->filter_classes == classes && self->match_all == match_all && self->focus == focus
+      && self->focus_truth == truth && self->focus_predicted == predicted)
+    return;
+  self->filter_classes = classes;
+  self->match_all = match_all;
+  self->focus = focus;
+  self->focus_truth = truth;
+  self->focus_predicted = predicted;
+  filter_changed (self);
+  if (visage_gallery_get_filter_class (self) != old_class)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILTER_CLASS]);
+  if (confusion_changed)
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFUSION_TRUTH]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFUSION_PREDICTED]);
+    }
+}
+
+static void
+clear_focus (VisageGallery *self)
+{
+  apply_filters (self, self->filter_classes, self->match_all, FOCUS_NONE, -1, -1);
+}
+
+void
+visage_gallery_filter_confusion (VisageGallery *self, int truth, int predicted)
+{
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+  g_return_if_fail (truth >= -1 && truth < VG_NUM_CLASSES);
+  g_return_if_fail (predicted >= -1 && predicted < VG_NUM_CLASSES);
+
+  if (truth < 0 || predicted < 0)
+    {
+      if (self->focus == FOCUS_CONFUSION)
+        clear_focus (self);
+      return;
+    }
+  /* Exactly the images with pixels of the cell, most first, whatever classes they have. */
+  visage_gallery_sort_by_confusion (self, truth, predicted);
+  apply_filters (self, 0, self->match_all, FOCUS_CONFUSION, truth, predicted);
+}
+
+void
+visage_gallery_get_confusion (VisageGallery *self, int *truth, int *predicted)
+{
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+
+  *truth = self->focus == FOCUS_CONFUSION ? self->focus_truth : -1;
+  *predicted = self->focus == FOCUS_CONFUSION ? self->focus_predicted : -1;
+}
+
+void
+visage_gallery_filter_missed (VisageGallery *self, int cls)
+{
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+  g_return_if_fail (cls >= -1 && cls < VG_NUM_CLASSES);
+
+  if (cls < 0)
+    {
+      if (self->focus == FOCUS_MISSED)
+        clear_focus (self);
+      return;
+    }
+  apply_filters (self, 0, self->match_all, FOCUS_MISSED, cls, -1);
+}
+
+int
+visage_gallery_get_filter_missed (VisageGallery *self)
+{
+  g_return_val_if_fail (VISAGE_IS_GALLERY (self), -1);
+
+  return self->focus == FOCUS_MISSED ? self->focus_truth : -1;
+}
+
+void
+visage_gallery_show_class (VisageGallery *self, int cls)
+{
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+  g_return_if_fail (cls >= 0 && cls < VG_NUM_CLASSES);
+
+  visage_gallery_sort_by_class_iou (self, cls);
+  apply_filters (self, 1u << cls, self->match_all, FOCUS_NONE, -1, -1);
+}
+
+void
+visage_gallery_show_all (VisageGallery *self)
+{
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+
+  apply_filters (self, 0, self->match_all, FOCUS_NONE, -1, -1);
+}
+
+const char *
+visage_gallery_get_focus_text (VisageGallery *self)
+{
+  g_return_val_if_fail (VISAGE_IS_GALLERY (self), NULL);
+
+  return self->focus != FOCUS_NONE ? gtk_label_get_label (self->focus_label) : NULL;
+}
+
+const char *
+visage_gallery_get_count_text (VisageGallery *self)
+{
+  g_return_val_if_fail (VISAGE_IS_GALLERY (self), NULL);
+
+  return gtk_label_get_label (self->count_label);
+}
+
+const char *
+visage_gallery_get_scores_note (VisageGallery *self)
+{
+  g_return_val_if_fail (VISAGE_IS_GALLERY (self), NULL);
+
+  return gtk_revealer_get_reveal_child (self->scores_revealer)
+         ? gtk_label_get_label (self->scores_label) : NULL;
+}
+
+const char *
+visage_gallery_get_class_label (VisageGallery *self, int cls)
+{
+  g_return_val_if_fail (VISAGE_IS_GALLERY (self), NULL);
+  g_return_val_if_fail (cls >= 0 && cls < VG_NUM_CLASSES, NULL);
+
+  return gtk_check_button_get_label (self->class_checks[cls]);
+}
+
+void
+visage_gallery_set_filter_classes (VisageGallery *self, guint32 classes, gboolean match_all)
+{
+  g_return_if_fail (VISAGE_IS_GALLERY (self));
+  g_return_if_fail (classes < (1u << VG_NUM_CLASSES));
+
+  apply_filters (self, classes, match_all, self->focus, self->focus_truth,
+                 self->focus_predicted);
+}
+
+guint32
+visage_gallery_get_filter_classes (VisageGallery *self)
+{
+  g_return_val_if_fail (VISAGE_IS_GALLERY (self), 0);
+
+  return self->filter_classes;
 }
 
 void
@@ -226,12 +684,7 @@ visage_gallery_set_filter_class (VisageGallery *self, int cls)
   g_return_if_fail (VISAGE_IS_GALLERY (self));
   g_return_if_fail (cls >= -1 && cls < VG_NUM_CLASSES);
 
-  if (self->filter_class == cls)
-    return;
-  self->filter_class = cls;
-  gtk_drop_down_set_selected (self->class_dropdown, cls + 1);
-  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILTER_CLASS]);
+  visage_gallery_set_filter_classes (self, cls >= 0 ? 1u << cls : 0, self->match_all);
 }
 
 int
@@ -239,7 +692,10 @@ visage_gallery_get_filter_class (VisageGallery *self)
 {
   g_return_val_if_fail (VISAGE_IS_GALLERY (self), -1);
 
-  return self->filter_class;
+  /* One class, or none (-1) where all images or several classes are chosen. */
+  if (self->filter_classes == 0 || (self->filter_classes & (self->filter_classes - 1)) != 0)
+    return -1;
+  return g_bit_nth_lsf (self->filter_classes, -1);
 }
 
 void
@@ -247,11 +703,27 @@ visage_gallery_results_changed (VisageGallery *self)
 {
   g_return_if_fail (VISAGE_IS_GALLERY (self));
 
-  if (!g_str_equal (self->sort_by, "name"))
-    gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
-  if (self->filter_class >= 0)
-    gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+  /* Without any result (another model) a focus on them would show nothing. */
+  if (self->focus != FOCUS_NONE)
+    {
+      GListModel *all = all_samples (self);
+      guint n = all != NULL ? g_list_model_get_n_items (all) : 0;
+      gboolean any = FALSE;
+
+      for (guint i = 0; i < n && !any; i++)
+        {
+          g_autoptr (VisageSample) sample = g_list_model_get_item (all, i);
+
+          any = visage_sample_get_result (sample) != NULL;
+        }
+      if (!any)
+        clear_focus (self);
+    }
+  gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
+  filter_changed (self);
 }
+
+/* ---- GObject ------------------------------------------------------------------------------ */
 
 static void
 visage_gallery_dispose (GObject *object)
@@ -275,10 +747,16 @@ visage_gallery_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, self->sort_by);
       break;
     case PROP_FILTER_CLASS:
-      g_value_set_int (value, self->filter_class);
+      g_value_set_int (value, visage_gallery_get_filter_class (self));
       break;
     case PROP_SELECTED_SAMPLE:
       g_value_set_object (value, visage_gallery_get_selected_sample (self));
+      break;
+    case PROP_CONFUSION_TRUTH:
+      g_value_set_int (value, self->focus == FOCUS_CONFUSION ? self->focus_truth : -1);
+      break;
+    case PROP_CONFUSION_PREDICTED:
+      g_value_set_int (value, self->focus == FOCUS_CONFUSION ? self->focus_predicted : -1);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -305,10 +783,75 @@ visage_gallery_set_property (GObject *object, guint prop_id, const GValue *value
 }
 
 static void
+step_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  visage_gallery_step (VISAGE_GALLERY (widget), g_str_equal (action_name, "gallery.next")
+                                                ? 1 : -1);
+}
+
+static void
+show_all_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  visage_gallery_show_all (VISAGE_GALLERY (widget));
+}
+
+static void
+clear_focus_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  clear_focus (VISAGE_GALLERY (widget));
+}
+
+static void
+filter_classes_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  guint32 classes;
+  gboolean match_all;
+
+  g_variant_get (parameter, "(ub)", &classes, &match_all);
+  if (classes >= (1u << VG_NUM_CLASSES))
+    {
+      g_warning ("no such classes: 0x%x", classes);
+      return;
+    }
+  visage_gallery_set_filter_classes (VISAGE_GALLERY (widget), classes, match_all);
+}
+
+static void
+class_iou_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  int cls = g_variant_get_int32 (parameter);
+
+  if (cls < 0 || cls >= VG_NUM_CLASSES)
+    {
+      g_warning ("no class %d", cls);
+      return;
+    }
+  visage_gallery_sort_by_class_iou (VISAGE_GALLERY (widget), cls);
+}
+
+static void
+install_actions (GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_property_action (widget_class, "gallery.sort-by", "sort-by");
+  gtk_widget_class_install_property_action (widget_class, "gallery.filter-class",
+                                            "filter-class");
+  gtk_widget_class_install_action (widget_class, "gallery.sort-by-class-iou", "i",
+                                   class_iou_action);
+  gtk_widget_class_install_action (widget_class, "gallery.filter-classes", "(ub)",
+                                   filter_classes_action);
+  gtk_widget_class_install_action (widget_class, "gallery.show-all", NULL, show_all_action);
+  gtk_widget_class_install_action (widget_class, "gallery.clear-focus", NULL,
+                                   clear_focus_action);
+  gtk_widget_class_install_action (widget_class, "gallery.next", NULL, step_action);
+  gtk_widget_class_install_action (widget_class, "gallery.previous", NULL, step_action);
+}
+
+static void
 visage_gallery_class_init (VisageGalleryClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GParamFlags readable = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
 
   object_class->dispose = visage_gallery_dispose;
   object_class->get_property = visage_gallery_get_property;
@@ -321,8 +864,14 @@ visage_gallery_class_init (VisageGalleryClass *klass)
     g_param_spec_int ("filter-class", NULL, NULL, -1, VG_NUM_CLASSES - 1, -1,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_SELECTED_SAMPLE] =
-    g_param_spec_object ("selected-sample", NULL, NULL, VISAGE_TYPE_SAMPLE,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_object ("selected-sample", NULL, NULL, VISAGE_TYPE_SAMPLE, readable);
+  /* The confusion cell the gallery is narrowed to (-1 for none): the image view
+   * highlights its pixels. */
+  properties[PROP_CONFUSION_TRUTH] =
+    g_param_spec_int ("confusion-truth", NULL, NULL, -1, VG_NUM_CLASSES - 1, -1, readable);
+  properties[PROP_CONFUSION_PREDICTED] =
+    g_param_spec_int ("confusion-predicted", NULL, NULL, -1, VG_NUM_CLASSES - 1, -1,
+                      readable);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* The sample type must exist before the item template's expressions are parsed. */
@@ -331,29 +880,97 @@ visage_gallery_class_init (VisageGalleryClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/visage/Visage/visage-gallery.ui");
   gtk_widget_class_bind_template_child (widget_class, VisageGallery, sort_dropdown);
-  gtk_widget_class_bind_template_child (widget_class, VisageGallery, class_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, filter_button);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, filter_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, class_box);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, match_all_check);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, count_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, focus_revealer);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, focus_label);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, scores_revealer);
+  gtk_widget_class_bind_template_child (widget_class, VisageGallery, scores_label);
   gtk_widget_class_bind_template_child (widget_class, VisageGallery, grid_view);
+  install_actions (widget_class);
+}
 
-  gtk_widget_class_install_property_action (widget_class, "gallery.sort-by", "sort-by");
-  gtk_widget_class_install_property_action (widget_class, "gallery.filter-class",
-                                            "filter-class");
+/* Labelme's keys for the next and previous image (D and A), and Page Down and Up, through
+ * the gallery as filtered and sorted. Handled at the window after the focused widget had
+ * its turn (managed scope, bubble phase), so typing in an entry is left alone. */
+static gboolean
+step_key (GtkWidget *widget, GVariant *args, gpointer user_data)
+{
+  visage_gallery_step (VISAGE_GALLERY (user_data), g_variant_get_int32 (args));
+  return TRUE;
+}
+
+static void
+add_step_keys (VisageGallery *self)
+{
+  GtkEventController *keys = gtk_shortcut_controller_new ();
+  static const struct { const char *trigger; int step; } bindings[] = {
+    { "d|Page_Down", 1 },
+    { "a|Page_Up", -1 },
+  };
+
+  gtk_shortcut_controller_set_scope (GTK_SHORTCUT_CONTROLLER (keys),
+                                     GTK_SHORTCUT_SCOPE_MANAGED);
+  for (guint i = 0; i < G_N_ELEMENTS (bindings); i++)
+    {
+      GtkShortcut *shortcut =
+        gtk_shortcut_new (gtk_shortcut_trigger_parse_string (bindings[i].trigger),
+                          gtk_callback_action_new (step_key, self, NULL));
+
+      gtk_shortcut_set_arguments (shortcut, g_variant_new_int32 (bindings[i].step));
+      gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (keys), shortcut);
+    }
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
+}
+
+/* The sort drop-down's choices: the fixed orders, then each class's worst IoU first. */
+static void
+fill_sort_orders (VisageGallery *self)
+{
+  g_autoptr (GtkStringList) orders = gtk_string_list_new (NULL);
+
+  gtk_string_list_append (orders, _("By Name"));
+  gtk_string_list_append (orders, _("Worst mIoU First"));
+  gtk_string_list_append (orders, _("Most Pixels of the Chosen Confusion"));
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      /* TRANSLATORS: a gallery order: the images where this class is segmented worst
+       * first, e.g. "Worst Necklace IoU First" */
+      g_autofree char *label = g_strdup_printf (_("Worst %s IoU First"),
+                                                visage_class_display_name (c));
+
+      gtk_string_list_append (orders, label);
+    }
+  gtk_drop_down_set_model (self->sort_dropdown, G_LIST_MODEL (orders));
+  gtk_drop_down_set_selected (self->sort_dropdown, 0);
+}
+
+static void
+add_class_checks (VisageGallery *self)
+{
+  for (int c = 0; c < VG_NUM_CLASSES; c++)
+    {
+      self->class_checks[c] = GTK_CHECK_BUTTON (gtk_check_button_new ());
+      gtk_box_append (self->class_box, GTK_WIDGET (self->class_checks[c]));
+      g_signal_connect_swapped (self->class_checks[c], "toggled",
+                                G_CALLBACK (class_check_toggled), self);
+    }
 }
 
 static void
 visage_gallery_init (VisageGallery *self)
 {
-  g_autoptr (GtkStringList) classes = gtk_string_list_new (NULL);
-
   self->sort_by = sort_orders[0];
-  self->filter_class = -1;
+  self->focus = FOCUS_NONE;
+  self->focus_truth = self->focus_predicted = -1;
 
   gtk_widget_init_template (GTK_WIDGET (self));
-
-  gtk_string_list_append (classes, _("All Classes"));
-  for (int c = 0; c < VG_NUM_CLASSES; c++)
-    gtk_string_list_append (classes, visage_class_display_name (c));
-  gtk_drop_down_set_model (self->class_dropdown, G_LIST_MODEL (classes));
-  gtk_drop_down_set_selected (self->class_dropdown, 0);
+  fill_sort_orders (self);
+  add_class_checks (self);
+  add_step_keys (self);
 
   self->filter = gtk_custom_filter_new (filter_sample, self, NULL);
   self->sorter = gtk_custom_sorter_new (compare_samples, self, NULL);
@@ -365,8 +982,12 @@ visage_gallery_init (VisageGallery *self)
 
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (selection_changed), self);
+  g_signal_connect_swapped (self->selection, "items-changed", G_CALLBACK (items_changed),
+                            self);
   g_signal_connect_swapped (self->sort_dropdown, "notify::selected",
                             G_CALLBACK (sort_dropdown_changed), self);
-  g_signal_connect_swapped (self->class_dropdown, "notify::selected",
-                            G_CALLBACK (class_dropdown_changed), self);
+  g_signal_connect_swapped (self->match_all_check, "toggled",
+                            G_CALLBACK (class_check_toggled), self);
+  update_checks (self);
+  update_labels (self);
 }

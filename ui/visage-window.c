@@ -201,17 +201,7 @@ selected_sample_changed (VisageWindow *self)
 void
 _visage_window_step_image (VisageWindow *self, int step)
 {
-  GListModel *shown = visage_gallery_get_shown (self->gallery);
-  guint n = g_list_model_get_n_items (shown);
-  guint position = gtk_single_selection_get_selected (GTK_SINGLE_SELECTION (shown));
-
-  if (n == 0)
-    return;
-  if (position == GTK_INVALID_LIST_POSITION)
-    position = 0;
-  else
-    position = (position + n + step) % n;
-  visage_gallery_select_position (self->gallery, position);
+  visage_gallery_step (self->gallery, step);
 }
 
 /* From the evaluation view: show this image in the browser. */
@@ -222,12 +212,34 @@ open_sample (VisageWindow *self, VisageSample *sample)
   adw_view_stack_set_visible_child_name (self->view_stack, "browse");
 }
 
-/* A confusion cell chosen in the evaluation view orders the gallery by it too. */
+/* A confusion cell chosen in the evaluation view narrows the gallery to its images (the
+ * gallery says so); cleared, it shows them all again. */
 static void
 confusion_cell_selected (VisageWindow *self, int truth, int predicted)
 {
-  if (truth >= 0 && predicted >= 0)
-    visage_gallery_sort_by_confusion (self->gallery, truth, predicted);
+  visage_gallery_filter_confusion (self->gallery, truth, predicted);
+}
+
+/* The confusion the gallery is narrowed to: its pixels stand out in the image. */
+static void
+gallery_confusion_changed (VisageWindow *self)
+{
+  int truth, predicted;
+
+  visage_gallery_get_confusion (self->gallery, &truth, &predicted);
+  visage_overlay_area_set_highlight (visage_image_view_get_area (self->image_view), truth,
+                                     predicted);
+}
+
+/* From the evaluation view's table: the images with a class, or where it is missed. */
+static void
+open_class (VisageWindow *self, int cls, gboolean missed)
+{
+  if (missed)
+    visage_gallery_filter_missed (self->gallery, cls);
+  else
+    visage_gallery_show_class (self->gallery, cls);
+  adw_view_stack_set_visible_child_name (self->view_stack, "browse");
 }
 
 /* ---- split and model -------------------------------------------------------------------- */
@@ -942,6 +954,11 @@ visage_window_init (VisageWindow *self)
                             self);
   g_signal_connect_swapped (visage_evaluation_view_get_matrix (self->evaluation_view),
                             "cell-selected", G_CALLBACK (confusion_cell_selected), self);
+  g_signal_connect_swapped (self->evaluation_view, "open-class", G_CALLBACK (open_class), self);
+  g_signal_connect_swapped (self->gallery, "notify::confusion-truth",
+                            G_CALLBACK (gallery_confusion_changed), self);
+  g_signal_connect_swapped (self->gallery, "notify::confusion-predicted",
+                            G_CALLBACK (gallery_confusion_changed), self);
   /* Nothing to sort or filter before a split is open. */
   gtk_widget_set_sensitive (GTK_WIDGET (self->gallery), FALSE);
   model_path_changed (self);
