@@ -71,3 +71,35 @@ vg_parallel_for (int n, int n_threads, VgParallelFunc func, gpointer user_data)
     if (threads[i] != NULL)
       g_thread_join (threads[i]);
 }
+
+void
+vg_first_error_init (VgFirstError *first)
+{
+  g_mutex_init (&first->lock);
+}
+
+void
+vg_first_error_offer (VgFirstError *first, int index, GError *error)
+{
+  g_mutex_lock (&first->lock);
+  if (first->error == NULL || index < first->index)
+    {
+      g_clear_error (&first->error);
+      first->error = error;
+      first->index = index;
+    }
+  else
+    g_error_free (error);
+  g_mutex_unlock (&first->lock);
+  g_atomic_int_set (&first->failed, 1);
+}
+
+gboolean
+vg_first_error_finish (VgFirstError *first, GError **error)
+{
+  g_mutex_clear (&first->lock);
+  if (first->error == NULL)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&first->error));
+  return FALSE;
+}

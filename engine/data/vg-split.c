@@ -478,9 +478,7 @@ typedef struct {
   VgSplit *split;
   VgImage *masks;         /* one per thread */
   GCancellable *cancellable;
-  GMutex lock;
-  GError *error;          /* the first failing sample's, by index */
-  int error_index;
+  VgFirstError first;
 } ScanJob;
 
 static void
@@ -497,15 +495,7 @@ scan_sample (int i, int thread, gpointer data)
     return;
   if (!vg_mask_load (mask, s->mask_path, &error))
     {
-      g_mutex_lock (&job->lock);
-      if (job->error == NULL || i < job->error_index)
-        {
-          g_clear_error (&job->error);
-          job->error = g_steal_pointer (&error);
-          job->error_index = i;
-        }
-      g_mutex_unlock (&job->lock);
-      g_clear_error (&error);
+      vg_first_error_offer (&job->first, i, error);
       return;
     }
   n = (size_t) mask->height * mask->width;
@@ -528,16 +518,12 @@ vg_split_scan_classes (VgSplit *split, int n_threads, GCancellable *cancellable,
   job.split = split;
   job.masks = g_new0 (VgImage, threads);
   job.cancellable = cancellable;
-  g_mutex_init (&job.lock);
+  vg_first_error_init (&job.first);
   vg_parallel_for (split->n_samples, threads, scan_sample, &job);
-  g_mutex_clear (&job.lock);
   for (int t = 0; t < threads; t++)
     vg_image_clear (&job.masks[t]);
   g_free (job.masks);
-  if (job.error != NULL)
-    {
-      g_propagate_error (error, job.error);
-      return FALSE;
-    }
+  if (!vg_first_error_finish (&job.first, error))
+    return FALSE;
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }

@@ -34,10 +34,7 @@ typedef struct {
   const VgSplit *split;
   StatsPartial *partials;  /* (n_threads) */
   GCancellable *cancellable;
-  GMutex lock;
-  GError *error;           /* of the lowest failing sample index, so reports are stable */
-  int error_index;
-  int failed;              /* atomic: stop early once something failed */
+  VgFirstError first;      /* a failure stops the other samples early */
 } StatsJob;
 
 static void
@@ -50,22 +47,12 @@ stats_sample (int i, int thread, gpointer data)
   uint64_t s[3] = { 0 }, q[3] = { 0 };
   size_t n;
 
-  if (g_atomic_int_get (&job->failed) || g_cancellable_is_cancelled (job->cancellable))
+  if (g_atomic_int_get (&job->first.failed) || g_cancellable_is_cancelled (job->cancellable))
     return;
   if (!vg_split_load_sample (job->split, i, &p->image,
                              vg_split_has_masks (job->split) ? &p->mask : NULL, &error))
     {
-      g_mutex_lock (&job->lock);
-      if (job->error == NULL || i < job->error_index)
-        {
-          g_clear_error (&job->error);
-          job->error = error;
-          job->error_index = i;
-        }
-      else
-        g_error_free (error);
-      g_mutex_unlock (&job->lock);
-      g_atomic_int_set (&job->failed, 1);
+      vg_first_error_offer (&job->first, i, error);
       return;
     }
   n = (size_t) p->image.height * p->image.width;
@@ -119,9 +106,8 @@ vg_split_stats_compute (VgSplitStats *stats, const VgSplit *split, int n_threads
   job.split = split;
   job.partials = g_new0 (StatsPartial, threads);
   job.cancellable = cancellable;
-  g_mutex_init (&job.lock);
+  vg_first_error_init (&job.first);
   vg_parallel_for (split->n_samples, threads, stats_sample, &job);
-  g_mutex_clear (&job.lock);
 
   for (int t = 0; t < threads; t++)
     {
@@ -141,11 +127,8 @@ vg_split_stats_compute (VgSplitStats *stats, const VgSplit *split, int n_threads
       vg_image_clear (&p->mask);
     }
   g_free (job.partials);
-  if (job.error != NULL)
-    {
-      g_propagate_error (error, job.error);
-      return FALSE;
-    }
+  if (!vg_first_error_finish (&job.first, error))
+    return FALSE;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
   stats->n_images = split->n_samples;
