@@ -117,15 +117,23 @@ def synthetic(torch, batch, H, W, num_classes, seed=0):
     return x, y
 
 
-def worker_train(a):
-    import torch
-    import torch.nn.functional as F
+def reference_model(a, train):
+    """The PyTorch reference of a's configuration, initialised as the engine initialises
+    its own, in training or evaluation mode; and the configuration."""
     import segformer_ref as ref
     set_threads(a.threads)
     cfg = resolve_config(a.config[0], a.spec)
     model = ref.SegFormer(cfg)
     ref.init_model(model)
-    model.train()
+    model.train(train)
+    return model, cfg
+
+
+def worker_train(a):
+    import torch
+    import torch.nn.functional as F
+    import segformer_ref as ref
+    model, cfg = reference_model(a, True)
     weights = torch.from_numpy(ref.class_weights())
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     x, y = synthetic(torch, a.batch, a.size, a.size, cfg['num_classes'])
@@ -161,12 +169,7 @@ def worker_train(a):
 
 def worker_infer(a):
     import torch
-    import segformer_ref as ref
-    set_threads(a.threads)
-    cfg = resolve_config(a.config[0], a.spec)
-    model = ref.SegFormer(cfg)
-    ref.init_model(model)
-    model.eval()
+    model, cfg = reference_model(a, False)
     x, _ = synthetic(torch, 1, a.size, a.size, cfg['num_classes'])
     times = []
     with torch.no_grad():
@@ -187,12 +190,7 @@ def worker_export(a):
     """Export the module to ONNX, with an input and PyTorch's logits for the check."""
     import warnings
     import torch
-    import segformer_ref as ref
-    set_threads(a.threads)
-    cfg = resolve_config(a.config[0], a.spec)
-    model = ref.SegFormer(cfg)
-    ref.init_model(model)
-    model.eval()
+    model, cfg = reference_model(a, False)
     x, _ = synthetic(torch, 1, a.size, a.size, cfg['num_classes'], seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
