@@ -320,21 +320,39 @@ static const Shape forward_shapes[] = {
   { 2, 150, 600, 2, 32, 4.0f },  { 1, 300, 300, 1, 8, 2.0f },
 };
 
-VG_TEST ("/attention/forward-reference", test_forward_reference)
+/* The kernels against the double reference on each of n shapes: the forward's out and
+ * lse, or with backward the gradients. */
+static void
+check_shapes (const Shape *shapes, size_t n, gboolean backward)
 {
-  for (size_t t = 0; t < G_N_ELEMENTS (forward_shapes); t++)
+  for (size_t t = 0; t < n; t++)
     {
-      const Shape *s = &forward_shapes[t];
+      const Shape *s = &shapes[t];
       Problem *p = problem_new (s->B, s->N, s->M, s->NH * s->D, s->NH, s->qk);
       Reference r = reference_new (p);
 
       g_test_message ("B %d N %d M %d NH %d D %d", s->B, s->N, s->M, s->NH, s->D);
       problem_forward (p);
-      assert_close ("out", p->out, r.out, p->nq, FWD_ATOL, FWD_RTOL);
-      assert_close ("lse", p->lse, r.lse, p->nlse, FWD_ATOL, FWD_RTOL);
+      if (!backward)
+        {
+          assert_close ("out", p->out, r.out, p->nq, FWD_ATOL, FWD_RTOL);
+          assert_close ("lse", p->lse, r.lse, p->nlse, FWD_ATOL, FWD_RTOL);
+        }
+      else
+        {
+          problem_backward (p);
+          assert_close ("dq", p->dq, r.dq, p->nq, BWD_ATOL, BWD_RTOL);
+          assert_close ("dk", p->dk, r.dk, p->nkv, BWD_ATOL, BWD_RTOL);
+          assert_close ("dv", p->dv, r.dv, p->nkv, BWD_ATOL, BWD_RTOL);
+        }
       reference_clear (&r);
       problem_free (p);
     }
+}
+
+VG_TEST ("/attention/forward-reference", test_forward_reference)
+{
+  check_shapes (forward_shapes, G_N_ELEMENTS (forward_shapes), FALSE);
 }
 
 /* lse is the natural log-sum-exp of the scaled scores q.k / sqrt(D), computed here
@@ -390,21 +408,7 @@ static const Shape backward_shapes[] = {
 
 VG_TEST ("/attention/backward-reference", test_backward_reference)
 {
-  for (size_t t = 0; t < G_N_ELEMENTS (backward_shapes); t++)
-    {
-      const Shape *s = &backward_shapes[t];
-      Problem *p = problem_new (s->B, s->N, s->M, s->NH * s->D, s->NH, s->qk);
-      Reference r = reference_new (p);
-
-      g_test_message ("B %d N %d M %d NH %d D %d", s->B, s->N, s->M, s->NH, s->D);
-      problem_forward (p);
-      problem_backward (p);
-      assert_close ("dq", p->dq, r.dq, p->nq, BWD_ATOL, BWD_RTOL);
-      assert_close ("dk", p->dk, r.dk, p->nkv, BWD_ATOL, BWD_RTOL);
-      assert_close ("dv", p->dv, r.dv, p->nkv, BWD_ATOL, BWD_RTOL);
-      reference_clear (&r);
-      problem_free (p);
-    }
+  check_shapes (backward_shapes, G_N_ELEMENTS (backward_shapes), TRUE);
 }
 
 static double
