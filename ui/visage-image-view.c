@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "visage-classes.h"
+#include "visage-format.h"
 #include "visage-image-view-private.h"
 #include "visage-resources.h"
 #include "visage-wrap-box.h"
@@ -100,8 +101,12 @@ visage_image_view_set_prediction (VisageImageView *self, const VgPrediction *pre
   /* TRANSLATORS: image size in pixels, width × height */
   g_string_append_printf (summary, _(" · %d × %d"), prediction->width, prediction->height);
   if (prediction->has_result)
-    /* TRANSLATORS: the image's mean intersection over union */
-    g_string_append_printf (summary, _(" · mIoU %.1f%%"), 100.0 * prediction->result.miou);
+    {
+      g_autofree char *miou = visage_format_percent (prediction->result.miou, 1);
+
+      /* TRANSLATORS: the image's mean intersection over union; %s is a percentage */
+      g_string_append_printf (summary, _(" · mIoU %s"), miou);
+    }
   if (prediction->labels == NULL)
     g_string_append (summary, _(" · no model loaded, so no prediction"));
   else if (prediction->cached)

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "visage-format.h"
 #include "visage-sample.h"
 
 struct _VisageSample
@@ -271,10 +272,13 @@ visage_sample_get_miou (VisageSample *self)
 static char *
 miou_label (VisageSample *self)
 {
+  g_autofree char *miou = NULL;
+
   if (!self->has_result)
     return g_strdup ("");
-  /* TRANSLATORS: per-image mean intersection over union, as a percentage */
-  return g_strdup_printf (_("mIoU %.1f%%"), 100.0 * self->result.miou);
+  miou = visage_format_percent (self->result.miou, 1);
+  /* TRANSLATORS: per-image mean intersection over union; %s is a percentage */
+  return g_strdup_printf (_("mIoU %s"), miou);
 }
 
 static void

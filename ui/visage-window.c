@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "visage-folder-toast.h"
+#include "visage-format.h"
 #include "visage-resources.h"
 #include "visage-window-private.h"
 
@@ -474,7 +475,7 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (VisageWindow) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (VgEvaluation) evaluation = NULL;
-  g_autofree char *message = NULL;
+  g_autofree char *message = NULL, *miou = NULL;
 
   evaluation = vg_service_evaluate_finish (VG_SERVICE (source), result, &error);
   if (self->disposed)
@@ -491,11 +492,11 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
 
   g_clear_pointer (&self->evaluation, vg_evaluation_free);
   self->evaluation = g_steal_pointer (&evaluation);
-  /* TRANSLATORS: dataset-level mean IoU over the split's images */
-  message = g_strdup_printf (_("mIoU %.2f%% over %d images (dataset level: one confusion "
+  miou = visage_format_percent (vg_confusion_miou (&self->evaluation->metrics.confusion), 2);
+  /* TRANSLATORS: dataset-level mean IoU (a percentage) over the split's images */
+  message = g_strdup_printf (_("mIoU %s over %d images (dataset level: one confusion "
                                "matrix over all pixels)"),
-                             100.0 * vg_confusion_miou (&self->evaluation->metrics.confusion),
-                             self->evaluation->metrics.n_images);
+                             miou, self->evaluation->metrics.n_images);
   _visage_window_toast (self, message);
   visage_evaluation_view_set_evaluation (self->evaluation_view, self->evaluation,
                                          G_LIST_MODEL (self->samples));
