@@ -753,11 +753,9 @@ vg_cli_bench (int argc, char **argv)
   Bench b = { 0 };
   gboolean ok;
 
-  if (!vg_cli_parse_options ("bench", "training and inference speed", entries, &argc, &argv,
-                              &status))
+  if (!vg_cli_parse_options_only ("bench", "training and inference speed", entries, &argc, &argv,
+                                  &status))
     return status;
-  if (!vg_cli_no_arguments ("bench", argc, argv))
-    return EXIT_USAGE;
   b.H = b.W = 256;
   if (!vg_cli_parse_size ("bench", size, &b.H, &b.W))
     return EXIT_USAGE;

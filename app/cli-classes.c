@@ -86,11 +86,9 @@ vg_cli_classes (int argc, char **argv)
   };
   int status = EXIT_OK;
 
-  if (!vg_cli_parse_options ("classes", "list the face classes: id, name, colour, partner",
-                              entries, &argc, &argv, &status))
+  if (!vg_cli_parse_options_only ("classes", "list the face classes: id, name, colour, partner",
+                                  entries, &argc, &argv, &status))
     return status;
-  if (!vg_cli_no_arguments ("classes", argc, argv))
-    return EXIT_USAGE;
   if (json && markdown)
     {
       fprintf (stderr, "visage-cli classes: --json and --markdown exclude each other\n");

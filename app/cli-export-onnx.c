@@ -38,11 +38,9 @@ vg_cli_export_onnx (int argc, char **argv)
   VgPreprocess pre;
   GStatBuf st;
 
-  if (!vg_cli_parse_options ("export-onnx", "write a model as an ONNX graph (opset 17)",
-                              entries, &argc, &argv, &status))
+  if (!vg_cli_parse_options_only ("export-onnx", "write a model as an ONNX graph (opset 17)",
+                                  entries, &argc, &argv, &status))
     return status;
-  if (!vg_cli_no_arguments ("export-onnx", argc, argv))
-    return EXIT_USAGE;
   if (out == NULL)
     {
       fprintf (stderr, "visage-cli export-onnx: give --out FILE\n");

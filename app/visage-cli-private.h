@@ -33,6 +33,11 @@ gboolean vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spe
 
 /* Positional arguments refused: FALSE after printing "unexpected argument" (EXIT_USAGE). */
 gboolean vg_cli_no_arguments (const char *command, int argc, char **argv);
+/* vg_cli_parse_options for a command of options only: a positional argument is refused as
+ * by vg_cli_no_arguments, with *status = EXIT_USAGE. */
+gboolean vg_cli_parse_options_only (const char *name, const char *summary,
+                                    GOptionEntry *entries, int *argc, char ***argv,
+                                    int *status);
 
 /* --device NAME, shared by the commands that run a model. */
 #define VG_CLI_DEVICE_OPTION(var)                                                          \

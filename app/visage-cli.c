@@ -115,6 +115,18 @@ vg_cli_no_arguments (const char *command, int argc, char **argv)
   return TRUE;
 }
 
+gboolean
+vg_cli_parse_options_only (const char *name, const char *summary, GOptionEntry *entries,
+                           int *argc, char ***argv, int *status)
+{
+  if (!vg_cli_parse_options (name, summary, entries, argc, argv, status))
+    return FALSE;
+  if (vg_cli_no_arguments (name, *argc, *argv))
+    return TRUE;
+  *status = EXIT_USAGE;
+  return FALSE;
+}
+
 int
 vg_cli_devices (int argc, char **argv)
 {
@@ -122,10 +134,9 @@ vg_cli_devices (int argc, char **argv)
   int status = EXIT_OK;
   int n;
 
-  if (!vg_cli_parse_options ("devices", "list the compute devices", NULL, &argc, &argv, &status))
+  if (!vg_cli_parse_options_only ("devices", "list the compute devices", NULL, &argc, &argv,
+                                  &status))
     return status;
-  if (!vg_cli_no_arguments ("devices", argc, argv))
-    return EXIT_USAGE;
 
   printf ("cpu: %d hardware threads (OpenBLAS + OpenMP)\n", g_get_num_processors ());
   n = vg_device_cuda_count (why, sizeof why);
@@ -225,11 +236,9 @@ vg_cli_info (int argc, char **argv)
   size_t total_params = 0;
   VgConfig cfg;
 
-  if (!vg_cli_parse_options ("info", "print a configuration's layers", entries, &argc, &argv,
-                              &status))
+  if (!vg_cli_parse_options_only ("info", "print a configuration's layers", entries, &argc, &argv,
+                                  &status))
     return status;
-  if (!vg_cli_no_arguments ("info", argc, argv))
-    return EXIT_USAGE;
   if (!vg_cli_parse_size ("info", size, &h, &w))
     return EXIT_USAGE;
   if (!vg_cli_resolve_config (&cfg, config_name, spec, &error))
@@ -325,11 +334,9 @@ vg_cli_convert (int argc, char **argv)
   int status = EXIT_OK, converted = 0;
   VgPreprocess pre;
 
-  if (!vg_cli_parse_options ("convert", "write a model file in another storage format",
-                              entries, &argc, &argv, &status))
+  if (!vg_cli_parse_options_only ("convert", "write a model file in another storage format",
+                                  entries, &argc, &argv, &status))
     return status;
-  if (!vg_cli_no_arguments ("convert", argc, argv))
-    return EXIT_USAGE;
   if (model_path == NULL || out == NULL || !f16)
     {
       fprintf (stderr, "visage-cli convert: give --model FILE, --out FILE and --f16\n");
