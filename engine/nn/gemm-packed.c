@@ -22,7 +22,9 @@
  * instruction set, so the binary runs on any x86-64.
  *
  * Threads: the team packs each panel and block together, then shares the block's tiles
- * (contiguous runs of B micro-panels per thread). Every element of C is one tile's: its sum
+ * (contiguous runs of B micro-panels per thread), each thread its static share between
+ * barriers. A product run by one thread (small, or called inside a parallel region such as
+ * the attention's) executes no OpenMP construct at all. Every element of C is one tile's: its sum
  * runs over k in the same order (KC blocks in turn, k in turn within a block) whatever the
  * thread count, so the result does not depend on it. */
 #include "vg-gemm.h"
@@ -206,18 +208,80 @@ typedef struct
   float *apack, *bpack;
 } Packed;
 
-/* Everything for one KC x NC panel of B, on every thread of the team (or alone). */
+/* The share [lo, hi) of n items of thread tid of nth, in order */
+static inline void
+share (int n, int tid, int nth, int *lo, int *hi)
+{
+  *lo = (int) ((long) n * tid / nth);
+  *hi = (int) ((long) n * (tid + 1) / nth);
+}
+
+/* Every thread of the team waits for the others; alone, nothing (and no OpenMP construct,
+ * which inside the caller's parallel region would bind to the caller's team). */
+static inline void
+barrier (int nth)
+{
+  if (nth > 1)
+    {
+#pragma omp barrier
+    }
+}
+
+/* Tile t of the block of rows [ic, ic + mc) and the panel at (jc, pc) of nc x kc: q_packed
+ * is the first packed micro-panel of B; own, MR x kc floats of the thread's. */
 static void
-panel (const Packed *g, int jc, int nc, int pc, int kc)
+block_tile (const Packed *g, int t, int ic, int mc, int jc, int nc, int pc, int kc,
+            int q_packed, float beta, float *own)
+{
+  int np = (mc + g->mr - 1) / g->mr;
+  int q = t / np, p = t % np;
+  int i = p * g->mr, j = q * g->nr;
+  const float *a = g->apack + (size_t) p * g->mr * kc, *b;
+  ptrdiff_t ars = 1, acs = g->mr, ldb = g->nr;
+  int mi = mc - i < g->mr ? mc - i : g->mr;
+
+  /* unpacked A: a ragged last panel of rows would read past A, so it is packed */
+  if (!g->pack_a)
+    {
+      a = g->a.p + (size_t) (ic + i) * g->a.rs + (size_t) pc * g->a.cs;
+      ars = g->a.rs;
+      acs = g->a.cs;
+      if (mi < g->mr)
+        {
+          pack_panels (own, g->a, ic + i, pc, mi, kc, g->mr, 0, 1);
+          a = own;
+          ars = 1;
+          acs = g->mr;
+        }
+    }
+  if (q < q_packed)
+    {
+      b = g->bt.p + (size_t) (jc + j) * g->bt.rs + (size_t) pc * g->bt.cs;
+      ldb = g->bt.cs;
+    }
+  else
+    b = g->bpack + (size_t) (q - q_packed) * g->nr * kc;
+  run_tile (g->kernel, kc, a, ars, acs, b, ldb, g->C + (size_t) (ic + i) * g->ldc + jc + j,
+            g->ldc, g->mr, g->nr, mi, nc - j < g->nr ? nc - j : g->nr, g->alpha, beta);
+}
+
+/* Everything for one KC x NC panel of B, by thread tid of nth (each its static share of the
+ * packing and of the tiles, B micro-panel outer so that a thread's run of tiles keeps its
+ * B micro-panel in L1). */
+static void
+panel (const Packed *g, int jc, int nc, int pc, int kc, int tid, int nth)
 {
   int nq = (nc + g->nr - 1) / g->nr;
   int q_packed = g->pack_b ? 0 : nc / g->nr; /* micro-panels from q_packed on are packed */
   float beta = pc == 0 ? g->beta : 1.0f;
+  float *own = g->apack + (g->pack_a ? 0 : (size_t) tid * g->mr * kc);
+  int lo, hi;
 
-#pragma omp for schedule(static)
-  for (int q = q_packed; q < nq; q++)
+  share (nq - q_packed, tid, nth, &lo, &hi);
+  for (int q = q_packed + lo; q < q_packed + hi; q++)
     pack_panels (g->bpack + (size_t) (q - q_packed) * g->nr * kc, g->bt, jc, pc, nc, kc, g->nr,
                  q, q + 1);
+  barrier (nth);
   for (int ic = 0; ic < g->M; ic += g->mc)
     {
       int mc = g->M - ic < g->mc ? g->M - ic : g->mc;
@@ -225,49 +289,26 @@ panel (const Packed *g, int jc, int nc, int pc, int kc)
 
       if (g->pack_a)
         {
-#pragma omp for schedule(static)
-          for (int p = 0; p < np; p++)
+          share (np, tid, nth, &lo, &hi);
+          for (int p = lo; p < hi; p++)
             pack_panels (g->apack + (size_t) p * g->mr * kc, g->a, ic, pc, mc, kc, g->mr, p,
                          p + 1);
+          barrier (nth);
         }
-      /* tiles: B micro-panel q outer, so a thread's run of tiles keeps its B panel in L1 */
-#pragma omp for schedule(static)
-      for (int t = 0; t < nq * np; t++)
-        {
-          int q = t / np, p = t % np;
-          int i = p * g->mr, j = q * g->nr;
-          const float *a = g->apack + (size_t) p * g->mr * kc, *b;
-          ptrdiff_t ars = 1, acs = g->mr, ldb = g->nr;
-          int mi = mc - i < g->mr ? mc - i : g->mr;
-
-          /* unpacked A: a ragged last panel of rows would read past A, so it is packed */
-          if (!g->pack_a)
-            {
-              a = g->a.p + (size_t) (ic + i) * g->a.rs + (size_t) pc * g->a.cs;
-              ars = g->a.rs;
-              acs = g->a.cs;
-              if (mi < g->mr)
-                {
-                  float *own = g->apack + (size_t) omp_get_thread_num () * g->mr * kc;
-
-                  pack_panels (own, g->a, ic + i, pc, mi, kc, g->mr, 0, 1);
-                  a = own;
-                  ars = 1;
-                  acs = g->mr;
-                }
-            }
-          if (q < q_packed)
-            {
-              b = g->bt.p + (size_t) (jc + j) * g->bt.rs + (size_t) pc * g->bt.cs;
-              ldb = g->bt.cs;
-            }
-          else
-            b = g->bpack + (size_t) (q - q_packed) * g->nr * kc;
-          run_tile (g->kernel, kc, a, ars, acs, b, ldb,
-                    g->C + (size_t) (ic + i) * g->ldc + jc + j, g->ldc, g->mr, g->nr, mi,
-                    nc - j < g->nr ? nc - j : g->nr, g->alpha, beta);
-        }
+      share (nq * np, tid, nth, &lo, &hi);
+      for (int t = lo; t < hi; t++)
+        block_tile (g, t, ic, mc, jc, nc, pc, kc, q_packed, beta, own);
+      barrier (nth); /* before the A block or the B panel is packed again */
     }
+}
+
+static void
+run_panels (const Packed *g, int tid, int nth)
+{
+  for (int jc = 0; jc < g->N; jc += NC)
+    for (int pc = 0; pc < g->K; pc += KC)
+      panel (g, jc, g->N - jc < NC ? g->N - jc : NC, pc, g->K - pc < KC ? g->K - pc : KC, tid,
+             nth);
 }
 
 /* C = beta C when there is nothing to multiply */
@@ -311,10 +352,13 @@ vg_sgemm_packed (VgGemmPath isa, gboolean trans_a, gboolean trans_b, int M, int 
   g.apack = g_aligned_alloc ((size_t) (g.pack_a ? g.mc + g.mr : g.mr * threads) * kc_max,
                              sizeof (float), 64);
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  for (int jc = 0; jc < N; jc += NC)
-    for (int pc = 0; pc < K; pc += KC)
-      panel (&g, jc, N - jc < NC ? N - jc : NC, pc, K - pc < KC ? K - pc : KC);
+  if (threads == 1)
+    run_panels (&g, 0, 1);
+  else
+    {
+#pragma omp parallel num_threads(threads)
+      run_panels (&g, omp_get_thread_num (), omp_get_num_threads ());
+    }
 
   g_aligned_free (g.bpack);
   g_aligned_free (g.apack);
