@@ -9,8 +9,31 @@
 
 #include "vg-backend.h"
 #include "vg-dice.h"
+#include "vg-dist.h"
 #include "vg-nn.h"
 #include "vg-optim.h"
+
+/* Data-parallel training: host memory goes straight to MPI. */
+static gboolean
+cpu_dist_init (GError **error)
+{
+  return TRUE;
+}
+
+static void
+cpu_dist_sum (void *values, size_t n, gboolean doubles)
+{
+  if (doubles)
+    vg_dist_sum_doubles (values, n);
+  else
+    vg_dist_sum_floats (values, n);
+}
+
+static void
+cpu_dist_broadcast (void *data, size_t bytes)
+{
+  vg_dist_broadcast (data, bytes, 0);
+}
 
 static void *
 cpu_alloc (size_t bytes, GError **error)
@@ -96,6 +119,9 @@ static const VgBackend cpu_backend = {
   .adam_step = vg_adam_step,
   .sgd_step = vg_sgd_step,
   .ema_update = vg_ema_update,
+  .dist_init = cpu_dist_init,
+  .dist_sum = cpu_dist_sum,
+  .dist_broadcast = cpu_dist_broadcast,
 };
 
 const VgBackend *

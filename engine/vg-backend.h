@@ -75,21 +75,22 @@ struct _VgBackend
   void (*batchnorm_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
                               const float *inp, const float *weight, const float *mean,
                               const float *rstd, int Nr, int C);
-  /* Synchronised BatchNorm's halves (nn/vg-nn.h), for data-parallel training. Optional: NULL
-   * where the backend lacks them (then vg_model_set_sync refuses). sums are host memory;
-   * batchnorm_stats runs on the host too, so a backend with them works in host memory. */
+  /* Synchronised BatchNorm's halves (nn/vg-nn.h), for data-parallel training; sums (2C + 1
+   * doubles) in the backend's memory like the rest. Optional: NULL where the backend lacks
+   * them (then vg_model_set_sync refuses). */
   void (*batchnorm_sums) (double *sums, const float *inp, const float *shift, int Nr, int C);
   void (*batchnorm_stats) (float *mean, float *rstd, float *running_mean, float *running_var,
-                           const double *sums, const float *shift, double n, float eps,
-                           float momentum, int C);
+                           const double *sums, const float *shift, float eps, float momentum,
+                           int C);
   void (*batchnorm_normalize) (float *out, const float *inp, const float *mean,
                                const float *rstd, const float *weight, const float *bias,
                                int Nr, int C);
-  void (*batchnorm_backward_sums) (double *sums, const float *dout, const float *inp,
-                                   const float *mean, const float *rstd, int Nr, int C);
+  void (*batchnorm_backward_sums) (double *sums, float *dweight, float *dbias,
+                                   const float *dout, const float *inp, const float *mean,
+                                   const float *rstd, int Nr, int C);
   void (*batchnorm_backward_dinp) (float *dinp, const float *dout, const float *inp,
                                    const float *weight, const float *mean, const float *rstd,
-                                   const double *sums, double n, int Nr, int C);
+                                   const double *sums, int Nr, int C);
   void (*gelu_forward) (float *out, const float *inp, size_t n);
   void (*gelu_backward) (float *dinp, const float *dout, const float *inp, size_t n);
   void (*relu_forward) (float *out, const float *inp, size_t n);
@@ -144,6 +145,15 @@ struct _VgBackend
                     float momentum, float weight_decay, int first_step);
   /* avg = decay * avg + (1 - decay) * x (the weights' moving average) */
   void (*ema_update) (float *avg, const float *x, size_t n, float decay);
+
+  /* Data-parallel training over the ranks of vg-dist.h, in the backend's memory. Optional:
+   * NULL where the backend cannot (then distributed training refuses it). dist_init joins
+   * the ranks' devices once vg_dist_init has succeeded (the CPU: nothing to do);
+   * dist_sum adds n floats (or doubles) in place over the ranks, every rank getting the
+   * sums; dist_broadcast copies rank 0's bytes to every rank. */
+  gboolean (*dist_init) (GError **error);
+  void (*dist_sum) (void *values, size_t n, gboolean doubles);
+  void (*dist_broadcast) (void *data, size_t bytes);
 };
 
 /* The CPU backend (OpenBLAS + OpenMP). */

@@ -57,18 +57,14 @@ batchnorm_relu_forward (VgModel *m, float *act, float *mean, float *rstd, const 
 {
   const VgBackend *be = m->be;
 
-  if (training && m->sync.sum != NULL)
+  if (training && m->sync_sums != NULL)
     {
       /* synchronised: the global batch's statistics, around the running mean (the same on
        * every process, and near the batch mean once training has begun) */
-      double *sums = m->sync_sums;
-
-      be->batchnorm_sums (sums, inp, bn->running_mean, Nr, C);
-      sums[2 * C] = Nr;
-      m->sync.sum (sums, 2 * (size_t) C + 1, m->sync.data);
-      be->batchnorm_stats (mean, rstd, bn->running_mean, bn->running_var, sums,
-                           bn->running_mean, sums[2 * C], m->cfg.bn_eps, m->cfg.bn_momentum,
-                           C);
+      be->batchnorm_sums (m->sync_sums, inp, bn->running_mean, Nr, C);
+      be->dist_sum (m->sync_sums, 2 * (size_t) C + 1, TRUE);
+      be->batchnorm_stats (mean, rstd, bn->running_mean, bn->running_var, m->sync_sums,
+                           bn->running_mean, m->cfg.bn_eps, m->cfg.bn_momentum, C);
       be->batchnorm_normalize (act, inp, mean, rstd, bn->affine.w, bn->affine.b, Nr, C);
       (*bn->count)++;
     }
@@ -234,10 +230,9 @@ batchnorm_relu_backward (VgModel *m, float *dinp, float *dact, const float *act,
                          const VgBatchNormW *w, const VgBatchNormW *g, int Nr, int C)
 {
   const VgBackend *be = m->be;
-  double *sums = m->sync_sums;
 
   be->relu_backward (dact, dact, act, (size_t) Nr * C);
-  if (m->sync.sum == NULL)
+  if (m->sync_sums == NULL)
     {
       be->batchnorm_backward (dinp, g->affine.w, g->affine.b, dact, inp, w->affine.w, mean,
                               rstd, Nr, C);
@@ -245,16 +240,10 @@ batchnorm_relu_backward (VgModel *m, float *dinp, float *dact, const float *act,
     }
   /* synchronised: this process's part of the parameter gradients (the trainer sums those
    * over the processes), the global batch's sums for the input gradient */
-  be->batchnorm_backward_sums (sums, dact, inp, mean, rstd, Nr, C);
-  for (int c = 0; c < C; c++)
-    {
-      g->affine.b[c] += (float) sums[c];
-      g->affine.w[c] += (float) sums[C + c];
-    }
-  sums[2 * C] = Nr;
-  m->sync.sum (sums, 2 * (size_t) C + 1, m->sync.data);
-  be->batchnorm_backward_dinp (dinp, dact, inp, w->affine.w, mean, rstd, sums, sums[2 * C], Nr,
-                               C);
+  be->batchnorm_backward_sums (m->sync_sums, g->affine.w, g->affine.b, dact, inp, mean, rstd,
+                               Nr, C);
+  be->dist_sum (m->sync_sums, 2 * (size_t) C + 1, TRUE);
+  be->batchnorm_backward_dinp (dinp, dact, inp, w->affine.w, mean, rstd, m->sync_sums, Nr, C);
 }
 
 void

@@ -145,9 +145,8 @@ struct _VgModel
   float last_loss;
   gboolean is_dice;     /* the loss has a Dice term */
 
-  /* data-parallel training (vg_model_set_sync): sync.sum is NULL with one process */
-  VgModelSync sync;
-  double *sync_sums;    /* (2 D + 1) host memory: a BatchNorm layer's sums and row count */
+  /* data-parallel training (vg_model_set_sync): NULL with one process */
+  double *sync_sums;    /* (2 D + 1) backend memory: a BatchNorm layer's sums and row count */
 };
 
 /* ---- sizes ----------------------------------------------------------------------------- */

@@ -271,7 +271,8 @@ vg_model_free (VgModel *m)
       m->be->free (m->class_weights);
       m->be->free (m->act_block);
     }
-  g_free (m->sync_sums);
+  if (m->be != NULL && m->sync_sums != NULL)
+    m->be->free (m->sync_sums);
   g_clear_pointer (&m->by_name, g_hash_table_unref);
   g_free (m->specs);
   g_free (m->spec_offset);
@@ -400,7 +401,7 @@ vg_model_set_loss (VgModel *m, VgModelLoss loss, GError **error)
                    be->name);
       return FALSE;
     }
-  if (loss != VG_MODEL_LOSS_CROSS_ENTROPY && m->sync.sum != NULL)
+  if (loss != VG_MODEL_LOSS_CROSS_ENTROPY && m->sync_sums != NULL)
     {
       g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
                    "a Dice loss cannot be trained data-parallel (it is over the whole batch)");
@@ -701,23 +702,22 @@ vg_model_memory_bytes (const VgModel *m)
 }
 
 gboolean
-vg_model_set_sync (VgModel *m, const VgModelSync *sync, GError **error)
+vg_model_set_sync (VgModel *m, gboolean sync, GError **error)
 {
   const VgBackend *be = m->be;
 
-  if (sync == NULL || sync->sum == NULL)
-    {
-      m->sync.sum = NULL;
-      g_clear_pointer (&m->sync_sums, g_free);
-      return TRUE;
-    }
+  if (m->sync_sums != NULL)
+    be->free (m->sync_sums);
+  m->sync_sums = NULL;
+  if (!sync)
+    return TRUE;
   if (be->batchnorm_sums == NULL || be->batchnorm_stats == NULL
       || be->batchnorm_normalize == NULL || be->batchnorm_backward_sums == NULL
-      || be->batchnorm_backward_dinp == NULL)
+      || be->batchnorm_backward_dinp == NULL || be->dist_sum == NULL)
     {
       g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
-                   "data-parallel training needs synchronised BatchNorm, which the %s "
-                   "backend does not implement (the CPU backend does)", be->name);
+                   "data-parallel training needs synchronised BatchNorm and sums over the "
+                   "ranks, which the %s backend does not have in this build", be->name);
       return FALSE;
     }
   if (m->is_dice)
@@ -726,8 +726,6 @@ vg_model_set_sync (VgModel *m, const VgModelSync *sync, GError **error)
                    "a Dice loss cannot be trained data-parallel (it is over the whole batch)");
       return FALSE;
     }
-  m->sync = *sync;
-  g_free (m->sync_sums);
-  m->sync_sums = g_new0 (double, 2 * (size_t) m->cfg.decoder_dim + 1);
-  return TRUE;
+  m->sync_sums = be->alloc ((2 * (size_t) m->cfg.decoder_dim + 1) * sizeof (double), error);
+  return m->sync_sums != NULL;
 }

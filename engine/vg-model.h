@@ -74,18 +74,14 @@ void vg_model_backward_scaled (VgModel *model, float dloss);
 void vg_model_zero_grad (VgModel *model);
 
 /* Data-parallel training (engine/vg-dist.h): each process runs the model on its shard of
- * one global batch. sum adds n doubles in place over all the processes (every process gets
- * the sums). With a sync, the BatchNorm layers of training forwards and backwards use the
- * statistics of the global batch (synchronised BatchNorm: two sums of 2C + 1 doubles per
- * layer and pass), so that the shards together compute what one process would on the whole
- * batch; the running statistics stay the same on every process. The loss must be the
- * cross-entropy (a Dice term is over the whole batch: not decomposable this way), and the
- * backend must have the synchronised BatchNorm's entries (the CPU's). NULL: one process. */
-typedef struct {
-  void (*sum) (double *values, size_t n, gpointer data);
-  gpointer data;
-} VgModelSync;
-gboolean vg_model_set_sync (VgModel *model, const VgModelSync *sync, GError **error);
+ * one global batch. Synchronised, the BatchNorm layers of training forwards and backwards
+ * use the statistics of the global batch (two sums of 2C + 1 doubles over the processes per
+ * layer and pass, through the backend's dist_sum), so that the shards together compute what
+ * one process would on the whole batch; the running statistics stay the same on every
+ * process. The loss must be the cross-entropy (a Dice term is over the whole batch: not
+ * decomposable this way), and the backend must have the synchronised BatchNorm's entries
+ * and dist_sum. FALSE (and an error) otherwise. */
+gboolean vg_model_set_sync (VgModel *model, gboolean sync, GError **error);
 
 /* Logits of the last forward, (B, H, W, NC) in device memory. */
 const float *vg_model_logits (const VgModel *model);

@@ -36,13 +36,6 @@
 #include "vg-nn.h"
 #include "vg-train-private.h"
 
-static void
-sync_sum (double *values, size_t n, gpointer data)
-{
-  (void) data;
-  vg_dist_sum_doubles (values, n);
-}
-
 gboolean
 vg_train_dist_setup (Trainer *t, GError **error)
 {
@@ -74,11 +67,11 @@ vg_train_dist_setup (Trainer *t, GError **error)
                    vg_loss_kind_name (t->o.loss));
       return FALSE;
     }
-  if (!t->host_memory)
+  if (t->be->dist_init == NULL || t->be->dist_sum == NULL || t->be->dist_broadcast == NULL)
     {
       g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
-                   "distributed training runs on the CPU backend (not %s): use --device cpu",
-                   t->be->name);
+                   "distributed training on the %s backend needs NCCL, which this build "
+                   "lacks: use --device cpu, or build with NCCL", t->be->name);
       return FALSE;
     }
   return TRUE;
@@ -87,9 +80,7 @@ vg_train_dist_setup (Trainer *t, GError **error)
 gboolean
 vg_train_dist_setup_model (Trainer *t, GError **error)
 {
-  const VgModelSync sync = { sync_sum, NULL };
-
-  return !t->o.distributed || vg_model_set_sync (t->model, &sync, error);
+  return !t->o.distributed || vg_model_set_sync (t->model, TRUE, error);
 }
 
 gboolean
@@ -106,6 +97,16 @@ vg_train_dist_start (Trainer *t, const VgTrainOptions *opts, gboolean ok, GError
                      "another rank could not set up the run (its error says why)");
       return FALSE;
     }
+  /* the devices join (NCCL's communicator on CUDA), every rank at once; a failure there is
+   * agreed on too */
+  ok = t->be->dist_init (error);
+  if (!vg_dist_all (ok))
+    {
+      if (ok)
+        g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
+                     "another rank could not join the run's devices (its error says why)");
+      return FALSE;
+    }
   vg_train_dist_share (t);
   return TRUE;
 }
@@ -117,29 +118,37 @@ vg_train_dist_share (Trainer *t)
 {
   if (t->n_ranks <= 1)
     return;
-  vg_dist_broadcast (vg_model_params (t->model), t->n_params * sizeof (float), 0);
+  const VgBackend *be = t->be;
+
+  be->dist_broadcast (vg_model_params (t->model), t->n_params * sizeof (float));
   for (int i = 0; i < t->n_specs; i++)
     if (t->specs[i].kind == VG_TENSOR_BUFFER)
       {
         size_t numel = 0;
         float *buffer = vg_model_tensor (t->model, t->specs[i].name, FALSE, &numel);
 
-        vg_dist_broadcast (buffer, numel * sizeof (float), 0);
+        be->dist_broadcast (buffer, numel * sizeof (float));
       }
-  vg_dist_broadcast (t->m, t->n_params * sizeof (float), 0);
-  vg_dist_broadcast (t->v, t->n_params * sizeof (float), 0);
-  vg_dist_broadcast (t->best, t->n_state * sizeof (float), 0);
+  be->dist_broadcast (t->m, t->n_params * sizeof (float));
+  be->dist_broadcast (t->v, t->n_params * sizeof (float));
+  be->dist_broadcast (t->best, t->n_state * sizeof (float));
   if (t->ema != NULL)
-    vg_dist_broadcast (t->ema, t->n_params * sizeof (float), 0);
-  vg_dist_broadcast (&t->state, sizeof t->state, 0);
+    be->dist_broadcast (t->ema, t->n_params * sizeof (float));
+  vg_dist_broadcast (&t->state, sizeof t->state, 0); /* host memory */
+}
+
+double
+vg_train_dist_weight (Trainer *t, const uint8_t *masks, int n)
+{
+  const float *weights = vg_train_loss_is_weighted (t->o.loss) ? t->class_weights : NULL;
+
+  return vg_cross_entropy_weight_total (masks, weights, VG_IGNORE_INDEX,
+                                        (int) (n * t->image_pixels), VG_NUM_CLASSES);
 }
 
 float
-vg_train_dist_loss (Trainer *t, float loss, const uint8_t *masks, int n, float *dloss)
+vg_train_dist_loss (Trainer *t, float loss, double w, float *dloss)
 {
-  const float *weights = vg_train_loss_is_weighted (t->o.loss) ? t->class_weights : NULL;
-  double w = vg_cross_entropy_weight_total (masks, weights, VG_IGNORE_INDEX,
-                                            (int) (n * t->image_pixels), VG_NUM_CLASSES);
   double sums[2] = { w * loss, w };
 
   vg_dist_sum_doubles (sums, 2);
@@ -151,7 +160,7 @@ vg_train_dist_loss (Trainer *t, float loss, const uint8_t *masks, int n, float *
 void
 vg_train_dist_sum_grads (Trainer *t)
 {
-  vg_dist_sum_floats (vg_model_grads (t->model), t->n_params);
+  t->be->dist_sum (vg_model_grads (t->model), t->n_params, FALSE);
 }
 
 void

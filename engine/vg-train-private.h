@@ -134,9 +134,11 @@ gboolean vg_train_dist_start (Trainer *t, const VgTrainOptions *opts, gboolean o
 /* Rank 0's weights, optimiser state, best weights, moving average and schedule state to
  * every rank. */
 void vg_train_dist_share (Trainer *t);
-/* The global batch's loss from this rank's (its n images' masks in host memory); *dloss:
- * the scale of this rank's backward, W_r / W. */
-float vg_train_dist_loss (Trainer *t, float loss, const uint8_t *masks, int n, float *dloss);
+/* The loss's weight total W_r of a batch of n images (masks in host memory). */
+double vg_train_dist_weight (Trainer *t, const uint8_t *masks, int n);
+/* The global batch's loss from this rank's and its weight total w; *dloss: the scale of
+ * this rank's backward, W_r / W. */
+float vg_train_dist_loss (Trainer *t, float loss, double w, float *dloss);
 /* The parameter gradients summed over the ranks. */
 void vg_train_dist_sum_grads (Trainer *t);
 /* The validation shards' results summed: confusion matrix and loss. */

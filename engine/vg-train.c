@@ -588,6 +588,7 @@ typedef struct {
   const uint8_t *masks;
   int n;             /* rows; 0: none */
   int slot;          /* upload slot */
+  double weight;     /* distributed: the loss's weight total of these rows */
 } StepInput;
 
 static void
@@ -609,6 +610,8 @@ stage_batch (Trainer *t, const VgBatch **batch, int slot, StepInput *in)
 
   in->n = b->n;
   in->slot = slot;
+  if (t->n_ranks > 1)
+    in->weight = vg_train_dist_weight (t, b->masks, b->n); /* from the host copy */
   if (t->host_memory)
     {
       in->images = b->images;
@@ -652,7 +655,7 @@ forward_backward (Trainer *t, const StepInput *in)
   vg_model_zero_grad (t->model);
   loss = vg_model_forward (t->model, in->images, in->masks, in->n, TRUE);
   if (t->n_ranks > 1)
-    loss = vg_train_dist_loss (t, loss, in->masks, in->n, &dloss);
+    loss = vg_train_dist_loss (t, loss, in->weight, &dloss);
   if (!isfinite (loss))
     return loss;
   vg_model_backward_scaled (t->model, dloss);

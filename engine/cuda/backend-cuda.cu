@@ -90,6 +90,26 @@ fail (char *err, size_t err_len, const char *what, const char *detail)
   return -1;
 }
 
+/* Device 0, or under a launcher (mpirun, srun) the node-local rank's: ranks of one node
+ * take a GPU each (data-parallel training, one rank per GPU). */
+static int
+device_for_rank (void)
+{
+  static const char *const vars[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                      "MPI_LOCALRANKID" };
+  int count = 0;
+
+  if (cudaGetDeviceCount (&count) != cudaSuccess || count <= 1)
+    return 0;
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    {
+      const char *v = getenv (vars[i]);
+      if (v != NULL && *v >= '0' && *v <= '9')
+        return atoi (v) % count;
+    }
+  return 0;
+}
+
 extern "C" int
 vg_cuda_backend_init (char *err, size_t err_len)
 {
@@ -99,8 +119,8 @@ vg_cuda_backend_init (char *err, size_t err_len)
 
   if (g.ready)
     return 0;
-  if ((rc = cudaSetDevice (0)) != cudaSuccess)
-    return fail (err, err_len, "cannot use CUDA device 0", cudaGetErrorString (rc));
+  if ((rc = cudaSetDevice (device_for_rank ())) != cudaSuccess)
+    return fail (err, err_len, "cannot use the CUDA device", cudaGetErrorString (rc));
   if ((rc = cudaStreamCreate (&g.stream)) != cudaSuccess)
     return fail (err, err_len, "cannot create a CUDA stream", cudaGetErrorString (rc));
   if ((st = cublasCreate (&g.blas)) != CUBLAS_STATUS_SUCCESS)

@@ -148,16 +148,16 @@ namespace
 {
 
 /* Statistics in one sweep, as the CPU: sums of x - shift and (x - shift)^2 with shift = the
- * first row, a value near the mean, so the variance keeps its digits even when the mean
- * dwarfs the spread. */
+ * first row (or, synchronised, the running mean), a value near the mean, so the variance
+ * keeps its digits even when the mean dwarfs the spread. */
 struct ShiftedMoments
 {
-  const float *inp;
+  const float *inp, *shift;
   int C;
   __device__ void
   operator() (int r, int c, double *acc) const
   {
-    float d = inp[(size_t) r * C + c] - inp[c];
+    float d = inp[(size_t) r * C + c] - shift[c];
 
     acc[0] += (double) d;
     acc[1] += (double) (d * d);
@@ -167,9 +167,9 @@ struct ShiftedMoments
 struct BatchStats
 {
   float *mean, *rstd, *running_mean, *running_var;
-  const float *inp;
+  const float *shift;
   float eps, momentum;
-  int Nr;
+  double Nr;
   __device__ void
   operator() (int c, const double *s) const
   {
@@ -179,7 +179,7 @@ struct BatchStats
       var = 0.0;
     /* PyTorch feeds the unbiased variance to the running estimate. */
     double unbiased = Nr > 1 ? var * Nr / (Nr - 1) : var;
-    double mu = inp[c] + d;
+    double mu = shift[c] + d;
 
     mean[c] = (float) mu;
     rstd[c] = (float) (1.0 / sqrt (var + eps));
@@ -206,11 +206,11 @@ struct BatchNormGradTerms
   }
 };
 
-/* dbias += sum dy, dweight += sum dy xhat; the means of both saved for dinp */
+/* dbias += sum dy, dweight += sum dy xhat; both sums and the row count saved for dinp */
 struct BatchNormGradFinish
 {
   float *dweight, *dbias;
-  double *means; /* (2, C) in the workspace */
+  double *sums; /* (2C + 1) */
   int Nr, C;
   __device__ void
   operator() (int c, const double *s) const
@@ -219,8 +219,25 @@ struct BatchNormGradFinish
       dbias[c] += (float) s[0];
     if (dweight != NULL)
       dweight[c] += (float) s[1];
-    means[c] = s[0] / Nr;
-    means[C + c] = s[1] / Nr;
+    sums[c] = s[0];
+    sums[C + c] = s[1];
+    if (c == 0)
+      sums[2 * C] = Nr;
+  }
+};
+
+/* the forward's sums and the row count, for the ranks to add (synchronised BatchNorm) */
+struct StoreMoments
+{
+  double *sums; /* (2C + 1) */
+  int Nr, C;
+  __device__ void
+  operator() (int c, const double *s) const
+  {
+    sums[c] = s[0];
+    sums[C + c] = s[1];
+    if (c == 0)
+      sums[2 * C] = Nr;
   }
 };
 
@@ -251,10 +268,11 @@ batchnorm_eval_kernel (float *out, const float *inp, const float *weight, const 
     }
 }
 
-/* dinp = weight * rstd * (dout - mean(dout) - xhat * mean(dout * xhat)), means over rows */
+/* dinp = weight * rstd * (dout - mean(dout) - xhat * mean(dout * xhat)), means over the
+ * sums' rows: sums (2C + 1) = sum dout, sum dout xhat, row count */
 static __global__ void
 batchnorm_dinp_kernel (float *dinp, const float *dout, const float *inp, const float *weight,
-                       const float *mean, const float *rstd, const double *means, size_t Nr,
+                       const float *mean, const float *rstd, const double *sums, size_t Nr,
                        int C)
 {
   VGC_GRID_STRIDE (i, Nr * (size_t) C)
@@ -262,7 +280,8 @@ batchnorm_dinp_kernel (float *dinp, const float *dout, const float *inp, const f
       int c = (int) (i % C);
       float s = rstd[c];
       float k = weight[c] * s;
-      float dy_mean = (float) means[c], dyx_mean = (float) means[C + c];
+      float dy_mean = (float) (sums[c] / sums[2 * C]);
+      float dyx_mean = (float) (sums[C + c] / sums[2 * C]);
       dinp[i] = k * (dout[i] - dy_mean - (inp[i] - mean[c]) * s * dyx_mean);
     }
 }
@@ -276,8 +295,9 @@ vg_cuda_batchnorm_forward_train (float *out, float *mean, float *rstd, float *ru
 
   if (!p.ok || Nr <= 0)
     return;
-  colsum_run<2> (p, ShiftedMoments { inp, C },
-                 BatchStats { mean, rstd, running_mean, running_var, inp, eps, momentum, Nr },
+  colsum_run<2> (p, ShiftedMoments { inp, inp, C },
+                 BatchStats { mean, rstd, running_mean, running_var, inp, eps, momentum,
+                              (double) Nr },
                  Nr, C);
   batchnorm_apply_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
     out, inp, weight, bias, mean, rstd, (size_t) Nr, C);
@@ -299,7 +319,7 @@ vg_cuda_batchnorm_backward (float *dinp, float *dweight, float *dbias, const flo
                             const float *inp, const float *weight, const float *mean,
                             const float *rstd, int Nr, int C)
 {
-  ColsumPlan p = colsum_plan (Nr, C, 2, 2 * (size_t) C);
+  ColsumPlan p = colsum_plan (Nr, C, 2, 2 * (size_t) C + 1);
 
   if (!p.ok || Nr <= 0)
     return;
@@ -309,4 +329,77 @@ vg_cuda_batchnorm_backward (float *dinp, float *dweight, float *dbias, const flo
     batchnorm_dinp_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
       dinp, dout, inp, weight, mean, rstd, p.extra, (size_t) Nr, C);
   check_launch ("batchnorm_backward");
+}
+
+/* ---- synchronised BatchNorm (data-parallel training): the halves around the ranks' sums - */
+
+/* the statistics of the summed moments: sums (2C + 1) on the device, the count last */
+static __global__ void
+batchnorm_stats_kernel (float *mean, float *rstd, float *running_mean, float *running_var,
+                        const double *sums, const float *shift, float eps, float momentum,
+                        int C)
+{
+  int c = (int) (blockIdx.x * (size_t) blockDim.x + threadIdx.x);
+
+  if (c < C)
+    {
+      const double s[2] = { sums[c], sums[C + c] };
+      BatchStats { mean, rstd, running_mean, running_var, shift, eps, momentum,
+                   sums[2 * C] } (c, s);
+    }
+}
+
+extern "C" void
+vg_cuda_batchnorm_sums (double *sums, const float *inp, const float *shift, int Nr, int C)
+{
+  ColsumPlan p = colsum_plan (Nr, C, 2, 0);
+
+  if (!p.ok || Nr <= 0)
+    return;
+  colsum_run<2> (p, ShiftedMoments { inp, shift, C }, StoreMoments { sums, Nr, C }, Nr, C);
+  check_launch ("batchnorm_sums");
+}
+
+extern "C" void
+vg_cuda_batchnorm_stats (float *mean, float *rstd, float *running_mean, float *running_var,
+                         const double *sums, const float *shift, float eps, float momentum,
+                         int C)
+{
+  batchnorm_stats_kernel<<<(C + THREADS - 1) / THREADS, THREADS, 0, g.stream>>> (
+    mean, rstd, running_mean, running_var, sums, shift, eps, momentum, C);
+  check_launch ("batchnorm_stats");
+}
+
+extern "C" void
+vg_cuda_batchnorm_normalize (float *out, const float *inp, const float *mean,
+                             const float *rstd, const float *weight, const float *bias, int Nr,
+                             int C)
+{
+  batchnorm_apply_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
+    out, inp, weight, bias, mean, rstd, (size_t) Nr, C);
+  check_launch ("batchnorm_normalize");
+}
+
+extern "C" void
+vg_cuda_batchnorm_backward_sums (double *sums, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *mean, const float *rstd,
+                                 int Nr, int C)
+{
+  ColsumPlan p = colsum_plan (Nr, C, 2, 0);
+
+  if (!p.ok || Nr <= 0)
+    return;
+  colsum_run<2> (p, BatchNormGradTerms { dout, inp, mean, rstd, C },
+                 BatchNormGradFinish { dweight, dbias, sums, Nr, C }, Nr, C);
+  check_launch ("batchnorm_backward_sums");
+}
+
+extern "C" void
+vg_cuda_batchnorm_backward_dinp (float *dinp, const float *dout, const float *inp,
+                                 const float *weight, const float *mean, const float *rstd,
+                                 const double *sums, int Nr, int C)
+{
+  batchnorm_dinp_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
+    dinp, dout, inp, weight, mean, rstd, sums, (size_t) Nr, C);
+  check_launch ("batchnorm_backward_dinp");
 }

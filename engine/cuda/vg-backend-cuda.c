@@ -8,6 +8,7 @@
 
 #include "vg-backend-cuda.h"
 #include "vg-cuda.h"
+#include "vg-dist.h"
 
 static void *
 cuda_alloc (size_t bytes, GError **error)
@@ -30,6 +31,31 @@ cuda_host_alloc (size_t bytes, GError **error)
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, err);
   return ptr;
 }
+
+#if VG_HAVE_NCCL
+/* Data-parallel training: NCCL between the ranks' GPUs, its id sent over MPI by rank 0. */
+static gboolean
+cuda_dist_init (GError **error)
+{
+  unsigned char id[VG_CUDA_NCCL_ID_BYTES] = { 0 };
+  char err[256] = "";
+  int made = 0;
+
+  if (vg_dist_rank () == 0)
+    made = vg_cuda_nccl_make_id (id, err, sizeof err) == 0 ? 1 : -1;
+  /* rank 0's outcome goes with the id, so that no rank waits for a communicator that will
+   * not come */
+  vg_dist_broadcast (&made, sizeof made, 0);
+  vg_dist_broadcast (id, sizeof id, 0);
+  if (made < 0 || vg_cuda_nccl_init (id, vg_dist_rank (), vg_dist_size (), err, sizeof err) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "NCCL: %s",
+                   err[0] != '\0' ? err : "rank 0 could not make the communicator's id");
+      return FALSE;
+    }
+  return TRUE;
+}
+#endif
 
 static const VgBackend cuda_backend = {
   .name = "cuda",
@@ -58,6 +84,11 @@ static const VgBackend cuda_backend = {
   .batchnorm_forward_train = vg_cuda_batchnorm_forward_train,
   .batchnorm_forward_eval = vg_cuda_batchnorm_forward_eval,
   .batchnorm_backward = vg_cuda_batchnorm_backward,
+  .batchnorm_sums = vg_cuda_batchnorm_sums,
+  .batchnorm_stats = vg_cuda_batchnorm_stats,
+  .batchnorm_normalize = vg_cuda_batchnorm_normalize,
+  .batchnorm_backward_sums = vg_cuda_batchnorm_backward_sums,
+  .batchnorm_backward_dinp = vg_cuda_batchnorm_backward_dinp,
   .gelu_forward = vg_cuda_gelu_forward,
   .gelu_backward = vg_cuda_gelu_backward,
   .relu_forward = vg_cuda_relu_forward,
@@ -80,6 +111,11 @@ static const VgBackend cuda_backend = {
   .adam_step = vg_cuda_adam_step,
   .sgd_step = vg_cuda_sgd_step,
   .ema_update = vg_cuda_ema_update,
+#if VG_HAVE_NCCL
+  .dist_init = cuda_dist_init,
+  .dist_sum = vg_cuda_nccl_sum,
+  .dist_broadcast = vg_cuda_nccl_broadcast,
+#endif
 };
 
 const VgBackend *

@@ -106,6 +106,20 @@ void vg_cuda_batchnorm_forward_eval (float *out, const float *inp, const float *
 void vg_cuda_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                                  const float *inp, const float *weight, const float *mean,
                                  const float *rstd, int Nr, int C);
+/* synchronised BatchNorm's halves (nn/vg-nn.h), sums (2C + 1) in device memory */
+void vg_cuda_batchnorm_sums (double *sums, const float *inp, const float *shift, int Nr, int C);
+void vg_cuda_batchnorm_stats (float *mean, float *rstd, float *running_mean,
+                              float *running_var, const double *sums, const float *shift,
+                              float eps, float momentum, int C);
+void vg_cuda_batchnorm_normalize (float *out, const float *inp, const float *mean,
+                                  const float *rstd, const float *weight, const float *bias,
+                                  int Nr, int C);
+void vg_cuda_batchnorm_backward_sums (double *sums, float *dweight, float *dbias,
+                                      const float *dout, const float *inp, const float *mean,
+                                      const float *rstd, int Nr, int C);
+void vg_cuda_batchnorm_backward_dinp (float *dinp, const float *dout, const float *inp,
+                                      const float *weight, const float *mean,
+                                      const float *rstd, const double *sums, int Nr, int C);
 
 void vg_cuda_gelu_forward (float *out, const float *inp, size_t n);
 void vg_cuda_gelu_backward (float *dinp, const float *dout, const float *inp, size_t n);
@@ -145,6 +159,18 @@ void vg_cuda_adam_step (float *param, const float *grad, float *m, float *v, siz
 void vg_cuda_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n,
                        float lr, float momentum, float weight_decay, int first_step);
 void vg_cuda_ema_update (float *avg, const float *x, size_t n, float decay);
+
+/* ---- NCCL (engine/cuda/nccl.cu, built when NCCL is found: VG_HAVE_NCCL) ------------------
+ * One communicator over the ranks of the run, one GPU per rank (the device that
+ * vg_cuda_backend_init chose from the launcher's local rank). Rank 0 makes the id
+ * (vg_cuda_nccl_make_id into VG_CUDA_NCCL_ID_BYTES bytes), every rank receives it (over
+ * MPI) and joins with vg_cuda_nccl_init; 0 on success, -1 with err. The collectives are
+ * enqueued on the backend's stream, in place; failures are recorded like the ops'. */
+#define VG_CUDA_NCCL_ID_BYTES 128
+int vg_cuda_nccl_make_id (void *id, char *err, size_t err_len);
+int vg_cuda_nccl_init (const void *id, int rank, int n_ranks, char *err, size_t err_len);
+void vg_cuda_nccl_sum (void *values, size_t n, int doubles);
+void vg_cuda_nccl_broadcast (void *data, size_t bytes);
 
 #ifdef __cplusplus
 }

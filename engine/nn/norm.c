@@ -264,16 +264,16 @@ vg_batchnorm_sums (double *sums, const float *inp, const float *shift, int Nr, i
     for (int c0 = lo; c0 < hi; c0 += CSPAN)
       span_sums (sums + c0, sums + C + c0, inp, shift + c0, c0, imin (CSPAN, hi - c0), Nr, C);
   }
+  sums[2 * C] = Nr;
 }
 
 void
 vg_batchnorm_stats (float *mean, float *rstd, float *running_mean, float *running_var,
-                    const double *sums, const float *shift, double n, float eps,
-                    float momentum, int C)
+                    const double *sums, const float *shift, float eps, float momentum, int C)
 {
   for (int c = 0; c < C; c++)
-    channel_stats (mean, rstd, running_mean, running_var, sums[c], sums[C + c], shift[c], n,
-                   eps, momentum, c);
+    channel_stats (mean, rstd, running_mean, running_var, sums[c], sums[C + c], shift[c],
+                   sums[2 * C], eps, momentum, c);
 }
 
 void
@@ -396,8 +396,9 @@ vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *d
 }
 
 void
-vg_batchnorm_backward_sums (double *sums, const float *dout, const float *inp,
-                            const float *mean, const float *rstd, int Nr, int C)
+vg_batchnorm_backward_sums (double *sums, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *mean, const float *rstd, int Nr,
+                            int C)
 {
 #pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
   {
@@ -407,19 +408,25 @@ vg_batchnorm_backward_sums (double *sums, const float *dout, const float *inp,
       span_backward_sums (sums + c0, sums + C + c0, dout, inp, mean + c0, rstd + c0, c0,
                           imin (CSPAN, hi - c0), Nr, C);
   }
+  for (int c = 0; c < C; c++)
+    {
+      dbias[c] += (float) sums[c];
+      dweight[c] += (float) sums[C + c];
+    }
+  sums[2 * C] = Nr;
 }
 
 void
 vg_batchnorm_backward_dinp (float *dinp, const float *dout, const float *inp,
                             const float *weight, const float *mean, const float *rstd,
-                            const double *sums, double n, int Nr, int C)
+                            const double *sums, int Nr, int C)
 {
 #pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
   {
     int lo, hi;
     thread_channels (C, &lo, &hi);
     for (int c0 = lo; c0 < hi; c0 += CSPAN)
-      span_dinp (dinp, dout, inp, weight, mean + c0, rstd + c0, sums + c0, sums + C + c0, n,
-                 c0, imin (CSPAN, hi - c0), Nr, C);
+      span_dinp (dinp, dout, inp, weight, mean + c0, rstd + c0, sums + c0, sums + C + c0,
+                 sums[2 * C], c0, imin (CSPAN, hi - c0), Nr, C);
   }
 }

@@ -75,27 +75,28 @@ void vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const flo
                             const float *inp, const float *weight, const float *mean,
                             const float *rstd, int Nr, int C);
 /* Synchronised BatchNorm (data-parallel training): the two passes above split where the
- * processes sum their per-channel sums (sums (2, C) doubles: the first C, then the second).
- * Forward: vg_batchnorm_sums writes sum(x - shift) and sum((x - shift)^2) over this
- * process's rows, shift (C) a value common to all (the running mean); once summed over the
- * processes, vg_batchnorm_stats makes mean, rstd and the running statistics' update from
- * them over n rows in all, and vg_batchnorm_normalize applies them (out = (x - mean) rstd
- * weight + bias). Backward: vg_batchnorm_backward_sums writes sum(dout) and
- * sum(dout * xhat) (the bias's and weight's gradients, this process's part); once summed,
- * vg_batchnorm_backward_dinp writes dinp (=) from them. With one process and shift the
- * first row these are vg_batchnorm_forward_train and _backward, bit for bit. */
+ * processes sum their per-channel sums: sums (2C + 1) doubles, the first C, the second C,
+ * then this process's row count. Forward: vg_batchnorm_sums writes sum(x - shift),
+ * sum((x - shift)^2) and Nr, shift (C) a value common to all (the running mean); once summed
+ * over the processes, vg_batchnorm_stats makes mean, rstd and the running statistics'
+ * update from them, and vg_batchnorm_normalize applies them (out = (x - mean) rstd weight +
+ * bias). Backward: vg_batchnorm_backward_sums writes sum(dout), sum(dout * xhat) and Nr,
+ * and adds the first two to dbias and dweight (+=: this process's part of their
+ * gradients); once summed, vg_batchnorm_backward_dinp writes dinp (=) from them. With one
+ * process and shift the first row these are vg_batchnorm_forward_train and _backward. */
 void vg_batchnorm_sums (double *sums, const float *inp, const float *shift, int Nr, int C);
 void vg_batchnorm_stats (float *mean, float *rstd, float *running_mean, float *running_var,
-                         const double *sums, const float *shift, double n, float eps,
-                         float momentum, int C);
+                         const double *sums, const float *shift, float eps, float momentum,
+                         int C);
 void vg_batchnorm_normalize (float *out, const float *inp, const float *mean,
                              const float *rstd, const float *weight, const float *bias, int Nr,
                              int C);
-void vg_batchnorm_backward_sums (double *sums, const float *dout, const float *inp,
-                                 const float *mean, const float *rstd, int Nr, int C);
+void vg_batchnorm_backward_sums (double *sums, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *mean, const float *rstd,
+                                 int Nr, int C);
 void vg_batchnorm_backward_dinp (float *dinp, const float *dout, const float *inp,
                                  const float *weight, const float *mean, const float *rstd,
-                                 const double *sums, double n, int Nr, int C);
+                                 const double *sums, int Nr, int C);
 
 /* ---- pointwise activations over n floats (out may equal inp) ---------------------------- */
 void vg_gelu_forward (float *out, const float *inp, size_t n);          /* erf form */
