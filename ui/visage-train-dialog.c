@@ -12,66 +12,8 @@
 #include "visage-paths.h"
 #include "visage-resources.h"
 #include "visage-train-choices.h"
-#include "visage-train-dialog.h"
+#include "visage-train-dialog-private.h"
 #include "visage-file-chooser.h"
-
-struct _VisageTrainDialog
-{
-  AdwWindow parent_instance;
-
-  /* Template widgets */
-  GtkButton *start_button;
-  GtkRevealer *problem_revealer;
-  GtkLabel *problem_label;
-  AdwEntryRow *out_row;
-  AdwActionRow *resume_row;
-  GtkSwitch *resume_switch;
-  AdwEntryRow *train_row;
-  AdwEntryRow *val_row;
-  AdwComboRow *config_row;
-  AdwEntryRow *widths_row;
-  AdwEntryRow *depths_row;
-  AdwEntryRow *heads_row;
-  AdwEntryRow *ratios_row;
-  AdwActionRow *params_row;
-  AdwActionRow *budget_row;
-  GtkSpinButton *seed_spin;
-  GtkSpinButton *resolution_spin;
-  GtkSpinButton *batch_spin;
-  GtkSpinButton *epochs_spin;
-  GtkSwitch *augment_switch;
-  GtkSwitch *hflip_switch;
-  AdwComboRow *loss_row;
-  AdwComboRow *optimizer_row;
-  AdwEntryRow *lr_row;
-  AdwEntryRow *weight_decay_row;
-  GtkSpinButton *patience_spin;
-  AdwEntryRow *sgd_lr_row;
-  AdwEntryRow *sgd_momentum_row;
-  AdwEntryRow *sgd_min_lr_row;
-  GtkSpinButton *cosine_t_spin;
-  AdwComboRow *select_row;
-  AdwPreferencesGroup *data_group;
-  AdwPreferencesGroup *model_group;
-  AdwPreferencesGroup *optimizer_group;
-  AdwActionRow *resolution_row;
-  AdwActionRow *batch_row;
-  AdwActionRow *augment_row;
-  AdwActionRow *hflip_row;
-
-  VgTrainOptions options;    /* what Start uses, when problem is NULL */
-  char *problem;
-  gsize param_count;
-  char *resume_dir;          /* the output folder resume_options were read from */
-  gint64 resume_mtime;       /* and its last.safetensors' modification time (0: none) */
-  GCancellable *reading;     /* while its checkpoint is read, on a worker thread */
-  VgTrainOptions resume_options;
-  gboolean has_resume_options;
-  VgTrainState resume_state; /* where the run there stands (with resume_options) */
-  char *resume_error;        /* why the run there cannot be resumed */
-  gboolean filling;          /* showing the run's options in the fields: no checks */
-  char *field_text;          /* visage_train_dialog_get_field's answer */
-};
 
 G_DEFINE_FINAL_TYPE (VisageTrainDialog, visage_train_dialog, ADW_TYPE_WINDOW)
 
@@ -230,122 +172,6 @@ combo_selected (AdwComboRow *row)
   return adw_combo_row_get_selected (row);
 }
 
-/* The modification time of dir/last.safetensors in microseconds, or 0 without one. */
-static gint64
-checkpoint_mtime (const char *dir)
-{
-  g_autofree char *path = g_build_filename (dir, "last.safetensors", NULL);
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autoptr (GFileInfo) info = NULL;
-  g_autoptr (GDateTime) mtime = NULL;
-
-  if (dir[0] == '\0')
-    return 0;
-  info = g_file_query_info (file, G_FILE_ATTRIBUTE_TIME_MODIFIED ","
-                            G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC,
-                            G_FILE_QUERY_INFO_NONE, NULL, NULL);
-  if (info == NULL || (mtime = g_file_info_get_modification_date_time (info)) == NULL)
-    return 0;
-  return g_date_time_to_unix (mtime) * G_USEC_PER_SEC + g_date_time_get_microsecond (mtime);
-}
-
-/* What the worker reads from the output folder's checkpoint. */
-typedef struct {
-  VgTrainOptions options;
-  gboolean has_options;
-  VgTrainState state;
-  GError *error;             /* when the run cannot be resumed */
-} RunInfo;
-
-static void
-run_info_free (RunInfo *info)
-{
-  if (info->has_options)
-    vg_train_options_clear (&info->options);
-  g_clear_error (&info->error);
-  g_free (info);
-}
-
-/* On a worker: the run's options and the schedule's state from last.safetensors. */
-static void
-read_run (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  const char *dir = task_data;
-  RunInfo *info = g_new0 (RunInfo, 1);
-
-  if (vg_train_options_load (&info->options, dir, &info->error))
-    {
-      info->has_options = TRUE;
-      if (!vg_train_state_load (&info->state, &info->options, dir, &info->error))
-        {
-          vg_train_options_clear (&info->options);
-          info->has_options = FALSE;
-        }
-    }
-  g_task_return_pointer (task, info, (GDestroyNotify) run_info_free);
-}
-
-static void check (VisageTrainDialog *self);
-static void fill_from_run (VisageTrainDialog *self);
-
-static void
-run_read (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  VisageTrainDialog *self = VISAGE_TRAIN_DIALOG (source);
-  RunInfo *info = g_task_propagate_pointer (G_TASK (result), NULL);
-
-  /* a read of an earlier folder, or of a dialog that has closed: dropped */
-  if (info == NULL || g_task_get_cancellable (G_TASK (result)) != self->reading)
-    {
-      g_clear_pointer (&info, run_info_free);
-      return;
-    }
-  g_clear_object (&self->reading);
-  if (info->has_options)
-    {
-      self->resume_options = info->options;  /* moved */
-      self->resume_state = info->state;
-      self->has_resume_options = TRUE;
-      info->has_options = FALSE;
-    }
-  else
-    self->resume_error = g_strdup (info->error->message);
-  run_info_free (info);
-  if (gtk_switch_get_active (self->resume_switch))
-    fill_from_run (self);
-  check (self);
-}
-
-/* The run in the output folder. Its checkpoint is read once per folder and version of
- * last.safetensors (its modification time), on a worker thread, not at every keystroke:
- * a change elsewhere in the dialog costs one stat. */
-static void
-refresh_resume (VisageTrainDialog *self, const char *out)
-{
-  gint64 mtime = checkpoint_mtime (out);
-  g_autoptr (GTask) task = NULL;
-
-  if (g_strcmp0 (out, self->resume_dir) == 0 && mtime == self->resume_mtime)
-    return;
-  g_free (self->resume_dir);
-  self->resume_dir = g_strdup (out);
-  self->resume_mtime = mtime;
-  if (self->has_resume_options)
-    vg_train_options_clear (&self->resume_options);
-  self->has_resume_options = FALSE;
-  g_clear_pointer (&self->resume_error, g_free);
-  if (self->reading != NULL)
-    g_cancellable_cancel (self->reading);
-  g_clear_object (&self->reading);
-  if (mtime == 0)
-    return;
-  self->reading = g_cancellable_new ();
-  task = g_task_new (self, self->reading, run_read, NULL);
-  g_task_set_source_tag (task, refresh_resume);
-  g_task_set_task_data (task, g_strdup (out), g_free);
-  g_task_run_in_thread (task, read_run);
-}
-
 /* Clear the marks of the last check. */
 static void
 clear_problems (VisageTrainDialog *self)
@@ -366,30 +192,6 @@ clear_problems (VisageTrainDialog *self)
   gtk_widget_remove_css_class (GTK_WIDGET (self->resume_row), "error");
 }
 
-/* The resume row's line: the run in the folder, and where it stands. */
-static char *
-resume_subtitle (VisageTrainDialog *self)
-{
-  const VgTrainState *st = &self->resume_state;
-
-  if (self->reading != NULL)
-    return g_strdup (_("Reading the run in this folder…"));
-  if (!self->has_resume_options)
-    return g_strdup (self->resume_error != NULL ? self->resume_error : "");
-  if (st->finished)
-    /* TRANSLATORS: the configuration's name and the epochs done */
-    return g_strdup_printf (_("This folder holds a finished run of %s: its optimiser schedule "
-                              "ended it after epoch %d"), self->resume_options.config.name,
-                            st->epoch);
-  if (st->epoch >= self->resume_options.epochs)
-    return g_strdup_printf (_("This folder holds a run of %s that reached its limit of %d "
-                              "epochs: raise the limit to go on"),
-                            self->resume_options.config.name, self->resume_options.epochs);
-  return g_strdup_printf (_("This folder holds a run of %s, stopped after epoch %d of %d"),
-                          self->resume_options.config.name, st->epoch,
-                          self->resume_options.epochs);
-}
-
 /* The output folder, checked first: a run there changes what the rest means. Returns
  * whether that run is resumed. */
 static gboolean
@@ -398,11 +200,11 @@ check_output (VisageTrainDialog *self, const char *out)
   g_autofree char *subtitle = NULL;
   gboolean resume;
 
-  refresh_resume (self, out);
+  _visage_train_dialog_refresh_run (self, out);
   gtk_widget_set_visible (GTK_WIDGET (self->resume_row), self->reading != NULL
                           || self->has_resume_options || self->resume_error != NULL);
   resume = gtk_switch_get_active (self->resume_switch) && self->has_resume_options;
-  subtitle = resume_subtitle (self);
+  subtitle = _visage_train_dialog_run_subtitle (self);
   adw_action_row_set_subtitle (self->resume_row, subtitle);
   /* A resumed run keeps its options (shown greyed): only the epoch limit may change. */
   gtk_widget_set_sensitive (GTK_WIDGET (self->data_group), !resume);
@@ -578,8 +380,8 @@ show_verdict (VisageTrainDialog *self, gboolean resume)
 
 /* Check every field, in the order of the dialog: the first problem found is the reason
  * shown, and the options are what Start uses when there is none. */
-static void
-check (VisageTrainDialog *self)
+void
+_visage_train_dialog_check (VisageTrainDialog *self)
 {
   g_autofree char *out = entry_text (self->out_row);
   VgTrainOptions *o = &self->options;
@@ -616,7 +418,7 @@ static void
 changed (VisageTrainDialog *self)
 {
   if (!self->filling)
-    check (self);
+    _visage_train_dialog_check (self);
 }
 
 /* Turning Resume on shows the run's own options in the (greyed) fields, and its epoch
@@ -625,8 +427,8 @@ static void
 resume_toggled (VisageTrainDialog *self)
 {
   if (gtk_switch_get_active (self->resume_switch) && self->has_resume_options)
-    fill_from_run (self);
-  check (self);
+    _visage_train_dialog_fill_from_run (self);
+  _visage_train_dialog_check (self);
 }
 
 /* ---- folder choosers -------------------------------------------------------------------- */
@@ -690,68 +492,20 @@ start_clicked (VisageTrainDialog *self)
 
 /* ---- API -------------------------------------------------------------------------------- */
 
-static void
-set_double (AdwEntryRow *row, double value)
+void
+_visage_train_dialog_set_double (AdwEntryRow *row, double value)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
   gtk_editable_set_text (GTK_EDITABLE (row), g_ascii_formatd (buf, sizeof buf, "%g", value));
 }
 
-static void
-set_stages (AdwEntryRow *row, const int *v)
+void
+_visage_train_dialog_set_stages (AdwEntryRow *row, const int *v)
 {
   g_autofree char *text = g_strdup_printf ("%d,%d,%d,%d", v[0], v[1], v[2], v[3]);
 
   gtk_editable_set_text (GTK_EDITABLE (row), text);
-}
-
-static void
-select_choice (AdwComboRow *row, const VisageTrainChoices *choices, const char *name)
-{
-  for (guint k = 0; visage_train_choice_name (choices, k) != NULL; k++)
-    if (g_str_equal (visage_train_choice_name (choices, k), name))
-      adw_combo_row_set_selected (row, k);
-}
-
-/* The options of the run in the output folder, in the fields (without checking each). */
-static void
-fill_from_run (VisageTrainDialog *self)
-{
-  const VgTrainOptions *o = &self->resume_options;
-  const char *config = o->config.name;
-
-  g_return_if_fail (self->has_resume_options);
-
-  self->filling = TRUE;
-  gtk_editable_set_text (GTK_EDITABLE (self->train_row), o->train_dir != NULL ? o->train_dir
-                         : o->train_images != NULL ? o->train_images : "");
-  gtk_editable_set_text (GTK_EDITABLE (self->val_row), o->val_dir != NULL ? o->val_dir
-                         : o->val_images != NULL ? o->val_images : "");
-  if (!g_strv_contains (vg_config_names (), config))
-    config = "custom";
-  select_choice (self->config_row, &visage_train_config_choices, config);
-  set_stages (self->widths_row, o->config.widths);
-  set_stages (self->depths_row, o->config.depths);
-  set_stages (self->heads_row, o->config.heads);
-  set_stages (self->ratios_row, o->config.ratios);
-  gtk_spin_button_set_value (self->seed_spin, (double) o->seed);
-  gtk_spin_button_set_value (self->resolution_spin, o->resolution);
-  gtk_spin_button_set_value (self->batch_spin, o->batch);
-  gtk_spin_button_set_value (self->epochs_spin, o->epochs);
-  gtk_switch_set_active (self->augment_switch, o->augment);
-  gtk_switch_set_active (self->hflip_switch, o->hflip);
-  adw_combo_row_set_selected (self->loss_row, o->loss);
-  adw_combo_row_set_selected (self->optimizer_row, o->optimizer);
-  adw_combo_row_set_selected (self->select_row, o->select);
-  set_double (self->lr_row, o->lr);
-  set_double (self->weight_decay_row, o->weight_decay);
-  gtk_spin_button_set_value (self->patience_spin, o->patience);
-  set_double (self->sgd_lr_row, o->sgd_lr);
-  set_double (self->sgd_momentum_row, o->sgd_momentum);
-  set_double (self->sgd_min_lr_row, o->sgd_min_lr);
-  gtk_spin_button_set_value (self->cosine_t_spin, o->cosine_t);
-  self->filling = FALSE;
 }
 
 /* The training split to propose: the validation split's sibling "train", else the shared
@@ -802,10 +556,10 @@ visage_train_dialog_new (GtkWindow *parent, const char *val_dir)
   if (val_dir != NULL)
     gtk_editable_set_text (GTK_EDITABLE (self->val_row), val_dir);
   gtk_editable_set_text (GTK_EDITABLE (self->out_row), out);
-  set_stages (self->widths_row, base.widths);
-  set_stages (self->depths_row, base.depths);
-  set_stages (self->heads_row, base.heads);
-  set_stages (self->ratios_row, base.ratios);
+  _visage_train_dialog_set_stages (self->widths_row, base.widths);
+  _visage_train_dialog_set_stages (self->depths_row, base.depths);
+  _visage_train_dialog_set_stages (self->heads_row, base.heads);
+  _visage_train_dialog_set_stages (self->ratios_row, base.ratios);
   gtk_spin_button_set_value (self->seed_spin, (double) defaults.seed);
   gtk_spin_button_set_value (self->resolution_spin, defaults.resolution);
   gtk_spin_button_set_value (self->batch_spin, defaults.batch);
@@ -815,15 +569,15 @@ visage_train_dialog_new (GtkWindow *parent, const char *val_dir)
   adw_combo_row_set_selected (self->loss_row, defaults.loss);
   adw_combo_row_set_selected (self->optimizer_row, defaults.optimizer);
   adw_combo_row_set_selected (self->select_row, defaults.select);
-  set_double (self->lr_row, defaults.lr);
-  set_double (self->weight_decay_row, defaults.weight_decay);
+  _visage_train_dialog_set_double (self->lr_row, defaults.lr);
+  _visage_train_dialog_set_double (self->weight_decay_row, defaults.weight_decay);
   gtk_spin_button_set_value (self->patience_spin, defaults.patience);
-  set_double (self->sgd_lr_row, defaults.sgd_lr);
-  set_double (self->sgd_momentum_row, defaults.sgd_momentum);
-  set_double (self->sgd_min_lr_row, defaults.sgd_min_lr);
+  _visage_train_dialog_set_double (self->sgd_lr_row, defaults.sgd_lr);
+  _visage_train_dialog_set_double (self->sgd_momentum_row, defaults.sgd_momentum);
+  _visage_train_dialog_set_double (self->sgd_min_lr_row, defaults.sgd_min_lr);
   gtk_spin_button_set_value (self->cosine_t_spin, defaults.cosine_t);
   vg_train_options_clear (&defaults);
-  check (self);
+  _visage_train_dialog_check (self);
   return self;
 }
 
@@ -983,7 +737,7 @@ visage_train_dialog_start (VisageTrainDialog *self)
   g_return_val_if_fail (VISAGE_IS_TRAIN_DIALOG (self), FALSE);
 
   /* The folders may have changed on disk since the last edit. */
-  check (self);
+  _visage_train_dialog_check (self);
   if (self->problem != NULL)
     return FALSE;
   g_object_ref (self);
