@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <adwaita.h>
+#include <glib/gstdio.h>
 
 #include "test-fixtures.h"
 #include "vg-train.h"
@@ -308,15 +309,51 @@ VG_TEST ("/training-status/plot-hover", test_plot_hover)
 }
 
 /* A saved file's notice names its folder and opens it. */
+/* The desktop's handler of folders, for this test: a script that leaves a file in the
+ * folder it is given (GIO finds it in XDG_DATA_HOME, the scratch folder). */
+static char *
+install_folder_opener (void)
+{
+  g_autofree char *apps = g_build_filename (scratch_dir, "applications", NULL);
+  g_autofree char *script = g_build_filename (scratch_dir, "open-folder.sh", NULL);
+  g_autofree char *desktop = g_build_filename (apps, "visage-test-opener.desktop", NULL);
+  g_autofree char *mimeapps = g_build_filename (apps, "mimeapps.list", NULL);
+  g_autofree char *entry = g_strdup_printf ("[Desktop Entry]\nType=Application\n"
+                                            "Name=Test Opener\nExec=%s %%f\n"
+                                            "MimeType=inode/directory;\n", script);
+
+  g_assert_cmpint (g_mkdir_with_parents (apps, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (script, "#!/bin/sh\ntouch \"$1/opened\"\n", -1, NULL));
+  g_assert_cmpint (g_chmod (script, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (desktop, entry, -1, NULL));
+  g_assert_true (g_file_set_contents (mimeapps, "[Default Applications]\n"
+                                      "inode/directory=visage-test-opener.desktop\n", -1,
+                                      NULL));
+  return g_build_filename (scratch_dir, "exports", NULL);
+}
+
+static gboolean
+file_exists (gpointer data)
+{
+  return g_file_test (data, G_FILE_TEST_EXISTS);
+}
+
+/* A saved file's notice names its folder, and its button opens that folder with the
+ * desktop's handler. */
 VG_TEST ("/training-status/folder-toast", test_folder_toast)
 {
   AdwToastOverlay *overlay = ADW_TOAST_OVERLAY (g_object_ref_sink (adw_toast_overlay_new ()));
-  g_autofree char *file = g_build_filename (scratch_dir, "convergence.png", NULL);
+  g_autofree char *folder = install_folder_opener ();
+  g_autofree char *file = g_build_filename (folder, "convergence.png", NULL);
+  g_autofree char *opened = g_build_filename (folder, "opened", NULL);
   AdwToast *toast;
 
+  g_assert_cmpint (g_mkdir_with_parents (folder, 0700), ==, 0);
   toast = visage_folder_toast_show (overlay, "Plot saved as convergence.png", file);
-  g_assert_cmpstr (visage_folder_toast_get_folder (toast), ==, scratch_dir);
+  g_assert_cmpstr (visage_folder_toast_get_folder (toast), ==, folder);
   g_assert_cmpstr (adw_toast_get_button_label (toast), ==, "Open _Folder");
+  g_signal_emit_by_name (toast, "button-clicked");
+  g_assert_true (ui_spin_until_timeout (file_exists, opened, 20));
   toast = visage_folder_toast_show (overlay, "Exported 3 files", scratch_dir);
   g_assert_cmpstr (visage_folder_toast_get_folder (toast), ==, scratch_dir);
   g_object_unref (overlay);
