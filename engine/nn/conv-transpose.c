@@ -49,8 +49,8 @@ vg_conv_transpose_forward (float *out, const float *inp, const float *weight,
       int rows = n * H * W;
       float *Y = scratch; /* (rows, Cout*K*K) */
 
-      vg_sgemm (FALSE, FALSE, rows, CKK, Cin, 1.0f, inp + (size_t) b0 * H * W * Cin, Cin,
-                weight, CKK, 0.0f, Y, CKK);
+      vg_sgemm_forward (FALSE, FALSE, rows, CKK, Cin, 1.0f, inp + (size_t) b0 * H * W * Cin,
+                        Cin, weight, CKK, 0.0f, Y, CKK);
 
       /* Each thread writes whole output rows: (image, h, kh). */
 #pragma omp parallel for collapse(3) schedule(static) if ((size_t) rows * CKK > PAR_MIN)

@@ -174,8 +174,9 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
           beta = 1.0f;
         }
       for (int g = 0; g < G; g++)
-        vg_sgemm (FALSE, TRUE, rows, Cog, CKKg, 1.0f, col + (size_t) g * CKKg, CKK,
-                  weight + (size_t) g * Cog * CKKg, CKKg, beta, o + (size_t) g * Cog, Cout);
+        vg_sgemm_forward (FALSE, TRUE, rows, Cog, CKKg, 1.0f, col + (size_t) g * CKKg, CKK,
+                          weight + (size_t) g * Cog * CKKg, CKKg, beta, o + (size_t) g * Cog,
+                          Cout);
     }
 }
 

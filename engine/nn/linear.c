@@ -65,7 +65,7 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
   float beta = 0.0f;
 
   /* The narrow kernels want the weight as (Cin, Cout): a copy of a few hundred KiB at most. */
-  if (vg_gemm_narrow_enabled () && Cout % 16 == 0
+  if (vg_gemm_narrow_enabled () && vg_gemm_precision () == VG_PRECISION_FP32 && Cout % 16 == 0
       && (size_t) Cin * Cout <= NARROW_MAX_WEIGHTS)
     {
       float *wt = g_malloc (sizeof (float) * Cin * Cout);
@@ -90,7 +90,7 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
         }
       beta = 1.0f;
     }
-  vg_sgemm (FALSE, TRUE, Nr, Cout, Cin, 1.0f, inp, Cin, weight, Cin, beta, out, Cout);
+  vg_sgemm_forward (FALSE, TRUE, Nr, Cout, Cin, 1.0f, inp, Cin, weight, Cin, beta, out, Cout);
 }
 
 /* Any of dinp, dweight, dbias may be NULL when that gradient is not wanted. */

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <cblas.h>
-#include <omp.h>
 
 /* The forced path (VG_GEMM_AUTO: none); -1 until the environment has been read. */
 static int forced_path = -1;
@@ -26,13 +25,6 @@ VgPrecision
 vg_gemm_precision (void)
 {
   return precision;
-}
-
-/* the layers' products in bfloat16: only outside parallel regions (vg-gemm.h) */
-static gboolean
-bf16_here (void)
-{
-  return precision == VG_PRECISION_BF16 && !omp_in_parallel ();
 }
 
 VgIsa
@@ -167,7 +159,7 @@ narrow_enabled (void)
 gboolean
 vg_gemm_narrow_enabled (void)
 {
-  return narrow_enabled () && !bf16_here ();
+  return narrow_enabled ();
 }
 
 void
@@ -176,9 +168,6 @@ vg_sgemm (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha,
 {
   VgGemmPath path = vg_gemm_large_path ();
 
-  if (bf16_here () && !trans_a
-      && vg_gemm_bf16 (trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-    return;
   if (narrow_enabled ())
     {
       /* many rows by few channels: the linear layers' products and the attention tiles */
@@ -196,6 +185,17 @@ vg_sgemm (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha,
   cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                ldc);
+}
+
+void
+vg_sgemm_forward (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                  int ldc)
+{
+  if (precision == VG_PRECISION_BF16 && !trans_a
+      && vg_gemm_bf16 (trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
+  vg_sgemm (trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 char *

@@ -31,6 +31,14 @@ typedef enum
 void vg_sgemm (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha,
                const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The same for the forward products of the linear and convolution layers (the bulk of
+ * inference), which run in bfloat16 when the precision is VG_PRECISION_BF16 (below). The
+ * attention's products call vg_sgemm and stay in float, where the softmax would amplify
+ * the rounding of the scores; so do all backward products. */
+void vg_sgemm_forward (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha,
+                       const float *A, int lda, const float *B, int ldb, float beta,
+                       float *C, int ldc);
+
 /* The vector instruction sets, in order: what the processor offers and what OpenBLAS's
  * chosen core uses are compared on this scale. */
 typedef enum
@@ -58,8 +66,7 @@ const char *vg_gemm_path_name (VgGemmPath path);
  * automatic choice. For tests and benchmarks: not thread-safe against running products. */
 gboolean vg_gemm_force_path (VgGemmPath path);
 /* Whether vg_sgemm uses the narrow kernels (AVX-512, unless the AVX2 or the BLAS path was
- * forced; not for the layers' products in BF16): for callers that prepare an operand for
- * them (a transposed copy). */
+ * forced): for callers that prepare an operand for them (a transposed copy). */
 gboolean vg_gemm_narrow_enabled (void);
 /* One line for `visage-cli bench`: the processor's features, OpenBLAS's core and the
  * instruction set it uses, the large-product path and the narrow kernels. Free with g_free. */
@@ -80,11 +87,9 @@ typedef enum
 } VgPrecision;
 
 /* The precision of the layers' products from now on, process-wide: FALSE (nothing changes)
- * if the processor lacks it. In BF16, vg_sgemm rounds the operands of the products the
- * layers call outside parallel regions (linears, convolutions: the bulk of the work) to
- * bfloat16 and sums them in float; the attention tiles, computed inside the attention's own
- * threads, stay in float, where the softmax would amplify the rounding of the scores. For
- * prediction and evaluation only (visage-cli --precision bf16): never during training. */
+ * if the processor lacks it. In BF16, vg_sgemm_forward rounds its operands to bfloat16 and
+ * sums in float; vg_sgemm stays in float. For prediction and evaluation only (visage-cli
+ * --precision bf16): never during training. */
 gboolean vg_gemm_set_precision (VgPrecision precision);
 VgPrecision vg_gemm_precision (void);
 gboolean vg_gemm_bf16_available (void);

@@ -19,7 +19,7 @@
  *
  * The bfloat16 kernel of inference (vg_gemm_bf16) is checked against the exact product of
  * its rounded operands, and against the float product within the bound of that rounding;
- * the precision setting applies to the layers' products only. */
+ * the precision setting applies to vg_sgemm_forward only. */
 #include "config.h"
 
 #include <math.h>
@@ -349,14 +349,16 @@ VG_TEST ("/gemm/bf16", test_bf16)
                     n % 4 == 0 ? 0.0f : 1.0f);
 }
 
-/* In BF16, vg_sgemm rounds the layers' products (outside parallel regions) and leaves the
- * attention's (inside them) in float; 1 and 2 threads give the same bits. */
+/* In BF16, vg_sgemm_forward (the layers' forward products) rounds, also on one thread and
+ * inside a parallel region, while vg_sgemm (the attention's and the backward products)
+ * stays in float; 1 and 2 threads give the same bits. */
 VG_TEST ("/gemm/bf16-precision", test_bf16_precision)
 {
   int M = 300, N = 64, K = 96;
   size_t bytes = sizeof (float) * M * N;
   float *A = matrix_new (M, K, K, -1, 1), *B = matrix_new (K, N, N, -1, 1);
-  float *f32 = g_new (float, M * N), *b16 = g_new (float, M * N), *b16_1 = g_new (float, M * N);
+  float *f32 = g_new (float, M * N), *f32_b = g_new (float, M * N);
+  float *b16 = g_new (float, M * N), *b16_1 = g_new (float, M * N);
   float *direct = g_new (float, M * N), *inner = g_new (float, M * N);
   int saved = omp_get_max_threads ();
 
@@ -367,24 +369,26 @@ VG_TEST ("/gemm/bf16-precision", test_bf16_precision)
       g_test_skip ("this processor lacks AVX512_BF16");
       goto out;
     }
-  vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, f32, N);
+  vg_sgemm_forward (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, f32, N);
   g_assert_true (vg_gemm_set_precision (VG_PRECISION_BF16));
-  vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, b16, N);
+  vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, f32_b, N);
+  vg_sgemm_forward (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, b16, N);
   omp_set_num_threads (1);
-  vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, b16_1, N);
+  vg_sgemm_forward (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, b16_1, N);
   omp_set_num_threads (saved);
 #pragma omp parallel num_threads(2)
   if (omp_get_thread_num () == 0)
-    vg_sgemm (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, inner, N);
+    vg_sgemm_forward (FALSE, FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, inner, N);
   g_assert_true (vg_gemm_set_precision (VG_PRECISION_FP32));
   vg_gemm_bf16 (FALSE, M, N, K, 1.0f, A, K, B, N, 0.0f, direct, N);
 
   g_assert_cmpmem (b16, bytes, direct, bytes);
   g_assert_cmpmem (b16, bytes, b16_1, bytes);
-  g_assert_cmpmem (inner, bytes, f32, bytes);
+  g_assert_cmpmem (b16, bytes, inner, bytes);
+  g_assert_cmpmem (f32, bytes, f32_b, bytes);
   g_assert_true (memcmp (b16, f32, bytes) != 0);
 out:
-  g_free (A), g_free (B), g_free (f32), g_free (b16), g_free (b16_1);
+  g_free (A), g_free (B), g_free (f32), g_free (f32_b), g_free (b16), g_free (b16_1);
   g_free (direct), g_free (inner);
 }
 
