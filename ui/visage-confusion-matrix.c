@@ -254,7 +254,8 @@ draw_bar (VisageConfusionMatrix *self, cairo_t *cr, const GdkRGBA *fg, double x0
   for (int i = 0; i < 5; i++)
     {
       double x = x0 + width * visage_confusion_matrix_scale (self->logarithmic, ticks[i]);
-      g_autofree char *text = visage_format_percent (ticks[i], ticks[i] < 0.01 ? 2 : 0);
+      int digits = ticks[i] > 0 && ticks[i] < 0.01 ? 2 : 0;  /* "0.01%", "0%" */
+      g_autofree char *text = visage_format_percent (ticks[i], digits);
       int w, h;
 
       cairo_set_source_rgba (cr, fg->red, fg->green, fg->blue, 0.75);

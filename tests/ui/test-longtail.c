@@ -523,6 +523,7 @@ VG_TEST ("/longtail/confusion-cell", test_confusion_cell)
   /* Listing the cell's images leaves the matrix as large as it was. */
   g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (matrix)), ==, width_before);
   check_cell_rows (view, truth, predicted);
+  keep_screenshot (window, "longtail-cell.png");
   g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (matrix)), ==, width_before);
 
   /* The gallery shows exactly the cell's images, most pixels first, and says so. */
@@ -710,22 +711,29 @@ VG_TEST ("/longtail/matrix-scales", test_matrix_scales)
   g_object_unref (matrix);
 }
 
+/* For spin_until: the widget (data) is mapped and has a size. */
+static gboolean
+widget_drawn (gpointer data)
+{
+  return gtk_widget_get_mapped (data) && gtk_widget_get_width (data) > 0;
+}
+
 /* The matrix drawn (as a texture): the colour bar makes it taller than wide, and the
  * numbers put light pixels into the dark cells. */
 static GdkTexture *
 render (GtkWidget *widget)
 {
-  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
   g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr (GskRenderNode) node = NULL;
   GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
 
-  spin_frames (5);
-  gdk_paintable_snapshot (paintable, snapshot, gtk_widget_get_width (widget),
-                          gtk_widget_get_height (widget));
+  /* The widget's own drawing, as a frame would have it. */
+  GTK_WIDGET_GET_CLASS (widget)->snapshot (widget, snapshot);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   g_assert_nonnull (node);
-  return gsk_renderer_render_texture (renderer, node, NULL);
+  return gsk_renderer_render_texture (renderer, node,
+                                      &GRAPHENE_RECT_INIT (0, 0, gtk_widget_get_width (widget),
+                                                           gtk_widget_get_height (widget)));
 }
 
 /* White pixels inside the diagonal cells' area (the numbers on the dark cells). */
@@ -766,6 +774,7 @@ VG_TEST ("/longtail/matrix-drawn", test_matrix_drawn)
   gtk_window_set_default_size (GTK_WINDOW (holder), 800, 900);
   visage_confusion_matrix_set_confusion (VISAGE_CONFUSION_MATRIX (matrix), &confusion);
   gtk_window_present (GTK_WINDOW (holder));
+  g_assert_true (spin_until (widget_drawn, matrix));
   spin_frames (10);
   visage_confusion_matrix_cell_center (VISAGE_CONFUSION_MATRIX (matrix), 0, 0, &x, &y);
   visage_confusion_matrix_cell_center (VISAGE_CONFUSION_MATRIX (matrix), 1, 1, &x1, &y1);
