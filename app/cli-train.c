@@ -7,7 +7,7 @@
  * previous one, and --resume continues). --recipe runs every stage of a recipe file
  * (engine/vg-recipe.h) in one folder; --resume continues such a run as a whole.
  * --distributed trains data-parallel under mpirun (engine/vg-dist.h): rank 0 prints and
- * writes; a rank that fails prints its error and ends every rank (MPI_Abort). */
+ * writes; a rank that fails alone prints its error and ends every rank (vg_dist_abort). */
 #define G_LOG_DOMAIN "visage-cli"
 
 #include "config.h"
@@ -641,7 +641,14 @@ vg_cli_train (int argc, char **argv)
         status = train_command (&a);
     }
   /* A rank that failed alone would leave the others waiting in a collective for it: its
-   * error (printed above) ends them all. Failures the ranks agreed on end each in step. */
+   * error (printed above) ends them all. Failures the ranks agreed on end each in step. A
+   * rank stopped by a signal (Ctrl-C, or the launcher ending the run) leaves without a
+   * word to the others, which the launcher stops too: finalizing could wait for them. */
+  if (status == EXIT_INTERRUPTED && vg_dist_size () > 1)
+    {
+      args_clear (&a);
+      return status;
+    }
   if (status != EXIT_OK && vg_dist_size () > 1 && !vg_dist_stopped_together ())
     vg_dist_abort (status, "this rank failed (see above): stopping the run's other ranks");
   vg_dist_finalize ();

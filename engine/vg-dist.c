@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -180,7 +181,11 @@ vg_dist_abort (int status, const char *message)
     return;
   fprintf (stderr, "visage: rank %d of %d: %s\n", rank, size, message);
   fflush (stderr);
-  MPI_Abort (MPI_COMM_WORLD, status);
+  /* Not MPI_Abort: its help message, sent to mpirun while mpirun kills the others, crashed
+   * Open MPI 4.1.4's mpirun now and then (show_help.c). A rank that exits without
+   * MPI_Finalize is the other case mpirun handles: it reports the rank and its status and
+   * ends the rest. */
+  _exit (status);
 }
 
 #else /* !VG_HAVE_MPI */

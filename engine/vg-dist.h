@@ -5,7 +5,7 @@
  * One communicator (MPI_COMM_WORLD), one thread calling MPI (MPI_THREAD_FUNNELED: OpenMP
  * and the loader's threads never do). Every collective is called by every rank in the
  * same order, or the run hangs; so an error that one rank meets alone must end the whole
- * run: vg_dist_abort () (MPI_Abort), and a rank that dies is reported by mpirun, which then
+ * run: vg_dist_abort (), and a rank that dies is reported by mpirun, which then
  * kills the others (MPI_ERRORS_ARE_FATAL, Open MPI's default). The training resumes from
  * its last checkpoint with any number of ranks.
  *
@@ -52,7 +52,8 @@ gboolean vg_dist_stopped_together (void);
  * a step, for benchmarks). */
 double vg_dist_seconds (void);
 
-/* End every rank of the run: prints "visage: rank R of N: message" on stderr and calls
- * MPI_Abort with status; mpirun then reports it and stops the others. Does not return
- * when active; returns when not (a single process just goes on to fail normally). */
+/* End every rank of the run: prints "visage: rank R of N: message" on stderr and leaves
+ * the process with status at once, without MPI_Finalize; mpirun then reports the rank and
+ * its status and stops the others. Does not return when active; returns when not (a
+ * single process just goes on to fail normally). */
 void vg_dist_abort (int status, const char *message);

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -312,6 +313,44 @@ VG_TEST ("/dist/resume-with-more-ranks", test_resume_more_ranks)
   train (&resumed, 2, NULL, "--resume", out, "--epochs", "3", "--threads", "1", NULL);
   g_assert_cmpint (resumed.status, ==, 0);
   assert_same_weights (single_run (), out);
+}
+
+/* A validation split whose last image (in rank 1's shard) is a truncated JPEG: its header
+ * passes the split's checks, its decoding fails on rank 1 alone, at the end of epoch 1. */
+static char *
+broken_val_split (void)
+{
+  static const char *const names[] = { "0", "1", "2", "3", NULL };
+  g_autofree char *shared = NULL, *image = NULL, *bytes = NULL, *bad = NULL, *mask = NULL;
+  g_autofree char *mask_link = NULL;
+  char *dir = under_root ("val-broken");
+  gsize n;
+
+  g_assert_true (vg_test_link_split_names (dir, "val", names));
+  shared = g_build_filename (g_getenv ("VISAGE_SHARED_DIR"), "celebamask", "val", NULL);
+  image = g_build_filename (shared, "images", "5.jpg", NULL);
+  mask = g_build_filename (shared, "masks", "5.png", NULL);
+  g_assert_true (g_file_get_contents (image, &bytes, &n, NULL));
+  bad = g_build_filename (dir, "images", "5.jpg", NULL);
+  g_assert_true (g_file_set_contents (bad, bytes, MIN (n, 4096), NULL));
+  mask_link = g_build_filename (dir, "masks", "5.png", NULL);
+  g_assert_cmpint (symlink (mask, mask_link), ==, 0);
+  return dir;
+}
+
+VG_TEST ("/dist/failing-rank-ends-the-run", test_failing_rank)
+{
+  g_auto (Run) r = { 0 };
+  g_autofree char *out = under_root ("failing");
+  g_autofree char *val = broken_val_split ();
+
+  train (&r, 2, NULL, "--train", train_split, "--val", val, "--out", out, "--spec", SMALL_SPEC,
+         "--resolution", "64", "--batch", "8", "--epochs", "1", "--threads", "1", NULL);
+  g_assert_cmpint (r.status, !=, 0);
+  /* rank 1's own error, then its abort that ended rank 0, waiting for it in a sum */
+  g_assert_nonnull (strstr (r.err, "5.jpg"));
+  g_assert_nonnull (strstr (r.err, "rank 1 of 2: this rank failed"));
+  g_assert_null (strstr (r.err, "rank 0 of 2: this rank failed"));
 }
 
 VG_TEST ("/dist/refusals", test_refusals)
