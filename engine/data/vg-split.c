@@ -515,9 +515,8 @@ vg_split_scan_classes (VgSplit *split, int n_threads, GCancellable *cancellable,
   if (!vg_split_has_masks (split) || split->n_samples == 0)
     return TRUE;
   threads = vg_parallel_threads (n_threads, split->n_samples);
-  job.split = split;
-  job.masks = g_new0 (VgImage, threads);
-  job.cancellable = cancellable;
+  job = (ScanJob) { .split = split, .masks = g_new0 (VgImage, threads),
+                    .cancellable = cancellable };
   vg_first_error_init (&job.first);
   vg_parallel_for (split->n_samples, threads, scan_sample, &job);
   for (int t = 0; t < threads; t++)

@@ -100,12 +100,10 @@ vg_split_stats_compute (VgSplitStats *stats, const VgSplit *split, int n_threads
                         GCancellable *cancellable, GError **error)
 {
   int threads = vg_parallel_threads (n_threads, split->n_samples);
-  StatsJob job = { 0 };
+  StatsJob job = { .split = split, .partials = g_new0 (StatsPartial, threads),
+                   .cancellable = cancellable };
 
   memset (stats, 0, sizeof *stats);
-  job.split = split;
-  job.partials = g_new0 (StatsPartial, threads);
-  job.cancellable = cancellable;
   vg_first_error_init (&job.first);
   vg_parallel_for (split->n_samples, threads, stats_sample, &job);
 
