@@ -42,8 +42,6 @@ enum {
   PROP_MIOU_LABEL,
   PROP_CORRECTED,
   PROP_UNSAVED,
-  PROP_MARK,
-  PROP_MARKED,
   N_PROPS
 };
 
@@ -174,19 +172,6 @@ visage_sample_set_result (VisageSample *self, const VgImageResult *result)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MIOU_LABEL]);
 }
 
-/* The gallery's mark: unsaved changes first, since they can still be lost. */
-static char *
-mark_label (VisageSample *self)
-{
-  if (self->unsaved)
-    /* TRANSLATORS: a gallery image's mask has changes that are not saved */
-    return g_strdup (_("• Unsaved"));
-  if (self->corrected)
-    /* TRANSLATORS: a gallery image's mask is a saved correction */
-    return g_strdup (_("✓ Corrected"));
-  return g_strdup ("");
-}
-
 void
 visage_sample_set_corrected (VisageSample *self, gboolean corrected)
 {
@@ -196,8 +181,6 @@ visage_sample_set_corrected (VisageSample *self, gboolean corrected)
     return;
   self->corrected = !!corrected;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CORRECTED]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MARK]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MARKED]);
 }
 
 gboolean
@@ -217,8 +200,6 @@ visage_sample_set_unsaved (VisageSample *self, gboolean unsaved)
     return;
   self->unsaved = !!unsaved;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSAVED]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MARK]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MARKED]);
 }
 
 gboolean
@@ -227,14 +208,6 @@ visage_sample_get_unsaved (VisageSample *self)
   g_return_val_if_fail (VISAGE_IS_SAMPLE (self), FALSE);
 
   return self->unsaved;
-}
-
-char *
-visage_sample_dup_mark (VisageSample *self)
-{
-  g_return_val_if_fail (VISAGE_IS_SAMPLE (self), NULL);
-
-  return mark_label (self);
 }
 
 void
@@ -332,12 +305,6 @@ visage_sample_get_property (GObject *object, guint prop_id, GValue *value, GPara
     case PROP_UNSAVED:
       g_value_set_boolean (value, self->unsaved);
       break;
-    case PROP_MARK:
-      g_value_take_string (value, mark_label (self));
-      break;
-    case PROP_MARKED:
-      g_value_set_boolean (value, self->corrected || self->unsaved);
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -373,13 +340,6 @@ visage_sample_class_init (VisageSampleClass *klass)
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_UNSAVED] =
     g_param_spec_boolean ("unsaved", NULL, NULL, FALSE,
-                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  /* What the gallery shows under the name: unsaved, corrected, or nothing. */
-  properties[PROP_MARK] =
-    g_param_spec_string ("mark", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_MARKED] =
-    g_param_spec_boolean ("marked", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

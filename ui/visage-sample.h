@@ -39,12 +39,11 @@ const VgImageResult *visage_sample_get_result (VisageSample *self);
 void visage_sample_set_truth_classes (VisageSample *self, guint32 classes);
 guint32 visage_sample_get_truth_classes (VisageSample *self);
 /* Whether its mask is a saved correction ("corrected"), and whether it has mask changes
- * not saved yet ("unsaved"); "mark" names either for the gallery ("" for neither). */
+ * not saved yet ("unsaved"): the gallery marks both. */
 void visage_sample_set_corrected (VisageSample *self, gboolean corrected);
 gboolean visage_sample_get_corrected (VisageSample *self);
 void visage_sample_set_unsaved (VisageSample *self, gboolean unsaved);
 gboolean visage_sample_get_unsaved (VisageSample *self);
-char *visage_sample_dup_mark (VisageSample *self);
 /* Per-image mIoU, or a negative value before an evaluation. */
 double visage_sample_get_miou (VisageSample *self);
 
