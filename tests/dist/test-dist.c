@@ -26,7 +26,13 @@
  *
  * Validation is exact: the mIoU that 2 ranks compute from their shards of the validation
  * split (confusion matrices summed) must equal, to the last bit, the mIoU of visage-cli eval
- * of the saved weights over the whole split in one process. */
+ * of the saved weights over the whole split in one process.
+ *
+ * Failures: rank 1 killed (SIGKILL) after the first checkpoint ends the run, which one
+ * process then resumes to the reference's weights; a 1-process run resumed by 2 ranks
+ * likewise; a corrupt image in rank 1's validation shard ends both ranks with rank 1's
+ * error; --distributed outside mpirun, a batch 2 ranks cannot share and a Dice loss are
+ * refused. Every run is under `timeout`, so a hang fails instead of blocking. */
 #include "config.h"
 
 #include <math.h>
