@@ -446,7 +446,10 @@ visage_confusion_matrix_query_tooltip (GtkWidget *widget, int x, int y, gboolean
   count = visage_format_count (self->confusion.counts[t][p]);
   /* TRANSLATORS: tooltip of a confusion matrix cell: ground-truth class, predicted class,
    * pixel count, and the share of the ground-truth class's pixels */
-  text = g_strdup_printf (_("Ground truth %s, predicted %s\n%s pixels, %.3g%% of %s"),
+  text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                      "Ground truth %s, predicted %s\n%s pixel, %.3g%% of %s",
+                                      "Ground truth %s, predicted %s\n%s pixels, %.3g%% of %s",
+                                      self->confusion.counts[t][p]),
                           visage_class_display_name (t), visage_class_display_name (p), count,
                           100.0 * visage_confusion_matrix_rate (&self->confusion, t, p),
                           visage_class_display_name (t));
