@@ -149,6 +149,8 @@ check_paused_texts (VisageTrainView *view, gboolean *stepped)
   g_assert_null (strstr (visage_train_view_get_epoch_text (view), "images/s"));
   spin_for (300);
   g_assert_null (strstr (visage_train_view_get_run_text (view), "left"));
+  keep_widget_screenshot (gtk_widget_get_ancestor (GTK_WIDGET (view), GTK_TYPE_WINDOW),
+                          "training-paused.png");
   visage_train_view_set_paused (view, FALSE);
   g_assert_null (strstr (visage_train_view_get_run_text (view), "paused"));
 }
