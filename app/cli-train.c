@@ -560,7 +560,7 @@ train_recipe (const Args *a, const VgBackend *backend)
                       NULL, vg_cli_interrupt_cancellable (), &state, &error);
   g_clear_pointer (&r.cli.progress, vg_cli_progress_free);
   status = report_end (ok, error, &state, &r.stage, base.out_dir);
-  if (ok)
+  if (ok && vg_dist_rank () == 0)
     fprintf (stderr, "recipe %s done: its model is %s/best.safetensors\n",
              vg_recipe_get_name (recipe), r.stage.out_dir);
   vg_train_options_clear (&r.stage);

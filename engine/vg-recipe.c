@@ -364,6 +364,7 @@ vg_recipe_stage_options (const VgRecipe *r, int stage, const VgTrainOptions *bas
   o->threads = base->threads;
   o->checkpoint_minutes = base->checkpoint_minutes;
   o->backend = base->backend;
+  o->distributed = base->distributed;
   o->out_dir = g_build_filename (base->out_dir, vg_recipe_get_stage_name (r, stage), NULL);
   if (init_previous)
     o->init_from = g_build_filename (base->out_dir, vg_recipe_get_stage_name (r, stage - 1),

@@ -28,6 +28,8 @@
  * split (confusion matrices summed) must equal, to the last bit, the mIoU of visage-cli eval
  * of the saved weights over the whole split in one process.
  *
+ * A recipe of two stages runs distributed stage by stage to the same weights.
+ *
  * Failures: rank 1 killed (SIGKILL) after the first checkpoint ends the run, which one
  * process then resumes to the reference's weights; a 1-process run resumed by 2 ranks
  * likewise; a corrupt image in rank 1's validation shard ends both ranks with rank 1's
@@ -319,6 +321,42 @@ VG_TEST ("/dist/resume-with-more-ranks", test_resume_more_ranks)
   train (&resumed, 2, NULL, "--resume", out, "--epochs", "3", "--threads", "1", NULL);
   g_assert_cmpint (resumed.status, ==, 0);
   assert_same_weights (single_run (), out);
+}
+
+/* A recipe of two stages of one epoch (SGD), the second starting from the first's best. */
+static char *
+write_recipe (void)
+{
+  static const char text[] =
+    "[recipe]\nname=tiny\nconfig=seed\nspec=" SMALL_SPEC "\n\n"
+    "[stage a]\nresolution=64\nbatch=8\nepochs=1\noptimizer=sgd\nsgd-lr=0.05\n"
+    "patience=0\n\n"
+    "[stage b]\nresolution=64\nbatch=8\nepochs=1\noptimizer=sgd\nsgd-lr=0.02\n"
+    "patience=0\n";
+  char *path = under_root ("tiny.recipe");
+
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+VG_TEST ("/dist/recipe", test_recipe)
+{
+  g_auto (Run) one = { 0 }, two = { 0 };
+  g_autofree char *recipe = write_recipe ();
+  g_autofree char *out1 = under_root ("recipe-1"), *out2 = under_root ("recipe-2");
+  g_autofree char *b1 = g_build_filename (out1, "b", NULL);
+  g_autofree char *b2 = g_build_filename (out2, "b", NULL);
+
+  train (&one, 0, NULL, "--recipe", recipe, "--train", train_split, "--val", val_split,
+         "--out", out1, "--threads", "1", "--checkpoint-minutes", "0", NULL);
+  g_assert_cmpint (one.status, ==, 0);
+  train (&two, 2, NULL, "--recipe", recipe, "--train", train_split, "--val", val_split,
+         "--out", out2, "--threads", "1", "--checkpoint-minutes", "0", NULL);
+  g_assert_cmpint (two.status, ==, 0);
+  /* every stage distributed, rank 0 alone reporting the end */
+  g_assert_nonnull (strstr (strstr (two.err, "stage 2 of 2"), "distributed over 2 ranks"));
+  g_assert_null (strstr (strstr (two.err, "recipe tiny done") + 1, "recipe tiny done"));
+  assert_same_weights (b1, b2);
 }
 
 /* A validation split whose last image (in rank 1's shard) is a truncated JPEG: its header
