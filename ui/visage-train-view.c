@@ -207,6 +207,10 @@ epoch_text (VisageTrainView *self, double *fraction)
   if (self->validating)
     {
       *fraction = self->val_total > 0 ? (double) self->val_done / self->val_total : 0.0;
+      if (self->paused)
+        /* TRANSLATORS: validation goes on while paused; training waits after it */
+        return g_strdup_printf (_("Epoch %d of %d: validating, %d of %d images · then paused"),
+                                st->epoch, st->epochs, self->val_done, self->val_total);
       return g_strdup_printf (_("Epoch %d of %d: validating, %d of %d images"), st->epoch,
                               st->epochs, self->val_done, self->val_total);
     }
