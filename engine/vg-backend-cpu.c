@@ -35,6 +35,40 @@ cpu_dist_broadcast (void *data, size_t bytes)
   vg_dist_broadcast (data, bytes, 0);
 }
 
+/* The Dice losses' batch sums added over the ranks (nn/vg-dice.h). */
+static float
+cpu_ce_dice_dist_forward (const float *logits, const uint8_t *targets, const float *weights,
+                          int ignore_index, int Nr, int NC)
+{
+  return vg_cross_entropy_dice_dist_forward (logits, targets, weights, 0, ignore_index, Nr, NC,
+                                             vg_dist_sum_doubles);
+}
+
+static void
+cpu_ce_dice_dist_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                           const float *weights, int ignore_index, float dloss, int Nr, int NC)
+{
+  vg_cross_entropy_dice_dist_backward (dlogits, logits, targets, weights, 0, ignore_index,
+                                       dloss, Nr, NC, vg_dist_sum_doubles);
+}
+
+static float
+cpu_ce_dice_present_dist_forward (const float *logits, const uint8_t *targets,
+                                  const float *weights, int ignore_index, int Nr, int NC)
+{
+  return vg_cross_entropy_dice_dist_forward (logits, targets, weights, 1, ignore_index, Nr, NC,
+                                             vg_dist_sum_doubles);
+}
+
+static void
+cpu_ce_dice_present_dist_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                                   const float *weights, int ignore_index, float dloss, int Nr,
+                                   int NC)
+{
+  vg_cross_entropy_dice_dist_backward (dlogits, logits, targets, weights, 1, ignore_index,
+                                       dloss, Nr, NC, vg_dist_sum_doubles);
+}
+
 static void *
 cpu_alloc (size_t bytes, GError **error)
 {
@@ -122,6 +156,10 @@ static const VgBackend cpu_backend = {
   .dist_init = cpu_dist_init,
   .dist_sum = cpu_dist_sum,
   .dist_broadcast = cpu_dist_broadcast,
+  .cross_entropy_dice_dist_forward = cpu_ce_dice_dist_forward,
+  .cross_entropy_dice_dist_backward = cpu_ce_dice_dist_backward,
+  .cross_entropy_dice_present_dist_forward = cpu_ce_dice_present_dist_forward,
+  .cross_entropy_dice_present_dist_backward = cpu_ce_dice_present_dist_backward,
 };
 
 const VgBackend *

@@ -154,6 +154,23 @@ struct _VgBackend
   gboolean (*dist_init) (GError **error);
   void (*dist_sum) (void *values, size_t n, gboolean doubles);
   void (*dist_broadcast) (void *data, size_t bytes);
+  /* The Dice losses over the ranks' shards of one batch (nn/vg-dice.h), with the signatures
+   * of the losses above: the global batch's loss, and this rank's rows of its gradient.
+   * Optional: NULL where the backend lacks them (then a Dice loss is not distributed). */
+  float (*cross_entropy_dice_dist_forward) (const float *logits, const uint8_t *targets,
+                                            const float *weights, int ignore_index, int Nr,
+                                            int NC);
+  void (*cross_entropy_dice_dist_backward) (float *dlogits, const float *logits,
+                                            const uint8_t *targets, const float *weights,
+                                            int ignore_index, float dloss, int Nr, int NC);
+  float (*cross_entropy_dice_present_dist_forward) (const float *logits,
+                                                    const uint8_t *targets,
+                                                    const float *weights, int ignore_index,
+                                                    int Nr, int NC);
+  void (*cross_entropy_dice_present_dist_backward) (float *dlogits, const float *logits,
+                                                    const uint8_t *targets,
+                                                    const float *weights, int ignore_index,
+                                                    float dloss, int Nr, int NC);
 };
 
 /* The CPU backend (OpenBLAS + OpenMP). */

@@ -143,7 +143,7 @@ struct _VgModel
   const float *last_images;
   int last_B;
   float last_loss;
-  gboolean is_dice;     /* the loss has a Dice term */
+  VgModelLoss loss;     /* vg_model_set_loss */
 
   /* data-parallel training (vg_model_set_sync): NULL with one process */
   double *sync_sums;    /* (2 D + 1) backend memory: a BatchNorm layer's sums and row count */

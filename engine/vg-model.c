@@ -389,6 +389,61 @@ vg_model_loss_supported (const VgBackend *be, VgModelLoss loss)
     }
 }
 
+/* Whether be has loss for a batch split over the ranks. */
+static gboolean
+dist_loss_supported (const VgBackend *be, VgModelLoss loss)
+{
+  switch (loss)
+    {
+    case VG_MODEL_LOSS_CROSS_ENTROPY:
+      return TRUE; /* the trainer weights each rank's part (vg_model_backward_scaled) */
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE:
+      return be->cross_entropy_dice_dist_forward != NULL
+             && be->cross_entropy_dice_dist_backward != NULL;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT:
+      return be->cross_entropy_dice_present_dist_forward != NULL
+             && be->cross_entropy_dice_present_dist_backward != NULL;
+    default:
+      return FALSE;
+    }
+}
+
+/* The backend's entries for the model's loss, the Dice terms' global-batch ones when
+ * synchronised. */
+static void
+pick_loss (VgModel *m)
+{
+  const VgBackend *be = m->be;
+  gboolean dist = m->sync_sums != NULL;
+
+  switch (m->loss)
+    {
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE:
+      m->loss_forward = dist ? be->cross_entropy_dice_dist_forward
+                             : be->cross_entropy_dice_forward;
+      m->loss_backward = dist ? be->cross_entropy_dice_dist_backward
+                              : be->cross_entropy_dice_backward;
+      break;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT:
+      m->loss_forward = dist ? be->cross_entropy_dice_present_dist_forward
+                             : be->cross_entropy_dice_present_forward;
+      m->loss_backward = dist ? be->cross_entropy_dice_present_dist_backward
+                              : be->cross_entropy_dice_present_backward;
+      break;
+    case VG_MODEL_LOSS_CROSS_ENTROPY:
+    default:
+      m->loss_forward = be->cross_entropy_forward;
+      m->loss_backward = be->cross_entropy_backward;
+      break;
+    }
+}
+
+gboolean
+vg_model_loss_global (const VgModel *m)
+{
+  return m->sync_sums != NULL && m->loss != VG_MODEL_LOSS_CROSS_ENTROPY;
+}
+
 gboolean
 vg_model_set_loss (VgModel *m, VgModelLoss loss, GError **error)
 {
@@ -401,29 +456,15 @@ vg_model_set_loss (VgModel *m, VgModelLoss loss, GError **error)
                    be->name);
       return FALSE;
     }
-  if (loss != VG_MODEL_LOSS_CROSS_ENTROPY && m->sync_sums != NULL)
+  if (m->sync_sums != NULL && !dist_loss_supported (be, loss))
     {
       g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
-                   "a Dice loss cannot be trained data-parallel (it is over the whole batch)");
+                   "the backend %s does not implement this loss over several ranks (a Dice "
+                   "term is over the whole batch)", be->name);
       return FALSE;
     }
-  m->is_dice = loss != VG_MODEL_LOSS_CROSS_ENTROPY;
-  switch (loss)
-    {
-    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE:
-      m->loss_forward = be->cross_entropy_dice_forward;
-      m->loss_backward = be->cross_entropy_dice_backward;
-      break;
-    case VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT:
-      m->loss_forward = be->cross_entropy_dice_present_forward;
-      m->loss_backward = be->cross_entropy_dice_present_backward;
-      break;
-    case VG_MODEL_LOSS_CROSS_ENTROPY:
-    default:
-      m->loss_forward = be->cross_entropy_forward;
-      m->loss_backward = be->cross_entropy_backward;
-      break;
-    }
+  m->loss = loss;
+  pick_loss (m);
   return TRUE;
 }
 
@@ -709,6 +750,7 @@ vg_model_set_sync (VgModel *m, gboolean sync, GError **error)
   if (m->sync_sums != NULL)
     be->free (m->sync_sums);
   m->sync_sums = NULL;
+  pick_loss (m);
   if (!sync)
     return TRUE;
   if (be->batchnorm_sums == NULL || be->batchnorm_stats == NULL
@@ -720,12 +762,14 @@ vg_model_set_sync (VgModel *m, gboolean sync, GError **error)
                    "ranks, which the %s backend does not have in this build", be->name);
       return FALSE;
     }
-  if (m->is_dice)
+  if (!dist_loss_supported (be, m->loss))
     {
       g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
-                   "a Dice loss cannot be trained data-parallel (it is over the whole batch)");
+                   "the backend %s does not implement this loss over several ranks (a Dice "
+                   "term is over the whole batch)", be->name);
       return FALSE;
     }
   m->sync_sums = be->alloc ((2 * (size_t) m->cfg.decoder_dim + 1) * sizeof (double), error);
+  pick_loss (m);
   return m->sync_sums != NULL;
 }

@@ -78,10 +78,16 @@ void vg_model_zero_grad (VgModel *model);
  * use the statistics of the global batch (two sums of 2C + 1 doubles over the processes per
  * layer and pass, through the backend's dist_sum), so that the shards together compute what
  * one process would on the whole batch; the running statistics stay the same on every
- * process. The loss must be the cross-entropy (a Dice term is over the whole batch: not
- * decomposable this way), and the backend must have the synchronised BatchNorm's entries
- * and dist_sum. FALSE (and an error) otherwise. */
+ * process. A Dice loss then sums its class sums over the processes too (the backend's
+ * _dist_ losses), so that the forward returns the global batch's loss and the backward
+ * this process's rows of its gradient (vg_model_loss_global); the cross-entropy alone stays
+ * per process, weighted by the caller (vg_model_backward_scaled). The backend must have
+ * the synchronised BatchNorm's entries, dist_sum and the loss's _dist_ entries; FALSE (and
+ * an error) otherwise. */
 gboolean vg_model_set_sync (VgModel *model, gboolean sync, GError **error);
+/* Whether the loss of a training forward is the global batch's already (a synchronised
+ * model with a Dice loss), so that the caller neither sums nor weights it. */
+gboolean vg_model_loss_global (const VgModel *model);
 
 /* Logits of the last forward, (B, H, W, NC) in device memory. */
 const float *vg_model_logits (const VgModel *model);

@@ -13,6 +13,9 @@
  * activation gradient is that of L, and the parameter gradients, summed over the ranks
  * (vg_dist_sum_floats), are the gradient of L that one process computes on the whole batch,
  * up to the order of the float sums. One identical optimiser step follows on every rank.
+ * A Dice term is over the whole batch as well: then the loss itself sums its class sums and
+ * the cross-entropy's numerator and weight total over the ranks (vg_model_loss_global), its
+ * forward returns L and its backward needs no scaling.
  *
  * Validation: each rank evaluates its contiguous shard of the validation split
  * (vg_split_shard); the confusion matrices (integers: exact) and the loss's numerator and
@@ -57,14 +60,6 @@ vg_train_dist_setup (Trainer *t, GError **error)
       g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
                    "the batch (%d) must be a multiple of the number of ranks (%d): each rank "
                    "takes an equal shard of every batch", t->o.batch, t->n_ranks);
-      return FALSE;
-    }
-  if (vg_train_loss_has_dice (t->o.loss))
-    {
-      g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID,
-                   "the loss %s has a Dice term, which is over the whole batch and is not "
-                   "trained distributed yet: use weighted-ce or ce",
-                   vg_loss_kind_name (t->o.loss));
       return FALSE;
     }
   if (t->be->dist_init == NULL || t->be->dist_sum == NULL || t->be->dist_broadcast == NULL)

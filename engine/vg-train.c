@@ -654,7 +654,7 @@ forward_backward (Trainer *t, const StepInput *in)
 
   vg_model_zero_grad (t->model);
   loss = vg_model_forward (t->model, in->images, in->masks, in->n, TRUE);
-  if (t->n_ranks > 1)
+  if (t->n_ranks > 1 && !vg_model_loss_global (t->model))
     loss = vg_train_dist_loss (t, loss, in->weight, &dloss);
   if (!isfinite (loss))
     return loss;

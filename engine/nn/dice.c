@@ -325,3 +325,70 @@ vg_cross_entropy_dice_present_backward (float *dlogits, const float *logits,
 {
   ce_dice_backward (dlogits, logits, targets, weights, 1, ignore_index, dloss, Nr, NC);
 }
+
+/* ---- data-parallel: the batch's sums added over the processes ------------------------- */
+
+/* This process's class sums (3 NC doubles: I, P, Y per class), then the cross-entropy's
+ * numerator and weight total, in buf (3 NC + 2); sum adds buf over the processes. */
+static void
+global_sums (double *buf, ClassSums *sums, const float *logits, const uint8_t *targets,
+             const float *weights, int ignore_index, int Nr, int NC, VgDiceSum sum)
+{
+  double total = 0.0;
+  float ce = vg_cross_entropy_forward (logits, targets, weights, ignore_index, Nr, NC);
+
+  class_sums (sums, &total, logits, targets, weights, ignore_index, Nr, NC);
+  for (int c = 0; c < NC; c++)
+    {
+      buf[3 * c] = sums[c].inter;
+      buf[3 * c + 1] = sums[c].prob;
+      buf[3 * c + 2] = sums[c].count;
+    }
+  buf[3 * NC] = (double) ce * total;
+  buf[3 * NC + 1] = total;
+  sum (buf, 3 * (size_t) NC + 2);
+  for (int c = 0; c < NC; c++)
+    {
+      sums[c].inter = buf[3 * c];
+      sums[c].prob = buf[3 * c + 1];
+      sums[c].count = buf[3 * c + 2];
+    }
+}
+
+float
+vg_cross_entropy_dice_dist_forward (const float *logits, const uint8_t *targets,
+                                    const float *weights, int present, int ignore_index,
+                                    int Nr, int NC, VgDiceSum sum)
+{
+  ClassSums sums[NC];
+  double buf[3 * NC + 2], score = 0.0, ce, rows = 0.0;
+  int counts[NC], k;
+
+  global_sums (buf, sums, logits, targets, weights, ignore_index, Nr, NC, sum);
+  ce = buf[3 * NC + 1] > 0.0 ? buf[3 * NC] / buf[3 * NC + 1] : 0.0;
+  for (int c = 0; c < NC; c++)
+    rows += sums[c].count;
+  if (rows == 0.0) /* every pixel of the batch ignored: no Dice, as dice_forward */
+    return (float) ce;
+  k = counted_classes (counts, sums, present, NC);
+  for (int c = 0; c < NC; c++)
+    if (counts[c])
+      score += (2.0 * sums[c].inter + VG_DICE_SMOOTH)
+               / (sums[c].prob + sums[c].count + VG_DICE_SMOOTH);
+  return (float) (ce + 1.0 - score / k);
+}
+
+void
+vg_cross_entropy_dice_dist_backward (float *dlogits, const float *logits,
+                                     const uint8_t *targets, const float *weights, int present,
+                                     int ignore_index, float dloss, int Nr, int NC,
+                                     VgDiceSum sum)
+{
+  ClassSums sums[NC];
+  double buf[3 * NC + 2];
+
+  global_sums (buf, sums, logits, targets, weights, ignore_index, Nr, NC, sum);
+  combined_backward (dlogits, logits, targets, weights, sums, present,
+                     buf[3 * NC + 1] > 0.0 ? (float) (dloss / buf[3 * NC + 1]) : 0.0f, dloss,
+                     ignore_index, Nr, NC);
+}

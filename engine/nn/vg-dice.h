@@ -25,6 +25,7 @@
  * is read before it is written), as the model's backward passes them. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define VG_DICE_SMOOTH 1.0f
@@ -42,6 +43,20 @@ float vg_cross_entropy_dice_forward (const float *logits, const uint8_t *targets
 void vg_cross_entropy_dice_backward (float *dlogits, const float *logits,
                                      const uint8_t *targets, const float *weights,
                                      int ignore_index, float dloss, int Nr, int NC);
+
+/* Data-parallel: each process holds its shard of one batch, and sum adds n doubles in place
+ * over the processes. The same loss of the whole batch (present: over the classes present in
+ * it): the class sums and the cross-entropy's numerator and weight total are summed, so
+ * every process returns the global loss, and the backward writes its rows' part of the
+ * global loss's gradient (dloss unscaled: no process weighting is needed). */
+typedef void (*VgDiceSum) (double *values, size_t n);
+float vg_cross_entropy_dice_dist_forward (const float *logits, const uint8_t *targets,
+                                          const float *weights, int present, int ignore_index,
+                                          int Nr, int NC, VgDiceSum sum);
+void vg_cross_entropy_dice_dist_backward (float *dlogits, const float *logits,
+                                          const uint8_t *targets, const float *weights,
+                                          int present, int ignore_index, float dloss, int Nr,
+                                          int NC, VgDiceSum sum);
 
 /* The same over the classes present in the batch. */
 float vg_cross_entropy_dice_present_forward (const float *logits, const uint8_t *targets,
