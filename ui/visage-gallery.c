@@ -8,147 +8,18 @@
 #include "vg-classes.h"
 #include "visage-classes.h"
 #include "visage-format.h"
-#include "visage-gallery.h"
+#include "visage-gallery-private.h"
 #include "visage-resources.h"
 
-/* Position of each order in the sort drop-down; the classes' "worst IoU first" orders
- * follow these, in class order. */
-static const char *const sort_orders[] = { "name", "miou", "confusion" };
-#define SORT_CLASS_IOU "class-iou"
-
-/* What the focus bar narrows the gallery to, besides the class filter. */
-typedef enum {
-  FOCUS_NONE,
-  FOCUS_MISSED,     /* focus_truth in the ground truth, not one pixel of it predicted */
-  FOCUS_CONFUSION,  /* pixels of truth focus_truth predicted as focus_predicted */
-} Focus;
-
-struct _VisageGallery
-{
-  AdwBin parent_instance;
-
-  /* Template widgets */
-  GtkDropDown *sort_dropdown;
-  GtkMenuButton *filter_button;
-  GtkLabel *filter_label;
-  GtkBox *class_box;
-  GtkCheckButton *match_all_check;
-  GtkLabel *count_label;
-  GtkRevealer *focus_revealer;
-  GtkLabel *focus_label;
-  GtkRevealer *scores_revealer;
-  GtkLabel *scores_label;
-  GtkGridView *grid_view;
-
-  GtkCheckButton *class_checks[VG_NUM_CLASSES];
-  GtkFilterListModel *filtered;
-  GtkSortListModel *sorted;
-  GtkSingleSelection *selection;
-  GtkCustomFilter *filter;
-  GtkCustomSorter *sorter;
-  gboolean updating_checks;   /* set while the check buttons follow the filter */
-
-  const char *sort_by;        /* one of sort_orders or SORT_CLASS_IOU */
-  int sort_class;             /* of SORT_CLASS_IOU */
-  int sort_truth;             /* the cell of the "confusion" order */
-  int sort_predicted;
-  guint32 filter_classes;     /* bit c: class c; 0: all images */
-  gboolean match_all;         /* every chosen class, rather than any */
-  Focus focus;
-  int focus_truth;
-  int focus_predicted;
+const char *const _visage_gallery_sort_orders[VISAGE_GALLERY_N_ORDERS] = {
+  "name", "miou", "confusion"
 };
 
 G_DEFINE_FINAL_TYPE (VisageGallery, visage_gallery, ADW_TYPE_BIN)
 
-enum {
-  PROP_0,
-  PROP_SORT_BY,
-  PROP_FILTER_CLASS,
-  PROP_SELECTED_SAMPLE,
-  PROP_CONFUSION_TRUTH,
-  PROP_CONFUSION_PREDICTED,
-  N_PROPS
-};
-
-static GParamSpec *properties[N_PROPS];
+GParamSpec *_visage_gallery_properties[N_PROPS];
 
 static void update_labels (VisageGallery *self);
-static void clear_focus (VisageGallery *self);
-
-/* ---- what each image scores --------------------------------------------------------------- */
-
-/* Class cls is in the image's ground truth and not one pixel of it is predicted right (its
- * IoU is 0): the images the evaluation counts as "missed entirely". */
-static gboolean
-result_missed (const VgImageResult *result, int cls)
-{
-  return (result->truth_classes & (1u << cls)) != 0 && result->confusion.counts[cls][cls] == 0;
-}
-
-/* The value an image is sorted by (smaller first); FALSE when it has none. */
-static gboolean
-sort_key (VisageGallery *self, const VgImageResult *result, double *key)
-{
-  if (result == NULL)
-    return FALSE;
-  if (g_str_equal (self->sort_by, "miou"))
-    *key = result->miou;
-  else if (g_str_equal (self->sort_by, "confusion"))
-    *key = -(double) result->confusion.counts[self->sort_truth][self->sort_predicted];
-  else
-    *key = vg_confusion_iou (&result->confusion, self->sort_class);
-  /* A class in neither map has no IoU. */
-  return *key >= 0 || !g_str_equal (self->sort_by, SORT_CLASS_IOU);
-}
-
-/* Images with a score before the others; among equals, the split's order. */
-static int
-compare_samples (gconstpointer a, gconstpointer b, gpointer user_data)
-{
-  VisageGallery *self = user_data;
-  VisageSample *sa = VISAGE_SAMPLE ((gpointer) a), *sb = VISAGE_SAMPLE ((gpointer) b);
-  int ia = visage_sample_get_index (sa), ib = visage_sample_get_index (sb);
-  double ka = 0, kb = 0;
-  gboolean ha, hb;
-
-  if (g_str_equal (self->sort_by, "name"))
-    return (ia > ib) - (ia < ib);
-  ha = sort_key (self, visage_sample_get_result (sa), &ka);
-  hb = sort_key (self, visage_sample_get_result (sb), &kb);
-  if (ha != hb)
-    return ha ? -1 : 1;
-  if (ha && ka != kb)
-    return ka < kb ? -1 : 1;
-  return (ia > ib) - (ia < ib);
-}
-
-static gboolean
-filter_sample (gpointer item, gpointer user_data)
-{
-  VisageGallery *self = user_data;
-  VisageSample *sample = VISAGE_SAMPLE (item);
-  const VgImageResult *result = visage_sample_get_result (sample);
-
-  if (self->filter_classes != 0)
-    {
-      guint32 have = visage_sample_get_truth_classes (sample) & self->filter_classes;
-
-      if (self->match_all ? have != self->filter_classes : have == 0)
-        return FALSE;
-    }
-  switch (self->focus)
-    {
-    case FOCUS_MISSED:
-      return result != NULL && result_missed (result, self->focus_truth);
-    case FOCUS_CONFUSION:
-      return result != NULL
-             && result->confusion.counts[self->focus_truth][self->focus_predicted] > 0;
-    case FOCUS_NONE:
-    default:
-      return TRUE;
-    }
-}
 
 static GListModel *
 all_samples (VisageGallery *self)
@@ -294,16 +165,16 @@ update_checks (VisageGallery *self)
   self->updating_checks = FALSE;
 }
 
-static void
-filter_changed (VisageGallery *self)
+void
+_visage_gallery_filter_changed (VisageGallery *self)
 {
   gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
   update_checks (self);
   update_labels (self);
 }
 
-static void
-sorter_changed (VisageGallery *self)
+void
+_visage_gallery_sorter_changed (VisageGallery *self)
 {
   gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
   update_labels (self);
@@ -321,7 +192,7 @@ selection_changed (VisageGallery *self)
   if (position != GTK_INVALID_LIST_POSITION)
     gtk_widget_activate_action (GTK_WIDGET (self->grid_view), "list.scroll-to-item", "u",
                                 position);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED_SAMPLE]);
+  g_object_notify_by_pspec (G_OBJECT (self), _visage_gallery_properties[PROP_SELECTED_SAMPLE]);
 }
 
 static void
@@ -329,10 +200,10 @@ sort_dropdown_changed (VisageGallery *self)
 {
   guint selected = gtk_drop_down_get_selected (self->sort_dropdown);
 
-  if (selected < G_N_ELEMENTS (sort_orders))
-    visage_gallery_set_sort_by (self, sort_orders[selected]);
-  else if (selected < G_N_ELEMENTS (sort_orders) + VG_NUM_CLASSES)
-    visage_gallery_sort_by_class_iou (self, (int) (selected - G_N_ELEMENTS (sort_orders)));
+  if (selected < VISAGE_GALLERY_N_ORDERS)
+    visage_gallery_set_sort_by (self, _visage_gallery_sort_orders[selected]);
+  else if (selected < VISAGE_GALLERY_N_ORDERS + VG_NUM_CLASSES)
+    visage_gallery_sort_by_class_iou (self, (int) (selected - VISAGE_GALLERY_N_ORDERS));
 }
 
 static void
@@ -370,9 +241,9 @@ visage_gallery_set_samples (VisageGallery *self, GListModel *samples)
   g_return_if_fail (samples == NULL || G_IS_LIST_MODEL (samples));
 
   /* A focus belongs to the previous split's evaluation. */
-  clear_focus (self);
+  _visage_gallery_clear_focus (self);
   gtk_filter_list_model_set_model (self->filtered, samples);
-  filter_changed (self);
+  _visage_gallery_filter_changed (self);
 }
 
 GListModel *
@@ -444,188 +315,6 @@ visage_gallery_select_sample (VisageGallery *self, VisageSample *sample)
     }
 }
 
-void
-visage_gallery_set_sort_by (VisageGallery *self, const char *sort_by)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-
-  for (guint i = 0; i < G_N_ELEMENTS (sort_orders); i++)
-    if (g_strcmp0 (sort_by, sort_orders[i]) == 0)
-      {
-        if (self->sort_by == sort_orders[i])
-          return;
-        self->sort_by = sort_orders[i];
-        gtk_drop_down_set_selected (self->sort_dropdown, i);
-        sorter_changed (self);
-        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SORT_BY]);
-        return;
-      }
-  if (g_strcmp0 (sort_by, SORT_CLASS_IOU) == 0)
-    {
-      visage_gallery_sort_by_class_iou (self, self->sort_class);
-      return;
-    }
-  g_warning ("unknown sort order %s", sort_by);
-}
-
-const char *
-visage_gallery_get_sort_by (VisageGallery *self)
-{
-  g_return_val_if_fail (VISAGE_IS_GALLERY (self), NULL);
-
-  return self->sort_by;
-}
-
-void
-visage_gallery_sort_by_class_iou (VisageGallery *self, int cls)
-{
-  gboolean was = FALSE;
-
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-  g_return_if_fail (cls >= 0 && cls < VG_NUM_CLASSES);
-
-  was = g_str_equal (self->sort_by, SORT_CLASS_IOU);
-  if (was && self->sort_class == cls)
-    return;
-  self->sort_by = SORT_CLASS_IOU;
-  self->sort_class = cls;
-  gtk_drop_down_set_selected (self->sort_dropdown, G_N_ELEMENTS (sort_orders) + cls);
-  sorter_changed (self);
-  if (!was)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SORT_BY]);
-}
-
-int
-visage_gallery_get_sort_class (VisageGallery *self)
-{
-  g_return_val_if_fail (VISAGE_IS_GALLERY (self), -1);
-
-  return g_str_equal (self->sort_by, SORT_CLASS_IOU) ? self->sort_class : -1;
-}
-
-void
-visage_gallery_sort_by_confusion (VisageGallery *self, int truth, int predicted)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-  g_return_if_fail (truth >= 0 && truth < VG_NUM_CLASSES);
-  g_return_if_fail (predicted >= 0 && predicted < VG_NUM_CLASSES);
-
-  self->sort_truth = truth;
-  self->sort_predicted = predicted;
-  if (g_str_equal (self->sort_by, "confusion"))
-    sorter_changed (self);
-  else
-    visage_gallery_set_sort_by (self, "confusion");
-}
-
-/* Set every filter at once: the classes (0: all images) and the focus; one refiltering,
- * and notifications only for what changed. */
-static void
-apply_filters (VisageGallery *self, guint32 classes, gboolean match_all, Focus focus,
-               int truth, int predicted)
-{
-  int old_class = visage_gallery_get_filter_class (self);
-  gboolean confusion_changed;
-
-  if (focus == FOCUS_NONE)
-    truth = predicted = -1;
-  else if (focus == FOCUS_MISSED)
-    predicted = -1;
-  confusion_changed = (self->focus == FOCUS_CONFUSION) != (focus == FOCUS_CONFUSION)
-                      || (focus == FOCUS_CONFUSION && (self->focus_truth != truth
-                                                       || self->focus_predicted != predicted));
-  if (self->filter_classes == classes && self->match_all == match_all && self->focus == focus
-      && self->focus_truth == truth && self->focus_predicted == predicted)
-    return;
-  self->filter_classes = classes;
-  self->match_all = match_all;
-  self->focus = focus;
-  self->focus_truth = truth;
-  self->focus_predicted = predicted;
-  filter_changed (self);
-  if (visage_gallery_get_filter_class (self) != old_class)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILTER_CLASS]);
-  if (confusion_changed)
-    {
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFUSION_TRUTH]);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFUSION_PREDICTED]);
-    }
-}
-
-static void
-clear_focus (VisageGallery *self)
-{
-  apply_filters (self, self->filter_classes, self->match_all, FOCUS_NONE, -1, -1);
-}
-
-void
-visage_gallery_filter_confusion (VisageGallery *self, int truth, int predicted)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-  g_return_if_fail (truth >= -1 && truth < VG_NUM_CLASSES);
-  g_return_if_fail (predicted >= -1 && predicted < VG_NUM_CLASSES);
-
-  if (truth < 0 || predicted < 0)
-    {
-      if (self->focus == FOCUS_CONFUSION)
-        clear_focus (self);
-      return;
-    }
-  /* Exactly the images with pixels of the cell, most first, whatever classes they have. */
-  visage_gallery_sort_by_confusion (self, truth, predicted);
-  apply_filters (self, 0, self->match_all, FOCUS_CONFUSION, truth, predicted);
-}
-
-void
-visage_gallery_get_confusion (VisageGallery *self, int *truth, int *predicted)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-
-  *truth = self->focus == FOCUS_CONFUSION ? self->focus_truth : -1;
-  *predicted = self->focus == FOCUS_CONFUSION ? self->focus_predicted : -1;
-}
-
-void
-visage_gallery_filter_missed (VisageGallery *self, int cls)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-  g_return_if_fail (cls >= -1 && cls < VG_NUM_CLASSES);
-
-  if (cls < 0)
-    {
-      if (self->focus == FOCUS_MISSED)
-        clear_focus (self);
-      return;
-    }
-  apply_filters (self, 0, self->match_all, FOCUS_MISSED, cls, -1);
-}
-
-int
-visage_gallery_get_filter_missed (VisageGallery *self)
-{
-  g_return_val_if_fail (VISAGE_IS_GALLERY (self), -1);
-
-  return self->focus == FOCUS_MISSED ? self->focus_truth : -1;
-}
-
-void
-visage_gallery_show_class (VisageGallery *self, int cls)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-  g_return_if_fail (cls >= 0 && cls < VG_NUM_CLASSES);
-
-  visage_gallery_sort_by_class_iou (self, cls);
-  apply_filters (self, 1u << cls, self->match_all, FOCUS_NONE, -1, -1);
-}
-
-void
-visage_gallery_show_all (VisageGallery *self)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-
-  apply_filters (self, 0, self->match_all, FOCUS_NONE, -1, -1);
-}
-
 const char *
 visage_gallery_get_focus_text (VisageGallery *self)
 {
@@ -661,44 +350,6 @@ visage_gallery_get_class_label (VisageGallery *self, int cls)
 }
 
 void
-visage_gallery_set_filter_classes (VisageGallery *self, guint32 classes, gboolean match_all)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-  g_return_if_fail (classes < (1u << VG_NUM_CLASSES));
-
-  apply_filters (self, classes, match_all, self->focus, self->focus_truth,
-                 self->focus_predicted);
-}
-
-guint32
-visage_gallery_get_filter_classes (VisageGallery *self)
-{
-  g_return_val_if_fail (VISAGE_IS_GALLERY (self), 0);
-
-  return self->filter_classes;
-}
-
-void
-visage_gallery_set_filter_class (VisageGallery *self, int cls)
-{
-  g_return_if_fail (VISAGE_IS_GALLERY (self));
-  g_return_if_fail (cls >= -1 && cls < VG_NUM_CLASSES);
-
-  visage_gallery_set_filter_classes (self, cls >= 0 ? 1u << cls : 0, self->match_all);
-}
-
-int
-visage_gallery_get_filter_class (VisageGallery *self)
-{
-  g_return_val_if_fail (VISAGE_IS_GALLERY (self), -1);
-
-  /* One class, or none (-1) where all images or several classes are chosen. */
-  if (self->filter_classes == 0 || (self->filter_classes & (self->filter_classes - 1)) != 0)
-    return -1;
-  return g_bit_nth_lsf (self->filter_classes, -1);
-}
-
-void
 visage_gallery_results_changed (VisageGallery *self)
 {
   g_return_if_fail (VISAGE_IS_GALLERY (self));
@@ -717,10 +368,10 @@ visage_gallery_results_changed (VisageGallery *self)
           any = visage_sample_get_result (sample) != NULL;
         }
       if (!any)
-        clear_focus (self);
+        _visage_gallery_clear_focus (self);
     }
   gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
-  filter_changed (self);
+  _visage_gallery_filter_changed (self);
 }
 
 /* ---- GObject ------------------------------------------------------------------------------ */
@@ -798,7 +449,7 @@ show_all_action (GtkWidget *widget, const char *action_name, GVariant *parameter
 static void
 clear_focus_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  clear_focus (VISAGE_GALLERY (widget));
+  _visage_gallery_clear_focus (VISAGE_GALLERY (widget));
 }
 
 static void
@@ -857,22 +508,22 @@ visage_gallery_class_init (VisageGalleryClass *klass)
   object_class->get_property = visage_gallery_get_property;
   object_class->set_property = visage_gallery_set_property;
 
-  properties[PROP_SORT_BY] =
+  _visage_gallery_properties[PROP_SORT_BY] =
     g_param_spec_string ("sort-by", NULL, NULL, "name",
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_FILTER_CLASS] =
+  _visage_gallery_properties[PROP_FILTER_CLASS] =
     g_param_spec_int ("filter-class", NULL, NULL, -1, VG_NUM_CLASSES - 1, -1,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_SELECTED_SAMPLE] =
+  _visage_gallery_properties[PROP_SELECTED_SAMPLE] =
     g_param_spec_object ("selected-sample", NULL, NULL, VISAGE_TYPE_SAMPLE, readable);
   /* The confusion cell the gallery is narrowed to (-1 for none): the image view
    * highlights its pixels. */
-  properties[PROP_CONFUSION_TRUTH] =
+  _visage_gallery_properties[PROP_CONFUSION_TRUTH] =
     g_param_spec_int ("confusion-truth", NULL, NULL, -1, VG_NUM_CLASSES - 1, -1, readable);
-  properties[PROP_CONFUSION_PREDICTED] =
+  _visage_gallery_properties[PROP_CONFUSION_PREDICTED] =
     g_param_spec_int ("confusion-predicted", NULL, NULL, -1, VG_NUM_CLASSES - 1, -1,
                       readable);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  g_object_class_install_properties (object_class, N_PROPS, _visage_gallery_properties);
 
   /* The sample type must exist before the item template's expressions are parsed. */
   g_type_ensure (VISAGE_TYPE_SAMPLE);
@@ -963,7 +614,7 @@ add_class_checks (VisageGallery *self)
 static void
 visage_gallery_init (VisageGallery *self)
 {
-  self->sort_by = sort_orders[0];
+  self->sort_by = _visage_gallery_sort_orders[0];
   self->focus = FOCUS_NONE;
   self->focus_truth = self->focus_predicted = -1;
 
@@ -972,8 +623,8 @@ visage_gallery_init (VisageGallery *self)
   add_class_checks (self);
   add_step_keys (self);
 
-  self->filter = gtk_custom_filter_new (filter_sample, self, NULL);
-  self->sorter = gtk_custom_sorter_new (compare_samples, self, NULL);
+  self->filter = gtk_custom_filter_new (_visage_gallery_filter_sample, self, NULL);
+  self->sorter = gtk_custom_sorter_new (_visage_gallery_compare_samples, self, NULL);
   self->filtered = gtk_filter_list_model_new (NULL, GTK_FILTER (self->filter));
   self->sorted = gtk_sort_list_model_new (G_LIST_MODEL (self->filtered),
                                           GTK_SORTER (self->sorter));
