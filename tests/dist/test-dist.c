@@ -31,8 +31,9 @@
  *
  * A recipe of two stages runs distributed stage by stage to the same weights.
  *
- * Failures: rank 1 killed (SIGKILL) after the first checkpoint ends the run, which one
- * process then resumes to the reference's weights; a 1-process run resumed by 2 ranks
+ * Failures: rank 1 killed (SIGKILL) after the first checkpoint (an epoch's end; and, with a
+ * checkpoint after every step, mid-epoch) ends the run, which one process then resumes to
+ * the reference's weights; a 1-process run resumed by 2 ranks
  * likewise; a corrupt image in rank 1's validation shard ends both ranks with rank 1's
  * error; --distributed outside mpirun and a batch 2 ranks cannot share are refused. Every
  * run is under `timeout`, so a hang fails instead of blocking. */
@@ -323,6 +324,22 @@ VG_TEST ("/dist/dying-rank-then-resume-alone", test_dying_rank)
   train (&resumed, 0, NULL, "--resume", out, "--epochs", "3", "--threads", "1", NULL);
   g_assert_cmpint (resumed.status, ==, 0);
   g_assert_nonnull (strstr (resumed.err, "resuming"));
+  assert_same_weights (single_run (), out);
+}
+
+/* The same with a checkpoint after every step: rank 1 dies mid-epoch, and one process
+ * resumes from the step rank 0 saved (its batches are the global ones). */
+VG_TEST ("/dist/dying-rank-mid-epoch", test_dying_rank_mid_epoch)
+{
+  g_auto (Run) r = { 0 }, resumed = { 0 };
+  g_autofree char *out = under_root ("killed-mid-epoch");
+  g_autofree char *killer = write_killer (out);
+
+  NEW_RUN (&r, 2, killer, out, "50", "--checkpoint-minutes", "0.00001", NULL);
+  g_assert_cmpint (r.status, !=, 0);
+  g_assert_nonnull (strstr (r.err, "signal 9"));
+  train (&resumed, 0, NULL, "--resume", out, "--epochs", "3", "--threads", "1", NULL);
+  g_assert_cmpint (resumed.status, ==, 0);
   assert_same_weights (single_run (), out);
 }
 
