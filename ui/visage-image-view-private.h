@@ -77,6 +77,7 @@ struct _VisageImageView
 enum {
   PROP_0,
   PROP_MODE,
+  PROP_CHOSEN_MODE,
   PROP_OPACITY,
   PROP_EDITING,
   PROP_TOOL,

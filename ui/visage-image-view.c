@@ -186,22 +186,57 @@ show_mode (VisageImageView *self, VisageOverlayMode mode)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
 }
 
+/* The mode the user chose: the one shown, unless an image without ground truth shows its
+ * prediction in its place for now. Only this one is kept in the preferences. */
+static VisageOverlayMode
+chosen_mode (VisageImageView *self)
+{
+  return self->mode_before >= 0 ? (VisageOverlayMode) self->mode_before
+                                : visage_overlay_area_get_mode (self->overlay_area);
+}
+
+static int
+mode_from_name (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    if (g_strcmp0 (name, modes[i]) == 0)
+      return (int) i;
+  g_warning ("unknown overlay mode %s", name);
+  return -1;
+}
+
+/* The user chooses mode. While an image without ground truth is shown, a mode that needs
+ * one is refused (the action's buttons are off), or with remember, e.g. from the
+ * preferences, kept for the next image that has one. */
+static void
+choose_mode (VisageImageView *self, VisageOverlayMode mode, gboolean remember)
+{
+  VisageOverlayMode before = chosen_mode (self);
+
+  if (self->has_image && !self->has_truth && mode_needs_truth (mode))
+    {
+      if (!remember)
+        return;
+      self->mode_before = (int) mode;
+    }
+  else
+    {
+      self->mode_before = -1;
+      show_mode (self, mode);
+    }
+  if (chosen_mode (self) != before)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CHOSEN_MODE]);
+}
+
 void
 visage_image_view_set_mode (VisageImageView *self, const char *mode)
 {
+  int i;
+
   g_return_if_fail (VISAGE_IS_IMAGE_VIEW (self));
 
-  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
-    if (g_strcmp0 (mode, modes[i]) == 0)
-      {
-        /* An image without ground truth has only its prediction to show. */
-        if (self->has_image && !self->has_truth && mode_needs_truth ((VisageOverlayMode) i))
-          return;
-        self->mode_before = -1;
-        show_mode (self, (VisageOverlayMode) i);
-        return;
-      }
-  g_warning ("unknown overlay mode %s", mode);
+  if ((i = mode_from_name (mode)) >= 0)
+    choose_mode (self, (VisageOverlayMode) i, FALSE);
 }
 
 /* The image shown, or its ground truth, came or went: the modes that need a ground truth
@@ -237,6 +272,14 @@ visage_image_view_get_mode (VisageImageView *self)
   g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), NULL);
 
   return modes[visage_overlay_area_get_mode (self->overlay_area)];
+}
+
+const char *
+visage_image_view_get_chosen_mode (VisageImageView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_IMAGE_VIEW (self), NULL);
+
+  return modes[chosen_mode (self)];
 }
 
 void
@@ -474,6 +517,9 @@ visage_image_view_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_MODE:
       g_value_set_string (value, visage_image_view_get_mode (self));
       break;
+    case PROP_CHOSEN_MODE:
+      g_value_set_string (value, visage_image_view_get_chosen_mode (self));
+      break;
     case PROP_OPACITY:
       g_value_set_double (value, visage_image_view_get_opacity (self));
       break;
@@ -515,6 +561,14 @@ visage_image_view_set_property (GObject *object, guint prop_id, const GValue *va
     {
     case PROP_MODE:
       visage_image_view_set_mode (self, g_value_get_string (value));
+      break;
+    case PROP_CHOSEN_MODE:
+      {
+        int mode = mode_from_name (g_value_get_string (value));
+
+        if (mode >= 0)
+          choose_mode (self, (VisageOverlayMode) mode, TRUE);
+      }
       break;
     case PROP_OPACITY:
       visage_image_view_set_opacity (self, g_value_get_double (value));
@@ -558,6 +612,11 @@ visage_image_view_class_init (VisageImageViewClass *klass)
 
   properties[PROP_MODE] =
     g_param_spec_string ("mode", NULL, NULL, "truth",
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The user's mode, which "mode" differs from while an image without ground truth shows
+   * its prediction instead: the one to keep in the preferences. */
+  properties[PROP_CHOSEN_MODE] =
+    g_param_spec_string ("chosen-mode", NULL, NULL, "truth",
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_OPACITY] =
     g_param_spec_double ("opacity", NULL, NULL, 0.0, 1.0, 0.6,

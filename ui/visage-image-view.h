@@ -23,9 +23,12 @@ void visage_image_view_set_prediction (VisageImageView *self, const VgPrediction
 /* The title of the image shown, or NULL. */
 const char *visage_image_view_get_title (VisageImageView *self);
 
-/* Modes: "truth", "prediction", "errors", "side-by-side". */
+/* Modes: "truth", "prediction", "errors", "side-by-side". get_mode is the mode shown;
+ * get_chosen_mode the user's ("chosen-mode", kept in the preferences), which differs while
+ * an image without ground truth shows its prediction in place of a mode that needs one. */
 void visage_image_view_set_mode (VisageImageView *self, const char *mode);
 const char *visage_image_view_get_mode (VisageImageView *self);
+const char *visage_image_view_get_chosen_mode (VisageImageView *self);
 void visage_image_view_set_opacity (VisageImageView *self, double opacity);
 double visage_image_view_get_opacity (VisageImageView *self);
 void visage_image_view_set_class_visible (VisageImageView *self, int cls, gboolean visible);

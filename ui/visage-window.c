@@ -782,7 +782,8 @@ visage_window_constructed (GObject *object)
 
   if (self->settings == NULL)
     return;
-  g_settings_bind (self->settings, "overlay-mode", self->image_view, "mode",
+  /* The mode the user chose, not the prediction an image without ground truth shows. */
+  g_settings_bind (self->settings, "overlay-mode", self->image_view, "chosen-mode",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "overlay-opacity", self->image_view, "opacity",
                    G_SETTINGS_BIND_DEFAULT);

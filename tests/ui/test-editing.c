@@ -5,8 +5,8 @@
  * unsaved changes; the gallery marks unsaved and corrected images and scores a saved
  * correction; the high-contrast palette tells every class apart (and never reaches the
  * saved file), the outline mode draws only the regions' edges; the recovery question says
- * how old the changes are; an image without ground truth offers only its prediction; the
- * side by side panes are named. */
+ * how old the changes are; an image without ground truth offers only its prediction, which
+ * is not saved as the user's mode; the side by side panes are named. */
 #include "config.h"
 
 #include <math.h>
@@ -532,10 +532,24 @@ label_shown (VisageWindow *window, const char *text)
   return label != NULL && g_str_equal (gtk_label_get_label (GTK_LABEL (label)), text);
 }
 
+/* An image of the split on its own, without its ground truth (as --image opens it), opened
+ * in window and shown; its path, to unlink. */
+static char *
+open_lone_image (VisageWindow *window)
+{
+  g_autofree char *source = g_build_filename (split_dir, "images", "1.jpg", NULL);
+  char *lone = g_build_filename (scratch_dir, "lone.jpg", NULL);
+
+  g_assert_cmpint (symlink (source, lone), ==, 0);
+  visage_window_open_image (window, lone);
+  g_assert_true (spin_until (window_settled, window));
+  return lone;
+}
+
 VG_TEST ("/editing/image-without-truth", test_image_without_truth)
 {
   g_autoptr (VisageApplication) app = NULL;
-  g_autofree char *lone = NULL, *source = NULL;
+  g_autofree char *lone = NULL;
   VisageWindow *window;
   VisageImageView *view;
   const char *const truth_modes[] = { "truth", "errors", "side-by-side" };
@@ -547,11 +561,7 @@ VG_TEST ("/editing/image-without-truth", test_image_without_truth)
   g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (visage_window_get_gallery (window))));
 
   /* An image on its own (as --image opens it): its prediction, the other modes off. */
-  source = g_build_filename (split_dir, "images", "1.jpg", NULL);
-  lone = g_build_filename (scratch_dir, "lone.jpg", NULL);
-  g_assert_cmpint (symlink (source, lone), ==, 0);
-  visage_window_open_image (window, lone);
-  g_assert_true (spin_until (window_settled, window));
+  lone = open_lone_image (window);
   g_assert_cmpstr (visage_image_view_get_mode (view), ==, "prediction");
   for (guint i = 0; i < G_N_ELEMENTS (truth_modes); i++)
     {
@@ -576,6 +586,62 @@ VG_TEST ("/editing/image-without-truth", test_image_without_truth)
   g_assert_true (label_shown (window, "Ground Truth"));
   g_assert_true (label_shown (window, "Prediction"));
   keep_screenshot (window, "editing-side-by-side.png");
+  ui_destroy_window (window);
+  g_unlink (lone);
+}
+
+static char *
+saved_mode (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);  /* the memory backend's */
+
+  return g_settings_get_string (settings, "overlay-mode");
+}
+
+/* The prediction that an image without ground truth shows in place of the user's mode is
+ * not saved: a session closed then starts the next one on the user's mode. */
+VG_TEST ("/editing/forced-mode-not-saved", test_forced_mode_not_saved)
+{
+  g_autoptr (VisageApplication) app = NULL, app2 = NULL;
+  g_autofree char *lone = NULL, *mode = NULL, *after = NULL, *chosen = NULL;
+  VisageWindow *window;
+  VisageImageView *view;
+
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+    return;
+  view = visage_window_get_image_view (window);
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.mode", "s", "errors");
+  mode = saved_mode ();
+  g_assert_cmpstr (mode, ==, "errors");
+  lone = open_lone_image (window);
+  g_assert_cmpstr (visage_image_view_get_mode (view), ==, "prediction");
+  g_assert_cmpstr (visage_image_view_get_chosen_mode (view), ==, "errors");
+  g_clear_pointer (&mode, g_free);
+  mode = saved_mode ();
+  g_assert_cmpstr (mode, ==, "errors");
+  ui_destroy_window (window);
+  g_clear_pointer (&mode, g_free);
+  mode = saved_mode ();
+  g_assert_cmpstr (mode, ==, "errors");
+  g_unlink (lone);
+  g_clear_pointer (&lone, g_free);
+
+  /* The next session starts on the user's mode; choosing the prediction while an image
+   * without ground truth shows it is the user's choice, saved and kept for the next image. */
+  app2 = new_app ();
+  window = open_workbench (app2);
+  view = visage_window_get_image_view (window);
+  g_assert_cmpstr (visage_image_view_get_mode (view), ==, "errors");
+  lone = open_lone_image (window);
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.mode", "s", "prediction");
+  after = saved_mode ();
+  g_assert_cmpstr (after, ==, "prediction");
+  g_object_get (view, "chosen-mode", &chosen, NULL);
+  g_assert_cmpstr (chosen, ==, "prediction");
+  visage_gallery_select_position (visage_window_get_gallery (window), 0);
+  g_assert_true (spin_until (window_annotation_ready, window));
+  g_assert_cmpstr (visage_image_view_get_mode (view), ==, "prediction");
+  gtk_widget_activate_action (GTK_WIDGET (view), "image.mode", "s", "truth");
   ui_destroy_window (window);
   g_unlink (lone);
 }
