@@ -85,8 +85,9 @@ typedef float v8u __attribute__ ((vector_size (32), aligned (4)));
 
 /* Rows by columns of the micro-kernels: two vectors wide, and one vector wide for products
  * of at most one vector's columns (the attention tiles of 8-channel heads, which would
- * otherwise be three quarters zero padding; with AVX-512, 8 columns take a 256-bit one). */
-enum { MR_512 = 12, MR_256 = 6 };
+ * otherwise be three quarters zero padding; with AVX-512, 8 columns take a 256-bit vector
+ * and 16 rows, so that the tiles of 64 and 256 rows have no ragged edge). */
+enum { MR_512 = 12, MR_512_8 = 16, MR_256 = 6 };
 
 #define MICRO_KERNEL(name, isa, V, VU, MR, NV)                                              \
   static __attribute__ ((target (isa))) void name (                                        \
@@ -98,7 +99,7 @@ enum { MR_512 = 12, MR_256 = 6 };
 
 MICRO_KERNEL (kernel_avx512, "avx512f,fma", v16, v16u, MR_512, 2)
 MICRO_KERNEL (kernel_avx512_1, "avx512f,fma", v16, v16u, MR_512, 1)
-MICRO_KERNEL (kernel_avx512_8, "avx512f,fma", v8, v8u, MR_512, 1)
+MICRO_KERNEL (kernel_avx512_8, "avx512f,fma", v8, v8u, MR_512_8, 1)
 MICRO_KERNEL (kernel_avx2, "avx2,fma", v8, v8u, MR_256, 2)
 MICRO_KERNEL (kernel_avx2_1, "avx2,fma", v8, v8u, MR_256, 1)
 
@@ -109,7 +110,7 @@ kernel_for (VgGemmPath isa, int N, MicroKernel *kernel, int *mr, int *nr)
   if (isa == VG_GEMM_AVX512 && vg_gemm_cpu_isa () >= VG_ISA_AVX512)
     {
       *kernel = N <= 8 ? kernel_avx512_8 : N <= 16 ? kernel_avx512_1 : kernel_avx512;
-      *mr = MR_512;
+      *mr = N <= 8 ? MR_512_8 : MR_512;
       *nr = N <= 8 ? 8 : N <= 16 ? 16 : 32;
       return TRUE;
     }
