@@ -27,6 +27,7 @@ struct _VisageApplication
   char *split_dir;            /* --split, absolute */
   char *model_path;           /* --model, absolute */
   char *image_path;           /* --image, absolute */
+  char *run_dir;              /* --run, absolute */
   gboolean evaluate;          /* --evaluate */
   gulong evaluate_handler;    /* on the window's notify::busy until --evaluate starts */
   char *screenshot_path;      /* --screenshot, absolute */
@@ -160,6 +161,8 @@ open_initial_files (VisageApplication *self, VisageWindow *window)
     visage_window_open_split (window, split);
   if (self->image_path != NULL)
     visage_window_open_image (window, self->image_path);
+  if (self->run_dir != NULL)
+    visage_window_open_run (window, self->run_dir);
 }
 
 /* --evaluate: once the split and the model have loaded (the window is no longer busy),
@@ -331,6 +334,7 @@ visage_application_handle_local_options (GApplication *app, GVariantDict *option
   self->split_dir = absolute_option (options, "split");
   self->model_path = absolute_option (options, "model");
   self->image_path = absolute_option (options, "image");
+  self->run_dir = absolute_option (options, "run");
   self->evaluate = g_variant_dict_contains (options, "evaluate");
   self->screenshot_path = absolute_option (options, "screenshot");
   if (self->screenshot_path != NULL)
@@ -364,6 +368,7 @@ visage_application_dispose (GObject *object)
   g_clear_pointer (&self->split_dir, g_free);
   g_clear_pointer (&self->model_path, g_free);
   g_clear_pointer (&self->image_path, g_free);
+  g_clear_pointer (&self->run_dir, g_free);
   g_clear_pointer (&self->screenshot_path, g_free);
   G_OBJECT_CLASS (visage_application_parent_class)->dispose (object);
 }
@@ -428,6 +433,8 @@ static const GOptionEntry options[] = {
     N_("Load this model (a .safetensors file)"), N_("FILE") },
   { "image", 0, 0, G_OPTION_ARG_FILENAME, NULL,
     N_("Parse this image (any JPEG or PNG) and show it on its own"), N_("FILE") },
+  { "run", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+    N_("Show this training run’s folder (its log.csv) on the Training page"), N_("FOLDER") },
   { "evaluate", 0, 0, G_OPTION_ARG_NONE, NULL,
     N_("Evaluate the split once it and the model have loaded"), NULL },
   { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL,

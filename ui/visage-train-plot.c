@@ -159,20 +159,17 @@ visage_train_plot_load_log (VisageTrainPlot *self, const char *path, GError **er
   return visage_train_plot_load_log_text (self, text, path, error);
 }
 
-gboolean
-visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text, const char *path,
-                                 GError **error)
+/* The rows of a log's text into points and switches (the plot's arrays' types). */
+static gboolean
+parse_log (const char *text, const char *path, GArray *points, GArray *switches,
+           GError **error)
 {
-  g_auto (GStrv) lines = NULL;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   g_auto (GStrv) header = NULL;
-  int c_epoch, c_phase, c_optimizer, c_lr, c_train, c_val, c_miou;
-  int previous_phase = -1;
+  int c_epoch, c_phase, c_optimizer, c_lr, c_train, c_val, c_miou, n_columns;
+  int previous_phase = -1, previous_epoch = 0;
 
-  g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), FALSE);
-  g_return_val_if_fail (text != NULL && path != NULL, FALSE);
-
-  lines = g_strsplit (text, "\n", -1);
-  if (lines[0] == NULL)
+  if (lines[0] == NULL || *g_strstrip (lines[0]) == '\0')
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("%s is empty: not a training log"), path);
@@ -193,33 +190,67 @@ visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text, const 
                    _("%s is not a training log: its first line names other columns"), path);
       return FALSE;
     }
-
-  visage_train_plot_clear (self);
+  /* Every line the engine writes ends: a last line without its end was cut short. */
+  if (!g_str_has_suffix (text, "\n"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("%s is cut short: its last line has no end (a copy not finished?)"),
+                   path);
+      return FALSE;
+    }
+  n_columns = MAX (MAX (MAX (c_epoch, c_phase), MAX (c_lr, c_train)),
+                   MAX (MAX (c_val, c_miou), c_optimizer)) + 1;
   for (int i = 1; lines[i] != NULL; i++)
     {
       g_auto (GStrv) cells = NULL;
       double epoch, phase, lr, train, val, miou;
+      Point p;
 
       if (*g_strstrip (lines[i]) == '\0')
         continue;
       cells = g_strsplit (lines[i], ",", -1);
-      if (g_strv_length (cells) < (guint) MAX (MAX (MAX (c_epoch, c_phase), MAX (c_lr, c_train)),
-                                               MAX (MAX (c_val, c_miou), c_optimizer)) + 1
+      if (g_strv_length (cells) < (guint) n_columns
           || !parse_double (cells[c_epoch], &epoch) || !parse_double (cells[c_phase], &phase)
           || !parse_double (cells[c_lr], &lr) || !parse_double (cells[c_train], &train)
           || !parse_double (cells[c_val], &val) || !parse_double (cells[c_miou], &miou)
-          || epoch < 1 || epoch > G_MAXINT || !(phase >= 0 && phase <= 1000))
+          || epoch < 1 || epoch > G_MAXINT || epoch != floor (epoch)
+          || (int) epoch <= previous_epoch || !(phase >= 0 && phase <= 1000))
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        _("%s: line %d is not a row of a training log"), path, i + 1);
-          visage_train_plot_clear (self);
           return FALSE;
         }
       if (previous_phase >= 0 && (int) phase != previous_phase)
-        visage_train_plot_add_switch (self, (int) epoch - 1, g_strstrip (cells[c_optimizer]), lr);
+        {
+          Switch s = { .epoch = (int) epoch - 1, .lr = lr };
+
+          g_strlcpy (s.optimizer, g_strstrip (cells[c_optimizer]), sizeof s.optimizer);
+          g_array_append_val (switches, s);
+        }
       previous_phase = (int) phase;
-      visage_train_plot_add_epoch (self, (int) epoch, train, val, miou);
+      previous_epoch = (int) epoch;
+      p = (Point) { (int) epoch, train, val, miou };
+      g_array_append_val (points, p);
     }
+  return TRUE;
+}
+
+gboolean
+visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text, const char *path,
+                                 GError **error)
+{
+  g_autoptr (GArray) points = g_array_new (FALSE, FALSE, sizeof (Point));
+  g_autoptr (GArray) switches = g_array_new (FALSE, FALSE, sizeof (Switch));
+
+  g_return_val_if_fail (VISAGE_IS_TRAIN_PLOT (self), FALSE);
+  g_return_val_if_fail (text != NULL && path != NULL, FALSE);
+
+  /* Parsed aside first: a bad log leaves the figure as it was. */
+  if (!parse_log (text, path, points, switches, error))
+    return FALSE;
+  visage_train_plot_clear (self);
+  g_array_append_vals (self->points, points->data, points->len);
+  g_array_append_vals (self->switches, switches->data, switches->len);
   return TRUE;
 }
 

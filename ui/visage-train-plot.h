@@ -26,7 +26,9 @@ void visage_train_plot_add_epoch (VisageTrainPlot *self, int epoch, double train
 void visage_train_plot_add_switch (VisageTrainPlot *self, int epoch, const char *optimizer,
                                    double lr);
 /* Replace the contents with a run's log.csv (the columns visage-cli train writes); the
- * switches are where the phase changes. */
+ * switches are where the phase changes. A log that is empty, names other columns, has a
+ * row that is no row (or an epoch not after the one before), or a last line without its
+ * end (cut short) is an error, and the plot keeps what it showed. */
 gboolean visage_train_plot_load_log (VisageTrainPlot *self, const char *path, GError **error);
 /* The same from the log's text; path names its source in errors. */
 gboolean visage_train_plot_load_log_text (VisageTrainPlot *self, const char *text,

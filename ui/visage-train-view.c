@@ -11,69 +11,18 @@
 #include "visage-folder-toast.h"
 #include "visage-format.h"
 #include "visage-resources.h"
-#include "visage-train-view.h"
+#include "visage-train-view-private.h"
 
 /* The exported figure's size in points. */
 #define EXPORT_WIDTH 1200
 #define EXPORT_HEIGHT 720
-
-/* How the run shown ended, once it has. */
-typedef enum {
-  OUTCOME_NONE,      /* running, or nothing shown */
-  OUTCOME_FINISHED,  /* the schedule or the epoch limit ended it */
-  OUTCOME_DONE_BEFORE, /* resumed, but it had finished already: nothing was trained */
-  OUTCOME_STOPPED,
-  OUTCOME_FAILED,
-} RunOutcome;
-
-struct _VisageTrainView
-{
-  GtkWidget parent_instance;
-
-  /* Template widgets */
-  GtkStack *stack;
-  GtkLabel *title_label;
-  GtkLabel *folder_label;
-  GtkLabel *phase_label;
-  GtkLabel *best_label;
-  GtkProgressBar *epoch_bar;
-  GtkProgressBar *run_bar;
-  GtkLabel *message_label;
-  GtkWidget *best_buttons;
-  VisageTrainPlot *plot;
-
-  VgService *service;
-  GCancellable *cancellable;  /* non-NULL while a run goes on */
-  VgTrainOptions options;     /* of the run shown */
-  gboolean has_options;
-  gboolean paused;
-  gboolean disposed;
-
-  VgTrainStep step;           /* the latest step */
-  gboolean has_step;
-  gboolean validating;
-  int val_done;
-  int val_total;
-  double epoch_seconds;       /* sum over the epochs finished in this session */
-  int n_epoch_seconds;
-  char *optimizer;            /* running now: "adam", "adamw", "sgd" */
-  double lr;                  /* the current rate; 0: unknown */
-  /* The best checkpoint by the run's own rule (options.select): best.safetensors */
-  int best_epoch;             /* 0: none yet */
-  double best_val_loss;       /* its validation figures */
-  double best_val_miou;
-  char *best_path;            /* its file, once there is one */
-  AdwToast *best_toast;       /* the newest best-checkpoint notice, weak */
-  AdwMessageDialog *stop_question;  /* weak */
-  RunOutcome outcome;
-  int epochs_done;            /* at the end of the run */
-};
 
 G_DEFINE_FINAL_TYPE (VisageTrainView, visage_train_view, GTK_TYPE_WIDGET)
 
 enum {
   PROP_0,
   PROP_RUNNING,
+  PROP_READING,
   N_PROPS
 };
 
@@ -96,8 +45,8 @@ show_toast (VisageTrainView *self, AdwToast *toast)
     g_object_unref (g_object_ref_sink (toast));
 }
 
-static void
-notice (VisageTrainView *self, const char *text)
+void
+_visage_train_view_notice (VisageTrainView *self, const char *text)
 {
   AdwToast *toast = adw_toast_new (text);
 
@@ -116,8 +65,8 @@ optimizer_display_name (const char *name)
 }
 
 /* "2 h 05 min", "4 min 10 s", "12 s". */
-static char *
-format_duration (double seconds)
+char *
+_visage_train_view_format_duration (double seconds)
 {
   gint64 s = (gint64) llround (MAX (seconds, 0.0));
 
@@ -140,9 +89,14 @@ update_actions (VisageTrainView *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.pause", running && !self->paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.resume", running && self->paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.stop", running);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.open-run", !running);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.use-best", has_best);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.evaluate-best", has_best);
   gtk_widget_set_visible (self->best_buttons, has_best);
+  /* an opened run goes on elsewhere, if at all: nothing here pauses or stops it */
+  gtk_widget_set_visible (self->pause_button, self->run_folder == NULL);
+  gtk_widget_set_visible (self->resume_button, self->run_folder == NULL);
+  gtk_widget_set_visible (self->stop_button, self->run_folder == NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "training.export-plot",
                                  visage_train_plot_get_n_points (self->plot) > 0);
 }
@@ -185,7 +139,9 @@ phase_text (VisageTrainView *self)
 
   if (self->lr > 0)
     g_ascii_formatd (lr, sizeof lr, "%.3g", self->lr);
-  if (self->cancellable == NULL)
+  if (self->outcome == OUTCOME_UNKNOWN)
+    return g_strdup (_("Last phase: unknown (no last.safetensors)"));
+  if (self->cancellable == NULL && self->outcome != OUTCOME_WRITING)
     /* TRANSLATORS: the optimiser the run ended with and its learning rate */
     return g_strdup_printf (_("Last phase: %s · learning rate %s"),
                             optimizer_display_name (self->optimizer), self->lr > 0 ? lr : "–");
@@ -243,6 +199,14 @@ ended_text (VisageTrainView *self, int epochs)
                               epochs);
     case OUTCOME_FAILED:
       return g_strdup_printf (_("Run: failed after epoch %d of %d"), self->epochs_done, epochs);
+    case OUTCOME_WRITING:
+      /* TRANSLATORS: an opened run's folder that a run elsewhere writes to now */
+      return g_strdup_printf (_("Run: epoch %d of %d done · going on elsewhere"),
+                              self->epochs_done, epochs);
+    case OUTCOME_UNKNOWN:
+      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Run: %d epoch logged",
+                                           "Run: %d epochs logged", self->epochs_done),
+                              self->epochs_done);
     case OUTCOME_NONE:
     default:
       return g_strdup ("");
@@ -265,15 +229,15 @@ run_text (VisageTrainView *self, int epoch, int epochs, double done)
     return g_strdup_printf (_("Run: epoch %d of %d · paused"), MAX (epoch, 1), epochs);
   if (per_epoch <= 0)
     return g_strdup_printf (_("Run: epoch %d of %d"), MAX (epoch, 1), epochs);
-  left = format_duration (per_epoch * (epochs - done));
+  left = _visage_train_view_format_duration (per_epoch * (epochs - done));
   /* TRANSLATORS: the run's progress; the run may end sooner when the optimiser
    * pipeline finishes, hence "at most" */
   return g_strdup_printf (_("Run: epoch %d of %d · at most %s left"), MAX (epoch, 1), epochs,
                           left);
 }
 
-static void
-update_labels (VisageTrainView *self)
+void
+_visage_train_view_update_labels (VisageTrainView *self)
 {
   g_autofree char *phase = phase_text (self), *best = best_text (self);
   g_autofree char *epoch_line = NULL, *run_line = NULL;
@@ -328,7 +292,7 @@ on_train_step (VisageTrainView *self, const VgTrainStep *step)
   self->has_step = TRUE;
   self->validating = FALSE;
   self->lr = step->lr;
-  update_labels (self);
+  _visage_train_view_update_labels (self);
 }
 
 static void
@@ -342,7 +306,7 @@ on_progress (VisageTrainView *self, int job, int done, int total)
       self->validating = TRUE;
       self->val_done = done;
       self->val_total = total;
-      update_labels (self);
+      _visage_train_view_update_labels (self);
     }
 }
 
@@ -400,7 +364,7 @@ on_train_epoch (VisageTrainView *self, const VgServiceEpoch *record)
     self->step.step = self->step.steps;
   if (e->events & VG_TRAIN_EVENT_SAVE_BEST)
     announce_best (self, e->epoch, e->val_loss, e->val_miou);
-  update_labels (self);
+  _visage_train_view_update_labels (self);
 }
 
 static void
@@ -504,9 +468,9 @@ trained (GObject *source, GAsyncResult *result, gpointer user_data)
       message = g_strdup_printf (_("Training failed: %s"), error->message);
     }
   gtk_label_set_label (self->message_label, message);
-  notice (self, toast_text != NULL ? toast_text : message);
+  _visage_train_view_notice (self, toast_text != NULL ? toast_text : message);
   set_running (self, NULL);
-  update_labels (self);
+  _visage_train_view_update_labels (self);
 }
 
 /* ---- API -------------------------------------------------------------------------------- */
@@ -573,6 +537,8 @@ visage_train_view_start (VisageTrainView *self, const VgTrainOptions *opts)
 
   if (self->cancellable != NULL)
     return FALSE;
+  _visage_train_view_close_run (self);
+  g_clear_pointer (&self->open_error, g_free);
   if (self->has_options)
     vg_train_options_clear (&self->options);
   vg_train_options_copy (&self->options, opts);
@@ -607,7 +573,7 @@ visage_train_view_start (VisageTrainView *self, const VgTrainOptions *opts)
   vg_service_set_training_paused (self->service, FALSE);
   vg_service_train_async (self->service, &self->options, cancellable, trained,
                           g_object_ref (self));
-  update_labels (self);
+  _visage_train_view_update_labels (self);
   return TRUE;
 }
 
@@ -629,7 +595,7 @@ visage_train_view_set_paused (VisageTrainView *self, gboolean paused)
     return;
   self->paused = paused;
   vg_service_set_training_paused (self->service, paused);
-  update_labels (self);
+  _visage_train_view_update_labels (self);
 }
 
 gboolean
@@ -786,7 +752,7 @@ export_chosen (const char *path, gpointer user_data)
         visage_folder_toast_show (ADW_TOAST_OVERLAY (overlay), text, path);
     }
   else
-    notice (self, error->message);
+    _visage_train_view_notice (self, error->message);
 }
 
 static void
@@ -833,6 +799,7 @@ visage_train_view_dispose (GObject *object)
   VisageTrainView *self = VISAGE_TRAIN_VIEW (object);
 
   self->disposed = TRUE;
+  _visage_train_view_close_run (self);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   if (self->service != NULL)
@@ -860,6 +827,7 @@ visage_train_view_finalize (GObject *object)
     vg_train_options_clear (&self->options);
   g_free (self->optimizer);
   g_free (self->best_path);
+  g_free (self->open_error);
   G_OBJECT_CLASS (visage_train_view_parent_class)->finalize (object);
 }
 
@@ -873,6 +841,9 @@ visage_train_view_get_property (GObject *object, guint prop_id, GValue *value,
     {
     case PROP_RUNNING:
       g_value_set_boolean (value, visage_train_view_get_running (self));
+      break;
+    case PROP_READING:
+      g_value_set_boolean (value, visage_train_view_get_reading (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -892,6 +863,9 @@ visage_train_view_class_init (VisageTrainViewClass *klass)
   properties[PROP_RUNNING] =
     g_param_spec_boolean ("running", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_READING] =
+    g_param_spec_boolean ("reading", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_install_action (widget_class, "training.pause", NULL, pause_action);
@@ -902,6 +876,8 @@ visage_train_view_class_init (VisageTrainViewClass *klass)
                                    use_best_action);
   gtk_widget_class_install_action (widget_class, "training.export-plot", "s",
                                    export_plot_action);
+  gtk_widget_class_install_action (widget_class, "training.open-run", "s",
+                                   _visage_train_view_open_run_action);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   g_type_ensure (VISAGE_TYPE_TRAIN_PLOT);
@@ -917,6 +893,9 @@ visage_train_view_class_init (VisageTrainViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, run_bar);
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, message_label);
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, best_buttons);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, pause_button);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, resume_button);
+  gtk_widget_class_bind_template_child (widget_class, VisageTrainView, stop_button);
   gtk_widget_class_bind_template_child (widget_class, VisageTrainView, plot);
 }
 
@@ -924,5 +903,5 @@ static void
 visage_train_view_init (VisageTrainView *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  update_labels (self);
+  _visage_train_view_update_labels (self);
 }

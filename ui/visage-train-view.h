@@ -10,7 +10,15 @@
  * training.use-best activates win.browse-model and training.evaluate-best win.use-model,
  * with the checkpoint's path. Paused, the page gives no time left; ended, it says how
  * (finished, stopped, failed, or finished already when resumed) with no step or rate that
- * no longer holds. Notices go to the window's toast overlay. */
+ * no longer holds. Notices go to the window's toast overlay.
+ *
+ * A run trained elsewhere (visage-cli train, also under mpirun, where rank 0 writes the
+ * files) opens from its folder (training.open-run(folder), visage_train_view_open_run):
+ * its log.csv's curves, its best checkpoint with the same buttons, and its state from
+ * last.safetensors: finished, stopped after epoch N, or written to now (then the page
+ * follows the log as it grows). Nothing trains or resumes; a bad folder is refused with
+ * its reason in a notice (visage_train_view_get_open_error) and the page keeps what it
+ * showed. */
 #pragma once
 
 #include <adwaita.h>
@@ -35,6 +43,15 @@ gboolean visage_train_view_start (VisageTrainView *self, const VgTrainOptions *o
  * up to its last checkpoint (an epoch's end, or a mid-epoch one). */
 void visage_train_view_stop (VisageTrainView *self);
 void visage_train_view_set_paused (VisageTrainView *self, gboolean paused);
+
+/* Show the run in folder (read on a worker): FALSE while a run trains here. */
+gboolean visage_train_view_open_run (VisageTrainView *self, const char *folder);
+/* TRUE while a folder is read ("reading" is notified at the start and end of a read). */
+gboolean visage_train_view_get_reading (VisageTrainView *self);
+/* The opened run's folder (followed while shown), or NULL. */
+const char *visage_train_view_get_run_folder (VisageTrainView *self);
+/* Why the last open (or re-read) of a folder failed; NULL after one that did not. */
+const char *visage_train_view_get_open_error (VisageTrainView *self);
 
 /* TRUE from a start until the run's end is delivered ("running" is notified). */
 gboolean visage_train_view_get_running (VisageTrainView *self);

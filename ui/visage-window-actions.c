@@ -46,6 +46,7 @@ _visage_window_actions_update (VisageWindow *self)
           self->annotation != NULL && has_split && vg_split_has_masks (self->split));
 
   enable (self, "train", !visage_train_view_get_running (self->train_view));
+  enable (self, "open-run", !visage_train_view_get_running (self->train_view));
 }
 
 static void
@@ -340,6 +341,12 @@ train_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   _visage_window_show_train_dialog (VISAGE_WINDOW (user_data));
 }
 
+static void
+open_run_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  _visage_window_choose_run (VISAGE_WINDOW (user_data));
+}
+
 /* A training run's best checkpoint (its toast's button): browse and evaluate with it. */
 static void
 use_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
@@ -381,6 +388,7 @@ static const GActionEntry win_actions[] = {
   { .name = "edit-mask", .activate = edit_mask_action },
 
   { .name = "train", .activate = train_action },
+  { .name = "open-run", .activate = open_run_action },
   { .name = "use-model", .activate = use_model_action, .parameter_type = "s" },
   { .name = "browse-model", .activate = browse_model_action, .parameter_type = "s" },
 };

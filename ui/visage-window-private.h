@@ -115,6 +115,8 @@ gboolean _visage_window_ask_save_changes (VisageWindow *self);
 /* visage-window-training.c */
 /* win.train: the Train dialog (presented again if open). */
 void _visage_window_show_train_dialog (VisageWindow *self);
+/* win.open-run: a folder chooser for a run's folder, shown on the Training page. */
+void _visage_window_choose_run (VisageWindow *self);
 /* The window's ::close-request while a model trains: ask first. TRUE when it asked. */
 gboolean _visage_window_ask_stop_training (VisageWindow *self);
 

@@ -61,6 +61,9 @@ void visage_window_set_flip (VisageWindow *self, gboolean flip);
 /* The Training page, and the Train dialog while it is open (win.train opens it). */
 VisageTrainView *visage_window_get_train_view (VisageWindow *self);
 VisageTrainDialog *visage_window_get_train_dialog (VisageWindow *self);
+/* A run's folder (its log.csv) plotted on the Training page, which shows then; win.open-run
+ * chooses one. A notice says why a folder is refused; nothing while a model trains here. */
+void visage_window_open_run (VisageWindow *self, const char *folder);
 /* The workbench's view: "browse", "evaluation" or "training". */
 const char *visage_window_get_visible_view (VisageWindow *self);
 void visage_window_set_visible_view (VisageWindow *self, const char *name);

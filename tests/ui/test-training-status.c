@@ -71,12 +71,6 @@ keep_widget_screenshot (GtkWidget *widget, const char *name)
 }
 
 static gboolean
-training_over (gpointer data)
-{
-  return !visage_train_view_get_running (VISAGE_TRAIN_VIEW (data));
-}
-
-static gboolean
 run_read (gpointer data)
 {
   return !visage_train_dialog_get_reading_run (VISAGE_TRAIN_DIALOG (data));
@@ -94,57 +88,13 @@ on_step (VgService *service, const VgTrainStep *step, gpointer data)
   *(gboolean *) data = TRUE;
 }
 
-static void
-assert_contains (const char *text, const char *part)
-{
-  g_test_message ("%s", text);
-  g_assert_nonnull (strstr (text, part));
-}
-
-/* The epoch of the lowest validation loss in the run's log.csv, as the engine picks it
- * (the first of equals: only a lower loss is better). */
-static int
-best_loss_epoch (const char *run)
-{
-  g_autofree char *path = g_build_filename (run, "log.csv", NULL);
-  g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
-  double best = INFINITY;
-  int epoch = 0;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  lines = g_strsplit (text, "\n", -1);
-  for (int i = 1; lines[i] != NULL && lines[i][0] != '\0'; i++)
-    {
-      g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
-      double loss = g_ascii_strtod (cells[5], NULL);  /* val_loss */
-
-      if (loss < best)
-        {
-          best = loss;
-          epoch = atoi (cells[0]);
-        }
-    }
-  return epoch;
-}
-
-static gboolean
-browsing_best (gpointer data)
-{
-  VisageWindow *window = data;
-
-  return g_strcmp0 (vg_service_get_model_path (visage_window_get_service (window)),
-                    visage_train_view_get_best_path (visage_window_get_train_view (window))) == 0
-         && !visage_window_get_busy (window);
-}
-
 /* Paused, the page gives no time left; running again, it does once a step is timed. */
 static void
 check_paused_texts (VisageTrainView *view, gboolean *stepped)
 {
   g_assert_true (spin_until (is_true, stepped));
   visage_train_view_set_paused (view, TRUE);
-  assert_contains (visage_train_view_get_run_text (view), "paused");
+  ui_train_assert_contains (visage_train_view_get_run_text (view), "paused");
   g_assert_null (strstr (visage_train_view_get_run_text (view), "left"));
   g_assert_null (strstr (visage_train_view_get_epoch_text (view), "images/s"));
   spin_for (300);
@@ -177,7 +127,7 @@ check_dialog_resume (VisageWindow *window, const char *run)
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "epochs"), ==, "2");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "select"), ==, "loss");
   g_assert_false (visage_train_dialog_get_can_start (dialog));
-  assert_contains (visage_train_dialog_get_problem (dialog), "raise the epoch limit");
+  ui_train_assert_contains (visage_train_dialog_get_problem (dialog), "raise the epoch limit");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "depths"), ==, "1,1,1,1");
   keep_widget_screenshot (GTK_WIDGET (dialog), "train-dialog-resume.png");
   ui_train_set (dialog, "epochs", "3");
@@ -212,28 +162,28 @@ VG_TEST ("/training-status/run", test_run_status)
   dialog = ui_train_open_dialog (window);
   ui_train_set_tiny_run (dialog, run, "2");
   g_assert_true (visage_train_dialog_start (dialog));
-  assert_contains (visage_train_view_get_best_text (view), "none yet");
+  ui_train_assert_contains (visage_train_view_get_best_text (view), "none yet");
   check_paused_texts (view, &stepped);
 
   /* Finished: the bars say so, with no step, speed or time left. */
-  g_assert_true (spin_until (training_over, view));
-  assert_contains (visage_train_view_get_message (view), "finished");
-  assert_contains (visage_train_view_get_run_text (view), "finished after 2 epochs");
+  g_assert_true (spin_until (ui_train_over, view));
+  ui_train_assert_contains (visage_train_view_get_message (view), "finished");
+  ui_train_assert_contains (visage_train_view_get_run_text (view), "finished after 2 epochs");
   g_assert_cmpstr (visage_train_view_get_epoch_text (view), ==, "");
-  assert_contains (visage_train_view_get_phase_text (view), "Last phase");
+  ui_train_assert_contains (visage_train_view_get_phase_text (view), "Last phase");
 
   /* The best: the engine's rule (the lowest validation loss), named, at its epoch. */
-  best = best_loss_epoch (run);
+  best = ui_train_best_loss_epoch (run);
   g_assert_cmpint (best, >=, 1);
   expected = g_strdup_printf ("(lowest validation loss): epoch %d ", best);
-  assert_contains (visage_train_view_get_best_text (view), expected);
+  ui_train_assert_contains (visage_train_view_get_best_text (view), expected);
   g_assert_true (g_file_test (visage_train_view_get_best_path (view), G_FILE_TEST_IS_REGULAR));
   visage_window_set_visible_view (window, "training");
   keep_widget_screenshot (GTK_WIDGET (window), "training-finished.png");
 
   /* Its buttons stay after the notices: browsing with it. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "training.use-best", NULL));
-  g_assert_true (spin_until (browsing_best, window));
+  g_assert_true (spin_until (ui_train_browsing_best, window));
   g_assert_cmpstr (visage_window_get_visible_view (window), ==, "browse");
 
   check_dialog_resume (window, run);
@@ -242,11 +192,11 @@ VG_TEST ("/training-status/run", test_run_status)
   g_assert_true (vg_train_options_load (&options, run, &error));
   g_assert_no_error (error);
   g_assert_true (visage_train_view_start (view, &options));
-  assert_contains (visage_train_view_get_best_text (view), expected);
-  g_assert_true (spin_until (training_over, view));
-  assert_contains (visage_train_view_get_message (view), "already");
-  assert_contains (visage_train_view_get_run_text (view), "had finished already");
-  assert_contains (visage_train_view_get_best_text (view), expected);
+  ui_train_assert_contains (visage_train_view_get_best_text (view), expected);
+  g_assert_true (spin_until (ui_train_over, view));
+  ui_train_assert_contains (visage_train_view_get_message (view), "already");
+  ui_train_assert_contains (visage_train_view_get_run_text (view), "had finished already");
+  ui_train_assert_contains (visage_train_view_get_best_text (view), expected);
   g_assert_nonnull (visage_train_view_get_best_path (view));
   vg_train_options_clear (&options);
   g_signal_handlers_disconnect_by_data (visage_window_get_service (window), &stepped);
@@ -297,12 +247,12 @@ VG_TEST ("/training-status/plot-hover", test_plot_hover)
       if (text != NULL && g_str_has_prefix (text, "Epoch 2\n"))
         {
           found = TRUE;
-          assert_contains (text, "Training loss 1.2000");
-          assert_contains (text, "Validation loss 1.3000");
-          assert_contains (text, "Validation mIoU 35.18%");
+          ui_train_assert_contains (text, "Training loss 1.2000");
+          ui_train_assert_contains (text, "Validation loss 1.3000");
+          ui_train_assert_contains (text, "Validation mIoU 35.18%");
         }
       if (text != NULL && g_str_has_prefix (text, "Epoch 3\n"))
-        assert_contains (text, "Validation loss –");
+        ui_train_assert_contains (text, "Validation loss –");
     }
   g_assert_true (found);
   outside = visage_train_plot_describe_at (plot, 2);  /* in the left axis' margin */

@@ -32,12 +32,6 @@ static char *val_dir;       /* scratch/data/val; NULL when ../shared is absent *
 static char *train_dir;     /* scratch/data/train, its sibling */
 static char *model_path;
 
-static gboolean
-training_over (gpointer data)
-{
-  return !visage_train_view_get_running (VISAGE_TRAIN_VIEW (data));
-}
-
 static AdwMessageDialog *find_message_dialog (void);
 
 static VisageWindow *
@@ -520,7 +514,7 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
   check_paused_serves_jobs (service, view, &w);
 
   /* Stopped once its first epoch is announced: last.safetensors keeps what finished. */
-  g_assert_true (spin_until (training_over, view));
+  g_assert_true (spin_until (ui_train_over, view));
   g_assert_cmpint (w.n_epochs, >=, 1);
   g_assert_cmpint (w.n_steps, >=, 1);
   g_assert_cmpint (w.n_progress, >=, 1);
@@ -586,7 +580,7 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
   visage_train_view_set_paused (view, FALSE);
 
   /* It finishes at the new limit. */
-  g_assert_true (spin_until (training_over, view));
+  g_assert_true (spin_until (ui_train_over, view));
   g_test_message ("finished: %s", visage_train_view_get_message (view));
   g_assert_nonnull (strstr (visage_train_view_get_message (view), "finished"));
   g_assert_cmpint (log_rows (run), ==, done + 1);
@@ -656,7 +650,21 @@ VG_TEST ("/training/plot-log", test_plot_log)
     "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou\n1,0,adam,x,1,1,1\n", -1, NULL));
   g_assert_false (visage_train_plot_load_log (plot, broken, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
-  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, 0);
+  g_clear_error (&error);
+  /* a last row cut short, and an epoch that does not follow the one before */
+  g_assert_true (g_file_set_contents (broken,
+    "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou\n1,0,adam,0.1,1,1,1", -1, NULL));
+  g_assert_false (visage_train_plot_load_log (plot, broken, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_true (g_file_set_contents (broken,
+    "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou\n2,0,adam,0.1,1,1,1\n"
+    "1,0,adam,0.1,1,1,1\n", -1, NULL));
+  g_assert_false (visage_train_plot_load_log (plot, broken, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  /* none of the bad logs took what was plotted */
+  g_assert_cmpuint (visage_train_plot_get_n_points (plot), ==, 3);
+  g_assert_cmpuint (visage_train_plot_get_n_switches (plot), ==, 1);
   g_object_unref (plot);
 }
 
