@@ -53,31 +53,23 @@ relu_backward_kernel (float *dinp, const float *dout, const float *out, size_t n
 extern "C" void
 vg_cuda_gelu_forward (float *out, const float *inp, size_t n)
 {
-  if (n > 0)
-    gelu_forward_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (out, inp, n);
-  check_launch ("gelu_forward");
+  elementwise_run ("gelu_forward", gelu_forward_kernel, n, out, inp, n);
 }
 
 extern "C" void
 vg_cuda_gelu_backward (float *dinp, const float *dout, const float *inp, size_t n)
 {
-  if (n > 0)
-    gelu_backward_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (dinp, dout, inp, n);
-  check_launch ("gelu_backward");
+  elementwise_run ("gelu_backward", gelu_backward_kernel, n, dinp, dout, inp, n);
 }
 
 extern "C" void
 vg_cuda_relu_forward (float *out, const float *inp, size_t n)
 {
-  if (n > 0)
-    relu_forward_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (out, inp, n);
-  check_launch ("relu_forward");
+  elementwise_run ("relu_forward", relu_forward_kernel, n, out, inp, n);
 }
 
 extern "C" void
 vg_cuda_relu_backward (float *dinp, const float *dout, const float *out, size_t n)
 {
-  if (n > 0)
-    relu_backward_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (dinp, dout, out, n);
-  check_launch ("relu_backward");
+  elementwise_run ("relu_backward", relu_backward_kernel, n, dinp, dout, out, n);
 }

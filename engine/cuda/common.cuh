@@ -88,6 +88,37 @@ blocks_for_rows (size_t rows)
   for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < (size_t) (n);      \
        i += (size_t) gridDim.x * blockDim.x)
 
+/* The launch of an op whose kernel covers n elements with a grid stride: on the stream, none
+ * when n is 0, then the launch checked under the op's name. The whole body of most entry
+ * points. (The host emulation runs such kernels without fibers: see tests/cuda/emu.) */
+template <class... Params, class... Args>
+static void
+elementwise_run (const char *what, void (*kernel) (Params...), size_t n, Args... args)
+{
+  if (n > 0)
+    kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (args...);
+  check_launch (what);
+}
+
+/* Channels-last index e of a (B, H, W, C) tensor as (b, y, x, c). */
+struct Nhwc
+{
+  int b, y, x, c;
+};
+
+__device__ __forceinline__ Nhwc
+nhwc_index (size_t e, int H, int W, int C)
+{
+  Nhwc p;
+  size_t pix = e / C, t = pix / W;
+
+  p.c = (int) (e % C);
+  p.x = (int) (pix % W);
+  p.y = (int) (t % H);
+  p.b = (int) (t / H);
+  return p;
+}
+
 /* Butterfly sums and maxima over a warp: every lane ends with the same bits (each step adds
  * the same two values in either order), so the result does not depend on the lane. */
 __device__ __forceinline__ float

@@ -43,11 +43,8 @@ scatter_kernel (float *out, const float *Y, const float *bias, int n, int H, int
 
   VGC_GRID_STRIDE (e, (size_t) n * Ho * Wo * Cout)
     {
-      int co = (int) (e % Cout);
-      size_t pix = e / Cout;
-      int ow = (int) (pix % Wo);
-      size_t t = pix / Wo;
-      int oh = (int) (t % Ho), b = (int) (t / Ho);
+      Nhwc y = nhwc_index (e, Ho, Wo, Cout);
+      int co = y.c, ow = y.x, oh = y.y, b = y.b;
       int h = oh / K, kh = oh - h * K, w = ow / K, kw = ow - w * K;
 
       out[e] = Y[(((size_t) b * H + h) * W + w) * CKK + (size_t) co * KK + kh * K + kw]
@@ -64,12 +61,10 @@ gather_kernel (float *dY, const float *dout, int n, int H, int W, int Cout, int 
 
   VGC_GRID_STRIDE (e, (size_t) n * H * W * CKK)
     {
-      size_t row = e / CKK;
-      int j = (int) (e - row * CKK);
-      int co = j / KK, k = j - co * KK, kh = k / K, kw = k - kh * K;
-      int w = (int) (row % W);
-      size_t t = row / W;
-      int h = (int) (t % H), b = (int) (t / H);
+      /* e = ((b, h, w) row, (co, kh, kw) column): a channels-last index with CKK channels */
+      Nhwc x = nhwc_index (e, H, W, (int) CKK);
+      int co = x.c / KK, k = x.c - co * KK, kh = k / K, kw = k - kh * K;
+      int w = x.x, h = x.y, b = x.b;
 
       dY[e] = dout[(((size_t) b * Ho + h * K + kh) * Wo + w * K + kw) * Cout + co];
     }

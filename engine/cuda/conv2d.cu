@@ -51,12 +51,10 @@ im2col_kernel (float *col, const float *inp, int nb, int H, int W, int Cin, int 
 
   VGC_GRID_STRIDE (e, (size_t) nb * Ho * Wo * CKK)
     {
-      size_t row = e / CKK;
-      int j = (int) (e - row * CKK);
-      int ci = j / KK, k = j - ci * KK, kh = k / K, kw = k - kh * K;
-      int ow = (int) (row % Wo);
-      size_t t = row / Wo;
-      int oh = (int) (t % Ho), b = (int) (t / Ho);
+      /* e = ((b, oh, ow) row, (ci, kh, kw) column): a channels-last index with CKK channels */
+      Nhwc y = nhwc_index (e, Ho, Wo, (int) CKK);
+      int ci = y.c / KK, k = y.c - ci * KK, kh = k / K, kw = k - kh * K;
+      int ow = y.x, oh = y.y, b = y.b;
       int ih = oh * S - P + kh, iw = ow * S - P + kw;
 
       col[e] = ih < 0 || ih >= H || iw < 0 || iw >= W
@@ -76,28 +74,19 @@ col2im_kernel (float *dinp, const float *dcol, int nb, int H, int W, int Cin, in
 
   VGC_GRID_STRIDE (e, (size_t) nb * H * W * Cin)
     {
-      int ci = (int) (e % Cin);
-      size_t pix = e / Cin;
-      int iw = (int) (pix % W);
-      size_t t = pix / W;
-      int ih = (int) (t % H), b = (int) (t / H);
+      Nhwc x = nhwc_index (e, H, W, Cin);
+      int ci = x.c, iw = x.x, ih = x.y, b = x.b;
+      int kh0, kh1, kw0, kw1;
       float s = 0.0f;
 
-      /* the taps that reach (ih, iw): kh = ih + P - oh S for the output rows oh */
-      for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
-        {
-          int oh = (ih + P - kh) / S;
-          if (oh >= Ho)
-            continue;
-          for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
-            {
-              int ow = (iw + P - kw) / S;
-              if (ow >= Wo)
-                continue;
-              s += dcol[(((size_t) b * Ho + oh) * Wo + ow) * CKK + (size_t) ci * KK + kh * K
-                        + kw];
-            }
-        }
+      vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
+      vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
+      for (int kh = kh0; kh < kh1; kh += S)
+        for (int kw = kw0; kw < kw1; kw += S)
+          {
+            int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
+            s += dcol[(((size_t) b * Ho + oh) * Wo + ow) * CKK + (size_t) ci * KK + kh * K + kw];
+          }
       dinp[e] = s;
     }
 }
@@ -187,11 +176,8 @@ depthwise_forward_kernel (float *out, const float *inp, const float *weight,
 
   VGC_GRID_STRIDE (e, (size_t) B * Ho * Wo * C)
     {
-      int c = (int) (e % C);
-      size_t pix = e / C;
-      int ow = (int) (pix % Wo);
-      size_t t = pix / Wo;
-      int oh = (int) (t % Ho), b = (int) (t / Ho);
+      Nhwc y = nhwc_index (e, Ho, Wo, C);
+      int c = y.c, ow = y.x, oh = y.y, b = y.b;
       float o = bias != NULL ? bias[c] : 0.0f;
 
       for (int kh = 0; kh < K; kh++)
@@ -220,27 +206,19 @@ depthwise_dinp_kernel (float *dinp, const float *dout, const float *weight, int 
 
   VGC_GRID_STRIDE (e, (size_t) B * H * W * C)
     {
-      int c = (int) (e % C);
-      size_t pix = e / C;
-      int iw = (int) (pix % W);
-      size_t t = pix / W;
-      int ih = (int) (t % H), b = (int) (t / H);
+      Nhwc x = nhwc_index (e, H, W, C);
+      int c = x.c, iw = x.x, ih = x.y, b = x.b;
+      int kh0, kh1, kw0, kw1;
       float s = 0.0f;
 
-      for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
-        {
-          int oh = (ih + P - kh) / S;
-          if (oh >= Ho)
-            continue;
-          for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
-            {
-              int ow = (iw + P - kw) / S;
-              if (ow >= Wo)
-                continue;
-              s += dout[(((size_t) b * Ho + oh) * Wo + ow) * C + c]
-                   * weight[c * KK + kh * K + kw];
-            }
-        }
+      vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
+      vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
+      for (int kh = kh0; kh < kh1; kh += S)
+        for (int kw = kw0; kw < kw1; kw += S)
+          {
+            int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
+            s += dout[(((size_t) b * Ho + oh) * Wo + ow) * C + c] * weight[c * KK + kh * K + kw];
+          }
       dinp[e] = s;
     }
 }

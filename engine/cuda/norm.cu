@@ -10,6 +10,7 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "common.cuh"
+#include "vg-norm-stats.h"
 
 using namespace vgc;
 
@@ -83,8 +84,10 @@ layernorm_dinp_kernel (float *dinp, const float *dout, const float *inp, const f
 namespace
 {
 
-/* per row: dout * xhat (for dweight) and dout (for dbias); xhat from the row's mean, rstd */
-struct LayerNormParamTerms
+/* per element (r, c): dout * xhat (for dweight) and dout (for dbias), xhat from the row's
+ * statistics (LayerNorm, PER_ROW) or the channel's batch statistics (BatchNorm) */
+template <bool PER_ROW>
+struct NormParamTerms
 {
   const float *dout, *inp, *mean, *rstd;
   int C;
@@ -92,9 +95,10 @@ struct LayerNormParamTerms
   operator() (int r, int c, double *acc) const
   {
     size_t i = (size_t) r * C + c;
+    int s = PER_ROW ? r : c;
     float dy = dout[i];
 
-    acc[0] += (double) (dy * ((inp[i] - mean[r]) * rstd[r]));
+    acc[0] += (double) (dy * ((inp[i] - mean[s]) * rstd[s]));
     acc[1] += (double) dy;
   }
 };
@@ -133,7 +137,7 @@ vg_cuda_layernorm_backward (float *dinp, float *dweight, float *dbias, const flo
   if (dweight != NULL || dbias != NULL)
     {
       ColsumPlan p = colsum_plan (Nr, C, 2, 0);
-      colsum_run<2> (p, LayerNormParamTerms { dout, inp, mean, rstd, C },
+      colsum_run<2> (p, NormParamTerms<true> { dout, inp, mean, rstd, C },
                      AddParamGrads { dweight, dbias }, Nr, C);
     }
   if (dinp != NULL && Nr > 0)
@@ -173,36 +177,8 @@ struct BatchStats
   __device__ void
   operator() (int c, const double *s) const
   {
-    double d = s[0] / Nr;
-    double var = s[1] / Nr - d * d; /* biased: used to normalise */
-    if (var < 0.0)
-      var = 0.0;
-    /* PyTorch feeds the unbiased variance to the running estimate. */
-    double unbiased = Nr > 1 ? var * Nr / (Nr - 1) : var;
-    double mu = shift[c] + d;
-
-    mean[c] = (float) mu;
-    rstd[c] = (float) (1.0 / sqrt (var + eps));
-    if (running_mean != NULL)
-      running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float) mu;
-    if (running_var != NULL)
-      running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float) unbiased;
-  }
-};
-
-/* per row: dout and dout * xhat, xhat from the channel's batch mean and rstd */
-struct BatchNormGradTerms
-{
-  const float *dout, *inp, *mean, *rstd;
-  int C;
-  __device__ void
-  operator() (int r, int c, double *acc) const
-  {
-    size_t i = (size_t) r * C + c;
-    float dy = dout[i];
-
-    acc[0] += (double) dy;
-    acc[1] += (double) (dy * ((inp[i] - mean[c]) * rstd[c]));
+    vg_batchnorm_channel_stats (mean, rstd, running_mean, running_var, s[0], s[1], shift[c], Nr,
+                                eps, momentum, c);
   }
 };
 
@@ -216,11 +192,11 @@ struct BatchNormGradFinish
   operator() (int c, const double *s) const
   {
     if (dbias != NULL)
-      dbias[c] += (float) s[0];
+      dbias[c] += (float) s[1];
     if (dweight != NULL)
-      dweight[c] += (float) s[1];
-    sums[c] = s[0];
-    sums[C + c] = s[1];
+      dweight[c] += (float) s[0];
+    sums[c] = s[1];
+    sums[C + c] = s[0];
     if (c == 0)
       sums[2 * C] = Nr;
   }
@@ -323,7 +299,7 @@ vg_cuda_batchnorm_backward (float *dinp, float *dweight, float *dbias, const flo
 
   if (!p.ok || Nr <= 0)
     return;
-  colsum_run<2> (p, BatchNormGradTerms { dout, inp, mean, rstd, C },
+  colsum_run<2> (p, NormParamTerms<false> { dout, inp, mean, rstd, C },
                  BatchNormGradFinish { dweight, dbias, p.extra, Nr, C }, Nr, C);
   if (dinp != NULL)
     batchnorm_dinp_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
@@ -389,7 +365,7 @@ vg_cuda_batchnorm_backward_sums (double *sums, float *dweight, float *dbias, con
 
   if (!p.ok || Nr <= 0)
     return;
-  colsum_run<2> (p, BatchNormGradTerms { dout, inp, mean, rstd, C },
+  colsum_run<2> (p, NormParamTerms<false> { dout, inp, mean, rstd, C },
                  BatchNormGradFinish { dweight, dbias, sums, Nr, C }, Nr, C);
   check_launch ("batchnorm_backward_sums");
 }

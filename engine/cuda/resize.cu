@@ -15,24 +15,9 @@
  *
  * Gradient rule: activation gradients overwrite (=); these layers have no parameters. */
 #include "common.cuh"
+#include "vg-resize-index.h"
 
 using namespace vgc;
-
-/* The two source indices of output index o and their weights (l0 for i0, l1 for i1). */
-__device__ static inline void
-source_index (int o, float scale, int in_size, int *i0, int *i1, float *l0, float *l1)
-{
-  float src = scale * ((float) o + 0.5f) - 0.5f;
-
-  if (src < 0.0f)
-    src = 0.0f;
-  *i0 = (int) src;
-  if (*i0 > in_size - 1)
-    *i0 = in_size - 1;
-  *i1 = *i0 < in_size - 1 ? *i0 + 1 : *i0;
-  *l1 = src - (float) *i0;
-  *l0 = 1.0f - *l1;
-}
 
 /* The output indices [*lo, *hi] that may blend input index i: those whose source
  * coordinate lies in [i - 1, i + 1), widened by one on each side against rounding. */
@@ -46,65 +31,59 @@ output_window (int i, float scale, int out_size, int *lo, int *hi)
   *hi = min (out_size - 1, (int) ceilf (b) + 1);
 }
 
-static __global__ void
-resize_forward_kernel (float *out, const float *inp, int B, int H, int W, int Ho, int Wo, int C,
-                       float sh, float sw)
+/* Sizes, and the scales H / Ho and W / Wo: computed on the host, in float, exactly as the
+ * CPU computes them. */
+struct ResizeShape
 {
-  VGC_GRID_STRIDE (e, (size_t) B * Ho * Wo * C)
-    {
-      int c = (int) (e % C);
-      size_t pix = e / C;
-      int ow = (int) (pix % Wo);
-      size_t t = pix / Wo;
-      int oh = (int) (t % Ho), b = (int) (t / Ho);
-      int h0, h1, w0, w1;
-      float lh0, lh1, lw0, lw1;
+  int B, H, W, Ho, Wo, C;
+  float sh, sw;
+};
 
-      source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
-      source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
-      const float *row0 = inp + ((size_t) b * H + h0) * W * C;
-      const float *row1 = inp + ((size_t) b * H + h1) * W * C;
-      out[e] = lh0 * (lw0 * row0[(size_t) w0 * C + c] + lw1 * row0[(size_t) w1 * C + c])
-               + lh1 * (lw0 * row1[(size_t) w0 * C + c] + lw1 * row1[(size_t) w1 * C + c]);
-    }
+static ResizeShape
+resize_shape (int B, int H, int W, int Ho, int Wo, int C)
+{
+  return ResizeShape { B, H, W, Ho, Wo, C, (float) H / (float) Ho, (float) W / (float) Wo };
 }
 
 static __global__ void
-resize_backward_kernel (float *dinp, const float *dout, int B, int H, int W, int Ho, int Wo,
-                        int C, float sh, float sw)
+resize_forward_kernel (float *out, const float *inp, ResizeShape z)
 {
-  VGC_GRID_STRIDE (e, (size_t) B * H * W * C)
+  VGC_GRID_STRIDE (e, (size_t) z.B * z.Ho * z.Wo * z.C)
     {
-      int c = (int) (e % C);
-      size_t pix = e / C;
-      int iw = (int) (pix % W);
-      size_t t = pix / W;
-      int ih = (int) (t % H), b = (int) (t / H);
+      Nhwc o = nhwc_index (e, z.Ho, z.Wo, z.C);
+      int h0, h1, w0, w1;
+      float lh0, lh1, lw0, lw1;
+
+      vg_resize_source_index (o.y, z.sh, z.H, &h0, &h1, &lh0, &lh1);
+      vg_resize_source_index (o.x, z.sw, z.W, &w0, &w1, &lw0, &lw1);
+      const float *row0 = inp + ((size_t) o.b * z.H + h0) * z.W * z.C + o.c;
+      const float *row1 = inp + ((size_t) o.b * z.H + h1) * z.W * z.C + o.c;
+      out[e] = lh0 * (lw0 * row0[(size_t) w0 * z.C] + lw1 * row0[(size_t) w1 * z.C])
+               + lh1 * (lw0 * row1[(size_t) w0 * z.C] + lw1 * row1[(size_t) w1 * z.C]);
+    }
+}
+
+/* A thread per input element: it gathers from the output pixels whose blend touches it. */
+static __global__ void
+resize_backward_kernel (float *dinp, const float *dout, ResizeShape z)
+{
+  VGC_GRID_STRIDE (e, (size_t) z.B * z.H * z.W * z.C)
+    {
+      Nhwc i = nhwc_index (e, z.H, z.W, z.C);
       int oh_lo, oh_hi, ow_lo, ow_hi;
       float s = 0.0f;
 
-      output_window (ih, sh, Ho, &oh_lo, &oh_hi);
-      output_window (iw, sw, Wo, &ow_lo, &ow_hi);
+      output_window (i.y, z.sh, z.Ho, &oh_lo, &oh_hi);
+      output_window (i.x, z.sw, z.Wo, &ow_lo, &ow_hi);
       for (int oh = oh_lo; oh <= oh_hi; oh++)
         {
-          int h0, h1;
-          float lh0, lh1;
-          source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
-          if (h0 != ih && h1 != ih)
+          float lh, lw;
+          if (!vg_resize_blend_weight (oh, z.sh, z.H, i.y, &lh))
             continue;
-          /* on the last row h0 == h1 and both weights land on it */
-          float lh = (h0 == ih ? lh0 : 0.0f) + (h1 == ih ? lh1 : 0.0f);
-          const float *grow = dout + ((size_t) b * Ho + oh) * Wo * C + c;
+          const float *grow = dout + ((size_t) i.b * z.Ho + oh) * z.Wo * z.C + i.c;
           for (int ow = ow_lo; ow <= ow_hi; ow++)
-            {
-              int w0, w1;
-              float lw0, lw1;
-              source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
-              if (w0 != iw && w1 != iw)
-                continue;
-              float lw = (w0 == iw ? lw0 : 0.0f) + (w1 == iw ? lw1 : 0.0f);
-              s += lh * lw * grow[(size_t) ow * C];
-            }
+            if (vg_resize_blend_weight (ow, z.sw, z.W, i.x, &lw))
+              s += lh * lw * grow[(size_t) ow * z.C];
         }
       dinp[e] = s;
     }
@@ -114,27 +93,16 @@ extern "C" void
 vg_cuda_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, int Ho,
                                  int Wo, int C)
 {
-  /* the scales are computed here, in float, exactly as the CPU computes them */
-  float sh = (float) H / (float) Ho, sw = (float) W / (float) Wo;
-  size_t n = (size_t) B * Ho * Wo * C;
-
-  if (n > 0)
-    resize_forward_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (out, inp, B, H, W, Ho, Wo,
-                                                                      C, sh, sw);
-  check_launch ("resize_bilinear_forward");
+  elementwise_run ("resize_bilinear_forward", resize_forward_kernel, (size_t) B * Ho * Wo * C,
+                   out, inp, resize_shape (B, H, W, Ho, Wo, C));
 }
 
 extern "C" void
 vg_cuda_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
                                   int Wo, int C)
 {
-  float sh = (float) H / (float) Ho, sw = (float) W / (float) Wo;
-  size_t n = (size_t) B * H * W * C;
-
-  if (n > 0)
-    resize_backward_kernel<<<blocks_for (n), THREADS, 0, g.stream>>> (dinp, dout, B, H, W, Ho,
-                                                                       Wo, C, sh, sw);
-  check_launch ("resize_bilinear_backward");
+  elementwise_run ("resize_bilinear_backward", resize_backward_kernel, (size_t) B * H * W * C,
+                   dinp, dout, resize_shape (B, H, W, Ho, Wo, C));
 }
 
 /* ---- concatenation: strided copies, parts[i] (Nr, Cs[i]) <-> out's columns -------------- */

@@ -116,24 +116,18 @@ col2im (float *dinp, const float *dcol, int nb, int H, int W, int Cin, int K, in
       for (int iw = 0; iw < W; iw++)
         {
           float *d = dinp + ((size_t) (b * H + ih) * W + iw) * Cin;
+          int kh0, kh1, kw0, kw1;
           memset (d, 0, sizeof (float) * Cin);
-          /* the taps that reach (ih, iw): kh = ih + P - oh S for the output rows oh */
-          for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
-            {
-              int oh = (ih + P - kh) / S;
-              if (oh >= Ho)
-                continue;
-              for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
-                {
-                  int ow = (iw + P - kw) / S;
-                  if (ow >= Wo)
-                    continue;
-                  const float *src = dcol + ((size_t) (b * Ho + oh) * Wo + ow) * CKK
-                                     + kh * K + kw;
-                  for (int ci = 0; ci < Cin; ci++)
-                    d[ci] += src[(size_t) ci * KK];
-                }
-            }
+          vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
+          vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
+          for (int kh = kh0; kh < kh1; kh += S)
+            for (int kw = kw0; kw < kw1; kw += S)
+              {
+                int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
+                const float *src = dcol + ((size_t) (b * Ho + oh) * Wo + ow) * CKK + kh * K + kw;
+                for (int ci = 0; ci < Cin; ci++)
+                  d[ci] += src[(size_t) ci * KK];
+              }
         }
 }
 
@@ -323,24 +317,20 @@ depthwise_dinp_row (float *dinp, const float *dout, const float *wt, int b, int 
   for (int iw = 0; iw < W; iw++)
     {
       float *d = dinp + ((size_t) (b * H + ih) * W + iw) * C;
+      int kh0, kh1, kw0, kw1;
       memset (d, 0, sizeof (float) * C);
-      for (int kh = (ih + P) % S; kh < K && kh <= ih + P; kh += S)
-        {
-          int oh = (ih + P - kh) / S;
-          if (oh >= Ho)
-            continue;
-          for (int kw = (iw + P) % S; kw < K && kw <= iw + P; kw += S)
-            {
-              int ow = (iw + P - kw) / S;
-              if (ow >= Wo)
-                continue;
-              const float *g = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
-              const float *w = wt + (size_t) (kh * K + kw) * C;
+      vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
+      vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
+      for (int kh = kh0; kh < kh1; kh += S)
+        for (int kw = kw0; kw < kw1; kw += S)
+          {
+            int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
+            const float *g = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+            const float *w = wt + (size_t) (kh * K + kw) * C;
 #pragma omp simd
-              for (int c = 0; c < C; c++)
-                d[c] += g[c] * w[c];
-            }
-        }
+            for (int c = 0; c < C; c++)
+              d[c] += g[c] * w[c];
+          }
     }
 }
 

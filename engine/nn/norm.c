@@ -16,6 +16,7 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
+#include "vg-norm-stats.h"
 
 #include <math.h>
 
@@ -192,27 +193,6 @@ span_sums (double *sum, double *sq, const float *inp, const float *shift, int c0
     }
 }
 
-/* Channel c's mean and rstd from the sums around shift over n rows, and its running
- * statistics' update. */
-static inline void
-channel_stats (float *mean, float *rstd, float *running_mean, float *running_var, double sum,
-               double sq, float shift, double n, float eps, float momentum, int c)
-{
-  double d = sum / n;
-  double var = sq / n - d * d; /* biased: used to normalise */
-  if (var < 0.0)
-    var = 0.0;
-  /* PyTorch feeds the unbiased variance to the running estimate. */
-  double unbiased = n > 1 ? var * n / (n - 1) : var;
-  double mu = shift + d;
-  mean[c] = (float) mu;
-  rstd[c] = (float) (1.0 / sqrt (var + eps));
-  if (running_mean != NULL)
-    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float) mu;
-  if (running_var != NULL)
-    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float) unbiased;
-}
-
 void
 vg_batchnorm_normalize (float *out, const float *inp, const float *mean, const float *rstd,
                         const float *weight, const float *bias, int Nr, int C)
@@ -247,8 +227,8 @@ vg_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running
 
         span_sums (sum, sq, inp, inp + c0, c0, cn, Nr, C);
         for (int c = 0; c < cn; c++)
-          channel_stats (mean, rstd, running_mean, running_var, sum[c], sq[c], inp[c0 + c],
-                         Nr, eps, momentum, c0 + c);
+          vg_batchnorm_channel_stats (mean, rstd, running_mean, running_var, sum[c], sq[c],
+                                      inp[c0 + c], Nr, eps, momentum, c0 + c);
       }
   }
   vg_batchnorm_normalize (out, inp, mean, rstd, weight, bias, Nr, C);
@@ -272,8 +252,8 @@ vg_batchnorm_stats (float *mean, float *rstd, float *running_mean, float *runnin
                     const double *sums, const float *shift, float eps, float momentum, int C)
 {
   for (int c = 0; c < C; c++)
-    channel_stats (mean, rstd, running_mean, running_var, sums[c], sums[C + c], shift[c],
-                   sums[2 * C], eps, momentum, c);
+    vg_batchnorm_channel_stats (mean, rstd, running_mean, running_var, sums[c], sums[C + c],
+                                shift[c], sums[2 * C], eps, momentum, c);
 }
 
 void

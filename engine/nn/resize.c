@@ -62,13 +62,9 @@ vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W
         memset (drow, 0, sizeof (float) * W * C);
         for (int oh = 0; oh < Ho; oh++)
           {
-            int h0, h1;
-            float lh0, lh1;
-            vg_resize_source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
-            if (h0 != ih && h1 != ih)
+            float lh;
+            if (!vg_resize_blend_weight (oh, sh, H, ih, &lh))
               continue;
-            /* on the last row h0 == h1 and both weights land on it */
-            float lh = (h0 == ih ? lh0 : 0.0f) + (h1 == ih ? lh1 : 0.0f);
             const float *grow = dout + (size_t) (b * Ho + oh) * Wo * C;
             for (int ow = 0; ow < Wo; ow++)
               {

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The shape arithmetic of the 2-D convolution that the CPU (nn/conv2d.c) and the GPU
  * (cuda/conv2d.cu) share: output sizes, which path a shape takes, and how many images an
- * im2col chunk holds. Pure functions of the shape, valid C and C++. */
+ * im2col chunk holds, and which taps reach an input pixel. Pure functions of the shape,
+ * valid C, C++ and CUDA. */
 #pragma once
 
 #include <stddef.h>
+
+#include "vg-host-device.h"
 
 typedef enum {
   VG_CONV_POINTWISE, /* 1x1, stride 1, no padding, one group: a linear layer over the pixels */
@@ -42,4 +45,17 @@ vg_conv_chunk_images (int B, int Ho, int Wo, int Cin, int K, size_t budget_float
   if (nb > (size_t) B)
     nb = (size_t) B;
   return (int) nb;
+}
+
+/* The kernel taps k through which input index i reaches an output index o = (i + P - k) / S
+ * along one dimension: k = i + P (mod S), k <= i + P, k < K and o < No. They run from *k0,
+ * while below *k1, in steps of S (o falls by one each step): the gathers of the input
+ * gradient (col2im, depthwise) sum over them in this order. */
+static inline VG_HOST_DEVICE void
+vg_conv_taps (int i, int K, int S, int P, int No, int *k0, int *k1)
+{
+  int q = (i + P) / S; /* the output index of the smallest tap */
+
+  *k0 = (i + P) % S + (q >= No ? (q - No + 1) * S : 0);
+  *k1 = K < i + P + 1 ? K : i + P + 1;
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The source arithmetic of the bilinear resize (PyTorch's align_corners=False) that the
- * layer (nn/resize.c) and prediction's fused resize-and-argmax (vg-predict.c) share, so
- * that both give the same values to the bit. */
+ * layer (nn/resize.c), its GPU mirror (cuda/resize.cu) and prediction's fused
+ * resize-and-argmax (vg-predict.c) share, so that all give the same values to the bit. */
 #pragma once
+
+#include "vg-host-device.h"
 
 /* The two source indices of output index o and their weights (l0 for i0, l1 for i1), for a
  * resize whose scale is in_size / out_size. */
-static inline void
+static inline VG_HOST_DEVICE void
 vg_resize_source_index (int o, float scale, int in_size, int *i0, int *i1, float *l0,
                         float *l1)
 {
@@ -20,4 +22,19 @@ vg_resize_source_index (int o, float scale, int in_size, int *i0, int *i1, float
   *i1 = *i0 < in_size - 1 ? *i0 + 1 : *i0;
   *l1 = src - (float) *i0;
   *l0 = 1.0f - *l1;
+}
+
+/* Whether output index o blends input index i, and with which weight (*l): on the last
+ * index i0 == i1 and both weights land on it. For the backward passes, which gather into i. */
+static inline VG_HOST_DEVICE int
+vg_resize_blend_weight (int o, float scale, int in_size, int i, float *l)
+{
+  int i0, i1;
+  float l0, l1;
+
+  vg_resize_source_index (o, scale, in_size, &i0, &i1, &l0, &l1);
+  if (i0 != i && i1 != i)
+    return 0;
+  *l = (i0 == i ? l0 : 0.0f) + (i1 == i ? l1 : 0.0f);
+  return 1;
 }

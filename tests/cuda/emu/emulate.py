@@ -5,7 +5,8 @@
 Every launch `kernel<targs><<<grid, block, shmem, stream>>> (args)` becomes
 `::vgemu::launch (dim3 (grid), dim3 (block), FIBERS, [&] () { kernel<targs> (args); })`,
 with FIBERS true when the kernel's body (or a __device__ helper it names) synchronises:
-__syncthreads, a warp shuffle, or warp_sum/warp_max. Nothing else changes.
+__syncthreads, a warp shuffle, or warp_sum/warp_max; a kernel named by a function
+parameter (common.cuh's elementwise_run) runs without fibers. Nothing else changes.
 
 usage: emulate.py IN.cu OUT.cpp [HEADER.cuh ...]   (headers: where more kernels live)
 """
@@ -92,9 +93,9 @@ def rewrite(text, table):
     args_end = match_forward(text, p, "(", ")")
     args = text[p:args_end]
     base = name.split("::")[-1]
-    if base not in table:
-      raise SystemExit("kernel %s: definition not found" % base)
-    fibers = "true" if table[base] else "false"
+    # a kernel passed in by a parameter (elementwise_run's) runs without fibers: should it
+    # synchronise after all, the emulation stops with a message (emu.cpp)
+    fibers = "true" if table.get(base, False) else "false"
     out.append(text[pos:k])
     out.append("::vgemu::launch (dim3 (%s), dim3 (%s), %s, [&] () { %s %s; })"
                % (cfg[0], cfg[1], fibers, kernel, args))
