@@ -40,17 +40,14 @@ typedef struct
   long long lz;       /* the same in lse */
 } AttnPlan;
 
+/* False (nothing to do) for an empty shape or heads that do not divide C. */
 static bool
-attn_shape_ok (int B, int N, int M, int C, int NH)
-{
-  return B > 0 && N > 0 && M > 0 && NH > 0 && C > 0 && C % NH == 0;
-}
-
-static void
 attn_plan (AttnPlan *p, int B, int N, int M, int C, int NH)
 {
   size_t tq;
 
+  if (!(B > 0 && N > 0 && M > 0 && NH > 0 && C > 0 && C % NH == 0))
+    return false;
   p->D = C / NH;
   p->inner_images = B >= NH;
   p->inner = p->inner_images ? B : NH;
@@ -75,6 +72,7 @@ attn_plan (AttnPlan *p, int B, int N, int M, int C, int NH)
       p->kz = p->D;
       p->lz = N;
     }
+  return true;
 }
 
 /* Offsets of outer item o's first batch item at query row i0: in q (and out, dout, dq), in
@@ -97,6 +95,26 @@ attn_offsets (const AttnPlan *p, int o, int i0, int N, int M, int C, int NH, siz
       *k_off = (size_t) b * M * C;
       *l_off = (size_t) b * NH * N + i0;
     }
+}
+
+/* Query tile t of outer item o: nq query rows from i0 = t * tq, rows = inner * nq rows of
+ * scores, and the offsets of its first batch item (attn_offsets). */
+typedef struct
+{
+  int nq, rows;
+  size_t qo, ko, lo;
+} AttnTile;
+
+static AttnTile
+attn_tile (const AttnPlan *p, int o, int t, int N, int M, int C, int NH)
+{
+  AttnTile tile;
+  int i0 = t * p->tq;
+
+  tile.nq = N - i0 < p->tq ? N - i0 : p->tq;
+  tile.rows = p->inner * tile.nq;
+  attn_offsets (p, o, i0, N, M, C, NH, &tile.qo, &tile.ko, &tile.lo);
+  return tile;
 }
 
 /* Rows of a tile: rows = inner * nq, row (z, i) at S + z * zs + i * M. A warp per row turns
@@ -163,9 +181,8 @@ vg_cuda_attention_scratch_floats (int B, int N, int M, int C, int NH)
 {
   AttnPlan p;
 
-  if (!attn_shape_ok (B, N, M, C, NH))
+  if (!attn_plan (&p, B, N, M, C, NH))
     return 0;
-  attn_plan (&p, B, N, M, C, NH);
   return 2 * p.tile_floats;
 }
 
@@ -175,9 +192,8 @@ vg_cuda_attention_forward (float *out, float *lse, const float *q, const float *
 {
   AttnPlan p;
 
-  if (!attn_shape_ok (B, N, M, C, NH))
+  if (!attn_plan (&p, B, N, M, C, NH))
     return;
-  attn_plan (&p, B, N, M, C, NH);
 
   const float scale = 1.0f / sqrtf ((float) p.D);
   const long long zs = (long long) p.tq * M; /* one score matrix of the tile */
@@ -186,20 +202,16 @@ vg_cuda_attention_forward (float *out, float *lse, const float *q, const float *
   for (int o = 0; o < p.outer; o++)
     for (int t = 0; t < p.n_tiles; t++)
       {
-        int i0 = t * p.tq;
-        int nq = N - i0 < p.tq ? N - i0 : p.tq;
-        int rows = p.inner * nq;
-        size_t qo, ko, lo;
+        AttnTile tl = attn_tile (&p, o, t, N, M, C, NH);
 
-        attn_offsets (&p, o, i0, N, M, C, NH, &qo, &ko, &lo);
         /* S (nq, M) = Q K^T / sqrt(D) */
-        gemm_strided (false, true, nq, M, p.D, scale, q + qo, C, p.qz, k + ko, C, p.kz, 0.0f,
-                      S, M, zs, p.inner);
-        softmax_forward_kernel<<<blocks_for_rows ((size_t) rows), THREADS, 0, g.stream>>> (
-          S, lse + lo, rows, nq, M, (size_t) zs, p.lz);
+        gemm_strided (false, true, tl.nq, M, p.D, scale, q + tl.qo, C, p.qz, k + tl.ko, C, p.kz,
+                      0.0f, S, M, zs, p.inner);
+        softmax_forward_kernel<<<blocks_for_rows ((size_t) tl.rows), THREADS, 0, g.stream>>> (
+          S, lse + tl.lo, tl.rows, tl.nq, M, (size_t) zs, p.lz);
         /* O (nq, D) = P V */
-        gemm_strided (false, false, nq, p.D, M, 1.0f, S, M, zs, v + ko, C, p.kz, 0.0f, out + qo,
-                      C, p.qz, p.inner);
+        gemm_strided (false, false, tl.nq, p.D, M, 1.0f, S, M, zs, v + tl.ko, C, p.kz, 0.0f,
+                      out + tl.qo, C, p.qz, p.inner);
       }
   check_launch ("attention_forward");
 }
@@ -211,9 +223,8 @@ vg_cuda_attention_backward (float *dq, float *dk, float *dv, const float *dout,
 {
   AttnPlan p;
 
-  if (!attn_shape_ok (B, N, M, C, NH))
+  if (!attn_plan (&p, B, N, M, C, NH))
     return;
-  attn_plan (&p, B, N, M, C, NH);
 
   const float scale = 1.0f / sqrtf ((float) p.D);
   const long long zs = (long long) p.tq * M;
@@ -222,20 +233,19 @@ vg_cuda_attention_backward (float *dq, float *dk, float *dv, const float *dout,
   for (int o = 0; o < p.outer; o++)
     for (int t = 0; t < p.n_tiles; t++)
       {
-        int i0 = t * p.tq;
-        int nq = N - i0 < p.tq ? N - i0 : p.tq;
-        int rows = p.inner * nq;
+        AttnTile tl = attn_tile (&p, o, t, N, M, C, NH);
+        int nq = tl.nq;
+        size_t qo = tl.qo, ko = tl.ko;
         float acc = t == 0 ? 0.0f : 1.0f; /* dK, dV: the first tile overwrites */
-        size_t qo, ko, lo;
 
-        attn_offsets (&p, o, i0, N, M, C, NH, &qo, &ko, &lo);
         /* S = Q K^T / sqrt(D) and dP = dO V^T, both (nq, M) */
         gemm_strided (false, true, nq, M, p.D, scale, q + qo, C, p.qz, k + ko, C, p.kz, 0.0f,
                       S, M, zs, p.inner);
         gemm_strided (false, true, nq, M, p.D, 1.0f, dout + qo, C, p.qz, v + ko, C, p.kz, 0.0f,
                       dP, M, zs, p.inner);
-        softmax_backward_kernel<<<blocks_for_rows ((size_t) rows), THREADS, 0, g.stream>>> (
-          S, dP, lse + lo, dout + qo, out + qo, rows, nq, M, p.D, C, (size_t) zs, p.lz, p.qz);
+        softmax_backward_kernel<<<blocks_for_rows ((size_t) tl.rows), THREADS, 0, g.stream>>> (
+          S, dP, lse + tl.lo, dout + qo, out + qo, tl.rows, nq, M, p.D, C, (size_t) zs, p.lz,
+          p.qz);
         /* dV (M, D) (+)= P^T dO */
         gemm_strided (true, false, M, p.D, nq, 1.0f, S, M, zs, dout + qo, C, p.qz, acc, dv + ko,
                       C, p.kz, p.inner);

@@ -227,21 +227,28 @@ vg_cuda_zero (void *ptr, size_t bytes)
   check_launch ("zero");
 }
 
-extern "C" void
-vg_cuda_upload (void *dst, const void *host_src, size_t bytes)
+/* A copy between host and device that has finished when it returns. */
+static void
+copy_and_wait (void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what)
 {
   cudaError_t rc = cudaSuccess;
 
   if (bytes > 0)
     {
-      rc = cudaMemcpyAsync (dst, host_src, bytes, cudaMemcpyHostToDevice, g.stream);
-      /* the caller may overwrite its buffer when we return (pinned memory would be read
-       * asynchronously), hence the wait */
+      rc = cudaMemcpyAsync (dst, src, bytes, kind, g.stream);
       if (rc == cudaSuccess)
         rc = cudaStreamSynchronize (g.stream);
     }
   if (rc != cudaSuccess)
-    record_error ("upload", cudaGetErrorString (rc));
+    record_error (what, cudaGetErrorString (rc));
+}
+
+/* The caller may overwrite its buffer when we return (pinned memory would be read
+ * asynchronously), hence the wait. */
+extern "C" void
+vg_cuda_upload (void *dst, const void *host_src, size_t bytes)
+{
+  copy_and_wait (dst, host_src, bytes, cudaMemcpyHostToDevice, "upload");
 }
 
 /* ---- uploads that overlap the compute ------------------------------------------------- */
@@ -343,16 +350,7 @@ vg_cuda_upload_host_wait (int slot)
 extern "C" void
 vg_cuda_download (void *host_dst, const void *src, size_t bytes)
 {
-  cudaError_t rc = cudaSuccess;
-
-  if (bytes > 0)
-    {
-      rc = cudaMemcpyAsync (host_dst, src, bytes, cudaMemcpyDeviceToHost, g.stream);
-      if (rc == cudaSuccess)
-        rc = cudaStreamSynchronize (g.stream);
-    }
-  if (rc != cudaSuccess)
-    record_error ("download", cudaGetErrorString (rc));
+  copy_and_wait (host_dst, src, bytes, cudaMemcpyDeviceToHost, "download");
 }
 
 extern "C" void

@@ -10,11 +10,13 @@
 #include "vg-cuda.h"
 #include "vg-dist.h"
 
+/* Device or pinned host memory from one of the .cu allocators, whose message becomes the
+ * GError. */
 static void *
-cuda_alloc (size_t bytes, GError **error)
+alloc_with_error (void *(*alloc) (size_t, char *, size_t), size_t bytes, GError **error)
 {
   char err[256] = "";
-  void *ptr = vg_cuda_alloc (bytes, err, sizeof err);
+  void *ptr = alloc (bytes, err, sizeof err);
 
   if (ptr == NULL)
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, err);
@@ -22,14 +24,15 @@ cuda_alloc (size_t bytes, GError **error)
 }
 
 static void *
+cuda_alloc (size_t bytes, GError **error)
+{
+  return alloc_with_error (vg_cuda_alloc, bytes, error);
+}
+
+static void *
 cuda_host_alloc (size_t bytes, GError **error)
 {
-  char err[256] = "";
-  void *ptr = vg_cuda_host_alloc (bytes, err, sizeof err);
-
-  if (ptr == NULL)
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, err);
-  return ptr;
+  return alloc_with_error (vg_cuda_host_alloc, bytes, error);
 }
 
 #if VG_HAVE_NCCL
