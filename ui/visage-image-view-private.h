@@ -36,6 +36,7 @@ struct _VisageImageView
   GtkDrawingArea *paint_swatch;
   GtkLabel *paint_label;
   GtkDrawingArea *sketch;
+  GtkOverlay *pane_overlay;       /* over the image: the sketch and side by side's names */
   GtkWidget *truth_button;        /* the modes that need a ground truth */
   GtkWidget *errors_button;
   GtkWidget *side_button;

@@ -239,6 +239,45 @@ visage_image_view_set_mode (VisageImageView *self, const char *mode)
     choose_mode (self, (VisageOverlayMode) i, FALSE);
 }
 
+/* Side by side names each pane over it: centred over the pane's part in view, above the
+ * pane where the view has room for that, else inside it at its top. */
+static gboolean
+place_pane_label (GtkOverlay *overlay, GtkWidget *label, GdkRectangle *allocation,
+                  VisageImageView *self)
+{
+  const int gap = 6;
+  int view_w = gtk_widget_get_width (GTK_WIDGET (overlay));
+  int view_h = gtk_widget_get_height (GTK_WIDGET (overlay));
+  int pane = label == self->side_prediction_label ? 1 : 0;
+  graphene_rect_t r;
+  double left, right;
+
+  if ((label != self->side_truth_label && label != self->side_prediction_label)
+      || !visage_overlay_area_get_pane (self->overlay_area, pane, &r))
+    return FALSE;
+  gtk_widget_measure (label, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &allocation->width, NULL,
+                      NULL);
+  gtk_widget_measure (label, GTK_ORIENTATION_VERTICAL, allocation->width, NULL,
+                      &allocation->height, NULL, NULL);
+  left = MAX (r.origin.x, 0.0);
+  right = MIN (r.origin.x + r.size.width, (double) view_w);
+  allocation->x = (int) CLAMP ((left + right - allocation->width) / 2, 0.0,
+                               (double) MAX (view_w - allocation->width, 0));
+  if (r.origin.y >= allocation->height + 2 * gap)
+    allocation->y = (int) r.origin.y - allocation->height - gap;
+  else
+    allocation->y = (int) MAX (r.origin.y, 0.0) + gap;
+  allocation->y = MIN (allocation->y, MAX (view_h - allocation->height, 0));
+  return TRUE;
+}
+
+static void
+place_pane_labels (VisageImageView *self)
+{
+  if (gtk_widget_get_visible (self->side_truth_label))
+    gtk_widget_queue_allocate (GTK_WIDGET (self->pane_overlay));
+}
+
 /* The image shown, or its ground truth, came or went: the modes that need a ground truth
  * are offered only with one; an image without replaces such a mode by the prediction
  * until an image with one is shown again. */
@@ -661,6 +700,9 @@ visage_image_view_class_init (VisageImageViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, paint_swatch);
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, paint_label);
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, sketch);
+  gtk_widget_class_bind_template_child (widget_class, VisageImageView, pane_overlay);
+  gtk_widget_class_bind_template_callback (widget_class, place_pane_label);
+  gtk_widget_class_bind_template_callback (widget_class, place_pane_labels);
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, truth_button);
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, errors_button);
   gtk_widget_class_bind_template_child (widget_class, VisageImageView, side_button);

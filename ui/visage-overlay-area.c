@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The overlay shader. Coordinates: "content" is the image in image pixels (twice as wide
- * side by side); the view shows content point `center` at its middle, `scale` framebuffer
- * pixels per image pixel, where zoom 1 fits the content in the view. The fragment shader
- * and pick() map framebuffer pixels to content the same way, so what the status line
- * names is exactly what is drawn under the pointer. */
+/* The overlay area, drawn by the fragment shader in resources/visage-overlay.frag.
+ * Coordinates: "content" is the image in image pixels (side by side, its two panes: the
+ * second one offset by `pane`, across or down); the view shows content point `center` at
+ * its middle, `scale` framebuffer pixels per image pixel, where zoom 1 fits the content in
+ * the view. The fragment shader and pick() map framebuffer pixels to content the same way,
+ * so what the status line names is exactly what is drawn under the pointer. */
 #define G_LOG_DOMAIN "visage-overlay"
 
 #include "config.h"
@@ -16,6 +17,7 @@
 #include "vg-classes.h"
 #include "visage-classes.h"
 #include "visage-overlay-area.h"
+#include "visage-resources.h"
 
 #define MIN_ZOOM 0.25
 #define MAX_ZOOM 64.0
@@ -35,6 +37,7 @@ struct _VisageOverlayArea
   gboolean labels_dirty;
 
   VisageOverlayMode mode;
+  gboolean stacked;       /* side by side, one pane above the other (a tall view) */
   VisagePalette palette;  /* of the display only: saved masks keep the data set's */
   gboolean outline;       /* class regions' edges only */
   float opacity;
@@ -51,7 +54,7 @@ struct _VisageOverlayArea
   GLuint textures[3]; /* photo, truth, prediction */
   GLint u_photo, u_truth, u_prediction, u_palette, u_visible, u_opacity, u_mode;
   GLint u_has_truth, u_has_prediction, u_view_size, u_center, u_scale, u_image_size;
-  GLint u_background, u_highlight, u_outline;
+  GLint u_background, u_highlight, u_outline, u_pane;
 
   double pointer_x;   /* widget coordinates of the pointer, when has_pointer */
   double pointer_y;
@@ -66,111 +69,67 @@ struct _VisageOverlayArea
 
 G_DEFINE_FINAL_TYPE (VisageOverlayArea, visage_overlay_area, GTK_TYPE_GL_AREA)
 
+enum { VIEW_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
 enum { TEX_PHOTO, TEX_TRUTH, TEX_PREDICTION };
 
 static const char vertex_source[] =
   "in vec2 position;\n"
   "void main () { gl_Position = vec4 (position, 0.0, 1.0); }\n";
 
-/* mode: 0 ground truth, 1 prediction, 2 errors, 3 side by side (see VisageOverlayMode). */
-static const char fragment_source[] =
-  "uniform sampler2D photo;\n"
-  "uniform sampler2D truth;\n"
-  "uniform sampler2D prediction;\n"
-  "uniform vec3 palette[19];\n"
-  "uniform float visible[19];\n"
-  "uniform float opacity;\n"
-  "uniform int mode;\n"
-  "uniform int has_truth;\n"
-  "uniform int has_prediction;\n"
-  "uniform vec2 view_size;\n"
-  "uniform vec2 center;\n"
-  "uniform float scale;\n"
-  "uniform vec2 image_size;\n"
-  "uniform vec3 background;\n"
-  "uniform ivec2 highlight;\n"
-  "uniform int outline;\n"
-  "out vec4 frag_color;\n"
-  "\n"
-  "int class_at (sampler2D map, ivec2 p)\n"
-  "{\n"
-  "  return int (texelFetch (map, p, 0).r * 255.0 + 0.5);\n"
-  "}\n"
-  "\n"
-  "int class_near (sampler2D map, vec2 content)\n"
-  "{\n"
-  "  ivec2 last = ivec2 (image_size) - 1;\n"
-  "  return class_at (map, clamp (ivec2 (floor (content)), ivec2 (0), last));\n"
-  "}\n"
-  "\n"
-  "/* A neighbour a pixel away (at least 1.5 view pixels when zoomed out) is of another\n"
-  " * class: the outline of class c's region. */\n"
-  "bool on_edge (sampler2D map, vec2 content, int c)\n"
-  "{\n"
-  "  float d = max (1.0, 1.5 / scale);\n"
-  "  return class_near (map, content + vec2 (d, 0.0)) != c\n"
-  "         || class_near (map, content - vec2 (d, 0.0)) != c\n"
-  "         || class_near (map, content + vec2 (0.0, d)) != c\n"
-  "         || class_near (map, content - vec2 (0.0, d)) != c;\n"
-  "}\n"
-  "\n"
-  "void main ()\n"
-  "{\n"
-  "  vec2 frag = vec2 (gl_FragCoord.x, view_size.y - gl_FragCoord.y);\n"
-  "  vec2 content = center + (frag - 0.5 * view_size) / scale;\n"
-  "  int shown = mode;\n"
-  "  if (mode == 3)\n"
-  "    {\n"
-  "      shown = content.x >= image_size.x ? 1 : 0;\n"
-  "      content.x -= float (shown) * image_size.x;\n"
-  "    }\n"
-  "  if (any (lessThan (content, vec2 (0.0))) || any (greaterThanEqual (content, image_size)))\n"
-  "    {\n"
-  "      frag_color = vec4 (background, 1.0);\n"
-  "      return;\n"
-  "    }\n"
-  "  ivec2 p = ivec2 (floor (content));\n"
-  "  vec3 colour = texture (photo, content / image_size).rgb;\n"
-  "  int t = has_truth != 0 ? class_at (truth, p) : 255;\n"
-  "  int q = has_prediction != 0 ? class_at (prediction, p) : 255;\n"
-  "  float alpha = 0.0;\n"
-  "  vec3 overlay = vec3 (0.0);\n"
-  "  if (shown == 0 && t < 19)\n"
-  "    {\n"
-  "      alpha = visible[t];\n"
-  "      overlay = palette[t];\n"
-  "    }\n"
-  "  else if (shown == 1 && q < 19)\n"
-  "    {\n"
-  "      alpha = visible[q];\n"
-  "      overlay = palette[q];\n"
-  "    }\n"
-  "  else if (shown == 2 && t < 19 && q < 19 && t != q)\n"
-  "    {\n"
-  "      alpha = visible[t] * visible[q];\n"
-  "      overlay = palette[q];\n"
-  "    }\n"
-  "  float strength = opacity;\n"
-  "  if (outline != 0 && shown != 2 && alpha > 0.0)\n"
-  "    {\n"
-  "      /* Outlines only: the photo shows inside the regions, their edges at full colour. */\n"
-  "      bool edge = shown == 0 ? on_edge (truth, content, t) : on_edge (prediction, content, q);\n"
-  "      alpha = edge ? alpha : 0.0;\n"
-  "      strength = 1.0;\n"
-  "    }\n"
-  "  vec3 result = mix (colour, overlay, alpha * strength);\n"
-  "  if (highlight.x >= 0)\n"
-  "    result = t == highlight.x && q == highlight.y\n"
-  "             ? mix (result, vec3 (1.0, 0.0, 1.0), 0.75) : 0.45 * result;\n"
-  "  frag_color = vec4 (result, 1.0);\n"
-  "}\n";
-
 /* ---- view transform --------------------------------------------------------------------- */
 
+/* Between the panes of side by side: a sliver of the image's extent. */
 static int
+pane_gap (int extent)
+{
+  return MAX (2, extent / 40);
+}
+
+/* Content offset of the second pane of side by side (the prediction's), else 0, 0. */
+static void
+pane_offset (VisageOverlayArea *self, double *dx, double *dy)
+{
+  *dx = *dy = 0.0;
+  if (self->mode != VISAGE_OVERLAY_SIDE_BY_SIDE)
+    return;
+  if (self->stacked)
+    *dy = self->height + pane_gap (self->height);
+  else
+    *dx = self->width + pane_gap (self->width);
+}
+
+static double
 content_width (VisageOverlayArea *self)
 {
-  return self->width * (self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE ? 2 : 1);
+  double dx, dy;
+
+  pane_offset (self, &dx, &dy);
+  return self->width + dx;
+}
+
+static double
+content_height (VisageOverlayArea *self)
+{
+  double dx, dy;
+
+  pane_offset (self, &dx, &dy);
+  return self->height + dy;
+}
+
+/* Side by side in a view of width x height: the panes one above the other where that
+ * shows them larger than across. */
+static gboolean
+wants_stacked (VisageOverlayArea *self, double width, double height)
+{
+  double across, down;
+
+  if (self->rgb == NULL || width <= 0 || height <= 0)
+    return self->stacked;
+  across = MIN (width / (2.0 * self->width + pane_gap (self->width)), height / self->height);
+  down = MIN (width / self->width, height / (2.0 * self->height + pane_gap (self->height)));
+  return down > across;
 }
 
 /* Framebuffer size and framebuffer pixels per image pixel. */
@@ -185,15 +144,35 @@ view_scale (VisageOverlayArea *self, double *view_w, double *view_h)
   *view_h = (double) gtk_widget_get_height (widget) * sf;
   if (self->rgb == NULL || *view_w <= 0 || *view_h <= 0)
     return 1.0;
-  fit = MIN (*view_w / content_width (self), *view_h / self->height);
+  fit = MIN (*view_w / content_width (self), *view_h / content_height (self));
   return fit * self->zoom;
 }
 
 static void
 clamp_center (VisageOverlayArea *self)
 {
-  self->center_x = CLAMP (self->center_x, 0.0, (double) content_width (self));
-  self->center_y = CLAMP (self->center_y, 0.0, (double) self->height);
+  self->center_x = CLAMP (self->center_x, 0.0, content_width (self));
+  self->center_y = CLAMP (self->center_y, 0.0, content_height (self));
+}
+
+/* The content, its panes arranged for the view's shape, fitted in the view. */
+static void
+fit (VisageOverlayArea *self)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+
+  self->stacked = wants_stacked (self, gtk_widget_get_width (widget),
+                                 gtk_widget_get_height (widget));
+  self->zoom = 1.0;
+  self->center_x = content_width (self) / 2.0;
+  self->center_y = content_height (self) / 2.0;
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+static void
+view_changed (VisageOverlayArea *self)
+{
+  g_signal_emit (self, signals[VIEW_CHANGED], 0);
 }
 
 void
@@ -201,10 +180,8 @@ visage_overlay_area_zoom_fit (VisageOverlayArea *self)
 {
   g_return_if_fail (VISAGE_IS_OVERLAY_AREA (self));
 
-  self->zoom = 1.0;
-  self->center_x = content_width (self) / 2.0;
-  self->center_y = self->height / 2.0;
-  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  fit (self);
+  view_changed (self);
 }
 
 void
@@ -225,6 +202,7 @@ visage_overlay_area_zoom_at (VisageOverlayArea *self, double factor, double x, d
   self->center_y = content_y - (fy - view_h / 2) / after;
   clamp_center (self);
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  view_changed (self);
 }
 
 void
@@ -240,24 +218,31 @@ visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy)
   self->center_y -= dy * sf / scale;
   clamp_center (self);
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  view_changed (self);
 }
 
-/* Widget point (x, y) in image pixels, FALSE without an image. Either half of side by side
- * shows the same pixels: *panel says which half (0 or 1) the point is in. */
+/* Widget point (x, y) in image pixels, FALSE without an image. Either pane of side by side
+ * shows the same pixels: *panel says which pane (0 or 1) the point is in. */
 static gboolean
 widget_to_image (VisageOverlayArea *self, double x, double y, double *image_x, double *image_y,
                  int *panel)
 {
   int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
-  double view_w, view_h, scale, cx;
+  double view_w, view_h, scale, dx, dy;
 
   if (self->rgb == NULL)
     return FALSE;
   scale = view_scale (self, &view_w, &view_h);
-  cx = self->center_x + (x * sf - view_w / 2) / scale;
-  *panel = self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE && cx >= self->width;
-  *image_x = *panel ? cx - self->width : cx;
+  *image_x = self->center_x + (x * sf - view_w / 2) / scale;
   *image_y = self->center_y + (y * sf - view_h / 2) / scale;
+  pane_offset (self, &dx, &dy);
+  *panel = self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE
+           && (self->stacked ? *image_y >= dy : *image_x >= dx);
+  if (*panel)
+    {
+      *image_x -= dx;
+      *image_y -= dy;
+    }
   return TRUE;
 }
 
@@ -303,6 +288,25 @@ visage_overlay_area_from_image (VisageOverlayArea *self, double image_x, double 
   scale = view_scale (self, &view_w, &view_h);
   *x = ((image_x - self->center_x) * scale + view_w / 2) / sf;
   *y = ((image_y - self->center_y) * scale + view_h / 2) / sf;
+}
+
+gboolean
+visage_overlay_area_get_pane (VisageOverlayArea *self, int pane, graphene_rect_t *rect)
+{
+  int sf = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  double view_w, view_h, scale, dx, dy, x, y;
+
+  g_return_val_if_fail (VISAGE_IS_OVERLAY_AREA (self), FALSE);
+  g_return_val_if_fail (pane == 0 || pane == 1, FALSE);
+
+  if (self->rgb == NULL || (pane == 1 && self->mode != VISAGE_OVERLAY_SIDE_BY_SIDE))
+    return FALSE;
+  pane_offset (self, &dx, &dy);
+  visage_overlay_area_from_image (self, pane * dx, pane * dy, &x, &y);
+  scale = view_scale (self, &view_w, &view_h) / sf;
+  graphene_rect_init (rect, (float) x, (float) y, (float) (self->width * scale),
+                      (float) (self->height * scale));
+  return TRUE;
 }
 
 void
@@ -521,13 +525,15 @@ visage_overlay_area_get_counters (VisageOverlayArea *self, guint *n_renders, gui
 /* ---- GL --------------------------------------------------------------------------------- */
 
 static GLuint
-compile_shader (GLenum type, const char *header, const char *source, GError **error)
+compile_shader (GLenum type, const char *header, GBytes *source, GError **error)
 {
   GLuint shader = glCreateShader (type);
-  const char *sources[] = { header, source };
+  gsize size;
+  const char *sources[] = { header, g_bytes_get_data (source, &size) };
+  GLint lengths[] = { -1, (GLint) size };
   GLint ok = GL_FALSE;
 
-  glShaderSource (shader, 2, sources, NULL);
+  glShaderSource (shader, 2, sources, lengths);
   glCompileShader (shader);
   glGetShaderiv (shader, GL_COMPILE_STATUS, &ok);
   if (!ok)
@@ -551,13 +557,20 @@ build_program (VisageOverlayArea *self, GError **error)
   const char *header = gdk_gl_context_get_use_es (context)
                        ? "#version 300 es\nprecision highp float;\nprecision highp int;\n"
                        : "#version 150\n";
+  g_autoptr (GBytes) vertex = g_bytes_new_static (vertex_source, strlen (vertex_source));
+  g_autoptr (GBytes) fragment = NULL;
   GLuint vs, fs;
   GLint ok = GL_FALSE;
 
-  vs = compile_shader (GL_VERTEX_SHADER, header, vertex_source, error);
+  visage_resources_ensure ();
+  fragment = g_resources_lookup_data ("/io/github/visage/Visage/visage-overlay.frag",
+                                      G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (fragment == NULL)
+    return FALSE;
+  vs = compile_shader (GL_VERTEX_SHADER, header, vertex, error);
   if (vs == 0)
     return FALSE;
-  fs = compile_shader (GL_FRAGMENT_SHADER, header, fragment_source, error);
+  fs = compile_shader (GL_FRAGMENT_SHADER, header, fragment, error);
   if (fs == 0)
     {
       glDeleteShader (vs);
@@ -600,6 +613,7 @@ build_program (VisageOverlayArea *self, GError **error)
   LOCATE (u_background, "background");
   LOCATE (u_outline, "outline");
   LOCATE (u_highlight, "highlight");
+  LOCATE (u_pane, "pane");
 #undef LOCATE
   return TRUE;
 }
@@ -723,7 +737,7 @@ static void
 draw (VisageOverlayArea *self)
 {
   float palette[VG_NUM_CLASSES * 3];
-  double view_w, view_h, scale;
+  double view_w, view_h, scale, dx, dy;
   /* libadwaita's dark view background, so the image stands out in either style. */
   static const float background[3] = { 0.14f, 0.14f, 0.14f };
 
@@ -763,6 +777,8 @@ draw (VisageOverlayArea *self)
   glUniform3fv (self->u_background, 1, background);
   glUniform1i (self->u_outline, self->outline);
   glUniform2i (self->u_highlight, self->highlight_truth, self->highlight_predicted);
+  pane_offset (self, &dx, &dy);
+  glUniform2f (self->u_pane, (float) dx, (float) dy);
 
   glBindVertexArray (self->vao);
   glDrawArrays (GL_TRIANGLE_STRIP, 0, 4);
@@ -864,6 +880,20 @@ on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, gpoin
 
 /* ---- GObject ---------------------------------------------------------------------------- */
 
+/* A view that changes shape may show the panes of side by side larger the other way. Not
+ * "view-changed": the parent, allocating this area, is about to place what it overlays. */
+static void
+visage_overlay_area_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  VisageOverlayArea *self = VISAGE_OVERLAY_AREA (widget);
+
+  GTK_WIDGET_CLASS (visage_overlay_area_parent_class)->size_allocate (widget, width, height,
+                                                                      baseline);
+  if (self->mode == VISAGE_OVERLAY_SIDE_BY_SIDE
+      && wants_stacked (self, width, height) != self->stacked)
+    fit (self);
+}
+
 static void
 visage_overlay_area_finalize (GObject *object)
 {
@@ -885,8 +915,15 @@ visage_overlay_area_class_init (VisageOverlayAreaClass *klass)
   object_class->finalize = visage_overlay_area_finalize;
   widget_class->realize = visage_overlay_area_realize;
   widget_class->unrealize = visage_overlay_area_unrealize;
+  widget_class->size_allocate = visage_overlay_area_size_allocate;
   area_class->render = visage_overlay_area_render;
   gtk_widget_class_set_css_name (widget_class, "overlayarea");
+
+  /* The view moved or zoomed, or its panes were arranged again (not when the widget is
+   * allocated): what is placed over the image follows. */
+  signals[VIEW_CHANGED] = g_signal_new ("view-changed", G_TYPE_FROM_CLASS (klass),
+                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                        0);
 }
 
 static void

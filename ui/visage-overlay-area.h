@@ -17,7 +17,9 @@ typedef enum {
   VISAGE_OVERLAY_PREDICTION,     /* prediction over the photo */
   VISAGE_OVERLAY_ERRORS,         /* pixels whose prediction differs from the ground truth,
                                   * in the predicted class's colour */
-  VISAGE_OVERLAY_SIDE_BY_SIDE,   /* ground truth left, prediction right */
+  VISAGE_OVERLAY_SIDE_BY_SIDE,   /* ground truth left, prediction right; or ground truth
+                                  * above, prediction below where the view is tall enough
+                                  * for that to show them larger */
 } VisageOverlayMode;
 
 #define VISAGE_TYPE_OVERLAY_AREA (visage_overlay_area_get_type ())
@@ -58,16 +60,23 @@ void visage_overlay_area_zoom_fit (VisageOverlayArea *self);
 void visage_overlay_area_pan (VisageOverlayArea *self, double dx, double dy);
 
 /* The image pixel under widget point (x, y): FALSE outside the image. panel is 0, or 1
- * for the right (prediction) half in side-by-side mode. */
+ * for the prediction's pane in side-by-side mode. */
 gboolean visage_overlay_area_pick (VisageOverlayArea *self, double x, double y, int *image_x,
                                    int *image_y, int *panel);
 /* Widget point (x, y) in image pixels, continuous and not clamped to the image (either
- * half of side by side maps to the same pixels); FALSE without an image. */
+ * pane of side by side maps to the same pixels); FALSE without an image. */
 gboolean visage_overlay_area_to_image (VisageOverlayArea *self, double x, double y,
                                        double *image_x, double *image_y);
-/* The widget point of image point (image_x, image_y) (the left half of side by side). */
+/* The widget point of image point (image_x, image_y) (in side by side, the ground truth's
+ * pane). */
 void visage_overlay_area_from_image (VisageOverlayArea *self, double image_x, double image_y,
                                      double *x, double *y);
+/* The widget rectangle pane is drawn in (0: the image, or the ground truth's pane of side
+ * by side; 1: the prediction's), which may reach past the widget: FALSE without an image
+ * or that pane. Where it moves, "view-changed" is emitted, except when the widget is
+ * allocated (a parent placing labels over the panes places them after allocating it). */
+gboolean visage_overlay_area_get_pane (VisageOverlayArea *self, int pane,
+                                       graphene_rect_t *rect);
 /* Which mouse button's drag moves the image (default 0: any; the mask editor paints with
  * the primary button and pans with the middle one). */
 void visage_overlay_area_set_pan_button (VisageOverlayArea *self, guint button);

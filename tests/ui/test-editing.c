@@ -585,9 +585,135 @@ VG_TEST ("/editing/image-without-truth", test_image_without_truth)
   spin_frames (3);
   g_assert_true (label_shown (window, "Ground Truth"));
   g_assert_true (label_shown (window, "Prediction"));
-  keep_screenshot (window, "editing-side-by-side.png");
   ui_destroy_window (window);
   g_unlink (lone);
+}
+
+/* ---- side by side ----------------------------------------------------------------------- */
+
+static GtkWidget *
+find_css_class (GtkWidget *root, const char *name, int nth)
+{
+  int seen = 0;
+
+  for (GtkWidget *w = root; w != NULL;)
+    {
+      if (gtk_widget_has_css_class (w, name) && seen++ == nth)
+        return w;
+      /* Depth first, without recursion: down, else on, else up and on. */
+      if (gtk_widget_get_first_child (w) != NULL)
+        w = gtk_widget_get_first_child (w);
+      else
+        {
+          while (w != root && gtk_widget_get_next_sibling (w) == NULL)
+            w = gtk_widget_get_parent (w);
+          w = w == root ? NULL : gtk_widget_get_next_sibling (w);
+        }
+    }
+  return NULL;
+}
+
+/* Both panes shown, the prediction's across from the ground truth's or below it; at zoom 1
+ * as large as fits, and larger than the other arrangement could show them; each pane's
+ * name over its pane (centred over its part in view, at its top edge); a point in each
+ * pane is that pane's pixel. */
+static void
+check_panes (VisageImageView *view, gboolean stacked, gboolean fitted)
+{
+  VisageOverlayArea *area = visage_image_view_get_area (view);
+  GtkWidget *widget = GTK_WIDGET (area);
+  double w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  graphene_rect_t pane[2], name;
+  int ix, iy, panel;
+
+  for (int p = 0; p < 2; p++)
+    g_assert_true (visage_overlay_area_get_pane (area, p, &pane[p]));
+  g_test_message ("view %.0fx%.0f, panes %.0fx%.0f at %.0f,%.0f and %.0f,%.0f", w, h,
+                  pane[0].size.width, pane[0].size.height, pane[0].origin.x, pane[0].origin.y,
+                  pane[1].origin.x, pane[1].origin.y);
+  if (stacked)
+    {
+      g_assert_cmpfloat (fabs (pane[1].origin.x - pane[0].origin.x), <, 0.5);
+      g_assert_cmpfloat (pane[1].origin.y, >, pane[0].origin.y + pane[0].size.height);
+    }
+  else
+    {
+      g_assert_cmpfloat (fabs (pane[1].origin.y - pane[0].origin.y), <, 0.5);
+      g_assert_cmpfloat (pane[1].origin.x, >, pane[0].origin.x + pane[0].size.width);
+    }
+  if (fitted)
+    {
+      double aspect = pane[0].size.width / pane[0].size.height;
+      /* At most this large the other way (ignoring the gap between the panes). */
+      double other = stacked ? MIN (w / 2, h * aspect) : MIN (w, h / 2 * aspect);
+
+      g_assert_true (fabs (pane[1].origin.x + pane[1].size.width - pane[0].origin.x - w) < 1
+                     || fabs (pane[1].origin.y + pane[1].size.height - pane[0].origin.y - h)
+                          < 1);
+      g_assert_cmpfloat (pane[0].size.width, >, other);
+    }
+  for (int p = 0; p < 2; p++)
+    {
+      GtkWidget *label = find_css_class (GTK_WIDGET (view), "visage-pane-label", p);
+      double left = MAX (pane[p].origin.x, 0), right = MIN (pane[p].origin.x
+                                                             + pane[p].size.width, w);
+      double top = MAX (pane[p].origin.y, 0), centre;
+
+      g_assert_true (gtk_widget_get_mapped (label));
+      g_assert_true (gtk_widget_compute_bounds (label, widget, &name));
+      centre = name.origin.x + name.size.width / 2;
+      g_assert_cmpfloat (fabs (centre - (left + right) / 2), <, 1.5);
+      g_assert_cmpfloat (name.origin.y + name.size.height, >=, top - 8);
+      g_assert_cmpfloat (name.origin.y, <=, top + 8);
+      g_assert_cmpfloat (name.origin.y, >=, 0);
+      g_assert_true (visage_overlay_area_pick (area, (left + right) / 2,
+                                               (top + MIN (pane[p].origin.y
+                                                           + pane[p].size.height, h)) / 2,
+                                               &ix, &iy, &panel));
+      g_assert_cmpint (panel, ==, p);
+    }
+  /* Between the panes: neither. */
+  g_assert_false (visage_overlay_area_pick (
+    area, stacked ? pane[0].origin.x + 1 : pane[0].origin.x + pane[0].size.width + 0.5,
+    stacked ? pane[0].origin.y + pane[0].size.height + 0.5 : pane[0].origin.y + 1, &ix, &iy,
+    NULL));
+}
+
+/* Side by side uses the view: the panes across in a wide view, one above the other in a
+ * tall one, each as large as fits; each named over itself, also zoomed and moved. */
+VG_TEST ("/editing/side-by-side", test_side_by_side)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  VisageWindow *window;
+  GtkWidget *view;
+
+  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+    return;
+  view = GTK_WIDGET (visage_window_get_image_view (window));
+  ui_resize_window (window, 1100, 760);
+  gtk_widget_activate_action (view, "image.mode", "s", "side-by-side");
+  spin_frames (3);
+  check_panes (VISAGE_IMAGE_VIEW (view), FALSE, TRUE);
+  keep_screenshot (window, "editing-side-by-side-1100x760.png");
+
+  gtk_widget_activate_action (view, "image.zoom-in", NULL);
+  gtk_widget_activate_action (view, "image.zoom-in", NULL);
+  gtk_widget_activate_action (view, "image.pan", "(ii)", 48, 48);
+  spin_frames (3);
+  check_panes (VISAGE_IMAGE_VIEW (view), FALSE, FALSE);
+
+  ui_resize_window (window, 800, 600);
+  gtk_widget_activate_action (view, "image.zoom-fit", NULL);
+  spin_frames (3);
+  check_panes (VISAGE_IMAGE_VIEW (view), FALSE, TRUE);
+  keep_screenshot (window, "editing-side-by-side-800x600.png");
+
+  /* Tall: one above the other, arranged again by the resize alone. */
+  ui_resize_window (window, 800, 1000);
+  check_panes (VISAGE_IMAGE_VIEW (view), TRUE, TRUE);
+  keep_screenshot (window, "editing-side-by-side-800x1000.png");
+  gtk_widget_activate_action (view, "image.mode", "s", "truth");
+  ui_destroy_window (window);
 }
 
 static char *

@@ -232,30 +232,6 @@ count_switcher_buttons (GtkWidget *widget, GtkWidget *window, gboolean inside)
   return n;
 }
 
-/* The window's surface (the widget lies inside it, less the decoration's resize edges). */
-static int
-surface_width (VisageWindow *window)
-{
-  return gdk_surface_get_width (gtk_native_get_surface (GTK_NATIVE (window)));
-}
-
-static int
-surface_height (VisageWindow *window)
-{
-  return gdk_surface_get_height (gtk_native_get_surface (GTK_NATIVE (window)));
-}
-
-static gboolean
-window_sized (gpointer data)
-{
-  VisageWindow *window = data;
-  int width, height;
-
-  gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
-  return surface_width (window) == MAX (width, 800)
-         && surface_height (window) == MAX (height, 600);
-}
-
 /* For spin_until: every revealer that is to show its child has finished showing it. */
 static gboolean
 revealers_settled (gpointer data)
@@ -291,16 +267,6 @@ screen_holds (VisageWindow *window, int width, int height)
   return FALSE;
 }
 
-static void
-resize (VisageWindow *window, int width, int height)
-{
-  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
-  if (!ui_spin_until_timeout (window_sized, window, 10))
-    g_test_message ("asked for %dx%d, the window is %dx%d", width, height,
-                    surface_width (window), surface_height (window));
-  spin_frames (3);
-}
-
 /* At one size: the three pages, Browse in edit mode too. */
 static void
 check_size (VisageWindow *window, int width, int height)
@@ -311,7 +277,7 @@ check_size (VisageWindow *window, int width, int height)
 
   if (!screen_holds (window, width, height))
     return;
-  resize (window, width, height);
+  ui_resize_window (window, width, height);
   g_assert_cmpint (surface_width (window), ==, width);
   g_assert_cmpint (surface_height (window), ==, height);
   for (guint p = 0; p < G_N_ELEMENTS (pages); p++)
@@ -390,7 +356,7 @@ VG_TEST ("/layout/gallery-width", test_gallery_width)
 
   if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
     return;
-  resize (window, 1100, 760);
+  ui_resize_window (window, 1100, 760);
   gallery = GTK_WIDGET (visage_window_get_gallery (window));
   before = gtk_widget_get_width (gallery);
   g_assert_cmpint (before, >, 0);

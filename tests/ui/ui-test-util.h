@@ -99,6 +99,42 @@ ui_destroy_window (VisageWindow *window)
   g_assert_true (spin_until (is_null, &ptr));
 }
 
+/* The window's surface (the widget lies inside it, less the decoration's resize edges). */
+static inline int
+surface_width (VisageWindow *window)
+{
+  return gdk_surface_get_width (gtk_native_get_surface (GTK_NATIVE (window)));
+}
+
+static inline int
+surface_height (VisageWindow *window)
+{
+  return gdk_surface_get_height (gtk_native_get_surface (GTK_NATIVE (window)));
+}
+
+/* For spin_until: the window has its default size (at least the 800x600 minimum). */
+static inline gboolean
+window_sized (gpointer data)
+{
+  VisageWindow *window = data;
+  int width, height;
+
+  gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
+  return surface_width (window) == MAX (width, 800)
+         && surface_height (window) == MAX (height, 600);
+}
+
+/* The window made width x height (as a person would resize it), a few frames drawn. */
+static inline void
+ui_resize_window (VisageWindow *window, int width, int height)
+{
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  if (!ui_spin_until_timeout (window_sized, window, 10))
+    g_test_message ("asked for %dx%d, the window is %dx%d", width, height,
+                    surface_width (window), surface_height (window));
+  spin_frames (3);
+}
+
 /* A registered application that opens nothing by itself (the tests say what to open). */
 static inline VisageApplication *
 new_app (void)
