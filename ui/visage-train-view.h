@@ -56,7 +56,8 @@ const char *visage_train_view_get_open_error (VisageTrainView *self);
 /* TRUE from a start until the run's end is delivered ("running" is notified). */
 gboolean visage_train_view_get_running (VisageTrainView *self);
 gboolean visage_train_view_get_paused (VisageTrainView *self);
-/* The run's best.safetensors once one was saved in this run, else NULL. */
+/* The best.safetensors of the run shown (trained here or opened) once there is one, else
+ * NULL. */
 const char *visage_train_view_get_best_path (VisageTrainView *self);
 /* The texts shown: the phase line, the best-mIoU line, the epoch and run progress bars,
  * and the last notice (how the run ended, once it has). */

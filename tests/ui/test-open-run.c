@@ -3,9 +3,9 @@
  * trained here and shown again from its folder, finished, with its best checkpoint by the
  * engine's rule and that checkpoint's buttons; the same folder written by a run elsewhere
  * (vg_train_run on a thread, as visage-cli train or rank 0 under mpirun would), followed as
- * its log grows, then taken as stopped once nothing writes to it; a folder with a log and
- * no checkpoint; and bad folders refused with their reason while the page keeps what it
- * showed and the folders are left as they were. */
+ * its log grows, then taken as stopped once nothing writes to it; its log and best
+ * checkpoint copied alone; a folder with a log only; and bad folders refused with their
+ * reason while the page keeps what it showed and the folders are left as they were. */
 #include "config.h"
 
 #include <math.h>
@@ -159,6 +159,36 @@ check_run_elsewhere (VisageTrainView *view, const char *run)
   vg_train_options_clear (&e.options);
 }
 
+/* Only log.csv and best.safetensors copied off the cluster: the curves, and the best that
+ * best.safetensors records, with its buttons; the state unknown. */
+static void
+check_copied_files (VisageTrainView *view, const char *run)
+{
+  g_autofree char *copied = g_build_filename (scratch_dir, "copied", NULL);
+  g_autofree char *expected = NULL, *best = g_build_filename (copied, "best.safetensors", NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (copied, 0700), ==, 0);
+  for (int i = 0; i < 2; i++)
+    {
+      const char *name = i == 0 ? "log.csv" : "best.safetensors";
+      g_autofree char *from = g_build_filename (run, name, NULL);
+      g_autofree char *to = g_build_filename (copied, name, NULL);
+      g_autofree char *bytes = NULL;
+      gsize length;
+
+      g_assert_true (g_file_get_contents (from, &bytes, &length, NULL));
+      g_assert_true (g_file_set_contents (to, bytes, (gssize) length, NULL));
+    }
+  open_run (view, copied);
+  g_assert_null (visage_train_view_get_open_error (view));
+  ui_train_assert_contains (visage_train_view_get_run_text (view), "Run: 3 epochs logged");
+  ui_train_assert_contains (visage_train_view_get_message (view), "no last.safetensors");
+  expected = g_strdup_printf ("(lowest validation loss): epoch %d ",
+                              ui_train_best_loss_epoch (copied));
+  ui_train_assert_contains (visage_train_view_get_best_text (view), expected);
+  g_assert_cmpstr (visage_train_view_get_best_path (view), ==, best);
+}
+
 VG_TEST ("/open-run/run", test_open_run)
 {
   g_autoptr (VisageApplication) app = NULL;
@@ -204,6 +234,7 @@ VG_TEST ("/open-run/run", test_open_run)
   g_assert_cmpstr (visage_window_get_visible_view (window), ==, "browse");
 
   check_run_elsewhere (view, run);
+  check_copied_files (view, run);
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
