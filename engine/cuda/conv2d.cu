@@ -63,29 +63,34 @@ im2col_kernel (float *col, const float *inp, int nb, int H, int W, int Cin, int 
     }
 }
 
-/* dinp (nb, H, W, Cin) = the adjoint of im2col applied to dcol: each input element gathers
- * the column entries that copied it, in (kh, kw) order, as col2im in nn/conv2d.c. */
+/* dinp (nb, H, W, Cin): each input element gathers, in (kh, kw) order, from the output
+ * pixels whose window covers it (the taps of vg_conv_taps), as col2im and the depthwise
+ * input gradient in nn/conv2d.c. Output pixel o's value for channel c and tap t is
+ * src[o * ldo + c * ldc + t * ldt], times weight[c * K * K + t] where weight is given:
+ * - im2col path: src = dcol (rows, Cin*K*K), ldo = Cin*K*K, ldc = K*K, ldt = 1, no weight
+ *   (the adjoint of im2col);
+ * - depthwise path: src = dout (rows, C), ldo = C, ldc = 1, ldt = 0, the weight (C, 1, K, K). */
 static __global__ void
-col2im_kernel (float *dinp, const float *dcol, int nb, int H, int W, int Cin, int K, int S,
-               int P, int Ho, int Wo)
+dinp_gather_kernel (float *dinp, const float *src, const float *weight, size_t ldo, int ldc,
+                    int ldt, int nb, int H, int W, int Cin, int K, int S, int P, int Ho, int Wo)
 {
   const int KK = K * K;
-  const size_t CKK = (size_t) Cin * KK;
 
   VGC_GRID_STRIDE (e, (size_t) nb * H * W * Cin)
     {
       Nhwc x = nhwc_index (e, H, W, Cin);
-      int ci = x.c, iw = x.x, ih = x.y, b = x.b;
       int kh0, kh1, kw0, kw1;
       float s = 0.0f;
 
-      vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
-      vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
+      vg_conv_taps (x.y, K, S, P, Ho, &kh0, &kh1);
+      vg_conv_taps (x.x, K, S, P, Wo, &kw0, &kw1);
       for (int kh = kh0; kh < kh1; kh += S)
         for (int kw = kw0; kw < kw1; kw += S)
           {
-            int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
-            s += dcol[(((size_t) b * Ho + oh) * Wo + ow) * CKK + (size_t) ci * KK + kh * K + kw];
+            int oh = (x.y + P - kh) / S, ow = (x.x + P - kw) / S, t = kh * K + kw;
+            float v = src[(((size_t) x.b * Ho + oh) * Wo + ow) * ldo + (size_t) x.c * ldc
+                          + (size_t) t * ldt];
+            s += weight != NULL ? v * weight[x.c * KK + t] : v;
           }
       dinp[e] = s;
     }
@@ -158,8 +163,9 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
         {
           gemm_strided (false, false, rows, CKKg, Cog, 1.0f, g_out, Cout, Cog, weight, CKKg,
                         (long long) Cog * CKKg, 0.0f, col, CKK, CKKg, G);
-          col2im_kernel<<<blocks_for ((size_t) n * H * W * Cin), THREADS, 0, g.stream>>> (
-            dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Ho, Wo);
+          dinp_gather_kernel<<<blocks_for ((size_t) n * H * W * Cin), THREADS, 0, g.stream>>> (
+            dinp + (size_t) b0 * H * W * Cin, col, NULL, (size_t) CKK, K * K, 1, n, H, W, Cin,
+            K, S, P, Ho, Wo);
         }
     }
 }
@@ -194,32 +200,6 @@ depthwise_forward_kernel (float *out, const float *inp, const float *weight,
             }
         }
       out[e] = o;
-    }
-}
-
-/* A thread per input element: it gathers from the output pixels whose window covers it. */
-static __global__ void
-depthwise_dinp_kernel (float *dinp, const float *dout, const float *weight, int B, int H,
-                       int W, int C, int K, int S, int P, int Ho, int Wo)
-{
-  const int KK = K * K;
-
-  VGC_GRID_STRIDE (e, (size_t) B * H * W * C)
-    {
-      Nhwc x = nhwc_index (e, H, W, C);
-      int c = x.c, iw = x.x, ih = x.y, b = x.b;
-      int kh0, kh1, kw0, kw1;
-      float s = 0.0f;
-
-      vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
-      vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
-      for (int kh = kh0; kh < kh1; kh += S)
-        for (int kw = kw0; kw < kw1; kw += S)
-          {
-            int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
-            s += dout[(((size_t) b * Ho + oh) * Wo + ow) * C + c] * weight[c * KK + kh * K + kw];
-          }
-      dinp[e] = s;
     }
 }
 
@@ -275,8 +255,8 @@ conv_depthwise_backward (float *dinp, float *dweight, const float *dout, const f
                      DepthwiseWeightAdd { dweight, C, K * K }, rows, cols);
     }
   if (dinp != NULL)
-    depthwise_dinp_kernel<<<blocks_for ((size_t) B * H * W * C), THREADS, 0, g.stream>>> (
-      dinp, dout, weight, B, H, W, C, K, S, P, Ho, Wo);
+    dinp_gather_kernel<<<blocks_for ((size_t) B * H * W * C), THREADS, 0, g.stream>>> (
+      dinp, dout, weight, (size_t) C, 1, 0, B, H, W, C, K, S, P, Ho, Wo);
 }
 
 /* ---- public entry points ---------------------------------------------------------------- */
