@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "visage-engine"
 
 #include "vg-config.h"
+#include "vg-error.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -241,22 +242,7 @@ vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
   return TRUE;
 }
 
-static gboolean
-invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid (GError **error, const char *format, ...)
-{
-  va_list args;
-  char *message;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, VG_CONFIG_ERROR, VG_CONFIG_ERROR_INVALID, message);
-  g_free (message);
-  return FALSE;
-}
+#define invalid(error, ...) vg_fail (error, VG_CONFIG_ERROR, VG_CONFIG_ERROR_INVALID, __VA_ARGS__)
 
 gboolean
 vg_config_validate (const VgConfig *cfg, GError **error)

@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 
+#include "vg-error.h"
 #include "vg-recipe.h"
 
 #define RECIPE_GROUP "recipe"
@@ -57,21 +58,9 @@ static const struct {
   { "init", KEY_INIT, 0 },
 };
 
-static gboolean
-recipe_error (GError **error, const char *what, const char *format, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-recipe_error (GError **error, const char *what, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID, "%s: %s", what, message);
-  return FALSE;
-}
+/* "what: message", what being the recipe's name or file */
+#define recipe_error(error, what, format, ...) \
+  vg_fail (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID, "%s: " format, what, ##__VA_ARGS__)
 
 /* Set the option of one stage key from its text; *init_previous for the init key. */
 static gboolean

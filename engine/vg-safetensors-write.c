@@ -7,30 +7,17 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vg-atomic-file.h"
+#include "vg-error.h"
 #include "vg-json.h"
 #include "vg-safetensors-private.h"
 
-static gboolean bad_tensors (GError **error, const char *what, const char *format, ...)
-  G_GNUC_PRINTF (3, 4);
-
-static gboolean
-bad_tensors (GError **error, const char *what, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *message = NULL;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID,
-               "cannot write %s: %s", what, message);
-  return FALSE;
-}
+#define bad_tensors(error, what, format, ...) \
+  vg_fail (error, VG_SAFETENSORS_ERROR, VG_SAFETENSORS_ERROR_INVALID, \
+           "cannot write %s: " format, what, ##__VA_ARGS__)
 
 /* The header JSON, padded with spaces to a multiple of 8 so that the data area is aligned. */
 static GString *

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "vg-train-private.h"
@@ -204,21 +203,8 @@ vg_train_loss_has_dice (VgLossKind kind)
          || vg_train_loss_dice_present (kind);
 }
 
-static gboolean
-invalid_option (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid_option (GError **error, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *message = NULL;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID, message);
-  return FALSE;
-}
+#define invalid_option(error, ...) \
+  vg_fail (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID, __VA_ARGS__)
 
 gboolean
 vg_train_options_validate (const VgTrainOptions *o, GError **error)
@@ -327,19 +313,6 @@ vg_train_options_to_pairs_mutable (const VgTrainOptions *o, GPtrArray *pairs)
   g_ptr_array_add (pairs, g_strdup_printf ("%d", o->workers));
   g_ptr_array_add (pairs, g_strdup (META_PREFIX "threads"));
   g_ptr_array_add (pairs, g_strdup_printf ("%d", o->threads));
-}
-
-gboolean
-vg_train_checkpoint_error (GError **error, const char *path, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *message = NULL;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT, "%s: %s", path, message);
-  return FALSE;
 }
 
 const char *

@@ -13,6 +13,7 @@
 
 #include <glib.h>
 
+#include "vg-error.h"
 #include "vg-loader.h"
 #include "vg-model.h"
 #include "vg-predict.h"
@@ -87,8 +88,9 @@ void vg_train_options_to_pairs_mutable (const VgTrainOptions *o, GPtrArray *pair
 gboolean vg_train_options_check_same (const VgTrainOptions *o, const VgSafetensors *st,
                                       const char *path, GError **error);
 /* FALSE with VG_TRAIN_ERROR_CHECKPOINT: "path: message". */
-gboolean vg_train_checkpoint_error (GError **error, const char *path, const char *format, ...)
-  G_GNUC_PRINTF (3, 4);
+#define vg_train_checkpoint_error(error, path, format, ...) \
+  vg_fail (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_CHECKPOINT, "%s: " format, path, \
+           ##__VA_ARGS__)
 /* A metadata value of a checkpoint; NULL (and an error) when absent or malformed. */
 const char *vg_train_meta_get (const VgSafetensors *st, const char *path, const char *key,
                                GError **error);
