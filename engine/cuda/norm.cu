@@ -182,38 +182,40 @@ struct BatchStats
   }
 };
 
+/* Channel c's two sums and the row count into sums (2C + 1), where the dinp pass and the
+ * ranks of the synchronised BatchNorm (which add them) read them. */
+__device__ static inline void
+store_sums (double *sums, int c, double first, double second, int Nr, int C)
+{
+  sums[c] = first;
+  sums[C + c] = second;
+  if (c == 0)
+    sums[2 * C] = Nr;
+}
+
 /* dbias += sum dy, dweight += sum dy xhat; both sums and the row count saved for dinp */
 struct BatchNormGradFinish
 {
-  float *dweight, *dbias;
-  double *sums; /* (2C + 1) */
+  AddParamGrads add;
+  double *sums; /* (2C + 1): sum dy, sum dy xhat, Nr */
   int Nr, C;
   __device__ void
   operator() (int c, const double *s) const
   {
-    if (dbias != NULL)
-      dbias[c] += (float) s[1];
-    if (dweight != NULL)
-      dweight[c] += (float) s[0];
-    sums[c] = s[1];
-    sums[C + c] = s[0];
-    if (c == 0)
-      sums[2 * C] = Nr;
+    add (c, s);
+    store_sums (sums, c, s[1], s[0], Nr, C);
   }
 };
 
 /* the forward's sums and the row count, for the ranks to add (synchronised BatchNorm) */
 struct StoreMoments
 {
-  double *sums; /* (2C + 1) */
+  double *sums; /* (2C + 1): sum d, sum d^2, Nr */
   int Nr, C;
   __device__ void
   operator() (int c, const double *s) const
   {
-    sums[c] = s[0];
-    sums[C + c] = s[1];
-    if (c == 0)
-      sums[2 * C] = Nr;
+    store_sums (sums, c, s[0], s[1], Nr, C);
   }
 };
 
@@ -300,7 +302,7 @@ vg_cuda_batchnorm_backward (float *dinp, float *dweight, float *dbias, const flo
   if (!p.ok || Nr <= 0)
     return;
   colsum_run<2> (p, NormParamTerms<false> { dout, inp, mean, rstd, C },
-                 BatchNormGradFinish { dweight, dbias, p.extra, Nr, C }, Nr, C);
+                 BatchNormGradFinish { { dweight, dbias }, p.extra, Nr, C }, Nr, C);
   if (dinp != NULL)
     batchnorm_dinp_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
       dinp, dout, inp, weight, mean, rstd, p.extra, (size_t) Nr, C);
@@ -366,7 +368,7 @@ vg_cuda_batchnorm_backward_sums (double *sums, float *dweight, float *dbias, con
   if (!p.ok || Nr <= 0)
     return;
   colsum_run<2> (p, NormParamTerms<false> { dout, inp, mean, rstd, C },
-                 BatchNormGradFinish { dweight, dbias, sums, Nr, C }, Nr, C);
+                 BatchNormGradFinish { { dweight, dbias }, sums, Nr, C }, Nr, C);
   check_launch ("batchnorm_backward_sums");
 }
 
