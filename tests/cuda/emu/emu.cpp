@@ -112,11 +112,11 @@ cudaMallocHost (void **ptr, size_t bytes)
   return *ptr != NULL ? cudaSuccess : set_error (cudaErrorMemoryAllocation);
 }
 
+/* page-locked host memory is plain memory here, as device memory is */
 cudaError_t
 cudaFreeHost (void *ptr)
 {
-  free (ptr);
-  return cudaSuccess;
+  return cudaFree (ptr);
 }
 
 cudaError_t
