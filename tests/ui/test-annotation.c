@@ -26,16 +26,6 @@
 
 static const char *const fixture_names[] = { "0", "1", "2", NULL };
 
-static char *scratch_dir;   /* this run's temporary folder (XDG_CACHE_HOME, XDG_DATA_HOME) */
-static char *split_dir;     /* NULL when ../shared is absent */
-static char *model_path;
-
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, split_dir, window_annotation_ready);
-}
-
 /* A copy of the mask being edited, to replay a tool on with the engine's API. */
 static VgMaskEdit *
 replica (VisageWindow *window)
@@ -196,7 +186,7 @@ VG_TEST ("/annotation/tools", test_tools)
   const int brush_sizes[] = { 8, 17 };
   int truth, predicted;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
@@ -347,14 +337,14 @@ VG_TEST ("/annotation/save-and-evaluate", test_save_and_evaluate)
   int truth, predicted;
   size_t n;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
   edit = window_edit (window);
   n = (size_t) vg_mask_edit_get_height (edit) * vg_mask_edit_get_width (edit);
-  target = g_build_filename (split_dir, "annotations", "0.png", NULL);
-  original = g_build_filename (split_dir, "masks", "0.png", NULL);
+  target = g_build_filename (ui_fixture.split_dir, "annotations", "0.png", NULL);
+  original = g_build_filename (ui_fixture.split_dir, "masks", "0.png", NULL);
   g_assert_cmpstr (visage_annotation_get_target_path (visage_window_get_annotation (window)),
                    ==, target);
   g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
@@ -426,13 +416,13 @@ VG_TEST ("/annotation/save-over-truth", test_save_over_truth)
   struct stat before, after;
   size_t n;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   visage_gallery_select_position (visage_window_get_gallery (window), 2);
   g_assert_true (spin_until (window_annotation_ready, window));
   edit = window_edit (window);
   n = (size_t) vg_mask_edit_get_height (edit) * vg_mask_edit_get_width (edit);
-  original = g_build_filename (split_dir, "masks", "2.png", NULL);
+  original = g_build_filename (ui_fixture.split_dir, "masks", "2.png", NULL);
   shared = g_file_read_link (original, &error);
   g_assert_no_error (error);
   g_assert_cmpint (stat (shared, &before), ==, 0);
@@ -484,13 +474,13 @@ VG_TEST ("/annotation/recovery", test_recovery)
   AdwMessageDialog *dialog;
   VgMaskEdit *edit;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   annotation = visage_window_get_annotation (window);
   edit = window_edit (window);
-  image = g_build_filename (split_dir, "images", "0.jpg", NULL);
+  image = g_build_filename (ui_fixture.split_dir, "images", "0.jpg", NULL);
   recovery = visage_annotation_recovery_path (image);
-  g_assert_true (g_str_has_prefix (recovery, scratch_dir));
+  g_assert_true (g_str_has_prefix (recovery, ui_fixture.scratch_dir));
   g_assert_false (g_file_test (recovery, G_FILE_TEST_EXISTS));
 
   /* A change is autosaved after the interval (1 s here, 30 s by default). */
@@ -515,7 +505,7 @@ VG_TEST ("/annotation/recovery", test_recovery)
 
   /* The next session, opening that image, offers the changes back. */
   app2 = new_app ();
-  window = open_workbench (app2);
+  window = ui_fixture_open_workbench (app2, window_annotation_ready);
   dialog = visage_window_get_message_dialog (window);
   g_assert_nonnull (dialog);
   g_assert_false (visage_window_get_modified (window));
@@ -554,12 +544,12 @@ VG_TEST ("/annotation/recovery", test_recovery)
 VG_TEST ("/annotation/close-and-save", test_close_and_save)
 {
   g_autoptr (VisageApplication) app = NULL;
-  g_autofree char *target = g_build_filename (split_dir != NULL ? split_dir : "",
-                                              "annotations", "0.png", NULL);
+  const char *split_dir = ui_fixture.split_dir != NULL ? ui_fixture.split_dir : "";
+  g_autofree char *target = g_build_filename (split_dir, "annotations", "0.png", NULL);
   VisageWindow *window;
   gpointer ptr;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   g_assert_cmpint (vg_mask_edit_erase (window_edit (window), 256, 256, 256, 256, 20), >, 0);
   visage_annotation_changed (visage_window_get_annotation (window));
@@ -576,6 +566,5 @@ VG_TEST ("/annotation/close-and-save", test_close_and_save)
 int
 main (int argc, char *argv[])
 {
-  return ui_test_main (argc, argv, "annotation", fixture_names, &scratch_dir, &model_path, "split",
-                       &split_dir, NULL);
+  return ui_test_main (argc, argv, "annotation", fixture_names, "split", FALSE);
 }

@@ -23,10 +23,6 @@
 
 #define N_CARDS 8
 
-static char *scratch_dir;
-static char *cards_dir;
-static char *model_path;
-
 /* For spin_until: settled, no evaluation under way and its progress bar gone (the
  * revealer's transition over). */
 static gboolean
@@ -53,7 +49,7 @@ window_1280x800 (gpointer data)
 static VisageWindow *
 open_cards_evaluated (VisageApplication *app)
 {
-  VisageWindow *window = ui_open_workbench (app, model_path, cards_dir, window_settled);
+  VisageWindow *window = ui_fixture_open_workbench (app, window_settled);
 
   /* The pictures show the window, not notices over it (as visage --screenshot). */
   visage_window_set_quiet (window, TRUE);
@@ -63,33 +59,6 @@ open_cards_evaluated (VisageApplication *app)
   g_assert_true (spin_until (window_evaluated, window));
   g_assert_true (spin_until (window_idle, window));
   return window;
-}
-
-/* The cards whose truth has pixels of class truth predicted as predicted (bit i: card i). */
-static guint32
-cell_cards (const VgEvaluation *evaluation, int truth, int predicted)
-{
-  guint32 set = 0;
-
-  for (int i = 0; i < evaluation->metrics.n_images; i++)
-    if (evaluation->images[i].confusion.counts[truth][predicted] > 0)
-      set |= 1u << i;
-  return set;
-}
-
-static guint32
-shown_cards (VisageGallery *gallery)
-{
-  GListModel *shown = visage_gallery_get_shown (gallery);
-  guint32 set = 0;
-
-  for (guint i = 0; i < g_list_model_get_n_items (shown); i++)
-    {
-      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
-
-      set |= 1u << visage_sample_get_index (sample);
-    }
-  return set;
 }
 
 /* The off-diagonal cell with the most pixels whose truth is a long-tail class (eyeglasses,
@@ -165,10 +134,10 @@ VG_TEST ("/cards/long-tail-cell", test_long_tail_cell)
   visage_window_set_visible_view (window, "evaluation");
   visage_confusion_matrix_select (visage_evaluation_view_get_matrix (view), truth, predicted);
   spin_frames (5);
-  g_assert_cmphex (shown_cards (gallery), ==, cell_cards (evaluation, truth, predicted));
+  g_assert_cmphex (shown_set (gallery), ==, cell_set (evaluation, truth, predicted));
   g_assert_nonnull (visage_gallery_get_focus_text (gallery));
   g_assert_cmpuint (g_list_model_get_n_items (visage_evaluation_view_get_cell_samples (view)),
-                    ==, __builtin_popcount (cell_cards (evaluation, truth, predicted)));
+                    ==, __builtin_popcountll (cell_set (evaluation, truth, predicted)));
   keep_screenshot (window, "cards-evaluation.png");
 
   /* The cell's image with the most such pixels, in Browse, its pixels highlighted. */
@@ -189,16 +158,19 @@ main (int argc, char *argv[])
 {
   g_autoptr (GError) error = NULL;
   const char *model = g_getenv ("VISAGE_TEST_CARD_MODEL");
+  UiFixture *fixture = &ui_fixture;
   int status;
 
-  if ((status = ui_test_init (&argc, &argv, "cards", &scratch_dir)) >= 0)
+  /* The fixture's split is the cards, its model the one named or a tiny one. */
+  if ((status = ui_test_init (&argc, &argv, "cards", &fixture->scratch_dir)) >= 0)
     return status;
-  cards_dir = g_build_filename (scratch_dir, "cards", NULL);
-  g_assert_true (vg_test_cards_write_split (cards_dir, N_CARDS, &error));
+  fixture->split_dir = g_build_filename (fixture->scratch_dir, "cards", NULL);
+  g_assert_true (vg_test_cards_write_split (fixture->split_dir, N_CARDS, &error));
   g_assert_no_error (error);
-  model_path = model != NULL && *model != '\0'
-               ? g_canonicalize_filename (model, NULL)
-               : vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
+  fixture->model_path = model != NULL && *model != '\0'
+                        ? g_canonicalize_filename (model, NULL)
+                        : vg_test_write_tiny_model (fixture->scratch_dir, "tiny.safetensors",
+                                                    1, 64);
   vg_test_add_registered ();
-  return ui_test_run (&scratch_dir, &cards_dir, &model_path, NULL);
+  return ui_test_run (&fixture->scratch_dir, &fixture->split_dir, &fixture->model_path, NULL);
 }

@@ -35,16 +35,6 @@
 
 static const char *const fixture_names[] = { "0", "1", NULL };
 
-static char *scratch_dir;   /* this run's temporary folder (XDG_CACHE_HOME, XDG_DATA_HOME) */
-static char *split_dir;     /* NULL when ../shared is absent */
-static char *model_path;
-
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, split_dir, window_annotation_ready);
-}
-
 /* The first widget under root offering action (with target, unless NULL). */
 static GtkWidget *
 find_actionable (GtkWidget *root, const char *action, GVariant *target)
@@ -203,9 +193,9 @@ VG_TEST ("/editing/visible-editing", test_visible_editing)
   VisageSample *sample;
   GtkWidget *undo, *redo, *save;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
-  target = g_build_filename (split_dir, "annotations", "0.png", NULL);
+  target = g_build_filename (ui_fixture.split_dir, "annotations", "0.png", NULL);
   view = visage_window_get_image_view (window);
   /* The evaluation's scores are what a saved correction must replace. */
   visage_window_evaluate (window);
@@ -271,7 +261,7 @@ VG_TEST ("/editing/visible-editing", test_visible_editing)
   {
     g_autoptr (VisageApplication) app2 = new_app ();
 
-    window = open_workbench (app2);
+    window = ui_fixture_open_workbench (app2, window_annotation_ready);
     g_assert_true (visage_sample_get_corrected (sample_at (window, 0)));
     g_assert_false (visage_sample_get_corrected (sample_at (window, 1)));
     ui_destroy_window (window);
@@ -423,9 +413,9 @@ VG_TEST ("/editing/display-options", test_display_options)
   int ix, iy, w, h, cls, n_filled = 0, n_outlined = 0;
   size_t at;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
-  target = g_build_filename (split_dir, "annotations", "0.png", NULL);
+  target = g_build_filename (ui_fixture.split_dir, "annotations", "0.png", NULL);
   view = visage_window_get_image_view (window);
   area = visage_image_view_get_area (view);
   visage_image_view_set_mode (view, "truth");
@@ -485,7 +475,7 @@ recovery_body (VisageApplication **app)
   char *body;
 
   *app = new_app ();
-  window = open_workbench (*app);
+  window = ui_fixture_open_workbench (*app, window_annotation_ready);
   dialog = visage_window_get_message_dialog (window);
   g_assert_nonnull (dialog);
   body = g_strdup (adw_message_dialog_get_body (dialog));
@@ -502,7 +492,7 @@ VG_TEST ("/editing/recovery-age", test_recovery_age)
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   struct utimbuf times = { .actime = now - 3 * 3600 - 60, .modtime = now - 3 * 3600 - 60 };
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   recovery = visage_annotation_recovery_path (
     visage_annotation_get_image_path (visage_window_get_annotation (window)));
@@ -537,8 +527,8 @@ label_shown (VisageWindow *window, const char *text)
 static char *
 open_lone_image (VisageWindow *window)
 {
-  g_autofree char *source = g_build_filename (split_dir, "images", "1.jpg", NULL);
-  char *lone = g_build_filename (scratch_dir, "lone.jpg", NULL);
+  g_autofree char *source = g_build_filename (ui_fixture.split_dir, "images", "1.jpg", NULL);
+  char *lone = g_build_filename (ui_fixture.scratch_dir, "lone.jpg", NULL);
 
   g_assert_cmpint (symlink (source, lone), ==, 0);
   visage_window_open_image (window, lone);
@@ -554,7 +544,7 @@ VG_TEST ("/editing/image-without-truth", test_image_without_truth)
   VisageImageView *view;
   const char *const truth_modes[] = { "truth", "errors", "side-by-side" };
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   view = visage_window_get_image_view (window);
   visage_image_view_set_mode (view, "errors");
@@ -687,7 +677,7 @@ VG_TEST ("/editing/side-by-side", test_side_by_side)
   VisageWindow *window;
   GtkWidget *view;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   view = GTK_WIDGET (visage_window_get_image_view (window));
   ui_resize_window (window, 1100, 760);
@@ -733,7 +723,7 @@ VG_TEST ("/editing/forced-mode-not-saved", test_forced_mode_not_saved)
   VisageWindow *window;
   VisageImageView *view;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   view = visage_window_get_image_view (window);
   gtk_widget_activate_action (GTK_WIDGET (view), "image.mode", "s", "errors");
@@ -755,7 +745,7 @@ VG_TEST ("/editing/forced-mode-not-saved", test_forced_mode_not_saved)
   /* The next session starts on the user's mode; choosing the prediction while an image
    * without ground truth shows it is the user's choice, saved and kept for the next image. */
   app2 = new_app ();
-  window = open_workbench (app2);
+  window = ui_fixture_open_workbench (app2, window_annotation_ready);
   view = visage_window_get_image_view (window);
   g_assert_cmpstr (visage_image_view_get_mode (view), ==, "errors");
   lone = open_lone_image (window);
@@ -787,6 +777,5 @@ VG_TEST ("/editing/empty-gallery", test_empty_gallery)
 int
 main (int argc, char *argv[])
 {
-  return ui_test_main (argc, argv, "editing", fixture_names, &scratch_dir, &model_path, "split",
-                       &split_dir, NULL);
+  return ui_test_main (argc, argv, "editing", fixture_names, "split", FALSE);
 }

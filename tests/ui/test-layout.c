@@ -24,10 +24,6 @@
 
 static const char *const fixture_names[] = { "0", "1", NULL };
 
-static char *scratch_dir;   /* this run's temporary folder (XDG_CACHE_HOME, XDG_DATA_HOME) */
-static char *split_dir;     /* NULL when ../shared is absent */
-static char *model_path;
-
 static const struct {
   int width;
   int height;
@@ -35,12 +31,6 @@ static const struct {
 
 /* Within one pixel: allocations are whole pixels, bounds may carry rounding. */
 #define SLACK 1.0
-
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, split_dir, window_annotation_ready);
-}
 
 static gboolean
 contains_x (const graphene_rect_t *outer, const graphene_rect_t *inner)
@@ -321,7 +311,7 @@ VG_TEST ("/layout/sizes", test_sizes)
   g_autoptr (VisageApplication) app = NULL;
   VisageWindow *window;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   /* The Evaluation page with its results, not its empty state. */
   visage_window_evaluate (window);
@@ -337,7 +327,7 @@ VG_TEST ("/layout/minimum-size", test_minimum_size)
   g_autoptr (VisageApplication) app = NULL;
   VisageWindow *window;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   gtk_window_set_default_size (GTK_WINDOW (window), 640, 480);
   g_assert_true (ui_spin_until_timeout (window_sized, window, 10));
@@ -354,7 +344,7 @@ VG_TEST ("/layout/gallery-width", test_gallery_width)
   GtkWidget *gallery;
   int before;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_annotation_ready)) == NULL)
     return;
   ui_resize_window (window, 1100, 760);
   gallery = GTK_WIDGET (visage_window_get_gallery (window));
@@ -370,6 +360,5 @@ VG_TEST ("/layout/gallery-width", test_gallery_width)
 int
 main (int argc, char *argv[])
 {
-  return ui_test_main (argc, argv, "layout", fixture_names, &scratch_dir, &model_path, "split",
-                       &split_dir, NULL);
+  return ui_test_main (argc, argv, "layout", fixture_names, "split", FALSE);
 }

@@ -34,23 +34,13 @@ static const char *const fixture_names[N_FIXTURE + 1] = {
   "38", NULL
 };
 
-static char *scratch_dir;
-static char *split_dir;     /* NULL when ../shared is absent */
-static char *model_path;
-
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, split_dir, window_settled);
-}
 
 /* The window with the fixture split evaluated; NULL when the test skipped. */
 static VisageWindow *
 open_evaluated (VisageApplication **app)
 {
-  VisageWindow *window = ui_test_start (app, split_dir, open_workbench);
+  VisageWindow *window = ui_test_start (app, window_settled);
 
   if (window == NULL)
     return NULL;
@@ -78,22 +68,6 @@ find_widget (GtkWidget *root, GType type, const char *label)
         return found;
     }
   return NULL;
-}
-
-/* The samples the gallery shows, by index (bit i: sample i). */
-static guint64
-shown_set (VisageGallery *gallery)
-{
-  GListModel *shown = visage_gallery_get_shown (gallery);
-  guint64 set = 0;
-
-  for (guint i = 0; i < g_list_model_get_n_items (shown); i++)
-    {
-      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
-
-      set |= G_GUINT64_CONSTANT (1) << visage_sample_get_index (sample);
-    }
-  return set;
 }
 
 static guint
@@ -126,17 +100,6 @@ class_set (const VgEvaluation *evaluation, int cls)
 
   for (int i = 0; i < evaluation->metrics.n_images; i++)
     if (vg_confusion_truth_pixels (&evaluation->images[i].confusion, cls) > 0)
-      set |= G_GUINT64_CONSTANT (1) << i;
-  return set;
-}
-
-static guint64
-cell_set (const VgEvaluation *evaluation, int truth, int predicted)
-{
-  guint64 set = 0;
-
-  for (int i = 0; i < evaluation->metrics.n_images; i++)
-    if (evaluation->images[i].confusion.counts[truth][predicted] > 0)
       set |= G_GUINT64_CONSTANT (1) << i;
   return set;
 }
@@ -287,7 +250,7 @@ VG_TEST ("/longtail/score-order-before-evaluation", test_score_order_before_eval
   VisageGallery *gallery;
   const char *note;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   gallery = visage_window_get_gallery (window);
   g_assert_null (visage_window_get_evaluation (window));
@@ -603,7 +566,7 @@ VG_TEST ("/longtail/scroll-and-step-keys", test_scroll_and_step_keys)
   GtkShortcutController *keys = NULL;
   g_autoptr (GListModel) controllers = NULL;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
   spin_frames (10);
@@ -817,14 +780,5 @@ VG_TEST ("/longtail/class-column-width", test_class_column_width)
 int
 main (int argc, char *argv[])
 {
-  int status;
-
-  if ((status = ui_test_init (&argc, &argv, "longtail", &scratch_dir)) >= 0)
-    return status;
-
-  model_path = vg_test_write_tiny_model (scratch_dir, "tiny.safetensors", 1, 64);
-  split_dir = ui_test_link_split (scratch_dir, "split", "val", fixture_names);
-
-  vg_test_add_registered ();
-  return ui_test_run (&scratch_dir, &split_dir, &model_path, NULL);
+  return ui_test_main (argc, argv, "longtail", fixture_names, "split", FALSE);
 }

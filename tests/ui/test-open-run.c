@@ -29,17 +29,6 @@
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
 
-static char *scratch_dir;
-static char *val_dir;
-static char *train_dir;
-static char *model_path;
-
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, val_dir, window_settled);
-}
-
 static gboolean
 read_done (gpointer data)
 {
@@ -164,7 +153,7 @@ check_run_elsewhere (VisageTrainView *view, const char *run)
 static void
 check_copied_files (VisageTrainView *view, const char *run)
 {
-  g_autofree char *copied = g_build_filename (scratch_dir, "copied", NULL);
+  g_autofree char *copied = g_build_filename (ui_fixture.scratch_dir, "copied", NULL);
   g_autofree char *expected = NULL, *best = g_build_filename (copied, "best.safetensors", NULL);
 
   g_assert_cmpint (g_mkdir_with_parents (copied, 0700), ==, 0);
@@ -197,12 +186,12 @@ VG_TEST ("/open-run/run", test_open_run)
   VisageTrainDialog *dialog;
   VisageTrainView *view;
 
-  if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   view = visage_window_get_train_view (window);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "open-run"));
 
-  run = g_build_filename (scratch_dir, "run", NULL);
+  run = g_build_filename (ui_fixture.scratch_dir, "run", NULL);
   dialog = ui_train_open_dialog (window);
   ui_train_set_tiny_run (dialog, run, "2");
   g_assert_true (visage_train_dialog_start (dialog));
@@ -245,7 +234,7 @@ VG_TEST ("/open-run/run", test_open_run)
 static char *
 make_folder (const char *name, const char *log)
 {
-  char *dir = g_build_filename (scratch_dir, name, NULL);
+  char *dir = g_build_filename (ui_fixture.scratch_dir, name, NULL);
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   if (log != NULL)
@@ -326,7 +315,7 @@ VG_TEST ("/open-run/bad-folders", test_bad_folders)
   }
   check_refused (view, binary, "not text", log_only);
   check_refused (view, none, "holds no log.csv", log_only);
-  missing = g_build_filename (scratch_dir, "no-such-folder", NULL);
+  missing = g_build_filename (ui_fixture.scratch_dir, "no-such-folder", NULL);
   check_refused (view, missing, "is not a folder", log_only);
   not_folder = g_build_filename (log_only, "log.csv", NULL);
   check_refused (view, not_folder, "is not a folder", log_only);
@@ -336,6 +325,5 @@ VG_TEST ("/open-run/bad-folders", test_bad_folders)
 int
 main (int argc, char *argv[])
 {
-  return ui_test_main (argc, argv, "open-run", fixture_names, &scratch_dir, &model_path,
-                       "data/val", &val_dir, &train_dir);
+  return ui_test_main (argc, argv, "open-run", fixture_names, "data/val", TRUE);
 }

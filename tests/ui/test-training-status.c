@@ -29,17 +29,6 @@
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
 
-static char *scratch_dir;
-static char *val_dir;
-static char *train_dir;
-static char *model_path;
-
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, val_dir, window_settled);
-}
-
 /* With VISAGE_TEST_SCREENSHOTS set to a folder, a picture of widget there, for a person to
  * look at (the dialog's fields, the page's texts). */
 static void
@@ -151,14 +140,14 @@ VG_TEST ("/training-status/run", test_run_status)
   gboolean stepped = FALSE;
   int best;
 
-  if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   view = visage_window_get_train_view (window);
   g_signal_connect (visage_window_get_service (window), "train-step", G_CALLBACK (on_step),
                     &stepped);
   g_assert_null (visage_train_view_get_best_path (view));
 
-  run = g_build_filename (scratch_dir, "run", NULL);
+  run = g_build_filename (ui_fixture.scratch_dir, "run", NULL);
   dialog = ui_train_open_dialog (window);
   ui_train_set_tiny_run (dialog, run, "2");
   g_assert_true (visage_train_dialog_start (dialog));
@@ -266,8 +255,8 @@ VG_TEST ("/training-status/plot-hover", test_plot_hover)
 static char *
 install_folder_opener (void)
 {
-  g_autofree char *apps = g_build_filename (scratch_dir, "applications", NULL);
-  g_autofree char *script = g_build_filename (scratch_dir, "open-folder.sh", NULL);
+  g_autofree char *apps = g_build_filename (ui_fixture.scratch_dir, "applications", NULL);
+  g_autofree char *script = g_build_filename (ui_fixture.scratch_dir, "open-folder.sh", NULL);
   g_autofree char *desktop = g_build_filename (apps, "visage-test-opener.desktop", NULL);
   g_autofree char *mimeapps = g_build_filename (apps, "mimeapps.list", NULL);
   g_autofree char *entry = g_strdup_printf ("[Desktop Entry]\nType=Application\n"
@@ -281,7 +270,7 @@ install_folder_opener (void)
   g_assert_true (g_file_set_contents (mimeapps, "[Default Applications]\n"
                                       "inode/directory=visage-test-opener.desktop\n", -1,
                                       NULL));
-  return g_build_filename (scratch_dir, "exports", NULL);
+  return g_build_filename (ui_fixture.scratch_dir, "exports", NULL);
 }
 
 static gboolean
@@ -306,14 +295,13 @@ VG_TEST ("/training-status/folder-toast", test_folder_toast)
   g_assert_cmpstr (adw_toast_get_button_label (toast), ==, "Open _Folder");
   g_signal_emit_by_name (toast, "button-clicked");
   g_assert_true (ui_spin_until_timeout (file_exists, opened, 20));
-  toast = visage_folder_toast_show (overlay, "Exported 3 files", scratch_dir);
-  g_assert_cmpstr (visage_folder_toast_get_folder (toast), ==, scratch_dir);
+  toast = visage_folder_toast_show (overlay, "Exported 3 files", ui_fixture.scratch_dir);
+  g_assert_cmpstr (visage_folder_toast_get_folder (toast), ==, ui_fixture.scratch_dir);
   g_object_unref (overlay);
 }
 
 int
 main (int argc, char *argv[])
 {
-  return ui_test_main (argc, argv, "training-status", fixture_names, &scratch_dir, &model_path,
-                       "data/val", &val_dir, &train_dir);
+  return ui_test_main (argc, argv, "training-status", fixture_names, "data/val", TRUE);
 }

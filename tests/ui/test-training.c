@@ -27,18 +27,7 @@
 
 static const char *const fixture_names[] = { "0", "1", "2", "3", NULL };
 
-static char *scratch_dir;   /* this run's temporary folder (also XDG_CACHE_HOME) */
-static char *val_dir;       /* scratch/data/val; NULL when ../shared is absent */
-static char *train_dir;     /* scratch/data/train, its sibling */
-static char *model_path;
-
 static AdwMessageDialog *find_message_dialog (void);
-
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, val_dir, window_settled);
-}
 
 static void
 assert_blocked (VisageTrainDialog *dialog, const char *reason_part)
@@ -126,13 +115,13 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   gpointer dialog_ptr;
   gsize tiny;
 
-  if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   dialog = ui_train_open_dialog (window);
 
   /* The defaults: the open split validates, its sibling trains; the report's values. */
-  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "val"), ==, val_dir);
-  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "train"), ==, train_dir);
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "val"), ==, ui_fixture.split_dir);
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "train"), ==, ui_fixture.train_dir);
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "config"), ==, "visage-s");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "lr"), ==, "0.001");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "weight-decay"), ==, "1e-07");
@@ -149,7 +138,7 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "hflip"), ==, "false");
   g_assert_false (visage_train_dialog_get_resume_offered (dialog));
 
-  out = g_build_filename (scratch_dir, "dialog-run", NULL);
+  out = g_build_filename (ui_fixture.scratch_dir, "dialog-run", NULL);
   ui_train_set (dialog, "out", out);
   g_assert_null (visage_train_dialog_get_problem (dialog));
   g_assert_true (visage_train_dialog_get_can_start (dialog));
@@ -164,14 +153,14 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   ui_train_set (dialog, "batch", "4");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
-  missing = g_build_filename (scratch_dir, "no-such-split", NULL);
+  missing = g_build_filename (ui_fixture.scratch_dir, "no-such-split", NULL);
   ui_train_set (dialog, "train", missing);
   assert_blocked (dialog, "does not exist");
-  ui_train_set (dialog, "train", scratch_dir);  /* a folder, but not a split */
+  ui_train_set (dialog, "train", ui_fixture.scratch_dir);  /* a folder, but not a split */
   assert_blocked (dialog, "images/");
   ui_train_set (dialog, "train", "");
   assert_blocked (dialog, "training");
-  ui_train_set (dialog, "train", train_dir);
+  ui_train_set (dialog, "train", ui_fixture.train_dir);
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
   ui_train_set (dialog, "resolution", "100");
@@ -188,7 +177,7 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   ui_train_set (dialog, "sgd-momentum", "0.9");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
-  file = g_build_filename (scratch_dir, "a-file", NULL);
+  file = g_build_filename (ui_fixture.scratch_dir, "a-file", NULL);
   g_assert_true (g_file_set_contents (file, "x", 1, NULL));
   ui_train_set (dialog, "out", file);
   assert_blocked (dialog, "file");
@@ -411,9 +400,10 @@ is_set (gpointer data)
 static void
 check_export (VisageTrainPlot *plot)
 {
-  g_autofree char *png = g_build_filename (scratch_dir, "convergence.png", NULL);
-  g_autofree char *svg = g_build_filename (scratch_dir, "convergence.svg", NULL);
-  g_autofree char *bad = g_build_filename (scratch_dir, "no-such-folder", "plot.png", NULL);
+  g_autofree char *png = g_build_filename (ui_fixture.scratch_dir, "convergence.png", NULL);
+  g_autofree char *svg = g_build_filename (ui_fixture.scratch_dir, "convergence.svg", NULL);
+  g_autofree char *bad = g_build_filename (ui_fixture.scratch_dir, "no-such-folder", "plot.png",
+                                          NULL);
   g_autofree char *bytes = NULL;
   g_autoptr (GdkPixbuf) pixbuf = NULL;
   g_autoptr (GError) error = NULL;
@@ -457,7 +447,7 @@ check_paused_serves_jobs (VgService *service, VisageTrainView *view, const Watch
   g_assert_true (visage_train_view_get_paused (view));
   for (int round = 0, steps_before = 0; round < 2; round++)
     {
-      g_autofree char *image = g_build_filename (val_dir, "images", "0.jpg", NULL);
+      g_autofree char *image = g_build_filename (ui_fixture.split_dir, "images", "0.jpg", NULL);
       g_autoptr (GAsyncResult) result = NULL;
       g_autoptr (VgPrediction) prediction = NULL;
       g_autoptr (GError) error = NULL;
@@ -488,7 +478,7 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
   gpointer window_ptr;
   int done;
 
-  if ((window = ui_test_start (&app, val_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   view = visage_window_get_train_view (window);
   plot = visage_train_view_get_plot (view);
@@ -500,7 +490,7 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
   g_signal_connect (service, "progress", G_CALLBACK (on_progress), &w);
 
   /* Start from the dialog: the Training page shows the run; a second one cannot start. */
-  run = g_build_filename (scratch_dir, "run", NULL);
+  run = g_build_filename (ui_fixture.scratch_dir, "run", NULL);
   dialog = ui_train_open_dialog (window);
   ui_train_set_tiny_run (dialog, run, "20");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
@@ -592,7 +582,7 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
   check_export (plot);
 
   /* Closing during a run, confirmed: the run stops and the window goes. */
-  run2 = g_build_filename (scratch_dir, "run2", NULL);
+  run2 = g_build_filename (ui_fixture.scratch_dir, "run2", NULL);
   dialog = ui_train_open_dialog (window);
   ui_train_set_tiny_run (dialog, run2, "50");
   g_assert_true (visage_train_dialog_start (dialog));
@@ -608,8 +598,8 @@ VG_TEST ("/training/run-stop-resume", test_run_stop_resume)
 
 VG_TEST ("/training/plot-log", test_plot_log)
 {
-  g_autofree char *log = g_build_filename (scratch_dir, "log.csv", NULL);
-  g_autofree char *broken = g_build_filename (scratch_dir, "broken.csv", NULL);
+  g_autofree char *log = g_build_filename (ui_fixture.scratch_dir, "log.csv", NULL);
+  g_autofree char *broken = g_build_filename (ui_fixture.scratch_dir, "broken.csv", NULL);
   g_autoptr (GError) error = NULL;
   VisageTrainPlot *plot = VISAGE_TRAIN_PLOT (g_object_ref_sink (visage_train_plot_new ()));
 
@@ -671,6 +661,5 @@ VG_TEST ("/training/plot-log", test_plot_log)
 int
 main (int argc, char *argv[])
 {
-  return ui_test_main (argc, argv, "training", fixture_names, &scratch_dir, &model_path,
-                       "data/val", &val_dir, &train_dir);
+  return ui_test_main (argc, argv, "training", fixture_names, "data/val", TRUE);
 }

@@ -28,17 +28,6 @@
 static const char *const fixture_names[] = { "0", "1", "2", "3", "5", "6", NULL };
 #define N_FIXTURE 6
 
-static char *scratch_dir;   /* this run's temporary folder (also XDG_CACHE_HOME) */
-static char *split_dir;     /* NULL when ../shared is absent */
-static char *model_path;
-
-/* The window of app, loaded with the fixture split and model and settled. */
-static VisageWindow *
-open_workbench (VisageApplication *app)
-{
-  return ui_open_workbench (app, model_path, split_dir, window_settled);
-}
-
 static void
 store_result (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -146,7 +135,7 @@ VG_TEST ("/workbench/widgets-finalize", test_widgets_finalize)
   g_assert_true (spin_until (is_null, &area));
 
   /* The whole window, after it has loaded a split and a model. */
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   window_ptr = window;
   gallery_ptr = visage_window_get_gallery (window);
@@ -245,7 +234,7 @@ VG_TEST ("/workbench/browse-and-overlay", test_browse_and_overlay)
   VgImage mask = { 0 };
   g_autofree char *mask_path = NULL, *image_path = NULL;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   gallery = visage_window_get_gallery (window);
   view = visage_window_get_image_view (window);
@@ -262,7 +251,7 @@ VG_TEST ("/workbench/browse-and-overlay", test_browse_and_overlay)
     }
   g_assert_cmpstr (visage_image_view_get_title (view), ==, "0");
   g_assert_cmpstr (vg_service_get_model_path (visage_window_get_service (window)), ==,
-                   model_path);
+                   ui_fixture.model_path);
 
   /* Selecting another image shows it. */
   visage_gallery_select_position (gallery, 3);
@@ -272,8 +261,8 @@ VG_TEST ("/workbench/browse-and-overlay", test_browse_and_overlay)
 
   /* The status line names the classes under the pointer: the mask file's and the
    * prediction's. */
-  mask_path = g_build_filename (split_dir, "masks", "3.png", NULL);
-  image_path = g_build_filename (split_dir, "images", "3.jpg", NULL);
+  mask_path = g_build_filename (ui_fixture.split_dir, "masks", "3.png", NULL);
+  image_path = g_build_filename (ui_fixture.split_dir, "images", "3.jpg", NULL);
   g_assert_true (vg_mask_load (&mask, mask_path, &error));
   check_classes_under_pointer (window, image_path, &mask);
   vg_image_clear (&mask);
@@ -439,7 +428,7 @@ VG_TEST ("/workbench/flip-preference", test_flip_preference)
   VisageWindow *window;
   VgService *service;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   service = visage_window_get_service (window);
   settings = g_settings_new (APP_ID);
@@ -452,7 +441,7 @@ VG_TEST ("/workbench/flip-preference", test_flip_preference)
   g_assert_true (visage_window_get_busy (window)); /* reloading */
   g_assert_true (spin_until (window_settled, window));
   g_assert_true (vg_service_get_model_flip (service));
-  g_assert_cmpstr (vg_service_get_model_path (service), ==, model_path);
+  g_assert_cmpstr (vg_service_get_model_path (service), ==, ui_fixture.model_path);
   g_assert_true (g_settings_get_boolean (settings, "flip"));
   state = g_action_group_get_action_state (G_ACTION_GROUP (window), "flip");
   g_assert_true (g_variant_get_boolean (state));
@@ -483,11 +472,11 @@ VG_TEST ("/workbench/device-preference", test_device_preference)
   char why[256];
   gboolean gpu;
 
-  if (ui_test_skip_without (split_dir))
+  if (ui_test_skip_without (ui_fixture.split_dir))
     return;
   gpu = vg_device_cuda_count (why, sizeof why) > 0;
   app = new_app ();
-  window = open_workbench (app);
+  window = ui_fixture_open_workbench (app, window_settled);
   service = visage_window_get_service (window);
   settings = g_settings_new (APP_ID);
 
@@ -497,7 +486,7 @@ VG_TEST ("/workbench/device-preference", test_device_preference)
   g_assert_cmpstr (vg_service_get_device (service), ==, "cuda");
   g_assert_true (visage_window_get_busy (window)); /* reloading */
   g_assert_true (spin_until (window_settled, window));
-  g_assert_cmpstr (vg_service_get_model_path (service), ==, model_path);
+  g_assert_cmpstr (vg_service_get_model_path (service), ==, ui_fixture.model_path);
   if (gpu)
     g_assert_cmpstr (vg_service_get_device_note (service), ==, "");
   else
@@ -542,7 +531,7 @@ VG_TEST ("/workbench/filter-before-evaluation", test_filter_before_evaluation)
   guint32 classes[N_FIXTURE] = { 0 };
   int filter_class = -1, expected = 0;
 
-  if (ui_test_skip_without (split_dir))
+  if (ui_test_skip_without (ui_fixture.split_dir))
     return;
   /* The classes of each fixture mask, read here independently of the split's scan. */
   for (int i = 0; i < N_FIXTURE; i++)
@@ -553,7 +542,7 @@ VG_TEST ("/workbench/filter-before-evaluation", test_filter_before_evaluation)
       g_autoptr (GDir) dir = NULL;
       g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
       const char *entry;
-      g_autofree char *masks = g_build_filename (split_dir, "masks", NULL);
+      g_autofree char *masks = g_build_filename (ui_fixture.split_dir, "masks", NULL);
 
       dir = g_dir_open (masks, 0, &error);
       g_assert_no_error (error);
@@ -583,7 +572,7 @@ VG_TEST ("/workbench/filter-before-evaluation", test_filter_before_evaluation)
   g_assert_cmpint (filter_class, >=, 0);
 
   app = new_app ();
-  window = open_workbench (app);
+  window = ui_fixture_open_workbench (app, window_settled);
   g_assert_null (visage_window_get_evaluation (window));
   gallery = visage_window_get_gallery (window);
   shown = visage_gallery_get_shown (gallery);
@@ -613,7 +602,7 @@ VG_TEST ("/workbench/evaluate-and-sort", test_evaluate_and_sort)
   double previous = -1.0;
   int filter_class = -1, expected = 0;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   gallery = visage_window_get_gallery (window);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "evaluate"));
@@ -721,17 +710,17 @@ VG_TEST ("/workbench/open-image-and-export", test_open_image_and_export)
 {
   g_autoptr (VisageApplication) app = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *masks = g_build_filename (scratch_dir, "export-masks", NULL);
-  g_autofree char *overlays = g_build_filename (scratch_dir, "export-overlays", NULL);
-  g_autofree char *live_dir = g_build_filename (scratch_dir, "export-live", NULL);
-  g_autofree char *zip = g_build_filename (scratch_dir, "submission.zip", NULL);
-  g_autofree char *photo = g_build_filename (scratch_dir, "synthetic.png", NULL);
+  g_autofree char *masks = g_build_filename (ui_fixture.scratch_dir, "export-masks", NULL);
+  g_autofree char *overlays = g_build_filename (ui_fixture.scratch_dir, "export-overlays", NULL);
+  g_autofree char *live_dir = g_build_filename (ui_fixture.scratch_dir, "export-live", NULL);
+  g_autofree char *zip = g_build_filename (ui_fixture.scratch_dir, "submission.zip", NULL);
+  g_autofree char *photo = g_build_filename (ui_fixture.scratch_dir, "synthetic.png", NULL);
   g_autofree char *file = NULL;
   g_autofree guint8 *rgb = g_malloc (120 * 200 * 3);
   VisageWindow *window;
   VisageImageView *view;
 
-  if ((window = ui_test_start (&app, split_dir, open_workbench)) == NULL)
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
     return;
   view = visage_window_get_image_view (window);
 
@@ -796,11 +785,11 @@ VG_TEST ("/workbench/screenshot", test_screenshot)
   g_autofree char *path = NULL;
   int status;
 
-  if (ui_test_skip_without (split_dir))
+  if (ui_test_skip_without (ui_fixture.split_dir))
     return;
-  path = g_build_filename (scratch_dir, "screenshot.png", NULL);
+  path = g_build_filename (ui_fixture.scratch_dir, "screenshot.png", NULL);
   {
-    char *argv[] = { "visage", "--split", split_dir, "--model", model_path,
+    char *argv[] = { "visage", "--split", ui_fixture.split_dir, "--model", ui_fixture.model_path,
                      "--screenshot", path, NULL };
     g_autoptr (GSettings) settings = g_settings_new (APP_ID);
 
@@ -835,14 +824,14 @@ VG_TEST ("/workbench/screenshot-evaluate-and-image", test_screenshot_evaluate_an
   g_autoptr (GError) error = NULL;
   g_autoptr (GdkPixbuf) png = NULL;
 
-  if (ui_test_skip_without (split_dir))
+  if (ui_test_skip_without (ui_fixture.split_dir))
     return;
-  evaluated = g_build_filename (scratch_dir, "evaluated.png", NULL);
-  live = g_build_filename (scratch_dir, "live.png", NULL);
-  image = g_build_filename (split_dir, "images", "3.jpg", NULL);
+  evaluated = g_build_filename (ui_fixture.scratch_dir, "evaluated.png", NULL);
+  live = g_build_filename (ui_fixture.scratch_dir, "live.png", NULL);
+  image = g_build_filename (ui_fixture.split_dir, "images", "3.jpg", NULL);
   if (!g_file_test (image, G_FILE_TEST_EXISTS))
     {
-      g_autofree char *images = g_build_filename (split_dir, "images", NULL);
+      g_autofree char *images = g_build_filename (ui_fixture.split_dir, "images", NULL);
       g_autoptr (GDir) dir = g_dir_open (images, 0, &error);
 
       g_assert_no_error (error);
@@ -852,8 +841,8 @@ VG_TEST ("/workbench/screenshot-evaluate-and-image", test_screenshot_evaluate_an
 
   /* --evaluate waits for the evaluation before the picture. */
   {
-    char *argv[] = { "visage", "--split", split_dir, "--model", model_path, "--evaluate",
-                     "--screenshot", evaluated, NULL };
+    char *argv[] = { "visage", "--split", ui_fixture.split_dir, "--model",
+                     ui_fixture.model_path, "--evaluate", "--screenshot", evaluated, NULL };
     g_assert_cmpint (run_app (argv), ==, 0);
     png = gdk_pixbuf_new_from_file (evaluated, &error);
     g_assert_no_error (error);
@@ -861,7 +850,7 @@ VG_TEST ("/workbench/screenshot-evaluate-and-image", test_screenshot_evaluate_an
   }
   /* An image alone: nothing to evaluate, which --evaluate reports by its exit status. */
   {
-    char *argv[] = { "visage", "--model", model_path, "--image", image, "--evaluate",
+    char *argv[] = { "visage", "--model", ui_fixture.model_path, "--image", image, "--evaluate",
                      "--screenshot", live, NULL };
     g_assert_cmpint (run_app (argv), ==, 1);
     png = gdk_pixbuf_new_from_file (live, &error);
@@ -872,6 +861,5 @@ VG_TEST ("/workbench/screenshot-evaluate-and-image", test_screenshot_evaluate_an
 int
 main (int argc, char *argv[])
 {
-  return ui_test_main (argc, argv, "workbench", fixture_names, &scratch_dir, &model_path, "split",
-                       &split_dir, NULL);
+  return ui_test_main (argc, argv, "workbench", fixture_names, "split", FALSE);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What the ui tests share: running the main loop until something holds, a fresh
- * application, the set-up every ui test program does first (the fixture split, the window
- * with it opened), and pictures of windows for a person to look at. */
+ * application, the set-up every ui test program does first (the fixture: a split and a
+ * model; the window with them opened), the gallery's samples as sets, and pictures of
+ * windows for a person to look at. */
 #pragma once
 
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include "test-fixtures.h"
 #include "test-register.h"
 #include "visage-application.h"
+#include "visage-gallery.h"
+#include "visage-sample.h"
 #include "visage-window.h"
 
 /* Iterate the main loop until done (data) or the timeout; returns done (data). */
@@ -97,6 +100,35 @@ ui_destroy_window (VisageWindow *window)
   g_object_add_weak_pointer (G_OBJECT (window), &ptr);
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_true (spin_until (is_null, &ptr));
+}
+
+/* The samples the gallery shows, by index (bit i: sample i). */
+static inline guint64
+shown_set (VisageGallery *gallery)
+{
+  GListModel *shown = visage_gallery_get_shown (gallery);
+  guint64 set = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (shown); i++)
+    {
+      g_autoptr (VisageSample) sample = g_list_model_get_item (shown, i);
+
+      set |= G_GUINT64_CONSTANT (1) << visage_sample_get_index (sample);
+    }
+  return set;
+}
+
+/* The images whose truth has pixels of class truth predicted as predicted (bit i: image i),
+ * from the evaluation's own per-image confusions. */
+static inline guint64
+cell_set (const VgEvaluation *evaluation, int truth, int predicted)
+{
+  guint64 set = 0;
+
+  for (int i = 0; i < evaluation->metrics.n_images; i++)
+    if (evaluation->images[i].confusion.counts[truth][predicted] > 0)
+      set |= G_GUINT64_CONSTANT (1) << i;
+  return set;
 }
 
 /* The window's surface (the widget lies inside it, less the decoration's resize edges). */
@@ -213,18 +245,6 @@ ui_test_link_split (const char *scratch_dir, const char *sub, const char *split,
   return dir;
 }
 
-/* The start of a test on a fixture split: NULL (the test skipped) where split_dir was not
- * made, else a new application in *app and its window, opened by open. */
-static inline VisageWindow *
-ui_test_start (VisageApplication **app, const char *split_dir,
-               VisageWindow *(*open) (VisageApplication *))
-{
-  if (ui_test_skip_without (split_dir))
-    return NULL;
-  *app = new_app ();
-  return open (*app);
-}
-
 /* g_test_run, then the scratch folder removed and the paths (char **, NULL-terminated,
  * scratch_dir among them) freed; the exit status. */
 static inline int
@@ -241,45 +261,70 @@ ui_test_run (char **scratch_dir, ...)
   return status;
 }
 
+/* The fixture of a ui test program, made by its main () (most by ui_test_main) for the
+ * file's VG_TESTs: each test program is one C file, so this is the program's one fixture. */
+typedef struct
+{
+  char *scratch_dir;  /* this run's temporary folder (XDG_CACHE_HOME, XDG_DATA_HOME) */
+  char *model_path;   /* the model the window opens (ui_test_main: a tiny one, 64x64) */
+  char *split_dir;    /* the split it opens; NULL when ../shared is absent */
+  char *train_dir;    /* the training split beside it where asked for, else NULL */
+} UiFixture;
+
+static UiFixture ui_fixture;
+
 /* The main () of a ui test program on the fixture split names with a tiny model, for the
- * file's VG_TESTs: after ui_test_init, *model_path is the model, *val_dir the val images of
- * names linked at scratch/val_sub and, where train_dir is given, *train_dir the train images
- * of names at scratch/data/train. Without ../shared (a developer's machine) the folders are
- * NULL and the tests that need images skip; under CI vg_test_shared_path fails instead.
- * Runs the tests, then removes the scratch folder and frees the paths. */
+ * file's VG_TESTs: after ui_test_init, ui_fixture holds the model, the val images of names
+ * linked at scratch/split_sub and, with with_train, the train images of names at
+ * scratch/data/train. Without ../shared (a developer's machine) the folders are NULL and the
+ * tests that need images skip; under CI vg_test_shared_path fails instead. Runs the tests,
+ * then removes the scratch folder and frees the paths. */
 static inline int
 ui_test_main (int argc, char **argv, const char *name, const char *const *names,
-              char **scratch_dir, char **model_path, const char *val_sub, char **val_dir,
-              char **train_dir)
+              const char *split_sub, gboolean with_train)
 {
+  UiFixture *fixture = &ui_fixture;
   int status;
 
-  if ((status = ui_test_init (&argc, &argv, name, scratch_dir)) >= 0)
+  if ((status = ui_test_init (&argc, &argv, name, &fixture->scratch_dir)) >= 0)
     return status;
-  *model_path = vg_test_write_tiny_model (*scratch_dir, "tiny.safetensors", 1, 64);
-  *val_dir = ui_test_link_split (*scratch_dir, val_sub, "val", names);
-  if (train_dir != NULL)
-    *train_dir = ui_test_link_split (*scratch_dir, "data/train", "train", names);
+  fixture->model_path = vg_test_write_tiny_model (fixture->scratch_dir, "tiny.safetensors", 1,
+                                                  64);
+  fixture->split_dir = ui_test_link_split (fixture->scratch_dir, split_sub, "val", names);
+  if (with_train)
+    fixture->train_dir = ui_test_link_split (fixture->scratch_dir, "data/train", "train", names);
   vg_test_add_registered ();
-  return ui_test_run (scratch_dir, model_path, val_dir, train_dir, NULL);
+  return ui_test_run (&fixture->scratch_dir, &fixture->model_path, &fixture->split_dir,
+                      &fixture->train_dir, NULL);
 }
 
-/* The window of app with the model and the split opened, once settled (data: the window)
- * holds and a few frames are drawn. */
+/* The window of app with the fixture's model and split opened, once ready (data: the
+ * window) holds and a few frames are drawn. */
 static inline VisageWindow *
-ui_open_workbench (VisageApplication *app, const char *model_path, const char *split_dir,
-                   gboolean (*settled) (gpointer))
+ui_fixture_open_workbench (VisageApplication *app, gboolean (*ready) (gpointer))
 {
   VisageWindow *window;
 
   g_application_activate (G_APPLICATION (app));
   window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
   g_assert_nonnull (window);
-  visage_window_load_model (window, model_path);
-  visage_window_open_split (window, split_dir);
-  g_assert_true (spin_until (settled, window));
+  visage_window_load_model (window, ui_fixture.model_path);
+  visage_window_open_split (window, ui_fixture.split_dir);
+  g_assert_true (spin_until (ready, window));
   spin_frames (3);
   return window;
+}
+
+/* The start of a test on the fixture split: NULL (the test skipped) where the split was not
+ * made, else a new application in *app and its window with the fixture opened, once ready
+ * (data: the window) holds. */
+static inline VisageWindow *
+ui_test_start (VisageApplication **app, gboolean (*ready) (gpointer))
+{
+  if (ui_test_skip_without (ui_fixture.split_dir))
+    return NULL;
+  *app = new_app ();
+  return ui_fixture_open_workbench (*app, ready);
 }
 
 /* With VISAGE_TEST_SCREENSHOTS set to a folder, the tests leave pictures of the views
