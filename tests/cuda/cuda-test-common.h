@@ -18,6 +18,7 @@
 #include "vg-device.h"
 #include "cuda/vg-cuda.h"
 #include "cuda-backend.h"
+#include "test-register.h"
 
 static const VgBackend *cpu_be; /* the reference */
 static const VgBackend *dev_be; /* the backend under test */
@@ -43,6 +44,20 @@ cuda_test_setup (void)
   if (dev_be == NULL)
     return status;
   printf ("# CUDA backend, matrix products in %s\n", vg_backend_cuda_math_mode ());
+  return 0;
+}
+
+/* The start of a cuda test program: GLib's tests initialised, the backends picked and the
+ * file's VG_TESTs added; returns 0 to go on, else the exit status (77: skipped). */
+static inline int
+cuda_test_init (int *argc, char ***argv)
+{
+  int status;
+
+  g_test_init (argc, argv, NULL);
+  if ((status = cuda_test_setup ()) != 0)
+    return status;
+  vg_test_add_registered ();
   return 0;
 }
 

@@ -23,7 +23,7 @@
 
 #include "cuda-test-common.h"
 #include "test-common.h"
-#include "vg-safetensors.h"
+#include "test-safetensors-util.h"
 
 #define TOL 1e-4
 
@@ -134,8 +134,7 @@ run_shards (int Nr, int C, float offset)
     dev_be->free (*p);
 }
 
-static void
-test_batchnorm_shards (void)
+VG_TEST ("/cuda/dist/batchnorm-shards", test_batchnorm_shards)
 {
   run_shards (517, 19, 0.0f);
   run_shards (8 * 64, 128, 0.0f);   /* visage-s's D at the last stage, batch 8 at 256 */
@@ -161,8 +160,7 @@ run (const char *const *argv, int *status, char **err)
 
 #define SMALL "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
 
-static void
-test_nccl_training (void)
+VG_TEST ("/cuda/dist/nccl-training", test_nccl_training)
 {
   char err[256] = "";
   const char *cli = g_getenv ("VISAGE_CLI");
@@ -204,28 +202,7 @@ test_nccl_training (void)
   /* the weights as the CPU's dist suite bounds them (tests/dist/test-dist.c) */
   a = g_build_filename (one, "last.safetensors", NULL);
   b = g_build_filename (many, "last.safetensors", NULL);
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (VgSafetensors) sa = vg_safetensors_open (a, &error);
-    g_autoptr (VgSafetensors) sb = vg_safetensors_open (b, &error);
-
-    g_assert_no_error (error);
-    for (int i = 0; i < vg_safetensors_n_tensors (sa); i++)
-      {
-        const VgTensorView *ta = vg_safetensors_get (sa, i);
-        g_autofree float *xa = NULL, *xb = NULL;
-
-        if (ta->dtype != VG_DTYPE_F32)
-          continue;
-        xa = g_new (float, ta->numel);
-        xb = g_new (float, ta->numel);
-        g_assert_true (vg_safetensors_read_f32 (sa, ta->name, xa, NULL, 0, NULL));
-        g_assert_true (vg_safetensors_read_f32 (sb, ta->name, xb, NULL, 0, NULL));
-        for (size_t k = 0; k < ta->numel; k++)
-          if (!(fabs ((double) xa[k] - xb[k]) <= 1e-5 + 1e-5 * fabs (xa[k])))
-            g_error ("%s[%zu]: %g on one GPU, %g distributed", ta->name, k, xa[k], xb[k]);
-      }
-  }
+  vg_test_assert_close_tensors (a, b, 1e-5, 1e-5);
   vg_test_rm_rf (root);
 }
 
@@ -234,15 +211,12 @@ main (int argc, char *argv[])
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
-  if ((status = cuda_test_setup ()) != 0)
+  if ((status = cuda_test_init (&argc, &argv)) != 0)
     return status;
   rng = g_rand_new_with_seed (21);
   g_setenv ("OMPI_MCA_btl", "self,vader", FALSE);
   g_setenv ("OMPI_ALLOW_RUN_AS_ROOT", "1", FALSE);
   g_setenv ("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", FALSE);
-  g_test_add_func ("/cuda/dist/batchnorm-shards", test_batchnorm_shards);
-  g_test_add_func ("/cuda/dist/nccl-training", test_nccl_training);
   status = g_test_run ();
   g_rand_free (rng);
   return status;

@@ -196,14 +196,12 @@ check_model_step (const char *name, gboolean class_weights)
   assert_no_device_error ();
 }
 
-static void
-test_step_visage_s (void)
+VG_TEST ("/cuda/model/step-visage-s", test_step_visage_s)
 {
   check_model_step ("visage-s", FALSE);
 }
 
-static void
-test_step_seed (void)
+VG_TEST ("/cuda/model/step-seed", test_step_seed)
 {
   check_model_step ("seed", TRUE);
 }
@@ -246,17 +244,11 @@ overfit (const VgBackend *be, const float *images, const uint8_t *targets, float
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VgModel) model = NULL;
-  VgConfig cfg;
   size_t n;
   float *dimages, *m, *v;
   uint8_t *dtargets;
 
-  g_assert_true (vg_config_from_name (&cfg, "visage-s", &error));
-  model = vg_model_new (&cfg, be, &error);
-  g_assert_no_error (error);
-  vg_model_init (model, 42);
-  g_assert_true (vg_model_reserve (model, OB, S, S, TRUE, &error));
-  g_assert_no_error (error);
+  model = vg_test_overfit_model (be, OB, S);
   n = vg_model_num_params (model);
   m = be->alloc (n * sizeof (float), &error);
   g_assert_no_error (error);
@@ -270,31 +262,14 @@ overfit (const VgBackend *be, const float *images, const uint8_t *targets, float
   g_assert_no_error (error);
   be->upload (dimages, images, (size_t) OB * S * S * 3 * sizeof (float));
   be->upload (dtargets, targets, (size_t) OB * S * S);
-
-  for (int step = 1; step <= STEPS; step++)
-    {
-      float loss;
-
-      vg_model_zero_grad (model);
-      loss = vg_model_forward (model, dimages, dtargets, OB, TRUE);
-      g_assert_true (isfinite (loss));
-      vg_model_backward (model);
-      be->adam_step (vg_model_params (model), vg_model_grads (model), m, v, n, 3e-3f, 0.9f,
-                     0.999f, 1e-8f, 0.0f, step, 0);
-      if (step == 1)
-        *first = loss;
-      *last = loss;
-      if (step == 1 || step % 10 == 0)
-        g_test_message ("%s step %d: loss %.4f", be->name, step, loss);
-    }
+  vg_test_overfit_steps (model, be, dimages, dtargets, OB, m, v, STEPS, first, last);
   be->free (m);
   be->free (v);
   be->free (dimages);
   be->free (dtargets);
 }
 
-static void
-test_overfit (void)
+VG_TEST ("/cuda/model/overfit-50-steps", test_overfit)
 {
   g_autofree float *images = g_new (float, (size_t) OB * S * S * 3);
   g_autofree uint8_t *targets = g_new (uint8_t, (size_t) OB * S * S);
@@ -368,8 +343,7 @@ cancel_on_step (const VgTrainStep *step, gpointer data)
   g_cancellable_cancel (data);
 }
 
-static void
-test_train_run (void)
+VG_TEST ("/cuda/model/train-run", test_train_run)
 {
   g_autofree char *probe = vg_test_shared_path ("celebamask/train");
   g_autofree char *root = NULL;
@@ -454,13 +428,8 @@ main (int argc, char *argv[])
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
-  if ((status = cuda_test_setup ()) != 0)
+  if ((status = cuda_test_init (&argc, &argv)) != 0)
     return status;
-  g_test_add_func ("/cuda/model/step-visage-s", test_step_visage_s);
-  g_test_add_func ("/cuda/model/step-seed", test_step_seed);
-  g_test_add_func ("/cuda/model/overfit-50-steps", test_overfit);
-  g_test_add_func ("/cuda/model/train-run", test_train_run);
   status = g_test_run ();
   if (status == 0 && not_run != NULL)
     {

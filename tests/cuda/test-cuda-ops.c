@@ -94,8 +94,7 @@ release_all (void)
 
 /* ---- memory ------------------------------------------------------------------------------ */
 
-static void
-test_memory (void)
+VG_TEST ("/cuda/ops/memory", test_memory)
 {
   g_autoptr (GError) error = NULL;
   enum { N = 1000 };
@@ -132,8 +131,7 @@ test_memory (void)
 
 /* ---- linear ------------------------------------------------------------------------------ */
 
-static void
-test_linear (void)
+VG_TEST ("/cuda/ops/linear", test_linear)
 {
   enum { Nr = 300, Cin = 40, Cout = 70 };
   Pair *inp = pair_uniform (Nr * Cin, -1, 1), *w = pair_uniform (Cout * Cin, -1, 1);
@@ -232,8 +230,7 @@ run_conv_case (const ConvCase *c, size_t conv_budget)
   vg_cuda_set_tile_budgets (0, 0);
 }
 
-static void
-test_conv2d (void)
+VG_TEST ("/cuda/ops/conv2d", test_conv2d)
 {
   for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     {
@@ -285,8 +282,7 @@ run_conv_transpose (int B, int H, int W, int Cin, int Cout, int K, size_t budget
   vg_cuda_set_tile_budgets (0, 0);
 }
 
-static void
-test_conv_transpose (void)
+VG_TEST ("/cuda/ops/conv-transpose", test_conv_transpose)
 {
   run_conv_transpose (2, 6, 5, 5, 7, 4, 0);
   run_conv_transpose (2, 6, 5, 5, 7, 4, (size_t) 6 * 5 * 7 * 16); /* one image per chunk */
@@ -325,8 +321,7 @@ run_layernorm (int Nr, int C, float offset)
   release_all ();
 }
 
-static void
-test_layernorm (void)
+VG_TEST ("/cuda/ops/layernorm", test_layernorm)
 {
   run_layernorm (257, 37, 0.0f);
   run_layernorm (100, 160, 3.0f);
@@ -374,8 +369,7 @@ run_batchnorm (int Nr, int C, float offset)
   release_all ();
 }
 
-static void
-test_batchnorm (void)
+VG_TEST ("/cuda/ops/batchnorm", test_batchnorm)
 {
   run_batchnorm (517, 19, 0.0f);
   run_batchnorm (8, 64, 0.0f);      /* the last stage's few pixels */
@@ -384,8 +378,7 @@ test_batchnorm (void)
 
 /* ---- activations ------------------------------------------------------------------------- */
 
-static void
-test_activations (void)
+VG_TEST ("/cuda/ops/activations", test_activations)
 {
   enum { N = 100003 };
   Pair *inp = pair_uniform (N, -6, 6), *out = pair_nan (N), *dout = pair_uniform (N, -1, 1);
@@ -436,8 +429,7 @@ run_resize (int B, int H, int W, int Ho, int Wo, int C)
   release_all ();
 }
 
-static void
-test_resize (void)
+VG_TEST ("/cuda/ops/resize", test_resize)
 {
   run_resize (2, 5, 7, 20, 28, 5);    /* x4, the decoder's */
   run_resize (2, 4, 4, 32, 32, 3);    /* x8 */
@@ -448,8 +440,7 @@ test_resize (void)
   run_resize (1, 8, 8, 8, 8, 3);      /* identity */
 }
 
-static void
-test_concat (void)
+VG_TEST ("/cuda/ops/concat", test_concat)
 {
   enum { Nr = 123 };
   const int Cs[3] = { 4, 7, 1 };
@@ -533,8 +524,7 @@ run_cross_entropy (int Nr, int NC, gboolean weighted, double ignored_share)
   release_all ();
 }
 
-static void
-test_cross_entropy (void)
+VG_TEST ("/cuda/ops/cross-entropy", test_cross_entropy)
 {
   run_cross_entropy (5003, 19, FALSE, 0.05);
   run_cross_entropy (5003, 19, TRUE, 0.05);
@@ -580,8 +570,7 @@ run_attention (int B, int N, int M, int C, int NH, size_t budget)
   vg_cuda_set_tile_budgets (0, 0);
 }
 
-static void
-test_attention (void)
+VG_TEST ("/cuda/ops/attention", test_attention)
 {
   static const int cases[][5] = {
     { 2, 70, 70, 16, 2 },   /* batch >= heads: the products batch over images */
@@ -604,8 +593,7 @@ test_attention (void)
 
 /* ---- optimisers and add_inplace ---------------------------------------------------------- */
 
-static void
-test_optimisers (void)
+VG_TEST ("/cuda/ops/optimisers", test_optimisers)
 {
   enum { N = 10007 };
   Pair *p = pair_uniform (N, -1, 1), *m = pair_uniform (N, -0.1f, 0.1f);
@@ -654,26 +642,11 @@ main (int argc, char *argv[])
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
-  if ((status = cuda_test_setup ()) != 0)
+  if ((status = cuda_test_init (&argc, &argv)) != 0)
     return status;
   rng = g_rand_new_with_seed (20240607);
   live = g_ptr_array_new_with_free_func (pair_free);
-
-  g_test_add_func ("/cuda/ops/memory", test_memory);
-  g_test_add_func ("/cuda/ops/linear", test_linear);
-  g_test_add_func ("/cuda/ops/conv2d", test_conv2d);
-  g_test_add_func ("/cuda/ops/conv-transpose", test_conv_transpose);
-  g_test_add_func ("/cuda/ops/layernorm", test_layernorm);
-  g_test_add_func ("/cuda/ops/batchnorm", test_batchnorm);
-  g_test_add_func ("/cuda/ops/activations", test_activations);
-  g_test_add_func ("/cuda/ops/resize", test_resize);
-  g_test_add_func ("/cuda/ops/concat", test_concat);
-  g_test_add_func ("/cuda/ops/cross-entropy", test_cross_entropy);
-  g_test_add_func ("/cuda/ops/attention", test_attention);
-  g_test_add_func ("/cuda/ops/optimisers", test_optimisers);
   status = g_test_run ();
-
   g_ptr_array_unref (live);
   g_rand_free (rng);
   return status;

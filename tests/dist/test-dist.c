@@ -50,7 +50,7 @@
 
 #include "test-common.h"
 #include "test-register.h"
-#include "vg-safetensors.h"
+#include "test-safetensors-util.h"
 
 #define SMALL_SPEC "widths=8,16,32,32 depths=1,1,1,1 heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=32"
 #define ATOL 1e-5
@@ -166,48 +166,8 @@ assert_same_weights (const char *run_a, const char *run_b)
 {
   g_autofree char *path_a = g_build_filename (run_a, "last.safetensors", NULL);
   g_autofree char *path_b = g_build_filename (run_b, "last.safetensors", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgSafetensors) a = vg_safetensors_open (path_a, &error);
-  g_autoptr (VgSafetensors) b = NULL;
-  double worst = 0.0;
-  const char *worst_name = "";
-  int compared = 0;
 
-  g_assert_no_error (error);
-  b = vg_safetensors_open (path_b, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (vg_safetensors_n_tensors (a), ==, vg_safetensors_n_tensors (b));
-  for (int i = 0; i < vg_safetensors_n_tensors (a); i++)
-    {
-      const VgTensorView *ta = vg_safetensors_get (a, i);
-      const VgTensorView *tb = vg_safetensors_find (b, ta->name);
-      g_autofree float *xa = NULL, *xb = NULL;
-
-      g_assert_nonnull (tb);
-      g_assert_cmpuint (ta->numel, ==, tb->numel);
-      if (ta->dtype != VG_DTYPE_F32)
-        continue;
-      xa = g_new (float, ta->numel);
-      xb = g_new (float, tb->numel);
-      g_assert_true (vg_safetensors_read_f32 (a, ta->name, xa, NULL, 0, &error));
-      g_assert_true (vg_safetensors_read_f32 (b, ta->name, xb, NULL, 0, &error));
-      for (size_t k = 0; k < ta->numel; k++)
-        {
-          double d = fabs ((double) xa[k] - xb[k]);
-
-          if (d > worst)
-            {
-              worst = d;
-              worst_name = ta->name;
-            }
-          if (!(d <= ATOL + RTOL * fabs (xa[k])))
-            g_error ("%s[%zu]: %.9g against %.9g (difference %.3g)", ta->name, k, xa[k],
-                     xb[k], d);
-        }
-      compared++;
-    }
-  g_assert_cmpint (compared, >, 10);
-  g_test_message ("largest difference %.3g (%s)", worst, worst_name);
+  g_assert_cmpint (vg_test_assert_close_tensors (path_a, path_b, ATOL, RTOL), >, 10);
 }
 
 VG_TEST ("/dist/equivalence", test_equivalence)

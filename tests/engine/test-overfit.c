@@ -13,6 +13,7 @@
 #include "vg-split.h"
 #include "test-common.h"
 #include "test-register.h"
+#include "engine-test-util.h"
 
 enum { B = 4, S = 64, STEPS = 50 };
 
@@ -30,7 +31,6 @@ VG_TEST ("/overfit/four-images", test_overfit_four_images)
   const double mean[3] = { 0.5, 0.5, 0.5 }, std[3] = { 0.25, 0.25, 0.25 };
   const VgBackend *be = vg_backend_cpu ();
   VgAugmentParams aug;
-  VgConfig cfg;
   float first = 0, last = 0;
 
   if (train == NULL)
@@ -53,30 +53,10 @@ VG_TEST ("/overfit/four-images", test_overfit_four_images)
       vg_image_clear (&mask);
     }
 
-  g_assert_true (vg_config_from_name (&cfg, "visage-s", &error));
-  model = vg_model_new (&cfg, be, &error);
-  g_assert_no_error (error);
-  vg_model_init (model, 42);
-  g_assert_true (vg_model_reserve (model, B, S, S, TRUE, &error));
-  g_assert_no_error (error);
+  model = vg_test_overfit_model (be, B, S);
   m = g_new0 (float, vg_model_num_params (model));
   v = g_new0 (float, vg_model_num_params (model));
-
-  for (int step = 1; step <= STEPS; step++)
-    {
-      float loss;
-      vg_model_zero_grad (model);
-      loss = vg_model_forward (model, images, masks, B, TRUE);
-      g_assert_true (isfinite (loss));
-      vg_model_backward (model);
-      be->adam_step (vg_model_params (model), vg_model_grads (model), m, v,
-                     vg_model_num_params (model), 3e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, step, 0);
-      if (step == 1)
-        first = loss;
-      last = loss;
-      if (step % 10 == 0 || step == 1)
-        g_test_message ("step %d loss %.4f", step, loss);
-    }
+  vg_test_overfit_steps (model, be, images, masks, B, m, v, STEPS, &first, &last);
   g_test_message ("loss %.4f -> %.4f (%.1fx)", first, last, first / last);
   g_assert_cmpfloat (last * 5.0f, <=, first);
 }
