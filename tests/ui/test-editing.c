@@ -106,28 +106,15 @@ gallery_shows (VisageWindow *window, const char *text)
   return label != NULL && g_str_equal (gtk_label_get_label (GTK_LABEL (label)), text);
 }
 
-static GtkWidget *
-find_header_bar (GtkWidget *root)
-{
-  if (ADW_IS_HEADER_BAR (root))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_header_bar (child);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 /* The header bar shows the unsaved mark. */
 static gboolean
 header_marked (VisageWindow *window)
 {
+  GtkWidget *header_bar;
+
   spin_frames (2);
-  return find_mapped_label (find_header_bar (GTK_WIDGET (window)), "•") != NULL;
+  header_bar = find_widget (GTK_WIDGET (window), ADW_TYPE_HEADER_BAR, NULL);
+  return find_mapped_label (header_bar, "•") != NULL;
 }
 
 /* The window's own shortcut for keyval with modifiers, activated as a key press that no

@@ -8,28 +8,13 @@
 
 #include "visage-export-choices.h"
 #include "test-register.h"
-
-/* The class drop-down, as the user reaches it. */
-static GtkDropDown *
-find_drop_down (GtkWidget *widget)
-{
-  if (GTK_IS_DROP_DOWN (widget))
-    return GTK_DROP_DOWN (widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkDropDown *found = find_drop_down (child);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
+#include "ui-test-util.h"
 
 VG_TEST ("/export-choices/round-trip", test_choices_round_trip)
 {
   GtkWidget *widget = gtk_file_chooser_widget_new (GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER);
   GtkFileChooser *chooser = GTK_FILE_CHOOSER (widget);
+  GtkDropDown *classes;  /* the class kept, as the user reaches it */
   VgExportOptions options, read;
 
   g_object_ref_sink (widget);
@@ -38,6 +23,7 @@ VG_TEST ("/export-choices/round-trip", test_choices_round_trip)
   options.classes = 1u << VG_CLASS_HAIR;
   options.legend = TRUE;
   visage_export_choices_add (chooser, &options);
+  classes = GTK_DROP_DOWN (find_widget (widget, GTK_TYPE_DROP_DOWN, NULL));
   g_assert_cmpstr (gtk_file_chooser_get_choice (chooser, "palette"), ==, "false");
   g_assert_cmpstr (gtk_file_chooser_get_choice (chooser, "index"), ==, "true");
   g_assert_cmpstr (gtk_file_chooser_get_choice (chooser, "probabilities"), ==, "true");
@@ -46,7 +32,7 @@ VG_TEST ("/export-choices/round-trip", test_choices_round_trip)
   g_assert_cmpstr (gtk_file_chooser_get_choice (chooser, "legend"), ==, "true");
 
   /* Read back as shown, then as the user sets them: several formats, all classes. */
-  gtk_drop_down_set_selected (find_drop_down (widget), 1 + VG_CLASS_HAIR);
+  gtk_drop_down_set_selected (classes, 1 + VG_CLASS_HAIR);
   vg_export_options_init (&read);
   read.alpha = 0.25;
   visage_export_choices_read (chooser, &read);
@@ -57,7 +43,7 @@ VG_TEST ("/export-choices/round-trip", test_choices_round_trip)
   gtk_file_chooser_set_choice (chooser, "index", "false");
   gtk_file_chooser_set_choice (chooser, "classes", "true");
   gtk_file_chooser_set_choice (chooser, "overlay", "true");
-  gtk_drop_down_set_selected (find_drop_down (widget), 0);
+  gtk_drop_down_set_selected (classes, 0);
   gtk_file_chooser_set_choice (chooser, "legend", "false");
   visage_export_choices_read (chooser, &read);
   g_assert_cmpuint (read.formats, ==, VG_EXPORT_FORMAT_CLASSES | VG_EXPORT_FORMAT_OVERLAY

@@ -52,24 +52,6 @@ open_evaluated (VisageApplication **app)
   return window;
 }
 
-/* The first descendant of root of the type (and, for a label, with that text; NULL: any). */
-static GtkWidget *
-find_widget (GtkWidget *root, GType type, const char *label)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type)
-      && (label == NULL || g_strcmp0 (gtk_label_get_label (GTK_LABEL (root)), label) == 0))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type, label);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static guint
 popcount64 (guint64 x)
 {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What the ui tests share: running the main loop until something holds, a fresh
  * application, the set-up every ui test program does first (the fixture: a split and a
- * model; the window with them opened), the gallery's samples as sets, and pictures of
- * windows for a person to look at. */
+ * model; the window with them opened), widgets found by type, the gallery's samples as
+ * sets, and pictures of windows for a person to look at. */
 #pragma once
 
 #include <stdarg.h>
@@ -100,6 +100,25 @@ ui_destroy_window (VisageWindow *window)
   g_object_add_weak_pointer (G_OBJECT (window), &ptr);
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_true (spin_until (is_null, &ptr));
+}
+
+/* The first widget under root (root included) of the type (and, for a label, with that
+ * text; NULL: any), or NULL. */
+static inline GtkWidget *
+find_widget (GtkWidget *root, GType type, const char *label)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type)
+      && (label == NULL || g_strcmp0 (gtk_label_get_label (GTK_LABEL (root)), label) == 0))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget (child, type, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
 }
 
 /* The samples the gallery shows, by index (bit i: sample i). */
