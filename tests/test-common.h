@@ -8,6 +8,23 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+/* The value of key in the JSON file at path (as the CLI writes it: "key": value), as
+ * written: a number up to its comma or newline, an array up to its closing "\n  ]". */
+static inline char *
+vg_test_json_value (const char *path, const char *key)
+{
+  g_autofree char *text = NULL, *quoted = g_strdup_printf ("\"%s\": ", key);
+  const char *at;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  at = strstr (text, quoted);
+  g_assert_nonnull (at);
+  at += strlen (quoted);
+  if (*at == '[')
+    return g_strndup (at, strstr (at, "\n  ]") - at);
+  return g_strndup (at, strcspn (at, ",\n"));
+}
+
 /* Absolute path of a file under ../shared (VISAGE_SHARED_DIR), or NULL after marking the
  * test skipped when the shared folder is absent on a developer's machine. Under CI the
  * shared folder is required and its absence fails the test. */

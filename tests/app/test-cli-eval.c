@@ -632,13 +632,9 @@ VG_TEST ("/cli-eval/stats", test_stats)
 static double
 json_miou (const char *path)
 {
-  g_autofree char *text = NULL;
-  const char *at;
+  g_autofree char *text = vg_test_json_value (path, "miou");
 
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  at = strstr (text, "\"miou\": ");
-  g_assert_nonnull (at);
-  return g_ascii_strtod (at + strlen ("\"miou\": "), NULL);
+  return g_ascii_strtod (text, NULL);
 }
 
 /* --annotations: corrected masks override the split's as ground truth. The predictions

@@ -42,23 +42,6 @@ under_root (const char *name)
   return g_build_filename (root, name, NULL);
 }
 
-/* The text of a JSON file from the line holding key to the end of the value ("key": ...). */
-static char *
-json_value (const char *path, const char *key)
-{
-  g_autofree char *text = NULL, *quoted = g_strdup_printf ("\"%s\": ", key);
-  const char *at;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  at = strstr (text, quoted);
-  g_assert_nonnull (at);
-  at += strlen (quoted);
-  /* a number ends at the comma or newline; the confusion array at its closing "\n  ]" */
-  if (*at == '[')
-    return g_strndup (at, strstr (at, "\n  ]") - at);
-  return g_strndup (at, strcspn (at, ",\n"));
-}
-
 /* eval --shard I/3 --confusion root/shard-I.txt; returns the file. */
 static char *
 eval_shard (int i)
@@ -99,15 +82,15 @@ VG_TEST ("/cli-shard/eval-merge-exact", test_eval_merge_exact)
   g_assert_nonnull (strstr (merged.out, "all 5 images of the 3 shards"));
   for (gsize k = 0; k < G_N_ELEMENTS (keys); k++)
     {
-      g_autofree char *a = json_value (full_json, keys[k]);
-      g_autofree char *b = json_value (merged_json, keys[k]);
+      g_autofree char *a = vg_test_json_value (full_json, keys[k]);
+      g_autofree char *b = vg_test_json_value (merged_json, keys[k]);
 
       g_assert_cmpstr (a, ==, b);
     }
   {
     /* the loss is a weighted mean: the same up to the order of the float sums */
-    g_autofree char *a = json_value (full_json, "loss");
-    g_autofree char *b = json_value (merged_json, "loss");
+    g_autofree char *a = vg_test_json_value (full_json, "loss");
+    g_autofree char *b = vg_test_json_value (merged_json, "loss");
 
     g_assert_cmpfloat_with_epsilon (g_ascii_strtod (a, NULL), g_ascii_strtod (b, NULL),
                                     1e-6 * g_ascii_strtod (a, NULL));

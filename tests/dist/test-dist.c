@@ -198,20 +198,6 @@ VG_TEST ("/dist/equivalence-dice", test_equivalence_dice)
   assert_same_weights (out1, out2);
 }
 
-/* The "miou" value of eval's JSON, as written. */
-static char *
-json_miou (const char *json_path)
-{
-  g_autofree char *text = NULL;
-  const char *at;
-
-  g_assert_true (g_file_get_contents (json_path, &text, NULL, NULL));
-  at = strstr (text, "\"miou\": ");
-  g_assert_nonnull (at);
-  at += strlen ("\"miou\": ");
-  return g_strndup (at, strcspn (at, ",\n"));
-}
-
 VG_TEST ("/dist/validation-exact", test_validation_exact)
 {
   g_auto (Run) r = { 0 };
@@ -239,7 +225,7 @@ VG_TEST ("/dist/validation-exact", test_validation_exact)
   r = (Run) { 0 };
   run_argv (&r, eval);
   g_assert_cmpint (r.status, ==, 0);
-  miou = json_miou (json);
+  miou = vg_test_json_value (json, "miou");
   /* both in the shortest round-trip form of the double */
   g_assert_cmpstr (vg_safetensors_metadata (st, "visage.val_miou"), ==, miou);
   g_assert_cmpfloat (g_ascii_strtod (miou, NULL), >, 0.0);
