@@ -117,6 +117,18 @@ header_marked (VisageWindow *window)
   return find_mapped_label (header_bar, "•") != NULL;
 }
 
+/* The marks of the image's correction where a person sees them: while it is unsaved the
+ * header's dot and the gallery's "• Unsaved", once saved the gallery's "✓ Corrected". */
+static void
+assert_marks (VisageWindow *window, VisageSample *sample, gboolean unsaved)
+{
+  g_assert_cmpint (header_marked (window), ==, unsaved);
+  g_assert_cmpint (visage_sample_get_unsaved (sample), ==, unsaved);
+  g_assert_cmpint (visage_sample_get_corrected (sample), ==, !unsaved);
+  g_assert_cmpint (gallery_shows (window, "• Unsaved"), ==, unsaved);
+  g_assert_cmpint (gallery_shows (window, "✓ Corrected"), ==, !unsaved);
+}
+
 /* The window's own shortcut for keyval with modifiers, activated as a key press that no
  * focused widget took would activate it (the controller runs in the bubble phase). */
 static void
@@ -212,10 +224,7 @@ VG_TEST ("/editing/visible-editing", test_visible_editing)
   g_assert_true (gtk_widget_get_sensitive (undo));
   g_assert_false (gtk_widget_get_sensitive (redo));
   g_assert_true (gtk_widget_get_sensitive (save));
-  g_assert_true (header_marked (window));
-  g_assert_true (visage_sample_get_unsaved (sample));
-  g_assert_true (gallery_shows (window, "• Unsaved"));
-  g_assert_false (gallery_shows (window, "✓ Corrected"));
+  assert_marks (window, sample, TRUE);
 
   /* Ctrl+Z and Shift+Ctrl+Z from the window, focus elsewhere. */
   press_window_key (window, GDK_KEY_z, GDK_CONTROL_MASK);
@@ -230,12 +239,8 @@ VG_TEST ("/editing/visible-editing", test_visible_editing)
   /* Saved: corrected in the gallery, and scored against the saved mask (with the hat). */
   g_signal_emit_by_name (save, "clicked");
   g_assert_true (g_file_test (target, G_FILE_TEST_IS_REGULAR));
-  g_assert_false (header_marked (window));
   g_assert_false (gtk_widget_get_sensitive (save));
-  g_assert_false (visage_sample_get_unsaved (sample));
-  g_assert_true (visage_sample_get_corrected (sample));
-  g_assert_false (gallery_shows (window, "• Unsaved"));
-  g_assert_true (gallery_shows (window, "✓ Corrected"));
+  assert_marks (window, sample, FALSE);
   g_assert_true (spin_until (sample_has_hat, sample));
   g_assert_true (spin_until (window_settled, window));
 
