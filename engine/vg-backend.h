@@ -99,6 +99,30 @@ struct _VgBackend
                                    int Wo, int C);
   void (*resize_bilinear_backward) (float *dinp, const float *dout, int B, int H, int W, int Ho,
                                     int Wo, int C);
+  /* the baselines' layers (U-Net, DeepLabV3+, Fast-SCNN); see nn/vg-nn.h */
+  void (*resize_bilinear_ac_forward) (float *out, const float *inp, int B, int H, int W,
+                                      int Ho, int Wo, int C);
+  void (*resize_bilinear_ac_backward) (float *dinp, const float *dout, int B, int H, int W,
+                                       int Ho, int Wo, int C);
+  size_t (*conv2d_dilated_scratch_floats) (int B, int H, int W, int Cin, int Cout, int K,
+                                           int S, int P, int Dl);
+  void (*conv2d_dilated_forward) (float *out, const float *inp, const float *weight,
+                                  const float *bias, float *scratch, int B, int H, int W,
+                                  int Cin, int Cout, int K, int S, int P, int Dl);
+  void (*conv2d_dilated_backward) (float *dinp, float *dweight, float *dbias,
+                                   const float *dout, const float *inp, const float *weight,
+                                   float *scratch, int B, int H, int W, int Cin, int Cout,
+                                   int K, int S, int P, int Dl);
+  void (*maxpool2d_forward) (float *out, const float *inp, int B, int H, int W, int C, int K,
+                             int S);
+  void (*maxpool2d_backward) (float *dinp, const float *dout, const float *inp,
+                              const float *out, int B, int H, int W, int C, int K, int S);
+  void (*adaptive_avgpool_forward) (float *out, const float *inp, int B, int H, int W, int C,
+                                    int Ho, int Wo);
+  void (*adaptive_avgpool_backward) (float *dinp, const float *dout, int B, int H, int W,
+                                     int C, int Ho, int Wo);
+  void (*dropout_forward) (float *out, const float *inp, size_t n, float p, uint64_t seed);
+  void (*dropout_backward) (float *dinp, const float *dout, size_t n, float p, uint64_t seed);
   void (*concat_forward) (float *out, const float *const *parts, const int *Cs, int n_parts,
                           int Nr);
   void (*concat_backward) (float *const *dparts, const float *dout, const int *Cs, int n_parts,

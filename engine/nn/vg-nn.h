@@ -112,6 +112,62 @@ void vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int
 void vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
                                   int Wo, int C);
 
+/* ---- bilinear resize, PyTorch align_corners=True --------------------------------------
+ * inp (B, H, W, C) -> out (B, Ho, Wo, C): output pixel i samples the input at
+ * i * (H - 1) / (Ho - 1) (0 when Ho == 1), so the corners meet; H == 1 broadcasts. The
+ * backward overwrites dinp. */
+void vg_resize_bilinear_ac_forward (float *out, const float *inp, int B, int H, int W, int Ho,
+                                    int Wo, int C);
+void vg_resize_bilinear_ac_backward (float *dinp, const float *dout, int B, int H, int W,
+                                     int Ho, int Wo, int C);
+
+/* ---- dilated convolution: vg_conv2d_* with dilation Dl (G == 1) ------------------------
+ * Ho = (H + 2P - Dl (K - 1) - 1) / S + 1, as torch.nn.Conv2d(dilation=Dl). */
+size_t vg_conv2d_dilated_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S,
+                                         int P, int Dl);
+void vg_conv2d_dilated_forward (float *out, const float *inp, const float *weight,
+                                const float *bias, float *scratch, int B, int H, int W, int Cin,
+                                int Cout, int K, int S, int P, int Dl);
+void vg_conv2d_dilated_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *weight, float *scratch, int B,
+                                 int H, int W, int Cin, int Cout, int K, int S, int P, int Dl);
+
+/* ---- max pooling, K x K window, stride S, no padding, floor: Ho = (H - K) / S + 1 -------
+ * inp (B, H, W, C) -> out (B, Ho, Wo, C). The backward finds each window's first maximum
+ * again (row-major order, as PyTorch) from inp and out, so nothing is saved; it overwrites
+ * dinp (zero where no window's maximum is). */
+void vg_maxpool2d_forward (float *out, const float *inp, int B, int H, int W, int C, int K,
+                           int S);
+void vg_maxpool2d_backward (float *dinp, const float *dout, const float *inp, const float *out,
+                            int B, int H, int W, int C, int K, int S);
+
+/* ---- adaptive average pooling: (B, H, W, C) -> (B, Ho, Wo, C), PyTorch's bins ----------
+ * Output row i averages input rows floor(i H / Ho) .. ceil((i + 1) H / Ho) - 1 (likewise
+ * columns); Ho > H is allowed (bins overlap). The backward overwrites dinp. */
+void vg_adaptive_avgpool_forward (float *out, const float *inp, int B, int H, int W, int C,
+                                  int Ho, int Wo);
+void vg_adaptive_avgpool_backward (float *dinp, const float *dout, int B, int H, int W, int C,
+                                   int Ho, int Wo);
+
+/* ---- dropout over n floats (out may equal inp) ------------------------------------------
+ * Element i is kept, and scaled by 1 / (1 - p), when vg_dropout_keep (seed, i, p); the mask
+ * is a hash of (seed, i), so nothing is stored, the backward recomputes it, and every
+ * backend draws the same mask: r = splitmix64 (seed + i * 0x9E3779B97F4A7C15) (the
+ * finaliser of tests/reference/ref-init.h's splitmix64), kept iff (r >> 40) >= p * 2^24
+ * rounded down. 0 <= p < 1. */
+static inline int
+vg_dropout_keep (uint64_t seed, uint64_t i, float p)
+{
+  uint64_t z = seed + i * 0x9E3779B97F4A7C15ull;
+
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (z >> 40) >= (uint64_t) (p * 16777216.0f);
+}
+void vg_dropout_forward (float *out, const float *inp, size_t n, float p, uint64_t seed);
+void vg_dropout_backward (float *dinp, const float *dout, size_t n, float p, uint64_t seed);
+
 /* ---- channel concatenation, channels-last: parts[i] (Nr, Cs[i]) -> out (Nr, sum Cs) ----- */
 void vg_concat_forward (float *out, const float *const *parts, const int *Cs, int n_parts,
                         int Nr);
