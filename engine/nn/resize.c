@@ -5,7 +5,10 @@
  * F.interpolate(mode='bilinear', align_corners=False, size=(Ho, Wo)): output pixel o reads
  * the source coordinate (o + 0.5) * H / Ho - 0.5, clamped below at 0 (PyTorch clamps
  * negative coordinates rather than weighting a mirrored pixel), and blends the two
- * neighbouring rows and columns; the upper neighbour is clamped to the last pixel.
+ * neighbouring rows and columns; the upper neighbour is clamped to the last pixel. With
+ * align_corners=True (the baselines' F.interpolate) output pixel o reads o (H - 1) / (Ho - 1)
+ * instead, so the corner pixels of input and output coincide (0 when Ho == 1; H == 1
+ * broadcasts the one row). Both share one pair of loops below; `ac` picks the rule.
  *
  * Gradient rule: activation gradients overwrite (=); these layers have no parameters. */
 #include "vg-nn.h"
@@ -14,11 +17,18 @@
 
 #include "vg-resize-index.h"
 
-void
-vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo,
-                            int C)
+/* The scale of one axis under either rule. */
+static float
+resize_scale (int in, int out, int ac)
 {
-  float sh = (float) H / (float) Ho, sw = (float) W / (float) Wo;
+  return ac ? vg_resize_ac_scale (in, out) : (float) in / (float) out;
+}
+
+static void
+resize_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo, int C,
+                int ac)
+{
+  float sh = resize_scale (H, Ho, ac), sw = resize_scale (W, Wo, ac);
 
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
   for (int b = 0; b < B; b++)
@@ -26,14 +36,14 @@ vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, i
       {
         int h0, h1;
         float lh0, lh1;
-        vg_resize_source_index (oh, sh, H, &h0, &h1, &lh0, &lh1);
+        vg_resize_index (oh, sh, H, ac, &h0, &h1, &lh0, &lh1);
         const float *row0 = inp + (size_t) (b * H + h0) * W * C;
         const float *row1 = inp + (size_t) (b * H + h1) * W * C;
         for (int ow = 0; ow < Wo; ow++)
           {
             int w0, w1;
             float lw0, lw1;
-            vg_resize_source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
+            vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
             const float *x00 = row0 + (size_t) w0 * C, *x01 = row0 + (size_t) w1 * C;
             const float *x10 = row1 + (size_t) w0 * C, *x11 = row1 + (size_t) w1 * C;
             float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
@@ -48,11 +58,11 @@ vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, i
  * than split the output (threads would collide on shared input pixels) each thread owns
  * input rows (b, ih) and gathers from every output row whose blend touches ih. The sums run
  * in (oh, ow) order for any thread count, so results do not depend on it at all. */
-void
-vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
-                             int Wo, int C)
+static void
+resize_backward (float *dinp, const float *dout, int B, int H, int W, int Ho, int Wo, int C,
+                 int ac)
 {
-  float sh = (float) H / (float) Ho, sw = (float) W / (float) Wo;
+  float sh = resize_scale (H, Ho, ac), sw = resize_scale (W, Wo, ac);
 
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
   for (int b = 0; b < B; b++)
@@ -63,14 +73,14 @@ vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W
         for (int oh = 0; oh < Ho; oh++)
           {
             float lh;
-            if (!vg_resize_blend_weight (oh, sh, H, ih, &lh))
+            if (!vg_resize_blend (oh, sh, H, ac, ih, &lh))
               continue;
             const float *grow = dout + (size_t) (b * Ho + oh) * Wo * C;
             for (int ow = 0; ow < Wo; ow++)
               {
                 int w0, w1;
                 float lw0, lw1;
-                vg_resize_source_index (ow, sw, W, &w0, &w1, &lw0, &lw1);
+                vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
                 const float *g = grow + (size_t) ow * C;
                 float *d0 = drow + (size_t) w0 * C, *d1 = drow + (size_t) w1 * C;
                 float k0 = lh * lw0, k1 = lh * lw1;
@@ -84,6 +94,34 @@ vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W
               }
           }
       }
+}
+
+void
+vg_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo,
+                            int C)
+{
+  resize_forward (out, inp, B, H, W, Ho, Wo, C, 0);
+}
+
+void
+vg_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
+                             int Wo, int C)
+{
+  resize_backward (dinp, dout, B, H, W, Ho, Wo, C, 0);
+}
+
+void
+vg_resize_bilinear_ac_forward (float *out, const float *inp, int B, int H, int W, int Ho,
+                               int Wo, int C)
+{
+  resize_forward (out, inp, B, H, W, Ho, Wo, C, 1);
+}
+
+void
+vg_resize_bilinear_ac_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
+                                int Wo, int C)
+{
+  resize_backward (dinp, dout, B, H, W, Ho, Wo, C, 1);
 }
 
 void
