@@ -315,6 +315,7 @@ typedef struct {
   const float *weights;   /* the loss's class weights, or NULL */
   int batch, workers;
   gboolean flip;
+  const char *label;      /* of the progress line: "eval", or which model of a comparison */
 } EvalJob;
 
 /* Evaluate view into result (a shard may hold no image: then an empty result). */
@@ -331,7 +332,7 @@ evaluate_view (const EvalJob *job, const VgSplit *view, VgEvalResult *result, GE
       vg_eval_result_init (result, 0);
       return TRUE;
     }
-  progress = vg_cli_progress_new ("eval", view->n_samples, "images");
+  progress = vg_cli_progress_new (job->label, view->n_samples, "images");
   if (job->model != NULL)
     {
       predictor = vg_cli_predictor_new (job->model, job->pre, job->batch, job->flip, error);
@@ -363,6 +364,83 @@ merge_alone (gboolean merge, gboolean others)
   return TRUE;
 }
 
+/* The data as --data DIR or as --images DIR --masks DIR; FALSE after saying so. */
+static gboolean
+data_given (const char *data, const char *images, const char *masks)
+{
+  if ((data != NULL) == (images != NULL || masks != NULL)
+      || (data == NULL && (images == NULL || masks == NULL)))
+    {
+      fprintf (stderr, "visage-cli eval: give the data as --data DIR or as --images DIR "
+                       "--masks DIR\n");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --compare takes a model (--model or the shipped one) and writes its own table and JSON:
+ * --predictions, --csv and --confusion describe one model. */
+static gboolean
+compare_usable (const char *predictions, const char *csv_path, const char *confusion, int top)
+{
+  if (predictions != NULL || csv_path != NULL || confusion != NULL)
+    {
+      fprintf (stderr, "visage-cli eval: --compare FILE compares two models' predictions; it "
+                       "takes no --predictions, --csv or --confusion (its figures are in the "
+                       "table and in --json)\n");
+      return FALSE;
+    }
+  return vg_cli_check_range ("eval", "--top", top, 0, G_MAXINT);
+}
+
+/* The model of --compare, with its own preprocessing; the error says which model failed. */
+static VgModel *
+open_compare_model (const char *path, const VgBackend *be, VgPreprocess *pre, GError **error)
+{
+  VgModel *model;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "the model to compare with (--compare) does not exist: %s", path);
+      return NULL;
+    }
+  model = vg_cli_open_model (path, be, pre, error);
+  if (model == NULL)
+    g_prefix_error (error, "the model to compare with (--compare %s) cannot be used: ", path);
+  return model;
+}
+
+/* Evaluate model B as job evaluated A on the same images (result_a), then print and write
+ * the comparison; the exit status. */
+static int
+eval_compare (const EvalJob *job, VgModel *model_b, const VgSplit *view,
+              const VgEvalResult *result_a, const VgCliCompared *models, const char *json_path,
+              int top)
+{
+  g_auto (VgEvalResult) result_b = { 0 };
+  g_auto (VgComparison) comparison = { 0 };
+  g_autoptr (GError) error = NULL;
+  EvalJob job_b = *job;
+
+  job_b.model = model_b;
+  job_b.pre = models->pre_b;
+  job_b.label = "eval B";
+  if (!evaluate_view (&job_b, view, &result_b, &error)
+      || !vg_comparison_init (&comparison, result_a, &result_b, &error))
+    return vg_cli_fail ("eval", error);
+  vg_cli_print_comparison (&comparison, result_a, &result_b, view, models->path_a,
+                           models->path_b, top);
+  if (json_path != NULL)
+    {
+      g_autoptr (GString) text = vg_cli_comparison_json (&comparison, result_a, &result_b, view,
+                                                         models, top);
+      if (!write_text (json_path, text, &error))
+        return vg_cli_fail ("eval", error);
+    }
+  return EXIT_OK;
+}
+
 int
 vg_cli_eval (int argc, char **argv)
 {
@@ -371,7 +449,9 @@ vg_cli_eval (int argc, char **argv)
   const VgBackend *be;
   g_autofree char *json_path = NULL, *csv_path = NULL, *predictions = NULL;
   g_autofree char *weights_from = NULL, *annotations = NULL, *shard = NULL, *confusion = NULL;
+  g_autofree char *compare = NULL;
   int batch = VG_CLI_DEFAULT_BATCH, workers = VG_CLI_DEFAULT_WORKERS, max = 0, status = EXIT_OK;
+  int top = 10;
   int shard_index, shard_count, first, total;
   gboolean skip_bad = FALSE, flip = FALSE, merge = FALSE;
   GOptionEntry entries[] = {
@@ -401,6 +481,12 @@ vg_cli_eval (int argc, char **argv)
       "order, for one job of an array job", "I/N" },
     { "confusion", 0, 0, G_OPTION_ARG_FILENAME, &confusion,
       "Write the confusion matrix, image count and loss as a text file for --merge", "FILE" },
+    { "compare", 0, 0, G_OPTION_ARG_FILENAME, &compare,
+      "Compare the model with this second one (B) on the same images, each with its own "
+      "preprocessing: per-class IoU of both and B - A, and the images where they differ most",
+      "FILE" },
+    { "top", 0, 0, G_OPTION_ARG_INT, &top,
+      "With --compare: list this many images each way (default 10)", "N" },
     { "merge", 0, 0, G_OPTION_ARG_NONE, &merge,
       "Add up the confusion files of all the shards (the arguments) into the exact "
       "dataset-level figures", NULL },
@@ -408,11 +494,11 @@ vg_cli_eval (int argc, char **argv)
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (VgSplit) split = NULL;
-  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgModel) model = NULL, model_b = NULL;
   g_auto (VgEvalResult) result = { 0 };
   float weights[VG_NUM_CLASSES];
   GCancellable *cancellable;
-  VgPreprocess pre = { 0 };
+  VgPreprocess pre = { 0 }, pre_b = { 0 };
   VgSplit view;
   EvalJob job;
 
@@ -421,7 +507,7 @@ vg_cli_eval (int argc, char **argv)
     return status;
   if (!merge_alone (merge, model_path != NULL || data != NULL || images != NULL
                              || masks != NULL || predictions != NULL || csv_path != NULL
-                             || shard != NULL || confusion != NULL))
+                             || shard != NULL || confusion != NULL || compare != NULL))
     return EXIT_USAGE;
   if (merge)
     return vg_cli_eval_merge (argv + 1, argc - 1, json_path);
@@ -434,15 +520,12 @@ vg_cli_eval (int argc, char **argv)
                        "(--predictions DIR), not both\n");
       return EXIT_USAGE;
     }
+  if (compare != NULL && !compare_usable (predictions, csv_path, confusion, top))
+    return EXIT_USAGE;
   if (predictions == NULL && !vg_cli_default_model ("eval", &model_path))
     return EXIT_USAGE;
-  if ((data != NULL) == (images != NULL || masks != NULL)
-      || (data == NULL && (images == NULL || masks == NULL)))
-    {
-      fprintf (stderr, "visage-cli eval: give the data as --data DIR or as --images DIR "
-                       "--masks DIR\n");
-      return EXIT_USAGE;
-    }
+  if (!data_given (data, images, masks))
+    return EXIT_USAGE;
   if (!vg_cli_check_batch_workers ("eval", batch, workers)
       || !vg_cli_check_range ("eval", "--max", max, 0, G_MAXINT)
       || !vg_cli_set_precision ("eval", precision))
@@ -459,6 +542,8 @@ vg_cli_eval (int argc, char **argv)
       if ((model = vg_cli_open_model (model_path, be, &pre, &error)) == NULL)
         return vg_cli_fail ("eval", error);
     }
+  if (compare != NULL && (model_b = open_compare_model (compare, be, &pre_b, &error)) == NULL)
+    return vg_cli_fail ("eval", error);
   split = open_eval_split (data, images, masks, skip_bad, workers, cancellable, &error);
   if (split == NULL || (annotations != NULL && !use_annotations (split, annotations, &error))
       || (weights_from != NULL
@@ -479,9 +564,13 @@ vg_cli_eval (int argc, char **argv)
     fprintf (stderr, "data: %s (%d images)\n", split->images_dir, view.n_samples);
 
   job = (EvalJob) { model, &pre, predictions, weights_from != NULL ? weights : NULL, batch,
-                    workers, flip };
+                    workers, flip, compare != NULL ? "eval A" : "eval" };
   if (!evaluate_view (&job, &view, &result, &error))
     return vg_cli_fail ("eval", error);
+  if (compare != NULL)
+    return eval_compare (&job, model_b, &view, &result,
+                         &(VgCliCompared) { model_path, compare, &pre, &pre_b, flip }, json_path,
+                         top);
   print_eval_table (&result, model != NULL);
   if (json_path != NULL)
     {

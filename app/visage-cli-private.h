@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "vg-backend.h"
+#include "vg-compare.h"
 #include "vg-config.h"
 #include "vg-model.h"
 #include "vg-predict.h"
@@ -149,6 +150,23 @@ void vg_cli_json_scores (GString *out, const VgConfusion *cm);
 void vg_cli_json_confusion (GString *out, const VgConfusion *cm);
 /* eval --merge FILE...: the exact dataset-level figures of all the shards; the exit status. */
 int vg_cli_eval_merge (char **paths, int n, const char *json_path);
+
+/* ---- eval --compare (cli-compare.c) --------------------------------------------------- */
+/* The two models compared: A (--model) and B (--compare). */
+typedef struct {
+  const char *path_a, *path_b;
+  const VgPreprocess *pre_a, *pre_b;
+  gboolean flip;
+} VgCliCompared;
+/* The per-class IoU of A and B and B - A in points, mIoU and pixel accuracy likewise, and
+ * the top images each way by per-image mIoU (none when top is 0), on stdout. */
+void vg_cli_print_comparison (const VgComparison *c, const VgEvalResult *a,
+                              const VgEvalResult *b, const VgSplit *split, const char *path_a,
+                              const char *path_b, int top);
+/* The same as JSON, with the confusion difference and every image, B's gain first. */
+GString *vg_cli_comparison_json (const VgComparison *c, const VgEvalResult *a,
+                                 const VgEvalResult *b, const VgSplit *split,
+                                 const VgCliCompared *models, int top);
 
 /* ---- subcommands -------------------------------------------------------------------- */
 int vg_cli_convert (int argc, char **argv);
