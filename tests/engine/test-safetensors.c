@@ -27,6 +27,7 @@
 #include "vg-config.h"
 #include "vg-safetensors.h"
 #include "reference/ref-init.h"
+#include "engine/reference-util.h"
 #include "test-common.h"
 #include "test-register.h"
 
@@ -775,28 +776,7 @@ check_fixture (const char *file, const char *config_name, gboolean full_grads)
   g_assert_cmpint (n_after, ==, 15);  /* 5 BatchNorms x (mean, var, counter) */
 
   /* ref-init.h gives the reference's initial value of every tensor, bit for bit. */
-  {
-    const int64_t shape[2] = { n_specs, 3 };
-    const float *samples;
-
-    t = expect_tensor (st, "init_samples", VG_DTYPE_F32, 2, shape);
-    samples = t->data;  /* the writers align the data area to 8 bytes */
-    for (int i = 0; i < n_specs; i++)
-      {
-        g_autofree float *v = g_new (float, specs[i].numel);
-        size_t n = specs[i].numel;
-        float got[3];
-
-        vg_ref_init_tensor (v, &specs[i]);
-        got[0] = v[0];
-        got[1] = v[n / 2];
-        got[2] = v[n - 1];
-        if (memcmp (got, &samples[3 * i], sizeof got) != 0)
-          g_error ("%s: ref-init.h gives %.9g %.9g %.9g, the reference %.9g %.9g %.9g",
-                   specs[i].name, got[0], got[1], got[2], samples[3 * i],
-                   samples[3 * i + 1], samples[3 * i + 2]);
-      }
-  }
+  check_init_samples (st, specs, n_specs);
 }
 
 VG_TEST ("/safetensors/fixture-small", test_fixture_small)
