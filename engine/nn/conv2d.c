@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* 2-D convolution, channels-last: inp (B, H, W, Cin) -> out (B, Ho, Wo, Cout) with
  * Ho = (H + 2P - K) / S + 1 (likewise Wo), weight (Cout, Cin/G, K, K), bias (Cout).
- * Letters: B batch, H W sizes, K kernel, S stride, P zero padding, G groups.
+ * Letters: B batch, H W sizes, K kernel, S stride, P zero padding, G groups, Dl dilation.
  *
  * Three paths, chosen from the shape alone:
  * - pointwise (1x1, stride 1, no padding, one group): a linear layer over B*H*W rows;
@@ -10,6 +10,10 @@
  * - everything else: im2col then GEMM. A column row holds one output pixel's receptive field
  *   in (cin, kh, kw) order, the order of PyTorch's weight, so out = col @ weight^T needs no
  *   repacked weight, and group g is the column block g with a leading dimension.
+ *
+ * The dilated convolution (one group; Ho = (H + 2P - Dl (K - 1) - 1) / S + 1) is the im2col
+ * path with its taps Dl pixels apart; the plain convolution is its case Dl = 1, and a
+ * dilated one with Dl = 1 or K = 1 is a plain one.
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
@@ -66,7 +70,7 @@ vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, 
 /* col (nb*Ho*Wo, Cin*K*K) from inp (nb, H, W, Cin); padding reads as zero. */
 static void
 im2col (float *col, const float *inp, int nb, int H, int W, int Cin, int K, int S, int P,
-        int Ho, int Wo)
+        int Dl, int Ho, int Wo)
 {
   int KK = K * K;
   size_t CKK = (size_t) Cin * KK;
@@ -79,10 +83,10 @@ im2col (float *col, const float *inp, int nb, int H, int W, int Cin, int K, int 
           float *row = col + ((size_t) (b * Ho + oh) * Wo + ow) * CKK;
           for (int kh = 0; kh < K; kh++)
             {
-              int ih = oh * S - P + kh;
+              int ih = oh * S - P + kh * Dl;
               for (int kw = 0; kw < K; kw++)
                 {
-                  int iw = ow * S - P + kw;
+                  int iw = ow * S - P + kw * Dl;
                   float *dst = row + kh * K + kw;
                   if (ih < 0 || ih >= H || iw < 0 || iw >= W)
                     {
@@ -105,7 +109,7 @@ im2col (float *col, const float *inp, int nb, int H, int W, int Cin, int K, int 
  * write the same float and each sum runs in a fixed order. */
 static void
 col2im (float *dinp, const float *dcol, int nb, int H, int W, int Cin, int K, int S, int P,
-        int Ho, int Wo)
+        int Dl, int Ho, int Wo)
 {
   int KK = K * K;
   size_t CKK = (size_t) Cin * KK;
@@ -116,14 +120,14 @@ col2im (float *dinp, const float *dcol, int nb, int H, int W, int Cin, int K, in
       for (int iw = 0; iw < W; iw++)
         {
           float *d = dinp + ((size_t) (b * H + ih) * W + iw) * Cin;
-          int kh0, kh1, kw0, kw1;
+          int kh0, kh1, sh, kw0, kw1, sw;
           memset (d, 0, sizeof (float) * Cin);
-          vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
-          vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
-          for (int kh = kh0; kh < kh1; kh += S)
-            for (int kw = kw0; kw < kw1; kw += S)
+          vg_conv_taps_dilated (ih, K, S, P, Dl, Ho, &kh0, &kh1, &sh);
+          vg_conv_taps_dilated (iw, K, S, P, Dl, Wo, &kw0, &kw1, &sw);
+          for (int kh = kh0; kh < kh1; kh += sh)
+            for (int kw = kw0; kw < kw1; kw += sw)
               {
-                int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
+                int oh = (ih + P - kh * Dl) / S, ow = (iw + P - kw * Dl) / S;
                 const float *src = dcol + ((size_t) (b * Ho + oh) * Wo + ow) * CKK + kh * K + kw;
                 for (int ci = 0; ci < Cin; ci++)
                   d[ci] += src[(size_t) ci * KK];
@@ -142,7 +146,7 @@ fill_rows (float *out, const float *bias, size_t Nr, int C)
 static void
 conv_im2col_forward (float *out, const float *inp, const float *weight, const float *bias,
                      float *col, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
-                     int G, int Ho, int Wo)
+                     int G, int Dl, int Ho, int Wo)
 {
   int nb = chunk_images (B, Ho, Wo, Cin, K);
   int CKK = Cin * K * K;
@@ -156,7 +160,7 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
       float *o = out + (size_t) b0 * Ho * Wo * Cout;
       float beta = 0.0f;
 
-      im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+      im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Dl, Ho, Wo);
       if (G == 1) /* a linear layer over the column rows (its narrow kernels where they fit) */
         {
           vg_linear_forward (o, col, weight, bias, rows, CKK, Cout);
@@ -177,7 +181,7 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
 static void
 conv_im2col_backward (float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, float *col, int B, int H, int W, int Cin, int Cout,
-                      int K, int S, int P, int G, int Ho, int Wo)
+                      int K, int S, int P, int G, int Dl, int Ho, int Wo)
 {
   int nb = chunk_images (B, Ho, Wo, Cin, K);
   int CKK = Cin * K * K;
@@ -193,7 +197,7 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
       /* dweight_g (Cog, CKKg) += dout_g^T (Cog, rows) @ col_g (rows, CKKg) */
       if (dweight != NULL)
         {
-          im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+          im2col (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Dl, Ho, Wo);
           if (G == 1)
             vg_linear_backward (NULL, dweight, NULL, g_out, col, weight, rows, CKK, Cout);
           else
@@ -212,7 +216,7 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
               vg_sgemm (FALSE, FALSE, rows, CKKg, Cog, 1.0f, g_out + (size_t) g * Cog, Cout,
                         weight + (size_t) g * Cog * CKKg, CKKg, 0.0f, col + (size_t) g * CKKg,
                         CKK);
-          col2im (dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Ho, Wo);
+          col2im (dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Dl, Ho, Wo);
         }
     }
 }
@@ -403,7 +407,7 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
       break;
     case VG_CONV_IM2COL:
     default:
-      conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
+      conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G, 1,
                            Ho, Wo);
       break;
     }
@@ -429,10 +433,59 @@ vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout
     case VG_CONV_IM2COL:
     default:
       conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
-                            S, P, G, Ho, Wo);
+                            S, P, G, 1, Ho, Wo);
       break;
     }
   /* dbias: the column sums of dout over its pixels, as a linear layer's */
+  if (dbias != NULL)
+    vg_bias_backward (dbias, dout, B * Ho * Wo, Cout);
+}
+
+/* ---- dilated convolution: the im2col path with taps Dl apart ------------------------------ */
+
+size_t
+vg_conv2d_dilated_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                                  int Dl)
+{
+  int Ho = vg_conv_out_size_dilated (H, K, S, P, Dl);
+  int Wo = vg_conv_out_size_dilated (W, K, S, P, Dl);
+
+  if (Dl == 1 || K == 1)
+    return vg_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1);
+  return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
+}
+
+void
+vg_conv2d_dilated_forward (float *out, const float *inp, const float *weight,
+                           const float *bias, float *scratch, int B, int H, int W, int Cin,
+                           int Cout, int K, int S, int P, int Dl)
+{
+  if (Dl == 1 || K == 1)
+    {
+      vg_conv2d_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, 1);
+      return;
+    }
+  conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, 1, Dl,
+                       vg_conv_out_size_dilated (H, K, S, P, Dl),
+                       vg_conv_out_size_dilated (W, K, S, P, Dl));
+}
+
+void
+vg_conv2d_dilated_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, float *scratch, int B,
+                            int H, int W, int Cin, int Cout, int K, int S, int P, int Dl)
+{
+  int Ho = vg_conv_out_size_dilated (H, K, S, P, Dl);
+  int Wo = vg_conv_out_size_dilated (W, K, S, P, Dl);
+
+  if (Dl == 1 || K == 1)
+    {
+      vg_conv2d_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H, W, Cin, Cout,
+                          K, S, P, 1);
+      return;
+    }
+  conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K, S, P,
+                        1, Dl, Ho, Wo);
   if (dbias != NULL)
     vg_bias_backward (dbias, dout, B * Ho * Wo, Cout);
 }

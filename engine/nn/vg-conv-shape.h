@@ -22,6 +22,13 @@ vg_conv_out_size (int H, int K, int S, int P)
   return (H + 2 * P - K) / S + 1;
 }
 
+/* With dilation Dl (taps Dl pixels apart): (H + 2P - Dl (K - 1) - 1) / S + 1. */
+static inline int
+vg_conv_out_size_dilated (int H, int K, int S, int P, int Dl)
+{
+  return (H + 2 * P - Dl * (K - 1) - 1) / S + 1;
+}
+
 static inline VgConvPath
 vg_conv_path (int Cin, int Cout, int K, int S, int P, int G)
 {
@@ -58,4 +65,36 @@ vg_conv_taps (int i, int K, int S, int P, int No, int *k0, int *k1)
 
   *k0 = (i + P) % S + (q >= No ? (q - No + 1) * S : 0);
   *k1 = K < i + P + 1 ? K : i + P + 1;
+}
+
+/* The same with dilation Dl: the taps k through which input index i reaches an output index
+ * o = (i + P - k Dl) / S (exact division, o < No) run from *k0, while below *k1, in steps of
+ * *step = S / gcd(S, Dl), o falling each step. Dl == 1 gives vg_conv_taps with step S. */
+static inline VG_HOST_DEVICE void
+vg_conv_taps_dilated (int i, int K, int S, int P, int Dl, int No, int *k0, int *k1,
+                      int *step)
+{
+  int t = i + P, a = S, b = Dl;
+
+  if (Dl == 1)
+    {
+      vg_conv_taps (i, K, S, P, No, k0, k1);
+      *step = S;
+      return;
+    }
+  while (b != 0) /* gcd (S, Dl) */
+    {
+      int r = a % b;
+      a = b;
+      b = r;
+    }
+  *step = S / a;
+  /* k Dl <= t, and t - k Dl <= (No - 1) S */
+  *k1 = K < t / Dl + 1 ? K : t / Dl + 1;
+  int need = t - (No - 1) * S;
+  int k = need <= 0 ? 0 : (need + Dl - 1) / Dl;
+  /* the first k from there with S dividing t - k Dl; one exists within a step if any */
+  for (int j = 0; j < *step && k < *k1 && (t - k * Dl) % S != 0; j++)
+    k++;
+  *k0 = k < *k1 && (t - k * Dl) % S == 0 ? k : *k1;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The matrix-product layers of engine/nn against independent references: linear (and the
- * narrow kernels behind it), convolution (grouped, depthwise, chunked im2col) and transposed
- * convolution: gradients by central finite differences, forwards against naive double
+ * narrow kernels behind it), convolution (grouped, depthwise, chunked im2col, dilated) and
+ * transposed convolution: gradients by central finite differences, forwards against naive double
  * loops, a few PyTorch 1.13 values pasted below, and the gradient rule. The method and its
  * tolerances: test-gradcheck.c. */
 #include "config.h"
@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "vg-nn.h"
+#include "vg-conv-shape.h"
 #include "vg-gemm.h"
 #include "engine-test-util.h"
 #include "gradcheck-util.h"
@@ -84,17 +85,41 @@ VG_TEST ("/nn/linear", test_linear)
 
 /* ---- conv2d ------------------------------------------------------------------------------- */
 
+/* Dl is the dilation; dilated cases (G == 1) run vg_conv2d_dilated_*, the others
+ * vg_conv2d_* (Dl == 1). */
 typedef struct {
-  int B, H, W, Cin, Cout, K, S, P, G, Ho, Wo;
+  int B, H, W, Cin, Cout, K, S, P, G, Dl, Ho, Wo;
+  gboolean dilated;
   float *inp, *weight, *bias, *out, *R, *scratch;
 } ConvCase;
+
+static void
+conv_forward (ConvCase *c)
+{
+  if (c->dilated)
+    vg_conv2d_dilated_forward (c->out, c->inp, c->weight, c->bias, c->scratch, c->B, c->H,
+                               c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->Dl);
+  else
+    vg_conv2d_forward (c->out, c->inp, c->weight, c->bias, c->scratch, c->B, c->H, c->W,
+                       c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+}
+
+static void
+conv_backward (ConvCase *c, float *dinp, float *dweight, float *dbias)
+{
+  if (c->dilated)
+    vg_conv2d_dilated_backward (dinp, dweight, dbias, c->R, c->inp, c->weight, c->scratch,
+                                c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->Dl);
+  else
+    vg_conv2d_backward (dinp, dweight, dbias, c->R, c->inp, c->weight, c->scratch, c->B, c->H,
+                        c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+}
 
 static double
 conv_loss (void *p)
 {
   ConvCase *c = p;
-  vg_conv2d_forward (c->out, c->inp, c->weight, c->bias, c->scratch, c->B, c->H, c->W,
-                     c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  conv_forward (c);
   return dot (c->out, c->R, (size_t) c->B * c->Ho * c->Wo * c->Cout);
 }
 
@@ -115,7 +140,7 @@ naive_conv_forward (double *out, const ConvCase *c)
               for (int kh = 0; kh < c->K; kh++)
                 for (int kw = 0; kw < c->K; kw++)
                   {
-                    int ih = oh * c->S - c->P + kh, iw = ow * c->S - c->P + kw;
+                    int ih = oh * c->S - c->P + kh * c->Dl, iw = ow * c->S - c->P + kw * c->Dl;
                     if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
                       continue;
                     s += (double) c->inp[((b * c->H + ih) * c->W + iw) * c->Cin + g * cig + j]
@@ -144,7 +169,7 @@ naive_conv_backward (double *dinp, double *dweight, const float *dout, const Con
               for (int kh = 0; kh < c->K; kh++)
                 for (int kw = 0; kw < c->K; kw++)
                   {
-                    int ih = oh * c->S - c->P + kh, iw = ow * c->S - c->P + kw;
+                    int ih = oh * c->S - c->P + kh * c->Dl, iw = ow * c->S - c->P + kw * c->Dl;
                     if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
                       continue;
                     size_t xi = ((size_t) (b * c->H + ih) * c->W + iw) * c->Cin + g * cig + j;
@@ -155,20 +180,22 @@ naive_conv_backward (double *dinp, double *dweight, const float *dout, const Con
           }
 }
 
+/* Dl == 0: the plain convolution (groups G); else the dilated one (G == 1). */
 static void
 conv_case_init (ConvCase *c, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
-                int G, gboolean with_bias)
+                int G, int Dl, gboolean with_bias)
 {
   *c = (ConvCase) { .B = B, .H = H, .W = W, .Cin = Cin, .Cout = Cout, .K = K, .S = S, .P = P,
-                    .G = G };
-  c->Ho = (H + 2 * P - K) / S + 1;
-  c->Wo = (W + 2 * P - K) / S + 1;
+                    .G = G, .Dl = Dl ? Dl : 1, .dilated = Dl != 0 };
+  c->Ho = (H + 2 * P - c->Dl * (K - 1) - 1) / S + 1;
+  c->Wo = (W + 2 * P - c->Dl * (K - 1) - 1) / S + 1;
   c->inp = rand_new ((size_t) B * H * W * Cin, -1, 1);
   c->weight = rand_new ((size_t) Cout * (Cin / G) * K * K, -0.5, 0.5);
   c->bias = with_bias ? rand_new (Cout, -1, 1) : NULL;
   c->out = g_new (float, (size_t) B * c->Ho * c->Wo * Cout);
   c->R = rand_new ((size_t) B * c->Ho * c->Wo * Cout, -1, 1);
-  size_t ns = vg_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
+  size_t ns = Dl ? vg_conv2d_dilated_scratch_floats (B, H, W, Cin, Cout, K, S, P, Dl)
+               : vg_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
   c->scratch = filled_new (ns, NAN); /* the ops must not read scratch they did not write */
 }
 
@@ -179,14 +206,15 @@ conv_case_clear (ConvCase *c)
   g_free (c->scratch);
 }
 
+/* Dl as conv_case_init. */
 static void
-conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
-            gboolean with_bias)
+conv_check_dl (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G, int Dl,
+               gboolean with_bias)
 {
   ConvCase c;
-  g_autofree char *name = g_strdup_printf ("conv B%d %dx%d %d->%d K%d S%d P%d G%d", B, H, W,
-                                           Cin, Cout, K, S, P, G);
-  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, G, with_bias);
+  g_autofree char *name = g_strdup_printf ("conv B%d %dx%d %d->%d K%d S%d P%d G%d Dl%d", B, H,
+                                           W, Cin, Cout, K, S, P, G, Dl);
+  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, G, Dl, with_bias);
   size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * c.Ho * c.Wo * Cout;
   size_t nw = (size_t) Cout * (Cin / G) * K * K;
 
@@ -198,8 +226,7 @@ conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
 
   float *dinp = filled_new (ni, 123.0f), *dw = filled_new (nw, 0);
   float *db = with_bias ? filled_new (Cout, 0) : NULL;
-  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout, K, S,
-                      P, G);
+  conv_backward (&c, dinp, dw, db);
   g_autofree char *n1 = g_strconcat (name, " dinp", NULL);
   g_autofree char *n2 = g_strconcat (name, " dweight", NULL);
   g_autofree char *n3 = g_strconcat (name, " dbias", NULL);
@@ -210,8 +237,7 @@ conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
 
   float *dinp1 = g_memdup2 (dinp, ni * 4), *dw1 = g_memdup2 (dw, nw * 4);
   float *db1 = with_bias ? g_memdup2 (db, Cout * 4) : NULL;
-  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout, K, S,
-                      P, G);
+  conv_backward (&c, dinp, dw, db);
   check_overwrites (n1, dinp1, dinp, ni);
   check_accumulates (n2, dw1, dw, nw);
   if (with_bias)
@@ -220,6 +246,13 @@ conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
   conv_case_clear (&c);
   g_free (ref), g_free (dinp), g_free (dw), g_free (db), g_free (dinp1), g_free (dw1);
   g_free (db1);
+}
+
+static void
+conv_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
+            gboolean with_bias)
+{
+  conv_check_dl (B, H, W, Cin, Cout, K, S, P, G, 0, with_bias);
 }
 
 VG_TEST ("/nn/conv2d", test_conv2d)
@@ -243,7 +276,7 @@ VG_TEST ("/nn/conv2d", test_conv2d)
 VG_TEST ("/nn/conv2d-chunked", test_conv2d_chunked)
 {
   ConvCase c;
-  conv_case_init (&c, 3, 112, 112, 16, 8, 3, 1, 1, 1, TRUE);
+  conv_case_init (&c, 3, 112, 112, 16, 8, 3, 1, 1, 1, 0, TRUE);
   size_t ni = (size_t) c.B * c.H * c.W * c.Cin, no = (size_t) c.B * c.Ho * c.Wo * c.Cout;
   size_t nw = (size_t) c.Cout * c.Cin * c.K * c.K;
   double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
@@ -262,6 +295,138 @@ VG_TEST ("/nn/conv2d-chunked", test_conv2d_chunked)
 
   conv_case_clear (&c);
   g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
+}
+
+VG_TEST ("/nn/conv2d-dilated", test_conv2d_dilated)
+{
+  conv_check_dl (2, 9, 8, 3, 4, 3, 1, 2, 1, 2, TRUE);    /* Dl 2, P 2: same size */
+  conv_check_dl (1, 13, 14, 4, 5, 3, 1, 6, 1, 6, TRUE);  /* ASPP's Dl 6, P 6 */
+  conv_check_dl (1, 7, 8, 3, 3, 3, 1, 18, 1, 18, FALSE); /* Dl 18 past the map's edges */
+  conv_check_dl (1, 11, 12, 3, 2, 3, 2, 2, 1, 2, TRUE);  /* stride 2, Dl 2 */
+  conv_check_dl (1, 12, 13, 2, 3, 3, 2, 3, 1, 3, TRUE);  /* stride 2, Dl 3: every 2nd tap */
+  conv_check_dl (1, 20, 19, 2, 2, 3, 4, 4, 1, 6, TRUE);  /* stride 4, Dl 6 */
+  conv_check_dl (1, 9, 10, 2, 3, 2, 1, 0, 1, 3, TRUE);   /* even kernel, no padding */
+  conv_check_dl (1, 10, 9, 3, 4, 3, 1, 1, 1, 1, TRUE);   /* Dl 1: the plain convolution */
+  conv_check_dl (2, 5, 6, 3, 4, 1, 1, 0, 1, 4, TRUE);    /* K 1: dilation changes nothing */
+}
+
+/* The taps of an input index under dilation against all K taps tried one by one, and at
+ * Dl = 1 the undilated vg_conv_taps (whose order col2im keeps, so the plain convolution's
+ * results are unchanged to the bit). */
+VG_TEST ("/nn/conv2d-dilated-taps", test_conv2d_dilated_taps)
+{
+  for (int K = 1; K <= 5; K++)
+    for (int S = 1; S <= 4; S++)
+      for (int Dl = 1; Dl <= 7; Dl++)
+        for (int P = 0; P <= 2 * Dl; P++)
+          for (int H = 1; H <= 14; H++)
+            {
+              int No = vg_conv_out_size_dilated (H, K, S, P, Dl);
+              for (int i = 0; i < H && No > 0; i++)
+                {
+                  int k0, k1, step, n = 0, ref[5], m = 0;
+                  vg_conv_taps_dilated (i, K, S, P, Dl, No, &k0, &k1, &step);
+                  for (int k = 0; k < K; k++)
+                    {
+                      int t = i + P - k * Dl;
+                      if (t >= 0 && t % S == 0 && t / S < No)
+                        ref[m++] = k;
+                    }
+                  for (int k = k0; k < k1; k += step, n++)
+                    if (n >= m || ref[n] != k)
+                      g_error ("K%d S%d P%d Dl%d H%d i%d: tap %d not expected", K, S, P, Dl,
+                               H, i, k);
+                  if (n != m)
+                    g_error ("K%d S%d P%d Dl%d H%d i%d: %d taps, expected %d", K, S, P, Dl, H,
+                             i, n, m);
+                  if (Dl == 1)
+                    {
+                      int u0, u1;
+                      vg_conv_taps (i, K, S, P, No, &u0, &u1);
+                      if (m > 0 && (u0 != k0 || u1 != k1 || step != S))
+                        g_error ("K%d S%d P%d H%d i%d: differs from vg_conv_taps", K, S, P, H,
+                                 i);
+                    }
+                }
+            }
+}
+
+/* torch.nn.functional.conv2d (dilation=Dl, no bias) in PyTorch 1.13: input pattern(i),
+ * weight pattern(i + 3), channels-last (1, 4, 5, 2) -> (1, 2, 3, 2) with K3 S1 P1 Dl2, and
+ * (1, 7, 6, 2) -> (1, 4, 3, 2) with K3 S2 P3 Dl3. */
+VG_TEST ("/nn/conv2d-dilated-torch", test_conv2d_dilated_torch)
+{
+  const float a[12] = {
+    0.330000013f, -0.170000002f, -0.0699999928f, 0.829999983f, -0.180000007f, -0.0200000014f,
+    -0.460000008f, 0.190000013f, -0.0699999854f, -0.249999985f, -0.0499999933f, -0.389999986f,
+  };
+  const float b[24] = {
+    -0.49000001f, 0.0700000226f, 0.340000033f, -0.110000014f, -0.240000024f, -0.239999995f,
+    0.310000002f, -0.24000001f, -0.290000021f, 0.460000008f, -0.0199999958f, -0.25f,
+    -0.209999993f, -0.040000014f, -0.110000007f, 0.0400000215f, 0.540000021f, -0.290000021f,
+    -0.270000011f, 0.110000014f, 0.820000052f, -0.470000029f, -0.320000023f, 0.379999995f,
+  };
+  const struct { int H, W, S, P, Dl; const float *ref; int n; } cases[2] = {
+    { 4, 5, 1, 1, 2, a, 12 }, { 7, 6, 2, 3, 3, b, 24 },
+  };
+  float inp[84], w[36], out[24], scratch[24 * 18];
+
+  for (int i = 0; i < 84; i++)
+    inp[i] = pattern (i);
+  for (int i = 0; i < 36; i++)
+    w[i] = pattern (i + 3);
+  for (int k = 0; k < 2; k++)
+    {
+      g_assert_cmpuint (vg_conv2d_dilated_scratch_floats (1, cases[k].H, cases[k].W, 2, 2, 3,
+                                                          cases[k].S, cases[k].P, cases[k].Dl),
+                        <=, G_N_ELEMENTS (scratch));
+      vg_conv2d_dilated_forward (out, inp, w, NULL, scratch, 1, cases[k].H, cases[k].W, 2, 2, 3,
+                                 cases[k].S, cases[k].P, cases[k].Dl);
+      for (int i = 0; i < cases[k].n; i++)
+        g_assert_cmpfloat (fabsf (out[i] - cases[k].ref[i]), <, 1e-6);
+    }
+}
+
+/* The dilated convolution's results on 1 and 3 threads (OpenBLAS may split a product
+ * differently, hence 1e-6 relative), and Dl = 1 is the plain convolution to the bit. */
+VG_TEST ("/nn/conv2d-dilated-threads", test_conv2d_dilated_threads)
+{
+  ConvCase c;
+  conv_case_init (&c, 2, 24, 21, 16, 12, 3, 1, 6, 1, 6, TRUE);
+  size_t ni = (size_t) c.B * c.H * c.W * c.Cin, no = (size_t) c.B * c.Ho * c.Wo * c.Cout;
+  size_t nw = (size_t) c.Cout * c.Cin * 9;
+  float *out[2], *dinp[2], *dw[2], *db[2];
+  int saved = omp_get_max_threads ();
+
+  for (int t = 0; t < 2; t++)
+    {
+      omp_set_num_threads (1 + 2 * t);
+      out[t] = g_new (float, no), dinp[t] = g_new (float, ni);
+      dw[t] = filled_new (nw, 0), db[t] = filled_new (c.Cout, 0);
+      conv_forward (&c);
+      memcpy (out[t], c.out, no * 4);
+      conv_backward (&c, dinp[t], dw[t], db[t]);
+    }
+  omp_set_num_threads (saved);
+  g_assert_cmpfloat (rel_err_f (out[1], out[0], no), <=, 1e-6);
+  g_assert_cmpfloat (rel_err_f (dinp[1], dinp[0], ni), <=, 1e-6);
+  g_assert_cmpfloat (rel_err_f (dw[1], dw[0], nw), <=, 1e-6);
+  g_assert_cmpfloat (rel_err_f (db[1], db[0], c.Cout), <=, 1e-6);
+
+  /* Dl 1 through either entry point: the same floats */
+  ConvCase p;
+  conv_case_init (&p, 2, 9, 11, 5, 6, 3, 2, 1, 1, 1, TRUE);
+  size_t np = (size_t) p.B * p.Ho * p.Wo * p.Cout;
+  float *plain = g_new (float, np);
+  conv_forward (&p);
+  vg_conv2d_forward (plain, p.inp, p.weight, p.bias, p.scratch, p.B, p.H, p.W, p.Cin, p.Cout,
+                     p.K, p.S, p.P, 1);
+  g_assert_cmpmem (plain, np * 4, p.out, np * 4);
+
+  for (int t = 0; t < 2; t++)
+    g_free (out[t]), g_free (dinp[t]), g_free (dw[t]), g_free (db[t]);
+  conv_case_clear (&c), conv_case_clear (&p);
+  g_free (plain);
 }
 
 /* ---- transposed convolution --------------------------------------------------------------- */
