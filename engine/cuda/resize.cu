@@ -3,9 +3,13 @@
  * nn/resize.c.
  *
  * Resize: inp (B, H, W, C) -> out (B, Ho, Wo, C), PyTorch's
- * F.interpolate(mode='bilinear', align_corners=False, size=(Ho, Wo)): output pixel o reads
- * the source coordinate (o + 0.5) * H / Ho - 0.5, clamped below at 0, and blends the two
- * neighbouring rows and columns; the upper neighbour is clamped to the last pixel.
+ * F.interpolate(mode='bilinear', size=(Ho, Wo)) in both its modes:
+ * - align_corners=False: output pixel o reads the source coordinate (o + 0.5) * H / Ho - 0.5,
+ *   clamped below at 0;
+ * - align_corners=True: output pixel o reads o * (H - 1) / (Ho - 1) (0 when Ho == 1), so the
+ *   corners meet;
+ * and blends the two neighbouring rows and columns; the upper neighbour is clamped to the
+ * last pixel.
  *
  * The backward is a gather, not a scatter with atomics: a thread per input element visits
  * the few output pixels whose blend can touch it (a window computed from the inverse map,
@@ -19,30 +23,43 @@
 
 using namespace vgc;
 
-/* The output indices [*lo, *hi] that may blend input index i: those whose source
- * coordinate lies in [i - 1, i + 1), widened by one on each side against rounding. */
-__device__ static inline void
-output_window (int i, float scale, int out_size, int *lo, int *hi)
-{
-  float a = ((float) i - 0.5f) / scale - 0.5f;
-  float b = ((float) i + 1.5f) / scale - 0.5f;
-
-  *lo = max (0, (int) floorf (a) - 1);
-  *hi = min (out_size - 1, (int) ceilf (b) + 1);
-}
-
-/* Sizes, and the scales H / Ho and W / Wo: computed on the host, in float, exactly as the
- * CPU computes them. */
+/* Sizes, the rule, and the scales along H and W: computed on the host, in float, exactly as
+ * the CPU computes them (H / Ho, or vg_resize_ac_scale with align_corners). */
 struct ResizeShape
 {
   int B, H, W, Ho, Wo, C;
   float sh, sw;
+  int ac; /* align_corners=True */
 };
 
 static ResizeShape
-resize_shape (int B, int H, int W, int Ho, int Wo, int C)
+resize_shape (int B, int H, int W, int Ho, int Wo, int C, int ac)
 {
-  return ResizeShape { B, H, W, Ho, Wo, C, (float) H / (float) Ho, (float) W / (float) Wo };
+  if (ac)
+    return ResizeShape { B, H, W, Ho, Wo, C, vg_resize_ac_scale (H, Ho),
+                         vg_resize_ac_scale (W, Wo), 1 };
+  return ResizeShape { B, H, W, Ho, Wo, C, (float) H / (float) Ho, (float) W / (float) Wo, 0 };
+}
+
+/* The output indices [*lo, *hi] that may blend input index i: those whose source
+ * coordinate lies in (i - 1, i + 1), widened by one on each side against rounding. With
+ * align_corners the coordinate is o * scale; a zero scale (one output, or one input) sends
+ * every output to input 0. */
+__device__ static inline void
+output_window (int ac, int i, float scale, int out_size, int *lo, int *hi)
+{
+  float a, b;
+
+  if (ac && scale <= 0.0f)
+    {
+      *lo = 0;
+      *hi = out_size - 1;
+      return;
+    }
+  a = ac ? ((float) i - 1.0f) / scale : ((float) i - 0.5f) / scale - 0.5f;
+  b = ac ? ((float) i + 1.0f) / scale : ((float) i + 1.5f) / scale - 0.5f;
+  *lo = max (0, (int) floorf (a) - 1);
+  *hi = min (out_size - 1, (int) ceilf (b) + 1);
 }
 
 static __global__ void
@@ -54,8 +71,8 @@ resize_forward_kernel (float *out, const float *inp, ResizeShape z)
       int h0, h1, w0, w1;
       float lh0, lh1, lw0, lw1;
 
-      vg_resize_source_index (o.y, z.sh, z.H, &h0, &h1, &lh0, &lh1);
-      vg_resize_source_index (o.x, z.sw, z.W, &w0, &w1, &lw0, &lw1);
+      vg_resize_index (o.y, z.sh, z.H, z.ac, &h0, &h1, &lh0, &lh1);
+      vg_resize_index (o.x, z.sw, z.W, z.ac, &w0, &w1, &lw0, &lw1);
       const float *row0 = inp + ((size_t) o.b * z.H + h0) * z.W * z.C + o.c;
       const float *row1 = inp + ((size_t) o.b * z.H + h1) * z.W * z.C + o.c;
       out[e] = lh0 * (lw0 * row0[(size_t) w0 * z.C] + lw1 * row0[(size_t) w1 * z.C])
@@ -73,16 +90,16 @@ resize_backward_kernel (float *dinp, const float *dout, ResizeShape z)
       int oh_lo, oh_hi, ow_lo, ow_hi;
       float s = 0.0f;
 
-      output_window (i.y, z.sh, z.Ho, &oh_lo, &oh_hi);
-      output_window (i.x, z.sw, z.Wo, &ow_lo, &ow_hi);
+      output_window (z.ac, i.y, z.sh, z.Ho, &oh_lo, &oh_hi);
+      output_window (z.ac, i.x, z.sw, z.Wo, &ow_lo, &ow_hi);
       for (int oh = oh_lo; oh <= oh_hi; oh++)
         {
           float lh, lw;
-          if (!vg_resize_blend_weight (oh, z.sh, z.H, i.y, &lh))
+          if (!vg_resize_blend (oh, z.sh, z.H, z.ac, i.y, &lh))
             continue;
           const float *grow = dout + ((size_t) i.b * z.Ho + oh) * z.Wo * z.C + i.c;
           for (int ow = ow_lo; ow <= ow_hi; ow++)
-            if (vg_resize_blend_weight (ow, z.sw, z.W, i.x, &lw))
+            if (vg_resize_blend (ow, z.sw, z.W, z.ac, i.x, &lw))
               s += lh * lw * grow[(size_t) ow * z.C];
         }
       dinp[e] = s;
@@ -94,7 +111,7 @@ vg_cuda_resize_bilinear_forward (float *out, const float *inp, int B, int H, int
                                  int Wo, int C)
 {
   elementwise_run ("resize_bilinear_forward", resize_forward_kernel, (size_t) B * Ho * Wo * C,
-                   out, inp, resize_shape (B, H, W, Ho, Wo, C));
+                   out, inp, resize_shape (B, H, W, Ho, Wo, C, 0));
 }
 
 extern "C" void
@@ -102,7 +119,23 @@ vg_cuda_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, 
                                   int Wo, int C)
 {
   elementwise_run ("resize_bilinear_backward", resize_backward_kernel, (size_t) B * H * W * C,
-                   dinp, dout, resize_shape (B, H, W, Ho, Wo, C));
+                   dinp, dout, resize_shape (B, H, W, Ho, Wo, C, 0));
+}
+
+extern "C" void
+vg_cuda_resize_bilinear_ac_forward (float *out, const float *inp, int B, int H, int W, int Ho,
+                                    int Wo, int C)
+{
+  elementwise_run ("resize_bilinear_ac_forward", resize_forward_kernel,
+                   (size_t) B * Ho * Wo * C, out, inp, resize_shape (B, H, W, Ho, Wo, C, 1));
+}
+
+extern "C" void
+vg_cuda_resize_bilinear_ac_backward (float *dinp, const float *dout, int B, int H, int W,
+                                     int Ho, int Wo, int C)
+{
+  elementwise_run ("resize_bilinear_ac_backward", resize_backward_kernel,
+                   (size_t) B * H * W * C, dinp, dout, resize_shape (B, H, W, Ho, Wo, C, 1));
 }
 
 /* ---- concatenation: strided copies, parts[i] (Nr, Cs[i]) <-> out's columns -------------- */

@@ -130,6 +130,23 @@ void vg_cuda_resize_bilinear_forward (float *out, const float *inp, int B, int H
                                       int Ho, int Wo, int C);
 void vg_cuda_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W,
                                        int Ho, int Wo, int C);
+/* the baselines' layers (U-Net, DeepLabV3+, Fast-SCNN) */
+void vg_cuda_resize_bilinear_ac_forward (float *out, const float *inp, int B, int H, int W,
+                                         int Ho, int Wo, int C);
+void vg_cuda_resize_bilinear_ac_backward (float *dinp, const float *dout, int B, int H, int W,
+                                          int Ho, int Wo, int C);
+void vg_cuda_maxpool2d_forward (float *out, const float *inp, int B, int H, int W, int C, int K,
+                                int S);
+void vg_cuda_maxpool2d_backward (float *dinp, const float *dout, const float *inp,
+                                 const float *out, int B, int H, int W, int C, int K, int S);
+void vg_cuda_adaptive_avgpool_forward (float *out, const float *inp, int B, int H, int W, int C,
+                                       int Ho, int Wo);
+void vg_cuda_adaptive_avgpool_backward (float *dinp, const float *dout, int B, int H, int W,
+                                        int C, int Ho, int Wo);
+void vg_cuda_dropout_forward (float *out, const float *inp, size_t n, float p, uint64_t seed);
+void vg_cuda_dropout_backward (float *dinp, const float *dout, size_t n, float p,
+                               uint64_t seed);
+
 void vg_cuda_concat_forward (float *out, const float *const *parts, const int *Cs,
                              int n_parts, int Nr);
 void vg_cuda_concat_backward (float *const *dparts, const float *dout, const int *Cs,

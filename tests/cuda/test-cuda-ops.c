@@ -409,24 +409,37 @@ VG_TEST ("/cuda/ops/activations", test_activations)
 
 /* ---- resize and concat ------------------------------------------------------------------- */
 
+/* The bilinear resize, align_corners false (ac 0) or true (ac 1). */
 static void
-run_resize (int B, int H, int W, int Ho, int Wo, int C)
+run_resize_mode (int ac, int B, int H, int W, int Ho, int Wo, int C)
 {
+  typedef void (*ResizeFn) (float *, const float *, int, int, int, int, int, int);
   Pair *inp = pair_uniform ((size_t) B * H * W * C, -1, 1);
   Pair *out = pair_nan ((size_t) B * Ho * Wo * C);
   Pair *dout = pair_uniform ((size_t) B * Ho * Wo * C, -1, 1);
   Pair *dinp = pair_nan ((size_t) B * H * W * C);
+  ResizeFn cpu_fwd = ac ? cpu_be->resize_bilinear_ac_forward : cpu_be->resize_bilinear_forward;
+  ResizeFn dev_fwd = ac ? dev_be->resize_bilinear_ac_forward : dev_be->resize_bilinear_forward;
+  ResizeFn cpu_bwd = ac ? cpu_be->resize_bilinear_ac_backward : cpu_be->resize_bilinear_backward;
+  ResizeFn dev_bwd = ac ? dev_be->resize_bilinear_ac_backward : dev_be->resize_bilinear_backward;
+  const char *mode = ac ? " align_corners" : "";
   char what[96];
 
-  cpu_be->resize_bilinear_forward (out->h, inp->h, B, H, W, Ho, Wo, C);
-  dev_be->resize_bilinear_forward (out->d, inp->d, B, H, W, Ho, Wo, C);
-  g_snprintf (what, sizeof what, "resize %dx%d -> %dx%d forward", H, W, Ho, Wo);
+  cpu_fwd (out->h, inp->h, B, H, W, Ho, Wo, C);
+  dev_fwd (out->d, inp->d, B, H, W, Ho, Wo, C);
+  g_snprintf (what, sizeof what, "resize%s %dx%d -> %dx%d forward", mode, H, W, Ho, Wo);
   pair_check (what, out);
-  cpu_be->resize_bilinear_backward (dinp->h, dout->h, B, H, W, Ho, Wo, C);
-  dev_be->resize_bilinear_backward (dinp->d, dout->d, B, H, W, Ho, Wo, C);
-  g_snprintf (what, sizeof what, "resize %dx%d -> %dx%d backward", H, W, Ho, Wo);
+  cpu_bwd (dinp->h, dout->h, B, H, W, Ho, Wo, C);
+  dev_bwd (dinp->d, dout->d, B, H, W, Ho, Wo, C);
+  g_snprintf (what, sizeof what, "resize%s %dx%d -> %dx%d backward", mode, H, W, Ho, Wo);
   pair_check (what, dinp);
   release_all ();
+}
+
+static void
+run_resize (int B, int H, int W, int Ho, int Wo, int C)
+{
+  run_resize_mode (0, B, H, W, Ho, Wo, C);
 }
 
 VG_TEST ("/cuda/ops/resize", test_resize)
@@ -438,6 +451,21 @@ VG_TEST ("/cuda/ops/resize", test_resize)
   run_resize (2, 20, 24, 7, 9, 3);    /* down */
   run_resize (1, 1, 1, 4, 4, 2);      /* a single pixel */
   run_resize (1, 8, 8, 8, 8, 3);      /* identity */
+}
+
+/* align_corners=True: the baselines' upsampling (x4 of DeepLabV3+ and Fast-SCNN, the image
+ * pool's 1x1 broadcast), ragged and non-integer ratios, downsampling, one output row
+ * (scale 0), one input row (broadcast). */
+VG_TEST ("/cuda/ops/resize-align-corners", test_resize_align_corners)
+{
+  run_resize_mode (1, 2, 8, 8, 32, 32, 3);
+  run_resize_mode (1, 1, 5, 4, 37, 29, 2);
+  run_resize_mode (1, 2, 1, 1, 9, 9, 4);
+  run_resize_mode (1, 1, 6, 9, 17, 11, 4);
+  run_resize_mode (1, 2, 20, 24, 7, 9, 3);
+  run_resize_mode (1, 1, 5, 6, 1, 3, 2);
+  run_resize_mode (1, 1, 1, 5, 3, 9, 2);
+  run_resize_mode (1, 1, 8, 8, 8, 8, 3);
 }
 
 VG_TEST ("/cuda/ops/concat", test_concat)
@@ -459,6 +487,135 @@ VG_TEST ("/cuda/ops/concat", test_concat)
   pair_check ("concat backward part 0", d0);
   pair_check ("concat backward part 2", d2);
   release_all ();
+}
+
+/* ---- pooling ----------------------------------------------------------------------------- */
+
+/* Max pooling; with ties, the inputs are small integers, so that windows hold several equal
+ * maxima and only the first may receive the gradient. */
+static void
+run_maxpool (int B, int H, int W, int C, int K, int S, gboolean ties)
+{
+  int Ho = H < K ? 0 : (H - K) / S + 1, Wo = W < K ? 0 : (W - K) / S + 1;
+  size_t n_in = (size_t) B * H * W * C, n_out = (size_t) B * Ho * Wo * C;
+  Pair *inp = pair_uniform (n_in, -1, 1), *out = pair_nan (n_out);
+  Pair *dout = pair_uniform (n_out, -1, 1), *dinp = pair_nan (n_in);
+  char what[112];
+
+  if (ties)
+    {
+      for (size_t i = 0; i < n_in; i++)
+        inp->h[i] = (float) g_rand_int_range (rng, 0, 3);
+      dev_be->upload (inp->d, inp->h, n_in * sizeof (float));
+    }
+  cpu_be->maxpool2d_forward (out->h, inp->h, B, H, W, C, K, S);
+  dev_be->maxpool2d_forward (out->d, inp->d, B, H, W, C, K, S);
+  g_snprintf (what, sizeof what, "maxpool %dx%d K %d S %d%s forward", H, W, K, S,
+              ties ? " ties" : "");
+  pair_check (what, out);
+  /* each side finds its maxima again from its own forward output */
+  cpu_be->maxpool2d_backward (dinp->h, dout->h, inp->h, out->h, B, H, W, C, K, S);
+  dev_be->maxpool2d_backward (dinp->d, dout->d, inp->d, out->d, B, H, W, C, K, S);
+  g_snprintf (what, sizeof what, "maxpool %dx%d K %d S %d%s backward", H, W, K, S,
+              ties ? " ties" : "");
+  pair_check (what, dinp);
+  release_all ();
+}
+
+VG_TEST ("/cuda/ops/maxpool", test_maxpool)
+{
+  run_maxpool (2, 16, 16, 5, 2, 2, FALSE); /* U-Net's 2x2 stride 2 */
+  run_maxpool (2, 16, 16, 5, 2, 2, TRUE);
+  run_maxpool (1, 9, 11, 3, 2, 2, FALSE);  /* odd sizes: the last row and column drop out */
+  run_maxpool (2, 13, 10, 4, 3, 2, TRUE);  /* overlapping windows */
+  run_maxpool (1, 7, 8, 70, 3, 3, FALSE);  /* more channels than a block of the CPU's */
+  run_maxpool (1, 2, 5, 3, 3, 1, FALSE);   /* shorter than the window: no output, zero dinp */
+}
+
+static void
+run_adaptive_avgpool (int B, int H, int W, int C, int Ho, int Wo)
+{
+  size_t n_in = (size_t) B * H * W * C, n_out = (size_t) B * Ho * Wo * C;
+  Pair *inp = pair_uniform (n_in, -1, 1), *out = pair_nan (n_out);
+  Pair *dout = pair_uniform (n_out, -1, 1), *dinp = pair_nan (n_in);
+  char what[96];
+
+  cpu_be->adaptive_avgpool_forward (out->h, inp->h, B, H, W, C, Ho, Wo);
+  dev_be->adaptive_avgpool_forward (out->d, inp->d, B, H, W, C, Ho, Wo);
+  g_snprintf (what, sizeof what, "adaptive avgpool %dx%d -> %dx%d forward", H, W, Ho, Wo);
+  pair_check (what, out);
+  cpu_be->adaptive_avgpool_backward (dinp->h, dout->h, B, H, W, C, Ho, Wo);
+  dev_be->adaptive_avgpool_backward (dinp->d, dout->d, B, H, W, C, Ho, Wo);
+  g_snprintf (what, sizeof what, "adaptive avgpool %dx%d -> %dx%d backward", H, W, Ho, Wo);
+  pair_check (what, dinp);
+  release_all ();
+}
+
+VG_TEST ("/cuda/ops/adaptive-avgpool", test_adaptive_avgpool)
+{
+  run_adaptive_avgpool (2, 16, 16, 6, 1, 1);  /* the image pool of DeepLabV3+'s ASPP */
+  run_adaptive_avgpool (1, 32, 32, 4, 6, 6);  /* Fast-SCNN's pyramid: bins that overlap */
+  run_adaptive_avgpool (2, 13, 11, 3, 3, 2);
+  run_adaptive_avgpool (1, 12, 12, 3, 2, 3);  /* sizes that divide */
+  run_adaptive_avgpool (1, 5, 7, 2, 9, 12);   /* more outputs than inputs */
+}
+
+/* ---- dropout ------------------------------------------------------------------------------ */
+
+/* The device's kept elements must be the CPU's, bit for bit: inputs are never zero, so an
+ * output is zero exactly where the element was dropped. */
+static void
+check_same_mask (const char *what, const Pair *p, double p_drop)
+{
+  g_autofree float *got = dev_download (p->d, p->n);
+  size_t kept = 0;
+
+  for (size_t i = 0; i < p->n; i++)
+    {
+      if ((got[i] != 0.0f) != (p->h[i] != 0.0f))
+        g_error ("%s: element %zu is %s on the device, %s on the CPU", what, i,
+                 got[i] != 0.0f ? "kept" : "dropped", p->h[i] != 0.0f ? "kept" : "dropped");
+      kept += got[i] != 0.0f;
+    }
+  /* and the mask keeps about 1 - p of them (the binomial's deviation is under 0.002 here) */
+  g_test_message ("%s: %zu of %zu kept", what, kept, p->n);
+  g_assert_cmpfloat (fabs ((double) kept / p->n - (1.0 - p_drop)), <, 0.01);
+  pair_check (what, p);
+}
+
+static void
+run_dropout (size_t n, float p, uint64_t seed)
+{
+  Pair *inp = pair_uniform (n, 0.5f, 1.5f), *out = pair_nan (n);
+  Pair *dout = pair_uniform (n, 0.5f, 1.5f), *dinp = pair_nan (n);
+  char what[96];
+
+  cpu_be->dropout_forward (out->h, inp->h, n, p, seed);
+  dev_be->dropout_forward (out->d, inp->d, n, p, seed);
+  g_snprintf (what, sizeof what, "dropout p %g seed %#" G_GINT64_MODIFIER "x forward", p, seed);
+  check_same_mask (what, out, p);
+  cpu_be->dropout_backward (dinp->h, dout->h, n, p, seed);
+  dev_be->dropout_backward (dinp->d, dout->d, n, p, seed);
+  g_snprintf (what, sizeof what, "dropout p %g backward", p);
+  check_same_mask (what, dinp, p);
+  /* in place, as the model calls them */
+  cpu_be->dropout_forward (inp->h, inp->h, n, p, seed);
+  dev_be->dropout_forward (inp->d, inp->d, n, p, seed);
+  g_snprintf (what, sizeof what, "dropout p %g forward in place", p);
+  check_same_mask (what, inp, p);
+  cpu_be->dropout_backward (dout->h, dout->h, n, p, seed);
+  dev_be->dropout_backward (dout->d, dout->d, n, p, seed);
+  g_snprintf (what, sizeof what, "dropout p %g backward in place", p);
+  check_same_mask (what, dout, p);
+  release_all ();
+}
+
+VG_TEST ("/cuda/ops/dropout", test_dropout)
+{
+  run_dropout (100003, 0.1f, 1);                       /* Fast-SCNN's classifier */
+  run_dropout (100003, 0.5f, 0x9E3779B97F4A7C15ull);    /* DeepLabV3+'s decoder */
+  run_dropout (65537, 0.9f, G_GUINT64_CONSTANT (20240607));
+  run_dropout (1001, 0.0f, 7);                         /* p = 0: everything kept, unscaled */
 }
 
 /* ---- cross-entropy ------------------------------------------------------------------------ */

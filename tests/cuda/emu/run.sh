@@ -8,7 +8,9 @@
 # check (tests/cuda/device-check.sh) is the test that counts.
 #
 # usage: tests/cuda/emu/run.sh [BUILDDIR] [TEST...]
-#   BUILDDIR  a build configured with CUDA (nvcc present) and compiled (default build-cuda)
+#   BUILDDIR  a build configured with CUDA (nvcc present) and without MPI, so without NCCL
+#             (meson setup BUILDDIR -Dmpi=disabled: the emulation has no NCCL), and compiled
+#             (default build-cuda)
 #   TEST      test-cuda-ops, test-cuda-model, ... (default: ops, model, sgemm)
 # Extra compiler flags (e.g. -fsanitize=address) come from EMU_CFLAGS, arguments for the
 # programs from EMU_ARGS (e.g. EMU_ARGS="-p /cuda/model/step-seed").
@@ -20,6 +22,11 @@ build=$(cd "${1:-$src/build-cuda}" && pwd)
 [ $# -gt 0 ] && shift
 tests=${*:-test-cuda-ops test-cuda-model test-cuda-sgemm}
 out="$build/cuda-emu"
+if grep -q '^#define VG_HAVE_MPI 1' "$build/config.h"; then
+  echo "$build is configured with MPI (and NCCL with it), which the emulation lacks:" \
+    "configure it with -Dmpi=disabled" >&2
+  exit 1
+fi
 flags="-std=c++17 -O2 -g -Wall -Wno-unused-function ${EMU_CFLAGS:-}"
 mkdir -p "$out"
 
@@ -29,6 +36,7 @@ objs="$out/emu.o"
 g++ $flags -I"$here" -c "$here/emu.cpp" -o "$out/emu.o"
 for cu in "$src"/engine/cuda/*.cu; do
   name=$(basename "$cu" .cu)
+  [ "$name" = nccl ] && continue # NCCL's, built only with MPI
   python3 "$here/emulate.py" "$cu" "$out/$name.cpp" "$src/engine/cuda/common.cuh"
   g++ $flags -I"$here" -I"$src/engine/cuda" -I"$src/engine/nn" -c "$out/$name.cpp" \
     -o "$out/$name.o"
