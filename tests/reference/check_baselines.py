@@ -3,6 +3,8 @@
 
     /usr/bin/python3 tests/reference/check_baselines.py [path/to/report-baselines.py]
 
+(meson test report-baselines, suite interop.)
+
 For U-Net, DeepLabV3+ and Fast-SCNN: the same state_dict keys, order, shapes and dtypes as
 the report's SmallerUNet, LargerDeepLabV3Plus(19) and FastSCNN(19); the report's trainable
 parameter counts; each model's state_dict (the fixtures' deterministic weights) loads into
