@@ -85,7 +85,13 @@ maxpool_window_row (float *drow, const float *dout, const float *inp, const floa
         for (int c = 0; c < n; c++)
           {
             int hit = pending[c] & (x[c] == o[c] || (x[c] != x[c] && o[c] != o[c]));
-            d[c] += hit ? g[c] : 0.0f;
+            /* d += hit ? g : 0 as an integer mask, which vectorises where a float ?: does not */
+            uint32_t bits;
+            float add;
+            memcpy (&bits, &g[c], sizeof bits);
+            bits &= -(uint32_t) hit;
+            memcpy (&add, &bits, sizeof add);
+            d[c] += add;
             pending[c] &= !hit;
           }
       }
