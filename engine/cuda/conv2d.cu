@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* 2-D convolution on the GPU, mirroring nn/conv2d.c: channels-last inp (B, H, W, Cin) ->
- * out (B, Ho, Wo, Cout), Ho = (H + 2P - K) / S + 1, weight (Cout, Cin/G, K, K), bias (Cout).
- * Letters: B batch, H W sizes, K kernel, S stride, P zero padding, G groups.
+ * out (B, Ho, Wo, Cout), Ho = (H + 2P - Dl (K - 1) - 1) / S + 1, weight (Cout, Cin/G, K, K),
+ * bias (Cout). Letters: B batch, H W sizes, K kernel, S stride, P zero padding, G groups,
+ * Dl dilation (1 but in the dilated convolution, which has one group).
  *
  * The same three paths as the CPU, chosen from the shape alone:
  * - pointwise (1x1, stride 1, no padding, one group): the linear layer over B*H*W rows;
@@ -11,6 +12,7 @@
  * - everything else: im2col then cuBLAS, in chunks of images (a chunk's column matrix stays
  *   under the conv budget). A column row holds one output pixel's receptive field in
  *   (cin, kh, kw) order, PyTorch's weight order; groups are one strided-batched product.
+ *   Dilated convolutions (Dl > 1, K > 1) take this path, the taps Dl pixels apart.
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=).
  * No atomics: every sum runs in a fixed order. */
@@ -44,7 +46,7 @@ vg_cuda_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, in
  * column element, so the writes are contiguous. */
 static __global__ void
 im2col_kernel (float *col, const float *inp, int nb, int H, int W, int Cin, int K, int S,
-               int P, int Ho, int Wo)
+               int P, int Dl, int Ho, int Wo)
 {
   const int KK = K * K;
   const size_t CKK = (size_t) Cin * KK;
@@ -55,7 +57,7 @@ im2col_kernel (float *col, const float *inp, int nb, int H, int W, int Cin, int 
       Nhwc y = nhwc_index (e, Ho, Wo, (int) CKK);
       int ci = y.c / KK, k = y.c - ci * KK, kh = k / K, kw = k - kh * K;
       int ow = y.x, oh = y.y, b = y.b;
-      int ih = oh * S - P + kh, iw = ow * S - P + kw;
+      int ih = oh * S - P + kh * Dl, iw = ow * S - P + kw * Dl;
 
       col[e] = ih < 0 || ih >= H || iw < 0 || iw >= W
                  ? 0.0f
@@ -64,30 +66,31 @@ im2col_kernel (float *col, const float *inp, int nb, int H, int W, int Cin, int 
 }
 
 /* dinp (nb, H, W, Cin): each input element gathers, in (kh, kw) order, from the output
- * pixels whose window covers it (the taps of vg_conv_taps), as col2im and the depthwise
- * input gradient in nn/conv2d.c. Output pixel o's value for channel c and tap t is
+ * pixels whose window covers it (the taps of vg_conv_taps_dilated), as col2im and the
+ * depthwise input gradient in nn/conv2d.c. Output pixel o's value for channel c and tap t is
  * src[o * ldo + c * ldc + t * ldt], times weight[c * K * K + t] where weight is given:
  * - im2col path: src = dcol (rows, Cin*K*K), ldo = Cin*K*K, ldc = K*K, ldt = 1, no weight
  *   (the adjoint of im2col);
  * - depthwise path: src = dout (rows, C), ldo = C, ldc = 1, ldt = 0, the weight (C, 1, K, K). */
 static __global__ void
 dinp_gather_kernel (float *dinp, const float *src, const float *weight, size_t ldo, int ldc,
-                    int ldt, int nb, int H, int W, int Cin, int K, int S, int P, int Ho, int Wo)
+                    int ldt, int nb, int H, int W, int Cin, int K, int S, int P, int Dl, int Ho,
+                    int Wo)
 {
   const int KK = K * K;
 
   VGC_GRID_STRIDE (e, (size_t) nb * H * W * Cin)
     {
       Nhwc x = nhwc_index (e, H, W, Cin);
-      int kh0, kh1, kw0, kw1;
+      int kh0, kh1, sh, kw0, kw1, sw;
       float s = 0.0f;
 
-      vg_conv_taps (x.y, K, S, P, Ho, &kh0, &kh1);
-      vg_conv_taps (x.x, K, S, P, Wo, &kw0, &kw1);
-      for (int kh = kh0; kh < kh1; kh += S)
-        for (int kw = kw0; kw < kw1; kw += S)
+      vg_conv_taps_dilated (x.y, K, S, P, Dl, Ho, &kh0, &kh1, &sh);
+      vg_conv_taps_dilated (x.x, K, S, P, Dl, Wo, &kw0, &kw1, &sw);
+      for (int kh = kh0; kh < kh1; kh += sh)
+        for (int kw = kw0; kw < kw1; kw += sw)
           {
-            int oh = (x.y + P - kh) / S, ow = (x.x + P - kw) / S, t = kh * K + kw;
+            int oh = (x.y + P - kh * Dl) / S, ow = (x.x + P - kw * Dl) / S, t = kh * K + kw;
             float v = src[(((size_t) x.b * Ho + oh) * Wo + ow) * ldo + (size_t) x.c * ldc
                           + (size_t) t * ldt];
             s += weight != NULL ? v * weight[x.c * KK + t] : v;
@@ -106,7 +109,7 @@ conv_fill_rows_kernel (float *out, const float *bias, size_t Nr, int C)
 static void
 conv_im2col_forward (float *out, const float *inp, const float *weight, const float *bias,
                      float *col, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
-                     int G, int Ho, int Wo)
+                     int G, int Dl, int Ho, int Wo)
 {
   int nb = chunk_images (B, Ho, Wo, Cin, K);
   int CKK = Cin * K * K;
@@ -121,7 +124,7 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
       float beta = 0.0f;
 
       im2col_kernel<<<blocks_for ((size_t) rows * CKK), THREADS, 0, g.stream>>> (
-        col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+        col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Dl, Ho, Wo);
       if (bias != NULL)
         {
           conv_fill_rows_kernel<<<blocks_for ((size_t) rows * Cout), THREADS, 0, g.stream>>> (
@@ -137,7 +140,7 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
 static void
 conv_im2col_backward (float *dinp, float *dweight, const float *dout, const float *inp,
                       const float *weight, float *col, int B, int H, int W, int Cin, int Cout,
-                      int K, int S, int P, int G, int Ho, int Wo)
+                      int K, int S, int P, int G, int Dl, int Ho, int Wo)
 {
   int nb = chunk_images (B, Ho, Wo, Cin, K);
   int CKK = Cin * K * K;
@@ -154,7 +157,7 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
       if (dweight != NULL)
         {
           im2col_kernel<<<blocks_for ((size_t) rows * CKK), THREADS, 0, g.stream>>> (
-            col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Ho, Wo);
+            col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, S, P, Dl, Ho, Wo);
           gemm_strided (true, false, Cog, CKKg, rows, 1.0f, g_out, Cout, Cog, col, CKK, CKKg,
                         1.0f, dweight, CKKg, (long long) Cog * CKKg, G);
         }
@@ -165,7 +168,7 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
                         (long long) Cog * CKKg, 0.0f, col, CKK, CKKg, G);
           dinp_gather_kernel<<<blocks_for ((size_t) n * H * W * Cin), THREADS, 0, g.stream>>> (
             dinp + (size_t) b0 * H * W * Cin, col, NULL, (size_t) CKK, K * K, 1, n, H, W, Cin,
-            K, S, P, Ho, Wo);
+            K, S, P, Dl, Ho, Wo);
         }
     }
 }
@@ -256,7 +259,7 @@ conv_depthwise_backward (float *dinp, float *dweight, const float *dout, const f
     }
   if (dinp != NULL)
     dinp_gather_kernel<<<blocks_for ((size_t) B * H * W * C), THREADS, 0, g.stream>>> (
-      dinp, dout, weight, (size_t) C, 1, 0, B, H, W, C, K, S, P, Ho, Wo);
+      dinp, dout, weight, (size_t) C, 1, 0, B, H, W, C, K, S, P, 1, Ho, Wo);
 }
 
 /* ---- public entry points ---------------------------------------------------------------- */
@@ -281,7 +284,7 @@ vg_cuda_conv2d_forward (float *out, const float *inp, const float *weight, const
       break;
     case VG_CONV_IM2COL:
     default:
-      conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
+      conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G, 1,
                            Ho, Wo);
       break;
     }
@@ -308,11 +311,66 @@ vg_cuda_conv2d_backward (float *dinp, float *dweight, float *dbias, const float 
     case VG_CONV_IM2COL:
     default:
       conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
-                            S, P, G, Ho, Wo);
+                            S, P, G, 1, Ho, Wo);
       break;
     }
   /* dbias: the column sums of dout over its pixels, as a linear layer's */
   if (dbias != NULL)
     bias_backward (dbias, dout, B * Ho * Wo, Cout);
   check_launch ("conv2d_backward");
+}
+
+/* ---- dilated convolution (one group) ------------------------------------------------------
+ * As nn/conv2d.c: with Dl == 1 or K == 1 the plain convolution above (a 1x1 one may be
+ * pointwise); otherwise the im2col path over taps Dl pixels apart. */
+
+extern "C" size_t
+vg_cuda_conv2d_dilated_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S,
+                                       int P, int Dl)
+{
+  int Ho = vg_conv_out_size_dilated (H, K, S, P, Dl);
+  int Wo = vg_conv_out_size_dilated (W, K, S, P, Dl);
+
+  if (Dl == 1 || K == 1)
+    return vg_cuda_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1);
+  return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
+}
+
+extern "C" void
+vg_cuda_conv2d_dilated_forward (float *out, const float *inp, const float *weight,
+                                const float *bias, float *scratch, int B, int H, int W, int Cin,
+                                int Cout, int K, int S, int P, int Dl)
+{
+  int Ho = vg_conv_out_size_dilated (H, K, S, P, Dl);
+  int Wo = vg_conv_out_size_dilated (W, K, S, P, Dl);
+
+  if (Dl == 1 || K == 1)
+    {
+      vg_cuda_conv2d_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, 1);
+      return;
+    }
+  conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, 1, Dl, Ho,
+                       Wo);
+  check_launch ("conv2d_dilated_forward");
+}
+
+extern "C" void
+vg_cuda_conv2d_dilated_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *weight, float *scratch, int B,
+                                 int H, int W, int Cin, int Cout, int K, int S, int P, int Dl)
+{
+  int Ho = vg_conv_out_size_dilated (H, K, S, P, Dl);
+  int Wo = vg_conv_out_size_dilated (W, K, S, P, Dl);
+
+  if (Dl == 1 || K == 1)
+    {
+      vg_cuda_conv2d_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H, W, Cin,
+                               Cout, K, S, P, 1);
+      return;
+    }
+  conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K, S, P,
+                        1, Dl, Ho, Wo);
+  if (dbias != NULL)
+    bias_backward (dbias, dout, B * Ho * Wo, Cout);
+  check_launch ("conv2d_dilated_backward");
 }

@@ -135,6 +135,15 @@ void vg_cuda_resize_bilinear_ac_forward (float *out, const float *inp, int B, in
                                          int Ho, int Wo, int C);
 void vg_cuda_resize_bilinear_ac_backward (float *dinp, const float *dout, int B, int H, int W,
                                           int Ho, int Wo, int C);
+size_t vg_cuda_conv2d_dilated_scratch_floats (int B, int H, int W, int Cin, int Cout, int K,
+                                              int S, int P, int Dl);
+void vg_cuda_conv2d_dilated_forward (float *out, const float *inp, const float *weight,
+                                     const float *bias, float *scratch, int B, int H, int W,
+                                     int Cin, int Cout, int K, int S, int P, int Dl);
+void vg_cuda_conv2d_dilated_backward (float *dinp, float *dweight, float *dbias,
+                                      const float *dout, const float *inp, const float *weight,
+                                      float *scratch, int B, int H, int W, int Cin, int Cout,
+                                      int K, int S, int P, int Dl);
 void vg_cuda_maxpool2d_forward (float *out, const float *inp, int B, int H, int W, int C, int K,
                                 int S);
 void vg_cuda_maxpool2d_backward (float *dinp, const float *dout, const float *inp,

@@ -164,6 +164,7 @@ typedef struct
   int B, H, W, Cin, Cout, K, S, P, G;
   gboolean bias;
   const char *name;
+  int Dl; /* the dilated convolution's dilation (G == 1); 0: the plain conv2d */
 } ConvCase;
 
 static const ConvCase conv_cases[] = {
@@ -177,19 +178,61 @@ static const ConvCase conv_cases[] = {
   { 1, 7, 7, 6, 4, 5, 2, 2, 1, FALSE, "5x5 stride 2 pad 2, no bias" },
 };
 
+/* One output dimension: (H + 2P - Dl (K - 1) - 1) / S + 1, Dl = 1 undilated. */
+static int
+conv_case_out (const ConvCase *c, int H)
+{
+  return (H + 2 * c->P - MAX (c->Dl, 1) * (c->K - 1) - 1) / c->S + 1;
+}
+
+/* The case's convolution on one backend: conv2d, or the dilated one. */
+static size_t
+conv_case_scratch (const VgBackend *be, const ConvCase *c)
+{
+  if (c->Dl > 0)
+    return be->conv2d_dilated_scratch_floats (c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S,
+                                              c->P, c->Dl);
+  return be->conv2d_scratch_floats (c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+}
+
+static void
+conv_case_forward (const VgBackend *be, const ConvCase *c, float *out, const float *inp,
+                   const float *w, const float *b, float *scr)
+{
+  if (c->Dl > 0)
+    be->conv2d_dilated_forward (out, inp, w, b, scr, c->B, c->H, c->W, c->Cin, c->Cout, c->K,
+                                c->S, c->P, c->Dl);
+  else
+    be->conv2d_forward (out, inp, w, b, scr, c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S,
+                        c->P, c->G);
+}
+
+static void
+conv_case_backward (const VgBackend *be, const ConvCase *c, float *dinp, float *dw, float *db,
+                    const float *dout, const float *inp, const float *w, float *scr)
+{
+  if (c->Dl > 0)
+    be->conv2d_dilated_backward (dinp, dw, db, dout, inp, w, scr, c->B, c->H, c->W, c->Cin,
+                                 c->Cout, c->K, c->S, c->P, c->Dl);
+  else
+    be->conv2d_backward (dinp, dw, db, dout, inp, w, scr, c->B, c->H, c->W, c->Cin, c->Cout,
+                         c->K, c->S, c->P, c->G);
+}
+
 static void
 run_conv_case (const ConvCase *c, size_t conv_budget)
 {
-  int Ho = (c->H + 2 * c->P - c->K) / c->S + 1, Wo = (c->W + 2 * c->P - c->K) / c->S + 1;
+  int Ho = conv_case_out (c, c->H), Wo = conv_case_out (c, c->W);
   size_t n_in = (size_t) c->B * c->H * c->W * c->Cin, n_out = (size_t) c->B * Ho * Wo * c->Cout;
   size_t n_w = (size_t) c->Cout * (c->Cin / c->G) * c->K * c->K;
   size_t cs, ds;
   Pair *inp, *w, *b, *out, *dout, *dinp, *dw, *db, *scr;
+  const char *op = c->Dl > 0 ? "conv2d dilated" : "conv2d";
   char what[160];
 
   vg_cuda_set_tile_budgets (0, conv_budget);
-  cs = cpu_be->conv2d_scratch_floats (c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
-  ds = dev_be->conv2d_scratch_floats (c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  cs = conv_case_scratch (cpu_be, c);
+  ds = conv_case_scratch (dev_be, c);
   inp = pair_uniform (n_in, -1, 1);
   w = pair_uniform (n_w, -1, 1);
   b = c->bias ? pair_uniform (c->Cout, -1, 1) : NULL;
@@ -201,46 +244,69 @@ run_conv_case (const ConvCase *c, size_t conv_budget)
   /* scratch sizes differ between backends: a Pair of the larger size serves both */
   scr = pair_nan (MAX (cs, ds));
 
-  cpu_be->conv2d_forward (out->h, inp->h, w->h, b ? b->h : NULL, scr->h, c->B, c->H, c->W,
-                          c->Cin, c->Cout, c->K, c->S, c->P, c->G);
-  dev_be->conv2d_forward (out->d, inp->d, w->d, b ? b->d : NULL, scr->d, c->B, c->H, c->W,
-                          c->Cin, c->Cout, c->K, c->S, c->P, c->G);
-  g_snprintf (what, sizeof what, "conv2d %s forward (budget %zu)", c->name, conv_budget);
+  conv_case_forward (cpu_be, c, out->h, inp->h, w->h, b ? b->h : NULL, scr->h);
+  conv_case_forward (dev_be, c, out->d, inp->d, w->d, b ? b->d : NULL, scr->d);
+  g_snprintf (what, sizeof what, "%s %s forward (budget %zu)", op, c->name, conv_budget);
   pair_check (what, out);
 
-  cpu_be->conv2d_backward (dinp->h, dw->h, db ? db->h : NULL, dout->h, inp->h, w->h, scr->h,
-                           c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
-  dev_be->conv2d_backward (dinp->d, dw->d, db ? db->d : NULL, dout->d, inp->d, w->d, scr->d,
-                           c->B, c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
+  conv_case_backward (cpu_be, c, dinp->h, dw->h, db ? db->h : NULL, dout->h, inp->h, w->h,
+                      scr->h);
+  conv_case_backward (dev_be, c, dinp->d, dw->d, db ? db->d : NULL, dout->d, inp->d, w->d,
+                      scr->d);
   /* the first layer's call: no dinp, parameter gradients accumulate again */
-  cpu_be->conv2d_backward (NULL, dw->h, db ? db->h : NULL, dout->h, inp->h, w->h, scr->h, c->B,
-                           c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
-  dev_be->conv2d_backward (NULL, dw->d, db ? db->d : NULL, dout->d, inp->d, w->d, scr->d, c->B,
-                           c->H, c->W, c->Cin, c->Cout, c->K, c->S, c->P, c->G);
-  g_snprintf (what, sizeof what, "conv2d %s dinp", c->name);
+  conv_case_backward (cpu_be, c, NULL, dw->h, db ? db->h : NULL, dout->h, inp->h, w->h, scr->h);
+  conv_case_backward (dev_be, c, NULL, dw->d, db ? db->d : NULL, dout->d, inp->d, w->d, scr->d);
+  g_snprintf (what, sizeof what, "%s %s dinp", op, c->name);
   pair_check (what, dinp);
-  g_snprintf (what, sizeof what, "conv2d %s dweight (+= twice)", c->name);
+  g_snprintf (what, sizeof what, "%s %s dweight (+= twice)", op, c->name);
   pair_check (what, dw);
   if (db != NULL)
     {
-      g_snprintf (what, sizeof what, "conv2d %s dbias (+= twice)", c->name);
+      g_snprintf (what, sizeof what, "%s %s dbias (+= twice)", op, c->name);
       pair_check (what, db);
     }
   release_all ();
   vg_cuda_set_tile_budgets (0, 0);
 }
 
-VG_TEST ("/cuda/ops/conv2d", test_conv2d)
+/* Each case with the default budget, and with one image's columns: one image per im2col
+ * chunk. */
+static void
+run_conv_cases (const ConvCase *cases, size_t n)
 {
-  for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
+  for (size_t i = 0; i < n; i++)
     {
-      const ConvCase *c = &conv_cases[i];
-      int Ho = (c->H + 2 * c->P - c->K) / c->S + 1, Wo = (c->W + 2 * c->P - c->K) / c->S + 1;
+      const ConvCase *c = &cases[i];
 
       run_conv_case (c, 0);
-      /* a budget of one image's columns: one image per im2col chunk */
-      run_conv_case (c, (size_t) Ho * Wo * c->Cin * c->K * c->K);
+      run_conv_case (c, (size_t) conv_case_out (c, c->H) * conv_case_out (c, c->W) * c->Cin
+                          * c->K * c->K);
     }
+}
+
+VG_TEST ("/cuda/ops/conv2d", test_conv2d)
+{
+  run_conv_cases (conv_cases, G_N_ELEMENTS (conv_cases));
+}
+
+/* DeepLabV3+'s atrous pyramid (3x3, padding = dilation 6, 12, 18, on maps smaller than the
+ * dilation: most taps read padding), and strides whose step through the taps differs (S and
+ * Dl coprime, or sharing a factor). */
+static const ConvCase dilated_cases[] = {
+  { 2, 13, 11, 8, 6, 3, 1, 6, 1, TRUE, "3x3 rate 6 (ASPP)", 6 },
+  { 1, 9, 10, 5, 7, 3, 1, 12, 1, TRUE, "3x3 rate 12 on 9x10", 12 },
+  { 1, 8, 8, 4, 4, 3, 1, 18, 1, FALSE, "3x3 rate 18 on 8x8, no bias", 18 },
+  { 2, 15, 13, 6, 5, 3, 2, 2, 1, TRUE, "3x3 stride 2 dilation 2", 2 },
+  { 1, 17, 12, 4, 6, 3, 3, 4, 1, TRUE, "3x3 stride 3 dilation 2 (coprime)", 2 },
+  { 1, 19, 16, 3, 5, 3, 2, 1, 1, TRUE, "3x3 stride 2 dilation 4 pad 1", 4 },
+  { 2, 7, 9, 6, 4, 1, 1, 0, 1, TRUE, "1x1 dilation 3 (pointwise)", 3 },
+  { 1, 7, 9, 5, 3, 1, 2, 1, 1, TRUE, "1x1 stride 2 pad 1 dilation 2", 2 },
+  { 2, 9, 8, 5, 6, 3, 1, 1, 1, TRUE, "3x3 dilation 1 (conv2d's)", 1 },
+};
+
+VG_TEST ("/cuda/ops/conv2d-dilated", test_conv2d_dilated)
+{
+  run_conv_cases (dilated_cases, G_N_ELEMENTS (dilated_cases));
 }
 
 /* ---- transposed convolution -------------------------------------------------------------- */
