@@ -19,6 +19,8 @@
 
 #include <string.h>
 
+#include "vg-pool-shape.h"
+
 /* Below this many floats of work a thread team costs more than it saves. */
 #define PAR_MIN 16384
 
@@ -108,10 +110,9 @@ vg_maxpool2d_backward (float *dinp, const float *dout, const float *inp, const f
     for (int ih = 0; ih < H; ih++)
       {
         float *drow = dinp + (size_t) (b * H + ih) * W * C;
-        /* the windows oh covering ih: oh S <= ih < oh S + K */
-        int oh0 = ih < K ? 0 : (ih - K) / S + 1;
-        int oh1 = ih / S < Ho - 1 ? ih / S : Ho - 1;
+        int oh0, oh1;
 
+        vg_maxpool_windows (ih, K, S, Ho, &oh0, &oh1);
         memset (drow, 0, sizeof (float) * W * C);
         for (int oh = oh0; oh <= oh1; oh++)
           for (int ow = 0; ow < Wo; ow++)
@@ -123,14 +124,6 @@ vg_maxpool2d_backward (float *dinp, const float *dout, const float *inp, const f
 
 /* ---- adaptive average pooling ----------------------------------------------------------- */
 
-/* The input indices [*lo, *hi) that output index o of out_size averages over in_size. */
-static inline void
-adaptive_bin (int o, int in_size, int out_size, int *lo, int *hi)
-{
-  *lo = (int) ((long) o * in_size / out_size);
-  *hi = (int) (((long) (o + 1) * in_size + out_size - 1) / out_size);
-}
-
 void
 vg_adaptive_avgpool_forward (float *out, const float *inp, int B, int H, int W, int C, int Ho,
                              int Wo)
@@ -140,11 +133,11 @@ vg_adaptive_avgpool_forward (float *out, const float *inp, int B, int H, int W, 
     for (int oh = 0; oh < Ho; oh++)
       {
         int h0, h1;
-        adaptive_bin (oh, H, Ho, &h0, &h1);
+        vg_adaptive_bin (oh, H, Ho, &h0, &h1);
         for (int ow = 0; ow < Wo; ow++)
           {
             int w0, w1;
-            adaptive_bin (ow, W, Wo, &w0, &w1);
+            vg_adaptive_bin (ow, W, Wo, &w0, &w1);
             float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
             float count = (float) ((h1 - h0) * (w1 - w0));
             memset (o, 0, sizeof (float) * C);
@@ -172,17 +165,18 @@ vg_adaptive_avgpool_backward (float *dinp, const float *dout, int B, int H, int 
     for (int ih = 0; ih < H; ih++)
       {
         float *drow = dinp + (size_t) (b * H + ih) * W * C;
+        int oh0, oh1;
+
+        vg_adaptive_outputs (ih, H, Ho, &oh0, &oh1);
         memset (drow, 0, sizeof (float) * W * C);
-        for (int oh = 0; oh < Ho; oh++)
+        for (int oh = oh0; oh <= oh1; oh++)
           {
             int h0, h1;
-            adaptive_bin (oh, H, Ho, &h0, &h1);
-            if (ih < h0 || ih >= h1)
-              continue;
+            vg_adaptive_bin (oh, H, Ho, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++)
               {
                 int w0, w1;
-                adaptive_bin (ow, W, Wo, &w0, &w1);
+                vg_adaptive_bin (ow, W, Wo, &w0, &w1);
                 const float *g = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
                 float count = (float) ((h1 - h0) * (w1 - w0));
                 for (int iw = w0; iw < w1; iw++)

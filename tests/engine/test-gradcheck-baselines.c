@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include "vg-nn.h"
+#include "vg-pool-shape.h"
 #include "engine-test-util.h"
 #include "gradcheck-util.h"
 #include "ref-init.h"
@@ -460,6 +461,44 @@ VG_TEST ("/nn/adaptive-avgpool-torch", test_adaptive_avgpool_torch)
   vg_adaptive_avgpool_forward (out, inp, 1, 2, 2, 2, 4, 3);
   for (int i = 0; i < 24; i++)
     g_assert_cmpfloat (fabsf (out[i] - up[i]), <, 1e-6);
+}
+
+/* The outputs that the backward passes gather from (vg-pool-shape.h) against every output
+ * tried one by one: the adaptive bins that hold an input, the max-pool windows that do. */
+VG_TEST ("/nn/pool-inverse-index", test_pool_inverse_index)
+{
+  for (int n = 1; n <= 20; n++)
+    for (int no = 1; no <= 20; no++)
+      for (int i = 0; i < n; i++)
+        {
+          int lo, hi, b0, b1, first = -1, last = -2, count = 0;
+          vg_adaptive_outputs (i, n, no, &lo, &hi);
+          for (int o = 0; o < no; o++)
+            {
+              vg_adaptive_bin (o, n, no, &b0, &b1);
+              g_assert_cmpint (b0, <, b1);
+              if (b0 <= i && i < b1)
+                last = o, first = first < 0 ? o : first, count++;
+            }
+          /* one run of outputs, the one returned */
+          if (lo != first || hi != last || count != last - first + 1)
+            g_error ("adaptive %d -> %d, input %d: outputs %d..%d, expected %d..%d", n, no, i,
+                     lo, hi, first, last);
+        }
+  for (int K = 1; K <= 4; K++)
+    for (int S = 1; S <= 4; S++)
+      for (int n = K; n <= 16; n++)
+        for (int i = 0; i < n; i++)
+          {
+            int no = (n - K) / S + 1, lo, hi, first = -1, last = -2, count = 0;
+            vg_maxpool_windows (i, K, S, no, &lo, &hi);
+            for (int o = 0; o < no; o++)
+              if (o * S <= i && i < o * S + K)
+                last = o, first = first < 0 ? o : first, count++;
+            if (first < 0 ? lo <= hi : lo != first || hi != last || count != last - first + 1)
+              g_error ("maxpool K%d S%d n%d, input %d: windows %d..%d, expected %d..%d", K, S, n,
+                       i, lo, hi, first, last);
+          }
 }
 
 /* ---- dropout ------------------------------------------------------------------------------ */
