@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Named SegFormer configurations, the one-line spec format and the parameter table.
- *
- * The table is the single description of the model's tensors: names, shapes (PyTorch
- * layouts) and order follow the state_dict of tests/reference/segformer_ref.py, so the
- * engine's checkpoints and the reference load each other's files. */
+/* Named configurations and the one-line spec format. The parameter table is the
+ * architecture's (engine/models/): names, shapes (PyTorch layouts) and order follow the
+ * state_dict of its reference in tests/reference/, so the engine's checkpoints and the
+ * reference load each other's files. */
 #define G_LOG_DOMAIN "visage-engine"
 
 #include "vg-config.h"
 #include "vg-error.h"
+#include "vg-model-private.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +18,15 @@
 G_DEFINE_QUARK (vg-config-error-quark, vg_config_error)
 
 enum { VG_CONFIG_ERROR_INVALID = 1 };
+
+/* A convolutional baseline: the SegFormer fields keep visage-s's values, unused. */
+#define BASELINE(NAME, ARCH)                                                                \
+  {                                                                                         \
+    .name = NAME, .arch = ARCH, .in_channels = 3, .num_classes = 19,                        \
+    .widths = { 32, 64, 128, 160 }, .depths = { 2, 2, 2, 2 }, .heads = { 1, 2, 4, 5 },      \
+    .ratios = { 8, 4, 2, 1 }, .mlp_ratio = 4, .decoder_dim = 128, .head = VG_HEAD_BILINEAR, \
+    .ln_eps = 1e-5f, .bn_eps = 1e-5f, .bn_momentum = 0.1f,                                  \
+  }
 
 /* The shipped configurations; the first is the default. */
 static const VgConfig named_configs[] = {
@@ -52,6 +61,10 @@ static const VgConfig named_configs[] = {
     .bn_eps = 1e-5f,
     .bn_momentum = 0.1f,
   },
+  /* The report's three baselines (report-baselines.py): fixed layers. */
+  BASELINE ("unet", VG_ARCH_UNET),
+  BASELINE ("deeplabv3plus", VG_ARCH_DEEPLABV3PLUS),
+  BASELINE ("fastscnn", VG_ARCH_FASTSCNN),
 };
 
 #define N_NAMED ((int) G_N_ELEMENTS (named_configs))
@@ -67,7 +80,8 @@ static const VgConfig named_configs[] = {
 const char *const *
 vg_config_names (void)
 {
-  static const char *const names[] = { "visage-s", "seed", NULL };
+  static const char *const names[] = { "visage-s", "seed", "unet", "deeplabv3plus",
+                                       "fastscnn", NULL };
 
   return names;
 }
@@ -89,10 +103,22 @@ vg_config_from_name (VgConfig *cfg, const char *name, GError **error)
   return FALSE;
 }
 
-/* Architecture equality: everything but the name. */
+const char *
+vg_config_arch_name (VgArchitecture arch)
+{
+  return vg_arch_get (arch)->name;
+}
+
+/* Architecture equality: everything but the name (and, for the convolutional baselines,
+ * the SegFormer fields they do not use). */
 static gboolean
 same_architecture (const VgConfig *a, const VgConfig *b)
 {
+  if (a->arch != b->arch)
+    return FALSE;
+  if (a->arch != VG_ARCH_SEGFORMER)
+    return a->in_channels == b->in_channels && a->num_classes == b->num_classes
+           && a->bn_eps == b->bn_eps && a->bn_momentum == b->bn_momentum;
   return a->in_channels == b->in_channels && a->num_classes == b->num_classes
          && memcmp (a->widths, b->widths, sizeof a->widths) == 0
          && memcmp (a->depths, b->depths, sizeof a->depths) == 0
@@ -155,6 +181,42 @@ parse_single_int (const char *key, const char *value, int *out, GError **error)
   return TRUE;
 }
 
+/* Whether tokens spell out every key of a SegFormer and no architecture, as
+ * vg_config_to_string writes a SegFormer (its spec predates the other architectures):
+ * such a spec describes a SegFormer whatever the base. */
+static gboolean
+is_full_segformer_spec (char **tokens)
+{
+  static const char *const keys[] = { "widths=", "depths=", "heads=", "ratios=", "mlp=",
+                                      "dim=", "head=" };
+  guint seen = 0;
+
+  for (int i = 0; tokens[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (tokens[i], "arch="))
+        return FALSE;
+      for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+        if (g_str_has_prefix (tokens[i], keys[k]))
+          seen |= 1u << k;
+    }
+  return seen == (1u << G_N_ELEMENTS (keys)) - 1;
+}
+
+static gboolean
+parse_arch (const char *value, VgArchitecture *arch, GError **error)
+{
+  for (int a = 0; a < VG_N_ARCHS; a++)
+    if (strcmp (value, vg_config_arch_name (a)) == 0)
+      {
+        *arch = a;
+        return TRUE;
+      }
+  g_set_error (error, VG_CONFIG_ERROR, VG_CONFIG_ERROR_INVALID,
+               "“arch”: unknown architecture “%s” (choices: segformer, unet, deeplabv3plus, "
+               "fastscnn)", value);
+  return FALSE;
+}
+
 gboolean
 vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
 {
@@ -168,6 +230,8 @@ vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
       return FALSE;
     }
   tokens = g_strsplit_set (spec, " \t\n", -1);
+  if (c.arch != VG_ARCH_SEGFORMER && is_full_segformer_spec (tokens))
+    c.arch = VG_ARCH_SEGFORMER;
   for (int i = 0; tokens[i] != NULL; i++)
     {
       const char *tok = tokens[i];
@@ -189,7 +253,13 @@ vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
       key = g_strndup (tok, (gsize) (eq - tok));
       value = eq + 1;
 
-      if (strcmp (key, "widths") == 0)
+      if (strcmp (key, "arch") == 0)
+        ok = parse_arch (value, &c.arch, error);
+      else if (c.arch != VG_ARCH_SEGFORMER)
+        ok = vg_fail (error, VG_CONFIG_ERROR, VG_CONFIG_ERROR_INVALID,
+                      "Key “%s” does not apply to a %s model (its layers are fixed)", key,
+                      vg_config_arch_name (c.arch));
+      else if (strcmp (key, "widths") == 0)
         ok = parse_stage_list (key, value, c.widths, error);
       else if (strcmp (key, "depths") == 0)
         ok = parse_stage_list (key, value, c.depths, error);
@@ -219,7 +289,7 @@ vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
         {
           g_set_error (error, VG_CONFIG_ERROR, VG_CONFIG_ERROR_INVALID,
                        "Unknown key “%s” in model configuration "
-                       "(keys: widths, depths, heads, ratios, mlp, dim, head)", key);
+                       "(keys: arch, widths, depths, heads, ratios, mlp, dim, head)", key);
           ok = FALSE;
         }
       if (!ok)
@@ -244,6 +314,19 @@ vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
 
 #define invalid(error, ...) vg_fail (error, VG_CONFIG_ERROR, VG_CONFIG_ERROR_INVALID, __VA_ARGS__)
 
+static gboolean
+validate_norms (const VgConfig *cfg, GError **error)
+{
+  /* The negated comparisons also reject NaN. */
+  if (!(cfg->ln_eps > 0.0f && cfg->ln_eps < 1.0f))
+    return invalid (error, "ln_eps %g must be in (0, 1)", (double) cfg->ln_eps);
+  if (!(cfg->bn_eps > 0.0f && cfg->bn_eps < 1.0f))
+    return invalid (error, "bn_eps %g must be in (0, 1)", (double) cfg->bn_eps);
+  if (!(cfg->bn_momentum > 0.0f && cfg->bn_momentum <= 1.0f))
+    return invalid (error, "bn_momentum %g must be in (0, 1]", (double) cfg->bn_momentum);
+  return TRUE;
+}
+
 gboolean
 vg_config_validate (const VgConfig *cfg, GError **error)
 {
@@ -252,6 +335,10 @@ vg_config_validate (const VgConfig *cfg, GError **error)
                     MAX_IN_CHANNELS);
   if (cfg->num_classes < 1 || cfg->num_classes > MAX_CLASSES)
     return invalid (error, "num_classes %d is outside 1..%d", cfg->num_classes, MAX_CLASSES);
+  if ((int) cfg->arch < 0 || cfg->arch >= VG_N_ARCHS)
+    return invalid (error, "unknown architecture %d", (int) cfg->arch);
+  if (cfg->arch != VG_ARCH_SEGFORMER)
+    return validate_norms (cfg, error);
   for (int s = 0; s < VG_STAGES; s++)
     {
       int R = cfg->ratios[s];
@@ -278,19 +365,15 @@ vg_config_validate (const VgConfig *cfg, GError **error)
                     MAX_DECODER_DIM);
   if (cfg->head != VG_HEAD_BILINEAR && cfg->head != VG_HEAD_TCONV)
     return invalid (error, "unknown head type %d", (int) cfg->head);
-  /* The negated comparisons also reject NaN. */
-  if (!(cfg->ln_eps > 0.0f && cfg->ln_eps < 1.0f))
-    return invalid (error, "ln_eps %g must be in (0, 1)", (double) cfg->ln_eps);
-  if (!(cfg->bn_eps > 0.0f && cfg->bn_eps < 1.0f))
-    return invalid (error, "bn_eps %g must be in (0, 1)", (double) cfg->bn_eps);
-  if (!(cfg->bn_momentum > 0.0f && cfg->bn_momentum <= 1.0f))
-    return invalid (error, "bn_momentum %g must be in (0, 1]", (double) cfg->bn_momentum);
-  return TRUE;
+  return validate_norms (cfg, error);
 }
 
 char *
 vg_config_to_string (const VgConfig *cfg)
 {
+  if (cfg->arch != VG_ARCH_SEGFORMER)
+    return g_strdup_printf ("arch=%s", vg_config_arch_name (cfg->arch));
+
   const int *w = cfg->widths, *d = cfg->depths, *h = cfg->heads, *r = cfg->ratios;
 
   return g_strdup_printf ("widths=%d,%d,%d,%d depths=%d,%d,%d,%d heads=%d,%d,%d,%d "
@@ -303,152 +386,10 @@ vg_config_to_string (const VgConfig *cfg)
 
 /* ---- parameter table ------------------------------------------------------------------ */
 
-typedef struct {
-  VgParamSpec *specs;
-  int max;
-  int count;
-} SpecList;
-
-static void
-add_spec (SpecList *list, VgTensorKind kind, int ndim, const int *shape, const char *format,
-          ...) G_GNUC_PRINTF (5, 6);
-
-static void
-add_spec (SpecList *list, VgTensorKind kind, int ndim, const int *shape, const char *format,
-          ...)
-{
-  if (list->specs != NULL && list->count < list->max)
-    {
-      VgParamSpec *p = &list->specs[list->count];
-      va_list args;
-
-      memset (p, 0, sizeof *p);
-      va_start (args, format);
-      g_vsnprintf (p->name, sizeof p->name, format, args);
-      va_end (args);
-      p->kind = kind;
-      p->ndim = ndim;
-      p->numel = 1;
-      for (int i = 0; i < ndim; i++)
-        {
-          p->shape[i] = shape[i];
-          p->numel *= (size_t) shape[i];
-        }
-    }
-  list->count++;
-}
-
-/* prefix.weight (Cout, Cin/G, K, K) and prefix.bias (Cout). */
-static void
-add_conv (SpecList *l, const char *prefix, int cout, int cin_per_group, int k)
-{
-  int w[4] = { cout, cin_per_group, k, k };
-
-  add_spec (l, VG_TENSOR_PARAM, 4, w, "%s.weight", prefix);
-  add_spec (l, VG_TENSOR_PARAM, 1, &cout, "%s.bias", prefix);
-}
-
-/* prefix.weight (Cout, Cin) and prefix.bias (Cout). */
-static void
-add_linear (SpecList *l, const char *prefix, int cout, int cin)
-{
-  int w[2] = { cout, cin };
-
-  add_spec (l, VG_TENSOR_PARAM, 2, w, "%s.weight", prefix);
-  add_spec (l, VG_TENSOR_PARAM, 1, &cout, "%s.bias", prefix);
-}
-
-/* LayerNorm: prefix.weight, prefix.bias (C). */
-static void
-add_layernorm (SpecList *l, const char *prefix, int c)
-{
-  add_spec (l, VG_TENSOR_PARAM, 1, &c, "%s.weight", prefix);
-  add_spec (l, VG_TENSOR_PARAM, 1, &c, "%s.bias", prefix);
-}
-
-/* BatchNorm2d: weight, bias (C), running_mean, running_var (C) and the I64 counter. */
-static void
-add_batchnorm (SpecList *l, const char *prefix, int c)
-{
-  add_spec (l, VG_TENSOR_PARAM, 1, &c, "%s.weight", prefix);
-  add_spec (l, VG_TENSOR_PARAM, 1, &c, "%s.bias", prefix);
-  add_spec (l, VG_TENSOR_BUFFER, 1, &c, "%s.running_mean", prefix);
-  add_spec (l, VG_TENSOR_BUFFER, 1, &c, "%s.running_var", prefix);
-  add_spec (l, VG_TENSOR_COUNTER, 0, NULL, "%s.num_batches_tracked", prefix);
-}
-
 int
 vg_config_param_specs (const VgConfig *cfg, VgParamSpec *specs, int max_specs)
 {
-  SpecList l = { specs, max_specs, 0 };
-  int D = cfg->decoder_dim;
-  char p[VG_PARAM_NAME_MAX];
-  char b[VG_PARAM_NAME_MAX];
-
-  for (int s = 0; s < VG_STAGES; s++)
-    {
-      int cprev = s == 0 ? cfg->in_channels : cfg->widths[s - 1];
-      int C = cfg->widths[s];
-      int hC = cfg->mlp_ratio * C;
-      int R = cfg->ratios[s];
-
-      g_snprintf (p, sizeof p, "encoder.stages.%d.patch_embed.proj", s);
-      add_conv (&l, p, C, cprev, s == 0 ? 7 : 3);
-      g_snprintf (p, sizeof p, "encoder.stages.%d.patch_embed.norm", s);
-      add_layernorm (&l, p, C);
-
-      for (int j = 0; j < cfg->depths[s]; j++)
-        {
-          g_snprintf (b, sizeof b, "encoder.stages.%d.blocks.%d", s, j);
-          g_snprintf (p, sizeof p, "%s.norm1", b);
-          add_layernorm (&l, p, C);
-          g_snprintf (p, sizeof p, "%s.attn.q", b);
-          add_linear (&l, p, C, C);
-          g_snprintf (p, sizeof p, "%s.attn.kv", b);
-          add_linear (&l, p, 2 * C, C);
-          if (R > 1)
-            {
-              g_snprintf (p, sizeof p, "%s.attn.sr", b);
-              add_conv (&l, p, C, C, R);
-              g_snprintf (p, sizeof p, "%s.attn.sr_norm", b);
-              add_layernorm (&l, p, C);
-            }
-          g_snprintf (p, sizeof p, "%s.attn.proj", b);
-          add_linear (&l, p, C, C);
-          g_snprintf (p, sizeof p, "%s.norm2", b);
-          add_layernorm (&l, p, C);
-          g_snprintf (p, sizeof p, "%s.mlp.fc1", b);
-          add_linear (&l, p, hC, C);
-          g_snprintf (p, sizeof p, "%s.mlp.dwconv", b);
-          add_conv (&l, p, hC, 1, 3);  /* depthwise: Cin/G = 1 */
-          g_snprintf (p, sizeof p, "%s.mlp.fc2", b);
-          add_linear (&l, p, C, hC);
-        }
-      g_snprintf (p, sizeof p, "encoder.stages.%d.norm", s);
-      add_layernorm (&l, p, C);
-    }
-
-  for (int s = 0; s < VG_STAGES; s++)
-    {
-      g_snprintf (p, sizeof p, "decoder.linear_c.%d.conv", s);
-      add_conv (&l, p, D, cfg->widths[s], 1);
-      g_snprintf (p, sizeof p, "decoder.linear_c.%d.bn", s);
-      add_batchnorm (&l, p, D);
-    }
-  add_conv (&l, "decoder.fuse.conv", D, 4 * D, 1);
-  add_batchnorm (&l, "decoder.fuse.bn", D);
-  add_conv (&l, "decoder.classifier", cfg->num_classes, D, 1);
-
-  if (cfg->head == VG_HEAD_TCONV)
-    {
-      /* ConvTranspose2d weight is (Cin, Cout, K, K). */
-      int n = cfg->num_classes;
-      int w[4] = { n, n, 4, 4 };
-
-      add_spec (&l, VG_TENSOR_PARAM, 4, w, "head.weight");
-      add_spec (&l, VG_TENSOR_PARAM, 1, &n, "head.bias");
-    }
-  return l.count;
+  return vg_arch_get (cfg->arch)->param_specs (cfg, specs, specs != NULL ? max_specs : 0);
 }
 
 size_t

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* SegFormer configurations and the parameter table they imply.
+/* Model configurations (the architecture and its sizes) and the parameter table they
+ * imply. An architecture is a SegFormer (the default: the fields below) or one of the
+ * report's three convolutional baselines, whose layers are fixed (only in_channels,
+ * num_classes and the BatchNorm settings apply).
  *
  * The parameter table lists every tensor of the model in the order and with the names
  * and shapes of the PyTorch module in tests/reference/segformer_ref.py, so a safetensors
@@ -19,8 +22,17 @@ typedef enum {
   VG_HEAD_TCONV,        /* 4x4 stride-4 transposed convolution (19 -> 19 channels) */
 } VgHeadType;
 
+typedef enum {
+  VG_ARCH_SEGFORMER = 0,  /* the configurations' spec keys below */
+  VG_ARCH_UNET,           /* the report's U-Net (SmallerUNet) */
+  VG_ARCH_DEEPLABV3PLUS,  /* the report's DeepLabV3+ (LargerDeepLabV3Plus) */
+  VG_ARCH_FASTSCNN,       /* the report's Fast-SCNN */
+  VG_N_ARCHS
+} VgArchitecture;
+
 typedef struct {
   char name[32];
+  VgArchitecture arch;
   int in_channels;        /* 3 */
   int num_classes;        /* 19 */
   int widths[VG_STAGES];  /* C of each stage */
@@ -57,7 +69,8 @@ typedef struct {
   size_t numel;
 } VgParamSpec;
 
-/* Names of the shipped configurations, NULL-terminated: "visage-s" (default), "seed". */
+/* Names of the shipped configurations, NULL-terminated: "visage-s" (default), "seed",
+ * "unet", "deeplabv3plus", "fastscnn". */
 const char *const *vg_config_names (void);
 
 /* Fill cfg with a named configuration. FALSE with an error naming the choices if unknown. */
@@ -65,20 +78,26 @@ gboolean vg_config_from_name (VgConfig *cfg, const char *name, GError **error);
 
 /* Parse a custom configuration such as
  * "widths=16,32,128,192 depths=1,2,2,2 heads=2,2,2,8 ratios=8,4,2,1 mlp=4 dim=256 head=bilinear"
- * on top of the given base (keys omitted keep the base's values). */
+ * on top of the given base (keys omitted keep the base's values); "arch=unet" (or
+ * deeplabv3plus, fastscnn, segformer) picks the architecture, and the SegFormer's keys are
+ * refused for the others. */
 gboolean vg_config_parse (VgConfig *cfg, const char *spec, GError **error);
 
 /* Check divisibility, ranges and R in {1, 2, 4, 8}; the error says which field is wrong. */
 gboolean vg_config_validate (const VgConfig *cfg, GError **error);
 
-/* Write the configuration as the one-line spec vg_config_parse() reads. */
+/* Write the configuration as the one-line spec vg_config_parse() reads ("arch=NAME" for
+ * the convolutional baselines; a SegFormer's spec has no arch key, as before them). */
 char *vg_config_to_string (const VgConfig *cfg);
 
 /* The model's tensors in state_dict order. Returns the count; writes at most max_specs
  * entries (call with specs NULL to get the count). */
 int vg_config_param_specs (const VgConfig *cfg, VgParamSpec *specs, int max_specs);
 
-/* Trainable parameter count (kind VG_TENSOR_PARAM only). seed: 1,981,478. */
+/* The architecture's name in specs ("segformer", "unet", "deeplabv3plus", "fastscnn"). */
+const char *vg_config_arch_name (VgArchitecture arch);
+/* Trainable parameter count (kind VG_TENSOR_PARAM only). seed: 1,981,478; unet 1,941,411;
+ * deeplabv3plus 1,964,394; fastscnn 1,154,435. */
 size_t vg_config_count_params (const VgConfig *cfg);
 
 #define VG_CONFIG_ERROR (vg_config_error_quark ())

@@ -289,7 +289,7 @@ vg_model_load_from (VgModel *m, const VgSafetensors *st, const char *path, GErro
 {
   g_autofree float *host = NULL;
   g_autofree float *host_buf = NULL;
-  int64_t counters[G_N_ELEMENTS (m->counters)] = { 0 };
+  g_autofree int64_t *counters = g_new0 (int64_t, MAX (m->n_counters, 1));
 
   if (!vg_model_check_file (&m->cfg, st, path, error))
     return FALSE;
@@ -320,7 +320,7 @@ vg_model_load_from (VgModel *m, const VgSafetensors *st, const char *path, GErro
     }
   m->be->upload (m->params, host, m->n_params * sizeof (float));
   m->be->upload (m->buffers, host_buf, MAX (m->n_buffers, 1) * sizeof (float));
-  memcpy (m->counters, counters, sizeof counters);
+  memcpy (m->counters, counters, MAX (m->n_counters, 1) * sizeof (int64_t));
   return TRUE;
 }
 

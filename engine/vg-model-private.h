@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* What the model's files share; nothing outside engine/vg-model*.c includes this.
+/* What the model library shares; nothing outside engine/vg-model*.c and engine/models/
+ * includes this.
  *
- *   vg-model.c           construction, weight binding, initialisation, the activation plan
- *   vg-model-passes.c    the forward and backward passes
- *   vg-model-file.c      model files: save, check, load, and opening one with its metadata
- *   vg-model-describe.c  the layer table: parameters and multiply-accumulates per layer
+ *   vg-model.c            what every architecture shares: construction from the parameter
+ *                         table, the memory plan, initialisation, the loss, synchronised
+ *                         BatchNorm, the forward and backward around the architecture's
+ *   vg-model-file.c       model files: save, check, load, and opening one with its metadata
+ *   models/segformer*.c   the SegFormer (the engine's own design and the report's)
+ *   models/vg-net*.c      a graph of convolutional layers, for the convolutional networks:
+ *   models/unet.c, deeplab.c, fastscnn.c   the report's three baselines, one file each
  *
- * Shape letters: B batch, H, W input size, Hs, Ws and N = Hs*Ws tokens of a stage, C its
- * width, hC = mlp_ratio * C, M tokens after spatial reduction R, NH heads, D decoder
- * width, NC classes, N0 tokens of stage 0 (H/4 x W/4).
+ * An architecture is a VgArch: its parameter table (state_dict names, order and shapes of
+ * its PyTorch reference), the binding of its views into the model's parameter block, its
+ * activation plan, forward, backward and layer table. A new architecture is one more file
+ * in engine/models/ and one line in vg_arch_get().
  *
  * Memory: one plan per block of memory. Parameters, gradients, running statistics and
- * activations each live in one allocation of the backend; the structs below hold views
- * into them. Forward and backward never allocate. */
+ * activations each live in one allocation of the backend; architectures hold views into
+ * them. Forward and backward never allocate. */
 #pragma once
 
 #include <stdint.h>
@@ -26,89 +31,87 @@
 
 typedef struct {
   float *w; /* linear (Cout, Cin), conv (Cout, Cin/G, K, K), norm (C) */
-  float *b; /* (Cout) */
+  float *b; /* (Cout), NULL for a layer without bias */
 } VgWB;
 
 typedef struct {
-  VgWB affine;         /* weight, bias (D) */
-  float *running_mean; /* (D), no gradient */
-  float *running_var;  /* (D), no gradient */
+  VgWB affine;         /* weight, bias (C) */
+  float *running_mean; /* (C), no gradient */
+  float *running_var;  /* (C), no gradient */
   int64_t *count;      /* num_batches_tracked */
 } VgBatchNormW;
 
-typedef struct {
-  VgWB norm1, q, kv, sr, sr_norm, proj, norm2, fc1, dwconv, fc2;
-} VgBlockW;
+/* ---- the memory plan ------------------------------------------------------------------- */
 
 typedef struct {
-  VgWB patch_proj, patch_norm, norm;
-  VgBlockW *blocks; /* depths[s] */
-} VgStageW;
+  GArray *entries; /* (float **, floats) requests */
+  size_t total;
+} VgPlan;
+
+void vg_plan_init (VgPlan *plan);
+/* Request n floats for *ptr; every view is rounded to 16 floats (64 bytes). */
+void vg_plan_add (VgPlan *plan, float **ptr, size_t n);
+/* Allocate the plan's block (zeroed) and point every view into it; NULL on failure. */
+float *vg_plan_commit (VgPlan *plan, const VgBackend *be, GError **error);
+
+/* ---- architectures --------------------------------------------------------------------- */
 
 typedef struct {
-  VgStageW stages[VG_STAGES];
-  VgWB linear_c[VG_STAGES];
-  VgBatchNormW linear_c_bn[VG_STAGES];
-  VgWB fuse;
-  VgBatchNormW fuse_bn;
-  VgWB classifier;
-  VgWB head; /* transposed conv head (VG_HEAD_TCONV only) */
-} VgWeights;
+  uint64_t state;
+  gboolean have_spare;
+  double spare;
+} VgInitRng;
 
-/* ---- activations --------------------------------------------------------------------- */
+double vg_init_rng_uniform (VgInitRng *r); /* in (0, 1) */
+double vg_init_rng_normal (VgInitRng *r);
+/* A generator per tensor, so adding a layer does not shift every other tensor. */
+VgInitRng vg_init_rng_for (uint64_t seed, const char *tensor_name);
 
-typedef struct {
-  const float *inp;                 /* (B, N, C) block input, owned by the previous layer */
-  float *ln1, *ln1_mean, *ln1_rstd; /* (B, N, C), (B*N), (B*N) */
-  float *q;                         /* (B, N, C) */
-  float *sr;                        /* (B, M, C) when R > 1 */
-  float *srn, *srn_mean, *srn_rstd; /* (B, M, C), (B*M), (B*M) when R > 1 */
-  float *k, *v;                     /* (B, M, C) */
-  float *att;                       /* (B, N, C) */
-  float *lse;                       /* (B, NH, N) */
-  float *x1;                        /* (B, N, C) inp + proj(att) */
-  float *ln2, *ln2_mean, *ln2_rstd; /* (B, N, C), (B*N), (B*N) */
-  float *fc1;                       /* (B, N, hC) */
-  float *dw;                        /* (B, N, hC) */
-  float *gelu;                      /* (B, N, hC) */
-  float *out;                       /* (B, N, C) x1 + fc2(gelu) */
-} VgBlockActs;
+typedef struct _VgNet VgNet;
 
 typedef struct {
-  float *patch;                           /* (B, N, C) patch embedding conv */
-  float *patch_ln, *patch_mean, *patch_rstd; /* (B, N, C), (B*N), (B*N) */
-  VgBlockActs *blocks;                    /* depths[s] */
-  float *out, *out_mean, *out_rstd;       /* (B, N, C) stage output after its LayerNorm */
-  float *dout;                            /* (B, N, C) gradient of out (training) */
-} VgStageActs;
+  /* the value of "arch=" in a configuration spec */
+  const char *name;
+  /* a network of convolutional layers: its graph (models/vg-net.h); NULL otherwise */
+  void (*build) (VgNet *net, const VgConfig *cfg);
+  /* the tensors in state_dict order (vg_config_param_specs) */
+  int (*param_specs) (const VgConfig *cfg, VgParamSpec *specs, int max);
+  /* the layer table (vg_model_describe) */
+  int (*describe) (const VgConfig *cfg, int H, int W, VgLayerInfo *rows, int max);
+  /* the architecture's state and its views into the parameter block, once allocated */
+  gboolean (*bind) (VgModel *m, GError **error);
+  /* the trainable parameters' initial values (host copy of the parameter block, in spec
+   * order), deterministic for seed */
+  void (*init) (VgModel *m, float *host, uint64_t seed);
+  /* the activation plan for m->B, m->H, m->W */
+  void (*plan) (VgModel *m, VgPlan *plan, gboolean training);
+  /* once the plan's block is committed: set m->logits and m->dlogits (the gradient of the
+   * logits, which may be the logits' own memory) and any views that alias others */
+  void (*planned) (VgModel *m);
+  /* before a new plan, and when the model is freed: forget the activation views */
+  void (*unplan) (VgModel *m);
+  void (*forward) (VgModel *m, const float *images, int B, gboolean training);
+  /* from m->dlogits of the last training forward; parameter gradients accumulate */
+  void (*backward) (VgModel *m, int B);
+  const float *(*activation) (const VgModel *m, const char *name);
+  void (*free) (VgModel *m);
+} VgArch;
 
-typedef struct {
-  VgStageActs stages[VG_STAGES];
-  float *lc_conv[VG_STAGES];                 /* (B, N_s, D) */
-  float *lc_mean[VG_STAGES], *lc_rstd[VG_STAGES]; /* (D) batch statistics */
-  float *lc_act[VG_STAGES];                  /* (B, N_s, D) BatchNorm + ReLU */
-  float *fuse_part;                          /* (B, N1, D) a stage's share of the fuse */
-  float *fuse_up;                            /* (B, N0, D) that share at 1/4 scale */
-  float *fuse_w;                             /* (4, D, D) the fuse weight's column blocks */
-  float *fuse_gw;                            /* (4, D, D) their gradients */
-  float *fuse_gpack;                         /* (D, 4D) those packed as the weight */
-  float *fuse_conv, *fuse_mean, *fuse_rstd;  /* (B, N0, D), (D), (D) */
-  float *fuse_act;                           /* (B, N0, D) */
-  float *cls;                                /* (B, N0, NC) */
-  float *logits;                             /* (B, H, W, NC) */
-  float *tmp[5];                             /* gradient temporaries, max activation size */
-  float *stream[2];                          /* (B, N, C) block gradients, ping-pong */
-  float *scratch;                            /* conv / attention scratch */
-} VgActs;
+const VgArch *vg_arch_get (VgArchitecture arch);
 
-typedef struct {
-  int H, W; /* spatial size of the stage */
-} VgStageSize;
+extern const VgArch vg_arch_segformer;
+extern const VgArch vg_arch_unet;
+extern const VgArch vg_arch_deeplabv3plus;
+extern const VgArch vg_arch_fastscnn;
+
+/* ---- the model ------------------------------------------------------------------------- */
 
 struct _VgModel
 {
   VgConfig cfg;
   const VgBackend *be;
+  const VgArch *arch;
+  void *arch_state;     /* the architecture's own (its views, its graph) */
 
   int n_specs;
   VgParamSpec *specs;
@@ -119,18 +122,18 @@ struct _VgModel
   float *params;        /* (n_params) */
   float *grads;         /* (n_params) */
   float *buffers;       /* (n_buffers) running_mean / running_var */
-  int64_t counters[VG_STAGES + 1]; /* num_batches_tracked, host memory */
+  int64_t *counters;    /* (n_counters) num_batches_tracked, host memory */
   size_t n_params, n_buffers;
   int n_counters;
-  VgWeights w, g;       /* views into params / grads */
+  int max_bn_channels;  /* the widest BatchNorm layer */
 
   /* activations for (B, H, W), one allocation */
   float *act_block;
   size_t act_floats;
   int B, H, W;
   gboolean training_reserved;
-  VgStageSize sizes[VG_STAGES];
-  VgActs a;
+  float *logits;        /* (B, H, W, NC) */
+  float *dlogits;       /* (B, H, W, NC), training */
 
   float *class_weights; /* (NC) device memory */
   gboolean have_class_weights;
@@ -144,31 +147,27 @@ struct _VgModel
   int last_B;
   float last_loss;
   VgModelLoss loss;     /* vg_model_set_loss */
+  uint64_t dropout_seed; /* the next training forward's (vg_model_set_dropout_seed) */
 
   /* data-parallel training (vg_model_set_sync): NULL with one process */
-  double *sync_sums;    /* (2 D + 1) backend memory: a BatchNorm layer's sums and row count */
+  double *sync_sums;    /* (2 max_bn_channels + 1) backend memory: a BatchNorm layer's sums */
 };
 
-/* ---- sizes ----------------------------------------------------------------------------- */
+/* ---- binding and shared layers ------------------------------------------------------------ */
 
-/* The spatial size of each stage for an H x W input: the patch embeddings are 7x7/4 pad 3,
- * then 3x3/2 pad 1. */
-static inline void
-model_stage_sizes (int H, int W, VgStageSize sizes[VG_STAGES])
-{
-  for (int s = 0; s < VG_STAGES; s++)
-    {
-      int k = s == 0 ? 7 : 3, st = s == 0 ? 4 : 2, p = s == 0 ? 3 : 1;
-      H = vg_conv_out_size (H, k, st, p);
-      W = vg_conv_out_size (W, k, st, p);
-      sizes[s].H = H;
-      sizes[s].W = W;
-    }
-}
+/* The parameter (and gradient) of a state_dict name; a missing name is a programming error
+ * (the parameter table and the binding describe the same design), caught by the tests of
+ * every shipped configuration. */
+void vg_model_bind_wb (VgModel *m, VgWB *w, VgWB *g, gboolean bias, const char *fmt, ...)
+  G_GNUC_PRINTF (5, 6);
+void vg_model_bind_bn (VgModel *m, VgBatchNormW *w, VgBatchNormW *g, const char *prefix);
 
-/* One side of the keys after spatial reduction R (an R x R convolution of stride R). */
-static inline int
-model_reduced (int size, int R)
-{
-  return R > 1 ? vg_conv_out_size (size, R, R, 0) : size;
-}
+/* BatchNorm over (Nr, C) rows in training (batch statistics, synchronised over the
+ * processes when the model is) or evaluation mode; out may not alias inp. */
+void vg_model_batchnorm_forward (VgModel *m, float *out, float *mean, float *rstd,
+                                 const float *inp, const VgBatchNormW *bn, int Nr, int C,
+                                 gboolean training);
+/* Its backward: dinp (=) and the affine gradients (+=) from dout. */
+void vg_model_batchnorm_backward (VgModel *m, float *dinp, const float *dout, const float *inp,
+                                  const float *mean, const float *rstd, const VgBatchNormW *w,
+                                  const VgBatchNormW *g, int Nr, int C);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* SegFormer: hierarchical encoder of efficient-attention blocks, all-MLP decoder, head.
- * This file: construction, the binding of the weight views, initialisation and the
- * activation plan (the other files: vg-model-private.h).
+/* What every architecture shares (vg-model-private.h): construction from the parameter
+ * table, the memory plan, initialisation, the loss around the architecture's forward and
+ * backward, synchronised BatchNorm.
  *
  * Gradient rule: parameter gradients accumulate (+=); activation gradients overwrite (=),
- * and the model adds residual and multi-consumer paths itself with add_inplace. */
+ * and the architectures add residual and multi-consumer paths themselves. */
 #define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
@@ -23,21 +23,15 @@ typedef struct {
   size_t floats;
 } VgPlanEntry;
 
-typedef struct {
-  GArray *entries; /* VgPlanEntry */
-  size_t total;
-} VgPlan;
-
-static void
-plan_init (VgPlan *plan)
+void
+vg_plan_init (VgPlan *plan)
 {
   plan->entries = g_array_new (FALSE, FALSE, sizeof (VgPlanEntry));
   plan->total = 0;
 }
 
-/* Request n floats for *ptr; every view is rounded to 16 floats (64 bytes) for alignment. */
-static void
-plan_add (VgPlan *plan, float **ptr, size_t n)
+void
+vg_plan_add (VgPlan *plan, float **ptr, size_t n)
 {
   VgPlanEntry e = { ptr, (n + 15) & ~(size_t) 15 };
 
@@ -45,9 +39,8 @@ plan_add (VgPlan *plan, float **ptr, size_t n)
   plan->total += e.floats;
 }
 
-/* Allocate the plan's block and point every view into it. */
-static float *
-plan_commit (VgPlan *plan, const VgBackend *be, GError **error)
+float *
+vg_plan_commit (VgPlan *plan, const VgBackend *be, GError **error)
 {
   float *block = be->alloc (MAX (plan->total, 16) * sizeof (float), error);
   size_t offset = 0;
@@ -67,7 +60,25 @@ plan_commit (VgPlan *plan, const VgBackend *be, GError **error)
   return block;
 }
 
-/* ---- construction -------------------------------------------------------------------- */
+const VgArch *
+vg_arch_get (VgArchitecture arch)
+{
+  switch (arch)
+    {
+    case VG_ARCH_UNET:
+      return &vg_arch_unet;
+    case VG_ARCH_DEEPLABV3PLUS:
+      return &vg_arch_deeplabv3plus;
+    case VG_ARCH_FASTSCNN:
+      return &vg_arch_fastscnn;
+    case VG_ARCH_SEGFORMER:
+    case VG_N_ARCHS:
+    default:
+      return &vg_arch_segformer;
+    }
+}
+
+/* ---- binding ------------------------------------------------------------------------- */
 
 static gboolean
 lookup (VgModel *m, const char *name, VgParamSpec **spec, size_t *offset)
@@ -81,38 +92,36 @@ lookup (VgModel *m, const char *name, VgParamSpec **spec, size_t *offset)
   return TRUE;
 }
 
-/* Bind a weight/bias pair "<prefix>.weight", "<prefix>.bias" in params and grads. */
 static void
-bind_wb (VgModel *m, VgWB *w, VgWB *g, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+bind_one (VgModel *m, float **w, float **g, const char *prefix, const char *suffix)
+{
+  g_autofree char *name = g_strdup_printf ("%s.%s", prefix, suffix);
+  VgParamSpec *spec;
+  size_t offset;
 
-static void
-bind_wb (VgModel *m, VgWB *w, VgWB *g, const char *fmt, ...)
+  if (!lookup (m, name, &spec, &offset))
+    g_error ("model binding: no tensor %s in the parameter table", name);
+  *w = m->params + offset;
+  *g = m->grads + offset;
+}
+
+void
+vg_model_bind_wb (VgModel *m, VgWB *w, VgWB *g, gboolean bias, const char *fmt, ...)
 {
   g_autofree char *prefix = NULL;
   va_list ap;
-  const char *suffixes[2] = { "weight", "bias" };
-  float **wp[2] = { &w->w, &w->b }, **gp[2] = { &g->w, &g->b };
 
   va_start (ap, fmt);
   prefix = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  for (int i = 0; i < 2; i++)
-    {
-      g_autofree char *name = g_strdup_printf ("%s.%s", prefix, suffixes[i]);
-      VgParamSpec *spec;
-      size_t offset;
-
-      /* The parameter table and this binding describe the same design: a missing name is
-       * a programming error, caught by the tests of both shipped configurations. */
-      if (!lookup (m, name, &spec, &offset))
-        g_error ("model binding: no tensor %s in the parameter table", name);
-      *wp[i] = m->params + offset;
-      *gp[i] = m->grads + offset;
-    }
+  bind_one (m, &w->w, &g->w, prefix, "weight");
+  w->b = g->b = NULL;
+  if (bias)
+    bind_one (m, &w->b, &g->b, prefix, "bias");
 }
 
-static void
-bind_bn (VgModel *m, VgBatchNormW *w, VgBatchNormW *g, const char *prefix)
+void
+vg_model_bind_bn (VgModel *m, VgBatchNormW *w, VgBatchNormW *g, const char *prefix)
 {
   const char *stats[2] = { "running_mean", "running_var" };
   float **sp[2] = { &w->running_mean, &w->running_var };
@@ -120,7 +129,7 @@ bind_bn (VgModel *m, VgBatchNormW *w, VgBatchNormW *g, const char *prefix)
   VgParamSpec *spec;
   size_t offset;
 
-  bind_wb (m, &w->affine, &g->affine, "%s", prefix);
+  vg_model_bind_wb (m, &w->affine, &g->affine, TRUE, "%s", prefix);
   for (int i = 0; i < 2; i++)
     {
       g_autofree char *name = g_strdup_printf ("%s.%s", prefix, stats[i]);
@@ -135,53 +144,7 @@ bind_bn (VgModel *m, VgBatchNormW *w, VgBatchNormW *g, const char *prefix)
   g->count = NULL;
 }
 
-#define BLOCK_FMT "encoder.stages.%d.blocks.%d.%s"
-
-static void
-bind_weights (VgModel *m)
-{
-  const VgConfig *cfg = &m->cfg;
-
-  for (int s = 0; s < VG_STAGES; s++)
-    {
-      VgStageW *ws = &m->w.stages[s], *gs = &m->g.stages[s];
-
-      bind_wb (m, &ws->patch_proj, &gs->patch_proj, "encoder.stages.%d.patch_embed.proj", s);
-      bind_wb (m, &ws->patch_norm, &gs->patch_norm, "encoder.stages.%d.patch_embed.norm", s);
-      ws->blocks = g_new0 (VgBlockW, cfg->depths[s]);
-      gs->blocks = g_new0 (VgBlockW, cfg->depths[s]);
-      for (int j = 0; j < cfg->depths[s]; j++)
-        {
-          VgBlockW *wb = &ws->blocks[j], *gb = &gs->blocks[j];
-
-          bind_wb (m, &wb->norm1, &gb->norm1, BLOCK_FMT, s, j, "norm1");
-          bind_wb (m, &wb->q, &gb->q, BLOCK_FMT, s, j, "attn.q");
-          bind_wb (m, &wb->kv, &gb->kv, BLOCK_FMT, s, j, "attn.kv");
-          if (cfg->ratios[s] > 1)
-            {
-              bind_wb (m, &wb->sr, &gb->sr, BLOCK_FMT, s, j, "attn.sr");
-              bind_wb (m, &wb->sr_norm, &gb->sr_norm, BLOCK_FMT, s, j, "attn.sr_norm");
-            }
-          bind_wb (m, &wb->proj, &gb->proj, BLOCK_FMT, s, j, "attn.proj");
-          bind_wb (m, &wb->norm2, &gb->norm2, BLOCK_FMT, s, j, "norm2");
-          bind_wb (m, &wb->fc1, &gb->fc1, BLOCK_FMT, s, j, "mlp.fc1");
-          bind_wb (m, &wb->dwconv, &gb->dwconv, BLOCK_FMT, s, j, "mlp.dwconv");
-          bind_wb (m, &wb->fc2, &gb->fc2, BLOCK_FMT, s, j, "mlp.fc2");
-        }
-      bind_wb (m, &ws->norm, &gs->norm, "encoder.stages.%d.norm", s);
-    }
-  for (int s = 0; s < VG_STAGES; s++)
-    {
-      g_autofree char *bn = g_strdup_printf ("decoder.linear_c.%d.bn", s);
-      bind_wb (m, &m->w.linear_c[s], &m->g.linear_c[s], "decoder.linear_c.%d.conv", s);
-      bind_bn (m, &m->w.linear_c_bn[s], &m->g.linear_c_bn[s], bn);
-    }
-  bind_wb (m, &m->w.fuse, &m->g.fuse, "decoder.fuse.conv");
-  bind_bn (m, &m->w.fuse_bn, &m->g.fuse_bn, "decoder.fuse.bn");
-  bind_wb (m, &m->w.classifier, &m->g.classifier, "decoder.classifier");
-  if (cfg->head == VG_HEAD_TCONV)
-    bind_wb (m, &m->w.head, &m->g.head, "head");
-}
+/* ---- construction -------------------------------------------------------------------- */
 
 static gboolean init_weights (VgModel *m, uint64_t seed, GError **error);
 
@@ -196,6 +159,7 @@ vg_model_new (const VgConfig *cfg, const VgBackend *be, GError **error)
   m = g_new0 (VgModel, 1);
   m->cfg = *cfg;
   m->be = be;
+  m->arch = vg_arch_get (cfg->arch);
   m->n_specs = vg_config_param_specs (cfg, NULL, 0);
   m->specs = g_new0 (VgParamSpec, m->n_specs);
   vg_config_param_specs (cfg, m->specs, m->n_specs);
@@ -216,18 +180,15 @@ vg_model_new (const VgConfig *cfg, const VgBackend *be, GError **error)
         case VG_TENSOR_BUFFER:
           m->spec_offset[i] = m->n_buffers;
           m->n_buffers += spec->numel;
+          m->max_bn_channels = MAX (m->max_bn_channels, (int) spec->numel);
           break;
         case VG_TENSOR_COUNTER:
-          if (m->n_counters >= (int) G_N_ELEMENTS (m->counters))
-            {
-              g_set_error (error, VG_MODEL_ERROR, 0, "too many BatchNorm layers");
-              return NULL;
-            }
           m->spec_offset[i] = m->n_counters++;
           break;
         }
       g_hash_table_insert (m->by_name, spec->name, GINT_TO_POINTER (i + 1));
     }
+  m->counters = g_new0 (int64_t, MAX (m->n_counters, 1));
 
   m->params = be->alloc (m->n_params * sizeof (float), error);
   if (m->params == NULL)
@@ -244,9 +205,9 @@ vg_model_new (const VgConfig *cfg, const VgBackend *be, GError **error)
   be->zero (m->grads, m->n_params * sizeof (float));
   m->loss_forward = be->cross_entropy_forward;
   m->loss_backward = be->cross_entropy_backward;
+  m->dropout_seed = 0x5eed;
 
-  bind_weights (m);
-  if (!init_weights (m, 0, error))
+  if (!m->arch->bind (m, error) || !init_weights (m, 0, error))
     return NULL;
   return g_steal_pointer (&m);
 }
@@ -256,13 +217,11 @@ vg_model_free (VgModel *m)
 {
   if (m == NULL)
     return;
-  if (m->specs != NULL)
-    for (int s = 0; s < VG_STAGES; s++)
-      {
-        g_free (m->w.stages[s].blocks);
-        g_free (m->g.stages[s].blocks);
-        g_free (m->a.stages[s].blocks);
-      }
+  if (m->arch != NULL)
+    {
+      m->arch->unplan (m);
+      m->arch->free (m);
+    }
   if (m->be != NULL)
     {
       m->be->free (m->params);
@@ -276,6 +235,7 @@ vg_model_free (VgModel *m)
   g_clear_pointer (&m->by_name, g_hash_table_unref);
   g_free (m->specs);
   g_free (m->spec_offset);
+  g_free (m->counters);
   g_free (m);
 }
 
@@ -312,7 +272,13 @@ vg_model_num_params (const VgModel *m)
 const float *
 vg_model_logits (const VgModel *m)
 {
-  return m->a.logits;
+  return m->logits;
+}
+
+void
+vg_model_set_dropout_seed (VgModel *m, uint64_t seed)
+{
+  m->dropout_seed = seed;
 }
 
 int64_t
@@ -326,14 +292,7 @@ vg_model_activation (const VgModel *m, const char *name)
 {
   if (m->act_block == NULL || name == NULL)
     return NULL;
-  if (g_str_has_prefix (name, "stage") && name[5] >= '0' && name[5] < '0' + VG_STAGES
-      && name[6] == '\0')
-    return m->a.stages[name[5] - '0'].out;
-  if (strcmp (name, "fuse") == 0)
-    return m->a.fuse_act;
-  if (strcmp (name, "classifier") == 0)
-    return m->a.cls;
-  return NULL;
+  return m->arch->activation (m, name);
 }
 
 float *
@@ -470,14 +429,8 @@ vg_model_set_loss (VgModel *m, VgModelLoss loss, GError **error)
 
 /* ---- initialisation -------------------------------------------------------------------- */
 
-typedef struct {
-  uint64_t state;
-  gboolean have_spare;
-  double spare;
-} VgRng;
-
 static uint64_t
-rng_next (VgRng *r)
+rng_next (VgInitRng *r)
 {
   uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -485,14 +438,14 @@ rng_next (VgRng *r)
   return z ^ (z >> 31);
 }
 
-static double
-rng_uniform (VgRng *r) /* in (0, 1) */
+double
+vg_init_rng_uniform (VgInitRng *r)
 {
   return ((rng_next (r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-static double
-rng_normal (VgRng *r)
+double
+vg_init_rng_normal (VgInitRng *r)
 {
   double u, v;
 
@@ -501,11 +454,19 @@ rng_normal (VgRng *r)
       r->have_spare = FALSE;
       return r->spare;
     }
-  u = rng_uniform (r);
-  v = rng_uniform (r);
+  u = vg_init_rng_uniform (r);
+  v = vg_init_rng_uniform (r);
   r->spare = sqrt (-2 * log (u)) * sin (2 * G_PI * v);
   r->have_spare = TRUE;
   return sqrt (-2 * log (u)) * cos (2 * G_PI * v);
+}
+
+VgInitRng
+vg_init_rng_for (uint64_t seed, const char *tensor_name)
+{
+  VgInitRng rng = { seed ^ g_str_hash (tensor_name) * 0x2545f4914f6cdd1dull, FALSE, 0 };
+
+  return rng;
 }
 
 /* vg_model_init, with an error when there is no memory for the host copy. */
@@ -525,55 +486,15 @@ init_weights (VgModel *m, uint64_t seed, GError **error)
     {
       const VgParamSpec *spec = &m->specs[i];
       const char *leaf = strrchr (spec->name, '.') + 1;
-      /* A seed per tensor, so adding a layer does not shift every other tensor. */
-      VgRng rng = { seed ^ g_str_hash (spec->name) * 0x2545f4914f6cdd1dull, FALSE, 0 };
+      float value = strcmp (leaf, "running_var") == 0 ? 1.0f : 0.0f;
 
       if (spec->kind == VG_TENSOR_COUNTER)
-        {
-          m->counters[m->spec_offset[i]] = 0;
-          continue;
-        }
-      if (spec->kind == VG_TENSOR_BUFFER)
-        {
-          float value = strcmp (leaf, "running_var") == 0 ? 1.0f : 0.0f;
-          for (size_t k = 0; k < spec->numel; k++)
-            host_buf[m->spec_offset[i] + k] = value;
-          continue;
-        }
-
-      float *dst = host + m->spec_offset[i];
-      if (strcmp (leaf, "bias") == 0)
-        memset (dst, 0, spec->numel * sizeof (float));
-      else if (spec->ndim == 1) /* LayerNorm / BatchNorm weight */
+        m->counters[m->spec_offset[i]] = 0;
+      else if (spec->kind == VG_TENSOR_BUFFER)
         for (size_t k = 0; k < spec->numel; k++)
-          dst[k] = 1.0f;
-      else if (spec->ndim == 2) /* Linear: truncated normal, std 0.02, cut at 2 std */
-        for (size_t k = 0; k < spec->numel; k++)
-          {
-            double x;
-            do
-              x = rng_normal (&rng);
-            while (fabs (x) > 2.0);
-            dst[k] = (float) (0.02 * x);
-          }
-      else if (g_str_has_prefix (spec->name, "head."))
-        {
-          /* ConvTranspose2d default: U(-b, b), b = 1 / sqrt(fan_in), fan_in = Cout*K*K. */
-          double bound = 1.0 / sqrt ((double) spec->shape[1] * spec->shape[2] * spec->shape[3]);
-          for (size_t k = 0; k < spec->numel; k++)
-            dst[k] = (float) (bound * (2 * rng_uniform (&rng) - 1));
-        }
-      else
-        {
-          /* Conv2d: normal(0, sqrt(2 / fan_out)), fan_out = K*K*Cout / groups. */
-          int cout = spec->shape[0], cin_g = spec->shape[1];
-          int k2 = spec->shape[2] * spec->shape[3];
-          int groups = strstr (spec->name, "dwconv") != NULL ? cout / MAX (cin_g, 1) : 1;
-          double std = sqrt (2.0 / ((double) k2 * cout / groups));
-          for (size_t k = 0; k < spec->numel; k++)
-            dst[k] = (float) (std * rng_normal (&rng));
-        }
+          host_buf[m->spec_offset[i] + k] = value;
     }
+  m->arch->init (m, host, seed);
   m->be->upload (m->params, host, m->n_params * sizeof (float));
   m->be->upload (m->buffers, host_buf, MAX (m->n_buffers, 1) * sizeof (float));
   return TRUE;
@@ -592,23 +513,10 @@ vg_model_init (VgModel *m, uint64_t seed)
 
 /* ---- activation plan ----------------------------------------------------------------- */
 
-static void
-free_act_views (VgModel *m)
-{
-  for (int s = 0; s < VG_STAGES; s++)
-    g_clear_pointer (&m->a.stages[s].blocks, g_free);
-  memset (&m->a, 0, sizeof m->a);
-}
-
 gboolean
 vg_model_reserve (VgModel *m, int B, int H, int W, gboolean training, GError **error)
 {
-  const VgConfig *cfg = &m->cfg;
-  const VgBackend *be = m->be;
-  const int D = cfg->decoder_dim, NC = cfg->num_classes;
   VgPlan plan;
-  size_t max_act = 0, max_stream = 0, scratch = 0;
-  int N0;
 
   if (B <= 0 || H <= 0 || W <= 0 || H % 32 != 0 || W % 32 != 0)
     {
@@ -618,121 +526,27 @@ vg_model_reserve (VgModel *m, int B, int H, int W, gboolean training, GError **e
       return FALSE;
     }
 
-  be->free (m->act_block);
+  m->be->free (m->act_block);
   m->act_block = NULL;
-  free_act_views (m);
+  m->arch->unplan (m);
+  m->logits = m->dlogits = NULL;
   m->B = B;
   m->H = H;
   m->W = W;
   m->training_reserved = training;
-  model_stage_sizes (H, W, m->sizes);
-  N0 = m->sizes[0].H * m->sizes[0].W;
-
-#define TRACK(n) (max_act = MAX (max_act, (size_t) (n)))
-  plan_init (&plan);
-  for (int s = 0; s < VG_STAGES; s++)
-    {
-      VgStageActs *sa = &m->a.stages[s];
-      int C = cfg->widths[s], hC = C * cfg->mlp_ratio, NH = cfg->heads[s], R = cfg->ratios[s];
-      int Hs = m->sizes[s].H, Ws = m->sizes[s].W, N = Hs * Ws;
-      int M = model_reduced (Hs, R) * model_reduced (Ws, R);
-      int Cprev = s == 0 ? cfg->in_channels : cfg->widths[s - 1];
-      int Hp = s == 0 ? H : m->sizes[s - 1].H, Wp = s == 0 ? W : m->sizes[s - 1].W;
-      size_t BN = (size_t) B * N, BM = (size_t) B * M;
-
-      plan_add (&plan, &sa->patch, BN * C);
-      plan_add (&plan, &sa->patch_ln, BN * C);
-      plan_add (&plan, &sa->patch_mean, BN);
-      plan_add (&plan, &sa->patch_rstd, BN);
-      scratch = MAX (scratch, be->conv2d_scratch_floats (B, Hp, Wp, Cprev, C, s == 0 ? 7 : 3,
-                                                         s == 0 ? 4 : 2, s == 0 ? 3 : 1, 1));
-      sa->blocks = g_new0 (VgBlockActs, cfg->depths[s]);
-      for (int j = 0; j < cfg->depths[s]; j++)
-        {
-          VgBlockActs *ba = &sa->blocks[j];
-          plan_add (&plan, &ba->ln1, BN * C);
-          plan_add (&plan, &ba->ln1_mean, BN);
-          plan_add (&plan, &ba->ln1_rstd, BN);
-          plan_add (&plan, &ba->q, BN * C);
-          if (R > 1)
-            {
-              plan_add (&plan, &ba->sr, BM * C);
-              plan_add (&plan, &ba->srn, BM * C);
-              plan_add (&plan, &ba->srn_mean, BM);
-              plan_add (&plan, &ba->srn_rstd, BM);
-              scratch = MAX (scratch, be->conv2d_scratch_floats (B, Hs, Ws, C, C, R, R, 0, 1));
-            }
-          plan_add (&plan, &ba->k, BM * C);
-          plan_add (&plan, &ba->v, BM * C);
-          plan_add (&plan, &ba->att, BN * C);
-          plan_add (&plan, &ba->lse, (size_t) B * NH * N);
-          plan_add (&plan, &ba->x1, BN * C);
-          plan_add (&plan, &ba->ln2, BN * C);
-          plan_add (&plan, &ba->ln2_mean, BN);
-          plan_add (&plan, &ba->ln2_rstd, BN);
-          plan_add (&plan, &ba->fc1, BN * hC);
-          plan_add (&plan, &ba->dw, BN * hC);
-          plan_add (&plan, &ba->gelu, BN * hC);
-          plan_add (&plan, &ba->out, BN * C);
-          scratch = MAX (scratch, be->conv2d_scratch_floats (B, Hs, Ws, hC, hC, 3, 1, 1, hC));
-          scratch = MAX (scratch, be->attention_scratch_floats (B, N, M, C, NH));
-          TRACK (BN * hC);
-        }
-      plan_add (&plan, &sa->out, BN * C);
-      plan_add (&plan, &sa->out_mean, BN);
-      plan_add (&plan, &sa->out_rstd, BN);
-      if (training)
-        plan_add (&plan, &sa->dout, BN * C);
-      max_stream = MAX (max_stream, BN * C);
-      TRACK (BN * C);
-      TRACK ((size_t) B * Hp * Wp * Cprev);
-    }
-  for (int s = 0; s < VG_STAGES; s++)
-    {
-      size_t BNs = (size_t) B * m->sizes[s].H * m->sizes[s].W;
-      plan_add (&plan, &m->a.lc_conv[s], BNs * D);
-      plan_add (&plan, &m->a.lc_mean[s], D);
-      plan_add (&plan, &m->a.lc_rstd[s], D);
-      plan_add (&plan, &m->a.lc_act[s], BNs * D);
-    }
-  plan_add (&plan, &m->a.fuse_part, (size_t) B * m->sizes[1].H * m->sizes[1].W * D);
-  plan_add (&plan, &m->a.fuse_up, (size_t) B * N0 * D);
-  plan_add (&plan, &m->a.fuse_w, (size_t) 4 * D * D);
-  if (training)
-    {
-      plan_add (&plan, &m->a.fuse_gw, (size_t) 4 * D * D);
-      plan_add (&plan, &m->a.fuse_gpack, (size_t) 4 * D * D);
-    }
-  plan_add (&plan, &m->a.fuse_conv, (size_t) B * N0 * D);
-  plan_add (&plan, &m->a.fuse_mean, D);
-  plan_add (&plan, &m->a.fuse_rstd, D);
-  plan_add (&plan, &m->a.fuse_act, (size_t) B * N0 * D);
-  plan_add (&plan, &m->a.cls, (size_t) B * N0 * NC);
-  plan_add (&plan, &m->a.logits, (size_t) B * H * W * NC);
-  TRACK ((size_t) B * N0 * D);
-  TRACK ((size_t) B * N0 * NC);
-  if (cfg->head == VG_HEAD_TCONV)
-    scratch = MAX (scratch, be->conv_transpose_scratch_floats (B, m->sizes[0].H,
-                                                                m->sizes[0].W, NC, NC, 4));
-  if (training)
-    {
-      for (int i = 0; i < 5; i++)
-        plan_add (&plan, &m->a.tmp[i], max_act);
-      for (int i = 0; i < 2; i++)
-        plan_add (&plan, &m->a.stream[i], max_stream);
-    }
-  plan_add (&plan, &m->a.scratch, MAX (scratch, 1));
-#undef TRACK
-
+  vg_plan_init (&plan);
+  m->arch->plan (m, &plan, training);
   m->act_floats = plan.total;
-  m->act_block = plan_commit (&plan, be, error);
+  m->act_block = vg_plan_commit (&plan, m->be, error);
   if (m->act_block == NULL)
     {
-      free_act_views (m);
+      m->arch->unplan (m);
+      m->logits = m->dlogits = NULL;
       m->B = 0;
       g_prefix_error (error, "cannot reserve activations for batch %d at %dx%d: ", B, W, H);
       return FALSE;
     }
+  m->arch->planned (m);
   return TRUE;
 }
 
@@ -740,6 +554,106 @@ size_t
 vg_model_memory_bytes (const VgModel *m)
 {
   return (2 * m->n_params + m->n_buffers + m->act_floats + m->cfg.num_classes) * sizeof (float);
+}
+
+/* ---- the passes around the architecture's ------------------------------------------- */
+
+float
+vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B,
+                  gboolean training)
+{
+  g_return_val_if_fail (B > 0 && B <= m->B, 0.0f);
+  g_return_val_if_fail (!training || m->training_reserved, 0.0f);
+
+  m->arch->forward (m, images, B, training);
+  if (training)
+    {
+      /* the next seed: splitmix64's step, so that every forward draws a new mask */
+      uint64_t z = (m->dropout_seed += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      m->dropout_seed = z ^ (z >> 31);
+    }
+  m->last_B = B;
+  m->last_images = images;
+  m->last_targets = training ? targets : NULL;
+  m->last_loss = 0.0f;
+  if (targets != NULL)
+    m->last_loss = m->loss_forward (m->logits, targets,
+                                    m->have_class_weights ? m->class_weights : NULL,
+                                    VG_IGNORE_INDEX, B * m->H * m->W, m->cfg.num_classes);
+  return m->last_loss;
+}
+
+void
+vg_model_backward (VgModel *m)
+{
+  vg_model_backward_scaled (m, 1.0f);
+}
+
+void
+vg_model_backward_scaled (VgModel *m, float dloss)
+{
+  const int B = m->last_B;
+
+  g_return_if_fail (m->training_reserved && m->last_targets != NULL);
+  m->loss_backward (m->dlogits, m->logits, m->last_targets,
+                    m->have_class_weights ? m->class_weights : NULL, VG_IGNORE_INDEX, dloss,
+                    B * m->H * m->W, m->cfg.num_classes);
+  m->arch->backward (m, B);
+}
+
+/* ---- BatchNorm, synchronised over the processes when the model is --------------------- */
+
+void
+vg_model_batchnorm_forward (VgModel *m, float *out, float *mean, float *rstd,
+                            const float *inp, const VgBatchNormW *bn, int Nr, int C,
+                            gboolean training)
+{
+  const VgBackend *be = m->be;
+
+  if (training && m->sync_sums != NULL)
+    {
+      /* synchronised: the global batch's statistics, around the running mean (the same on
+       * every process, and near the batch mean once training has begun) */
+      be->batchnorm_sums (m->sync_sums, inp, bn->running_mean, Nr, C);
+      be->dist_sum (m->sync_sums, 2 * (size_t) C + 1, TRUE);
+      be->batchnorm_stats (mean, rstd, bn->running_mean, bn->running_var, m->sync_sums,
+                           bn->running_mean, m->cfg.bn_eps, m->cfg.bn_momentum, C);
+      be->batchnorm_normalize (out, inp, mean, rstd, bn->affine.w, bn->affine.b, Nr, C);
+      (*bn->count)++;
+    }
+  else if (training)
+    {
+      be->batchnorm_forward_train (out, mean, rstd, bn->running_mean, bn->running_var, inp,
+                                   bn->affine.w, bn->affine.b, m->cfg.bn_eps,
+                                   m->cfg.bn_momentum, Nr, C);
+      (*bn->count)++;
+    }
+  else
+    be->batchnorm_forward_eval (out, inp, bn->affine.w, bn->affine.b, bn->running_mean,
+                                bn->running_var, m->cfg.bn_eps, Nr, C);
+}
+
+void
+vg_model_batchnorm_backward (VgModel *m, float *dinp, const float *dout, const float *inp,
+                             const float *mean, const float *rstd, const VgBatchNormW *w,
+                             const VgBatchNormW *g, int Nr, int C)
+{
+  const VgBackend *be = m->be;
+
+  if (m->sync_sums == NULL)
+    {
+      be->batchnorm_backward (dinp, g->affine.w, g->affine.b, dout, inp, w->affine.w, mean,
+                              rstd, Nr, C);
+      return;
+    }
+  /* synchronised: this process's part of the parameter gradients (the trainer sums those
+   * over the processes), the global batch's sums for the input gradient */
+  be->batchnorm_backward_sums (m->sync_sums, g->affine.w, g->affine.b, dout, inp, mean, rstd,
+                               Nr, C);
+  be->dist_sum (m->sync_sums, 2 * (size_t) C + 1, TRUE);
+  be->batchnorm_backward_dinp (dinp, dout, inp, w->affine.w, mean, rstd, m->sync_sums, Nr, C);
 }
 
 gboolean
@@ -769,7 +683,29 @@ vg_model_set_sync (VgModel *m, gboolean sync, GError **error)
                    "term is over the whole batch)", be->name);
       return FALSE;
     }
-  m->sync_sums = be->alloc ((2 * (size_t) m->cfg.decoder_dim + 1) * sizeof (double), error);
+  m->sync_sums = be->alloc ((2 * (size_t) MAX (m->max_bn_channels, 1) + 1) * sizeof (double),
+                           error);
   pick_loss (m);
   return m->sync_sums != NULL;
+}
+
+/* ---- description ----------------------------------------------------------------------- */
+
+int
+vg_model_describe (const VgConfig *cfg, int H, int W, VgLayerInfo *rows, int max)
+{
+  return vg_arch_get (cfg->arch)->describe (cfg, H, W, rows, rows != NULL ? max : 0);
+}
+
+double
+vg_model_forward_macs (const VgConfig *cfg, int H, int W)
+{
+  int n = vg_model_describe (cfg, H, W, NULL, 0);
+  g_autofree VgLayerInfo *rows = g_new0 (VgLayerInfo, MAX (n, 1));
+  double total = 0;
+
+  vg_model_describe (cfg, H, W, rows, n);
+  for (int i = 0; i < n; i++)
+    total += rows[i].macs;
+  return total;
 }

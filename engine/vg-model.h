@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The SegFormer model: weights, gradients and activations laid out by one memory plan,
- * forward and backward through a backend table.
+/* A model of any architecture (vg-config.h): weights, gradients and activations laid out
+ * by one memory plan, forward and backward through a backend table.
  *
  * Shape letters as in nn/vg-nn.h. Images are channels-last (B, H, W, 3) floats, already
  * normalised; targets (B, H, W) uint8 class ids (255 = ignore); logits (B, H, W, NC).
- * H and W must be multiples of 32 (four stages halve the size, the first by 4). */
+ * H and W must be multiples of 32 (every architecture downsamples by at most 32). */
 #pragma once
 
 #include <stddef.h>
@@ -28,9 +28,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgModel, vg_model_free)
 const VgConfig *vg_model_config (const VgModel *model);
 const VgBackend *vg_model_backend (const VgModel *model);
 
-/* SegFormer's initialisation, deterministic for a seed: linear weights truncated normal
- * (std 0.02), conv weights normal(0, sqrt(2 / fan_out)), norms 1 and 0, biases 0, the
- * transposed conv head PyTorch's default uniform. */
+/* The architecture's initialisation, deterministic for a seed. SegFormer: linear weights
+ * truncated normal (std 0.02), conv weights normal(0, sqrt(2 / fan_out)), norms 1 and 0,
+ * biases 0, the transposed conv head PyTorch's default uniform. The convolutional
+ * baselines: PyTorch's defaults (weights and biases uniform in +-1/sqrt(fan_in), norms 1
+ * and 0), as the report trained them. Running statistics 0 and 1, counters 0. */
 void vg_model_init (VgModel *model, uint64_t seed);
 
 /* Plan and allocate the activations for batches of up to B images of H x W. With
@@ -89,12 +91,18 @@ gboolean vg_model_set_sync (VgModel *model, gboolean sync, GError **error);
  * model with a Dice loss), so that the caller neither sums nor weights it. */
 gboolean vg_model_loss_global (const VgModel *model);
 
+/* The dropout mask of the next training forward (Fast-SCNN's classifier): its seed for
+ * vg_dropout_keep (nn/vg-nn.h). Each training forward then moves to the next seed
+ * (splitmix64), so a run is reproducible; models without dropout ignore it. */
+void vg_model_set_dropout_seed (VgModel *model, uint64_t seed);
 /* Logits of the last forward, (B, H, W, NC) in device memory. */
 const float *vg_model_logits (const VgModel *model);
 
-/* An intermediate activation of the last forward, channels-last, for tests and tools:
- * "stage0".."stage3" (B, Hs, Ws, Cs) after each stage's LayerNorm, "fuse" (B, N0, D) after
- * the fuse BatchNorm + ReLU, "classifier" (B, N0, NC) before the head. NULL if unknown. */
+/* An intermediate activation of the last forward, channels-last, for tests and tools.
+ * SegFormer: "stage0".."stage3" (B, Hs, Ws, Cs) after each stage's LayerNorm, "fuse"
+ * (B, N0, D) after the fuse BatchNorm + ReLU, "classifier" (B, N0, NC) before the head.
+ * Convolutional networks: the output of a module by its state_dict prefix (e.g.
+ * "encoder1", "aspp", "global_feature_extractor"). NULL if unknown. */
 const float *vg_model_activation (const VgModel *model, const char *name);
 
 /* BatchNorm's num_batches_tracked (the same for every BatchNorm layer). */
@@ -111,7 +119,7 @@ float *vg_model_tensor (VgModel *model, const char *name, gboolean grad, size_t 
 
 /* ---- description (no allocation of the model needed) --------------------------------- */
 typedef struct {
-  char name[64];
+  char name[128];
   int shape[4];    /* output (B, H, W, C) for B = 1 */
   size_t params;   /* trainable parameters of this layer */
   double macs;     /* multiply-accumulates of the forward for one image */

@@ -51,7 +51,10 @@ VG_TEST ("/config/names", test_names)
 
   g_assert_cmpstr (names[0], ==, "visage-s");  /* the default comes first */
   g_assert_cmpstr (names[1], ==, "seed");
-  g_assert_null (names[2]);
+  g_assert_cmpstr (names[2], ==, "unet");
+  g_assert_cmpstr (names[3], ==, "deeplabv3plus");
+  g_assert_cmpstr (names[4], ==, "fastscnn");
+  g_assert_null (names[5]);
 
   cfg = named ("seed");
   g_assert_cmpstr (cfg.name, ==, "seed");
@@ -367,3 +370,51 @@ VG_TEST ("/config/validate", test_validate)
 }
 
 VG_TEST_MAIN ()
+
+/* The report's three baselines: their parameter counts (report-baselines.py), a spec that
+ * names only the architecture and round-trips to the name, and the SegFormer's keys
+ * refused for them. */
+VG_TEST ("/config/baselines", test_baselines)
+{
+  static const struct {
+    const char *name;
+    VgArchitecture arch;
+    size_t params;
+  } cases[] = {
+    { "unet", VG_ARCH_UNET, 1941411 },
+    { "deeplabv3plus", VG_ARCH_DEEPLABV3PLUS, 1964394 },
+    { "fastscnn", VG_ARCH_FASTSCNN, 1154435 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      VgConfig cfg = named (cases[i].name), parsed = named ("seed");
+      g_autofree char *spec = vg_config_to_string (&cfg);
+      g_autofree char *expected = g_strdup_printf ("arch=%s", cases[i].name);
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpint (cfg.arch, ==, cases[i].arch);
+      g_assert_cmpuint (vg_config_count_params (&cfg), ==, cases[i].params);
+      g_assert_cmpstr (spec, ==, expected);
+      g_assert_cmpstr (vg_config_arch_name (cfg.arch), ==, cases[i].name);
+      g_assert_true (vg_config_parse (&parsed, spec, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (parsed.arch, ==, cases[i].arch);
+      g_assert_cmpstr (parsed.name, ==, cases[i].name);
+
+      g_assert_false (vg_config_parse (&cfg, "widths=8,16,32,64", &error));
+      g_assert_error (error, VG_CONFIG_ERROR, 1);
+      g_assert_nonnull (strstr (error->message, "does not apply"));
+    }
+  {
+    VgConfig cfg = named ("unet");
+    g_autoptr (GError) error = NULL;
+
+    g_assert_false (vg_config_parse (&cfg, "arch=resnet", &error));
+    g_assert_nonnull (strstr (error->message, "unknown architecture"));
+    g_clear_error (&error);
+    /* back to a SegFormer: its keys apply again */
+    g_assert_true (vg_config_parse (&cfg, "arch=segformer", &error));
+    g_assert_cmpint (cfg.arch, ==, VG_ARCH_SEGFORMER);
+  }
+}

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The layer table of a configuration: each layer's output shape, parameters and forward
  * multiply-accumulates, computed from the configuration alone (no model is allocated).
- * The figures follow the forward of vg-model-passes.c (the fuse stage by stage). */
+ * The figures follow the forward of segformer-passes.c (the fuse stage by stage). */
 #define G_LOG_DOMAIN "visage-engine"
 
 #include "config.h"
 
 #include <stdio.h>
 
-#include "vg-model-private.h"
+#include "segformer-private.h"
 
 typedef struct {
   VgLayerInfo *rows;
@@ -33,7 +33,7 @@ add_row (VgRows *r, const char *name, int h, int w, int c, size_t params, double
 }
 
 int
-vg_model_describe (const VgConfig *cfg, int H, int W, VgLayerInfo *rows, int max)
+vg_segformer_describe (const VgConfig *cfg, int H, int W, VgLayerInfo *rows, int max)
 {
   VgRows r = { rows, rows != NULL ? max : 0, 0 };
   VgStageSize sizes[VG_STAGES];
@@ -96,17 +96,4 @@ vg_model_describe (const VgConfig *cfg, int H, int W, VgLayerInfo *rows, int max
   else
     add_row (&r, "head (bilinear x4)", H, W, NC, 0, 0);
   return r.n;
-}
-
-double
-vg_model_forward_macs (const VgConfig *cfg, int H, int W)
-{
-  int n = vg_model_describe (cfg, H, W, NULL, 0);
-  g_autofree VgLayerInfo *rows = g_new0 (VgLayerInfo, n);
-  double total = 0;
-
-  vg_model_describe (cfg, H, W, rows, n);
-  for (int i = 0; i < n; i++)
-    total += rows[i].macs;
-  return total;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The SegFormer's forward and backward passes through the backend table (shapes and
- * memory: vg-model-private.h).
+ * memory: segformer-private.h; the loss around them: vg-model.c).
  *
  * Gradient rule: parameter gradients accumulate (+=); activation gradients overwrite (=),
  * and the model adds residual and multi-consumer paths itself with add_inplace. */
@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-#include "vg-model-private.h"
+#include "segformer-private.h"
 
 /* ---- forward --------------------------------------------------------------------------- */
 
@@ -17,6 +17,7 @@ block_forward (VgModel *m, const VgBlockW *w, VgBlockActs *a, const float *x, in
                int Ws, int C, int NH, int R)
 {
   const VgBackend *be = m->be;
+  VgSegformer *sf = segformer_of (m);
   const float eps = m->cfg.ln_eps;
   const int hC = C * m->cfg.mlp_ratio, N = Hs * Ws;
   const int M = model_reduced (Hs, R) * model_reduced (Ws, R);
@@ -28,7 +29,7 @@ block_forward (VgModel *m, const VgBlockW *w, VgBlockActs *a, const float *x, in
   be->linear_forward (a->q, a->ln1, w->q.w, w->q.b, B * N, C, C);
   if (R > 1)
     {
-      be->conv2d_forward (a->sr, a->ln1, w->sr.w, w->sr.b, m->a.scratch, B, Hs, Ws, C, C, R, R,
+      be->conv2d_forward (a->sr, a->ln1, w->sr.w, w->sr.b, sf->a.scratch, B, Hs, Ws, C, C, R, R,
                           0, 1);
       be->layernorm_forward (a->srn, a->srn_mean, a->srn_rstd, a->sr, w->sr_norm.w,
                              w->sr_norm.b, eps, B * M, C);
@@ -37,14 +38,14 @@ block_forward (VgModel *m, const VgBlockW *w, VgBlockActs *a, const float *x, in
   /* kv is one Linear(C, 2C) in PyTorch: its first C output rows are k, the next C are v. */
   be->linear_forward (a->k, kv_in, w->kv.w, w->kv.b, B * M, C, C);
   be->linear_forward (a->v, kv_in, w->kv.w + (size_t) C * C, w->kv.b + C, B * M, C, C);
-  be->attention_forward (a->att, a->lse, a->q, a->k, a->v, m->a.scratch, B, N, M, C, NH);
+  be->attention_forward (a->att, a->lse, a->q, a->k, a->v, sf->a.scratch, B, N, M, C, NH);
   be->linear_forward (a->x1, a->att, w->proj.w, w->proj.b, B * N, C, C);
   be->add_inplace (a->x1, x, (size_t) B * N * C);
 
   be->layernorm_forward (a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, w->norm2.w, w->norm2.b, eps,
                          B * N, C);
   be->linear_forward (a->fc1, a->ln2, w->fc1.w, w->fc1.b, B * N, C, hC);
-  be->conv2d_forward (a->dw, a->fc1, w->dwconv.w, w->dwconv.b, m->a.scratch, B, Hs, Ws, hC, hC,
+  be->conv2d_forward (a->dw, a->fc1, w->dwconv.w, w->dwconv.b, sf->a.scratch, B, Hs, Ws, hC, hC,
                       3, 1, 1, hC);
   be->gelu_forward (a->gelu, a->dw, (size_t) B * N * hC);
   be->linear_forward (a->out, a->gelu, w->fc2.w, w->fc2.b, B * N, hC, C);
@@ -55,53 +56,28 @@ static void
 batchnorm_relu_forward (VgModel *m, float *act, float *mean, float *rstd, const float *inp,
                         const VgBatchNormW *bn, int Nr, int C, gboolean training)
 {
-  const VgBackend *be = m->be;
-
-  if (training && m->sync_sums != NULL)
-    {
-      /* synchronised: the global batch's statistics, around the running mean (the same on
-       * every process, and near the batch mean once training has begun) */
-      be->batchnorm_sums (m->sync_sums, inp, bn->running_mean, Nr, C);
-      be->dist_sum (m->sync_sums, 2 * (size_t) C + 1, TRUE);
-      be->batchnorm_stats (mean, rstd, bn->running_mean, bn->running_var, m->sync_sums,
-                           bn->running_mean, m->cfg.bn_eps, m->cfg.bn_momentum, C);
-      be->batchnorm_normalize (act, inp, mean, rstd, bn->affine.w, bn->affine.b, Nr, C);
-      (*bn->count)++;
-    }
-  else if (training)
-    {
-      be->batchnorm_forward_train (act, mean, rstd, bn->running_mean, bn->running_var, inp,
-                                   bn->affine.w, bn->affine.b, m->cfg.bn_eps,
-                                   m->cfg.bn_momentum, Nr, C);
-      (*bn->count)++;
-    }
-  else
-    be->batchnorm_forward_eval (act, inp, bn->affine.w, bn->affine.b, bn->running_mean,
-                                bn->running_var, m->cfg.bn_eps, Nr, C);
-  be->relu_forward (act, act, (size_t) Nr * C);
+  vg_model_batchnorm_forward (m, act, mean, rstd, inp, bn, Nr, C, training);
+  m->be->relu_forward (act, act, (size_t) Nr * C);
 }
 
-float
-vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B,
-                  gboolean training)
+void
+vg_segformer_forward (VgModel *m, const float *images, int B, gboolean training)
 {
+  VgSegformer *sf = segformer_of (m);
   const VgConfig *cfg = &m->cfg;
   const VgBackend *be = m->be;
   const int D = cfg->decoder_dim, NC = cfg->num_classes;
-  const int H0 = m->sizes[0].H, W0 = m->sizes[0].W, N0 = H0 * W0;
+  const int H0 = sf->sizes[0].H, W0 = sf->sizes[0].W, N0 = H0 * W0;
   const float *x = images;
-  VgActs *a = &m->a;
-
-  g_return_val_if_fail (B > 0 && B <= m->B, 0.0f);
-  g_return_val_if_fail (!training || m->training_reserved, 0.0f);
+  VgActs *a = &sf->a;
 
   for (int s = 0; s < VG_STAGES; s++)
     {
-      const VgStageW *ws = &m->w.stages[s];
+      const VgStageW *ws = &sf->w.stages[s];
       VgStageActs *sa = &a->stages[s];
-      int C = cfg->widths[s], Hs = m->sizes[s].H, Ws = m->sizes[s].W, N = Hs * Ws;
+      int C = cfg->widths[s], Hs = sf->sizes[s].H, Ws = sf->sizes[s].W, N = Hs * Ws;
       int Cprev = s == 0 ? cfg->in_channels : cfg->widths[s - 1];
-      int Hp = s == 0 ? m->H : m->sizes[s - 1].H, Wp = s == 0 ? m->W : m->sizes[s - 1].W;
+      int Hp = s == 0 ? m->H : sf->sizes[s - 1].H, Wp = s == 0 ? m->W : sf->sizes[s - 1].W;
 
       be->conv2d_forward (sa->patch, x, ws->patch_proj.w, ws->patch_proj.b, a->scratch, B, Hp,
                           Wp, Cprev, C, s == 0 ? 7 : 3, s == 0 ? 4 : 2, s == 0 ? 3 : 1, 1);
@@ -131,48 +107,38 @@ vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B
 
     for (int k = 0; k < VG_STAGES; k++)
       wparts[k] = a->fuse_w + (size_t) k * D * D;
-    be->concat_backward (wparts, m->w.fuse.w, Cs, VG_STAGES, D); /* split the columns */
+    be->concat_backward (wparts, sf->w.fuse.w, Cs, VG_STAGES, D); /* split the columns */
     for (int s = 0; s < VG_STAGES; s++)
       {
-        int Ns = m->sizes[s].H * m->sizes[s].W;
+        int Ns = sf->sizes[s].H * sf->sizes[s].W;
 
-        be->linear_forward (a->lc_conv[s], a->stages[s].out, m->w.linear_c[s].w,
-                            m->w.linear_c[s].b, B * Ns, cfg->widths[s], D);
+        be->linear_forward (a->lc_conv[s], a->stages[s].out, sf->w.linear_c[s].w,
+                            sf->w.linear_c[s].b, B * Ns, cfg->widths[s], D);
         batchnorm_relu_forward (m, a->lc_act[s], a->lc_mean[s], a->lc_rstd[s], a->lc_conv[s],
-                                &m->w.linear_c_bn[s], B * Ns, D, training);
+                                &sf->w.linear_c_bn[s], B * Ns, D, training);
       }
-    be->linear_forward (a->fuse_conv, a->lc_act[0], wparts[VG_STAGES - 1], m->w.fuse.b,
+    be->linear_forward (a->fuse_conv, a->lc_act[0], wparts[VG_STAGES - 1], sf->w.fuse.b,
                         B * N0, D, D);
     for (int s = 1; s < VG_STAGES; s++)
       {
-        int Ns = m->sizes[s].H * m->sizes[s].W;
+        int Ns = sf->sizes[s].H * sf->sizes[s].W;
 
         be->linear_forward (a->fuse_part, a->lc_act[s], wparts[VG_STAGES - 1 - s], NULL,
                             B * Ns, D, D);
-        be->resize_bilinear_forward (a->fuse_up, a->fuse_part, B, m->sizes[s].H,
-                                     m->sizes[s].W, H0, W0, D);
+        be->resize_bilinear_forward (a->fuse_up, a->fuse_part, B, sf->sizes[s].H,
+                                     sf->sizes[s].W, H0, W0, D);
         be->add_inplace (a->fuse_conv, a->fuse_up, (size_t) B * N0 * D);
       }
   }
   batchnorm_relu_forward (m, a->fuse_act, a->fuse_mean, a->fuse_rstd, a->fuse_conv,
-                          &m->w.fuse_bn, B * N0, D, training);
-  be->linear_forward (a->cls, a->fuse_act, m->w.classifier.w, m->w.classifier.b, B * N0, D,
+                          &sf->w.fuse_bn, B * N0, D, training);
+  be->linear_forward (a->cls, a->fuse_act, sf->w.classifier.w, sf->w.classifier.b, B * N0, D,
                       NC);
   if (cfg->head == VG_HEAD_TCONV)
-    be->conv_transpose_forward (a->logits, a->cls, m->w.head.w, m->w.head.b, a->scratch, B, H0,
+    be->conv_transpose_forward (a->logits, a->cls, sf->w.head.w, sf->w.head.b, a->scratch, B, H0,
                                 W0, NC, NC, 4);
   else
     be->resize_bilinear_forward (a->logits, a->cls, B, H0, W0, m->H, m->W, NC);
-
-  m->last_B = B;
-  m->last_images = images;
-  m->last_targets = training ? targets : NULL;
-  m->last_loss = 0.0f;
-  if (targets != NULL)
-    m->last_loss = m->loss_forward (a->logits, targets,
-                                    m->have_class_weights ? m->class_weights : NULL,
-                                    VG_IGNORE_INDEX, B * m->H * m->W, NC);
-  return m->last_loss;
 }
 
 /* ---- backward -------------------------------------------------------------------------- */
@@ -184,7 +150,8 @@ block_backward (VgModel *m, const VgBlockW *w, const VgBlockW *g, const VgBlockA
                 float *dinp, const float *dout, int B, int Hs, int Ws, int C, int NH, int R)
 {
   const VgBackend *be = m->be;
-  float *const *t = m->a.tmp;
+  VgSegformer *sf = segformer_of (m);
+  float *const *t = sf->a.tmp;
   const int hC = C * m->cfg.mlp_ratio, N = Hs * Ws;
   const int M = model_reduced (Hs, R) * model_reduced (Ws, R);
   const size_t BNC = (size_t) B * N * C, BMC = (size_t) B * M * C;
@@ -194,7 +161,7 @@ block_backward (VgModel *m, const VgBlockW *w, const VgBlockW *g, const VgBlockA
   be->linear_backward (t[0], g->fc2.w, g->fc2.b, dout, a->gelu, w->fc2.w, B * N, hC, C);
   be->gelu_backward (t[0], t[0], a->dw, (size_t) B * N * hC);
   be->conv2d_backward (t[1], g->dwconv.w, g->dwconv.b, t[0], a->fc1, w->dwconv.w,
-                       m->a.scratch, B, Hs, Ws, hC, hC, 3, 1, 1, hC);
+                       sf->a.scratch, B, Hs, Ws, hC, hC, 3, 1, 1, hC);
   be->linear_backward (t[2], g->fc1.w, g->fc1.b, t[1], a->ln2, w->fc1.w, B * N, C, hC);
   be->layernorm_backward (t[3], g->norm2.w, g->norm2.b, t[2], a->x1, w->norm2.w, a->ln2_mean,
                           a->ln2_rstd, B * N, C);
@@ -203,7 +170,7 @@ block_backward (VgModel *m, const VgBlockW *w, const VgBlockW *g, const VgBlockA
   /* attention: x1 = inp + proj(attn(q(ln1), kv(sr(ln1)))) */
   be->linear_backward (t[2], g->proj.w, g->proj.b, t[3], a->att, w->proj.w, B * N, C, C);
   be->attention_backward (t[0], t[1], t[4], t[2], a->att, a->lse, a->q, a->k, a->v,
-                          m->a.scratch, B, N, M, C, NH);
+                          sf->a.scratch, B, N, M, C, NH);
   be->linear_backward (t[2], g->q.w, g->q.b, t[0], a->ln1, w->q.w, B * N, C, C);
   be->linear_backward (t[0], g->kv.w, g->kv.b, t[1], kv_in, w->kv.w, B * M, C, C);
   be->linear_backward (t[1], g->kv.w + (size_t) C * C, g->kv.b + C, t[4], kv_in,
@@ -213,7 +180,7 @@ block_backward (VgModel *m, const VgBlockW *w, const VgBlockW *g, const VgBlockA
     {
       be->layernorm_backward (t[1], g->sr_norm.w, g->sr_norm.b, t[0], a->sr, w->sr_norm.w,
                               a->srn_mean, a->srn_rstd, B * M, C);
-      be->conv2d_backward (t[4], g->sr.w, g->sr.b, t[1], a->ln1, w->sr.w, m->a.scratch, B, Hs,
+      be->conv2d_backward (t[4], g->sr.w, g->sr.b, t[1], a->ln1, w->sr.w, sf->a.scratch, B, Hs,
                            Ws, C, C, R, R, 0, 1);
       be->add_inplace (t[2], t[4], BNC);
     }
@@ -229,54 +196,31 @@ batchnorm_relu_backward (VgModel *m, float *dinp, float *dact, const float *act,
                          const float *inp, const float *mean, const float *rstd,
                          const VgBatchNormW *w, const VgBatchNormW *g, int Nr, int C)
 {
-  const VgBackend *be = m->be;
-
-  be->relu_backward (dact, dact, act, (size_t) Nr * C);
-  if (m->sync_sums == NULL)
-    {
-      be->batchnorm_backward (dinp, g->affine.w, g->affine.b, dact, inp, w->affine.w, mean,
-                              rstd, Nr, C);
-      return;
-    }
-  /* synchronised: this process's part of the parameter gradients (the trainer sums those
-   * over the processes), the global batch's sums for the input gradient */
-  be->batchnorm_backward_sums (m->sync_sums, g->affine.w, g->affine.b, dact, inp, mean, rstd,
-                               Nr, C);
-  be->dist_sum (m->sync_sums, 2 * (size_t) C + 1, TRUE);
-  be->batchnorm_backward_dinp (dinp, dact, inp, w->affine.w, mean, rstd, m->sync_sums, Nr, C);
+  m->be->relu_backward (dact, dact, act, (size_t) Nr * C);
+  vg_model_batchnorm_backward (m, dinp, dact, inp, mean, rstd, w, g, Nr, C);
 }
 
 void
-vg_model_backward (VgModel *m)
+vg_segformer_backward (VgModel *m, int B)
 {
-  vg_model_backward_scaled (m, 1.0f);
-}
-
-void
-vg_model_backward_scaled (VgModel *m, float dloss)
-{
+  VgSegformer *sf = segformer_of (m);
   const VgConfig *cfg = &m->cfg;
   const VgBackend *be = m->be;
-  const int D = cfg->decoder_dim, NC = cfg->num_classes, B = m->last_B;
-  const int H0 = m->sizes[0].H, W0 = m->sizes[0].W, N0 = H0 * W0;
-  VgActs *a = &m->a;
+  const int D = cfg->decoder_dim, NC = cfg->num_classes;
+  const int H0 = sf->sizes[0].H, W0 = sf->sizes[0].W, N0 = H0 * W0;
+  VgActs *a = &sf->a;
   float *const *t = a->tmp;
 
-  g_return_if_fail (m->training_reserved && m->last_targets != NULL);
-
-  /* loss -> logits: the gradient overwrites the logits, which are not needed any more */
-  m->loss_backward (a->logits, a->logits, m->last_targets,
-                    m->have_class_weights ? m->class_weights : NULL, VG_IGNORE_INDEX, dloss,
-                    B * m->H * m->W, NC);
+  /* the logits hold the loss's gradient (vg_model_backward_scaled) */
   if (cfg->head == VG_HEAD_TCONV)
-    be->conv_transpose_backward (t[0], m->g.head.w, m->g.head.b, a->logits, a->cls,
-                                 m->w.head.w, a->scratch, B, H0, W0, NC, NC, 4);
+    be->conv_transpose_backward (t[0], sf->g.head.w, sf->g.head.b, a->logits, a->cls,
+                                 sf->w.head.w, a->scratch, B, H0, W0, NC, NC, 4);
   else
     be->resize_bilinear_backward (t[0], a->logits, B, H0, W0, m->H, m->W, NC);
-  be->linear_backward (t[1], m->g.classifier.w, m->g.classifier.b, t[0], a->fuse_act,
-                       m->w.classifier.w, B * N0, D, NC);
+  be->linear_backward (t[1], sf->g.classifier.w, sf->g.classifier.b, t[0], a->fuse_act,
+                       sf->w.classifier.w, B * N0, D, NC);
   batchnorm_relu_backward (m, t[2], t[1], a->fuse_act, a->fuse_conv, a->fuse_mean,
-                           a->fuse_rstd, &m->w.fuse_bn, &m->g.fuse_bn, B * N0, D);
+                           a->fuse_rstd, &sf->w.fuse_bn, &sf->g.fuse_bn, B * N0, D);
   /* The fuse, stage by stage as in the forward: d fuse_conv (t2) resized down to each
    * stage's scale (t3) meets that stage's column block of the weight; the block gradients
    * are packed back into the weight's layout and added to its gradient. */
@@ -294,7 +238,7 @@ vg_model_backward_scaled (VgModel *m, float dloss)
     for (int s = 0; s < VG_STAGES; s++)
       {
         int k = VG_STAGES - 1 - s;
-        int Hs = m->sizes[s].H, Ws = m->sizes[s].W, Ns = Hs * Ws;
+        int Hs = sf->sizes[s].H, Ws = sf->sizes[s].W, Ns = Hs * Ws;
         const float *dy = t[2];
         float *dact = t[0], *dconv = t[1];
 
@@ -304,27 +248,27 @@ vg_model_backward_scaled (VgModel *m, float dloss)
             dy = t[3];
           }
         /* the bias joins once, at 1/4 scale: its gradient is the sum of d fuse_conv */
-        be->linear_backward (dact, gparts[k], s == 0 ? m->g.fuse.b : NULL, dy, a->lc_act[s],
+        be->linear_backward (dact, gparts[k], s == 0 ? sf->g.fuse.b : NULL, dy, a->lc_act[s],
                              wparts[k], B * Ns, D, D);
         batchnorm_relu_backward (m, dconv, dact, a->lc_act[s], a->lc_conv[s], a->lc_mean[s],
-                                 a->lc_rstd[s], &m->w.linear_c_bn[s], &m->g.linear_c_bn[s],
+                                 a->lc_rstd[s], &sf->w.linear_c_bn[s], &sf->g.linear_c_bn[s],
                                  B * Ns, D);
-        be->linear_backward (a->stages[s].dout, m->g.linear_c[s].w, m->g.linear_c[s].b,
-                             dconv, a->stages[s].out, m->w.linear_c[s].w, B * Ns,
+        be->linear_backward (a->stages[s].dout, sf->g.linear_c[s].w, sf->g.linear_c[s].b,
+                             dconv, a->stages[s].out, sf->w.linear_c[s].w, B * Ns,
                              cfg->widths[s], D);
       }
     be->concat_forward (a->fuse_gpack, (const float *const *) gparts, Cs, VG_STAGES, D);
-    be->add_inplace (m->g.fuse.w, a->fuse_gpack, (size_t) 4 * D * D);
+    be->add_inplace (sf->g.fuse.w, a->fuse_gpack, (size_t) 4 * D * D);
   }
 
   /* encoder, last stage first; each stage's input gradient adds to the previous stage's */
   for (int s = VG_STAGES - 1; s >= 0; s--)
     {
-      const VgStageW *ws = &m->w.stages[s], *gs = &m->g.stages[s];
+      const VgStageW *ws = &sf->w.stages[s], *gs = &sf->g.stages[s];
       VgStageActs *sa = &a->stages[s];
-      int C = cfg->widths[s], Hs = m->sizes[s].H, Ws = m->sizes[s].W, N = Hs * Ws;
+      int C = cfg->widths[s], Hs = sf->sizes[s].H, Ws = sf->sizes[s].W, N = Hs * Ws;
       int Cprev = s == 0 ? cfg->in_channels : cfg->widths[s - 1];
-      int Hp = s == 0 ? m->H : m->sizes[s - 1].H, Wp = s == 0 ? m->W : m->sizes[s - 1].W;
+      int Hp = s == 0 ? m->H : sf->sizes[s - 1].H, Wp = s == 0 ? m->W : sf->sizes[s - 1].W;
       int depth = cfg->depths[s];
       const float *last = depth > 0 ? sa->blocks[depth - 1].out : sa->patch_ln;
       float *d = a->stream[0], *dnext = a->stream[1];
