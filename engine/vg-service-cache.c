@@ -134,11 +134,11 @@ service_memory_cache_clear (VgService *self)
 }
 
 static char *
-disk_cache_path (VgService *self, const char *image_key)
+disk_cache_path (VgService *self, const char *model_key, const char *image_key)
 {
   g_autofree char *file_name = g_strdup_printf ("%.*s.png", KEY_CHARS, image_key);
 
-  return g_build_filename (self->cache_dir, self->model_key, file_name, NULL);
+  return g_build_filename (self->cache_dir, model_key, file_name, NULL);
 }
 
 /* A cache file that is unreadable, of another size or out of range is a miss: the cache
@@ -184,6 +184,15 @@ GBytes *
 service_predict_labels (VgService *self, const char *path, int height, int width,
                         gboolean image_loaded, gboolean *cached, GError **error)
 {
+  return service_predict_labels_by (self, self->predictor, self->model_key, path, height,
+                                    width, image_loaded, cached, error);
+}
+
+GBytes *
+service_predict_labels_by (VgService *self, VgPredictor *predictor, const char *model_key,
+                           const char *path, int height, int width, gboolean image_loaded,
+                           gboolean *cached, GError **error)
+{
   g_autofree char *image_key = NULL;
   g_autofree char *key = NULL;
   g_autofree char *cache_path = NULL;
@@ -194,13 +203,13 @@ service_predict_labels (VgService *self, const char *path, int height, int width
   image_key = image_key_for_file (path, error);
   if (image_key == NULL)
     return NULL;
-  key = g_strdup_printf ("%s/%.*s", self->model_key, KEY_CHARS, image_key);
+  key = g_strdup_printf ("%s/%.*s", model_key, KEY_CHARS, image_key);
   *cached = TRUE;
   bytes = memory_cache_lookup (self, key, height, width);
   if (bytes != NULL)
     return bytes;
 
-  cache_path = disk_cache_path (self, image_key);
+  cache_path = disk_cache_path (self, model_key, image_key);
   bytes = disk_cache_lookup (self, cache_path, height, width);
   if (bytes != NULL)
     {
@@ -222,7 +231,7 @@ service_predict_labels (VgService *self, const char *path, int height, int width
         }
     }
   labels = g_malloc (n);
-  if (!vg_predict_image (self->predictor, self->image.data, height, width, labels, NULL,
+  if (!vg_predict_image (predictor, self->image.data, height, width, labels, NULL,
                          error))
     return NULL;
   bytes = g_bytes_new_take (g_steal_pointer (&labels), n);

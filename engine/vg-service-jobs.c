@@ -19,34 +19,34 @@
 /* ---- the jobs (worker only) ------------------------------------------------------------- */
 
 gboolean
-service_run_load_model (VgService *self, Job *job, GError **error)
+service_open_model (const char *path, const char *device, gboolean flip,
+                    GCancellable *cancellable, VgModel **model_out, VgPredictor **predictor_out,
+                    VgPreprocess *pre, char **key_out, char **device_note, GError **error)
 {
   g_autoptr (VgModel) model = NULL;
   g_autoptr (VgPredictor) predictor = NULL;
   g_autofree char *key = NULL;
-  VgPreprocess pre;
+  char why[512] = "";
+  const VgBackend *backend;
 
-  key = service_model_key_for_file (job->path, job->cancellable, error);
+  key = service_model_key_for_file (path, cancellable, error);
   if (key == NULL)
     return FALSE;
-  {
-    char why[512] = "";
-    const VgBackend *backend = vg_backend_for_device (job->device, why, sizeof why);
-
-    if (backend == NULL)
-      {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s", why);
-        return FALSE;
-      }
-    model = vg_model_open (job->path, backend, &pre, error);
-    job->device_note = g_strdup (why);
-  }
+  backend = vg_backend_for_device (device, why, sizeof why);
+  if (backend == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s", why);
+      return FALSE;
+    }
+  model = vg_model_open (path, backend, pre, error);
+  if (device_note != NULL)
+    *device_note = g_strdup (why);
   if (model == NULL)
     return FALSE;
-  predictor = vg_predictor_new (model, &pre, 1, error);
-  if (predictor == NULL || !vg_predictor_set_flip (predictor, job->flip, error))
+  predictor = vg_predictor_new (model, pre, 1, error);
+  if (predictor == NULL || !vg_predictor_set_flip (predictor, flip, error))
     return FALSE;
-  if (job->flip)
+  if (flip)
     {
       /* flipped predictions are other predictions: cached apart */
       char *flipped = g_strconcat (key, "-flip", NULL);
@@ -54,6 +54,23 @@ service_run_load_model (VgService *self, Job *job, GError **error)
       g_free (key);
       key = flipped;
     }
+  *model_out = g_steal_pointer (&model);
+  *predictor_out = g_steal_pointer (&predictor);
+  *key_out = g_steal_pointer (&key);
+  return TRUE;
+}
+
+gboolean
+service_run_load_model (VgService *self, Job *job, GError **error)
+{
+  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgPredictor) predictor = NULL;
+  g_autofree char *key = NULL;
+  VgPreprocess pre;
+
+  if (!service_open_model (job->path, job->device, job->flip, job->cancellable, &model,
+                           &predictor, &pre, &key, &job->device_note, error))
+    return FALSE;
 
   /* The predictor refers to the model: free it first. */
   g_clear_pointer (&self->predictor, vg_predictor_free);
@@ -109,6 +126,15 @@ service_run_predict (VgService *self, Job *job, GError **error)
       if (labels == NULL)
         return NULL;
       prediction->labels = g_bytes_unref_to_data (g_steal_pointer (&labels), &(gsize) { 0 });
+    }
+  if (job->compared)
+    {
+      g_autoptr (GBytes) other = service_compared_labels (self, job->path, H, W, error);
+
+      if (other == NULL)
+        return NULL;
+      prediction->other_labels = g_bytes_unref_to_data (g_steal_pointer (&other),
+                                                        &(gsize) { 0 });
     }
 
   if (prediction->truth != NULL && prediction->labels != NULL)

@@ -6,6 +6,7 @@
  *   vg-service-jobs.c    loading a model, predicting, evaluating (worker only)
  *   vg-service-export.c  exports of masks, overlays and splits (worker only)
  *   vg-service-train.c   training runs, with the other jobs served between their steps
+ *   vg-service-compare.c a second model's evaluation beside the loaded one's
  */
 #pragma once
 
@@ -30,7 +31,9 @@ typedef struct {
   char *path;                /* model file, split folder or image */
   char *mask_path;           /* predict: nullable */
   char *device;              /* load model: "auto", "cpu" or "cuda" */
-  gboolean flip;             /* load model: test-time flip (vg_predictor_set_flip) */
+  gboolean flip;             /* load model, compare: test-time flip (vg_predictor_set_flip) */
+  gboolean compared;         /* predict: also the compared model's labels */
+  char *model_path;          /* compare: the loaded model's file, named in the result */
   char *device_note;         /* load model: why the device is not the one asked for */
   VgSplit *split;            /* evaluate, export: the worker's own copy */
   int index;                 /* export: the sample, or -1 for all */
@@ -105,6 +108,10 @@ struct _VgService
   VgImage image;             /* scratch, reused across jobs */
   VgImage mask;
   VgImage cached_mask;
+  /* the model compared with the loaded one (vg-service-compare.c), or all NULL */
+  VgModel *other_model;
+  VgPredictor *other_predictor;
+  char *other_key;           /* as model_key */
 };
 
 /* ---- vg-service.c ------------------------------------------------------------------------- */
@@ -126,6 +133,12 @@ Event *service_news_locked (VgService *self, Job *job);
 void service_schedule_delivery_locked (VgService *self, gboolean urgent);
 /* Worker: run a job of any kind, leaving its result or error in it (the one dispatcher). */
 void service_run_job (VgService *self, Job *job);
+/* Main context: a new job of a kind, its task on the caller's callback; queue it, starting
+ * the worker on first use. A split copied for the worker. */
+Job *service_job_new (VgService *self, VgServiceJob kind, GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag);
+void service_queue_job (VgService *self, Job *job);
+VgSplit *service_split_copy (const VgSplit *split);
 /* Worker, between two steps of a long job: run now, in order, the queued jobs whose kind
  * is in kinds (bits 1 << VgServiceJob): predictions between two images of an evaluation
  * or export, so the image the user looks at never waits for the whole split; every job
@@ -142,13 +155,31 @@ void service_memory_cache_clear (VgService *self);
  * else the disk cache, else predicted (and cached). */
 GBytes *service_predict_labels (VgService *self, const char *path, int height, int width,
                                 gboolean image_loaded, gboolean *cached, GError **error);
+/* The same by another predictor, cached under its model key. */
+GBytes *service_predict_labels_by (VgService *self, VgPredictor *predictor,
+                                   const char *model_key, const char *path, int height,
+                                   int width, gboolean image_loaded, gboolean *cached,
+                                   GError **error);
 /* A GDestroyNotify for the memory cache's table. */
 void service_cache_entry_free (gpointer entry);
 
 /* ---- vg-service-jobs.c, -export.c, -train.c ----------------------------------------------- */
 
+/* A model file on a device ("auto", "cpu", "cuda"), its predictor (one image at a time,
+ * flipped or not) and its cache key; device_note (may be NULL) why the device is not the
+ * one asked for. */
+gboolean service_open_model (const char *path, const char *device, gboolean flip,
+                             GCancellable *cancellable, VgModel **model,
+                             VgPredictor **predictor, VgPreprocess *pre, char **key,
+                             char **device_note, GError **error);
 gboolean service_run_load_model (VgService *self, Job *job, GError **error);
 VgPrediction *service_run_predict (VgService *self, Job *job, GError **error);
 VgEvaluation *service_run_evaluate (VgService *self, Job *job, GError **error);
 int service_run_export (VgService *self, Job *job, GError **error);
 VgTrainState *service_run_train (VgService *self, Job *job, GError **error);
+VgServiceComparison *service_run_compare (VgService *self, Job *job, GError **error);
+/* The compared model's labels of an image (vg_service_predict_compared_async). */
+GBytes *service_compared_labels (VgService *self, const char *path, int height, int width,
+                                 GError **error);
+/* Free the compared model (finalize). */
+void service_compared_model_clear (VgService *self);

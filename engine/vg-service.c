@@ -59,6 +59,7 @@ vg_prediction_free (VgPrediction *prediction)
   g_free (prediction->rgb);
   g_free (prediction->truth);
   g_free (prediction->labels);
+  g_free (prediction->other_labels);
   g_free (prediction);
 }
 
@@ -113,6 +114,7 @@ job_free (Job *job)
   g_free (job->mask_path);
   g_free (job->device);
   g_free (job->device_note);
+  g_free (job->model_path);
   vg_split_free (job->split);
   if (job->train_options != NULL)
     {
@@ -402,6 +404,10 @@ service_run_job (VgService *self, Job *job)
       job->result = service_run_train (self, job, &job->error);
       job->result_free = g_free;
       break;
+    case VG_SERVICE_JOB_COMPARE:
+      job->result = service_run_compare (self, job, &job->error);
+      job->result_free = (GDestroyNotify) vg_service_comparison_free;
+      break;
     case VG_SERVICE_JOB_NONE:
     default:
       g_assert_not_reached ();
@@ -460,8 +466,8 @@ worker_main (gpointer data)
 }
 
 /* Main context: queue a job, starting the worker on first use. */
-static void
-queue_job (VgService *self, Job *job)
+void
+service_queue_job (VgService *self, Job *job)
 {
   g_autoptr (GError) error = NULL;
 
@@ -485,8 +491,8 @@ queue_job (VgService *self, Job *job)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
-static Job *
-job_new (VgService *self, VgServiceJob kind, GCancellable *cancellable,
+Job *
+service_job_new (VgService *self, VgServiceJob kind, GCancellable *cancellable,
          GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag)
 {
   Job *job = g_new0 (Job, 1);
@@ -541,12 +547,12 @@ vg_service_load_model_async (VgService *self, const char *path, GCancellable *ca
   g_return_if_fail (VG_IS_SERVICE (self));
   g_return_if_fail (path != NULL);
 
-  job = job_new (self, VG_SERVICE_JOB_LOAD_MODEL, cancellable, callback, user_data,
+  job = service_job_new (self, VG_SERVICE_JOB_LOAD_MODEL, cancellable, callback, user_data,
                  vg_service_load_model_async);
   job->path = g_strdup (path);
   job->device = g_strdup (self->device);
   job->flip = self->flip;
-  queue_job (self, job);
+  service_queue_job (self, job);
 }
 
 void
@@ -617,10 +623,10 @@ vg_service_open_split_async (VgService *self, const char *dir, GCancellable *can
   g_return_if_fail (VG_IS_SERVICE (self));
   g_return_if_fail (dir != NULL);
 
-  job = job_new (self, VG_SERVICE_JOB_OPEN_SPLIT, cancellable, callback, user_data,
+  job = service_job_new (self, VG_SERVICE_JOB_OPEN_SPLIT, cancellable, callback, user_data,
                  vg_service_open_split_async);
   job->path = g_strdup (dir);
-  queue_job (self, job);
+  service_queue_job (self, job);
 }
 
 VgSplit *
@@ -641,11 +647,11 @@ vg_service_predict_async (VgService *self, const char *image_path, const char *m
   g_return_if_fail (VG_IS_SERVICE (self));
   g_return_if_fail (image_path != NULL);
 
-  job = job_new (self, VG_SERVICE_JOB_PREDICT, cancellable, callback, user_data,
+  job = service_job_new (self, VG_SERVICE_JOB_PREDICT, cancellable, callback, user_data,
                  vg_service_predict_async);
   job->path = g_strdup (image_path);
   job->mask_path = g_strdup (mask_path);
-  queue_job (self, job);
+  service_queue_job (self, job);
 }
 
 VgPrediction *
@@ -656,8 +662,8 @@ vg_service_predict_finish (VgService *self, GAsyncResult *result, GError **error
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static VgSplit *
-split_copy (const VgSplit *split)
+VgSplit *
+service_split_copy (const VgSplit *split)
 {
   VgSplit *copy = g_new0 (VgSplit, 1);
 
@@ -686,10 +692,10 @@ vg_service_evaluate_async (VgService *self, const VgSplit *split, GCancellable *
   g_return_if_fail (VG_IS_SERVICE (self));
   g_return_if_fail (split != NULL);
 
-  job = job_new (self, VG_SERVICE_JOB_EVALUATE, cancellable, callback, user_data,
+  job = service_job_new (self, VG_SERVICE_JOB_EVALUATE, cancellable, callback, user_data,
                  vg_service_evaluate_async);
-  job->split = split_copy (split);
-  queue_job (self, job);
+  job->split = service_split_copy (split);
+  service_queue_job (self, job);
 }
 
 VgEvaluation *
@@ -713,9 +719,9 @@ vg_service_export_async (VgService *self, const VgSplit *split, int index, VgExp
   g_return_if_fail (index >= -1);
   g_return_if_fail (destination != NULL);
 
-  job = job_new (self, VG_SERVICE_JOB_EXPORT, cancellable, callback, user_data,
+  job = service_job_new (self, VG_SERVICE_JOB_EXPORT, cancellable, callback, user_data,
                  vg_service_export_async);
-  job->split = split_copy (split);
+  job->split = service_split_copy (split);
   job->index = index;
   job->export_kind = kind;
   job->path = g_canonicalize_filename (destination, NULL);
@@ -724,7 +730,7 @@ vg_service_export_async (VgService *self, const VgSplit *split, int index, VgExp
   else
     vg_export_options_init (&job->export_options);
   job->export_options.alpha = CLAMP (job->export_options.alpha, 0.0, 1.0);
-  queue_job (self, job);
+  service_queue_job (self, job);
 }
 
 int
@@ -754,12 +760,12 @@ vg_service_train_async (VgService *self, const VgTrainOptions *options,
   g_return_if_fail (VG_IS_SERVICE (self));
   g_return_if_fail (options != NULL);
 
-  job = job_new (self, VG_SERVICE_JOB_TRAIN, cancellable, callback, user_data,
+  job = service_job_new (self, VG_SERVICE_JOB_TRAIN, cancellable, callback, user_data,
                  vg_service_train_async);
   job->train_options = g_new0 (VgTrainOptions, 1);
   vg_train_options_copy (job->train_options, options);
   job->device = g_strdup (self->device);
-  queue_job (self, job);
+  service_queue_job (self, job);
 }
 
 gboolean
@@ -843,6 +849,7 @@ vg_service_finalize (GObject *object)
 
   g_clear_pointer (&self->predictor, vg_predictor_free);
   g_clear_pointer (&self->model, vg_model_free);
+  service_compared_model_clear (self);
   service_memory_cache_clear (self);
   g_hash_table_unref (self->memory_cache);
   vg_train_control_free (self->train_control);

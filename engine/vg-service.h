@@ -28,6 +28,7 @@
 #include <glib-object.h>
 #include <gio/gio.h>
 
+#include "vg-compare.h"
 #include "vg-export.h"
 #include "vg-metrics.h"
 #include "vg-predict.h"
@@ -44,6 +45,7 @@ typedef enum {
   VG_SERVICE_JOB_EVALUATE,
   VG_SERVICE_JOB_EXPORT,
   VG_SERVICE_JOB_TRAIN,
+  VG_SERVICE_JOB_COMPARE,
 } VgServiceJob;
 
 typedef enum {
@@ -73,6 +75,8 @@ typedef struct {
   guint8 *rgb;            /* (height, width, 3) */
   guint8 *truth;          /* (height, width) class ids; NULL without a mask */
   guint8 *labels;         /* (height, width) predicted class ids; NULL without a model */
+  guint8 *other_labels;   /* (height, width) the compared model's class ids
+                           * (vg_service_predict_compared_async); else NULL */
   gboolean cached;        /* labels came from the memory or the disk cache */
   double seconds;         /* decoding, prediction and scoring on the worker thread */
   gboolean has_result;    /* truth and labels both present, so result is filled */
@@ -93,6 +97,19 @@ typedef struct {
 
 void vg_evaluation_free (VgEvaluation *evaluation);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgEvaluation, vg_evaluation_free)
+
+/* Two models evaluated on the same split, each with its own preprocessing: A the loaded
+ * model, B the other; the comparison (vg-compare.h) is B against A. */
+typedef struct {
+  char *model_a;          /* the two model files */
+  char *model_b;
+  VgEvaluation *a;
+  VgEvaluation *b;
+  VgComparison comparison;
+} VgServiceComparison;
+
+void vg_service_comparison_free (VgServiceComparison *comparison);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VgServiceComparison, vg_service_comparison_free)
 
 #define VG_TYPE_SERVICE (vg_service_get_type ())
 G_DECLARE_FINAL_TYPE (VgService, vg_service, VG, SERVICE, GObject)
@@ -149,6 +166,24 @@ void vg_service_evaluate_async (VgService *self, const VgSplit *split,
                                 gpointer user_data);
 VgEvaluation *vg_service_evaluate_finish (VgService *self, GAsyncResult *result,
                                           GError **error);
+
+/* Evaluate every sample of a split with masks with the loaded model and with the model
+ * file other_model (loaded beside it on the same device, with the same test-time flip, and
+ * kept for vg_service_predict_compared_async until the next comparison), each with its
+ * own preprocessing; both models' predictions are cached. Emits ::progress (no
+ * ::image-results). Fails without a loaded model, for a split without masks, or for an
+ * other_model that cannot be opened (the error names it). */
+void vg_service_compare_async (VgService *self, const char *other_model, const VgSplit *split,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
+VgServiceComparison *vg_service_compare_finish (VgService *self, GAsyncResult *result,
+                                                GError **error);
+/* vg_service_predict_async with other_labels as well: the prediction of the model of the
+ * last comparison. Finish with vg_service_predict_finish. Fails when no comparison has
+ * loaded one. */
+void vg_service_predict_compared_async (VgService *self, const char *image_path,
+                                        const char *mask_path, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
 
 /* Predict (from the cache when it can; the probabilities format predicts afresh) and write
  * sample `index` of a split, or all of its samples when index is -1 (the split is copied),

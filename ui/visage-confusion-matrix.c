@@ -37,6 +37,10 @@ struct _VisageConfusionMatrix
   double text_height;      /* of one line of the widget's font, in pixels */
   gboolean logarithmic;    /* the colour scale; else linear */
   gboolean show_numbers;   /* each cell's rate written in it */
+  /* difference mode: other's rates minus confusion's, on a diverging scale */
+  gboolean difference;
+  VgConfusion other;
+  double max_delta;        /* the largest |rate difference|, the ends of the scale */
 };
 
 G_DEFINE_FINAL_TYPE (VisageConfusionMatrix, visage_confusion_matrix, GTK_TYPE_WIDGET)
@@ -63,6 +67,36 @@ visage_confusion_matrix_rate (const VgConfusion *confusion, int truth, int predi
   guint64 row = vg_confusion_truth_pixels (confusion, truth);
 
   return row > 0 ? (double) confusion->counts[truth][predicted] / (double) row : 0.0;
+}
+
+double
+visage_confusion_matrix_delta (VisageConfusionMatrix *self, int truth, int predicted)
+{
+  g_return_val_if_fail (VISAGE_IS_CONFUSION_MATRIX (self), 0.0);
+
+  if (!self->difference)
+    return 0.0;
+  return visage_confusion_matrix_rate (&self->other, truth, predicted)
+         - visage_confusion_matrix_rate (&self->confusion, truth, predicted);
+}
+
+/* Whether a cell has anything to draw: pixels, or (difference mode) a difference. */
+static gboolean
+cell_drawn (VisageConfusionMatrix *self, int t, int p)
+{
+  if (self->difference)
+    return self->other.counts[t][p] != self->confusion.counts[t][p];
+  return self->confusion.counts[t][p] > 0;
+}
+
+/* Where a cell falls on the colour scale: 0 to 1, or -1 to 1 in difference mode. */
+static double
+cell_scale (VisageConfusionMatrix *self, int t, int p)
+{
+  if (self->difference)
+    return visage_confusion_matrix_delta (self, t, p) / self->max_delta;
+  return visage_confusion_matrix_scale (self->logarithmic,
+                                        visage_confusion_matrix_rate (&self->confusion, t, p));
 }
 
 double
@@ -175,16 +209,27 @@ visage_confusion_matrix_cell_center (VisageConfusionMatrix *self, int truth, int
 /* ---- drawing ---------------------------------------------------------------------------- */
 
 /* From a pale blue (the smallest rate shown) to a dark one (every pixel of the row): empty
- * cells stay the background, so any confusion at all stands out. */
+ * cells stay the background, so any confusion at all stands out. Diverging (difference
+ * mode), v runs from -1 (dark blue: far fewer pixels) through a pale grey (0) to 1 (dark
+ * orange: far more): blue against orange reads the same for colour-blind eyes. */
 static void
-scale_color (double v, GdkRGBA *out)
+scale_color (gboolean diverging, double v, GdkRGBA *out)
 {
   static const GdkRGBA low = { 0.78f, 0.87f, 0.97f, 1.f };
   static const GdkRGBA high = { 0.05f, 0.20f, 0.55f, 1.f };
+  static const GdkRGBA mid = { 0.93f, 0.93f, 0.93f, 1.f };
+  static const GdkRGBA more = { 0.70f, 0.30f, 0.02f, 1.f };
+  const GdkRGBA *from = &low, *to = &high;
 
-  out->red = (float) (low.red + (high.red - low.red) * v);
-  out->green = (float) (low.green + (high.green - low.green) * v);
-  out->blue = (float) (low.blue + (high.blue - low.blue) * v);
+  if (diverging)
+    {
+      from = &mid;
+      to = v < 0 ? &high : &more;
+      v = MIN (fabs (v), 1.0);
+    }
+  out->red = (float) (from->red + (to->red - from->red) * v);
+  out->green = (float) (from->green + (to->green - from->green) * v);
+  out->blue = (float) (from->blue + (to->blue - from->blue) * v);
   out->alpha = 1.f;
 }
 
@@ -207,14 +252,22 @@ draw_numbers (VisageConfusionMatrix *self, cairo_t *cr, double x0, double y0, do
         g_autofree char *text = NULL;
         int w, h;
 
-        if (self->confusion.counts[t][p] == 0)
+        if (!cell_drawn (self, t, p))
           continue;
-        text = visage_confusion_matrix_cell_text (rate);
+        if (self->difference)
+          {
+            double delta = visage_confusion_matrix_delta (self, t, p);
+            g_autofree char *size = visage_confusion_matrix_cell_text (fabs (delta));
+
+            text = g_strconcat (delta < 0 ? "−" : "+", size, NULL);
+          }
+        else
+          text = visage_confusion_matrix_cell_text (rate);
         pango_layout_set_text (layout, text, -1);
         pango_layout_get_pixel_size (layout, &w, &h);
         if (w > cell - 2)
           continue;
-        if (visage_confusion_matrix_scale (self->logarithmic, rate) > 0.5)
+        if (fabs (cell_scale (self, t, p)) > 0.5)
           cairo_set_source_rgb (cr, 1.0, 1.0, 1.0);
         else
           cairo_set_source_rgb (cr, 0.0, 0.0, 0.0);
@@ -225,15 +278,35 @@ draw_numbers (VisageConfusionMatrix *self, cairo_t *cr, double x0, double y0, do
   g_object_unref (layout);
 }
 
-/* The colour bar under the cells, from 0 (or the smallest rate shown) to 100%, with its
- * ticks: every 25% on the linear scale, every power of ten on the logarithmic one. */
-static void
-draw_bar (VisageConfusionMatrix *self, cairo_t *cr, const GdkRGBA *fg, double x0, double y,
-          double width)
+/* A tick of the bar: where it stands (0 to 1) and its label. */
+static char *
+bar_tick (VisageConfusionMatrix *self, int i, double *at)
 {
   static const double linear_ticks[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
   static const double log_ticks[] = { 1e-4, 1e-3, 1e-2, 1e-1, 1.0 };
   const double *ticks = self->logarithmic ? log_ticks : linear_ticks;
+  int digits = ticks[i] > 0 && ticks[i] < 0.01 ? 2 : 0;  /* "0.01%", "0%" */
+
+  if (self->difference)
+    {
+      /* -max, -max/2, 0, +max/2, +max of the rate differences */
+      double v = self->max_delta * (i - 2) / 2.0;
+      g_autofree char *size = visage_format_percent (fabs (v), fabs (v) < 0.01 ? 2 : 1);
+
+      *at = i / 4.0;
+      return g_strconcat (v < 0 ? "−" : v > 0 ? "+" : "", size, NULL);
+    }
+  *at = visage_confusion_matrix_scale (self->logarithmic, ticks[i]);
+  return visage_format_percent (ticks[i], digits);
+}
+
+/* The colour bar under the cells, from 0 (or the smallest rate shown) to 100%, with its
+ * ticks: every 25% on the linear scale, every power of ten on the logarithmic one; in
+ * difference mode from the largest decrease to the largest increase. */
+static void
+draw_bar (VisageConfusionMatrix *self, cairo_t *cr, const GdkRGBA *fg, double x0, double y,
+          double width)
+{
   cairo_pattern_t *gradient = cairo_pattern_create_linear (x0, 0, x0 + width, 0);
   PangoLayout *layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
 
@@ -241,7 +314,7 @@ draw_bar (VisageConfusionMatrix *self, cairo_t *cr, const GdkRGBA *fg, double x0
     {
       GdkRGBA color;
 
-      scale_color (i / 10.0, &color);
+      scale_color (self->difference, self->difference ? i / 5.0 - 1.0 : i / 10.0, &color);
       cairo_pattern_add_color_stop_rgb (gradient, i / 10.0, color.red, color.green,
                                         color.blue);
     }
@@ -253,9 +326,9 @@ draw_bar (VisageConfusionMatrix *self, cairo_t *cr, const GdkRGBA *fg, double x0
   cairo_set_line_width (cr, 1.0);
   for (int i = 0; i < 5; i++)
     {
-      double x = x0 + width * visage_confusion_matrix_scale (self->logarithmic, ticks[i]);
-      int digits = ticks[i] > 0 && ticks[i] < 0.01 ? 2 : 0;  /* "0.01%", "0%" */
-      g_autofree char *text = visage_format_percent (ticks[i], digits);
+      double at;
+      g_autofree char *text = bar_tick (self, i, &at);
+      double x = x0 + width * at;
       int w, h;
 
       cairo_set_source_rgba (cr, fg->red, fg->green, fg->blue, 0.75);
@@ -322,11 +395,9 @@ visage_confusion_matrix_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       {
         GdkRGBA color;
 
-        if (self->confusion.counts[t][p] == 0)
+        if (!cell_drawn (self, t, p))
           continue;
-        scale_color (visage_confusion_matrix_scale (
-                       self->logarithmic, visage_confusion_matrix_rate (&self->confusion, t, p)),
-                     &color);
+        scale_color (self->difference, cell_scale (self, t, p), &color);
         gdk_cairo_set_source_rgba (cr, &color);
         cairo_rectangle (cr, x0 + p * cell, y0 + t * cell, cell, cell);
         cairo_fill (cr);
@@ -444,6 +515,21 @@ visage_confusion_matrix_query_tooltip (GtkWidget *widget, int x, int y, gboolean
   if (!self->has_confusion || !visage_confusion_matrix_cell_at (self, x, y, &t, &p))
     return FALSE;
   count = visage_format_count (self->confusion.counts[t][p]);
+  if (self->difference)
+    {
+      g_autofree char *other = visage_format_count (self->other.counts[t][p]);
+
+      /* TRANSLATORS: tooltip of a cell of the difference of two models' confusion
+       * matrices: ground-truth class, predicted class, model A's and model B's pixel
+       * counts, the difference in percentage points of the ground-truth class's pixels */
+      text = g_strdup_printf (_("Ground truth %s, predicted %s\nA: %s pixels, B: %s pixels "
+                                "(%+.3g points of %s)"),
+                              visage_class_display_name (t), visage_class_display_name (p),
+                              count, other, 100.0 * visage_confusion_matrix_delta (self, t, p),
+                              visage_class_display_name (t));
+      gtk_tooltip_set_text (tooltip, text);
+      return TRUE;
+    }
   /* TRANSLATORS: tooltip of a confusion matrix cell: ground-truth class, predicted class,
    * pixel count, and the share of the ground-truth class's pixels */
   text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
@@ -474,8 +560,35 @@ visage_confusion_matrix_set_confusion (VisageConfusionMatrix *self,
   self->has_confusion = confusion != NULL;
   if (confusion != NULL)
     self->confusion = *confusion;
+  self->difference = FALSE;
   self->selected_truth = self->selected_predicted = -1;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+visage_confusion_matrix_set_difference (VisageConfusionMatrix *self, const VgConfusion *a,
+                                        const VgConfusion *b)
+{
+  g_return_if_fail (VISAGE_IS_CONFUSION_MATRIX (self));
+  g_return_if_fail (a != NULL && b != NULL);
+
+  visage_confusion_matrix_set_confusion (self, a);
+  self->other = *b;
+  self->difference = TRUE;
+  self->max_delta = 0.0;
+  for (int t = 0; t < VG_NUM_CLASSES; t++)
+    for (int p = 0; p < VG_NUM_CLASSES; p++)
+      self->max_delta = MAX (self->max_delta, fabs (visage_confusion_matrix_delta (self, t, p)));
+  /* A scale for the bar even where nothing differs. */
+  self->max_delta = MAX (self->max_delta, VISAGE_CONFUSION_MIN_RATE);
+}
+
+gboolean
+visage_confusion_matrix_get_difference (VisageConfusionMatrix *self)
+{
+  g_return_val_if_fail (VISAGE_IS_CONFUSION_MATRIX (self), FALSE);
+
+  return self->difference;
 }
 
 void

@@ -2,7 +2,8 @@
 /* A 19x19 confusion matrix drawn with Cairo: rows are the ground truth, columns the
  * prediction, each row normalised to rates on a linear or logarithmic colour scale, with a
  * colour bar under it and, optionally, each rate written in its cell; the count and rate
- * under the pointer show in a tooltip, and clicking a cell selects it. */
+ * under the pointer show in a tooltip, and clicking a cell selects it. Or the difference
+ * of two such matrices on a diverging scale (visage_confusion_matrix_set_difference). */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -23,6 +24,18 @@ GtkWidget *visage_confusion_matrix_new (void);
 /* The matrix to draw (copied), or NULL to draw nothing. Clears the selection. */
 void visage_confusion_matrix_set_confusion (VisageConfusionMatrix *self,
                                             const VgConfusion *confusion);
+
+/* Difference mode: the rates of b minus those of a (both row-normalised by the ground
+ * truth's pixels, the same in both for two models on the same images), on a diverging
+ * colour scale from the largest decrease (blue) through 0 (grey) to the largest increase
+ * (orange), with that scale as the bar under the matrix, signed points in the cells, and
+ * both counts in the tooltip. Cells where the counts are equal stay empty. Clears the
+ * selection; set_confusion leaves the mode. */
+void visage_confusion_matrix_set_difference (VisageConfusionMatrix *self, const VgConfusion *a,
+                                             const VgConfusion *b);
+gboolean visage_confusion_matrix_get_difference (VisageConfusionMatrix *self);
+/* In difference mode, a cell's rate in b minus its rate in a; else 0. */
+double visage_confusion_matrix_delta (VisageConfusionMatrix *self, int truth, int predicted);
 
 /* The cell under widget point (x, y): FALSE outside the cells. */
 gboolean visage_confusion_matrix_cell_at (VisageConfusionMatrix *self, double x, double y,

@@ -46,6 +46,7 @@ struct _VisageEvaluationView
   GtkLabel *cell_label;
   GtkListBox *cell_list;
   GtkColumnView *class_table;
+  VisageCompareView *compare_view;
 
   GListModel *samples;        /* of VisageSample with the evaluation's results */
   GListStore *cell_samples;   /* listed for the selected cell */
@@ -390,6 +391,7 @@ visage_evaluation_view_set_evaluation (VisageEvaluationView *self,
     self->samples = g_object_ref (samples);
   visage_confusion_matrix_set_confusion (self->matrix, NULL);
   cell_selected (self, -1, -1);
+  visage_compare_view_set_comparison (self->compare_view, NULL, NULL);
   if (evaluation == NULL)
     {
       gtk_stack_set_visible_child_name (self->stack, "empty");
@@ -425,6 +427,30 @@ visage_evaluation_view_set_evaluation (VisageEvaluationView *self,
   g_list_store_splice (self->scores, 0, 0, rows->pdata, rows->len);
   g_ptr_array_unref (rows);
   gtk_stack_set_visible_child_name (self->stack, "results");
+}
+
+void
+visage_evaluation_view_set_comparison (VisageEvaluationView *self,
+                                       VgServiceComparison *comparison, GListModel *samples)
+{
+  g_return_if_fail (VISAGE_IS_EVALUATION_VIEW (self));
+
+  visage_compare_view_set_comparison (self->compare_view, comparison, samples);
+  if (comparison != NULL)
+    gtk_stack_set_visible_child_name (self->stack, "compare");
+  else
+    /* back to the loaded model's evaluation, if there is one */
+    gtk_stack_set_visible_child_name (self->stack,
+                                      g_list_model_get_n_items (G_LIST_MODEL (self->scores)) > 0
+                                      ? "results" : "empty");
+}
+
+VisageCompareView *
+visage_evaluation_view_get_compare_view (VisageEvaluationView *self)
+{
+  g_return_val_if_fail (VISAGE_IS_EVALUATION_VIEW (self), NULL);
+
+  return self->compare_view;
 }
 
 /* ---- GObject ---------------------------------------------------------------------------- */
@@ -480,6 +506,7 @@ visage_evaluation_view_class_init (VisageEvaluationViewClass *klass)
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   g_type_ensure (VISAGE_TYPE_CONFUSION_MATRIX);
+  g_type_ensure (VISAGE_TYPE_COMPARE_VIEW);
   visage_resources_ensure ();
   gtk_widget_class_set_template_from_resource (
     widget_class, "/io/github/visage/Visage/visage-evaluation-view.ui");
@@ -490,6 +517,7 @@ visage_evaluation_view_class_init (VisageEvaluationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VisageEvaluationView, cell_label);
   gtk_widget_class_bind_template_child (widget_class, VisageEvaluationView, cell_list);
   gtk_widget_class_bind_template_child (widget_class, VisageEvaluationView, class_table);
+  gtk_widget_class_bind_template_child (widget_class, VisageEvaluationView, compare_view);
 }
 
 static void

@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "vg-service.h"
+#include "visage-compare-view.h"
 #include "visage-confusion-matrix.h"
 #include "visage-sample.h"
 
@@ -27,6 +28,13 @@ GtkWidget *visage_evaluation_view_new (void);
 void visage_evaluation_view_set_evaluation (VisageEvaluationView *self,
                                             const VgEvaluation *evaluation,
                                             GListModel *samples);
+
+/* Compare mode: show a comparison of two models (transfer full) instead of the
+ * evaluation; NULL leaves it, back to the evaluation shown before (or the empty state). */
+void visage_evaluation_view_set_comparison (VisageEvaluationView *self,
+                                            VgServiceComparison *comparison,
+                                            GListModel *samples);
+VisageCompareView *visage_evaluation_view_get_compare_view (VisageEvaluationView *self);
 
 VisageConfusionMatrix *visage_evaluation_view_get_matrix (VisageEvaluationView *self);
 /* The images listed for the selected cell, most pixels of it first. */

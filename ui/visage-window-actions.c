@@ -45,6 +45,7 @@ _visage_window_actions_update (VisageWindow *self)
   enable (self, "save-annotation-over-truth",
           self->annotation != NULL && has_split && vg_split_has_masks (self->split));
 
+  _visage_window_compare_actions_update (self);
   enable (self, "train", !visage_train_view_get_running (self->train_view));
   enable (self, "open-run", !visage_train_view_get_running (self->train_view));
 }
@@ -81,10 +82,10 @@ model_chosen (const char *path, gpointer user_data)
   visage_window_load_model (VISAGE_WINDOW (user_data), path);
 }
 
-static void
-open_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+void
+_visage_window_choose_model (VisageWindow *self, const char *title, const char *accept_label,
+                             VisageChosenFunc chosen)
 {
-  VisageWindow *self = user_data;
   g_autoptr (GtkFileFilter) weights = gtk_file_filter_new ();
   g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
 
@@ -93,11 +94,18 @@ open_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_dat
   gtk_file_filter_set_name (all, _("All Files"));
   gtk_file_filter_add_pattern (all, "*");
   visage_choose_path (GTK_WINDOW (self),
-                      &(VisageChooserSpec) { .title = _("Open Model"),
+                      &(VisageChooserSpec) { .title = title,
                                              .action = GTK_FILE_CHOOSER_ACTION_OPEN,
-                                             .accept_label = _("_Open"),
+                                             .accept_label = accept_label,
                                              .filters = { weights, all } },
-                      model_chosen, self, NULL);
+                      chosen, self, NULL);
+}
+
+static void
+open_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  _visage_window_choose_model (VISAGE_WINDOW (user_data), _("Open Model"), _("_Open"),
+                               model_chosen);
 }
 
 static void
@@ -398,5 +406,6 @@ _visage_window_actions_init (VisageWindow *self)
 {
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
                                    self);
+  _visage_window_compare_actions_init (self);
   add_shortcuts (self);
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "visage-annotation.h"
+#include "visage-file-chooser.h"
 #include "visage-sample.h"
 #include "visage-window.h"
 
@@ -46,7 +47,8 @@ struct _VisageWindow
   VisageSample *shown;              /* whose prediction is shown or on its way */
   GCancellable *open_cancellable;
   GCancellable *predict_cancellable;
-  GCancellable *job_cancellable;    /* non-NULL while evaluating or exporting */
+  GCancellable *job_cancellable;    /* non-NULL while evaluating, comparing or exporting */
+  GCancellable *compare_cancellable; /* the side-by-side prediction asked for last */
   VgExportOptions export_options;   /* the last export's formats, class and legend */
   char *export_destination;         /* the last export's file or folder, for its notice */
   VgServiceJob job_kind;            /* which of the two */
@@ -90,10 +92,26 @@ void _visage_window_close_later (VisageWindow *self);
 /* Predict the shown image again (its ground truth changed). */
 void _visage_window_request_prediction (VisageWindow *self);
 
+/* An evaluation or an export starts (the progress bar shows, win.cancel stops it); it has
+ * finished (called last, so that who waits on "working" finds its result). */
+void _visage_window_job_begin (VisageWindow *self, VgServiceJob kind, const char *text);
+void _visage_window_job_end (VisageWindow *self);
+
 /* visage-window-actions.c */
 void _visage_window_actions_init (VisageWindow *self);
 /* Enable the actions from the window's state. */
 void _visage_window_actions_update (VisageWindow *self);
+/* A model file chooser (safetensors, or any file) whose accepted path goes to chosen (with
+ * the window). */
+void _visage_window_choose_model (VisageWindow *self, const char *title,
+                                  const char *accept_label, VisageChosenFunc chosen);
+
+/* visage-window-compare.c */
+/* win.compare-with (a chooser), win.compare (a model file) and win.leave-compare. */
+void _visage_window_compare_actions_init (VisageWindow *self);
+void _visage_window_compare_actions_update (VisageWindow *self);
+/* The loaded model changed: leave compare mode if A is no longer the model loaded. */
+void _visage_window_compare_model_changed (VisageWindow *self);
 
 /* visage-window-annotations.c */
 /* The ground truth shown for the sample shown: its saved annotation if there is one. */

@@ -397,6 +397,7 @@ model_path_changed (VisageWindow *self)
   g_autofree char *tooltip = NULL;
 
   gtk_revealer_set_reveal_child (self->model_revealer, path == NULL);
+  _visage_window_compare_model_changed (self);
   if (path != NULL)
     {
       const char *note = vg_service_get_device_note (self->service);
@@ -422,6 +423,9 @@ service_progress (VisageWindow *self, int job, int done, int total)
   if (job == VG_SERVICE_JOB_EVALUATE)
     /* TRANSLATORS: evaluation progress, images done of all images */
     text = g_strdup_printf (_("Evaluating: %d of %d images"), done, total);
+  else if (job == VG_SERVICE_JOB_COMPARE)
+    /* TRANSLATORS: progress of a comparison of two models, images done of all images */
+    text = g_strdup_printf (_("Comparing: %d of %d images"), done, total);
   else
     /* TRANSLATORS: export progress, images done of all images */
     text = g_strdup_printf (_("Exporting: %d of %d images"), done, total);
@@ -446,9 +450,8 @@ service_image_results (VisageWindow *self, const VgImageResult *results, guint n
   visage_gallery_results_changed (self->gallery);
 }
 
-/* An evaluation or an export starts: the progress bar shows, and win.cancel stops it. */
-static void
-job_begin (VisageWindow *self, VgServiceJob kind, const char *text)
+void
+_visage_window_job_begin (VisageWindow *self, VgServiceJob kind, const char *text)
 {
   self->job_cancellable = g_cancellable_new ();
   self->job_kind = kind;
@@ -459,9 +462,8 @@ job_begin (VisageWindow *self, VgServiceJob kind, const char *text)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WORKING]);
 }
 
-/* It has finished: called last, so that who waits on "working" finds its result. */
-static void
-job_end (VisageWindow *self)
+void
+_visage_window_job_end (VisageWindow *self)
 {
   g_clear_object (&self->job_cancellable);
   gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
@@ -486,7 +488,7 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
         _visage_window_toast (self, _("Evaluation cancelled"));
       else
         _visage_window_toast (self, error->message);
-      job_end (self);
+      _visage_window_job_end (self);
       return;
     }
 
@@ -500,7 +502,7 @@ evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
   _visage_window_toast (self, message);
   visage_evaluation_view_set_evaluation (self->evaluation_view, self->evaluation,
                                          G_LIST_MODEL (self->samples));
-  job_end (self);
+  _visage_window_job_end (self);
 }
 
 void
@@ -512,7 +514,7 @@ visage_window_evaluate (VisageWindow *self)
       || vg_service_get_model_path (self->service) == NULL)
     return;
   clear_results (self);
-  job_begin (self, VG_SERVICE_JOB_EVALUATE, _("Evaluating…"));
+  _visage_window_job_begin (self, VG_SERVICE_JOB_EVALUATE, _("Evaluating…"));
   vg_service_evaluate_async (self->service, self->split, self->job_cancellable, evaluated,
                              g_object_ref (self));
 }
@@ -544,7 +546,7 @@ exported (GObject *source, GAsyncResult *result, gpointer user_data)
       else
         visage_folder_toast_show (self->toast_overlay, message, self->export_destination);
     }
-  job_end (self);
+  _visage_window_job_end (self);
 }
 
 void
@@ -594,7 +596,7 @@ visage_window_export (VisageWindow *self, const char *what, const char *destinat
   if (split == NULL)
     return;
 
-  job_begin (self, VG_SERVICE_JOB_EXPORT, _("Exporting…"));
+  _visage_window_job_begin (self, VG_SERVICE_JOB_EXPORT, _("Exporting…"));
   g_free (self->export_destination);
   self->export_destination = g_strdup (destination);
   /* Overlays as the image view shows them. */
@@ -808,6 +810,8 @@ visage_window_dispose (GObject *object)
     g_cancellable_cancel (self->predict_cancellable);
   if (self->job_cancellable != NULL)
     g_cancellable_cancel (self->job_cancellable);
+  if (self->compare_cancellable != NULL)
+    g_cancellable_cancel (self->compare_cancellable);
   if (self->service != NULL)
     g_signal_handlers_disconnect_by_data (self->service, self);
   /* Unsaved changes of a window destroyed without asking are kept for recovery. */
@@ -822,6 +826,7 @@ visage_window_dispose (GObject *object)
   g_clear_object (&self->open_cancellable);
   g_clear_object (&self->predict_cancellable);
   g_clear_object (&self->job_cancellable);
+  g_clear_object (&self->compare_cancellable);
   g_clear_object (&self->shown);
   g_clear_object (&self->samples);
   g_clear_object (&self->settings);

@@ -30,6 +30,14 @@ void visage_window_open_split (VisageWindow *self, const char *dir);
 void visage_window_load_model (VisageWindow *self, const char *path);
 /* Evaluate the open split with the loaded model (win.evaluate). */
 void visage_window_evaluate (VisageWindow *self);
+/* Compare the loaded model (A) with the model file model_path (B) on the open split, on
+ * the service's worker (win.compare; win.compare-with asks for the file; "working" as for
+ * an evaluation, win.cancel stops it): the evaluation page shows the comparison once it
+ * has finished. Leaving compare mode (win.leave-compare) shows the evaluation again. */
+void visage_window_compare (VisageWindow *self, const char *model_path);
+void visage_window_leave_compare (VisageWindow *self);
+/* The comparison shown, or NULL outside compare mode. */
+const VgServiceComparison *visage_window_get_comparison (VisageWindow *self);
 /* Show any JPEG or PNG file, predicted, outside the split (win.open-image). */
 void visage_window_open_image (VisageWindow *self, const char *path);
 /* Export predictions (the win.export-* actions without their file dialogs): what is
