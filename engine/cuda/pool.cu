@@ -9,10 +9,12 @@
  * floor(i H / Ho) .. ceil((i + 1) H / Ho) - 1, likewise columns; bins may overlap.
  *
  * Both backwards are gathers: a thread per input element sums, in (oh, ow) order, over the
- * few outputs whose window holds it. Deterministic, no atomics.
+ * few outputs whose window or bin holds it (the CPU's own index arithmetic,
+ * vg-pool-shape.h). Deterministic, no atomics.
  *
  * Gradient rule: activation gradients overwrite (=); these layers have no parameters. */
 #include "common.cuh"
+#include "vg-pool-shape.h"
 
 using namespace vgc;
 
@@ -60,15 +62,6 @@ first_max (const float *inp, float m, Nhwc o, const PoolShape &z)
   return -1;
 }
 
-/* The outputs [*lo, *hi] along one dimension whose window (o S .. o S + K - 1) holds input
- * index i; empty (lo > hi) past the last window. */
-__device__ static inline void
-max_windows (int i, int K, int S, int No, int *lo, int *hi)
-{
-  *lo = i < K ? 0 : (i - K) / S + 1;
-  *hi = min (i / S, No - 1);
-}
-
 static __global__ void
 maxpool_backward_kernel (float *dinp, const float *dout, const float *inp, const float *out,
                          PoolShape z)
@@ -79,8 +72,8 @@ maxpool_backward_kernel (float *dinp, const float *dout, const float *inp, const
       int oh_lo, oh_hi, ow_lo, ow_hi;
       float s = 0.0f;
 
-      max_windows (i.y, z.K, z.S, z.Ho, &oh_lo, &oh_hi);
-      max_windows (i.x, z.K, z.S, z.Wo, &ow_lo, &ow_hi);
+      vg_maxpool_windows (i.y, z.K, z.S, z.Ho, &oh_lo, &oh_hi);
+      vg_maxpool_windows (i.x, z.K, z.S, z.Wo, &ow_lo, &ow_hi);
       for (int oh = oh_lo; oh <= oh_hi; oh++)
         for (int ow = ow_lo; ow <= ow_hi; ow++)
           {
@@ -122,24 +115,6 @@ vg_cuda_maxpool2d_backward (float *dinp, const float *dout, const float *inp, co
 
 /* ---- adaptive average pooling ------------------------------------------------------------ */
 
-/* Output index o's bin of input indices [*i0, *i1) along a dimension of n inputs and no
- * outputs: floor(o n / no) .. ceil((o + 1) n / no). */
-__device__ static inline void
-avg_bin (int o, int n, int no, int *i0, int *i1)
-{
-  *i0 = (int) ((long) o * n / no);
-  *i1 = (int) (((long) (o + 1) * n + no - 1) / no);
-}
-
-/* The outputs [*lo, *hi] whose bins hold input index i: floor(i no / n) up to
- * ceil((i + 1) no / n) - 1. */
-__device__ static inline void
-avg_outputs (int i, int n, int no, int *lo, int *hi)
-{
-  *lo = (int) ((long) i * no / n);
-  *hi = (int) (((long) (i + 1) * no + n - 1) / n) - 1;
-}
-
 static __global__ void
 avgpool_forward_kernel (float *out, const float *inp, PoolShape z)
 {
@@ -149,8 +124,8 @@ avgpool_forward_kernel (float *out, const float *inp, PoolShape z)
       int h0, h1, w0, w1;
       float s = 0.0f;
 
-      avg_bin (o.y, z.H, z.Ho, &h0, &h1);
-      avg_bin (o.x, z.W, z.Wo, &w0, &w1);
+      vg_adaptive_bin (o.y, z.H, z.Ho, &h0, &h1);
+      vg_adaptive_bin (o.x, z.W, z.Wo, &w0, &w1);
       for (int ih = h0; ih < h1; ih++)
         for (int iw = w0; iw < w1; iw++)
           s += inp[(((size_t) o.b * z.H + ih) * z.W + iw) * z.C + o.c];
@@ -167,14 +142,14 @@ avgpool_backward_kernel (float *dinp, const float *dout, PoolShape z)
       int oh_lo, oh_hi, ow_lo, ow_hi;
       float s = 0.0f;
 
-      avg_outputs (i.y, z.H, z.Ho, &oh_lo, &oh_hi);
-      avg_outputs (i.x, z.W, z.Wo, &ow_lo, &ow_hi);
+      vg_adaptive_outputs (i.y, z.H, z.Ho, &oh_lo, &oh_hi);
+      vg_adaptive_outputs (i.x, z.W, z.Wo, &ow_lo, &ow_hi);
       for (int oh = oh_lo; oh <= oh_hi; oh++)
         for (int ow = ow_lo; ow <= ow_hi; ow++)
           {
             int h0, h1, w0, w1;
-            avg_bin (oh, z.H, z.Ho, &h0, &h1);
-            avg_bin (ow, z.W, z.Wo, &w0, &w1);
+            vg_adaptive_bin (oh, z.H, z.Ho, &h0, &h1);
+            vg_adaptive_bin (ow, z.W, z.Wo, &w0, &w1);
             s += dout[(((size_t) i.b * z.Ho + oh) * z.Wo + ow) * z.C + i.c]
                  / (float) ((h1 - h0) * (w1 - w0));
           }
