@@ -531,6 +531,16 @@ vg_onnx_export (VgModel *model, const VgPreprocess *pre, const VgOnnxOptions *op
                    "the exporter takes RGB models, not %d input channels", cfg->in_channels);
       return NULL;
     }
+  if (cfg->arch != VG_ARCH_SEGFORMER)
+    {
+      /* The report's baselines use adaptive pooling to fixed sizes (Fast-SCNN's pyramid),
+       * which ONNX has no operator for at an input size chosen at run time. */
+      g_set_error (error, VG_ONNX_ERROR, VG_ONNX_ERROR_MODEL,
+                   "ONNX export covers SegFormer models; this is a %s model (export its "
+                   "weights with the safetensors file, which the PyTorch reference in "
+                   "tests/reference/baselines_ref.py loads)", vg_config_arch_name (cfg->arch));
+      return NULL;
+    }
   n_specs = vg_config_param_specs (cfg, NULL, 0);
   spec_array = g_new (VgParamSpec, n_specs);
   vg_config_param_specs (cfg, spec_array, n_specs);
