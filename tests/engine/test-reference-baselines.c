@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The report's baselines in the engine (configurations unet, deeplabv3plus, fastscnn)
+ * against PyTorch: one training step of each reference fixture.
+ *
+ * tests/reference/make_fixtures.py runs tests/reference/baselines_ref.py (whose state_dicts
+ * equal the report's classes', see check_baselines.py) on weights, input and labels from
+ * the deterministic generator that tests/reference/ref-init.h rebuilds here, and stores the
+ * logits, the loss, the BatchNorm statistics after the step and every parameter gradient
+ * (in full up to 4,096 elements, else as summaries). Fast-SCNN's dropout draws the engine's
+ * hashed mask from the fixture's dropout_seed. The comparisons and their tolerances are
+ * the SegFormer's, in reference-util.h. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib.h>
+
+#include "reference-util.h"
+#include "test-register.h"
+
+/* The tensors' names, order and sizes are the reference's; the fixture holds a gradient per
+ * trainable tensor (with the tensor's shape where it is stored in full) and the state after
+ * the step of every buffer. */
+static void
+check_table (Fixture *f, const VgParamSpec *specs, int n_specs)
+{
+  int n_grads = 0, n_after = 0, n_buffers = 0;
+
+  check_init_samples (f->st, specs, n_specs);
+  for (int i = 0; i < vg_safetensors_n_tensors (f->st); i++)
+    {
+      const char *name = vg_safetensors_get (f->st, i)->name;
+
+      n_grads += g_str_has_prefix (name, "grad.") || g_str_has_prefix (name, "gsum.");
+      n_after += g_str_has_prefix (name, "after.");
+    }
+  for (int i = 0; i < n_specs; i++)
+    {
+      g_autofree char *name = g_strconcat ("grad.", specs[i].name, NULL);
+      const VgTensorView *v = vg_safetensors_find (f->st, name);
+
+      n_buffers += specs[i].kind != VG_TENSOR_PARAM;
+      if (v == NULL)
+        continue;
+      g_assert_cmpint (specs[i].kind, ==, VG_TENSOR_PARAM);
+      g_assert_cmpint (v->ndim, ==, specs[i].ndim);
+      for (int d = 0; d < v->ndim; d++)
+        g_assert_cmpint (v->shape[d], ==, specs[i].shape[d]);
+    }
+  g_assert_cmpint (n_grads, ==, n_specs - n_buffers);
+  g_assert_cmpint (n_after, ==, n_buffers);
+}
+
+static void
+check_baseline (const char *name, size_t n_params)
+{
+  Fixture f;
+  int n_specs, n_checked;
+  g_autofree VgParamSpec *specs = NULL;
+  const char *seed;
+
+  fixture_load (&f, name);
+  g_assert_cmpstr (vg_safetensors_metadata (f.st, "config"), ==, name);
+  g_assert_cmpuint (vg_config_count_params (&f.cfg), ==, n_params);
+  g_assert_cmpuint (vg_model_num_params (f.model), ==, n_params);
+  specs = fixture_specs (&f, &n_specs);
+  check_table (&f, specs, n_specs);
+
+  seed = vg_safetensors_metadata (f.st, "dropout_seed");
+  g_assert_true ((seed != NULL) == (strcmp (name, "fastscnn") == 0));
+  if (seed != NULL)
+    vg_model_set_dropout_seed (f.model, g_ascii_strtoull (seed, NULL, 10));
+  g_test_message ("%s: input %d x 3 x %d x %d", name, f.B, f.H, f.W);
+  run_forward_backward (&f);
+  check_running_stats (&f);
+  n_checked = check_gradients (&f, specs, n_specs);
+  g_test_message ("%s: %d gradients within tolerance", name, n_checked);
+  fixture_clear (&f);
+}
+
+/* The report's parameter counts. */
+VG_TEST ("/reference/unet", test_unet)
+{
+  check_baseline ("unet", 1941411);
+}
+
+VG_TEST ("/reference/deeplabv3plus", test_deeplabv3plus)
+{
+  check_baseline ("deeplabv3plus", 1964394);
+}
+
+VG_TEST ("/reference/fastscnn", test_fastscnn)
+{
+  check_baseline ("fastscnn", 1154435);
+}
+
+VG_TEST_MAIN ()
