@@ -21,15 +21,16 @@ numel (const VgNetNode *n, int B)
   return (size_t) B * n->H * n->W * n->C;
 }
 
-/* The dropout mask of node i for a forward's seed: one stream per node. */
+/* The mask of the k-th dropout layer for a forward's seed: the seed itself for the first
+ * (vg_model_set_dropout_seed), a stream of its own for any other. */
 static uint64_t
-node_seed (uint64_t seed, guint i)
+dropout_seed (uint64_t seed, int k)
 {
-  return seed ^ ((uint64_t) i * 0xd1b54a32d192ed03ull);
+  return seed ^ ((uint64_t) k * 0xd1b54a32d192ed03ull);
 }
 
 static void
-forward_node (VgModel *m, VgNet *net, guint i, int B, gboolean training)
+forward_node (VgModel *m, VgNet *net, guint i, int B, gboolean training, int *n_dropout)
 {
   const VgBackend *be = m->be;
   VgNetNode *n = node_at (net, (int) i), *in = node_at (net, n->in[0]);
@@ -84,7 +85,7 @@ forward_node (VgModel *m, VgNet *net, guint i, int B, gboolean training)
       be->adaptive_avgpool_forward (n->out, in->out, B, in->H, in->W, n->C, n->H, n->W);
       break;
     case VG_NET_DROPOUT:
-      n->seed = node_seed (m->dropout_seed, i);
+      n->seed = dropout_seed (m->dropout_seed, (*n_dropout)++);
       if (training && n->p > 0.0f)
         be->dropout_forward (n->out, in->out, count, n->p, n->seed);
       else
@@ -100,11 +101,12 @@ void
 vg_net_arch_forward (VgModel *m, const float *images, int B, gboolean training)
 {
   VgNet *net = ((VgNetModel *) m->arch_state)->net;
+  int n_dropout = 0;
 
   /* the image is node 0's output; nothing writes it */
   node_at (net, 0)->out = (float *) images;
   for (guint i = 1; i < net->nodes->len; i++)
-    forward_node (m, net, i, B, training);
+    forward_node (m, net, i, B, training, &n_dropout);
 }
 
 /* ---- backward -------------------------------------------------------------------------- */
