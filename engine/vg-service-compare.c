@@ -33,7 +33,7 @@ service_compared_model_clear (VgService *self)
   g_clear_pointer (&self->other_key, g_free);
 }
 
-/* Open the model to compare with, unless the same content is open already. */
+/* Open the model to compare with, afresh each time (its file may have been retrained). */
 static gboolean
 open_compared_model (VgService *self, Job *job, GError **error)
 {
@@ -55,46 +55,17 @@ open_compared_model (VgService *self, Job *job, GError **error)
   return TRUE;
 }
 
-static VgEvaluation *
-evaluation_new (int n_images)
-{
-  VgEvaluation *evaluation = g_new0 (VgEvaluation, 1);
-
-  vg_eval_result_init (&evaluation->metrics, n_images);
-  evaluation->images = g_new0 (VgImageResult, MAX (n_images, 1));
-  return evaluation;
-}
-
-/* Sample i of the split into both evaluations. */
+/* Sample i of the split into both evaluations: its mask read once, both models'
+ * predictions against it. */
 static gboolean
 compare_image (VgService *self, const VgSample *sample, int i, VgServiceComparison *c,
                GError **error)
 {
-  g_autoptr (GBytes) a = NULL, b = NULL;
-  gboolean cached_a, cached_b;
-  size_t n;
-
-  if (!vg_mask_load (&self->mask, sample->mask_path, error))
-    return FALSE;
-  n = (size_t) self->mask.height * self->mask.width;
-  if (!vg_mask_check (self->mask.data, n, self->mask.width, sample->mask_path, error))
-    return FALSE;
-  a = service_predict_labels (self, sample->image_path, self->mask.height, self->mask.width,
-                              FALSE, &cached_a, error);
-  if (a == NULL)
-    return FALSE;
-  b = service_predict_labels_by (self, self->other_predictor, self->other_key,
-                                 sample->image_path, self->mask.height, self->mask.width, FALSE,
-                                 &cached_b, error);
-  if (b == NULL)
-    return FALSE;
-  c->a->n_cached += cached_a;
-  c->b->n_cached += cached_b;
-  service_image_result_add (&c->a->metrics, &c->a->images[i], i, self->mask.data,
-                            g_bytes_get_data (a, NULL), n);
-  service_image_result_add (&c->b->metrics, &c->b->images[i], i, self->mask.data,
-                            g_bytes_get_data (b, NULL), n);
-  return TRUE;
+  return service_load_truth (self, sample, error)
+         && service_evaluate_image (self, self->predictor, self->model_key, sample, i, c->a,
+                                    error)
+         && service_evaluate_image (self, self->other_predictor, self->other_key, sample, i,
+                                    c->b, error);
 }
 
 VgServiceComparison *
@@ -104,25 +75,14 @@ service_run_compare (VgService *self, Job *job, GError **error)
   g_autoptr (VgServiceComparison) c = g_new0 (VgServiceComparison, 1);
   g_autoptr (GTimer) timer = g_timer_new ();
 
-  if (self->predictor == NULL)
-    {
-      g_set_error_literal (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_NO_MODEL,
-                           "No model is loaded to compare with another");
-      return NULL;
-    }
-  if (!vg_split_has_masks (split))
-    {
-      g_set_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_NO_MASKS,
-                   "%s: the split has no masks to evaluate against", split->images_dir);
-      return NULL;
-    }
-  if (service_job_should_stop (self, job, error) || !open_compared_model (self, job, error))
+  if (!service_check_evaluable (self, split, error)
+      || service_job_should_stop (self, job, error) || !open_compared_model (self, job, error))
     return NULL;
 
   c->model_a = g_strdup (job->model_path);
   c->model_b = g_strdup (job->path);
-  c->a = evaluation_new (split->n_samples);
-  c->b = evaluation_new (split->n_samples);
+  c->a = service_evaluation_new (split->n_samples);
+  c->b = service_evaluation_new (split->n_samples);
   service_report (self, job, 0, split->n_samples, NULL);
   for (int i = 0; i < split->n_samples; i++)
     {

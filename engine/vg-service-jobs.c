@@ -154,54 +154,82 @@ service_run_predict (VgService *self, Job *job, GError **error)
   return g_steal_pointer (&prediction);
 }
 
-VgEvaluation *
-service_run_evaluate (VgService *self, Job *job, GError **error)
+gboolean
+service_check_evaluable (VgService *self, const VgSplit *split, GError **error)
 {
-  const VgSplit *split = job->split;
-  g_autoptr (VgEvaluation) evaluation = g_new0 (VgEvaluation, 1);
-  g_autoptr (GTimer) timer = g_timer_new ();
-
   if (self->predictor == NULL)
     {
       g_set_error_literal (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_NO_MODEL,
                            "No model is loaded");
-      return NULL;
+      return FALSE;
     }
   if (!vg_split_has_masks (split))
     {
       g_set_error (error, VG_SERVICE_ERROR, VG_SERVICE_ERROR_NO_MASKS,
                    "%s: the split has no masks to evaluate against", split->images_dir);
-      return NULL;
+      return FALSE;
     }
+  return TRUE;
+}
 
-  vg_eval_result_init (&evaluation->metrics, split->n_samples);
-  evaluation->images = g_new0 (VgImageResult, split->n_samples);
+VgEvaluation *
+service_evaluation_new (int n_images)
+{
+  VgEvaluation *evaluation = g_new0 (VgEvaluation, 1);
+
+  vg_eval_result_init (&evaluation->metrics, n_images);
+  evaluation->images = g_new0 (VgImageResult, MAX (n_images, 1));
+  return evaluation;
+}
+
+gboolean
+service_load_truth (VgService *self, const VgSample *sample, GError **error)
+{
+  return vg_mask_load (&self->mask, sample->mask_path, error)
+         && vg_mask_check (self->mask.data, (size_t) self->mask.height * self->mask.width,
+                           self->mask.width, sample->mask_path, error);
+}
+
+gboolean
+service_evaluate_image (VgService *self, VgPredictor *predictor, const char *model_key,
+                        const VgSample *sample, int index, VgEvaluation *evaluation,
+                        GError **error)
+{
+  g_autoptr (GBytes) labels = NULL;
+  gboolean cached;
+
+  labels = service_predict_labels_by (self, predictor, model_key, sample->image_path,
+                                      self->mask.height, self->mask.width, FALSE, &cached,
+                                      error);
+  if (labels == NULL)
+    return FALSE;
+  evaluation->n_cached += cached;
+  service_image_result_add (&evaluation->metrics, &evaluation->images[index], index,
+                            self->mask.data, g_bytes_get_data (labels, NULL),
+                            (size_t) self->mask.height * self->mask.width);
+  return TRUE;
+}
+
+VgEvaluation *
+service_run_evaluate (VgService *self, Job *job, GError **error)
+{
+  const VgSplit *split = job->split;
+  g_autoptr (VgEvaluation) evaluation = NULL;
+  g_autoptr (GTimer) timer = g_timer_new ();
+
+  if (!service_check_evaluable (self, split, error))
+    return NULL;
+  evaluation = service_evaluation_new (split->n_samples);
   service_report (self, job, 0, split->n_samples, NULL);
-
   for (int i = 0; i < split->n_samples; i++)
     {
-      const VgSample *sample = &split->samples[i];
-      VgImageResult *result = &evaluation->images[i];
-      g_autoptr (GBytes) labels = NULL;
-      size_t n;
-      gboolean cached;
-
       service_serve_queued (self, SERVE_PREDICTIONS);
-      if (service_job_should_stop (self, job, error))
+      if (service_job_should_stop (self, job, error)
+          || !service_load_truth (self, &split->samples[i], error)
+          || !service_evaluate_image (self, self->predictor, self->model_key,
+                                      &split->samples[i], i, evaluation, error))
         return NULL;
-      if (!vg_mask_load (&self->mask, sample->mask_path, error))
-        return NULL;
-      n = (size_t) self->mask.height * self->mask.width;
-      if (!vg_mask_check (self->mask.data, n, self->mask.width, sample->mask_path, error))
-        return NULL;
-      labels = service_predict_labels (self, sample->image_path, self->mask.height,
-                                       self->mask.width, FALSE, &cached, error);
-      if (labels == NULL)
-        return NULL;
-      evaluation->n_cached += cached;
-      service_image_result_add (&evaluation->metrics, result, i, self->mask.data,
-                                g_bytes_get_data (labels, NULL), n);
-      service_report (self, job, i + 1, split->n_samples, result);
+      service_report (self, job, i + 1, split->n_samples, &evaluation->images[i]);
     }
   evaluation->metrics.seconds = g_timer_elapsed (timer, NULL);
   return g_steal_pointer (&evaluation);

@@ -173,6 +173,16 @@ gboolean service_open_model (const char *path, const char *device, gboolean flip
                              VgPredictor **predictor, VgPreprocess *pre, char **key,
                              char **device_note, GError **error);
 gboolean service_run_load_model (VgService *self, Job *job, GError **error);
+/* An evaluation's steps, for evaluate and compare: a model loaded and masks to evaluate
+ * against (else FALSE with an error); a zeroed evaluation of n_images; the sample's mask
+ * into self->mask, checked; the sample's labels by predictor (cached under model_key)
+ * scored against self->mask into image index of evaluation. */
+gboolean service_check_evaluable (VgService *self, const VgSplit *split, GError **error);
+VgEvaluation *service_evaluation_new (int n_images);
+gboolean service_load_truth (VgService *self, const VgSample *sample, GError **error);
+gboolean service_evaluate_image (VgService *self, VgPredictor *predictor,
+                                 const char *model_key, const VgSample *sample, int index,
+                                 VgEvaluation *evaluation, GError **error);
 VgPrediction *service_run_predict (VgService *self, Job *job, GError **error);
 VgEvaluation *service_run_evaluate (VgService *self, Job *job, GError **error);
 int service_run_export (VgService *self, Job *job, GError **error);

@@ -11,6 +11,7 @@
 #include "vg-predict.h"
 #include "visage-classes.h"
 #include "visage-compare-view.h"
+#include "visage-evaluation-view.h"
 #include "visage-format.h"
 #include "visage-resources.h"
 
@@ -160,32 +161,15 @@ create_image_row (gpointer item, gpointer user_data)
   g_autofree char *as = visage_format_percent (a, 1), *bs = visage_format_percent (b, 1);
   g_autofree char *scores = NULL, *delta = NULL;
   const char *css_class;
-  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  GtkWidget *thumbnail = gtk_picture_new ();
-  GtkWidget *name = gtk_label_new (visage_sample_get_name (sample));
   GtkWidget *score_label;
 
   delta = format_delta (self->comparison->comparison.image_delta[i], &css_class);
   /* TRANSLATORS: one image's mIoU by model A and by model B (percentages) */
   scores = g_strdup_printf (_("A %s · B %s"), as, bs);
   score_label = gtk_label_new (scores);
-  gtk_widget_add_css_class (score_label, "numeric");
   gtk_widget_add_css_class (score_label, "dim-label");
-  g_object_bind_property (sample, "thumbnail", thumbnail, "paintable", G_BINDING_SYNC_CREATE);
-  gtk_picture_set_can_shrink (GTK_PICTURE (thumbnail), TRUE);
-  gtk_widget_set_size_request (thumbnail, 48, 48);
-  gtk_widget_set_hexpand (name, TRUE);
-  gtk_label_set_xalign (GTK_LABEL (name), 0.f);
-  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
-  gtk_widget_set_margin_top (row, 6);
-  gtk_widget_set_margin_bottom (row, 6);
-  gtk_widget_set_margin_start (row, 6);
-  gtk_widget_set_margin_end (row, 12);
-  gtk_box_append (GTK_BOX (row), thumbnail);
-  gtk_box_append (GTK_BOX (row), name);
-  gtk_box_append (GTK_BOX (row), score_label);
-  gtk_box_append (GTK_BOX (row), numeric_label (delta, css_class));
-  return row;
+  return visage_sample_row_new (sample, VISAGE_CELL_THUMBNAIL_SIZE, FALSE, score_label,
+                                numeric_label (delta, css_class), NULL);
 }
 
 static void

@@ -198,35 +198,14 @@ create_cell_row (gpointer item, gpointer user_data)
   VisageEvaluationView *self = user_data;
   VisageSample *sample = item;
   guint64 pixels = cell_pixels (sample, self->cell_truth, self->cell_predicted);
-  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  GtkWidget *thumbnail = gtk_picture_new ();
-  GtkWidget *name = gtk_label_new (visage_sample_get_name (sample));
   g_autofree char *number = visage_format_count (pixels);
   g_autofree char *count_text = NULL;
-  GtkWidget *count;
 
   /* TRANSLATORS: pixels of the chosen confusion in one image; %s is the count */
   count_text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s pixel", "%s pixels", pixels),
                                 number);
-  count = gtk_label_new (count_text);
-  /* Bound, so the thumbnail loads when the row is made and shows once decoded. */
-  g_object_bind_property (sample, "thumbnail", thumbnail, "paintable", G_BINDING_SYNC_CREATE);
-  gtk_picture_set_can_shrink (GTK_PICTURE (thumbnail), TRUE);
-  gtk_widget_set_size_request (thumbnail, VISAGE_CELL_THUMBNAIL_SIZE,
-                               VISAGE_CELL_THUMBNAIL_SIZE);
-  gtk_widget_set_hexpand (name, TRUE);
-  gtk_label_set_xalign (GTK_LABEL (name), 0.f);
-  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
-  gtk_widget_add_css_class (count, "numeric");
-  gtk_widget_add_css_class (count, "dim-label");
-  gtk_widget_set_margin_top (row, 6);
-  gtk_widget_set_margin_bottom (row, 6);
-  gtk_widget_set_margin_start (row, 6);
-  gtk_widget_set_margin_end (row, 12);
-  gtk_box_append (GTK_BOX (row), thumbnail);
-  gtk_box_append (GTK_BOX (row), name);
-  gtk_box_append (GTK_BOX (row), count);
-  return row;
+  return visage_sample_row_new (sample, VISAGE_CELL_THUMBNAIL_SIZE, TRUE,
+                                gtk_label_new (count_text), NULL);
 }
 
 static void

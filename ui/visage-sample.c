@@ -349,3 +349,38 @@ visage_sample_init (VisageSample *self)
 {
   self->index = -1;
 }
+
+GtkWidget *
+visage_sample_row_new (VisageSample *sample, int thumbnail_size, gboolean dim,
+                       GtkWidget *first_trailing, ...)
+{
+  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *thumbnail = gtk_picture_new ();
+  GtkWidget *name = gtk_label_new (visage_sample_get_name (sample));
+  va_list ap;
+
+  /* Bound, so the thumbnail loads when the row is made and shows once decoded. */
+  g_object_bind_property (sample, "thumbnail", thumbnail, "paintable", G_BINDING_SYNC_CREATE);
+  gtk_picture_set_can_shrink (GTK_PICTURE (thumbnail), TRUE);
+  gtk_widget_set_size_request (thumbnail, thumbnail_size, thumbnail_size);
+  gtk_widget_set_hexpand (name, TRUE);
+  gtk_label_set_xalign (GTK_LABEL (name), 0.f);
+  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_widget_set_margin_top (row, 6);
+  gtk_widget_set_margin_bottom (row, 6);
+  gtk_widget_set_margin_start (row, 6);
+  gtk_widget_set_margin_end (row, 12);
+  gtk_box_append (GTK_BOX (row), thumbnail);
+  gtk_box_append (GTK_BOX (row), name);
+  va_start (ap, first_trailing);
+  for (GtkWidget *label = first_trailing; label != NULL; label = va_arg (ap, GtkWidget *))
+    {
+      gtk_label_set_xalign (GTK_LABEL (label), 1.f);
+      gtk_widget_add_css_class (label, "numeric");
+      if (dim)
+        gtk_widget_add_css_class (label, "dim-label");
+      gtk_box_append (GTK_BOX (row), label);
+    }
+  va_end (ap);
+  return row;
+}

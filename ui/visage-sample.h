@@ -47,4 +47,10 @@ gboolean visage_sample_get_unsaved (VisageSample *self);
 /* Per-image mIoU, or a negative value before an evaluation. */
 double visage_sample_get_miou (VisageSample *self);
 
+/* A row of a list of images: the sample's thumbnail in a square of thumbnail_size pixels
+ * (shown once decoded) and its name, then the labels of trailing (NULL-terminated), each
+ * right-aligned in the numeric font and dimmed when dim. For the evaluation page's lists. */
+GtkWidget *visage_sample_row_new (VisageSample *sample, int thumbnail_size, gboolean dim,
+                                  GtkWidget *first_trailing, ...) G_GNUC_NULL_TERMINATED;
+
 G_END_DECLS
