@@ -14,8 +14,11 @@
  * predictions are meaningless but deterministic for the seed, which is all the tests of
  * the plumbing need. resolution: the model's input size (a multiple of 32; the larger, the
  * slower). Written to dir/name; returns the path. */
+/* The same for a configuration by name (vg_config_from_name: "seed", "unet", "fastscnn",
+ * ...) with spec (NULL: none) parsed over it. */
 static inline char *
-vg_test_write_tiny_model (const char *dir, const char *name, guint64 seed, int resolution)
+vg_test_write_model_of (const char *dir, const char *name, const char *config,
+                        const char *spec, guint64 seed, int resolution)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VgModel) model = NULL;
@@ -28,9 +31,8 @@ vg_test_write_tiny_model (const char *dir, const char *name, guint64 seed, int r
     .resolution = resolution,
   };
 
-  g_assert_true (vg_config_from_name (&cfg, "seed", &error));
-  g_assert_true (vg_config_parse (&cfg, "widths=8,16,24,32 depths=1,1,1,1 heads=1,1,1,1 "
-                                  "ratios=8,4,2,1 mlp=2 dim=16 head=bilinear", &error));
+  g_assert_true (vg_config_from_name (&cfg, config, &error));
+  g_assert_true (spec == NULL || vg_config_parse (&cfg, spec, &error));
   g_assert_no_error (error);
   model = vg_model_new (&cfg, vg_backend_cpu (), &error);
   g_assert_no_error (error);
@@ -39,4 +41,12 @@ vg_test_write_tiny_model (const char *dir, const char *name, guint64 seed, int r
   g_assert_true (vg_model_save (model, path, (const char *const *) metadata, &error));
   g_assert_no_error (error);
   return g_steal_pointer (&path);
+}
+
+static inline char *
+vg_test_write_tiny_model (const char *dir, const char *name, guint64 seed, int resolution)
+{
+  return vg_test_write_model_of (dir, name, "seed", "widths=8,16,24,32 depths=1,1,1,1 "
+                                 "heads=1,1,1,1 ratios=8,4,2,1 mlp=2 dim=16 head=bilinear",
+                                 seed, resolution);
 }

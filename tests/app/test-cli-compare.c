@@ -4,9 +4,9 @@
  * compared with itself differs nowhere, and a missing or bad second model is refused with
  * a message that names it.
  *
- * The two models differ in configuration, seed and input resolution (64 and 96): each is
- * evaluated with its own preprocessing. Freshly initialised: predictions arbitrary but
- * deterministic. */
+ * The two models differ in architecture (a small SegFormer and a Fast-SCNN), seed and
+ * input resolution (64 and 96): each is evaluated with its own preprocessing. Freshly
+ * initialised: predictions arbitrary but deterministic. */
 #include "config.h"
 
 #include <math.h>
@@ -80,7 +80,7 @@ fixture_set_up (Fixture *f, int n_images)
   f->tmp = tmp_dir_new ();
   f->data = vg_test_link_val_split (f->tmp, "data", f->names);
   f->model_a = write_model (f->tmp, 64);
-  f->model_b = vg_test_write_tiny_model (f->tmp, "b.safetensors", 7, 96);
+  f->model_b = vg_test_write_model_of (f->tmp, "b.safetensors", "fastscnn", NULL, 7, 96);
   return TRUE;
 }
 
@@ -130,7 +130,7 @@ VG_TEST ("/cli-compare/figures", test_figures)
   g_assert_cmpint (run.status, ==, 0);
   g_assert_nonnull (strstr (run.err, "eval A: 4/4 images"));
   g_assert_nonnull (strstr (run.err, "eval B: 4/4 images"));
-  g_assert_nonnull (strstr (run.err, "resolution 96"));
+  g_assert_nonnull (strstr (run.err, "(fastscnn, resolution 96)"));
   a = read_text (a_json);
   b = read_text (b_json);
   c = read_text (c_json);

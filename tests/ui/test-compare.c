@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The evaluation page's compare mode, driven through win.compare and win.leave-compare:
- * a second model (another configuration, seed and resolution) evaluated beside the loaded
- * one shows both IoU columns and their coloured difference, the difference of the
- * confusion matrices and the images in order of the difference (either way); the top
- * image opens three labelled panes; leaving shows the evaluation again. A model against
- * itself differs nowhere, and a model file that is missing leaves the page as it was. */
+ * a second model (a U-Net beside the tiny SegFormer, another seed and resolution)
+ * evaluated beside the loaded one shows both IoU columns and their coloured difference,
+ * the difference of the confusion matrices and the images in order of the difference
+ * (either way); the top image opens three labelled panes; leaving shows the evaluation
+ * again. A model against itself differs nowhere, and a model file that is missing leaves
+ * the page as it was. */
 #include "config.h"
 
 #include <math.h>
@@ -180,7 +181,8 @@ VG_TEST ("/compare/two-models", test_two_models)
   evaluation = visage_window_get_evaluation (window);
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "leave-compare"));
 
-  other = vg_test_write_tiny_model (ui_fixture.scratch_dir, "other.safetensors", 5, 96);
+  other = vg_test_write_model_of (ui_fixture.scratch_dir, "other.safetensors", "unet", NULL, 5,
+                                  96);
   compare_with (window, other);
   g_assert_true (visage_window_get_working (window));
   g_assert_true (spin_until (window_compared, window));
