@@ -4,8 +4,8 @@
  * evaluated beside the loaded one shows both IoU columns and their coloured difference,
  * the difference of the confusion matrices and the images in order of the difference
  * (either way); the top image opens three labelled panes; leaving shows the evaluation
- * again. A model against itself differs nowhere, and a model file that is missing leaves
- * the page as it was. */
+ * again. A model against itself differs nowhere, and a model file that is missing, or a
+ * comparison cancelled, leaves the page as it was. */
 #include "config.h"
 
 #include <math.h>
@@ -228,7 +228,7 @@ VG_TEST ("/compare/two-models", test_two_models)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
-VG_TEST ("/compare/itself-and-missing-model", test_itself_and_missing)
+VG_TEST ("/compare/itself-missing-cancelled", test_itself_missing_cancelled)
 {
   g_autoptr (VisageApplication) app = NULL;
   VisageWindow *window = ui_test_start (&app, window_settled);
@@ -255,6 +255,13 @@ VG_TEST ("/compare/itself-and-missing-model", test_itself_and_missing)
 
   missing = g_build_filename (ui_fixture.scratch_dir, "no-such-model.safetensors", NULL);
   compare_with (window, missing);
+  g_assert_true (spin_until (window_idle, window));
+  g_assert_null (visage_window_get_comparison (window));
+  g_assert_cmpstr (evaluation_page (window), ==, "empty");
+  /* win.cancel stops a comparison on the worker: nothing shown, the window idle again */
+  compare_with (window, ui_fixture.model_path);
+  g_assert_true (visage_window_get_working (window));
+  g_action_group_activate_action (G_ACTION_GROUP (window), "cancel", NULL);
   g_assert_true (spin_until (window_idle, window));
   g_assert_null (visage_window_get_comparison (window));
   g_assert_cmpstr (evaluation_page (window), ==, "empty");
