@@ -9,7 +9,8 @@
 #include <cblas.h>
 
 /* The forced path (VG_GEMM_AUTO: none); -1 until the environment has been read. */
-static int forced_path = -1;
+/* -1 until VISAGE_GEMM is read (atomic: the first product may run on any thread) */
+static gint forced_path = -1;
 static VgPrecision precision = VG_PRECISION_FP32;
 
 gboolean
@@ -30,9 +31,9 @@ vg_gemm_precision (void)
 VgIsa
 vg_gemm_cpu_isa (void)
 {
-  static int isa = -1;
+  static gsize isa = 0; /* the ISA + 1, once found */
 
-  if (isa < 0)
+  if (g_once_init_enter (&isa))
     {
       int found = VG_ISA_SSE;
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -45,9 +46,9 @@ vg_gemm_cpu_isa (void)
       else if (__builtin_cpu_supports ("avx"))
         found = VG_ISA_AVX;
 #endif
-      isa = found;
+      g_once_init_leave (&isa, (gsize) found + 1);
     }
-  return (VgIsa) isa;
+  return (VgIsa) (isa - 1);
 }
 
 const char *
@@ -101,7 +102,7 @@ vg_gemm_force_path (VgGemmPath path)
 {
   if (!path_supported (path))
     return FALSE;
-  forced_path = path;
+  g_atomic_int_set (&forced_path, path);
   return TRUE;
 }
 
@@ -110,7 +111,7 @@ vg_gemm_force_path (VgGemmPath path)
 static VgGemmPath
 forced (void)
 {
-  if (forced_path < 0)
+  if (g_atomic_int_get (&forced_path) < 0)
     {
       const char *env = g_getenv ("VISAGE_GEMM");
       VgGemmPath path = VG_GEMM_AUTO;
@@ -121,30 +122,32 @@ forced (void)
         path = VG_GEMM_AVX2;
       else if (g_strcmp0 (env, "blas") == 0)
         path = VG_GEMM_BLAS;
-      forced_path = path_supported (path) ? path : VG_GEMM_AUTO;
+      /* a path forced meanwhile (vg_gemm_force_path) wins over the environment */
+      g_atomic_int_compare_and_exchange (&forced_path, -1,
+                                         path_supported (path) ? path : VG_GEMM_AUTO);
     }
-  return (VgGemmPath) forced_path;
+  return (VgGemmPath) g_atomic_int_get (&forced_path);
 }
 
 VgGemmPath
 vg_gemm_large_path (void)
 {
-  static int automatic = -1;
+  static gsize automatic = 0; /* the path + 1, once chosen */
   VgGemmPath path = forced ();
 
   if (path != VG_GEMM_AUTO)
     return path;
-  if (automatic < 0)
+  if (g_once_init_enter (&automatic))
     {
       VgIsa cpu = vg_gemm_cpu_isa ();
       VgIsa blas = vg_gemm_blas_core_isa (openblas_get_corename ());
+      VgGemmPath chosen = VG_GEMM_BLAS;
 
       if (cpu > blas && cpu >= VG_ISA_AVX2)
-        automatic = cpu == VG_ISA_AVX512 ? VG_GEMM_AVX512 : VG_GEMM_AVX2;
-      else
-        automatic = VG_GEMM_BLAS;
+        chosen = cpu == VG_ISA_AVX512 ? VG_GEMM_AVX512 : VG_GEMM_AVX2;
+      g_once_init_leave (&automatic, (gsize) chosen + 1);
     }
-  return (VgGemmPath) automatic;
+  return (VgGemmPath) (automatic - 1);
 }
 
 /* The narrow kernels run unless a path without them was forced. */
