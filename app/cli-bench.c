@@ -709,6 +709,7 @@ write_json (const Bench *b, const char *path, GError **error)
 int
 vg_cli_bench (int argc, char **argv)
 {
+  g_autofree char *config_help = vg_cli_config_help ();
   g_autofree char *config_name = NULL;
   g_autofree char *spec = NULL;
   g_autofree char *size = NULL;
@@ -720,7 +721,7 @@ vg_cli_bench (int argc, char **argv)
   int workers = 2, sgemm_n = 0;
   gboolean profile = FALSE, sgemm = FALSE;
   GOptionEntry entries[] = {
-    VG_CLI_CONFIG_OPTIONS (config_name, spec),
+    VG_CLI_CONFIG_OPTIONS (config_name, spec, config_help),
     VG_CLI_PRECISION_OPTION (precision),
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Training batch size (default 8)", "B" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size,

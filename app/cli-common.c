@@ -50,19 +50,29 @@ vg_cli_check_batch_workers (const char *command, int batch, int workers)
          && vg_cli_check_range (command, "--workers", workers, 1, 256);
 }
 
-/* Without --model: the model shipped with the program (vg_bundled_model_path). */
+/* Without --model: the model shipped with the program (vg_bundled_model_path); --model
+ * visage-fast (a name, when no such file exists): that shipped model. */
 gboolean
 vg_cli_default_model (const char *command, char **model_path)
 {
-  if (*model_path != NULL)
-    return TRUE;
-  *model_path = vg_bundled_model_path ();
+  VgBundledModel which = VG_BUNDLED_ACCURATE;
+  char *shipped = NULL;
+
   if (*model_path == NULL)
-    {
-      fprintf (stderr, "visage-cli %s: no model ships with this build: give --model FILE\n",
-               command);
-      return FALSE;
-    }
+    shipped = vg_bundled_model_path_for (which);
+  else if (g_file_test (*model_path, G_FILE_TEST_EXISTS)
+           || !vg_bundled_model_lookup (*model_path, &which, &shipped))
+    return TRUE;
+  if (shipped == NULL && *model_path == NULL)
+    fprintf (stderr, "visage-cli %s: no model ships with this build: give --model FILE\n",
+             command);
+  else if (shipped == NULL)
+    fprintf (stderr, "visage-cli %s: the model %s does not ship with this build: give "
+             "--model FILE\n", command, vg_bundled_model_name (which));
+  if (shipped == NULL)
+    return FALSE;
+  g_free (*model_path);
+  *model_path = shipped;
   return TRUE;
 }
 

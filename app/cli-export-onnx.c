@@ -10,7 +10,6 @@
 
 #include "visage-cli-private.h"
 #include "vg-atomic-file.h"
-#include "vg-known-models.h"
 #include "vg-onnx.h"
 #include "vg-predict.h"
 
@@ -22,8 +21,7 @@ vg_cli_export_onnx (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (VgModel) model = NULL;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "Model file (.safetensors); default the model shipped with Visage", "FILE" },
+    VG_CLI_MODEL_OPTION (model_path),
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The ONNX file to write", "FILE" },
     { "uint8", 0, 0, G_OPTION_ARG_NONE, &uint8_input,
       "Input uint8 RGB 0..255, normalised inside the graph (default: float32, normalised "
@@ -52,12 +50,8 @@ vg_cli_export_onnx (int argc, char **argv)
       fprintf (stderr, "visage-cli export-onnx: %s\n", error->message);
       return EXIT_FAILURE_RUN;
     }
-  if (model_path == NULL && (model_path = vg_bundled_model_path ()) == NULL)
-    {
-      fprintf (stderr, "visage-cli export-onnx: no model ships with this build: give "
-                       "--model FILE\n");
-      return EXIT_USAGE;
-    }
+  if (!vg_cli_default_model ("export-onnx", &model_path))
+    return EXIT_USAGE;
 
   /* a folder or an unwritable place is found before the model is read */
   if (!vg_check_output_file (out, &error))

@@ -173,7 +173,7 @@ usage_error (int *status, const char *format, ...)
 /* The help of the options that take one of the engine's names (vg-train.h), built from its
  * tables: the names in order, the default followed by " (note)". */
 typedef struct {
-  char *loss, *optimizer, *select, *select_arg;
+  char *config, *loss, *optimizer, *select, *select_arg;
 } NamesHelp;
 
 static char *
@@ -198,6 +198,7 @@ names_help_new (void)
   NamesHelp h;
 
   vg_train_options_init (&defaults);
+  h.config = vg_cli_config_help ();
   h.loss = choices_help ("", vg_loss_kind_names (), defaults.loss, "default");
   h.optimizer = choices_help ("", vg_optimizer_kind_names (), defaults.optimizer,
                               "Adam then SGD, default");
@@ -212,6 +213,7 @@ static void
 names_help_clear (NamesHelp *h)
 {
   g_free (h->loss);
+  g_free (h->config);
   g_free (h->optimizer);
   g_free (h->select);
   g_free (h->select_arg);
@@ -224,12 +226,12 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
 {
   g_auto (NamesHelp) help = names_help_new ();
   GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_STRING, &a->config_name,
-      "Named configuration (visage-s, seed); default visage-s", "NAME" },
+    { "config", 'c', 0, G_OPTION_ARG_STRING, &a->config_name, help.config, "NAME" },
     { "spec", 's', 0, G_OPTION_ARG_STRING, &a->spec,
       "Custom configuration on top of --config, e.g. \"widths=16,32,128,192\"", "SPEC" },
     { "recipe", 0, 0, G_OPTION_ARG_FILENAME, &a->recipe,
-      "Run every stage of a training recipe: a NAME shipped in data/models (visage-s) or a "
+      "Run every stage of a training recipe: a NAME shipped in data/models (visage-s, "
+      "visage-fast) or a "
       "FILE; continue it with --resume", "NAME|FILE" },
     { "train", 0, 0, G_OPTION_ARG_FILENAME, &a->train,
       "Training split folder (images/ and masks/)", "DIR" },

@@ -20,10 +20,12 @@ enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 gboolean vg_cli_parse_options (const char *name, const char *summary, GOptionEntry *entries,
                                int *argc, char ***argv, int *status);
 
-/* The --config and --spec entries (bench, info). */
-#define VG_CLI_CONFIG_OPTIONS(config_name, spec)                                           \
-  { "config", 'c', 0, G_OPTION_ARG_STRING, &(config_name),                                 \
-    "Named configuration (visage-s, seed); default visage-s", "NAME" },                    \
+/* The help of --config: the engine's configurations (vg_config_names), the default first. */
+char *vg_cli_config_help (void);
+
+/* The --config and --spec entries (bench, info); help from vg_cli_config_help. */
+#define VG_CLI_CONFIG_OPTIONS(config_name, spec, help)                                     \
+  { "config", 'c', 0, G_OPTION_ARG_STRING, &(config_name), (help), "NAME" },               \
   { "spec", 's', 0, G_OPTION_ARG_STRING, &(spec),                                          \
     "Custom configuration on top of --config, e.g. "                                       \
     "\"widths=16,32,128,192 ratios=8,4,2,1\"", "SPEC" }
@@ -91,7 +93,8 @@ void vg_cli_interrupt_set_grace (int seconds);
  * that predict (eval, predict, export-submission). */
 #define VG_CLI_MODEL_OPTION(var)                                                           \
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &(var),                                        \
-    "Model file (.safetensors); default: the one shipped with Visage", "FILE" }
+    "Model file (.safetensors), or a model shipped with Visage: visage-s (the default, "   \
+    "accurate) or visage-fast (a Fast-SCNN, quick)", "FILE" }
 #define VG_CLI_PREDICT_OPTIONS(batch, workers, flip)                                       \
   { "batch", 'b', 0, G_OPTION_ARG_INT, &(batch), "Images per forward pass (default 4)",    \
     "N" },                                                                                 \
@@ -117,8 +120,9 @@ gboolean vg_cli_check_range (const char *command, const char *option, int value,
                              int hi);
 /* --batch and --workers each between 1 and 256; FALSE after printing which is not. */
 gboolean vg_cli_check_batch_workers (const char *command, int batch, int workers);
-/* Without --model (*model_path NULL): the model shipped with the program; FALSE (with a
- * message) when none ships. */
+/* Without --model (*model_path NULL): the model shipped with the program (visage-s); a
+ * shipped model's name (visage-s, visage-fast) that names no file: that model. FALSE (with a
+ * message) when the model wanted does not ship. */
 gboolean vg_cli_default_model (const char *command, char **model_path);
 /* The model file at path, and "model: PATH (config, resolution N)" on stderr. */
 VgModel *vg_cli_open_model (const char *path, const VgBackend *be, VgPreprocess *pre,

@@ -147,6 +147,15 @@ vg_cli_devices (int argc, char **argv)
   return EXIT_OK;
 }
 
+char *
+vg_cli_config_help (void)
+{
+  const char *const *names = vg_config_names ();
+  g_autofree char *others = g_strjoinv (", ", (char **) names + 1);
+
+  return g_strdup_printf ("Named configuration: %s (default), %s", names[0], others);
+}
+
 /* Resolve --config NAME and --spec "key=..." into a validated configuration. */
 gboolean
 vg_cli_resolve_config (VgConfig *cfg, const char *name, const char *spec, GError **error)
@@ -220,6 +229,7 @@ vg_cli_parse_size (const char *command, const char *text, int *h, int *w)
 int
 vg_cli_info (int argc, char **argv)
 {
+  g_autofree char *config_help = vg_cli_config_help ();
   g_autofree char *config_name = NULL;
   g_autofree char *spec = NULL;
   g_autofree char *size = NULL;
@@ -227,11 +237,11 @@ vg_cli_info (int argc, char **argv)
   g_autofree VgLayerInfo *rows = NULL;
   g_autofree char *spec_text = NULL;
   GOptionEntry entries[] = {
-    VG_CLI_CONFIG_OPTIONS (config_name, spec),
+    VG_CLI_CONFIG_OPTIONS (config_name, spec, config_help),
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Input size WxH or N (default 512)", "SIZE" },
     { NULL }
   };
-  int status = EXIT_OK, n, h = 512, w = 512;
+  int status = EXIT_OK, n, h = 512, w = 512, name_width = 42;
   double total_macs = 0;
   size_t total_params = 0;
   VgConfig cfg;
@@ -252,14 +262,19 @@ vg_cli_info (int argc, char **argv)
   rows = g_new0 (VgLayerInfo, n);
   vg_model_describe (&cfg, h, w, rows, n);
 
+  /* The layer column as wide as the longest name (a baseline's reach about 80 characters). */
+  for (int i = 0; i < n; i++)
+    name_width = MAX (name_width, (int) strlen (rows[i].name));
   printf ("configuration: %s\n%s\n\n", cfg.name, spec_text);
-  printf ("%-42s %-18s %12s %14s\n", "layer", "output (HxWxC)", "parameters", "MACs");
+  printf ("%-*s %-18s %12s %14s\n", name_width, "layer", "output (HxWxC)", "parameters",
+          "MACs");
   for (int i = 0; i < n; i++)
     {
       char shape[32];
       snprintf (shape, sizeof shape, "%dx%dx%d", rows[i].shape[1], rows[i].shape[2],
                 rows[i].shape[3]);
-      printf ("%-42s %-18s %12zu %14.0f\n", rows[i].name, shape, rows[i].params, rows[i].macs);
+      printf ("%-*s %-18s %12zu %14.0f\n", name_width, rows[i].name, shape, rows[i].params,
+              rows[i].macs);
       total_params += rows[i].params;
       total_macs += rows[i].macs;
     }

@@ -11,41 +11,69 @@
 
 #include "vg-known-models.h"
 
-static int
-compare_names (gconstpointer a, gconstpointer b)
+static const char *const bundled_names[VG_BUNDLED_N] = { "visage-s", "visage-fast" };
+
+const char *
+vg_bundled_model_name (VgBundledModel which)
 {
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+  g_return_val_if_fail ((int) which >= 0 && which < VG_BUNDLED_N, NULL);
+  return bundled_names[which];
 }
 
-/* The first model file (in name order) of a folder, or NULL. */
+/* dir/file when it is a regular file, else NULL. */
 static char *
-first_model_in (const char *dir)
+model_in (const char *dir, const char *file)
 {
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
+  char *path = g_build_filename (dir, file, NULL);
 
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    if (g_str_has_suffix (name, ".safetensors"))
-      g_ptr_array_add (names, g_strdup (name));
-  if (names->len == 0)
-    return NULL;
-  g_ptr_array_sort (names, compare_names);
-  return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return path;
+  g_free (path);
+  return NULL;
+}
+
+char *
+vg_bundled_model_path_for (VgBundledModel which)
+{
+  const char *dir = g_getenv ("VISAGE_MODELS_DIR");
+  g_autofree char *installed = g_build_filename (PKGDATADIR, "models", NULL);
+  g_autofree char *file = NULL;
+  char *path;
+
+  g_return_val_if_fail ((int) which >= 0 && which < VG_BUNDLED_N, NULL);
+  file = g_strconcat (bundled_names[which], ".safetensors", NULL);
+  if (dir != NULL)
+    return model_in (dir, file);
+  if ((path = model_in (VG_SOURCE_MODELS_DIR, file)) != NULL)
+    return path;
+  return model_in (installed, file);
 }
 
 char *
 vg_bundled_model_path (void)
 {
-  const char *dir = g_getenv ("VISAGE_MODELS_DIR");
-  g_autofree char *installed = g_build_filename (PKGDATADIR, "models", NULL);
-  char *path;
+  return vg_bundled_model_path_for (VG_BUNDLED_ACCURATE);
+}
 
-  if (dir != NULL)
-    return first_model_in (dir);
-  if ((path = first_model_in (VG_SOURCE_MODELS_DIR)) != NULL)
-    return path;
-  return first_model_in (installed);
+gboolean
+vg_bundled_model_lookup (const char *name, VgBundledModel *which, char **path)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  for (int i = 0; i < VG_BUNDLED_N; i++)
+    {
+      g_autofree char *file = g_strconcat (bundled_names[i], ".safetensors", NULL);
+
+      if (g_str_equal (name, bundled_names[i]) || g_str_equal (name, file))
+        {
+          if (which != NULL)
+            *which = (VgBundledModel) i;
+          if (path != NULL)
+            *path = vg_bundled_model_path_for ((VgBundledModel) i);
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 char *

@@ -14,10 +14,30 @@ G_BEGIN_DECLS
 
 #define VG_RECENT_MODELS_MAX 32
 
-/* The model shipped with the program: the first *.safetensors (in name order) of
- * $VISAGE_MODELS_DIR when that is set, else of data/models in the source tree, else of the
- * installed PKGDATADIR/models; NULL when none ships. */
+/* The models shipped with the program: the accurate default (visage-s) and a fast one
+ * (visage-fast, a Fast-SCNN) for live parsing. */
+typedef enum
+{
+  VG_BUNDLED_ACCURATE,
+  VG_BUNDLED_FAST,
+} VgBundledModel;
+
+#define VG_BUNDLED_N 2
+
+/* The shipped model's name, its file's name without .safetensors: "visage-s", "visage-fast". */
+const char *vg_bundled_model_name (VgBundledModel which);
+
+/* The shipped model's file, NAME.safetensors: in $VISAGE_MODELS_DIR alone when that is set,
+ * else in data/models of the source tree, else in the installed PKGDATADIR/models; NULL when
+ * it does not ship. Other files beside it are never taken for it. */
+char *vg_bundled_model_path_for (VgBundledModel which);
+
+/* The default model: vg_bundled_model_path_for (VG_BUNDLED_ACCURATE). */
 char *vg_bundled_model_path (void);
+
+/* The shipped model called name (vg_bundled_model_name, with or without .safetensors) and
+ * its path; FALSE when name is none of them. *path is NULL when the model does not ship. */
+gboolean vg_bundled_model_lookup (const char *name, VgBundledModel *which, char **path);
 
 /* Where the list of trained models is kept. */
 char *vg_recent_models_path (void);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The list of models trained on this computer (vg-known-models): newest by modification time,
- * gone files skipped, no duplicates, bounded. */
+ * gone files skipped, no duplicates, bounded; and the shipped models, found by name. */
 #include "config.h"
 
 #include <string.h>
@@ -106,6 +106,60 @@ VG_TEST ("/recent/garbage-list", test_garbage_list)
   g_assert_true (g_file_set_contents (list_path, text, -1, NULL));
   newest = vg_recent_models_newest ();
   g_assert_cmpstr (newest, ==, model);
+}
+
+/* The shipped models are found by name: the default is visage-s even when other model
+ * files sort before it (visage-fast, a.safetensors), the fast one only when it is there. */
+VG_TEST ("/bundled/by-name", test_bundled_by_name)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "models", NULL);
+  g_autofree char *accurate = g_build_filename (dir, "visage-s.safetensors", NULL);
+  g_autofree char *fast = g_build_filename (dir, "visage-fast.safetensors", NULL);
+  g_autofree char *other = g_build_filename (dir, "a.safetensors", NULL);
+  g_autofree char *saved = g_strdup (g_getenv ("VISAGE_MODELS_DIR"));
+  g_autofree char *path = NULL, *found = NULL;
+  VgBundledModel which = VG_BUNDLED_ACCURATE;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_setenv ("VISAGE_MODELS_DIR", dir, TRUE);
+  g_assert_true (g_file_set_contents (other, "model", -1, NULL));
+  g_assert_null ((path = vg_bundled_model_path ()));
+  g_assert_null ((path = vg_bundled_model_path_for (VG_BUNDLED_FAST)));
+
+  g_assert_true (g_file_set_contents (fast, "model", -1, NULL));
+  g_assert_null ((path = vg_bundled_model_path ()));
+  path = vg_bundled_model_path_for (VG_BUNDLED_FAST);
+  g_assert_cmpstr (path, ==, fast);
+  g_clear_pointer (&path, g_free);
+
+  g_assert_true (g_file_set_contents (accurate, "model", -1, NULL));
+  path = vg_bundled_model_path ();
+  g_assert_cmpstr (path, ==, accurate);
+  g_clear_pointer (&path, g_free);
+
+  g_assert_true (vg_bundled_model_lookup ("visage-fast", &which, &found));
+  g_assert_cmpint (which, ==, VG_BUNDLED_FAST);
+  g_assert_cmpstr (found, ==, fast);
+  g_clear_pointer (&found, g_free);
+  g_assert_true (vg_bundled_model_lookup ("visage-s.safetensors", &which, &found));
+  g_assert_cmpint (which, ==, VG_BUNDLED_ACCURATE);
+  g_assert_cmpstr (found, ==, accurate);
+  g_clear_pointer (&found, g_free);
+  g_assert_false (vg_bundled_model_lookup ("a", &which, &found));
+  g_assert_false (vg_bundled_model_lookup ("fastscnn", NULL, NULL));
+
+  /* a folder named like the fast model is not a model file */
+  g_assert_cmpint (g_unlink (fast), ==, 0);
+  g_assert_cmpint (g_mkdir (fast, 0700), ==, 0);
+  g_assert_null ((path = vg_bundled_model_path_for (VG_BUNDLED_FAST)));
+  g_assert_true (vg_bundled_model_lookup ("visage-fast", NULL, &found));
+  g_assert_null (found);
+  g_assert_cmpstr (vg_bundled_model_name (VG_BUNDLED_FAST), ==, "visage-fast");
+
+  if (saved != NULL)
+    g_setenv ("VISAGE_MODELS_DIR", saved, TRUE);
+  else
+    g_unsetenv ("VISAGE_MODELS_DIR");
 }
 
 int
