@@ -11,15 +11,21 @@ parameter counts; each model's state_dict (the fixtures' deterministic weights) 
 the other with strict=True; and both give the same logits, bit for bit, on one 3 x 512 x 512
 image, in evaluation mode (running statistics; dropout off) and for U-Net and DeepLabV3+
 also in training mode (batch statistics) on two images. 512 is the report's input, where
-DeepLabV3+'s fixed decoder size (256, 256) equals our H/2 x W/2.
+DeepLabV3+'s fixed decoder size (256, 256) equals our H/2 x W/2. With $VISAGE_CLI (meson
+sets it) and the data set beside the repository, a model file the engine writes (one short
+`visage-cli train` epoch) loads into the report's class with strict=True and gives finite
+logits.
 
 The report's file is $VISAGE_SHARED_DIR/reference/report-baselines.py (meson sets it), else
 ../shared/reference/report-baselines.py beside the repository (as in CI), unless given. Exit 77 (skipped) without PyTorch or without that file; 1 on a mismatch.
 """
 
 import importlib.util
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,6 +110,57 @@ def check(name, report_class, failures):
     print('%s: %d state_dict entries, %d trainable parameters' % (name, len(lo), n_ours))
 
 
+def read_safetensors(path):
+    """The tensors of a safetensors file (F32 and I64), as torch tensors by name."""
+    dtypes = {'F32': np.float32, 'I64': np.int64}
+    with open(path, 'rb') as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], 'little')
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == '__metadata__':
+            continue
+        a, b = info['data_offsets']
+        arr = np.frombuffer(data[8 + n + a:8 + n + b], dtype=dtypes[info['dtype']])
+        out[name] = torch.from_numpy(arr.reshape(info['shape']).copy())
+    return out, header.get('__metadata__', {})
+
+
+def check_engine_files(report, shared, failures):
+    """Engine-written model files load into the report's classes (strict=True)."""
+    cli = os.environ.get('VISAGE_CLI')
+    data = os.path.join(shared, 'celebamask')
+    if not cli or not os.path.isdir(os.path.join(data, 'train')):
+        print('engine files: skipped (no VISAGE_CLI or no data set)')
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ['unet', 'deeplabv3plus', 'fastscnn']:
+            out = os.path.join(tmp, name)
+            cmd = [cli, 'train', '--config', name, '--train', os.path.join(data, 'train'),
+                   '--val', os.path.join(data, 'val'), '--max-train', '4', '--max-val', '2',
+                   '--epochs', '1', '--batch', '2', '--resolution', '64', '--threads', '2',
+                   '--checkpoint-minutes', '0', '--out', out]
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            if run.returncode != 0:
+                failures.append('%s: visage-cli train failed: %s' % (name, run.stderr[-500:]))
+                continue
+            tensors, meta = read_safetensors(os.path.join(out, 'best.safetensors'))
+            model = report[name]()
+            try:
+                model.load_state_dict(tensors, strict=True)
+            except RuntimeError as e:
+                failures.append('%s: the engine\'s file does not load: %s' % (name, e))
+                continue
+            model.eval()
+            with torch.no_grad():
+                y = model(torch.randn(1, 3, SIZE, SIZE))
+            if meta.get('visage.config') != 'arch=' + name or not torch.isfinite(y).all():
+                failures.append('%s: metadata %r, finite logits %s'
+                                % (name, meta.get('visage.config'), bool(torch.isfinite(y).all())))
+            print('%s: the engine\'s file loads into the report\'s class (strict)' % name)
+
+
 def main():
     shared = os.environ.get('VISAGE_SHARED_DIR',
                             os.path.join(os.path.dirname(os.path.dirname(HERE)), '..', 'shared'))
@@ -117,6 +174,7 @@ def main():
     failures = []
     for name in ['unet', 'deeplabv3plus', 'fastscnn']:
         check(name, report[name], failures)
+    check_engine_files(report, shared, failures)
     # the hashed dropout keeps about 1 - p of the elements, scaled by 1 / (1 - p)
     keep = B.dropout_keep(12345, 1 << 20, 0.1).mean()
     print('dropout keeps %.4f of 2^20 elements at p = 0.1' % keep)
