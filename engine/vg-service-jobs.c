@@ -78,6 +78,7 @@ service_run_load_model (VgService *self, Job *job, GError **error)
   self->model = g_steal_pointer (&model);
   self->predictor = g_steal_pointer (&predictor);
   self->pre = pre;
+  job->config = *vg_model_config (self->model);
   g_free (self->model_key);
   self->model_key = g_steal_pointer (&key);
   service_memory_cache_clear (self);

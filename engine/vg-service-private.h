@@ -35,6 +35,7 @@ typedef struct {
   gboolean compared;         /* predict: also the compared model's labels */
   char *model_path;          /* compare: the loaded model's file, named in the result */
   char *device_note;         /* load model: why the device is not the one asked for */
+  VgConfig config;           /* load model: the configuration of the model loaded */
   VgSplit *split;            /* evaluate, export: the worker's own copy */
   int index;                 /* export: the sample, or -1 for all */
   VgExportKind export_kind;
@@ -83,6 +84,7 @@ struct _VgService
   gboolean flip;             /* for the next model loaded */
   gboolean model_flip;       /* of the model loaded */
   char *device_note;         /* of the model loaded */
+  VgConfig model_config;     /* of the model loaded (valid once model_path is set) */
   guint n_jobs;              /* queued or running */
 
   GMutex mutex;              /* guards the fields down to "worker only" */

@@ -159,6 +159,7 @@ complete_job (VgService *self, Job *job)
       g_free (self->device_note);
       self->device_note = g_steal_pointer (&job->device_note);
       self->model_flip = job->flip;
+      self->model_config = job->config;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_PATH]);
     }
 
@@ -596,6 +597,14 @@ vg_service_get_model_flip (VgService *self)
   g_return_val_if_fail (VG_IS_SERVICE (self), FALSE);
 
   return self->model_flip;
+}
+
+const VgConfig *
+vg_service_get_model_config (VgService *self)
+{
+  g_return_val_if_fail (VG_IS_SERVICE (self), NULL);
+
+  return self->model_path != NULL ? &self->model_config : NULL;
 }
 
 const char *

@@ -120,6 +120,9 @@ VgService *vg_service_new (const char *cache_dir);
 
 /* The model file loaded, as of the last finished load; NULL before. Main context only. */
 const char *vg_service_get_model_path (VgService *self);
+/* The configuration (architecture and sizes) of the model loaded, as of the last finished
+ * load; NULL before. Main context only. */
+const VgConfig *vg_service_get_model_config (VgService *self);
 /* TRUE while a job is queued or running. Main context only. */
 gboolean vg_service_get_busy (VgService *self);
 /* Bound of the in-memory prediction cache in bytes (default 128 MiB). */

@@ -43,3 +43,29 @@ visage_format_count (guint64 n)
     }
   return g_string_free (out, FALSE);
 }
+
+const char *
+visage_format_architecture (VgArchitecture arch)
+{
+  /* proper names, the same in every language */
+  static const char *const names[VG_N_ARCHS] = {
+    [VG_ARCH_SEGFORMER] = "SegFormer",
+    [VG_ARCH_UNET] = "U-Net",
+    [VG_ARCH_DEEPLABV3PLUS] = "DeepLabV3+",
+    [VG_ARCH_FASTSCNN] = "Fast-SCNN",
+  };
+
+  g_return_val_if_fail ((int) arch >= 0 && arch < VG_N_ARCHS, "");
+  return names[arch];
+}
+
+char *
+visage_format_config (const VgConfig *config)
+{
+  g_autofree char *count = visage_format_count (vg_config_count_params (config));
+
+  /* TRANSLATORS: a model's configuration: its name, its architecture and its count of
+   * trainable parameters, e.g. "fastscnn (Fast-SCNN), 1,154,435 parameters" */
+  return g_strdup_printf (_("%s (%s), %s parameters"), config->name,
+                          visage_format_architecture (config->arch), count);
+}

@@ -48,9 +48,19 @@ static const ChoiceLabel select_labels[] = {
   { NULL, NULL }
 };
 
-/* The shipped configurations go by their names (visage-s, seed). */
-const VisageTrainChoices visage_train_config_choices = { vg_config_names, NULL, "custom",
-                                                         N_("Custom") };
+/* The SegFormers go by their names (visage-s, seed); the report's convolutional baselines by
+ * their architectures' proper names. */
+static const ChoiceLabel config_labels[] = {
+  { "visage-s", "visage-s" },
+  { "seed", "seed" },
+  { "unet", N_("U-Net (the report’s)") },
+  { "deeplabv3plus", N_("DeepLabV3+ (the report’s)") },
+  { "fastscnn", N_("Fast-SCNN (the report’s)") },
+  { NULL, NULL }
+};
+
+const VisageTrainChoices visage_train_config_choices = { vg_config_names, config_labels,
+                                                         "custom", N_("Custom") };
 const VisageTrainChoices visage_train_loss_choices = { vg_loss_kind_names, loss_labels, NULL,
                                                        NULL };
 const VisageTrainChoices visage_train_optimizer_choices = { vg_optimizer_kind_names,

@@ -171,7 +171,10 @@ _visage_train_dialog_fill_from_run (VisageTrainDialog *self)
                          : o->train_images != NULL ? o->train_images : "");
   gtk_editable_set_text (GTK_EDITABLE (self->val_row), o->val_dir != NULL ? o->val_dir
                          : o->val_images != NULL ? o->val_images : "");
-  if (!g_strv_contains (vg_config_names (), config))
+  /* A baseline has no custom sizes: its architecture's configuration. */
+  if (o->config.arch != VG_ARCH_SEGFORMER)
+    config = vg_config_arch_name (o->config.arch);
+  else if (!g_strv_contains (vg_config_names (), config))
     config = "custom";
   select_choice (self->config_row, &visage_train_config_choices, config);
   _visage_train_dialog_set_stages (self->widths_row, o->config.widths);

@@ -401,10 +401,13 @@ model_path_changed (VisageWindow *self)
   if (path != NULL)
     {
       const char *note = vg_service_get_device_note (self->service);
+      g_autofree char *config = visage_format_config (vg_service_get_model_config (self->service));
 
-      /* TRANSLATORS: tooltip of the window title, naming the model file loaded and, on a
-       * second line, why it does not run on a GPU (or nothing) */
-      tooltip = g_strdup_printf (_("Model: %s%s%s"), path, *note != '\0' ? "\n" : "", note);
+      /* TRANSLATORS: tooltip of the window title, naming the model file loaded, on a second
+       * line its configuration ("fastscnn (Fast-SCNN), 1,154,435 parameters") and, on a
+       * third, why it does not run on a GPU (or nothing) */
+      tooltip = g_strdup_printf (_("Model: %s\n%s%s%s"), path, config,
+                                 *note != '\0' ? "\n" : "", note);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->switcher_title), tooltip);
     }
   _visage_window_actions_update (self);
