@@ -118,18 +118,15 @@ modified_time (const char *path)
   return g_stat (path, &st) == 0 ? (gint64) st.st_mtime : G_MININT64;
 }
 
-/* The model to load without --model: one shipped with the program (data/models in the
- * source tree, then the installed copy), else the newest of the models trained here
- * (vg_recent_models_newest) and the last model loaded. */
+/* The model to load without --model where none ships with the program (the window loads
+ * a shipped one by its preference, visage_window_load_bundled_model): the newest of the
+ * models trained here (vg_recent_models_newest) and the last model loaded. */
 static char *
 default_model (VisageApplication *self)
 {
   g_autofree char *last = NULL;
   g_autofree char *trained = NULL;
-  char *path;
 
-  if ((path = vg_bundled_model_path ()) != NULL)
-    return path;
   trained = vg_recent_models_newest ();
   if (self->settings != NULL)
     last = g_settings_get_string (self->settings, "last-model");
@@ -151,11 +148,13 @@ open_initial_files (VisageApplication *self, VisageWindow *window)
   /* An image given alone is shown alone. */
   split = self->split_dir != NULL ? g_strdup (self->split_dir)
           : restore && self->image_path == NULL ? default_split (self) : NULL;
-  model = self->model_path != NULL ? g_strdup (self->model_path)
-                                   : restore ? default_model (self) : NULL;
   /* The model first: the service runs jobs in order, so the first image shown is
-   * predicted with it. */
-  if (model != NULL)
+   * predicted with it. A shipped one (the preferred of visage-s and visage-fast) before
+   * the models of this computer. */
+  if (self->model_path != NULL)
+    visage_window_load_model (window, self->model_path);
+  else if (restore && !visage_window_load_bundled_model (window)
+           && (model = default_model (self)) != NULL)
     visage_window_load_model (window, model);
   if (split != NULL)
     visage_window_open_split (window, split);
@@ -465,6 +464,8 @@ visage_application_init (VisageApplication *self)
                                          (const char *[]) { "<primary>s", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.evaluate",
                                          (const char *[]) { "<primary>e", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.preferences",
+                                         (const char *[]) { "<primary>comma", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.train",
                                          (const char *[]) { "<primary>t", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.next-image",

@@ -284,8 +284,10 @@ reload_model (VisageWindow *self)
   if (path != NULL)
     {
       g_autofree char *reload = g_strdup (path);
+      gboolean bundled = self->bundled_model;
 
       visage_window_load_model (self, reload);
+      self->bundled_model = bundled;
     }
 }
 
@@ -407,5 +409,6 @@ _visage_window_actions_init (VisageWindow *self)
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
                                    self);
   _visage_window_compare_actions_init (self);
+  _visage_window_parsing_init (self);
   add_shortcuts (self);
 }

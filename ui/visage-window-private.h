@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* VisageWindow is one type in four files around this instance struct:
+/* VisageWindow is one type in several files around this instance struct:
  *   visage-window.c              the image shown, the split and the model, evaluation and
  *                                export, the accessors and the GObject
  *   visage-window-actions.c      the win.* actions, and which of them are enabled
  *   visage-window-annotations.c  mask corrections: saving, recovering, asking before a loss
  *   visage-window-training.c     the Train dialog, and the question before closing on a run
+ *   visage-window-parsing.c      the shipped model that parses when none was named, and the
+ *                                Preferences window that chooses it
  * The functions named _visage_window_* below are what the files call of each other. */
 #pragma once
 
@@ -56,6 +58,8 @@ struct _VisageWindow
   guint n_pending;                  /* operations that will change what is shown */
   VisageTrainDialog *train_dialog;  /* weak: the Train dialog while it is open */
   gboolean evaluate_after_load;     /* win.use-model: evaluate the split with it */
+  gboolean bundled_model;           /* the model loaded last is a shipped one, loaded for want
+                                     * of one named (visage-window-parsing.c) */
   gboolean close_confirmed;         /* closing stops the training run: asked already */
   gboolean quiet;                   /* notices go to the log, not into toasts */
   guint loads_queued;               /* model loads asked of the service so far */
@@ -112,6 +116,12 @@ void _visage_window_compare_actions_init (VisageWindow *self);
 void _visage_window_compare_actions_update (VisageWindow *self);
 /* The loaded model changed: leave compare mode if A is no longer the model loaded. */
 void _visage_window_compare_model_changed (VisageWindow *self);
+
+/* visage-window-parsing.c */
+/* win.parsing-model and win.preferences; the preference read from the settings (once the
+ * window has them, before any model loads). */
+void _visage_window_parsing_init (VisageWindow *self);
+void _visage_window_parsing_settings_init (VisageWindow *self);
 
 /* visage-window-annotations.c */
 /* The ground truth shown for the sample shown: its saved annotation if there is one. */

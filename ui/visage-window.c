@@ -386,6 +386,7 @@ visage_window_load_model (VisageWindow *self, const char *path)
   if (self->job_cancellable != NULL)
     g_cancellable_cancel (self->job_cancellable);
   pending_begin (self);
+  self->bundled_model = FALSE;
   self->loads_queued++;
   vg_service_load_model_async (self->service, path, NULL, model_loaded, g_object_ref (self));
 }
@@ -798,6 +799,7 @@ visage_window_constructed (GObject *object)
   device = g_settings_get_string (self->settings, "device");
   visage_window_set_device (self, device);
   visage_window_set_flip (self, g_settings_get_boolean (self->settings, "flip"));
+  _visage_window_parsing_settings_init (self);
 }
 
 static void

@@ -28,6 +28,14 @@ const char *visage_window_get_visible_page (VisageWindow *self);
  * worker; errors are shown in the window. */
 void visage_window_open_split (VisageWindow *self, const char *dir);
 void visage_window_load_model (VisageWindow *self, const char *path);
+/* Load the shipped model the preference win.parsing-model asks for (visage-s for
+ * "accuracy", visage-fast for "speed"; the other where that one is not installed): the
+ * model used when none was named. A later change of the preference loads the model it
+ * asks for, until a model is loaded by name. FALSE when no model ships. */
+gboolean visage_window_load_bundled_model (VisageWindow *self);
+/* The preference for the shipped model that parses: "accuracy" or "speed" (refused where
+ * visage-fast is not installed); kept in GSettings as parsing-model. */
+void visage_window_set_parsing_model (VisageWindow *self, const char *choice);
 /* Evaluate the open split with the loaded model (win.evaluate). */
 void visage_window_evaluate (VisageWindow *self);
 /* Compare the loaded model (A) with the model file model_path (B) on the open split, on

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The workbench and the models of every architecture: the preference "Model for Parsing"
+ * (win.parsing-model, the Preferences window's row) switches the shipped model the
+ * workbench parses with between visage-s and visage-fast (fakes of both in
+ * VISAGE_MODELS_DIR), and back, until a model is opened by name; without visage-fast the
+ * row is insensitive and says why, and speed is refused. A U-Net, a DeepLabV3+ and a
+ * Fast-SCNN model file each open, predict the image shown (the labels of that model, as
+ * computed here), and the title's tooltip names the architecture and parameter count. */
+#include "config.h"
+
+#include <string.h>
+
+#include <adwaita.h>
+#include <glib/gstdio.h>
+
+#include "test-fixtures.h"
+#include "test-register.h"
+#include "vg-image.h"
+#include "visage-format.h"
+#include "visage-image-view.h"
+#include "visage-overlay-area.h"
+#include "visage-preferences.h"
+#include "ui-test-util.h"
+
+static const char *const fixture_names[] = { "0", "1", NULL };
+
+/* The labels model_path predicts for the split's image 0, computed in this process. */
+static guint8 *
+labels_of (const char *model_path, int *height, int *width)
+{
+  g_autofree char *image_path = g_build_filename (ui_fixture.split_dir, "images", "0.jpg",
+                                                  NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgModel) model = NULL;
+  g_autoptr (VgPredictor) predictor = NULL;
+  VgImage image = { 0 };
+  VgPreprocess pre;
+  guint8 *labels;
+
+  model = vg_model_open (model_path, vg_backend_cpu (), &pre, &error);
+  g_assert_no_error (error);
+  predictor = vg_predictor_new (model, &pre, 1, &error);
+  g_assert_no_error (error);
+  g_assert_true (vg_image_load (&image, image_path, &error));
+  labels = g_malloc ((gsize) image.height * image.width);
+  g_assert_true (vg_predict_image (predictor, image.data, image.height, image.width, labels,
+                                   NULL, &error));
+  g_assert_no_error (error);
+  *height = image.height;
+  *width = image.width;
+  vg_image_clear (&image);
+  return labels;
+}
+
+typedef struct {
+  VisageWindow *window;
+  const char *model_path;  /* the model expected loaded */
+  const guint8 *labels;    /* and the labels expected shown (height x width) */
+  gsize n_pixels;
+} Expected;
+
+/* For spin_until: the window has settled with the expected model, showing its labels. */
+static gboolean
+shows_prediction_of (gpointer data)
+{
+  Expected *e = data;
+  VisageImageView *view = visage_window_get_image_view (e->window);
+  const guint8 *shown = visage_overlay_area_get_labels (visage_image_view_get_area (view));
+
+  return window_settled (e->window)
+         && g_strcmp0 (vg_service_get_model_path (visage_window_get_service (e->window)),
+                       e->model_path) == 0
+         && shown != NULL && memcmp (shown, e->labels, e->n_pixels) == 0;
+}
+
+/* Wait until window shows the prediction of model_path (labels: its labels of image 0). */
+static void
+expect_model (VisageWindow *window, const char *model_path, const guint8 *labels,
+              gsize n_pixels)
+{
+  Expected e = { window, model_path, labels, n_pixels };
+
+  if (!spin_until (shows_prediction_of, &e))
+    g_error ("the workbench does not show the prediction of %s (it has %s)", model_path,
+             vg_service_get_model_path (visage_window_get_service (window)));
+}
+
+/* The Preferences window that win.preferences opened, or NULL. */
+static VisagePreferences *
+find_preferences (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (VISAGE_IS_PREFERENCES (window))
+        return VISAGE_PREFERENCES (window);
+    }
+  return NULL;
+}
+
+static VisagePreferences *
+open_preferences (VisageWindow *window)
+{
+  VisagePreferences *preferences;
+
+  g_action_group_activate_action (G_ACTION_GROUP (window), "preferences", NULL);
+  spin_frames (3);
+  preferences = find_preferences ();
+  g_assert_nonnull (preferences);
+  return preferences;
+}
+
+static char *
+parsing_state (VisageWindow *window)
+{
+  g_autoptr (GVariant) state = g_action_group_get_action_state (G_ACTION_GROUP (window),
+                                                                "parsing-model");
+
+  return g_variant_dup_string (state, NULL);
+}
+
+/* A folder of shipped models for VISAGE_MODELS_DIR: a tiny SegFormer as visage-s and, with
+ * fast, a Fast-SCNN as visage-fast. */
+static char *
+models_dir (const char *name, gboolean fast, char **accurate_path, char **fast_path)
+{
+  char *dir = g_build_filename (ui_fixture.scratch_dir, name, NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  *accurate_path = vg_test_write_tiny_model (dir, "visage-s.safetensors", 3, 64);
+  *fast_path = fast ? vg_test_write_model_of (dir, "visage-fast.safetensors", "fastscnn", NULL,
+                                              5, 64)
+                    : NULL;
+  g_setenv ("VISAGE_MODELS_DIR", dir, TRUE);
+  return dir;
+}
+
+/* A new application whose window has the fixture split open. */
+static VisageWindow *
+open_window (VisageApplication **app)
+{
+  VisageWindow *window;
+
+  *app = new_app ();
+  g_application_activate (G_APPLICATION (*app));
+  window = VISAGE_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (*app)));
+  g_assert_nonnull (window);
+  visage_window_open_split (window, ui_fixture.split_dir);
+  return window;
+}
+
+VG_TEST ("/shipped-models/parsing-preference", test_parsing_preference)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *dir = NULL, *accurate = NULL, *fast = NULL, *state = NULL;
+  g_autofree guint8 *accurate_labels = NULL, *fast_labels = NULL, *named_labels = NULL;
+  VisagePreferences *preferences;
+  AdwComboRow *row;
+  VisageWindow *window;
+  int h, w;
+  gsize n;
+
+  if (ui_test_skip_without (ui_fixture.split_dir))
+    return;
+  dir = models_dir ("models-both", TRUE, &accurate, &fast);
+  accurate_labels = labels_of (accurate, &h, &w);
+  fast_labels = labels_of (fast, &h, &w);
+  named_labels = labels_of (ui_fixture.model_path, &h, &w);
+  n = (gsize) h * w;
+  /* Otherwise the test could not tell the models apart. */
+  g_assert_cmpint (memcmp (accurate_labels, fast_labels, n), !=, 0);
+  g_assert_cmpint (memcmp (named_labels, fast_labels, n), !=, 0);
+
+  window = open_window (&app);
+  g_assert_true (visage_window_load_bundled_model (window));
+  expect_model (window, accurate, accurate_labels, n);
+
+  /* the row: sensitive, on accuracy; choosing speed loads visage-fast, and is kept */
+  preferences = open_preferences (window);
+  row = visage_preferences_get_parsing_row (preferences);
+  g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (row)));
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+  adw_combo_row_set_selected (row, 1);
+  expect_model (window, fast, fast_labels, n);
+  state = g_settings_get_string (settings, "parsing-model");
+  g_assert_cmpstr (state, ==, "speed");
+  g_clear_pointer (&state, g_free);
+
+  /* and back, through the action: the row follows */
+  visage_window_set_parsing_model (window, "accuracy");
+  expect_model (window, accurate, accurate_labels, n);
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+  state = g_settings_get_string (settings, "parsing-model");
+  g_assert_cmpstr (state, ==, "accuracy");
+  g_clear_pointer (&state, g_free);
+
+  /* a model opened by name stays when the preference changes */
+  visage_window_load_model (window, ui_fixture.model_path);
+  expect_model (window, ui_fixture.model_path, named_labels, n);
+  adw_combo_row_set_selected (row, 1);
+  spin_frames (5);
+  g_assert_true (spin_until (window_settled, window));
+  g_assert_cmpstr (vg_service_get_model_path (visage_window_get_service (window)), ==,
+                   ui_fixture.model_path);
+  state = parsing_state (window);
+  g_assert_cmpstr (state, ==, "speed");
+
+  gtk_window_destroy (GTK_WINDOW (preferences));
+  ui_destroy_window (window);
+  g_settings_reset (settings, "parsing-model");
+  g_unsetenv ("VISAGE_MODELS_DIR");
+}
+
+VG_TEST ("/shipped-models/fast-not-installed", test_fast_not_installed)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *dir = NULL, *accurate = NULL, *fast = NULL, *state = NULL;
+  g_autofree guint8 *accurate_labels = NULL;
+  VisagePreferences *preferences;
+  AdwComboRow *row;
+  VisageWindow *window;
+  int h, w;
+
+  if (ui_test_skip_without (ui_fixture.split_dir))
+    return;
+  dir = models_dir ("models-accurate", FALSE, &accurate, &fast);
+  accurate_labels = labels_of (accurate, &h, &w);
+  /* speed preferred in an earlier session, when visage-fast was installed */
+  g_settings_set_string (settings, "parsing-model", "speed");
+
+  window = open_window (&app);
+  g_assert_true (visage_window_load_bundled_model (window));
+  expect_model (window, accurate, accurate_labels, (gsize) h * w);
+  state = parsing_state (window);
+  g_assert_cmpstr (state, ==, "accuracy");
+  g_clear_pointer (&state, g_free);
+
+  preferences = open_preferences (window);
+  row = visage_preferences_get_parsing_row (preferences);
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (row)));
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                            "visage-fast"));
+  visage_window_set_parsing_model (window, "speed");
+  state = parsing_state (window);
+  g_assert_cmpstr (state, ==, "accuracy");
+
+  gtk_window_destroy (GTK_WINDOW (preferences));
+  ui_destroy_window (window);
+  g_settings_reset (settings, "parsing-model");
+  g_unsetenv ("VISAGE_MODELS_DIR");
+}
+
+/* Each baseline's model file opens and predicts; the tooltip says what it is. */
+VG_TEST ("/shipped-models/open-baselines", test_open_baselines)
+{
+  static const struct { const char *config, *arch; guint64 params; } baselines[] = {
+    { "unet", "U-Net", 1941411 },
+    { "deeplabv3plus", "DeepLabV3+", 1964394 },
+    { "fastscnn", "Fast-SCNN", 1154435 },
+  };
+  g_autoptr (VisageApplication) app = NULL;
+  VisageWindow *window;
+
+  if (ui_test_skip_without (ui_fixture.split_dir))
+    return;
+  window = open_window (&app);
+  for (gsize i = 0; i < G_N_ELEMENTS (baselines); i++)
+    {
+      g_autofree char *file = g_strconcat (baselines[i].config, ".safetensors", NULL);
+      g_autofree char *path = vg_test_write_model_of (ui_fixture.scratch_dir, file,
+                                                      baselines[i].config, NULL, 7, 64);
+      g_autofree guint8 *labels = NULL;
+      g_autofree char *count = visage_format_count (baselines[i].params);
+      const char *tooltip;
+      GtkWidget *title;
+      int h, w;
+
+      labels = labels_of (path, &h, &w);
+      visage_window_load_model (window, path);
+      expect_model (window, path, labels, (gsize) h * w);
+      title = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_TITLE, NULL);
+      g_assert_nonnull (title);
+      tooltip = gtk_widget_get_tooltip_text (title);
+      g_assert_nonnull (tooltip);
+      g_test_message ("%s", tooltip);
+      g_assert_nonnull (strstr (tooltip, path));
+      g_assert_nonnull (strstr (tooltip, baselines[i].arch));
+      g_assert_nonnull (strstr (tooltip, count));
+    }
+  ui_destroy_window (window);
+}
+
+int
+main (int argc, char **argv)
+{
+  return ui_test_main (argc, argv, "shipped-models", fixture_names, "split", FALSE);
+}
