@@ -5,7 +5,8 @@
  * VISAGE_MODELS_DIR), and back, until a model is opened by name; without visage-fast the
  * row is insensitive and says why, and speed is refused. A U-Net, a DeepLabV3+ and a
  * Fast-SCNN model file each open, predict the image shown (the labels of that model, as
- * computed here), and the title's tooltip names the architecture and parameter count. */
+ * computed here), and the title's tooltip names the architecture and parameter count; the
+ * Train dialog offers them under their names, without the SegFormer's stage sizes. */
 #include "config.h"
 
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "visage-image-view.h"
 #include "visage-overlay-area.h"
 #include "visage-preferences.h"
+#include "visage-train-choices.h"
+#include "visage-train-dialog.h"
 #include "ui-test-util.h"
 
 static const char *const fixture_names[] = { "0", "1", NULL };
@@ -294,6 +297,40 @@ VG_TEST ("/shipped-models/open-baselines", test_open_baselines)
       g_assert_nonnull (strstr (tooltip, count));
     }
   ui_destroy_window (window);
+}
+
+/* The Train dialog offers the baselines under their architectures' names, with their
+ * parameter counts, and without the SegFormer's stage sizes (which only Custom shows). */
+VG_TEST ("/shipped-models/train-dialog-baselines", test_train_dialog_baselines)
+{
+  static const struct { const char *config, *label; gsize params; } baselines[] = {
+    { "unet", "U-Net (the report’s)", 1941411 },
+    { "deeplabv3plus", "DeepLabV3+ (the report’s)", 1964394 },
+    { "fastscnn", "Fast-SCNN (the report’s)", 1154435 },
+  };
+  VisageTrainDialog *dialog = visage_train_dialog_new (NULL, NULL);
+  GtkWidget *widths = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (dialog),
+                                                                 VISAGE_TYPE_TRAIN_DIALOG,
+                                                                 "widths_row"));
+  const char *const *names = vg_config_names ();
+
+  g_assert_nonnull (widths);
+  for (gsize i = 0; i < G_N_ELEMENTS (baselines); i++)
+    {
+      guint k = 0;
+
+      while (names[k] != NULL && !g_str_equal (names[k], baselines[i].config))
+        k++;
+      g_assert_nonnull (names[k]);
+      g_assert_cmpstr (visage_train_choice_label (&visage_train_config_choices, k), ==,
+                       baselines[i].label);
+      g_assert_true (visage_train_dialog_set_field (dialog, "config", baselines[i].config));
+      g_assert_cmpuint (visage_train_dialog_get_param_count (dialog), ==, baselines[i].params);
+      g_assert_false (gtk_widget_get_visible (widths));
+    }
+  g_assert_true (visage_train_dialog_set_field (dialog, "config", "custom"));
+  g_assert_true (gtk_widget_get_visible (widths));
+  gtk_window_destroy (GTK_WINDOW (dialog));
 }
 
 int
