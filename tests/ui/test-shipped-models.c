@@ -14,9 +14,9 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 
+#include "app/cli-model.h"
 #include "test-fixtures.h"
 #include "test-register.h"
-#include "vg-image.h"
 #include "visage-format.h"
 #include "visage-image-view.h"
 #include "visage-overlay-area.h"
@@ -26,6 +26,17 @@
 #include "ui-test-util.h"
 
 static const char *const fixture_names[] = { "0", "1", NULL };
+static char *no_models_dir; /* VISAGE_MODELS_DIR as the test program found it */
+
+/* VISAGE_MODELS_DIR as it was before a test set its own. */
+static void
+restore_models_dir (void)
+{
+  if (no_models_dir != NULL)
+    g_setenv ("VISAGE_MODELS_DIR", no_models_dir, TRUE);
+  else
+    g_unsetenv ("VISAGE_MODELS_DIR");
+}
 
 /* The labels model_path predicts for the split's image 0, computed in this process. */
 static guint8 *
@@ -33,26 +44,8 @@ labels_of (const char *model_path, int *height, int *width)
 {
   g_autofree char *image_path = g_build_filename (ui_fixture.split_dir, "images", "0.jpg",
                                                   NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VgModel) model = NULL;
-  g_autoptr (VgPredictor) predictor = NULL;
-  VgImage image = { 0 };
-  VgPreprocess pre;
-  guint8 *labels;
 
-  model = vg_model_open (model_path, vg_backend_cpu (), &pre, &error);
-  g_assert_no_error (error);
-  predictor = vg_predictor_new (model, &pre, 1, &error);
-  g_assert_no_error (error);
-  g_assert_true (vg_image_load (&image, image_path, &error));
-  labels = g_malloc ((gsize) image.height * image.width);
-  g_assert_true (vg_predict_image (predictor, image.data, image.height, image.width, labels,
-                                   NULL, &error));
-  g_assert_no_error (error);
-  *height = image.height;
-  *width = image.width;
-  vg_image_clear (&image);
-  return labels;
+  return predict_here (model_path, image_path, height, width);
 }
 
 typedef struct {
@@ -215,7 +208,7 @@ VG_TEST ("/shipped-models/parsing-preference", test_parsing_preference)
   gtk_window_destroy (GTK_WINDOW (preferences));
   ui_destroy_window (window);
   g_settings_reset (settings, "parsing-model");
-  g_unsetenv ("VISAGE_MODELS_DIR");
+  restore_models_dir ();
 }
 
 VG_TEST ("/shipped-models/fast-not-installed", test_fast_not_installed)
@@ -256,7 +249,7 @@ VG_TEST ("/shipped-models/fast-not-installed", test_fast_not_installed)
   gtk_window_destroy (GTK_WINDOW (preferences));
   ui_destroy_window (window);
   g_settings_reset (settings, "parsing-model");
-  g_unsetenv ("VISAGE_MODELS_DIR");
+  restore_models_dir ();
 }
 
 /* Each baseline's model file opens and predicts; the tooltip says what it is. */
@@ -336,5 +329,8 @@ VG_TEST ("/shipped-models/train-dialog-baselines", test_train_dialog_baselines)
 int
 main (int argc, char **argv)
 {
+  g_autofree char *saved = g_strdup (g_getenv ("VISAGE_MODELS_DIR"));
+
+  no_models_dir = saved;
   return ui_test_main (argc, argv, "shipped-models", fixture_names, "split", FALSE);
 }
