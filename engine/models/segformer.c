@@ -92,6 +92,8 @@ segformer_param_specs (const VgConfig *cfg, VgParamSpec *specs, int max_specs)
 /* ---- binding ------------------------------------------------------------------------- */
 
 #define BLOCK_FMT "encoder.stages.%d.blocks.%d.%s"
+/* every SegFormer layer has a bias */
+#define BIND(w, g, ...) vg_model_bind_wb (m, w, g, TRUE, __VA_ARGS__)
 
 static void
 bind_weights (VgModel *m, VgSegformer *sf)
@@ -102,42 +104,44 @@ bind_weights (VgModel *m, VgSegformer *sf)
     {
       VgStageW *ws = &sf->w.stages[s], *gs = &sf->g.stages[s];
 
-      vg_model_bind_wb (m, &ws->patch_proj, &gs->patch_proj, TRUE, "encoder.stages.%d.patch_embed.proj", s);
-      vg_model_bind_wb (m, &ws->patch_norm, &gs->patch_norm, TRUE, "encoder.stages.%d.patch_embed.norm", s);
+      BIND (&ws->patch_proj, &gs->patch_proj, "encoder.stages.%d.patch_embed.proj", s);
+      BIND (&ws->patch_norm, &gs->patch_norm, "encoder.stages.%d.patch_embed.norm", s);
       ws->blocks = g_new0 (VgBlockW, cfg->depths[s]);
       gs->blocks = g_new0 (VgBlockW, cfg->depths[s]);
       for (int j = 0; j < cfg->depths[s]; j++)
         {
           VgBlockW *wb = &ws->blocks[j], *gb = &gs->blocks[j];
 
-          vg_model_bind_wb (m, &wb->norm1, &gb->norm1, TRUE, BLOCK_FMT, s, j, "norm1");
-          vg_model_bind_wb (m, &wb->q, &gb->q, TRUE, BLOCK_FMT, s, j, "attn.q");
-          vg_model_bind_wb (m, &wb->kv, &gb->kv, TRUE, BLOCK_FMT, s, j, "attn.kv");
+          BIND (&wb->norm1, &gb->norm1, BLOCK_FMT, s, j, "norm1");
+          BIND (&wb->q, &gb->q, BLOCK_FMT, s, j, "attn.q");
+          BIND (&wb->kv, &gb->kv, BLOCK_FMT, s, j, "attn.kv");
           if (cfg->ratios[s] > 1)
             {
-              vg_model_bind_wb (m, &wb->sr, &gb->sr, TRUE, BLOCK_FMT, s, j, "attn.sr");
-              vg_model_bind_wb (m, &wb->sr_norm, &gb->sr_norm, TRUE, BLOCK_FMT, s, j, "attn.sr_norm");
+              BIND (&wb->sr, &gb->sr, BLOCK_FMT, s, j, "attn.sr");
+              BIND (&wb->sr_norm, &gb->sr_norm, BLOCK_FMT, s, j, "attn.sr_norm");
             }
-          vg_model_bind_wb (m, &wb->proj, &gb->proj, TRUE, BLOCK_FMT, s, j, "attn.proj");
-          vg_model_bind_wb (m, &wb->norm2, &gb->norm2, TRUE, BLOCK_FMT, s, j, "norm2");
-          vg_model_bind_wb (m, &wb->fc1, &gb->fc1, TRUE, BLOCK_FMT, s, j, "mlp.fc1");
-          vg_model_bind_wb (m, &wb->dwconv, &gb->dwconv, TRUE, BLOCK_FMT, s, j, "mlp.dwconv");
-          vg_model_bind_wb (m, &wb->fc2, &gb->fc2, TRUE, BLOCK_FMT, s, j, "mlp.fc2");
+          BIND (&wb->proj, &gb->proj, BLOCK_FMT, s, j, "attn.proj");
+          BIND (&wb->norm2, &gb->norm2, BLOCK_FMT, s, j, "norm2");
+          BIND (&wb->fc1, &gb->fc1, BLOCK_FMT, s, j, "mlp.fc1");
+          BIND (&wb->dwconv, &gb->dwconv, BLOCK_FMT, s, j, "mlp.dwconv");
+          BIND (&wb->fc2, &gb->fc2, BLOCK_FMT, s, j, "mlp.fc2");
         }
-      vg_model_bind_wb (m, &ws->norm, &gs->norm, TRUE, "encoder.stages.%d.norm", s);
+      BIND (&ws->norm, &gs->norm, "encoder.stages.%d.norm", s);
     }
   for (int s = 0; s < VG_STAGES; s++)
     {
       g_autofree char *bn = g_strdup_printf ("decoder.linear_c.%d.bn", s);
-      vg_model_bind_wb (m, &sf->w.linear_c[s], &sf->g.linear_c[s], TRUE, "decoder.linear_c.%d.conv", s);
+      BIND (&sf->w.linear_c[s], &sf->g.linear_c[s], "decoder.linear_c.%d.conv", s);
       vg_model_bind_bn (m, &sf->w.linear_c_bn[s], &sf->g.linear_c_bn[s], bn);
     }
-  vg_model_bind_wb (m, &sf->w.fuse, &sf->g.fuse, TRUE, "decoder.fuse.conv");
+  BIND (&sf->w.fuse, &sf->g.fuse, "decoder.fuse.conv");
   vg_model_bind_bn (m, &sf->w.fuse_bn, &sf->g.fuse_bn, "decoder.fuse.bn");
-  vg_model_bind_wb (m, &sf->w.classifier, &sf->g.classifier, TRUE, "decoder.classifier");
+  BIND (&sf->w.classifier, &sf->g.classifier, "decoder.classifier");
   if (cfg->head == VG_HEAD_TCONV)
-    vg_model_bind_wb (m, &sf->w.head, &sf->g.head, TRUE, "head");
+    BIND (&sf->w.head, &sf->g.head, "head");
 }
+
+#undef BIND
 
 static gboolean
 segformer_bind (VgModel *m, GError **error)
