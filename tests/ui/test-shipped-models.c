@@ -6,7 +6,8 @@
  * row is insensitive and says why, and speed is refused. A U-Net, a DeepLabV3+ and a
  * Fast-SCNN model file each open, predict the image shown (the labels of that model, as
  * computed here), and the title's tooltip names the architecture and parameter count; the
- * Train dialog offers them under their names, without the SegFormer's stage sizes. */
+ * Train dialog offers them under their names, without the SegFormer's stage sizes, and
+ * trains a Fast-SCNN whose best weights open, and whose run it resumes as a Fast-SCNN. */
 #include "config.h"
 
 #include <string.h>
@@ -23,6 +24,8 @@
 #include "visage-preferences.h"
 #include "visage-train-choices.h"
 #include "visage-train-dialog.h"
+#include "visage-train-view.h"
+#include "ui-train-util.h"
 #include "ui-test-util.h"
 
 static const char *const fixture_names[] = { "0", "1", NULL };
@@ -326,11 +329,72 @@ VG_TEST ("/shipped-models/train-dialog-baselines", test_train_dialog_baselines)
   gtk_window_destroy (GTK_WINDOW (dialog));
 }
 
+static gboolean
+run_read (gpointer data)
+{
+  return !visage_train_dialog_get_reading_run (VISAGE_TRAIN_DIALOG (data));
+}
+
+/* A Fast-SCNN trained from the Train dialog: its best weights open and predict, and the
+ * dialog on its folder resumes it as fastscnn (not as a custom SegFormer). */
+VG_TEST ("/shipped-models/train-fastscnn", test_train_fastscnn)
+{
+  g_autoptr (VisageApplication) app = NULL;
+  g_autofree char *run = NULL, *best = NULL;
+  g_autofree guint8 *labels = NULL;
+  VisageTrainDialog *dialog;
+  VisageTrainView *view;
+  VisageWindow *window;
+  GtkWidget *widths;
+  int h, w;
+
+  if ((window = ui_test_start (&app, window_settled)) == NULL)
+    return;
+  view = visage_window_get_train_view (window);
+  run = g_build_filename (ui_fixture.scratch_dir, "fastscnn-run", NULL);
+  dialog = ui_train_open_dialog (window);
+  ui_train_set (dialog, "train", ui_fixture.train_dir);
+  ui_train_set (dialog, "out", run);
+  ui_train_set (dialog, "config", "fastscnn");
+  ui_train_set (dialog, "resolution", "64");
+  ui_train_set (dialog, "batch", "2");
+  ui_train_set (dialog, "epochs", "1");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  g_assert_cmpint (visage_train_dialog_get_options (dialog)->config.arch, ==, VG_ARCH_FASTSCNN);
+  g_assert_true (visage_train_dialog_start (dialog));
+  g_assert_true (spin_until (ui_train_over, view));
+  g_test_message ("%s", visage_train_view_get_message (view));
+
+  best = g_build_filename (run, "best.safetensors", NULL);
+  g_assert_true (g_file_test (best, G_FILE_TEST_IS_REGULAR));
+  labels = labels_of (best, &h, &w);
+  visage_window_load_model (window, best);
+  expect_model (window, best, labels, (gsize) h * w);
+  g_assert_cmpint (vg_service_get_model_config (visage_window_get_service (window))->arch, ==,
+                   VG_ARCH_FASTSCNN);
+
+  dialog = ui_train_open_dialog (window);
+  widths = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (dialog),
+                                                      VISAGE_TYPE_TRAIN_DIALOG, "widths_row"));
+  ui_train_set (dialog, "config", "custom");
+  ui_train_set (dialog, "out", run);
+  g_assert_true (spin_until (run_read, dialog));
+  g_assert_true (visage_train_dialog_get_resume_offered (dialog));
+  ui_train_set (dialog, "resume", "true");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "config"), ==, "fastscnn");
+  g_assert_false (gtk_widget_get_visible (widths));
+  ui_train_set (dialog, "epochs", "2");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  g_assert_cmpint (visage_train_dialog_get_options (dialog)->config.arch, ==, VG_ARCH_FASTSCNN);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_destroy_window (window);
+}
+
 int
 main (int argc, char **argv)
 {
   g_autofree char *saved = g_strdup (g_getenv ("VISAGE_MODELS_DIR"));
 
   no_models_dir = saved;
-  return ui_test_main (argc, argv, "shipped-models", fixture_names, "split", FALSE);
+  return ui_test_main (argc, argv, "shipped-models", fixture_names, "split", TRUE);
 }
