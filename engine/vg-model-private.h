@@ -97,6 +97,7 @@ typedef struct {
   void (*free) (VgModel *m);
 } VgArch;
 
+/* The architecture's table (models/vg-arch.c). */
 const VgArch *vg_arch_get (VgArchitecture arch);
 
 extern const VgArch vg_arch_segformer;

@@ -60,24 +60,6 @@ vg_plan_commit (VgPlan *plan, const VgBackend *be, GError **error)
   return block;
 }
 
-const VgArch *
-vg_arch_get (VgArchitecture arch)
-{
-  switch (arch)
-    {
-    case VG_ARCH_UNET:
-      return &vg_arch_unet;
-    case VG_ARCH_DEEPLABV3PLUS:
-      return &vg_arch_deeplabv3plus;
-    case VG_ARCH_FASTSCNN:
-      return &vg_arch_fastscnn;
-    case VG_ARCH_SEGFORMER:
-    case VG_N_ARCHS:
-    default:
-      return &vg_arch_segformer;
-    }
-}
-
 /* ---- binding ------------------------------------------------------------------------- */
 
 static gboolean
