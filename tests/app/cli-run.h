@@ -4,10 +4,12 @@
 #pragma once
 
 #include <stdarg.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include <glib.h>
 
+#include "test-common.h"
 #include "test-register.h"
 
 typedef struct {
@@ -93,4 +95,20 @@ vg_test_run_cli (CliRun *run, const char *first, ...)
   va_start (ap, first);
   vg_test_run_cli_valist (run, first, ap);
   va_end (ap);
+}
+
+/* visage-cli train --resume of the run in out (one epoch done, log.csv its header and one
+ * row) to a second epoch: it says it resumes, trains epoch 2 only and logs its row. */
+static inline void
+vg_test_resume_second_epoch (const char *out)
+{
+  g_auto (CliRun) again = { 0 };
+  g_autofree char *log = g_build_filename (out, "log.csv", NULL);
+
+  vg_test_run_cli (&again, "train", "--resume", out, "--epochs", "2", NULL);
+  g_assert_cmpint (again.status, ==, 0);
+  g_assert_nonnull (strstr (again.err, "resuming"));
+  g_assert_null (strstr (again.out, "epoch 1/2"));
+  g_assert_nonnull (strstr (again.out, "epoch 2/2"));
+  g_assert_cmpint (vg_test_count_lines (log), ==, 3);
 }

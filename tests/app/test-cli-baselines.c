@@ -49,7 +49,7 @@ check_info (const char *name, const char *params)
 static char *
 train_and_resume (const char *name)
 {
-  g_auto (CliRun) run = { 0 }, again = { 0 };
+  g_auto (CliRun) run = { 0 };
   g_autofree char *out = g_build_filename (root, name, NULL);
   g_autofree char *log = g_build_filename (out, "log.csv", NULL);
   g_autofree char *model = NULL;
@@ -62,13 +62,7 @@ train_and_resume (const char *name)
   g_assert_nonnull (strstr (run.out, "epoch 1/1"));
   g_assert_true (g_file_test (best, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpint (vg_test_count_lines (log), ==, 2);
-
-  vg_test_run_cli (&again, "train", "--resume", out, "--epochs", "2", NULL);
-  g_assert_cmpint (again.status, ==, 0);
-  g_assert_nonnull (strstr (again.err, "resuming"));
-  g_assert_null (strstr (again.out, "epoch 1/2"));
-  g_assert_nonnull (strstr (again.out, "epoch 2/2"));
-  g_assert_cmpint (vg_test_count_lines (log), ==, 3);
+  vg_test_resume_second_epoch (out);
   return best;
 }
 
