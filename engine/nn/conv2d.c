@@ -7,7 +7,9 @@
  * - pointwise (1x1, stride 1, no padding, one group): a linear layer over B*H*W rows;
  * - depthwise (G == Cin == Cout): direct loops vectorised over the contiguous channels, with
  *   the weight transposed to (K*K, C) in scratch;
- * - everything else: im2col then GEMM. A column row holds one output pixel's receptive field
+ * - everything else: with one group, the direct kernels of conv-direct.c where they take the
+ *   shape (channel counts that fill vectors, an AVX2 or AVX-512 processor), else
+ *   im2col then GEMM. A column row holds one output pixel's receptive field
  *   in (cin, kh, kw) order, the order of PyTorch's weight, so out = col @ weight^T needs no
  *   repacked weight, and group g is the column block g with a leading dimension.
  *
@@ -17,6 +19,7 @@
  *
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
+#include "vg-conv-direct.h"
 #include "vg-conv-shape.h"
 #include "vg-gemm.h"
 #include "vg-simd.h"
@@ -61,7 +64,8 @@ vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, 
       return (size_t) K * K * Cin * (1 + depthwise_chunks (B, Ho));
     case VG_CONV_IM2COL:
     default:
-      return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
+      return MAX ((size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K,
+                  G == 1 ? vg_conv_direct_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1) : 0);
     }
 }
 
@@ -153,6 +157,9 @@ conv_im2col_forward (float *out, const float *inp, const float *weight, const fl
   int CKKg = CKK / G; /* columns of one group */
   int Cog = Cout / G; /* output channels of one group */
 
+  if (G == 1 && vg_conv_direct_forward (out, inp, weight, bias, col, B, H, W, Cin, Cout, K, S,
+                                        P, Dl))
+    return;
   for (int b0 = 0; b0 < B; b0 += nb)
     {
       int n = B - b0 < nb ? B - b0 : nb;
@@ -188,6 +195,9 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
   int CKKg = CKK / G;
   int Cog = Cout / G;
 
+  if (G == 1)
+    vg_conv_direct_backward (&dinp, &dweight, dout, inp, weight, col, B, H, W, Cin, Cout, K,
+                             S, P, Dl);
   for (int b0 = 0; b0 < B; b0 += nb)
     {
       int n = B - b0 < nb ? B - b0 : nb;
@@ -452,7 +462,8 @@ vg_conv2d_dilated_scratch_floats (int B, int H, int W, int Cin, int Cout, int K,
 
   if (Dl == 1 || K == 1)
     return vg_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1);
-  return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K;
+  return MAX ((size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K,
+              vg_conv_direct_scratch_floats (B, H, W, Cin, Cout, K, S, P, Dl));
 }
 
 void

@@ -310,6 +310,54 @@ VG_TEST ("/nn/conv2d-dilated", test_conv2d_dilated)
   conv_check_dl (2, 5, 6, 3, 4, 1, 1, 0, 1, 4, TRUE);    /* K 1: dilation changes nothing */
 }
 
+/* The direct kernels (conv-direct.c: channel counts that fill vectors) on each instruction
+ * set the processor has: forward against the naive loops, gradients by finite differences,
+ * and the same floats on 1 and 3 threads. */
+static void
+conv_direct_cases (void)
+{
+  conv_check (2, 5, 13, 16, 16, 3, 1, 1, 1, TRUE);  /* 13 pixels a row: a block overlaps */
+  conv_check (1, 6, 7, 3, 32, 3, 2, 1, 1, TRUE);    /* the stem 3->32, stride 2 */
+  conv_check (1, 5, 6, 32, 48, 3, 1, 1, 1, FALSE);  /* two-vector blocks, one-vector rest */
+  conv_check (1, 6, 5, 20, 16, 3, 1, 1, 1, TRUE);   /* 20 input channels: 16 + 4 */
+  conv_check (1, 4, 3, 16, 16, 3, 1, 3, 1, TRUE);   /* padding past the taps: im2col dinp */
+  conv_check_dl (1, 9, 14, 16, 32, 3, 1, 2, 1, 2, TRUE);  /* Dl 2 */
+  conv_check_dl (1, 7, 8, 16, 16, 3, 1, 6, 1, 6, FALSE);  /* ASPP's Dl 6 past the edges */
+}
+
+VG_TEST ("/nn/conv2d-direct", test_conv2d_direct)
+{
+  conv_direct_cases ();
+  if (vg_gemm_force_path (VG_GEMM_AVX2)) /* the AVX2 kernels too */
+    {
+      conv_direct_cases ();
+      vg_gemm_force_path (VG_GEMM_AUTO);
+    }
+
+  ConvCase c;
+  conv_case_init (&c, 2, 19, 21, 32, 32, 3, 1, 2, 1, 2, TRUE);
+  size_t ni = (size_t) c.B * c.H * c.W * c.Cin, no = (size_t) c.B * c.Ho * c.Wo * c.Cout;
+  size_t nw = (size_t) c.Cout * c.Cin * 9;
+  float *out[2], *dinp[2], *dw[2];
+  int saved = omp_get_max_threads ();
+
+  for (int t = 0; t < 2; t++)
+    {
+      omp_set_num_threads (1 + 2 * t);
+      out[t] = g_new (float, no), dinp[t] = g_new (float, ni), dw[t] = filled_new (nw, 0);
+      conv_forward (&c);
+      memcpy (out[t], c.out, no * 4);
+      conv_backward (&c, dinp[t], dw[t], NULL);
+    }
+  omp_set_num_threads (saved);
+  g_assert_cmpmem (out[0], no * 4, out[1], no * 4);
+  g_assert_cmpmem (dinp[0], ni * 4, dinp[1], ni * 4);
+  g_assert_cmpmem (dw[0], nw * 4, dw[1], nw * 4);
+  for (int t = 0; t < 2; t++)
+    g_free (out[t]), g_free (dinp[t]), g_free (dw[t]);
+  conv_case_clear (&c);
+}
+
 /* The taps of an input index under dilation against all K taps tried one by one, and at
  * Dl = 1 the undilated vg_conv_taps (whose order col2im keeps, so the plain convolution's
  * results are unchanged to the bit). */
