@@ -6,13 +6,17 @@ For each configuration (--config NAME or NAME:SPEC, repeatable, with an optional
 top of every one) and each
 training case (--size and --batch, paired in order), this measures in fresh processes:
 
-  (a) PyTorch training images/s: tests/reference/segformer_ref.py, torch.set_num_threads(T),
+  (a) PyTorch training images/s: tests/reference/segformer_ref.py (the SegFormers) or
+      tests/reference/baselines_ref.py (unet, deeplabv3plus, fastscnn; Fast-SCNN with
+      torch's ordinary nn.Dropout in training), torch.set_num_threads(T),
       Adam(lr=1e-4), weighted cross-entropy (ignore 255), synthetic data in memory; and the
       peak RSS of that process (resource.getrusage ru_maxrss);
   (b) PyTorch inference latency at batch 1 (eval mode, torch.no_grad) at each --infer-size;
   (c) ONNX Runtime inference latency: the same module exported with torch.onnx.export
       (opset 13), run by onnxruntime-node (tests/bench/ort-latency.mjs) with
-      intraOpNumThreads = T, interOpNumThreads = 1; its logits are checked against PyTorch's;
+      intraOpNumThreads = T, interOpNumThreads = 1; its logits are checked against PyTorch's
+      (Fast-SCNN's adaptive pools, whose windows overlap where the map is not a multiple of
+      the pool size, are exported as the same means over fixed windows for that input size);
   (d) `visage-cli bench --json` with the same settings (and --sgemm: the best sgemm rate of
       the paths the processor has, OpenBLAS with the core it chose and the engine's own
       AVX2 and AVX-512 kernels, with the same threads: the achieved GFLOP/s is compared
@@ -29,6 +33,13 @@ repository. Example (the README's table):
       --config visage-s --config seed --size 256 --batch 8 --size 512 --batch 2 \\
       --infer-size 512 --threads 2 --steps 4 --max-seconds 45 --quiet-wait 60 \\
       --torch-malloc-tuned
+
+All five configurations (the README's table of the report's baselines):
+
+  /usr/bin/python3 tests/bench/compare.py --visage-cli build-speed/app/visage-cli \\
+      --config visage-s --config seed --config unet --config deeplabv3plus \\
+      --config fastscnn --size 256 --batch 8 --infer-size 512 --threads 2 --steps 3 \\
+      --max-seconds 30 --torch-malloc-tuned
 
 The three networks of the speed issue (the report's seed, seed with spatial-reduction
 ratios and a bilinear head, and visage-s) in one run:
@@ -63,9 +74,17 @@ IGNORE = 255
 
 # ---- configurations ----------------------------------------------------------------------
 
+# The report's convolutional baselines (baselines_ref.py): no --spec keys.
+BASELINES = ('unet', 'deeplabv3plus', 'fastscnn')
+
+
 def resolve_config(name, spec):
     """The reference's config dict for --config NAME plus --spec (vg_config_parse's keys)."""
     import segformer_ref as ref
+    if name in BASELINES:
+        if spec:
+            raise SystemExit('--spec applies to the SegFormers, not to %s' % name)
+        return {'baseline': name, 'num_classes': 19}
     if name not in ref.CONFIGS:
         raise SystemExit('unknown configuration %r (choices: %s)'
                          % (name, ', '.join(ref.CONFIGS)))
@@ -123,10 +142,60 @@ def reference_model(a, train):
     import segformer_ref as ref
     set_threads(a.threads)
     cfg = resolve_config(a.config[0], a.spec)
-    model = ref.SegFormer(cfg)
-    ref.init_model(model)
+    if 'baseline' in cfg:
+        import torch.nn as nn
+        import baselines_ref
+        model = baselines_ref.build(cfg['baseline'])
+        if cfg['baseline'] == 'fastscnn' and train:  # torch's own dropout, not the hashed one
+            model.classifier[2] = nn.Dropout(baselines_ref.FastSCNN.DROPOUT)
+    else:
+        model = ref.SegFormer(cfg)
+        ref.init_model(model)
     model.train(train)
     return model, cfg
+
+
+def fixed_adaptive_pools(torch, model, size):
+    """Replace model's nn.AdaptiveAvgPool2d by the same means over the fixed windows of an
+    input of size x size (the module's map sizes traced once), which ONNX can express where
+    the map is not a multiple of the pool size (Fast-SCNN's pools 3 and 6 of a 16 x 16 map
+    at 512)."""
+    import torch.nn as nn
+
+    class FixedPool(nn.Module):
+        def __init__(self, out):
+            super().__init__()
+            self.out = out
+            self.hw = None
+
+        def forward(self, x):
+            H, W = self.hw or x.shape[2:]
+            o = self.out
+            rows = []
+            for i in range(o):
+                h0, h1 = (i * H) // o, -((-(i + 1) * H) // o)
+                cols = [x[:, :, h0:h1, (j * W) // o:-((-(j + 1) * W) // o)].mean((2, 3),
+                                                                              keepdim=True)
+                        for j in range(o)]
+                rows.append(torch.cat(cols, dim=3))
+            return torch.cat(rows, dim=2)
+
+    pools = []
+    for parent in model.modules():
+        for key, child in parent.named_children():
+            if isinstance(child, nn.AdaptiveAvgPool2d):
+                out = child.output_size
+                fixed = FixedPool(out if isinstance(out, int) else out[0])
+                setattr(parent, key, fixed)
+                pools.append(fixed)
+    if pools:
+        hooks = [p.register_forward_pre_hook(
+            lambda m, inp: setattr(m, 'hw', tuple(int(v) for v in inp[0].shape[2:])))
+            for p in pools]
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size))
+        for h in hooks:
+            h.remove()
 
 
 def worker_train(a):
@@ -192,6 +261,7 @@ def worker_export(a):
     import torch
     model, cfg = reference_model(a, False)
     x, _ = synthetic(torch, 1, a.size, a.size, cfg['num_classes'], seed=1)
+    fixed_adaptive_pools(torch, model, a.size)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         torch.onnx.export(model, x, a.out + '.tmp', opset_version=13, input_names=['image'],
