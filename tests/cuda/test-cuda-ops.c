@@ -169,6 +169,7 @@ typedef struct
 
 static const ConvCase conv_cases[] = {
   { 2, 9, 11, 8, 12, 1, 1, 0, 1, TRUE, "pointwise" },
+  { 2, 9, 11, 8, 12, 1, 1, 0, 1, FALSE, "pointwise, no bias (Fast-SCNN)" },
   { 2, 13, 10, 24, 24, 3, 1, 1, 24, TRUE, "depthwise 3x3 (Mix-FFN)" },
   { 2, 13, 10, 16, 16, 3, 2, 1, 16, FALSE, "depthwise 3x3 stride 2, no bias" },
   { 2, 33, 29, 3, 16, 7, 4, 3, 1, TRUE, "7x7 stride 4 (stage 0 patch embedding)" },
@@ -439,6 +440,7 @@ VG_TEST ("/cuda/ops/batchnorm", test_batchnorm)
 {
   run_batchnorm (517, 19, 0.0f);
   run_batchnorm (8, 64, 0.0f);      /* the last stage's few pixels */
+  run_batchnorm (4, 32, 0.0f);      /* image pooling: one pixel per image */
   run_batchnorm (20000, 48, 5.0f);  /* many rows, a mean far from zero */
 }
 
