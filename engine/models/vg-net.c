@@ -152,10 +152,11 @@ vg_net_tconv (VgNet *net, int x, int cout, int K, const char *fmt, ...)
   return add_node (net, &n, &x, 1);
 }
 
-int
-vg_net_resize (VgNet *net, int x, int H, int W)
+/* A node of x's channels at another size, without parameters. */
+static int
+add_resized (VgNet *net, VgNetOp op, int x, int H, int W)
 {
-  int y = add_plain (net, VG_NET_RESIZE, x);
+  int y = add_plain (net, op, x);
   VgNetNode *n = &g_array_index (net->nodes, VgNetNode, y);
 
   n->H = H;
@@ -164,14 +165,15 @@ vg_net_resize (VgNet *net, int x, int H, int W)
 }
 
 int
+vg_net_resize (VgNet *net, int x, int H, int W)
+{
+  return add_resized (net, VG_NET_RESIZE, x, H, W);
+}
+
+int
 vg_net_avgpool (VgNet *net, int x, int H, int W)
 {
-  int y = add_plain (net, VG_NET_AVGPOOL, x);
-  VgNetNode *n = &g_array_index (net->nodes, VgNetNode, y);
-
-  n->H = H;
-  n->W = W;
-  return y;
+  return add_resized (net, VG_NET_AVGPOOL, x, H, W);
 }
 
 int
