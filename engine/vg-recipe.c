@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 
+#include "vg-dist.h"
 #include "vg-error.h"
 #include "vg-recipe.h"
 
@@ -455,30 +456,51 @@ vg_recipe_load_run (const char *out_dir, VgTrainOptions *base, GError **error)
   return g_steal_pointer (&r);
 }
 
-gboolean
-vg_recipe_run (const VgRecipe *r, const VgTrainOptions *base, VgRecipeStageFunc stage_func,
-               const VgTrainCallbacks *callbacks, gpointer user_data, VgTrainControl *control,
-               GCancellable *cancellable, VgTrainState *final_state, GError **error)
+/* A new run: its folder and OUT/recipe.ini, refused where a run is already. */
+static gboolean
+begin_run (const VgRecipe *r, const VgTrainOptions *base, GError **error)
 {
-  if (!base->resume && vg_recipe_is_run (base->out_dir))
+  if (vg_recipe_is_run (base->out_dir))
     {
       g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_EXISTS,
                    "%s already holds a recipe run (%s): resume it, or choose another output "
                    "folder", base->out_dir, RUN_FILE);
       return FALSE;
     }
+  if (g_mkdir_with_parents (base->out_dir, 0755) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot create the output folder %s: %s", base->out_dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return write_run_file (r, base, error);
+}
+
+gboolean
+vg_recipe_run (const VgRecipe *r, const VgTrainOptions *base, VgRecipeStageFunc stage_func,
+               const VgTrainCallbacks *callbacks, gpointer user_data, VgTrainControl *control,
+               GCancellable *cancellable, VgTrainState *final_state, GError **error)
+{
   if (!base->resume)
     {
-      if (g_mkdir_with_parents (base->out_dir, 0755) != 0)
-        {
-          int saved = errno;
+      /* Distributed, rank 0 alone begins the run, and the others wait for it (a collective):
+       * a rank that wrote recipe.ini first made rank 0 find "a run already" (a race seen on
+       * a quiet machine). */
+      gboolean leader = !base->distributed || vg_dist_rank () == 0;
+      gboolean ok = !leader || begin_run (r, base, error);
 
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                       "cannot create the output folder %s: %s", base->out_dir,
-                       g_strerror (saved));
+      if (base->distributed && !vg_dist_all (ok))
+        {
+          if (ok)
+            g_set_error (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_EXISTS,
+                         "rank 0 could not begin the recipe run in %s (see its message)",
+                         base->out_dir);
           return FALSE;
         }
-      if (!write_run_file (r, base, error))
+      if (!ok)
         return FALSE;
     }
 
