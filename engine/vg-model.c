@@ -551,10 +551,9 @@ vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B
   if (training)
     {
       /* the next seed: splitmix64's step, so that every forward draws a new mask */
-      uint64_t z = (m->dropout_seed += 0x9e3779b97f4a7c15ull);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      m->dropout_seed = z ^ (z >> 31);
+      VgInitRng r = { m->dropout_seed, FALSE, 0 };
+
+      m->dropout_seed = rng_next (&r);
     }
   m->last_B = B;
   m->last_images = images;

@@ -78,6 +78,14 @@ add_node (VgNet *net, VgNetNode *node, const int *xs, int count)
   return (int) net->nodes->len - 1;
 }
 
+/* Append node, reading x, under the name fmt/ap (a state_dict prefix). */
+static int
+add_named (VgNet *net, VgNetNode *node, int x, const char *fmt, va_list ap)
+{
+  g_vsnprintf (node->name, sizeof node->name, fmt, ap);
+  return add_node (net, node, &x, 1);
+}
+
 int
 vg_net_conv (VgNet *net, int x, int cout, int K, int S, int P, int Dl, int G, gboolean bias,
              const char *fmt, ...)
@@ -86,14 +94,15 @@ vg_net_conv (VgNet *net, int x, int cout, int K, int S, int P, int Dl, int G, gb
   VgNetNode n = { .op = VG_NET_CONV, .C = cout, .K = K, .S = S, .P = P, .Dl = Dl, .G = G,
                   .bias = bias };
   va_list ap;
+  int y;
 
   g_assert (in->C % G == 0 && cout % G == 0 && (Dl == 1 || G == 1));
   n.H = (in->H + 2 * P - Dl * (K - 1) - 1) / S + 1;
   n.W = (in->W + 2 * P - Dl * (K - 1) - 1) / S + 1;
   va_start (ap, fmt);
-  g_vsnprintf (n.name, sizeof n.name, fmt, ap);
+  y = add_named (net, &n, x, fmt, ap);
   va_end (ap);
-  return add_node (net, &n, &x, 1);
+  return y;
 }
 
 int
@@ -102,11 +111,12 @@ vg_net_bn (VgNet *net, int x, const char *fmt, ...)
   const VgNetNode *in = vg_net_node (net, x);
   VgNetNode n = { .op = VG_NET_BN, .H = in->H, .W = in->W, .C = in->C };
   va_list ap;
+  int y;
 
   va_start (ap, fmt);
-  g_vsnprintf (n.name, sizeof n.name, fmt, ap);
+  y = add_named (net, &n, x, fmt, ap);
   va_end (ap);
-  return add_node (net, &n, &x, 1);
+  return y;
 }
 
 /* A node of x's shape without parameters. */
@@ -145,11 +155,12 @@ vg_net_tconv (VgNet *net, int x, int cout, int K, const char *fmt, ...)
   VgNetNode n = { .op = VG_NET_TCONV, .H = in->H * K, .W = in->W * K, .C = cout, .K = K,
                   .bias = TRUE };
   va_list ap;
+  int y;
 
   va_start (ap, fmt);
-  g_vsnprintf (n.name, sizeof n.name, fmt, ap);
+  y = add_named (net, &n, x, fmt, ap);
   va_end (ap);
-  return add_node (net, &n, &x, 1);
+  return y;
 }
 
 /* A node of x's channels at another size, without parameters. */
