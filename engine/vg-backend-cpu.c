@@ -127,6 +127,7 @@ static const VgBackend cpu_backend = {
   .batchnorm_forward_train = vg_batchnorm_forward_train,
   .batchnorm_forward_eval = vg_batchnorm_forward_eval,
   .batchnorm_backward = vg_batchnorm_backward,
+  .batchnorm_fold = vg_batchnorm_fold,
   .batchnorm_sums = vg_batchnorm_sums,
   .batchnorm_stats = vg_batchnorm_stats,
   .batchnorm_normalize = vg_batchnorm_normalize,

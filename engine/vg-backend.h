@@ -75,6 +75,10 @@ struct _VgBackend
   void (*batchnorm_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
                               const float *inp, const float *weight, const float *mean,
                               const float *rstd, int Nr, int C);
+  void (*batchnorm_fold) (float *fweight, float *fbias, const float *weight, const float *bias,
+                          const float *bn_weight, const float *bn_bias,
+                          const float *running_mean, const float *running_var, float eps,
+                          int Cout, size_t per);
   /* Synchronised BatchNorm's halves (nn/vg-nn.h), for data-parallel training; sums (2C + 1
    * doubles) in the backend's memory like the rest. Optional: NULL where the backend lacks
    * them (then vg_model_set_sync refuses). */

@@ -172,6 +172,17 @@ p_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running_
 }
 
 static void
+p_batchnorm_fold (float *fweight, float *fbias, const float *weight, const float *bias,
+                  const float *bn_weight, const float *bn_bias, const float *running_mean,
+                  const float *running_var, float eps, int Cout, size_t per)
+{
+  double t0 = now_s ();
+  prof_inner->batchnorm_fold (fweight, fbias, weight, bias, bn_weight, bn_bias, running_mean,
+                              running_var, eps, Cout, per);
+  prof_add ("batchnorm_fold", t0, 0, "%dx%zu", Cout, per);
+}
+
+static void
 p_batchnorm_forward_eval (float *out, const float *inp, const float *weight, const float *bias,
                           const float *running_mean, const float *running_var, float eps,
                           int Nr, int C)
@@ -346,6 +357,7 @@ vg_profile_backend (const VgBackend *inner, gboolean synchronize)
   prof_backend.layernorm_backward = p_layernorm_backward;
   prof_backend.batchnorm_forward_train = p_batchnorm_forward_train;
   prof_backend.batchnorm_forward_eval = p_batchnorm_forward_eval;
+  prof_backend.batchnorm_fold = p_batchnorm_fold;
   prof_backend.batchnorm_backward = p_batchnorm_backward;
   prof_backend.gelu_forward = p_gelu_forward;
   prof_backend.gelu_backward = p_gelu_backward;

@@ -246,6 +246,25 @@ batchnorm_eval_kernel (float *out, const float *inp, const float *weight, const 
     }
 }
 
+/* the convolution (Cout, per) with an evaluation-mode BatchNorm folded in (nn/vg-nn.h) */
+static __global__ void
+batchnorm_fold_kernel (float *fweight, float *fbias, const float *weight, const float *bias,
+                       const float *bn_weight, const float *bn_bias, const float *running_mean,
+                       const float *running_var, float eps, int Cout, size_t per)
+{
+  VGC_GRID_STRIDE (i, (size_t) Cout * per)
+    {
+      int c = (int) (i / per);
+      float scale = bn_weight[c] / sqrtf (running_var[c] + eps);
+
+      float shift = bn_bias[c] - running_mean[c] * scale;
+
+      fweight[i] = weight[i] * scale;
+      if (i % per == 0)
+        fbias[c] = (bias != NULL ? bias[c] * scale : 0.0f) + shift;
+    }
+}
+
 /* dinp = weight * rstd * (dout - mean(dout) - xhat * mean(dout * xhat)), means over the
  * sums' rows: sums (2C + 1) = sum dout, sum dout xhat, row count */
 static __global__ void
@@ -290,6 +309,19 @@ vg_cuda_batchnorm_forward_eval (float *out, const float *inp, const float *weigh
   batchnorm_eval_kernel<<<blocks_for ((size_t) Nr * C), THREADS, 0, g.stream>>> (
     out, inp, weight, bias, running_mean, running_var, eps, (size_t) Nr, C);
   check_launch ("batchnorm_forward_eval");
+}
+
+extern "C" void
+vg_cuda_batchnorm_fold (float *fweight, float *fbias, const float *weight, const float *bias,
+                        const float *bn_weight, const float *bn_bias, const float *running_mean,
+                        const float *running_var, float eps, int Cout, size_t per)
+{
+  if (Cout <= 0 || per == 0)
+    return;
+  batchnorm_fold_kernel<<<blocks_for ((size_t) Cout * per), THREADS, 0, g.stream>>> (
+    fweight, fbias, weight, bias, bn_weight, bn_bias, running_mean, running_var, eps, Cout,
+    per);
+  check_launch ("batchnorm_fold");
 }
 
 extern "C" void

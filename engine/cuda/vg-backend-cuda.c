@@ -87,6 +87,7 @@ static const VgBackend cuda_backend = {
   .batchnorm_forward_train = vg_cuda_batchnorm_forward_train,
   .batchnorm_forward_eval = vg_cuda_batchnorm_forward_eval,
   .batchnorm_backward = vg_cuda_batchnorm_backward,
+  .batchnorm_fold = vg_cuda_batchnorm_fold,
   .batchnorm_sums = vg_cuda_batchnorm_sums,
   .batchnorm_stats = vg_cuda_batchnorm_stats,
   .batchnorm_normalize = vg_cuda_batchnorm_normalize,

@@ -106,6 +106,10 @@ void vg_cuda_batchnorm_forward_eval (float *out, const float *inp, const float *
 void vg_cuda_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                                  const float *inp, const float *weight, const float *mean,
                                  const float *rstd, int Nr, int C);
+void vg_cuda_batchnorm_fold (float *fweight, float *fbias, const float *weight,
+                             const float *bias, const float *bn_weight, const float *bn_bias,
+                             const float *running_mean, const float *running_var, float eps,
+                             int Cout, size_t per);
 /* synchronised BatchNorm's halves (nn/vg-nn.h), sums (2C + 1) in device memory */
 void vg_cuda_batchnorm_sums (double *sums, const float *inp, const float *shift, int Nr, int C);
 void vg_cuda_batchnorm_stats (float *mean, float *rstd, float *running_mean,

@@ -29,6 +29,33 @@ dropout_seed (uint64_t seed, int k)
   return seed ^ ((uint64_t) k * 0xd1b54a32d192ed03ull);
 }
 
+/* A convolution, with the BatchNorm after it folded in where the plan says so. */
+static void
+forward_conv (VgModel *m, VgNet *net, VgNetNode *n, const VgNetNode *in, int B,
+              gboolean training)
+{
+  const VgBackend *be = m->be;
+  const float *w = n->w.w, *b = n->w.b;
+
+  if (n->fold != 0)
+    {
+      const VgBatchNormW *bn = &node_at (net, n->fold)->bn;
+
+      g_assert (!training);
+      be->batchnorm_fold (n->fw, n->fb, n->w.w, n->w.b, bn->affine.w, bn->affine.b,
+                          bn->running_mean, bn->running_var, m->cfg.bn_eps, n->C,
+                          (size_t) (in->C / n->G) * n->K * n->K);
+      w = n->fw;
+      b = n->fb;
+    }
+  if (n->Dl == 1)
+    be->conv2d_forward (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W, in->C, n->C,
+                        n->K, n->S, n->P, n->G);
+  else
+    be->conv2d_dilated_forward (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W,
+                                in->C, n->C, n->K, n->S, n->P, n->Dl);
+}
+
 static void
 forward_node (VgModel *m, VgNet *net, guint i, int B, gboolean training, int *n_dropout)
 {
@@ -39,14 +66,14 @@ forward_node (VgModel *m, VgNet *net, guint i, int B, gboolean training, int *n_
   switch (n->op)
     {
     case VG_NET_CONV:
-      if (n->Dl == 1)
-        be->conv2d_forward (n->out, in->out, n->w.w, n->w.b, net_scratch (m), B, in->H, in->W,
-                            in->C, n->C, n->K, n->S, n->P, n->G);
-      else
-        be->conv2d_dilated_forward (n->out, in->out, n->w.w, n->w.b, net_scratch (m), B,
-                                    in->H, in->W, in->C, n->C, n->K, n->S, n->P, n->Dl);
+      forward_conv (m, net, n, in, B, training);
       break;
     case VG_NET_BN:
+      if (n->folded) /* its convolution wrote its output */
+        {
+          g_assert (!training);
+          break;
+        }
       vg_model_batchnorm_forward (m, n->out, n->mean, n->rstd, in->out, &n->bn,
                                   B * in->H * in->W, n->C, training);
       break;

@@ -355,6 +355,38 @@ may_work_in_place (const VgNetNode *in)
   return in->consumers == 1 && in->op != VG_NET_INPUT && in->op != VG_NET_MAXPOOL;
 }
 
+static gboolean
+is_marked (const VgNet *net, int x)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, net->marks);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (GPOINTER_TO_INT (value) == x)
+      return TRUE;
+  return FALSE;
+}
+
+/* Inference: fold each BatchNorm into the convolution before it where that convolution's
+ * output is read by the BatchNorm alone and named by nothing (vg-net.h). */
+static void
+plan_folds (VgNet *net)
+{
+  for (guint i = 1; i < net->nodes->len; i++)
+    {
+      VgNetNode *n = &g_array_index (net->nodes, VgNetNode, i);
+      VgNetNode *in = &g_array_index (net->nodes, VgNetNode, n->in[0]);
+
+      if (n->op == VG_NET_BN && in->op == VG_NET_CONV && in->consumers == 1
+          && !is_marked (net, n->in[0]))
+        {
+          in->fold = (int) i;
+          n->folded = TRUE;
+        }
+    }
+}
+
 void
 vg_net_arch_unplan (VgModel *m)
 {
@@ -380,6 +412,8 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
   vg_net_free (state->net);
   state->net = net = vg_net_new (&m->cfg, m->arch->build, m->H, m->W);
   bind_nodes (m, net);
+  if (!training)
+    plan_folds (net);
   last = net->nodes->len - 1;
   for (guint i = 1; i <= last; i++)
     {
@@ -388,11 +422,16 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
       size_t numel = B * n->H * n->W * n->C;
 
       n->inplace = n->op == VG_NET_RELU && may_work_in_place (in);
-      if (!n->inplace)
+      if (!n->inplace && !n->folded)
         vg_plan_add (plan, &n->out, numel);
       if (training)
         vg_plan_add (plan, &n->dout, numel);
-      if (n->op == VG_NET_BN)
+      if (n->fold != 0)
+        {
+          vg_plan_add (plan, &n->fw, (size_t) n->C * (in->C / n->G) * n->K * n->K);
+          vg_plan_add (plan, &n->fb, n->C);
+        }
+      if (n->op == VG_NET_BN && !n->folded)
         {
           vg_plan_add (plan, &n->mean, n->C);
           vg_plan_add (plan, &n->rstd, n->C);
@@ -417,7 +456,7 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
     VgNetNode *out = &g_array_index (net->nodes, VgNetNode, last);
 
     g_assert (out->H == m->H && out->W == m->W && out->C == m->cfg.num_classes
-              && !out->inplace);
+              && !out->inplace && !out->folded);
   }
 }
 
@@ -427,12 +466,13 @@ vg_net_arch_planned (VgModel *m)
   VgNet *net = ((VgNetModel *) m->arch_state)->net;
   VgNetNode *last = &g_array_index (net->nodes, VgNetNode, net->nodes->len - 1);
 
-  /* a ReLU in place reads and writes its input's memory */
+  /* a ReLU in place reads and writes its input's memory; a folded BatchNorm's output is
+   * its convolution's */
   for (guint i = 1; i < net->nodes->len; i++)
     {
       VgNetNode *n = &g_array_index (net->nodes, VgNetNode, i);
 
-      if (n->inplace)
+      if (n->inplace || n->folded)
         n->out = g_array_index (net->nodes, VgNetNode, n->in[0]).out;
     }
   /* the last node is the logits; the loss's gradient is its gradient */

@@ -12,7 +12,11 @@
  *
  * Memory: every node has its output (a ReLU works in place over an input that nothing else
  * reads) and, in training, its gradient; a node read by several others receives their
- * gradients summed (the first written in place, the rest through temporaries). */
+ * gradients summed (the first written in place, the rest through temporaries). A plan for
+ * inference folds each BatchNorm into the convolution it alone reads (whose output nothing
+ * else reads, nor names): the convolution runs with its weights times the BatchNorm's scale
+ * (folded again at every forward, so weights changed since are used) and writes the
+ * BatchNorm's output. */
 #pragma once
 
 #include "vg-model-private.h"
@@ -43,10 +47,13 @@ typedef struct {
   char name[VG_PARAM_NAME_MAX];  /* state_dict prefix of a layer with parameters */
   int consumers;                 /* nodes that read this one */
   gboolean inplace;              /* a ReLU over its input's memory */
+  int fold;                      /* inference: the BatchNorm folded into this convolution */
+  gboolean folded;               /* inference: a BatchNorm its convolution applies */
   /* bound by vg_net_bind / vg_net_plan */
   VgWB w, g;
   VgBatchNormW bn, gbn;
   float *out, *dout, *mean, *rstd;
+  float *fw, *fb;                /* a convolution with a BatchNorm folded in */
   uint64_t seed;                 /* dropout: the mask of the last training forward */
   gboolean have_grad;            /* backward: dout holds a gradient */
 } VgNetNode;

@@ -286,6 +286,27 @@ vg_batchnorm_forward_eval (float *out, const float *inp, const float *weight,
   }
 }
 
+void
+vg_batchnorm_fold (float *fweight, float *fbias, const float *weight, const float *bias,
+                   const float *bn_weight, const float *bn_bias, const float *running_mean,
+                   const float *running_var, float eps, int Cout, size_t per)
+{
+#pragma omp parallel for schedule(static) if ((size_t) Cout * per > PAR_MIN)
+  for (int c = 0; c < Cout; c++)
+    {
+      /* the scale and shift of vg_batchnorm_forward_eval, in the same arithmetic */
+      float scale = bn_weight[c] / sqrtf (running_var[c] + eps);
+      float shift = bn_bias[c] - running_mean[c] * scale;
+      const float *w = weight + (size_t) c * per;
+      float *f = fweight + (size_t) c * per;
+
+#pragma omp simd
+      for (size_t k = 0; k < per; k++)
+        f[k] = w[k] * scale;
+      fbias[c] = (bias != NULL ? bias[c] * scale : 0.0f) + shift;
+    }
+}
+
 /* The training-mode backward: the batch statistics depend on every input, hence
  * dinp = weight * rstd * (dout - mean(dout) - xhat * mean(dout * xhat)), means over rows.
  * Each channel span first sums over the rows, then writes its part of dinp. */

@@ -74,6 +74,13 @@ void vg_batchnorm_forward_eval (float *out, const float *inp, const float *weigh
 void vg_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *weight, const float *mean,
                             const float *rstd, int Nr, int C);
+/* Inference: an evaluation-mode BatchNorm folded into the convolution before it. weight
+ * (Cout, per) and bias (Cout, or NULL for none) are the convolution's; fweight and fbias get
+ * the convolution whose output is the BatchNorm's: each output channel's row times
+ * scale = bn_weight / sqrt(running_var + eps), and (bias - running_mean) scale + bn_bias. */
+void vg_batchnorm_fold (float *fweight, float *fbias, const float *weight, const float *bias,
+                        const float *bn_weight, const float *bn_bias, const float *running_mean,
+                        const float *running_var, float eps, int Cout, size_t per);
 /* Synchronised BatchNorm (data-parallel training): the two passes above split where the
  * processes sum their per-channel sums: sums (2C + 1) doubles, the first C, the second C,
  * then this process's row count. Forward: vg_batchnorm_sums writes sum(x - shift),

@@ -263,6 +263,15 @@ check_model_step (const char *name, int B, gboolean class_weights)
   g_test_message ("%s: evaluation logits error %.3g", name, err);
   g_assert_cmpfloat (err, <=, GRAD_TOL);
 
+  /* plans for inference: the networks' BatchNorms folded into their convolutions */
+  g_assert_true (vg_model_reserve (mc, B, S, S, FALSE, NULL));
+  g_assert_true (vg_model_reserve (md, B, S, S, FALSE, NULL));
+  vg_model_forward (mc, images, NULL, B, FALSE);
+  vg_model_forward (md, dimages, NULL, B, FALSE);
+  err = tensor_error (vg_model_logits (md), vg_model_logits (mc), n_logits, 0.0);
+  g_test_message ("%s: inference plan logits error %.3g", name, err);
+  g_assert_cmpfloat (err, <=, GRAD_TOL);
+
   dev_be->free (dimages);
   dev_be->free (dtargets);
   assert_no_device_error ();

@@ -436,12 +436,41 @@ run_batchnorm (int Nr, int C, float offset)
   release_all ();
 }
 
+/* BatchNorm folded into a convolution's weight (Cout, per) and bias, with and without one */
+static void
+run_batchnorm_fold (int Cout, size_t per)
+{
+  Pair *w = pair_uniform ((size_t) Cout * per, -1, 1), *cb = pair_uniform (Cout, -1, 1);
+  Pair *g = pair_uniform (Cout, 0.5f, 1.5f), *b = pair_uniform (Cout, -1, 1);
+  Pair *rm = pair_uniform (Cout, -1, 1), *rv = pair_uniform (Cout, 0.0f, 2.0f);
+  Pair *fw = pair_nan ((size_t) Cout * per), *fb = pair_nan (Cout);
+
+  for (int with_bias = 0; with_bias <= 1; with_bias++)
+    {
+      cpu_be->batchnorm_fold (fw->h, fb->h, w->h, with_bias ? cb->h : NULL, g->h, b->h, rm->h,
+                              rv->h, 1e-5f, Cout, per);
+      dev_be->batchnorm_fold (fw->d, fb->d, w->d, with_bias ? cb->d : NULL, g->d, b->d, rm->d,
+                              rv->d, 1e-5f, Cout, per);
+      pair_check ("batchnorm fold weight", fw);
+      pair_check (with_bias ? "batchnorm fold bias" : "batchnorm fold bias (none before)", fb);
+    }
+  release_all ();
+}
+
 VG_TEST ("/cuda/ops/batchnorm", test_batchnorm)
 {
   run_batchnorm (517, 19, 0.0f);
   run_batchnorm (8, 64, 0.0f);      /* the last stage's few pixels */
   run_batchnorm (4, 32, 0.0f);      /* image pooling: one pixel per image */
   run_batchnorm (20000, 48, 5.0f);  /* many rows, a mean far from zero */
+}
+
+VG_TEST ("/cuda/ops/batchnorm-fold", test_batchnorm_fold)
+{
+  run_batchnorm_fold (19, 128);     /* a 1x1 convolution */
+  run_batchnorm_fold (64, 9 * 32);  /* 3x3 */
+  run_batchnorm_fold (384, 9);      /* depthwise */
+  run_batchnorm_fold (1, 1);
 }
 
 /* ---- activations ------------------------------------------------------------------------- */
