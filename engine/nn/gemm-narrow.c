@@ -16,6 +16,10 @@
 
 #include <omp.h>
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #define ROW_BLOCK 64
 #define SUM_BLOCK 256
 #define PAR_MIN 65536 /* multiply-adds below which one thread does it all */
@@ -66,11 +70,27 @@ rank1_update (v16 acc[][4], const float *a, size_t stride, const v16 *b, const i
 /* How a tile's result meets C: stored (after the bias, if any), or added to C. */
 enum { STORE, STORE_BIAS, ADD };
 
-/* rows [0, MR) x columns [0, 16 NV) of C = (C +) alpha A B (+ bias); A, B, C and bias
- * point at the tile's corner. MR * NV <= 16 accumulators. */
+/* Vector v of NV at p: the last one only where mask has its bits (the columns past N are
+ * neither read nor written; masked loads do not fault there), the others whole. */
+#define LOADV(p, v, NV, mask) \
+  ((v) == (NV) - 1 ? (v16) _mm512_maskz_loadu_ps ((mask), (p)) : (v16) LOADU (p))
+#define STOREV(p, v, NV, mask, x)                               \
+  do                                                            \
+    {                                                           \
+      if ((v) == (NV) - 1)                                      \
+        _mm512_mask_storeu_ps ((p), (mask), (__m512) (x));      \
+      else                                                      \
+        STOREU ((p), (x));                                      \
+    }                                                           \
+  while (0)
+
+/* rows [0, MR) x columns [0, 16 NV) of C = (C +) alpha A B (+ bias), the last vector's
+ * columns those of mask; A, B, C and bias point at the tile's corner. MR * NV <= 16
+ * accumulators. */
 TILE void
 nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
-         const float *bias, int K, float alpha, int mode, const int MR, const int NV)
+         const float *bias, int K, float alpha, int mode, __mmask16 mask, const int MR,
+         const int NV)
 {
   v16 acc[8][4];
 
@@ -78,14 +98,14 @@ nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
-      acc[r][v] = mode == STORE_BIAS ? (v16) LOADU (bias + 16 * v) : (v16) { 0 };
+      acc[r][v] = mode == STORE_BIAS ? LOADV (bias + 16 * v, v, NV, mask) : (v16) { 0 };
   for (int k = 0; k < K; k++)
     {
       v16 b[4];
 
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++)
-        b[v] = LOADU (B + (size_t) k * ldb + 16 * v);
+        b[v] = LOADV (B + (size_t) k * ldb + 16 * v, v, NV, mask);
       rank1_update (acc, A + k, lda, b, MR, NV);
     }
 #pragma GCC unroll 8
@@ -96,11 +116,11 @@ nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
         float *c = C + (size_t) r * ldc + 16 * v;
 
         if (mode == ADD)
-          STOREU (c, (v16) LOADU (c) + alpha * acc[r][v]);
+          STOREV (c, v, NV, mask, LOADV (c, v, NV, mask) + alpha * acc[r][v]);
         else if (alpha != 1.0f)
-          STOREU (c, alpha * acc[r][v]);
+          STOREV (c, v, NV, mask, alpha * acc[r][v]);
         else
-          STOREU (c, acc[r][v]);
+          STOREV (c, v, NV, mask, acc[r][v]);
       }
 }
 
@@ -111,13 +131,16 @@ nn_rows (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
 {
   for (int j0 = 0; j0 < N; j0 += 64)
     {
-      int nv = N - j0 >= 64 ? 4 : (N - j0) / 16;
+      /* whole vectors, and a last one with the columns that are left */
+      int nv = N - j0 >= 64 ? 4 : (N - j0 + 15) / 16;
+      int rest = N - j0 - 16 * (nv - 1);
+      __mmask16 mask = rest >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << rest) - 1);
       const float *bj = B + j0, *biasj = bias != NULL ? bias + j0 : NULL;
       int r = r0;
 
 #define NN_TILE(MR, NV)                                                                   \
   nn_tile (C + (size_t) r * ldc + j0, ldc, A + (size_t) r * lda, lda, bj, ldb, biasj, K, \
-           alpha, mode, MR, NV)
+           alpha, mode, mask, MR, NV)
 #define NN_CASES(MR)                         \
   switch (nv)                                \
     {                                        \
@@ -163,7 +186,7 @@ gboolean
 vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M, int K,
                    int N)
 {
-  if (!vg_gemm_narrow_available () || N % 16 != 0 || N <= 0 || K <= 0)
+  if (!vg_gemm_narrow_available () || N <= 0 || K <= 0)
     return FALSE;
   nn_parallel (C, N, A, K, B, N, bias, M, K, N, 1.0f, bias != NULL ? STORE_BIAS : STORE);
   return TRUE;

@@ -65,7 +65,7 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
   float beta = 0.0f;
 
   /* The narrow kernels want the weight as (Cin, Cout): a copy of a few hundred KiB at most. */
-  if (vg_gemm_narrow_enabled () && vg_gemm_precision () == VG_PRECISION_FP32 && Cout % 16 == 0
+  if (vg_gemm_narrow_enabled () && vg_gemm_precision () == VG_PRECISION_FP32
       && (size_t) Cin * Cout <= NARROW_MAX_WEIGHTS)
     {
       float *wt = g_malloc (sizeof (float) * Cin * Cout);

@@ -14,8 +14,9 @@
 
 gboolean vg_gemm_narrow_available (void);
 
-/* C (M, N) = bias (N, broadcast over the rows; NULL: 0) + A (M, K) @ B (K, N).
- * FALSE (nothing written) unless available and N is a multiple of 16. */
+/* C (M, N) = bias (N, broadcast over the rows; NULL: 0) + A (M, K) @ B (K, N), any N (the
+ * last vector of columns masked: the classifiers' 19). FALSE (nothing written) unless
+ * available. */
 gboolean vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M,
                             int K, int N);
 
