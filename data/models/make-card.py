@@ -6,7 +6,8 @@ log.csv of each training stage, in order. Nothing here is typed in by hand but t
 commands and the CPU-hour count, which the card states as given.
 
 usage: make-card.py --name visage-s --eval eval.json --stage "COMMAND" log.csv
-                    [--stage "COMMAND" log.csv ...] --cpu-hours H [--note TEXT] OUTDIR
+                    [--stage "COMMAND" log.csv ...] --cpu-hours H [--note TEXT]
+                    [--role "WHAT THE MODEL IS"] OUTDIR
 """
 import argparse
 import csv
@@ -104,6 +105,8 @@ def main():
     ap.add_argument("--params", type=int, required=True)
     ap.add_argument("--config", required=True, help="the configuration's spec string")
     ap.add_argument("--recipe", help="the recipe file (data/models/NAME.recipe) of the stages")
+    ap.add_argument("--role", default="The model `visage` and `visage-cli` use when none is "
+                    "named: a SegFormer", help="what the model is, the card's first words")
     ap.add_argument("outdir")
     a = ap.parse_args()
 
@@ -113,8 +116,7 @@ def main():
     n_epochs = sum(len(rows) for _, rows in stages)
 
     md = [f"# Model card: {a.name}", ""]
-    md += [f"The model `visage` and `visage-cli` use when none is named: a SegFormer of "
-           f"{a.params:,} trainable parameters, trained from scratch on the 5,000 training "
+    md += [f"{a.role} of {a.params:,} trainable parameters, trained from scratch on the 5,000 training "
            f"images of CelebAMask-HQ as shared with this project, selected on its 800 "
            f"validation images. Weights are stored in F16 (`visage-cli convert --f16`); the "
            f"loader converts them back to F32.", ""]
