@@ -18,9 +18,9 @@
 /* Chance is below 0.05 here and an untrained network near 0.02; the shipped model scores
  * about 0.7 on these images, so this floor only lets real regressions through. */
 #define MIOU_FLOOR 0.55
-/* The fast model (a Fast-SCNN) is less accurate: this floor only says that it has learnt to
- * parse faces at all, far above chance. */
-#define FAST_MIOU_FLOOR 0.3
+/* The fast model (a Fast-SCNN, 71.07 % on the 800 validation images) scores about 0.70 on
+ * these 16 as well: the same floor. */
+#define FAST_MIOU_FLOOR 0.55
 
 /* The mIoU of the model at path on the first 16 validation images of ../shared. */
 static double
