@@ -23,3 +23,13 @@ net_scratch (VgModel *m)
 {
   return ((VgNetModel *) m->arch_state)->scratch;
 }
+
+/* The element count of a convolution's weight (C x Cin/G x K x K) or of a transposed
+ * convolution's (Cin x C x K x K); in is the node's input. */
+static inline size_t
+conv_weight_numel (const VgNetNode *n, const VgNetNode *in)
+{
+  size_t per_out = n->op == VG_NET_TCONV ? (size_t) in->C : (size_t) (in->C / n->G);
+
+  return (size_t) n->C * per_out * n->K * n->K;
+}

@@ -325,8 +325,7 @@ vg_net_arch_init (VgModel *m, float *host, uint64_t seed)
         {
           size_t dim1 = n->op == VG_NET_CONV ? (size_t) in->C / n->G : (size_t) n->C;
           double bound = 1.0 / sqrt ((double) dim1 * n->K * n->K);
-          size_t numel = (size_t) n->C * in->C / (n->op == VG_NET_CONV ? n->G : 1) * n->K
-                         * n->K;
+          size_t numel = conv_weight_numel (n, in);
 
           fill_uniform (host + (n->w.w - m->params), numel, bound, seed, n->name, "weight");
           if (n->bias)
@@ -428,7 +427,7 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
         vg_plan_add (plan, &n->dout, numel);
       if (n->fold != 0)
         {
-          vg_plan_add (plan, &n->fw, (size_t) n->C * (in->C / n->G) * n->K * n->K);
+          vg_plan_add (plan, &n->fw, conv_weight_numel (n, in));
           vg_plan_add (plan, &n->fb, n->C);
         }
       if (n->op == VG_NET_BN && !n->folded)
@@ -505,14 +504,14 @@ describe_node (const VgNet *net, const VgNetNode *n, char *name, size_t size, si
   switch (n->op)
     {
     case VG_NET_CONV:
-      *params = (size_t) n->C * (in->C / n->G) * n->K * n->K + (n->bias ? n->C : 0);
-      *macs = out_pixels * n->C * (in->C / n->G) * n->K * n->K;
+      *params = conv_weight_numel (n, in) + (n->bias ? n->C : 0);
+      *macs = out_pixels * conv_weight_numel (n, in);
       g_snprintf (name, size, "%s (conv %dx%d/%d%s%s)", n->name, n->K, n->K, n->S,
                 n->Dl > 1 ? ", dilated" : "", n->G > 1 ? ", depthwise" : "");
       break;
     case VG_NET_TCONV:
-      *params = (size_t) in->C * n->C * n->K * n->K + n->C;
-      *macs = (double) in->H * in->W * in->C * n->C * n->K * n->K;
+      *params = conv_weight_numel (n, in) + n->C;
+      *macs = (double) in->H * in->W * conv_weight_numel (n, in);
       g_snprintf (name, size, "%s (transposed conv %dx%d/%d)", n->name, n->K, n->K, n->K);
       break;
     case VG_NET_BN:
