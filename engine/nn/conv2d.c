@@ -7,6 +7,11 @@
  * - pointwise (1x1, stride 1, no padding, one group): a linear layer over B*H*W rows;
  * - depthwise (G == Cin == Cout): direct loops vectorised over the contiguous channels, with
  *   the weight transposed to (K*K, C) in scratch;
+ * - patches (K == S > 1, no padding, one group: the attention's spatial reduction): the
+ *   windows tile the input without overlap, so each output pixel's window in (kh, kw, cin)
+ *   order is K runs of K*Cin contiguous floats; copied out, it is a linear layer over the
+ *   output pixels with the weight permuted to (Cout, K, K, Cin), and the input gradient is
+ *   the same copy run backwards (no sums: each input float belongs to one window);
  * - everything else: with one group, the direct kernels of conv-direct.c where they take the
  *   shape (channel counts that fill vectors, an AVX2 or AVX-512 processor), else
  *   im2col then GEMM. A column row holds one output pixel's receptive field
@@ -41,6 +46,13 @@ chunk_images (int B, int Ho, int Wo, int Cin, int K)
   return vg_conv_chunk_images (B, Ho, Wo, Cin, K, CONV_CHUNK_FLOATS);
 }
 
+/* The patch path's shapes (Dl == 1; K == S == 1 is the pointwise path). */
+static inline gboolean
+is_patch (int K, int S, int P, int G)
+{
+  return K == S && K > 1 && P == 0 && G == 1;
+}
+
 /* Chunks of output rows (b, oh) for the depthwise dweight sums: enough for any thread
  * count we meet, few enough that the partial sums stay small. Shape only. */
 static int
@@ -64,6 +76,9 @@ vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, 
       return (size_t) K * K * Cin * (1 + depthwise_chunks (B, Ho));
     case VG_CONV_IM2COL:
     default:
+      if (is_patch (K, S, P, G)) /* a chunk's windows, the permuted weight and its gradient */
+        return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K
+               + 2 * (size_t) Cout * Cin * K * K;
       return MAX ((size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K,
                   G == 1 ? vg_conv_direct_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1) : 0);
     }
@@ -229,6 +244,111 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
           col2im (dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, S, P, Dl, Ho, Wo);
         }
     }
+}
+
+/* ---- patch path ------------------------------------------------------------------------- */
+
+/* to_col: dst (nb*Ho*Wo, K*K*Cin) = the windows of src (nb, H, W, Cin) in (kh, kw, cin)
+ * order. Else the reverse: dst (nb, H, W, Cin) from the windows in src, and zero where no
+ * window reaches (the last H - Ho K rows and W - Wo K columns). */
+static void
+patch_copy (float *dst, const float *src, int nb, int H, int W, int Cin, int K, int Ho, int Wo,
+            gboolean to_col)
+{
+  size_t run = (size_t) K * Cin, KKC = run * K;
+
+#pragma omp parallel for schedule(static) if ((size_t) nb * H * W * Cin > PAR_MIN)
+  for (int r = 0; r < nb * H; r++)
+    {
+      int b = r / H, ih = r % H, oh = ih / K, kh = ih % K;
+      size_t x = (size_t) r * W * Cin; /* the input row's offset */
+
+      if (oh >= Ho)
+        {
+          if (!to_col)
+            memset (dst + x, 0, sizeof (float) * W * Cin);
+          continue;
+        }
+      for (int ow = 0; ow < Wo; ow++)
+        {
+          size_t c = ((size_t) (b * Ho + oh) * Wo + ow) * KKC + kh * run;
+
+          memcpy (dst + (to_col ? c : x + ow * run), src + (to_col ? x + ow * run : c),
+                  sizeof (float) * run);
+        }
+      if (!to_col)
+        memset (dst + x + Wo * run, 0, sizeof (float) * (W - Wo * K) * Cin);
+    }
+}
+
+/* wp (Cout, K*K, Cin) = weight (Cout, Cin, K*K) permuted. */
+static void
+patch_weight (float *wp, const float *weight, int Cout, int Cin, int KK)
+{
+  for (int co = 0; co < Cout; co++)
+    for (int ci = 0; ci < Cin; ci++)
+      for (int t = 0; t < KK; t++)
+        wp[((size_t) co * KK + t) * Cin + ci] = weight[((size_t) co * Cin + ci) * KK + t];
+}
+
+/* dweight (Cout, Cin, K*K) += dwp (Cout, K*K, Cin) permuted. */
+static void
+patch_weight_add (float *dweight, const float *dwp, int Cout, int Cin, int KK)
+{
+  for (int co = 0; co < Cout; co++)
+    for (int ci = 0; ci < Cin; ci++)
+      for (int t = 0; t < KK; t++)
+        dweight[((size_t) co * Cin + ci) * KK + t] += dwp[((size_t) co * KK + t) * Cin + ci];
+}
+
+static void
+conv_patch_forward (float *out, const float *inp, const float *weight, const float *bias,
+                    float *scratch, int B, int H, int W, int Cin, int Cout, int K, int Ho, int Wo)
+{
+  int nb = chunk_images (B, Ho, Wo, Cin, K), KKC = K * K * Cin;
+  float *wp = scratch, *col = scratch + 2 * (size_t) Cout * KKC;
+
+  patch_weight (wp, weight, Cout, Cin, K * K);
+  for (int b0 = 0; b0 < B; b0 += nb)
+    {
+      int n = B - b0 < nb ? B - b0 : nb;
+
+      patch_copy (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, Ho, Wo, TRUE);
+      vg_linear_forward (out + (size_t) b0 * Ho * Wo * Cout, col, wp, bias, n * Ho * Wo, KKC,
+                         Cout);
+    }
+}
+
+static void
+conv_patch_backward (float *dinp, float *dweight, const float *dout, const float *inp,
+                     const float *weight, float *scratch, int B, int H, int W, int Cin,
+                     int Cout, int K, int Ho, int Wo)
+{
+  int nb = chunk_images (B, Ho, Wo, Cin, K), KKC = K * K * Cin;
+  float *wp = scratch, *dwp = scratch + (size_t) Cout * KKC;
+  float *col = scratch + 2 * (size_t) Cout * KKC;
+
+  patch_weight (wp, weight, Cout, Cin, K * K);
+  if (dweight != NULL)
+    memset (dwp, 0, sizeof (float) * Cout * KKC);
+  for (int b0 = 0; b0 < B; b0 += nb)
+    {
+      int n = B - b0 < nb ? B - b0 : nb, rows = n * Ho * Wo;
+      const float *g_out = dout + (size_t) b0 * Ho * Wo * Cout;
+
+      if (dweight != NULL)
+        {
+          patch_copy (col, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, K, Ho, Wo, TRUE);
+          vg_linear_backward (NULL, dwp, NULL, g_out, col, wp, rows, KKC, Cout);
+        }
+      if (dinp != NULL)
+        {
+          vg_linear_backward (col, NULL, NULL, g_out, NULL, wp, rows, KKC, Cout);
+          patch_copy (dinp + (size_t) b0 * H * W * Cin, col, n, H, W, Cin, K, Ho, Wo, FALSE);
+        }
+    }
+  if (dweight != NULL)
+    patch_weight_add (dweight, dwp, Cout, Cin, K * K);
 }
 
 /* ---- depthwise path --------------------------------------------------------------------- */
@@ -417,8 +537,11 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
       break;
     case VG_CONV_IM2COL:
     default:
-      conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G, 1,
-                           Ho, Wo);
+      if (is_patch (K, S, P, G))
+        conv_patch_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, Ho, Wo);
+      else
+        conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
+                             1, Ho, Wo);
       break;
     }
 }
@@ -442,8 +565,12 @@ vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout
       break;
     case VG_CONV_IM2COL:
     default:
-      conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
-                            S, P, G, 1, Ho, Wo);
+      if (is_patch (K, S, P, G))
+        conv_patch_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
+                             Ho, Wo);
+      else
+        conv_im2col_backward (dinp, dweight, dout, inp, weight, scratch, B, H, W, Cin, Cout, K,
+                              S, P, G, 1, Ho, Wo);
       break;
     }
   /* dbias: the column sums of dout over its pixels, as a linear layer's */

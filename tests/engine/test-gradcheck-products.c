@@ -268,6 +268,11 @@ VG_TEST ("/nn/conv2d", test_conv2d)
   conv_check (1, 5, 5, 4, 4, 1, 2, 0, 1, FALSE);  /* 1x1 stride 2: im2col path */
   conv_check (2, 6, 6, 6, 4, 2, 2, 0, 2, TRUE);   /* even kernel, groups, no padding */
   conv_check (1, 6, 7, 1, 2, 5, 1, 2, 1, TRUE);   /* one input channel, K5 P2 */
+  /* patches (K == S, no padding): the spatial reduction, with rows and columns no window
+   * reaches (13 = 3 x 4 + 1, 11 = 2 x 4 + 3) and without */
+  conv_check (2, 13, 11, 5, 7, 4, 4, 0, 1, TRUE);
+  conv_check (1, 6, 8, 3, 4, 2, 2, 0, 1, FALSE);
+  conv_check (2, 16, 17, 16, 16, 8, 8, 0, 1, TRUE);
 }
 
 /* Large enough that im2col runs in chunks of images (2 + 1 here: 1.8M column floats per
