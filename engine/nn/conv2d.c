@@ -363,18 +363,73 @@ transpose_depthwise (float *wt, const float *weight, int C, int KK)
       wt[(size_t) k * C + c] = weight[(size_t) c * KK + k];
 }
 
+/* The depthwise forward and input gradient hold a block of channels in registers over a
+ * pixel's taps (the output written once, not read and written at each tap): VB vectors of
+ * 16 channels (GCC's vector types, so each clone uses its own registers: one zmm, two ymm or
+ * four xmm a vector), then single vectors, then channels one by one. Each output sums its
+ * taps in (kh, kw) order after the bias, whatever the block: the blocks change the order of
+ * no sum. */
+typedef float dv16 __attribute__ ((vector_size (64), aligned (4)));
+#define DV 16 /* channels in a vector */
+#define VB 4  /* vectors in a block */
+
+#define dv_load(p) (*(const dv16 *) (p))
+#define dv_store(p, v) (*(dv16 *) (p) = (v))
+
+/* o[c0, c0 + nv DV) = bias + the sum over the taps (t < nt) of x[t] * w[t], x[t] and w[t]
+ * the tap's pixel and weights (channel c0 onwards). */
+static inline __attribute__ ((always_inline)) void
+dw_taps (float *o, const float *const *x, const float *const *w, int nt, const float *bias,
+         int c0, const int nv)
+{
+  dv16 acc[VB];
+
+  for (int v = 0; v < nv; v++)
+    acc[v] = bias != NULL ? dv_load (bias + c0 + v * DV) : (dv16) { 0 };
+  for (int t = 0; t < nt; t++)
+    for (int v = 0; v < nv; v++)
+      acc[v] += dv_load (x[t] + c0 + v * DV) * dv_load (w[t] + c0 + v * DV);
+  for (int v = 0; v < nv; v++)
+    dv_store (o + c0 + v * DV, acc[v]);
+}
+
+/* The same over all C channels: blocks, then vectors, then single channels. */
+static inline __attribute__ ((always_inline)) void
+dw_pixel (float *o, const float *const *x, const float *const *w, int nt, const float *bias,
+          int C)
+{
+  int c = 0;
+
+  for (; c + VB * DV <= C; c += VB * DV)
+    dw_taps (o, x, w, nt, bias, c, VB);
+  for (; c + DV <= C; c += DV)
+    dw_taps (o, x, w, nt, bias, c, 1);
+  for (; c < C; c++)
+    {
+      float a = bias != NULL ? bias[c] : 0.0f;
+      for (int t = 0; t < nt; t++)
+        a += x[t][c] * w[t][c];
+      o[c] = a;
+    }
+}
+
+/* The taps gathered for one pixel: a 7x7 kernel's 49; a larger kernel sums its taps in
+ * chunks of this many, each chunk carrying on from the output the last one wrote. */
+#define MAX_TAPS 49
+
 /* One output row (b, oh) of the depthwise convolution; wt is the weight as (K*K, C). */
 static SIMD_CLONES void
 depthwise_forward_row (float *out, const float *inp, const float *wt, const float *bias, int b,
                        int oh, int H, int W, int C, int K, int S, int P, int Ho, int Wo)
 {
+  const float *x[MAX_TAPS], *w[MAX_TAPS];
+
   for (int ow = 0; ow < Wo; ow++)
     {
       float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
-      if (bias != NULL)
-        memcpy (o, bias, sizeof (float) * C);
-      else
-        memset (o, 0, sizeof (float) * C);
+      const float *bias_now = bias;
+      int nt = 0;
+
       for (int kh = 0; kh < K; kh++)
         {
           int ih = oh * S - P + kh;
@@ -385,13 +440,18 @@ depthwise_forward_row (float *out, const float *inp, const float *wt, const floa
               int iw = ow * S - P + kw;
               if (iw < 0 || iw >= W)
                 continue;
-              const float *x = inp + ((size_t) (b * H + ih) * W + iw) * C;
-              const float *w = wt + (size_t) (kh * K + kw) * C;
-#pragma omp simd
-              for (int c = 0; c < C; c++)
-                o[c] += x[c] * w[c];
+              x[nt] = inp + ((size_t) (b * H + ih) * W + iw) * C;
+              w[nt] = wt + (size_t) (kh * K + kw) * C;
+              if (++nt == MAX_TAPS) /* the first chunk of a kernel over 7x7 */
+                {
+                  dw_pixel (o, x, w, nt, bias_now, C);
+                  bias_now = o;
+                  nt = 0;
+                }
             }
         }
+      if (nt > 0 || bias_now != o)
+        dw_pixel (o, x, w, nt, bias_now, C);
     }
 }
 
@@ -448,23 +508,31 @@ static SIMD_CLONES void
 depthwise_dinp_row (float *dinp, const float *dout, const float *wt, int b, int ih, int H,
                     int W, int C, int K, int S, int P, int Ho, int Wo)
 {
+  const float *g[MAX_TAPS], *w[MAX_TAPS];
+
   for (int iw = 0; iw < W; iw++)
     {
       float *d = dinp + ((size_t) (b * H + ih) * W + iw) * C;
-      int kh0, kh1, kw0, kw1;
-      memset (d, 0, sizeof (float) * C);
+      const float *bias_now = NULL;
+      int kh0, kh1, kw0, kw1, nt = 0;
+
       vg_conv_taps (ih, K, S, P, Ho, &kh0, &kh1);
       vg_conv_taps (iw, K, S, P, Wo, &kw0, &kw1);
       for (int kh = kh0; kh < kh1; kh += S)
         for (int kw = kw0; kw < kw1; kw += S)
           {
             int oh = (ih + P - kh) / S, ow = (iw + P - kw) / S;
-            const float *g = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
-            const float *w = wt + (size_t) (kh * K + kw) * C;
-#pragma omp simd
-            for (int c = 0; c < C; c++)
-              d[c] += g[c] * w[c];
+            g[nt] = dout + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+            w[nt] = wt + (size_t) (kh * K + kw) * C;
+            if (++nt == MAX_TAPS)
+              {
+                dw_pixel (d, g, w, nt, bias_now, C);
+                bias_now = d;
+                nt = 0;
+              }
           }
+      if (nt > 0 || bias_now != d)
+        dw_pixel (d, g, w, nt, bias_now, C);
     }
 }
 

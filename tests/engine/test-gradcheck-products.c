@@ -262,6 +262,12 @@ VG_TEST ("/nn/conv2d", test_conv2d)
   conv_check (2, 6, 5, 6, 6, 3, 1, 1, 6, TRUE);   /* depthwise */
   conv_check (1, 7, 8, 5, 5, 3, 2, 1, 5, FALSE);  /* depthwise, stride 2, no bias */
   conv_check (1, 4, 5, 20, 20, 3, 1, 1, 20, TRUE); /* depthwise over two channel blocks */
+  /* depthwise: a block of four vectors, one vector and single channels (84 = 64 + 16 + 4);
+   * 5x5 (three groups of taps in the weight gradient); 9x9 (81 taps: the forward's and the
+   * input gradient's gathers in two chunks) */
+  conv_check (1, 5, 4, 84, 84, 3, 1, 1, 84, TRUE);
+  conv_check (2, 7, 6, 17, 17, 5, 2, 2, 17, FALSE);
+  conv_check (1, 10, 9, 3, 3, 9, 1, 4, 3, TRUE);
   conv_check (1, 13, 11, 3, 5, 7, 4, 3, 1, TRUE); /* the patch embedding: K7 S4 P3 */
   conv_check (1, 9, 10, 4, 6, 3, 2, 1, 1, TRUE);  /* the later patch embeddings: K3 S2 P1 */
   conv_check (2, 3, 5, 7, 3, 1, 1, 0, 1, TRUE);   /* 1x1: the linear path */
