@@ -11,7 +11,12 @@
  * TN (the weight gradient): W (No, Ni) += D (R, No)^T @ X (R, Ni). A tile of OR outputs by
  * NV vectors of inputs sums one block of SUM_BLOCK rows in registers, then adds into W.
  * Threads take disjoint ranges of outputs, and every element sums its rows in the same
- * order, so the result does not depend on the thread count. */
+ * order, so the result does not depend on the thread count.
+ *
+ * A linear layer's backward runs its products in one sweep over blocks of FUSE_BLOCK rows:
+ * each thread computes its share of the block's rows of the input gradient (NN), then its
+ * outputs' weight gradient (TN) and bias gradient over the whole block, while the block's
+ * output gradient is still in cache; read three times from memory otherwise. */
 #include "vg-gemm-narrow.h"
 
 #include <omp.h>
@@ -22,6 +27,7 @@
 
 #define ROW_BLOCK 64
 #define SUM_BLOCK 256
+#define FUSE_BLOCK (2 * SUM_BLOCK) /* rows of a linear backward's sweep (a multiple) */
 #define PAR_MIN 65536 /* multiply-adds below which one thread does it all */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -204,6 +210,19 @@ vg_gemm_narrow_nn_ld (float *C, int ldc, const float *A, int lda, const float *B
 
 /* ---- TN ------------------------------------------------------------------------------- */
 
+/* This thread's outputs [*lo, *hi) of No: whole tiles of 8. */
+static void
+thread_outputs (int No, int *lo, int *hi)
+{
+  int nt = omp_get_num_threads (), t = omp_get_thread_num ();
+  int tiles = (No + 7) / 8;
+
+  *lo = (int) ((long) tiles * t / nt) * 8;
+  *hi = (int) ((long) tiles * (t + 1) / nt) * 8;
+  *lo = *lo < No ? *lo : No;
+  *hi = *hi < No ? *hi : No;
+}
+
 /* W rows [o0, o0 + OR) x columns [i0, i0 + 16 NV) += alpha * the sum over rows [r0, r1) */
 TILE void
 tn_tile (float *W, int ldw, const float *D, int ldd, const float *X, int ldx, int r0, int r1,
@@ -237,14 +256,15 @@ tn_tile (float *W, int ldw, const float *D, int ldd, const float *X, int ldx, in
       }
 }
 
-/* outputs [o_lo, o_hi) of W, all Ni inputs, all R rows */
+/* outputs [o_lo, o_hi) of W, all Ni inputs, rows [r_lo, r_hi) in blocks of SUM_BLOCK from
+ * r_lo */
 static AVX512 void
-tn_outputs (float *W, int ldw, const float *D, int ldd, const float *X, int ldx, int R,
-            int Ni, int o_lo, int o_hi, float alpha)
+tn_outputs (float *W, int ldw, const float *D, int ldd, const float *X, int ldx, int r_lo,
+            int r_hi, int Ni, int o_lo, int o_hi, float alpha)
 {
-  for (int r0 = 0; r0 < R; r0 += SUM_BLOCK)
+  for (int r0 = r_lo; r0 < r_hi; r0 += SUM_BLOCK)
     {
-      int r1 = R - r0 < SUM_BLOCK ? R : r0 + SUM_BLOCK;
+      int r1 = r_hi - r0 < SUM_BLOCK ? r_hi : r0 + SUM_BLOCK;
 
       for (int o0 = o_lo; o0 < o_hi;)
         {
@@ -280,15 +300,80 @@ vg_gemm_narrow_tn_ld (float *W, int ldw, const float *D, int ldd, const float *X
 
 #pragma omp parallel if (par)
   {
-    int nt = omp_get_num_threads (), t = omp_get_thread_num ();
-    /* whole tiles of 8 outputs per thread */
-    int tiles = (No + 7) / 8;
-    int lo = (int) ((long) tiles * t / nt) * 8, hi = (int) ((long) tiles * (t + 1) / nt) * 8;
+    int lo, hi;
 
-    lo = lo < No ? lo : No;
-    hi = hi < No ? hi : No;
+    thread_outputs (No, &lo, &hi);
     if (lo < hi)
-      tn_outputs (W, ldw, D, ldd, X, ldx, R, Ni, lo, hi, alpha);
+      tn_outputs (W, ldw, D, ldd, X, ldx, 0, R, Ni, lo, hi, alpha);
+  }
+  return TRUE;
+}
+
+/* ---- a linear layer's backward ---------------------------------------------------------- */
+
+/* db[o - lo] += the sums over rows [r0, r1) of D's columns [lo, hi): float sums of the
+ * block, added in double. */
+static AVX512 void
+bias_block (double *db, const float *D, int ldd, int r0, int r1, int lo, int hi)
+{
+  int o = lo;
+
+  for (; o + 16 <= hi; o += 16)
+    {
+      v16 s = { 0 };
+
+      for (int r = r0; r < r1; r++)
+        s += LOADU (D + (size_t) r * ldd + o);
+      for (int l = 0; l < 16; l++)
+        db[o - lo + l] += s[l];
+    }
+  for (; o < hi; o++)
+    {
+      float s = 0.0f;
+
+      for (int r = r0; r < r1; r++)
+        s += D[(size_t) r * ldd + o];
+      db[o - lo] += s;
+    }
+}
+
+gboolean
+vg_gemm_narrow_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, int Nr, int Cin,
+                                int Cout)
+{
+  if (!vg_gemm_narrow_available () || Cin % 16 != 0 || Cin <= 0 || Cout <= 0 || Nr <= 0)
+    return FALSE;
+  gboolean par = (size_t) Nr * Cin * Cout > PAR_MIN && !omp_in_parallel ();
+
+#pragma omp parallel if (par)
+  {
+    int nt = omp_get_num_threads (), t = omp_get_thread_num (), lo, hi;
+    double *db = NULL;
+
+    thread_outputs (Cout, &lo, &hi);
+    if (dbias != NULL && lo < hi)
+      db = g_new0 (double, hi - lo);
+    for (int r0 = 0; r0 < Nr; r0 += FUSE_BLOCK)
+      {
+        int r1 = Nr - r0 < FUSE_BLOCK ? Nr : r0 + FUSE_BLOCK;
+
+        /* dinp (rows, Cin) = dout (rows, Cout) @ weight (Cout, Cin): this thread's share of
+         * the block's rows */
+        if (dinp != NULL)
+          nn_rows (dinp, Cin, dout, Cout, weight, Cin, NULL, r0 + (r1 - r0) * t / nt,
+                   r0 + (r1 - r0) * (t + 1) / nt, Cout, Cin, 1.0f, STORE);
+        /* dweight (Cout, Cin) += dout^T @ inp and dbias += the column sums: this thread's
+         * outputs, over the whole block */
+        if (lo < hi && dweight != NULL)
+          tn_outputs (dweight, Cin, dout, Cout, inp, Cin, r0, r1, Cin, lo, hi, 1.0f);
+        if (db != NULL)
+          bias_block (db, dout, Cout, r0, r1, lo, hi);
+      }
+    if (db != NULL)
+      for (int o = lo; o < hi; o++)
+        dbias[o] += (float) db[o - lo];
+    g_free (db);
   }
   return TRUE;
 }
@@ -318,6 +403,14 @@ vg_gemm_narrow_nn_ld (float *C, int ldc, const float *A, int lda, const float *B
 gboolean
 vg_gemm_narrow_tn_ld (float *W, int ldw, const float *D, int ldd, const float *X, int ldx,
                       int R, int No, int Ni, float alpha)
+{
+  return FALSE;
+}
+
+gboolean
+vg_gemm_narrow_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, int Nr, int Cin,
+                                int Cout)
 {
   return FALSE;
 }

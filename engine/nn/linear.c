@@ -98,6 +98,11 @@ void
 vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                     const float *inp, const float *weight, int Nr, int Cin, int Cout)
 {
+  /* two products or more: one sweep (a single one runs alone below) */
+  if (vg_gemm_narrow_enabled () && dweight != NULL && (dinp != NULL || dbias != NULL)
+      && vg_gemm_narrow_linear_backward (dinp, dweight, dbias, dout, inp, weight, Nr, Cin,
+                                         Cout))
+    return;
   /* dinp (Nr, Cin) = dout (Nr, Cout) @ weight (Cout, Cin) */
   if (dinp != NULL)
     vg_sgemm (FALSE, FALSE, Nr, Cin, Cout, 1.0f, dout, Cout, weight, Cin, 0.0f, dinp, Cin);

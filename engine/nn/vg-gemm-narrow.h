@@ -30,3 +30,13 @@ gboolean vg_gemm_narrow_nn_ld (float *C, int ldc, const float *A, int lda, const
  * multiple of 16. */
 gboolean vg_gemm_narrow_tn_ld (float *W, int ldw, const float *D, int ldd, const float *X,
                                int ldx, int R, int No, int Ni, float alpha);
+
+/* A linear layer's backward (vg_linear_backward) in one sweep over blocks of rows, each
+ * block's dout read once for all three products while it is in cache: dinp (Nr, Cin) =
+ * dout (Nr, Cout) @ weight (Cout, Cin); dweight (Cout, Cin) += dout^T @ inp (Nr, Cin);
+ * dbias (Cout) += dout's column sums. Any of dinp, dweight, dbias may be NULL. The weight
+ * gradient's sums run in vg_gemm_narrow_tn_ld's order. FALSE (nothing written) unless
+ * available and Cin is a multiple of 16. */
+gboolean vg_gemm_narrow_linear_backward (float *dinp, float *dweight, float *dbias,
+                                         const float *dout, const float *inp,
+                                         const float *weight, int Nr, int Cin, int Cout);

@@ -562,9 +562,10 @@ VG_TEST ("/nn/conv-transpose", test_conv_transpose)
 }
 
 /* The narrow kernels (vg-gemm-narrow.h) behind the linear layer, on shapes that take
- * every tile: row counts off the blocks, column counts of 1 to 4 vectors, a Cout that is
- * no multiple of 16 (its forward falls back to BLAS). Against double sums; and, where
- * the kernels run, the same bits for 1 and 3 threads. */
+ * every tile: row counts off the blocks (the backward's sweeps of 512 rows, with a rest),
+ * column counts of 1 to 4 vectors, Couts that are no multiple of 16. Against double sums;
+ * and, where the kernels run, the same bits for 1 and 3 threads; any two of the three
+ * gradients as all three. */
 typedef struct {
   float *out, *dinp, *dw, *db;
 } LinearRun;
@@ -590,7 +591,8 @@ linear_run_clear (LinearRun *run)
 VG_TEST ("/nn/linear-narrow", test_linear_narrow)
 {
   const int shapes[][3] = { { 1030, 48, 80 }, { 517, 32, 16 }, { 300, 160, 112 },
-                            { 64, 16, 32 }, { 9, 64, 19 }, { 131, 128, 32 } };
+                            { 64, 16, 32 }, { 9, 64, 19 }, { 131, 128, 32 },
+                            { 1100, 32, 19 } };
   int saved = omp_get_max_threads ();
 
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
@@ -640,7 +642,23 @@ VG_TEST ("/nn/linear-narrow", test_linear_narrow)
           g_assert_cmpmem (one.out, no * 4, three.out, no * 4);
           g_assert_cmpmem (one.dinp, ni * 4, three.dinp, ni * 4);
           g_assert_cmpmem (one.dw, nw * 4, three.dw, nw * 4);
+          g_assert_cmpmem (one.db, Cout * 4, three.db, Cout * 4);
         }
+      /* any two of the three gradients: the same values as all three */
+      {
+        float *dw2 = filled_new (nw, 0.5f), *db2 = filled_new (Cout, 0.25f);
+        float *dinp2 = g_new (float, ni), *dw3 = filled_new (nw, 0.5f);
+
+        omp_set_num_threads (3);
+        vg_linear_backward (NULL, dw2, db2, R, inp, w, Nr, Cin, Cout);
+        vg_linear_backward (dinp2, dw3, NULL, R, inp, w, Nr, Cin, Cout);
+        omp_set_num_threads (saved);
+        g_assert_cmpfloat (rel_err (dw2, dw, nw), <, FWD_TOL);
+        g_assert_cmpfloat (rel_err (db2, db, Cout), <, FWD_TOL);
+        g_assert_cmpfloat (rel_err (dinp2, dinp, ni), <, FWD_TOL);
+        g_assert_cmpfloat (rel_err (dw3, dw, nw), <, FWD_TOL);
+        g_free (dw2), g_free (db2), g_free (dinp2), g_free (dw3);
+      }
       linear_run_clear (&one);
       linear_run_clear (&three);
       g_free (inp), g_free (w), g_free (b), g_free (R);
