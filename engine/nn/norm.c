@@ -6,8 +6,11 @@
  * over the Nr rows. Both use the biased variance with eps inside the square root, as
  * PyTorch.
  *
- * Per-row work splits the rows among threads. Per-channel sums over the rows (BatchNorm's
- * statistics, the parameter gradients) split the channels instead: each thread takes a
+ * Per-row work splits the rows among threads. So do LayerNorm's parameter gradients,
+ * summed in the same pass as its input gradient: a fixed number of chunks of rows (a
+ * function of the row count) each sum their rows, and the chunks' sums are added in chunk
+ * order. BatchNorm's per-channel sums over the rows (its statistics and parameter
+ * gradients) split the channels instead: each thread takes a
  * contiguous range of channels and walks it in spans of at most CSPAN, so every row yields
  * a contiguous run of floats that the prefetcher can follow (a 16-channel block per row
  * would stride across a page every few rows). Each channel's sum runs over the rows in the
@@ -17,7 +20,9 @@
  * Gradient rule: parameter gradients accumulate (+=), activation gradients overwrite (=). */
 #include "vg-nn.h"
 #include "vg-norm-stats.h"
+#include "vg-simd.h"
 
+#include <glib.h>
 #include <math.h>
 
 #include <omp.h>
@@ -80,14 +85,69 @@ vg_layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
     }
 }
 
+/* Chunks of rows for the LayerNorm backward's parameter sums: each chunk sums its rows, and
+ * the chunks' sums are added in chunk order. A function of the row count only. */
+static inline int
+layernorm_chunks (int Nr)
+{
+  return imin (Nr, 32);
+}
+
+/* Rows [r0, r1): dinp (if wanted), and the sums over these rows of dout * xhat into pw and
+ * of dout into pb (C each; float sums of ROW_TILE rows added in double), in one pass. */
+static SIMD_CLONES void
+layernorm_backward_rows (float *dinp, double *pw, double *pb, float *tw, float *tb,
+                         const float *dout, const float *inp, const float *weight,
+                         const float *mean, const float *rstd, int r0, int r1, int C)
+{
+  for (int c = 0; c < C; c++)
+    pw[c] = pb[c] = 0.0;
+  for (int t0 = r0; t0 < r1; t0 += ROW_TILE)
+    {
+      for (int c = 0; c < C; c++)
+        tw[c] = tb[c] = 0.0f;
+      for (int r = t0; r < imin (r1, t0 + ROW_TILE); r++)
+        {
+          const float *x = inp + (size_t) r * C;
+          const float *dy = dout + (size_t) r * C;
+          float m = mean[r], s = rstd[r];
+          float g_mean = 0.0f, gx_mean = 0.0f;
+#pragma omp simd reduction(+ : g_mean, gx_mean)
+          for (int c = 0; c < C; c++)
+            {
+              float xhat = (x[c] - m) * s, g = dy[c] * weight[c];
+              g_mean += g;
+              gx_mean += g * xhat;
+              tw[c] += dy[c] * xhat;
+              tb[c] += dy[c];
+            }
+          if (dinp == NULL)
+            continue;
+          float *dx = dinp + (size_t) r * C;
+          g_mean /= (float) C;
+          gx_mean /= (float) C;
+#pragma omp simd
+          for (int c = 0; c < C; c++)
+            dx[c] = (dy[c] * weight[c] - g_mean - (x[c] - m) * s * gx_mean) * s;
+        }
+      for (int c = 0; c < C; c++)
+        {
+          pw[c] += tw[c];
+          pb[c] += tb[c];
+        }
+    }
+}
+
 void
 vg_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                        const float *inp, const float *weight, const float *mean,
                        const float *rstd, int Nr, int C)
 {
   /* dinp = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * weight */
-  if (dinp != NULL)
+  if (dweight == NULL && dbias == NULL)
     {
+      if (dinp == NULL)
+        return;
 #pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
       for (int r = 0; r < Nr; r++)
         {
@@ -96,7 +156,6 @@ vg_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *d
           float *dx = dinp + (size_t) r * C;
           float m = mean[r], s = rstd[r];
           float g_mean = 0.0f, gx_mean = 0.0f;
-
 #pragma omp simd reduction(+ : g_mean, gx_mean)
           for (int c = 0; c < C; c++)
             {
@@ -110,53 +169,36 @@ vg_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *d
           for (int c = 0; c < C; c++)
             dx[c] = (dy[c] * weight[c] - g_mean - (x[c] - m) * s * gx_mean) * s;
         }
+      return;
     }
+  /* dweight += sum_r dout * xhat, dbias += sum_r dout: each chunk of rows computes its dinp
+   * rows and its partial sums in the same pass over dout and inp */
+  int nch = layernorm_chunks (Nr);
+  double *part = g_new (double, (size_t) nch * 2 * C);
+  float *tiles = g_new (float, (size_t) nch * 2 * C);
 
-  /* dweight += sum_r dout * xhat, dbias += sum_r dout */
-  if (dweight == NULL && dbias == NULL)
-    return;
-#pragma omp parallel if ((size_t) Nr * C > PAR_MIN)
-  {
-    int lo, hi;
-    thread_channels (C, &lo, &hi);
-    for (int c0 = lo; c0 < hi; c0 += CSPAN)
-      {
-        int cn = imin (CSPAN, hi - c0);
-        double dw[CSPAN], db[CSPAN];
-        for (int c = 0; c < cn; c++)
-          dw[c] = db[c] = 0.0;
-        for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
-          {
-            float tw[CSPAN], tb[CSPAN];
-            for (int c = 0; c < cn; c++)
-              tw[c] = tb[c] = 0.0f;
-            for (int r = r0; r < imin (Nr, r0 + ROW_TILE); r++)
-              {
-                const float *x = inp + (size_t) r * C + c0;
-                const float *dy = dout + (size_t) r * C + c0;
-                float m = mean[r], s = rstd[r];
-#pragma omp simd
-                for (int c = 0; c < cn; c++)
-                  {
-                    tw[c] += dy[c] * ((x[c] - m) * s);
-                    tb[c] += dy[c];
-                  }
-              }
-            for (int c = 0; c < cn; c++)
-              {
-                dw[c] += tw[c];
-                db[c] += tb[c];
-              }
-          }
-        for (int c = 0; c < cn; c++)
-          {
-            if (dweight != NULL)
-              dweight[c0 + c] += (float) dw[c];
-            if (dbias != NULL)
-              dbias[c0 + c] += (float) db[c];
-          }
-      }
-  }
+#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
+  for (int ch = 0; ch < nch; ch++)
+    layernorm_backward_rows (dinp, part + (size_t) ch * 2 * C, part + ((size_t) ch * 2 + 1) * C,
+                             tiles + (size_t) ch * 2 * C, tiles + ((size_t) ch * 2 + 1) * C,
+                             dout, inp, weight, mean, rstd, (int) ((long) Nr * ch / nch),
+                             (int) ((long) Nr * (ch + 1) / nch), C);
+  for (int c = 0; c < C; c++)
+    {
+      double sw = 0.0, sb = 0.0;
+
+      for (int ch = 0; ch < nch; ch++)
+        {
+          sw += part[(size_t) ch * 2 * C + c];
+          sb += part[((size_t) ch * 2 + 1) * C + c];
+        }
+      if (dweight != NULL)
+        dweight[c] += (float) sw;
+      if (dbias != NULL)
+        dbias[c] += (float) sb;
+    }
+  g_free (part);
+  g_free (tiles);
 }
 
 /* ---- BatchNorm2d -------------------------------------------------------------------------- */

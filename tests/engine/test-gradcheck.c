@@ -129,6 +129,64 @@ VG_TEST ("/nn/layernorm", test_layernorm)
   layernorm_check (5, 37); /* three channel blocks for the parameter sums */
 }
 
+/* The backward over many rows (its parameter sums in 32 chunks of rows, each over tiles of
+ * 64): all three gradients against double sums, the same bits for 1 and 3 threads, and
+ * dweight and dbias alone as with dinp. */
+VG_TEST ("/nn/layernorm-sums", test_layernorm_sums)
+{
+  const int Nr = 2100, C = 48;
+  size_t n = (size_t) Nr * C;
+  float *inp = rand_new (n, -2, 3), *w = rand_new (C, 0.5, 1.5), *b = rand_new (C, -1, 1);
+  float *dy = rand_new (n, -1, 1), *out = g_new (float, n), *mean = g_new (float, Nr);
+  float *rstd = g_new (float, Nr);
+  double *rdx = g_new0 (double, n), *rdw = g_new0 (double, C), *rdb = g_new0 (double, C);
+  float *dx[2], *dw[2], *db[2], *dw_alone = filled_new (C, 0.5f);
+  float *db_alone = filled_new (C, 0.5f);
+  int saved = omp_get_max_threads ();
+
+  vg_layernorm_forward (out, mean, rstd, inp, w, b, 1e-5f, Nr, C);
+  for (int r = 0; r < Nr; r++)
+    {
+      double gm = 0, gxm = 0;
+
+      for (int c = 0; c < C; c++)
+        {
+          double xhat = ((double) inp[r * C + c] - mean[r]) * rstd[r];
+          gm += (double) dy[r * C + c] * w[c] / C;
+          gxm += (double) dy[r * C + c] * w[c] * xhat / C;
+          rdw[c] += dy[r * C + c] * xhat;
+          rdb[c] += dy[r * C + c];
+        }
+      for (int c = 0; c < C; c++)
+        rdx[r * C + c] = ((double) dy[r * C + c] * w[c] - gm
+                          - ((double) inp[r * C + c] - mean[r]) * rstd[r] * gxm) * rstd[r];
+    }
+  for (int c = 0; c < C; c++)
+    rdw[c] += 0.5, rdb[c] += 0.5;
+  for (int k = 0; k < 2; k++)
+    {
+      dx[k] = g_new (float, n), dw[k] = filled_new (C, 0.5f), db[k] = filled_new (C, 0.5f);
+      omp_set_num_threads (k == 0 ? 1 : 3);
+      vg_layernorm_backward (dx[k], dw[k], db[k], dy, inp, w, mean, rstd, Nr, C);
+    }
+  vg_layernorm_backward (NULL, dw_alone, db_alone, dy, inp, w, mean, rstd, Nr, C);
+  omp_set_num_threads (saved);
+  g_assert_cmpfloat (rel_err (dx[1], rdx, n), <, FWD_TOL);
+  g_assert_cmpfloat (rel_err (dw[1], rdw, C), <, FWD_TOL);
+  g_assert_cmpfloat (rel_err (db[1], rdb, C), <, FWD_TOL);
+  g_assert_cmpmem (dx[0], n * 4, dx[1], n * 4);
+  g_assert_cmpmem (dw[0], C * 4, dw[1], C * 4);
+  g_assert_cmpmem (db[0], C * 4, db[1], C * 4);
+  g_assert_cmpmem (dw_alone, C * 4, dw[1], C * 4);
+  g_assert_cmpmem (db_alone, C * 4, db[1], C * 4);
+
+  g_free (inp), g_free (w), g_free (b), g_free (dy), g_free (out), g_free (mean);
+  g_free (rstd), g_free (rdx), g_free (rdw), g_free (rdb), g_free (dw_alone);
+  g_free (db_alone);
+  for (int k = 0; k < 2; k++)
+    g_free (dx[k]), g_free (dw[k]), g_free (db[k]);
+}
+
 /* ---- BatchNorm2d -------------------------------------------------------------------------- */
 
 typedef struct {
