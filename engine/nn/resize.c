@@ -16,12 +16,40 @@
 #include <string.h>
 
 #include "vg-resize-index.h"
+#include "vg-simd.h"
 
 /* The scale of one axis under either rule. */
 static float
 resize_scale (int in, int out, int ac)
 {
   return ac ? vg_resize_ac_scale (in, out) : (float) in / (float) out;
+}
+
+/* Output row (b, oh) of the forward. Its products are not fused into multiply-adds (the
+ * clones for processors with FMA would): prediction's fused resize-and-argmax
+ * (vg-predict.c) computes the same blend and must give the same values to the bit. */
+static SIMD_CLONES __attribute__ ((optimize ("fp-contract=off"))) void
+resize_forward_row (float *out, const float *inp, int b, int oh, float sh, float sw, int H,
+                    int W, int Ho, int Wo, int C, int ac)
+{
+  int h0, h1;
+  float lh0, lh1;
+
+  vg_resize_index (oh, sh, H, ac, &h0, &h1, &lh0, &lh1);
+  const float *row0 = inp + (size_t) (b * H + h0) * W * C;
+  const float *row1 = inp + (size_t) (b * H + h1) * W * C;
+  for (int ow = 0; ow < Wo; ow++)
+    {
+      int w0, w1;
+      float lw0, lw1;
+      vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
+      const float *x00 = row0 + (size_t) w0 * C, *x01 = row0 + (size_t) w1 * C;
+      const float *x10 = row1 + (size_t) w0 * C, *x11 = row1 + (size_t) w1 * C;
+      float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+#pragma omp simd
+      for (int c = 0; c < C; c++)
+        o[c] = lh0 * (lw0 * x00[c] + lw1 * x01[c]) + lh1 * (lw0 * x10[c] + lw1 * x11[c]);
+    }
 }
 
 static void
@@ -33,25 +61,40 @@ resize_forward (float *out, const float *inp, int B, int H, int W, int Ho, int W
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
   for (int b = 0; b < B; b++)
     for (int oh = 0; oh < Ho; oh++)
-      {
-        int h0, h1;
-        float lh0, lh1;
-        vg_resize_index (oh, sh, H, ac, &h0, &h1, &lh0, &lh1);
-        const float *row0 = inp + (size_t) (b * H + h0) * W * C;
-        const float *row1 = inp + (size_t) (b * H + h1) * W * C;
-        for (int ow = 0; ow < Wo; ow++)
-          {
-            int w0, w1;
-            float lw0, lw1;
-            vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
-            const float *x00 = row0 + (size_t) w0 * C, *x01 = row0 + (size_t) w1 * C;
-            const float *x10 = row1 + (size_t) w0 * C, *x11 = row1 + (size_t) w1 * C;
-            float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+      resize_forward_row (out, inp, b, oh, sh, sw, H, W, Ho, Wo, C, ac);
+}
+
+/* Input row (b, ih) of the backward. */
+static SIMD_CLONES void
+resize_backward_row (float *dinp, const float *dout, int b, int ih, float sh, float sw, int H,
+                     int W, int Ho, int Wo, int C, int ac)
+{
+  float *drow = dinp + (size_t) (b * H + ih) * W * C;
+
+  memset (drow, 0, sizeof (float) * W * C);
+  for (int oh = 0; oh < Ho; oh++)
+    {
+      float lh;
+      if (!vg_resize_blend (oh, sh, H, ac, ih, &lh))
+        continue;
+      const float *grow = dout + (size_t) (b * Ho + oh) * Wo * C;
+      for (int ow = 0; ow < Wo; ow++)
+        {
+          int w0, w1;
+          float lw0, lw1;
+          vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
+          const float *g = grow + (size_t) ow * C;
+          float *d0 = drow + (size_t) w0 * C, *d1 = drow + (size_t) w1 * C;
+          float k0 = lh * lw0, k1 = lh * lw1;
+          /* d0 and d1 coincide on the last column: two loops keep that correct */
 #pragma omp simd
-            for (int c = 0; c < C; c++)
-              o[c] = lh0 * (lw0 * x00[c] + lw1 * x01[c]) + lh1 * (lw0 * x10[c] + lw1 * x11[c]);
-          }
-      }
+          for (int c = 0; c < C; c++)
+            d0[c] += k0 * g[c];
+#pragma omp simd
+          for (int c = 0; c < C; c++)
+            d1[c] += k1 * g[c];
+        }
+    }
 }
 
 /* The adjoint of the forward. Output pixels scatter into up to four input pixels, so rather
@@ -67,33 +110,7 @@ resize_backward (float *dinp, const float *dout, int B, int H, int W, int Ho, in
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
   for (int b = 0; b < B; b++)
     for (int ih = 0; ih < H; ih++)
-      {
-        float *drow = dinp + (size_t) (b * H + ih) * W * C;
-        memset (drow, 0, sizeof (float) * W * C);
-        for (int oh = 0; oh < Ho; oh++)
-          {
-            float lh;
-            if (!vg_resize_blend (oh, sh, H, ac, ih, &lh))
-              continue;
-            const float *grow = dout + (size_t) (b * Ho + oh) * Wo * C;
-            for (int ow = 0; ow < Wo; ow++)
-              {
-                int w0, w1;
-                float lw0, lw1;
-                vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
-                const float *g = grow + (size_t) ow * C;
-                float *d0 = drow + (size_t) w0 * C, *d1 = drow + (size_t) w1 * C;
-                float k0 = lh * lw0, k1 = lh * lw1;
-                /* d0 and d1 coincide on the last column: two loops keep that correct */
-#pragma omp simd
-                for (int c = 0; c < C; c++)
-                  d0[c] += k0 * g[c];
-#pragma omp simd
-                for (int c = 0; c < C; c++)
-                  d1[c] += k1 * g[c];
-              }
-          }
-      }
+      resize_backward_row (dinp, dout, b, ih, sh, sw, H, W, Ho, Wo, C, ac);
 }
 
 void
