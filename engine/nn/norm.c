@@ -50,18 +50,17 @@ thread_channels (int C, int *lo, int *hi)
 
 /* ---- LayerNorm ---------------------------------------------------------------------------- */
 
-/* mean and rstd (Nr) may be NULL in inference, where the backward will not run. */
-void
-vg_layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
-                      const float *weight, const float *bias, float eps, int Nr, int C)
+/* Rows [r0, r1) of the LayerNorm forward. */
+static SIMD_CLONES void
+layernorm_forward_rows (float *out, float *mean, float *rstd, const float *inp,
+                        const float *weight, const float *bias, float eps, int r0, int r1,
+                        int C)
 {
-#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
-  for (int r = 0; r < Nr; r++)
+  for (int r = r0; r < r1; r++)
     {
       const float *x = inp + (size_t) r * C;
       float *o = out + (size_t) r * C;
       float m = 0.0f, v = 0.0f;
-
 #pragma omp simd reduction(+ : m)
       for (int c = 0; c < C; c++)
         m += x[c];
@@ -83,6 +82,17 @@ vg_layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
       if (rstd != NULL)
         rstd[r] = s;
     }
+}
+
+/* mean and rstd (Nr) may be NULL in inference, where the backward will not run. */
+void
+vg_layernorm_forward (float *out, float *mean, float *rstd, const float *inp,
+                      const float *weight, const float *bias, float eps, int Nr, int C)
+{
+#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
+  for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+    layernorm_forward_rows (out, mean, rstd, inp, weight, bias, eps, r0, imin (Nr, r0 + ROW_TILE),
+                            C);
 }
 
 /* Chunks of rows for the LayerNorm backward's parameter sums: each chunk sums its rows, and
@@ -205,7 +215,7 @@ vg_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *d
 
 /* Channels [c0, c0 + cn) of the statistics' sums: sum of x - shift and of (x - shift)^2
  * over the Nr rows, float sums of ROW_TILE rows added in double. */
-static void
+static SIMD_CLONES void
 span_sums (double *sum, double *sq, const float *inp, const float *shift, int c0, int cn,
            int Nr, int C)
 {
@@ -235,12 +245,11 @@ span_sums (double *sum, double *sq, const float *inp, const float *shift, int c0
     }
 }
 
-void
-vg_batchnorm_normalize (float *out, const float *inp, const float *mean, const float *rstd,
-                        const float *weight, const float *bias, int Nr, int C)
+static SIMD_CLONES void
+normalize_rows (float *out, const float *inp, const float *mean, const float *rstd,
+                const float *weight, const float *bias, int r0, int r1, int C)
 {
-#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
-  for (int r = 0; r < Nr; r++)
+  for (int r = r0; r < r1; r++)
     {
       const float *x = inp + (size_t) r * C;
       float *o = out + (size_t) r * C;
@@ -248,6 +257,15 @@ vg_batchnorm_normalize (float *out, const float *inp, const float *mean, const f
       for (int c = 0; c < C; c++)
         o[c] = (x[c] - mean[c]) * rstd[c] * weight[c] + bias[c];
     }
+}
+
+void
+vg_batchnorm_normalize (float *out, const float *inp, const float *mean, const float *rstd,
+                        const float *weight, const float *bias, int Nr, int C)
+{
+#pragma omp parallel for schedule(static) if ((size_t) Nr * C > PAR_MIN)
+  for (int r0 = 0; r0 < Nr; r0 += ROW_TILE)
+    normalize_rows (out, inp, mean, rstd, weight, bias, r0, imin (Nr, r0 + ROW_TILE), C);
 }
 
 void
@@ -298,6 +316,21 @@ vg_batchnorm_stats (float *mean, float *rstd, float *running_mean, float *runnin
                                 shift[c], sums[2 * C], eps, momentum, c);
 }
 
+/* Channels [c0, c0 + cn) of the inference BatchNorm, x * scale + shift, over all rows. */
+static SIMD_CLONES void
+eval_span (float *out, const float *inp, const float *scale, const float *shift, int c0, int cn,
+           int Nr, int C)
+{
+  for (int r = 0; r < Nr; r++)
+    {
+      const float *x = inp + (size_t) r * C + c0;
+      float *o = out + (size_t) r * C + c0;
+#pragma omp simd
+      for (int c = 0; c < cn; c++)
+        o[c] = x[c] * scale[c] + shift[c];
+    }
+}
+
 void
 vg_batchnorm_forward_eval (float *out, const float *inp, const float *weight,
                            const float *bias, const float *running_mean,
@@ -316,14 +349,7 @@ vg_batchnorm_forward_eval (float *out, const float *inp, const float *weight,
             scale[c] = weight[c0 + c] / sqrtf (running_var[c0 + c] + eps);
             shift[c] = bias[c0 + c] - running_mean[c0 + c] * scale[c];
           }
-        for (int r = 0; r < Nr; r++)
-          {
-            const float *x = inp + (size_t) r * C + c0;
-            float *o = out + (size_t) r * C + c0;
-#pragma omp simd
-            for (int c = 0; c < cn; c++)
-              o[c] = x[c] * scale[c] + shift[c];
-          }
+        eval_span (out, inp, scale, shift, c0, cn, Nr, C);
       }
   }
 }
@@ -354,7 +380,7 @@ vg_batchnorm_fold (float *fweight, float *fbias, const float *weight, const floa
  * Each channel span first sums over the rows, then writes its part of dinp. */
 
 /* Channels [c0, c0 + cn): sum of dout and of dout * xhat over the rows. */
-static void
+static SIMD_CLONES void
 span_backward_sums (double *sum_dy, double *sum_dyx, const float *dout, const float *inp,
                     const float *m, const float *s, int c0, int cn, int Nr, int C)
 {
@@ -385,7 +411,7 @@ span_backward_sums (double *sum_dy, double *sum_dyx, const float *dout, const fl
 }
 
 /* Channels [c0, c0 + cn) of dinp from the sums over n rows (of all processes). */
-static void
+static SIMD_CLONES void
 span_dinp (float *dinp, const float *dout, const float *inp, const float *weight,
            const float *m, const float *s, const double *sum_dy, const double *sum_dyx,
            double n, int c0, int cn, int Nr, int C)
