@@ -44,13 +44,17 @@ forward_rows (const float *logits, const uint8_t *targets, const float *weights,
 
       softmax_block_load (t, z, nb, NC);
       softmax_block_exp (t, m, s, NC);
+      /* the log-sum-exp of each row, max + ln(sum), for the whole block at once */
+#pragma omp simd
+      for (int r = 0; r < SOFTMAX_BLOCK; r++)
+        m[r] += log_approx (s[r]);
       for (int r = 0; r < nb; r++)
         {
           int y = targets[b + r];
           if (!is_counted (y, ignore_index, NC))
             continue;
           float w = weights != NULL ? weights[y] : 1.0f;
-          n += (double) w * (m[r] + logf (s[r]) - z[(size_t) r * NC + y]);
+          n += (double) w * (m[r] - z[(size_t) r * NC + y]);
           d += w;
         }
     }

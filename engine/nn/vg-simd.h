@@ -71,3 +71,40 @@ exp2_approx (float x)
   memcpy (&scale, &bits, sizeof scale);
   return p * scale;
 }
+
+/* ln x for positive normal x, to about 2e-7 relative where |ln x| > 0.1 and 1e-7 absolute
+ * near 1, vectorisable (libm's logf is a call): x = 2^e m with m in [sqrt 1/2, sqrt 2),
+ * ln m by Cephes' logf polynomial in f = m - 1, ln 2 split in two parts so e ln 2 keeps
+ * its digits. The caller keeps x positive and finite (the cross-entropy's softmax
+ * denominators, 1 to the class count). */
+static inline float
+log_approx (float x)
+{
+  uint32_t u, big;
+  int32_t e;
+  float m, f, z, y;
+
+  memcpy (&u, &x, sizeof u);
+  e = (int32_t) (u >> 23) - 127;
+  u = (u & 0x007fffffu) | 0x3f800000u; /* m in [1, 2) */
+  big = -(uint32_t) (u > 0x3fb504f3u); /* m > sqrt 2: halve it, one more power of two */
+  u -= big & 0x00800000u;
+  e += (int32_t) (big & 1u);
+  memcpy (&m, &u, sizeof m);
+  f = m - 1.0f;
+  z = f * f;
+  y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * z;
+  y += -2.12194440e-4f * (float) e;
+  y += -0.5f * z;
+  return f + y + 0.693359375f * (float) e;
+}
+
