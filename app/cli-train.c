@@ -106,10 +106,10 @@ on_epoch (const VgTrainEpoch *e, gpointer data)
   if (vg_dist_size () > 1)
     g_snprintf (comm, sizeof comm, "  allreduce %.0f%%", 100.0 * e->comm_share);
   printf ("epoch %d/%d  phase %d %s  lr %.3g  train loss %.4f  val loss %.4f  "
-          "val mIoU %.2f%%  %.1f s  %.1f img/s  loader %.0f%%%s%s\n",
+          "val mIoU %.2f%%  %.1f s  %.1f img/s  loader %.0f%%%s  run CPU %.2f h%s\n",
           e->epoch, e->epochs, e->phase, e->optimizer, e->lr, e->train_loss, e->val_loss,
           100.0 * e->val_miou, e->seconds, e->images_per_s, 100.0 * e->loader_share, comm,
-          (e->events & VG_TRAIN_EVENT_SAVE_BEST) ? "  [best]" : "");
+          s->cpu_seconds / 3600.0, (e->events & VG_TRAIN_EVENT_SAVE_BEST) ? "  [best]" : "");
   if (e->events & VG_TRAIN_EVENT_SWITCH_SGD)
     printf ("patience: no better val loss for a while; best weights (epoch %d) reloaded, "
             "switching to SGD at lr %.3g\n", s->best_loss_epoch, s->phase_lr);

@@ -22,7 +22,8 @@
 #include "vg-train.h"
 
 #define META_PREFIX "visage.train."
-#define LOG_HEADER "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou,seconds,images_per_s\n"
+#define LOG_HEADER \
+  "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou,seconds,images_per_s,cpu_seconds\n"
 
 typedef struct {
   VgTrainOptions o;                 /* working copy with absolute folders */
@@ -67,6 +68,8 @@ typedef struct {
 
   VgTrainState state;
   VgTrainState checkpointed;        /* the state last.safetensors holds */
+  double cpu_mark;                  /* the process's CPU seconds when state.cpu_seconds was
+                                     * last brought up to date (vg_train_account_cpu) */
   GString *log;                     /* CSV rows of the completed epochs, no header */
   char *last_path;
   char *best_path;
@@ -116,6 +119,8 @@ gboolean vg_train_state_from_metadata (VgTrainState *s, const VgTrainOptions *o,
 
 gboolean vg_train_save_best (Trainer *t, double val_loss, double val_miou, GError **error);
 gboolean vg_train_save_last (Trainer *t, GError **error);
+/* The process's CPU time so far, user and system, all threads (getrusage). */
+double vg_train_process_cpu_seconds (void);
 gboolean vg_train_write_log (Trainer *t, GError **error);
 /* The write hook of the options (fault tests): FALSE ends the run as a kill would. */
 gboolean vg_train_wrote (Trainer *t, VgTrainWrite what, GError **error);

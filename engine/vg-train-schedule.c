@@ -131,6 +131,7 @@ vg_train_state_to_pairs (const VgTrainState *s, GPtrArray *pairs)
   ADD ("state.finished", g_strdup (s->finished ? "1" : "0"));
   ADD ("state.epoch_step", g_strdup_printf ("%d", s->epoch_step));
   ADD ("state.epoch_loss_sum", vg_train_format_double (s->epoch_loss_sum));
+  ADD ("state.cpu_seconds", vg_train_format_double (s->cpu_seconds));
 #undef ADD
 }
 
@@ -210,6 +211,17 @@ vg_train_state_from_metadata (VgTrainState *s, const VgTrainOptions *o, const Vg
         return vg_train_checkpoint_error (error, path, "“%sstate.epoch_loss_sum” is %g at "
                                           "step %d", META_PREFIX, s->epoch_loss_sum,
                                           s->epoch_step);
+    }
+
+  /* Checkpoints from before the CPU time was kept have none: 0. */
+  if (vg_safetensors_metadata (st, META_PREFIX "state.cpu_seconds") != NULL)
+    {
+      if (!vg_train_meta_double (st, path, META_PREFIX "state.cpu_seconds", &s->cpu_seconds,
+                                 error))
+        return FALSE;
+      if (!isfinite (s->cpu_seconds) || s->cpu_seconds < 0.0)
+        return vg_train_checkpoint_error (error, path, "“%sstate.cpu_seconds” is %g",
+                                          META_PREFIX, s->cpu_seconds);
     }
 
   /* the phase, its optimiser and its rate follow from the options */

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <glib/gstdio.h>
 #include <omp.h>
@@ -664,6 +665,28 @@ forward_backward (Trainer *t, const StepInput *in)
   return loss;
 }
 
+double
+vg_train_process_cpu_seconds (void)
+{
+  struct rusage ru;
+
+  if (getrusage (RUSAGE_SELF, &ru) != 0)
+    return 0.0;
+  return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec
+         + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* state.cpu_seconds += the process's CPU time since the last call (or the run's start):
+ * called before each write of last.safetensors. */
+static void
+account_cpu (Trainer *t)
+{
+  double now = vg_train_process_cpu_seconds ();
+
+  t->state.cpu_seconds += MAX (0.0, now - t->cpu_mark);
+  t->cpu_mark = now;
+}
+
 /* One epoch of training; *train_loss, *images_per_s and *loader_share describe it. */
 static gboolean
 train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
@@ -740,6 +763,7 @@ train_epoch (Trainer *t, double lr, double *train_loss, double *images_per_s,
         {
           t->state.epoch_step = step + 1;
           t->state.epoch_loss_sum = loss_sum;
+          account_cpu (t);
           if (!vg_train_save_last (t, error))
             return FALSE;
           t->checkpointed = t->state;
@@ -812,7 +836,7 @@ run_epoch (Trainer *t, GError **error)
   gint64 start = g_get_monotonic_time ();
   VgTrainEvents ev;
   VgTrainEpoch info = { 0 };
-  char buf[6][G_ASCII_DTOSTR_BUF_SIZE];
+  char buf[7][G_ASCII_DTOSTR_BUF_SIZE];
   double seconds;
 
   t->checkpointed = t->state;
@@ -843,14 +867,17 @@ run_epoch (Trainer *t, GError **error)
     }
 
   seconds = (g_get_monotonic_time () - start) / 1e6;
-  g_string_append_printf (t->log, "%d,%d,%s,%s,%s,%s,%s,%s,%s\n", before.epoch + 1,
+  account_cpu (t);
+  g_string_append_printf (t->log, "%d,%d,%s,%s,%s,%s,%s,%s,%s,%s\n", before.epoch + 1,
                           before.phase, vg_optimizer_kind_name (before.optimizer),
                           g_ascii_formatd (buf[0], sizeof buf[0], "%.6g", lr),
                           g_ascii_formatd (buf[1], sizeof buf[1], "%.6f", train_loss),
                           g_ascii_formatd (buf[2], sizeof buf[2], "%.6f", val_loss),
                           g_ascii_formatd (buf[3], sizeof buf[3], "%.6f", val_miou),
                           g_ascii_formatd (buf[4], sizeof buf[4], "%.1f", seconds),
-                          g_ascii_formatd (buf[5], sizeof buf[5], "%.2f", images_per_s));
+                          g_ascii_formatd (buf[5], sizeof buf[5], "%.2f", images_per_s),
+                          g_ascii_formatd (buf[6], sizeof buf[6], "%.1f",
+                                           t->state.cpu_seconds));
   /* last.safetensors first: it holds the log too, and a resume rewrites log.csv from it,
    * so a kill between the two writes loses no row. */
   if (!vg_train_save_last (t, error) || !vg_train_wrote (t, VG_TRAIN_WROTE_LAST, error)
@@ -888,6 +915,7 @@ vg_train_run (const VgTrainOptions *opts, const VgTrainCallbacks *callbacks,
   int saved_threads = omp_get_max_threads ();
   gboolean ok = FALSE;
 
+  t.cpu_mark = vg_train_process_cpu_seconds ();
   t.cb = callbacks;
   t.user_data = user_data;
   t.control = control;

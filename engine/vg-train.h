@@ -192,6 +192,10 @@ typedef struct {
    * pure function of (seed, epoch, step), so resuming there is exact. */
   int epoch_step;
   double epoch_loss_sum;
+  /* CPU time, user and system, of the processes that trained this run up to this state
+   * (the kernel's accounting, getrusage; all threads of the process, rank 0's in a
+   * distributed run; 0 for checkpoints written before it was kept). */
+  double cpu_seconds;
 } VgTrainState;
 
 typedef enum {

@@ -90,7 +90,9 @@ VG_TEST ("/cli-train/train-and-resume", test_train_and_resume)
   g_assert_true (g_file_test (best, G_FILE_TEST_IS_REGULAR));
   g_assert_true (g_file_get_contents (log, &log_text, NULL, NULL));
   g_assert_true (g_str_has_prefix (log_text, "epoch,phase,optimizer,lr,train_loss,val_loss,"
-                                             "val_miou,seconds,images_per_s\n1,0,adam,0.001,"));
+                                             "val_miou,seconds,images_per_s,cpu_seconds\n"
+                                             "1,0,adam,0.001,"));
+  g_assert_nonnull (strstr (run.out, "run CPU "));
   g_assert_cmpint (vg_test_count_lines (log), ==, 2);
 
   /* the same folder without --resume is refused, and the run is left alone */

@@ -160,7 +160,7 @@ log_rows (const char *text)
       if (lines[i][0] == '\0')
         continue;
       cells = g_strsplit (lines[i], ",", -1);
-      g_assert_cmpuint (g_strv_length (cells), ==, 9);
+      g_assert_cmpuint (g_strv_length (cells), ==, 10);
       g_assert_cmpint (atoi (cells[0]), ==, (int) rows->len + 1);
       g_ptr_array_add (rows, g_strdup_printf ("%s,%s,%s,%s,%s,%s,%s", cells[0], cells[1],
                                               cells[2], cells[3], cells[4], cells[5],

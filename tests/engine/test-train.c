@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -491,6 +492,92 @@ VG_TEST ("/train/run/resume-mid-epoch", test_resume_mid_epoch)
   vg_train_options_clear (&resumed);
 }
 
+/* This process's CPU seconds, user and system (the trainer's accounting, independently). */
+static double
+cpu_now (void)
+{
+  struct rusage ru;
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &ru), ==, 0);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec
+         + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The last column (cpu_seconds) of each epoch line of a log.csv. */
+static GArray *
+log_cpu_seconds (const char *path)
+{
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  GArray *values = g_array_new (FALSE, FALSE, sizeof (double));
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  g_assert_true (g_str_has_suffix (lines[0], ",cpu_seconds"));
+  for (int i = 1; lines[i] != NULL && *lines[i] != '\0'; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i], ",", -1);
+      double v = g_ascii_strtod (fields[g_strv_length (fields) - 1], NULL);
+
+      g_array_append_val (values, v);
+    }
+  return values;
+}
+
+/* The run's CPU time (the kernel's accounting): kept in the checkpoint, carried on by a
+ * resume, in log.csv's last column, never more than the process used while training. */
+VG_TEST ("/train/run/cpu-time", test_cpu_time)
+{
+  g_auto (Splits) s = { 0 };
+  VgTrainOptions o = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VgSafetensors) st = NULL;
+  g_autofree char *last = NULL, *log = NULL;
+  g_autoptr (GArray) rows = NULL;
+  VgTrainState state;
+  double before, used, first;
+
+  if (!splits_make (&s))
+    return;
+  small_options (&o, &s, "cpu");
+  before = cpu_now ();
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  used = cpu_now () - before;
+  g_test_message ("2 epochs: %.3f CPU s kept, %.3f used by the process", state.cpu_seconds,
+                  used);
+  g_assert_cmpfloat (state.cpu_seconds, >, 0.0);
+  g_assert_cmpfloat (state.cpu_seconds, <=, used + 1e-3);
+  last = g_build_filename (o.out_dir, "last.safetensors", NULL);
+  st = vg_safetensors_open (last, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (vg_safetensors_metadata (st, "visage.train.state.cpu_seconds"));
+  g_assert_cmpfloat (fabs (g_ascii_strtod (vg_safetensors_metadata (
+                       st, "visage.train.state.cpu_seconds"), NULL) - state.cpu_seconds),
+                     <, 1e-9);
+  log = g_build_filename (o.out_dir, "log.csv", NULL);
+  rows = log_cpu_seconds (log);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpfloat (g_array_index (rows, double, 0), <=, g_array_index (rows, double, 1));
+  g_assert_cmpfloat (fabs (g_array_index (rows, double, 1) - state.cpu_seconds), <=, 0.05);
+
+  /* one more epoch, resumed: the time carries on from the checkpoint's */
+  first = state.cpu_seconds;
+  o.resume = TRUE;
+  o.epochs = 3;
+  before = cpu_now ();
+  g_assert_true (vg_train_run (&o, NULL, NULL, NULL, NULL, &state, &error));
+  g_assert_no_error (error);
+  used = cpu_now () - before;
+  g_assert_cmpfloat (state.cpu_seconds, >, first);
+  g_assert_cmpfloat (state.cpu_seconds - first, <=, used + 1e-3);
+  g_clear_pointer (&rows, g_array_unref);
+  rows = log_cpu_seconds (log);
+  g_assert_cmpuint (rows->len, ==, 3);
+  g_assert_cmpfloat (g_array_index (rows, double, 1), <=, g_array_index (rows, double, 2));
+  vg_train_options_clear (&o);
+}
+
 typedef struct {
   VgTrainControl *control;
   gboolean released;     /* set by the thread just before it unpauses */
@@ -606,6 +693,8 @@ VG_TEST ("/train/run/damaged-state", test_damaged_state)
     { "visage.train.state.steps", "-5", "state.steps" },
     { "visage.train.state.epoch_step", "-1", "state.epoch_step" },
     { "visage.train.state.epoch_loss_sum", "inf", "epoch_loss_sum" },
+    { "visage.train.state.cpu_seconds", "nan", "state.cpu_seconds" },
+    { "visage.train.state.cpu_seconds", "-1", "state.cpu_seconds" },
     { "visage.train.std", "0,1,1", "whitening" },
     { "visage.train.class_weights",
       "nan,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", "class weights" },

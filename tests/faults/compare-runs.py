@@ -7,7 +7,8 @@
 For last.safetensors and best.safetensors: every tensor (name, dtype, shape and the raw
 bytes: bit-identical) and every metadata value, except what legitimately differs between
 two runs of the same schedule:
-  - the seconds and images_per_s columns of the log rows (visage.train.log, log.csv);
+  - the seconds, images_per_s and cpu_seconds columns of the log rows (visage.train.log,
+    log.csv), and visage.train.state.cpu_seconds (the CPU time the processes took);
   - visage.train.workers / visage.train.threads / visage.train.epochs (may change on
     --resume, and are informational).
 Prints one line per difference and a summary line; exits 0 when identical, 1 otherwise.
@@ -16,9 +17,11 @@ import json
 import struct
 import sys
 
-TIMING_COLUMNS = ("seconds", "images_per_s")
-LOG_HEADER = "epoch,phase,optimizer,lr,train_loss,val_loss,val_miou,seconds,images_per_s"
-MUTABLE_KEYS = {"visage.train.workers", "visage.train.threads", "visage.train.epochs"}
+TIMING_COLUMNS = ("seconds", "images_per_s", "cpu_seconds")
+LOG_HEADER = ("epoch,phase,optimizer,lr,train_loss,val_loss,val_miou,seconds,images_per_s,"
+              "cpu_seconds")
+MUTABLE_KEYS = {"visage.train.workers", "visage.train.threads", "visage.train.epochs",
+                "visage.train.state.cpu_seconds"}
 
 
 def read_safetensors(path):
