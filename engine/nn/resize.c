@@ -28,7 +28,7 @@ resize_scale (int in, int out, int ac)
 /* Output row (b, oh) of the forward. Its products are not fused into multiply-adds (the
  * clones for processors with FMA would): prediction's fused resize-and-argmax
  * (vg-predict.c) computes the same blend and must give the same values to the bit. */
-static SIMD_CLONES __attribute__ ((optimize ("fp-contract=off"))) void
+static SIMD_CLONES NO_FP_CONTRACT void
 resize_forward_row (float *out, const float *inp, int b, int oh, float sh, float sw, int H,
                     int W, int Ho, int Wo, int C, int ac)
 {

@@ -31,6 +31,15 @@ vg_chunk_end (size_t c, size_t chunk, size_t n)
 #define SIMD_CLONES
 #endif
 
+/* A function whose products must not fuse into multiply-adds, where another computation of
+ * the same values must match it to the bit (GCC contracts across statements in the clones
+ * that have FMA; without SIMD_CLONES the baseline has no FMA to contract into). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_FP_CONTRACT __attribute__ ((optimize ("fp-contract=off")))
+#else
+#define NO_FP_CONTRACT
+#endif
+
 /* 2^x to about 1e-7 relative, vectorisable: x = n + f with n = rint(x), f in [-0.5, 0.5],
  * 2^f by Cephes' exp2f polynomial (degree 6), 2^n built in the exponent bits. Results below
  * 2^-125 are flushed to 0 so no denormal reaches the GEMMs; x is clamped to [-127, 127]
