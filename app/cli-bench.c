@@ -78,14 +78,15 @@ median (double *v, int n)
 
 /* ---- memory: /proc/self/status ------------------------------------------------------- */
 
-/* A "VmHWM:" style field of /proc/self/status in bytes, or 0 if unreadable. */
+/* A "VmHWM:" style field (in kB) of /proc/self/status, or of another such file, in bytes;
+ * 0 if unreadable. */
 static size_t
-proc_status_bytes (const char *field)
+proc_field_bytes (const char *path, const char *field)
 {
   g_autofree char *text = NULL;
   size_t len = strlen (field);
 
-  if (!g_file_get_contents ("/proc/self/status", &text, NULL, NULL))
+  if (!g_file_get_contents (path, &text, NULL, NULL))
     return 0;
   for (const char *line = text; line != NULL && *line != '\0';)
     {
@@ -96,6 +97,27 @@ proc_status_bytes (const char *field)
         line++;
     }
   return 0;
+}
+
+static size_t
+proc_status_bytes (const char *field)
+{
+  return proc_field_bytes ("/proc/self/status", field);
+}
+
+/* The kernel's transparent huge page mode (the bracketed word of its setting: always,
+ * madvise or never), into mode; "unknown" where the file is absent. */
+static void
+thp_mode (char *mode, size_t size)
+{
+  g_autofree char *text = NULL;
+  const char *open_br, *close_br;
+
+  g_strlcpy (mode, "unknown", size);
+  if (!g_file_get_contents ("/sys/kernel/mm/transparent_hugepage/enabled", &text, NULL, NULL)
+      || (open_br = strchr (text, '[')) == NULL || (close_br = strchr (open_br, ']')) == NULL)
+    return;
+  g_strlcpy (mode, open_br + 1, MIN (size, (size_t) (close_br - open_br)));
 }
 
 /* Reset the peak RSS to the current RSS (Linux >= 4.0); FALSE if the kernel refused. */
@@ -127,6 +149,7 @@ typedef struct {
   double train_loss_first, train_loss_last;
   double train_setup_s, infer_setup_s;  /* vg_model_new + init + reserve, first step excluded */
   size_t train_model_bytes, train_peak_rss;
+  size_t train_huge_bytes;             /* anonymous memory in huge pages after the steps */
   double data_ips, data_step_med_ms, data_wait_share, data_gflops;
   size_t data_model_bytes, data_peak_rss;
   double infer_med_ms, infer_min_ms, infer_gflops;
@@ -299,6 +322,7 @@ bench_train (Bench *b, const VgBackend *be, GError **error)
   b->train_step_min_ms = 1e3 * times[0];  /* sorted by median() */
   b->train_model_bytes = vg_model_memory_bytes (model);
   b->train_peak_rss = proc_status_bytes ("VmHWM");
+  b->train_huge_bytes = proc_field_bytes ("/proc/self/smaps_rollup", "AnonHugePages");
   if (b->profile)
     {
       char title[128];
@@ -523,7 +547,7 @@ print_report (const Bench *b)
 {
   g_autofree char *spec = vg_config_to_string (&b->cfg);
   g_autofree char *kernels = vg_gemm_describe ();
-  char v[64], note[160];
+  char v[64], note[160], mode[32];
 
   printf ("visage-cli bench: %s (%s)\n", b->cfg.name, spec);
   printf ("backend cpu, %d thread%s (OpenMP %d, OpenBLAS %d, core %s); OPENBLAS_CORETYPE=%s "
@@ -558,6 +582,11 @@ print_report (const Bench *b)
                  "parameters, gradients, activations, scratch; Adam state adds 2 x params");
       snprintf (v, sizeof v, "%.0f ms", 1e3 * b->train_setup_s);
       print_row ("training model setup", v, "vg_model_new, init, reserve (not in the figures)");
+      thp_mode (mode, sizeof mode);
+      snprintf (v, sizeof v, "%.1f MiB", b->train_huge_bytes / 1048576.0);
+      snprintf (note, sizeof note, "transparent huge pages: %s (the engine asks for them for "
+                "its blocks of 4 MiB or more)", mode);
+      print_row ("training memory in huge pages", v, note);
     }
   if (b->data_dir != NULL && b->do_train)
     {
@@ -666,6 +695,7 @@ write_json (const Bench *b, const char *path, GError **error)
       json_number (s, "train_gflops", b->train_gflops);
       json_number (s, "train_loss", b->train_loss_last);
       json_number (s, "train_peak_rss_bytes", (double) b->train_peak_rss);
+      json_number (s, "train_huge_pages_bytes", (double) b->train_huge_bytes);
       json_number (s, "train_model_bytes", (double) b->train_model_bytes);
       json_number (s, "train_setup_ms", 1e3 * b->train_setup_s);
     }

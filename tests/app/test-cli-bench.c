@@ -186,6 +186,8 @@ VG_TEST ("/cli-bench/all-modes", test_all_modes)
     json_positive (table, infer_keys[i]);
   json_positive (table, "peak_rss_bytes");
   json_positive (table, "forward_gmacs_per_image");
+  /* present; 0 where the kernel gives no huge pages (transparent_hugepage never) */
+  g_assert_true (g_hash_table_contains (table, "train_huge_pages_bytes"));
   g_assert_cmpfloat (json_positive (table, "batch"), ==, 2);
   g_assert_cmpfloat (json_positive (table, "height"), ==, 64);
   g_assert_cmpfloat (json_positive (table, "width"), ==, 64);
