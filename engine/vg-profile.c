@@ -290,6 +290,162 @@ p_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *ta
 }
 
 static void
+p_resize_bilinear_ac_forward (float *out, const float *inp, int B, int H, int W, int Ho,
+                              int Wo, int C)
+{
+  double t0 = now_s ();
+  prof_inner->resize_bilinear_ac_forward (out, inp, B, H, W, Ho, Wo, C);
+  prof_add ("resize_ac_fwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+}
+
+static void
+p_resize_bilinear_ac_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
+                               int Wo, int C)
+{
+  double t0 = now_s ();
+  prof_inner->resize_bilinear_ac_backward (dinp, dout, B, H, W, Ho, Wo, C);
+  prof_add ("resize_ac_bwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+}
+
+static void
+p_conv2d_dilated_forward (float *out, const float *inp, const float *weight, const float *bias,
+                          float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
+                          int P, int Dl)
+{
+  double t0 = now_s ();
+  int Ho = (H + 2 * P - Dl * (K - 1) - 1) / S + 1, Wo = (W + 2 * P - Dl * (K - 1) - 1) / S + 1;
+  prof_inner->conv2d_dilated_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K,
+                                      S, P, Dl);
+  prof_add ("conv2d_dilated_fwd", t0, 2.0 * B * Ho * Wo * Cout * Cin * K * K,
+            "B%d %dx%d %d->%d k%d d%d", B, H, W, Cin, Cout, K, Dl);
+}
+
+static void
+p_conv2d_dilated_backward (float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, float *scratch, int B, int H,
+                           int W, int Cin, int Cout, int K, int S, int P, int Dl)
+{
+  double t0 = now_s ();
+  int Ho = (H + 2 * P - Dl * (K - 1) - 1) / S + 1, Wo = (W + 2 * P - Dl * (K - 1) - 1) / S + 1;
+  prof_inner->conv2d_dilated_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H,
+                                       W, Cin, Cout, K, S, P, Dl);
+  prof_add ("conv2d_dilated_bwd", t0, (dinp != NULL ? 4.0 : 2.0) * B * Ho * Wo * Cout * Cin * K * K,
+            "B%d %dx%d %d->%d k%d d%d", B, H, W, Cin, Cout, K, Dl);
+}
+
+static void
+p_maxpool2d_forward (float *out, const float *inp, int B, int H, int W, int C, int K, int S)
+{
+  double t0 = now_s ();
+  prof_inner->maxpool2d_forward (out, inp, B, H, W, C, K, S);
+  prof_add ("maxpool_fwd", t0, 0, "B%d %dx%d C%d k%ds%d", B, H, W, C, K, S);
+}
+
+static void
+p_maxpool2d_backward (float *dinp, const float *dout, const float *inp, const float *out, int B,
+                      int H, int W, int C, int K, int S)
+{
+  double t0 = now_s ();
+  prof_inner->maxpool2d_backward (dinp, dout, inp, out, B, H, W, C, K, S);
+  prof_add ("maxpool_bwd", t0, 0, "B%d %dx%d C%d k%ds%d", B, H, W, C, K, S);
+}
+
+static void
+p_adaptive_avgpool_forward (float *out, const float *inp, int B, int H, int W, int C, int Ho,
+                            int Wo)
+{
+  double t0 = now_s ();
+  prof_inner->adaptive_avgpool_forward (out, inp, B, H, W, C, Ho, Wo);
+  prof_add ("avgpool_fwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+}
+
+static void
+p_adaptive_avgpool_backward (float *dinp, const float *dout, int B, int H, int W, int C, int Ho,
+                             int Wo)
+{
+  double t0 = now_s ();
+  prof_inner->adaptive_avgpool_backward (dinp, dout, B, H, W, C, Ho, Wo);
+  prof_add ("avgpool_bwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+}
+
+static void
+p_dropout_forward (float *out, const float *inp, size_t n, float p, uint64_t seed)
+{
+  double t0 = now_s ();
+  prof_inner->dropout_forward (out, inp, n, p, seed);
+  prof_add ("dropout_fwd", t0, 0, "%zu", n);
+}
+
+static void
+p_dropout_backward (float *dinp, const float *dout, size_t n, float p, uint64_t seed)
+{
+  double t0 = now_s ();
+  prof_inner->dropout_backward (dinp, dout, n, p, seed);
+  prof_add ("dropout_bwd", t0, 0, "%zu", n);
+}
+
+static float
+p_cross_entropy_dice_forward (const float *logits, const uint8_t *targets, const float *weights,
+                              int ignore_index, int Nr, int NC)
+{
+  double t0 = now_s ();
+  float loss = prof_inner->cross_entropy_dice_forward (logits, targets, weights, ignore_index,
+                                                       Nr, NC);
+  prof_add ("xent_dice_fwd", t0, 0, "%dx%d", Nr, NC);
+  return loss;
+}
+
+static void
+p_cross_entropy_dice_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                               const float *weights, int ignore_index, float dloss, int Nr,
+                               int NC)
+{
+  double t0 = now_s ();
+  prof_inner->cross_entropy_dice_backward (dlogits, logits, targets, weights, ignore_index,
+                                           dloss, Nr, NC);
+  prof_add ("xent_dice_bwd", t0, 0, "%dx%d", Nr, NC);
+}
+
+static float
+p_cross_entropy_dice_present_forward (const float *logits, const uint8_t *targets,
+                                      const float *weights, int ignore_index, int Nr, int NC)
+{
+  double t0 = now_s ();
+  float loss = prof_inner->cross_entropy_dice_present_forward (logits, targets, weights,
+                                                               ignore_index, Nr, NC);
+  prof_add ("xent_dice_present_fwd", t0, 0, "%dx%d", Nr, NC);
+  return loss;
+}
+
+static void
+p_cross_entropy_dice_present_backward (float *dlogits, const float *logits,
+                                       const uint8_t *targets, const float *weights,
+                                       int ignore_index, float dloss, int Nr, int NC)
+{
+  double t0 = now_s ();
+  prof_inner->cross_entropy_dice_present_backward (dlogits, logits, targets, weights,
+                                                   ignore_index, dloss, Nr, NC);
+  prof_add ("xent_dice_present_bwd", t0, 0, "%dx%d", Nr, NC);
+}
+
+static void
+p_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n, float lr,
+            float momentum, float weight_decay, int first_step)
+{
+  double t0 = now_s ();
+  prof_inner->sgd_step (param, grad, momentum_buf, n, lr, momentum, weight_decay, first_step);
+  prof_add ("sgd_step", t0, 0, "%zu", n);
+}
+
+static void
+p_ema_update (float *avg, const float *x, size_t n, float decay)
+{
+  double t0 = now_s ();
+  prof_inner->ema_update (avg, x, n, decay);
+  prof_add ("ema_update", t0, 0, "%zu", n);
+}
+
+static void
 p_attention_forward (float *out, float *lse, const float *q, const float *k, const float *v,
                      float *scratch, int B, int N, int M, int C, int NH)
 {
@@ -373,6 +529,20 @@ vg_profile_backend (const VgBackend *inner, gboolean synchronize)
   prof_backend.attention_backward = p_attention_backward;
   prof_backend.add_inplace = p_add_inplace;
   prof_backend.adam_step = p_adam_step;
+  /* the baselines' layers, the Dice losses and the other optimiser steps, where the inner
+   * backend has them */
+#define WRAP(op)                      \
+  if (inner->op != NULL)              \
+    prof_backend.op = p_##op;
+  WRAP (resize_bilinear_ac_forward) WRAP (resize_bilinear_ac_backward)
+  WRAP (conv2d_dilated_forward) WRAP (conv2d_dilated_backward)
+  WRAP (maxpool2d_forward) WRAP (maxpool2d_backward)
+  WRAP (adaptive_avgpool_forward) WRAP (adaptive_avgpool_backward)
+  WRAP (dropout_forward) WRAP (dropout_backward)
+  WRAP (cross_entropy_dice_forward) WRAP (cross_entropy_dice_backward)
+  WRAP (cross_entropy_dice_present_forward) WRAP (cross_entropy_dice_present_backward)
+  WRAP (sgd_step) WRAP (ema_update)
+#undef WRAP
   if (prof_table == NULL)
     prof_table = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   return &prof_backend;
