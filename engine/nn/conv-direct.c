@@ -40,6 +40,10 @@
 /* Floats of the weight gradient's partial sums (each part one share of the rows). */
 #define PARTS_FLOATS ((size_t) 4 << 20)
 #define PAR_MIN 16384
+/* Output pixels (B Ho Wo) below which the weight gradient stays with im2col. */
+#ifndef DWEIGHT_MIN_PIXELS
+#define DWEIGHT_MIN_PIXELS 4096
+#endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 
@@ -459,7 +463,10 @@ vg_conv_direct_backward (float **dinp, float **dweight, const float *dout, const
   int nb = l.nb;
   size_t wsize = (size_t) KK * Cin * Cout;
   float *wp = scratch, *parts = scratch + l.parts_at, *xp = scratch + l.xp_at;
-  gboolean do_dw = *dweight != NULL && Cout % ks->vl == 0;
+  /* the weight gradient's tiles sum over every output pixel: with few of them (a small map
+   * at the end of the encoder) im2col's one large product does better */
+  gboolean do_dw = *dweight != NULL && Cout % ks->vl == 0
+                   && (size_t) B * Ho * Wo >= DWEIGHT_MIN_PIXELS;
   gboolean do_di = *dinp != NULL && Pd >= 0 && Cin % ks->vl == 0;
 
   if (!do_dw && !do_di)

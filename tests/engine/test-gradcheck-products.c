@@ -323,7 +323,8 @@ VG_TEST ("/nn/conv2d-dilated", test_conv2d_dilated)
 
 /* The direct kernels (conv-direct.c: channel counts that fill vectors) on each instruction
  * set the processor has: forward against the naive loops, gradients by finite differences,
- * and the same floats on 1 and 3 threads. */
+ * and the same floats on 1 and 3 threads. These outputs are small, so their weight gradient
+ * is im2col's; /nn/conv2d-direct-dweight tests the direct one. */
 static void
 conv_direct_cases (void)
 {
@@ -367,6 +368,57 @@ VG_TEST ("/nn/conv2d-direct", test_conv2d_direct)
   for (int t = 0; t < 2; t++)
     g_free (out[t]), g_free (dinp[t]), g_free (dw[t]);
   conv_case_clear (&c);
+}
+
+/* The direct kernels' weight gradient runs for outputs of 4096 pixels or more (below, the
+ * one large product of im2col): such shapes against the double loops, on 1 and 3 threads
+ * (the same floats), on each instruction set the processor has. */
+static void
+conv_direct_dweight_case (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int Dl)
+{
+  ConvCase c;
+  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, 1, Dl, TRUE);
+  size_t ni = (size_t) B * H * W * Cin, nw = (size_t) Cout * Cin * K * K;
+  double *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
+  float *dinp[2], *dw[2];
+  int saved = omp_get_max_threads ();
+
+  g_assert_cmpint (B * c.Ho * c.Wo, >=, 4096);
+  naive_conv_backward (rdinp, rdw, c.R, &c);
+  for (int t = 0; t < 2; t++)
+    {
+      omp_set_num_threads (1 + 2 * t);
+      dinp[t] = g_new (float, ni), dw[t] = filled_new (nw, 0);
+      conv_backward (&c, dinp[t], dw[t], NULL);
+    }
+  omp_set_num_threads (saved);
+  g_assert_cmpfloat (rel_err (dinp[1], rdinp, ni), <, FWD_TOL);
+  /* each element sums 4096 products or more: float rounding grows with the sum */
+  g_assert_cmpfloat (rel_err (dw[1], rdw, nw), <, 1e-4);
+  g_assert_cmpmem (dinp[0], ni * 4, dinp[1], ni * 4);
+  g_assert_cmpmem (dw[0], nw * 4, dw[1], nw * 4);
+  for (int t = 0; t < 2; t++)
+    g_free (dinp[t]), g_free (dw[t]);
+  g_free (rdinp), g_free (rdw);
+  conv_case_clear (&c);
+}
+
+static void
+conv_direct_dweight_cases (void)
+{
+  conv_direct_dweight_case (2, 48, 48, 16, 16, 3, 1, 1, 0);   /* 4608 pixels */
+  conv_direct_dweight_case (1, 128, 130, 3, 32, 3, 2, 1, 0);  /* the stem's shape, stride 2 */
+  conv_direct_dweight_case (1, 70, 66, 16, 32, 3, 1, 2, 2);   /* dilation 2 */
+}
+
+VG_TEST ("/nn/conv2d-direct-dweight", test_conv2d_direct_dweight)
+{
+  conv_direct_dweight_cases ();
+  if (vg_gemm_force_path (VG_GEMM_AVX2))
+    {
+      conv_direct_dweight_cases ();
+      vg_gemm_force_path (VG_GEMM_AUTO);
+    }
 }
 
 /* The taps of an input index under dilation against all K taps tried one by one, and at
