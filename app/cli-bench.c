@@ -555,6 +555,8 @@ print_report (const Bench *b)
           openblas_get_num_threads (), openblas_get_corename (),
           env_or ("OPENBLAS_CORETYPE", "(unset)"), env_or ("OPENBLAS_L2_SIZE", "(unset)"));
   printf ("matrix products: %s\n", kernels);
+  printf ("element-wise kernels (norms, activations, resize, losses, softmax): %s clones\n",
+          vg_simd_describe ());
   printf ("parameters %zu; forward %.3f GMAC per %dx%d image\n",
           vg_config_count_params (&b->cfg), b->gmacs, b->W, b->H);
   printf ("GFLOP/s convention: training step = 3 x forward MACs x 2 FLOP per image "
@@ -674,6 +676,7 @@ write_json (const Bench *b, const char *path, GError **error)
   json_string (s, "openblas_l2_size", env_or ("OPENBLAS_L2_SIZE", ""), FALSE);
   json_string (s, "openblas_corename", openblas_get_corename (), FALSE);
   json_string (s, "gemm_kernels", kernels, FALSE);
+  json_string (s, "elementwise_kernels", vg_simd_describe (), FALSE);
   json_string (s, "gemm_large_path", vg_gemm_path_name (vg_gemm_large_path ()), FALSE);
   json_string (s, "infer_precision",
                b->infer_precision == VG_PRECISION_BF16 ? "bf16" : "fp32", FALSE);

@@ -201,6 +201,22 @@ vg_sgemm_forward (gboolean trans_a, gboolean trans_b, int M, int N, int K, float
   vg_sgemm (trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+const char *
+vg_simd_describe (void)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+  /* the same tests, in the same order, as GCC's resolver of target_clones */
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("x86-64-v4"))
+    return "x86-64-v4 (AVX-512)";
+  if (__builtin_cpu_supports ("x86-64-v3"))
+    return "x86-64-v3 (AVX2)";
+  return "x86-64 baseline";
+#else
+  return "not cloned";
+#endif
+}
+
 char *
 vg_gemm_describe (void)
 {

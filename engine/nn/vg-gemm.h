@@ -71,6 +71,10 @@ gboolean vg_gemm_narrow_enabled (void);
 /* One line for `visage-cli bench`: the processor's features, OpenBLAS's core and the
  * instruction set it uses, the large-product path and the narrow kernels. Free with g_free. */
 char *vg_gemm_describe (void);
+/* The instruction-set level of the element-wise kernels' clones (vg-simd.h's SIMD_CLONES)
+ * that the loader picks on this processor: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2)",
+ * "x86-64 baseline", or "not cloned" (another compiler or architecture). */
+const char *vg_simd_describe (void);
 
 /* The packed GEMM on a given micro-kernel (VG_GEMM_AVX2 or VG_GEMM_AVX512), whatever the
  * automatic choice: for tests and benchmarks. FALSE if the processor lacks it. */
