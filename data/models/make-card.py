@@ -3,10 +3,12 @@
 """Write the model card of a bundled model (data/models/<name>.md) and its training curve
 (<name>-curve.svg) from what the tools wrote: the JSON of `visage-cli eval --json` and the
 log.csv of each training stage, in order. Nothing here is typed in by hand but the
-commands and the CPU-hour count, which the card states as given.
+commands. The CPU-hours come from the logs (their cpu_seconds column: the kernel's
+accounting of each stage's run, kept across resumes) unless --cpu-hours gives them, for logs
+written before that column existed; the card says which.
 
 usage: make-card.py --name visage-s --eval eval.json --stage "COMMAND" log.csv
-                    [--stage "COMMAND" log.csv ...] --cpu-hours H [--note TEXT]
+                    [--stage "COMMAND" log.csv ...] [--cpu-hours H] [--note TEXT]
                     [--role "WHAT THE MODEL IS"] OUTDIR
 """
 import argparse
@@ -28,7 +30,15 @@ def read_log(path):
             r[k] = int(r[k])
         for k in ("lr", "train_loss", "val_loss", "val_miou", "seconds", "images_per_s"):
             r[k] = float(r[k])
+        # the run's CPU seconds so far; absent in logs written before it was kept
+        r["cpu_seconds"] = float(r["cpu_seconds"]) if r.get("cpu_seconds") else None
     return rows
+
+
+def stage_cpu_hours(rows):
+    """The CPU-hours of a stage's run: its last row's cpu_seconds, or None."""
+    last = rows[-1]["cpu_seconds"]
+    return None if last is None else last / 3600.0
 
 
 def curve_svg(stages, width=760, height=340):
@@ -99,7 +109,8 @@ def main():
     ap.add_argument("--eval", required=True, help="visage-cli eval --json output")
     ap.add_argument("--stage", nargs=2, action="append", required=True,
                     metavar=("COMMAND", "LOG"), help="a training stage and its log.csv")
-    ap.add_argument("--cpu-hours", type=float, required=True)
+    ap.add_argument("--cpu-hours", type=float,
+                    help="the CPU-hours of all stages, for logs without a cpu_seconds column")
     ap.add_argument("--eval-command", required=True)
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--params", type=int, required=True)
@@ -128,12 +139,19 @@ def main():
                f"visage-cli train --recipe {a.name} --train ../shared/celebamask/train "
                f"--val ../shared/celebamask/val --out runs/{a.name}",
                "```", ""]
-    md += ["## Training", "",
-           f"{n_epochs} epochs in {len(stages)} stage(s), {a.cpu_hours:.1f} CPU-hours "
-           f"(2 cores) in all.", ""]
+    per_stage = [stage_cpu_hours(rows) for _, rows in stages]
+    if a.cpu_hours is not None:
+        cpu_text = f"{a.cpu_hours:.1f} CPU-hours (2 cores) in all, as given"
+    elif all(h is not None for h in per_stage):
+        cpu_text = (f"{sum(per_stage):.1f} CPU-hours in all (the kernel's accounting of the "
+                    f"training processes, from the logs' cpu_seconds)")
+    else:
+        sys.exit("make-card: a stage's log has no cpu_seconds column: give --cpu-hours")
+    md += ["## Training", "", f"{n_epochs} epochs in {len(stages)} stage(s), {cpu_text}.", ""]
     for i, (cmd, rows) in enumerate(stages):
         best = max(rows, key=lambda r: r["val_miou"])
-        md += [f"Stage {i + 1}: {len(rows)} epochs, best validation mIoU "
+        hours = f", {per_stage[i]:.2f} CPU-hours" if per_stage[i] is not None else ""
+        md += [f"Stage {i + 1}: {len(rows)} epochs{hours}, best validation mIoU "
                f"{100 * best['val_miou']:.2f}% at its epoch {best['epoch']}.", "",
                "```sh", cmd, "```", ""]
     md += [f"![training curve]({a.name}-curve.svg)", ""]
