@@ -104,8 +104,10 @@ layernorm_chunks (int Nr)
 }
 
 /* Rows [r0, r1): dinp (if wanted), and the sums over these rows of dout * xhat into pw and
- * of dout into pb (C each; float sums of ROW_TILE rows added in double), in one pass. */
-static SIMD_CLONES void
+ * of dout into pb (C each; float sums of ROW_TILE rows added in double), in one pass. No
+ * multiply-adds: dout * weight - mean(dout * weight) must cancel to 0 where it should (one
+ * channel), not leave the rounding of the product that a fused multiply-add keeps. */
+static SIMD_CLONES NO_FP_CONTRACT void
 layernorm_backward_rows (float *dinp, double *pw, double *pb, float *tw, float *tb,
                          const float *dout, const float *inp, const float *weight,
                          const float *mean, const float *rstd, int r0, int r1, int C)

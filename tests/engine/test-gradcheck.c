@@ -129,6 +129,27 @@ VG_TEST ("/nn/layernorm", test_layernorm)
   layernorm_check (5, 37); /* three channel blocks for the parameter sums */
 }
 
+/* One channel: every row normalises to 0 whatever its value, so the input gradient is 0,
+ * exactly (dout * weight less its mean over the one channel), with and without the
+ * parameter gradients. */
+VG_TEST ("/nn/layernorm-one-channel", test_layernorm_one_channel)
+{
+  const int Nr = 300;
+  float *inp = rand_new (Nr, -2, 3), *dy = rand_new (Nr, -1, 1), w = 0.7f, b = 0.2f;
+  float *out = g_new (float, Nr), *mean = g_new (float, Nr), *rstd = g_new (float, Nr);
+  float *dx = filled_new (Nr, 123.0f), dw = 0.0f, db = 0.0f;
+
+  vg_layernorm_forward (out, mean, rstd, inp, &w, &b, 1e-5f, Nr, 1);
+  for (int pass = 0; pass < 2; pass++)
+    {
+      vg_layernorm_backward (dx, pass == 0 ? &dw : NULL, pass == 0 ? &db : NULL, dy, inp, &w,
+                             mean, rstd, Nr, 1);
+      for (int r = 0; r < Nr; r++)
+        g_assert_cmpfloat (dx[r], ==, 0.0f);
+    }
+  g_free (inp), g_free (dy), g_free (out), g_free (mean), g_free (rstd), g_free (dx);
+}
+
 /* The backward over many rows (its parameter sums in 32 chunks of rows, each over tiles of
  * 64): all three gradients against double sums, the same bits for 1 and 3 threads, and
  * dweight and dbias alone as with dinp. */
