@@ -232,6 +232,12 @@ vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
   tokens = g_strsplit_set (spec, " \t\n", -1);
   if (c.arch != VG_ARCH_SEGFORMER && is_full_segformer_spec (tokens))
     c.arch = VG_ARCH_SEGFORMER;
+  /* The architecture first, wherever its token stands (the last one counts): a SegFormer
+   * key beside arch=unet is refused before or after it, not kept unseen in the result. */
+  for (int i = 0; tokens[i] != NULL; i++)
+    if (g_str_has_prefix (tokens[i], "arch=") && tokens[i][5] != '\0'
+        && !parse_arch (tokens[i] + 5, &c.arch, error))
+      return FALSE;
   for (int i = 0; tokens[i] != NULL; i++)
     {
       const char *tok = tokens[i];
@@ -254,7 +260,7 @@ vg_config_parse (VgConfig *cfg, const char *spec, GError **error)
       value = eq + 1;
 
       if (strcmp (key, "arch") == 0)
-        ok = parse_arch (value, &c.arch, error);
+        ok = TRUE; /* taken above */
       else if (c.arch != VG_ARCH_SEGFORMER)
         ok = vg_fail (error, VG_CONFIG_ERROR, VG_CONFIG_ERROR_INVALID,
                       "Key “%s” does not apply to a %s model (its layers are fixed)", key,
