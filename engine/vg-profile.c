@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vg-conv-shape.h"
 #include "vg-profile.h"
 
 typedef struct {
@@ -69,29 +70,37 @@ prof_add (const char *op, double t0, double flops, const char *fmt, ...)
   e->calls++;
 }
 
+/* Times one call of the inner backend and adds it to the row named by op and the shape's
+ * format: PROF (inner call, op, FLOPs, format, shape...). */
+#define PROF(call, op, flops, ...)              \
+  do                                            \
+    {                                           \
+      double t0_ = now_s ();                    \
+      call;                                     \
+      prof_add (op, t0_, flops, __VA_ARGS__);   \
+    }                                           \
+  while (0)
+
 static void
 p_linear_forward (float *out, const float *inp, const float *weight, const float *bias, int Nr,
                   int Cin, int Cout)
 {
-  double t0 = now_s ();
-  prof_inner->linear_forward (out, inp, weight, bias, Nr, Cin, Cout);
-  prof_add ("linear_fwd", t0, 2.0 * Nr * Cin * Cout, "%dx%d->%d", Nr, Cin, Cout);
+  PROF (prof_inner->linear_forward (out, inp, weight, bias, Nr, Cin, Cout),
+        "linear_fwd", 2.0 * Nr * Cin * Cout, "%dx%d->%d", Nr, Cin, Cout);
 }
 
 static void
 p_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                    const float *inp, const float *weight, int Nr, int Cin, int Cout)
 {
-  double t0 = now_s ();
-  prof_inner->linear_backward (dinp, dweight, dbias, dout, inp, weight, Nr, Cin, Cout);
-  prof_add ("linear_bwd", t0, (dinp != NULL ? 4.0 : 2.0) * Nr * Cin * Cout, "%dx%d->%d", Nr,
-            Cin, Cout);
+  PROF (prof_inner->linear_backward (dinp, dweight, dbias, dout, inp, weight, Nr, Cin, Cout),
+        "linear_bwd", (dinp != NULL ? 4.0 : 2.0) * Nr * Cin * Cout, "%dx%d->%d", Nr, Cin, Cout);
 }
 
 static double
 conv_flops (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G)
 {
-  double Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+  double Ho = vg_conv_out_size (H, K, S, P), Wo = vg_conv_out_size (W, K, S, P);
   return 2.0 * B * Ho * Wo * Cout * (Cin / G) * K * K;
 }
 
@@ -100,10 +109,10 @@ p_conv2d_forward (float *out, const float *inp, const float *weight, const float
                   float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
                   int G)
 {
-  double t0 = now_s ();
-  prof_inner->conv2d_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G);
-  prof_add (G > 1 ? "dwconv_fwd" : "conv2d_fwd", t0, conv_flops (B, H, W, Cin, Cout, K, S, P, G),
-            "B%d %dx%d %d->%d k%ds%d g%d", B, H, W, Cin, Cout, K, S, G);
+  PROF (
+      prof_inner->conv2d_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G),
+      G > 1 ? "dwconv_fwd" : "conv2d_fwd", conv_flops (B, H, W, Cin, Cout, K, S, P, G),
+      "B%d %dx%d %d->%d k%ds%d g%d", B, H, W, Cin, Cout, K, S, G);
 }
 
 static void
@@ -111,22 +120,20 @@ p_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                    const float *inp, const float *weight, float *scratch, int B, int H, int W,
                    int Cin, int Cout, int K, int S, int P, int G)
 {
-  double t0 = now_s ();
-  prof_inner->conv2d_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H, W, Cin,
-                               Cout, K, S, P, G);
-  prof_add (G > 1 ? "dwconv_bwd" : "conv2d_bwd", t0,
-            (dinp != NULL ? 2 : 1) * conv_flops (B, H, W, Cin, Cout, K, S, P, G),
-            "B%d %dx%d %d->%d k%ds%d g%d", B, H, W, Cin, Cout, K, S, G);
+  PROF (prof_inner->conv2d_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H, W, Cin,
+                                     Cout, K, S, P, G),
+        G > 1 ? "dwconv_bwd" : "conv2d_bwd",
+        (dinp != NULL ? 2 : 1) * conv_flops (B, H, W, Cin, Cout, K, S, P, G),
+        "B%d %dx%d %d->%d k%ds%d g%d", B, H, W, Cin, Cout, K, S, G);
 }
 
 static void
 p_conv_transpose_forward (float *out, const float *inp, const float *weight, const float *bias,
                           float *scratch, int B, int H, int W, int Cin, int Cout, int K)
 {
-  double t0 = now_s ();
-  prof_inner->conv_transpose_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K);
-  prof_add ("tconv_fwd", t0, 2.0 * B * H * W * Cin * Cout * K * K, "B%d %dx%d %d->%d k%d", B, H,
-            W, Cin, Cout, K);
+  PROF (prof_inner->conv_transpose_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K),
+        "tconv_fwd", 2.0 * B * H * W * Cin * Cout * K * K, "B%d %dx%d %d->%d k%d", B, H, W, Cin,
+        Cout, K);
 }
 
 static void
@@ -134,20 +141,18 @@ p_conv_transpose_backward (float *dinp, float *dweight, float *dbias, const floa
                            const float *inp, const float *weight, float *scratch, int B, int H,
                            int W, int Cin, int Cout, int K)
 {
-  double t0 = now_s ();
-  prof_inner->conv_transpose_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H,
-                                       W, Cin, Cout, K);
-  prof_add ("tconv_bwd", t0, 4.0 * B * H * W * Cin * Cout * K * K, "B%d %dx%d %d->%d k%d", B, H,
-            W, Cin, Cout, K);
+  PROF (prof_inner->conv_transpose_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H,
+                                             W, Cin, Cout, K),
+        "tconv_bwd", 4.0 * B * H * W * Cin * Cout * K * K, "B%d %dx%d %d->%d k%d", B, H, W, Cin,
+        Cout, K);
 }
 
 static void
 p_layernorm_forward (float *out, float *mean, float *rstd, const float *inp, const float *weight,
                      const float *bias, float eps, int Nr, int C)
 {
-  double t0 = now_s ();
-  prof_inner->layernorm_forward (out, mean, rstd, inp, weight, bias, eps, Nr, C);
-  prof_add ("layernorm_fwd", t0, 0, "%dx%d", Nr, C);
+  PROF (prof_inner->layernorm_forward (out, mean, rstd, inp, weight, bias, eps, Nr, C),
+        "layernorm_fwd", 0, "%dx%d", Nr, C);
 }
 
 static void
@@ -155,9 +160,8 @@ p_layernorm_backward (float *dinp, float *dweight, float *dbias, const float *do
                       const float *inp, const float *weight, const float *mean,
                       const float *rstd, int Nr, int C)
 {
-  double t0 = now_s ();
-  prof_inner->layernorm_backward (dinp, dweight, dbias, dout, inp, weight, mean, rstd, Nr, C);
-  prof_add ("layernorm_bwd", t0, 0, "%dx%d", Nr, C);
+  PROF (prof_inner->layernorm_backward (dinp, dweight, dbias, dout, inp, weight, mean, rstd, Nr, C),
+        "layernorm_bwd", 0, "%dx%d", Nr, C);
 }
 
 static void
@@ -165,10 +169,9 @@ p_batchnorm_forward_train (float *out, float *mean, float *rstd, float *running_
                            float *running_var, const float *inp, const float *weight,
                            const float *bias, float eps, float momentum, int Nr, int C)
 {
-  double t0 = now_s ();
-  prof_inner->batchnorm_forward_train (out, mean, rstd, running_mean, running_var, inp, weight,
-                                       bias, eps, momentum, Nr, C);
-  prof_add ("batchnorm_fwd", t0, 0, "%dx%d", Nr, C);
+  PROF (prof_inner->batchnorm_forward_train (out, mean, rstd, running_mean, running_var, inp,
+                                             weight, bias, eps, momentum, Nr, C),
+        "batchnorm_fwd", 0, "%dx%d", Nr, C);
 }
 
 static void
@@ -176,10 +179,9 @@ p_batchnorm_fold (float *fweight, float *fbias, const float *weight, const float
                   const float *bn_weight, const float *bn_bias, const float *running_mean,
                   const float *running_var, float eps, int Cout, size_t per)
 {
-  double t0 = now_s ();
-  prof_inner->batchnorm_fold (fweight, fbias, weight, bias, bn_weight, bn_bias, running_mean,
-                              running_var, eps, Cout, per);
-  prof_add ("batchnorm_fold", t0, 0, "%dx%zu", Cout, per);
+  PROF (prof_inner->batchnorm_fold (fweight, fbias, weight, bias, bn_weight, bn_bias, running_mean,
+                                    running_var, eps, Cout, per),
+        "batchnorm_fold", 0, "%dx%zu", Cout, per);
 }
 
 static void
@@ -187,10 +189,9 @@ p_batchnorm_forward_eval (float *out, const float *inp, const float *weight, con
                           const float *running_mean, const float *running_var, float eps,
                           int Nr, int C)
 {
-  double t0 = now_s ();
-  prof_inner->batchnorm_forward_eval (out, inp, weight, bias, running_mean, running_var, eps,
-                                      Nr, C);
-  prof_add ("batchnorm_eval", t0, 0, "%dx%d", Nr, C);
+  PROF (prof_inner->batchnorm_forward_eval (out, inp, weight, bias, running_mean, running_var, eps,
+                                            Nr, C),
+        "batchnorm_eval", 0, "%dx%d", Nr, C);
 }
 
 static void
@@ -198,84 +199,75 @@ p_batchnorm_backward (float *dinp, float *dweight, float *dbias, const float *do
                       const float *inp, const float *weight, const float *mean,
                       const float *rstd, int Nr, int C)
 {
-  double t0 = now_s ();
-  prof_inner->batchnorm_backward (dinp, dweight, dbias, dout, inp, weight, mean, rstd, Nr, C);
-  prof_add ("batchnorm_bwd", t0, 0, "%dx%d", Nr, C);
+  PROF (prof_inner->batchnorm_backward (dinp, dweight, dbias, dout, inp, weight, mean, rstd, Nr, C),
+        "batchnorm_bwd", 0, "%dx%d", Nr, C);
 }
 
 static void
 p_gelu_forward (float *out, const float *inp, size_t n)
 {
-  double t0 = now_s ();
-  prof_inner->gelu_forward (out, inp, n);
-  prof_add ("gelu_fwd", t0, 0, "%zu", n);
+  PROF (prof_inner->gelu_forward (out, inp, n),
+        "gelu_fwd", 0, "%zu", n);
 }
 
 static void
 p_gelu_backward (float *dinp, const float *dout, const float *inp, size_t n)
 {
-  double t0 = now_s ();
-  prof_inner->gelu_backward (dinp, dout, inp, n);
-  prof_add ("gelu_bwd", t0, 0, "%zu", n);
+  PROF (prof_inner->gelu_backward (dinp, dout, inp, n),
+        "gelu_bwd", 0, "%zu", n);
 }
 
 static void
 p_relu_forward (float *out, const float *inp, size_t n)
 {
-  double t0 = now_s ();
-  prof_inner->relu_forward (out, inp, n);
-  prof_add ("relu_fwd", t0, 0, "%zu", n);
+  PROF (prof_inner->relu_forward (out, inp, n),
+        "relu_fwd", 0, "%zu", n);
 }
 
 static void
 p_relu_backward (float *dinp, const float *dout, const float *out, size_t n)
 {
-  double t0 = now_s ();
-  prof_inner->relu_backward (dinp, dout, out, n);
-  prof_add ("relu_bwd", t0, 0, "%zu", n);
+  PROF (prof_inner->relu_backward (dinp, dout, out, n),
+        "relu_bwd", 0, "%zu", n);
 }
 
 static void
 p_resize_bilinear_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo,
                            int C)
 {
-  double t0 = now_s ();
-  prof_inner->resize_bilinear_forward (out, inp, B, H, W, Ho, Wo, C);
-  prof_add ("resize_fwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+  PROF (prof_inner->resize_bilinear_forward (out, inp, B, H, W, Ho, Wo, C),
+        "resize_fwd", 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
 }
 
 static void
 p_resize_bilinear_backward (float *dinp, const float *dout, int B, int H, int W, int Ho, int Wo,
                             int C)
 {
-  double t0 = now_s ();
-  prof_inner->resize_bilinear_backward (dinp, dout, B, H, W, Ho, Wo, C);
-  prof_add ("resize_bwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+  PROF (prof_inner->resize_bilinear_backward (dinp, dout, B, H, W, Ho, Wo, C),
+        "resize_bwd", 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
 }
 
 static void
 p_concat_forward (float *out, const float *const *parts, const int *Cs, int n_parts, int Nr)
 {
-  double t0 = now_s ();
-  prof_inner->concat_forward (out, parts, Cs, n_parts, Nr);
-  prof_add ("concat_fwd", t0, 0, "%dx%d", Nr, n_parts);
+  PROF (prof_inner->concat_forward (out, parts, Cs, n_parts, Nr),
+        "concat_fwd", 0, "%dx%d", Nr, n_parts);
 }
 
 static void
 p_concat_backward (float *const *dparts, const float *dout, const int *Cs, int n_parts, int Nr)
 {
-  double t0 = now_s ();
-  prof_inner->concat_backward (dparts, dout, Cs, n_parts, Nr);
-  prof_add ("concat_bwd", t0, 0, "%dx%d", Nr, n_parts);
+  PROF (prof_inner->concat_backward (dparts, dout, Cs, n_parts, Nr),
+        "concat_bwd", 0, "%dx%d", Nr, n_parts);
 }
 
 static float
 p_cross_entropy_forward (const float *logits, const uint8_t *targets, const float *weights,
                          int ignore_index, int Nr, int NC)
 {
-  double t0 = now_s ();
-  float loss = prof_inner->cross_entropy_forward (logits, targets, weights, ignore_index, Nr, NC);
-  prof_add ("xent_fwd", t0, 0, "%dx%d", Nr, NC);
+  float loss;
+  PROF (loss = prof_inner->cross_entropy_forward (logits, targets, weights, ignore_index, Nr, NC),
+        "xent_fwd", 0, "%dx%d", Nr, NC);
   return loss;
 }
 
@@ -283,28 +275,25 @@ static void
 p_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *targets,
                           const float *weights, int ignore_index, float dloss, int Nr, int NC)
 {
-  double t0 = now_s ();
-  prof_inner->cross_entropy_backward (dlogits, logits, targets, weights, ignore_index, dloss, Nr,
-                                      NC);
-  prof_add ("xent_bwd", t0, 0, "%dx%d", Nr, NC);
+  PROF (prof_inner->cross_entropy_backward (dlogits, logits, targets, weights, ignore_index, dloss,
+                                            Nr, NC),
+        "xent_bwd", 0, "%dx%d", Nr, NC);
 }
 
 static void
 p_resize_bilinear_ac_forward (float *out, const float *inp, int B, int H, int W, int Ho,
                               int Wo, int C)
 {
-  double t0 = now_s ();
-  prof_inner->resize_bilinear_ac_forward (out, inp, B, H, W, Ho, Wo, C);
-  prof_add ("resize_ac_fwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+  PROF (prof_inner->resize_bilinear_ac_forward (out, inp, B, H, W, Ho, Wo, C),
+        "resize_ac_fwd", 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
 }
 
 static void
 p_resize_bilinear_ac_backward (float *dinp, const float *dout, int B, int H, int W, int Ho,
                                int Wo, int C)
 {
-  double t0 = now_s ();
-  prof_inner->resize_bilinear_ac_backward (dinp, dout, B, H, W, Ho, Wo, C);
-  prof_add ("resize_ac_bwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+  PROF (prof_inner->resize_bilinear_ac_backward (dinp, dout, B, H, W, Ho, Wo, C),
+        "resize_ac_bwd", 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
 }
 
 static void
@@ -312,12 +301,12 @@ p_conv2d_dilated_forward (float *out, const float *inp, const float *weight, con
                           float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
                           int P, int Dl)
 {
-  double t0 = now_s ();
-  int Ho = (H + 2 * P - Dl * (K - 1) - 1) / S + 1, Wo = (W + 2 * P - Dl * (K - 1) - 1) / S + 1;
-  prof_inner->conv2d_dilated_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K,
-                                      S, P, Dl);
-  prof_add ("conv2d_dilated_fwd", t0, 2.0 * B * Ho * Wo * Cout * Cin * K * K,
-            "B%d %dx%d %d->%d k%d d%d", B, H, W, Cin, Cout, K, Dl);
+  int Ho = vg_conv_out_size_dilated (H, K, S, P, Dl);
+  int Wo = vg_conv_out_size_dilated (W, K, S, P, Dl);
+  PROF (prof_inner->conv2d_dilated_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K,
+                                            S, P, Dl),
+        "conv2d_dilated_fwd", 2.0 * B * Ho * Wo * Cout * Cin * K * K, "B%d %dx%d %d->%d k%d d%d", B,
+        H, W, Cin, Cout, K, Dl);
 }
 
 static void
@@ -325,73 +314,67 @@ p_conv2d_dilated_backward (float *dinp, float *dweight, float *dbias, const floa
                            const float *inp, const float *weight, float *scratch, int B, int H,
                            int W, int Cin, int Cout, int K, int S, int P, int Dl)
 {
-  double t0 = now_s ();
-  int Ho = (H + 2 * P - Dl * (K - 1) - 1) / S + 1, Wo = (W + 2 * P - Dl * (K - 1) - 1) / S + 1;
-  prof_inner->conv2d_dilated_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H,
-                                       W, Cin, Cout, K, S, P, Dl);
-  prof_add ("conv2d_dilated_bwd", t0, (dinp != NULL ? 4.0 : 2.0) * B * Ho * Wo * Cout * Cin * K * K,
-            "B%d %dx%d %d->%d k%d d%d", B, H, W, Cin, Cout, K, Dl);
+  int Ho = vg_conv_out_size_dilated (H, K, S, P, Dl);
+  int Wo = vg_conv_out_size_dilated (W, K, S, P, Dl);
+  PROF (prof_inner->conv2d_dilated_backward (dinp, dweight, dbias, dout, inp, weight, scratch, B, H,
+                                             W, Cin, Cout, K, S, P, Dl),
+        "conv2d_dilated_bwd", (dinp != NULL ? 4.0 : 2.0) * B * Ho * Wo * Cout * Cin * K * K,
+        "B%d %dx%d %d->%d k%d d%d", B, H, W, Cin, Cout, K, Dl);
 }
 
 static void
 p_maxpool2d_forward (float *out, const float *inp, int B, int H, int W, int C, int K, int S)
 {
-  double t0 = now_s ();
-  prof_inner->maxpool2d_forward (out, inp, B, H, W, C, K, S);
-  prof_add ("maxpool_fwd", t0, 0, "B%d %dx%d C%d k%ds%d", B, H, W, C, K, S);
+  PROF (prof_inner->maxpool2d_forward (out, inp, B, H, W, C, K, S),
+        "maxpool_fwd", 0, "B%d %dx%d C%d k%ds%d", B, H, W, C, K, S);
 }
 
 static void
 p_maxpool2d_backward (float *dinp, const float *dout, const float *inp, const float *out, int B,
                       int H, int W, int C, int K, int S)
 {
-  double t0 = now_s ();
-  prof_inner->maxpool2d_backward (dinp, dout, inp, out, B, H, W, C, K, S);
-  prof_add ("maxpool_bwd", t0, 0, "B%d %dx%d C%d k%ds%d", B, H, W, C, K, S);
+  PROF (prof_inner->maxpool2d_backward (dinp, dout, inp, out, B, H, W, C, K, S),
+        "maxpool_bwd", 0, "B%d %dx%d C%d k%ds%d", B, H, W, C, K, S);
 }
 
 static void
 p_adaptive_avgpool_forward (float *out, const float *inp, int B, int H, int W, int C, int Ho,
                             int Wo)
 {
-  double t0 = now_s ();
-  prof_inner->adaptive_avgpool_forward (out, inp, B, H, W, C, Ho, Wo);
-  prof_add ("avgpool_fwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+  PROF (prof_inner->adaptive_avgpool_forward (out, inp, B, H, W, C, Ho, Wo),
+        "avgpool_fwd", 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
 }
 
 static void
 p_adaptive_avgpool_backward (float *dinp, const float *dout, int B, int H, int W, int C, int Ho,
                              int Wo)
 {
-  double t0 = now_s ();
-  prof_inner->adaptive_avgpool_backward (dinp, dout, B, H, W, C, Ho, Wo);
-  prof_add ("avgpool_bwd", t0, 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
+  PROF (prof_inner->adaptive_avgpool_backward (dinp, dout, B, H, W, C, Ho, Wo),
+        "avgpool_bwd", 0, "B%d %dx%d->%dx%d C%d", B, H, W, Ho, Wo, C);
 }
 
 static void
 p_dropout_forward (float *out, const float *inp, size_t n, float p, uint64_t seed)
 {
-  double t0 = now_s ();
-  prof_inner->dropout_forward (out, inp, n, p, seed);
-  prof_add ("dropout_fwd", t0, 0, "%zu", n);
+  PROF (prof_inner->dropout_forward (out, inp, n, p, seed),
+        "dropout_fwd", 0, "%zu", n);
 }
 
 static void
 p_dropout_backward (float *dinp, const float *dout, size_t n, float p, uint64_t seed)
 {
-  double t0 = now_s ();
-  prof_inner->dropout_backward (dinp, dout, n, p, seed);
-  prof_add ("dropout_bwd", t0, 0, "%zu", n);
+  PROF (prof_inner->dropout_backward (dinp, dout, n, p, seed),
+        "dropout_bwd", 0, "%zu", n);
 }
 
 static float
 p_cross_entropy_dice_forward (const float *logits, const uint8_t *targets, const float *weights,
                               int ignore_index, int Nr, int NC)
 {
-  double t0 = now_s ();
-  float loss = prof_inner->cross_entropy_dice_forward (logits, targets, weights, ignore_index,
-                                                       Nr, NC);
-  prof_add ("xent_dice_fwd", t0, 0, "%dx%d", Nr, NC);
+  float loss;
+  PROF (loss
+        = prof_inner->cross_entropy_dice_forward (logits, targets, weights, ignore_index, Nr, NC),
+        "xent_dice_fwd", 0, "%dx%d", Nr, NC);
   return loss;
 }
 
@@ -400,20 +383,19 @@ p_cross_entropy_dice_backward (float *dlogits, const float *logits, const uint8_
                                const float *weights, int ignore_index, float dloss, int Nr,
                                int NC)
 {
-  double t0 = now_s ();
-  prof_inner->cross_entropy_dice_backward (dlogits, logits, targets, weights, ignore_index,
-                                           dloss, Nr, NC);
-  prof_add ("xent_dice_bwd", t0, 0, "%dx%d", Nr, NC);
+  PROF (prof_inner->cross_entropy_dice_backward (dlogits, logits, targets, weights, ignore_index,
+                                                 dloss, Nr, NC),
+        "xent_dice_bwd", 0, "%dx%d", Nr, NC);
 }
 
 static float
 p_cross_entropy_dice_present_forward (const float *logits, const uint8_t *targets,
                                       const float *weights, int ignore_index, int Nr, int NC)
 {
-  double t0 = now_s ();
-  float loss = prof_inner->cross_entropy_dice_present_forward (logits, targets, weights,
-                                                               ignore_index, Nr, NC);
-  prof_add ("xent_dice_present_fwd", t0, 0, "%dx%d", Nr, NC);
+  float loss;
+  PROF (loss = prof_inner->cross_entropy_dice_present_forward (logits, targets, weights,
+                                                               ignore_index, Nr, NC),
+        "xent_dice_present_fwd", 0, "%dx%d", Nr, NC);
   return loss;
 }
 
@@ -422,37 +404,33 @@ p_cross_entropy_dice_present_backward (float *dlogits, const float *logits,
                                        const uint8_t *targets, const float *weights,
                                        int ignore_index, float dloss, int Nr, int NC)
 {
-  double t0 = now_s ();
-  prof_inner->cross_entropy_dice_present_backward (dlogits, logits, targets, weights,
-                                                   ignore_index, dloss, Nr, NC);
-  prof_add ("xent_dice_present_bwd", t0, 0, "%dx%d", Nr, NC);
+  PROF (prof_inner->cross_entropy_dice_present_backward (dlogits, logits, targets, weights,
+                                                         ignore_index, dloss, Nr, NC),
+        "xent_dice_present_bwd", 0, "%dx%d", Nr, NC);
 }
 
 static void
 p_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n, float lr,
             float momentum, float weight_decay, int first_step)
 {
-  double t0 = now_s ();
-  prof_inner->sgd_step (param, grad, momentum_buf, n, lr, momentum, weight_decay, first_step);
-  prof_add ("sgd_step", t0, 0, "%zu", n);
+  PROF (prof_inner->sgd_step (param, grad, momentum_buf, n, lr, momentum, weight_decay, first_step),
+        "sgd_step", 0, "%zu", n);
 }
 
 static void
 p_ema_update (float *avg, const float *x, size_t n, float decay)
 {
-  double t0 = now_s ();
-  prof_inner->ema_update (avg, x, n, decay);
-  prof_add ("ema_update", t0, 0, "%zu", n);
+  PROF (prof_inner->ema_update (avg, x, n, decay),
+        "ema_update", 0, "%zu", n);
 }
 
 static void
 p_attention_forward (float *out, float *lse, const float *q, const float *k, const float *v,
                      float *scratch, int B, int N, int M, int C, int NH)
 {
-  double t0 = now_s ();
-  prof_inner->attention_forward (out, lse, q, k, v, scratch, B, N, M, C, NH);
   /* QK^T and PV: 2 products of N x M x C per image */
-  prof_add ("attention_fwd", t0, 4.0 * B * N * M * C, "B%d N%d M%d C%d NH%d", B, N, M, C, NH);
+  PROF (prof_inner->attention_forward (out, lse, q, k, v, scratch, B, N, M, C, NH),
+        "attention_fwd", 4.0 * B * N * M * C, "B%d N%d M%d C%d NH%d", B, N, M, C, NH);
 }
 
 static void
@@ -460,36 +438,33 @@ p_attention_backward (float *dq, float *dk, float *dv, const float *dout, const 
                       const float *lse, const float *q, const float *k, const float *v,
                       float *scratch, int B, int N, int M, int C, int NH)
 {
-  double t0 = now_s ();
-  prof_inner->attention_backward (dq, dk, dv, dout, out, lse, q, k, v, scratch, B, N, M, C, NH);
   /* the standard count: twice the forward's products (recomputing P is not counted) */
-  prof_add ("attention_bwd", t0, 8.0 * B * N * M * C, "B%d N%d M%d C%d NH%d", B, N, M, C, NH);
+  PROF (prof_inner->attention_backward (dq, dk, dv, dout, out, lse, q, k, v, scratch, B, N, M, C,
+                                        NH),
+        "attention_bwd", 8.0 * B * N * M * C, "B%d N%d M%d C%d NH%d", B, N, M, C, NH);
 }
 
 static void
 p_add_inplace (float *acc, const float *x, size_t n)
 {
-  double t0 = now_s ();
-  prof_inner->add_inplace (acc, x, n);
-  prof_add ("add_inplace", t0, 0, "%zu", n);
+  PROF (prof_inner->add_inplace (acc, x, n),
+        "add_inplace", 0, "%zu", n);
 }
 
 static void
 p_adam_step (float *param, const float *grad, float *m, float *v, size_t n, float lr,
              float beta1, float beta2, float eps, float weight_decay, int t, int decoupled)
 {
-  double t0 = now_s ();
-  prof_inner->adam_step (param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, t,
-                         decoupled);
-  prof_add ("adam_step", t0, 0, "%zu", n);
+  PROF (prof_inner->adam_step (param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, t,
+                               decoupled),
+        "adam_step", 0, "%zu", n);
 }
 
 static void
 p_zero (void *ptr, size_t bytes)
 {
-  double t0 = now_s ();
-  prof_inner->zero (ptr, bytes);
-  prof_add ("zero", t0, 0, "%zu bytes", bytes);
+  PROF (prof_inner->zero (ptr, bytes),
+        "zero", 0, "%zu bytes", bytes);
 }
 
 const VgBackend *
@@ -559,6 +534,30 @@ void
 vg_profile_set_recording (gboolean recording)
 {
   prof_recording = recording;
+}
+
+double
+vg_profile_recorded_flops (const char *op, long *calls)
+{
+  GHashTableIter iter;
+  gpointer value;
+  double flops = 0;
+
+  if (calls != NULL)
+    *calls = 0;
+  if (prof_table == NULL)
+    return 0;
+  g_hash_table_iter_init (&iter, prof_table);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const ProfEntry *e = value;
+      if (strcmp (e->op, op) != 0)
+        continue;
+      flops += e->flops;
+      if (calls != NULL)
+        *calls += e->calls;
+    }
+  return flops;
 }
 
 void

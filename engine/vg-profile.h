@@ -20,5 +20,8 @@ void vg_profile_set_recording (gboolean recording);
 /* Print what was recorded over n_steps steps that took total_s (per op, then the 30
  * slowest op and shape pairs, per step), and clear it. */
 void vg_profile_report (FILE *out, const char *title, int n_steps, double total_s);
+/* The FLOPs and calls recorded for op (a row's first word, "conv2d_dilated_fwd") since the
+ * last report, over all its shapes; 0 where none. */
+double vg_profile_recorded_flops (const char *op, long *calls);
 
 G_END_DECLS

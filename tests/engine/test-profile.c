@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The profiling backend of the benchmarks (vg-profile.c): each op goes to the inner backend
+ * unchanged, is recorded only while recording is on, under its op and shape, with the FLOPs
+ * of its output size (dilated and strided convolutions, whose output is smaller than the
+ * input), and the report prints and clears the rows. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "vg-backend.h"
+#include "vg-profile.h"
+#include "test-register.h"
+
+static float *
+random_floats (GRand *rand, size_t n)
+{
+  float *x = g_new (float, n);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (float) g_rand_double_range (rand, -1, 1);
+  return x;
+}
+
+/* B 2, 11x9, 3 -> 4 channels, 3x3 taps Dl pixels apart, stride S, padding P */
+static void
+dilated_check (int S, int P, int Dl)
+{
+  const VgBackend *cpu = vg_backend_cpu (), *prof = vg_profile_backend (cpu, FALSE);
+  const int B = 2, H = 11, W = 9, Cin = 3, Cout = 4, K = 3;
+  int Ho = (H + 2 * P - Dl * (K - 1) - 1) / S + 1, Wo = (W + 2 * P - Dl * (K - 1) - 1) / S + 1;
+  size_t n_out = (size_t) B * Ho * Wo * Cout;
+  size_t n_scratch = cpu->conv2d_dilated_scratch_floats (B, H, W, Cin, Cout, K, S, P, Dl);
+  GRand *rand = g_rand_new_with_seed (11);
+  float *inp = random_floats (rand, (size_t) B * H * W * Cin);
+  float *weight = random_floats (rand, (size_t) Cout * K * K * Cin);
+  float *bias = random_floats (rand, Cout);
+  float *scratch = g_new (float, n_scratch + 1);
+  float *a = g_new0 (float, n_out), *b = g_new0 (float, n_out);
+  long calls;
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *mem;
+
+  g_assert_true (prof->conv2d_dilated_forward != NULL);
+  /* not recorded while recording is off */
+  prof->conv2d_dilated_forward (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
+  g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_dilated_fwd", &calls), ==, 0);
+  g_assert_cmpint (calls, ==, 0);
+
+  vg_profile_set_recording (TRUE);
+  prof->conv2d_dilated_forward (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
+  prof->conv2d_dilated_forward (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
+  vg_profile_set_recording (FALSE);
+  cpu->conv2d_dilated_forward (b, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
+  g_assert_cmpmem (a, n_out * sizeof (float), b, n_out * sizeof (float));
+  /* two calls of 2 B Ho Wo Cout Cin K K */
+  g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_dilated_fwd", &calls), ==,
+                     2 * 2.0 * B * Ho * Wo * Cout * Cin * K * K);
+  g_assert_cmpint (calls, ==, 2);
+
+  mem = open_memstream (&text, &text_len);
+  vg_profile_report (mem, "test", 2, 1.0);
+  fclose (mem);
+  {
+    g_autofree char *row = g_strdup_printf ("conv2d_dilated_fwd B%d %dx%d %d->%d k%d d%d", B, H,
+                                            W, Cin, Cout, K, Dl);
+    g_assert_nonnull (strstr (text, row));
+  }
+  free (text);
+  /* the report clears the table */
+  g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_dilated_fwd", &calls), ==, 0);
+  g_rand_free (rand);
+  g_free (inp), g_free (weight), g_free (bias), g_free (scratch), g_free (a), g_free (b);
+}
+
+VG_TEST ("/profile/dilated-conv", test_profile_dilated)
+{
+  dilated_check (1, 2, 2);
+  dilated_check (2, 1, 3); /* strided: the output is about a quarter of the input */
+  dilated_check (1, 0, 2); /* no padding: 7x5 out of 11x9 */
+}
+
+VG_TEST ("/profile/conv2d", test_profile_conv2d)
+{
+  const VgBackend *cpu = vg_backend_cpu (), *prof = vg_profile_backend (cpu, FALSE);
+  /* 1 image, 10x8, 2 -> 6 channels, 3x3 stride 2 padding 1: 5x4 out */
+  const int B = 1, H = 10, W = 8, Cin = 2, Cout = 6, K = 3, S = 2, P = 1, G = 1;
+  size_t n_scratch = cpu->conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
+  GRand *rand = g_rand_new_with_seed (5);
+  float *inp = random_floats (rand, (size_t) B * H * W * Cin);
+  float *weight = random_floats (rand, (size_t) Cout * K * K * Cin);
+  float *scratch = g_new (float, n_scratch + 1), *out = g_new0 (float, 5 * 4 * Cout);
+  long calls;
+
+  vg_profile_set_recording (TRUE);
+  prof->conv2d_forward (out, inp, weight, NULL, scratch, B, H, W, Cin, Cout, K, S, P, G);
+  vg_profile_set_recording (FALSE);
+  g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_fwd", &calls), ==,
+                     2.0 * B * 5 * 4 * Cout * Cin * K * K);
+  g_assert_cmpint (calls, ==, 1);
+  vg_profile_report (stderr, "test", 1, 1.0);
+  g_rand_free (rand);
+  g_free (inp), g_free (weight), g_free (scratch), g_free (out);
+}
+
+VG_TEST_MAIN ()
