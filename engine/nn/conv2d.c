@@ -281,24 +281,23 @@ patch_copy (float *dst, const float *src, int nb, int H, int W, int Cin, int K, 
     }
 }
 
-/* wp (Cout, K*K, Cin) = weight (Cout, Cin, K*K) permuted. */
+/* to_patch: dst (Cout, K*K, Cin) = src (Cout, Cin, K*K) permuted (the weight as the patch
+ * product takes it). Else the reverse, added: dst (Cout, Cin, K*K) += src (Cout, K*K, Cin)
+ * permuted (the weight gradient). */
 static void
-patch_weight (float *wp, const float *weight, int Cout, int Cin, int KK)
+patch_weight (float *dst, const float *src, int Cout, int Cin, int KK, gboolean to_patch)
 {
   for (int co = 0; co < Cout; co++)
     for (int ci = 0; ci < Cin; ci++)
       for (int t = 0; t < KK; t++)
-        wp[((size_t) co * KK + t) * Cin + ci] = weight[((size_t) co * Cin + ci) * KK + t];
-}
+        {
+          size_t p = ((size_t) co * KK + t) * Cin + ci, w = ((size_t) co * Cin + ci) * KK + t;
 
-/* dweight (Cout, Cin, K*K) += dwp (Cout, K*K, Cin) permuted. */
-static void
-patch_weight_add (float *dweight, const float *dwp, int Cout, int Cin, int KK)
-{
-  for (int co = 0; co < Cout; co++)
-    for (int ci = 0; ci < Cin; ci++)
-      for (int t = 0; t < KK; t++)
-        dweight[((size_t) co * Cin + ci) * KK + t] += dwp[((size_t) co * KK + t) * Cin + ci];
+          if (to_patch)
+            dst[p] = src[w];
+          else
+            dst[w] += src[p];
+        }
 }
 
 static void
@@ -308,7 +307,7 @@ conv_patch_forward (float *out, const float *inp, const float *weight, const flo
   int nb = chunk_images (B, Ho, Wo, Cin, K), KKC = K * K * Cin;
   float *wp = scratch, *col = scratch + 2 * (size_t) Cout * KKC;
 
-  patch_weight (wp, weight, Cout, Cin, K * K);
+  patch_weight (wp, weight, Cout, Cin, K * K, TRUE);
   for (int b0 = 0; b0 < B; b0 += nb)
     {
       int n = B - b0 < nb ? B - b0 : nb;
@@ -328,7 +327,7 @@ conv_patch_backward (float *dinp, float *dweight, const float *dout, const float
   float *wp = scratch, *dwp = scratch + (size_t) Cout * KKC;
   float *col = scratch + 2 * (size_t) Cout * KKC;
 
-  patch_weight (wp, weight, Cout, Cin, K * K);
+  patch_weight (wp, weight, Cout, Cin, K * K, TRUE);
   if (dweight != NULL)
     memset (dwp, 0, sizeof (float) * Cout * KKC);
   for (int b0 = 0; b0 < B; b0 += nb)
@@ -348,7 +347,7 @@ conv_patch_backward (float *dinp, float *dweight, const float *dout, const float
         }
     }
   if (dweight != NULL)
-    patch_weight_add (dweight, dwp, Cout, Cin, K * K);
+    patch_weight (dweight, dwp, Cout, Cin, K * K, FALSE);
 }
 
 /* ---- depthwise path --------------------------------------------------------------------- */
