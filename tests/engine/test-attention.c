@@ -497,7 +497,7 @@ ref_weight (const Problem *p, int h, int i, int j, const double *lse, const doub
 VG_TEST ("/attention/linear-memory", test_linear_memory)
 {
   enum { B = 1, N = 4096, M = 4096, C = 16, NH = 2, D = C / NH };
-  static const int rows[] = { 0, 1, 63, 64, 65, 1000, 2047, 2048, 4031, 4095 };
+  static const int rows[] = { 0, 1, 63, 64, 65, 127, 128, 129, 1000, 2047, 2048, 4031, 4095 };
   size_t s4 = vg_attention_scratch_floats (1, 4096, 4096, C, NH);
   size_t s16 = vg_attention_scratch_floats (1, 16384, 16384, C, NH);
   Problem *p;
