@@ -15,14 +15,15 @@ PACKAGES = \
 	libopenmpi-dev openmpi-bin \
 	gettext desktop-file-utils appstream \
 	clang libclang-rt-14-dev libomp-dev \
-	xvfb xauth fonts-cantarell adwaita-icon-theme
+	xvfb xauth fonts-cantarell adwaita-icon-theme \
+	qemu-user
 
 # Warnings are errors in CI.
 SETUP_FLAGS = $(if $(filter true,$(CI)),--werror,)
 TEST_ENV = GTK_A11Y=none
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build run check check-sanitize check-fuzz clean
+.PHONY: all deps build run check check-sanitize check-cpus check-fuzz clean
 
 all: build
 
@@ -68,6 +69,26 @@ check-sanitize: deps
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(MESON_TEST) -C $(SANITIZE_BUILDDIR) --suite engine --suite app --suite data || rc=$$?; \
 	python3 tests/summary.py $(SANITIZE_BUILDDIR)/meson-logs/testlog.json || rc=1; \
+	exit $$rc
+
+# The kernels on processors other than this one: the engine's numeric suites under
+# qemu-x86_64 (user mode) as a Haswell (AVX2 and FMA without AVX-512: the engine's AVX2
+# kernels and element-wise clones, OpenBLAS's Haswell core) and as a Nehalem (SSE4.2: the
+# baseline clones, OpenBLAS's Nehalem core). Whatever this machine's processor, every path
+# a user's may take is run (6 minutes on 2 cores). Logs:
+# $(BUILDDIR)/meson-logs/testlog-<model>-qemu-x86_64.json (meson adds the wrapper's name).
+CPU_MODELS ?= Haswell Nehalem
+CPU_SUITES = simd optim gemm gradcheck gradcheck-products gradcheck-baselines attention \
+	batchnorm-fold reference reference-baselines profile
+
+check-cpus: build
+	@rc=0; \
+	for cpu in $(CPU_MODELS); do \
+	  echo "check-cpus: $$cpu"; \
+	  $(MESON_TEST) -C $(BUILDDIR) --wrapper "qemu-x86_64 -cpu $$cpu" --timeout-multiplier 20 \
+	    --logbase testlog-$$cpu $(CPU_SUITES) || rc=$$?; \
+	  python3 tests/summary.py $(BUILDDIR)/meson-logs/testlog-$$cpu-qemu-x86_64.json || rc=1; \
+	done; \
 	exit $$rc
 
 # libFuzzer: each target of tests/fuzz for FUZZ_SECONDS (clang build in build-fuzz, seeds
