@@ -309,7 +309,8 @@ gradient_floor (Fixture *f, const VgParamSpec *specs, int n_specs)
 /* The model's gradient of SPEC against the fixture's grad.<name>; FALSE (with a message
  * naming the tensor and the errors) outside the tolerances. */
 static inline gboolean
-check_grad_full (Fixture *f, const VgParamSpec *spec, const float *want, double floor_abs)
+check_grad_full (Fixture *f, const VgParamSpec *spec, const float *want, double floor_abs,
+                 double tol_scale)
 {
   const float *got = vg_model_tensor (f->model, spec->name, TRUE, NULL);
   size_t n = spec->numel;
@@ -326,8 +327,8 @@ check_grad_full (Fixture *f, const VgParamSpec *spec, const float *want, double 
       ref2 += (double) want[k] * want[k];
     }
   scale = max_abs (want, n);
-  ok = err <= 2e-3 * scale + floor_abs
-       && sqrt (diff2) <= 1e-3 * sqrt (ref2) + floor_abs * sqrt ((double) n);
+  ok = err <= tol_scale * (2e-3 * scale + floor_abs)
+       && sqrt (diff2) <= tol_scale * (1e-3 * sqrt (ref2) + floor_abs * sqrt ((double) n));
   g_test_message ("%sgrad.%s: max error %.3g of %.3g, L2 rel %.3g", ok ? "" : "FAIL ",
                   spec->name, err, scale, sqrt (diff2 / fmax (ref2, 1e-300)));
   return ok;
@@ -336,7 +337,7 @@ check_grad_full (Fixture *f, const VgParamSpec *spec, const float *want, double 
 /* The model's gradient of SPEC against the fixture's summary gsum.<name> (WN floats). */
 static inline gboolean
 check_grad_summary (Fixture *f, const VgParamSpec *spec, const float *want, size_t wn,
-                    double floor_abs)
+                    double floor_abs, double tol_scale)
 {
   g_autofree char *pname = g_strdup_printf ("probe.%s", spec->name);
   const float *got = vg_model_tensor (f->model, spec->name, TRUE, NULL);
@@ -359,14 +360,14 @@ check_grad_summary (Fixture *f, const VgParamSpec *spec, const float *want, size
   ref_norm = sqrt (want[1]);
   rms = ref_norm / sqrt ((double) n);
   ref_norm_floor = ref_norm + floor_abs * sqrt ((double) n);
-  ok = fabs (sqrt (sumsq) - ref_norm) <= 1e-3 * ref_norm_floor
-       && fabs (dot - want[2]) <= 1e-3 * ref_norm_floor * sqrt (unorm2)
-       && fabs (sum - want[0]) <= 1e-3 * ref_norm_floor * sqrt ((double) n);
+  ok = fabs (sqrt (sumsq) - ref_norm) <= tol_scale * 1e-3 * ref_norm_floor
+       && fabs (dot - want[2]) <= tol_scale * 1e-3 * ref_norm_floor * sqrt (unorm2)
+       && fabs (sum - want[0]) <= tol_scale * 1e-3 * ref_norm_floor * sqrt ((double) n);
   for (size_t k = 0; k < m; k++)
     {
       double first = want[3 + k], last = want[3 + m + k];
-      double tol1 = 2e-3 * fmax (fabs (first), rms) + floor_abs;
-      double tol2 = 2e-3 * fmax (fabs (last), rms) + floor_abs;
+      double tol1 = tol_scale * (2e-3 * fmax (fabs (first), rms) + floor_abs);
+      double tol2 = tol_scale * (2e-3 * fmax (fabs (last), rms) + floor_abs);
       double e1 = fabs (got[k] - first), e2 = fabs (got[n - m + k] - last);
 
       worst = fmax (worst, fmax (e1 / tol1, e2 / tol2));
@@ -381,36 +382,45 @@ check_grad_summary (Fixture *f, const VgParamSpec *spec, const float *want, size
 
 /* Every trainable tensor's gradient against the fixture (grad.<name> in full, else
  * gsum.<name>), all checked before failing, so that the log names every tensor out of
- * tolerance. Returns the number of tensors checked. */
+ * tolerance. n_loose: how many tensors may lie between the tolerances and five times them
+ * (each is checked again at five times, and named). Returns the number of tensors checked. */
 static inline int
-check_gradients (Fixture *f, const VgParamSpec *specs, int n_specs)
+check_gradients (Fixture *f, const VgParamSpec *specs, int n_specs, int n_loose)
 {
   double floor_abs = gradient_floor (f, specs, n_specs);
-  int checked = 0, failed = 0;
+  int checked = 0, failed = 0, loose = 0;
 
   for (int i = 0; i < n_specs; i++)
     {
       g_autofree float *full = NULL;
       g_autofree float *sum = NULL;
       size_t n = 0;
-      gboolean ok;
+      gboolean ok, ok2;
 
       if (specs[i].kind != VG_TENSOR_PARAM)
         continue;
       if ((full = read_prefixed (f, "grad", &specs[i], &n)) != NULL)
         {
           g_assert_cmpuint (n, ==, specs[i].numel);
-          ok = check_grad_full (f, &specs[i], full, floor_abs);
+          ok = check_grad_full (f, &specs[i], full, floor_abs, 1.0);
+          ok2 = ok || check_grad_full (f, &specs[i], full, floor_abs, 5.0);
         }
       else if ((sum = read_prefixed (f, "gsum", &specs[i], &n)) != NULL)
-        ok = check_grad_summary (f, &specs[i], sum, n, floor_abs);
+        {
+          ok = check_grad_summary (f, &specs[i], sum, n, floor_abs, 1.0);
+          ok2 = ok || check_grad_summary (f, &specs[i], sum, n, floor_abs, 5.0);
+        }
       else
         g_error ("the fixture has no gradient of %s", specs[i].name);
-      failed += !ok;
+      if (!ok && ok2)
+        g_test_message ("%s: within five times the tolerances", specs[i].name);
+      loose += !ok && ok2;
+      failed += !ok2;
       checked++;
     }
-  if (failed > 0)
-    g_error ("%d of %d gradients out of tolerance (FAIL lines above)", failed, checked);
+  if (failed > 0 || loose > n_loose)
+    g_error ("%d of %d gradients out of tolerance, %d more within five times it (%d allowed; "
+             "FAIL lines above)", failed, checked, loose, n_loose);
   return checked;
 }
 

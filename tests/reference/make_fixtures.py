@@ -39,20 +39,10 @@ SMALL = dict(R.BASE, widths=[8, 16, 24, 32], depths=[1, 1, 2, 1], heads=[1, 2, 3
 #   fastscnn 64 x 96: 1/32 = 2 x 3 for the pyramid pooling, whose bins there are uneven
 #     (3 bins over 2 rows: [0,1), [0,2), [1,2)), overlapping (2 over 3 columns: [0,2),
 #     [1,3)) and repeated (6 over 2 and 3); 8 x 12 at 1/8.
-# Batch 2 for U-Net (no normalisation), 3 for the two with BatchNorm: the BatchNorms after
-# DeepLabV3+'s image pooling and Fast-SCNN's 1 x 1 pyramid level see one value per image.
-# With two values a channel the normalised output is +-1 up to the eps, so the gradient
-# into the BatchNorm is a difference of nearly equal terms and float rounding is magnified
-# past the tolerances there and in every layer before (PyTorch's float32 gradients against
-# its float64 ones: 3.8 and 0.47 times the tolerances for Fast-SCNN and DeepLabV3+). With
-# three values and the images spread apart (train_step's spread: image b is the generator's
-# values times (1 + b) plus b / 2), 0.031 and 0.071 times. What remains is the ReLUs: at
-# 1/16 and 1/32 a few pre-activations lie within float rounding of 0, and which side a sum
-# lands on depends on its order (test-reference-baselines.c runs the engine's own product
-# kernels for that reason). Files of about 2 MB.
-BASELINE_SHAPES = {'unet': (2, 3, 64, 96), 'deeplabv3plus': (3, 3, 32, 192),
-                   'fastscnn': (3, 3, 64, 96)}
-BASELINE_SPREAD = {'unet': False, 'deeplabv3plus': True, 'fastscnn': True}
+# Batch 2: the BatchNorms after DeepLabV3+'s image pooling and Fast-SCNN's 1 x 1 pyramid
+# level see one value per image, and PyTorch refuses batch statistics of one value.
+BASELINE_SHAPES = {'unet': (2, 3, 64, 96), 'deeplabv3plus': (2, 3, 32, 192),
+                   'fastscnn': (2, 3, 64, 96)}
 # Module outputs stored as act.<module> (NCHW), the engine's vg_model_activation names:
 # the smaller ones, enough to tell which part of a network is off.
 BASELINE_ACTS = {'unet': ['encoder4', 'bottleneck', 'decoder4'],
@@ -85,19 +75,13 @@ def init_samples(model):
     return np.array(samples, dtype=np.float32)
 
 
-def train_step(model, shape, num_classes, acts=None, spread=False):
+def train_step(model, shape, num_classes, acts=None):
     """Initialise model, run one training-mode forward and backward on the generator's
-    input and labels with the class-weighted loss; the tensors every fixture holds.
-    spread: image b of the batch is the generator's values times (1 + b) plus b / 2 (see
-    BASELINE_SHAPES)."""
+    input and labels with the class-weighted loss; the tensors every fixture holds."""
     R.init_model(model)
     model.train()
     samples = init_samples(model)
-    u = R.gen_uniform('input', int(np.prod(shape))).reshape(shape)
-    if spread:
-        scale = (1.0 + np.arange(shape[0], dtype=np.float32)).reshape(-1, 1, 1, 1)
-        u = (u * scale + (scale - 1.0) / 2).astype(np.float32)
-    x = torch.from_numpy(u)
+    x = torch.from_numpy(R.gen_uniform('input', int(np.prod(shape))).reshape(shape))
     B, _, H, W = shape
     labels = R.gen_labels(B * H * W, num_classes, IGNORE_INDEX).reshape(B, H, W)
     weights = R.class_weights()
@@ -174,7 +158,7 @@ def run_baseline(name):
         model.get_submodule(module).register_forward_hook(
             lambda mod, inp, y, module=module: acts.__setitem__(module, y.detach().clone()))
     shape = BASELINE_SHAPES[name]
-    out = train_step(model, shape, BL.NUM_CLASSES, spread=BASELINE_SPREAD[name])
+    out = train_step(model, shape, BL.NUM_CLASSES)
     out += [('act.' + module, acts[module].numpy()) for module in BASELINE_ACTS[name]]
     out += after_step(model, lambda n: n <= GRAD_FULL_MAX)
     write(name, shape, out, meta)
