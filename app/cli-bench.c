@@ -555,13 +555,15 @@ print_report (const Bench *b)
           openblas_get_num_threads (), openblas_get_corename (),
           env_or ("OPENBLAS_CORETYPE", "(unset)"), env_or ("OPENBLAS_L2_SIZE", "(unset)"));
   printf ("matrix products: %s\n", kernels);
+  printf ("convolutions: %s\n", vg_conv_describe ());
   printf ("element-wise kernels (norms, activations, resize, losses, softmax): %s clones\n",
           vg_simd_describe ());
   printf ("parameters %zu; forward %.3f GMAC per %dx%d image\n",
           vg_config_count_params (&b->cfg), b->gmacs, b->W, b->H);
   printf ("GFLOP/s convention: training step = 3 x forward MACs x 2 FLOP per image "
           "(backward = 2 x forward); inference = 2 x forward MACs; MACs of convolutions, "
-          "linears and attention products only.\n\n");
+          "linears and attention products only (a Winograd convolution counts the MACs of "
+          "the direct one).\n\n");
   print_row ("figure", "value", "details");
 
   if (b->do_train)
@@ -676,6 +678,7 @@ write_json (const Bench *b, const char *path, GError **error)
   json_string (s, "openblas_l2_size", env_or ("OPENBLAS_L2_SIZE", ""), FALSE);
   json_string (s, "openblas_corename", openblas_get_corename (), FALSE);
   json_string (s, "gemm_kernels", kernels, FALSE);
+  json_string (s, "conv_kernels", vg_conv_describe (), FALSE);
   json_string (s, "elementwise_kernels", vg_simd_describe (), FALSE);
   json_string (s, "gemm_large_path", vg_gemm_path_name (vg_gemm_large_path ()), FALSE);
   json_string (s, "infer_precision",

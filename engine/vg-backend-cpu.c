@@ -137,6 +137,7 @@ static const VgBackend cpu_backend = {
   .linear_backward = vg_linear_backward,
   .conv2d_scratch_floats = vg_conv2d_scratch_floats,
   .conv2d_forward = vg_conv2d_forward,
+  .conv2d_forward_infer = vg_conv2d_forward_infer,
   .conv2d_backward = vg_conv2d_backward,
   .conv_transpose_scratch_floats = vg_conv_transpose_scratch_floats,
   .conv_transpose_forward = vg_conv_transpose_forward,

@@ -409,6 +409,43 @@ direct_dweight (const KernelSet *ks, float *parts, int nparts, const float *dout
 
 #endif
 
+int
+vg_conv_direct_vector_floats (void)
+{
+  const KernelSet *ks = kernels ();
+
+  return ks != NULL ? ks->vl : 0;
+}
+
+void
+vg_conv_direct_gemm (float *out, ptrdiff_t ldo, const float *a, ptrdiff_t lda, const float *w,
+                     ptrdiff_t ldw, const float *bias, int M, int N, int C)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  const KernelSet *ks = kernels ();
+  const ptrdiff_t toff[1] = { 0 };
+
+  g_assert (ks != NULL && N % ks->vl == 0);
+  int nv = N % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
+  for (int c0 = 0; c0 < N; c0 += cb)
+    for (int r = 0; r < M;)
+      {
+        /* the largest kernel that fits the rows left; a last block of the large kernel that
+         * would run past M starts earlier (its shared rows get the same values again) */
+        int size = M >= ks->fwd_mr[0] ? 0 : M - r >= ks->fwd_mr[1] ? 1 : 2;
+        int mr = ks->fwd_mr[size], r0 = size == 0 && r + mr > M ? M - mr : r;
+        ks->fwd[size][nv - 1] (1, toff, C, a + (size_t) r0 * lda, lda, w + c0, ldw, 0,
+                               bias != NULL ? bias + c0 : NULL, out + (size_t) r0 * ldo + c0,
+                               ldo);
+        r = r0 + mr;
+      }
+#else
+  (void) out, (void) ldo, (void) a, (void) lda, (void) w, (void) ldw, (void) bias, (void) M;
+  (void) N, (void) C;
+  g_assert_not_reached ();
+#endif
+}
+
 gboolean
 vg_conv_direct_forward (float *out, const float *inp, const float *weight, const float *bias,
                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,

@@ -3,7 +3,7 @@
  * Ho = (H + 2P - K) / S + 1 (likewise Wo), weight (Cout, Cin/G, K, K), bias (Cout).
  * Letters: B batch, H W sizes, K kernel, S stride, P zero padding, G groups, Dl dilation.
  *
- * Three paths, chosen from the shape alone:
+ * The paths, chosen from the shape alone:
  * - pointwise (1x1, stride 1, no padding, one group): a linear layer over B*H*W rows;
  * - depthwise (G == Cin == Cout): direct loops vectorised over the contiguous channels, with
  *   the weight transposed to (K*K, C) in scratch;
@@ -12,6 +12,8 @@
  *   order is K runs of K*Cin contiguous floats; copied out, it is a linear layer over the
  *   output pixels with the weight permuted to (Cout, K, K, Cin), and the input gradient is
  *   the same copy run backwards (no sums: each input float belongs to one window);
+ * - at inference only (vg_conv2d_forward_infer), 3x3 stride-1 one-group convolutions with
+ *   enough channels: Winograd's F(4x4, 3x3) (conv-winograd.c), a quarter of the products;
  * - everything else: with one group, the direct kernels of conv-direct.c where they take the
  *   shape (channel counts that fill vectors, an AVX2 or AVX-512 processor), else
  *   im2col then GEMM. A column row holds one output pixel's receptive field
@@ -26,6 +28,7 @@
 #include "vg-nn.h"
 #include "vg-conv-direct.h"
 #include "vg-conv-shape.h"
+#include "vg-conv-winograd.h"
 #include "vg-gemm.h"
 #include "vg-simd.h"
 
@@ -79,8 +82,11 @@ vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, 
       if (is_patch (K, S, P, G)) /* a chunk's windows, the permuted weight and its gradient */
         return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K
                + 2 * (size_t) Cout * Cin * K * K;
-      return MAX ((size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K,
-                  G == 1 ? vg_conv_direct_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1) : 0);
+      /* im2col's columns, the direct kernels' copies, or the Winograd inference's */
+      return MAX (MAX ((size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K,
+                       G == 1 ? vg_conv_direct_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1)
+                              : 0),
+                  vg_conv_winograd_scratch_floats (B, H, W, Cin, Cout, K, S, P, G));
     }
 }
 
@@ -611,6 +617,32 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
                              1, Ho, Wo);
       break;
     }
+}
+
+const char *
+vg_conv_describe (void)
+{
+  switch (vg_conv_direct_vector_floats ())
+    {
+    case 16:
+      return "direct AVX-512 kernels where output channels fill vectors, else im2col; "
+             "at inference 3x3 stride 1 (16+ input channels) by Winograd F(4x4, 3x3) on them";
+    case 8:
+      return "direct AVX2 kernels where output channels fill vectors, else im2col; "
+             "at inference 3x3 stride 1 (16+ input channels) by Winograd F(4x4, 3x3) on them";
+    default:
+      return "im2col and the large-product path (no direct kernels, no Winograd)";
+    }
+}
+
+void
+vg_conv2d_forward_infer (float *out, const float *inp, const float *weight, const float *bias,
+                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
+                         int P, int G)
+{
+  if (!vg_conv_winograd_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P,
+                                 G))
+    vg_conv2d_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G);
 }
 
 void

@@ -19,3 +19,11 @@ gboolean vg_conv_direct_forward (float *out, const float *inp, const float *weig
 void vg_conv_direct_backward (float **dinp, float **dweight, const float *dout,
                               const float *inp, const float *weight, float *scratch, int B,
                               int H, int W, int Cin, int Cout, int K, int S, int P, int Dl);
+/* The direct kernels' vector width in floats for this processor and GEMM choice (16 for
+ * AVX-512, 8 for AVX2), 0 where they do not run. */
+int vg_conv_direct_vector_floats (void);
+/* out (M, N) = a (M, C) @ w (C, N) (+ bias (N) unless NULL), rows ldo, lda, ldw floats apart,
+ * with the direct kernels on the calling thread: for the Winograd convolution's products
+ * (conv-winograd.c). N a multiple of vg_conv_direct_vector_floats (), which is not 0. */
+void vg_conv_direct_gemm (float *out, ptrdiff_t ldo, const float *a, ptrdiff_t lda,
+                          const float *w, ptrdiff_t ldw, const float *bias, int M, int N, int C);

@@ -75,6 +75,10 @@ char *vg_gemm_describe (void);
  * that the loader picks on this processor: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2)",
  * "x86-64 baseline", or "not cloned" (another compiler or architecture). */
 const char *vg_simd_describe (void);
+/* Which kernels the one-group convolutions take on this processor and GEMM choice
+ * (nn/conv2d.c): the direct AVX-512 or AVX2 kernels and the Winograd inference on them, or
+ * im2col. */
+const char *vg_conv_describe (void);
 
 /* The packed GEMM on a given micro-kernel (VG_GEMM_AVX2 or VG_GEMM_AVX512), whatever the
  * automatic choice: for tests and benchmarks. FALSE if the processor lacks it. */

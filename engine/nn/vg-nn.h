@@ -39,6 +39,13 @@ size_t vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, 
 void vg_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
                         int P, int G);
+/* The same at inference, where no backward reads the rounding back: 3x3 stride-1 one-group
+ * convolutions with at least 16 input channels go through Winograd's F(4x4, 3x3) (a quarter
+ * of the products; results within a few 1e-6 of the largest output of vg_conv2d_forward's),
+ * others through vg_conv2d_forward. Same scratch. */
+void vg_conv2d_forward_infer (float *out, const float *inp, const float *weight,
+                              const float *bias, float *scratch, int B, int H, int W, int Cin,
+                              int Cout, int K, int S, int P, int G);
 /* dinp may be NULL (e.g. the first layer, whose input is the image). */
 void vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, float *scratch, int B, int H,

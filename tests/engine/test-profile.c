@@ -105,4 +105,36 @@ VG_TEST ("/profile/conv2d", test_profile_conv2d)
   g_free (inp), g_free (weight), g_free (scratch), g_free (out);
 }
 
+/* The inference forward (Winograd where the CPU takes the shape) is forwarded unchanged and
+ * recorded as conv2d_fwd with the direct convolution's FLOPs. */
+VG_TEST ("/profile/conv2d-infer", test_profile_conv2d_infer)
+{
+  const VgBackend *cpu = vg_backend_cpu (), *prof = vg_profile_backend (cpu, FALSE);
+  /* 2 images, 9x10, 16 -> 16 channels, 3x3 stride 1 padding 1 */
+  const int B = 2, H = 9, W = 10, Cin = 16, Cout = 16, K = 3, S = 1, P = 1, G = 1;
+  size_t n_out = (size_t) B * H * W * Cout;
+  size_t n_scratch = cpu->conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
+  GRand *rand = g_rand_new_with_seed (7);
+  float *inp = random_floats (rand, (size_t) B * H * W * Cin);
+  float *weight = random_floats (rand, (size_t) Cout * K * K * Cin);
+  float *bias = random_floats (rand, Cout);
+  float *scratch = g_new (float, n_scratch + 1);
+  float *a = g_new0 (float, n_out), *b = g_new0 (float, n_out);
+  long calls;
+
+  g_assert_nonnull (cpu->conv2d_forward_infer);
+  g_assert_true (prof->conv2d_forward_infer != NULL);
+  vg_profile_set_recording (TRUE);
+  prof->conv2d_forward_infer (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G);
+  vg_profile_set_recording (FALSE);
+  cpu->conv2d_forward_infer (b, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G);
+  g_assert_cmpmem (a, n_out * sizeof (float), b, n_out * sizeof (float));
+  g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_fwd", &calls), ==,
+                     2.0 * B * H * W * Cout * Cin * K * K);
+  g_assert_cmpint (calls, ==, 1);
+  vg_profile_report (stderr, "test", 1, 1.0);
+  g_rand_free (rand);
+  g_free (inp), g_free (weight), g_free (bias), g_free (scratch), g_free (a), g_free (b);
+}
+
 VG_TEST_MAIN ()

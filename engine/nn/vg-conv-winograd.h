@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The Winograd F(4x4, 3x3) forward of the 3x3, stride-1, one-group convolution
+ * (nn/conv-winograd.c), for inference only: shapes as vg_conv2d_forward's. */
+#pragma once
+
+#include <glib.h>
+#include <stddef.h>
+
+/* Whether the shape is one the Winograd forward takes (on a processor with the direct
+ * kernels): 3x3, stride 1, one group, no dilation, at least 16 input channels and output
+ * channels a multiple of 8. */
+gboolean vg_conv_winograd_shape (int Cin, int Cout, int K, int S, int G, int Dl);
+/* Scratch floats it needs for this shape (0: it never takes it). */
+size_t vg_conv_winograd_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S,
+                                        int P, int G);
+/* out = the convolution, TRUE; FALSE (nothing written) where it does not take the shape on
+ * this processor or GEMM choice (then the caller runs vg_conv2d_forward). */
+gboolean vg_conv_winograd_forward (float *out, const float *inp, const float *weight,
+                                   const float *bias, float *scratch, int B, int H, int W,
+                                   int Cin, int Cout, int K, int S, int P, int G);

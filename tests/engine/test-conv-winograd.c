@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The Winograd F(4x4, 3x3) inference forward (nn/conv-winograd.c, through
+ * vg_conv2d_forward_infer) against naive double loops: ragged maps (tiles cut by the edges),
+ * paddings 0 to 2, channel counts that leave part of a vector, several chunks of tiles,
+ * batches; the same floats on 1 and 3 threads; on each instruction set the processor has.
+ * Where it does not take a shape (stride, few channels, the BLAS path) the result is
+ * vg_conv2d_forward's to the bit. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib.h>
+#include <omp.h>
+
+#include "vg-conv-shape.h"
+#include "vg-conv-winograd.h"
+#include "vg-gemm.h"
+#include "vg-nn.h"
+#include "engine-test-util.h"
+#include "gradcheck-util.h"
+#include "test-register.h"
+
+/* Winograd's transforms round more than a direct sum: the bound on max |out - ref| over
+ * max |ref|, measured at up to 6.3e-6 on these cases (the direct forward: up to 1e-6;
+ * inputs and weights uniform in [-1, 1]). */
+#define WINO_TOL 2e-5
+
+typedef struct
+{
+  int B, H, W, Cin, Cout, K, S, P, Ho, Wo;
+  float *inp, *weight, *bias, *out, *scratch;
+  double *ref;
+} Case;
+
+static void
+case_init (Case *c, int B, int H, int W, int Cin, int Cout, int K, int S, int P)
+{
+  *c = (Case){ .B = B, .H = H, .W = W, .Cin = Cin, .Cout = Cout, .K = K, .S = S, .P = P };
+  c->Ho = vg_conv_out_size (H, K, S, P);
+  c->Wo = vg_conv_out_size (W, K, S, P);
+  c->inp = rand_new ((size_t) B * H * W * Cin, -1, 1);
+  c->weight = rand_new ((size_t) Cout * Cin * K * K, -1, 1);
+  c->bias = rand_new (Cout, -1, 1);
+  c->out = g_new (float, (size_t) B * c->Ho * c->Wo * Cout);
+  /* exactly what the model would plan, so that a sanitizer sees any overrun */
+  c->scratch = g_new (float, MAX (vg_conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1), 1));
+  c->ref = g_new (double, (size_t) B * c->Ho * c->Wo * Cout);
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < c->Ho; oh++)
+      for (int ow = 0; ow < c->Wo; ow++)
+        for (int co = 0; co < Cout; co++)
+          {
+            double s = c->bias[co];
+            for (int kh = 0; kh < K; kh++)
+              for (int kw = 0; kw < K; kw++)
+                {
+                  int ih = oh * S + kh - P, iw = ow * S + kw - P;
+                  if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                    continue;
+                  const float *x = c->inp + (((size_t) b * H + ih) * W + iw) * Cin;
+                  for (int ci = 0; ci < Cin; ci++)
+                    s += (double) x[ci] * c->weight[(((size_t) co * Cin + ci) * K + kh) * K + kw];
+                }
+            c->ref[(((size_t) b * c->Ho + oh) * c->Wo + ow) * Cout + co] = s;
+          }
+}
+
+static void
+case_clear (Case *c)
+{
+  g_free (c->inp), g_free (c->weight), g_free (c->bias), g_free (c->out), g_free (c->scratch);
+  g_free (c->ref);
+}
+
+static size_t
+out_numel (const Case *c)
+{
+  return (size_t) c->B * c->Ho * c->Wo * c->Cout;
+}
+
+static void
+run_infer (Case *c, float *out, const float *bias)
+{
+  vg_conv2d_forward_infer (out, c->inp, c->weight, bias, c->scratch, c->B, c->H, c->W, c->Cin,
+                           c->Cout, c->K, c->S, c->P, 1);
+}
+
+/* max |out - ref| / max |ref| */
+static double
+err_of (const Case *c, const float *out)
+{
+  double err = 0.0, scale = 0.0;
+
+  for (size_t i = 0; i < out_numel (c); i++)
+    {
+      err = MAX (err, fabs (out[i] - c->ref[i]));
+      scale = MAX (scale, fabs (c->ref[i]));
+    }
+  return err / scale;
+}
+
+/* One shape: whether Winograd took it (TRUE) and the error either way, the same floats on 1
+ * and 3 threads, and without bias (the bias's values subtracted). */
+static gboolean
+check_case (int B, int H, int W, int Cin, int Cout, int P)
+{
+  Case c;
+  case_init (&c, B, H, W, Cin, Cout, 3, 1, P);
+  size_t no = out_numel (&c);
+  float *one = g_new (float, no);
+  int saved = omp_get_max_threads ();
+  gboolean took = vg_conv_winograd_forward (one, c.inp, c.weight, c.bias, c.scratch, B, H, W,
+                                            Cin, Cout, 3, 1, P, 1);
+
+  omp_set_num_threads (1);
+  run_infer (&c, one, c.bias);
+  omp_set_num_threads (3);
+  run_infer (&c, c.out, c.bias);
+  omp_set_num_threads (saved);
+  if (took) /* (elsewhere OpenBLAS's sums may split by thread count) */
+    g_assert_cmpmem (one, no * 4, c.out, no * 4);
+  double err = err_of (&c, c.out);
+  g_test_message ("B%d %dx%d %d->%d P%d: %s, error %.2e of the largest output", B, H, W, Cin,
+                  Cout, P, took ? "Winograd" : "not taken", err);
+  g_assert_cmpfloat (err, <, took ? WINO_TOL : FWD_TOL);
+
+  run_infer (&c, one, NULL); /* without bias: the bias added here meets the same bound */
+  for (size_t i = 0; i < no; i++)
+    one[i] += c.bias[i % Cout];
+  g_assert_cmpfloat (err_of (&c, one), <, took ? WINO_TOL : FWD_TOL);
+  g_free (one);
+  case_clear (&c);
+  return took;
+}
+
+/* The shapes, on the GEMM path now chosen; how many Winograd took. */
+static int
+winograd_cases (void)
+{
+  int took = 0;
+
+  took += check_case (2, 13, 11, 16, 16, 1);  /* tiles cut by both edges, two images */
+  took += check_case (1, 9, 10, 20, 32, 1);   /* 20 input channels: 16 + 4 */
+  took += check_case (1, 8, 8, 32, 48, 0);    /* no padding; a one-vector block of outputs */
+  took += check_case (1, 7, 5, 24, 16, 2);    /* padding 2: an output wider than the input */
+  took += check_case (3, 17, 19, 64, 64, 1);  /* tile rows of the kernels' 12 and a rest */
+  took += check_case (1, 4, 5, 128, 96, 1);   /* fewer tiles (2) than a kernel's rows */
+  /* 16 -> 16 at 86 x 87: 484 tiles, two chunks of tiles (444 then 40) */
+  took += check_case (1, 86, 87, 16, 16, 1);
+  return took;
+}
+
+VG_TEST ("/nn/conv2d-winograd", test_conv2d_winograd)
+{
+  int took = winograd_cases ();
+
+  /* every shape above is one it takes, wherever the direct kernels run */
+  if (vg_gemm_narrow_enabled ()
+      || (vg_gemm_cpu_isa () >= VG_ISA_AVX2 && vg_gemm_large_path () == VG_GEMM_AVX2))
+    g_assert_cmpint (took, ==, 7);
+  else
+    g_assert_cmpint (took, ==, 0);
+  if (vg_gemm_force_path (VG_GEMM_AVX2)) /* the AVX2 kernels too */
+    {
+      g_assert_cmpint (winograd_cases (), ==, 7);
+      vg_gemm_force_path (VG_GEMM_AUTO);
+    }
+  if (vg_gemm_force_path (VG_GEMM_BLAS)) /* no direct kernels: the plain forward */
+    {
+      g_assert_cmpint (winograd_cases (), ==, 0);
+      vg_gemm_force_path (VG_GEMM_AUTO);
+    }
+}
+
+/* Shapes it never takes run vg_conv2d_forward: the same floats. */
+static void
+check_not_taken (int H, int W, int Cin, int Cout, int K, int S, int P)
+{
+  Case c;
+  case_init (&c, 1, H, W, Cin, Cout, K, S, P);
+  size_t no = out_numel (&c);
+  float *plain = g_new (float, no);
+
+  g_assert_false (vg_conv_winograd_shape (Cin, Cout, K, S, 1, 1));
+  g_assert_cmpuint (vg_conv_winograd_scratch_floats (1, H, W, Cin, Cout, K, S, P, 1), ==, 0);
+  vg_conv2d_forward (plain, c.inp, c.weight, c.bias, c.scratch, 1, H, W, Cin, Cout, K, S, P,
+                     1);
+  run_infer (&c, c.out, c.bias);
+  g_assert_cmpmem (plain, no * 4, c.out, no * 4);
+  g_assert_cmpfloat (err_of (&c, c.out), <, FWD_TOL);
+  g_free (plain);
+  case_clear (&c);
+}
+
+VG_TEST ("/nn/conv2d-winograd-not-taken", test_conv2d_winograd_not_taken)
+{
+  check_not_taken (9, 9, 16, 16, 3, 2, 1);  /* stride 2 */
+  check_not_taken (9, 9, 8, 16, 3, 1, 1);   /* 8 input channels */
+  check_not_taken (9, 9, 16, 12, 3, 1, 1);  /* 12 output channels */
+  check_not_taken (9, 9, 16, 16, 5, 1, 2);  /* 5 x 5 */
+  check_not_taken (9, 9, 16, 16, 1, 1, 0);  /* 1 x 1 */
+  g_assert_false (vg_conv_winograd_shape (16, 16, 3, 1, 2, 1)); /* groups */
+  g_assert_false (vg_conv_winograd_shape (16, 16, 3, 1, 1, 2)); /* dilation */
+}
+
+VG_TEST_MAIN ()
