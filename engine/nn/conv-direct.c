@@ -446,6 +446,36 @@ vg_conv_direct_gemm (float *out, ptrdiff_t ldo, const float *a, ptrdiff_t lda, c
 #endif
 }
 
+void
+vg_conv_direct_gemm_at (float *out, ptrdiff_t ldo, const float *a, ptrdiff_t lda,
+                        const float *b, ptrdiff_t ldb, int M, int N, int K)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  const KernelSet *ks = kernels ();
+  float acc[16 * 32] __attribute__ ((aligned (64)));
+
+  g_assert (ks != NULL && N % ks->vl == 0);
+  int nv = N % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
+  int big = nv == 1 ? ks->grad_mr[0] : ks->grad_mr[0] / 2, small = ks->grad_mr[1];
+
+  for (int c0 = 0; c0 < N; c0 += cb)
+    for (int m0 = 0; m0 < M;)
+      {
+        int size = M - m0 >= big ? 0 : M - m0 >= small ? 1 : 2;
+        int mr = size == 0 ? big : size == 1 ? small : 1;
+        ks->grad[size][nv - 1] (1, K, a + m0, 0, lda, b + c0, 0, ldb, acc);
+        for (int r = 0; r < mr; r++)
+          for (int c = 0; c < cb; c++)
+            out[(size_t) (m0 + r) * ldo + c0 + c] += acc[r * cb + c];
+        m0 += mr;
+      }
+#else
+  (void) out, (void) ldo, (void) a, (void) lda, (void) b, (void) ldb, (void) M, (void) N;
+  (void) K;
+  g_assert_not_reached ();
+#endif
+}
+
 gboolean
 vg_conv_direct_forward (float *out, const float *inp, const float *weight, const float *bias,
                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The inference forward of the 3x3, stride-1, one-group convolution by Winograd's minimal
- * filtering F(4x4, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2016), channels-last: the bulk of U-Net's and DeepLabV3+'s inference.
+/* The 3x3, stride-1, one-group convolution by Winograd's minimal filtering F(4x4, 3x3)
+ * (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), forward and
+ * both gradients, channels-last: the bulk of U-Net's and DeepLabV3+'s work.
  *
  * The output is cut into tiles of 4 x 4 pixels; tile (ty, tx) reads the 6 x 6 input window
  * from (4 ty - P, 4 tx - P), zero outside the image. In the transformed domain
@@ -11,18 +11,25 @@
  * matrix product M_xi (tiles, Cout) = V_xi (tiles, Cin) @ U_xi (Cin, Cout). A 4 x 4 tile
  * costs 36 multiply-adds per channel pair against 144 directly: the products are a quarter
  * of the direct ones, for transforms whose cost grows with Cin + Cout, not Cin x Cout.
+ * - Input gradient: the forward of the output gradient (Cout channels in, Cin out) with the
+ *   weight flipped, padding 2 - P.
+ * - Weight gradient: the forward is linear in U, so dL/dU_xi = sum over tiles of V_xi times
+ *   point xi of A dy A^T (dy a tile of the output gradient, zero past the edges), a product
+ *   (Cin, tiles) @ (tiles, Cout) per point; dweight += G^T (dL/dU) G.
  *
  * Rounding: the transforms' points 0, +-1, +-2 (B^T and A^T have integer entries, G
- * multiples of 1/24) cost accuracy against the direct sum; the results stay within a few
- * 1e-6 of the largest output (tests/engine/test-conv-winograd.c measures it), far below what
- * a class decision notices. So it serves inference only (vg_conv2d_forward_infer): training
- * and its reference tests keep the direct kernels, whose gradients the PyTorch fixtures
- * check.
+ * multiples of 1/24) cost accuracy against the direct sum: results and gradients within
+ * about 1e-5 of their largest value (tests/engine/test-conv-winograd.c measures them against
+ * double sums; the direct kernels: 1e-6), far below what a class decision notices. The
+ * gradients pass the PyTorch references of U-Net and DeepLabV3+ with it; the forward does
+ * not where their fixtures' BatchNorm normalises few pixels, so it serves inference only
+ * (vg_conv2d_forward_infer) and training's forward stays with the direct kernels.
  *
- * Work: the weight's transform once per call (Cin Cout 3 x 3 taps); then chunks of T tiles (T from the shape alone): input transform (threads share
- * the tiles), the 36 products on the direct kernels' register blocks (threads share the
- * points; vg_conv_direct_gemm), output transform with the bias (threads share the tiles).
- * Every output sums in one order whatever the thread count. */
+ * Work: the weight's transform once per call (Cin Cout 3 x 3 taps); then chunks of T tiles
+ * (T from the shape alone): input transform (threads share the tiles), the 36 products on
+ * the direct kernels' register blocks (threads share the points; vg_conv_direct_gemm and
+ * vg_conv_direct_gemm_at), output transform with the bias (threads share the tiles). Every
+ * output sums in one order whatever the thread count. */
 #include "vg-conv-winograd.h"
 #include "vg-conv-direct.h"
 #include "vg-conv-shape.h"
@@ -42,6 +49,12 @@
 #define LANES 16
 /* Below this many input channels the transforms cost more than the products save. */
 #define MIN_CIN 16
+/* The gradients move the transformed input and output gradient of every tile through memory
+ * (36 points per 16 pixels), which only pays where the products are large against them:
+ * Cin Cout / (Cin + Cout) at least this. U-Net at 256 batch 8, ms of a layer's backward,
+ * direct against Winograd: 16->16 64.5 / 128.9, 32->32 60.7 / 66.2, 64->32 59.2 / 53.5,
+ * 64->64 59.9 / 41.4, 128->64 61.7 / 34.3 (ratios 8, 16, 21, 32, 43). */
+#define BWD_MIN_RATIO 20
 #define PAR_MIN 16384
 
 static int
@@ -57,6 +70,14 @@ vg_conv_winograd_shape (int Cin, int Cout, int K, int S, int G, int Dl)
   return K == 3 && S == 1 && G == 1 && Dl == 1 && Cin >= MIN_CIN && Cout % 8 == 0;
 }
 
+/* The input gradient is the forward of the output gradient (Cout channels in, Cin out) with
+ * the weight flipped, padding 2 - P. */
+static gboolean
+dinp_shape (int Cin, int Cout, int K, int S, int P, int G, int Dl)
+{
+  return vg_conv_winograd_shape (Cout, Cin, K, S, G, Dl) && P <= 2;
+}
+
 /* Tiles per chunk: a multiple of the AVX-512 kernels' 12 rows, at most all of them. */
 static size_t
 chunk_tiles (int Cin, int Cout, size_t ntiles)
@@ -67,16 +88,20 @@ chunk_tiles (int Cin, int Cout, size_t ntiles)
   return MIN (t, ntiles);
 }
 
+/* Where the scratch goes: the transformed weight (or the weight gradient's sums), 36 Cin
+ * Cout floats, then a chunk's two tile buffers of T (Cin + Cout) points each. */
 size_t
 vg_conv_winograd_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, int P,
                                  int G)
 {
-  if (!vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
+  if (!vg_conv_winograd_shape (Cin, Cout, K, S, G, 1)
+      && !dinp_shape (Cin, Cout, K, S, P, G, 1))
     return 0;
   int Ho = vg_conv_out_size (H, K, S, P), Wo = vg_conv_out_size (W, K, S, P);
   if (Ho <= 0 || Wo <= 0)
     return 0;
-  size_t T = chunk_tiles (Cin, Cout, (size_t) B * tiles_of (Ho) * tiles_of (Wo));
+  size_t nt = (size_t) B * MAX (tiles_of (Ho) * tiles_of (Wo), tiles_of (H) * tiles_of (W));
+  size_t T = chunk_tiles (Cin, Cout, nt);
   return (size_t) NXI * ((size_t) Cin * Cout + T * (Cin + Cout));
 }
 
@@ -150,34 +175,90 @@ output4 (lanes_t *r, int rs, const lanes_t *m, int s)
   r[3 * rs] = d12 + 8 * d34 + m5;
 }
 
-/* U (36, Cin, Cout): point (i, j) of G g G^T for every pair of channels, weight
- * (Cout, Cin, 3, 3); threads share the input channels, vectors run over the outputs. */
-static SIMD_CLONES void
-transform_weight_rows (float *U, const float *weight, int Cin, int Cout, int ci)
+/* r[k rs] = (G^T s)[k] for one line of six values s[k ss] (G^T: 3 x 6): the adjoint of
+ * filter6, for the weight gradient. */
+static inline __attribute__ ((always_inline)) void
+gather3 (lanes_t *r, int rs, const lanes_t *s, int ss)
 {
-  for (int co0 = 0; co0 < Cout; co0 += LANES)
+  lanes_t s0 = s[0], s1 = s[ss], s2 = s[2 * ss], s3 = s[3 * ss], s4 = s[4 * ss], s5 = s[5 * ss];
+
+  r[0] = s0 / 4 - (s1 + s2) / 6 + (s3 + s4) / 24;
+  r[rs] = (s2 - s1) / 6 + (s3 - s4) / 12;
+  r[2 * rs] = (s3 + s4 - s1 - s2) / 6 + s5;
+}
+
+/* r[k rs] = (A y)[k] for one line of four values y[k s] (A: 6 x 4): the adjoint of output4,
+ * for the output gradient. */
+static inline __attribute__ ((always_inline)) void
+scatter6 (lanes_t *r, int rs, const lanes_t *y, int s)
+{
+  lanes_t y0 = y[0], y1 = y[s], y2 = y[2 * s], y3 = y[3 * s];
+  lanes_t p02 = y0 + y2, d13 = y1 + y3, q02 = y0 + 4 * y2, e13 = 2 * y1 + 8 * y3;
+
+  r[0] = y0;
+  r[rs] = p02 + d13;
+  r[2 * rs] = p02 - d13;
+  r[3 * rs] = q02 + e13;
+  r[4 * rs] = q02 - e13;
+  r[5 * rs] = y3;
+}
+
+/* U (36, rows, lanes): point (i, j) of G g G^T for every pair of channels, the taps of
+ * pair (r, l) at weight[r rs + l ls + k] (k < 9), flipped (k -> 8 - k) when asked: the
+ * forward's U (36, Cin, Cout) from the weight (Cout, Cin, 3, 3), or the input gradient's
+ * (36, Cout, Cin) from the same weight flipped. Vectors run over the lanes. */
+static SIMD_CLONES void
+transform_weight_row (float *U, const float *weight, int rows, int lanes, ptrdiff_t rs,
+                      ptrdiff_t ls, gboolean flip, int r)
+{
+  for (int l0 = 0; l0 < lanes; l0 += LANES)
     {
-      int n = MIN (LANES, Cout - co0);
+      int n = MIN (LANES, lanes - l0);
       lanes_t g[9] = { 0 }, t[3 * ALPHA], u[NXI];
 
       for (int l = 0; l < n; l++)
         for (int k = 0; k < 9; k++)
-          g[k][l] = weight[((size_t) (co0 + l) * Cin + ci) * 9 + k];
+          g[k][l] = weight[r * rs + (l0 + l) * ls + (flip ? 8 - k : k)];
       for (int k = 0; k < 3; k++) /* G down each column of taps: t (6 x 3) */
         filter6 (&t[k], 3, &g[k], 3);
       for (int i = 0; i < ALPHA; i++) /* then each row of t times G^T */
         filter6 (&u[i * ALPHA], 1, &t[i * 3], 1);
       for (int xi = 0; xi < NXI; xi++)
-        store_lanes (U + ((size_t) xi * Cin + ci) * Cout + co0, u[xi], n);
+        store_lanes (U + ((size_t) xi * rows + r) * lanes + l0, u[xi], n);
     }
 }
 
 static void
-transform_weight (float *U, const float *weight, int Cin, int Cout)
+transform_weight (float *U, const float *weight, int Cin, int Cout, gboolean flip)
 {
+  int rows = flip ? Cout : Cin, lanes = flip ? Cin : Cout;
+  ptrdiff_t rs = flip ? (ptrdiff_t) 9 * Cin : 9, ls = flip ? 9 : (ptrdiff_t) 9 * Cin;
+
 #pragma omp parallel for schedule(static) if ((size_t) Cin * Cout > 4096)
-  for (int ci = 0; ci < Cin; ci++)
-    transform_weight_rows (U, weight, Cin, Cout, ci);
+  for (int r = 0; r < rows; r++)
+    transform_weight_row (U, weight, rows, lanes, rs, ls, flip, r);
+}
+
+/* dweight (Cout, Cin, 3, 3) += G^T S G for every pair, S point xi at Sacc (36, Cin, Cout)
+ * (G^T: 3 x 6); vectors run over the output channels. */
+static SIMD_CLONES void
+untransform_dweight_row (float *dweight, const float *Sacc, int Cin, int Cout, int ci)
+{
+  for (int c0 = 0; c0 < Cout; c0 += LANES)
+    {
+      int n = MIN (LANES, Cout - c0);
+      lanes_t m[NXI], t[3 * ALPHA], w[9];
+
+      for (int xi = 0; xi < NXI; xi++)
+        load_lanes (&m[xi], Sacc + ((size_t) xi * Cin + ci) * Cout + c0, n);
+      for (int x = 0; x < ALPHA; x++) /* G^T down each column: t (3 x 6) */
+        gather3 (&t[x], ALPHA, &m[x], ALPHA);
+      for (int i = 0; i < 3; i++) /* then each row times G: w (3 x 3) */
+        gather3 (&w[i * 3], 1, &t[i * ALPHA], 1);
+      for (int l = 0; l < n; l++)
+        for (int k = 0; k < 9; k++)
+          dweight[((size_t) (c0 + l) * Cin + ci) * 9 + k] += w[k][l];
+    }
 }
 
 /* V[xi vs + c] (c < C) = point xi of B^T d B, d the 6 x 6 window of img (H, W, C) from
@@ -238,7 +319,95 @@ transform_output_tile (float *img, const float *M, size_t ms, const float *bias,
     }
 }
 
-/* ---- the convolution ------------------------------------------------------------------- */
+/* Y[xi ys + c] (c < C) = point xi of A dy A^T, dy the 4 x 4 tile of the output gradient
+ * img (Ho, Wo, C) from (y0, x0), zero outside. */
+static SIMD_CLONES void
+transform_dout_tile (float *Y, size_t ys, const float *img, int Ho, int Wo, int C, int y0,
+                     int x0)
+{
+  for (int c0 = 0; c0 < C; c0 += LANES)
+    {
+      int n = MIN (LANES, C - c0);
+      lanes_t d[TILE * TILE], t[ALPHA * TILE], y[NXI];
+
+      for (int r = 0; r < TILE; r++)
+        for (int x = 0; x < TILE; x++)
+          {
+            if (y0 + r >= Ho || x0 + x >= Wo)
+              d[r * TILE + x] = (lanes_t){ 0 };
+            else
+              load_lanes (&d[r * TILE + x], img + ((size_t) (y0 + r) * Wo + x0 + x) * C + c0,
+                          n);
+          }
+      for (int x = 0; x < TILE; x++) /* A down each column: t (6 x 4) */
+        scatter6 (&t[x], TILE, &d[x], TILE);
+      for (int i = 0; i < ALPHA; i++) /* then each row times A^T: y (6 x 6) */
+        scatter6 (&y[i * ALPHA], 1, &t[i * TILE], 1);
+      for (int xi = 0; xi < NXI; xi++)
+        store_lanes (Y + xi * ys + c0, y[xi], n);
+    }
+}
+
+/* ---- the convolution and its gradients ------------------------------------------------- */
+
+/* Tile i of a map of th x tw tiles per image: its image and its first pixel. */
+static void
+tile_at (size_t i, int th, int tw, size_t *b, int *y, int *x)
+{
+  size_t r = i % ((size_t) th * tw);
+
+  *b = i / ((size_t) th * tw);
+  *y = (int) (r / tw) * TILE;
+  *x = (int) (r % tw) * TILE;
+}
+
+/* out (B, Ho, Wo, Co) = bias + the 3x3 stride-1 convolution of inp (B, H, W, Ci) with padding
+ * P, the weight transformed as U (36, Ci, Co); V and M two chunks of T tiles. */
+static void
+winograd_run (float *out, const float *inp, const float *U, const float *bias, float *V,
+              float *M, size_t T, int B, int H, int W, int Ci, int Co, int P, int Ho, int Wo)
+{
+  int th = tiles_of (Ho), tw = tiles_of (Wo);
+  size_t ntiles = (size_t) B * th * tw, per_tile = (size_t) NXI * (Ci + Co);
+
+  for (size_t t0 = 0; t0 < ntiles; t0 += T)
+    {
+      int nt = (int) MIN (T, ntiles - t0);
+
+#pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
+      for (int i = 0; i < nt; i++)
+        {
+          size_t b;
+          int y, x;
+          tile_at (t0 + i, th, tw, &b, &y, &x);
+          transform_input_tile (V + (size_t) i * NXI * Ci, Ci, inp + b * H * W * Ci, H, W, Ci,
+                                y - P, x - P);
+        }
+#pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
+      for (int xi = 0; xi < NXI; xi++)
+        vg_conv_direct_gemm (M + (size_t) xi * Co, NXI * Co, V + (size_t) xi * Ci, NXI * Ci,
+                             U + (size_t) xi * Ci * Co, Co, NULL, nt, Co, Ci);
+#pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
+      for (int i = 0; i < nt; i++)
+        {
+          size_t b;
+          int y, x;
+          tile_at (t0 + i, th, tw, &b, &y, &x);
+          transform_output_tile (out + b * Ho * Wo * Co, M + (size_t) i * NXI * Co, Co, bias,
+                                 Ho, Wo, Co, y, x);
+        }
+    }
+}
+
+/* The scratch's parts for this shape: U or the sums, then the two chunk buffers. */
+static size_t
+scratch_tiles (int B, int H, int W, int Cin, int Cout, int P)
+{
+  int Ho = vg_conv_out_size (H, 3, 1, P), Wo = vg_conv_out_size (W, 3, 1, P);
+  size_t nt = (size_t) B * MAX (tiles_of (Ho) * tiles_of (Wo), tiles_of (H) * tiles_of (W));
+
+  return chunk_tiles (Cin, Cout, nt);
+}
 
 gboolean
 vg_conv_winograd_forward (float *out, const float *inp, const float *weight, const float *bias,
@@ -252,12 +421,24 @@ vg_conv_winograd_forward (float *out, const float *inp, const float *weight, con
   int Ho = vg_conv_out_size (H, K, S, P), Wo = vg_conv_out_size (W, K, S, P);
   if (Ho <= 0 || Wo <= 0)
     return FALSE;
-  int th = tiles_of (Ho), tw = tiles_of (Wo);
-  size_t ntiles = (size_t) B * th * tw, T = chunk_tiles (Cin, Cout, ntiles);
+  size_t T = scratch_tiles (B, H, W, Cin, Cout, P);
   float *U = scratch, *V = U + (size_t) NXI * Cin * Cout, *M = V + (size_t) NXI * T * Cin;
-  size_t per_tile = (size_t) NXI * (Cin + Cout);
 
-  transform_weight (U, weight, Cin, Cout);
+  transform_weight (U, weight, Cin, Cout, FALSE);
+  winograd_run (out, inp, U, bias, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo);
+  return TRUE;
+}
+
+/* Sacc (36, Cin, Cout) += sum over the tiles of V^T Y point by point: V the input's
+ * transformed tiles, Y the output gradient's; chunks in order, threads share the points. */
+static void
+dweight_sums (float *Sacc, const float *inp, const float *dout, float *V, float *Y, size_t T,
+              int B, int H, int W, int Cin, int Cout, int P, int Ho, int Wo)
+{
+  int th = tiles_of (Ho), tw = tiles_of (Wo);
+  size_t ntiles = (size_t) B * th * tw, per_tile = (size_t) NXI * (Cin + Cout);
+
+  memset (Sacc, 0, sizeof (float) * NXI * Cin * Cout);
   for (size_t t0 = 0; t0 < ntiles; t0 += T)
     {
       int nt = (int) MIN (T, ntiles - t0);
@@ -265,24 +446,53 @@ vg_conv_winograd_forward (float *out, const float *inp, const float *weight, con
 #pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
       for (int i = 0; i < nt; i++)
         {
-          size_t tile = t0 + i, b = tile / ((size_t) th * tw), r = tile % ((size_t) th * tw);
-          int ty = (int) (r / tw), tx = (int) (r % tw);
+          size_t b;
+          int y, x;
+          tile_at (t0 + i, th, tw, &b, &y, &x);
           transform_input_tile (V + (size_t) i * NXI * Cin, Cin, inp + b * H * W * Cin, H, W,
-                                Cin, ty * TILE - P, tx * TILE - P);
+                                Cin, y - P, x - P);
+          transform_dout_tile (Y + (size_t) i * NXI * Cout, Cout, dout + b * Ho * Wo * Cout,
+                               Ho, Wo, Cout, y, x);
         }
 #pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
       for (int xi = 0; xi < NXI; xi++)
-        vg_conv_direct_gemm (M + (size_t) xi * Cout, NXI * Cout, V + (size_t) xi * Cin,
-                             NXI * Cin, U + (size_t) xi * Cin * Cout, Cout, NULL, nt, Cout,
-                             Cin);
-#pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
-      for (int i = 0; i < nt; i++)
-        {
-          size_t tile = t0 + i, b = tile / ((size_t) th * tw), r = tile % ((size_t) th * tw);
-          int ty = (int) (r / tw), tx = (int) (r % tw);
-          transform_output_tile (out + b * Ho * Wo * Cout, M + (size_t) i * NXI * Cout, Cout,
-                                 bias, Ho, Wo, Cout, ty * TILE, tx * TILE);
-        }
+        vg_conv_direct_gemm_at (Sacc + (size_t) xi * Cin * Cout, Cout, V + (size_t) xi * Cin,
+                                NXI * Cin, Y + (size_t) xi * Cout, NXI * Cout, Cin, Cout, nt);
     }
-  return TRUE;
+}
+
+void
+vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, const float *inp,
+                           const float *weight, float *scratch, int B, int H, int W, int Cin,
+                           int Cout, int K, int S, int P, int G)
+{
+  int vl = vg_conv_direct_vector_floats ();
+
+  if (vl == 0 || (size_t) Cin * Cout < (size_t) BWD_MIN_RATIO * (Cin + Cout))
+    return;
+  int Ho = vg_conv_out_size (H, K, S, P), Wo = vg_conv_out_size (W, K, S, P);
+  if (Ho <= 0 || Wo <= 0)
+    return;
+  size_t T = scratch_tiles (B, H, W, Cin, Cout, P);
+  float *U = scratch, *V = U + (size_t) NXI * Cin * Cout, *M = V + (size_t) NXI * T * Cin;
+
+  if (*dweight != NULL && Cout % vl == 0 && vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
+    {
+      float *dw = *dweight;
+
+      dweight_sums (U, inp, dout, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo);
+#pragma omp parallel for schedule(static) if ((size_t) Cin * Cout > 4096)
+      for (int ci = 0; ci < Cin; ci++)
+        untransform_dweight_row (dw, U, Cin, Cout, ci);
+      *dweight = NULL;
+    }
+  if (*dinp != NULL && Cin % vl == 0 && dinp_shape (Cin, Cout, K, S, P, G, 1))
+    {
+      /* the forward of dout (Cout channels in, Cin out) with the flipped weight: V holds
+       * T Cout points and M T Cin, the chunk buffers' sizes swapped */
+      transform_weight (U, weight, Cin, Cout, TRUE);
+      winograd_run (*dinp, dout, U, NULL, V, V + (size_t) NXI * T * Cout, T, B, Ho, Wo, Cout,
+                    Cin, 2 - P, H, W);
+      *dinp = NULL;
+    }
 }

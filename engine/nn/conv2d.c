@@ -12,8 +12,10 @@
  *   order is K runs of K*Cin contiguous floats; copied out, it is a linear layer over the
  *   output pixels with the weight permuted to (Cout, K, K, Cin), and the input gradient is
  *   the same copy run backwards (no sums: each input float belongs to one window);
- * - at inference only (vg_conv2d_forward_infer), 3x3 stride-1 one-group convolutions with
- *   enough channels: Winograd's F(4x4, 3x3) (conv-winograd.c), a quarter of the products;
+ * - 3x3 stride-1 one-group convolutions with enough channels, where the direct kernels run:
+ *   Winograd's F(4x4, 3x3) (conv-winograd.c), a quarter of the products, for the gradients
+ *   (enough channels both ways) and for the forward at inference (vg_conv2d_forward_infer);
+ *   the training forward keeps the direct kernels;
  * - everything else: with one group, the direct kernels of conv-direct.c where they take the
  *   shape (channel counts that fill vectors, an AVX2 or AVX-512 processor), else
  *   im2col then GEMM. A column row holds one output pixel's receptive field
@@ -82,7 +84,7 @@ vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S, 
       if (is_patch (K, S, P, G)) /* a chunk's windows, the permuted weight and its gradient */
         return (size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K
                + 2 * (size_t) Cout * Cin * K * K;
-      /* im2col's columns, the direct kernels' copies, or the Winograd inference's */
+      /* im2col's columns, the direct kernels' copies, or Winograd's tiles */
       return MAX (MAX ((size_t) chunk_images (B, Ho, Wo, Cin, K) * Ho * Wo * Cin * K * K,
                        G == 1 ? vg_conv_direct_scratch_floats (B, H, W, Cin, Cout, K, S, P, 1)
                               : 0),
@@ -216,6 +218,9 @@ conv_im2col_backward (float *dinp, float *dweight, const float *dout, const floa
   int CKKg = CKK / G;
   int Cog = Cout / G;
 
+  if (G == 1 && Dl == 1)
+    vg_conv_winograd_backward (&dinp, &dweight, dout, inp, weight, col, B, H, W, Cin, Cout, K,
+                               S, P, G);
   if (G == 1)
     vg_conv_direct_backward (&dinp, &dweight, dout, inp, weight, col, B, H, W, Cin, Cout, K,
                              S, P, Dl);
@@ -626,10 +631,12 @@ vg_conv_describe (void)
     {
     case 16:
       return "direct AVX-512 kernels where output channels fill vectors, else im2col; "
-             "at inference 3x3 stride 1 (16+ input channels) by Winograd F(4x4, 3x3) on them";
+             "3x3 stride 1 by Winograd F(4x4, 3x3) on them (inference, 16+ channels in; "
+             "gradients, Cin Cout / (Cin + Cout) >= 20)";
     case 8:
       return "direct AVX2 kernels where output channels fill vectors, else im2col; "
-             "at inference 3x3 stride 1 (16+ input channels) by Winograd F(4x4, 3x3) on them";
+             "3x3 stride 1 by Winograd F(4x4, 3x3) on them (inference, 16+ channels in; "
+             "gradients, Cin Cout / (Cin + Cout) >= 20)";
     default:
       return "im2col and the large-product path (no direct kernels, no Winograd)";
     }

@@ -27,3 +27,8 @@ int vg_conv_direct_vector_floats (void);
  * (conv-winograd.c). N a multiple of vg_conv_direct_vector_floats (), which is not 0. */
 void vg_conv_direct_gemm (float *out, ptrdiff_t ldo, const float *a, ptrdiff_t lda,
                           const float *w, ptrdiff_t ldw, const float *bias, int M, int N, int C);
+/* out (M, N) += a^T b: out[m ldo + n] += sum over k < K of a[k lda + m] b[k ldb + n], with the
+ * weight-gradient kernels on the calling thread (the Winograd weight gradient's products).
+ * N a multiple of vg_conv_direct_vector_floats (), which is not 0. */
+void vg_conv_direct_gemm_at (float *out, ptrdiff_t ldo, const float *a, ptrdiff_t lda,
+                             const float *b, ptrdiff_t ldb, int M, int N, int K);

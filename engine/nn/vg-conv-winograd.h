@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The Winograd F(4x4, 3x3) forward of the 3x3, stride-1, one-group convolution
- * (nn/conv-winograd.c), for inference only: shapes as vg_conv2d_forward's. */
+/* The Winograd F(4x4, 3x3) forward and gradients of the 3x3, stride-1, one-group convolution
+ * (nn/conv-winograd.c), for conv2d.c: shapes as vg_conv2d_forward's. */
 #pragma once
 
 #include <glib.h>
@@ -14,7 +14,14 @@ gboolean vg_conv_winograd_shape (int Cin, int Cout, int K, int S, int G, int Dl)
 size_t vg_conv_winograd_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S,
                                         int P, int G);
 /* out = the convolution, TRUE; FALSE (nothing written) where it does not take the shape on
- * this processor or GEMM choice (then the caller runs vg_conv2d_forward). */
+ * this processor or GEMM choice (then the caller's other paths run). */
 gboolean vg_conv_winograd_forward (float *out, const float *inp, const float *weight,
                                    const float *bias, float *scratch, int B, int H, int W,
                                    int Cin, int Cout, int K, int S, int P, int G);
+/* The gradients it takes (the processor's direct kernels; 3x3 stride 1, one group, and
+ * Cin Cout / (Cin + Cout) >= 20, where they pay; see conv-winograd.c):
+ * *dweight += (then set to NULL) and *dinp = (then NULL); what is left non-NULL is for the
+ * caller's other paths. dout (B, Ho, Wo, Cout). */
+void vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout,
+                                const float *inp, const float *weight, float *scratch, int B,
+                                int H, int W, int Cin, int Cout, int K, int S, int P, int G);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The Winograd F(4x4, 3x3) inference forward (nn/conv-winograd.c, through
- * vg_conv2d_forward_infer) against naive double loops: ragged maps (tiles cut by the edges),
- * paddings 0 to 2, channel counts that leave part of a vector, several chunks of tiles,
- * batches; the same floats on 1 and 3 threads; on each instruction set the processor has.
- * Where it does not take a shape (stride, few channels, the BLAS path) the result is
- * vg_conv2d_forward's to the bit. */
+/* The Winograd F(4x4, 3x3) convolution (nn/conv-winograd.c), alone and through
+ * vg_conv2d_forward_infer and vg_conv2d_backward, against naive double loops: ragged maps (tiles cut
+ * by the edges), paddings 0 to 2, channel counts that leave part of a vector, several chunks
+ * of tiles, batches; the same floats on 1 and 3 threads; on each instruction set the
+ * processor has. Shapes it does not take (stride, few channels, the BLAS path) are refused
+ * with nothing written. */
 #include "config.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <omp.h>
 
+#include "vg-conv-direct.h"
 #include "vg-conv-shape.h"
 #include "vg-conv-winograd.h"
 #include "vg-gemm.h"
@@ -22,7 +23,7 @@
 #include "test-register.h"
 
 /* Winograd's transforms round more than a direct sum: the bound on max |out - ref| over
- * max |ref|, measured at up to 6.3e-6 on these cases (the direct forward: up to 1e-6;
+ * max |ref|, measured at up to 7.6e-6 on these cases (the direct kernels: up to 1e-6;
  * inputs and weights uniform in [-1, 1]). */
 #define WINO_TOL 2e-5
 
@@ -166,30 +167,160 @@ VG_TEST ("/nn/conv2d-winograd", test_conv2d_winograd)
       g_assert_cmpint (winograd_cases (), ==, 7);
       vg_gemm_force_path (VG_GEMM_AUTO);
     }
-  if (vg_gemm_force_path (VG_GEMM_BLAS)) /* no direct kernels: the plain forward */
+  if (vg_gemm_force_path (VG_GEMM_BLAS)) /* no direct kernels: refused */
     {
       g_assert_cmpint (winograd_cases (), ==, 0);
       vg_gemm_force_path (VG_GEMM_AUTO);
     }
 }
 
-/* Shapes it never takes run vg_conv2d_forward: the same floats. */
+/* ---- gradients ---------------------------------------------------------------------- */
+
+/* The gradients of sum(out * R) by double loops: rdinp (B, H, W, Cin), rdw (Cout, Cin, 3, 3). */
+static void
+naive_backward (double *rdinp, double *rdw, const float *R, const Case *c)
+{
+  memset (rdinp, 0, sizeof (double) * c->B * c->H * c->W * c->Cin);
+  memset (rdw, 0, sizeof (double) * c->Cout * c->Cin * 9);
+  for (int b = 0; b < c->B; b++)
+    for (int oh = 0; oh < c->Ho; oh++)
+      for (int ow = 0; ow < c->Wo; ow++)
+        for (int kh = 0; kh < 3; kh++)
+          for (int kw = 0; kw < 3; kw++)
+            {
+              int ih = oh + kh - c->P, iw = ow + kw - c->P;
+              if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                continue;
+              size_t x = (((size_t) b * c->H + ih) * c->W + iw) * c->Cin;
+              const float *g = R + (((size_t) b * c->Ho + oh) * c->Wo + ow) * c->Cout;
+              for (int co = 0; co < c->Cout; co++)
+                for (int ci = 0; ci < c->Cin; ci++)
+                  {
+                    size_t k = ((size_t) co * c->Cin + ci) * 9 + kh * 3 + kw;
+                    rdinp[x + ci] += (double) g[co] * c->weight[k];
+                    rdw[k] += (double) g[co] * c->inp[x + ci];
+                  }
+            }
+}
+
+/* max |a - ref| / max |ref| */
+static double
+rel_of (const float *a, const double *ref, size_t n)
+{
+  double err = 0.0, scale = 0.0;
+
+  for (size_t i = 0; i < n; i++)
+    {
+      err = MAX (err, fabs (a[i] - ref[i]));
+      scale = MAX (scale, fabs (ref[i]));
+    }
+  return err / scale;
+}
+
+/* vg_conv_winograd_backward alone (which gradients it takes: expected where the direct
+ * kernels run, none elsewhere), then vg_conv2d_backward (Winograd where it takes the shape)
+ * against the double loops: the same floats on 1 and 3 threads, dweight accumulating and dinp
+ * overwriting. */
+static void
+check_backward (int B, int H, int W, int Cin, int Cout, int P, gboolean want_dinp,
+                gboolean want_dw)
+{
+  Case c;
+  case_init (&c, B, H, W, Cin, Cout, 3, 1, P);
+  size_t ni = (size_t) B * H * W * Cin, nw = (size_t) Cout * Cin * 9, no = out_numel (&c);
+  float *R = rand_new (no, -1, 1);
+  double *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
+  float *dinp[2], *dw[2], *pi, *pw;
+  int saved = omp_get_max_threads ();
+  gboolean kernels = vg_conv_direct_vector_floats () > 0;
+
+  naive_backward (rdinp, rdw, R, &c);
+  pi = dinp[0] = filled_new (ni, 123.0f), pw = dw[0] = filled_new (nw, 0.0f);
+  vg_conv_winograd_backward (&pi, &pw, R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout, 3,
+                             1, P, 1);
+  g_assert_true ((pi == NULL) == (kernels && want_dinp));
+  g_assert_true ((pw == NULL) == (kernels && want_dw));
+  if (pi == NULL)
+    g_assert_cmpfloat (rel_of (dinp[0], rdinp, ni), <, WINO_TOL);
+  if (pw == NULL)
+    g_assert_cmpfloat (rel_of (dw[0], rdw, nw), <, WINO_TOL);
+  g_free (dinp[0]), g_free (dw[0]);
+
+  for (int t = 0; t < 2; t++)
+    {
+      omp_set_num_threads (1 + 2 * t);
+      dinp[t] = filled_new (ni, 123.0f), dw[t] = filled_new (nw, 0.0f);
+      vg_conv2d_backward (dinp[t], dw[t], NULL, R, c.inp, c.weight, c.scratch, B, H, W, Cin,
+                          Cout, 3, 1, P, 1);
+    }
+  omp_set_num_threads (saved);
+  double ei = rel_of (dinp[1], rdinp, ni), ew = rel_of (dw[1], rdw, nw);
+  g_test_message ("B%d %dx%d %d->%d P%d backward: dinp %.2e (%s), dweight %.2e (%s) of the "
+                  "largest", B, H, W, Cin, Cout, P, ei, pi == NULL ? "Winograd" : "other",
+                  ew, pw == NULL ? "Winograd" : "other");
+  g_assert_cmpfloat (ei, <, WINO_TOL);
+  g_assert_cmpfloat (ew, <, WINO_TOL);
+  if (kernels) /* (elsewhere OpenBLAS's sums may split by thread count) */
+    {
+      g_assert_cmpmem (dinp[0], ni * 4, dinp[1], ni * 4);
+      g_assert_cmpmem (dw[0], nw * 4, dw[1], nw * 4);
+    }
+  /* again: dweight doubles, dinp is the same */
+  vg_conv2d_backward (dinp[0], dw[0], NULL, R, c.inp, c.weight, c.scratch, B, H, W, Cin, Cout,
+                      3, 1, P, 1);
+  for (size_t i = 0; i < nw; i++)
+    g_assert_cmpfloat (fabs (dw[0][i] - 2 * dw[1][i]), <=, 1e-6 * (1 + fabs (dw[0][i])));
+  g_assert_cmpfloat (rel_of (dinp[0], rdinp, ni), <, WINO_TOL);
+  for (int t = 0; t < 2; t++)
+    g_free (dinp[t]), g_free (dw[t]);
+  g_free (R), g_free (rdinp), g_free (rdw);
+  case_clear (&c);
+}
+
+static void
+backward_cases (void)
+{
+  int vl = vg_conv_direct_vector_floats ();
+
+  check_backward (2, 13, 11, 48, 64, 1, TRUE, TRUE);     /* tiles cut by both edges */
+  /* 40 input channels: the input gradient's outputs fill AVX2 vectors, not AVX-512's */
+  check_backward (1, 9, 10, 40, 48, 1, 40 % vl == 0, TRUE);
+  check_backward (1, 8, 8, 64, 48, 0, TRUE, TRUE);       /* no padding: dinp pads 2 */
+  check_backward (1, 7, 5, 64, 64, 2, TRUE, TRUE);       /* padding 2: dinp pads 0 */
+  check_backward (3, 17, 19, 64, 64, 1, TRUE, TRUE);
+  check_backward (1, 46, 47, 64, 64, 1, TRUE, TRUE);     /* two chunks of tiles (108, 36) */
+  check_backward (1, 13, 11, 32, 32, 1, FALSE, FALSE);   /* 32 x 32 / 64 < 20: not taken */
+}
+
+VG_TEST ("/nn/conv2d-winograd-backward", test_conv2d_winograd_backward)
+{
+  backward_cases ();
+  if (vg_gemm_force_path (VG_GEMM_AVX2))
+    {
+      backward_cases ();
+      vg_gemm_force_path (VG_GEMM_AUTO);
+    }
+}
+
+/* Shapes it never takes: refused, nothing written, and the inference forward still right. */
 static void
 check_not_taken (int H, int W, int Cin, int Cout, int K, int S, int P)
 {
   Case c;
   case_init (&c, 1, H, W, Cin, Cout, K, S, P);
   size_t no = out_numel (&c);
-  float *plain = g_new (float, no);
+  float *untouched = filled_new (no, 7.0f);
 
   g_assert_false (vg_conv_winograd_shape (Cin, Cout, K, S, 1, 1));
-  g_assert_cmpuint (vg_conv_winograd_scratch_floats (1, H, W, Cin, Cout, K, S, P, 1), ==, 0);
-  vg_conv2d_forward (plain, c.inp, c.weight, c.bias, c.scratch, 1, H, W, Cin, Cout, K, S, P,
-                     1);
+  if (K != 3 || S != 1) /* (with 8 or 12 channels the input gradient may take it) */
+    g_assert_cmpuint (vg_conv_winograd_scratch_floats (1, H, W, Cin, Cout, K, S, P, 1), ==, 0);
+  g_assert_false (vg_conv_winograd_forward (untouched, c.inp, c.weight, c.bias, c.scratch, 1,
+                                            H, W, Cin, Cout, K, S, P, 1));
+  for (size_t i = 0; i < no; i++)
+    g_assert_cmpfloat (untouched[i], ==, 7.0f);
   run_infer (&c, c.out, c.bias);
-  g_assert_cmpmem (plain, no * 4, c.out, no * 4);
   g_assert_cmpfloat (err_of (&c, c.out), <, FWD_TOL);
-  g_free (plain);
+  g_free (untouched);
   case_clear (&c);
 }
 
