@@ -361,6 +361,23 @@ tile_at (size_t i, int th, int tw, size_t *b, int *y, int *x)
   *x = (int) (r % tw) * TILE;
 }
 
+/* V (tiles nt, 36, Ci) = the input transforms of tiles t0 .. t0 + nt - 1 of inp (B, H, W, Ci)
+ * read with padding P, th x tw tiles an image; threads share the tiles. */
+static void
+input_chunk (float *V, const float *inp, size_t t0, int nt, int th, int tw, int H, int W,
+             int Ci, int P, size_t work)
+{
+#pragma omp parallel for schedule(static) if (work > PAR_MIN)
+  for (int i = 0; i < nt; i++)
+    {
+      size_t b;
+      int y, x;
+      tile_at (t0 + i, th, tw, &b, &y, &x);
+      transform_input_tile (V + (size_t) i * NXI * Ci, Ci, inp + b * H * W * Ci, H, W, Ci,
+                            y - P, x - P);
+    }
+}
+
 /* out (B, Ho, Wo, Co) = bias + the 3x3 stride-1 convolution of inp (B, H, W, Ci) with padding
  * P, the weight transformed as U (36, Ci, Co); V and M two chunks of T tiles. */
 static void
@@ -374,15 +391,7 @@ winograd_run (float *out, const float *inp, const float *U, const float *bias, f
     {
       int nt = (int) MIN (T, ntiles - t0);
 
-#pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
-      for (int i = 0; i < nt; i++)
-        {
-          size_t b;
-          int y, x;
-          tile_at (t0 + i, th, tw, &b, &y, &x);
-          transform_input_tile (V + (size_t) i * NXI * Ci, Ci, inp + b * H * W * Ci, H, W, Ci,
-                                y - P, x - P);
-        }
+      input_chunk (V, inp, t0, nt, th, tw, H, W, Ci, P, nt * per_tile);
 #pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
       for (int xi = 0; xi < NXI; xi++)
         vg_conv_direct_gemm (M + (size_t) xi * Co, NXI * Co, V + (size_t) xi * Ci, NXI * Ci,
@@ -443,14 +452,13 @@ dweight_sums (float *Sacc, const float *inp, const float *dout, float *V, float 
     {
       int nt = (int) MIN (T, ntiles - t0);
 
+      input_chunk (V, inp, t0, nt, th, tw, H, W, Cin, P, nt * per_tile);
 #pragma omp parallel for schedule(static) if (nt * per_tile > PAR_MIN)
       for (int i = 0; i < nt; i++)
         {
           size_t b;
           int y, x;
           tile_at (t0 + i, th, tw, &b, &y, &x);
-          transform_input_tile (V + (size_t) i * NXI * Cin, Cin, inp + b * H * W * Cin, H, W,
-                                Cin, y - P, x - P);
           transform_dout_tile (Y + (size_t) i * NXI * Cout, Cout, dout + b * Ho * Wo * Cout,
                                Ho, Wo, Cout, y, x);
         }
