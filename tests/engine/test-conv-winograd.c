@@ -147,6 +147,7 @@ winograd_cases (void)
   took += check_case (1, 7, 5, 24, 16, 2);    /* padding 2: an output wider than the input */
   took += check_case (3, 17, 19, 64, 64, 1);  /* tile rows of the kernels' 12 and a rest */
   took += check_case (1, 4, 5, 128, 96, 1);   /* fewer tiles (2) than a kernel's rows */
+  took += check_case (2, 1, 2, 16, 16, 1);    /* maps smaller than a tile */
   /* 16 -> 16 at 86 x 87: 484 tiles, two chunks of tiles (444 then 40) */
   took += check_case (1, 86, 87, 16, 16, 1);
   return took;
@@ -159,12 +160,12 @@ VG_TEST ("/nn/conv2d-winograd", test_conv2d_winograd)
   /* every shape above is one it takes, wherever the direct kernels run */
   if (vg_gemm_narrow_enabled ()
       || (vg_gemm_cpu_isa () >= VG_ISA_AVX2 && vg_gemm_large_path () == VG_GEMM_AVX2))
-    g_assert_cmpint (took, ==, 7);
+    g_assert_cmpint (took, ==, 8);
   else
     g_assert_cmpint (took, ==, 0);
   if (vg_gemm_force_path (VG_GEMM_AVX2)) /* the AVX2 kernels too */
     {
-      g_assert_cmpint (winograd_cases (), ==, 7);
+      g_assert_cmpint (winograd_cases (), ==, 8);
       vg_gemm_force_path (VG_GEMM_AUTO);
     }
   if (vg_gemm_force_path (VG_GEMM_BLAS)) /* no direct kernels: refused */
@@ -279,6 +280,7 @@ backward_cases (void)
   check_backward (3, 17, 19, 64, 64, 1, TRUE, TRUE);
   check_backward (1, 46, 47, 64, 64, 1, TRUE, TRUE);     /* two chunks of tiles (108, 36) */
   check_backward (1, 13, 11, 32, 32, 1, FALSE, FALSE);   /* 32 x 32 / 64 < 20: not taken */
+  check_backward (2, 2, 1, 64, 64, 1, TRUE, TRUE);       /* maps smaller than a tile */
 }
 
 VG_TEST ("/nn/conv2d-winograd-backward", test_conv2d_winograd_backward)
