@@ -53,12 +53,15 @@ forward_conv (VgModel *m, VgNet *net, VgNetNode *n, const VgNetNode *in, int B,
       w = n->fw;
       b = n->fb;
     }
-  if (n->Dl == 1 && !training && be->conv2d_forward_infer != NULL)
-    be->conv2d_forward_infer (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W, in->C,
-                              n->C, n->K, n->S, n->P, n->G);
-  else if (n->Dl == 1)
-    be->conv2d_forward (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W, in->C, n->C,
-                        n->K, n->S, n->P, n->G);
+  if (n->Dl == 1)
+    {
+      /* at inference the backend's faster forward where it has one (Winograd on the CPU) */
+      __typeof__ (be->conv2d_forward) conv = !training && be->conv2d_forward_infer != NULL
+                                                 ? be->conv2d_forward_infer
+                                                 : be->conv2d_forward;
+      conv (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W, in->C, n->C, n->K, n->S,
+            n->P, n->G);
+    }
   else
     be->conv2d_dilated_forward (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W,
                                 in->C, n->C, n->K, n->S, n->P, n->Dl);

@@ -624,19 +624,21 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
     }
 }
 
+/* The line for a processor whose direct kernels are ISA's. */
+#define CONV_LINE(isa)                                                                     \
+  "direct " isa " kernels where output channels fill vectors, else im2col; 3x3 stride 1 "  \
+  "by Winograd F(4x4, 3x3) on them (inference, 16+ channels in; gradients, Cin Cout / "    \
+  "(Cin + Cout) >= 20)"
+
 const char *
 vg_conv_describe (void)
 {
   switch (vg_conv_direct_vector_floats ())
     {
     case 16:
-      return "direct AVX-512 kernels where output channels fill vectors, else im2col; "
-             "3x3 stride 1 by Winograd F(4x4, 3x3) on them (inference, 16+ channels in; "
-             "gradients, Cin Cout / (Cin + Cout) >= 20)";
+      return CONV_LINE ("AVX-512");
     case 8:
-      return "direct AVX2 kernels where output channels fill vectors, else im2col; "
-             "3x3 stride 1 by Winograd F(4x4, 3x3) on them (inference, 16+ channels in; "
-             "gradients, Cin Cout / (Cin + Cout) >= 20)";
+      return CONV_LINE ("AVX2");
     default:
       return "im2col and the large-product path (no direct kernels, no Winograd)";
     }

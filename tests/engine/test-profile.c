@@ -23,6 +23,27 @@ random_floats (GRand *rand, size_t n)
   return x;
 }
 
+/* A convolution's random input (n_in floats), weight (n_weight), bias (Cout) and a scratch
+ * of n_scratch floats. */
+typedef struct
+{
+  float *inp, *weight, *bias, *scratch;
+} ConvData;
+
+static ConvData
+conv_data_new (GRand *rand, size_t n_in, size_t n_weight, int Cout, size_t n_scratch)
+{
+  ConvData d = { random_floats (rand, n_in), random_floats (rand, n_weight),
+                 random_floats (rand, Cout), g_new (float, n_scratch + 1) };
+  return d;
+}
+
+static void
+conv_data_clear (ConvData *d)
+{
+  g_free (d->inp), g_free (d->weight), g_free (d->bias), g_free (d->scratch);
+}
+
 /* B 2, 11x9, 3 -> 4 channels, 3x3 taps Dl pixels apart, stride S, padding P */
 static void
 dilated_check (int S, int P, int Dl)
@@ -33,10 +54,8 @@ dilated_check (int S, int P, int Dl)
   size_t n_out = (size_t) B * Ho * Wo * Cout;
   size_t n_scratch = cpu->conv2d_dilated_scratch_floats (B, H, W, Cin, Cout, K, S, P, Dl);
   GRand *rand = g_rand_new_with_seed (11);
-  float *inp = random_floats (rand, (size_t) B * H * W * Cin);
-  float *weight = random_floats (rand, (size_t) Cout * K * K * Cin);
-  float *bias = random_floats (rand, Cout);
-  float *scratch = g_new (float, n_scratch + 1);
+  ConvData d = conv_data_new (rand, (size_t) B * H * W * Cin, (size_t) Cout * K * K * Cin, Cout,
+                              n_scratch);
   float *a = g_new0 (float, n_out), *b = g_new0 (float, n_out);
   long calls;
   char *text = NULL;
@@ -45,15 +64,19 @@ dilated_check (int S, int P, int Dl)
 
   g_assert_true (prof->conv2d_dilated_forward != NULL);
   /* not recorded while recording is off */
-  prof->conv2d_dilated_forward (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
+  prof->conv2d_dilated_forward (a, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S,
+                                 P, Dl);
   g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_dilated_fwd", &calls), ==, 0);
   g_assert_cmpint (calls, ==, 0);
 
   vg_profile_set_recording (TRUE);
-  prof->conv2d_dilated_forward (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
-  prof->conv2d_dilated_forward (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
+  prof->conv2d_dilated_forward (a, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S,
+                                 P, Dl);
+  prof->conv2d_dilated_forward (a, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S,
+                                 P, Dl);
   vg_profile_set_recording (FALSE);
-  cpu->conv2d_dilated_forward (b, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, Dl);
+  cpu->conv2d_dilated_forward (b, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S,
+                                P, Dl);
   g_assert_cmpmem (a, n_out * sizeof (float), b, n_out * sizeof (float));
   /* two calls of 2 B Ho Wo Cout Cin K K */
   g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_dilated_fwd", &calls), ==,
@@ -72,7 +95,8 @@ dilated_check (int S, int P, int Dl)
   /* the report clears the table */
   g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_dilated_fwd", &calls), ==, 0);
   g_rand_free (rand);
-  g_free (inp), g_free (weight), g_free (bias), g_free (scratch), g_free (a), g_free (b);
+  conv_data_clear (&d);
+  g_free (a), g_free (b);
 }
 
 VG_TEST ("/profile/dilated-conv", test_profile_dilated)
@@ -89,20 +113,21 @@ VG_TEST ("/profile/conv2d", test_profile_conv2d)
   const int B = 1, H = 10, W = 8, Cin = 2, Cout = 6, K = 3, S = 2, P = 1, G = 1;
   size_t n_scratch = cpu->conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
   GRand *rand = g_rand_new_with_seed (5);
-  float *inp = random_floats (rand, (size_t) B * H * W * Cin);
-  float *weight = random_floats (rand, (size_t) Cout * K * K * Cin);
-  float *scratch = g_new (float, n_scratch + 1), *out = g_new0 (float, 5 * 4 * Cout);
+  ConvData d = conv_data_new (rand, (size_t) B * H * W * Cin, (size_t) Cout * K * K * Cin, Cout,
+                              n_scratch);
+  float *out = g_new0 (float, 5 * 4 * Cout);
   long calls;
 
   vg_profile_set_recording (TRUE);
-  prof->conv2d_forward (out, inp, weight, NULL, scratch, B, H, W, Cin, Cout, K, S, P, G);
+  prof->conv2d_forward (out, d.inp, d.weight, NULL, d.scratch, B, H, W, Cin, Cout, K, S, P, G);
   vg_profile_set_recording (FALSE);
   g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_fwd", &calls), ==,
                      2.0 * B * 5 * 4 * Cout * Cin * K * K);
   g_assert_cmpint (calls, ==, 1);
   vg_profile_report (stderr, "test", 1, 1.0);
   g_rand_free (rand);
-  g_free (inp), g_free (weight), g_free (scratch), g_free (out);
+  conv_data_clear (&d);
+  g_free (out);
 }
 
 /* The inference forward (Winograd where the CPU takes the shape) is forwarded unchanged and
@@ -115,26 +140,26 @@ VG_TEST ("/profile/conv2d-infer", test_profile_conv2d_infer)
   size_t n_out = (size_t) B * H * W * Cout;
   size_t n_scratch = cpu->conv2d_scratch_floats (B, H, W, Cin, Cout, K, S, P, G);
   GRand *rand = g_rand_new_with_seed (7);
-  float *inp = random_floats (rand, (size_t) B * H * W * Cin);
-  float *weight = random_floats (rand, (size_t) Cout * K * K * Cin);
-  float *bias = random_floats (rand, Cout);
-  float *scratch = g_new (float, n_scratch + 1);
+  ConvData d = conv_data_new (rand, (size_t) B * H * W * Cin, (size_t) Cout * K * K * Cin, Cout,
+                              n_scratch);
   float *a = g_new0 (float, n_out), *b = g_new0 (float, n_out);
   long calls;
 
   g_assert_nonnull (cpu->conv2d_forward_infer);
   g_assert_true (prof->conv2d_forward_infer != NULL);
   vg_profile_set_recording (TRUE);
-  prof->conv2d_forward_infer (a, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G);
+  prof->conv2d_forward_infer (a, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S,
+                              P, G);
   vg_profile_set_recording (FALSE);
-  cpu->conv2d_forward_infer (b, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G);
+  cpu->conv2d_forward_infer (b, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S, P, G);
   g_assert_cmpmem (a, n_out * sizeof (float), b, n_out * sizeof (float));
   g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_fwd", &calls), ==,
                      2.0 * B * H * W * Cout * Cin * K * K);
   g_assert_cmpint (calls, ==, 1);
   vg_profile_report (stderr, "test", 1, 1.0);
   g_rand_free (rand);
-  g_free (inp), g_free (weight), g_free (bias), g_free (scratch), g_free (a), g_free (b);
+  conv_data_clear (&d);
+  g_free (a), g_free (b);
 }
 
 VG_TEST_MAIN ()
