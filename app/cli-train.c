@@ -137,7 +137,7 @@ typedef struct {
   int epochs, batch, resolution, workers, threads, patience, cosine_t, max_train, max_val;
   gint64 seed;
   double lr, weight_decay, sgd_lr, sgd_momentum, sgd_min_lr, checkpoint_minutes;
-  double ema, oversample;
+  double ema, oversample, cosine_floor;
   gboolean hflip, no_augment, skip_bad, distributed;
 } Args;
 
@@ -278,6 +278,9 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
       "Stop when the SGD rate would fall below this (0.005)", "X" },
     { "cosine-t", 0, 0, G_OPTION_ARG_INT, &a->cosine_t,
       "Cosine annealing period in epochs, to half the phase's rate (50; 0: constant)", "N" },
+    { "cosine-floor", 0, 0, G_OPTION_ARG_DOUBLE, &a->cosine_floor,
+      "Where the cosine ends, as a fraction of the phase's rate (0.5, the report's; 0: zero)",
+      "F" },
     { "select", 0, 0, G_OPTION_ARG_STRING, &a->select, help.select,
       help.select_arg },
     { "ema", 0, 0, G_OPTION_ARG_DOUBLE, &a->ema,
@@ -310,7 +313,7 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
   a->patience = a->cosine_t = a->max_train = a->max_val = UNSET_INT;
   a->seed = UNSET_SEED;
   a->lr = a->weight_decay = a->sgd_lr = a->sgd_momentum = a->sgd_min_lr = UNSET_DOUBLE;
-  a->checkpoint_minutes = a->ema = a->oversample = UNSET_DOUBLE;
+  a->checkpoint_minutes = a->ema = a->oversample = a->cosine_floor = UNSET_DOUBLE;
   if (!vg_cli_parse_options ("train", "train a model on a split (resumable)", entries, argc,
                              argv, status))
     return FALSE;
@@ -347,6 +350,7 @@ check_not_given (const Args *a, gboolean data, gboolean epochs, const char *why,
     { a->sgd_momentum != UNSET_DOUBLE, FALSE, "--sgd-momentum" },
     { a->sgd_min_lr != UNSET_DOUBLE, FALSE, "--sgd-min-lr" },
     { a->cosine_t != UNSET_INT, FALSE, "--cosine-t" },
+    { a->cosine_floor != UNSET_DOUBLE, FALSE, "--cosine-floor" },
     { a->select != NULL, FALSE, "--select" }, { a->init != NULL, FALSE, "--init" },
     { a->ema != UNSET_DOUBLE, FALSE, "--ema" },
     { a->oversample != UNSET_DOUBLE, FALSE, "--oversample" },
@@ -405,6 +409,7 @@ new_run_options (const Args *a, VgTrainOptions *o, int *status)
   SET (sgd_momentum, UNSET_DOUBLE);
   SET (sgd_min_lr, UNSET_DOUBLE);
   SET (cosine_t, UNSET_INT);
+  SET (cosine_floor, UNSET_DOUBLE);
   SET (ema, UNSET_DOUBLE);
   SET (oversample, UNSET_DOUBLE);
   SET (max_train, UNSET_INT);

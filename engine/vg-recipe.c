@@ -43,6 +43,7 @@ static const struct {
   { "epochs", KEY_INT, G_STRUCT_OFFSET (VgTrainOptions, epochs) },
   { "patience", KEY_INT, G_STRUCT_OFFSET (VgTrainOptions, patience) },
   { "cosine-t", KEY_INT, G_STRUCT_OFFSET (VgTrainOptions, cosine_t) },
+  { "cosine-floor", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, cosine_floor) },
   { "lr", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, lr) },
   { "weight-decay", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, weight_decay) },
   { "sgd-lr", KEY_DOUBLE, G_STRUCT_OFFSET (VgTrainOptions, sgd_lr) },

@@ -16,7 +16,7 @@
  *
  * A stage's keys are the long options of `visage-cli train` without their dashes:
  * resolution, batch, epochs, loss, optimizer, lr, weight-decay, patience, sgd-lr,
- * sgd-momentum, sgd-min-lr, cosine-t, select, seed, hflip, augment, ema, oversample; and
+ * sgd-momentum, sgd-min-lr, cosine-t, cosine-floor, select, seed, hflip, augment, ema, oversample; and
  * init: "previous"
  * (the previous stage's best.safetensors; the default after the first stage) or "none"
  * (from scratch; the first stage's default). Anything else is refused, naming the key.

@@ -37,6 +37,7 @@ vg_train_options_init (VgTrainOptions *o)
   o->sgd_momentum = 0.5;
   o->sgd_min_lr = 0.005;
   o->cosine_t = 50;
+  o->cosine_floor = 0.5;
   o->select = VG_SELECT_LOSS;
 }
 
@@ -245,6 +246,9 @@ vg_train_options_validate (const VgTrainOptions *o, GError **error)
   if (!(o->oversample >= 0.0 && o->oversample <= 1.0))
     return invalid_option (error, "the oversampling threshold must be in [0, 1], not %g",
                            o->oversample);
+  if (!(o->cosine_floor >= 0.0 && o->cosine_floor <= 1.0))
+    return invalid_option (error, "the cosine's floor must be in [0, 1], not %g",
+                           o->cosine_floor);
   if (o->patience < 0 || o->cosine_t < 0 || o->max_train < 0 || o->max_val < 0)
     return invalid_option (error, "patience, cosine T and the image limits must be 0 or more");
   if ((unsigned) o->loss >= VG_N_LOSS_KINDS
@@ -295,6 +299,7 @@ vg_train_options_to_pairs (const VgTrainOptions *o, GPtrArray *pairs)
   ADD ("sgd_momentum", vg_train_format_double (o->sgd_momentum));
   ADD ("sgd_min_lr", vg_train_format_double (o->sgd_min_lr));
   ADD ("cosine_t", g_strdup_printf ("%d", o->cosine_t));
+  ADD ("cosine_floor", vg_train_format_double (o->cosine_floor));
   ADD ("select", g_strdup (vg_select_kind_name (o->select)));
   ADD ("ema", vg_train_format_double (o->ema));
   ADD ("oversample", vg_train_format_double (o->oversample));
@@ -470,6 +475,12 @@ vg_train_options_load (VgTrainOptions *o, const char *out_dir, GError **error)
     return FALSE;
   if (vg_safetensors_metadata (st, META_PREFIX "oversample") != NULL
       && !vg_train_meta_double (st, path, META_PREFIX "oversample", &o->oversample, error))
+    return FALSE;
+  /* Runs written before the floor existed annealed to half the rate. */
+  o->cosine_floor = 0.5;
+  if (vg_safetensors_metadata (st, META_PREFIX "cosine_floor") != NULL
+      && !vg_train_meta_double (st, path, META_PREFIX "cosine_floor", &o->cosine_floor,
+                                error))
     return FALSE;
   if ((text = vg_train_meta_get (st, path, META_PREFIX "seed", error)) == NULL)
     return FALSE;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The schedule of the report's method (Adam, then SGD at halving rates each time patience
- * runs out, every phase annealed by a cosine to half its rate) and its state in
+ * runs out, every phase annealed by a cosine to a floor, half its rate by default) and its state in
  * checkpoints (see vg-train.h; vg-train-private.h lists the trainer's files). */
 #define G_LOG_DOMAIN "visage-train"
 
@@ -50,8 +50,9 @@ vg_cosine_lr (double lr0, double lr_min, int e, int T)
 double
 vg_train_state_lr (const VgTrainState *s, const VgTrainOptions *o)
 {
-  /* the report: each phase anneals from its rate to half of it */
-  return vg_cosine_lr (s->phase_lr, s->phase_lr / 2.0, s->epoch - s->phase_start, o->cosine_t);
+  /* the report: each phase anneals from its rate to half of it (cosine_floor 0.5) */
+  return vg_cosine_lr (s->phase_lr, s->phase_lr * o->cosine_floor, s->epoch - s->phase_start,
+                       o->cosine_t);
 }
 
 VgTrainEvents

@@ -13,8 +13,10 @@
  *    SGD with momentum starts at sgd_lr; each later patience event reloads the best weights
  *    and halves the SGD rate; the run stops when the rate would fall below sgd_min_lr, or
  *    at the epoch limit. Each patience event starts a fresh optimiser (no momentum carried);
- *  - within each phase, cosine annealing per epoch from the phase's rate lr0 to lr0 / 2:
- *    lr(e) = lr0/2 + (lr0/2) (1 + cos(pi min(e, T) / T)) / 2, e epochs since the phase began.
+ *  - within each phase, cosine annealing per epoch from the phase's rate lr0 to f lr0
+ *    (f = cosine_floor, the report's 1/2 by default):
+ *    lr(e) = f lr0 + (1 - f) lr0 (1 + cos(pi min(e, T) / T)) / 2, e epochs since the phase
+ *    began.
  *
  * Files in the output folder:
  *   last.safetensors  after every epoch: weights, BatchNorm statistics, optimiser moments
@@ -107,6 +109,8 @@ typedef struct {
   double sgd_momentum;      /* 0.5 */
   double sgd_min_lr;        /* 0.005 */
   int cosine_t;             /* T in epochs (50); 0: constant rate */
+  double cosine_floor;      /* the fraction of the phase's rate the cosine ends at (0.5,
+                             * the report's); 0: anneal to zero */
   VgSelectKind select;      /* what makes best.safetensors */
   double ema;               /* decay of the weights' exponential moving average, which
                              * validation, best.safetensors and the schedule see (e.g.

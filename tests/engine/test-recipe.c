@@ -37,6 +37,7 @@ static char *split_dir;   /* links to 8 val images; NULL without ../shared */
   "batch=4\n"                                                                              \
   "epochs=2\n"                                                                             \
   "lr=5e-4\n"                                                                              \
+  "cosine-floor=0\n"                                                                       \
   "loss=weighted-ce-dice-present\n"                                                        \
   "hflip=true\n"                                                                           \
   "select=miou\n"
@@ -59,6 +60,7 @@ VG_TEST ("/recipe/bad", test_bad_recipes)
     { "[recipe]\nname=x\n[stage a]\nepochs=0\n", "epochs must be" },
     { "[recipe]\nname=x\n[stage a]\nlr=nan\n", "lr" },
     { "[recipe]\nname=x\n[stage a]\nlr=-1\n", "learning rates" },
+    { "[recipe]\nname=x\n[stage a]\ncosine-floor=2\n", "floor" },
     { "[recipe]\nname=x\n[stage a]\nresolution=100\n", "resolution" },
     { "[recipe]\nname=x\n[stage a]\nloss=hinge\n", "hinge" },
     { "[recipe]\nname=x\n[stage a]\nhflip=yes\n", "hflip" },
@@ -140,6 +142,8 @@ on_stage (int stage, const VgTrainOptions *opts, gpointer data)
 
   g_assert_cmpint (w->n_started, <, 4);
   w->stages_started[w->n_started++] = stage;
+  /* the stage's own keys reach its options; the rest keep the defaults */
+  g_assert_cmpfloat (opts->cosine_floor, ==, stage == 1 ? 0.0 : 0.5);
   w->stage = stage;
 }
 

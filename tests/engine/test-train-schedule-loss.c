@@ -37,6 +37,44 @@ VG_TEST ("/train/schedule/cosine", test_cosine)
   g_assert_cmpfloat (vg_cosine_lr (0.02, 0.01, 7, 0), ==, 0.02); /* T = 0: constant */
 }
 
+/* The floor: the report's half by default, any fraction of the phase's rate when set. */
+VG_TEST ("/train/schedule/cosine-floor", test_cosine_floor)
+{
+  VgTrainOptions o;
+  VgTrainState s;
+  GError *error = NULL;
+
+  vg_train_options_init (&o);
+  g_assert_cmpfloat (o.cosine_floor, ==, 0.5);
+  o.cosine_t = 4;
+  o.cosine_floor = 0.0;
+  vg_train_state_init (&s, &o);
+  g_assert_cmpfloat (vg_train_state_lr (&s, &o), ==, 1e-3);
+  s.epoch = 2;
+  g_assert_cmpfloat_with_epsilon (vg_train_state_lr (&s, &o), 5e-4, 1e-15);
+  s.epoch = 4;
+  g_assert_cmpfloat_with_epsilon (vg_train_state_lr (&s, &o), 0.0, 1e-18);
+  s.epoch = 9; /* flat after T */
+  g_assert_cmpfloat_with_epsilon (vg_train_state_lr (&s, &o), 0.0, 1e-18);
+  o.cosine_floor = 0.1;
+  g_assert_cmpfloat_with_epsilon (vg_train_state_lr (&s, &o), 1e-4, 1e-15);
+
+  /* outside [0, 1]: refused with a message naming it */
+  o.train_dir = g_strdup ("t");
+  o.val_dir = g_strdup ("v");
+  o.out_dir = g_strdup ("o");
+  for (int i = 0; i < 3; i++)
+    {
+      const double bad[] = { -0.1, 1.5, NAN };
+
+      o.cosine_floor = bad[i];
+      g_assert_false (vg_train_options_validate (&o, &error));
+      g_assert_nonnull (strstr (error->message, "floor"));
+      g_clear_error (&error);
+    }
+  vg_train_options_clear (&o);
+}
+
 /* Feed n validation losses; returns the OR of the events. */
 static VgTrainEvents
 feed (VgTrainState *s, const VgTrainOptions *o, const double *losses, int n)
