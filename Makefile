@@ -79,7 +79,7 @@ check-sanitize: deps
 # $(BUILDDIR)/meson-logs/testlog-<model>-qemu-x86_64.json (meson adds the wrapper's name).
 CPU_MODELS ?= Haswell Nehalem
 CPU_SUITES = simd optim gemm gradcheck gradcheck-products gradcheck-baselines attention \
-	conv-winograd \
+	conv-winograd lovasz \
 	batchnorm-fold reference reference-baselines profile
 
 check-cpus: build

@@ -11,6 +11,7 @@
 
 #include "vg-backend.h"
 #include "vg-dice.h"
+#include "vg-lovasz.h"
 #include "vg-dist.h"
 #include "vg-nn.h"
 #include "vg-optim.h"
@@ -69,6 +70,24 @@ cpu_ce_dice_present_dist_backward (float *dlogits, const float *logits, const ui
 {
   vg_cross_entropy_dice_dist_backward (dlogits, logits, targets, weights, 1, ignore_index,
                                        dloss, Nr, NC, vg_dist_sum_doubles);
+}
+
+/* The Lovász loss's batch histograms added over the ranks (nn/vg-lovasz.h). */
+static float
+cpu_ce_lovasz_dist_forward (const float *logits, const uint8_t *targets, const float *weights,
+                            int ignore_index, int Nr, int NC)
+{
+  return vg_cross_entropy_lovasz_dist_forward (logits, targets, weights, ignore_index, Nr, NC,
+                                               vg_dist_sum_doubles);
+}
+
+static void
+cpu_ce_lovasz_dist_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                             const float *weights, int ignore_index, float dloss, int Nr,
+                             int NC)
+{
+  vg_cross_entropy_lovasz_dist_backward (dlogits, logits, targets, weights, ignore_index,
+                                         dloss, Nr, NC, vg_dist_sum_doubles);
 }
 
 /* Blocks from this size on ask for huge pages (where the kernel offers them on request:
@@ -178,6 +197,8 @@ static const VgBackend cpu_backend = {
   .cross_entropy_dice_backward = vg_cross_entropy_dice_backward,
   .cross_entropy_dice_present_forward = vg_cross_entropy_dice_present_forward,
   .cross_entropy_dice_present_backward = vg_cross_entropy_dice_present_backward,
+  .cross_entropy_lovasz_forward = vg_cross_entropy_lovasz_forward,
+  .cross_entropy_lovasz_backward = vg_cross_entropy_lovasz_backward,
   .attention_scratch_floats = vg_attention_scratch_floats,
   .attention_forward = vg_attention_forward,
   .attention_backward = vg_attention_backward,
@@ -192,6 +213,8 @@ static const VgBackend cpu_backend = {
   .cross_entropy_dice_dist_backward = cpu_ce_dice_dist_backward,
   .cross_entropy_dice_present_dist_forward = cpu_ce_dice_present_dist_forward,
   .cross_entropy_dice_present_dist_backward = cpu_ce_dice_present_dist_backward,
+  .cross_entropy_lovasz_dist_forward = cpu_ce_lovasz_dist_forward,
+  .cross_entropy_lovasz_dist_backward = cpu_ce_lovasz_dist_backward,
 };
 
 const VgBackend *

@@ -157,6 +157,14 @@ struct _VgBackend
   void (*cross_entropy_dice_present_backward) (float *dlogits, const float *logits,
                                                const uint8_t *targets, const float *weights,
                                                int ignore_index, float dloss, int Nr, int NC);
+  /* Cross-entropy + Lovász-softmax over the classes present in the batch (nn/vg-lovasz.h),
+   * with the same signatures. Optional, as the Dice losses. */
+  float (*cross_entropy_lovasz_forward) (const float *logits, const uint8_t *targets,
+                                         const float *weights, int ignore_index, int Nr,
+                                         int NC);
+  void (*cross_entropy_lovasz_backward) (float *dlogits, const float *logits,
+                                         const uint8_t *targets, const float *weights,
+                                         int ignore_index, float dloss, int Nr, int NC);
   size_t (*attention_scratch_floats) (int B, int N, int M, int C, int NH);
   void (*attention_forward) (float *out, float *lse, const float *q, const float *k,
                              const float *v, float *scratch, int B, int N, int M, int C,
@@ -206,6 +214,13 @@ struct _VgBackend
                                                     const uint8_t *targets,
                                                     const float *weights, int ignore_index,
                                                     float dloss, int Nr, int NC);
+  /* The same for cross-entropy + Lovász (nn/vg-lovasz.h): the histograms summed. */
+  float (*cross_entropy_lovasz_dist_forward) (const float *logits, const uint8_t *targets,
+                                              const float *weights, int ignore_index, int Nr,
+                                              int NC);
+  void (*cross_entropy_lovasz_dist_backward) (float *dlogits, const float *logits,
+                                              const uint8_t *targets, const float *weights,
+                                              int ignore_index, float dloss, int Nr, int NC);
 };
 
 /* The CPU backend (OpenBLAS + OpenMP). */

@@ -325,6 +325,9 @@ vg_model_loss_supported (const VgBackend *be, VgModelLoss loss)
     case VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT:
       return be->cross_entropy_dice_present_forward != NULL
              && be->cross_entropy_dice_present_backward != NULL;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ:
+      return be->cross_entropy_lovasz_forward != NULL
+             && be->cross_entropy_lovasz_backward != NULL;
     default:
       return FALSE;
     }
@@ -344,6 +347,9 @@ dist_loss_supported (const VgBackend *be, VgModelLoss loss)
     case VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT:
       return be->cross_entropy_dice_present_dist_forward != NULL
              && be->cross_entropy_dice_present_dist_backward != NULL;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ:
+      return be->cross_entropy_lovasz_dist_forward != NULL
+             && be->cross_entropy_lovasz_dist_backward != NULL;
     default:
       return FALSE;
     }
@@ -371,6 +377,12 @@ pick_loss (VgModel *m)
       m->loss_backward = dist ? be->cross_entropy_dice_present_dist_backward
                               : be->cross_entropy_dice_present_backward;
       break;
+    case VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ:
+      m->loss_forward = dist ? be->cross_entropy_lovasz_dist_forward
+                             : be->cross_entropy_lovasz_forward;
+      m->loss_backward = dist ? be->cross_entropy_lovasz_dist_backward
+                              : be->cross_entropy_lovasz_backward;
+      break;
     case VG_MODEL_LOSS_CROSS_ENTROPY:
     default:
       m->loss_forward = be->cross_entropy_forward;
@@ -393,15 +405,15 @@ vg_model_set_loss (VgModel *m, VgModelLoss loss, GError **error)
   if (!vg_model_loss_supported (be, loss))
     {
       g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
-                   "the backend %s does not implement this loss (cross-entropy + Dice)",
-                   be->name);
+                   "the backend %s does not implement this loss (cross-entropy + %s)",
+                   be->name, loss == VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ ? "Lovász" : "Dice");
       return FALSE;
     }
   if (m->sync_sums != NULL && !dist_loss_supported (be, loss))
     {
       g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
                    "the backend %s does not implement this loss over several ranks (a Dice "
-                   "term is over the whole batch)", be->name);
+                   "or Lovász term is over the whole batch)", be->name);
       return FALSE;
     }
   m->loss = loss;
@@ -661,7 +673,7 @@ vg_model_set_sync (VgModel *m, gboolean sync, GError **error)
     {
       g_set_error (error, VG_MODEL_ERROR, VG_MODEL_ERROR_FAILED,
                    "the backend %s does not implement this loss over several ranks (a Dice "
-                   "term is over the whole batch)", be->name);
+                   "or Lovász term is over the whole batch)", be->name);
       return FALSE;
     }
   m->sync_sums = be->alloc ((2 * (size_t) MAX (m->max_bn_channels, 1) + 1) * sizeof (double),

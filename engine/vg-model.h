@@ -53,6 +53,7 @@ typedef enum {
   VG_MODEL_LOSS_CROSS_ENTROPY = 0,           /* the default */
   VG_MODEL_LOSS_CROSS_ENTROPY_DICE,
   VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT,
+  VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ, /* + Lovász-softmax, present classes (nn/vg-lovasz.h) */
 } VgModelLoss;
 
 /* Whether backend be implements loss (every backend has the cross-entropy). */

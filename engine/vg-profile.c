@@ -420,6 +420,27 @@ p_cross_entropy_dice_present_backward (float *dlogits, const float *logits,
         "xent_dice_present_bwd", 0, "%dx%d", Nr, NC);
 }
 
+static float
+p_cross_entropy_lovasz_forward (const float *logits, const uint8_t *targets,
+                                const float *weights, int ignore_index, int Nr, int NC)
+{
+  float loss;
+  PROF (loss = prof_inner->cross_entropy_lovasz_forward (logits, targets, weights,
+                                                         ignore_index, Nr, NC),
+        "xent_lovasz_fwd", 0, "%dx%d", Nr, NC);
+  return loss;
+}
+
+static void
+p_cross_entropy_lovasz_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                                 const float *weights, int ignore_index, float dloss, int Nr,
+                                 int NC)
+{
+  PROF (prof_inner->cross_entropy_lovasz_backward (dlogits, logits, targets, weights,
+                                                   ignore_index, dloss, Nr, NC),
+        "xent_lovasz_bwd", 0, "%dx%d", Nr, NC);
+}
+
 static void
 p_sgd_step (float *param, const float *grad, float *momentum_buf, size_t n, float lr,
             float momentum, float weight_decay, int first_step)
@@ -528,6 +549,7 @@ vg_profile_backend (const VgBackend *inner, gboolean synchronize)
   WRAP (dropout_forward) WRAP (dropout_backward)
   WRAP (cross_entropy_dice_forward) WRAP (cross_entropy_dice_backward)
   WRAP (cross_entropy_dice_present_forward) WRAP (cross_entropy_dice_present_backward)
+  WRAP (cross_entropy_lovasz_forward) WRAP (cross_entropy_lovasz_backward)
   WRAP (sgd_step) WRAP (ema_update)
 #undef WRAP
   if (prof_table == NULL)

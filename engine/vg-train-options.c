@@ -80,6 +80,8 @@ static const char *const loss_names[VG_N_LOSS_KINDS + 1] = {
   [VG_LOSS_WEIGHTED_CE_DICE] = "weighted-ce-dice",
   [VG_LOSS_CE_DICE_PRESENT] = "ce-dice-present",
   [VG_LOSS_WEIGHTED_CE_DICE_PRESENT] = "weighted-ce-dice-present",
+  [VG_LOSS_CE_LOVASZ] = "ce-lovasz",
+  [VG_LOSS_WEIGHTED_CE_LOVASZ] = "weighted-ce-lovasz",
   [VG_N_LOSS_KINDS] = NULL,
 };
 static const char *const optimizer_names[VG_N_OPTIMIZER_KINDS + 1] = {
@@ -188,7 +190,7 @@ gboolean
 vg_train_loss_is_weighted (VgLossKind kind)
 {
   return kind == VG_LOSS_WEIGHTED_CE || kind == VG_LOSS_WEIGHTED_CE_DICE
-         || kind == VG_LOSS_WEIGHTED_CE_DICE_PRESENT;
+         || kind == VG_LOSS_WEIGHTED_CE_DICE_PRESENT || kind == VG_LOSS_WEIGHTED_CE_LOVASZ;
 }
 
 gboolean

@@ -114,6 +114,8 @@ control_wait (VgTrainControl *c, GCancellable *cancellable, const VgTrainCallbac
 static VgModelLoss
 model_loss (VgLossKind kind)
 {
+  if (kind == VG_LOSS_CE_LOVASZ || kind == VG_LOSS_WEIGHTED_CE_LOVASZ)
+    return VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ;
   if (vg_train_loss_dice_present (kind))
     return VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT;
   if (vg_train_loss_has_dice (kind))

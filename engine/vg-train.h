@@ -52,8 +52,10 @@ typedef enum {
   VG_LOSS_WEIGHTED_CE_DICE, /* weighted cross-entropy + soft Dice */
   VG_LOSS_CE_DICE_PRESENT,  /* plain cross-entropy + soft Dice over the batch's classes */
   VG_LOSS_WEIGHTED_CE_DICE_PRESENT, /* weighted cross-entropy + the same (nn/vg-dice.h) */
+  VG_LOSS_CE_LOVASZ,        /* plain cross-entropy + Lovász-softmax over the batch's classes */
+  VG_LOSS_WEIGHTED_CE_LOVASZ, /* weighted cross-entropy + the same (nn/vg-lovasz.h) */
 } VgLossKind;
-#define VG_N_LOSS_KINDS (VG_LOSS_WEIGHTED_CE_DICE_PRESENT + 1)
+#define VG_N_LOSS_KINDS (VG_LOSS_WEIGHTED_CE_LOVASZ + 1)
 
 typedef enum {
   VG_OPTIMIZER_PIPELINE = 0, /* Adam, then SGD with halvings (default) */
@@ -161,7 +163,8 @@ gboolean vg_train_options_load (VgTrainOptions *opts, const char *out_dir, GErro
 char *vg_train_read_log (const char *out_dir, GError **error);
 
 /* Names for the command line, recipes, checkpoints and the log: "weighted-ce", "ce",
- * "ce-dice", "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present";
+ * "ce-dice", "weighted-ce-dice", "ce-dice-present", "weighted-ce-dice-present", "ce-lovasz",
+ * "weighted-ce-lovasz";
  * "pipeline", "adam", "adamw", "sgd"; "loss", "miou". The _names () tables are the only
  * lists of them: indexed by kind, NULL-terminated (VG_N_..._KINDS names), read by the
  * CLI's help and the Train dialog's choices. */

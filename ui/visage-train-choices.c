@@ -30,6 +30,8 @@ static const ChoiceLabel loss_labels[] = {
   { "weighted-ce-dice", N_("Weighted CE + Dice") },
   { "ce-dice-present", N_("Plain CE + Dice, present classes") },
   { "weighted-ce-dice-present", N_("Weighted CE + Dice, present classes") },
+  { "ce-lovasz", N_("Plain CE + Lovász") },
+  { "weighted-ce-lovasz", N_("Weighted CE + Lovász") },
   { NULL, NULL }
 };
 

@@ -114,11 +114,13 @@ static const VgBackend cuda_backend = {
   .concat_backward = vg_cuda_concat_backward,
   .cross_entropy_forward = vg_cuda_cross_entropy_forward,
   .cross_entropy_backward = vg_cuda_cross_entropy_backward,
-  /* no cross-entropy + Dice: the Dice losses train on the CPU only */
+  /* no cross-entropy + Dice or Lovász: those losses train on the CPU only */
   .cross_entropy_dice_forward = NULL,
   .cross_entropy_dice_backward = NULL,
   .cross_entropy_dice_present_forward = NULL,
   .cross_entropy_dice_present_backward = NULL,
+  .cross_entropy_lovasz_forward = NULL,
+  .cross_entropy_lovasz_backward = NULL,
   .attention_scratch_floats = vg_cuda_attention_scratch_floats,
   .attention_forward = vg_cuda_attention_forward,
   .attention_backward = vg_cuda_attention_backward,

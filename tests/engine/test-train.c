@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 
 #include "vg-dice.h"
+#include "vg-lovasz.h"
 #include "vg-model.h"
 #include "vg-nn.h"
 #include "vg-predict.h"
@@ -95,10 +96,12 @@ small_options (VgTrainOptions *o, const Splits *s, const char *out_name)
 VG_TEST ("/train/losses/model-loss", test_model_loss)
 {
   typedef float (*LossFunc) (const float *, const uint8_t *, const float *, int, int, int);
-  const VgModelLoss losses[3] = { VG_MODEL_LOSS_CROSS_ENTROPY, VG_MODEL_LOSS_CROSS_ENTROPY_DICE,
-                                  VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT };
-  const LossFunc expected[3] = { vg_cross_entropy_forward, vg_cross_entropy_dice_forward,
-                                 vg_cross_entropy_dice_present_forward };
+  const VgModelLoss losses[4] = { VG_MODEL_LOSS_CROSS_ENTROPY, VG_MODEL_LOSS_CROSS_ENTROPY_DICE,
+                                  VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT,
+                                  VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ };
+  const LossFunc expected[4] = { vg_cross_entropy_forward, vg_cross_entropy_dice_forward,
+                                 vg_cross_entropy_dice_present_forward,
+                                 vg_cross_entropy_lovasz_forward };
   const int B = 2, S = 64, n = B * S * S;
   g_autofree float *images = g_new (float, (size_t) n * 3);
   g_autofree uint8_t *targets = g_new (uint8_t, n);
@@ -110,7 +113,7 @@ VG_TEST ("/train/losses/model-loss", test_model_loss)
   VgTrainState state;
   VgBackend no_dice = *vg_backend_cpu ();
   VgConfig cfg;
-  float loss[3];
+  float loss[4];
 
   g_assert_true (vg_config_from_name (&cfg, "seed", &error));
   g_assert_true (vg_config_parse (&cfg, SMALL_SPEC, &error));
@@ -121,7 +124,7 @@ VG_TEST ("/train/losses/model-loss", test_model_loss)
     images[i] = (float) (2 * rnd () - 1);
   for (int i = 0; i < n; i++)
     targets[i] = i % 97 == 0 ? VG_IGNORE_INDEX : (uint8_t) ((i / S + i / 4) % 5);
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     {
       g_assert_true (vg_model_set_loss (model, losses[k], &error));
       g_assert_no_error (error);
@@ -131,14 +134,18 @@ VG_TEST ("/train/losses/model-loss", test_model_loss)
     }
   g_assert_cmpfloat (loss[1], >, loss[0]);
   g_assert_cmpfloat (loss[2], >, loss[0]);
+  g_assert_cmpfloat (loss[3], >, loss[0]);
 
   no_dice.cross_entropy_dice_forward = NULL;
   no_dice.cross_entropy_dice_backward = NULL;
   no_dice.cross_entropy_dice_present_forward = NULL;
   no_dice.cross_entropy_dice_present_backward = NULL;
+  no_dice.cross_entropy_lovasz_forward = NULL;
+  no_dice.cross_entropy_lovasz_backward = NULL;
   g_assert_true (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY));
   g_assert_false (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY_DICE));
   g_assert_false (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY_DICE_PRESENT));
+  g_assert_false (vg_model_loss_supported (&no_dice, VG_MODEL_LOSS_CROSS_ENTROPY_LOVASZ));
   cuda_like = vg_model_new (&cfg, &no_dice, &error);
   g_assert_no_error (error);
   vg_test_assert_fails (vg_model_set_loss (cuda_like, VG_MODEL_LOSS_CROSS_ENTROPY_DICE, &error),
