@@ -185,32 +185,20 @@ backward_block (float *dlogits, const float *logits, const uint8_t *targets,
                 const float *weights, const float *a, const float *bc, float ce_scale,
                 int ignore_index, int i0, int Nr, int NC)
 {
-  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK];
+  float t[NC * SOFTMAX_BLOCK];
   float kw[SOFTMAX_BLOCK], pg[SOFTMAX_BLOCK], py[SOFTMAX_BLOCK];
   int ys[SOFTMAX_BLOCK];
-  int nb = Nr - i0 < SOFTMAX_BLOCK ? Nr - i0 : SOFTMAX_BLOCK;
   float *d = dlogits + (size_t) i0 * NC;
+  int nb = softmax_block_targets (t, ys, kw, logits, targets, weights, ce_scale, ignore_index,
+                                  i0, Nr, NC);
 
-  softmax_block_load (t, logits + (size_t) i0 * NC, nb, NC); /* read before d is written */
-  softmax_block_exp (t, m, s, NC);
+  /* t is the softmax p; pg_r = sum_c p_c a_c - p_y b_y */
   for (int r = 0; r < SOFTMAX_BLOCK; r++)
-    {
-      int y = r < nb ? targets[i0 + r] : ignore_index;
-      int counted = is_counted (y, ignore_index, NC);
-      ys[r] = counted ? y : -1;
-      kw[r] = counted ? ce_scale * (weights != NULL ? weights[y] : 1.0f) : 0.0f;
-      m[r] = 1.0f / s[r];
-      pg[r] = 0.0f;
-    }
-  /* t becomes the softmax p; pg_r = sum_c p_c a_c - p_y b_y */
+    pg[r] = 0.0f;
   for (int j = 0; j < NC; j++)
 #pragma omp simd
     for (int r = 0; r < SOFTMAX_BLOCK; r++)
-      {
-        float p = t[j * SOFTMAX_BLOCK + r] * m[r];
-        t[j * SOFTMAX_BLOCK + r] = p;
-        pg[r] += p * a[j];
-      }
+      pg[r] += t[j * SOFTMAX_BLOCK + r] * a[j];
   for (int r = 0; r < nb; r++)
     if (ys[r] >= 0)
       {

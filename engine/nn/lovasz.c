@@ -52,23 +52,16 @@ static SIMD_CLONES void
 chunk_hist (ClassHist *hist, const int *present, gboolean with_err, const float *logits,
             const uint8_t *targets, int ignore_index, int i0, int i1, int NC)
 {
-  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK], inv[SOFTMAX_BLOCK];
+  float t[NC * SOFTMAX_BLOCK], kw[SOFTMAX_BLOCK];
   int ys[SOFTMAX_BLOCK], kb[SOFTMAX_BLOCK];
   uint32_t ef[SOFTMAX_BLOCK];
 
   for (int b = i0; b < i1; b += SOFTMAX_BLOCK)
     {
-      int nb = i1 - b < SOFTMAX_BLOCK ? i1 - b : SOFTMAX_BLOCK;
+      /* the same softmax, bit for bit, as the backward's blocks */
+      int nb = softmax_block_targets (t, ys, kw, logits, targets, NULL, 0.0f, ignore_index, b,
+                                      i1, NC);
 
-      softmax_block_load (t, logits + (size_t) b * NC, nb, NC);
-      softmax_block_exp (t, m, s, NC);
-      for (int r = 0; r < SOFTMAX_BLOCK; r++)
-        {
-          int y = r < nb ? targets[b + r] : ignore_index;
-
-          ys[r] = is_counted (y, ignore_index, NC) ? y : -1;
-          inv[r] = 1.0f / s[r];
-        }
       for (int c = 0; c < NC; c++)
         {
           if (!present[c])
@@ -76,7 +69,7 @@ chunk_hist (ClassHist *hist, const int *present, gboolean with_err, const float 
 #pragma omp simd
           for (int r = 0; r < SOFTMAX_BLOCK; r++)
             {
-              float p = t[c * SOFTMAX_BLOCK + r] * inv[r];
+              float p = t[c * SOFTMAX_BLOCK + r];
               float e = ys[r] == c ? 1.0f - p : p;
 
               e = e < 0.0f ? 0.0f : e > 1.0f ? 1.0f : e;
@@ -297,28 +290,15 @@ backward_block (float *dlogits, const float *logits, const uint8_t *targets,
                 const float *weights, const float *coef, const int *present, float ce_scale,
                 int ignore_index, int i0, int Nr, int NC)
 {
-  float t[NC * SOFTMAX_BLOCK], g[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK];
+  float t[NC * SOFTMAX_BLOCK], g[NC * SOFTMAX_BLOCK];
   float kw[SOFTMAX_BLOCK], pg[SOFTMAX_BLOCK];
   int ys[SOFTMAX_BLOCK];
-  int nb = Nr - i0 < SOFTMAX_BLOCK ? Nr - i0 : SOFTMAX_BLOCK;
   float *d = dlogits + (size_t) i0 * NC;
+  int nb = softmax_block_targets (t, ys, kw, logits, targets, weights, ce_scale, ignore_index,
+                                  i0, Nr, NC);
 
-  softmax_block_load (t, logits + (size_t) i0 * NC, nb, NC); /* read before d is written */
-  softmax_block_exp (t, m, s, NC);
   for (int r = 0; r < SOFTMAX_BLOCK; r++)
-    {
-      int y = r < nb ? targets[i0 + r] : ignore_index;
-      int counted = is_counted (y, ignore_index, NC);
-
-      ys[r] = counted ? y : -1;
-      kw[r] = counted ? ce_scale * (weights != NULL ? weights[y] : 1.0f) : 0.0f;
-      m[r] = 1.0f / s[r];
-      pg[r] = 0.0f;
-    }
-  for (int j = 0; j < NC; j++)
-#pragma omp simd
-    for (int r = 0; r < SOFTMAX_BLOCK; r++)
-      t[j * SOFTMAX_BLOCK + r] *= m[r];
+    pg[r] = 0.0f;
   /* the Lovász gradient in p: a bin lookup per (row, present class), 16 rows a vector */
   for (int j = 0; j < NC; j++)
     {

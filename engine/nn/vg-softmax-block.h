@@ -11,6 +11,7 @@
 #include "vg-simd.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum { SOFTMAX_BLOCK = 16 };
 
@@ -51,6 +52,37 @@ softmax_block_exp (float *restrict t, float *restrict m, float *restrict s, int 
         t[j * SOFTMAX_BLOCK + r] = e;
         s[r] += e;
       }
+}
+
+/* The start of a loss's pass over the block of rows [i0, i0 + nb) of logits (Nr, NC),
+ * nb = min(SOFTMAX_BLOCK, Nr - i0), which it returns: t (NC, SOFTMAX_BLOCK) = the rows'
+ * softmax (all read here, so a backward's dlogits may alias logits); ys[r] = the row's
+ * target, or -1 where it is not counted (ignore_index, >= NC, or past the block's end);
+ * kw[r] = ce_scale weights[y] (weights NULL: ones), 0 where not counted. */
+SB_INLINE int
+softmax_block_targets (float *restrict t, int *restrict ys, float *restrict kw,
+                       const float *logits, const uint8_t *targets, const float *weights,
+                       float ce_scale, int ignore_index, int i0, int Nr, int NC)
+{
+  float m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK];
+  int nb = Nr - i0 < SOFTMAX_BLOCK ? Nr - i0 : SOFTMAX_BLOCK;
+
+  softmax_block_load (t, logits + (size_t) i0 * NC, nb, NC);
+  softmax_block_exp (t, m, s, NC);
+  for (int r = 0; r < SOFTMAX_BLOCK; r++)
+    {
+      int y = r < nb ? targets[i0 + r] : ignore_index;
+      int counted = y != ignore_index && y < NC;
+
+      ys[r] = counted ? y : -1;
+      kw[r] = counted ? ce_scale * (weights != NULL ? weights[y] : 1.0f) : 0.0f;
+      m[r] = 1.0f / s[r];
+    }
+  for (int j = 0; j < NC; j++)
+#pragma omp simd
+    for (int r = 0; r < SOFTMAX_BLOCK; r++)
+      t[j * SOFTMAX_BLOCK + r] *= m[r];
+  return nb;
 }
 
 /* rows [0, n) of d (n, NC) = t (NC, SOFTMAX_BLOCK) transposed back */
