@@ -44,6 +44,9 @@ struct _VisageTrainDialog
   AdwEntryRow *sgd_momentum_row;
   AdwEntryRow *sgd_min_lr_row;
   GtkSpinButton *cosine_t_spin;
+  AdwEntryRow *cosine_floor_row;
+  AdwEntryRow *ema_row;
+  AdwEntryRow *oversample_row;
   AdwComboRow *select_row;
   AdwPreferencesGroup *data_group;
   AdwPreferencesGroup *model_group;

@@ -197,5 +197,8 @@ _visage_train_dialog_fill_from_run (VisageTrainDialog *self)
   _visage_train_dialog_set_double (self->sgd_momentum_row, o->sgd_momentum);
   _visage_train_dialog_set_double (self->sgd_min_lr_row, o->sgd_min_lr);
   gtk_spin_button_set_value (self->cosine_t_spin, o->cosine_t);
+  _visage_train_dialog_set_double (self->cosine_floor_row, o->cosine_floor);
+  _visage_train_dialog_set_double (self->ema_row, o->ema);
+  _visage_train_dialog_set_double (self->oversample_row, o->oversample);
   self->filling = FALSE;
 }

@@ -59,6 +59,9 @@ static const struct {
   { "sgd-momentum", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, sgd_momentum_row), NULL },
   { "sgd-min-lr", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, sgd_min_lr_row), NULL },
   { "cosine-t", FIELD_SPIN, G_STRUCT_OFFSET (VisageTrainDialog, cosine_t_spin), NULL },
+  { "cosine-floor", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, cosine_floor_row), NULL },
+  { "ema", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, ema_row), NULL },
+  { "oversample", FIELD_ENTRY, G_STRUCT_OFFSET (VisageTrainDialog, oversample_row), NULL },
   { "select", FIELD_COMBO, G_STRUCT_OFFSET (VisageTrainDialog, select_row),
     &visage_train_select_choices },
 };
@@ -356,6 +359,26 @@ check_rates (VisageTrainDialog *self, VgTrainOptions *o)
       if (!(v > 0))
         problem (self, self->sgd_min_lr_row, _("The minimum learning rate must be more than 0"));
     }
+  if (entry_double (self, self->cosine_floor_row, &v))
+    {
+      o->cosine_floor = v;
+      if (!(v >= 0 && v <= 1))
+        problem (self, self->cosine_floor_row, _("The cosine’s floor must be between 0 and 1"));
+    }
+  if (entry_double (self, self->ema_row, &v))
+    {
+      o->ema = v;
+      if (!(v >= 0 && v < 1))
+        problem (self, self->ema_row,
+                 _("The moving average’s decay must be at least 0 and less than 1"));
+    }
+  if (entry_double (self, self->oversample_row, &v))
+    {
+      o->oversample = v;
+      if (!(v >= 0 && v <= 1))
+        problem (self, self->oversample_row,
+                 _("The oversampling threshold must be between 0 and 1"));
+    }
 }
 
 /* The parameter count, the budget warning, and Start with the first problem's reason. */
@@ -576,6 +599,9 @@ visage_train_dialog_new (GtkWindow *parent, const char *val_dir)
   _visage_train_dialog_set_double (self->sgd_momentum_row, defaults.sgd_momentum);
   _visage_train_dialog_set_double (self->sgd_min_lr_row, defaults.sgd_min_lr);
   gtk_spin_button_set_value (self->cosine_t_spin, defaults.cosine_t);
+  _visage_train_dialog_set_double (self->cosine_floor_row, defaults.cosine_floor);
+  _visage_train_dialog_set_double (self->ema_row, defaults.ema);
+  _visage_train_dialog_set_double (self->oversample_row, defaults.oversample);
   vg_train_options_clear (&defaults);
   _visage_train_dialog_check (self);
   return self;
@@ -827,6 +853,9 @@ visage_train_dialog_class_init (VisageTrainDialogClass *klass)
   BIND (sgd_momentum_row);
   BIND (sgd_min_lr_row);
   BIND (cosine_t_spin);
+  BIND (cosine_floor_row);
+  BIND (ema_row);
+  BIND (oversample_row);
   BIND (select_row);
   BIND (data_group);
   BIND (model_group);

@@ -130,6 +130,9 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "sgd-min-lr"), ==, "0.005");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "patience"), ==, "12");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "cosine-t"), ==, "50");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "cosine-floor"), ==, "0.5");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "ema"), ==, "0");
+  g_assert_cmpstr (visage_train_dialog_get_field (dialog, "oversample"), ==, "0");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "batch"), ==, "8");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "epochs"), ==, "100");
   g_assert_cmpstr (visage_train_dialog_get_field (dialog, "seed"), ==, "42");
@@ -176,6 +179,24 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   assert_blocked (dialog, "momentum");
   ui_train_set (dialog, "sgd-momentum", "0.9");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
+  /* the moving average, the rare-class oversampling and the cosine's floor reach the run */
+  ui_train_set (dialog, "ema", "1");
+  assert_blocked (dialog, "moving average");
+  ui_train_set (dialog, "ema", "0.999");
+  ui_train_set (dialog, "oversample", "-0.1");
+  assert_blocked (dialog, "oversampling");
+  ui_train_set (dialog, "oversample", "0.1");
+  ui_train_set (dialog, "cosine-floor", "2");
+  assert_blocked (dialog, "floor");
+  ui_train_set (dialog, "cosine-floor", "0");
+  g_assert_true (visage_train_dialog_get_can_start (dialog));
+  {
+    const VgTrainOptions *o = visage_train_dialog_get_options (dialog);
+
+    g_assert_cmpfloat (o->ema, ==, 0.999);
+    g_assert_cmpfloat (o->oversample, ==, 0.1);
+    g_assert_cmpfloat (o->cosine_floor, ==, 0.0);
+  }
 
   file = g_build_filename (ui_fixture.scratch_dir, "a-file", NULL);
   g_assert_true (g_file_set_contents (file, "x", 1, NULL));
