@@ -277,7 +277,8 @@ parse_args (Args *a, int *argc, char ***argv, int *status)
     { "sgd-min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &a->sgd_min_lr,
       "Stop when the SGD rate would fall below this (0.005)", "X" },
     { "cosine-t", 0, 0, G_OPTION_ARG_INT, &a->cosine_t,
-      "Cosine annealing period in epochs, to half the phase's rate (50; 0: constant)", "N" },
+      "Cosine annealing period in epochs, down to --cosine-floor times the phase's rate (50; "
+      "0: constant)", "N" },
     { "cosine-floor", 0, 0, G_OPTION_ARG_DOUBLE, &a->cosine_floor,
       "Where the cosine ends, as a fraction of the phase's rate (0.5, the report's; 0: zero)",
       "F" },
