@@ -51,11 +51,11 @@ struct _VgBackend
   void (*conv2d_forward) (float *out, const float *inp, const float *weight, const float *bias,
                           float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
                           int P, int G);
-  /* The forward at inference (nothing will run a backward through it), free to take a
-   * faster algorithm whose rounding differs from conv2d_forward's (the CPU: Winograd for
-   * 3x3 stride-1 convolutions). Optional: NULL where the backend has none (conv2d_forward
-   * runs); same scratch as conv2d_forward. */
-  void (*conv2d_forward_infer) (float *out, const float *inp, const float *weight,
+  /* The graphs' forward (training and inference), free to take a faster algorithm whose
+   * rounding differs from conv2d_forward's (the CPU: Winograd for 3x3 stride-1
+   * convolutions); conv2d_forward stays the reference path. Optional: NULL where the backend
+   * has none (conv2d_forward runs); same scratch as conv2d_forward. */
+  void (*conv2d_forward_fast) (float *out, const float *inp, const float *weight,
                                 const float *bias, float *scratch, int B, int H, int W,
                                 int Cin, int Cout, int K, int S, int P, int G);
   void (*conv2d_backward) (float *dinp, float *dweight, float *dbias, const float *dout,

@@ -116,11 +116,11 @@ p_conv2d_forward (float *out, const float *inp, const float *weight, const float
 }
 
 static void
-p_conv2d_forward_infer (float *out, const float *inp, const float *weight, const float *bias,
+p_conv2d_forward_fast (float *out, const float *inp, const float *weight, const float *bias,
                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
                         int P, int G)
 {
-  PROF (prof_inner->conv2d_forward_infer (out, inp, weight, bias, scratch, B, H, W, Cin, Cout,
+  PROF (prof_inner->conv2d_forward_fast (out, inp, weight, bias, scratch, B, H, W, Cin, Cout,
                                           K, S, P, G),
         G > 1 ? "dwconv_fwd" : "conv2d_fwd", conv_flops (B, H, W, Cin, Cout, K, S, P, G),
         "B%d %dx%d %d->%d k%ds%d g%d", B, H, W, Cin, Cout, K, S, G);
@@ -542,7 +542,7 @@ vg_profile_backend (const VgBackend *inner, gboolean synchronize)
   if (inner->op != NULL)              \
     prof_backend.op = p_##op;
   WRAP (resize_bilinear_ac_forward) WRAP (resize_bilinear_ac_backward)
-  WRAP (conv2d_forward_infer)
+  WRAP (conv2d_forward_fast)
   WRAP (conv2d_dilated_forward) WRAP (conv2d_dilated_backward)
   WRAP (maxpool2d_forward) WRAP (maxpool2d_backward)
   WRAP (adaptive_avgpool_forward) WRAP (adaptive_avgpool_backward)

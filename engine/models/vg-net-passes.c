@@ -55,9 +55,9 @@ forward_conv (VgModel *m, VgNet *net, VgNetNode *n, const VgNetNode *in, int B,
     }
   if (n->Dl == 1)
     {
-      /* at inference the backend's faster forward where it has one (Winograd on the CPU) */
-      __typeof__ (be->conv2d_forward) conv = !training && be->conv2d_forward_infer != NULL
-                                                 ? be->conv2d_forward_infer
+      /* the backend's faster forward where it has one (Winograd on the CPU) */
+      __typeof__ (be->conv2d_forward) conv = be->conv2d_forward_fast != NULL
+                                                 ? be->conv2d_forward_fast
                                                  : be->conv2d_forward;
       conv (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W, in->C, n->C, n->K, n->S,
             n->P, n->G);

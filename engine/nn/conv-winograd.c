@@ -20,10 +20,13 @@
  * Rounding: the transforms' points 0, +-1, +-2 (B^T and A^T have integer entries, G
  * multiples of 1/24) cost accuracy against the direct sum: results and gradients within
  * about 1e-5 of their largest value (tests/engine/test-conv-winograd.c measures them against
- * double sums; the direct kernels: 1e-6), far below what a class decision notices. The
- * gradients pass the PyTorch references of U-Net and DeepLabV3+ with it; the forward does
- * not where their fixtures' BatchNorm normalises few pixels, so it serves inference only
- * (vg_conv2d_forward_infer) and training's forward stays with the direct kernels.
+ * double sums; the direct kernels: 1e-6), far below what a class decision notices. It runs
+ * in training too (vg_conv2d_forward_fast, both gradients). U-Net's PyTorch reference passes
+ * with it throughout; DeepLabV3+'s fixture, whose gradients pass through BatchNorms of a few
+ * pixels and ReLU inputs near 0, amplifies any rounding difference (it fails with the
+ * direct kernels' AVX2-less sum order too), so it compares its gradients with Winograd in the
+ * backward only and its forward with Winograd throughout (tests/engine/
+ * test-reference-baselines.c). VISAGE_CONV=direct turns it off (vg_conv_winograd_use).
  *
  * Work: the weight's transform once per call (Cin Cout 3 x 3 taps); then chunks of T tiles
  * (T from the shape alone): input transform (threads share the tiles), the 36 products on
@@ -56,6 +59,31 @@
  * 64->64 59.9 / 41.4, 128->64 61.7 / 34.3 (ratios 8, 16, 21, 32, 43). */
 #define BWD_MIN_RATIO 20
 #define PAR_MIN 16384
+
+/* The use set (a VgWinogradUse); -1 until VISAGE_CONV is read (atomic: the first convolution
+ * may run on any thread). */
+static gint use_set = -1;
+
+void
+vg_conv_winograd_set_use (VgWinogradUse use)
+{
+  g_atomic_int_set (&use_set, use);
+}
+
+VgWinogradUse
+vg_conv_winograd_use (void)
+{
+  if (g_atomic_int_get (&use_set) < 0)
+    {
+      VgWinogradUse use = g_strcmp0 (g_getenv ("VISAGE_CONV"), "direct") == 0
+                              ? VG_WINOGRAD_NONE
+                              : VG_WINOGRAD_ALL;
+
+      /* a use set meanwhile (vg_conv_winograd_set_use) wins over the environment */
+      g_atomic_int_compare_and_exchange (&use_set, -1, use);
+    }
+  return (VgWinogradUse) g_atomic_int_get (&use_set);
+}
 
 static int
 tiles_of (int n)
@@ -425,7 +453,8 @@ vg_conv_winograd_forward (float *out, const float *inp, const float *weight, con
 {
   int vl = vg_conv_direct_vector_floats ();
 
-  if (vl == 0 || Cout % vl != 0 || !vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
+  if (vl == 0 || Cout % vl != 0 || !vg_conv_winograd_shape (Cin, Cout, K, S, G, 1)
+      || vg_conv_winograd_use () != VG_WINOGRAD_ALL)
     return FALSE;
   int Ho = vg_conv_out_size (H, K, S, P), Wo = vg_conv_out_size (W, K, S, P);
   if (Ho <= 0 || Wo <= 0)
@@ -476,7 +505,8 @@ vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, con
 {
   int vl = vg_conv_direct_vector_floats ();
 
-  if (vl == 0 || (size_t) Cin * Cout < (size_t) BWD_MIN_RATIO * (Cin + Cout))
+  if (vl == 0 || (size_t) Cin * Cout < (size_t) BWD_MIN_RATIO * (Cin + Cout)
+      || vg_conv_winograd_use () == VG_WINOGRAD_NONE)
     return;
   int Ho = vg_conv_out_size (H, K, S, P), Wo = vg_conv_out_size (W, K, S, P);
   if (Ho <= 0 || Wo <= 0)

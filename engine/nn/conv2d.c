@@ -14,8 +14,8 @@
  *   the same copy run backwards (no sums: each input float belongs to one window);
  * - 3x3 stride-1 one-group convolutions with enough channels, where the direct kernels run:
  *   Winograd's F(4x4, 3x3) (conv-winograd.c), a quarter of the products, for the gradients
- *   (enough channels both ways) and for the forward at inference (vg_conv2d_forward_infer);
- *   the training forward keeps the direct kernels;
+ *   (enough channels both ways) and for the graphs' forward, in training as at inference
+ *   (vg_conv2d_forward_fast); vg_conv2d_forward keeps the direct kernels;
  * - everything else: with one group, the direct kernels of conv-direct.c where they take the
  *   shape (channel counts that fill vectors, an AVX2 or AVX-512 processor), else
  *   im2col then GEMM. A column row holds one output pixel's receptive field
@@ -627,25 +627,30 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
 /* The line for a processor whose direct kernels are ISA's. */
 #define CONV_LINE(isa)                                                                     \
   "direct " isa " kernels where output channels fill vectors, else im2col; 3x3 stride 1 "  \
-  "by Winograd F(4x4, 3x3) on them (inference, 16+ channels in; gradients, Cin Cout / "    \
+  "by Winograd F(4x4, 3x3) on them (forward, 16+ channels in; gradients, Cin Cout / "      \
   "(Cin + Cout) >= 20)"
+#define CONV_LINE_DIRECT(isa)                                                              \
+  "direct " isa " kernels where output channels fill vectors, else im2col; no Winograd "   \
+  "(VISAGE_CONV=direct)"
 
 const char *
 vg_conv_describe (void)
 {
+  gboolean winograd = vg_conv_winograd_use () != VG_WINOGRAD_NONE;
+
   switch (vg_conv_direct_vector_floats ())
     {
     case 16:
-      return CONV_LINE ("AVX-512");
+      return winograd ? CONV_LINE ("AVX-512") : CONV_LINE_DIRECT ("AVX-512");
     case 8:
-      return CONV_LINE ("AVX2");
+      return winograd ? CONV_LINE ("AVX2") : CONV_LINE_DIRECT ("AVX2");
     default:
       return "im2col and the large-product path (no direct kernels, no Winograd)";
     }
 }
 
 void
-vg_conv2d_forward_infer (float *out, const float *inp, const float *weight, const float *bias,
+vg_conv2d_forward_fast (float *out, const float *inp, const float *weight, const float *bias,
                          float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
                          int P, int G)
 {

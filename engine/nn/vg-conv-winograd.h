@@ -6,6 +6,19 @@
 #include <glib.h>
 #include <stddef.h>
 
+/* Where Winograd runs: everywhere it takes the shape (the default), for the gradients only,
+ * or nowhere. VISAGE_CONV=direct in the environment, read at the first convolution, starts
+ * at VG_WINOGRAD_NONE (to tell a rounding difference of Winograd's from anything else);
+ * vg_conv_winograd_set_use wins over it. */
+typedef enum {
+  VG_WINOGRAD_ALL,
+  VG_WINOGRAD_GRADIENTS,
+  VG_WINOGRAD_NONE,
+} VgWinogradUse;
+
+void vg_conv_winograd_set_use (VgWinogradUse use);
+VgWinogradUse vg_conv_winograd_use (void);
+
 /* Whether the shape is one the Winograd forward takes (on a processor with the direct
  * kernels): 3x3, stride 1, one group, no dilation, at least 16 input channels and output
  * channels a multiple of 8. */

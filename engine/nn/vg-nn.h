@@ -39,14 +39,12 @@ size_t vg_conv2d_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, 
 void vg_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
                         int P, int G);
-/* The same at inference, where no backward reads the rounding back: 3x3 stride-1 one-group
- * convolutions with at least 16 input channels go through Winograd's F(4x4, 3x3) (a quarter
- * of the products; results within about 1e-5 of the largest output, where the direct
- * kernels' are within 1e-6), others through vg_conv2d_forward. Same scratch. The training
- * forward stays direct: at the PyTorch fixtures' sizes, whose BatchNorm statistics come from
- * few pixels, Winograd's forward put DeepLabV3+'s gradients up to 8.8 times their
- * tolerances (its gradients alone stay within). */
-void vg_conv2d_forward_infer (float *out, const float *inp, const float *weight,
+/* The same, faster, with another rounding: 3x3 stride-1 one-group convolutions with at least
+ * 16 input channels go through Winograd's F(4x4, 3x3) (a quarter of the products; results
+ * within about 1e-5 of the largest output, where the direct kernels' are within 1e-6),
+ * others (and all with VISAGE_CONV=direct) through vg_conv2d_forward. Same scratch. The
+ * graphs' forward, in training as at inference. */
+void vg_conv2d_forward_fast (float *out, const float *inp, const float *weight,
                               const float *bias, float *scratch, int B, int H, int W, int Cin,
                               int Cout, int K, int S, int P, int G);
 /* dinp may be NULL (e.g. the first layer, whose input is the image). Winograd computes the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The Winograd F(4x4, 3x3) convolution (nn/conv-winograd.c), alone and through
- * vg_conv2d_forward_infer and vg_conv2d_backward, against naive double loops: ragged maps (tiles cut
+ * vg_conv2d_forward_fast and vg_conv2d_backward, against naive double loops: ragged maps (tiles cut
  * by the edges), paddings 0 to 2, channel counts that leave part of a vector, several chunks
  * of tiles, batches; the same floats on 1 and 3 threads; on each instruction set the
  * processor has. Shapes it does not take (stride, few channels, the BLAS path) are refused
@@ -83,7 +83,7 @@ out_numel (const Case *c)
 static void
 run_infer (Case *c, float *out, const float *bias)
 {
-  vg_conv2d_forward_infer (out, c->inp, c->weight, bias, c->scratch, c->B, c->H, c->W, c->Cin,
+  vg_conv2d_forward_fast (out, c->inp, c->weight, bias, c->scratch, c->B, c->H, c->W, c->Cin,
                            c->Cout, c->K, c->S, c->P, 1);
 }
 
@@ -324,6 +324,61 @@ VG_TEST ("/nn/conv2d-winograd-not-taken", test_conv2d_winograd_not_taken)
   check_not_taken (9, 9, 16, 16, 1, 1, 0);  /* 1 x 1 */
   g_assert_false (vg_conv_winograd_shape (16, 16, 3, 1, 2, 1)); /* groups */
   g_assert_false (vg_conv_winograd_shape (16, 16, 3, 1, 1, 2)); /* dilation */
+}
+
+/* vg_conv_winograd_set_use: with VG_WINOGRAD_GRADIENTS the fast forward is the direct one to
+ * the bit and the gradients stay Winograd's; with VG_WINOGRAD_NONE neither runs. */
+VG_TEST ("/nn/conv2d-winograd-use", test_conv2d_winograd_use)
+{
+  Case c;
+  case_init (&c, 2, 13, 11, 48, 64, 3, 1, 1);
+  size_t no = out_numel (&c), ni = (size_t) 2 * 13 * 11 * 48, nw = (size_t) 64 * 48 * 9;
+  float *direct = g_new (float, no), *R = rand_new (no, -1, 1);
+  float *dinp = g_new (float, ni), *dw = g_new (float, nw);
+  gboolean kernels = vg_conv_direct_vector_floats () > 0;
+
+  g_assert_cmpint (vg_conv_winograd_use (), ==, VG_WINOGRAD_ALL);
+  vg_conv2d_forward (direct, c.inp, c.weight, c.bias, c.scratch, 2, 13, 11, 48, 64, 3, 1, 1, 1);
+  run_infer (&c, c.out, c.bias);
+  g_assert_true ((memcmp (direct, c.out, no * 4) != 0) == kernels); /* another rounding */
+  for (int use = VG_WINOGRAD_GRADIENTS; use <= VG_WINOGRAD_NONE; use++)
+    {
+      float *pi = dinp, *pw = dw;
+
+      vg_conv_winograd_set_use ((VgWinogradUse) use);
+      g_assert_cmpint (vg_conv_winograd_use (), ==, use);
+      run_infer (&c, c.out, c.bias);
+      g_assert_cmpmem (direct, no * 4, c.out, no * 4);
+      g_assert_false (vg_conv_winograd_forward (c.out, c.inp, c.weight, c.bias, c.scratch, 2,
+                                                13, 11, 48, 64, 3, 1, 1, 1));
+      memset (dw, 0, nw * 4);
+      vg_conv_winograd_backward (&pi, &pw, R, c.inp, c.weight, c.scratch, 2, 13, 11, 48, 64, 3,
+                                 1, 1, 1);
+      g_assert_true ((pi == NULL) == (kernels && use == VG_WINOGRAD_GRADIENTS));
+      g_assert_true ((pw == NULL) == (kernels && use == VG_WINOGRAD_GRADIENTS));
+      g_assert_nonnull (strstr (vg_conv_describe (),
+                                use == VG_WINOGRAD_NONE || !kernels ? "no Winograd"
+                                                                    : "by Winograd"));
+    }
+  vg_conv_winograd_set_use (VG_WINOGRAD_ALL);
+  g_free (direct), g_free (R), g_free (dinp), g_free (dw);
+  case_clear (&c);
+}
+
+/* VISAGE_CONV=direct, read at the first convolution (a fresh process: the parent has read
+ * it already), turns Winograd off; other values leave it on. */
+VG_TEST ("/nn/conv2d-winograd-env", test_conv2d_winograd_env)
+{
+  if (g_test_subprocess ())
+    {
+      g_setenv ("VISAGE_CONV", "direct", TRUE);
+      g_assert_cmpint (vg_conv_winograd_use (), ==, VG_WINOGRAD_NONE);
+      g_setenv ("VISAGE_CONV", "winograd", TRUE); /* read once: still off */
+      g_assert_cmpint (vg_conv_winograd_use (), ==, VG_WINOGRAD_NONE);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
 }
 
 VG_TEST_MAIN ()
