@@ -52,11 +52,14 @@
 #define LANES 16
 /* Below this many input channels the transforms cost more than the products save. */
 #define MIN_CIN 16
-/* The gradients move the transformed input and output gradient of every tile through memory
- * (36 points per 16 pixels), which only pays where the products are large against them:
- * Cin Cout / (Cin + Cout) at least this. U-Net at 256 batch 8, ms of a layer's backward,
- * direct against Winograd: 16->16 64.5 / 128.9, 32->32 60.7 / 66.2, 64->32 59.2 / 53.5,
- * 64->64 59.9 / 41.4, 128->64 61.7 / 34.3 (ratios 8, 16, 21, 32, 43). */
+/* The weight gradient moves the transformed input and output gradient of every tile through
+ * memory (36 points per 16 pixels each), which only pays where the products are large
+ * against them: Cin Cout / (Cin + Cout) at least this. U-Net at 256 batch 8, ms of a layer's
+ * backward, direct against Winograd for both gradients: 16->16 64.5 / 128.9, 32->32 60.7 /
+ * 66.2, 64->32 59.2 / 53.5, 64->64 59.9 / 41.4, 128->64 61.7 / 34.3 (ratios 8, 16, 21, 32,
+ * 43). The input gradient, a forward, takes Winograd wherever the forward would: with it
+ * alone below the ratio (the weight gradient direct), 16->16 54.8-57.6 -> 45.5-47.6, 32->16
+ * at 256 53.6-56.4 -> 39.9-46.5, 32->32 54.1-54.9 -> 38.7-41.0. */
 #define BWD_MIN_RATIO 20
 #define PAR_MIN 16384
 
@@ -505,8 +508,7 @@ vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, con
 {
   int vl = vg_conv_direct_vector_floats ();
 
-  if (vl == 0 || (size_t) Cin * Cout < (size_t) BWD_MIN_RATIO * (Cin + Cout)
-      || vg_conv_winograd_use () == VG_WINOGRAD_NONE)
+  if (vl == 0 || vg_conv_winograd_use () == VG_WINOGRAD_NONE)
     return;
   int Ho = vg_conv_out_size (H, K, S, P), Wo = vg_conv_out_size (W, K, S, P);
   if (Ho <= 0 || Wo <= 0)
@@ -514,7 +516,8 @@ vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, con
   size_t T = scratch_tiles (B, H, W, Cin, Cout, P);
   float *U = scratch, *V = U + (size_t) NXI * Cin * Cout, *M = V + (size_t) NXI * T * Cin;
 
-  if (*dweight != NULL && Cout % vl == 0 && vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
+  if (*dweight != NULL && (size_t) Cin * Cout >= (size_t) BWD_MIN_RATIO * (Cin + Cout)
+      && Cout % vl == 0 && vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
     {
       float *dw = *dweight;
 

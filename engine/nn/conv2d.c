@@ -13,9 +13,10 @@
  *   output pixels with the weight permuted to (Cout, K, K, Cin), and the input gradient is
  *   the same copy run backwards (no sums: each input float belongs to one window);
  * - 3x3 stride-1 one-group convolutions with enough channels, where the direct kernels run:
- *   Winograd's F(4x4, 3x3) (conv-winograd.c), a quarter of the products, for the gradients
- *   (enough channels both ways) and for the graphs' forward, in training as at inference
- *   (vg_conv2d_forward_fast); vg_conv2d_forward keeps the direct kernels;
+ *   Winograd's F(4x4, 3x3) (conv-winograd.c), a quarter of the products, for the graphs'
+ *   forward, in training as at inference (vg_conv2d_forward_fast; vg_conv2d_forward keeps
+ *   the direct kernels), the input gradient, and the weight gradient where the channels are
+ *   many both ways;
  * - everything else: with one group, the direct kernels of conv-direct.c where they take the
  *   shape (channel counts that fill vectors, an AVX2 or AVX-512 processor), else
  *   im2col then GEMM. A column row holds one output pixel's receptive field
@@ -627,8 +628,8 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
 /* The line for a processor whose direct kernels are ISA's. */
 #define CONV_LINE(isa)                                                                     \
   "direct " isa " kernels where output channels fill vectors, else im2col; 3x3 stride 1 "  \
-  "by Winograd F(4x4, 3x3) on them (forward, 16+ channels in; gradients, Cin Cout / "      \
-  "(Cin + Cout) >= 20)"
+  "by Winograd F(4x4, 3x3) on them (forward and input gradient, 16+ channels in; weight "  \
+  "gradient, Cin Cout / (Cin + Cout) >= 20)"
 #define CONV_LINE_DIRECT(isa)                                                              \
   "direct " isa " kernels where output channels fill vectors, else im2col; no Winograd "   \
   "(VISAGE_CONV=direct)"

@@ -279,7 +279,9 @@ backward_cases (void)
   check_backward (1, 7, 5, 64, 64, 2, TRUE, TRUE);       /* padding 2: dinp pads 0 */
   check_backward (3, 17, 19, 64, 64, 1, TRUE, TRUE);
   check_backward (1, 46, 47, 64, 64, 1, TRUE, TRUE);     /* two chunks of tiles (108, 36) */
-  check_backward (1, 13, 11, 32, 32, 1, FALSE, FALSE);   /* 32 x 32 / 64 < 20: not taken */
+  /* 32 x 32 / 64 < 20: the weight gradient not taken, the input gradient (a forward) is */
+  check_backward (1, 13, 11, 32, 32, 1, vl > 0, FALSE);
+  check_backward (2, 9, 7, 16, 16, 1, vl > 0, FALSE);   /* U-Net's first layers' shape */
   check_backward (2, 2, 1, 64, 64, 1, TRUE, TRUE);       /* maps smaller than a tile */
 }
 
