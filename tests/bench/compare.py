@@ -457,6 +457,65 @@ def measure(row, key, fn):
         row[key + '_error'] = str(e)[:2000]
 
 
+def median(xs):
+    """The median of the values that are there (None: none is)."""
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def ratio_cell(values, goal, higher_is_better):
+    """A ratio over the rounds: the median, its verdict, and with more than one round the
+    smallest and largest in brackets."""
+    med = median(values)
+    cell = '%s %s' % (fmt(med), verdict(med, goal, higher_is_better))
+    present = [v for v in values if v is not None]
+    if len(present) > 1:
+        cell += ' (%.2f-%.2f)' % (min(present), max(present))
+    return cell
+
+
+def train_round(a, r, t, v):
+    """One round's training figures: PyTorch and Visage images/s, Visage GFLOP/s, the
+    speed-up, the memory ratio and GFLOP/s over sgemm (None where a side is missing)."""
+    t_ips = v_ips = gflops = None
+    if t:
+        t_ips = r['batch'] * 1e3 / t['step_ms_min'] if a.best else t['images_per_s']
+    if v:
+        v_ips = (r['batch'] * 1e3 / v['train_step_ms_min'] if a.best
+                 else v['train_images_per_s'])
+        gflops = v['train_gflops'] * v_ips / v['train_images_per_s']
+    return {'t_ips': t_ips, 'v_ips': v_ips, 'gflops': gflops,
+            't_rss': t and t['peak_rss_bytes'], 'v_rss': v and v['train_peak_rss_bytes'],
+            'sgemm': v and v['sgemm_gflops'],
+            'speed': v_ips / t_ips if t and v else None,
+            'mem': v['train_peak_rss_bytes'] / t['peak_rss_bytes'] if t and v else None,
+            'eff': gflops / v['sgemm_gflops'] if v else None}
+
+
+def infer_round(a, t, o, v):
+    """One round's latencies (ms) and ratios."""
+    key = 'min' if a.best else 'median'
+    t_ms = t and t['latency_ms_' + key]
+    o_ms = o and o['latency_ms_' + key]
+    v_ms = v and v['infer_latency_ms_' + key]
+    return {'t_ms': t_ms, 'o_ms': o_ms, 'v_ms': v_ms,
+            'vo': v_ms / o_ms if o and v else None, 'vt': v_ms / t_ms if t and v else None,
+            'gflops': v['infer_gflops'] * v['infer_latency_ms_median'] / v_ms if v else None,
+            'diff': o and o['max_abs_diff_vs_torch']}
+
+
+def round_label(k, rounds):
+    return ' (round %d of %d)' % (k + 1, rounds) if rounds > 1 else ''
+
+
+def rounds_of(r):
+    """The row's rounds (a row written before --rounds is its own single round)."""
+    return r.get('rounds') or [r]
+
+
 def load_span(row):
     return '%s-%s, %.1f' % (row['load_start'].split()[0], row['load_end'].split()[0],
                             max(row['runnable'], default=float('nan')))
@@ -469,46 +528,39 @@ def print_tables(a, results):
     est = 'fastest step' if a.best else 'all timed steps'
     w('\n## Training (synthetic data in memory; images/s over %s; peak RSS in MiB)\n\n'
       % est)
+    if a.rounds > 1:
+        w('Each row measured in %d rounds, Visage then PyTorch (then ONNX Runtime) in each: '
+          'figures are medians over the rounds, ratios the median of the rounds\' ratios with '
+          'their smallest and largest in brackets.\n\n' % a.rounds)
     w('| config | size | batch | PyTorch img/s | Visage img/s | speed-up (goal >= 3) | '
       'PyTorch peak RSS | Visage peak RSS | memory ratio (goal <= 1) | Visage GFLOP/s | '
       'sgemm GFLOP/s | GFLOP/s / sgemm (goal >= 0.5) | load |\n')
     w('|---|---|---|---|---|---|---|---|---|---|---|---|---|\n')
     for r in results['train']:
-        t, v = r.get('torch'), r.get('visage')
-        t_ips = v_ips = gflops = None
-        if t:
-            t_ips = r['batch'] * 1e3 / t['step_ms_min'] if a.best else t['images_per_s']
-        if v:
-            v_ips = (r['batch'] * 1e3 / v['train_step_ms_min'] if a.best
-                     else v['train_images_per_s'])
-            gflops = v['train_gflops'] * v_ips / v['train_images_per_s']
-        speed = v_ips / t_ips if t and v else None
-        mem = v['train_peak_rss_bytes'] / t['peak_rss_bytes'] if t and v else None
-        eff = gflops / v['sgemm_gflops'] if v else None
-        w('| %s | %d | %d | %s | %s | %s %s | %s | %s | %s %s | %s | %s | %s %s | %s |\n' % (
-            r['config'], r['size'], r['batch'], fmt(t_ips), fmt(v_ips), fmt(speed),
-            verdict(speed, 3, True), mib(t and t['peak_rss_bytes']),
-            mib(v and v['train_peak_rss_bytes']), fmt(mem), verdict(mem, 1, False),
-            fmt(gflops, '%.1f'), fmt(v and v['sgemm_gflops'], '%.1f'), fmt(eff),
-            verdict(eff, 0.5, True), load_span(r)))
-    key = 'min' if a.best else 'median'
+        rs = [train_round(a, r, x.get('torch'), x.get('visage')) for x in rounds_of(r)]
+        m = {k: median([x[k] for x in rs]) for k in rs[0]}
+        w('| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' % (
+            r['config'], r['size'], r['batch'], fmt(m['t_ips']), fmt(m['v_ips']),
+            ratio_cell([x['speed'] for x in rs], 3, True), mib(m['t_rss']), mib(m['v_rss']),
+            ratio_cell([x['mem'] for x in rs], 1, False), fmt(m['gflops'], '%.1f'),
+            fmt(m['sgemm'], '%.1f'), ratio_cell([x['eff'] for x in rs], 0.5, True),
+            load_span(r)))
     w('\n## Inference (batch 1, latency in ms: %s of %d runs after %d warm-up)\n\n'
       % ('fastest' if a.best else 'median', a.infer_runs, a.infer_warmup))
     w('| config | size | PyTorch | ONNX Runtime | Visage | Visage / ORT (goal <= 0.8) | '
       'Visage / PyTorch | Visage GFLOP/s | ORT logits vs PyTorch (max abs diff) | load |\n')
     w('|---|---|---|---|---|---|---|---|---|---|\n')
     for r in results['infer']:
-        t, o, v = r.get('torch'), r.get('ort'), r.get('visage')
-        t_ms = t and t['latency_ms_' + key]
-        o_ms = o and o['latency_ms_' + key]
-        v_ms = v and v['infer_latency_ms_' + key]
-        vo = v_ms / o_ms if o and v else None
-        vt = v_ms / t_ms if t and v else None
-        gflops = v['infer_gflops'] * v['infer_latency_ms_median'] / v_ms if v else None
-        w('| %s | %d | %s | %s | %s | %s %s | %s | %s | %s | %s |\n' % (
-            r['config'], r['size'], fmt(t_ms, '%.1f'), fmt(o_ms, '%.1f'), fmt(v_ms, '%.1f'),
-            fmt(vo), verdict(vo, 0.8, False), fmt(vt), fmt(gflops, '%.1f'),
-            fmt(o and o['max_abs_diff_vs_torch'], '%.2g'), load_span(r)))
+        rs = [infer_round(a, x.get('torch'), x.get('ort'), x.get('visage'))
+              for x in rounds_of(r)]
+        m = {k: median([x[k] for x in rs]) for k in rs[0]}
+        w('| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' % (
+            r['config'], r['size'], fmt(m['t_ms'], '%.1f'), fmt(m['o_ms'], '%.1f'),
+            fmt(m['v_ms'], '%.1f'), ratio_cell([x['vo'] for x in rs], 0.8, False),
+            fmt(m['vt']), fmt(m['gflops'], '%.1f'),
+            '-' if m['diff'] is None else '%.2g' % max(x['diff'] for x in rs if x['diff']
+                                                        is not None),
+            load_span(r)))
     w('\nload: the 1-minute load average before and after the row\'s measurements, and the '
       'largest mean number of runnable tasks during one of them (%d threads + 1 sampler when '
       'nothing else runs; the machine has %d cores)\n' % (a.threads, os.cpu_count()))
@@ -556,6 +608,9 @@ def main():
     p.add_argument('--torch-malloc-tuned', action='store_true',
                    help='run PyTorch with %s (freed memory kept for reuse)'
                    % ' '.join('%s=%s' % kv for kv in TUNED_MALLOC.items()))
+    p.add_argument('--rounds', type=int, default=1, help='measure every row this many times, '
+                   'Visage and PyTorch side by side in each round; the tables give medians '
+                   'and the ratios\' range')
     p.add_argument('--json', help='also write every measurement here')
     # internal: one measurement in a fresh process
     p.add_argument('--worker', choices=['train', 'infer', 'export'], help=argparse.SUPPRESS)
@@ -576,6 +631,8 @@ def main():
     batches = a.batch or [8] * len(sizes)
     if len(batches) != len(sizes):
         p.error('give one --batch per --size')
+    if a.rounds < 1:
+        p.error('--rounds must be at least 1')
     if any(s % 32 for s in sizes + (a.infer_size or [])):
         p.error('sizes must be multiples of 32')
     infer_sizes = a.infer_size or sorted(set(sizes))
@@ -596,30 +653,42 @@ def main():
         cfg = resolve_config(name, spec)
         label = name + (' (%s)' % spec if spec else '')
         for size, batch in zip(sizes, batches) if not a.skip_train else []:
-            log('%s: training %dx%d batch %d' % (name, size, size, batch))
-            row = {'config': label, 'size': size, 'batch': batch, 'load_start': loadavg()}
+            row = {'config': label, 'size': size, 'batch': batch, 'load_start': loadavg(),
+                   'rounds': []}
             first = len(RUNNABLE)
-            measure(row, 'visage', lambda: visage_measure(a, name, spec, 'train', size,
-                                                          batch))
-            if not a.skip_torch:
-                measure(row, 'torch', lambda: json.loads(run_json(
-                    worker_cmd(a, 'train', name, spec, size=size, batch=batch, steps=a.steps,
-                               min_steps=a.min_steps, max_seconds=a.max_seconds,
-                               warmup=a.warmup), env=torch_env(a))))
+            for k in range(a.rounds):
+                log('%s: training %dx%d batch %d%s' % (name, size, size, batch,
+                                                       round_label(k, a.rounds)))
+                one = {}
+                measure(one, 'visage', lambda: visage_measure(a, name, spec, 'train', size,
+                                                              batch))
+                if not a.skip_torch:
+                    measure(one, 'torch', lambda: json.loads(run_json(
+                        worker_cmd(a, 'train', name, spec, size=size, batch=batch,
+                                   steps=a.steps, min_steps=a.min_steps,
+                                   max_seconds=a.max_seconds, warmup=a.warmup),
+                        env=torch_env(a))))
+                row['rounds'].append(one)
+            row.update(row['rounds'][0])  # the first round's, where one row is read
             row['load_end'] = loadavg()
             row['runnable'] = RUNNABLE[first:]
             results['train'].append(row)
         for size in infer_sizes:
-            log('%s: inference %dx%d' % (name, size, size))
-            row = {'config': label, 'size': size, 'load_start': loadavg()}
+            row = {'config': label, 'size': size, 'load_start': loadavg(), 'rounds': []}
             first = len(RUNNABLE)
-            measure(row, 'visage', lambda: visage_measure(a, name, spec, 'infer', size, 1))
-            if not a.skip_torch:
-                measure(row, 'torch', lambda: json.loads(run_json(
-                    worker_cmd(a, 'infer', name, spec, size=size, runs=a.infer_runs,
-                               warmup=a.infer_warmup), env=torch_env(a))))
-            if not a.skip_ort:
-                measure(row, 'ort', lambda: ort_measure(a, name, spec, cfg, size))
+            for k in range(a.rounds):
+                log('%s: inference %dx%d%s' % (name, size, size, round_label(k, a.rounds)))
+                one = {}
+                measure(one, 'visage', lambda: visage_measure(a, name, spec, 'infer', size,
+                                                              1))
+                if not a.skip_torch:
+                    measure(one, 'torch', lambda: json.loads(run_json(
+                        worker_cmd(a, 'infer', name, spec, size=size, runs=a.infer_runs,
+                                   warmup=a.infer_warmup), env=torch_env(a))))
+                if not a.skip_ort:
+                    measure(one, 'ort', lambda: ort_measure(a, name, spec, cfg, size))
+                row['rounds'].append(one)
+            row.update(row['rounds'][0])
             row['load_end'] = loadavg()
             row['runnable'] = RUNNABLE[first:]
             results['infer'].append(row)
