@@ -16,6 +16,7 @@ typedef struct {
   VgNet *net;
   float *tmp[VG_NET_MAX_INPUTS]; /* gradients to add into a node that has one already */
   float *scratch;                /* the convolutions' */
+  float *dout_pool;              /* training: every node's dout, lifetimes sharing memory */
 } VgNetModel;
 
 static inline float *

@@ -396,6 +396,111 @@ vg_net_arch_unplan (VgModel *m)
   for (int i = 0; i < VG_NET_MAX_INPUTS; i++)
     state->tmp[i] = NULL;
   state->scratch = NULL;
+  state->dout_pool = NULL;
+}
+
+/* ---- the gradients' memory ------------------------------------------------------------ */
+
+/* A free span of the pool, in floats. */
+typedef struct {
+  size_t at, n;
+} Span;
+
+/* A node's gradient in floats, rounded up as the plan rounds its views (64 bytes). */
+static size_t
+node_floats (const VgNetNode *n, int B)
+{
+  return ((size_t) B * n->H * n->W * n->C + 15) & ~(size_t) 15;
+}
+
+/* n floats from the first free span that holds them, else from the pool's end. */
+static size_t
+pool_take (GArray *free_spans, size_t *end, size_t n)
+{
+  for (guint i = 0; i < free_spans->len; i++)
+    {
+      Span *s = &g_array_index (free_spans, Span, i);
+      size_t at = s->at;
+
+      if (s->n < n)
+        continue;
+      s->at += n;
+      s->n -= n;
+      if (s->n == 0)
+        g_array_remove_index (free_spans, i);
+      return at;
+    }
+  *end += n;
+  return *end - n;
+}
+
+/* The span [at, at + n) back, kept sorted and merged with its neighbours. */
+static void
+pool_give (GArray *free_spans, size_t at, size_t n)
+{
+  guint i = 0;
+  Span s = { at, n };
+
+  while (i < free_spans->len && g_array_index (free_spans, Span, i).at < at)
+    i++;
+  g_array_insert_val (free_spans, i, s);
+  if (i + 1 < free_spans->len)
+    {
+      Span *a = &g_array_index (free_spans, Span, i), *b = a + 1;
+      if (a->at + a->n == b->at)
+        {
+          a->n += b->n;
+          g_array_remove_index (free_spans, i + 1);
+        }
+    }
+  if (i > 0)
+    {
+      Span *a = &g_array_index (free_spans, Span, i - 1), *b = a + 1;
+      if (a->at + a->n == b->at)
+        {
+          a->n += b->n;
+          g_array_remove_index (free_spans, i);
+        }
+    }
+}
+
+/* Offsets of every node's dout in one pool, returning its size in floats. The backward
+ * visits the nodes from the last to the first: node x's gradient is first written when its
+ * last reader (the highest index) is visited, and last read when x itself is, so it lives
+ * over [x, last reader]; the logits' from the loss (before the backward) to their node. Two
+ * gradients whose lifetimes do not meet share memory. Every first write overwrites (the
+ * gradient rule), so nothing needs the memory zeroed. */
+static size_t
+plan_gradients (VgNet *net, int B)
+{
+  guint last = net->nodes->len - 1;
+  g_autofree guint *hi = g_new (guint, last + 1);
+  g_autoptr (GArray) free_spans = g_array_new (FALSE, FALSE, sizeof (Span));
+  size_t end = 0;
+
+  for (guint i = 1; i <= last; i++)
+    hi[i] = i == last ? last + 1 : i; /* a node no one reads: never written */
+  for (guint i = 1; i <= last; i++)
+    {
+      VgNetNode *n = &g_array_index (net->nodes, VgNetNode, i);
+      for (int k = 0; k < n->n_in; k++)
+        hi[n->in[k]] = MAX (hi[n->in[k]], i);
+    }
+  for (guint t = last + 1; t >= 1; t--)
+    {
+      for (guint x = 1; x <= last; x++)
+        if (hi[x] == t)
+          {
+            VgNetNode *n = &g_array_index (net->nodes, VgNetNode, x);
+            n->dout_at = pool_take (free_spans, &end, node_floats (n, B));
+          }
+      if (t <= last)
+        {
+          VgNetNode *n = &g_array_index (net->nodes, VgNetNode, t);
+          pool_give (free_spans, n->dout_at, node_floats (n, B));
+        }
+    }
+  return end;
 }
 
 void
@@ -423,8 +528,7 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
       n->inplace = n->op == VG_NET_RELU && may_work_in_place (in);
       if (!n->inplace && !n->folded)
         vg_plan_add (plan, &n->out, numel);
-      if (training)
-        vg_plan_add (plan, &n->dout, numel);
+
       if (n->fold != 0)
         {
           vg_plan_add (plan, &n->fw, conv_weight_numel (n, in));
@@ -447,9 +551,13 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
                                                                     n->C, n->K));
       max_act = MAX (max_act, numel);
     }
+  state->dout_pool = NULL;
   if (training)
-    for (int i = 0; i < VG_NET_MAX_INPUTS; i++)
-      vg_plan_add (plan, &state->tmp[i], max_act);
+    {
+      vg_plan_add (plan, &state->dout_pool, plan_gradients (net, m->B));
+      for (int i = 0; i < VG_NET_MAX_INPUTS; i++)
+        vg_plan_add (plan, &state->tmp[i], max_act);
+    }
   vg_plan_add (plan, &state->scratch, scratch);
   {
     VgNetNode *out = &g_array_index (net->nodes, VgNetNode, last);
@@ -466,13 +574,15 @@ vg_net_arch_planned (VgModel *m)
   VgNetNode *last = &g_array_index (net->nodes, VgNetNode, net->nodes->len - 1);
 
   /* a ReLU in place reads and writes its input's memory; a folded BatchNorm's output is
-   * its convolution's */
+   * its convolution's; in training the gradients lie in their pool */
   for (guint i = 1; i < net->nodes->len; i++)
     {
       VgNetNode *n = &g_array_index (net->nodes, VgNetNode, i);
+      VgNetModel *state = m->arch_state;
 
       if (n->inplace || n->folded)
         n->out = g_array_index (net->nodes, VgNetNode, n->in[0]).out;
+      n->dout = state->dout_pool != NULL ? state->dout_pool + n->dout_at : NULL;
     }
   /* the last node is the logits; the loss's gradient is its gradient */
   m->logits = last->out;

@@ -53,6 +53,7 @@ typedef struct {
   VgWB w, g;
   VgBatchNormW bn, gbn;
   float *out, *dout, *mean, *rstd;
+  size_t dout_at;                /* training: dout's offset in the pool of gradients */
   float *fw, *fb;                /* a convolution with a BatchNorm folded in */
   uint64_t seed;                 /* dropout: the mask of the last training forward */
   gboolean have_grad;            /* backward: dout holds a gradient */
