@@ -474,7 +474,7 @@ static size_t
 plan_gradients (VgNet *net, int B)
 {
   guint last = net->nodes->len - 1;
-  g_autofree guint *hi = g_new (guint, last + 1);
+  g_autofree guint *hi = g_new0 (guint, last + 1); /* [0]: the image, no gradient */
   g_autoptr (GArray) free_spans = g_array_new (FALSE, FALSE, sizeof (Span));
   size_t end = 0;
 
@@ -528,7 +528,6 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
       n->inplace = n->op == VG_NET_RELU && may_work_in_place (in);
       if (!n->inplace && !n->folded)
         vg_plan_add (plan, &n->out, numel);
-
       if (n->fold != 0)
         {
           vg_plan_add (plan, &n->fw, conv_weight_numel (n, in));
