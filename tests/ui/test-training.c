@@ -39,6 +39,17 @@ assert_blocked (VisageTrainDialog *dialog, const char *reason_part)
   g_assert_false (visage_train_dialog_start (dialog));
 }
 
+/* FIELD set to BAD blocks Start naming REASON_PART; set back to GOOD (which may still leave
+ * another field's problem). */
+static void
+assert_refused (VisageTrainDialog *dialog, const char *field, const char *bad,
+                const char *reason_part, const char *good)
+{
+  ui_train_set (dialog, field, bad);
+  assert_blocked (dialog, reason_part);
+  ui_train_set (dialog, field, good);
+}
+
 /* ---- the dialog ------------------------------------------------------------------------- */
 
 /* A combo row offers exactly the engine's n names (a table with no hole), in its order, each
@@ -151,9 +162,7 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   g_assert_false (visage_train_dialog_get_budget_warning (dialog));
 
   /* Each bad value blocks Start with its reason; fixing it unblocks. */
-  ui_train_set (dialog, "batch", "0");
-  assert_blocked (dialog, "batch");
-  ui_train_set (dialog, "batch", "4");
+  assert_refused (dialog, "batch", "0", "batch", "4");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
   missing = g_build_filename (ui_fixture.scratch_dir, "no-such-split", NULL);
@@ -166,29 +175,16 @@ VG_TEST ("/training/dialog-validation", test_dialog_validation)
   ui_train_set (dialog, "train", ui_fixture.train_dir);
   g_assert_true (visage_train_dialog_get_can_start (dialog));
 
-  ui_train_set (dialog, "resolution", "100");
-  assert_blocked (dialog, "32");
-  ui_train_set (dialog, "resolution", "64");
+  assert_refused (dialog, "resolution", "100", "32", "64");
 
-  ui_train_set (dialog, "lr", "fast");
-  assert_blocked (dialog, "number");
-  ui_train_set (dialog, "lr", "0");
-  assert_blocked (dialog, "more than 0");
-  ui_train_set (dialog, "lr", "1e-3");
-  ui_train_set (dialog, "sgd-momentum", "1.5");
-  assert_blocked (dialog, "momentum");
-  ui_train_set (dialog, "sgd-momentum", "0.9");
+  assert_refused (dialog, "lr", "fast", "number", "1e-3");
+  assert_refused (dialog, "lr", "0", "more than 0", "1e-3");
+  assert_refused (dialog, "sgd-momentum", "1.5", "momentum", "0.9");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   /* the moving average, the rare-class oversampling and the cosine's floor reach the run */
-  ui_train_set (dialog, "ema", "1");
-  assert_blocked (dialog, "moving average");
-  ui_train_set (dialog, "ema", "0.999");
-  ui_train_set (dialog, "oversample", "-0.1");
-  assert_blocked (dialog, "oversampling");
-  ui_train_set (dialog, "oversample", "0.1");
-  ui_train_set (dialog, "cosine-floor", "2");
-  assert_blocked (dialog, "floor");
-  ui_train_set (dialog, "cosine-floor", "0");
+  assert_refused (dialog, "ema", "1", "moving average", "0.999");
+  assert_refused (dialog, "oversample", "-0.1", "oversampling", "0.1");
+  assert_refused (dialog, "cosine-floor", "2", "floor", "0");
   g_assert_true (visage_train_dialog_get_can_start (dialog));
   {
     const VgTrainOptions *o = visage_train_dialog_get_options (dialog);
