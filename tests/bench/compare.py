@@ -669,7 +669,6 @@ def main():
                                    max_seconds=a.max_seconds, warmup=a.warmup),
                         env=torch_env(a))))
                 row['rounds'].append(one)
-            row.update(row['rounds'][0])  # the first round's, where one row is read
             row['load_end'] = loadavg()
             row['runnable'] = RUNNABLE[first:]
             results['train'].append(row)
@@ -688,7 +687,6 @@ def main():
                 if not a.skip_ort:
                     measure(one, 'ort', lambda: ort_measure(a, name, spec, cfg, size))
                 row['rounds'].append(one)
-            row.update(row['rounds'][0])
             row['load_end'] = loadavg()
             row['runnable'] = RUNNABLE[first:]
             results['infer'].append(row)
@@ -699,9 +697,9 @@ def main():
         results['environment_line'] += '; torch %s%s' % (
             torch_version(), ' with ' + ' '.join('%s=%s' % kv for kv in TUNED_MALLOC.items())
             if a.torch_malloc_tuned else ' (stock malloc settings)')
-    if not a.skip_ort and results['infer']:
-        results['environment_line'] += '; onnxruntime-node %s' % \
-            results['infer'][0]['ort']['ort_version']
+    ort = [x['ort'] for r in results['infer'] for x in rounds_of(r) if x.get('ort')]
+    if ort:
+        results['environment_line'] += '; onnxruntime-node %s' % ort[0]['ort_version']
     print_tables(a, results)
     if a.json:
         with open(a.json, 'w') as f:
@@ -711,8 +709,8 @@ def main():
 def kernel_lines(results):
     """What visage-cli bench reported about its matrix products and the sgemm paths (the
     first training row that has them; every row runs the same binary on the same CPU)."""
-    for r in results['train'] + results['infer']:
-        v = r.get('visage')
+    for v in (x.get('visage') for r in results['train'] + results['infer']
+              for x in rounds_of(r)):
         if not v or 'gemm_kernels' not in v:
             continue
         lines = ['Visage matrix products: %s' % v['gemm_kernels']]
