@@ -556,6 +556,7 @@ print_report (const Bench *b)
           env_or ("OPENBLAS_CORETYPE", "(unset)"), env_or ("OPENBLAS_L2_SIZE", "(unset)"));
   printf ("matrix products: %s\n", kernels);
   printf ("convolutions: %s\n", vg_conv_describe ());
+  printf ("attention: %s\n", vg_attention_describe ());
   printf ("element-wise kernels (norms, activations, resize, losses, softmax): %s clones\n",
           vg_simd_describe ());
   printf ("parameters %zu; forward %.3f GMAC per %dx%d image\n",
@@ -679,6 +680,7 @@ write_json (const Bench *b, const char *path, GError **error)
   json_string (s, "openblas_corename", openblas_get_corename (), FALSE);
   json_string (s, "gemm_kernels", kernels, FALSE);
   json_string (s, "conv_kernels", vg_conv_describe (), FALSE);
+  json_string (s, "attention_kernels", vg_attention_describe (), FALSE);
   json_string (s, "elementwise_kernels", vg_simd_describe (), FALSE);
   json_string (s, "gemm_large_path", vg_gemm_path_name (vg_gemm_large_path ()), FALSE);
   json_string (s, "infer_precision",

@@ -28,6 +28,7 @@
  *
  * Gradient rule: dq, dk and dv are activation gradients and are overwritten (=). */
 #include "vg-nn.h"
+#include "vg-attention-fused.h"
 #include "vg-gemm.h"
 #include "vg-simd.h"
 
@@ -110,19 +111,24 @@ softmax_block_backward (float *s, float *dp, const float *lse2, const float *del
 
 /* ---- the tiles' matrix products (vg_sgemm: the narrow kernels where they fit) --------- */
 
-/* The narrow kernels take K (and in the backward V) transposed: a head's M rows of D
- * (leading dimension C) as (D, M), made once per (batch, head) pair and thread rather than
+/* The narrow kernels and the fused ones take K (and in the backward, or fused, V)
+ * transposed: a head's M rows of D (leading dimension C) as (D, ld), ld = M rounded up to
+ * 16 with zero columns after M, made once per (batch, head) pair and thread rather than
  * once per query tile (it cost 40% of a tile's product at D = 32). Each thread keeps the
  * pair it transposed last. */
 typedef struct {
-  float *t;       /* (D, M) */
-  long pair;      /* whose rows t holds; -1: none */
+  float *t;         /* (D, ld), or packed (ld / 16, D, 16) for the fused kernels */
+  int ld;
+  gboolean packed;
+  long pair;        /* whose rows t holds; -1: none */
 } HeadT;
 
 static void
-head_t_init (HeadT *h, int D, int M)
+head_t_init (HeadT *h, int D, int ld, gboolean needed, gboolean packed)
 {
-  h->t = vg_gemm_narrow_enabled () ? g_new (float, (size_t) D * M) : NULL;
+  h->t = needed && vg_gemm_narrow_enabled () ? g_new0 (float, (size_t) D * ld) : NULL;
+  h->ld = ld;
+  h->packed = packed;
   h->pair = -1;
 }
 
@@ -134,7 +140,12 @@ head_t_load (HeadT *h, long pair, const float *rows, int M, int D, int C)
     return;
   for (int j = 0; j < M; j++)
     for (int d = 0; d < D; d++)
-      h->t[(size_t) d * M + j] = rows[(size_t) j * C + d];
+      {
+        size_t at = h->packed ? ((size_t) (j / 16) * D + d) * 16 + j % 16
+                              : (size_t) d * h->ld + j;
+
+        h->t[at] = rows[(size_t) j * C + d];
+      }
   h->pair = pair;
 }
 
@@ -142,11 +153,11 @@ head_t_load (HeadT *h, long pair, const float *rows, int M, int D, int C)
  * transpose h holds (for the narrow kernels), or read as it is. */
 static void
 product_nt (float *S, const float *A, int lda, const float *Bm, int ldb, const HeadT *h,
-            int M, int j0, int nq, int nk, int D, float alpha)
+            int j0, int nq, int nk, int D, float alpha)
 {
   if (h->t != NULL && nk % 16 == 0)
     {
-      vg_sgemm (FALSE, FALSE, nq, nk, D, alpha, A, lda, h->t + j0, M, 0.0f, S, nk);
+      vg_sgemm (FALSE, FALSE, nq, nk, D, alpha, A, lda, h->t + j0, h->ld, 0.0f, S, nk);
       return;
     }
   vg_sgemm (FALSE, TRUE, nq, nk, D, alpha, A, lda, Bm, ldb, 0.0f, S, nk);
@@ -179,16 +190,20 @@ round_up16 (size_t n)
 typedef struct
 {
   int D;                  /* head size C / NH */
+  gboolean fused;         /* vg_attention_fused_enabled (D) */
+  int ld;                 /* M rounded up to 16: the transposed heads' and partials' rows */
   int tq, tk;             /* TILE_Q and TILE_K, clipped to N and M */
+  int ldt;                /* a score tile's rows: tk rounded up to 16, plus 16 */
   int n_tiles;            /* query tiles per (batch, head) pair */
   int n_threads;          /* omp_get_max_threads () */
   int n_split;            /* backward: query chunks per pair, each with its own partials */
   int n_partials;         /* backward: dK/dV partial buffers */
-  size_t tile_floats;     /* one tile of scores, tq * tk, rounded up */
+  size_t tile_floats;     /* one tile of scores, tq * ldt, rounded up */
   size_t head_floats;     /* tq * D, rounded up */
   size_t row_floats;      /* tq, rounded up */
-  size_t thread_floats;   /* per-thread area: two score tiles, a head tile, two rows */
-  size_t kv_floats;       /* M * D, rounded up: one of dK, dV in a partial */
+  size_t score_floats;    /* two score tiles, or the fused forward's 2 rows of ld if more */
+  size_t thread_floats;   /* per-thread area: the scores, three head tiles, two rows */
+  size_t kv_floats;       /* D * ld: one of dK, dV in a partial */
 } AttnPlan;
 
 static void
@@ -197,8 +212,12 @@ attn_plan (AttnPlan *p, int B, int N, int M, int C, int NH)
   int n_pairs = B * NH;
 
   p->D = C / NH;
+  p->fused = vg_attention_fused_enabled (p->D);
+  p->ld = (int) round_up16 ((size_t) M);
   p->tq = N < TILE_Q ? N : TILE_Q;
   p->tk = M < TILE_K ? M : TILE_K;
+  /* 16 more: rows 1 KiB apart would share the L1's sets */
+  p->ldt = (int) round_up16 ((size_t) p->tk) + 16;
   p->n_tiles = (N + p->tq - 1) / p->tq;
   p->n_threads = omp_get_max_threads ();
   if (p->n_threads < 1)
@@ -218,11 +237,31 @@ attn_plan (AttnPlan *p, int B, int N, int M, int C, int NH)
     }
   p->n_partials = p->n_split == 1 ? p->n_threads : n_pairs * p->n_split;
 
-  p->tile_floats = round_up16 ((size_t) p->tq * p->tk);
+  p->tile_floats = round_up16 ((size_t) p->tq * p->ldt);
   p->head_floats = round_up16 ((size_t) p->tq * p->D);
   p->row_floats = round_up16 ((size_t) p->tq);
-  p->thread_floats = 2 * p->tile_floats + p->head_floats + 2 * p->row_floats;
-  p->kv_floats = round_up16 ((size_t) M * p->D);
+  p->score_floats = 2 * p->tile_floats;
+  if (p->fused && 2 * (size_t) p->ld > p->score_floats)
+    p->score_floats = 2 * (size_t) p->ld;
+  p->thread_floats = p->score_floats + 3 * p->head_floats + 2 * p->row_floats;
+  p->kv_floats = (size_t) p->D * p->ld;
+}
+
+/* Where key j's channel c lies in a dK or dV partial: (M, D) rows, or packed like the
+ * heads (ld / 16, D, 16) for the fused kernels. */
+static inline size_t
+partial_at (const AttnPlan *p, int j, int c)
+{
+  return p->fused ? ((size_t) (j / 16) * p->D + c) * 16 + j % 16 : (size_t) j * p->D + c;
+}
+
+const char *
+vg_attention_describe (void)
+{
+  return vg_attention_fused_enabled (8)
+           ? "fused AVX-512 kernels for heads of 8 and 16 channels (scores, exp2 and sums in "
+             "registers), the tiles' matrix products with an online softmax for the others"
+           : "the tiles' matrix products with an online softmax";
 }
 
 static int
@@ -263,12 +302,13 @@ vg_attention_forward (float *out, float *lse, const float *q, const float *k,
     const int D = p.D;
     const float score_scale = LOG2E / sqrtf ((float) D);
     float *s = scratch + (size_t) omp_get_thread_num () * p.thread_floats;
-    float *o = s + 2 * p.tile_floats;     /* (tq, D) unnormalised output */
+    float *o = s + p.score_floats;        /* (tq, D) unnormalised output */
     float *m = o + p.head_floats;         /* (tq) running maximum, base 2 */
     float *l = m + p.row_floats;          /* (tq) running sum */
-    HeadT kt;
+    HeadT kt, vt;
 
-    head_t_init (&kt, D, M);
+    head_t_init (&kt, D, p.ld, TRUE, p.fused);
+    head_t_init (&vt, D, p.ld, p.fused, p.fused);
     /* Every row's result depends only on its own tile, so the schedule cannot change it. */
 #pragma omp for schedule(dynamic, 1)
     for (long item = 0; item < n_items; item++)
@@ -283,20 +323,28 @@ vg_attention_forward (float *out, float *lse, const float *q, const float *k,
         float *ot = out + ((size_t) b * N + i0) * C + (size_t) h * D;
         float *lset = lse + ((size_t) b * NH + h) * N + i0;
 
+        head_t_load (&kt, pair, kh, M, D, C);
+        if (p.fused)
+          {
+            /* s: the row of scores */
+            head_t_load (&vt, pair, vh, M, D, C);
+            vg_attention_fused_forward (ot, C, lset, qt, C, kt.t, vt.t, M, s, nq, D,
+                                        score_scale);
+            continue;
+          }
         memset (o, 0, sizeof (float) * nq * D);
         for (int i = 0; i < nq; i++)
           {
             m[i] = -INFINITY;
             l[i] = 0.0f;
           }
-        head_t_load (&kt, pair, kh, M, D, C);
 
         for (int j0 = 0; j0 < M; j0 += p.tk)
           {
             int nk = M - j0 < p.tk ? M - j0 : p.tk;
 
             /* S = Q K^T * log2(e) / sqrt(D), (nq, nk) */
-            product_nt (s, qt, C, kh + (size_t) j0 * C, C, &kt, M, j0, nq, nk, D, score_scale);
+            product_nt (s, qt, C, kh + (size_t) j0 * C, C, &kt, j0, nq, nk, D, score_scale);
             softmax_block_forward (s, o, m, l, nq, nk, D);
             /* O += P V */
             product_nn (o, D, s, nk, vh + (size_t) j0 * C, C, nq, nk, D, 1.0f, TRUE);
@@ -312,6 +360,7 @@ vg_attention_forward (float *out, float *lse, const float *q, const float *k,
           }
       }
     g_free (kt.t);
+    g_free (vt.t);
   }
 }
 
@@ -336,15 +385,17 @@ vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
     const float inv_sqrt_d = 1.0f / sqrtf ((float) D);
     const float score_scale = LOG2E * inv_sqrt_d;
     const int tid = omp_get_thread_num ();
-    float *s = scratch + (size_t) tid * p.thread_floats;   /* (tq, tk) scores, then P */
-    float *dp = s + p.tile_floats;                          /* (tq, tk) dP, then dS */
-    float *dqt = dp + p.tile_floats;                        /* (tq, D) dQ of the tile */
-    float *lse2 = dqt + p.head_floats;                      /* (tq) lse in base 2 */
+    float *s = scratch + (size_t) tid * p.thread_floats;   /* (tq, ldt) scores, then P */
+    float *dp = s + p.tile_floats;                          /* (tq, ldt) dP, then dS */
+    float *dqt = s + p.score_floats;                        /* (tq, D) dQ of the tile */
+    float *qb = dqt + p.head_floats;                        /* fused: (tq, D) Q of the tile */
+    float *dob = qb + p.head_floats;                        /* fused: (tq, D) dO of the tile */
+    float *lse2 = dob + p.head_floats;                      /* (tq) lse in base 2 */
     float *delta = lse2 + p.row_floats;                     /* (tq) rowsum(dO * O) */
     HeadT kt, vt;
 
-    head_t_init (&kt, D, M);
-    head_t_init (&vt, D, M);
+    head_t_init (&kt, D, p.ld, TRUE, p.fused);
+    head_t_init (&vt, D, p.ld, TRUE, p.fused);
 
 #pragma omp for schedule(dynamic, 1)
     for (long item = 0; item < n_items; item++)
@@ -381,6 +432,12 @@ vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
                   acc += dot[(size_t) i * C + c] * ot[(size_t) i * C + c];
                 delta[i] = acc;
                 lse2[i] = lset[i] * LOG2E;
+                if (p.fused)
+                  for (int c = 0; c < D; c++)
+                    {
+                      qb[(size_t) i * D + c] = qt[(size_t) i * C + c];
+                      dob[(size_t) i * D + c] = dot[(size_t) i * C + c];
+                    }
               }
             memset (dqt, 0, sizeof (float) * nq * D);
 
@@ -390,9 +447,17 @@ vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
                 const float *kb = kh + (size_t) j0 * C;
                 const float *vb = vh + (size_t) j0 * C;
 
+                if (p.fused)
+                  {
+                    /* pk, pv packed like kt, vt */
+                    vg_attention_fused_backward (pk, pv, dqt, s, dp, p.ldt, qb, dob, lse2, delta,
+                                                 kt.t, vt.t, j0, nk, nq, D, score_scale,
+                                                 inv_sqrt_d);
+                    continue;
+                  }
                 /* S = Q K^T * log2(e) / sqrt(D) and dP = dO V^T, both (nq, nk) */
-                product_nt (s, qt, C, kb, C, &kt, M, j0, nq, nk, D, score_scale);
-                product_nt (dp, dot, C, vb, C, &vt, M, j0, nq, nk, D, 1.0f);
+                product_nt (s, qt, C, kb, C, &kt, j0, nq, nk, D, score_scale);
+                product_nt (dp, dot, C, vb, C, &vt, j0, nq, nk, D, 1.0f);
                 softmax_block_backward (s, dp, lse2, delta, nq, nk);
                 /* dV += P^T dO, dQ += dS K / sqrt(D), dK += dS^T Q / sqrt(D) */
                 product_tn_add (pv + (size_t) j0 * D, D, s, nk, dot, C, nq, nk, D, 1.0f);
@@ -410,8 +475,11 @@ vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
             {
               size_t dst = ((size_t) b * M + j) * C + (size_t) h * D;
 
-              memcpy (dk + dst, pk + (size_t) j * D, sizeof (float) * D);
-              memcpy (dv + dst, pv + (size_t) j * D, sizeof (float) * D);
+              for (int c = 0; c < D; c++)
+                {
+                  dk[dst + c] = pk[partial_at (&p, j, c)];
+                  dv[dst + c] = pv[partial_at (&p, j, c)];
+                }
             }
       }
 
@@ -436,8 +504,8 @@ vg_attention_backward (float *dq, float *dk, float *dv, const float *dout,
                   {
                     const float *pk = first + (size_t) part * 2 * p.kv_floats;
 
-                    sk += pk[(size_t) j * D + c];
-                    sv += pk[p.kv_floats + (size_t) j * D + c];
+                    sk += pk[partial_at (&p, j, c)];
+                    sv += pk[p.kv_floats + partial_at (&p, j, c)];
                   }
                 dk[dst + c] = sk;
                 dv[dst + c] = sv;

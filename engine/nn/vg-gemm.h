@@ -79,6 +79,10 @@ const char *vg_simd_describe (void);
  * (nn/conv2d.c): the direct AVX-512 or AVX2 kernels and the Winograd inference on them, or
  * im2col. */
 const char *vg_conv_describe (void);
+/* Which kernels the attention core takes (nn/attention.c): the fused AVX-512 ones for heads
+ * of 8 and 16 channels (vg-attention-fused.h) and the tiles' products for the others, or
+ * the tiles' products for all. */
+const char *vg_attention_describe (void);
 
 /* The packed GEMM on a given micro-kernel (VG_GEMM_AVX2 or VG_GEMM_AVX512), whatever the
  * automatic choice: for tests and benchmarks. FALSE if the processor lacks it. */

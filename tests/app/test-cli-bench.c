@@ -173,7 +173,7 @@ VG_TEST ("/cli-bench/all-modes", test_all_modes)
          "training, data loading excluded", "training GFLOP/s", "inference latency",
          "inference GFLOP/s", "peak RSS (VmHWM)", "model memory (planned)",
          "GFLOP/s convention: training step = 3 x forward MACs x 2", "OPENBLAS_CORETYPE=",
-         "convolutions: ",
+         "convolutions: ", "attention: ",
          "batch 2 at 64x64", NULL };
        *s != NULL; s++)
     if (strstr (run.out, *s) == NULL)

@@ -716,6 +716,8 @@ def kernel_lines(results):
         lines = ['Visage matrix products: %s' % v['gemm_kernels']]
         if 'conv_kernels' in v:
             lines.append('Visage convolutions: %s' % v['conv_kernels'])
+        if 'attention_kernels' in v:
+            lines.append('Visage attention: %s' % v['attention_kernels'])
         if 'elementwise_kernels' in v:
             lines.append('Visage element-wise kernels: %s clones' % v['elementwise_kernels'])
         paths = [(k, label) for k, label in (('sgemm_openblas_gflops', 'OpenBLAS (core %s)'

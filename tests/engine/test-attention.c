@@ -2,10 +2,11 @@
 /* The attention core (engine/nn/attention.c) against a naive reference written here in
  * double precision, which materialises each head's small N x M probability matrix:
  *
- * - forward out and lse for several shapes: NH 1, 2, 5, head sizes 8 and 32, N = M (odd)
+ * - forward out and lse for several shapes: NH 1, 2, 5, head sizes 8, 16 and 32, N = M (odd)
  *   and M = N/4, N/16, N/64, N not a multiple of the 64-row tile, M above and below the
  *   256-key block, and a peaked softmax (scores up to ~20) spread over three key blocks,
- *   which exercises the online rescaling;
+ *   which exercises the online rescaling; head sizes 8 and 16 through the fused kernels
+ *   (AVX-512) and again through the tiles' products, with M off the 16-key vectors;
  * - lse against the log-sum-exp of the scaled scores, also for scores up to ~300 where
  *   exp overflows float unless shifted by the row maximum;
  * - dq, dk, dv against the reference's analytic gradients, and by central differences;
@@ -18,9 +19,10 @@
  * Tolerances: |x - ref| <= atol + rtol * |ref| element-wise. q and k are uniform in
  * [-2, 2] and v, dout in [-1, 1], so out and the gradients are O(1). The op computes in
  * float with an exp2 polynomial of ~1e-7 relative error; the worst errors measured were
- * 1.4e-6 for out (the peaked case, whose larger scores carry larger rounding), 1.6e-5 for
- * an lse of ~300 (5e-8 relative) and 2.5e-6 for the gradients, at most 0.13 of the
- * tolerances below, while a wrong scale, head slot, rescaling, partial sum or missing term
+ * 1.9e-6 for out (a peaked case, whose larger scores carry larger rounding), 1.6e-5 for
+ * an lse of ~300 (5e-8 relative) and 2.5e-6 for the gradients, at most 0.2 of the
+ * tolerances below (both paths: every check passes at half the forward's tolerances and a
+ * fifth of the backward's), while a wrong scale, head slot, rescaling, partial sum or missing term
  * errs by 1e-2 or more. */
 #include "config.h"
 
@@ -31,6 +33,9 @@
 #include <omp.h>
 
 #include "vg-nn.h"
+#include "vg-attention-fused.h"
+#include "vg-gemm.h"
+#include "vg-gemm-narrow.h"
 #include "engine-test-util.h"
 #include "test-register.h"
 
@@ -317,7 +322,9 @@ static const Shape forward_shapes[] = {
   { 2, 301, 301, 2, 8, 2.0f },   { 2, 301, 301, 5, 32, 2.0f }, { 2, 200, 50, 1, 32, 2.0f },
   { 2, 400, 100, 5, 8, 2.0f },   { 2, 512, 32, 2, 8, 2.0f },   { 2, 1024, 64, 1, 32, 2.0f },
   { 2, 1024, 16, 5, 8, 2.0f },   { 2, 1000, 256, 2, 8, 2.0f }, { 2, 130, 520, 1, 8, 2.0f },
-  { 2, 150, 600, 2, 32, 4.0f },  { 1, 300, 300, 1, 8, 2.0f },
+  { 2, 150, 600, 2, 32, 4.0f },  { 1, 300, 300, 1, 8, 2.0f },   { 2, 301, 301, 2, 16, 2.0f },
+  { 2, 37, 5, 2, 16, 2.0f },     { 2, 130, 520, 1, 16, 2.0f },  { 2, 150, 600, 2, 16, 3.0f },
+  { 2, 64, 16, 3, 16, 2.0f },
 };
 
 /* The kernels against the double reference on each of n shapes: the forward's out and
@@ -404,11 +411,32 @@ static const Shape backward_shapes[] = {
   { 2, 37, 37, 1, 8, 2.0f },   { 2, 37, 37, 5, 32, 2.0f }, { 2, 301, 301, 2, 8, 2.0f },
   { 2, 200, 50, 5, 8, 2.0f },  { 2, 512, 32, 1, 32, 2.0f }, { 2, 640, 10, 2, 8, 2.0f },
   { 1, 300, 300, 1, 8, 2.0f }, { 1, 700, 520, 1, 32, 2.0f }, { 2, 150, 600, 2, 32, 4.0f },
+  { 2, 301, 301, 2, 16, 2.0f }, { 2, 37, 5, 2, 16, 2.0f },   { 1, 700, 520, 1, 16, 2.0f },
+  { 2, 150, 600, 2, 16, 3.0f }, { 2, 129, 33, 1, 8, 2.0f },
 };
 
 VG_TEST ("/attention/backward-reference", test_backward_reference)
 {
   check_shapes (backward_shapes, G_N_ELEMENTS (backward_shapes), TRUE);
+}
+
+/* Heads of 8 and 16 take the fused kernels where the processor has AVX-512 (the tests above
+ * ran them there); with the narrow kernels switched off the same shapes take the tiles'
+ * matrix products, and both paths meet the reference. */
+VG_TEST ("/attention/fused-and-generic", test_fused_and_generic)
+{
+  gboolean avx512 = vg_gemm_narrow_available ();
+
+  g_assert_cmpint (vg_attention_fused_enabled (8), ==, avx512);
+  g_assert_cmpint (vg_attention_fused_enabled (16), ==, avx512);
+  g_assert_false (vg_attention_fused_enabled (32));
+  g_assert_false (vg_attention_fused_enabled (24));
+  g_assert_true (vg_gemm_force_path (VG_GEMM_BLAS));
+  g_assert_false (vg_attention_fused_enabled (8));
+  check_shapes (forward_shapes, G_N_ELEMENTS (forward_shapes), FALSE);
+  check_shapes (backward_shapes, G_N_ELEMENTS (backward_shapes), TRUE);
+  g_assert_true (vg_gemm_force_path (VG_GEMM_AUTO));
+  g_assert_cmpint (vg_attention_fused_enabled (8), ==, avx512);
 }
 
 static double
