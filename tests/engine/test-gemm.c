@@ -155,6 +155,12 @@ check_runner (Runner run)
       check_product (run, t & 1, t >> 1, 291, 40, 530, 1.0f, t == 2 ? 1.0f : 0.0f);
       check_product (run, t & 1, t >> 1, 13, 4100, 19, 0.5f, 0.25f);
     }
+  /* TN with beta 1 (the narrow weight gradient) where the inputs are no multiple of 32:
+   * groups of 4 outputs and a rest of 3, 2 or 1, by tiles of 4 vectors and a rest of 3 or 1
+   * (seed's head: 19 by 304) */
+  check_product (run, TRUE, FALSE, 19, 304, 300, 1.0f, 1.0f);
+  check_product (run, TRUE, FALSE, 6, 80, 33, -0.5f, 1.0f);
+  check_product (run, TRUE, FALSE, 5, 112, 70, 2.0f, 1.0f);
   vg_gemm_force_path (VG_GEMM_AUTO);
 }
 
