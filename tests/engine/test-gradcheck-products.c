@@ -635,6 +635,7 @@ VG_TEST ("/nn/conv-transpose", test_conv_transpose)
   tconv_check (1, 3, 5, 5, 2, 2);
   tconv_check (2, 3, 2, 19, 19, 4); /* seed's head: 304 columns, the input gradient's 19 */
   tconv_check (1, 3, 4, 32, 16, 2); /* a U-Net up-convolution's shape */
+  tconv_check (1, 4, 3, 19, 19, 2); /* DeepLabV3+'s: rows of 76 padded to 80 */
 }
 
 /* The narrow kernels (vg-gemm-narrow.h) behind the linear layer, on shapes that take
