@@ -53,11 +53,13 @@ struct _VgBackend
                           int P, int G);
   /* The graphs' forward (training and inference), free to take a faster algorithm whose
    * rounding differs from conv2d_forward's (the CPU: Winograd for 3x3 stride-1
-   * convolutions); conv2d_forward stays the reference path. Optional: NULL where the backend
-   * has none (conv2d_forward runs); same scratch as conv2d_forward. */
+   * convolutions); conv2d_forward stays the reference path. With relu, out is the ReLU of
+   * the output (relu_forward's values, applied where the kernels store it if they can).
+   * Optional: NULL where the backend has none (conv2d_forward then relu_forward run); same
+   * scratch as conv2d_forward. */
   void (*conv2d_forward_fast) (float *out, const float *inp, const float *weight,
                                 const float *bias, float *scratch, int B, int H, int W,
-                                int Cin, int Cout, int K, int S, int P, int G);
+                                int Cin, int Cout, int K, int S, int P, int G, int relu);
   void (*conv2d_backward) (float *dinp, float *dweight, float *dbias, const float *dout,
                            const float *inp, const float *weight, float *scratch, int B, int H,
                            int W, int Cin, int Cout, int K, int S, int P, int G);

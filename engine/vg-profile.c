@@ -118,12 +118,12 @@ p_conv2d_forward (float *out, const float *inp, const float *weight, const float
 static void
 p_conv2d_forward_fast (float *out, const float *inp, const float *weight, const float *bias,
                         float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
-                        int P, int G)
+                        int P, int G, int relu)
 {
   PROF (prof_inner->conv2d_forward_fast (out, inp, weight, bias, scratch, B, H, W, Cin, Cout,
-                                          K, S, P, G),
+                                          K, S, P, G, relu),
         G > 1 ? "dwconv_fwd" : "conv2d_fwd", conv_flops (B, H, W, Cin, Cout, K, S, P, G),
-        "B%d %dx%d %d->%d k%ds%d g%d", B, H, W, Cin, Cout, K, S, G);
+        "B%d %dx%d %d->%d k%ds%d g%d%s", B, H, W, Cin, Cout, K, S, G, relu ? " +relu" : "");
 }
 
 static void

@@ -55,12 +55,18 @@ forward_conv (VgModel *m, VgNet *net, VgNetNode *n, const VgNetNode *in, int B,
     }
   if (n->Dl == 1)
     {
-      /* the backend's faster forward where it has one (Winograd on the CPU) */
-      __typeof__ (be->conv2d_forward) conv = be->conv2d_forward_fast != NULL
-                                                 ? be->conv2d_forward_fast
-                                                 : be->conv2d_forward;
-      conv (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W, in->C, n->C, n->K, n->S,
-            n->P, n->G);
+      /* the backend's faster forward where it has one (Winograd on the CPU), applying the
+       * ReLU after it where the plan says so */
+      if (be->conv2d_forward_fast != NULL)
+        be->conv2d_forward_fast (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W,
+                                 in->C, n->C, n->K, n->S, n->P, n->G, n->fused != 0);
+      else
+        {
+          be->conv2d_forward (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W, in->C,
+                              n->C, n->K, n->S, n->P, n->G);
+          if (n->fused != 0)
+            be->relu_forward (n->out, n->out, (size_t) B * n->H * n->W * n->C);
+        }
     }
   else
     be->conv2d_dilated_forward (n->out, in->out, w, b, net_scratch (m), B, in->H, in->W,
@@ -89,7 +95,8 @@ forward_node (VgModel *m, VgNet *net, guint i, int B, gboolean training, int *n_
                                   B * in->H * in->W, n->C, training);
       break;
     case VG_NET_RELU:
-      be->relu_forward (n->out, in->out, count);
+      if (n->fused == 0) /* else its convolution applied it */
+        be->relu_forward (n->out, in->out, count);
       break;
     case VG_NET_MAXPOOL:
       be->maxpool2d_forward (n->out, in->out, B, in->H, in->W, n->C, n->K, n->S);

@@ -503,6 +503,29 @@ plan_gradients (VgNet *net, int B)
   return end;
 }
 
+/* Each in-place ReLU straight after a convolution (or after the BatchNorm folded into one)
+ * is applied by that convolution as it stores its output (vg_conv2d_forward_fast): the
+ * ReLU's output is the convolution's memory either way, and the convolution's backward
+ * reads its input, not its output. */
+static void
+plan_relus (VgNet *net)
+{
+  for (guint i = 1; i < net->nodes->len; i++)
+    {
+      VgNetNode *n = &g_array_index (net->nodes, VgNetNode, i);
+      VgNetNode *src, *conv;
+
+      if (n->op != VG_NET_RELU || !n->inplace)
+        continue;
+      src = &g_array_index (net->nodes, VgNetNode, n->in[0]);
+      conv = src->folded ? &g_array_index (net->nodes, VgNetNode, src->in[0]) : src;
+      if (conv->op != VG_NET_CONV || conv->Dl != 1 || conv->fused != 0)
+        continue;
+      conv->fused = (int) i;
+      n->fused = src->folded ? src->in[0] : n->in[0];
+    }
+}
+
 void
 vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
 {
@@ -550,6 +573,7 @@ vg_net_arch_plan (VgModel *m, VgPlan *plan, gboolean training)
                                                                     n->C, n->K));
       max_act = MAX (max_act, numel);
     }
+  plan_relus (net);
   state->dout_pool = NULL;
   if (training)
     {

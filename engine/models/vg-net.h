@@ -49,6 +49,9 @@ typedef struct {
   gboolean inplace;              /* a ReLU over its input's memory */
   int fold;                      /* inference: the BatchNorm folded into this convolution */
   gboolean folded;               /* inference: a BatchNorm its convolution applies */
+  int fused;                     /* a convolution that applies the in-place ReLU after it (or
+                                  * after its folded BatchNorm): on each, the other's index;
+                                  * 0: none */
   /* bound by vg_net_bind / vg_net_plan */
   VgWB w, g;
   VgBatchNormW bn, gbn;

@@ -428,10 +428,12 @@ dw_pixel (float *o, const float *const *x, const float *const *w, int nt, const 
  * chunks of this many, each chunk carrying on from the output the last one wrote. */
 #define MAX_TAPS 49
 
-/* One output row (b, oh) of the depthwise convolution; wt is the weight as (K*K, C). */
+/* One output row (b, oh) of the depthwise convolution; wt is the weight as (K*K, C); with
+ * relu each pixel goes through the ReLU (as vg_relu_forward) while in cache. */
 static SIMD_CLONES void
 depthwise_forward_row (float *out, const float *inp, const float *wt, const float *bias, int b,
-                       int oh, int H, int W, int C, int K, int S, int P, int Ho, int Wo)
+                       int oh, int H, int W, int C, int K, int S, int P, int Ho, int Wo,
+                       int relu)
 {
   const float *x[MAX_TAPS], *w[MAX_TAPS];
 
@@ -463,13 +465,17 @@ depthwise_forward_row (float *out, const float *inp, const float *wt, const floa
         }
       if (nt > 0 || bias_now != o)
         dw_pixel (o, x, w, nt, bias_now, C);
+      if (relu)
+#pragma omp simd
+        for (int c = 0; c < C; c++)
+          o[c] = o[c] < 0.0f ? 0.0f : o[c];
     }
 }
 
 static void
 conv_depthwise_forward (float *out, const float *inp, const float *weight, const float *bias,
                         float *wt, int B, int H, int W, int C, int K, int S, int P, int Ho,
-                        int Wo)
+                        int Wo, int relu)
 {
   size_t work = (size_t) B * Ho * Wo * C;
 
@@ -478,7 +484,7 @@ conv_depthwise_forward (float *out, const float *inp, const float *weight, const
 #pragma omp parallel for collapse(2) schedule(static) if (work > PAR_MIN)
   for (int b = 0; b < B; b++)
     for (int oh = 0; oh < Ho; oh++)
-      depthwise_forward_row (out, inp, wt, bias, b, oh, H, W, C, K, S, P, Ho, Wo);
+      depthwise_forward_row (out, inp, wt, bias, b, oh, H, W, C, K, S, P, Ho, Wo, relu);
 }
 
 /* Rows [r0, r1) of the outputs (r = b * Ho + oh) add their taps into acc (K*K, C). */
@@ -598,10 +604,12 @@ conv_depthwise_backward (float *dinp, float *dweight, const float *dout, const f
 
 /* ---- public entry points ---------------------------------------------------------------- */
 
-void
-vg_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
-                   float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
-                   int G)
+/* The forward, then with relu its ReLU: in the pointwise and depthwise kernels' stores,
+ * else in a pass of its own. */
+static void
+conv_forward (float *out, const float *inp, const float *weight, const float *bias,
+              float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S, int P, int G,
+              int relu)
 {
   int Ho = vg_conv_out_size (H, K, S, P);
   int Wo = vg_conv_out_size (W, K, S, P);
@@ -609,11 +617,15 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
   switch (vg_conv_path (Cin, Cout, K, S, P, G))
     {
     case VG_CONV_POINTWISE:
-      vg_linear_forward (out, inp, weight, bias, B * H * W, Cin, Cout);
-      break;
+      if (relu)
+        vg_linear_relu_forward (out, inp, weight, bias, B * H * W, Cin, Cout);
+      else
+        vg_linear_forward (out, inp, weight, bias, B * H * W, Cin, Cout);
+      return;
     case VG_CONV_DEPTHWISE:
-      conv_depthwise_forward (out, inp, weight, bias, scratch, B, H, W, Cin, K, S, P, Ho, Wo);
-      break;
+      conv_depthwise_forward (out, inp, weight, bias, scratch, B, H, W, Cin, K, S, P, Ho, Wo,
+                              relu);
+      return;
     case VG_CONV_IM2COL:
     default:
       if (is_patch (K, S, P, G))
@@ -621,8 +633,18 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
       else
         conv_im2col_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G,
                              1, Ho, Wo);
-      break;
+      if (relu)
+        vg_relu_forward (out, out, (size_t) B * Ho * Wo * Cout);
+      return;
     }
+}
+
+void
+vg_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
+                   float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S, int P,
+                   int G)
+{
+  conv_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G, FALSE);
 }
 
 /* The line for a processor whose direct kernels are ISA's. */
@@ -653,11 +675,14 @@ vg_conv_describe (void)
 void
 vg_conv2d_forward_fast (float *out, const float *inp, const float *weight, const float *bias,
                          float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
-                         int P, int G)
+                         int P, int G, int relu)
 {
   if (!vg_conv_winograd_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P,
                                  G))
-    vg_conv2d_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G);
+    conv_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G, relu);
+  else if (relu)
+    vg_relu_forward (out, out, (size_t) B * vg_conv_out_size (H, K, S, P)
+                                 * vg_conv_out_size (W, K, S, P) * Cout);
 }
 
 void

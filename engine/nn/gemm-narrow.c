@@ -73,8 +73,10 @@ rank1_update (v16 acc[][4], const float *a, size_t stride, const v16 *b, const i
 
 /* ---- NN ------------------------------------------------------------------------------- */
 
-/* How a tile's result meets C: stored (after the bias, if any), or added to C. */
-enum { STORE, STORE_BIAS, ADD };
+/* How a tile's result meets C: stored (after the bias, if any), or added to C; with RELU
+ * (a bit beside STORE or STORE_BIAS) stored as max(0, x), which is vg_relu_forward's
+ * x < 0 ? 0 : x to the bit (NaN and -0 pass). */
+enum { STORE, STORE_BIAS, ADD, HOW = 3, RELU = 4 };
 
 /* Vector v of NV at p: the last one only where mask has its bits (the columns past N are
  * neither read nor written; masked loads do not fault there), the others whole. */
@@ -104,7 +106,7 @@ nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
-      acc[r][v] = mode == STORE_BIAS ? LOADV (bias + 16 * v, v, NV, mask) : (v16) { 0 };
+      acc[r][v] = (mode & HOW) == STORE_BIAS ? LOADV (bias + 16 * v, v, NV, mask) : (v16) { 0 };
   for (int k = 0; k < K; k++)
     {
       v16 b[4];
@@ -123,6 +125,9 @@ nn_tile (float *C, int ldc, const float *A, int lda, const float *B, int ldb,
 
         if (mode == ADD)
           STOREV (c, v, NV, mask, LOADV (c, v, NV, mask) + alpha * acc[r][v]);
+        else if (mode & RELU)
+          STOREV (c, v, NV, mask,
+                  _mm512_max_ps (_mm512_setzero_ps (), (__m512) (alpha * acc[r][v])));
         else if (alpha != 1.0f)
           STOREV (c, v, NV, mask, alpha * acc[r][v]);
         else
@@ -195,6 +200,17 @@ vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, 
   if (!vg_gemm_narrow_available () || N <= 0 || K <= 0)
     return FALSE;
   nn_parallel (C, N, A, K, B, N, bias, M, K, N, 1.0f, bias != NULL ? STORE_BIAS : STORE);
+  return TRUE;
+}
+
+gboolean
+vg_gemm_narrow_nn_relu (float *C, const float *A, const float *B, const float *bias, int M,
+                        int K, int N)
+{
+  if (!vg_gemm_narrow_available () || N <= 0 || K <= 0)
+    return FALSE;
+  nn_parallel (C, N, A, K, B, N, bias, M, K, N, 1.0f,
+               (bias != NULL ? STORE_BIAS : STORE) | RELU);
   return TRUE;
 }
 
@@ -418,6 +434,13 @@ vg_gemm_narrow_available (void)
 gboolean
 vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M, int K,
                    int N)
+{
+  return FALSE;
+}
+
+gboolean
+vg_gemm_narrow_nn_relu (float *C, const float *A, const float *B, const float *bias, int M,
+                        int K, int N)
 {
   return FALSE;
 }

@@ -58,9 +58,11 @@ vg_bias_backward (float *dbias, const float *dout, int Nr, int C)
 /* Above this many weights the transposed copy for the narrow path is not worth making. */
 #define NARROW_MAX_WEIGHTS (1 << 20)
 
-void
-vg_linear_forward (float *out, const float *inp, const float *weight, const float *bias,
-                   int Nr, int Cin, int Cout)
+/* out = inp weight^T + bias, then with relu its ReLU: in the narrow kernels' stores, else
+ * in a pass of its own */
+static void
+linear_forward (float *out, const float *inp, const float *weight, const float *bias, int Nr,
+                int Cin, int Cout, int relu)
 {
   float beta = 0.0f;
 
@@ -73,7 +75,10 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
       for (int o = 0; o < Cout; o++)
         for (int i = 0; i < Cin; i++)
           wt[(size_t) i * Cout + o] = weight[(size_t) o * Cin + i];
-      vg_gemm_narrow_nn (out, inp, wt, bias, Nr, Cin, Cout);
+      if (relu)
+        vg_gemm_narrow_nn_relu (out, inp, wt, bias, Nr, Cin, Cout);
+      else
+        vg_gemm_narrow_nn (out, inp, wt, bias, Nr, Cin, Cout);
       g_free (wt);
       return;
     }
@@ -91,6 +96,22 @@ vg_linear_forward (float *out, const float *inp, const float *weight, const floa
       beta = 1.0f;
     }
   vg_sgemm_forward (FALSE, TRUE, Nr, Cout, Cin, 1.0f, inp, Cin, weight, Cin, beta, out, Cout);
+  if (relu)
+    vg_relu_forward (out, out, (size_t) Nr * Cout);
+}
+
+void
+vg_linear_forward (float *out, const float *inp, const float *weight, const float *bias,
+                   int Nr, int Cin, int Cout)
+{
+  linear_forward (out, inp, weight, bias, Nr, Cin, Cout, FALSE);
+}
+
+void
+vg_linear_relu_forward (float *out, const float *inp, const float *weight, const float *bias,
+                        int Nr, int Cin, int Cout)
+{
+  linear_forward (out, inp, weight, bias, Nr, Cin, Cout, TRUE);
 }
 
 /* Any of dinp, dweight, dbias may be NULL when that gradient is not wanted. */

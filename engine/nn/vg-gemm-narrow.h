@@ -20,6 +20,11 @@ gboolean vg_gemm_narrow_available (void);
 gboolean vg_gemm_narrow_nn (float *C, const float *A, const float *B, const float *bias, int M,
                             int K, int N);
 
+/* The same, stored as its ReLU: C = max(0, bias + A @ B), vg_relu_forward's values to the
+ * bit. */
+gboolean vg_gemm_narrow_nn_relu (float *C, const float *A, const float *B, const float *bias,
+                                 int M, int K, int N);
+
 /* With leading dimensions: C (M, N) = alpha A (M, K) @ B (K, N), or C += that when add.
  * FALSE (nothing written) unless available and N is a multiple of 16. */
 gboolean vg_gemm_narrow_nn_ld (float *C, int ldc, const float *A, int lda, const float *B,

@@ -24,6 +24,10 @@
 /* ---- linear: out (Nr, Cout) = inp (Nr, Cin) @ weight^T + bias ------------------------ */
 void vg_linear_forward (float *out, const float *inp, const float *weight, const float *bias,
                         int Nr, int Cin, int Cout);
+/* out = the ReLU of that (vg_relu_forward's values), applied as the rows are stored where
+ * the narrow kernels run */
+void vg_linear_relu_forward (float *out, const float *inp, const float *weight,
+                             const float *bias, int Nr, int Cin, int Cout);
 /* dinp may be NULL (input needs no gradient); dbias may be NULL when bias is NULL. */
 void vg_linear_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, int Nr, int Cin, int Cout);
@@ -43,10 +47,12 @@ void vg_conv2d_forward (float *out, const float *inp, const float *weight, const
  * 16 input channels go through Winograd's F(4x4, 3x3) (a quarter of the products; results
  * within about 1e-5 of the largest output, where the direct kernels' are within 1e-6),
  * others (and all with VISAGE_CONV=direct) through vg_conv2d_forward. Same scratch. The
- * graphs' forward, in training as at inference. */
+ * graphs' forward, in training as at inference. With relu, out is the ReLU of that
+ * (vg_relu_forward's values): applied as pointwise and depthwise convolutions store their
+ * rows, in a pass of its own after the others. */
 void vg_conv2d_forward_fast (float *out, const float *inp, const float *weight,
                               const float *bias, float *scratch, int B, int H, int W, int Cin,
-                              int Cout, int K, int S, int P, int G);
+                              int Cout, int K, int S, int P, int G, int relu);
 /* dinp may be NULL (e.g. the first layer, whose input is the image). Winograd computes the
  * gradients of 3x3 stride-1 one-group convolutions where the direct kernels run: the input
  * gradient where the forward would, the weight gradient where also Cin Cout / (Cin + Cout)

@@ -149,9 +149,10 @@ VG_TEST ("/profile/conv2d-infer", test_profile_conv2d_infer)
   g_assert_true (prof->conv2d_forward_fast != NULL);
   vg_profile_set_recording (TRUE);
   prof->conv2d_forward_fast (a, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S,
-                              P, G);
+                              P, G, FALSE);
   vg_profile_set_recording (FALSE);
-  cpu->conv2d_forward_fast (b, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S, P, G);
+  cpu->conv2d_forward_fast (b, d.inp, d.weight, d.bias, d.scratch, B, H, W, Cin, Cout, K, S, P, G,
+                            FALSE);
   g_assert_cmpmem (a, n_out * sizeof (float), b, n_out * sizeof (float));
   g_assert_cmpfloat (vg_profile_recorded_flops ("conv2d_fwd", &calls), ==,
                      2.0 * B * H * W * Cout * Cin * K * K);
