@@ -15,6 +15,9 @@
 
 #include <string.h>
 
+#include <glib.h>
+#include <omp.h>
+
 #include "vg-resize-index.h"
 #include "vg-simd.h"
 
@@ -25,43 +28,79 @@ resize_scale (int in, int out, int ac)
   return ac ? vg_resize_ac_scale (in, out) : (float) in / (float) out;
 }
 
-/* Output row (b, oh) of the forward. Its products are not fused into multiply-adds (the
- * clones for processors with FMA would): prediction's fused resize-and-argmax
- * (vg-predict.c) computes the same blend and must give the same values to the bit. */
+/* The forward is separable: row (b, h) of the input resized along its width, t (Wo, C),
+ * then each output row a blend of two such rows. Its products are not fused into
+ * multiply-adds (the clones for processors with FMA would): the expression is
+ * lh0 * (lw0 x00 + lw1 x01) + lh1 * (lw0 x10 + lw1 x11) in that order, as prediction's fused
+ * resize-and-argmax (vg-predict.c) computes it, to the bit. */
 static SIMD_CLONES NO_FP_CONTRACT void
-resize_forward_row (float *out, const float *inp, int b, int oh, float sh, float sw, int H,
-                    int W, int Ho, int Wo, int C, int ac)
+resize_width (float *t, const float *row, float sw, int W, int Wo, int C, int ac)
 {
-  int h0, h1;
-  float lh0, lh1;
-
-  vg_resize_index (oh, sh, H, ac, &h0, &h1, &lh0, &lh1);
-  const float *row0 = inp + (size_t) (b * H + h0) * W * C;
-  const float *row1 = inp + (size_t) (b * H + h1) * W * C;
   for (int ow = 0; ow < Wo; ow++)
     {
       int w0, w1;
       float lw0, lw1;
       vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
-      const float *x00 = row0 + (size_t) w0 * C, *x01 = row0 + (size_t) w1 * C;
-      const float *x10 = row1 + (size_t) w0 * C, *x11 = row1 + (size_t) w1 * C;
-      float *o = out + ((size_t) (b * Ho + oh) * Wo + ow) * C;
+      const float *x0 = row + (size_t) w0 * C, *x1 = row + (size_t) w1 * C;
+      float *o = t + (size_t) ow * C;
 #pragma omp simd
       for (int c = 0; c < C; c++)
-        o[c] = lh0 * (lw0 * x00[c] + lw1 * x01[c]) + lh1 * (lw0 * x10[c] + lw1 * x11[c]);
+        o[c] = lw0 * x0[c] + lw1 * x1[c];
     }
 }
 
+static SIMD_CLONES NO_FP_CONTRACT void
+blend_rows (float *out, const float *t0, const float *t1, float lh0, float lh1, size_t n)
+{
+#pragma omp simd
+  for (size_t i = 0; i < n; i++)
+    out[i] = lh0 * t0[i] + lh1 * t1[i];
+}
+
+/* Each thread takes a band of output rows and keeps the two width-resized input rows it
+ * used last (an upscale by k reuses them for k output rows): 64x64 -> 512x512 with 19
+ * channels took 1.9 ms a pixel at a time. */
 static void
 resize_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo, int C,
                 int ac)
 {
   float sh = resize_scale (H, Ho, ac), sw = resize_scale (W, Wo, ac);
+  size_t row_floats = (size_t) Wo * C;
 
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
-  for (int b = 0; b < B; b++)
-    for (int oh = 0; oh < Ho; oh++)
-      resize_forward_row (out, inp, b, oh, sh, sw, H, W, Ho, Wo, C, ac);
+#pragma omp parallel if ((size_t) B * Ho * Wo * C > 16384)
+  {
+    int nt = omp_get_num_threads (), th = omp_get_thread_num ();
+    long first = (long) B * Ho * th / nt, last = (long) B * Ho * (th + 1) / nt;
+    float *t[2] = { g_new (float, row_floats), g_new (float, row_floats) };
+    long have[2] = { -1, -1 }; /* the input rows (b H + h) that t[0], t[1] hold */
+
+    for (long r = first; r < last; r++)
+      {
+        int b = (int) (r / Ho), oh = (int) (r % Ho), h[2];
+        float lh0, lh1;
+        const float *rows[2];
+
+        vg_resize_index (oh, sh, H, ac, &h[0], &h[1], &lh0, &lh1);
+        for (int k = 0; k < 2; k++)
+          {
+            long want = (long) b * H + h[k];
+            int slot = have[0] == want ? 0 : have[1] == want ? 1 : -1;
+
+            if (slot < 0)
+              {
+                /* the slot the other row does not need */
+                long other = (long) b * H + h[1 - k];
+                slot = have[0] == other ? 1 : 0;
+                resize_width (t[slot], inp + (size_t) want * W * C, sw, W, Wo, C, ac);
+                have[slot] = want;
+              }
+            rows[k] = t[slot];
+          }
+        blend_rows (out + (size_t) r * row_floats, rows[0], rows[1], lh0, lh1, row_floats);
+      }
+    g_free (t[0]);
+    g_free (t[1]);
+  }
 }
 
 /* Input row (b, ih) of the backward. */
