@@ -141,6 +141,7 @@ vg_conv_winograd_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, 
 /* LANES channels: written with GCC's vector extension, so each clone of a transform works
  * on whole vectors (AVX-512: one register; AVX2: two). Loads and stores are unaligned. */
 typedef float lanes_t __attribute__ ((vector_size (LANES * sizeof (float)), aligned (4)));
+typedef int lanes_i __attribute__ ((vector_size (LANES * sizeof (float)), aligned (4)));
 
 /* (a pointer, not a returned vector: the baseline's ABI has no 64-byte vector registers) */
 static inline __attribute__ ((always_inline)) void
@@ -322,10 +323,11 @@ transform_input_tile (float *V, size_t vs, const float *img, int H, int W, int C
 }
 
 /* The tile of img (Ho, Wo, C) from (y0, x0), the pixels inside = bias + A^T m A, m point xi
- * at M[xi ms + c]. */
+ * at M[xi ms + c]; with relu their ReLU, vg_relu_forward's x < 0 ? 0 : x (as a mask on the
+ * bits, so NaN and -0 pass). */
 static SIMD_CLONES void
 transform_output_tile (float *img, const float *M, size_t ms, const float *bias, int Ho,
-                       int Wo, int C, int y0, int x0)
+                       int Wo, int C, int y0, int x0, int relu)
 {
   int ny = MIN (TILE, Ho - y0), nx = MIN (TILE, Wo - x0);
 
@@ -345,8 +347,13 @@ transform_output_tile (float *img, const float *M, size_t ms, const float *bias,
         output4 (&o[i * TILE], 1, &t[i * ALPHA], 1);
       for (int y = 0; y < ny; y++)
         for (int x = 0; x < nx; x++)
-          store_lanes (img + ((size_t) (y0 + y) * Wo + x0 + x) * C + c0, o[y * TILE + x] + b,
-                       n);
+          {
+            lanes_t v = o[y * TILE + x] + b;
+
+            if (relu)
+              v = (lanes_t) ((lanes_i) v & ~(v < (lanes_t){ 0 }));
+            store_lanes (img + ((size_t) (y0 + y) * Wo + x0 + x) * C + c0, v, n);
+          }
     }
 }
 
@@ -413,7 +420,8 @@ input_chunk (float *V, const float *inp, size_t t0, int nt, int th, int tw, int 
  * P, the weight transformed as U (36, Ci, Co); V and M two chunks of T tiles. */
 static void
 winograd_run (float *out, const float *inp, const float *U, const float *bias, float *V,
-              float *M, size_t T, int B, int H, int W, int Ci, int Co, int P, int Ho, int Wo)
+              float *M, size_t T, int B, int H, int W, int Ci, int Co, int P, int Ho, int Wo,
+              int relu)
 {
   int th = tiles_of (Ho), tw = tiles_of (Wo);
   size_t ntiles = (size_t) B * th * tw, per_tile = (size_t) NXI * (Ci + Co);
@@ -434,7 +442,7 @@ winograd_run (float *out, const float *inp, const float *U, const float *bias, f
           int y, x;
           tile_at (t0 + i, th, tw, &b, &y, &x);
           transform_output_tile (out + b * Ho * Wo * Co, M + (size_t) i * NXI * Co, Co, bias,
-                                 Ho, Wo, Co, y, x);
+                                 Ho, Wo, Co, y, x, relu);
         }
     }
 }
@@ -452,7 +460,7 @@ scratch_tiles (int B, int H, int W, int Cin, int Cout, int P)
 gboolean
 vg_conv_winograd_forward (float *out, const float *inp, const float *weight, const float *bias,
                           float *scratch, int B, int H, int W, int Cin, int Cout, int K, int S,
-                          int P, int G)
+                          int P, int G, int relu)
 {
   int vl = vg_conv_direct_vector_floats ();
 
@@ -466,7 +474,7 @@ vg_conv_winograd_forward (float *out, const float *inp, const float *weight, con
   float *U = scratch, *V = U + (size_t) NXI * Cin * Cout, *M = V + (size_t) NXI * T * Cin;
 
   transform_weight (U, weight, Cin, Cout, FALSE);
-  winograd_run (out, inp, U, bias, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo);
+  winograd_run (out, inp, U, bias, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo, relu);
   return TRUE;
 }
 
@@ -533,7 +541,7 @@ vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, con
        * T Cout points and M T Cin, the chunk buffers' sizes swapped */
       transform_weight (U, weight, Cin, Cout, TRUE);
       winograd_run (*dinp, dout, U, NULL, V, V + (size_t) NXI * T * Cout, T, B, Ho, Wo, Cout,
-                    Cin, 2 - P, H, W);
+                    Cin, 2 - P, H, W, FALSE);
       *dinp = NULL;
     }
 }

@@ -678,11 +678,8 @@ vg_conv2d_forward_fast (float *out, const float *inp, const float *weight, const
                          int P, int G, int relu)
 {
   if (!vg_conv_winograd_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P,
-                                 G))
+                                 G, relu))
     conv_forward (out, inp, weight, bias, scratch, B, H, W, Cin, Cout, K, S, P, G, relu);
-  else if (relu)
-    vg_relu_forward (out, out, (size_t) B * vg_conv_out_size (H, K, S, P)
-                                 * vg_conv_out_size (W, K, S, P) * Cout);
 }
 
 void

@@ -26,11 +26,12 @@ gboolean vg_conv_winograd_shape (int Cin, int Cout, int K, int S, int G, int Dl)
 /* Scratch floats it needs for this shape (0: it never takes it). */
 size_t vg_conv_winograd_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, int S,
                                         int P, int G);
-/* out = the convolution, TRUE; FALSE (nothing written) where it does not take the shape on
- * this processor or GEMM choice (then the caller's other paths run). */
+/* out = the convolution (with relu its ReLU, as vg_relu_forward), TRUE; FALSE (nothing
+ * written) where it does not take the shape on this processor or GEMM choice (then the
+ * caller's other paths run). */
 gboolean vg_conv_winograd_forward (float *out, const float *inp, const float *weight,
                                    const float *bias, float *scratch, int B, int H, int W,
-                                   int Cin, int Cout, int K, int S, int P, int G);
+                                   int Cin, int Cout, int K, int S, int P, int G, int relu);
 /* The gradients it takes (the processor's direct kernels; 3x3 stride 1, one group): the
  * input gradient wherever the forward would take its shape (the output gradient's Cout
  * channels in, Cin out), the weight gradient where also Cin Cout / (Cin + Cout) >= 20, where

@@ -112,7 +112,7 @@ check_case (int B, int H, int W, int Cin, int Cout, int P)
   float *one = g_new (float, no);
   int saved = omp_get_max_threads ();
   gboolean took = vg_conv_winograd_forward (one, c.inp, c.weight, c.bias, c.scratch, B, H, W,
-                                            Cin, Cout, 3, 1, P, 1);
+                                            Cin, Cout, 3, 1, P, 1, FALSE);
 
   omp_set_num_threads (1);
   run_infer (&c, one, c.bias);
@@ -308,7 +308,7 @@ check_not_taken (int H, int W, int Cin, int Cout, int K, int S, int P)
   if (K != 3 || S != 1) /* (with 8 or 12 channels the input gradient may take it) */
     g_assert_cmpuint (vg_conv_winograd_scratch_floats (1, H, W, Cin, Cout, K, S, P, 1), ==, 0);
   g_assert_false (vg_conv_winograd_forward (untouched, c.inp, c.weight, c.bias, c.scratch, 1,
-                                            H, W, Cin, Cout, K, S, P, 1));
+                                            H, W, Cin, Cout, K, S, P, 1, FALSE));
   for (size_t i = 0; i < no; i++)
     g_assert_cmpfloat (untouched[i], ==, 7.0f);
   run_infer (&c, c.out, c.bias);
@@ -352,7 +352,7 @@ VG_TEST ("/nn/conv2d-winograd-use", test_conv2d_winograd_use)
       run_infer (&c, c.out, c.bias);
       g_assert_cmpmem (direct, no * 4, c.out, no * 4);
       g_assert_false (vg_conv_winograd_forward (c.out, c.inp, c.weight, c.bias, c.scratch, 2,
-                                                13, 11, 48, 64, 3, 1, 1, 1));
+                                                13, 11, 48, 64, 3, 1, 1, 1, FALSE));
       memset (dw, 0, nw * 4);
       vg_conv_winograd_backward (&pi, &pw, R, c.inp, c.weight, c.scratch, 2, 13, 11, 48, 64, 3,
                                  1, 1, 1);
