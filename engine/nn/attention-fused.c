@@ -59,6 +59,15 @@ exp2_v (__m512 x)
   return _mm512_maskz_scalef_ps (keep, p, n);
 }
 
+/* acc[d] = 0 for d < D */
+INLINE void
+clear (__m512 *acc, const int D)
+{
+#pragma GCC unroll 16
+  for (int d = 0; d < D; d++)
+    acc[d] = _mm512_setzero_ps ();
+}
+
 /* The lanes of vector v of a row of n keys that are keys: all but in the last vector. */
 INLINE __mmask16
 lanes (int v, int n)
@@ -100,9 +109,7 @@ forward_rows (float *out, int ldo, float *lse, const float *q, int ldq, const fl
         qs[r][d] = q[(size_t) (i0 + r) * ldq + d] * scale;
       mx[r] = _mm512_set1_ps (-INFINITY);
       l[r] = _mm512_setzero_ps ();
-#pragma GCC unroll 16
-      for (int d = 0; d < D; d++)
-        acc[r][d] = _mm512_setzero_ps ();
+      clear (acc[r], D);
     }
   for (int v = 0; v < nv; v++)
     for (int r = 0; r < R; r++)
@@ -187,9 +194,7 @@ backward_block (float *pdk, float *pdv, float *pt, float *ds, int ldds, const fl
           const float *x = g == 0 ? dob : qb, *w = g == 0 ? pt : ds;
           float *part = (g == 0 ? pdv : pdk) + at;
 
-#pragma GCC unroll 16
-          for (int d = 0; d < D; d++)
-            acc[d] = _mm512_setzero_ps ();
+          clear (acc, D);
           for (int i = 0; i < nq; i++)
             {
               __m512 y = _mm512_loadu_ps (w + (size_t) i * ldds + 16 * v);
@@ -219,9 +224,7 @@ backward_dq (float *dq, const float *ds, int ldds, const float *kt, int j0, int 
     {
       __m512 acc[16];
 
-#pragma GCC unroll 16
-      for (int d = 0; d < D; d++)
-        acc[d] = _mm512_setzero_ps ();
+      clear (acc, D);
       for (int v = 0; v < nv; v++)
         {
           __m512 x = _mm512_loadu_ps (ds + (size_t) i * ldds + 16 * v);
