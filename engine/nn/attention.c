@@ -26,6 +26,9 @@
  * private (M, D) partial of each, summed in a fixed order afterwards, so a given thread
  * count always gives the same bits, and different counts differ by float rounding only.
  *
+ * Heads of 8 and 16 channels on AVX-512 take the fused kernels (attention-fused.c) inside
+ * the same work items, scratch and partials (packed per block of 16 keys there).
+ *
  * Gradient rule: dq, dk and dv are activation gradients and are overwritten (=). */
 #include "vg-nn.h"
 #include "vg-attention-fused.h"
