@@ -59,7 +59,7 @@ blend_rows (float *out, const float *t0, const float *t1, float lh0, float lh1, 
 
 /* Each thread takes a band of output rows and keeps the two width-resized input rows it
  * used last (an upscale by k reuses them for k output rows): 64x64 -> 512x512 with 19
- * channels took 1.9 ms a pixel at a time. */
+ * channels took 1.1-1.7 ms a pixel at a time, 0.6 so. */
 static void
 resize_forward (float *out, const float *inp, int B, int H, int W, int Ho, int Wo, int C,
                 int ac)

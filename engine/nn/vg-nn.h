@@ -48,8 +48,8 @@ void vg_conv2d_forward (float *out, const float *inp, const float *weight, const
  * within about 1e-5 of the largest output, where the direct kernels' are within 1e-6),
  * others (and all with VISAGE_CONV=direct) through vg_conv2d_forward. Same scratch. The
  * graphs' forward, in training as at inference. With relu, out is the ReLU of that
- * (vg_relu_forward's values): applied as pointwise and depthwise convolutions store their
- * rows, in a pass of its own after the others. */
+ * (vg_relu_forward's values): applied as pointwise, depthwise and Winograd convolutions
+ * store their outputs, in a pass of its own after the others. */
 void vg_conv2d_forward_fast (float *out, const float *inp, const float *weight,
                               const float *bias, float *scratch, int B, int H, int W, int Cin,
                               int Cout, int K, int S, int P, int G, int relu);
