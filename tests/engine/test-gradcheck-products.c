@@ -15,6 +15,7 @@
 #include "vg-nn.h"
 #include "vg-conv-shape.h"
 #include "vg-gemm.h"
+#include "vg-gemm-narrow.h"
 #include "engine-test-util.h"
 #include "gradcheck-util.h"
 #include "test-register.h"
@@ -719,6 +720,20 @@ VG_TEST ("/nn/linear-narrow", test_linear_narrow)
           g_assert_cmpmem (one.dinp, ni * 4, three.dinp, ni * 4);
           g_assert_cmpmem (one.dw, nw * 4, three.dw, nw * 4);
           g_assert_cmpmem (one.db, Cout * 4, three.db, Cout * 4);
+        }
+      /* the one-sweep kernel itself at every Cout (vg_linear_backward sends it multiples
+       * of 16 only) */
+      if (vg_gemm_narrow_enabled ())
+        {
+          float *dinp1 = g_new (float, ni), *dw1 = filled_new (nw, 0.5f);
+          float *db1 = filled_new (Cout, 0.25f);
+
+          g_assert_true (vg_gemm_narrow_linear_backward (dinp1, dw1, db1, R, inp, w, Nr, Cin,
+                                                         Cout));
+          g_assert_cmpfloat (rel_err (dinp1, dinp, ni), <, FWD_TOL);
+          g_assert_cmpfloat (rel_err (dw1, dw, nw), <, FWD_TOL);
+          g_assert_cmpfloat (rel_err (db1, db, Cout), <, FWD_TOL);
+          g_free (dinp1), g_free (dw1), g_free (db1);
         }
       /* any two of the three gradients: the same values as all three */
       {
