@@ -553,13 +553,12 @@ def print_tables(a, results):
     for r in results['infer']:
         rs = [infer_round(a, x.get('torch'), x.get('ort'), x.get('visage'))
               for x in rounds_of(r)]
-        m = {k: median([x[k] for x in rs]) for k in rs[0]}
+        m = {k: median([x[k] for x in rs]) for k in rs[0] if k != 'diff'}
+        diffs = [x['diff'] for x in rs if x['diff'] is not None]
         w('| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' % (
             r['config'], r['size'], fmt(m['t_ms'], '%.1f'), fmt(m['o_ms'], '%.1f'),
             fmt(m['v_ms'], '%.1f'), ratio_cell([x['vo'] for x in rs], 0.8, False),
-            fmt(m['vt']), fmt(m['gflops'], '%.1f'),
-            '-' if m['diff'] is None else '%.2g' % max(x['diff'] for x in rs if x['diff']
-                                                        is not None),
+            fmt(m['vt']), fmt(m['gflops'], '%.1f'), '%.2g' % max(diffs) if diffs else '-',
             load_span(r)))
     w('\nload: the 1-minute load average before and after the row\'s measurements, and the '
       'largest mean number of runnable tasks during one of them (%d threads + 1 sampler when '
