@@ -103,53 +103,73 @@ resize_forward (float *out, const float *inp, int B, int H, int W, int Ho, int W
   }
 }
 
-/* Input row (b, ih) of the backward. */
+/* acc (Wo, C) += lh * grow (Wo, C): one output row's share of an input row, before the
+ * width's adjoint. */
 static SIMD_CLONES void
-resize_backward_row (float *dinp, const float *dout, int b, int ih, float sh, float sw, int H,
-                     int W, int Ho, int Wo, int C, int ac)
+accumulate_row (float *acc, const float *grow, float lh, size_t n)
 {
-  float *drow = dinp + (size_t) (b * H + ih) * W * C;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++)
+    acc[i] += lh * grow[i];
+}
 
+/* drow (W, C) = the adjoint of resize_width applied to acc (Wo, C). */
+static SIMD_CLONES void
+unresize_width (float *drow, const float *acc, float sw, int W, int Wo, int C, int ac)
+{
   memset (drow, 0, sizeof (float) * W * C);
-  for (int oh = 0; oh < Ho; oh++)
+  for (int ow = 0; ow < Wo; ow++)
     {
-      float lh;
-      if (!vg_resize_blend (oh, sh, H, ac, ih, &lh))
-        continue;
-      const float *grow = dout + (size_t) (b * Ho + oh) * Wo * C;
-      for (int ow = 0; ow < Wo; ow++)
-        {
-          int w0, w1;
-          float lw0, lw1;
-          vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
-          const float *g = grow + (size_t) ow * C;
-          float *d0 = drow + (size_t) w0 * C, *d1 = drow + (size_t) w1 * C;
-          float k0 = lh * lw0, k1 = lh * lw1;
-          /* d0 and d1 coincide on the last column: two loops keep that correct */
+      int w0, w1;
+      float lw0, lw1;
+      vg_resize_index (ow, sw, W, ac, &w0, &w1, &lw0, &lw1);
+      const float *g = acc + (size_t) ow * C;
+      float *d0 = drow + (size_t) w0 * C, *d1 = drow + (size_t) w1 * C;
+      /* d0 and d1 coincide on the last column: two loops keep that correct */
 #pragma omp simd
-          for (int c = 0; c < C; c++)
-            d0[c] += k0 * g[c];
+      for (int c = 0; c < C; c++)
+        d0[c] += lw0 * g[c];
 #pragma omp simd
-          for (int c = 0; c < C; c++)
-            d1[c] += k1 * g[c];
-        }
+      for (int c = 0; c < C; c++)
+        d1[c] += lw1 * g[c];
     }
 }
 
-/* The adjoint of the forward. Output pixels scatter into up to four input pixels, so rather
- * than split the output (threads would collide on shared input pixels) each thread owns
- * input rows (b, ih) and gathers from every output row whose blend touches ih. The sums run
- * in (oh, ow) order for any thread count, so results do not depend on it at all. */
+/* The adjoint of the forward, separable as it is. Output pixels scatter into up to four
+ * input pixels, so rather than split the output (threads would collide on shared input
+ * pixels) each thread owns input rows (b, ih): it sums the output rows whose blend touches ih,
+ * each weighted (whole rows, one vector loop), then takes the sum through the width's
+ * adjoint once. The sums run in (oh, ow) order for any thread count, so results do not
+ * depend on it at all. An upscale by 8 with 19 channels (32x32 -> 256x256, batch 8) took
+ * 4.6 ms scattering every output pixel into its input rows, 1.9-2.1 ms so. */
 static void
 resize_backward (float *dinp, const float *dout, int B, int H, int W, int Ho, int Wo, int C,
                  int ac)
 {
   float sh = resize_scale (H, Ho, ac), sw = resize_scale (W, Wo, ac);
+  size_t row_floats = (size_t) Wo * C;
 
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t) B * Ho * Wo * C > 16384)
-  for (int b = 0; b < B; b++)
-    for (int ih = 0; ih < H; ih++)
-      resize_backward_row (dinp, dout, b, ih, sh, sw, H, W, Ho, Wo, C, ac);
+#pragma omp parallel if ((size_t) B * Ho * Wo * C > 16384)
+  {
+    int nt = omp_get_num_threads (), th = omp_get_thread_num ();
+    long first = (long) B * H * th / nt, last = (long) B * H * (th + 1) / nt;
+    float *acc = g_new (float, row_floats);
+
+    for (long r = first; r < last; r++)
+      {
+        int b = (int) (r / H), ih = (int) (r % H);
+
+        memset (acc, 0, sizeof (float) * row_floats);
+        for (int oh = 0; oh < Ho; oh++)
+          {
+            float lh;
+            if (vg_resize_blend (oh, sh, H, ac, ih, &lh))
+              accumulate_row (acc, dout + ((size_t) b * Ho + oh) * row_floats, lh, row_floats);
+          }
+        unresize_width (dinp + (size_t) r * W * C, acc, sw, W, Wo, C, ac);
+      }
+    g_free (acc);
+  }
 }
 
 void
