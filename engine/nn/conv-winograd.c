@@ -52,14 +52,19 @@
 #define LANES 16
 /* Below this many input channels the transforms cost more than the products save. */
 #define MIN_CIN 16
-/* The weight gradient moves the transformed input and output gradient of every tile through
- * memory (36 points per 16 pixels each), which only pays where the products are large
- * against them: Cin Cout / (Cin + Cout) at least this. U-Net at 256 batch 8, ms of a layer's
- * backward, direct against Winograd for both gradients: 16->16 64.5 / 128.9, 32->32 60.7 /
- * 66.2, 64->32 59.2 / 53.5, 64->64 59.9 / 41.4, 128->64 61.7 / 34.3 (ratios 8, 16, 21, 32,
- * 43). The input gradient, a forward, takes Winograd wherever the forward would: with it
- * alone below the ratio (the weight gradient direct), 16->16 54.8-57.6 -> 45.5-47.6, 32->16
- * at 256 53.6-56.4 -> 39.9-46.5, 32->32 54.1-54.9 -> 38.7-41.0. */
+/* The weight gradient: where the products are large against the transforms, Cin Cout /
+ * (Cin + Cout) at least this, chunks of tiles whose transforms all threads share and whose 36
+ * products the threads split by point (dweight_sums); below it, on narrow layers, each of
+ * DW_PARTS fixed shares of the tiles is transformed a block at a time and multiplied straight
+ * away into sums of its own (dweight_sums_local), the transforms still in the thread's cache.
+ * Batch 8, 2 threads, ms of the weight gradient alone, direct kernels / chunks / parts:
+ * 16->16 at 256x256 13.1 / 30.7 / 7.1, 32->16 at 256 25.4 / 44.3 / 12.8, 32->32 at 128
+ * 13.0 / 6.0 / 5.5, 16->32 at 128 6.2 / 3.7 / 3.4 (ratios 8, 11, 16, 11); at 64x64 64->64
+ * (ratio 32) chunks 5.1-5.5, parts 5.5-5.9, and the parts lose more as the channels grow
+ * (256->256 at 16x16 5.6 / 15.6-16.3), their sums (36 Cin Cout each) outgrowing the cache.
+ * The input gradient, a forward, takes Winograd wherever the forward would: with it alone
+ * below the ratio (the weight gradient direct), 16->16 54.8-57.6 -> 45.5-47.6, 32->16 at 256
+ * 53.6-56.4 -> 39.9-46.5, 32->32 54.1-54.9 -> 38.7-41.0 (ms of U-Net's layer backward). */
 #define BWD_MIN_RATIO 20
 #define PAR_MIN 16384
 
@@ -119,6 +124,32 @@ chunk_tiles (int Cin, int Cout, size_t ntiles)
   return MIN (t, ntiles);
 }
 
+/* The narrow weight gradient's fixed shares of the tiles (a part's sums, 36 Cin Cout floats,
+ * and its block of tiles' transforms), and the tiles of a block: about 220 KiB of
+ * transforms, at least 12 tiles. */
+#define DW_PARTS 8
+
+static int
+dweight_block (int Cin, int Cout)
+{
+  return CLAMP (1536 / (Cin + Cout), 12, 48);
+}
+
+static gboolean
+dweight_is_narrow (int Cin, int Cout)
+{
+  return (size_t) Cin * Cout < (size_t) BWD_MIN_RATIO * (Cin + Cout);
+}
+
+static size_t
+dweight_local_floats (int Cin, int Cout)
+{
+  if (!dweight_is_narrow (Cin, Cout))
+    return 0;
+  return (size_t) DW_PARTS * NXI
+         * ((size_t) Cin * Cout + (size_t) dweight_block (Cin, Cout) * (Cin + Cout));
+}
+
 /* Where the scratch goes: the transformed weight (or the weight gradient's sums), 36 Cin
  * Cout floats, then a chunk's two tile buffers of T (Cin + Cout) points each. */
 size_t
@@ -133,7 +164,8 @@ vg_conv_winograd_scratch_floats (int B, int H, int W, int Cin, int Cout, int K, 
     return 0;
   size_t nt = (size_t) B * MAX (tiles_of (Ho) * tiles_of (Wo), tiles_of (H) * tiles_of (W));
   size_t T = chunk_tiles (Cin, Cout, nt);
-  return (size_t) NXI * ((size_t) Cin * Cout + T * (Cin + Cout));
+  return (size_t) NXI * Cin * Cout
+         + MAX ((size_t) NXI * T * (Cin + Cout), dweight_local_floats (Cin, Cout));
 }
 
 /* ---- transforms ------------------------------------------------------------------------ */
@@ -509,6 +541,56 @@ dweight_sums (float *Sacc, const float *inp, const float *dout, float *V, float 
     }
 }
 
+/* Sacc (36, Cin, Cout) = the same sums for narrow layers, part by part: part p (of DW_PARTS,
+ * whatever the thread count) transforms its share of the tiles a block at a time into
+ * buffers of its own and multiplies them at once, point by point, into sums of its own at
+ * local; then the parts are added in order. */
+static void
+dweight_sums_local (float *Sacc, float *local, const float *inp, const float *dout, int B,
+                    int H, int W, int Cin, int Cout, int P, int Ho, int Wo)
+{
+  int th = tiles_of (Ho), tw = tiles_of (Wo);
+  int block = dweight_block (Cin, Cout);
+  size_t ntiles = (size_t) B * th * tw, ssize = (size_t) NXI * Cin * Cout;
+  size_t per_part = ssize + (size_t) block * NXI * (Cin + Cout);
+
+#pragma omp parallel for schedule(static) if (ntiles * NXI * (Cin + Cout) > PAR_MIN)
+  for (int p = 0; p < DW_PARTS; p++)
+    {
+      float *S = local + p * per_part, *V = S + ssize, *Y = V + (size_t) block * NXI * Cin;
+      size_t t1 = ntiles * (p + 1) / DW_PARTS;
+
+      memset (S, 0, sizeof (float) * ssize);
+      for (size_t t0 = ntiles * p / DW_PARTS; t0 < t1; t0 += block)
+        {
+          int nt = (int) MIN ((size_t) block, t1 - t0);
+
+          for (int i = 0; i < nt; i++)
+            {
+              size_t b;
+              int y, x;
+              tile_at (t0 + i, th, tw, &b, &y, &x);
+              transform_input_tile (V + (size_t) i * NXI * Cin, Cin, inp + b * H * W * Cin, H, W,
+                                    Cin, y - P, x - P);
+              transform_dout_tile (Y + (size_t) i * NXI * Cout, Cout,
+                                   dout + b * Ho * Wo * Cout, Ho, Wo, Cout, y, x);
+            }
+          for (int xi = 0; xi < NXI; xi++)
+            vg_conv_direct_gemm_at (S + (size_t) xi * Cin * Cout, Cout, V + (size_t) xi * Cin,
+                                    NXI * Cin, Y + (size_t) xi * Cout, NXI * Cout, Cin, Cout,
+                                    nt);
+        }
+    }
+#pragma omp parallel for schedule(static) if (ssize > PAR_MIN)
+  for (size_t i = 0; i < ssize; i++)
+    {
+      float sum = local[i];
+      for (int p = 1; p < DW_PARTS; p++)
+        sum += local[p * per_part + i];
+      Sacc[i] = sum;
+    }
+}
+
 void
 vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, const float *inp,
                            const float *weight, float *scratch, int B, int H, int W, int Cin,
@@ -524,12 +606,14 @@ vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, con
   size_t T = scratch_tiles (B, H, W, Cin, Cout, P);
   float *U = scratch, *V = U + (size_t) NXI * Cin * Cout, *M = V + (size_t) NXI * T * Cin;
 
-  if (*dweight != NULL && (size_t) Cin * Cout >= (size_t) BWD_MIN_RATIO * (Cin + Cout)
-      && Cout % vl == 0 && vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
+  if (*dweight != NULL && Cout % vl == 0 && vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
     {
       float *dw = *dweight;
 
-      dweight_sums (U, inp, dout, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo);
+      if (dweight_is_narrow (Cin, Cout))
+        dweight_sums_local (U, V, inp, dout, B, H, W, Cin, Cout, P, Ho, Wo);
+      else
+        dweight_sums (U, inp, dout, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo);
 #pragma omp parallel for schedule(static) if ((size_t) Cin * Cout > 4096)
       for (int ci = 0; ci < Cin; ci++)
         untransform_dweight_row (dw, U, Cin, Cout, ci);

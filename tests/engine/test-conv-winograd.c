@@ -279,9 +279,13 @@ backward_cases (void)
   check_backward (1, 7, 5, 64, 64, 2, TRUE, TRUE);       /* padding 2: dinp pads 0 */
   check_backward (3, 17, 19, 64, 64, 1, TRUE, TRUE);
   check_backward (1, 46, 47, 64, 64, 1, TRUE, TRUE);     /* two chunks of tiles (108, 36) */
-  /* 32 x 32 / 64 < 20: the weight gradient not taken, the input gradient (a forward) is */
-  check_backward (1, 13, 11, 32, 32, 1, vl > 0, FALSE);
-  check_backward (2, 9, 7, 16, 16, 1, vl > 0, FALSE);   /* U-Net's first layers' shape */
+  /* 32 x 32 / 64 < 20: the narrow weight gradient (parts of the tiles, each its own sums) */
+  check_backward (1, 13, 11, 32, 32, 1, vl > 0, vl > 0);
+  check_backward (2, 9, 7, 16, 16, 1, vl > 0, vl > 0);  /* U-Net's first layers' shape */
+  /* 507 tiles: each part more than one block of 48; 16 -> 48 in blocks of 24 */
+  check_backward (3, 50, 50, 16, 16, 1, vl > 0, vl > 0);
+  check_backward (1, 37, 29, 16, 48, 1, vl > 0, vl > 0);
+  check_backward (1, 5, 6, 16, 16, 1, vl > 0, vl > 0);  /* 4 tiles: most parts empty */
   check_backward (2, 2, 1, 64, 64, 1, TRUE, TRUE);       /* maps smaller than a tile */
 }
 
