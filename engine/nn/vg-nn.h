@@ -55,8 +55,8 @@ void vg_conv2d_forward_fast (float *out, const float *inp, const float *weight,
                               int Cout, int K, int S, int P, int G, int relu);
 /* dinp may be NULL (e.g. the first layer, whose input is the image). Winograd computes the
  * gradients of 3x3 stride-1 one-group convolutions where the direct kernels run: the input
- * gradient where the forward would, the weight gradient where also Cin Cout / (Cin + Cout)
- * >= 20 (nn/conv-winograd.c). */
+ * gradient where the forward would, the weight gradient where the forward would and Cout
+ * fills vectors (nn/conv-winograd.c). */
 void vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, float *scratch, int B, int H,
                          int W, int Cin, int Cout, int K, int S, int P, int G);
