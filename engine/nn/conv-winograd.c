@@ -31,13 +31,16 @@
  * Work: the weight's transform once per call (Cin Cout 3 x 3 taps); then chunks of T tiles
  * (T from the shape alone): input transform (threads share the tiles), the 36 products on
  * the direct kernels' register blocks (threads share the points; vg_conv_direct_gemm and
- * vg_conv_direct_gemm_at), output transform with the bias (threads share the tiles). Every
- * output sums in one order whatever the thread count. */
+ * vg_conv_direct_gemm_at), output transform with the bias (threads share the tiles). On
+ * narrow layers (is_narrow), where the transforms outweigh the products, a thread instead
+ * takes its own tiles through all three a block at a time, so that no transformed tile moves
+ * between the cores' caches. Every output sums in one order whatever the thread count. */
 #include "vg-conv-winograd.h"
 #include "vg-conv-direct.h"
 #include "vg-conv-shape.h"
 #include "vg-simd.h"
 
+#include <omp.h>
 #include <string.h>
 
 #define TILE 4              /* output pixels per tile side */
@@ -135,8 +138,19 @@ dweight_block (int Cin, int Cout)
   return CLAMP (1536 / (Cin + Cout), 12, 48);
 }
 
+/* Tiles a thread takes at once through the narrow forward: a multiple of the products'
+ * 12 rows, about 220 KiB of transforms. */
+static int
+run_block (int Ci, int Co)
+{
+  return MAX (12, 1536 / (Ci + Co) / 12 * 12);
+}
+
+/* Whether the products are small against the transforms (Cin Cout / (Cin + Cout) < 20):
+ * then the forward's threads take tiles rather than points, and the weight gradient's
+ * tiles go by parts. */
 static gboolean
-dweight_is_narrow (int Cin, int Cout)
+is_narrow (int Cin, int Cout)
 {
   return (size_t) Cin * Cout < (size_t) BWD_MIN_RATIO * (Cin + Cout);
 }
@@ -144,7 +158,7 @@ dweight_is_narrow (int Cin, int Cout)
 static size_t
 dweight_local_floats (int Cin, int Cout)
 {
-  if (!dweight_is_narrow (Cin, Cout))
+  if (!is_narrow (Cin, Cout))
     return 0;
   return (size_t) DW_PARTS * NXI
          * ((size_t) Cin * Cout + (size_t) dweight_block (Cin, Cout) * (Cin + Cout));
@@ -458,6 +472,51 @@ winograd_run (float *out, const float *inp, const float *U, const float *bias, f
   int th = tiles_of (Ho), tw = tiles_of (Wo);
   size_t ntiles = (size_t) B * th * tw, per_tile = (size_t) NXI * (Ci + Co);
 
+  if (is_narrow (Ci, Co))
+    {
+      /* narrow: each thread takes a share of the tiles through the input transform, the 36
+       * products and the output transform a block at a time (in its cache throughout); each
+       * tile's outputs are the same floats whoever computes them */
+#pragma omp parallel if (ntiles * per_tile > PAR_MIN)
+      {
+        size_t nthr = (size_t) omp_get_num_threads (), me = (size_t) omp_get_thread_num ();
+        size_t w = MIN (nthr, T), per = MIN (T / w, (size_t) run_block (Ci, Co));
+
+        if (me < w)
+          {
+            float *Vm = V + me * per * NXI * Ci, *Mm = M + me * per * NXI * Co;
+            size_t t1 = ntiles * (me + 1) / w;
+
+            for (size_t t0 = ntiles * me / w; t0 < t1; t0 += per)
+              {
+                int nt = (int) MIN (per, t1 - t0);
+
+                for (int i = 0; i < nt; i++)
+                  {
+                    size_t b;
+                    int y, x;
+                    tile_at (t0 + i, th, tw, &b, &y, &x);
+                    transform_input_tile (Vm + (size_t) i * NXI * Ci, Ci, inp + b * H * W * Ci,
+                                          H, W, Ci, y - P, x - P);
+                  }
+                for (int xi = 0; xi < NXI; xi++)
+                  vg_conv_direct_gemm (Mm + (size_t) xi * Co, NXI * Co, Vm + (size_t) xi * Ci,
+                                       NXI * Ci, U + (size_t) xi * Ci * Co, Co, NULL, nt, Co,
+                                       Ci);
+                for (int i = 0; i < nt; i++)
+                  {
+                    size_t b;
+                    int y, x;
+                    tile_at (t0 + i, th, tw, &b, &y, &x);
+                    transform_output_tile (out + b * Ho * Wo * Co, Mm + (size_t) i * NXI * Co,
+                                           Co, bias, Ho, Wo, Co, y, x, relu);
+                  }
+              }
+          }
+      }
+      return;
+    }
+
   for (size_t t0 = 0; t0 < ntiles; t0 += T)
     {
       int nt = (int) MIN (T, ntiles - t0);
@@ -610,7 +669,7 @@ vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, con
     {
       float *dw = *dweight;
 
-      if (dweight_is_narrow (Cin, Cout))
+      if (is_narrow (Cin, Cout))
         dweight_sums_local (U, V, inp, dout, B, H, W, Cin, Cout, P, Ho, Wo);
       else
         dweight_sums (U, inp, dout, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo);

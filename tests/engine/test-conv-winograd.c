@@ -148,7 +148,7 @@ winograd_cases (void)
   took += check_case (3, 17, 19, 64, 64, 1);  /* tile rows of the kernels' 12 and a rest */
   took += check_case (1, 4, 5, 128, 96, 1);   /* fewer tiles (2) than a kernel's rows */
   took += check_case (2, 1, 2, 16, 16, 1);    /* maps smaller than a tile */
-  /* 16 -> 16 at 86 x 87: 484 tiles, two chunks of tiles (444 then 40) */
+  /* 16 -> 16 at 86 x 87: 484 tiles, two chunks (444, 40), each thread's share in blocks of 48 */
   took += check_case (1, 86, 87, 16, 16, 1);
   return took;
 }
