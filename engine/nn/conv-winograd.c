@@ -31,10 +31,10 @@
  * Work: the weight's transform once per call (Cin Cout 3 x 3 taps); then chunks of T tiles
  * (T from the shape alone): input transform (threads share the tiles), the 36 products on
  * the direct kernels' register blocks (threads share the points; vg_conv_direct_gemm and
- * vg_conv_direct_gemm_at), output transform with the bias (threads share the tiles). On
- * narrow layers (is_narrow), where the transforms outweigh the products, a thread instead
- * takes its own tiles through all three a block at a time, so that no transformed tile moves
- * between the cores' caches. Every output sums in one order whatever the thread count. */
+ * vg_conv_direct_gemm_at), output transform with the bias (threads share the tiles). Up to
+ * moderate widths a thread instead takes its own tiles through all three a block at a time,
+ * so that no transformed tile moves between the cores' caches (see "Two ways" below). Every
+ * output sums in one order whatever the thread count. */
 #include "vg-conv-winograd.h"
 #include "vg-conv-direct.h"
 #include "vg-conv-shape.h"
@@ -55,19 +55,23 @@
 #define LANES 16
 /* Below this many input channels the transforms cost more than the products save. */
 #define MIN_CIN 16
-/* The weight gradient: where the products are large against the transforms, Cin Cout /
- * (Cin + Cout) at least this, chunks of tiles whose transforms all threads share and whose 36
- * products the threads split by point (dweight_sums); below it, on narrow layers, each of
- * DW_PARTS fixed shares of the tiles is transformed a block at a time and multiplied straight
- * away into sums of its own (dweight_sums_local), the transforms still in the thread's cache.
- * Batch 8, 2 threads, ms of the weight gradient alone, direct kernels / chunks / parts:
- * 16->16 at 256x256 13.1 / 30.7 / 7.1, 32->16 at 256 25.4 / 44.3 / 12.8, 32->32 at 128
- * 13.0 / 6.0 / 5.5, 16->32 at 128 6.2 / 3.7 / 3.4 (ratios 8, 11, 16, 11); at 64x64 64->64
- * (ratio 32) chunks 5.1-5.5, parts 5.5-5.9, and the parts lose more as the channels grow
- * (256->256 at 16x16 5.6 / 15.6-16.3), their sums (36 Cin Cout each) outgrowing the cache.
- * The input gradient, a forward, takes Winograd wherever the forward would: with it alone
- * below the ratio (the weight gradient direct), 16->16 54.8-57.6 -> 45.5-47.6, 32->16 at 256
- * 53.6-56.4 -> 39.9-46.5, 32->32 54.1-54.9 -> 38.7-41.0 (ms of U-Net's layer backward). */
+/* Two ways to share a call between threads. By point: chunks of tiles whose transforms the
+ * threads share and whose 36 products they split by point (winograd_run, dweight_sums); the
+ * transformed tiles cross between the cores' caches, which on this 2-core machine costs
+ * little in some phases and doubles the time in others. By tile: each thread takes its own
+ * tiles through transforms and products a block at a time (the forward: each tile's outputs
+ * alike whoever computes them; the weight gradient: DW_PARTS fixed shares of the tiles, each
+ * with sums of its own, added in order), which reads the transformed weight (36 Cin Cout
+ * floats) once per block and thread, so it loses where that is large. Batch 8, 2 threads,
+ * ms, by point / by tile (forward and weight gradient): DeepLabV3+'s 32->64 at 256x256
+ * 42-86 / 38-40 and 43-105 / 42-43; 64->64 at 128 18.6-34 / 17 and 19.5-39 / 20-21; 160->64
+ * at 128 43-67 / 42 and 48-90 / 50; 64->128 at 128 37-58 / 35 and 37-70 / 39; 192->256 at
+ * 64 44-62 / 44-52 and 55-83 / 82-94; 256->256 at 16x16 4.5-5.8 / 5.8-8.5 and 7.9-10.5 /
+ * 17-24. So the forward goes by tile up to Cin Cout = 192 x 256, the weight gradient up to
+ * 64 x 128 (its parts' sums also take scratch: 4 x 36 Cin Cout floats).
+ * Above that the weight gradient goes by point only where Cin Cout / (Cin + Cout) is at
+ * least BWD_MIN_RATIO, else direct: by point, U-Net's 16->16 at 256 took 30.7 ms against
+ * the direct kernels' 13.1 (by tile 7.1). */
 #define BWD_MIN_RATIO 20
 #define PAR_MIN 16384
 
@@ -127,18 +131,11 @@ chunk_tiles (int Cin, int Cout, size_t ntiles)
   return MIN (t, ntiles);
 }
 
-/* The narrow weight gradient's fixed shares of the tiles (a part's sums, 36 Cin Cout floats,
- * and its block of tiles' transforms), and the tiles of a block: about 220 KiB of
- * transforms, at least 12 tiles. */
-#define DW_PARTS 8
+/* The weight gradient by tile: its fixed shares of the tiles, and the tiles of a block. */
+#define DW_PARTS 4
+#define DW_BLOCK 48
 
-static int
-dweight_block (int Cin, int Cout)
-{
-  return CLAMP (1536 / (Cin + Cout), 12, 48);
-}
-
-/* Tiles a thread takes at once through the narrow forward: a multiple of the products'
+/* Tiles a thread takes at once through the forward by tile: a multiple of the products'
  * 12 rows, about 220 KiB of transforms. */
 static int
 run_block (int Ci, int Co)
@@ -146,22 +143,24 @@ run_block (int Ci, int Co)
   return MAX (12, 1536 / (Ci + Co) / 12 * 12);
 }
 
-/* Whether the products are small against the transforms (Cin Cout / (Cin + Cout) < 20):
- * then the forward's threads take tiles rather than points, and the weight gradient's
- * tiles go by parts. */
 static gboolean
-is_narrow (int Cin, int Cout)
+run_by_tile (int Ci, int Co)
 {
-  return (size_t) Cin * Cout < (size_t) BWD_MIN_RATIO * (Cin + Cout);
+  return (size_t) Ci * Co <= (size_t) 192 * 256;
+}
+
+static gboolean
+dweight_by_tile (int Cin, int Cout)
+{
+  return (size_t) Cin * Cout <= (size_t) 64 * 128;
 }
 
 static size_t
 dweight_local_floats (int Cin, int Cout)
 {
-  if (!is_narrow (Cin, Cout))
+  if (!dweight_by_tile (Cin, Cout))
     return 0;
-  return (size_t) DW_PARTS * NXI
-         * ((size_t) Cin * Cout + (size_t) dweight_block (Cin, Cout) * (Cin + Cout));
+  return (size_t) DW_PARTS * NXI * ((size_t) Cin * Cout + (size_t) DW_BLOCK * (Cin + Cout));
 }
 
 /* Where the scratch goes: the transformed weight (or the weight gradient's sums), 36 Cin
@@ -472,9 +471,9 @@ winograd_run (float *out, const float *inp, const float *U, const float *bias, f
   int th = tiles_of (Ho), tw = tiles_of (Wo);
   size_t ntiles = (size_t) B * th * tw, per_tile = (size_t) NXI * (Ci + Co);
 
-  if (is_narrow (Ci, Co))
+  if (run_by_tile (Ci, Co))
     {
-      /* narrow: each thread takes a share of the tiles through the input transform, the 36
+      /* by tile: each thread takes a share of the tiles through the input transform, the 36
        * products and the output transform a block at a time (in its cache throughout); each
        * tile's outputs are the same floats whoever computes them */
 #pragma omp parallel if (ntiles * per_tile > PAR_MIN)
@@ -600,7 +599,7 @@ dweight_sums (float *Sacc, const float *inp, const float *dout, float *V, float 
     }
 }
 
-/* Sacc (36, Cin, Cout) = the same sums for narrow layers, part by part: part p (of DW_PARTS,
+/* Sacc (36, Cin, Cout) = the same sums by tile, part by part: part p (of DW_PARTS,
  * whatever the thread count) transforms its share of the tiles a block at a time into
  * buffers of its own and multiplies them at once, point by point, into sums of its own at
  * local; then the parts are added in order. */
@@ -609,7 +608,7 @@ dweight_sums_local (float *Sacc, float *local, const float *inp, const float *do
                     int H, int W, int Cin, int Cout, int P, int Ho, int Wo)
 {
   int th = tiles_of (Ho), tw = tiles_of (Wo);
-  int block = dweight_block (Cin, Cout);
+  int block = DW_BLOCK;
   size_t ntiles = (size_t) B * th * tw, ssize = (size_t) NXI * Cin * Cout;
   size_t per_part = ssize + (size_t) block * NXI * (Cin + Cout);
 
@@ -665,11 +664,13 @@ vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout, con
   size_t T = scratch_tiles (B, H, W, Cin, Cout, P);
   float *U = scratch, *V = U + (size_t) NXI * Cin * Cout, *M = V + (size_t) NXI * T * Cin;
 
-  if (*dweight != NULL && Cout % vl == 0 && vg_conv_winograd_shape (Cin, Cout, K, S, G, 1))
+  if (*dweight != NULL && Cout % vl == 0 && vg_conv_winograd_shape (Cin, Cout, K, S, G, 1)
+      && (dweight_by_tile (Cin, Cout)
+          || (size_t) Cin * Cout >= (size_t) BWD_MIN_RATIO * (Cin + Cout)))
     {
       float *dw = *dweight;
 
-      if (is_narrow (Cin, Cout))
+      if (dweight_by_tile (Cin, Cout))
         dweight_sums_local (U, V, inp, dout, B, H, W, Cin, Cout, P, Ho, Wo);
       else
         dweight_sums (U, inp, dout, V, M, T, B, H, W, Cin, Cout, P, Ho, Wo);

@@ -150,6 +150,8 @@ winograd_cases (void)
   took += check_case (2, 1, 2, 16, 16, 1);    /* maps smaller than a tile */
   /* 16 -> 16 at 86 x 87: 484 tiles, two chunks (444, 40), each thread's share in blocks of 48 */
   took += check_case (1, 86, 87, 16, 16, 1);
+  /* 224 x 240 > 192 x 256: threads by point, two chunks of tiles (24, 12) */
+  took += check_case (1, 22, 21, 224, 240, 1);
   return took;
 }
 
@@ -160,12 +162,12 @@ VG_TEST ("/nn/conv2d-winograd", test_conv2d_winograd)
   /* every shape above is one it takes, wherever the direct kernels run */
   if (vg_gemm_narrow_enabled ()
       || (vg_gemm_cpu_isa () >= VG_ISA_AVX2 && vg_gemm_large_path () == VG_GEMM_AVX2))
-    g_assert_cmpint (took, ==, 8);
+    g_assert_cmpint (took, ==, 9);
   else
     g_assert_cmpint (took, ==, 0);
   if (vg_gemm_force_path (VG_GEMM_AVX2)) /* the AVX2 kernels too */
     {
-      g_assert_cmpint (winograd_cases (), ==, 8);
+      g_assert_cmpint (winograd_cases (), ==, 9);
       vg_gemm_force_path (VG_GEMM_AUTO);
     }
   if (vg_gemm_force_path (VG_GEMM_BLAS)) /* no direct kernels: refused */
@@ -286,6 +288,11 @@ backward_cases (void)
   check_backward (3, 50, 50, 16, 16, 1, vl > 0, vl > 0);
   check_backward (1, 37, 29, 16, 48, 1, vl > 0, vl > 0);
   check_backward (1, 5, 6, 16, 16, 1, vl > 0, vl > 0);  /* 4 tiles: most parts empty */
+  /* past 64 x 128: the weight gradient by point (two chunks at 224 -> 240); where also
+   * Cin Cout / (Cin + Cout) < 20, not taken */
+  check_backward (1, 9, 7, 128, 96, 1, TRUE, TRUE);
+  check_backward (1, 22, 21, 224, 240, 1, TRUE, TRUE);
+  check_backward (1, 5, 5, 16, 1024, 1, vl > 0, FALSE);
   check_backward (2, 2, 1, 64, 64, 1, TRUE, TRUE);       /* maps smaller than a tile */
 }
 
