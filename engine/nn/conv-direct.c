@@ -53,10 +53,10 @@ typedef float v8 __attribute__ ((vector_size (32)));
 typedef float v8u __attribute__ ((vector_size (32), aligned (4)));
 
 /* out (MR pixels r at out + r ldo; NV vectors) = bias + sum over nt taps and C channels of
- * a[toff[t] + r ars + c] w[t wts + c ldw + lanes]. */
+ * a[toff[t] + r ars + c] w[woff[t] + c ldw + lanes]. */
 typedef void (*FwdKernel) (int nt, const ptrdiff_t *toff, int C, const float *a, ptrdiff_t ars,
-                           const float *w, ptrdiff_t ldw, ptrdiff_t wts, const float *bias,
-                           float *out, ptrdiff_t ldo);
+                           const float *w, ptrdiff_t ldw, const ptrdiff_t *woff,
+                           const float *bias, float *out, ptrdiff_t ldo);
 
 #define FWD_BODY(V, VU, MR, NV)                                                            \
   enum { VL = sizeof (V) / sizeof (float) };                                               \
@@ -68,7 +68,7 @@ typedef void (*FwdKernel) (int nt, const ptrdiff_t *toff, int C, const float *a,
     }                                                                                      \
   for (int t = 0; t < nt; t++)                                                             \
     {                                                                                      \
-      const float *at = a + toff[t], *wt = w + t * wts;                                    \
+      const float *at = a + toff[t], *wt = w + woff[t];                                    \
       for (int c = 0; c < C; c++)                                                          \
         {                                                                                  \
           V wv[NV];                                                                        \
@@ -88,8 +88,8 @@ typedef void (*FwdKernel) (int nt, const ptrdiff_t *toff, int C, const float *a,
 #define FWD_KERNEL(name, isa, V, VU, MR, NV)                                                 \
   static __attribute__ ((target (isa))) void name (                                         \
     int nt, const ptrdiff_t *toff, int C, const float *restrict a, ptrdiff_t ars,            \
-    const float *restrict w, ptrdiff_t ldw, ptrdiff_t wts, const float *restrict bias,       \
-    float *restrict out, ptrdiff_t ldo)                                                      \
+    const float *restrict w, ptrdiff_t ldw, const ptrdiff_t *woff,                           \
+    const float *restrict bias, float *restrict out, ptrdiff_t ldo)                          \
   {                                                                                          \
     FWD_BODY (V, VU, MR, NV)                                                                 \
   }
@@ -309,50 +309,78 @@ pad_copy (float *xp, const float *inp, int nb, int H, int W, int C, int P)
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 
-/* out (nb, Ho, Wo, Co) = the convolution of the padded xp (nb, Hp, Wp, Ci) with the packed
- * weight wp (KK, Ci, Co), stride S, taps Dl apart, plus bias (Co) or NULL. */
+/* The taps of a K-long axis that read inside the input for some output of [o0, o1): output
+ * o and tap k read padded position o S + k Dl, the input lying at [P, P + n). */
+static inline gboolean
+tap_reads_input (int k, int o0, int o1, int S, int Dl, int P, int n)
+{
+  return (o1 - 1) * S + k * Dl >= P && o0 * S + k * Dl < P + n;
+}
+
+/* out (nb, Ho, Wo, Co) = the convolution of the padded xp (nb, Hp, Wp, Ci) (a border of P
+ * around the input) with the packed weight wp (KK, Ci, Co), stride S, taps Dl apart, plus
+ * bias (Co) or NULL. A tap that reads only the zero border for every pixel of a kernel's
+ * block is left out of its sum (the same floats: it would add products of 0): at 32x32
+ * with d = 18, 61% of the taps of DeepLabV3+'s dilated convolutions. */
 static void
 direct_rows (const KernelSet *ks, float *out, const float *xp, const float *wp,
-             const float *bias, int nb, int Hp, int Wp, int Ci, int Co, int K, int S, int Dl,
-             int Ho, int Wo)
+             const float *bias, int nb, int Hp, int Wp, int P, int Ci, int Co, int K, int S,
+             int Dl, int Ho, int Wo)
 {
-  int KK = K * K, nv = Co % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
+  int nv = Co % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
   int size = Wo >= ks->fwd_mr[0] ? 0 : Wo >= ks->fwd_mr[1] ? 1 : 2;
-  int mr = ks->fwd_mr[size];
+  int mr = ks->fwd_mr[size], H = Hp - 2 * P, W = Wp - 2 * P;
   FwdKernel kernel = ks->fwd[size][nv - 1];
-  ptrdiff_t toff[KK];
-
-  for (int kh = 0; kh < K; kh++)
-    for (int kw = 0; kw < K; kw++)
-      toff[kh * K + kw] = ((ptrdiff_t) kh * Dl * Wp + (ptrdiff_t) kw * Dl) * Ci;
 
 #pragma omp parallel for collapse(2) schedule(static) \
-  if ((size_t) nb * Ho * Wo * Co * Ci * KK > PAR_MIN * 16)
+  if ((size_t) nb * Ho * Wo * Co * Ci * K * K > PAR_MIN * 16)
   for (int b = 0; b < nb; b++)
     for (int oh = 0; oh < Ho; oh++)
       {
         const float *row = xp + ((size_t) b * Hp + (size_t) oh * S) * Wp * Ci;
         float *o = out + ((size_t) b * Ho + oh) * Wo * Co;
+        ptrdiff_t toff[K * K], woff[K * K];
+
         for (int c0 = 0; c0 < Co; c0 += cb)
           /* a last block that would run past the row starts earlier: the pixels it shares
            * with the block before get the same values again */
           for (int w0 = 0; w0 < Wo; w0 += mr)
             {
-              int ow = w0 + mr <= Wo ? w0 : Wo - mr;
-              kernel (KK, toff, Ci, row + (size_t) ow * S * Ci, (ptrdiff_t) S * Ci, wp + c0, Co,
-                      (ptrdiff_t) Ci * Co, bias != NULL ? bias + c0 : NULL,
-                      o + (size_t) ow * Co + c0, Co);
+              int ow = w0 + mr <= Wo ? w0 : Wo - mr, nt = 0;
+
+              for (int kh = 0; kh < K; kh++)
+                if (tap_reads_input (kh, oh, oh + 1, S, Dl, P, H))
+                  for (int kw = 0; kw < K; kw++)
+                    if (tap_reads_input (kw, ow, ow + mr, S, Dl, P, W))
+                      {
+                        toff[nt] = ((ptrdiff_t) kh * Dl * Wp + (ptrdiff_t) kw * Dl) * Ci;
+                        woff[nt++] = (ptrdiff_t) (kh * K + kw) * Ci * Co;
+                      }
+              kernel (nt, toff, Ci, row + (size_t) ow * S * Ci, (ptrdiff_t) S * Ci, wp + c0, Co,
+                      woff, bias != NULL ? bias + c0 : NULL, o + (size_t) ow * Co + c0, Co);
             }
       }
 }
 
+/* [*o0, *o1): the outputs (of nout) whose tap k reads inside the input (tap_reads_input) */
+static inline void
+tap_outputs (int k, int S, int Dl, int P, int n, int nout, int *o0, int *o1)
+{
+  int lo = P - k * Dl, hi = P + n - k * Dl; /* o S in [lo, hi) */
+
+  *o0 = lo <= 0 ? 0 : MIN (nout, (lo + S - 1) / S);
+  *o1 = hi <= 0 ? 0 : MIN (nout, (hi + S - 1) / S);
+}
+
 /* One tile of the weight gradient, tap t by output channels [co, co + cb) by input-channel
  * block j (the large blocks, then the small ones, then single channels), summed over ny
- * output rows from row y of image b: part (Cout, Cin, K, K) += it. */
+ * output rows from row y of image b: part (Cout, Cin, K, K) += it. Only the output pixels
+ * whose tap t reads inside the input (a border of P around it) are summed: the others
+ * would add products of 0. */
 static void
 dweight_tile (const KernelSet *ks, float *part, const float *dout, const float *xp, int b,
-              int y, int ny, int t, int co, int j, int Hp, int Wp, int Cin, int Cout, int K,
-              int S, int Dl, int Ho, int Wo)
+              int y, int ny, int t, int co, int j, int Hp, int Wp, int P, int Cin, int Cout,
+              int K, int S, int Dl, int Ho, int Wo)
 {
   float acc[16 * 32] __attribute__ ((aligned (64)));
   int KK = K * K, nv = Cout % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
@@ -365,10 +393,16 @@ dweight_tile (const KernelSet *ks, float *part, const float *dout, const float *
     ci = nbig * big + (j - nbig) * small, size = 1, mr = small;
   else
     ci = nbig * big + nsmall * small + (j - nbig - nsmall), size = 2, mr = 1;
-  const float *a = xp + (((size_t) b * Hp + (size_t) y * S + kh * Dl) * Wp + (size_t) kw * Dl)
-                   * Cin + ci;
-  const float *g = dout + ((size_t) b * Ho + y) * Wo * Cout + co;
-  ks->grad[size][nv - 1] (ny, Wo, a, (ptrdiff_t) S * Wp * Cin, (ptrdiff_t) S * Cin, g,
+  int y0, y1, x0, x1;
+  tap_outputs (kh, S, Dl, P, Hp - 2 * P, Ho, &y0, &y1);
+  tap_outputs (kw, S, Dl, P, Wp - 2 * P, Wo, &x0, &x1);
+  y0 = MAX (y0, y), y1 = MIN (y1, y + ny);
+  if (y1 <= y0 || x1 <= x0)
+    return;
+  const float *a = xp + (((size_t) b * Hp + (size_t) y0 * S + kh * Dl) * Wp
+                         + (size_t) x0 * S + (size_t) kw * Dl) * Cin + ci;
+  const float *g = dout + (((size_t) b * Ho + y0) * Wo + x0) * Cout + co;
+  ks->grad[size][nv - 1] (y1 - y0, x1 - x0, a, (ptrdiff_t) S * Wp * Cin, (ptrdiff_t) S * Cin, g,
                           (ptrdiff_t) Wo * Cout, Cout, acc);
   for (int r = 0; r < mr; r++)
     for (int c = 0; c < cb; c++)
@@ -380,7 +414,7 @@ dweight_tile (const KernelSet *ks, float *part, const float *dout, const float *
  * band (a band's rows stay in cache while every tile reads them). */
 static void
 direct_dweight (const KernelSet *ks, float *parts, int nparts, const float *dout,
-                const float *xp, int nb, int Hp, int Wp, int Cin, int Cout, int K, int S,
+                const float *xp, int nb, int Hp, int Wp, int P, int Cin, int Cout, int K, int S,
                 int Dl, int Ho, int Wo)
 {
   int KK = K * K, nv = Cout % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
@@ -400,8 +434,8 @@ direct_dweight (const KernelSet *ks, float *parts, int nparts, const float *dout
           for (int t = 0; t < KK; t++)
             for (int co = 0; co < Cout; co += cb)
               for (int j = 0; j < nci; j++)
-                dweight_tile (ks, parts + p * wsize, dout, xp, b, y, ny, t, co, j, Hp, Wp, Cin,
-                              Cout, K, S, Dl, Ho, Wo);
+                dweight_tile (ks, parts + p * wsize, dout, xp, b, y, ny, t, co, j, Hp, Wp, P,
+                              Cin, Cout, K, S, Dl, Ho, Wo);
           r += ny;
         }
     }
@@ -434,7 +468,7 @@ vg_conv_direct_gemm (float *out, ptrdiff_t ldo, const float *a, ptrdiff_t lda, c
          * would run past M starts earlier (its shared rows get the same values again) */
         int size = M >= ks->fwd_mr[0] ? 0 : M - r >= ks->fwd_mr[1] ? 1 : 2;
         int mr = ks->fwd_mr[size], r0 = size == 0 && r + mr > M ? M - mr : r;
-        ks->fwd[size][nv - 1] (1, toff, C, a + (size_t) r0 * lda, lda, w + c0, ldw, 0,
+        ks->fwd[size][nv - 1] (1, toff, C, a + (size_t) r0 * lda, lda, w + c0, ldw, toff,
                                bias != NULL ? bias + c0 : NULL, out + (size_t) r0 * ldo + c0,
                                ldo);
         r = r0 + mr;
@@ -502,7 +536,7 @@ vg_conv_direct_forward (float *out, const float *inp, const float *weight, const
     {
       int n = MIN (nb, B - b0);
       pad_copy (xp, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, P);
-      direct_rows (ks, out + (size_t) b0 * Ho * Wo * Cout, xp, wp, bias, n, Hp, Wp, Cin, Cout,
+      direct_rows (ks, out + (size_t) b0 * Ho * Wo * Cout, xp, wp, bias, n, Hp, Wp, P, Cin, Cout,
                    K, S, Dl, Ho, Wo);
     }
   return TRUE;
@@ -553,13 +587,14 @@ vg_conv_direct_backward (float **dinp, float **dweight, const float *dout, const
       if (do_dw)
         {
           pad_copy (xp, inp + (size_t) b0 * H * W * Cin, n, H, W, Cin, P);
-          direct_dweight (ks, parts, l.nparts, g, xp, n, Hp, Wp, Cin, Cout, K, S, Dl, Ho, Wo);
+          direct_dweight (ks, parts, l.nparts, g, xp, n, Hp, Wp, P, Cin, Cout, K, S, Dl, Ho,
+                          Wo);
         }
       if (do_di)
         {
           pad_copy (xp, g, n, Ho, Wo, Cout, Pd);
           direct_rows (ks, *dinp + (size_t) b0 * H * W * Cin, xp, wp, NULL, n, Ho + 2 * Pd,
-                       Wo + 2 * Pd, Cout, Cin, K, 1, Dl, H, W);
+                       Wo + 2 * Pd, Pd, Cout, Cin, K, 1, Dl, H, W);
         }
     }
   if (do_dw) /* the parts in order */

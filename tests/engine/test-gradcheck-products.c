@@ -320,6 +320,44 @@ VG_TEST ("/nn/conv2d-dilated", test_conv2d_dilated)
   conv_check_dl (1, 9, 10, 2, 3, 2, 1, 0, 1, 3, TRUE);   /* even kernel, no padding */
   conv_check_dl (1, 10, 9, 3, 4, 3, 1, 1, 1, 1, TRUE);   /* Dl 1: the plain convolution */
   conv_check_dl (2, 5, 6, 3, 4, 1, 1, 0, 1, 4, TRUE);    /* K 1: dilation changes nothing */
+  /* Cout fills vectors: the direct kernels, which leave out the taps that read only the
+   * border for a whole block of pixels (Wo 30: blocks at 0, 12 and 18) or a whole row */
+  conv_check_dl (1, 14, 30, 4, 16, 3, 1, 12, 1, 12, TRUE);
+  conv_check_dl (2, 15, 29, 3, 32, 3, 2, 6, 1, 6, TRUE);  /* stride 2, two vectors */
+  conv_check_dl (1, 5, 40, 2, 16, 3, 1, 18, 1, 18, FALSE); /* Dl 18: dead rows and columns */
+  conv_check_dl (1, 9, 26, 3, 16, 3, 2, 1, 1, 1, TRUE);   /* Dl 1, stride 2: the edges */
+}
+
+/* The dilated convolution on the direct kernels with enough output pixels (4096) for their
+ * weight gradient too, against the double loops: taps that read only the border for a whole
+ * row, a whole block of 12 pixels or the tail of a strided map are left out of the sums. */
+static void
+dilated_direct_check (int B, int H, int W, int Cin, int Cout, int S, int Dl)
+{
+  ConvCase c;
+  conv_case_init (&c, B, H, W, Cin, Cout, 3, S, Dl, 1, Dl, TRUE);
+  size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * c.Ho * c.Wo * Cout;
+  size_t nw = (size_t) Cout * Cin * 9;
+  double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
+  float *dinp = g_new (float, ni), *dw = filled_new (nw, 0), *db = filled_new (Cout, 0);
+
+  g_assert_cmpint (B * c.Ho * c.Wo, >=, 4096);
+  conv_forward (&c);
+  naive_conv_forward (ref, &c);
+  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
+  conv_backward (&c, dinp, dw, db);
+  naive_conv_backward (rdinp, rdw, c.R, &c);
+  g_assert_cmpfloat (rel_err (dinp, rdinp, ni), <, FWD_TOL);
+  g_assert_cmpfloat (rel_err (dw, rdw, nw), <, 1e-5);
+  conv_case_clear (&c);
+  g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
+}
+
+VG_TEST ("/nn/conv2d-dilated-direct", test_conv2d_dilated_direct)
+{
+  dilated_direct_check (2, 40, 52, 3, 16, 1, 12);
+  dilated_direct_check (4, 71, 66, 2, 32, 2, 6); /* stride 2: 36 rows, the last reads row 76 */
+  dilated_direct_check (1, 66, 66, 4, 16, 1, 18);
 }
 
 /* Whether the engine's own product kernels run (its narrow AVX-512 kernels, or its packed
