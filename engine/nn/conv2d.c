@@ -649,9 +649,10 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
 
 /* The line for a processor whose direct kernels are ISA's. */
 #define CONV_LINE(isa)                                                                     \
-  "direct " isa " kernels where output channels fill vectors, else im2col; 3x3 stride 1 "  \
-  "by Winograd F(4x4, 3x3) on them (forward and both gradients, 16+ channels in; the "     \
-  "narrow weight gradients, Cin Cout / (Cin + Cout) < 20, tiles by thread)"
+  "direct " isa " kernels where output channels fill vectors (taps that read only the "  \
+  "zero border left out), else im2col; 3x3 stride 1 by Winograd F(4x4, 3x3) on them "     \
+  "(forward and both gradients, 16+ channels in; threads by tile up to Cin Cout = "       \
+  "192 x 256, the weight gradient's up to 64 x 128, by point above)"
 #define CONV_LINE_DIRECT(isa)                                                              \
   "direct " isa " kernels where output channels fill vectors, else im2col; no Winograd "   \
   "(VISAGE_CONV=direct)"
