@@ -372,41 +372,58 @@ tap_outputs (int k, int S, int Dl, int P, int n, int nout, int *o0, int *o1)
   *o1 = hi <= 0 ? 0 : MIN (nout, (hi + S - 1) / S);
 }
 
-/* One tile of the weight gradient, tap t by output channels [co, co + cb) by input-channel
- * block j (the large blocks, then the small ones, then single channels), summed over ny
- * output rows from row y of image b: part (Cout, Cin, K, K) += it. Only the output pixels
- * whose tap t reads inside the input (a border of P around it) are summed: the others
- * would add products of 0. */
+/* The weight gradient's tiles: a tile is one tap, or with `fold` = K one row of taps kh, whose
+ * K taps (Dl = 1) read K Cin adjacent floats of xp for each output pixel: rows of the tile's
+ * product (taps by input channels) that the kernels take in blocks, so that a layer of few
+ * input channels (an image's 3) does not run K K Cin one-row products. */
+static int
+dweight_fold (const KernelSet *ks, int Cin, int Cout, int K, int Dl)
+{
+  int big = Cout % (2 * ks->vl) == 0 ? ks->grad_mr[0] / 2 : ks->grad_mr[0];
+
+  return Dl == 1 && Cin < big ? K : 1;
+}
+
+/* One tile of the weight gradient, tap t (or row of taps t, fold = K) by output channels
+ * [co, co + cb) by row block j of its rows (fold Cin of them: the large blocks, then the small
+ * ones, then single rows), summed over ny output rows from row y of image b: part (Cout, Cin,
+ * K, K) += it. Only the output pixels whose taps read inside the input (a border of P around
+ * it) are summed: the others would add products of 0. */
 static void
 dweight_tile (const KernelSet *ks, float *part, const float *dout, const float *xp, int b,
-              int y, int ny, int t, int co, int j, int Hp, int Wp, int P, int Cin, int Cout,
-              int K, int S, int Dl, int Ho, int Wo)
+              int y, int ny, int t, int fold, int co, int j, int Hp, int Wp, int P, int Cin,
+              int Cout, int K, int S, int Dl, int Ho, int Wo)
 {
   float acc[16 * 32] __attribute__ ((aligned (64)));
   int KK = K * K, nv = Cout % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
   int big = nv == 1 ? ks->grad_mr[0] : ks->grad_mr[0] / 2, small = ks->grad_mr[1];
-  int nbig = Cin / big, nsmall = (Cin % big) / small, kh = t / K, kw = t % K, ci, size, mr;
+  int R = fold * Cin, nbig = R / big, nsmall = (R % big) / small, r0, size, mr;
+  int kh = fold == 1 ? t / K : t, kw = fold == 1 ? t % K : 0;
 
   if (j < nbig)
-    ci = j * big, size = 0, mr = big;
+    r0 = j * big, size = 0, mr = big;
   else if (j < nbig + nsmall)
-    ci = nbig * big + (j - nbig) * small, size = 1, mr = small;
+    r0 = nbig * big + (j - nbig) * small, size = 1, mr = small;
   else
-    ci = nbig * big + nsmall * small + (j - nbig - nsmall), size = 2, mr = 1;
-  int y0, y1, x0, x1;
+    r0 = nbig * big + nsmall * small + (j - nbig - nsmall), size = 2, mr = 1;
+  int y0, y1, x0, x1, unused;
   tap_outputs (kh, S, Dl, P, Hp - 2 * P, Ho, &y0, &y1);
-  tap_outputs (kw, S, Dl, P, Wp - 2 * P, Wo, &x0, &x1);
+  tap_outputs (kw + fold - 1, S, Dl, P, Wp - 2 * P, Wo, &x0, &unused);
+  tap_outputs (kw, S, Dl, P, Wp - 2 * P, Wo, &unused, &x1);
   y0 = MAX (y0, y), y1 = MIN (y1, y + ny);
   if (y1 <= y0 || x1 <= x0)
     return;
   const float *a = xp + (((size_t) b * Hp + (size_t) y0 * S + kh * Dl) * Wp
-                         + (size_t) x0 * S + (size_t) kw * Dl) * Cin + ci;
+                         + (size_t) x0 * S + (size_t) kw * Dl) * Cin + r0;
   const float *g = dout + (((size_t) b * Ho + y0) * Wo + x0) * Cout + co;
   ks->grad[size][nv - 1] (y1 - y0, x1 - x0, a, (ptrdiff_t) S * Wp * Cin, (ptrdiff_t) S * Cin, g,
                           (ptrdiff_t) Wo * Cout, Cout, acc);
   for (int r = 0; r < mr; r++)
-    for (int c = 0; c < cb; c++)
-      part[((size_t) (co + c) * Cin + ci + r) * KK + t] += acc[r * cb + c];
+    {
+      int ci = (r0 + r) % Cin, tap = kh * K + kw + (r0 + r) / Cin;
+      for (int c = 0; c < cb; c++)
+        part[((size_t) (co + c) * Cin + ci) * KK + tap] += acc[r * cb + c];
+    }
 }
 
 /* parts (nparts, Cout, Cin, K, K) += the weight gradient from dout (nb, Ho, Wo, Cout) and the
@@ -419,7 +436,8 @@ direct_dweight (const KernelSet *ks, float *parts, int nparts, const float *dout
 {
   int KK = K * K, nv = Cout % (2 * ks->vl) == 0 ? 2 : 1, cb = nv * ks->vl;
   int big = nv == 1 ? ks->grad_mr[0] : ks->grad_mr[0] / 2, small = ks->grad_mr[1];
-  int nci = Cin / big + (Cin % big) / small + Cin % small;
+  int fold = dweight_fold (ks, Cin, Cout, K, Dl), R = fold * Cin, ntaps = KK / fold;
+  int nblocks = R / big + (R % big) / small + R % small;
   size_t row_floats = (size_t) Wo * Cout + (size_t) S * Wp * Cin;
   int band = (int) MAX ((size_t) 1, BAND_FLOATS / row_floats), rows = nb * Ho;
   size_t wsize = (size_t) Cout * Cin * KK;
@@ -431,11 +449,11 @@ direct_dweight (const KernelSet *ks, float *parts, int nparts, const float *dout
       for (int r = (int) ((size_t) rows * p / nparts); r < r1;)
         {
           int b = r / Ho, y = r % Ho, ny = MIN (band, MIN (Ho - y, r1 - r));
-          for (int t = 0; t < KK; t++)
+          for (int t = 0; t < ntaps; t++)
             for (int co = 0; co < Cout; co += cb)
-              for (int j = 0; j < nci; j++)
-                dweight_tile (ks, parts + p * wsize, dout, xp, b, y, ny, t, co, j, Hp, Wp, P,
-                              Cin, Cout, K, S, Dl, Ho, Wo);
+              for (int j = 0; j < nblocks; j++)
+                dweight_tile (ks, parts + p * wsize, dout, xp, b, y, ny, t, fold, co, j, Hp, Wp,
+                              P, Cin, Cout, K, S, Dl, Ho, Wo);
           r += ny;
         }
     }

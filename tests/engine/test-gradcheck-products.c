@@ -328,16 +328,15 @@ VG_TEST ("/nn/conv2d-dilated", test_conv2d_dilated)
   conv_check_dl (1, 9, 26, 3, 16, 3, 2, 1, 1, 1, TRUE);   /* Dl 1, stride 2: the edges */
 }
 
-/* The dilated convolution on the direct kernels with enough output pixels (4096) for their
- * weight gradient too, against the double loops: taps that read only the border for a whole
- * row, a whole block of 12 pixels or the tail of a strided map are left out of the sums. */
+/* Convolutions on the direct kernels (Cout fills vectors) with enough output pixels (4096)
+ * for their weight gradient too, against the double loops. */
 static void
-dilated_direct_check (int B, int H, int W, int Cin, int Cout, int S, int Dl)
+direct_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int Dl)
 {
   ConvCase c;
-  conv_case_init (&c, B, H, W, Cin, Cout, 3, S, Dl, 1, Dl, TRUE);
+  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, 1, Dl, TRUE);
   size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * c.Ho * c.Wo * Cout;
-  size_t nw = (size_t) Cout * Cin * 9;
+  size_t nw = (size_t) Cout * Cin * K * K;
   double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
   float *dinp = g_new (float, ni), *dw = filled_new (nw, 0), *db = filled_new (Cout, 0);
 
@@ -353,11 +352,24 @@ dilated_direct_check (int B, int H, int W, int Cin, int Cout, int S, int Dl)
   g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
 }
 
+/* Dilated: taps that read only the border for a whole row, a whole block of 12 pixels or
+ * the tail of a strided map are left out of the sums. */
 VG_TEST ("/nn/conv2d-dilated-direct", test_conv2d_dilated_direct)
 {
-  dilated_direct_check (2, 40, 52, 3, 16, 1, 12);
-  dilated_direct_check (4, 71, 66, 2, 32, 2, 6); /* stride 2: 36 rows, the last reads row 76 */
-  dilated_direct_check (1, 66, 66, 4, 16, 1, 18);
+  direct_check (2, 40, 52, 3, 16, 3, 1, 12, 12);
+  direct_check (4, 71, 66, 2, 32, 3, 2, 6, 6); /* stride 2: 36 rows, the last reads row 76 */
+  direct_check (1, 66, 66, 4, 16, 3, 1, 18, 18);
+}
+
+/* Few input channels: the weight gradient takes each row of K taps as K Cin adjacent rows of
+ * its product (blocks of 4, 8 or 16 rows and single ones). */
+VG_TEST ("/nn/conv2d-direct-few-channels", test_conv2d_direct_few_channels)
+{
+  direct_check (2, 48, 45, 3, 16, 3, 1, 1, 1);    /* U-Net's first layer: 9 rows, 4 + 4 + 1 */
+  direct_check (1, 130, 127, 3, 32, 3, 2, 1, 1);  /* stride 2, two vectors: 8 + 1 */
+  direct_check (1, 256, 256, 3, 16, 7, 4, 3, 1);  /* the patch embedding: 21 = 16 + 4 + 1 */
+  direct_check (1, 70, 61, 5, 32, 3, 1, 1, 1);    /* 15 = 8 + 4 + 3 */
+  direct_check (1, 130, 130, 16, 16, 3, 2, 1, 1); /* 16 channels: one tap at a time */
 }
 
 /* Whether the engine's own product kernels run (its narrow AVX-512 kernels, or its packed
