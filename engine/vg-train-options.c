@@ -209,6 +209,57 @@ vg_train_loss_has_dice (VgLossKind kind)
 #define invalid_option(error, ...) \
   vg_fail (error, VG_TRAIN_ERROR, VG_TRAIN_ERROR_INVALID, __VA_ARGS__)
 
+#define OPTION(name) G_STRUCT_OFFSET (VgTrainOptions, name)
+
+static const VgTrainRange ranges[] = {
+  { "lr", "the learning rate", OPTION (lr), 0, INFINITY, TRUE, TRUE },
+  { "weight-decay", "the weight decay", OPTION (weight_decay), 0, INFINITY, FALSE, TRUE },
+  { "sgd-lr", "SGD's learning rate", OPTION (sgd_lr), 0, INFINITY, TRUE, TRUE },
+  { "sgd-momentum", "SGD's momentum", OPTION (sgd_momentum), 0, 1, FALSE, TRUE },
+  { "sgd-min-lr", "SGD's minimum learning rate", OPTION (sgd_min_lr), 0, INFINITY, TRUE,
+    TRUE },
+  { "cosine-floor", "the cosine's floor", OPTION (cosine_floor), 0, 1, FALSE, FALSE },
+  { "ema", "the moving average's decay", OPTION (ema), 0, 1, FALSE, TRUE },
+  { "oversample", "the oversampling threshold", OPTION (oversample), 0, 1, FALSE, FALSE },
+  { "checkpoint-minutes", "the checkpoint interval (minutes)", OPTION (checkpoint_minutes), 0,
+    INFINITY, FALSE, TRUE },
+};
+
+#undef OPTION
+
+const VgTrainRange *
+vg_train_ranges (gsize *n)
+{
+  *n = G_N_ELEMENTS (ranges);
+  return ranges;
+}
+
+const VgTrainRange *
+vg_train_range (const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (ranges); i++)
+    if (g_str_equal (ranges[i].key, key))
+      return &ranges[i];
+  return NULL;
+}
+
+gboolean
+vg_train_range_holds (const VgTrainRange *r, double v)
+{
+  return (r->lo_open ? v > r->lo : v >= r->lo) && (r->hi_open ? v < r->hi : v <= r->hi);
+}
+
+/* "in [0, 1)", "more than 0", "0 or more" */
+static char *
+range_text (const VgTrainRange *r)
+{
+  if (isinf (r->hi))
+    return r->lo_open ? g_strdup_printf ("more than %g", r->lo)
+                      : g_strdup_printf ("%g or more", r->lo);
+  return g_strdup_printf ("in %c%g, %g%c", r->lo_open ? '(' : '[', r->lo, r->hi,
+                          r->hi_open ? ')' : ']');
+}
+
 gboolean
 vg_train_options_validate (const VgTrainOptions *o, GError **error)
 {
@@ -231,26 +282,20 @@ vg_train_options_validate (const VgTrainOptions *o, GError **error)
                                   "of 32 up to 8192, not %d", o->resolution);
   if (o->workers < 1 || o->workers > 256)
     return invalid_option (error, "workers must be between 1 and 256, not %d", o->workers);
-  if (!(o->checkpoint_minutes >= 0.0) || !isfinite (o->checkpoint_minutes))
-    return invalid_option (error, "the checkpoint interval must be a number of minutes >= 0");
   if (o->threads < 0 || o->threads > 1024)
     return invalid_option (error, "threads must be between 0 and 1024, not %d", o->threads);
-  if (!(o->lr > 0.0) || !(o->sgd_lr > 0.0) || !(o->sgd_min_lr > 0.0) || !isfinite (o->lr)
-      || !isfinite (o->sgd_lr) || !isfinite (o->sgd_min_lr))
-    return invalid_option (error, "learning rates must be positive numbers");
-  if (!(o->weight_decay >= 0.0) || !isfinite (o->weight_decay))
-    return invalid_option (error, "weight decay must be 0 or positive");
-  if (!(o->sgd_momentum >= 0.0 && o->sgd_momentum < 1.0))
-    return invalid_option (error, "SGD momentum must be in [0, 1), not %g", o->sgd_momentum);
-  if (!(o->ema >= 0.0 && o->ema < 1.0))
-    return invalid_option (error, "the moving average's decay must be in [0, 1), not %g",
-                           o->ema);
-  if (!(o->oversample >= 0.0 && o->oversample <= 1.0))
-    return invalid_option (error, "the oversampling threshold must be in [0, 1], not %g",
-                           o->oversample);
-  if (!(o->cosine_floor >= 0.0 && o->cosine_floor <= 1.0))
-    return invalid_option (error, "the cosine's floor must be in [0, 1], not %g",
-                           o->cosine_floor);
+  for (gsize i = 0; i < G_N_ELEMENTS (ranges); i++)
+    {
+      double v = G_STRUCT_MEMBER (double, o, ranges[i].offset);
+
+      if (!vg_train_range_holds (&ranges[i], v))
+        {
+          g_autofree char *in = range_text (&ranges[i]);
+
+          return invalid_option (error, "%s (%s) must be %s, not %g", ranges[i].what,
+                                 ranges[i].key, in, v);
+        }
+    }
   if (o->patience < 0 || o->cosine_t < 0 || o->max_train < 0 || o->max_val < 0)
     return invalid_option (error, "patience, cosine T and the image limits must be 0 or more");
   if ((unsigned) o->loss >= VG_N_LOSS_KINDS

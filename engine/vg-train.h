@@ -153,6 +153,26 @@ void vg_train_options_copy (VgTrainOptions *dst, const VgTrainOptions *src);
  * VG_TRAIN_ERROR_INVALID and a message naming the wrong option. Folders are not looked at. */
 gboolean vg_train_options_validate (const VgTrainOptions *opts, GError **error);
 
+/* The range of a number option (a double of VgTrainOptions), each end included or not:
+ * vg_train_options_validate checks them, and the Train dialog checks its fields against
+ * the same table as they are typed (with reasons of its own, translated). */
+typedef struct
+{
+  const char *key;   /* the option's name, as the CLI's flag (--key) */
+  const char *what;  /* the option in the validation's (English) message */
+  size_t offset;     /* of the double in VgTrainOptions */
+  double lo, hi;
+  gboolean lo_open;  /* lo itself is outside */
+  gboolean hi_open;  /* hi itself is outside */
+} VgTrainRange;
+
+/* The table, *n entries. */
+const VgTrainRange *vg_train_ranges (gsize *n);
+/* The entry of key, NULL if there is none. */
+const VgTrainRange *vg_train_range (const char *key);
+/* Whether v lies in the range (never NaN). */
+gboolean vg_train_range_holds (const VgTrainRange *range, double v);
+
 /* The options of the run in out_dir, read from its last.safetensors, with resume set;
  * the caller may then change epochs, workers and threads (anything else that differs from
  * the run's options is refused by vg_train_run). */

@@ -322,58 +322,50 @@ check_schedule (VisageTrainDialog *self, VgTrainOptions *o)
   o->cosine_t = gtk_spin_button_get_value_as_int (self->cosine_t_spin);
 }
 
-/* A number the Train dialog takes in an entry row: the row, the option it sets, its range
- * (each end included or not) and the reason shown outside it. */
+/* A number the Train dialog takes in an entry row: the row, the option it sets (whose range
+ * is the engine's, vg_train_range) and the reason shown outside it. */
 typedef struct
 {
   glong row;            /* of the AdwEntryRow * in VisageTrainDialog */
-  glong option;         /* of the double in VgTrainOptions */
-  double lo, hi;
-  gboolean lo_open;     /* lo itself is outside */
-  gboolean hi_open;     /* hi itself is outside */
+  const char *key;      /* the option's, as vg_train_range takes it */
   const char *reason;   /* N_() */
 } NumberField;
 
 #define ROW(name) G_STRUCT_OFFSET (VisageTrainDialog, name)
-#define OPTION(name) G_STRUCT_OFFSET (VgTrainOptions, name)
 
 static const NumberField number_fields[] = {
-  { ROW (lr_row), OPTION (lr), 0, INFINITY, TRUE, FALSE,
-    N_("The learning rate must be more than 0") },
-  { ROW (weight_decay_row), OPTION (weight_decay), 0, INFINITY, FALSE, FALSE,
-    N_("The weight decay must be 0 or more") },
-  { ROW (sgd_lr_row), OPTION (sgd_lr), 0, INFINITY, TRUE, FALSE,
-    N_("SGD’s learning rate must be more than 0") },
-  { ROW (sgd_momentum_row), OPTION (sgd_momentum), 0, 1, FALSE, TRUE,
+  { ROW (lr_row), "lr", N_("The learning rate must be more than 0") },
+  { ROW (weight_decay_row), "weight-decay", N_("The weight decay must be 0 or more") },
+  { ROW (sgd_lr_row), "sgd-lr", N_("SGD’s learning rate must be more than 0") },
+  { ROW (sgd_momentum_row), "sgd-momentum",
     N_("The momentum must be at least 0 and less than 1") },
-  { ROW (sgd_min_lr_row), OPTION (sgd_min_lr), 0, INFINITY, TRUE, FALSE,
-    N_("The minimum learning rate must be more than 0") },
-  { ROW (cosine_floor_row), OPTION (cosine_floor), 0, 1, FALSE, FALSE,
-    N_("The cosine’s floor must be between 0 and 1") },
-  { ROW (ema_row), OPTION (ema), 0, 1, FALSE, TRUE,
+  { ROW (sgd_min_lr_row), "sgd-min-lr", N_("The minimum learning rate must be more than 0") },
+  { ROW (cosine_floor_row), "cosine-floor", N_("The cosine’s floor must be between 0 and 1") },
+  { ROW (ema_row), "ema",
     N_("The moving average’s decay must be at least 0 and less than 1") },
-  { ROW (oversample_row), OPTION (oversample), 0, 1, FALSE, FALSE,
+  { ROW (oversample_row), "oversample",
     N_("The oversampling threshold must be between 0 and 1") },
 };
 
 #undef ROW
-#undef OPTION
 
 /* The optimisers' rates, momentum and the other numbers typed into entries, each into its
- * option, checked against its range. */
+ * option, checked against the engine's range for it. */
 static void
 check_rates (VisageTrainDialog *self, VgTrainOptions *o)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (number_fields); i++)
     {
       const NumberField *f = &number_fields[i];
+      const VgTrainRange *range = vg_train_range (f->key);
       AdwEntryRow *row = G_STRUCT_MEMBER (AdwEntryRow *, self, f->row);
       double v;
 
+      g_assert (range != NULL);
       if (!entry_double (self, row, &v))
         continue;
-      G_STRUCT_MEMBER (double, o, f->option) = v;
-      if (!((f->lo_open ? v > f->lo : v >= f->lo) && (f->hi_open ? v < f->hi : v <= f->hi)))
+      G_STRUCT_MEMBER (double, o, range->offset) = v;
+      if (!vg_train_range_holds (range, v))
         problem (self, row, "%s", _(f->reason));
     }
 }

@@ -59,7 +59,7 @@ VG_TEST ("/recipe/bad", test_bad_recipes)
     { "[recipe]\nname=x\n[stage a]\nepochs=99999999999\n", "epochs" },
     { "[recipe]\nname=x\n[stage a]\nepochs=0\n", "epochs must be" },
     { "[recipe]\nname=x\n[stage a]\nlr=nan\n", "lr" },
-    { "[recipe]\nname=x\n[stage a]\nlr=-1\n", "learning rates" },
+    { "[recipe]\nname=x\n[stage a]\nlr=-1\n", "learning rate (lr) must be more than 0" },
     { "[recipe]\nname=x\n[stage a]\ncosine-floor=2\n", "floor" },
     { "[recipe]\nname=x\n[stage a]\nresolution=100\n", "resolution" },
     { "[recipe]\nname=x\n[stage a]\nloss=hinge\n", "hinge" },

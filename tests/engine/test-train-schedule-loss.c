@@ -75,6 +75,57 @@ VG_TEST ("/train/schedule/cosine-floor", test_cosine_floor)
   vg_train_options_clear (&o);
 }
 
+/* The number options' ranges, the ones the Train dialog also checks its fields against: each
+ * end and just past it, accepted or refused by the validation with a message naming the
+ * option; the defaults lie inside. */
+VG_TEST ("/train/options/ranges", test_option_ranges)
+{
+  gsize n;
+  const VgTrainRange *ranges = vg_train_ranges (&n);
+  VgTrainOptions o;
+
+  g_assert_cmpuint (n, >=, 9);
+  g_assert_null (vg_train_range ("colour"));
+  vg_train_options_init (&o);
+  o.train_dir = g_strdup ("t");
+  o.val_dir = g_strdup ("v");
+  o.out_dir = g_strdup ("o");
+  g_assert_true (vg_train_options_validate (&o, NULL));
+  for (gsize i = 0; i < n; i++)
+    {
+      const VgTrainRange *r = &ranges[i];
+      double *field = &G_STRUCT_MEMBER (double, &o, r->offset), saved = *field;
+      double below = r->lo - 1e-9, above = isinf (r->hi) ? INFINITY : r->hi + 1e-9;
+      const struct { double v; gboolean ok; } cases[] = {
+        { saved, TRUE }, { r->lo, !r->lo_open }, { below, FALSE }, { r->hi, !r->hi_open },
+        { above, FALSE }, { NAN, FALSE },
+      };
+
+      g_assert_true (vg_train_range (r->key) == r);
+      for (gsize k = 0; k < G_N_ELEMENTS (cases); k++)
+        {
+          g_autoptr (GError) error = NULL;
+
+          *field = cases[k].v;
+          g_assert_cmpint (vg_train_range_holds (r, cases[k].v), ==, cases[k].ok);
+          g_assert_cmpint (vg_train_options_validate (&o, &error), ==, cases[k].ok);
+          if (!cases[k].ok)
+            {
+              g_autofree char *named = g_strdup_printf ("(%s)", r->key);
+
+              g_assert_nonnull (strstr (error->message, named));
+            }
+        }
+      *field = saved;
+    }
+  /* the dialog's fields and the CLI's messages: */
+  g_assert_false (vg_train_range_holds (vg_train_range ("sgd-momentum"), 1.0));
+  g_assert_true (vg_train_range_holds (vg_train_range ("cosine-floor"), 1.0));
+  g_assert_false (vg_train_range_holds (vg_train_range ("lr"), 0.0));
+  g_assert_true (vg_train_range_holds (vg_train_range ("weight-decay"), 0.0));
+  vg_train_options_clear (&o);
+}
+
 /* Feed n validation losses; returns the OR of the events. */
 static VgTrainEvents
 feed (VgTrainState *s, const VgTrainOptions *o, const double *losses, int n)
