@@ -282,31 +282,37 @@ VG_TEST ("/nn/conv2d", test_conv2d)
   conv_check (2, 16, 17, 16, 16, 8, 8, 0, 1, TRUE);
 }
 
+/* Forward and both gradients of case c against the double loops (the weight gradient within
+ * dw_tol: its float sums grow with the pixels), then c cleared. */
+static void
+check_against_loops (ConvCase *c, double dw_tol)
+{
+  size_t ni = (size_t) c->B * c->H * c->W * c->Cin;
+  size_t no = (size_t) c->B * c->Ho * c->Wo * c->Cout;
+  size_t nw = (size_t) c->Cout * (c->Cin / c->G) * c->K * c->K;
+  double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
+  float *dinp = g_new (float, ni), *dw = filled_new (nw, 0), *db = filled_new (c->Cout, 0);
+
+  conv_forward (c);
+  naive_conv_forward (ref, c);
+  g_assert_cmpfloat (rel_err (c->out, ref, no), <, FWD_TOL);
+  conv_backward (c, dinp, dw, db);
+  naive_conv_backward (rdinp, rdw, c->R, c);
+  g_assert_cmpfloat (rel_err (dinp, rdinp, ni), <, FWD_TOL);
+  g_assert_cmpfloat (rel_err (dw, rdw, nw), <, dw_tol);
+  conv_case_clear (c);
+  g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
+}
+
 /* Large enough that im2col runs in chunks of images (2 + 1 here: 1.8M column floats per
- * image against a 4M chunk); forward and both
- * gradients against the direct loops. */
+ * image against a 4M chunk); forward and both gradients against the direct loops. */
 VG_TEST ("/nn/conv2d-chunked", test_conv2d_chunked)
 {
   ConvCase c;
+
   conv_case_init (&c, 3, 112, 112, 16, 8, 3, 1, 1, 1, 0, TRUE);
-  size_t ni = (size_t) c.B * c.H * c.W * c.Cin, no = (size_t) c.B * c.Ho * c.Wo * c.Cout;
-  size_t nw = (size_t) c.Cout * c.Cin * c.K * c.K;
-  double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
-
-  conv_loss (&c);
-  naive_conv_forward (ref, &c);
-  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
-
-  float *dinp = g_new (float, ni), *dw = filled_new (nw, 0), *db = filled_new (c.Cout, 0);
-  vg_conv2d_backward (dinp, dw, db, c.R, c.inp, c.weight, c.scratch, c.B, c.H, c.W, c.Cin,
-                      c.Cout, c.K, c.S, c.P, c.G);
-  naive_conv_backward (rdinp, rdw, c.R, &c);
-  g_assert_cmpfloat (rel_err (dinp, rdinp, ni), <, FWD_TOL);
   /* dweight sums 49152 products per element: float GEMM rounding grows with the sum */
-  g_assert_cmpfloat (rel_err (dw, rdw, nw), <, 1e-4);
-
-  conv_case_clear (&c);
-  g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
+  check_against_loops (&c, 1e-4);
 }
 
 VG_TEST ("/nn/conv2d-dilated", test_conv2d_dilated)
@@ -334,22 +340,10 @@ static void
 direct_check (int B, int H, int W, int Cin, int Cout, int K, int S, int P, int Dl)
 {
   ConvCase c;
-  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, 1, Dl, TRUE);
-  size_t ni = (size_t) B * H * W * Cin, no = (size_t) B * c.Ho * c.Wo * Cout;
-  size_t nw = (size_t) Cout * Cin * K * K;
-  double *ref = g_new (double, no), *rdinp = g_new (double, ni), *rdw = g_new (double, nw);
-  float *dinp = g_new (float, ni), *dw = filled_new (nw, 0), *db = filled_new (Cout, 0);
 
+  conv_case_init (&c, B, H, W, Cin, Cout, K, S, P, 1, Dl, TRUE);
   g_assert_cmpint (B * c.Ho * c.Wo, >=, 4096);
-  conv_forward (&c);
-  naive_conv_forward (ref, &c);
-  g_assert_cmpfloat (rel_err (c.out, ref, no), <, FWD_TOL);
-  conv_backward (&c, dinp, dw, db);
-  naive_conv_backward (rdinp, rdw, c.R, &c);
-  g_assert_cmpfloat (rel_err (dinp, rdinp, ni), <, FWD_TOL);
-  g_assert_cmpfloat (rel_err (dw, rdw, nw), <, 1e-5);
-  conv_case_clear (&c);
-  g_free (ref), g_free (rdinp), g_free (rdw), g_free (dinp), g_free (dw), g_free (db);
+  check_against_loops (&c, 1e-5);
 }
 
 /* Dilated: taps that read only the border for a whole row, a whole block of 12 pixels or
