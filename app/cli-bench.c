@@ -231,8 +231,7 @@ train_step (VgModel *model, const VgBackend *be, TrainBuffers *t, int B)
   float loss;
 
   vg_model_zero_grad (model);
-  loss = vg_model_forward (model, t->images, t->targets, B, TRUE);
-  vg_model_backward (model);
+  loss = vg_model_forward_backward (model, t->images, t->targets, B); /* as the trainer's */
   opt->t++;
   be->adam_step (vg_model_params (model), vg_model_grads (model), opt->m, opt->v,
                  vg_model_num_params (model), BENCH_LR, 0.9f, 0.999f, 1e-8f, 0.0f, opt->t, 0);

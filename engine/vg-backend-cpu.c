@@ -193,6 +193,7 @@ static const VgBackend cpu_backend = {
   .concat_backward = vg_concat_backward,
   .cross_entropy_forward = vg_cross_entropy_forward,
   .cross_entropy_backward = vg_cross_entropy_backward,
+  .cross_entropy_forward_backward = vg_cross_entropy_forward_backward,
   .cross_entropy_dice_forward = vg_cross_entropy_dice_forward,
   .cross_entropy_dice_backward = vg_cross_entropy_dice_backward,
   .cross_entropy_dice_present_forward = vg_cross_entropy_dice_present_forward,

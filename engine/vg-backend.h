@@ -145,6 +145,12 @@ struct _VgBackend
   void (*cross_entropy_backward) (float *dlogits, const float *logits, const uint8_t *targets,
                                   const float *weights, int ignore_index, float dloss, int Nr,
                                   int NC);
+  /* Both of the above in one pass (vg_cross_entropy_forward_backward): the loss returned,
+   * dlogits written, the same floats. Optional: NULL where the backend has no fused one
+   * (vg_model_forward_backward then calls the two). */
+  float (*cross_entropy_forward_backward) (float *dlogits, const float *logits,
+                                           const uint8_t *targets, const float *weights,
+                                           int ignore_index, float dloss, int Nr, int NC);
   /* Cross-entropy + soft Dice (nn/vg-dice.h), the Dice over all classes or over those
    * present in the batch, with the signatures of the two above. Optional: NULL where the
    * backend does not implement them (vg_model_loss_supported). */

@@ -552,13 +552,11 @@ vg_model_memory_bytes (const VgModel *m)
 
 /* ---- the passes around the architecture's ------------------------------------------- */
 
-float
-vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B,
-                  gboolean training)
+/* The architecture's forward and what the backward needs to know of it. */
+static void
+arch_forward (VgModel *m, const float *images, const uint8_t *targets, int B,
+              gboolean training)
 {
-  g_return_val_if_fail (B > 0 && B <= m->B, 0.0f);
-  g_return_val_if_fail (!training || m->training_reserved, 0.0f);
-
   m->arch->forward (m, images, B, training);
   if (training)
     {
@@ -571,11 +569,48 @@ vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B
   m->last_images = images;
   m->last_targets = training ? targets : NULL;
   m->last_loss = 0.0f;
+}
+
+float
+vg_model_forward (VgModel *m, const float *images, const uint8_t *targets, int B,
+                  gboolean training)
+{
+  g_return_val_if_fail (B > 0 && B <= m->B, 0.0f);
+  g_return_val_if_fail (!training || m->training_reserved, 0.0f);
+
+  arch_forward (m, images, targets, B, training);
   if (targets != NULL)
     m->last_loss = m->loss_forward (m->logits, targets,
                                     m->have_class_weights ? m->class_weights : NULL,
                                     VG_IGNORE_INDEX, B * m->H * m->W, m->cfg.num_classes);
   return m->last_loss;
+}
+
+float
+vg_model_forward_backward (VgModel *m, const float *images, const uint8_t *targets, int B)
+{
+  const VgBackend *be = m->be;
+  float loss;
+
+  g_return_val_if_fail (B > 0 && B <= m->B && targets != NULL, 0.0f);
+  g_return_val_if_fail (m->training_reserved, 0.0f);
+
+  if (m->loss_forward != be->cross_entropy_forward || be->cross_entropy_forward_backward == NULL)
+    {
+      loss = vg_model_forward (m, images, targets, B, TRUE);
+      if (isfinite (loss))
+        vg_model_backward (m);
+      return loss;
+    }
+  arch_forward (m, images, targets, B, TRUE);
+  loss = be->cross_entropy_forward_backward (m->dlogits, m->logits, targets,
+                                             m->have_class_weights ? m->class_weights : NULL,
+                                             VG_IGNORE_INDEX, 1.0f, B * m->H * m->W,
+                                             m->cfg.num_classes);
+  m->last_loss = loss;
+  if (isfinite (loss))
+    m->arch->backward (m, B);
+  return loss;
 }
 
 void

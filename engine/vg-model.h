@@ -74,6 +74,13 @@ void vg_model_backward (VgModel *model);
  * total, so that its gradients are its part of the global batch's loss (see
  * vg_model_set_sync). */
 void vg_model_backward_scaled (VgModel *model, float dloss);
+/* A training step's forward and backward (vg_model_forward with training, then
+ * vg_model_backward unless the loss is NaN or infinite): the same loss and gradients, the
+ * plain cross-entropy's forward and backward in one pass over the logits where the backend
+ * has it. Overwrites the logits. The loss's gradient is not scaled: a process of a
+ * data-parallel run calls the two with vg_model_backward_scaled. */
+float vg_model_forward_backward (VgModel *model, const float *images, const uint8_t *targets,
+                                 int B);
 void vg_model_zero_grad (VgModel *model);
 
 /* Data-parallel training (engine/vg-dist.h): each process runs the model on its shard of

@@ -291,6 +291,18 @@ p_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *ta
         "xent_bwd", 0, "%dx%d", Nr, NC);
 }
 
+static float
+p_cross_entropy_forward_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                                  const float *weights, int ignore_index, float dloss, int Nr,
+                                  int NC)
+{
+  float loss;
+  PROF (loss = prof_inner->cross_entropy_forward_backward (dlogits, logits, targets, weights,
+                                                           ignore_index, dloss, Nr, NC),
+        "xent_fwdbwd", 0, "%dx%d", Nr, NC);
+  return loss;
+}
+
 static void
 p_resize_bilinear_ac_forward (float *out, const float *inp, int B, int H, int W, int Ho,
                               int Wo, int C)
@@ -550,6 +562,7 @@ vg_profile_backend (const VgBackend *inner, gboolean synchronize)
   WRAP (cross_entropy_dice_forward) WRAP (cross_entropy_dice_backward)
   WRAP (cross_entropy_dice_present_forward) WRAP (cross_entropy_dice_present_backward)
   WRAP (cross_entropy_lovasz_forward) WRAP (cross_entropy_lovasz_backward)
+  WRAP (cross_entropy_forward_backward)
   WRAP (sgd_step) WRAP (ema_update)
 #undef WRAP
   if (prof_table == NULL)

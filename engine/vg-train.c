@@ -656,6 +656,8 @@ forward_backward (Trainer *t, const StepInput *in)
   float loss, dloss = 1.0f;
 
   vg_model_zero_grad (t->model);
+  if (t->n_ranks == 1)
+    return vg_model_forward_backward (t->model, in->images, in->masks, in->n);
   loss = vg_model_forward (t->model, in->images, in->masks, in->n, TRUE);
   if (t->n_ranks > 1 && !vg_model_loss_global (t->model))
     loss = vg_train_dist_loss (t, loss, in->weight, &dloss);

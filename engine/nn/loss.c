@@ -99,6 +99,63 @@ backward_rows (float *dlogits, const float *logits, const uint8_t *targets,
     }
 }
 
+/* Rows [i0, i1) of both passes at once: the forward's sums (*num, *den, as forward_rows) and
+ * the backward's dlogits (as backward_rows with k), from one load and one exp of each block;
+ * a row's logits are read before its gradient is stored, so dlogits may alias logits. */
+static SIMD_CLONES void
+forward_backward_rows (float *dlogits, const float *logits, const uint8_t *targets,
+                       const float *weights, int ignore_index, float k, int i0, int i1, int NC,
+                       double *num, double *den)
+{
+  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK], kw[SOFTMAX_BLOCK];
+  float lse[SOFTMAX_BLOCK];
+  double n = 0.0, d = 0.0;
+
+  for (int b = i0; b < i1; b += SOFTMAX_BLOCK)
+    {
+      int nb = i1 - b < SOFTMAX_BLOCK ? i1 - b : SOFTMAX_BLOCK;
+      const float *z = logits + (size_t) b * NC;
+      float *dz = dlogits + (size_t) b * NC;
+
+      softmax_block_load (t, z, nb, NC);
+      softmax_block_exp (t, m, s, NC);
+#pragma omp simd
+      for (int r = 0; r < SOFTMAX_BLOCK; r++)
+        lse[r] = m[r] + log_approx (s[r]);
+      for (int r = 0; r < nb; r++)
+        {
+          int y = targets[b + r];
+          if (!is_counted (y, ignore_index, NC))
+            continue;
+          float w = weights != NULL ? weights[y] : 1.0f;
+          n += (double) w * (lse[r] - z[(size_t) r * NC + y]);
+          d += w;
+        }
+      for (int r = 0; r < SOFTMAX_BLOCK; r++)
+        {
+          int y = r < nb ? targets[b + r] : ignore_index;
+          kw[r] = is_counted (y, ignore_index, NC) ? k * (weights != NULL ? weights[y] : 1.0f)
+                                                   : 0.0f;
+          m[r] = kw[r] / s[r];
+        }
+      for (int j = 0; j < NC; j++)
+#pragma omp simd
+        for (int r = 0; r < SOFTMAX_BLOCK; r++)
+          t[j * SOFTMAX_BLOCK + r] *= m[r];
+      softmax_block_store (dz, t, nb, NC);
+      for (int r = 0; r < nb; r++)
+        {
+          int y = targets[b + r];
+          if (kw[r] == 0.0f)
+            memset (dz + (size_t) r * NC, 0, sizeof (float) * NC);
+          else
+            dz[(size_t) r * NC + y] -= kw[r];
+        }
+    }
+  *num = n;
+  *den = d;
+}
+
 /* sum_i w[y_i] over the counted rows, in double: a 512x512 batch has 10^6 of them. */
 double
 vg_cross_entropy_weight_total (const uint8_t *targets, const float *weights, int ignore_index,
@@ -149,4 +206,29 @@ vg_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *t
   for (int c = 0; c < n_chunks; c++)
     backward_rows (dlogits, logits, targets, weights, ignore_index, k, c * CE_CHUNK,
                    (int) vg_chunk_end (c, CE_CHUNK, Nr), NC);
+}
+
+/* Both at once (one read of the logits): returns vg_cross_entropy_forward's loss and writes
+ * vg_cross_entropy_backward's dlogits, the same floats; dlogits may alias logits. */
+float
+vg_cross_entropy_forward_backward (float *dlogits, const float *logits, const uint8_t *targets,
+                                   const float *weights, int ignore_index, float dloss, int Nr,
+                                   int NC)
+{
+  double total = vg_cross_entropy_weight_total (targets, weights, ignore_index, Nr, NC);
+  float k = total > 0.0 ? (float) (dloss / total) : 0.0f;
+  int n_chunks = (Nr + CE_CHUNK - 1) / CE_CHUNK;
+  double num = 0.0, den = 0.0;
+
+#pragma omp parallel for reduction(+ : num, den) schedule(static) if (Nr > 4096)
+  for (int c = 0; c < n_chunks; c++)
+    {
+      double n, d;
+
+      forward_backward_rows (dlogits, logits, targets, weights, ignore_index, k, c * CE_CHUNK,
+                             (int) vg_chunk_end (c, CE_CHUNK, Nr), NC, &n, &d);
+      num += n;
+      den += d;
+    }
+  return den > 0.0 ? (float) (num / den) : 0.0f;
 }

@@ -211,6 +211,12 @@ float vg_cross_entropy_forward (const float *logits, const uint8_t *targets,
 void vg_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *targets,
                                 const float *weights, int ignore_index, float dloss, int Nr,
                                 int NC);
+/* Both in one read of the logits, for a training step: returns the forward's loss and
+ * writes the backward's dlogits, the same floats as the two calls; dlogits may alias
+ * logits. */
+float vg_cross_entropy_forward_backward (float *dlogits, const float *logits,
+                                         const uint8_t *targets, const float *weights,
+                                         int ignore_index, float dloss, int Nr, int NC);
 
 /* ---- multi-head attention core: softmax(Q K^T / sqrt(C/NH)) V per head ------------------
  * q (B, N, C), k and v (B, M, C) with heads interleaved as PyTorch's reshape (B, N, NH, C/NH)

@@ -711,6 +711,43 @@ VG_TEST ("/nn/cross-entropy", test_cross_entropy)
   g_free (w19), g_free (d19);
 }
 
+/* The one-pass forward and backward: the loss and dlogits of the two calls to the bit, into
+ * another buffer and in place, over chunks of rows (5000 rows: four full chunks of 1024 and
+ * a ragged one), with weights and ignored or out-of-range targets, and with none counted. */
+VG_TEST ("/nn/cross-entropy-forward-backward", test_cross_entropy_forward_backward)
+{
+  enum { NR = 5000, NC = 19 };
+  size_t n = (size_t) NR * NC;
+  float *z = rand_new (n, -6, 6), *w = rand_new (NC, 0.1, 3);
+  float *d = g_new (float, n), *fused = filled_new (n, 123.0f), *inplace = g_memdup2 (z, n * 4);
+  uint8_t *t = g_new (uint8_t, NR);
+
+  for (int i = 0; i < NR; i++)
+    t[i] = i % 7 == 0 ? 255 : i % 11 == 0 ? 23 : (uint8_t) (i * 5 % NC);
+  for (int k = 0; k < 2; k++)
+    {
+      const float *weights = k == 0 ? w : NULL;
+      float loss = vg_cross_entropy_forward (z, t, weights, 255, NR, NC);
+
+      vg_cross_entropy_backward (d, z, t, weights, 255, 0.35f, NR, NC);
+      g_assert_cmpfloat (vg_cross_entropy_forward_backward (fused, z, t, weights, 255, 0.35f, NR,
+                                                            NC),
+                         ==, loss);
+      g_assert_cmpmem (fused, n * 4, d, n * 4);
+      memcpy (inplace, z, n * 4);
+      g_assert_cmpfloat (vg_cross_entropy_forward_backward (inplace, inplace, t, weights, 255,
+                                                            0.35f, NR, NC),
+                         ==, loss);
+      g_assert_cmpmem (inplace, n * 4, d, n * 4);
+    }
+  memset (t, 255, NR); /* none counted: loss 0, gradient 0 */
+  g_assert_cmpfloat (vg_cross_entropy_forward_backward (fused, z, t, w, 255, 1.0f, NR, NC), ==,
+                     0.0f);
+  for (size_t i = 0; i < n; i++)
+    g_assert_cmpfloat (fused[i], ==, 0.0f);
+  g_free (z), g_free (w), g_free (d), g_free (fused), g_free (inplace), g_free (t);
+}
+
 /* torch.nn.CrossEntropyLoss(weight=w, ignore_index=255) in PyTorch 1.13 on logits
  * 3 pattern(i) (6, 5): the loss and its gradient. */
 VG_TEST ("/nn/cross-entropy-torch", test_cross_entropy_torch)

@@ -90,6 +90,74 @@ small_options (VgTrainOptions *o, const Splits *s, const char *out_name)
   o->patience = 1;     /* so that epoch 2 may switch to SGD: the state must carry over */
 }
 
+/* One model of config (spec on top, NULL for none) with weights from seed 7 on backend be,
+ * reserved for training on B pictures of S x S, with loss. */
+static VgModel *
+fb_model (const char *config, const char *spec, const VgBackend *be, VgModelLoss loss, int B,
+          int S)
+{
+  g_autoptr (GError) error = NULL;
+  VgConfig cfg;
+  VgModel *model;
+
+  g_assert_true (vg_config_from_name (&cfg, config, &error));
+  if (spec != NULL)
+    g_assert_true (vg_config_parse (&cfg, spec, &error));
+  model = vg_model_new (&cfg, be, &error);
+  g_assert_no_error (error);
+  vg_model_init (model, 7);
+  g_assert_true (vg_model_reserve (model, B, S, S, TRUE, &error));
+  g_assert_true (vg_model_set_loss (model, loss, &error));
+  g_assert_no_error (error);
+  return model;
+}
+
+/* vg_model_forward_backward against vg_model_forward then vg_model_backward on a twin (the
+ * same weights and dropout draws): the same loss and gradients to the bit, two steps each,
+ * for a SegFormer (its loss gradient overwrites the logits) and Fast-SCNN (a graph, with
+ * dropout), with the fused cross-entropy, with a Dice term, and on a backend without the
+ * fused one. */
+VG_TEST ("/model/forward-backward", test_model_forward_backward)
+{
+  const int B = 2, S = 64, n = B * S * S;
+  g_autofree float *images = g_new (float, (size_t) n * 3);
+  g_autofree uint8_t *targets = g_new (uint8_t, n);
+  VgBackend unfused = *vg_backend_cpu ();
+  const struct { const char *config, *spec; } nets[] = { { "seed", SMALL_SPEC },
+                                                          { "fastscnn", NULL } };
+  const VgModelLoss losses[] = { VG_MODEL_LOSS_CROSS_ENTROPY,
+                                 VG_MODEL_LOSS_CROSS_ENTROPY_DICE };
+
+  unfused.cross_entropy_forward_backward = NULL;
+  for (int i = 0; i < n * 3; i++)
+    images[i] = (float) (2 * rnd () - 1);
+  for (int i = 0; i < n; i++)
+    targets[i] = i % 97 == 0 ? VG_IGNORE_INDEX : (uint8_t) ((i / S + i / 4) % 7);
+  for (gsize k = 0; k < G_N_ELEMENTS (nets); k++)
+    for (gsize l = 0; l < G_N_ELEMENTS (losses); l++)
+      for (int u = 0; u < 2; u++)
+        {
+          const VgBackend *be = u == 0 ? vg_backend_cpu () : &unfused;
+          g_autoptr (VgModel) a = fb_model (nets[k].config, nets[k].spec, be, losses[l], B, S);
+          g_autoptr (VgModel) b = fb_model (nets[k].config, nets[k].spec, be, losses[l], B, S);
+          size_t np = vg_model_num_params (a);
+
+          for (int step = 0; step < 2; step++)
+            {
+              float la, lb;
+
+              vg_model_zero_grad (a);
+              la = vg_model_forward (a, images, targets, B, TRUE);
+              vg_model_backward (a);
+              vg_model_zero_grad (b);
+              lb = vg_model_forward_backward (b, images, targets, B);
+              g_assert_true (isfinite (la));
+              g_assert_cmpfloat (la, ==, lb);
+              g_assert_cmpmem (vg_model_grads (a), np * 4, vg_model_grads (b), np * 4);
+            }
+        }
+}
+
 /* The model's loss (vg_model_set_loss): a forward with targets returns what the backend
  * table's entry for that loss computes on the logits; a backend without the Dice entries
  * refuses the Dice losses, and a training run on it stops before its output folder. */
