@@ -6,7 +6,9 @@
  * logits z (Nr, NC), targets y (Nr), weights w (NC) or NULL for ones.
  *
  * The softmax is never stored: the forward needs only each row's log-sum-exp and the
- * backward recomputes the row's probabilities while it writes dlogits.
+ * backward recomputes the row's probabilities while it writes dlogits; a training step's
+ * vg_cross_entropy_forward_backward does both from one read of the logits (one routine,
+ * ce_rows, for the three).
  *
  * Where every target is ignored PyTorch returns 0/0 = NaN; here the loss and its gradient
  * are 0, so one fully ignored batch cannot poison the weights.
@@ -28,11 +30,69 @@ is_counted (int y, int ignore_index, int NC)
  * SOFTMAX_BLOCK); the chunks, not the threads, fix the order of the sums. */
 enum { CE_CHUNK = 1024 };
 
-/* Rows [i0, i1) of the forward: the weighted sum of their losses and of their weights.
- * log-sum-exp as max_j z_j + log sum_j exp(z_j - max): no overflow for any logit. */
+/* The forward's part of a block of nb rows from row b, exp'd (softmax_block_exp: m the rows'
+ * maxima, s their sums) from logits z: adds the rows' weighted losses to *n and their weights
+ * to *d. log-sum-exp as max_j z_j + log sum_j exp(z_j - max): no overflow for any logit. */
+SB_INLINE void
+block_loss (double *n, double *d, const float *m, const float *s, const float *z,
+            const uint8_t *targets, const float *weights, int ignore_index, int b, int nb,
+            int NC)
+{
+  float lse[SOFTMAX_BLOCK];
+
+  /* the log-sum-exp of each row, max + ln(sum), for the whole block at once */
+#pragma omp simd
+  for (int r = 0; r < SOFTMAX_BLOCK; r++)
+    lse[r] = m[r] + log_approx (s[r]);
+  for (int r = 0; r < nb; r++)
+    {
+      int y = targets[b + r];
+      if (!is_counted (y, ignore_index, NC))
+        continue;
+      float w = weights != NULL ? weights[y] : 1.0f;
+      *n += (double) w * (lse[r] - z[(size_t) r * NC + y]);
+      *d += w;
+    }
+}
+
+/* The backward's part of the same block, t its exp'd logits and s their sums (t is
+ * scaled here): writes its rows of dlogits at dz, k = dloss / sum w. */
+SB_INLINE void
+block_gradient (float *dz, float *t, const float *s, const uint8_t *targets,
+                const float *weights, int ignore_index, float k, int b, int nb, int NC)
+{
+  float kw[SOFTMAX_BLOCK], scale[SOFTMAX_BLOCK];
+
+  for (int r = 0; r < SOFTMAX_BLOCK; r++)
+    {
+      int y = r < nb ? targets[b + r] : ignore_index;
+      kw[r] = is_counted (y, ignore_index, NC) ? k * (weights != NULL ? weights[y] : 1.0f)
+                                               : 0.0f;
+      scale[r] = kw[r] / s[r];
+    }
+  for (int j = 0; j < NC; j++)
+#pragma omp simd
+    for (int r = 0; r < SOFTMAX_BLOCK; r++)
+      t[j * SOFTMAX_BLOCK + r] *= scale[r];
+  softmax_block_store (dz, t, nb, NC);
+  for (int r = 0; r < nb; r++)
+    {
+      int y = targets[b + r];
+      if (kw[r] == 0.0f) /* ignored, or k = 0: exact zeros whatever the logits */
+        memset (dz + (size_t) r * NC, 0, sizeof (float) * NC);
+      else
+        dz[(size_t) r * NC + y] -= kw[r];
+    }
+}
+
+/* Rows [i0, i1) of the forward, the backward or both, from one load and one exp of each
+ * block: with num and den, the weighted sum of the rows' losses and of their weights; with
+ * dlogits, the backward's gradient (see vg_cross_entropy_backward), k = dloss / sum w. A
+ * block's logits are read (its loss included) before its gradient is stored, so dlogits may
+ * alias logits. */
 static SIMD_CLONES void
-forward_rows (const float *logits, const uint8_t *targets, const float *weights,
-              int ignore_index, int i0, int i1, int NC, double *num, double *den)
+ce_rows (float *dlogits, const float *logits, const uint8_t *targets, const float *weights,
+         int ignore_index, float k, int i0, int i1, int NC, double *num, double *den)
 {
   float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK];
   double n = 0.0, d = 0.0;
@@ -44,116 +104,14 @@ forward_rows (const float *logits, const uint8_t *targets, const float *weights,
 
       softmax_block_load (t, z, nb, NC);
       softmax_block_exp (t, m, s, NC);
-      /* the log-sum-exp of each row, max + ln(sum), for the whole block at once */
-#pragma omp simd
-      for (int r = 0; r < SOFTMAX_BLOCK; r++)
-        m[r] += log_approx (s[r]);
-      for (int r = 0; r < nb; r++)
-        {
-          int y = targets[b + r];
-          if (!is_counted (y, ignore_index, NC))
-            continue;
-          float w = weights != NULL ? weights[y] : 1.0f;
-          n += (double) w * (m[r] - z[(size_t) r * NC + y]);
-          d += w;
-        }
+      if (num != NULL)
+        block_loss (&n, &d, m, s, z, targets, weights, ignore_index, b, nb, NC);
+      if (dlogits != NULL)
+        block_gradient (dlogits + (size_t) b * NC, t, s, targets, weights, ignore_index, k, b,
+                        nb, NC);
     }
-  *num = n;
-  *den = d;
-}
-
-/* Rows [i0, i1) of the backward (see vg_cross_entropy_backward), k = dloss / sum w. */
-static SIMD_CLONES void
-backward_rows (float *dlogits, const float *logits, const uint8_t *targets,
-               const float *weights, int ignore_index, float k, int i0, int i1, int NC)
-{
-  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK], kw[SOFTMAX_BLOCK];
-
-  for (int b = i0; b < i1; b += SOFTMAX_BLOCK)
-    {
-      int nb = i1 - b < SOFTMAX_BLOCK ? i1 - b : SOFTMAX_BLOCK;
-      float *d = dlogits + (size_t) b * NC;
-
-      softmax_block_load (t, logits + (size_t) b * NC, nb, NC);
-      softmax_block_exp (t, m, s, NC);
-      for (int r = 0; r < SOFTMAX_BLOCK; r++)
-        {
-          int y = r < nb ? targets[b + r] : ignore_index;
-          kw[r] = is_counted (y, ignore_index, NC) ? k * (weights != NULL ? weights[y] : 1.0f)
-                                                   : 0.0f;
-          m[r] = kw[r] / s[r];
-        }
-      for (int j = 0; j < NC; j++)
-#pragma omp simd
-        for (int r = 0; r < SOFTMAX_BLOCK; r++)
-          t[j * SOFTMAX_BLOCK + r] *= m[r];
-      softmax_block_store (d, t, nb, NC);
-      for (int r = 0; r < nb; r++)
-        {
-          int y = targets[b + r];
-          if (kw[r] == 0.0f) /* ignored, or k = 0: exact zeros whatever the logits */
-            memset (d + (size_t) r * NC, 0, sizeof (float) * NC);
-          else
-            d[(size_t) r * NC + y] -= kw[r];
-        }
-    }
-}
-
-/* Rows [i0, i1) of both passes at once: the forward's sums (*num, *den, as forward_rows) and
- * the backward's dlogits (as backward_rows with k), from one load and one exp of each block;
- * a row's logits are read before its gradient is stored, so dlogits may alias logits. */
-static SIMD_CLONES void
-forward_backward_rows (float *dlogits, const float *logits, const uint8_t *targets,
-                       const float *weights, int ignore_index, float k, int i0, int i1, int NC,
-                       double *num, double *den)
-{
-  float t[NC * SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], s[SOFTMAX_BLOCK], kw[SOFTMAX_BLOCK];
-  float lse[SOFTMAX_BLOCK];
-  double n = 0.0, d = 0.0;
-
-  for (int b = i0; b < i1; b += SOFTMAX_BLOCK)
-    {
-      int nb = i1 - b < SOFTMAX_BLOCK ? i1 - b : SOFTMAX_BLOCK;
-      const float *z = logits + (size_t) b * NC;
-      float *dz = dlogits + (size_t) b * NC;
-
-      softmax_block_load (t, z, nb, NC);
-      softmax_block_exp (t, m, s, NC);
-#pragma omp simd
-      for (int r = 0; r < SOFTMAX_BLOCK; r++)
-        lse[r] = m[r] + log_approx (s[r]);
-      for (int r = 0; r < nb; r++)
-        {
-          int y = targets[b + r];
-          if (!is_counted (y, ignore_index, NC))
-            continue;
-          float w = weights != NULL ? weights[y] : 1.0f;
-          n += (double) w * (lse[r] - z[(size_t) r * NC + y]);
-          d += w;
-        }
-      for (int r = 0; r < SOFTMAX_BLOCK; r++)
-        {
-          int y = r < nb ? targets[b + r] : ignore_index;
-          kw[r] = is_counted (y, ignore_index, NC) ? k * (weights != NULL ? weights[y] : 1.0f)
-                                                   : 0.0f;
-          m[r] = kw[r] / s[r];
-        }
-      for (int j = 0; j < NC; j++)
-#pragma omp simd
-        for (int r = 0; r < SOFTMAX_BLOCK; r++)
-          t[j * SOFTMAX_BLOCK + r] *= m[r];
-      softmax_block_store (dz, t, nb, NC);
-      for (int r = 0; r < nb; r++)
-        {
-          int y = targets[b + r];
-          if (kw[r] == 0.0f)
-            memset (dz + (size_t) r * NC, 0, sizeof (float) * NC);
-          else
-            dz[(size_t) r * NC + y] -= kw[r];
-        }
-    }
-  *num = n;
-  *den = d;
+  if (num != NULL)
+    *num = n, *den = d;
 }
 
 /* sum_i w[y_i] over the counted rows, in double: a 512x512 batch has 10^6 of them. */
@@ -185,8 +143,8 @@ vg_cross_entropy_forward (const float *logits, const uint8_t *targets, const flo
     {
       double n, d;
 
-      forward_rows (logits, targets, weights, ignore_index, c * CE_CHUNK,
-                    (int) vg_chunk_end (c, CE_CHUNK, Nr), NC, &n, &d);
+      ce_rows (NULL, logits, targets, weights, ignore_index, 0.0f, c * CE_CHUNK,
+               (int) vg_chunk_end (c, CE_CHUNK, Nr), NC, &n, &d);
       num += n;
       den += d;
     }
@@ -204,8 +162,8 @@ vg_cross_entropy_backward (float *dlogits, const float *logits, const uint8_t *t
 
 #pragma omp parallel for schedule(static) if (Nr > 4096)
   for (int c = 0; c < n_chunks; c++)
-    backward_rows (dlogits, logits, targets, weights, ignore_index, k, c * CE_CHUNK,
-                   (int) vg_chunk_end (c, CE_CHUNK, Nr), NC);
+    ce_rows (dlogits, logits, targets, weights, ignore_index, k, c * CE_CHUNK,
+             (int) vg_chunk_end (c, CE_CHUNK, Nr), NC, NULL, NULL);
 }
 
 /* Both at once (one read of the logits): returns vg_cross_entropy_forward's loss and writes
@@ -225,8 +183,8 @@ vg_cross_entropy_forward_backward (float *dlogits, const float *logits, const ui
     {
       double n, d;
 
-      forward_backward_rows (dlogits, logits, targets, weights, ignore_index, k, c * CE_CHUNK,
-                             (int) vg_chunk_end (c, CE_CHUNK, Nr), NC, &n, &d);
+      ce_rows (dlogits, logits, targets, weights, ignore_index, k, c * CE_CHUNK,
+               (int) vg_chunk_end (c, CE_CHUNK, Nr), NC, &n, &d);
       num += n;
       den += d;
     }
