@@ -68,7 +68,7 @@
  * at 128 43-67 / 42 and 48-90 / 50; 64->128 at 128 37-58 / 35 and 37-70 / 39; 192->256 at
  * 64 44-62 / 44-52 and 55-83 / 82-94; 256->256 at 16x16 4.5-5.8 / 5.8-8.5 and 7.9-10.5 /
  * 17-24. So the forward goes by tile up to Cin Cout = 192 x 256, the weight gradient up to
- * 64 x 128 (its parts' sums also take scratch: 4 x 36 Cin Cout floats).
+ * 64 x 128 (VG_WINOGRAD_TILE_*; its parts' sums also take scratch: 4 x 36 Cin Cout floats).
  * Above that the weight gradient goes by point only where Cin Cout / (Cin + Cout) is at
  * least BWD_MIN_RATIO, else direct: by point, U-Net's 16->16 at 256 took 30.7 ms against
  * the direct kernels' 13.1 (by tile 7.1). */
@@ -146,13 +146,13 @@ run_block (int Ci, int Co)
 static gboolean
 run_by_tile (int Ci, int Co)
 {
-  return (size_t) Ci * Co <= (size_t) 192 * 256;
+  return (size_t) Ci * Co <= (size_t) VG_WINOGRAD_TILE_CIN * VG_WINOGRAD_TILE_COUT;
 }
 
 static gboolean
 dweight_by_tile (int Cin, int Cout)
 {
-  return (size_t) Cin * Cout <= (size_t) 64 * 128;
+  return (size_t) Cin * Cout <= (size_t) VG_WINOGRAD_DW_TILE_CIN * VG_WINOGRAD_DW_TILE_COUT;
 }
 
 static size_t

@@ -652,7 +652,9 @@ vg_conv2d_forward (float *out, const float *inp, const float *weight, const floa
   "direct " isa " kernels where output channels fill vectors (taps that read only the "  \
   "zero border left out), else im2col; 3x3 stride 1 by Winograd F(4x4, 3x3) on them "     \
   "(forward and both gradients, 16+ channels in; threads by tile up to Cin Cout = "       \
-  "192 x 256, the weight gradient's up to 64 x 128, by point above)"
+  G_STRINGIFY (VG_WINOGRAD_TILE_CIN) " x " G_STRINGIFY (VG_WINOGRAD_TILE_COUT)              \
+  ", the weight gradient's up to " G_STRINGIFY (VG_WINOGRAD_DW_TILE_CIN) " x "             \
+  G_STRINGIFY (VG_WINOGRAD_DW_TILE_COUT) ", by point above)"
 #define CONV_LINE_DIRECT(isa)                                                              \
   "direct " isa " kernels where output channels fill vectors, else im2col; no Winograd "   \
   "(VISAGE_CONV=direct)"

@@ -32,6 +32,14 @@ size_t vg_conv_winograd_scratch_floats (int B, int H, int W, int Cin, int Cout, 
 gboolean vg_conv_winograd_forward (float *out, const float *inp, const float *weight,
                                    const float *bias, float *scratch, int B, int H, int W,
                                    int Cin, int Cout, int K, int S, int P, int G, int relu);
+/* Up to these products Cin x Cout a call's threads take tiles of their own rather than
+ * share each chunk's points: the forward (and the input gradient, Cout x Cin), and the
+ * weight gradient (conv-winograd.c; bench prints them). */
+#define VG_WINOGRAD_TILE_CIN 192
+#define VG_WINOGRAD_TILE_COUT 256
+#define VG_WINOGRAD_DW_TILE_CIN 64
+#define VG_WINOGRAD_DW_TILE_COUT 128
+
 /* The gradients it takes (the processor's direct kernels; 3x3 stride 1, one group): the
  * input gradient wherever the forward would take its shape (the output gradient's Cout
  * channels in, Cin out), the weight gradient wherever the forward would (two ways, by
