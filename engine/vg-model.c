@@ -595,7 +595,7 @@ vg_model_forward_backward (VgModel *m, const float *images, const uint8_t *targe
   g_return_val_if_fail (B > 0 && B <= m->B && targets != NULL, 0.0f);
   g_return_val_if_fail (m->training_reserved, 0.0f);
 
-  if (m->loss_forward != be->cross_entropy_forward || be->cross_entropy_forward_backward == NULL)
+  if (m->loss != VG_MODEL_LOSS_CROSS_ENTROPY || be->cross_entropy_forward_backward == NULL)
     {
       loss = vg_model_forward (m, images, targets, B, TRUE);
       if (isfinite (loss))

@@ -656,16 +656,15 @@ forward_backward (Trainer *t, const StepInput *in)
   float loss, dloss = 1.0f;
 
   vg_model_zero_grad (t->model);
-  if (t->n_ranks == 1)
+  if (t->n_ranks == 1) /* the loss's forward and backward in one pass where they can be */
     return vg_model_forward_backward (t->model, in->images, in->masks, in->n);
   loss = vg_model_forward (t->model, in->images, in->masks, in->n, TRUE);
-  if (t->n_ranks > 1 && !vg_model_loss_global (t->model))
+  if (!vg_model_loss_global (t->model))
     loss = vg_train_dist_loss (t, loss, in->weight, &dloss);
   if (!isfinite (loss))
     return loss;
   vg_model_backward_scaled (t->model, dloss);
-  if (t->n_ranks > 1)
-    vg_train_dist_sum_grads (t);
+  vg_train_dist_sum_grads (t);
   return loss;
 }
 

@@ -42,8 +42,9 @@ gboolean vg_conv_winograd_forward (float *out, const float *inp, const float *we
 
 /* The gradients it takes (the processor's direct kernels; 3x3 stride 1, one group): the
  * input gradient wherever the forward would take its shape (the output gradient's Cout
- * channels in, Cin out), the weight gradient wherever the forward would (two ways, by
- * Cin Cout / (Cin + Cout): conv-winograd.c):
+ * channels in, Cin out), the weight gradient where the forward would and Cout fills vectors,
+ * but for shapes both wider than VG_WINOGRAD_DW_TILE_* and of Cin Cout / (Cin + Cout) below
+ * 20 (left to the direct kernels: conv-winograd.c):
  * *dweight += (then set to NULL) and *dinp = (then NULL); what is left non-NULL is for the
  * caller's other paths. dout (B, Ho, Wo, Cout). */
 void vg_conv_winograd_backward (float **dinp, float **dweight, const float *dout,

@@ -56,7 +56,7 @@ void vg_conv2d_forward_fast (float *out, const float *inp, const float *weight,
 /* dinp may be NULL (e.g. the first layer, whose input is the image). Winograd computes the
  * gradients of 3x3 stride-1 one-group convolutions where the direct kernels run: the input
  * gradient where the forward would, the weight gradient where the forward would and Cout
- * fills vectors (nn/conv-winograd.c). */
+ * fills vectors, but for a few shapes (vg_conv_winograd_backward). */
 void vg_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, float *scratch, int B, int H,
                          int W, int Cin, int Cout, int K, int S, int P, int G);
